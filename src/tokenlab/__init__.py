@@ -1,0 +1,22 @@
+"""tokenlab: train, encode, evaluate, compare and transfer tokenizers for language models."""
+
+from .errors import FormatError, InvalidInputError, SpecialTokenError, TokenlabError
+from .io import load_tokenizer, save_tokenizer
+from .pretokenize import PATTERNS, PreTokenizer
+from .tokenizer import Tokenizer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tokenizer", "PreTokenizer", "PATTERNS", "load_tokenizer", "save_tokenizer", "train_bpe",
+    "TokenlabError", "FormatError", "InvalidInputError", "SpecialTokenError", "__version__",
+]
+
+
+def __getattr__(name):
+    # keep `import tokenlab` light: trainers load on first use
+    if name == "train_bpe":
+        from .train.bpe import train_bpe
+
+        return train_bpe
+    raise AttributeError(name)

@@ -1,0 +1,55 @@
+"""The ``tokenlab`` command line: one click group, commands registered per pipeline stage."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+
+import click
+
+from ..errors import TokenlabError
+
+# Each module defines ``register(group)``. Modules that are not installed yet are skipped.
+COMMAND_MODULES = ["core", "bytes", "research", "evaluate", "transfer", "corpus"]
+
+
+class _Group(click.Group):
+    """Turns expected failures into one ``error: ...`` line and exit code 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except TokenlabError as exc:
+            _fail(str(exc))
+        except (OSError, UnicodeError) as exc:
+            _fail(_describe_os_error(exc))
+        except MemoryError:
+            _fail("out of memory; try a smaller input or --batch-size")
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+
+def _describe_os_error(exc: BaseException) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"input is not valid UTF-8 ({exc.reason} at byte {exc.start})"
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    return str(exc) or type(exc).__name__
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tokenlab")
+def main():
+    """Train, encode, evaluate, compare and transfer tokenizers."""
+
+
+for _name in COMMAND_MODULES:
+    if importlib.util.find_spec(f"{__name__}.{_name}") is not None:
+        importlib.import_module(f"{__name__}.{_name}").register(main)

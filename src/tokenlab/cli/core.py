@@ -1,0 +1,239 @@
+"""Core commands: train, encode, decode, info, viz, convert."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+import numpy as np
+
+from ..errors import InvalidInputError
+from ..pretokenize import PATTERNS
+from .common import iter_corpus, load, progress_option, read_text_file, text_argument, tokenizer_option
+
+FORMATS = ["tokenlab", "hf", "tiktoken"]
+# Trainers by name; other modules add theirs (e.g. research algorithms).
+ALGORITHMS: dict[str, object] = {}
+
+
+def _train_bpe(corpus, **kw):
+    """Byte-level BPE (merges equal HF tokenizers' BpeTrainer)."""
+    from ..train.bpe import train_bpe
+
+    return train_bpe(corpus, **kw)
+
+
+ALGORITHMS["bpe"] = _train_bpe
+
+
+def register(group: click.Group) -> None:
+    for cmd in (train, encode, decode, info, viz, convert, algorithms, demo):
+        group.add_command(cmd)
+
+
+@click.command()
+@click.argument("corpus", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write the tokenizer.")
+@click.option("--vocab-size", type=click.IntRange(257), default=8192, show_default=True,
+              help="Total size: 256 bytes + merges + special tokens.")
+@click.option("--algorithm", default="bpe", show_default=True,
+              help="Training algorithm (bpe; more are listed by `tokenlab algorithms`).")
+@click.option("--pretokenizer", default="gpt2", show_default=True,
+              help=f"One of {', '.join(PATTERNS)} or a regex.")
+@click.option("--split-digits", type=click.IntRange(1, 32), default=None, help="Isolate runs of at most N digits.")
+@click.option("--special", "special_tokens", multiple=True, help="A special token (repeatable).")
+@click.option("--min-frequency", type=click.IntRange(0), default=0, show_default=True,
+              help="Stop when the best pair is rarer than this.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="tokenlab", show_default=True)
+@progress_option
+def train(corpus, output, vocab_size, algorithm, pretokenizer, split_digits, special_tokens, min_frequency, fmt,
+          progress):
+    """Train a tokenizer on text files (UTF-8)."""
+    from ..io import save_tokenizer
+
+    trainer = ALGORITHMS.get(algorithm.lower())
+    if trainer is None:
+        raise click.BadParameter(f"unknown algorithm {algorithm!r}; choose from {', '.join(sorted(ALGORITHMS))}",
+                                 param_hint="--algorithm")
+    tok = trainer(iter_corpus(corpus), vocab_size=vocab_size, pretokenizer=pretokenizer,
+                  special_tokens=special_tokens, min_frequency=min_frequency, split_digits=split_digits,
+                  progress=progress)
+    save_tokenizer(tok, output, fmt)
+    click.echo(f"trained {tok!r} -> {output}", err=True)
+
+
+@click.command()
+@tokenizer_option
+@click.argument("text", required=False)
+@click.option("-i", "--input", "input_path", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Read text from a file ('-' for stdin).")
+@click.option("--allow-special/--no-allow-special", default=False,
+              help="Encode special-token strings as special tokens (otherwise they are an error).")
+@click.option("--ordinary", is_flag=True, help="Encode special-token strings as plain text.")
+@click.option("--output-format", type=click.Choice(["ids", "json", "npy"]), default="ids", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout (npy needs it).")
+def encode(tokenizer_path, text, input_path, allow_special, ordinary, output_format, output):
+    """Encode TEXT (or --input) to token ids."""
+    tok = load(tokenizer_path)
+    text = text_argument(text, input_path)
+    if ordinary:
+        ids = tok.encode_ordinary(text)
+    else:
+        ids = tok.encode(text, allowed_special="all" if allow_special else ())
+    _emit_ids(ids, tok, output_format, output)
+
+
+def _emit_ids(ids, tok, output_format, output):
+    from ..io.atomic import atomic_path, atomic_write_text
+
+    if output_format == "npy":
+        if not output:
+            raise click.UsageError("--output-format npy needs --output FILE")
+        dtype = np.uint16 if tok.n_vocab <= 1 << 16 else np.uint32
+        with atomic_path(output) as tmp:
+            with open(tmp, "wb") as f:
+                np.save(f, np.asarray(ids, dtype=dtype))
+        return
+    body = json.dumps(ids) if output_format == "json" else " ".join(map(str, ids))
+    if output:
+        atomic_write_text(output, body + "\n")
+    else:
+        click.echo(body)
+
+
+def _parse_ids(words) -> list[int]:
+    ids = []
+    for w in words:
+        for part in w.replace(",", " ").replace("[", " ").replace("]", " ").split():
+            try:
+                ids.append(int(part))
+            except ValueError:
+                raise InvalidInputError(f"not a token id: {part!r}") from None
+    return ids
+
+
+@click.command()
+@tokenizer_option
+@click.argument("ids", nargs=-1)
+@click.option("-i", "--input", "input_path", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Read ids (whitespace/comma separated, or .npy) from a file.")
+@click.option("--strict", is_flag=True, help="Fail if the ids do not decode to valid UTF-8.")
+def decode(tokenizer_path, ids, input_path, strict):
+    """Decode token ids back to text."""
+    tok = load(tokenizer_path)
+    if ids and input_path:
+        raise click.UsageError("give IDS or --input, not both")
+    if input_path and input_path.endswith(".npy"):
+        try:
+            values = np.load(input_path, allow_pickle=False).ravel().tolist()
+        except ValueError as exc:
+            raise InvalidInputError(f"{input_path}: not a valid .npy file ({exc})") from None
+    elif input_path:
+        values = _parse_ids([read_text_file(input_path)])
+    elif ids:
+        values = _parse_ids(ids)
+    else:
+        raise click.UsageError("give IDS or --input FILE")
+    sys.stdout.write(tok.decode(values, errors="strict" if strict else "replace"))
+    sys.stdout.write("\n" if sys.stdout.isatty() else "")
+
+
+@click.command()
+@click.argument("tokenizer_path", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def info(tokenizer_path, as_json):
+    """Summarise a tokenizer file."""
+    from ..io import detect_format
+
+    tok = load(tokenizer_path)
+    lengths = np.array([len(t) for t in tok.vocab])
+    summary = {
+        "file": tokenizer_path,
+        "format": detect_format(tokenizer_path),
+        "vocab_size": len(tok),
+        "ordinary_tokens": len(tok.vocab),
+        "merges": len(tok.merges),
+        "special_tokens": len(tok.special_tokens),
+        "pretokenizer": tok.pretokenizer.name,
+        "split_digits": tok.pretokenizer.split_digits,
+        "ignore_merges": tok.ignore_merges,
+        "any_split": tok.any_split,
+        "mean_token_bytes": round(float(lengths.mean()), 3),
+        "max_token_bytes": int(lengths.max()),
+        "longest_tokens": [t.decode("utf-8", "replace") for t in sorted(tok.vocab, key=len, reverse=True)[:5]],
+        "first_specials": sorted(tok.special_tokens, key=tok.special_tokens.get)[:10],
+    }
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+    else:
+        width = max(map(len, summary))
+        for k, v in summary.items():
+            click.echo(f"{k:<{width}}  {v}")
+
+
+_COLORS = [(45, 45, 110), (30, 95, 50), (120, 60, 20), (100, 30, 90), (20, 90, 110), (110, 100, 20)]
+
+
+def render_tokens(tok, ids, color: bool = True) -> str:
+    """Tokens with alternating background colours (or ``|`` separators without colour)."""
+    from ..viz import token_pieces
+
+    pieces = token_pieces(tok, ids)
+    if not color:
+        return "|".join(pieces)
+    out = []
+    for k, p in enumerate(pieces):
+        r, g, b = _COLORS[k % len(_COLORS)]
+        out.append(f"\x1b[48;2;{r};{g};{b}m\x1b[97m{p}\x1b[0m")
+    return "".join(out)
+
+
+@click.command()
+@tokenizer_option
+@click.argument("text", required=False)
+@click.option("-i", "--input", "input_path", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--color/--no-color", default=None, help="Force colour on/off (default: when a terminal).")
+@click.option("--ids", "show_ids", is_flag=True, help="Also print the ids.")
+def viz(tokenizer_path, text, input_path, color, show_ids):
+    """Show token boundaries in colour."""
+    tok = load(tokenizer_path)
+    text = text_argument(text, input_path)
+    ids = tok.encode(text, allowed_special="all")
+    if color is None:
+        color = sys.stdout.isatty()
+    click.echo(render_tokens(tok, ids, color=color))
+    click.echo(f"{len(ids)} tokens, {len(text.encode('utf-8'))} bytes, "
+               f"{len(text.encode('utf-8')) / max(1, len(ids)):.2f} bytes/token", err=True)
+    if show_ids:
+        click.echo(" ".join(map(str, ids)))
+
+
+@click.command()
+@click.argument("tokenizer_path", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
+def convert(tokenizer_path, output, fmt):
+    """Convert a tokenizer file to another format."""
+    from ..io import save_tokenizer
+
+    save_tokenizer(load(tokenizer_path), output, fmt)
+    click.echo(f"wrote {output} ({fmt})", err=True)
+
+
+@click.command()
+def algorithms():
+    """List training algorithms."""
+    for name in sorted(ALGORITHMS):
+        doc = (getattr(ALGORITHMS[name], "__doc__", "") or "").strip().splitlines()
+        click.echo(f"{name:<16} {doc[0] if doc else ''}")
+
+
+@click.command()
+@click.option("--vocab-size", type=click.IntRange(300), default=2000, show_default=True)
+@progress_option
+def demo(vocab_size, progress):
+    """Train BPE on the small embedded corpus and print a summary."""
+    from ..demo import run_demo
+
+    run_demo(vocab_size=vocab_size, progress=progress)

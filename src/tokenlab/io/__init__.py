@@ -1,0 +1,80 @@
+"""File formats: tokenlab json, HF tokenizer.json, tiktoken rank files, Mistral tekken."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import FormatError
+from .atomic import atomic_path, atomic_write_bytes, atomic_write_text
+from .hf_json import read_hf_json, write_hf_json
+from .tekken import read_tekken
+from .tiktoken_file import read_tiktoken, write_tiktoken
+
+__all__ = ["load_tokenizer", "save_tokenizer", "read_hf_json", "write_hf_json", "read_tekken",
+           "read_tiktoken", "write_tiktoken", "atomic_path", "atomic_write_bytes", "atomic_write_text",
+           "detect_format", "to_hf_json_str"]
+
+
+def detect_format(path) -> str:
+    path = Path(path)
+    if not path.is_file():
+        raise FormatError(f"{path}: no such file")
+    if path.suffix == ".tiktoken":
+        return "tiktoken"
+    with open(path, "rb") as f:
+        head = f.read(4096).lstrip()
+    if not head.startswith(b"{"):
+        return "tiktoken"
+    try:
+        with open(path, encoding="utf-8") as f:
+            d = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{path}: corrupt JSON ({exc})") from None
+    if isinstance(d, dict):
+        if d.get("format") == "tokenlab":
+            return "tokenlab"
+        if "model" in d:
+            return "hf"
+        if "config" in d and "vocab" in d:
+            return "tekken"
+    raise FormatError(f"{path}: unrecognised tokenizer file")
+
+
+def load_tokenizer(path, format: str | None = None, **kwargs):
+    """Load a tokenizer from any supported file; ``format`` overrides detection."""
+    from ..tokenizer import Tokenizer
+
+    fmt = format or detect_format(path)
+    if fmt == "tokenlab":
+        with open(path, encoding="utf-8") as f:
+            try:
+                d = json.load(f)
+            except json.JSONDecodeError as exc:
+                raise FormatError(f"{path}: corrupt JSON ({exc})") from None
+        return Tokenizer.from_dict(d)
+    if fmt == "hf":
+        return read_hf_json(path)
+    if fmt == "tekken":
+        return read_tekken(path, **kwargs)
+    if fmt == "tiktoken":
+        return read_tiktoken(path, **kwargs)
+    raise FormatError(f"unknown tokenizer format {fmt!r} (tokenlab, hf, tiktoken, tekken)")
+
+
+def save_tokenizer(tok, path, format: str = "tokenlab") -> None:
+    if format == "tokenlab":
+        tok.save(path)
+    elif format == "hf":
+        write_hf_json(tok, path)
+    elif format == "tiktoken":
+        write_tiktoken(tok, path)
+    else:
+        raise FormatError(f"cannot write format {format!r} (tokenlab, hf, tiktoken)")
+
+
+def to_hf_json_str(tok) -> str:
+    """tokenizer.json text, for ``tokenizers.Tokenizer.from_str``."""
+    from .hf_json import to_hf_dict
+
+    return json.dumps(to_hf_dict(tok), ensure_ascii=False)

@@ -1,0 +1,190 @@
+"""HF ``tokenizers`` tokenizer.json for byte-level BPE (the GPT-2 / Llama-3 family)."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+
+from ..errors import FormatError
+from ..pretokenize import GPT2_PATTERN, PATTERNS, PreTokenizer
+from .atomic import atomic_write_text
+
+
+@lru_cache(maxsize=1)
+def bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's reversible byte -> printable character map used by HF ByteLevel."""
+    keep = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAC + 1)) + list(range(0xAE, 0xFF + 1))
+    table, extra = {}, 0
+    for b in range(256):
+        if b in keep:
+            table[b] = chr(b)
+        else:
+            table[b] = chr(256 + extra)
+            extra += 1
+    return table
+
+
+@lru_cache(maxsize=1)
+def unicode_to_bytes() -> dict[str, int]:
+    return {c: b for b, c in bytes_to_unicode().items()}
+
+
+def to_byte_level(b: bytes) -> str:
+    t = bytes_to_unicode()
+    return "".join(t[x] for x in b)
+
+
+def from_byte_level(s: str) -> bytes:
+    t = unicode_to_bytes()
+    try:
+        return bytes(t[c] for c in s)
+    except KeyError as exc:
+        raise FormatError(f"token {s!r} has a character outside the byte-level alphabet: {exc}") from None
+
+
+_POSSESSIVE_INTERVAL = re.compile(r"(\\p\{\w+\}|\[(?:\\.|[^\]])*\]|\\.|[^\\])(\{\d+(?:,\d*)?\})\+")
+
+
+def to_oniguruma(pattern: str) -> str:
+    """Rewrite a ``regex``-module pattern for HF's Oniguruma engine.
+
+    Oniguruma reads ``X{1,3}+`` as ``(X{1,3})+`` rather than a possessive interval, which
+    would glue "0010" into one digit run; an atomic group keeps tiktoken's meaning."""
+    return _POSSESSIVE_INTERVAL.sub(r"(?>\1\2)", pattern)
+
+
+def _pretokenizer_json(pre: PreTokenizer) -> dict:
+    steps = []
+    if pre.split_digits:
+        steps.append({"type": "Split", "pattern": {"Regex": r"\p{N}{1,%d}" % pre.split_digits},
+                      "behavior": "Isolated", "invert": False})
+    if pre.regex_str is not None:
+        steps.append({"type": "Split", "pattern": {"Regex": to_oniguruma(pre.regex_str)}, "behavior": "Isolated",
+                      "invert": False})
+    steps.append({"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False})
+    return {"type": "Sequence", "pretokenizers": steps}
+
+
+def to_hf_dict(tok) -> dict:
+    """tokenizer.json content; ids are tokenlab's, specials become added special tokens."""
+    vocab = {to_byte_level(t): i for t, i in sorted(tok.vocab.items(), key=lambda kv: kv[1])}
+    merges = [f"{to_byte_level(a)} {to_byte_level(b)}" for a, b in tok.merges]
+    added = [
+        {"id": i, "content": s, "single_word": False, "lstrip": False, "rstrip": False,
+         "normalized": False, "special": True}
+        for s, i in sorted(tok.special_tokens.items(), key=lambda kv: kv[1])
+    ]
+    return {
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": added,
+        "normalizer": None,
+        "pre_tokenizer": _pretokenizer_json(tok.pretokenizer),
+        "post_processor": None,
+        "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
+        "model": {
+            "type": "BPE",
+            "dropout": None,
+            "unk_token": None,
+            "continuing_subword_prefix": None,
+            "end_of_word_suffix": None,
+            "fuse_unk": False,
+            "byte_fallback": False,
+            "ignore_merges": tok.ignore_merges,
+            "vocab": vocab,
+            "merges": merges,
+        },
+    }
+
+
+def write_hf_json(tok, path) -> None:
+    """Write tokenizer.json. HF merges only listed pairs, so an ``any_split`` (tiktoken) tokenizer
+    is exported with its derived merges; ids match tiktoken on real text (tested on cl100k)."""
+    atomic_write_text(path, json.dumps(to_hf_dict(tok), ensure_ascii=False, indent=1))
+
+
+def _parse_pretokenizer(node) -> PreTokenizer:
+    if node is None:
+        raise FormatError("tokenizer.json has no pre_tokenizer; tokenlab reads byte-level BPE only")
+    steps = node["pretokenizers"] if node.get("type") == "Sequence" else [node]
+    pattern, split_digits, saw_byte_level = None, None, False
+    for st in steps:
+        kind = st.get("type")
+        if kind == "ByteLevel":
+            saw_byte_level = True
+            if st.get("add_prefix_space"):
+                raise FormatError("ByteLevel add_prefix_space=true is not supported")
+            if st.get("use_regex", True):
+                if pattern is not None:
+                    raise FormatError("two regex splits in pre_tokenizer are not supported")
+                pattern = "gpt2"
+        elif kind == "Split":
+            rx = (st.get("pattern") or {}).get("Regex")
+            if rx is None:
+                raise FormatError("Split with a plain string pattern is not supported")
+            if st.get("behavior") != "Isolated" or st.get("invert"):
+                raise FormatError(f"Split behavior {st.get('behavior')!r} is not supported (Isolated only)")
+            import regex as _re
+
+            m = _re.fullmatch(r"\\p\{N\}\{1,(\d+)\}", rx)
+            if m and pattern is None and split_digits is None:
+                split_digits = int(m.group(1))
+                continue
+            if pattern is not None:
+                raise FormatError("two regex splits in pre_tokenizer are not supported")
+            named = {to_oniguruma(v): k for k, v in PATTERNS.items() if v}
+            named.update({v: k for k, v in PATTERNS.items() if v})
+            pattern = named.get(rx, rx)
+        elif kind == "Digits":
+            if not st.get("individual_digits"):
+                raise FormatError("Digits(individual_digits=false) is not supported")
+            split_digits = 1
+        else:
+            raise FormatError(f"pre-tokenizer {kind!r} is not supported")
+    if not saw_byte_level:
+        raise FormatError("not a byte-level tokenizer (no ByteLevel pre-tokenizer)")
+    if pattern == GPT2_PATTERN:
+        pattern = "gpt2"
+    return PreTokenizer(pattern, split_digits)
+
+
+def from_hf_dict(d: dict, name: str = ""):
+    from ..tokenizer import Tokenizer
+
+    try:
+        model = d["model"]
+        if model.get("type", "BPE") != "BPE":
+            raise FormatError(f"model type {model.get('type')!r} is not BPE")
+        if d.get("normalizer") is not None:
+            raise FormatError(f"normalizer {d['normalizer'].get('type')!r} is not supported")
+        if model.get("continuing_subword_prefix") or model.get("end_of_word_suffix"):
+            raise FormatError("BPE with subword prefix/suffix is not byte-level")
+        pre = _parse_pretokenizer(d.get("pre_tokenizer"))
+        specials = {a["content"]: int(a["id"]) for a in d.get("added_tokens", [])}
+        special_ids = set(specials.values())
+        vocab = {}
+        for s, i in model["vocab"].items():
+            if int(i) in special_ids:
+                continue
+            vocab[from_byte_level(s)] = int(i)
+        merges = []
+        for m in model["merges"]:
+            a, b = m.split(" ") if isinstance(m, str) else m
+            merges.append((from_byte_level(a), from_byte_level(b)))
+        return Tokenizer(vocab=vocab, merges=merges, pretokenizer=pre, special_tokens=specials,
+                         ignore_merges=bool(model.get("ignore_merges", False)), name=name)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, FormatError):
+            raise
+        raise FormatError(f"corrupt tokenizer.json: {exc!r}") from None
+
+
+def read_hf_json(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            d = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{path}: not a JSON file ({exc})") from None
+    return from_hf_dict(d, name=str(path))

