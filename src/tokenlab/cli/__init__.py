@@ -11,7 +11,7 @@ import click
 from ..errors import TokenlabError
 
 # Each module defines ``register(group)``. Modules that are not installed yet are skipped.
-COMMAND_MODULES = ["core", "bytes", "research", "evaluate", "transfer", "corpus"]
+COMMAND_MODULES = ["core", "bytes", "corpus", "research", "inference", "evaluate", "mixture", "transfer"]
 
 
 class _Group(click.Group):
@@ -23,9 +23,15 @@ class _Group(click.Group):
         except TokenlabError as exc:
             _fail(str(exc))
         except (OSError, UnicodeError) as exc:
+            if isinstance(exc, BrokenPipeError):
+                raise
             _fail(_describe_os_error(exc))
         except MemoryError:
             _fail("out of memory; try a smaller input or --batch-size")
+        except BrokenPipeError:
+            # `tokenlab ... | head`: the reader left; not an error
+            sys.stderr.close()
+            sys.exit(0)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)

@@ -26,9 +26,38 @@ def _train_bpe(corpus, **kw):
 
 ALGORITHMS["bpe"] = _train_bpe
 
+# Inference methods by name: fn(tokenizer, text, **options) -> list[int]; other modules add theirs.
+METHODS: dict[str, object] = {}
+
+
+def _encode_merge(tok, text, allowed_special=(), **options):
+    """Standard BPE: apply merges in rank order."""
+    if options:
+        raise click.BadParameter(f"method 'merge' takes no options, got {sorted(options)}", param_hint="--option")
+    return tok.encode(text, allowed_special=allowed_special)
+
+
+METHODS["merge"] = _encode_merge
+
+
+def _parse_options(pairs) -> dict:
+    out = {}
+    for item in pairs:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--option")
+        for cast in (int, float):
+            try:
+                value = cast(value)
+                break
+            except ValueError:
+                pass
+        out[key.replace("-", "_")] = value
+    return out
+
 
 def register(group: click.Group) -> None:
-    for cmd in (train, encode, decode, info, viz, convert, algorithms, demo):
+    for cmd in (train, encode, decode, info, viz, convert, algorithms, methods, demo):
         group.add_command(cmd)
 
 
@@ -73,14 +102,26 @@ def train(corpus, output, vocab_size, algorithm, pretokenizer, split_digits, spe
 @click.option("--ordinary", is_flag=True, help="Encode special-token strings as plain text.")
 @click.option("--output-format", type=click.Choice(["ids", "json", "npy"]), default="ids", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout (npy needs it).")
-def encode(tokenizer_path, text, input_path, allow_special, ordinary, output_format, output):
+@click.option("--method", default="merge", show_default=True,
+              help="Inference method over the vocabulary (see `tokenlab methods`).")
+@click.option("--option", "method_options", multiple=True, metavar="KEY=VALUE",
+              help="Option for the method, e.g. --option p=0.1 --option seed=0 (repeatable).")
+def encode(tokenizer_path, text, input_path, allow_special, ordinary, output_format, output, method,
+           method_options):
     """Encode TEXT (or --input) to token ids."""
     tok = load(tokenizer_path)
     text = text_argument(text, input_path)
+    fn = METHODS.get(method.lower())
+    if fn is None:
+        raise click.BadParameter(f"unknown method {method!r}; choose from {', '.join(sorted(METHODS))}",
+                                 param_hint="--method")
+    options = _parse_options(method_options)
     if ordinary:
+        if method.lower() != "merge":
+            raise click.UsageError("--ordinary works with --method merge only")
         ids = tok.encode_ordinary(text)
     else:
-        ids = tok.encode(text, allowed_special="all" if allow_special else ())
+        ids = fn(tok, text, allowed_special="all" if allow_special else (), **options)
     _emit_ids(ids, tok, output_format, output)
 
 
@@ -226,6 +267,14 @@ def algorithms():
     """List training algorithms."""
     for name in sorted(ALGORITHMS):
         doc = (getattr(ALGORITHMS[name], "__doc__", "") or "").strip().splitlines()
+        click.echo(f"{name:<16} {doc[0] if doc else ''}")
+
+
+@click.command()
+def methods():
+    """List inference methods for `tokenlab encode --method`."""
+    for name in sorted(METHODS):
+        doc = (getattr(METHODS[name], "__doc__", "") or "").strip().splitlines()
         click.echo(f"{name:<16} {doc[0] if doc else ''}")
 
 

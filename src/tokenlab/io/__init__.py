@@ -16,6 +16,11 @@ __all__ = ["load_tokenizer", "save_tokenizer", "read_hf_json", "write_hf_json", 
            "detect_format", "to_hf_json_str"]
 
 
+# JSON files of other model kinds: the value of their "format" key -> "module:function" reading a path.
+# Modules for Unigram, WordPiece, ... register here so that every command loads them by path.
+JSON_FORMATS: dict[str, str] = {}
+
+
 def detect_format(path) -> str:
     path = Path(path)
     if not path.is_file():
@@ -34,6 +39,8 @@ def detect_format(path) -> str:
     if isinstance(d, dict):
         if d.get("format") == "tokenlab":
             return "tokenlab"
+        if d.get("format") in JSON_FORMATS:
+            return d["format"]
         if "model" in d:
             return "hf"
         if "config" in d and "vocab" in d:
@@ -59,11 +66,21 @@ def load_tokenizer(path, format: str | None = None, **kwargs):
         return read_tekken(path, **kwargs)
     if fmt == "tiktoken":
         return read_tiktoken(path, **kwargs)
+    if fmt in JSON_FORMATS:
+        import importlib
+
+        module, func = JSON_FORMATS[fmt].split(":")
+        return getattr(importlib.import_module(module), func)(path)
     raise FormatError(f"unknown tokenizer format {fmt!r} (tokenlab, hf, tiktoken, tekken)")
 
 
 def save_tokenizer(tok, path, format: str = "tokenlab") -> None:
-    if format == "tokenlab":
+    """Write ``tok``; models other than byte-level BPE write their own JSON via ``tok.save``."""
+    from ..tokenizer import Tokenizer
+
+    if format == "tokenlab" or not isinstance(tok, Tokenizer):
+        if format not in ("tokenlab", getattr(tok, "format_name", "tokenlab")):
+            raise FormatError(f"{type(tok).__name__} can only be saved in its own format, not {format!r}")
         tok.save(path)
     elif format == "hf":
         write_hf_json(tok, path)
