@@ -22,16 +22,14 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except TokenlabError as exc:
             _fail(str(exc))
-        except (OSError, UnicodeError) as exc:
-            if isinstance(exc, BrokenPipeError):
-                raise
-            _fail(_describe_os_error(exc))
-        except MemoryError:
-            _fail("out of memory; try a smaller input or --batch-size")
         except BrokenPipeError:
             # `tokenlab ... | head`: the reader left; not an error
             sys.stderr.close()
             sys.exit(0)
+        except (OSError, UnicodeError) as exc:
+            _fail(_describe_os_error(exc))
+        except MemoryError:
+            _fail("out of memory; try a smaller input or --batch-size")
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
