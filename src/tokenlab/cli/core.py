@@ -243,7 +243,7 @@ def viz(tokenizer_path, text, input_path, color, show_ids):
     ids = tok.encode(text, allowed_special="all")
     if color is None:
         color = sys.stdout.isatty()
-    click.echo(render_tokens(tok, ids, color=color))
+    click.echo(render_tokens(tok, ids, color=color), color=color)
     click.echo(f"{len(ids)} tokens, {len(text.encode('utf-8'))} bytes, "
                f"{len(text.encode('utf-8')) / max(1, len(ids)):.2f} bytes/token", err=True)
     if show_ids:

@@ -1,0 +1,54 @@
+"""Pre-tokenizers: lossless splits that agree with HF's Oniguruma splits of the same patterns."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tokenlab.io.hf_json import to_oniguruma
+from tokenlab.pretokenize import PATTERNS, PreTokenizer
+
+NAMED = [name for name, rx in PATTERNS.items()]
+text_strategy = st.text(st.characters(exclude_categories=("Cs",)), max_size=200)
+
+
+@pytest.mark.parametrize("name", NAMED)
+@settings(max_examples=150, deadline=None)
+@given(text=text_strategy)
+def test_split_is_lossless(name, text):
+    assert "".join(PreTokenizer(name).split(text)) == text
+    assert "".join(PreTokenizer(name, split_digits=2).split(text)) == text
+
+
+@pytest.mark.parametrize("name", ["gpt2", "cl100k", "o200k"])
+def test_splits_equal_hf_oniguruma_on_real_text(name, real_docs):
+    from tokenizers import Regex, pre_tokenizers
+
+    hf = pre_tokenizers.Split(Regex(to_oniguruma(PATTERNS[name])), behavior="isolated")
+    pre = PreTokenizer(name)
+    for doc in real_docs[::4]:
+        ours = pre.split(doc)
+        theirs = [piece for piece, _ in hf.pre_tokenize_str(doc)]
+        assert ours == theirs
+
+
+def test_gpt2_equals_hf_byte_level_regex(real_docs):
+    from tokenizers import pre_tokenizers
+
+    from tokenlab.io.hf_json import to_byte_level
+
+    hf = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    pre = PreTokenizer("gpt2")
+    for doc in real_docs[::6]:
+        assert [to_byte_level(p.encode()) for p in pre.split(doc)] == [p for p, _ in hf.pre_tokenize_str(doc)]
+
+
+def test_known_splits():
+    assert PreTokenizer("cl100k").split("I'm 12345 x  y\n\n") == ["I", "'m", " ", "123", "45", " x", " ", " y", "\n\n"]
+    assert PreTokenizer("gpt2").split("I'm 12345") == ["I", "'m", " 12345"]
+    assert PreTokenizer("gpt2", split_digits=1).split("a 123") == ["a", " ", "1", "2", "3"]
+    assert PreTokenizer("o200k").split("HelloWorld's") == ["Hello", "World's"]
+    assert PreTokenizer(None).split("a b") == ["a b"]
+    assert PreTokenizer("whitespace").split("a  b\n") == ["a", "  ", "b", "\n"]
+    assert PreTokenizer("none").split("") == []
