@@ -1,0 +1,236 @@
+"""Inference methods over one fixed vocabulary (Uzan et al. 2024, "Greed is All You Need").
+
+The same vocabulary can segment a pretoken in several ways; these are the alternatives to
+BPE's merge order. Every method works per pretoken on UTF-8 bytes, and since every single
+byte is a token, every method covers every input and decodes back exactly.
+
+- ``longest_prefix``: repeatedly take the longest token that starts the rest (WordPiece-style greedy).
+- ``longest_suffix``: the same from the right end.
+- ``longest_token``: take the longest token found anywhere in the piece (leftmost on ties), then
+  segment what lies left and right of it the same way.
+- ``pathpiece``: fewest tokens (Schmidt et al. 2024), a shortest path over the lattice. Among
+  the minimal segmentations ``tie_break="longest"`` takes, from the end backwards, the longest
+  last token each time (the paper's PathPieceL); ``tie_break="random"`` draws one uniformly
+  among all minimal segmentations (PathPieceR), repeatable with ``seed``.
+"""
+
+from __future__ import annotations
+
+import random
+import weakref
+from collections.abc import Callable, Iterable
+
+import regex
+
+from ..errors import InvalidInputError, SpecialTokenError
+from .lattice import VocabIndex
+
+_INDEXES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def vocab_index(tok) -> VocabIndex:
+    """The (cached) lattice index of ``tok``'s ordinary vocabulary."""
+    idx = _INDEXES.get(tok)
+    if idx is None:
+        idx = VocabIndex(tok.vocab)
+        _INDEXES[tok] = idx
+    return idx
+
+
+# ---------------------------------------------------------------------- specials and pretokens
+def utf8(s: str) -> bytes:
+    try:
+        return s.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(
+            f"text is not valid Unicode (lone surrogate {s[exc.start]!r} at offset {exc.start}); "
+            "was it read from invalid UTF-8?"
+        ) from None
+
+
+def split_special(tok, text: str, allowed_special=(), disallowed_special="all") -> list:
+    """Text cut into ordinary strings and special-token ids, with ``Tokenizer.encode``'s contract:
+    a special string not allowed is an error unless ``disallowed_special=()``."""
+    specials = tok.special_tokens
+    allowed = set(specials) if allowed_special == "all" else set(allowed_special)
+    unknown = allowed - set(specials)
+    if unknown:
+        raise SpecialTokenError(f"not special tokens of this tokenizer: {sorted(unknown)}")
+    disallowed = (set(specials) - allowed) if disallowed_special == "all" else set(disallowed_special)
+    hits = [(text.find(s), s) for s in disallowed if s in text]
+    if hits:
+        pos, s = min(hits)
+        raise SpecialTokenError(
+            f"text contains the special token {s!r} at offset {pos}; pass allowed_special to encode it "
+            f"as a special token, or disallowed_special=() to encode it as ordinary text"
+        )
+    if not allowed:
+        return [text]
+    rx = regex.compile("|".join(regex.escape(s) for s in sorted(allowed, key=len, reverse=True)))
+    parts: list = []
+    last = 0
+    for m in rx.finditer(text):
+        parts.append(text[last:m.start()])
+        parts.append(specials[m.group()])
+        last = m.end()
+    parts.append(text[last:])
+    return parts
+
+
+def encode_with(tok, text: str, piece_fn: Callable[[bytes], list[int]], allowed_special=(),
+                disallowed_special="all") -> list[int]:
+    """Pre-tokenize like ``tok`` and segment each piece's bytes with ``piece_fn``."""
+    if not isinstance(text, str):
+        raise InvalidInputError(f"text must be str, got {type(text).__name__}")
+    ids: list[int] = []
+    split = tok.pretokenizer.split
+    for part in split_special(tok, text, allowed_special, disallowed_special):
+        if isinstance(part, int):
+            ids.append(part)
+            continue
+        for piece in split(part):
+            ids.extend(piece_fn(utf8(piece)))
+    return ids
+
+
+# ---------------------------------------------------------------------- per-piece segmenters
+def longest_prefix_piece(idx: VocabIndex, data: bytes) -> list[int]:
+    out = []
+    i, n = 0, len(data)
+    while i < n:
+        j, tid = idx.starting_at(data, i)[-1]
+        out.append(tid)
+        i = j
+    return out
+
+
+def longest_suffix_piece(idx: VocabIndex, data: bytes) -> list[int]:
+    out = []
+    j = len(data)
+    while j > 0:
+        i, tid = idx.ending_at(data, j)[-1]
+        out.append(tid)
+        j = i
+    out.reverse()
+    return out
+
+
+def longest_token_piece(idx: VocabIndex, data: bytes) -> list[int]:
+    # Taking matches longest-first (leftmost on ties) and keeping each one that lies wholly in
+    # still-free bytes is the same as the recursive split, without rescanning each sub-range.
+    matches = []
+    for i in range(len(data)):
+        for j, tid in idx.starting_at(data, i):
+            matches.append((i - j, i, j, tid))
+    matches.sort()
+    taken = bytearray(len(data))
+    out: list[tuple[int, int]] = []
+    free = len(data)
+    for _, i, j, tid in matches:
+        if not any(taken[i:j]):
+            taken[i:j] = b"\x01" * (j - i)
+            out.append((i, tid))
+            free -= j - i
+            if not free:
+                break
+    out.sort()
+    return [tid for _, tid in out]
+
+
+def pathpiece_piece(idx: VocabIndex, data: bytes, rng: random.Random | None = None) -> list[int]:
+    """Fewest tokens; ``rng`` None = longest-last-token tie-break, else uniform over minimal paths."""
+    edges = idx.lattice(data)
+    n = len(data)
+    big = n + 1
+    cost = [big] * (n + 1)
+    ways = [0] * (n + 1)
+    cost[0], ways[0] = 0, 1
+    for j in range(1, n + 1):
+        best = big
+        for i, _ in edges[j]:
+            c = cost[i] + 1
+            if c < best:
+                best = c
+        cost[j] = best
+        if rng is not None:
+            ways[j] = sum(ways[i] for i, _ in edges[j] if cost[i] + 1 == best)
+    out = []
+    j = n
+    while j > 0:
+        opts = [(i, tid) for i, tid in edges[j] if cost[i] + 1 == cost[j]]
+        if rng is None:
+            i, tid = min(opts)  # smallest start = longest last token
+        else:
+            r = rng.random() * sum(ways[i] for i, _ in opts)
+            acc = 0
+            for i, tid in opts:
+                acc += ways[i]
+                if r < acc:
+                    break
+        out.append(tid)
+        j = i
+    out.reverse()
+    return out
+
+
+# ---------------------------------------------------------------------- public encoders
+def _cached(fn: Callable[[bytes], list[int]]) -> Callable[[bytes], list[int]]:
+    cache: dict[bytes, list[int]] = {}
+
+    def piece(data: bytes) -> list[int]:
+        hit = cache.get(data)
+        if hit is None:
+            hit = cache[data] = fn(data)
+        return hit
+
+    return piece
+
+
+def encode_longest_prefix(tok, text: str, allowed_special=()) -> list[int]:
+    """Greedy longest-prefix match, left to right (WordPiece-style)."""
+    idx = vocab_index(tok)
+    return encode_with(tok, text, _cached(lambda d: longest_prefix_piece(idx, d)), allowed_special)
+
+
+def encode_longest_suffix(tok, text: str, allowed_special=()) -> list[int]:
+    """Greedy longest-suffix match, right to left."""
+    idx = vocab_index(tok)
+    return encode_with(tok, text, _cached(lambda d: longest_suffix_piece(idx, d)), allowed_special)
+
+
+def encode_longest_token(tok, text: str, allowed_special=()) -> list[int]:
+    """Longest token anywhere in the piece first, then recurse left and right."""
+    idx = vocab_index(tok)
+    return encode_with(tok, text, _cached(lambda d: longest_token_piece(idx, d)), allowed_special)
+
+
+def encode_pathpiece(tok, text: str, allowed_special=(), tie_break: str = "longest",
+                     seed: int | None = None) -> list[int]:
+    """PathPiece: fewest tokens per pretoken; options tie_break=longest|random, seed."""
+    idx = vocab_index(tok)
+    if tie_break == "longest":
+        fn = _cached(lambda d: pathpiece_piece(idx, d))
+    elif tie_break == "random":
+        rng = random.Random(seed)
+        fn = lambda d: pathpiece_piece(idx, d, rng)  # noqa: E731
+    else:
+        raise InvalidInputError(f"tie_break must be 'longest' or 'random', got {tie_break!r}")
+    return encode_with(tok, text, fn, allowed_special)
+
+
+METHOD_FUNCTIONS: dict[str, Callable] = {
+    "longest-prefix": encode_longest_prefix,
+    "longest-suffix": encode_longest_suffix,
+    "longest-token": encode_longest_token,
+    "pathpiece": encode_pathpiece,
+}
+
+
+def segmentations(idx: VocabIndex, data: bytes) -> Iterable[list[int]]:
+    """Every segmentation of ``data`` (exponential: for tests on short strings)."""
+    if not data:
+        yield []
+        return
+    for j, tid in idx.starting_at(data, 0):
+        for rest in segmentations(idx, data[j:]):
+            yield [tid] + rest

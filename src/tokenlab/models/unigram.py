@@ -1,0 +1,266 @@
+"""Unigram language-model tokenizer (Kudo 2018): pieces with log-probabilities.
+
+Encoding picks the most probable segmentation of each pretoken (Viterbi); ``sample`` draws
+segmentations for subword regularization. All 256 single bytes are pieces, so every input
+is encodable (byte fallback) and decoding is exact. Ids follow tokenlab's convention when
+trained here (bytes 0..255, then pieces by decreasing score, then specials), but any id
+assignment is accepted, e.g. a BPE vocabulary's own ids (:func:`unigram_from_bpe`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import random
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from functools import cached_property
+
+import numpy as np
+
+from ..encode.lattice import NEG_INF, VocabIndex, nbest, sample, viterbi
+from ..encode.methods import encode_with, vocab_index
+from ..errors import FormatError, InvalidInputError
+from ..pretokenize import PreTokenizer, get_pretokenizer
+
+FORMAT_NAME = "unigram"
+FORMAT_VERSION = 1
+
+
+class UnigramModel:
+    """Unigram LM over byte pieces. ``scores`` are natural-log probabilities per piece."""
+
+    format_name = FORMAT_NAME
+    merges: tuple = ()  # duck-typing with Tokenizer: no merges, no merge-order options
+    ignore_merges = False
+    any_split = False
+
+    def __init__(self, vocab: dict[bytes, int], scores: dict[bytes, float], pretokenizer="gpt2",
+                 special_tokens: dict[str, int] | None = None, name: str = ""):
+        self.vocab = dict(vocab)
+        self.scores = {t: float(scores[t]) for t in self.vocab if t in scores}
+        self.pretokenizer: PreTokenizer = get_pretokenizer(pretokenizer)
+        self.special_tokens = dict(special_tokens or {})
+        self.name = name
+        ids = list(self.vocab.values())
+        if len(set(ids)) != len(ids):
+            raise FormatError("vocab has two pieces with the same id")
+        if set(self.special_tokens.values()) & set(ids):
+            raise FormatError("special token ids collide with piece ids")
+        missing = [b for b in range(256) if bytes([b]) not in self.vocab]
+        if missing:
+            raise FormatError(f"unigram vocab lacks {len(missing)} single-byte pieces (e.g. byte {missing[0]}); "
+                              "byte fallback needs all 256")
+        bad = [t for t in self.vocab if not math.isfinite(self.scores.get(t, NEG_INF))]
+        if bad:
+            raise FormatError(f"{len(bad)} pieces have no finite score (e.g. {bad[0]!r})")
+        self._cache: dict[bytes, list[int]] = {}
+
+    # ------------------------------------------------------------------ tables
+    @cached_property
+    def n_vocab(self) -> int:
+        return max(list(self.vocab.values()) + list(self.special_tokens.values())) + 1
+
+    @cached_property
+    def score_by_id(self) -> list[float]:
+        table = [NEG_INF] * self.n_vocab
+        for t, i in self.vocab.items():
+            table[i] = self.scores[t]
+        return table
+
+    @cached_property
+    def id_to_bytes(self) -> list[bytes | None]:
+        table: list[bytes | None] = [None] * self.n_vocab
+        for t, i in self.vocab.items():
+            table[i] = t
+        for s, i in self.special_tokens.items():
+            table[i] = s.encode("utf-8")
+        return table
+
+    @cached_property
+    def byte_ids(self) -> list[int]:
+        return [self.vocab[bytes([b])] for b in range(256)]
+
+    @property
+    def index(self) -> VocabIndex:
+        return vocab_index(self)
+
+    @property
+    def special_ids(self) -> set[int]:
+        return set(self.special_tokens.values())
+
+    def __len__(self) -> int:
+        return len(self.vocab) + len(self.special_tokens)
+
+    def __repr__(self) -> str:
+        return (f"UnigramModel(name={self.name!r}, pieces={len(self.vocab)}, specials={len(self.special_tokens)}, "
+                f"pretokenizer={self.pretokenizer.name})")
+
+    # ------------------------------------------------------------------ encode
+    def encode_piece(self, data: bytes) -> list[int]:
+        hit = self._cache.get(data)
+        if hit is None:
+            hit = viterbi(self.index.lattice(data), self.score_by_id)
+            if len(self._cache) > 1 << 18:
+                self._cache.clear()
+            self._cache[data] = hit
+        return hit
+
+    def encode(self, text: str, *, allowed_special=(), disallowed_special="all",
+               as_array: bool = False):
+        """Most probable segmentation of each pretoken; specials follow ``Tokenizer.encode``'s contract."""
+        ids = encode_with(self, text, self.encode_piece, allowed_special, disallowed_special)
+        return np.asarray(ids, dtype=np.uint32) if as_array else ids
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        return encode_with(self, text, self.encode_piece, (), ())
+
+    def encode_batch(self, texts: Sequence[str], **kwargs) -> list[list[int]]:
+        return [self.encode(t, **kwargs) for t in texts]
+
+    def sample(self, text: str, alpha: float = 0.1, nbest_size: int = -1, seed: int | None = None,
+               rng: random.Random | None = None, allowed_special=()) -> list[int]:
+        """A random segmentation, P(seg) proportional to P(seg)^alpha (SentencePiece's subword
+        regularization). ``nbest_size=-1`` samples from all segmentations (exact forward-filtering
+        backward-sampling); ``nbest_size=k>1`` samples among the k best of each pretoken."""
+        if not alpha >= 0:
+            raise InvalidInputError(f"alpha must be >= 0, got {alpha}")
+        if nbest_size == 0 or nbest_size < -1:
+            raise InvalidInputError(f"nbest_size must be -1 (all) or >= 1, got {nbest_size}")
+        rng = rng or random.Random(seed)
+        idx, scores = self.index, self.score_by_id
+
+        def piece(data: bytes) -> list[int]:
+            edges = idx.lattice(data)
+            if nbest_size == -1:
+                return sample(edges, scores, alpha, rng)
+            if nbest_size == 1:
+                return self.encode_piece(data)
+            cands = nbest(edges, scores, nbest_size)
+            ws = [math.exp(alpha * (s - cands[0][0])) for s, _ in cands]
+            return rng.choices([c[1] for c in cands], weights=ws)[0]
+
+        return encode_with(self, text, piece, allowed_special)
+
+    def score(self, ids: Iterable[int]) -> float:
+        """Log-probability of a segmentation (sum of piece scores)."""
+        table = self.score_by_id
+        return float(sum(table[i] for i in ids))
+
+    # ------------------------------------------------------------------ decode
+    def token_bytes(self, token_id: int) -> bytes:
+        try:
+            b = self.id_to_bytes[token_id] if token_id >= 0 else None
+        except (IndexError, TypeError):
+            b = None
+        if b is None:
+            raise InvalidInputError(f"unknown token id {token_id!r}")
+        return b
+
+    def decode_bytes(self, ids: Iterable[int]) -> bytes:
+        ids = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
+        return b"".join(self.token_bytes(i) for i in ids)
+
+    def decode(self, ids: Iterable[int], errors: str = "replace") -> str:
+        data = self.decode_bytes(ids)
+        try:
+            return data.decode("utf-8", errors=errors)
+        except UnicodeDecodeError as exc:
+            raise InvalidInputError(f"ids decode to invalid UTF-8 ({exc.reason} at byte {exc.start})") from None
+
+    # ------------------------------------------------------------------ files
+    def to_dict(self) -> dict:
+        b64 = lambda b: base64.b64encode(b).decode("ascii")  # noqa: E731
+        return {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "name": self.name,
+            "pretokenizer": self.pretokenizer.to_dict(),
+            "pieces": [[b64(t), i, self.scores[t]] for t, i in sorted(self.vocab.items(), key=lambda kv: kv[1])],
+            "special_tokens": self.special_tokens,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "UnigramModel":
+        if not isinstance(d, dict) or d.get("format") != FORMAT_NAME:
+            raise FormatError(f"not a tokenlab unigram file (missing \"format\": \"{FORMAT_NAME}\")")
+        if d.get("version", 0) > FORMAT_VERSION:
+            raise FormatError(f"unigram file version {d.get('version')} is newer than this tokenlab supports")
+        try:
+            vocab, scores = {}, {}
+            for t, i, s in d["pieces"]:
+                b = base64.b64decode(t, validate=True)
+                vocab[b] = int(i)
+                scores[b] = float(s)
+            return cls(vocab, scores, PreTokenizer.from_dict(d.get("pretokenizer") or {"pattern": None}),
+                       {str(k): int(v) for k, v in d.get("special_tokens", {}).items()}, str(d.get("name", "")))
+        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+            if isinstance(exc, FormatError):
+                raise
+            raise FormatError(f"corrupt unigram file: {exc!r}") from None
+
+    def save(self, path) -> None:
+        from ..io.atomic import atomic_write_text
+
+        atomic_write_text(path, json.dumps(self.to_dict(), ensure_ascii=False))
+
+    @classmethod
+    def load(cls, path) -> "UnigramModel":
+        return load_unigram(path)
+
+    def to_hf_dict(self) -> dict:
+        """tokenizer.json with a HF ``Unigram`` model over byte-level characters.
+
+        The pre-tokenizer maps bytes to GPT-2's printable alphabet, so pieces are byte strings
+        and no byte_fallback/unk is needed. HF's ids equal ours (tested on real text); HF cannot
+        express sampling with our seed, only its own ``alpha``/``nbest`` at training time."""
+        from ..io.hf_json import to_byte_level, to_hf_dict
+
+        order = sorted(self.vocab.items(), key=lambda kv: kv[1])
+        if [i for _, i in order] != list(range(len(order))):
+            raise FormatError("HF Unigram needs piece ids 0..n-1 without gaps")
+        d = to_hf_dict(self)
+        d["model"] = {"type": "Unigram", "unk_id": None, "byte_fallback": False,
+                      "vocab": [[to_byte_level(t), self.scores[t]] for t, _ in order]}
+        return d
+
+    def save_hf(self, path) -> None:
+        from ..io.atomic import atomic_write_text
+
+        atomic_write_text(path, json.dumps(self.to_hf_dict(), ensure_ascii=False))
+
+
+def load_unigram(path) -> UnigramModel:
+    try:
+        with open(path, encoding="utf-8") as f:
+            d = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{path}: corrupt JSON ({exc})") from None
+    return UnigramModel.from_dict(d)
+
+
+def register_format() -> None:
+    from ..io import JSON_FORMATS
+
+    JSON_FORMATS.setdefault(FORMAT_NAME, "tokenlab.models.unigram:load_unigram")
+
+
+register_format()
+
+
+def unigram_from_bpe(tok, corpus: Iterable[str], smoothing: float = 1.0) -> UnigramModel:
+    """Unigram scores for a BPE vocabulary: token frequencies of its merge-order encoding of
+    ``corpus``, add-``smoothing`` (Laplace) so every token keeps a finite log-probability.
+    Ids are ``tok``'s, so Viterbi/sampled ids mean the same tokens as ``tok.encode``'s."""
+    if smoothing <= 0:
+        raise InvalidInputError(f"smoothing must be > 0, got {smoothing}")
+    counts: Counter = Counter()
+    for doc in corpus:
+        if not isinstance(doc, str):
+            raise InvalidInputError(f"corpus items must be str, got {type(doc).__name__}")
+        counts.update(tok.encode_ordinary(doc))
+    total = sum(counts[i] for i in tok.vocab.values()) + smoothing * len(tok.vocab)
+    scores = {t: math.log((counts[i] + smoothing) / total) for t, i in tok.vocab.items()}
+    return UnigramModel(tok.vocab, scores, tok.pretokenizer, tok.special_tokens, name=f"{tok.name}+unigram")
