@@ -269,7 +269,8 @@ def char_script(ch: str) -> str | None:
 
 
 def token_category(token: bytes) -> str:
-    """Qtok-style class of a token: a script name, or mixed / digits / whitespace / punctuation / partial UTF-8."""
+    """Qtok-style class of a token: a script name, "mixed scripts", "digits", "whitespace",
+    "symbols/other" (punctuation, symbols, control characters) or "partial UTF-8"."""
     try:
         text = token.decode("utf-8")
     except UnicodeDecodeError:
@@ -284,7 +285,7 @@ def token_category(token: bytes) -> str:
     if any(unicodedata.category(c) == "Nd" for c in text) and all(
             unicodedata.category(c) == "Nd" or c.isspace() for c in text):
         return "digits"
-    return "punctuation/symbols"
+    return "symbols/other"
 
 
 def script_coverage(tok) -> dict[str, float]:
