@@ -9,6 +9,7 @@ merge list equals HF BpeTrainer's. Only words that contain the merged pair are t
 from __future__ import annotations
 
 import heapq
+import os
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
@@ -30,21 +31,94 @@ def _hf_byte_order() -> list[int]:
     return pos
 
 
-def count_pretokens(corpus: Iterable[str], pretokenizer: PreTokenizer, progress: bool = False) -> Counter:
-    """Pretoken (as UTF-8 bytes) -> frequency over the corpus."""
-    counts: Counter = Counter()
-    split = pretokenizer.split
-    for doc in tqdm(corpus, desc="pre-tokenizing", unit="doc", disable=not progress):
-        if not isinstance(doc, str):
-            raise InvalidInputError(f"corpus items must be str, got {type(doc).__name__}")
-        counts.update(split(doc))
-    out: Counter = Counter()
+def _encode_counts(counts: Counter) -> dict[bytes, int]:
+    out: dict[bytes, int] = {}
     for piece, c in counts.items():
         try:
-            out[piece.encode("utf-8")] += c
+            key = piece.encode("utf-8")
         except UnicodeEncodeError:
             raise InvalidInputError("corpus contains text that is not valid Unicode (lone surrogates)") from None
+        out[key] = out.get(key, 0) + c
     return out
+
+
+_WORKER_SPLIT = None
+
+
+def _init_worker(pretokenizer: PreTokenizer) -> None:
+    global _WORKER_SPLIT
+    _WORKER_SPLIT = pretokenizer.split
+
+
+def _count_batch(docs: list[str]) -> dict[bytes, int]:
+    counts: Counter = Counter()
+    for doc in docs:
+        counts.update(_WORKER_SPLIT(doc))
+    return _encode_counts(counts)
+
+
+def _batches(corpus: Iterable[str], batch_chars: int, bar):
+    batch: list[str] = []
+    size = 0
+    for doc in corpus:
+        if not isinstance(doc, str):
+            raise InvalidInputError(f"corpus items must be str, got {type(doc).__name__}")
+        batch.append(doc)
+        size += len(doc)
+        bar.update(len(doc))
+        if size >= batch_chars:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 16))
+
+
+def count_pretokens(corpus: Iterable[str], pretokenizer: PreTokenizer, progress: bool = False,
+                    workers: int | None = None, batch_chars: int = 1 << 22) -> Counter:
+    """Pretoken (as UTF-8 bytes) -> frequency over the corpus.
+
+    With ``workers > 1`` the corpus is cut into batches of about ``batch_chars`` characters and
+    counted in worker processes; a corpus that fits in one batch is counted here (no pool start-up).
+    """
+    workers = default_workers() if workers is None else max(1, int(workers))
+    total: Counter = Counter()
+    with tqdm(desc="pre-tokenizing", unit="char", unit_scale=True, disable=not progress) as bar:
+        batches = _batches(corpus, batch_chars, bar)
+        first = next(batches, None)
+        if first is None:
+            return total
+        second = next(batches, None) if workers > 1 else None
+        if second is None:
+            _init_worker(pretokenizer)
+            total.update(_count_batch(first))
+            for batch in batches:
+                total.update(_count_batch(batch))
+            return total
+        import itertools
+        from collections import deque
+
+        with _pool(workers, _init_worker, (pretokenizer,)) as pool:
+            # a bounded window of batches in flight, collected in order: memory stays flat and the
+            # word order (which fixes the result in HF's rare tie cases) does not depend on timing
+            pending: deque = deque()
+            for batch in itertools.chain([first, second], batches):
+                pending.append(pool.apply_async(_count_batch, (batch,)))
+                if len(pending) >= 2 * workers:
+                    total.update(pending.popleft().get())
+            while pending:
+                total.update(pending.popleft().get())
+    return total
+
+
+def _pool(workers: int, initializer, initargs):
+    import multiprocessing as mp
+
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    return mp.get_context(method).Pool(workers, initializer=initializer, initargs=initargs)
 
 
 class BPETrainer:
@@ -136,34 +210,96 @@ def train_bpe(
     split_digits: int | None = None,
     progress: bool = False,
     name: str = "",
+    workers: int | None = None,
 ):
     """Train a byte-level BPE tokenizer.
 
     ``vocab_size`` counts the 256 bytes, the merges and the special tokens (as HF does).
-    Ids: bytes 0..255, then merges in order, then special tokens.
+    Ids: bytes 0..255, then merges in order, then special tokens. ``workers`` processes
+    pre-tokenize the corpus (default: all cores; small corpora are counted in-process).
     """
-    from ..tokenizer import Tokenizer
-
     special_tokens = list(dict.fromkeys(special_tokens))
     if vocab_size < 256 + len(special_tokens):
         raise InvalidInputError(f"vocab_size {vocab_size} is below 256 bytes + {len(special_tokens)} specials")
     pre = get_pretokenizer(pretokenizer, split_digits)
-    trainer = BPETrainer(count_pretokens(corpus, pre, progress=progress))
-    n_merges = vocab_size - 256 - len(special_tokens)
-    vocab: dict[bytes, int] = {bytes([b]): b for b in range(256)}
+    counts = count_pretokens(corpus, pre, progress=progress, workers=workers)
+    return train_from_counts(counts, vocab_size, pre, special_tokens, min_frequency, progress, name)
+
+
+def train_from_counts(word_counts: dict[bytes, int], vocab_size: int, pretokenizer: PreTokenizer,
+                      special_tokens: Iterable[str] = (), min_frequency: int = 0, progress: bool = False,
+                      name: str = "", native: bool | None = None):
+    """Learn merges from a pretoken-frequency table (what :func:`count_pretokens` returns).
+
+    ``native=False`` runs the merge loop as plain Python (the numba-less fallback; slow).
+    """
+    import numpy as np
+
+    from ..tokenizer import Tokenizer
+    from . import _native
+
+    special_tokens = list(dict.fromkeys(special_tokens))
+    n_new = vocab_size - 256 - len(special_tokens)
+    if n_new < 0:
+        raise InvalidInputError(f"vocab_size {vocab_size} is below 256 bytes + {len(special_tokens)} specials")
+    words = [w for w in word_counts if len(w) > 1]  # a single byte has no pair to merge
+    lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+    n_nodes = int(lengths.sum())
+    if n_nodes >= 2**31 - 1:
+        raise InvalidInputError("too many distinct pretoken bytes for the trainer (over 2**31)")
+    sym = np.frombuffer(b"".join(words), dtype=np.uint8).astype(np.int32)
+    ends = np.cumsum(lengths)
+    word_start = ends - lengths
+    nxt = np.arange(1, n_nodes + 1, dtype=np.int32)
+    if n_nodes:
+        nxt[ends - 1] = -1
+    word_count = np.fromiter((word_counts[w] for w in words), dtype=np.int64, count=len(words))
+    byte_key = np.asarray(_hf_byte_order(), dtype=np.int64)
+    min_freq = max(1, int(min_frequency))
+
+    use_native = _native.HAVE_NUMBA if native is None else native
+    if use_native and not _native.HAVE_NUMBA:
+        raise InvalidInputError("native=True needs numba (pip install 'tokenlab[fast]')")
+    kernel = _native.train_merges if use_native or not _native.HAVE_NUMBA else _native.train_merges.py_func
+    left, right, result = _run_with_progress(kernel, (sym, nxt, word_start, word_count, byte_key, n_new, min_freq),
+                                             n_new, progress)
+
+    token_bytes: list[bytes] = [bytes([b]) for b in range(256)]
     merges: list[tuple[bytes, bytes]] = []
-    next_id = 256
-    with tqdm(total=n_merges, desc="merging", unit="merge", disable=not progress) as bar:
-        while len(vocab) < 256 + n_merges:
-            best = trainer.best_pair()
-            if best is None or best[1] < max(1, min_frequency):
-                break
-            new = trainer.merge(best[0])
-            tb = trainer.token_bytes
-            merges.append((tb[best[0][0]], tb[best[0][1]]))
-            if tb[new] not in vocab:
-                vocab[tb[new]] = next_id
-                next_id += 1
-                bar.update()
+    for a, b, r in zip(left.tolist(), right.tolist(), result.tolist()):
+        merges.append((token_bytes[a], token_bytes[b]))
+        if r == len(token_bytes):
+            token_bytes.append(token_bytes[a] + token_bytes[b])
+    vocab = {t: i for i, t in enumerate(token_bytes)}
+    next_id = len(token_bytes)
     specials = {s: next_id + k for k, s in enumerate(special_tokens)}
-    return Tokenizer(vocab=vocab, merges=merges, pretokenizer=pre, special_tokens=specials, name=name)
+    return Tokenizer(vocab=vocab, merges=merges, pretokenizer=pretokenizer, special_tokens=specials, name=name)
+
+
+def _run_with_progress(kernel, args, total: int, progress: bool):
+    """Run the merge loop; with ``progress`` it runs in a thread (numba releases the GIL) and a bar polls it."""
+    import numpy as np
+
+    counter = np.zeros(1, dtype=np.int64)
+    if not progress:
+        return kernel(*args, counter)
+    import threading
+
+    out: dict = {}
+
+    def work():
+        try:
+            out["result"] = kernel(*args, counter)
+        except BaseException as exc:  # re-raised in the caller's thread
+            out["error"] = exc
+
+    thread = threading.Thread(target=work, daemon=True)
+    with tqdm(total=total, desc="merging", unit="merge") as bar:
+        thread.start()
+        while thread.is_alive():
+            thread.join(0.1)
+            bar.update(int(counter[0]) - bar.n)
+        bar.update(int(counter[0]) - bar.n)
+    if "error" in out:
+        raise out["error"]
+    return out["result"]

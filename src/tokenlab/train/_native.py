@@ -1,0 +1,415 @@
+"""The BPE merge loop over flat arrays, compiled with numba when it is installed.
+
+The same functions run as plain Python (slowly) when numba is missing, so results never depend
+on whether numba is there. The loop reproduces HF ``tokenizers``' BpeTrainer step by step:
+
+* a heap of entries ``(count, pair, words)``; the best entry has the highest count, ties go to
+  the smallest ``(key(left), key(right))`` where keys follow HF's id order;
+* a popped entry merges the pair only in *its own* words (HF keeps one word set per entry);
+* a stale entry (its count differs from the live count) is refreshed and goes back in the heap;
+* merging a pair never decrements that pair's own count (HF's ``Word::merge`` doesn't either);
+* a merge whose result already is a token reuses that token's id and does not grow the vocab.
+
+Words are singly linked lists inside one flat symbol array: ``sym[i]`` is the symbol at node
+``i`` and ``nxt[i]`` the next node of the same word (-1 at the end). Merging keeps the left node.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:  # numba is optional (the "fast" extra)
+    from numba import njit as _njit
+
+    HAVE_NUMBA = True
+except ImportError:  # pragma: no cover - exercised by forcing the fallback in tests
+    HAVE_NUMBA = False
+
+
+def _jit(fn):
+    """Compile with numba (cached on disk, GIL released) or leave as plain Python."""
+    if HAVE_NUMBA:
+        return _njit(cache=True, nogil=True)(fn)
+    return fn
+
+
+_MOD1 = 2147483647  # 2**31 - 1
+_MOD2 = 2147483629  # a prime below 2**31
+_BASE1 = 257
+_BASE2 = 263
+
+
+@_jit
+def _grow_i64(arr, need):
+    if need <= arr.shape[0]:
+        return arr
+    size = arr.shape[0] * 2 + 1024
+    while size < need:
+        size *= 2
+    out = np.zeros(size, dtype=np.int64)
+    out[: arr.shape[0]] = arr
+    return out
+
+
+@_jit
+def _grow_i32(arr, need):
+    if need <= arr.shape[0]:
+        return arr
+    size = arr.shape[0] * 2 + 1024
+    while size < need:
+        size *= 2
+    out = np.zeros(size, dtype=np.int32)
+    out[: arr.shape[0]] = arr
+    return out
+
+
+@_jit
+def _grow_u8(arr, need):
+    if need <= arr.shape[0]:
+        return arr
+    size = arr.shape[0] * 2 + 1024
+    while size < need:
+        size *= 2
+    out = np.zeros(size, dtype=np.uint8)
+    out[: arr.shape[0]] = arr
+    return out
+
+
+@_jit
+def _better(rec_count, rec_tie, x, y):
+    """Entry x comes out of the heap before entry y."""
+    if rec_count[x] != rec_count[y]:
+        return rec_count[x] > rec_count[y]
+    return rec_tie[x] < rec_tie[y]
+
+
+@_jit
+def _sift_up(heap, pos, rec_count, rec_tie):
+    item = heap[pos]
+    while pos > 0:
+        parent = (pos - 1) >> 1
+        if _better(rec_count, rec_tie, item, heap[parent]):
+            heap[pos] = heap[parent]
+            pos = parent
+        else:
+            break
+    heap[pos] = item
+
+
+@_jit
+def _sift_down(heap, size, pos, rec_count, rec_tie):
+    item = heap[pos]
+    while True:
+        child = 2 * pos + 1
+        if child >= size:
+            break
+        if child + 1 < size and _better(rec_count, rec_tie, heap[child + 1], heap[child]):
+            child += 1
+        if _better(rec_count, rec_tie, heap[child], item):
+            heap[pos] = heap[child]
+            pos = child
+        else:
+            break
+    heap[pos] = item
+
+
+@_jit
+def train_merges(sym, nxt, word_start, word_count, byte_key, n_new_tokens, min_frequency, progress):
+    """Run BPE merges until ``n_new_tokens`` distinct tokens were added (or no pair is left).
+
+    ``sym``/``nxt``: int32 node arrays (modified in place); ``word_start``: int64 first node of
+    each word; ``word_count``: int64 frequency of each word; ``byte_key``: int64[256] HF order of
+    the bytes. ``progress[0]`` is set to the number of new tokens as the loop goes.
+    Returns int32 arrays ``(left, right, result)`` of the merges in order.
+    """
+    n_words = word_start.shape[0]
+    max_tokens = 256 + n_new_tokens
+
+    # --- tokens: tie key, hashes of their bytes (to find duplicates) and the bytes themselves
+    tok_key = np.zeros(max_tokens, dtype=np.int64)
+    tok_h1 = np.zeros(max_tokens, dtype=np.int64)
+    tok_h2 = np.zeros(max_tokens, dtype=np.int64)
+    tok_p1 = np.zeros(max_tokens, dtype=np.int64)
+    tok_p2 = np.zeros(max_tokens, dtype=np.int64)
+    tok_off = np.zeros(max_tokens + 1, dtype=np.int64)
+    tok_buf = np.zeros(4096, dtype=np.uint8)
+    by_hash = dict()
+    for t in range(256):
+        tok_key[t] = byte_key[t]
+        tok_h1[t] = t + 1
+        tok_h2[t] = t + 1
+        tok_p1[t] = _BASE1
+        tok_p2[t] = _BASE2
+        tok_buf[t] = t
+        tok_off[t + 1] = t + 1
+        by_hash[(t + 1) * 2147483648 + (t + 1)] = t
+    n_tokens = 256
+
+    # --- pairs: byte pairs are a*256+b; pairs with a merged token get ids from a dict
+    pair_left = np.zeros(65536 + 1024, dtype=np.int32)
+    pair_right = np.zeros(65536 + 1024, dtype=np.int32)
+    pair_count = np.zeros(65536 + 1024, dtype=np.int64)
+    for p in range(65536):
+        pair_left[p] = p >> 8
+        pair_right[p] = p & 255
+    pair_ids = dict()
+    pair_ids[-1] = -1  # fixes the key/value types for numba
+    n_pairs = 65536
+
+    # --- heap entries ("records"): count, tie key, pair, and a slice of entry_words
+    rec_count = np.zeros(65536, dtype=np.int64)
+    rec_tie = np.zeros(65536, dtype=np.int64)
+    rec_pair = np.zeros(65536, dtype=np.int64)
+    rec_off = np.zeros(65536, dtype=np.int64)
+    rec_len = np.zeros(65536, dtype=np.int64)
+    heap = np.zeros(65536, dtype=np.int64)
+    n_rec = 0
+    heap_size = 0
+    entry_words = np.zeros(1024, dtype=np.int32)
+    n_entry_words = 0
+
+    # --- initial pair counts; each byte pair's entry holds every word that contains it
+    words_per_pair = np.zeros(65536 + 1, dtype=np.int64)
+    last_word = np.full(65536, -1, dtype=np.int64)
+    for w in range(n_words):
+        c = word_count[w]
+        i = word_start[w]
+        j = nxt[i]
+        while j != -1:
+            p = sym[i] * 256 + sym[j]
+            pair_count[p] += c
+            if last_word[p] != w:
+                last_word[p] = w
+                words_per_pair[p + 1] += 1
+            i = j
+            j = nxt[i]
+    for p in range(65536):
+        words_per_pair[p + 1] += words_per_pair[p]
+    n_entry_words = words_per_pair[65536]
+    entry_words = _grow_i32(entry_words, n_entry_words)
+    fill = words_per_pair[:65536].copy()
+    last_word[:] = -1
+    for w in range(n_words):
+        i = word_start[w]
+        j = nxt[i]
+        while j != -1:
+            p = sym[i] * 256 + sym[j]
+            if last_word[p] != w:
+                last_word[p] = w
+                entry_words[fill[p]] = w
+                fill[p] += 1
+            i = j
+            j = nxt[i]
+    for p in range(65536):
+        if pair_count[p] > 0:
+            rec_count[n_rec] = pair_count[p]
+            rec_tie[n_rec] = tok_key[p >> 8] * 4294967296 + tok_key[p & 255]
+            rec_pair[n_rec] = p
+            rec_off[n_rec] = words_per_pair[p]
+            rec_len[n_rec] = words_per_pair[p + 1] - words_per_pair[p]
+            heap[heap_size] = n_rec
+            n_rec += 1
+            heap_size += 1
+    for pos in range(heap_size // 2 - 1, -1, -1):
+        _sift_down(heap, heap_size, pos, rec_count, rec_tie)
+
+    merge_left = np.zeros(max(n_new_tokens, 16), dtype=np.int32)
+    merge_right = np.zeros(max(n_new_tokens, 16), dtype=np.int32)
+    merge_result = np.zeros(max(n_new_tokens, 16), dtype=np.int32)
+    n_merges = 0
+
+    # pairs that gained occurrences in this step, with the word they gained them in
+    new_pair = np.zeros(1024, dtype=np.int64)
+    new_word = np.zeros(1024, dtype=np.int32)
+
+    while n_tokens < max_tokens and heap_size > 0:
+        top = heap[0]
+        p = rec_pair[top]
+        live = pair_count[p]
+        if rec_count[top] != live:
+            rec_count[top] = live
+            _sift_down(heap, heap_size, 0, rec_count, rec_tie)
+            continue
+        if live < 1 or live < min_frequency:
+            break
+        heap_size -= 1
+        if heap_size > 0:
+            heap[0] = heap[heap_size]
+            _sift_down(heap, heap_size, 0, rec_count, rec_tie)
+
+        a = pair_left[p]
+        b = pair_right[p]
+        # the merged token: an existing one if its bytes are already a token
+        h1 = (tok_h1[a] * tok_p1[b] + tok_h1[b]) % _MOD1
+        h2 = (tok_h2[a] * tok_p2[b] + tok_h2[b]) % _MOD2
+        hkey = h1 * 2147483648 + h2
+        la = tok_off[a + 1] - tok_off[a]
+        lb = tok_off[b + 1] - tok_off[b]
+        new = -1
+        if hkey in by_hash:
+            cand = by_hash[hkey]
+            if tok_off[cand + 1] - tok_off[cand] == la + lb:
+                same = True
+                base = tok_off[cand]
+                for k in range(la):
+                    if tok_buf[base + k] != tok_buf[tok_off[a] + k]:
+                        same = False
+                        break
+                if same:
+                    for k in range(lb):
+                        if tok_buf[base + la + k] != tok_buf[tok_off[b] + k]:
+                            same = False
+                            break
+                if same:
+                    new = cand
+        if new == -1:
+            new = n_tokens
+            n_tokens += 1
+            tok_key[new] = new
+            tok_h1[new] = h1
+            tok_h2[new] = h2
+            tok_p1[new] = (tok_p1[a] * tok_p1[b]) % _MOD1
+            tok_p2[new] = (tok_p2[a] * tok_p2[b]) % _MOD2
+            start = tok_off[new]
+            tok_buf = _grow_u8(tok_buf, start + la + lb)
+            tok_buf[start: start + la] = tok_buf[tok_off[a]: tok_off[a] + la]
+            tok_buf[start + la: start + la + lb] = tok_buf[tok_off[b]: tok_off[b] + lb]
+            tok_off[new + 1] = start + la + lb
+            if hkey not in by_hash:
+                by_hash[hkey] = new
+        if n_merges >= merge_left.shape[0]:
+            merge_left = _grow_i32(merge_left, n_merges + 1)
+            merge_right = _grow_i32(merge_right, n_merges + 1)
+            merge_result = _grow_i32(merge_result, n_merges + 1)
+        merge_left[n_merges] = a
+        merge_right[n_merges] = b
+        merge_result[n_merges] = new
+        n_merges += 1
+
+        # apply the merge in the entry's words, left to right, like HF's Word::merge
+        n_new = 0
+        for k in range(rec_off[top], rec_off[top] + rec_len[top]):
+            w = entry_words[k]
+            c = word_count[w]
+            word_first_new = n_new
+            prev = -1
+            i = word_start[w]
+            while i != -1:
+                j = nxt[i]
+                if j == -1:
+                    break
+                if sym[i] == a and sym[j] == b:
+                    after = nxt[j]
+                    sym[i] = new
+                    nxt[i] = after
+                    sym[j] = -1
+                    if prev != -1:
+                        for side in range(2):
+                            x = sym[prev]
+                            y = a if side == 0 else new
+                            if x < 256 and y < 256:
+                                q = x * 256 + y
+                            else:
+                                key = np.int64(x) * 4294967296 + y
+                                if key in pair_ids:
+                                    q = pair_ids[key]
+                                else:
+                                    q = n_pairs
+                                    pair_ids[key] = q
+                                    pair_left = _grow_i32(pair_left, q + 1)
+                                    pair_right = _grow_i32(pair_right, q + 1)
+                                    pair_count = _grow_i64(pair_count, q + 1)
+                                    pair_left[q] = x
+                                    pair_right[q] = y
+                                    pair_count[q] = 0
+                                    n_pairs += 1
+                            if side == 0:
+                                pair_count[q] -= c
+                            else:
+                                pair_count[q] += c
+                                seen = False
+                                for r in range(word_first_new, n_new):
+                                    if new_pair[r] == q:
+                                        seen = True
+                                        break
+                                if not seen:
+                                    new_pair = _grow_i64(new_pair, n_new + 1)
+                                    new_word = _grow_i32(new_word, n_new + 1)
+                                    new_pair[n_new] = q
+                                    new_word[n_new] = w
+                                    n_new += 1
+                    if after != -1:
+                        for side in range(2):
+                            x = b if side == 0 else new
+                            y = sym[after]
+                            if x < 256 and y < 256:
+                                q = x * 256 + y
+                            else:
+                                key = np.int64(x) * 4294967296 + y
+                                if key in pair_ids:
+                                    q = pair_ids[key]
+                                else:
+                                    q = n_pairs
+                                    pair_ids[key] = q
+                                    pair_left = _grow_i32(pair_left, q + 1)
+                                    pair_right = _grow_i32(pair_right, q + 1)
+                                    pair_count = _grow_i64(pair_count, q + 1)
+                                    pair_left[q] = x
+                                    pair_right[q] = y
+                                    pair_count[q] = 0
+                                    n_pairs += 1
+                            if side == 0:
+                                pair_count[q] -= c
+                            else:
+                                pair_count[q] += c
+                                seen = False
+                                for r in range(word_first_new, n_new):
+                                    if new_pair[r] == q:
+                                        seen = True
+                                        break
+                                if not seen:
+                                    new_pair = _grow_i64(new_pair, n_new + 1)
+                                    new_word = _grow_i32(new_word, n_new + 1)
+                                    new_pair[n_new] = q
+                                    new_word[n_new] = w
+                                    n_new += 1
+                    prev = i
+                    i = after
+                else:
+                    prev = i
+                    i = j
+
+        # one new heap entry per pair that gained occurrences, holding the words it gained them in
+        if n_new > 0:
+            order = np.argsort(new_pair[:n_new], kind="mergesort")
+            g = 0
+            while g < n_new:
+                q = new_pair[order[g]]
+                h = g
+                while h < n_new and new_pair[order[h]] == q:
+                    h += 1
+                if pair_count[q] > 0:
+                    entry_words = _grow_i32(entry_words, n_entry_words + (h - g))
+                    for r in range(g, h):
+                        entry_words[n_entry_words + r - g] = new_word[order[r]]
+                    if n_rec >= rec_count.shape[0]:
+                        rec_count = _grow_i64(rec_count, n_rec + 1)
+                        rec_tie = _grow_i64(rec_tie, n_rec + 1)
+                        rec_pair = _grow_i64(rec_pair, n_rec + 1)
+                        rec_off = _grow_i64(rec_off, n_rec + 1)
+                        rec_len = _grow_i64(rec_len, n_rec + 1)
+                        heap = _grow_i64(heap, n_rec + 1)
+                    rec_count[n_rec] = pair_count[q]
+                    rec_tie[n_rec] = tok_key[pair_left[q]] * 4294967296 + tok_key[pair_right[q]]
+                    rec_pair[n_rec] = q
+                    rec_off[n_rec] = n_entry_words
+                    rec_len[n_rec] = h - g
+                    n_entry_words += h - g
+                    heap = _grow_i64(heap, heap_size + 1)
+                    heap[heap_size] = n_rec
+                    n_rec += 1
+                    heap_size += 1
+                    _sift_up(heap, heap_size - 1, rec_count, rec_tie)
+                g = h
+        progress[0] = n_tokens - 256
+    return merge_left[:n_merges].copy(), merge_right[:n_merges].copy(), merge_result[:n_merges].copy()
