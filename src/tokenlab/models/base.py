@@ -1,0 +1,177 @@
+"""Shared behaviour of model classes that are not plain byte-level BPE (`tokenlab.Tokenizer`).
+
+They keep `Tokenizer`'s contract (special tokens are errors unless allowed, ``decode``
+errors, ``as_array``) but save to their own JSON format, registered in
+`tokenlab.io.JSON_FORMATS`, so `load_tokenizer` finds them by path and
+`save_tokenizer(..., format="hf")` refuses them instead of writing something lossy.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable, Sequence
+from functools import cached_property
+from typing import Literal
+
+import numpy as np
+import regex
+
+from ..errors import FormatError, InvalidInputError, SpecialTokenError
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def unb64(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raise FormatError(f"corrupt base64 token {text!r}") from None
+
+
+def utf8(text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(
+            f"text is not valid Unicode (lone surrogate at offset {exc.start}); was it read from invalid UTF-8?"
+        ) from None
+
+
+class ModelBase:
+    """Subclasses set ``format_name``, ``special_tokens`` and implement ``encode_ordinary``,
+    ``_id_to_bytes_table``, ``to_dict`` and ``from_dict``."""
+
+    format_name = ""
+    special_tokens: dict[str, int]
+    name: str = ""
+
+    # ------------------------------------------------------------------ encode
+    def encode_ordinary(self, text: str) -> list[int]:
+        raise NotImplementedError
+
+    @cached_property
+    def _special_regex(self):
+        if not self.special_tokens:
+            return None
+        alts = sorted(self.special_tokens, key=len, reverse=True)
+        return regex.compile("|".join(regex.escape(s) for s in alts))
+
+    def encode(
+        self,
+        text: str,
+        *,
+        allowed_special: Literal["all"] | Iterable[str] = (),
+        disallowed_special: Literal["all"] | Iterable[str] = "all",
+        as_array: bool = False,
+    ) -> list[int] | np.ndarray:
+        """Encode text; special strings are errors unless allowed (as in `Tokenizer.encode`)."""
+        if not isinstance(text, str):
+            raise InvalidInputError(f"text must be str, got {type(text).__name__}")
+        allowed = set(self.special_tokens) if allowed_special == "all" else set(allowed_special)
+        unknown = allowed - set(self.special_tokens)
+        if unknown:
+            raise SpecialTokenError(f"not special tokens of this tokenizer: {sorted(unknown)}")
+        disallowed = (set(self.special_tokens) - allowed) if disallowed_special == "all" else set(disallowed_special)
+        hits = [(text.find(s), s) for s in disallowed if s in text]
+        if hits:
+            pos, s = min(hits)
+            raise SpecialTokenError(
+                f"text contains the special token {s!r} at offset {pos}; pass allowed_special to encode it "
+                f"as a special token, or disallowed_special=() to encode it as ordinary text"
+            )
+        if not allowed:
+            ids = self.encode_ordinary(text)
+        else:
+            ids, last = [], 0
+            for m in self._special_regex.finditer(text):
+                if m.group() not in allowed:
+                    continue
+                ids.extend(self.encode_ordinary(text[last : m.start()]))
+                ids.append(self.special_tokens[m.group()])
+                last = m.end()
+            ids.extend(self.encode_ordinary(text[last:]))
+        return np.asarray(ids, dtype=np.uint32) if as_array else ids
+
+    def encode_batch(self, texts: Sequence[str], **kwargs) -> list[list[int]]:
+        return [self.encode(t, **kwargs) for t in texts]
+
+    # ------------------------------------------------------------------ decode
+    def _id_to_bytes_table(self) -> list[bytes | None]:
+        raise NotImplementedError
+
+    @cached_property
+    def id_to_bytes(self) -> list[bytes | None]:
+        table = list(self._id_to_bytes_table())
+        for s, i in self.special_tokens.items():
+            if i >= len(table):
+                table.extend([None] * (i + 1 - len(table)))
+            table[i] = s.encode("utf-8")
+        return table
+
+    @property
+    def n_vocab(self) -> int:
+        return len(self.id_to_bytes)
+
+    @property
+    def special_ids(self) -> set[int]:
+        return set(self.special_tokens.values())
+
+    def token_bytes(self, token_id: int) -> bytes:
+        table = self.id_to_bytes
+        b = table[token_id] if isinstance(token_id, int) and 0 <= token_id < len(table) else None
+        if b is None:
+            raise InvalidInputError(f"unknown token id {token_id!r}")
+        return b
+
+    def decode_bytes(self, ids: Iterable[int]) -> bytes:
+        table = self.id_to_bytes
+        ids = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
+        bad = [i for i in ids if not isinstance(i, int) or not 0 <= i < len(table) or table[i] is None]
+        if bad:
+            raise InvalidInputError(f"unknown token id(s): {bad[:5]}")
+        return b"".join(table[i] for i in ids)
+
+    def decode(self, ids: Iterable[int], errors: str = "replace") -> str:
+        data = self.decode_bytes(ids)
+        try:
+            return data.decode("utf-8", errors=errors)
+        except UnicodeDecodeError as exc:
+            raise InvalidInputError(f"ids decode to invalid UTF-8 ({exc.reason} at byte {exc.start})") from None
+
+    # ------------------------------------------------------------------ files
+    def to_dict(self) -> dict:
+        raise NotImplementedError
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        raise NotImplementedError
+
+    def save(self, path) -> None:
+        from ..io.atomic import atomic_write_text
+
+        atomic_write_text(path, json.dumps(self.to_dict(), ensure_ascii=False))
+
+    @classmethod
+    def load(cls, path):
+        try:
+            with open(path, encoding="utf-8") as f:
+                d = json.load(f)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise FormatError(f"{path}: corrupt JSON ({exc})") from None
+        except FileNotFoundError:
+            raise FormatError(f"{path}: no such file") from None
+        if not isinstance(d, dict) or d.get("format") != cls.format_name:
+            raise FormatError(f"{path}: not a {cls.format_name} file")
+        try:
+            return cls.from_dict(d)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            if isinstance(exc, FormatError):
+                raise
+            raise FormatError(f"{path}: corrupt {cls.format_name} file ({exc!r})") from None
+
+    def __len__(self) -> int:
+        return self.n_vocab
