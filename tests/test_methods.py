@@ -1,0 +1,258 @@
+"""Inference methods over one vocabulary: checked against brute force over every segmentation,
+against independent reference definitions, and by exact round trips on real text."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tokenlab.cli import main
+from tokenlab.encode.methods import (
+    encode_longest_prefix,
+    encode_longest_suffix,
+    encode_longest_token,
+    encode_pathpiece,
+    longest_prefix_piece,
+    longest_suffix_piece,
+    longest_token_piece,
+    pathpiece_piece,
+    segmentations,
+    vocab_index,
+)
+from tokenlab.errors import InvalidInputError, SpecialTokenError
+from tokenlab.models.unigram import unigram_from_bpe
+
+METHODS = {
+    "longest-prefix": encode_longest_prefix,
+    "longest-suffix": encode_longest_suffix,
+    "longest-token": encode_longest_token,
+    "pathpiece": encode_pathpiece,
+}
+
+
+def short_pieces(tok, text, max_bytes=11, limit=250):
+    """Distinct real pretokens of 3..max_bytes bytes that the vocabulary can cut in several ways."""
+    seen = []
+    for p in dict.fromkeys(tok.pretokenizer.split(text)):
+        b = p.encode()
+        if 3 <= len(b) <= max_bytes:
+            seen.append(b)
+        if len(seen) >= limit:
+            break
+    return seen
+
+
+@pytest.fixture(scope="module")
+def sample_text(real_docs):
+    # code, prose and 25 languages
+    return real_docs[3][:20000] + real_docs[-300][:20000] + "".join(real_docs[-26:])
+
+
+def lengths(tok, ids):
+    return [len(tok.token_bytes(i)) for i in ids]
+
+
+def test_brute_force_references(trained, sample_text):
+    idx = vocab_index(trained)
+    pieces = short_pieces(trained, sample_text)
+    assert len(pieces) > 100
+    several = 0
+    for data in pieces:
+        segs = list(segmentations(idx, data))
+        several += len(segs) > 1
+        by_len = {tuple(s): lengths(trained, s) for s in segs}
+        # greedy from the left takes the lexicographically longest sequence of token lengths
+        assert longest_prefix_piece(idx, data) == list(max(segs, key=lambda s: by_len[tuple(s)]))
+        # greedy from the right: the same on reversed lengths
+        assert longest_suffix_piece(idx, data) == list(max(segs, key=lambda s: by_len[tuple(s)][::-1]))
+        fewest = min(len(s) for s in segs)
+        minimal = [s for s in segs if len(s) == fewest]
+        assert len(pathpiece_piece(idx, data)) == fewest
+        # PathPieceL: among minimal segmentations, longest last token first (then backwards)
+        assert pathpiece_piece(idx, data) == max(minimal, key=lambda s: by_len[tuple(s)][::-1])
+        assert pathpiece_piece(idx, data, random.Random(0)) in minimal
+    assert several > 50  # the references really had choices to make
+
+
+def reference_longest_token(vocab: dict[bytes, int], data: bytes) -> list[int]:
+    """The recursive definition, written the slow way: longest token anywhere (leftmost), recurse."""
+    if not data:
+        return []
+    for n in range(len(data), 0, -1):
+        for i in range(len(data) - n + 1):
+            if data[i:i + n] in vocab:
+                return (reference_longest_token(vocab, data[:i]) + [vocab[data[i:i + n]]]
+                        + reference_longest_token(vocab, data[i + n:]))
+    raise AssertionError("unreachable: all bytes are tokens")
+
+
+def test_longest_token_matches_recursive_definition(trained, sample_text):
+    idx = vocab_index(trained)
+    pieces = [p.encode() for p in dict.fromkeys(trained.pretokenizer.split(sample_text))][:3000]
+    for data in pieces:
+        assert longest_token_piece(idx, data) == reference_longest_token(trained.vocab, data)
+    # a hand-checked case: "abcd" with tokens "bc", "abc"? -> longest "abc" then "d"
+    from tokenlab import Tokenizer
+
+    vocab = {bytes([b]): b for b in range(256)}
+    vocab.update({b"ab": 256, b"bcd": 257, b"cd": 258})
+    tok = Tokenizer(vocab, [(b"a", b"b"), (b"c", b"d"), (b"b", b"cd")], pretokenizer=None)
+    # longest token "bcd" wins over "ab", leaving "a"
+    assert longest_token_piece(vocab_index(tok), b"abcd") == [97, 257]
+    assert longest_prefix_piece(vocab_index(tok), b"abcd") == [256, 258]
+    assert pathpiece_piece(vocab_index(tok), b"abcd") == [97, 257]  # two tokens either way: longest last
+    assert encode_longest_suffix(tok, "abcd") == [97, 257]
+
+
+def test_pathpiece_random_ties_are_uniform_over_minimal_segmentations(trained, sample_text):
+    idx = vocab_index(trained)
+    cases = []
+    for data in short_pieces(trained, sample_text, max_bytes=12, limit=2000):
+        segs = list(segmentations(idx, data))
+        fewest = min(map(len, segs))
+        minimal = [tuple(s) for s in segs if len(s) == fewest]
+        if len(minimal) >= 3:
+            cases.append((data, minimal))
+        if len(cases) == 3:
+            break
+    assert cases, "no real pretoken with three minimal segmentations"
+    rng = random.Random(1)
+    n = 3000
+    for data, minimal in cases:
+        seen = Counter(tuple(pathpiece_piece(idx, data, rng)) for _ in range(n))
+        assert set(seen) == set(minimal)
+        expected = n / len(minimal)
+        for s in minimal:  # 5 sigma of a binomial count
+            assert abs(seen[s] - expected) < 5 * (expected * (1 - 1 / len(minimal))) ** 0.5
+
+
+def test_pathpiece_never_uses_more_tokens_than_any_method(trained, sample_text):
+    fewest = len(encode_pathpiece(trained, sample_text))
+    for name, fn in METHODS.items():
+        assert len(fn(trained, sample_text)) >= fewest, name
+    assert len(trained.encode(sample_text)) >= fewest
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_round_trip_on_real_text(name, trained, cl100k, real_docs, sample_text):
+    fn = METHODS[name]
+    ids = fn(trained, sample_text)
+    assert trained.decode(ids) == sample_text
+    text = real_docs[0][:5000] + "".join(real_docs[-26:])
+    assert cl100k.decode(fn(cl100k, text)) == text
+
+
+def test_methods_differ_from_merge_order_but_agree_on_whole_tokens(trained, sample_text):
+    merge = trained.encode(sample_text)
+    outputs = {name: fn(trained, sample_text) for name, fn in METHODS.items()}
+    assert any(ids != merge for ids in outputs.values())
+    # a pretoken that is a single token is that token under every method
+    word = next(t for t in trained.vocab if len(t) > 5 and t.isascii() and t.decode().strip().isalpha()
+                and trained.pretokenizer.split(t.decode()) == [t.decode()])
+    for name, fn in METHODS.items():
+        assert fn(trained, word.decode()) == [trained.vocab[word]], name
+
+
+def test_special_tokens_follow_encode_contract(trained):
+    text = "hello<|endoftext|> world<|pad|>"
+    for name, fn in METHODS.items():
+        ids = fn(trained, text, allowed_special="all")
+        assert ids[len(fn(trained, "hello"))] == trained.special_tokens["<|endoftext|>"]
+        assert ids[-1] == trained.special_tokens["<|pad|>"]
+        assert trained.decode(ids) == text
+        with pytest.raises(SpecialTokenError):
+            fn(trained, text)
+        with pytest.raises(SpecialTokenError):
+            fn(trained, text, allowed_special=["<|nope|>"])
+
+
+def test_bad_input(trained):
+    with pytest.raises(InvalidInputError):
+        encode_pathpiece(trained, "x", tie_break="shortest")
+    with pytest.raises(InvalidInputError):
+        encode_longest_prefix(trained, "lone \ud800 surrogate")
+    with pytest.raises(InvalidInputError):
+        encode_longest_prefix(trained, b"bytes")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=60))
+def test_every_method_decodes_arbitrary_unicode(trained, text):
+    for name, fn in METHODS.items():
+        assert trained.decode(fn(trained, text)) == text, name
+    assert trained.decode(encode_pathpiece(trained, text, tie_break="random", seed=3)) == text
+
+
+# ---------------------------------------------------------------- Unigram Viterbi over a BPE vocabulary
+def test_viterbi_over_bpe_vocab_is_optimal_and_beats_merge_order(trained, real_docs, sample_text):
+    model = unigram_from_bpe(trained, real_docs[:40])
+    idx = vocab_index(model)
+    for data in short_pieces(trained, sample_text, max_bytes=10, limit=150):
+        best = max(model.score(s) for s in segmentations(idx, data))
+        assert model.score(model.encode_piece(data)) == pytest.approx(best, abs=1e-9)
+    for piece in trained.pretokenizer.split(sample_text[:5000]):
+        assert model.score(model.encode(piece)) >= model.score(trained.encode(piece)) - 1e-9
+    ids = model.encode(sample_text)
+    assert trained.decode(ids) == sample_text  # same ids as the BPE tokenizer
+    # add-one smoothing: an unseen token's probability is 1 / (N + V)
+    counts = Counter(i for d in real_docs[:40] for i in trained.encode_ordinary(d))
+    unseen = next(t for t, i in trained.vocab.items() if counts[i] == 0)
+    import math
+
+    total = sum(counts.values()) + len(trained.vocab)
+    assert model.scores[unseen] == pytest.approx(math.log(1 / total))
+
+
+# ---------------------------------------------------------------- CLI
+@pytest.fixture(scope="module")
+def bpe_file(trained, tmp_path_factory):
+    path = tmp_path_factory.mktemp("m") / "bpe.json"
+    trained.save(path)
+    return str(path)
+
+
+@pytest.mark.parametrize("name,options", [
+    ("greedy", []), ("longest-prefix", []), ("longest-suffix", []), ("longest-token", []),
+    ("pathpiece", []), ("pathpiece", ["tie_break=random", "seed=2"]), ("viterbi", []),
+])
+def test_cli_methods(name, options, trained, bpe_file):
+    text = "Tokenization is more than compression, größer 東京 12345<|endoftext|>"
+    args = ["encode", "-t", bpe_file, "--method", name, "--allow-special", text]
+    for o in options:
+        args += ["--option", o]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    ids = [int(x) for x in res.stdout.split()]
+    assert trained.decode(ids) == text
+    if name in METHODS and not options:
+        assert ids == METHODS[name](trained, text, allowed_special="all")
+
+
+def test_cli_viterbi_with_corpus_file(trained, bpe_file, tmp_path, real_docs):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("".join(real_docs[:40]), encoding="utf-8")
+    text = "def tokenize(self, text): return self.encode(text)"
+    res = CliRunner().invoke(main, ["encode", "-t", bpe_file, "--method", "viterbi", "--option", f"corpus={corpus}",
+                                    text])
+    assert res.exit_code == 0, res.output
+    assert [int(x) for x in res.stdout.split()] == unigram_from_bpe(trained, real_docs[:40]).encode(text)
+
+
+@pytest.mark.parametrize("args", [
+    ["--method", "pathpiece", "--option", "colour=blue"],
+    ["--method", "pathpiece", "--option", "tie_break=shortest"],
+    ["--method", "viterbi", "--option", "corpus=/nonexistent/file.txt"],
+    ["--method", "longest-token", "<|endoftext|>"],
+])
+def test_cli_bad_input_is_one_error_line(args, bpe_file):
+    if args[-1] != "<|endoftext|>":
+        args = args + ["some text"]
+    res = CliRunner().invoke(main, ["encode", "-t", bpe_file] + args)
+    assert res.exit_code == 1
+    assert res.stderr.startswith("error: ") and len(res.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in res.output
