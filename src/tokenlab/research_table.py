@@ -1,0 +1,202 @@
+"""One comparison table for every registered trainer and inference method.
+
+Each algorithm in `tokenlab.cli.core.ALGORITHMS` is trained on the same corpus at the same
+vocabulary size and encodes the same held-out text; each extra method in ``METHODS`` is run
+on the plain BPE tokenizer. Whatever other modules register is picked up at run time.
+
+Columns: bytes/token (UTF-8 bytes of the held-out text per token; higher = better
+compression), tokens/word (per whitespace-separated word), vocab use (share of the
+emittable vocabulary that appears in the output), whether decode gives the text back, and
+the change in bytes/token against plain BPE.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from .errors import InvalidInputError, TokenlabError
+
+
+@dataclass
+class Row:
+    name: str
+    kind: str  # "algorithm", "method" or "tokenizer"
+    tokens: int = 0
+    bytes_per_token: float = 0.0
+    tokens_per_word: float = 0.0
+    vocab_use: float = 0.0
+    lossless: bool | None = None
+    vs_bpe: float | None = None  # relative change of bytes/token against plain BPE
+    train_seconds: float | None = None
+    encode_seconds: float = 0.0
+    error: str = ""
+
+
+def _registries():
+    import tokenlab.cli  # noqa: F401 - importing the CLI registers every module's algorithms and methods
+    from .cli.core import ALGORITHMS, METHODS
+
+    return ALGORITHMS, METHODS
+
+
+def emittable_size(tok) -> int:
+    """Ordinary tokens the model can output (scaffold tokens excluded)."""
+    n = getattr(tok, "n_active", None)
+    if n is not None:
+        return int(n)
+    vocab = getattr(tok, "vocab", None)
+    if vocab is not None:
+        return len(vocab)
+    return max(1, int(getattr(tok, "n_vocab", 1)) - len(getattr(tok, "special_tokens", {}) or {}))
+
+
+def _measure(row: Row, tok, ids, text: str) -> Row:
+    ids = [int(i) for i in ids]
+    n_bytes = len(text.encode("utf-8"))
+    n_words = max(1, len(text.split()))
+    row.tokens = len(ids)
+    row.bytes_per_token = n_bytes / max(1, len(ids))
+    row.tokens_per_word = len(ids) / n_words
+    specials = set(getattr(tok, "special_tokens", {}).values())
+    row.vocab_use = len(set(ids) - specials) / max(1, emittable_size(tok))
+    try:
+        row.lossless = tok.decode(ids) == text
+    except TokenlabError:
+        row.lossless = False
+    return row
+
+
+def _encode(tok, text: str) -> list[int]:
+    try:
+        return tok.encode(text, disallowed_special=())
+    except TypeError:  # a model without tiktoken's keyword
+        return tok.encode(text)
+
+
+def split_corpus(docs: Sequence[str], eval_fraction: float = 0.1) -> tuple[list[str], str]:
+    """Last ``eval_fraction`` of the characters (whole documents, or the tail of a lone one) is held out."""
+    docs = [d for d in docs if d]
+    if not docs:
+        raise InvalidInputError("the corpus is empty")
+    total = sum(len(d) for d in docs)
+    want = max(1, int(total * eval_fraction))
+    if len(docs) == 1 or len(docs[-1]) >= want:
+        last = docs[-1]
+        cut = len(last) - min(want, len(last) // 2)
+        nl = last.rfind("\n", 0, cut)
+        cut = nl + 1 if nl > 0 else cut
+        return list(docs[:-1]) + [last[:cut]], last[cut:]
+    held, size = [], 0
+    while docs and size < want:
+        d = docs.pop()
+        held.append(d)
+        size += len(d)
+    return list(docs), "".join(reversed(held))
+
+
+def research_table(
+    docs: Sequence[str],
+    vocab_size: int,
+    algorithms: Sequence[str] | None = None,
+    methods: Sequence[str] | None = None,
+    eval_text: str | None = None,
+    eval_fraction: float = 0.1,
+    pretokenizer: str = "gpt2",
+    tokenizers: dict | None = None,
+    max_eval_chars: int = 200_000,
+    progress: bool = False,
+) -> list[Row]:
+    """Train every algorithm (default: all registered), run every method (default: all
+    registered) on the BPE model, and measure all on held-out text.
+
+    ``tokenizers``: already-built models to add as rows (name -> model), e.g. a WordPiece vocab.
+    """
+    algos, meths = _registries()
+    algorithms = sorted(algos) if algorithms is None else list(algorithms)
+    methods = sorted(m for m in meths if m != "merge") if methods is None else list(methods)
+    for a in algorithms:
+        if a not in algos:
+            raise InvalidInputError(f"unknown algorithm {a!r}; registered: {', '.join(sorted(algos))}")
+    for m in methods:
+        if m not in meths:
+            raise InvalidInputError(f"unknown method {m!r}; registered: {', '.join(sorted(meths))}")
+    if eval_text is None:
+        train_docs, eval_text = split_corpus(docs, eval_fraction)
+    else:
+        train_docs = [d for d in docs if d]
+    if not train_docs or not eval_text:
+        raise InvalidInputError("need non-empty training text and held-out text")
+    eval_text = eval_text[:max_eval_chars]
+    rows: list[Row] = []
+    models: dict[str, object] = {}
+    for name in algorithms:
+        row = Row(name, "algorithm")
+        try:
+            start = time.perf_counter()
+            tok = algos[name](iter(train_docs), vocab_size=vocab_size, pretokenizer=pretokenizer, special_tokens=(),
+                              min_frequency=0, split_digits=None, progress=progress)
+            row.train_seconds = time.perf_counter() - start
+            start = time.perf_counter()
+            ids = _encode(tok, eval_text)
+            row.encode_seconds = time.perf_counter() - start
+            models[name] = tok
+            _measure(row, tok, ids, eval_text)
+        except Exception as exc:  # one broken trainer must not hide the others' results
+            row.error = f"{type(exc).__name__}: {exc}"[:200]
+        rows.append(row)
+    base = models.get("bpe")
+    if methods and base is None:
+        from .train.bpe import train_bpe
+
+        base = train_bpe(train_docs, vocab_size=vocab_size, pretokenizer=pretokenizer, progress=progress)
+    for name in methods:
+        row = Row(f"bpe + {name}", "method")
+        try:
+            start = time.perf_counter()
+            ids = meths[name](base, eval_text)
+            row.encode_seconds = time.perf_counter() - start
+            _measure(row, base, ids, eval_text)
+        except Exception as exc:
+            row.error = f"{type(exc).__name__}: {exc}"[:200]
+        rows.append(row)
+    for name, tok in (tokenizers or {}).items():
+        row = Row(name, "tokenizer")
+        try:
+            start = time.perf_counter()
+            ids = _encode(tok, eval_text)
+            row.encode_seconds = time.perf_counter() - start
+            _measure(row, tok, ids, eval_text)
+        except Exception as exc:
+            row.error = f"{type(exc).__name__}: {exc}"[:200]
+        rows.append(row)
+    ref = next((r for r in rows if r.name == "bpe" and not r.error), None)
+    if ref is not None:
+        for r in rows:
+            if not r.error and r.tokens:
+                r.vs_bpe = r.bytes_per_token / ref.bytes_per_token - 1
+    return rows
+
+
+def to_markdown(rows: Sequence[Row], title: str = "") -> str:
+    head = ["tokenizer", "kind", "tokens", "bytes/token", "tokens/word", "vocab use", "lossless", "vs bpe",
+            "train s", "encode s"]
+    lines = [f"{title}\n" if title else "", "| " + " | ".join(head) + " |",
+             "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
+    for r in rows:
+        if r.error:
+            cells = [r.name, r.kind, f"error: {r.error}".replace("|", "/")] + [""] * (len(head) - 3)
+        else:
+            cells = [
+                r.name, r.kind, str(r.tokens), f"{r.bytes_per_token:.3f}", f"{r.tokens_per_word:.3f}",
+                f"{100 * r.vocab_use:.1f}%", "yes" if r.lossless else "no",
+                "" if r.vs_bpe is None else f"{100 * r.vs_bpe:+.1f}%",
+                "" if r.train_seconds is None else f"{r.train_seconds:.1f}", f"{r.encode_seconds:.2f}",
+            ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(line for line in lines if line) + "\n"
+
+
+def to_json_rows(rows: Sequence[Row]) -> list[dict]:
+    return [asdict(r) for r in rows]
