@@ -32,19 +32,23 @@ def partial_utf8_tokens(tok) -> list[int]:
     return out
 
 
-def unreachable_tokens(tok, progress: bool = False) -> list[int]:
+def unreachable_tokens(tok, progress: bool = False, ids=None) -> list[int]:
     """Ids of tokens whose own text does not encode to that token alone.
 
     Magikarp's definition: decode the token, encode the string, and compare. Such a token can
     still occur inside longer text only if pre-tokenization or merge order lets it, and often it
     cannot occur at all, so its embedding is never trained. Partial-UTF-8 tokens cannot be
-    decoded to a string and are reported by :func:`partial_utf8_tokens` instead.
+    decoded to a string and are reported by :func:`partial_utf8_tokens` instead. ``ids``
+    restricts the check to some token ids.
     """
     from tqdm import tqdm
 
     enc = as_encoder(tok)
+    tokens = enc.vocab_tokens()
+    if ids is not None:
+        tokens = {i: tokens[i] for i in ids if i in tokens}
     out = []
-    for i, b in tqdm(sorted(enc.vocab_tokens().items()), desc="reachability", unit="tok", disable=not progress):
+    for i, b in tqdm(sorted(tokens.items()), desc="reachability", unit="tok", disable=not progress):
         try:
             text = b.decode("utf-8")
         except UnicodeDecodeError:
@@ -166,9 +170,9 @@ def undertrained_scores(embeddings: np.ndarray, known_unused, remove_first_compo
     if known.min() < 0 or known.max() >= mat.shape[0]:
         raise InvalidInputError(f"known-unused ids must be < {mat.shape[0]} (rows of the matrix)")
     if remove_first_component:
-        centred = mat - mat.mean(axis=0)
-        _, _, vt = np.linalg.svd(centred[np.random.default_rng(0).permutation(len(mat))[:20_000]],
-                                 full_matrices=False)
+        # uncentred, as in the paper: the top singular direction is the offset all rows share
+        sample = mat[np.random.default_rng(0).permutation(len(mat))[:20_000]]
+        _, _, vt = np.linalg.svd(sample, full_matrices=False)
         pc = vt[0]
         mat = mat - np.outer(mat @ pc, pc)
     ref = mat[known].mean(axis=0)
@@ -178,14 +182,16 @@ def undertrained_scores(embeddings: np.ndarray, known_unused, remove_first_compo
 
 def undertrained_tokens(embeddings: np.ndarray, known_unused, quantile: float = 0.1,
                         remove_first_component: bool = True) -> list[int]:
-    """Ids (not among ``known_unused``) at least as similar to the unused mean as most known-unused rows.
+    """Ids (not among ``known_unused``) that point like the known-unused rows.
 
-    The threshold is the ``quantile`` of the known-unused rows' own similarities, so it adapts to
-    the model instead of needing a hand-set cosine cut-off.
+    The cut-off is halfway between the median similarity of all rows (mostly trained tokens)
+    and the ``quantile`` of the known-unused rows' own similarities: it adapts to the model
+    instead of needing a hand-set cosine threshold, and one odd known-unused row cannot drag it
+    down to the bulk.
     """
     scores = undertrained_scores(embeddings, known_unused, remove_first_component)
     known = set(int(i) for i in known_unused)
-    threshold = float(np.quantile(scores[sorted(known)], quantile))
+    threshold = 0.5 * (float(np.median(scores)) + float(np.quantile(scores[sorted(known)], quantile)))
     return [i for i in np.flatnonzero(scores >= threshold).tolist() if i not in known]
 
 
