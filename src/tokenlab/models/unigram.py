@@ -27,6 +27,14 @@ from ..pretokenize import PreTokenizer, get_pretokenizer
 
 FORMAT_NAME = "unigram"
 FORMAT_VERSION = 1
+# Scores we produce are multiples of 2**-10 nats: sums of them are exact in floating point, so
+# segmentations equal in probability are exact ties, broken the same way by every decoder
+# (HF tokenizers' JSON float parsing may differ from Python's in the last bit otherwise).
+SCORE_QUANTUM = 2.0 ** -10
+
+
+def quantize(score: float) -> float:
+    return round(score / SCORE_QUANTUM) * SCORE_QUANTUM
 
 
 class UnigramModel:
@@ -262,5 +270,5 @@ def unigram_from_bpe(tok, corpus: Iterable[str], smoothing: float = 1.0) -> Unig
             raise InvalidInputError(f"corpus items must be str, got {type(doc).__name__}")
         counts.update(tok.encode_ordinary(doc))
     total = sum(counts[i] for i in tok.vocab.values()) + smoothing * len(tok.vocab)
-    scores = {t: math.log((counts[i] + smoothing) / total) for t, i in tok.vocab.items()}
+    scores = {t: quantize(math.log((counts[i] + smoothing) / total)) for t, i in tok.vocab.items()}
     return UnigramModel(tok.vocab, scores, tok.pretokenizer, tok.special_tokens, name=f"{tok.name}+unigram")

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from ..encode.lattice import NEG_INF, VocabIndex, expected_counts, viterbi
 from ..errors import InvalidInputError
-from ..models.unigram import UnigramModel
+from ..models.unigram import UnigramModel, quantize
 from ..pretokenize import get_pretokenizer
 from .bpe import count_pretokens
 
@@ -164,9 +164,9 @@ def train_unigram(
     trainer.em_step()  # final scores for the final vocabulary
     order = sorted(range(256, len(trainer.pieces)), key=lambda i: (-trainer.scores[i], trainer.pieces[i]))
     vocab = {bytes([b]): b for b in range(256)}
-    scores = {bytes([b]): trainer.scores[b] for b in range(256)}
+    scores = {bytes([b]): quantize(trainer.scores[b]) for b in range(256)}
     for new_id, i in enumerate(order, start=256):
         vocab[trainer.pieces[i]] = new_id
-        scores[trainer.pieces[i]] = trainer.scores[i]
+        scores[trainer.pieces[i]] = quantize(trainer.scores[i])
     special_map = {s: len(vocab) + k for k, s in enumerate(specials)}
     return UnigramModel(vocab, scores, pre, special_map, name=name)
