@@ -1,0 +1,136 @@
+"""The fast trainer (numba merge loop, parallel counting) against HF tokenizers' BpeTrainer on real text."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tokenlab import InvalidInputError, PreTokenizer
+from tokenlab.io.hf_json import to_byte_level, to_oniguruma
+from tokenlab.pretokenize import PATTERNS
+from tokenlab.train import _native
+from tokenlab.train.bpe import count_pretokens, train_bpe, train_from_counts
+
+
+def hf_train(docs, vocab_size, pattern="gpt2", specials=(), min_frequency=0):
+    """Merges and vocab of HF's BpeTrainer, as byte strings."""
+    from tokenizers import Regex, Tokenizer, models, pre_tokenizers, trainers
+
+    from tokenlab.io.hf_json import from_byte_level
+
+    hf = Tokenizer(models.BPE())
+    if pattern == "gpt2":
+        hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    else:
+        hf.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.Split(Regex(to_oniguruma(PATTERNS[pattern])), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    hf.train_from_iterator(docs, trainers.BpeTrainer(
+        vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=list(specials),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    model = json.loads(hf.to_str())["model"]
+    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
+    vocab = {from_byte_level(t): i for t, i in model["vocab"].items() if t not in specials}
+    return [(from_byte_level(a), from_byte_level(b)) for a, b in merges], vocab
+
+
+def first_difference(a, b):
+    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+
+
+def assert_same_as_hf(ours, docs, vocab_size, pattern, specials=(), min_frequency=0):
+    merges, vocab = hf_train(docs, vocab_size, pattern, specials, min_frequency)
+    if ours.merges != merges:
+        i = first_difference(ours.merges, merges)
+        pytest.fail(f"merge {i} differs: ours {ours.merges[i:i + 3]} vs HF {merges[i:i + 3]} "
+                    f"({len(ours.merges)} / {len(merges)} merges)")
+    # same token set; HF numbers specials first and bytes in its alphabet order, we number bytes by value
+    assert set(ours.vocab) == set(vocab)
+    assert sorted(ours.vocab, key=ours.vocab.get)[256:] == sorted(vocab, key=vocab.get)[256:]
+
+
+@pytest.mark.parametrize("pattern, vocab_size, specials, min_frequency", [
+    ("gpt2", 1000, (), 0),
+    ("gpt2", 6000, ("<|endoftext|>",), 0),
+    ("cl100k", 3000, ("<|endoftext|>", "<|pad|>", "<|fim|>"), 0),
+    ("cl100k", 20000, (), 3),
+])
+def test_merges_and_vocab_equal_hf(real_docs, pattern, vocab_size, specials, min_frequency):
+    ours = train_bpe(real_docs, vocab_size=vocab_size, pretokenizer=pattern, special_tokens=specials,
+                     min_frequency=min_frequency, workers=1)
+    assert_same_as_hf(ours, real_docs, vocab_size, pattern, specials, min_frequency)
+    if min_frequency == 0:
+        assert len(ours) == vocab_size
+    else:  # training stopped early because pairs became rarer than min_frequency
+        assert len(ours) < vocab_size
+
+
+def test_special_token_text_in_corpus_like_hf(real_docs):
+    docs = [d.replace("\n\n", "\n<|endoftext|>\n") for d in real_docs[::4]]
+    ours = train_bpe(docs, vocab_size=1500, pretokenizer="cl100k", special_tokens=["<|endoftext|>"])
+    assert_same_as_hf(ours, docs, 1500, "cl100k", ["<|endoftext|>"])
+    assert ours.special_tokens == {"<|endoftext|>": 1499}
+
+
+def test_parallel_counting_equals_serial(real_docs):
+    pre = PreTokenizer("cl100k")
+    serial = count_pretokens(real_docs, pre, workers=1)
+    parallel = count_pretokens(real_docs, pre, workers=2, batch_chars=50_000)
+    assert serial == parallel
+    # and a hand count on one document
+    doc = real_docs[5]
+    from collections import Counter
+
+    assert count_pretokens([doc], pre, workers=1) == Counter(p.encode() for p in pre.split(doc))
+
+
+def test_parallel_training_equals_serial(real_docs):
+    import tokenlab.train.bpe as bpe
+
+    docs = real_docs[::2]
+    one = train_bpe(docs, vocab_size=2000, pretokenizer="gpt2", workers=1)
+    counts = bpe.count_pretokens(docs, PreTokenizer("gpt2"), workers=2, batch_chars=100_000)
+    two = train_from_counts(counts, 2000, PreTokenizer("gpt2"))
+    assert one.merges == two.merges and one.vocab == two.vocab
+
+
+def test_python_fallback_equals_numba(real_docs):
+    pytest.importorskip("numba")
+    pre = PreTokenizer("gpt2")
+    counts = count_pretokens(real_docs[:30], pre, workers=1)
+    fast = train_from_counts(counts, 500, pre, ["<s>"], native=True)
+    slow = train_from_counts(counts, 500, pre, ["<s>"], native=False)
+    assert fast.merges == slow.merges and fast.vocab == slow.vocab and len(fast.merges) == 243
+
+
+def test_hand_worked_counts_and_tie_break():
+    # (a,b) and (b,c) both occur 6 times: HF's order puts (a,b) first (key of a < key of b);
+    # then words are ab | ab c | bc | x ab, so (b,c)=5 beats (x,ab)=2 beats (ab,c)=1
+    counts = {b"ab": 3, b"abc": 1, b"bc": 5, b"xab": 2}
+    tok = train_from_counts(counts, 256 + 3, PreTokenizer(None))
+    assert tok.merges == [(b"a", b"b"), (b"b", b"c"), (b"x", b"ab")]
+    docs = [w.decode() for w, c in counts.items() for _ in range(c)]
+    assert hf_train(docs, 256 + 3, "whitespace")[0] == tok.merges
+
+
+def test_progress_bar_runs_the_loop_in_a_thread(real_docs, capsys):
+    tok = train_bpe(real_docs[:20], vocab_size=600, progress=True, workers=1)
+    quiet = train_bpe(real_docs[:20], vocab_size=600, progress=False, workers=1)
+    assert tok.merges == quiet.merges
+    assert "merging" in capsys.readouterr().err
+
+
+def test_bad_corpus_items_in_the_parallel_path():
+    docs = ["some text " * 100] * 5 + [b"bytes"]
+    with pytest.raises(InvalidInputError, match="str"):
+        count_pretokens(docs, PreTokenizer("gpt2"), workers=2, batch_chars=500)
+    with pytest.raises(InvalidInputError, match="Unicode"):
+        count_pretokens(["ok " * 300, "bad \ud800 surrogate"] * 3, PreTokenizer("gpt2"), workers=2,
+                        batch_chars=500)
+
+
+def test_native_flag_without_numba(monkeypatch):
+    monkeypatch.setattr(_native, "HAVE_NUMBA", False)
+    with pytest.raises(InvalidInputError, match="numba"):
+        train_from_counts({b"ab": 2}, 300, PreTokenizer(None), native=True)
