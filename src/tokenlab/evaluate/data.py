@@ -116,7 +116,7 @@ def django_parallel(languages: Iterable[str] | None = None, domains: Iterable[st
     English are dropped, and duplicates of an English string keep their first translation.
     """
     root = _django_root()
-    langs = list(languages or DEFAULT_LANGUAGES)
+    langs = list(DEFAULT_LANGUAGES if languages is None else languages)
     if not langs:
         raise InvalidInputError("no languages given")
     have = set(available_languages()) | {"en"}

@@ -32,7 +32,8 @@ SAMPLE_LANGUAGES = ["en", "de", "ru", "el", "ar", "hi", "ja", "zh_Hans", "ko", "
 
 
 def reference_tokenizer(spec: str):
-    """A tokenizer from a CLI spec: ``cl100k`` / ``tekken`` (shipped by packages) or a file path."""
+    """A tokenizer from a CLI spec: ``cl100k`` / ``tekken`` (shipped by packages), a file path, or
+    ``train:CORPUS[:VOCAB]`` (a byte-level BPE trained here, cl100k pre-tokenizer, default 8000 tokens)."""
     from ..io import load_tokenizer, read_tekken, read_tiktoken
 
     if spec == "cl100k":
@@ -53,13 +54,31 @@ def reference_tokenizer(spec: str):
         tok = read_tekken(Path(mistral_common.__file__).parent / "data" / "tekken_240911.json")
         tok.name = "tekken"
         return tok
+    if spec.startswith("train:"):
+        return _train_on(spec)
     if not Path(spec).is_file():
-        raise InvalidInputError(f"{spec}: no such tokenizer file (short names: cl100k, tekken)")
+        raise InvalidInputError(f"{spec}: no such tokenizer file (short names: cl100k, tekken, train:CORPUS[:VOCAB])")
     tok = load_tokenizer(spec)
     try:
         tok.name = Path(spec).stem
     except AttributeError:
         pass
+    return tok
+
+
+def _train_on(spec: str):
+    from ..train.bpe import train_bpe
+
+    _, corpus, *rest = spec.split(":")
+    try:
+        vocab_size = int(rest[0]) if rest else 8000
+    except ValueError:
+        raise InvalidInputError(f"{spec}: expected train:CORPUS[:VOCAB_SIZE]") from None
+    if not corpus or len(rest) > 1 or vocab_size < 300:
+        raise InvalidInputError(f"{spec}: expected train:CORPUS[:VOCAB_SIZE] with VOCAB_SIZE >= 300")
+    tok = train_bpe(load_corpus(corpus), vocab_size=vocab_size, pretokenizer="cl100k",
+                    special_tokens=["<|endoftext|>"], progress=False)
+    tok.name = f"bpe-{Path(corpus).stem}-{vocab_size}"
     return tok
 
 
