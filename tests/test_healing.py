@@ -104,8 +104,17 @@ def test_original_tokenization_reachable_cl100k(cl100k, real_text):
     _check_reachable(cl100k, real_text, random.Random(0), 400)
 
 
-def test_original_tokenization_reachable_trained(trained, real_text):
-    _check_reachable(trained, real_text, random.Random(1), 400)
+@pytest.fixture(scope="module")
+def small_gpt2(real_docs):
+    """A small BPE with the GPT-2 pre-tokenizer (the cl100k one is covered by the test above)."""
+    from tokenlab import train_bpe
+
+    return train_bpe(real_docs[:40] + real_docs[-30:], vocab_size=1200, pretokenizer="gpt2",
+                     special_tokens=["<|endoftext|>"], progress=False)
+
+
+def test_original_tokenization_reachable_gpt2_pattern(small_gpt2, real_text):
+    _check_reachable(small_gpt2, real_text, random.Random(1), 400)
 
 
 def test_logits_processor_masks_scores(cl100k, cl100k_ref):
@@ -127,11 +136,12 @@ def test_logits_processor_masks_scores(cl100k, cl100k_ref):
     assert set(torch.isfinite(first[0]).nonzero().flatten().tolist()) == brute_force_allowed(cl100k_ref, b" http")
 
 
-def test_logits_processor_in_generate(trained):
+def test_logits_processor_in_generate(small_gpt2):
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
     from tokenlab.transfer.hf_logits import TokenHealingLogitsProcessor
 
+    trained = small_gpt2
     torch.manual_seed(0)
     config = transformers.GPT2Config(vocab_size=trained.n_vocab, n_positions=64, n_embd=16, n_layer=1, n_head=2)
     model = transformers.GPT2LMHeadModel(config).eval()

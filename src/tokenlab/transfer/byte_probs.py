@@ -21,6 +21,7 @@ and costs about one model call per byte of the prefix.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -67,18 +68,23 @@ class ByteLevelModel:
         self._first_byte_ids = ids
         self._first_byte = np.fromiter((b[0] for b in self.index.sorted_bytes), dtype=np.int64, count=len(ids))
         self._cover_cache: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
-        self._calls: dict[tuple[int, ...], np.ndarray] = {}
+        # model outputs by context, least recently used dropped first (about 256 MB at most)
+        self._calls: OrderedDict[tuple[int, ...], np.ndarray] = OrderedDict()
+        self._calls_max = max(16, (256 << 20) // (8 * max(self.index.size, 1)))
 
     # ---------------------------------------------------------------- model access
     def _probs(self, context: tuple[int, ...]) -> np.ndarray:
         hit = self._calls.get(context)
-        if hit is None:
-            hit = np.asarray(self.model(context), dtype=np.float64)
-            if hit.ndim != 1 or hit.shape[0] < self.index.size:
-                raise InvalidInputError(f"next_token_probs returned shape {hit.shape}; expected a vector of at "
-                                        f"least {self.index.size} probabilities")
-            if len(self._calls) < 4096:
-                self._calls[context] = hit
+        if hit is not None:
+            self._calls.move_to_end(context)
+            return hit
+        hit = np.asarray(self.model(context), dtype=np.float64)
+        if hit.ndim != 1 or hit.shape[0] < self.index.size:
+            raise InvalidInputError(f"next_token_probs returned shape {hit.shape}; expected a vector of at "
+                                    f"least {self.index.size} probabilities")
+        self._calls[context] = hit
+        if len(self._calls) > self._calls_max:
+            self._calls.popitem(last=False)
         return hit
 
     def _covering(self, rest: bytes) -> tuple[np.ndarray, np.ndarray]:
