@@ -1,0 +1,39 @@
+"""Corpus commands: encode text files into token shards for pre-training."""
+
+from __future__ import annotations
+
+import click
+
+from .common import progress_option, tokenizer_option
+
+
+def register(group: click.Group) -> None:
+    group.add_command(encode_corpus)
+
+
+@click.command("encode-corpus")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@tokenizer_option
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Directory for shard-NNNNNN.npy files and manifest.json.")
+@click.option("--shard-tokens", type=click.IntRange(1), default=1 << 25, show_default=True,
+              help="Tokens per shard (the last shard may be shorter).")
+@click.option("--dtype", type=click.Choice(["auto", "uint16", "uint32"]), default="auto", show_default=True,
+              help="auto: uint16 when the vocabulary fits, else uint32.")
+@click.option("--workers", type=click.IntRange(1), default=None, help="Worker processes (default: all cores).")
+@click.option("--documents", type=click.Choice(["lines", "files"]), default="lines", show_default=True,
+              help="A document is each non-empty line, or each whole file.")
+@click.option("--append-eos/--no-append-eos", default=True, show_default=True,
+              help="Put an end-of-text token after every document.")
+@click.option("--eos", default=None, help="End-of-text special token (default: <|endoftext|>, </s>, ... if present).")
+@click.option("--overwrite", is_flag=True, help="Start again even if OUTDIR holds a run with other inputs/settings.")
+@progress_option
+def encode_corpus(inputs, tokenizer_path, out_dir, shard_tokens, dtype, workers, documents, append_eos, eos,
+                  overwrite, progress):
+    """Encode text files (UTF-8) into .npy token shards with a manifest; re-running resumes."""
+    from ..corpus import encode_corpus as run
+
+    manifest = run(inputs, tokenizer_path, out_dir, shard_tokens=shard_tokens, dtype=dtype, workers=workers,
+                   append_eos=append_eos, eos=eos, documents=documents, overwrite=overwrite, progress=progress)
+    click.echo(f"{manifest['total_tokens']} tokens in {len(manifest['shards'])} shards "
+               f"({manifest['settings']['dtype']}) -> {out_dir}", err=True)

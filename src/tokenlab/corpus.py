@@ -1,0 +1,460 @@
+"""Corpus -> token shards: fixed-size ``.npy`` shards plus a ``manifest.json``, resumable.
+
+The work is split into *units* (a byte range of one input, cut at line ends, or one whole file).
+:func:`encode_unit` is the map step: a plain, picklable function from a unit to its token array,
+so it runs equally in a multiprocessing pool, on Dask or on Ray. The driver concatenates unit
+outputs in unit order and cuts them into shards of exactly ``shard_tokens`` tokens (the last one
+may be shorter); documents may span two shards, as in most pre-training pipelines.
+
+Resuming: after every shard the manifest records where that shard ends (unit, token offset in the
+unit). A re-run re-encodes from there and skips what is already on disk; encoding is
+deterministic, so the result equals an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import json
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import FormatError, InvalidInputError
+
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = "tokenlab-shards"
+DEFAULT_SHARD_TOKENS = 1 << 25
+DEFAULT_UNIT_BYTES = 1 << 22
+EOS_CANDIDATES = ("<|endoftext|>", "</s>", "<|end_of_text|>", "<eos>", "<|eos|>", "[SEP]")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A piece of input encoded as one task: bytes ``[start, end)`` of ``path``."""
+
+    index: int
+    path: str
+    start: int
+    end: int
+
+
+# ---------------------------------------------------------------------------------- planning
+def _line_cuts(path: str, size: int, unit_bytes: int) -> list[int]:
+    """Offsets just after a newline, about ``unit_bytes`` apart (plus 0 and ``size``)."""
+    cuts = [0]
+    with open(path, "rb") as f:
+        pos = unit_bytes
+        while pos < size:
+            f.seek(pos)
+            tail = f.readline()
+            pos += len(tail)
+            if pos >= size:
+                break
+            cuts.append(pos)
+            pos += unit_bytes
+    cuts.append(size)
+    return cuts
+
+
+def plan_units(inputs: Sequence[str], documents: str = "lines", unit_bytes: int = DEFAULT_UNIT_BYTES) -> list[Unit]:
+    """The deterministic list of work units for ``inputs``."""
+    units: list[Unit] = []
+    for path in inputs:
+        size = os.path.getsize(path)
+        if documents == "files":
+            units.append(Unit(len(units), str(path), 0, size))
+            continue
+        cuts = _line_cuts(str(path), size, unit_bytes)
+        for a, b in zip(cuts, cuts[1:]):
+            if b > a:
+                units.append(Unit(len(units), str(path), a, b))
+    return units
+
+
+# ---------------------------------------------------------------------------------- map step
+_TOKENIZERS: dict[str, object] = {}
+
+
+def _tokenizer(tokenizer):
+    """A tokenizer object; paths are loaded once per process (pool worker, Dask or Ray worker)."""
+    if not isinstance(tokenizer, (str, os.PathLike)):
+        return tokenizer
+    key = os.fspath(tokenizer)
+    if key not in _TOKENIZERS:  # (objects registered before a fork are found here too)
+        from .io import load_tokenizer
+
+        _TOKENIZERS[key] = load_tokenizer(key)
+    return _TOKENIZERS[key]
+
+
+def _encode_text(tok, text: str) -> np.ndarray:
+    from .tokenizer import Tokenizer
+
+    if isinstance(tok, Tokenizer):  # special-token strings in a corpus are plain text
+        return np.asarray(tok.encode(text, allowed_special=(), disallowed_special=(), as_array=True))
+    return np.asarray(tok.encode(text), dtype=np.int64)
+
+
+def _documents(unit: Unit, documents: str) -> Iterator[str]:
+    with open(unit.path, "rb") as f:
+        f.seek(unit.start)
+        data = f.read(unit.end - unit.start)
+    if len(data) != unit.end - unit.start:
+        raise InvalidInputError(f"{unit.path}: file changed while encoding (short read)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"{unit.path}: not valid UTF-8 ({exc.reason} at byte {unit.start + exc.start})") from None
+    if documents == "files":
+        if text:
+            yield text
+        return
+    for line in text.split("\n"):
+        if line.endswith("\r"):
+            line = line[:-1]
+        if line:
+            yield line
+
+
+def encode_unit(unit: Unit, tokenizer, documents: str = "lines", eos_id: int | None = None,
+                dtype: str = "uint32") -> np.ndarray:
+    """Token ids of one unit: each document's ids, followed by ``eos_id`` when given.
+
+    ``tokenizer`` is a tokenizer object or a path (loaded once per process and cached).
+    """
+    tok = _tokenizer(tokenizer)
+    parts: list[np.ndarray] = []
+    eos = None if eos_id is None else np.asarray([eos_id], dtype=dtype)
+    for doc in _documents(unit, documents):
+        parts.append(_encode_text(tok, doc).astype(dtype, copy=False))
+        if eos is not None:
+            parts.append(eos)
+    if not parts:
+        return np.zeros(0, dtype=dtype)
+    return np.concatenate(parts)
+
+
+# ---------------------------------------------------------------------------------- helpers
+def _hash_and_check(path: str) -> str:
+    """SHA-256 of a file; also proves it is valid UTF-8 before any output is written."""
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(1 << 22)
+            final = not block
+            try:
+                decoder.decode(block, final=final)
+            except UnicodeDecodeError as exc:
+                raise InvalidInputError(
+                    f"{path}: not valid UTF-8 ({exc.reason} near byte {offset + max(0, exc.start)})") from None
+            if final:
+                break
+            digest.update(block)
+            offset += len(block)
+    return digest.hexdigest()
+
+
+def _tokenizer_fingerprint(tokenizer, tok) -> str:
+    if isinstance(tokenizer, (str, os.PathLike)):
+        return hashlib.sha256(Path(tokenizer).read_bytes()).hexdigest()
+    to_dict = getattr(tok, "to_dict", None)
+    if to_dict is None:
+        raise InvalidInputError("pass the tokenizer as a file path (this object cannot be fingerprinted)")
+    return hashlib.sha256(json.dumps(to_dict(), sort_keys=True, default=str).encode()).hexdigest()
+
+
+def choose_dtype(n_vocab: int, dtype: str = "auto") -> str:
+    """uint16 when every id fits (n_vocab <= 65536), else uint32."""
+    if dtype == "auto":
+        return "uint16" if n_vocab <= 1 << 16 else "uint32"
+    if dtype not in ("uint16", "uint32"):
+        raise InvalidInputError(f"dtype must be auto, uint16 or uint32, got {dtype!r}")
+    if dtype == "uint16" and n_vocab > 1 << 16:
+        raise InvalidInputError(f"uint16 cannot hold ids of a {n_vocab}-token vocabulary; use uint32")
+    return dtype
+
+
+def _eos_id(tok, eos: str | None) -> int:
+    specials = getattr(tok, "special_tokens", {}) or {}
+    if eos is not None:
+        if eos not in specials:
+            raise InvalidInputError(f"end-of-document token {eos!r} is not a special token of this tokenizer")
+        return int(specials[eos])
+    for name in EOS_CANDIDATES:
+        if name in specials:
+            return int(specials[name])
+    raise InvalidInputError("the tokenizer has no end-of-text special token; pass --eos TOKEN or --no-append-eos")
+
+
+def _n_vocab(tok) -> int:
+    n = getattr(tok, "n_vocab", None)
+    return int(n) if n is not None else len(tok)
+
+
+def shard_name(k: int) -> str:
+    return f"shard-{k:06d}.npy"
+
+
+def read_manifest(out_dir) -> dict | None:
+    path = Path(out_dir) / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FormatError(f"{path}: corrupt manifest ({exc}); use --overwrite to start again") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+        raise FormatError(f"{path}: not a tokenlab shard manifest; use --overwrite to start again")
+    return manifest
+
+
+def load_shards(out_dir) -> np.ndarray:
+    """All tokens of a finished (or partial) output, in order."""
+    manifest = read_manifest(out_dir)
+    if manifest is None:
+        raise InvalidInputError(f"{out_dir}: no {MANIFEST}")
+    arrays = [np.load(Path(out_dir) / s["file"], allow_pickle=False) for s in manifest["shards"]]
+    return np.concatenate(arrays) if arrays else np.zeros(0, dtype=manifest["settings"]["dtype"])
+
+
+def _write_manifest(out_dir: Path, manifest: dict) -> None:
+    from .io.atomic import atomic_write_text
+
+    atomic_write_text(out_dir / MANIFEST, json.dumps(manifest, indent=1) + "\n")
+
+
+def _write_shard(out_dir: Path, k: int, tokens: np.ndarray) -> str:
+    from .io.atomic import atomic_path
+
+    name = shard_name(k)
+    with atomic_path(out_dir / name) as tmp:
+        with open(tmp, "wb") as f:
+            np.save(f, tokens, allow_pickle=False)
+    return name
+
+
+# ---------------------------------------------------------------------------------- executors
+def _pool_map(workers: int, tokenizer):
+    """An ordered ``map`` over a process pool with a bounded number of units in flight."""
+
+    def run(fn, units):
+        from .train.bpe import _pool
+
+        units = list(units)
+        if workers <= 1 or len(units) <= 1:
+            for u in units:
+                yield fn(u)
+            return
+        with _pool(min(workers, len(units)), _warm, (tokenizer,)) as pool:
+            pending: deque = deque()
+            for u in units:
+                pending.append(pool.apply_async(fn, (u,)))
+                if len(pending) >= 2 * workers:
+                    yield pending.popleft().get()
+            while pending:
+                yield pending.popleft().get()
+
+    return run
+
+
+def _shareable(tokenizer, tok):
+    """What pool tasks carry: a path, or for an in-memory tokenizer a key that forked workers inherit."""
+    import multiprocessing as mp
+
+    if isinstance(tokenizer, (str, os.PathLike)) or "fork" not in mp.get_all_start_methods():
+        return tokenizer
+    key = f"<in-memory tokenizer {id(tok)}>"
+    _TOKENIZERS[key] = tok
+    return key
+
+
+def _warm(tokenizer) -> None:
+    _tokenizer(tokenizer)
+
+
+class _EncodeTask:
+    """``encode_unit`` with its settings bound (picklable, unlike a lambda)."""
+
+    def __init__(self, tokenizer, documents, eos_id, dtype):
+        self.tokenizer, self.documents, self.eos_id, self.dtype = tokenizer, documents, eos_id, dtype
+
+    def __call__(self, unit: Unit) -> np.ndarray:
+        return encode_unit(unit, self.tokenizer, self.documents, self.eos_id, self.dtype)
+
+
+# ---------------------------------------------------------------------------------- driver
+def encode_corpus(
+    inputs: Iterable[str | os.PathLike],
+    tokenizer,
+    out_dir,
+    *,
+    shard_tokens: int = DEFAULT_SHARD_TOKENS,
+    dtype: str = "auto",
+    workers: int | None = None,
+    append_eos: bool = True,
+    eos: str | None = None,
+    documents: str = "lines",
+    unit_bytes: int = DEFAULT_UNIT_BYTES,
+    overwrite: bool = False,
+    progress: bool = True,
+    map_fn: Callable[[Callable, list], Iterable[np.ndarray]] | None = None,
+) -> dict:
+    """Encode text files into token shards under ``out_dir``; returns the manifest.
+
+    ``documents``: ``"lines"`` (each non-empty line, without its line end) or ``"files"``.
+    ``map_fn(fn, units)`` must yield ``fn(unit)`` for each unit *in order*; the default runs a
+    process pool of ``workers`` (all cores by default). Give your own to run on Dask or Ray.
+    """
+    from tqdm.auto import tqdm
+
+    if documents not in ("lines", "files"):
+        raise InvalidInputError(f"documents must be 'lines' or 'files', got {documents!r}")
+    if int(shard_tokens) < 1:
+        raise InvalidInputError("shard_tokens must be at least 1")
+    if int(unit_bytes) < 1:
+        raise InvalidInputError("unit_bytes must be at least 1")
+    inputs = [os.fspath(p) for p in inputs]
+    if not inputs:
+        raise InvalidInputError("no input files")
+    for path in inputs:
+        if not os.path.isfile(path):
+            raise InvalidInputError(f"{path}: no such file")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InvalidInputError(f"{out_dir}: exists and is not a directory")
+    tok = _tokenizer(tokenizer)
+    dtype = choose_dtype(_n_vocab(tok), dtype)
+    eos_id = _eos_id(tok, eos) if append_eos else None
+
+    input_info = []
+    for path in tqdm(inputs, desc="checking inputs", unit="file", disable=not progress or len(inputs) < 2):
+        st = os.stat(path)
+        input_info.append({"path": os.path.abspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+                           "sha256": _hash_and_check(path)})
+    settings = {"documents": documents, "append_eos": append_eos, "eos_id": eos_id, "dtype": dtype,
+                "shard_tokens": int(shard_tokens), "unit_bytes": int(unit_bytes)}
+    tok_info = {"sha256": _tokenizer_fingerprint(tokenizer, tok), "n_vocab": _n_vocab(tok),
+                "path": os.path.abspath(tokenizer) if isinstance(tokenizer, (str, os.PathLike)) else None}
+
+    manifest = None if overwrite else read_manifest(out_dir)
+    if manifest is not None:
+        _check_resumable(manifest, input_info, tok_info, settings, out_dir)
+        if manifest.get("complete"):
+            return manifest
+    else:
+        _remove_old_shards(out_dir)
+        manifest = {"format": MANIFEST_FORMAT, "version": 1, "tokenizer": tok_info, "inputs": input_info,
+                    "settings": settings, "shards": [], "total_tokens": 0, "complete": False}
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    units = plan_units(inputs, documents, unit_bytes)
+    manifest["units"] = len(units)
+    _write_manifest(out_dir, manifest)
+    done = manifest["shards"]
+    start_unit, skip = (done[-1]["end"] if done else (0, 0))
+    todo = units[start_unit:]
+    ref = tokenizer
+    if map_fn is None:
+        ref = _shareable(tokenizer, tok)
+        map_fn = _pool_map(workers or os.cpu_count() or 1, ref)
+    task = _EncodeTask(ref, documents, eos_id, dtype)
+
+    buffer: list[np.ndarray] = []
+    buffered = 0
+    total_bytes = sum(u.end - u.start for u in todo)
+    with tqdm(total=total_bytes, desc="encoding", unit="B", unit_scale=True, disable=not progress) as bar:
+        results = map_fn(task, todo)
+        for unit, ids in zip(todo, results):
+            ids = np.asarray(ids, dtype=dtype)
+            if unit.index == start_unit and skip:
+                ids = ids[skip:]
+            offset_in_unit = skip if unit.index == start_unit else 0
+            while buffered + len(ids) >= shard_tokens:
+                take = int(shard_tokens) - buffered
+                buffer.append(ids[:take])
+                offset_in_unit += take
+                _flush(out_dir, manifest, np.concatenate(buffer), (unit.index, offset_in_unit))
+                ids = ids[take:]
+                buffer, buffered = [], 0
+            if len(ids):
+                buffer.append(ids)
+                buffered += len(ids)
+            bar.update(unit.end - unit.start)
+    if buffered:
+        _flush(out_dir, manifest, np.concatenate(buffer), (len(units), 0))
+    manifest["complete"] = True
+    _write_manifest(out_dir, manifest)
+    return manifest
+
+
+def _flush(out_dir: Path, manifest: dict, tokens: np.ndarray, end: tuple[int, int]) -> None:
+    k = len(manifest["shards"])
+    name = _write_shard(out_dir, k, tokens)
+    manifest["shards"].append({"file": name, "tokens": int(len(tokens)), "end": list(end)})
+    manifest["total_tokens"] = int(manifest["total_tokens"]) + int(len(tokens))
+    _write_manifest(out_dir, manifest)
+
+
+def _check_resumable(manifest: dict, input_info: list, tok_info: dict, settings: dict, out_dir: Path) -> None:
+    hint = "; use --overwrite (overwrite=True) to start again"
+    if manifest.get("tokenizer", {}).get("sha256") != tok_info["sha256"]:
+        raise InvalidInputError(f"{out_dir}: made with a different tokenizer{hint}")
+    old = [(i["path"], i["size"], i["sha256"]) for i in manifest.get("inputs", [])]
+    new = [(i["path"], i["size"], i["sha256"]) for i in input_info]
+    if old != new:
+        changed = [n[0] for o, n in zip(old, new) if o != n] or ["the list of inputs"]
+        raise InvalidInputError(f"{out_dir}: inputs changed since the last run ({changed[0]}){hint}")
+    if manifest.get("settings") != settings:
+        diff = sorted(k for k in settings if manifest.get("settings", {}).get(k) != settings[k])
+        raise InvalidInputError(f"{out_dir}: settings changed since the last run ({', '.join(diff)}){hint}")
+    for shard in manifest["shards"]:
+        if not (out_dir / shard["file"]).is_file():
+            raise InvalidInputError(f"{out_dir}: shard {shard['file']} is missing{hint}")
+
+
+def _remove_old_shards(out_dir: Path) -> None:
+    if not out_dir.is_dir():
+        return
+    for path in out_dir.glob("shard-*.npy"):
+        path.unlink()
+    manifest = out_dir / MANIFEST
+    if manifest.exists():
+        manifest.unlink()
+
+
+def dask_map(client) -> Callable:
+    """``map_fn`` for :func:`encode_corpus` running the map step on a ``dask.distributed`` client."""
+
+    def run(fn, units):
+        futures = client.map(fn, list(units), pure=False)
+        for fut in futures:
+            yield fut.result()
+
+    return run
+
+
+def ray_map() -> Callable:
+    """``map_fn`` for :func:`encode_corpus` running the map step as Ray tasks (``ray.init()`` first)."""
+    import ray
+
+    def run(fn, units):
+        def call(unit):
+            return fn(unit)
+
+        remote = ray.remote(call)
+        refs = [remote.remote(u) for u in units]
+        for ref in refs:
+            yield ray.get(ref)
+
+    return run
+
+
+__all__ = ["Unit", "choose_dtype", "dask_map", "encode_corpus", "encode_unit", "load_shards", "plan_units",
+           "ray_map", "read_manifest"]
