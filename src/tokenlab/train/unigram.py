@@ -73,32 +73,44 @@ class UnigramTrainer:
         freq = [max(byte_counts[b], BYTE_FLOOR) for b in range(256)] + [seed[p] for p in self.pieces[256:]]
         total = sum(freq)
         self.scores: list[float] = [math.log(f / total) for f in freq]
+        self.lattices: list | None = None
 
     def _lattices(self):
-        idx = VocabIndex({p: i for i, p in enumerate(self.pieces)})
-        return [idx.lattice(w) for w, _ in self.words]
+        # built once from the seed, then only filtered as pieces go (cheaper than re-matching)
+        if self.lattices is None:
+            idx = VocabIndex({p: i for i, p in enumerate(self.pieces)})
+            self.lattices = [idx.lattice(w) for w, _ in self.words]
+        return self.lattices
 
-    def em_step(self, lattices=None) -> float:
+    def _keep(self, keep: list[int], scores: list[float]) -> None:
+        """Retain pieces ``keep`` (sorted old indices, bytes included) with new ``scores``."""
+        if self.lattices is not None and len(keep) != len(self.pieces):
+            remap = [-1] * len(self.pieces)
+            for new, old in enumerate(keep):
+                remap[old] = new
+            self.lattices = [[[(i, remap[t]) for i, t in ends if remap[t] >= 0] for ends in edges]
+                             for edges in self.lattices]
+        self.pieces = [self.pieces[i] for i in keep]
+        self.scores = scores
+
+    def em_step(self) -> float:
         """One EM iteration; returns the corpus log-likelihood before the update."""
-        lattices = lattices or self._lattices()
         counts: dict[int, float] = {}
         loglik = 0.0
-        for (w, c), edges in zip(self.words, lattices):
+        for (w, c), edges in zip(self.words, self._lattices()):
             loglik += c * expected_counts(edges, self.scores, c, counts)
         keep = [i for i in range(len(self.pieces)) if i < 256 or counts.get(i, 0.0) >= MIN_EXPECTED]
         expected = [max(counts.get(i, 0.0), BYTE_FLOOR) for i in keep]
         log_total = digamma(sum(expected))
-        self.pieces = [self.pieces[i] for i in keep]
-        self.scores = [digamma(e) - log_total for e in expected]
+        self._keep(keep, [digamma(e) - log_total for e in expected])
         return loglik
 
     def prune(self, target: int) -> None:
         """Drop the non-byte pieces whose removal costs the least likelihood, down to ``target``."""
         if len(self.pieces) <= target:
             return
-        lattices = self._lattices()
         vfreq = [0] * len(self.pieces)
-        for (w, c), edges in zip(self.words, lattices):
+        for (w, c), edges in zip(self.words, self._lattices()):
             for i in viterbi(edges, self.scores):
                 vfreq[i] += c
         idx = VocabIndex({p: i for i, p in enumerate(self.pieces)})
@@ -113,9 +125,8 @@ class UnigramTrainer:
             loss = vfreq[i] * (self.scores[i] - sum(self.scores[k] for k in alt))
             losses.append((loss, self.scores[i], i))
         losses.sort(reverse=True)
-        keep = sorted(range(256)) + sorted(i for _, _, i in losses[: max(0, target - 256)])
-        self.pieces = [self.pieces[i] for i in keep]
-        self.scores = [self.scores[i] for i in keep]
+        keep = list(range(256)) + sorted(i for _, _, i in losses[: max(0, target - 256)])
+        self._keep(keep, [self.scores[i] for i in keep])
 
 
 def train_unigram(
