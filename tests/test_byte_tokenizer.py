@@ -230,6 +230,10 @@ def test_control_bytes_in_user_text():
     strict = ByteTokenizer(on_control="error")
     with pytest.raises(InvalidInputError, match="text 1"):
         strict.encode_batch(["fine", "bad\x01"])
+    clean = ["fine", "also fine\twith tab\n", "ü 🤖", ""]
+    for policy in ("error", "picture"):
+        ids, mask = ByteTokenizer(on_control=policy).encode_batch(clean)
+        assert np.array_equal(ids, TOK.encode_batch(clean)[0]) and np.array_equal(mask, TOK.encode_batch(clean)[1])
     ids, _ = ByteTokenizer(on_control="picture").encode_batch(["x\x03", "ok"])
     assert TOK.decode(ids[0], skip_special_tokens=True) == "x\u2403"
     with pytest.raises(InvalidInputError):

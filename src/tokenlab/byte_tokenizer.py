@@ -8,7 +8,7 @@ chat template bytes and the padded batches equal the PyPI ``utf8-tokenizer`` pac
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from enum import IntEnum
 
 import numpy as np
@@ -161,25 +161,17 @@ class ByteTokenizer:
             width = max_length if padding == "max_length" else 0
             return np.zeros((0, width), np.uint8), np.zeros((0, width), bool)
 
-        try:
-            joined = "\x03\x02".join(texts)
-        except TypeError:
-            bad = next(i for i, t in enumerate(texts) if not isinstance(t, str))
-            raise InvalidInputError(f"text {bad} is {type(texts[bad]).__name__}, not str") from None
-        if policy != "keep" and _has_control(joined):
+        data, joined = _join_and_encode(texts)
+        stream = np.frombuffer(data, dtype=np.uint8)
+        # the stream holds 2n control bytes of our own (BOS, EOS); any more came from the texts
+        if policy != "keep" and np.count_nonzero(_IS_CONTROL[stream]) != 2 * n:
             if policy == "error":
                 bad = next(i for i, t in enumerate(texts) if _has_control(t))
                 _raise_control(texts[bad], f"text {bad}")
             texts = [t.translate(_PICTURES_NO_WHITESPACE) for t in texts]
-            joined = "\x03\x02".join(texts)
-        try:
-            data = ("\x02" + joined + "\x03").encode("utf-8")
-        except UnicodeEncodeError:
-            bad = next(i for i, t in enumerate(texts) if not _encodable(t))
-            _encode_utf8(texts[bad], f"text {bad}")
-            raise  # unreachable: _encode_utf8 raised
+            data, joined = _join_and_encode(texts)
+            stream = np.frombuffer(data, dtype=np.uint8)
         size = len(data)
-        stream = np.frombuffer(data, dtype=np.uint8)
 
         # Row i is stream[starts[i]:starts[i+1]] = BOS + text + EOS.
         starts = np.flatnonzero(stream == BOS_ID)
@@ -219,11 +211,6 @@ class ByteTokenizer:
             eos_col = keep[cut_rows] - 1 if padding_side == "right" else width - 1
             ids[cut_rows, eos_col] = EOS_ID
         return ids, mask
-
-    def lengths(self, texts: Iterable[str], add_special_tokens: bool = True) -> np.ndarray:
-        """Number of ids each text encodes to (UTF-8 byte length plus BOS/EOS)."""
-        extra = 2 if add_special_tokens else 0
-        return np.fromiter((len(_encode_utf8(_check_text(t))) + extra for t in texts), dtype=np.int64)
 
     # ---- chat ----
 
@@ -300,6 +287,21 @@ class ByteTokenizer:
 
     def _apply_control_policy(self, text: str, on_control: str | None) -> str:
         return _apply_policy(text, self._policy(on_control), "text")
+
+
+def _join_and_encode(texts: list[str]) -> tuple[bytes, str]:
+    """BOS text EOS BOS text EOS ... as UTF-8, in one join and one encode."""
+    try:
+        joined = "\x03\x02".join(texts)
+    except TypeError:
+        bad = next(i for i, t in enumerate(texts) if not isinstance(t, str))
+        raise InvalidInputError(f"text {bad} is {type(texts[bad]).__name__}, not str") from None
+    try:
+        return ("\x02" + joined + "\x03").encode("utf-8"), joined
+    except UnicodeEncodeError:
+        bad = next(i for i, t in enumerate(texts) if not _encodable(t))
+        _encode_utf8(texts[bad], f"text {bad}")
+        raise  # unreachable: _encode_utf8 raised
 
 
 def _apply_policy(text: str, policy: str, where: str) -> str:
