@@ -134,6 +134,16 @@ def _pick_samples(parallel: dict[str, list[str]], n: int = 2) -> list[int]:
     return sorted(fitting[:n])
 
 
+def _excerpt(docs: list[str], limit: int = 400) -> str:
+    """A short readable piece of a corpus: its first function if it is code, else its first lines."""
+    text = next((d for d in docs if d.strip()), "")
+    start = text.find("\ndef ")
+    start = start + 1 if start >= 0 else 0
+    end = text.find("\n\n", start)
+    piece = text[start:end if end > start else start + limit][:limit]
+    return piece[:piece.rfind("\n")] if len(piece) == limit and "\n" in piece else piece
+
+
 def compare(tokenizers: dict, corpora=("parallel", "code"), languages=None, limit_bytes: int = 300_000,
             alpha: float = 2.5, progress: bool = False, n_samples: int = 2) -> Comparison:
     """Run every metric of the report for each tokenizer on each corpus.
@@ -162,11 +172,9 @@ def compare(tokenizers: dict, corpora=("parallel", "code"), languages=None, limi
     if parallel is not None:
         for idx in _pick_samples(parallel, n_samples):
             result.samples += [(lang, parallel[lang][idx]) for lang in SAMPLE_LANGUAGES if lang in parallel]
-    if "code" in texts:
-        code = texts["code"][0]
-        start = code.find("\ndef ")
-        if start >= 0:
-            result.samples.append(("code", code[start + 1:start + 1 + code[start + 1:].find("\n\n")][:400]))
+    other = next((spec for spec in corpora if spec != "parallel"), None)
+    if other is not None:
+        result.samples.append((Path(other).stem, _excerpt(texts[other])))
     result.samples.append(("numbers", "In 2024, 1,234,567 people paid $89.99 (3.14159% more than 12345)."))
     steps = tqdm(total=len(names) * (len(corpora) + 2), desc="compare", unit="step", disable=not progress)
     for name in names:
