@@ -252,11 +252,13 @@ def test_round_trip_and_batch_rows_equal_single_encodes(texts):
         assert TOK.decode(TOK.encode(text, add_special_tokens=False), errors="strict") == text
     for add_special in (True, False):
         for side in ("right", "left"):
-            ids, mask = TOK.encode_batch(texts, add_special, padding_side=side)
-            assert ids.shape[0] == len(texts)
-            for row, m, text in zip(ids, mask, texts):
-                assert row[m].tolist() == TOK.encode(text, add_special)
-                assert not row[~m].any()
+            for max_length in (None, 2, 5):
+                ids, mask = TOK.encode_batch(texts, add_special, padding_side=side, max_length=max_length)
+                assert ids.shape[0] == len(texts)
+                for row, m, text in zip(ids, mask, texts):
+                    assert row[m].tolist() == TOK.encode(text, add_special, max_length=max_length)
+                    assert not row[~m].any()
+                    assert m.tolist() == sorted(m.tolist(), reverse=side == "right")  # one contiguous run
 
 
 # ---- bad input ----
