@@ -93,15 +93,23 @@ class _PairCounts:
             n = len(w)
             out: list[int] = []
             i = 0
+            changed = False
             while i < n:
-                if i < n - 1 and w[i] == a and w[i + 1] == b:
+                try:
+                    j = w.index(a, i, n - 1)
+                except ValueError:
+                    break
+                if w[j + 1] == b:
+                    out += w[i:j]
                     out.append(new)
-                    i += 2
+                    i = j + 2
+                    changed = True
                 else:
-                    out.append(w[i])
-                    i += 1
-            if len(out) == n:
+                    out += w[i : j + 1]
+                    i = j + 1
+            if not changed:  # the pair left this word in an earlier merge
                 continue
+            out += w[i:]
             c = self.freq[wi]
             for p in zip(w, w[1:]):
                 delta[p] -= c
