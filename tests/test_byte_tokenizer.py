@@ -207,7 +207,11 @@ def test_chat_template_bad_input():
         with pytest.raises(InvalidInputError):
             TOK.apply_chat_template(bad)
     with pytest.raises(InvalidInputError):
-        TOK.apply_chat_template([{"role": "user", "content": "x"}], tools=[{"function": {"name": "f"}}])
+        TOK.apply_chat_template([{"role": "user", "content": "x"}], tools=[{"function": {"parameters": {}}}])
+    with pytest.raises(InvalidInputError):
+        TOK.apply_chat_template([], tools=[{"function": {"name": "f", "parameters": {"properties": {"a": {}}}}}])
+    # a tool without parameters: no argument lines
+    assert TOK.apply_chat_template([], tools=[{"function": {"name": "now"}}]) == "\x11\x0enow\n\x0f"
 
 
 # ---- control bytes ----

@@ -237,8 +237,9 @@ class ByteTokenizer:
                 function = _field(tool, "function", where)
                 out.append("\x11\x0e")
                 out.append(user(_field(function, "name", where + ".function"), where + ".function.name") + "\n")
-                properties = _field(_field(function, "parameters", where + ".function"), "properties",
-                                    where + ".function.parameters")
+                # a tool without parameters lists no arguments (the reference template fails on it)
+                parameters = function.get("parameters") or {}
+                properties = _field(parameters, "properties", where + ".function.parameters") if parameters else {}
                 if not isinstance(properties, Mapping):
                     raise InvalidInputError(f"{where}.function.parameters.properties must be an object")
                 for argument, spec in properties.items():
