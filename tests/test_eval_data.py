@@ -68,9 +68,10 @@ def test_parse_po_hand_catalogue():
 
 def test_normalise_message():
     assert normalise_message("Ensure at most %(limit_value)d chars (it has %(show_value)d).") == \
-        "Ensure at most chars (it has )."
-    assert normalise_message("Hi %s, see <a href=\"{url}\">this</a> {0} %%") == "Hi , see this %%"
+        "Ensure at most chars (it has)."
+    assert normalise_message("Hi %s, see <a href=\"{url}\">this</a> {0} %%") == "Hi, see this %%"
     assert normalise_message("  a  \n\n b ") == "a\n\nb"
+    assert normalise_message("sent to %(email)s. Also %s, %d」") == "sent to. Also,」"
 
 
 @pytest.fixture(scope="module")

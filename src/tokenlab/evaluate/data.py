@@ -29,6 +29,7 @@ DJANGO_DOMAINS = ("conf", "admin", "auth", "contenttypes", "sessions", "sites", 
 
 _PLACEHOLDER = regex.compile(r"%\([^)]*\)[-#0 +]*\d*(?:\.\d+)?[sdifrx]|%[-#0 +]*\d*(?:\.\d+)?[sdifrx]"
                              r"|\{[\w.]*\}|<[^<>]+>")
+_PLACEHOLDER_BEFORE_PUNCT = regex.compile(r"[ \t]*(?:" + _PLACEHOLDER.pattern + r")+(?=[.,;:!?)\]»」。，、])")
 _SPACES = regex.compile(r"[ \t]+")
 
 
@@ -85,8 +86,11 @@ def parse_po(text: str) -> dict[str, str]:
 
 
 def normalise_message(text: str) -> str:
-    """Drop printf/format placeholders and HTML tags (they are not language), collapse spaces."""
-    text = _PLACEHOLDER.sub("", text)
+    """Drop printf/format placeholders and HTML tags (they are not language), collapse spaces.
+
+    A placeholder right before punctuation takes its leading space with it ("at %(site)s." -> "at.").
+    """
+    text = _PLACEHOLDER.sub("", _PLACEHOLDER_BEFORE_PUNCT.sub("", text))
     return "\n".join(_SPACES.sub(" ", line).strip() for line in text.splitlines()).strip()
 
 

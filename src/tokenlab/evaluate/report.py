@@ -251,7 +251,7 @@ def premium_chart(cmp: Comparison) -> str:
     order = sorted(langs, key=lambda lang: sum(cmp.premiums[n][lang] for n in cmp.names))
     x = np.arange(len(order))
     width = 0.8 / len(cmp.names)
-    fig, ax = plt.subplots(figsize=(max(8, 0.5 * len(order) + 2), 4.2))
+    fig, ax = plt.subplots(figsize=(min(10.0, max(6.0, 0.33 * len(order) + 2)), 4.6))
     for k, name in enumerate(cmp.names):
         ax.bar(x + (k - (len(cmp.names) - 1) / 2) * width, [cmp.premiums[name][lang] for lang in order], width,
                label=name)
@@ -297,6 +297,7 @@ table{border-collapse:collapse;margin:8px 0;font-size:14px} th,td{border:1px sol
 th{background:#f4f4f4;text-align:left} td.num{text-align:right;font-variant-numeric:tabular-nums}
 td.best{font-weight:bold;background:#eaf6ea}
 .note{color:#666;font-size:13px} img{max-width:100%}
+.row{display:flex;gap:24px;align-items:flex-start;flex-wrap:wrap} .row img{max-width:1000px;flex:1 1 600px}
 .tok{display:flex;gap:12px;margin:6px 0;align-items:flex-start}
 .tok .who{width:120px;flex:none;font-size:12px;color:#555;padding-top:3px;overflow:hidden;text-overflow:ellipsis}
 .tok .n{width:48px;flex:none;font-size:12px;color:#555;text-align:right;padding-top:3px}
@@ -396,8 +397,9 @@ def render_html(cmp: Comparison, title: str = "Tokenizer comparison") -> str:
         parts += ["<h2 id='premiums'>Token premium per language</h2>",
                   "<p class='note'>Tokens needed for the same Django UI strings in each language, divided by "
                   "English (Petrov et al. 2023). Lower is fairer; 1.0 is parity.</p>",
+                  "<div class='row'>"
                   f"<img class='chart' id='premium-chart' alt='token premium chart' "
-                  f"src='data:image/png;base64,{premium_chart(cmp)}'>", _premium_table(cmp)]
+                  f"src='data:image/png;base64,{premium_chart(cmp)}'>", _premium_table(cmp), "</div>"]
     if any(cmp.length_counts.values()):
         parts += ["<h2 id='lengths'>Token lengths</h2>",
                   f"<img class='chart' id='length-chart' alt='token length histogram' "
