@@ -82,7 +82,7 @@ def test_trailing_whitespace_backs_off_whole_run(cl100k, cl100k_ref):
 
 def _check_reachable(tok, text, rng, trials):
     for _ in range(trials):
-        start = rng.randrange(len(text) - 200)
+        start = rng.randrange(len(text) - 100)
         s = text[start : start + rng.randrange(2, 100)]
         cut = rng.randrange(1, len(s))
         full = tok.encode(s, disallowed_special=())
@@ -113,8 +113,33 @@ def small_gpt2(real_docs):
                      special_tokens=["<|endoftext|>"], progress=False)
 
 
+TRICKY = "don't it's HELLOworld I'M we'll x'd 12345 a\n\n b  \t\n\r\n  c ///// http://x.y/z 'quoted' 日本語 ..." * 4
+
+
 def test_original_tokenization_reachable_gpt2_pattern(small_gpt2, real_text):
-    _check_reachable(small_gpt2, real_text, random.Random(1), 400)
+    _check_reachable(small_gpt2, real_text, random.Random(1), 300)
+    _check_reachable(small_gpt2, TRICKY, random.Random(2), 300)
+
+
+def test_original_tokenization_reachable_o200k_pattern(small_gpt2, real_text):
+    from tokenlab import PreTokenizer, Tokenizer
+
+    tok = Tokenizer(vocab=small_gpt2.vocab, merges=small_gpt2.merges, pretokenizer=PreTokenizer("o200k"))
+    _check_reachable(tok, real_text, random.Random(3), 200)
+    _check_reachable(tok, TRICKY, random.Random(4), 300)
+
+
+def test_apostrophe_regrouping(small_gpt2):
+    from tokenlab import PreTokenizer, Tokenizer
+
+    # GPT-2 splits "we'l" as " we" "'" "l" but "we'll" as " we" "'ll": the "'" piece must go too
+    # (and, by the same rule that o200k needs, the word before it)
+    plan = heal_prompt(small_gpt2, "so we'l")
+    assert plan.removed == b" we'l" and plan.prompt_ids == small_gpt2.encode("so")
+    # o200k glues contractions to the word: "don'" + "t" is the single piece "don't"
+    o200k = Tokenizer(vocab=small_gpt2.vocab, merges=small_gpt2.merges, pretokenizer=PreTokenizer("o200k"))
+    plan = heal_prompt(o200k, "I don'")
+    assert plan.removed == b" don'" and plan.prompt_ids == o200k.encode("I")
 
 
 def test_logits_processor_masks_scores(cl100k, cl100k_ref):

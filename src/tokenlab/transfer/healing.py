@@ -159,9 +159,11 @@ class HealingPlan:
 
 
 def _backoff_start(tokenizer, prompt: str) -> int | None:
-    """Byte offset where the unstable tail begins: the last pre-token, together with the
-    whitespace-only pre-tokens before it when it starts with whitespace (a continuation can
-    regroup a run of spaces and newlines). ``None`` if the tokenizer has no pre-tokenizer."""
+    """Byte offset where the unstable tail begins: the last pre-token, extended backwards over
+    pre-tokens a continuation can regroup with it: whitespace-only pieces before a piece that
+    starts with whitespace ("\n " + "\n" becomes "\n \n"), and the pieces on either side of an
+    apostrophe ("we'l" + "l" becomes "we" "'ll"; o200k's "don'" + "t" becomes "don't").
+    ``None`` if the tokenizer has no pre-tokenizer."""
     pre = getattr(tokenizer, "pretokenizer", None)
     if pre is None or not hasattr(pre, "split"):
         return None
@@ -169,8 +171,12 @@ def _backoff_start(tokenizer, prompt: str) -> int | None:
     if not pieces:
         return 0
     j = len(pieces) - 1
-    while j > 0 and pieces[j][:1].isspace() and pieces[j - 1].isspace():
-        j -= 1
+    while j > 0:
+        here, before = pieces[j], pieces[j - 1]
+        if (here[:1].isspace() and before.isspace()) or here.startswith("'") or before.endswith("'"):
+            j -= 1
+        else:
+            break
     return len("".join(pieces[:j]).encode("utf-8", "surrogatepass"))
 
 
