@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 
 import regex
 
-from ..errors import InvalidInputError, SpecialTokenError
+from ..errors import FormatError, InvalidInputError, SpecialTokenError
 from .lattice import VocabIndex
 
 _INDEXES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -186,26 +186,26 @@ def _cached(fn: Callable[[bytes], list[int]]) -> Callable[[bytes], list[int]]:
     return piece
 
 
-def encode_longest_prefix(tok, text: str, allowed_special=()) -> list[int]:
+def encode_longest_prefix(tok, text: str, allowed_special=(), disallowed_special="all") -> list[int]:
     """Greedy longest-prefix match, left to right (WordPiece-style)."""
     idx = vocab_index(tok)
-    return encode_with(tok, text, _cached(lambda d: longest_prefix_piece(idx, d)), allowed_special)
+    return encode_with(tok, text, _cached(lambda d: longest_prefix_piece(idx, d)), allowed_special, disallowed_special)
 
 
-def encode_longest_suffix(tok, text: str, allowed_special=()) -> list[int]:
+def encode_longest_suffix(tok, text: str, allowed_special=(), disallowed_special="all") -> list[int]:
     """Greedy longest-suffix match, right to left."""
     idx = vocab_index(tok)
-    return encode_with(tok, text, _cached(lambda d: longest_suffix_piece(idx, d)), allowed_special)
+    return encode_with(tok, text, _cached(lambda d: longest_suffix_piece(idx, d)), allowed_special, disallowed_special)
 
 
-def encode_longest_token(tok, text: str, allowed_special=()) -> list[int]:
+def encode_longest_token(tok, text: str, allowed_special=(), disallowed_special="all") -> list[int]:
     """Longest token anywhere in the piece first, then recurse left and right."""
     idx = vocab_index(tok)
-    return encode_with(tok, text, _cached(lambda d: longest_token_piece(idx, d)), allowed_special)
+    return encode_with(tok, text, _cached(lambda d: longest_token_piece(idx, d)), allowed_special, disallowed_special)
 
 
 def encode_pathpiece(tok, text: str, allowed_special=(), tie_break: str = "longest",
-                     seed: int | None = None) -> list[int]:
+                     seed: int | None = None, disallowed_special="all") -> list[int]:
     """PathPiece: fewest tokens per pretoken; options tie_break=longest|random, seed."""
     idx = vocab_index(tok)
     if tie_break == "longest":
@@ -215,7 +215,7 @@ def encode_pathpiece(tok, text: str, allowed_special=(), tie_break: str = "longe
         fn = lambda d: pathpiece_piece(idx, d, rng)  # noqa: E731
     else:
         raise InvalidInputError(f"tie_break must be 'longest' or 'random', got {tie_break!r}")
-    return encode_with(tok, text, fn, allowed_special)
+    return encode_with(tok, text, fn, allowed_special, disallowed_special)
 
 
 METHOD_FUNCTIONS: dict[str, Callable] = {
@@ -234,3 +234,178 @@ def segmentations(idx: VocabIndex, data: bytes) -> Iterable[list[int]]:
     for j, tid in idx.starting_at(data, 0):
         for rest in segmentations(idx, data[j:]):
             yield [tid] + rest
+
+
+# ---------------------------------------------------------------------- registry and bound methods
+def encode_merge(tok, text: str, allowed_special=(), disallowed_special="all") -> list[int]:
+    """Standard BPE: apply merges in rank order (the tokenizer's own encode)."""
+    return tok.encode(text, allowed_special=allowed_special, disallowed_special=disallowed_special)
+
+
+def method_registry() -> dict[str, Callable]:
+    """Every inference method by name: fn(tok, text, allowed_special=(), **options) -> ids."""
+    from ..models.unigram import encode_unigram_sample, encode_viterbi
+    from .stochastic import encode_bpe_dropout, encode_stochastok
+
+    return {
+        "merge": encode_merge,
+        "greedy": encode_longest_prefix,
+        **METHOD_FUNCTIONS,
+        "viterbi": encode_viterbi,
+        "unigram-sample": encode_unigram_sample,
+        "stochastok": encode_stochastok,
+        "bpe-dropout": encode_bpe_dropout,
+    }
+
+
+_NOT_OPTIONS = ("tok", "text", "allowed_special", "disallowed_special", "rng")
+
+
+def method_options(fn: Callable) -> list[str]:
+    import inspect
+
+    return [p for p in inspect.signature(fn).parameters if p not in _NOT_OPTIONS]
+
+
+def check_options(name: str, fn: Callable, options: dict) -> None:
+    accepted = method_options(fn)
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise InvalidInputError(f"method {name!r} does not take option(s) {unknown}; it takes {accepted or 'none'}")
+
+
+METHOD_FORMAT = "tokenlab-method"
+
+
+class MethodTokenizer:
+    """A tokenizer bound to an inference method and its options, saved as one JSON file
+    (``"format": "tokenlab-method"``) so every command that loads tokenizers uses the method.
+    Stochastic methods draw from one generator seeded by ``seed``: a reproducible stream."""
+
+    format_name = METHOD_FORMAT
+
+    def __init__(self, base, method: str, **options):
+        registry = method_registry()
+        if method not in registry:
+            raise InvalidInputError(f"unknown method {method!r}; choose from {', '.join(sorted(registry))}")
+        if isinstance(base, MethodTokenizer):
+            raise InvalidInputError("tokenizer is already bound to a method")
+        self.fn = registry[method]
+        check_options(method, self.fn, options)
+        self.base, self.method, self.options = base, method, dict(options)
+        self._rng = random.Random(options.get("seed")) if "rng" in _signature(self.fn) else None
+
+    def __getattr__(self, name):  # vocab, decode, special_tokens, ... come from the base tokenizer
+        if name == "base":
+            raise AttributeError(name)
+        return getattr(self.base, name)
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __repr__(self) -> str:
+        return f"MethodTokenizer({self.base!r}, method={self.method!r}, options={self.options})"
+
+    def encode(self, text: str, *, allowed_special=(), disallowed_special="all", as_array: bool = False):
+        opts = dict(self.options)
+        if self._rng is not None:
+            opts.pop("seed", None)
+            opts["rng"] = self._rng
+        ids = self.fn(self.base, text, allowed_special=allowed_special, disallowed_special=disallowed_special, **opts)
+        if as_array:
+            import numpy as np
+
+            return np.asarray(ids, dtype=np.uint32)
+        return ids
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        return self.encode(text, disallowed_special=())
+
+    def encode_batch(self, texts, **kwargs) -> list[list[int]]:
+        return [self.encode(t, **kwargs) for t in texts]
+
+    def to_dict(self) -> dict:
+        return {"format": METHOD_FORMAT, "version": 1, "method": self.method, "options": self.options,
+                "tokenizer": self.base.to_dict()}
+
+    def save(self, path) -> None:
+        import json
+
+        from ..io.atomic import atomic_write_text
+
+        atomic_write_text(path, json.dumps(self.to_dict(), ensure_ascii=False))
+
+    def to_hf_dict(self) -> dict:
+        """tokenizer.json where HF can express the method; a clear error where it cannot."""
+        from ..io.hf_json import to_byte_level, to_hf_dict
+        from ..models.unigram import UnigramModel
+
+        base, m = self.base, self.method
+        if isinstance(base, UnigramModel):
+            if m in ("viterbi", "merge") and not self.options:
+                return base.to_hf_dict()
+        elif m == "merge":
+            return to_hf_dict(base)
+        elif m in ("greedy", "longest-prefix"):
+            # WordPiece with an empty continuation prefix is exactly greedy longest-prefix matching
+            d = to_hf_dict(base)
+            d["model"] = {"type": "WordPiece", "unk_token": to_byte_level(b"\x00"), "continuing_subword_prefix": "",
+                          "max_input_chars_per_word": 1 << 30,
+                          "vocab": {to_byte_level(t): i for t, i in base.vocab.items()}}
+            return d
+        elif m == "bpe-dropout":
+            # HF draws its own unseeded randomness; same definition, not the same samples
+            d = to_hf_dict(base)
+            d["model"]["dropout"] = float(self.options.get("p", 0.1)) or None
+            return d
+        raise FormatError(f"HF tokenizer.json cannot express method {m!r} over a {type(base).__name__}; "
+                          f"save it in tokenlab's {METHOD_FORMAT!r} format instead")
+
+    def save_hf(self, path) -> None:
+        import json
+
+        from ..io.atomic import atomic_write_text
+
+        atomic_write_text(path, json.dumps(self.to_hf_dict(), ensure_ascii=False))
+
+
+def _signature(fn) -> list[str]:
+    import inspect
+
+    return list(inspect.signature(fn).parameters)
+
+
+def method_tokenizer_from_dict(d: dict) -> MethodTokenizer:
+    from ..models.unigram import FORMAT_NAME, UnigramModel
+    from ..tokenizer import Tokenizer
+
+    if not isinstance(d, dict) or d.get("format") != METHOD_FORMAT:
+        raise FormatError(f"not a {METHOD_FORMAT} file")
+    base = d.get("tokenizer")
+    if not isinstance(base, dict) or not isinstance(d.get("method"), str) or not isinstance(d.get("options", {}), dict):
+        raise FormatError(f"corrupt {METHOD_FORMAT} file: needs \"method\", \"options\" and \"tokenizer\"")
+    base = UnigramModel.from_dict(base) if base.get("format") == FORMAT_NAME else Tokenizer.from_dict(base)
+    try:
+        return MethodTokenizer(base, d["method"], **d.get("options", {}))
+    except InvalidInputError as exc:
+        raise FormatError(f"corrupt {METHOD_FORMAT} file: {exc}") from None
+
+
+def load_method_tokenizer(path) -> MethodTokenizer:
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            d = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{path}: corrupt JSON ({exc})") from None
+    return method_tokenizer_from_dict(d)
+
+
+def register_format() -> None:
+    from ..io import JSON_FORMATS
+
+    JSON_FORMATS.setdefault(METHOD_FORMAT, "tokenlab.encode.methods:load_method_tokenizer")
+
+
+register_format()

@@ -62,10 +62,10 @@ def stochastok_expand(tok, ids: Sequence[int], p: float, rng: random.Random) -> 
 
 
 def encode_stochastok(tok, text: str, p: float = 0.1, seed: int | None = None, allowed_special=(),
-                      rng: random.Random | None = None) -> list[int]:
+                      rng: random.Random | None = None, disallowed_special="all") -> list[int]:
     """StochasTok: each token split in two with probability p (options p, seed)."""
     p = _check_p(p)
-    ids = tok.encode(text, allowed_special=allowed_special)
+    ids = tok.encode(text, allowed_special=allowed_special, disallowed_special=disallowed_special)
     return stochastok_expand(tok, ids, p, rng or random.Random(seed))
 
 
@@ -90,7 +90,7 @@ def bpe_dropout_piece(ids: list[int], pair_table: dict, p: float, rng: random.Ra
 
 
 def encode_bpe_dropout(tok, text: str, p: float = 0.1, seed: int | None = None, allowed_special=(),
-                       rng: random.Random | None = None) -> list[int]:
+                       rng: random.Random | None = None, disallowed_special="all") -> list[int]:
     """BPE-dropout: each merge candidate skipped with probability p (options p, seed).
 
     With ``ignore_merges`` tokenizers (Llama-3, tiktoken) a pretoken that is a whole token is
@@ -109,4 +109,4 @@ def encode_bpe_dropout(tok, text: str, p: float = 0.1, seed: int | None = None, 
             return [vocab[data]]
         return bpe_dropout_piece([byte_ids[b] for b in data], pair_table, p, rng)
 
-    return encode_with(tok, text, piece, allowed_special)
+    return encode_with(tok, text, piece, allowed_special, disallowed_special)

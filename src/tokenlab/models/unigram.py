@@ -14,6 +14,7 @@ import binascii
 import json
 import math
 import random
+import weakref
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import cached_property
@@ -129,7 +130,7 @@ class UnigramModel:
         return [self.encode(t, **kwargs) for t in texts]
 
     def sample(self, text: str, alpha: float = 0.1, nbest_size: int = -1, seed: int | None = None,
-               rng: random.Random | None = None, allowed_special=()) -> list[int]:
+               rng: random.Random | None = None, allowed_special=(), disallowed_special="all") -> list[int]:
         """A random segmentation, P(seg) proportional to P(seg)^alpha (SentencePiece's subword
         regularization). ``nbest_size=-1`` samples from all segmentations (exact forward-filtering
         backward-sampling); ``nbest_size=k>1`` samples among the k best of each pretoken."""
@@ -150,7 +151,7 @@ class UnigramModel:
             ws = [math.exp(alpha * (s - cands[0][0])) for s, _ in cands]
             return rng.choices([c[1] for c in cands], weights=ws)[0]
 
-        return encode_with(self, text, piece, allowed_special)
+        return encode_with(self, text, piece, allowed_special, disallowed_special)
 
     def score(self, ids: Iterable[int]) -> float:
         """Log-probability of a segmentation (sum of piece scores)."""
@@ -272,3 +273,41 @@ def unigram_from_bpe(tok, corpus: Iterable[str], smoothing: float = 1.0) -> Unig
     total = sum(counts[i] for i in tok.vocab.values()) + smoothing * len(tok.vocab)
     scores = {t: quantize(math.log((counts[i] + smoothing) / total)) for t, i in tok.vocab.items()}
     return UnigramModel(tok.vocab, scores, tok.pretokenizer, tok.special_tokens, name=f"{tok.name}+unigram")
+
+
+_FROM_CORPUS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def unigram_for(tok, text: str, corpus=None, smoothing: float = 1.0) -> UnigramModel:
+    """``tok`` itself if it is a Unigram model; else unigram scores for its vocabulary counted from
+    the merge-order encoding of ``corpus`` (text file path(s)) or, without one, of ``text`` itself."""
+    if isinstance(tok, UnigramModel):
+        if corpus is not None:
+            raise InvalidInputError("a Unigram model has its own scores; drop the corpus option")
+        return tok
+    if corpus is None:
+        return unigram_from_bpe(tok, [text], smoothing)
+    from ..cli.common import iter_corpus
+
+    paths = [str(corpus)] if isinstance(corpus, (str, bytes)) or hasattr(corpus, "__fspath__") else list(corpus)
+    key = (tuple(paths), float(smoothing))
+    per_tok = _FROM_CORPUS.setdefault(tok, {})
+    if key not in per_tok:
+        per_tok[key] = unigram_from_bpe(tok, iter_corpus(paths), smoothing)
+    return per_tok[key]
+
+
+def encode_viterbi(tok, text: str, allowed_special=(), corpus=None, smoothing: float = 1.0,
+                   disallowed_special="all") -> list[int]:
+    """Unigram Viterbi: most probable segmentation (BPE vocab: add-one token frequencies)."""
+    return unigram_for(tok, text, corpus, smoothing).encode(text, allowed_special=allowed_special,
+                                                           disallowed_special=disallowed_special)
+
+
+def encode_unigram_sample(tok, text: str, allowed_special=(), alpha: float = 0.1, nbest_size: int = -1,
+                          seed: int | None = None, corpus=None, smoothing: float = 1.0,
+                          rng: random.Random | None = None, disallowed_special="all") -> list[int]:
+    """Unigram sampling: a segmentation drawn with probability proportional to P^alpha."""
+    model = unigram_for(tok, text, corpus, smoothing)
+    return model.sample(text, alpha=alpha, nbest_size=int(nbest_size), seed=seed, rng=rng,
+                        allowed_special=allowed_special, disallowed_special=disallowed_special)
