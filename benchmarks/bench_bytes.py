@@ -55,8 +55,12 @@ def _timed(fn, batches, clock) -> float:
     return clock() - start
 
 
-def run(threads: int = 1, min_mb: float = 20.0) -> list[dict]:
+def run(threads: int = 1, quick: bool = False, min_mb: float | None = None) -> list[dict]:
+    """Rows comparing ours with utf8-tokenizer; ``quick`` uses ~3 MB instead of >= 20 MB (smoke runs only)."""
     import numpy as np
+
+    if min_mb is None:
+        min_mb = 3.0 if quick else 20.0
 
     from tokenlab.byte_tokenizer import ByteTokenizer
 
@@ -137,5 +141,5 @@ if __name__ == "__main__":
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--mb", type=float, default=20.0, help="Minimum MB of source lines.")
     args = parser.parse_args()
-    for row in run(args.threads, args.mb):
+    for row in run(args.threads, min_mb=args.mb):
         print(row)
