@@ -256,3 +256,75 @@ def test_cli_bad_input_is_one_error_line(args, bpe_file):
     assert res.exit_code == 1
     assert res.stderr.startswith("error: ") and len(res.stderr.strip().splitlines()) == 1
     assert "Traceback" not in res.output
+
+
+# ---------------------------------------------------------------- bound methods and HF export
+def test_longest_prefix_exports_to_hf_wordpiece_with_identical_ids(trained, sample_text, tmp_path):
+    tokenizers = pytest.importorskip("tokenizers")
+    from tokenlab.encode.methods import MethodTokenizer
+
+    path = tmp_path / "greedy.json"
+    MethodTokenizer(trained, "longest-prefix").save_hf(path)
+    hf = tokenizers.Tokenizer.from_file(str(path))
+    text = sample_text + "\x00 \U0001d11e 東京 " + " " * 300
+    ids = encode_longest_prefix(trained, text)
+    assert ids != trained.encode(text)
+    assert hf.encode(text, add_special_tokens=False).ids == ids
+    assert hf.decode(ids) == text
+
+
+def test_bpe_dropout_hf_export(trained, tmp_path):
+    tokenizers = pytest.importorskip("tokenizers")
+    from tokenlab.encode.methods import MethodTokenizer
+
+    path = tmp_path / "dropout.json"
+    MethodTokenizer(trained, "bpe-dropout", p=0.5).save_hf(path)
+    hf = tokenizers.Tokenizer.from_file(str(path))
+    two = next(t for t in trained.merge_ranks if len(t) == 2 and t.isalpha() and t.islower())
+    word = two.decode()
+    n = 2000
+    kept = sum(len(hf.encode(word).ids) == 2 for _ in range(n))
+    assert abs(kept - n * 0.5) < 5 * (n * 0.25) ** 0.5  # HF's dropout: same definition on one merge
+    text = "Stochastic tokenization, again and again."
+    assert all(hf.decode(hf.encode(text).ids) == text for _ in range(20))
+
+
+@pytest.mark.parametrize("method,options", [
+    ("pathpiece", {}), ("longest-suffix", {}), ("longest-token", {}), ("stochastok", {"p": 0.3, "seed": 1}),
+    ("bpe-dropout", {"p": 0.2, "seed": 5}), ("viterbi", {}),
+])
+def test_bound_method_round_trip_through_file(method, options, trained, sample_text, tmp_path):
+    from tokenlab.encode.methods import MethodTokenizer, method_registry
+    from tokenlab.io import load_tokenizer
+
+    bound = MethodTokenizer(trained, method, **options)
+    path = tmp_path / "bound.json"
+    bound.save(path)
+    again = load_tokenizer(path)
+    text = sample_text[:5000]
+    fresh = MethodTokenizer(trained, method, **options)
+    assert again.encode(text) == fresh.encode(text)
+    if "seed" not in options:
+        assert again.encode(text) == method_registry()[method](trained, text)
+    assert again.decode(again.encode(text)) == text
+    assert again.vocab == trained.vocab and len(again) == len(trained)
+    if method in ("pathpiece", "longest-suffix", "longest-token", "stochastok"):
+        with pytest.raises(Exception, match="cannot express"):
+            bound.to_hf_dict()
+
+
+def test_cli_bind_method(trained, bpe_file, tmp_path, sample_text):
+    out = tmp_path / "pp.json"
+    res = CliRunner().invoke(main, ["bind-method", "-t", bpe_file, "--method", "pathpiece", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    text = sample_text[:2000]
+    res = CliRunner().invoke(main, ["encode", "-t", str(out), text])
+    assert res.exit_code == 0, res.output
+    assert [int(x) for x in res.stdout.split()] == encode_pathpiece(trained, text)
+    # HF cannot express PathPiece: one clear error, nothing written
+    res = CliRunner().invoke(main, ["bind-method", "-t", bpe_file, "--method", "pathpiece", "--format", "hf",
+                                    "-o", str(tmp_path / "x.json")])
+    assert res.exit_code == 1 and res.stderr.startswith("error: ") and "cannot express" in res.stderr
+    assert not (tmp_path / "x.json").exists()
+    res = CliRunner().invoke(main, ["bind-method", "-t", bpe_file, "--method", "nope", "-o", str(tmp_path / "y.json")])
+    assert res.exit_code == 1 and res.stderr.startswith("error: ")
