@@ -69,7 +69,7 @@ def test_unreachable_matches_tiktoken_with_gpt2_splitting(cl100k_path, cl100k_re
     ours = read_tiktoken(cl100k_path, pattern="gpt2")
     ref = tiktoken.Encoding("cl100k_gpt2_split", pat_str=PATTERNS["gpt2"],
                             mergeable_ranks=cl100k_ref._mergeable_ranks, special_tokens={})
-    sample = range(0, 100_256, 4)
+    sample = range(0, 100_256, 7)
     expected = []
     for i in sample:
         b = ref.decode_single_token_bytes(i)
@@ -79,7 +79,7 @@ def test_unreachable_matches_tiktoken_with_gpt2_splitting(cl100k_path, cl100k_re
             continue
         if ref.encode_ordinary(text) != [i]:
             expected.append(i)
-    assert len(expected) > 50
+    assert len(expected) > 30
     assert unreachable_tokens(ours, ids=sample) == expected
 
 

@@ -7,7 +7,6 @@ indicator needs the model's (un)embedding matrix.
 from __future__ import annotations
 
 import unicodedata
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -234,7 +233,7 @@ def token_health(tok, texts=None, embeddings: np.ndarray | None = None, known_un
         if not known:
             raise InvalidInputError("no unreachable tokens to calibrate the weight indicator; give known-unused ids")
         report.undertrained = undertrained_tokens(embeddings, known)
-    show = lambda ids: [repr(tokens[i].decode("utf-8", "replace")) for i in ids[:20] if i in tokens]  # noqa: E731
+    show = lambda ids: [_shown(tokens[i]) for i in ids[:20] if i in tokens]  # noqa: E731
     report.examples = {"unreachable": show(report.unreachable), "partial_utf8": show(report.partial_utf8),
                        "duplicates": [" = ".join(show(g)) for g in report.duplicate_groups[:20]]}
     if report.unused is not None:
@@ -244,8 +243,8 @@ def token_health(tok, texts=None, embeddings: np.ndarray | None = None, known_un
     return report
 
 
-def category_counts(tok, ids) -> Counter:
-    from .metrics import token_category
-
-    tokens = as_encoder(tok).vocab_tokens()
-    return Counter(token_category(tokens[i]) for i in ids if i in tokens)
+def _shown(token: bytes) -> str:
+    try:
+        return repr(token.decode("utf-8"))
+    except UnicodeDecodeError:
+        return repr(token)

@@ -291,7 +291,8 @@ def length_chart(cmp: Comparison, max_len: int = 16) -> str:
 
 # ---------------------------------------------------------------------------- HTML
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:24px auto;max-width:1320px;color:#222;padding:0 16px}
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:24px auto;max-width:1320px;color:#222;
+padding:0 16px}
 h1{font-size:1.6em;margin-bottom:4px} h2{margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}
 table{border-collapse:collapse;margin:8px 0;font-size:14px} th,td{border:1px solid #ddd;padding:4px 8px}
 th{background:#f4f4f4;text-align:left} td.num{text-align:right;font-variant-numeric:tabular-nums}
@@ -371,7 +372,7 @@ def _numbers_table(cmp: Comparison) -> str:
 
 def _samples_html(cmp: Comparison) -> str:
     out = []
-    for k, (label, text) in enumerate(cmp.samples):
+    for k, (label, _text) in enumerate(cmp.samples):
         out.append(f"<div class='sample'><div class='label'>{_e(label)}</div>")
         for name in cmp.names:
             spans = cmp.pieces[name][k]
@@ -381,7 +382,7 @@ def _samples_html(cmp: Comparison) -> str:
                 cls = f"c{j % 6}" + (" partial" if len(ids) > 1 else "")
                 parts.append(f"<span class='{cls}' title='{_e(' '.join(map(str, ids)))}'>{_e(shown)}</span>")
             out.append(f"<div class='tok'><div class='who' title='{_e(name)}'>{_e(name)}</div>"
-                       f"<div class='n'>{n_tokens}</div><div class='pieces'>{''.join(parts)}</div></div>")
+                       f"<div class='n'>{n_tokens}</div><div class='pieces' dir='auto'>{''.join(parts)}</div></div>")
         out.append("</div>")
     return "".join(out)
 
