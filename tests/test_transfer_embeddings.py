@@ -80,6 +80,22 @@ def test_global_top2_softmax_by_hand(tiny):
     np.testing.assert_allclose(M[258], [1, 1.5, 0])
 
 
+def test_ngram_similarity_by_hand(tiny):
+    old, new, E = tiny
+    # byte 1-3-gram counts: "abcd" has 9 grams (norm 3); "ab" and "cd" share 3 each -> cos 1/sqrt(3),
+    # single bytes share 1 -> cos 1/3: the top 2 are ab and cd with equal weights
+    M = transfer_embeddings(old, new, E, similarity="ngram", top_k=2, local_weight=0.5).matrix
+    np.testing.assert_allclose(M[258], 0.5 * np.array([1, 1.5, 0]) + 0.5 * np.array([1, 1.5, 0]))
+    # "abx" (6 grams) shares 3 with "ab" (cos 3/sqrt(18)) and 1 with a single byte (1/sqrt(6)): top 1 is ab
+    M = transfer_embeddings(old, new, E, similarity="ngram", top_k=1, local_weight=0.5).matrix
+    np.testing.assert_allclose(M[259], 0.5 * np.array([1.06, 0, 0.5]) + 0.5 * np.array([2, 0, 0]))
+    # orders (3,): "abx" shares no 3-gram with any copied token -> global falls back to local
+    M = transfer_embeddings(old, new, E, similarity="ngram", ngram_orders=(3,), top_k=1).matrix
+    np.testing.assert_allclose(M[259], [1.06, 0, 0.5])
+    with pytest.raises(InvalidInputError, match="similarity"):
+        transfer_embeddings(old, new, E, similarity="fasttext")
+
+
 def test_real_tokenizers_copy_exactly(cl100k, cl100k_ref, small_trained):
     rng = np.random.default_rng(0)
     E = rng.standard_normal((cl100k.n_vocab, 8)).astype(np.float32)
@@ -101,6 +117,10 @@ def test_real_tokenizers_copy_exactly(cl100k, cl100k_ref, small_trained):
             composed += 1
     assert res.counts()["copied"] == copied and res.counts()["composed"] == composed
     assert composed > 0 and copied > 256
+    ngram = transfer_embeddings(cl100k, small_trained, E, top_k=5, similarity="ngram").matrix
+    copied_rows = res.kinds == SOURCE_KINDS.index("copied")
+    np.testing.assert_array_equal(ngram[copied_rows], res.matrix[copied_rows])
+    assert np.isfinite(ngram).all() and not np.array_equal(ngram, res.matrix)
     # cl100k's "<|endoftext|>" special is copied, "<|pad|>" has no counterpart
     np.testing.assert_array_equal(res.matrix[small_trained.special_tokens["<|endoftext|>"]],
                                   E[cl100k_ref._special_tokens["<|endoftext|>"]])

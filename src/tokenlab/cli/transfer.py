@@ -32,21 +32,23 @@ def register(group: click.Group) -> None:
               help="Weight of the local (decomposition) mean vs the global (top-k) mean.")
 @click.option("--temperature", type=click.FloatRange(0, min_open=True), default=0.1, show_default=True,
               help="Softmax temperature over the top-k cosine similarities.")
+@click.option("--similarity", type=click.Choice(["embedding", "ngram"]), default="embedding", show_default=True,
+              help="Space for the top-k search: old embeddings, or byte n-gram spelling (needs scipy).")
 @click.option("--weighting", type=click.Choice(["mean", "length"]), default="mean", show_default=True,
               help="Weight old pieces equally or by their byte length.")
 @progress_option
 def transfer_embeddings_cmd(old_path, new_path, embeddings_path, tensor, output, output_tensor, top_k, local_weight,
-                            temperature, weighting, progress):
+                            temperature, similarity, weighting, progress):
     """Initialise embeddings for a new tokenizer from an old model's embedding matrix."""
     from ..transfer.embeddings import load_embeddings, save_embeddings, transfer_embeddings
 
     old, new = load(old_path), load(new_path)
     matrix = load_embeddings(embeddings_path, tensor)
     result = transfer_embeddings(old, new, matrix, top_k=top_k, local_weight=local_weight, temperature=temperature,
-                                 weighting=weighting, progress=progress)
+                                 weighting=weighting, similarity=similarity, progress=progress)
     counts = result.counts()
     meta = {"old_tokenizer": old_path, "new_tokenizer": new_path, "top_k": top_k, "local_weight": local_weight,
-            "temperature": temperature, "weighting": weighting, **{f"rows_{k}": v for k, v in counts.items()}}
+            "temperature": temperature, "weighting": weighting, "similarity": similarity, **{f"rows_{k}": v for k, v in counts.items()}}
     save_embeddings(output, result.matrix, tensor=output_tensor, metadata=meta)
     summary = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
     click.echo(f"wrote {output}: {result.matrix.shape[0]} x {result.matrix.shape[1]} ({summary})")

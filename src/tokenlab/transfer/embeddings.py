@@ -6,8 +6,12 @@ For every id of the new tokenizer (``E`` = old matrix, ``b`` = the new token's b
 * **composed** - otherwise. ``d = (d_1..d_m)`` is the old tokenizer's encoding of ``b``.
   ``local = sum_j w_j E[d_j] / sum_j w_j`` with ``w_j = 1`` (``weighting="mean"``) or
   ``w_j = len(bytes(d_j))`` (``"length"``). ``global`` is a similarity-weighted mean of the
-  ``top_k`` copied tokens closest to the new token: similarity ``s_o = cos(local, E[o])`` in the
-  old embedding space, weights ``softmax(s / temperature)`` over the top ``k``.
+  ``top_k`` copied tokens closest to the new token, weights ``softmax(s / temperature)`` over the
+  top ``k``. Similarity ``s_o``: ``similarity="embedding"``: ``cos(local, E[o])`` in the old
+  embedding space; ``"ngram"``: cosine of the byte n-gram count vectors (orders ``ngram_orders``)
+  of the two tokens' bytes, a spelling space independent of the decomposition (FOCUS uses fastText
+  vectors trained on target text for this role). A token similar to no copied token (all
+  ``s <= 0``) keeps ``global = local``.
   ``E_new[i] = local_weight * local + (1 - local_weight) * global``
   (``top_k=0`` or no copied tokens: ``E_new[i] = local``).
 * **special** - a special token of the new tokenizer: copied from the old special token of the
@@ -89,11 +93,14 @@ def _greedy(index, data: bytes) -> list[int]:
 
 def transfer_embeddings(old_tokenizer, new_tokenizer, old_embeddings, *, top_k: int = 10,
                         local_weight: float = 0.5, temperature: float = 0.1, weighting: str = "mean",
-                        progress: bool = False, chunk_rows: int = 1024) -> EmbeddingTransfer:
+                        similarity: str = "embedding", ngram_orders: tuple[int, ...] = (1, 2, 3),
+                        progress: bool = False, chunk_rows: int = 256) -> EmbeddingTransfer:
     """Build the embedding matrix for ``new_tokenizer`` (see the module docstring for the formula)."""
     E = np.asarray(old_embeddings)
     if E.ndim != 2 or not np.issubdtype(E.dtype, np.floating):
         raise InvalidInputError(f"old embeddings must be a 2-D float matrix, got shape {E.shape} dtype {E.dtype}")
+    if similarity not in ("embedding", "ngram"):
+        raise InvalidInputError(f"similarity must be 'embedding' or 'ngram', got {similarity!r}")
     if weighting not in ("mean", "length"):
         raise InvalidInputError(f"weighting must be 'mean' or 'length', got {weighting!r}")
     if not 0.0 <= local_weight <= 1.0:
@@ -156,28 +163,105 @@ def transfer_embeddings(old_tokenizer, new_tokenizer, old_embeddings, *, top_k: 
 
     result = local
     if composed and copied_old and top_k > 0 and local_weight < 1.0:
-        k = min(top_k, len(copied_old))
         anchors = work[copied_old]
-        anchors_unit = anchors / np.maximum(np.linalg.norm(anchors, axis=1, keepdims=True), 1e-12)
-        glob = np.empty_like(local)
-        bar = _bar(len(composed), progress, "similar")
-        for lo in range(0, len(composed), chunk_rows):
-            q = local[lo : lo + chunk_rows]
-            q_unit = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
-            sims = q_unit @ anchors_unit.T
-            top = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < sims.shape[1] else \
-                np.broadcast_to(np.arange(sims.shape[1]), sims.shape)
-            top_s = np.take_along_axis(sims, top, axis=1)
-            w = np.exp((top_s - top_s.max(axis=1, keepdims=True)) / temperature)
-            w /= w.sum(axis=1, keepdims=True)
-            glob[lo : lo + len(q)] = np.einsum("rk,rkd->rd", w, anchors[top])
-            bar.update(len(q))
-        bar.close()
+        if similarity == "embedding":
+            sims_for = _embedding_similarity(local, anchors)
+        else:
+            sims_for = _ngram_similarity([new_table[i] for i in composed], [new_table[i] for i in copied_new],
+                                         ngram_orders)
+        glob = _top_k_mix(sims_for, len(composed), anchors, local, top_k, temperature, chunk_rows, progress)
         result = local_weight * local + (1.0 - local_weight) * glob
     if composed:
         out[composed] = result
         kinds[composed] = SOURCE_KINDS.index(COMPOSED)
     return EmbeddingTransfer(matrix=out.astype(E.dtype), kinds=kinds, decompositions=decompositions)
+
+
+def _embedding_similarity(local: np.ndarray, anchors: np.ndarray):
+    """Cosine between composed rows' local vectors and the copied rows, a chunk of rows at a time."""
+    anchors_unit = anchors / np.maximum(np.linalg.norm(anchors, axis=1, keepdims=True), 1e-300)
+
+    def sims(lo: int, hi: int) -> np.ndarray:
+        q = local[lo:hi]
+        return (q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-300)) @ anchors_unit.T
+
+    return sims
+
+
+def _ngram_counts(tokens: list[bytes], orders) -> list[dict[bytes, int]]:
+    out = []
+    for t in tokens:
+        c: dict[bytes, int] = {}
+        for n in orders:
+            for k in range(len(t) - n + 1):
+                g = t[k : k + n]
+                c[g] = c.get(g, 0) + 1
+        out.append(c)
+    return out
+
+
+def _ngram_similarity(queries: list[bytes], anchors: list[bytes], orders):
+    """Cosine between byte n-gram count vectors (exact, sparse; needs scipy)."""
+    try:
+        from scipy import sparse
+    except ImportError:
+        raise InvalidInputError("similarity='ngram' needs scipy (pip install 'tokenlab[eval]')") from None
+    if not orders or min(orders) < 1:
+        raise InvalidInputError(f"ngram_orders must be positive integers, got {orders!r}")
+    columns: dict[bytes, int] = {}
+    anchor_counts = _ngram_counts(anchors, orders)
+    for c in anchor_counts:
+        for g in c:
+            columns.setdefault(g, len(columns))
+    query_counts = _ngram_counts(queries, orders)
+
+    def matrix(counts):
+        rows, cols, vals, norms = [], [], [], []
+        for r, c in enumerate(counts):
+            norms.append(np.sqrt(sum(v * v for v in c.values())))
+            for g, v in c.items():
+                col = columns.get(g)
+                if col is not None:
+                    rows.append(r)
+                    cols.append(col)
+                    vals.append(v)
+        m = sparse.csr_matrix((np.asarray(vals, float), (rows, cols)), shape=(len(counts), max(len(columns), 1)))
+        return m, np.maximum(np.asarray(norms, float), 1e-300)
+
+    A, a_norm = matrix(anchor_counts)
+    Q, q_norm = matrix(query_counts)
+    At = A.T.tocsc()
+
+    def sims(lo: int, hi: int) -> np.ndarray:
+        dots = (Q[lo:hi] @ At).toarray()
+        return dots / q_norm[lo:hi, None] / a_norm[None, :]
+
+    return sims
+
+
+def _top_k_mix(sims_for, rows: int, anchors: np.ndarray, local: np.ndarray, top_k: int, temperature: float,
+               chunk_rows: int, progress: bool) -> np.ndarray:
+    """Softmax(s / T)-weighted mean of each row's ``top_k`` most similar anchors; rows similar to
+    no anchor at all (every s <= 0) keep their local vector."""
+    k = min(top_k, anchors.shape[0])
+    glob = np.empty_like(local)
+    bar = _bar(rows, progress, "similar")
+    for lo in range(0, rows, chunk_rows):
+        hi = min(rows, lo + chunk_rows)
+        sims = sims_for(lo, hi)
+        if k < sims.shape[1]:
+            top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        else:
+            top = np.broadcast_to(np.arange(sims.shape[1]), sims.shape)
+        top_s = np.take_along_axis(sims, top, axis=1)
+        w = np.exp((top_s - top_s.max(axis=1, keepdims=True)) / temperature)
+        w /= w.sum(axis=1, keepdims=True)
+        glob[lo:hi] = np.einsum("rk,rkd->rd", w, anchors[top])
+        unrelated = top_s.max(axis=1) <= 0
+        glob[lo:hi][unrelated] = local[lo:hi][unrelated]
+        bar.update(hi - lo)
+    bar.close()
+    return glob
 
 
 def _bar(total: int, progress: bool, desc: str):
