@@ -152,22 +152,42 @@ def sample(edges: list[list[tuple[int, int]]], scores: Sequence[float], alpha: f
            rng: random.Random) -> list[int]:
     """One segmentation drawn with probability proportional to exp(alpha * score)
     (forward filtering, backward sampling: exact, no n-best approximation)."""
-    n = len(edges) - 1
+    return draw(sampling_table(edges, scores, alpha), rng)
+
+
+def sampling_table(edges: list[list[tuple[int, int]]], scores: Sequence[float],
+                   alpha: float) -> list[tuple[list[tuple[int, int]], list[float]]]:
+    """Per end position: the incoming edges and their cumulative backward-sampling weights.
+    Depends only on the piece, so callers cache it and draw many samples cheaply."""
     fwd = forward(edges, scores, alpha)
-    out = []
-    j = n
-    while j > 0:
-        cands = edges[j]
+    table = []
+    for j, cands in enumerate(edges):
+        if j == 0:
+            table.append(([], []))
+            continue
         ws = [fwd[i] + alpha * scores[tid] for i, tid in cands]
         m = max(ws)
-        ps = [math.exp(w - m) for w in ws]
-        r = rng.random() * sum(ps)
-        k = 0
-        acc = ps[0]
-        while acc < r and k + 1 < len(ps):
-            k += 1
-            acc += ps[k]
-        i, tid = cands[k]
+        acc, cum = 0.0, []
+        for w in ws:
+            acc += math.exp(w - m) if w != NEG_INF else 0.0
+            cum.append(acc)
+        table.append((cands, cum))
+    return table
+
+
+def draw(table, rng: random.Random) -> list[int]:
+    """Backward sampling through a :func:`sampling_table` (or any table of cumulative weights)."""
+    from bisect import bisect_right
+
+    out = []
+    j = len(table) - 1
+    while j > 0:
+        cands, cum = table[j]
+        total = cum[-1]
+        # integer weights (path counts) can exceed float range: draw them exactly
+        r = rng.randrange(total) if isinstance(total, int) else rng.random() * total
+        k = bisect_right(cum, r)
+        i, tid = cands[min(k, len(cands) - 1)]
         out.append(tid)
         j = i
     out.reverse()

@@ -16,6 +16,7 @@ byte is a token, every method covers every input and decodes back exactly.
 
 from __future__ import annotations
 
+import itertools
 import random
 import weakref
 from collections.abc import Callable, Iterable
@@ -23,7 +24,7 @@ from collections.abc import Callable, Iterable
 import regex
 
 from ..errors import FormatError, InvalidInputError, SpecialTokenError
-from .lattice import VocabIndex
+from .lattice import VocabIndex, draw
 
 _INDEXES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
@@ -139,38 +140,45 @@ def longest_token_piece(idx: VocabIndex, data: bytes) -> list[int]:
 
 def pathpiece_piece(idx: VocabIndex, data: bytes, rng: random.Random | None = None) -> list[int]:
     """Fewest tokens; ``rng`` None = longest-last-token tie-break, else uniform over minimal paths."""
-    edges = idx.lattice(data)
-    n = len(data)
-    big = n + 1
-    cost = [big] * (n + 1)
-    ways = [0] * (n + 1)
-    cost[0], ways[0] = 0, 1
+    if rng is None:
+        return _pathpiece_longest(idx.lattice(data))
+    return draw(pathpiece_table(idx, data), rng)
+
+
+def _min_costs(edges) -> list[int]:
+    n = len(edges) - 1
+    cost = [0] * (n + 1)
     for j in range(1, n + 1):
-        best = big
-        for i, _ in edges[j]:
-            c = cost[i] + 1
-            if c < best:
-                best = c
-        cost[j] = best
-        if rng is not None:
-            ways[j] = sum(ways[i] for i, _ in edges[j] if cost[i] + 1 == best)
+        cost[j] = min(cost[i] for i, _ in edges[j]) + 1
+    return cost
+
+
+def _pathpiece_longest(edges) -> list[int]:
+    cost = _min_costs(edges)
     out = []
-    j = n
+    j = len(edges) - 1
     while j > 0:
-        opts = [(i, tid) for i, tid in edges[j] if cost[i] + 1 == cost[j]]
-        if rng is None:
-            i, tid = min(opts)  # smallest start = longest last token
-        else:
-            r = rng.random() * sum(ways[i] for i, _ in opts)
-            acc = 0
-            for i, tid in opts:
-                acc += ways[i]
-                if r < acc:
-                    break
+        # edges come by increasing start: the first optimal one is the longest last token
+        i, tid = next(e for e in edges[j] if cost[e[0]] + 1 == cost[j])
         out.append(tid)
         j = i
     out.reverse()
     return out
+
+
+def pathpiece_table(idx: VocabIndex, data: bytes):
+    """Backward-sampling table over minimal segmentations, each edge weighted by the number of
+    minimal paths reaching its start: drawing from it is uniform over all minimal segmentations."""
+    edges = idx.lattice(data)
+    cost = _min_costs(edges)
+    ways = [1] + [0] * (len(edges) - 1)
+    table: list = [([], [])]
+    for j in range(1, len(edges)):
+        cands = [(i, tid) for i, tid in edges[j] if cost[i] + 1 == cost[j]]
+        cum = list(itertools.accumulate(ways[i] for i, _ in cands))
+        ways[j] = cum[-1]
+        table.append((cands, cum))
+    return table
 
 
 # ---------------------------------------------------------------------- public encoders
@@ -212,7 +220,13 @@ def encode_pathpiece(tok, text: str, allowed_special=(), tie_break: str = "longe
         fn = _cached(lambda d: pathpiece_piece(idx, d))
     elif tie_break == "random":
         rng = random.Random(seed)
-        fn = lambda d: pathpiece_piece(idx, d, rng)  # noqa: E731
+        tables: dict[bytes, list] = {}
+
+        def fn(data: bytes) -> list[int]:
+            table = tables.get(data)
+            if table is None:
+                table = tables[data] = pathpiece_table(idx, data)
+            return draw(table, rng)
     else:
         raise InvalidInputError(f"tie_break must be 'longest' or 'random', got {tie_break!r}")
     return encode_with(tok, text, fn, allowed_special, disallowed_special)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import json
 import math
 import random
@@ -21,7 +22,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ..encode.lattice import NEG_INF, VocabIndex, nbest, sample, viterbi
+from ..encode.lattice import NEG_INF, VocabIndex, draw, nbest, sampling_table, viterbi
 from ..encode.methods import encode_with, vocab_index
 from ..errors import FormatError, InvalidInputError
 from ..pretokenize import PreTokenizer, get_pretokenizer
@@ -66,6 +67,7 @@ class UnigramModel:
         if bad:
             raise FormatError(f"{len(bad)} pieces have no finite score (e.g. {bad[0]!r})")
         self._cache: dict[bytes, list[int]] = {}
+        self._sampling_tables: dict[tuple[float, int], dict] = {}
 
     # ------------------------------------------------------------------ tables
     @cached_property
@@ -141,15 +143,25 @@ class UnigramModel:
         rng = rng or random.Random(seed)
         idx, scores = self.index, self.score_by_id
 
+        tables = self._sampling_tables.setdefault((float(alpha), int(nbest_size)), {})
+
         def piece(data: bytes) -> list[int]:
-            edges = idx.lattice(data)
-            if nbest_size == -1:
-                return sample(edges, scores, alpha, rng)
             if nbest_size == 1:
                 return self.encode_piece(data)
-            cands = nbest(edges, scores, nbest_size)
-            ws = [math.exp(alpha * (s - cands[0][0])) for s, _ in cands]
-            return rng.choices([c[1] for c in cands], weights=ws)[0]
+            table = tables.get(data)
+            if table is None:
+                if len(tables) > 1 << 16:
+                    tables.clear()
+                edges = idx.lattice(data)
+                if nbest_size == -1:
+                    table = tables[data] = sampling_table(edges, scores, alpha)
+                else:
+                    cands = nbest(edges, scores, nbest_size)
+                    ws = [math.exp(alpha * (s - cands[0][0])) for s, _ in cands]
+                    table = tables[data] = ([c[1] for c in cands], list(itertools.accumulate(ws)))
+            if nbest_size == -1:
+                return draw(table, rng)
+            return rng.choices(table[0], cum_weights=table[1])[0]
 
         return encode_with(self, text, piece, allowed_special, disallowed_special)
 
