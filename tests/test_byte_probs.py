@@ -144,18 +144,35 @@ def test_string_lm_tiny(valid_only):
 def test_string_lm_cl100k(cl100k):
     # real vocabulary, real multi-byte text: covers run through tokens like " https" and "://"
     texts = ["The url is https://example.com", "The url is http://x.org", "The uri scheme",
-             "Thé café", "Thermal", "The url is https:", "日本語のテキスト", "日本"]
+             "Thé café", "Thermal", "The url is https:", "日本語のテキスト", "日本",
+             "if x:\n    0", "if x:\n    return 0", "if x:\n  \n"]
     strings = {t.encode("utf-8"): float(i + 1) for i, t in enumerate(texts)}
     eos = cl100k.special_tokens["<|endoftext|>"]
     lm = StringLM(cl100k, strings, eos_id=eos)
     model = ByteLevelModel(lm, cl100k, eos_id=eos, valid_only=True)
     for x in [b"", b"T", b"The", b"The ", b"The url is http", b"The url is https:", b"Th\xc3", b"\xe6\x97",
-              "日本".encode()]:
+              "日本".encode(), b"if x:\n", b"if x:\n   ", b"if x:\n    ", b"if x:\n    r"]:
         got = model.next_byte(x)
         mass, nxt, end = lm.truth(x)
         assert got.prefix_probability == pytest.approx(mass, abs=1e-12), x
         np.testing.assert_allclose(got.probs, nxt, rtol=0, atol=1e-9)
         assert got.end == pytest.approx(end, abs=1e-9)
+
+
+def test_prefixes_of_canonical_encodings_are_kept(cl100k, real_text):
+    # valid_only prunes a partial tokenization only if no continuation makes it canonical; every
+    # token prefix of a real canonical encoding must survive (cl100k's whitespace look-ahead makes
+    # "\n    " one token at the end of text but "   " + " " before a digit)
+    import random
+
+    model = ByteLevelModel(lambda ctx: None, cl100k, valid_only=True)
+    rng = random.Random(0)
+    for _ in range(150):
+        start = rng.randrange(len(real_text) - 100)
+        ids = cl100k.encode_ordinary(real_text[start : start + 60])
+        for k in range(1, len(ids) + 1):
+            assert model._canonical(tuple(ids[:k]), cl100k.decode_bytes(ids[:k])), (real_text[start:start + 60], k)
+    assert not model._canonical(tuple(cl100k.encode_ordinary("h") + cl100k.encode_ordinary("ello")), b"hello")
 
 
 def test_bad_inputs():

@@ -30,6 +30,9 @@ import numpy as np
 from ..errors import InvalidInputError
 from .healing import TokenIndex, token_index
 
+# continuations tried when checking that a partial tokenization is canonical (see _canonical)
+_PROBES = ("", "a", "A", "0", ".", " ", "\n", "'s", "é", "日", "-", "(")
+
 NextTokenProbs = Callable[[tuple[int, ...]], Sequence[float]]
 
 
@@ -67,6 +70,7 @@ class ByteLevelModel:
         ids = self.index.sorted_ids
         self._first_byte_ids = ids
         self._first_byte = np.fromiter((b[0] for b in self.index.sorted_bytes), dtype=np.int64, count=len(ids))
+        self._encodings: dict[str, tuple[int, ...]] = {}
         self._cover_cache: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
         # model outputs by context, least recently used dropped first (about 256 MB at most)
         self._calls: OrderedDict[tuple[int, ...], np.ndarray] = OrderedDict()
@@ -103,12 +107,30 @@ class ByteLevelModel:
         return hit
 
     def _canonical(self, context: tuple[int, ...], data: bytes) -> bool:
+        """Is ``context`` a prefix of the tokenizer's encoding of ``data`` + some continuation?
+
+        The empty continuation decides most cases; the probes catch pre-tokenizer look-ahead
+        (cl100k spells "\\n    " as one token at the end of text but as "   " + " " before "0").
+        Accepting a path never loses probability, so probing only ever errs on the safe side."""
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             return True  # cannot re-encode a split character; keep the path (exact either way)
-        encode = getattr(self.tokenizer, "encode_ordinary", None) or self.tokenizer.encode
-        return tuple(encode(text)) == context
+        n = len(context)
+        for probe in _PROBES:
+            if self._encode_cached(text + probe)[:n] == context:
+                return True
+        return False
+
+    def _encode_cached(self, text: str) -> tuple[int, ...]:
+        hit = self._encodings.get(text)
+        if hit is None:
+            encode = getattr(self.tokenizer, "encode_ordinary", None) or self.tokenizer.encode
+            hit = tuple(encode(text))
+            if len(self._encodings) > 100_000:
+                self._encodings.clear()
+            self._encodings[text] = hit
+        return hit
 
     # ---------------------------------------------------------------- the lemma
     def _tokenizations(self, prefix: bytes):
