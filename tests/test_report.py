@@ -170,3 +170,20 @@ def test_reference_tokenizer_errors(tmp_path):
         reference_tokenizer(str(tmp_path / "x.json"))
     with pytest.raises(InvalidInputError, match="VOCAB_SIZE >= 300"):
         reference_tokenizer("train:prose:10")
+
+
+def test_compare_any_encoder(trained, code_file):
+    """Objects that only have encode() (here HF tokenizers built from the same model) are compared too."""
+    from tokenizers import Tokenizer as HFTokenizer
+
+    from tokenlab.io import to_hf_json_str
+
+    hf = HFTokenizer.from_str(to_hf_json_str(trained))
+    res = compare({"hf": hf, "ours": trained}, [str(code_file)])
+    ours, theirs = res.rows["ours"][str(code_file)], res.rows["hf"][str(code_file)]
+    assert theirs["tokens"] == ours["tokens"] and theirs["renyi"] == pytest.approx(ours["renyi"])
+    # no token bytes: words are aligned by the character offsets HF reports
+    assert theirs["fertility"] == pytest.approx(ours["fertility"])
+    assert theirs["continued_words"] == pytest.approx(ours["continued_words"])
+    assert "vocab_used" not in theirs and "hf" not in res.numbers
+    assert "<table" in render_html(res)

@@ -44,9 +44,17 @@ class Encoder:
         self.vocab_ids: list[int] | None = sorted(vocab.values()) if isinstance(vocab, Mapping) else None
 
     def encode(self, text: str) -> list[int]:
+        return self.encode_with_offsets(text)[0]
+
+    def encode_with_offsets(self, text: str) -> tuple[list[int], list[tuple[int, int]] | None]:
+        """Ids, plus character spans when the tokenizer reports them (HF ``Encoding.offsets``)."""
         out = self._encode(text)
+        offsets = getattr(out, "offsets", None)
         out = getattr(out, "ids", out)
-        return out.tolist() if isinstance(out, np.ndarray) else list(out)
+        ids = out.tolist() if isinstance(out, np.ndarray) else list(out)
+        if offsets is not None and len(offsets) == len(ids):
+            return ids, [(int(a), int(b)) for a, b in offsets]
+        return ids, None
 
     def vocab_tokens(self) -> dict[int, bytes]:
         """Ordinary token id -> bytes (needs a tokenizer with a byte vocabulary)."""
@@ -90,14 +98,17 @@ def compression(tok, texts) -> dict[str, float]:
 def _tokens_per_word(enc: Encoder, text: str) -> list[int]:
     """For each whitespace-delimited word, how many tokens overlap its bytes.
 
-    Tokens are aligned to the text by their bytes when they spell it exactly; a token that
-    straddles two words counts for both, whitespace-only tokens count for none. Without
-    token bytes (or when they do not spell the text) each word is encoded on its own.
+    Tokens are aligned to the text by their bytes when they spell it exactly (or by the
+    character offsets the tokenizer reports); a token that straddles two words counts for both,
+    whitespace-only tokens count for none. Otherwise each word is encoded on its own.
     """
     words = [(m.start(), m.end()) for m in _WORD.finditer(text)]
     if not words:
         return []
-    ids = enc.encode(text)
+    ids, char_spans = enc.encode_with_offsets(text)
+    if char_spans is not None and enc.token_bytes is None:
+        starts, ends = [a for a, _ in char_spans], [b for _, b in char_spans]
+        return [bisect.bisect_left(starts, e) - bisect.bisect_right(ends, s) for s, e in words]
     data = text.encode("utf-8")
     pieces = None
     if enc.token_bytes is not None:
