@@ -160,7 +160,7 @@ def test_methods_differ_from_merge_order_but_agree_on_whole_tokens(trained, samp
 
 def test_special_tokens_follow_encode_contract(trained):
     text = "hello<|endoftext|> world<|pad|>"
-    for name, fn in METHODS.items():
+    for fn in METHODS.values():
         ids = fn(trained, text, allowed_special="all")
         assert ids[len(fn(trained, "hello"))] == trained.special_tokens["<|endoftext|>"]
         assert ids[-1] == trained.special_tokens["<|pad|>"]

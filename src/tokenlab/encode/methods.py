@@ -26,7 +26,7 @@ import regex
 from ..errors import FormatError, InvalidInputError, SpecialTokenError
 from .lattice import VocabIndex, draw
 
-_INDEXES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_INDEXES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def vocab_index(tok) -> VocabIndex:

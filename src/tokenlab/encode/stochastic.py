@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from ..errors import InvalidInputError
 from .methods import encode_with
 
-_SPLITS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_SPLITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _check_p(p: float) -> float:

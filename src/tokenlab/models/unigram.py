@@ -193,7 +193,7 @@ class UnigramModel:
 
     # ------------------------------------------------------------------ files
     def to_dict(self) -> dict:
-        b64 = lambda b: base64.b64encode(b).decode("ascii")  # noqa: E731
+        b64 = lambda b: base64.b64encode(b).decode("ascii")
         return {
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
@@ -204,7 +204,7 @@ class UnigramModel:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "UnigramModel":
+    def from_dict(cls, d: dict) -> UnigramModel:
         if not isinstance(d, dict) or d.get("format") != FORMAT_NAME:
             raise FormatError(f"not a tokenlab unigram file (missing \"format\": \"{FORMAT_NAME}\")")
         if d.get("version", 0) > FORMAT_VERSION:
@@ -228,7 +228,7 @@ class UnigramModel:
         atomic_write_text(path, json.dumps(self.to_dict(), ensure_ascii=False))
 
     @classmethod
-    def load(cls, path) -> "UnigramModel":
+    def load(cls, path) -> UnigramModel:
         return load_unigram(path)
 
     def to_hf_dict(self) -> dict:
@@ -287,7 +287,7 @@ def unigram_from_bpe(tok, corpus: Iterable[str], smoothing: float = 1.0) -> Unig
     return UnigramModel(tok.vocab, scores, tok.pretokenizer, tok.special_tokens, name=f"{tok.name}+unigram")
 
 
-_FROM_CORPUS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_FROM_CORPUS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def unigram_for(tok, text: str, corpus=None, smoothing: float = 1.0) -> UnigramModel:
