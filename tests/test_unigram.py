@@ -11,6 +11,8 @@ from collections import Counter
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tokenlab.cli import main
 from tokenlab.encode.lattice import nbest
@@ -284,3 +286,22 @@ def test_cli_unigram_to_hf_rejects_bpe(trained, tmp_path):
     trained.save(path)
     res = CliRunner().invoke(main, ["unigram-to-hf", str(path), "-o", str(tmp_path / "x.json")])
     assert res.exit_code == 1 and res.stderr.startswith("error: ")
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=50), st.integers(0, 2**32))
+def test_unigram_decodes_arbitrary_unicode(model, s, seed):
+    assert model.decode(model.encode(s, disallowed_special=())) == s
+    assert model.decode(model.sample(s, alpha=0.5, seed=seed, disallowed_special=())) == s
+
+
+def test_trainer_respects_pretokenizer_and_split_digits(real_docs):
+    text = real_docs[4][:40_000] + " ".join(str(k * 7919) for k in range(3000))
+    m = train_unigram([text], vocab_size=500, pretokenizer="cl100k", split_digits=1, progress=False)
+    assert m.pretokenizer.pattern == "cl100k" and m.pretokenizer.split_digits == 1
+    assert not any(sum(48 <= b <= 57 for b in t) > 1 for t in m.vocab)  # digits never glued
+    assert m.decode(m.encode(text)) == text
+    # pieces never cross a pretoken boundary
+    pieces = set(m.pretokenizer.split(text))
+    for t in list(m.vocab)[256:]:
+        assert any(t in p.encode() for p in pieces)
