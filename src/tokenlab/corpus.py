@@ -247,8 +247,10 @@ def _pool_map(workers: int, tokenizer):
     def run(fn, units):
         from .train.bpe import _pool
 
+        from .train.bpe import _in_daemon_process
+
         units = list(units)
-        if workers <= 1 or len(units) <= 1:
+        if workers <= 1 or len(units) <= 1 or _in_daemon_process():
             for u in units:
                 yield fn(u)
             return

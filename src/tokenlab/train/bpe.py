@@ -85,6 +85,8 @@ def count_pretokens(corpus: Iterable[str], pretokenizer: PreTokenizer, progress:
     counted in worker processes; a corpus that fits in one batch is counted here (no pool start-up).
     """
     workers = default_workers() if workers is None else max(1, int(workers))
+    if workers > 1 and _in_daemon_process():  # e.g. inside a pool worker: it may not start children
+        workers = 1
     total: Counter = Counter()
     with tqdm(desc="pre-tokenizing", unit="char", unit_scale=True, disable=not progress) as bar:
         batches = _batches(corpus, batch_chars, bar)
@@ -112,6 +114,12 @@ def count_pretokens(corpus: Iterable[str], pretokenizer: PreTokenizer, progress:
             while pending:
                 total.update(pending.popleft().get())
     return total
+
+
+def _in_daemon_process() -> bool:
+    import multiprocessing as mp
+
+    return bool(mp.current_process().daemon)
 
 
 def _pool(workers: int, initializer, initargs):
