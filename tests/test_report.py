@@ -118,6 +118,9 @@ def test_html_structure(result):
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
     assert any("partial" in (s["attrs"].get("class") or "") for s in p.spans)  # grouped byte pieces (Japanese)
     assert next(t for t in p.tables if t["class"] == "numbers")
+    scripts = next(t for t in p.tables if t["class"] == "scripts")
+    latin = next(r for r in scripts["rows"] if r["attrs"].get("data-class") == "Latin")
+    assert float(latin["cells"][1]["attrs"]["data-value"]) == pytest.approx(result.scripts["cl100k"]["Latin"])
 
 
 def test_text_table(result):
@@ -135,7 +138,7 @@ def test_compare_cli(tmp_path, trained, code_file):
     res = runner.invoke(main, ["compare", str(tok), str(tok), "-c", str(code_file), "-c", "parallel", "--languages",
                                "ja,ko", "-o", str(out), "--json", str(tmp_path / "r.json"), "--no-progress"])
     assert res.exit_code == 0, res.output
-    assert "mine#2" in res.output and out.read_text(encoding="utf-8").count("<table") == 3
+    assert "mine#2" in res.output and out.read_text(encoding="utf-8").count("<table") == 4
     data = json.loads((tmp_path / "r.json").read_text())
     assert set(data["premiums"]["mine"]) == {"en", "ja", "ko"}
     assert data["rows"]["mine"] == data["rows"]["mine#2"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import InvalidInputError
 from .data import DEFAULT_LANGUAGES, django_parallel, load_corpus
-from .metrics import as_encoder, number_split_consistency, summarize, token_premiums
+from .metrics import as_encoder, number_split_consistency, script_coverage, summarize, token_premiums
 
 # Columns of the metrics table: key -> (header, format, what a reader should know)
 COLUMNS = {
@@ -93,6 +93,7 @@ class Comparison:
     premiums: dict[str, dict[str, float]] = field(default_factory=dict)  # name -> lang -> premium
     length_counts: dict[str, dict[int, int]] = field(default_factory=dict)  # name -> token bytes -> count
     numbers: dict[str, dict] = field(default_factory=dict)
+    scripts: dict[str, dict[str, float]] = field(default_factory=dict)  # name -> class -> share of vocab
     samples: list[tuple[str, str]] = field(default_factory=list)  # (label, text)
     pieces: dict[str, list[list[tuple[str, list[int]]]]] = field(default_factory=dict)  # name -> sample -> spans
 
@@ -101,7 +102,7 @@ class Comparison:
                 "premiums": self.premiums, "length_counts": self.length_counts,
                 "numbers": {n: {**v, "patterns": {str(k): list(p) for k, p in v["patterns"].items()}}
                             for n, v in self.numbers.items()},
-                "samples": self.samples}
+                "scripts": self.scripts, "samples": self.samples}
 
 
 def token_spans(tok, text: str) -> list[tuple[str, list[int]]]:
@@ -193,6 +194,10 @@ def compare(tokenizers: dict, corpora=("parallel", "code"), languages=None, limi
             result.premiums[name] = token_premiums(enc, parallel, reference="en")
         if enc.token_bytes is not None:
             result.numbers[name] = number_split_consistency(enc, range(0, 10_000, 7))
+        try:
+            result.scripts[name] = script_coverage(enc)
+        except InvalidInputError:
+            pass  # no byte vocabulary to classify
         steps.update()
         result.pieces[name] = [token_spans(enc, text) for _, text in result.samples]
         steps.update()
@@ -370,6 +375,21 @@ def _numbers_table(cmp: Comparison) -> str:
     return "".join(out)
 
 
+def _scripts_table(cmp: Comparison) -> str:
+    classes = sorted({c for shares in cmp.scripts.values() for c in shares},
+                     key=lambda c: -max(shares.get(c, 0.0) for shares in cmp.scripts.values()))
+    names = list(cmp.scripts)
+    out = ["<table class='scripts'><thead><tr><th>token class</th>"]
+    out += [f"<th>{_e(n)}</th>" for n in names]
+    out.append("</tr></thead><tbody>")
+    for c in classes:
+        cells = "".join(f"<td class='num' data-value='{cmp.scripts[n].get(c, 0.0)!r}'>"
+                        f"{cmp.scripts[n].get(c, 0.0):.2%}</td>" for n in names)
+        out.append(f"<tr data-class='{_e(c)}'><td>{_e(c)}</td>{cells}</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
 def _samples_html(cmp: Comparison) -> str:
     out = []
     for k, (label, _text) in enumerate(cmp.samples):
@@ -409,6 +429,10 @@ def render_html(cmp: Comparison, title: str = "Tokenizer comparison") -> str:
         parts += ["<h2 id='numbers'>Number splitting</h2>",
                   "<p class='note'>Numbers 0-9999 (every 7th): consistency is the share split like most numbers "
                   "of their length.</p>", _numbers_table(cmp)]
+    if cmp.scripts:
+        parts += ["<h2 id='scripts'>Vocabulary by script</h2>",
+                  "<p class='note'>Share of each vocabulary per Unicode script (a token belongs to a script when "
+                  "all its letters do), Qtok-style.</p>", _scripts_table(cmp)]
     parts += ["<h2 id='samples'>Sample tokenizations</h2>",
               "<p class='note'>Alternating colours mark token boundaries; hover for ids; the number is the token "
               "count. A dashed outline groups tokens that each hold part of one character.</p>",
