@@ -76,6 +76,7 @@ def test_brute_force_references(trained, sample_text):
         # PathPieceL: among minimal segmentations, longest last token first (then backwards)
         assert pathpiece_piece(idx, data) == max(minimal, key=lambda s: by_len[tuple(s)][::-1])
         assert pathpiece_piece(idx, data, random.Random(0)) in minimal
+        assert pathpiece_piece(idx, data, random.Random(0), "uniform") in minimal
     assert several > 50  # the references really had choices to make
 
 
@@ -109,26 +110,42 @@ def test_longest_token_matches_recursive_definition(trained, sample_text):
     assert encode_longest_suffix(tok, "abcd") == [97, 257]
 
 
-def test_pathpiece_random_ties_are_uniform_over_minimal_segmentations(trained, sample_text):
+def _minimal(idx, data):
+    segs = [tuple(s) for s in segmentations(idx, data)]
+    fewest = min(map(len, segs))
+    return [s for s in segs if len(s) == fewest]
+
+
+def test_pathpiece_random_tie_breaks_match_their_exact_distributions(trained, sample_text):
+    """'uniform': every minimal segmentation equally likely. 'random' (the authors' tie-breaker):
+    at each step back from the end, every optimal last token equally likely, so a segmentation's
+    probability is the product of 1/(number of optimal last tokens) over its steps."""
     idx = vocab_index(trained)
     cases = []
     for data in short_pieces(trained, sample_text, max_bytes=12, limit=2000):
-        segs = list(segmentations(idx, data))
-        fewest = min(map(len, segs))
-        minimal = [tuple(s) for s in segs if len(s) == fewest]
+        minimal = _minimal(idx, data)
         if len(minimal) >= 3:
             cases.append((data, minimal))
         if len(cases) == 3:
             break
     assert cases, "no real pretoken with three minimal segmentations"
-    rng = random.Random(1)
     n = 3000
     for data, minimal in cases:
-        seen = Counter(tuple(pathpiece_piece(idx, data, rng)) for _ in range(n))
-        assert set(seen) == set(minimal)
-        expected = n / len(minimal)
-        for s in minimal:  # 5 sigma of a binomial count
-            assert abs(seen[s] - expected) < 5 * (expected * (1 - 1 / len(minimal))) ** 0.5
+        step_probs = {}
+        for seg in minimal:
+            p, end = 1.0, len(data)
+            for tid in reversed(seg):
+                options = {m[-1] for m in _minimal(idx, data[:end])}
+                p /= len(options)
+                end -= len(trained.token_bytes(tid))
+            step_probs[seg] = p
+        assert sum(step_probs.values()) == pytest.approx(1.0)
+        for mode, probs in (("uniform", dict.fromkeys(minimal, 1 / len(minimal))), ("random", step_probs)):
+            rng = random.Random(1)
+            seen = Counter(tuple(pathpiece_piece(idx, data, rng, mode)) for _ in range(n))
+            assert set(seen) <= set(minimal)
+            for seg, p in probs.items():  # 5 sigma of a binomial count
+                assert abs(seen[seg] - n * p) < 5 * (n * p * (1 - p)) ** 0.5 + 1, (mode, seg)
 
 
 def test_pathpiece_never_uses_more_tokens_than_any_method(trained, sample_text):
@@ -218,7 +235,8 @@ def bpe_file(trained, tmp_path_factory):
 
 @pytest.mark.parametrize("name,options", [
     ("greedy", []), ("longest-prefix", []), ("longest-suffix", []), ("longest-token", []),
-    ("pathpiece", []), ("pathpiece", ["tie_break=random", "seed=2"]), ("viterbi", []),
+    ("pathpiece", []), ("pathpiece", ["tie_break=random", "seed=2"]), ("pathpiece", ["tie_break=uniform"]),
+    ("viterbi", []),
 ])
 def test_cli_methods(name, options, trained, bpe_file):
     text = "Tokenization is more than compression, größer 東京 12345<|endoftext|>"

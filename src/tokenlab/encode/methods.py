@@ -10,8 +10,10 @@ byte is a token, every method covers every input and decodes back exactly.
   segment what lies left and right of it the same way.
 - ``pathpiece``: fewest tokens (Schmidt et al. 2024), a shortest path over the lattice. Among
   the minimal segmentations ``tie_break="longest"`` takes, from the end backwards, the longest
-  last token each time (the paper's PathPieceL); ``tie_break="random"`` draws one uniformly
-  among all minimal segmentations (PathPieceR), repeatable with ``seed``.
+  optimal last token each time (the authors' default, as in their reference implementation);
+  ``tie_break="random"`` picks that last token uniformly among the optimal ones at each step
+  (the authors' random tie-breaker); ``tie_break="uniform"`` draws uniformly among *all*
+  minimal segmentations. Random modes are repeatable with ``seed``.
 """
 
 from __future__ import annotations
@@ -138,11 +140,12 @@ def longest_token_piece(idx: VocabIndex, data: bytes) -> list[int]:
     return [tid for _, tid in out]
 
 
-def pathpiece_piece(idx: VocabIndex, data: bytes, rng: random.Random | None = None) -> list[int]:
-    """Fewest tokens; ``rng`` None = longest-last-token tie-break, else uniform over minimal paths."""
+def pathpiece_piece(idx: VocabIndex, data: bytes, rng: random.Random | None = None,
+                    tie_break: str = "random") -> list[int]:
+    """Fewest tokens; ``rng`` None = longest-last-token tie-break, else ``tie_break`` random/uniform."""
     if rng is None:
         return _pathpiece_longest(idx.lattice(data))
-    return draw(pathpiece_table(idx, data), rng)
+    return draw(pathpiece_table(idx, data, tie_break == "uniform"), rng)
 
 
 def _min_costs(edges) -> list[int]:
@@ -166,9 +169,10 @@ def _pathpiece_longest(edges) -> list[int]:
     return out
 
 
-def pathpiece_table(idx: VocabIndex, data: bytes):
-    """Backward-sampling table over minimal segmentations, each edge weighted by the number of
-    minimal paths reaching its start: drawing from it is uniform over all minimal segmentations."""
+def pathpiece_table(idx: VocabIndex, data: bytes, uniform: bool = False):
+    """Backward-sampling table over minimal segmentations. ``uniform``: each optimal edge weighted
+    by the number of minimal paths reaching its start, so a draw is uniform over all minimal
+    segmentations; otherwise every optimal last token at a position is equally likely."""
     edges = idx.lattice(data)
     cost = _min_costs(edges)
     ways = [1] + [0] * (len(edges) - 1)
@@ -177,7 +181,7 @@ def pathpiece_table(idx: VocabIndex, data: bytes):
         cands = [(i, tid) for i, tid in edges[j] if cost[i] + 1 == cost[j]]
         cum = list(itertools.accumulate(ways[i] for i, _ in cands))
         ways[j] = cum[-1]
-        table.append((cands, cum))
+        table.append((cands, cum if uniform else list(range(1, len(cands) + 1))))
     return table
 
 
@@ -214,21 +218,22 @@ def encode_longest_token(tok, text: str, allowed_special=(), disallowed_special=
 
 def encode_pathpiece(tok, text: str, allowed_special=(), tie_break: str = "longest",
                      seed: int | None = None, disallowed_special="all") -> list[int]:
-    """PathPiece: fewest tokens per pretoken; options tie_break=longest|random, seed."""
+    """PathPiece: fewest tokens per pretoken; options tie_break=longest|random|uniform, seed."""
     idx = vocab_index(tok)
     if tie_break == "longest":
         fn = _cached(lambda d: pathpiece_piece(idx, d))
-    elif tie_break == "random":
+    elif tie_break in ("random", "uniform"):
         rng = random.Random(seed)
         tables: dict[bytes, list] = {}
+        uniform = tie_break == "uniform"
 
         def fn(data: bytes) -> list[int]:
             table = tables.get(data)
             if table is None:
-                table = tables[data] = pathpiece_table(idx, data)
+                table = tables[data] = pathpiece_table(idx, data, uniform)
             return draw(table, rng)
     else:
-        raise InvalidInputError(f"tie_break must be 'longest' or 'random', got {tie_break!r}")
+        raise InvalidInputError(f"tie_break must be 'longest', 'random' or 'uniform', got {tie_break!r}")
     return encode_with(tok, text, fn, allowed_special, disallowed_special)
 
 
