@@ -44,7 +44,7 @@ class MarkovLM:
 
     def sequence_probability(self, seq):
         p = self.start[self.pos[seq[0]]]
-        for a, b in zip(seq, seq[1:]):
+        for a, b in itertools.pairwise(seq):
             p *= self.trans[self.pos[a], self.pos[b]]
         return p
 

@@ -10,8 +10,13 @@ from click.testing import CliRunner
 
 from tokenlab import InvalidInputError, PreTokenizer, Tokenizer
 from tokenlab.cli import main
-from tokenlab.transfer.embeddings import (SOURCE_KINDS, decompose, load_embeddings, save_embeddings,
-                                          transfer_embeddings)
+from tokenlab.transfer.embeddings import (
+    SOURCE_KINDS,
+    decompose,
+    load_embeddings,
+    save_embeddings,
+    transfer_embeddings,
+)
 
 
 def build(merges, specials):
@@ -127,7 +132,7 @@ def test_real_tokenizers_copy_exactly(cl100k, cl100k_ref, small_trained):
 
 
 def test_decompose_byte_fragment(cl100k, cl100k_ref):
-    frag = "é".encode("utf-8")[:1] + b"x"
+    frag = "é".encode()[:1] + b"x"
     parts = decompose(cl100k, frag)
     assert b"".join(cl100k_ref.decode_single_token_bytes(p) for p in parts) == frag
 
@@ -148,6 +153,13 @@ def test_io_roundtrip(tmp_path, tiny):
     _, _, E = tiny
     save_embeddings(tmp_path / "e.safetensors", E.astype(np.float32), tensor="model.embed_tokens.weight")
     np.testing.assert_array_equal(load_embeddings(tmp_path / "e.safetensors"), E.astype(np.float32))
+    from safetensors.numpy import save_file
+
+    # a checkpoint: the embedding is found by its name among other tensors
+    save_file({"model.embed_tokens.weight": E, "model.position_embeddings": E[:4], "lm_head.weight": E[:5]},
+              str(tmp_path / "ckpt.safetensors"))
+    np.testing.assert_array_equal(load_embeddings(tmp_path / "ckpt.safetensors"), E)
+    np.testing.assert_array_equal(load_embeddings(tmp_path / "ckpt.safetensors", "lm_head.weight"), E[:5])
     save_embeddings(tmp_path / "e.npy", E)
     np.testing.assert_array_equal(load_embeddings(tmp_path / "e.npy"), E)
     np.savez(tmp_path / "m.npz", a=E, b=E[:3])

@@ -40,7 +40,11 @@ def register(group: click.Group) -> None:
 def transfer_embeddings_cmd(old_path, new_path, embeddings_path, tensor, output, output_tensor, top_k, local_weight,
                             temperature, similarity, weighting, progress):
     """Initialise embeddings for a new tokenizer from an old model's embedding matrix."""
-    from ..transfer.embeddings import load_embeddings, save_embeddings, transfer_embeddings
+    from ..transfer.embeddings import (
+        load_embeddings,
+        save_embeddings,
+        transfer_embeddings,
+    )
 
     old, new = load(old_path), load(new_path)
     matrix = load_embeddings(embeddings_path, tensor)
@@ -76,7 +80,7 @@ def heal_cmd(tokenizer_path, text, input_path, backoff, show):
         "prompt_ids": plan.prompt_ids,
         "removed_ids": plan.removed_ids,
         "removed": plan.removed.decode("utf-8", errors="backslashreplace"),
-        "n_allowed_first": None if allowed is None else int(len(allowed)),
+        "n_allowed_first": None if allowed is None else len(allowed),
         "allowed_first": [{"id": i, "bytes": tok.token_bytes(i).decode("utf-8", errors="backslashreplace")}
                           for i in listed],
     }

@@ -322,7 +322,7 @@ def _pick(names: list[str], tensor: str | None, path) -> str:
         return tensor
     if len(names) == 1:
         return names[0]
-    hits = [n for n in names if any(n == c or n.endswith("." + c) or n.endswith(c) for c in COMMON_EMBEDDING_NAMES)]
+    hits = [n for n in names if n in COMMON_EMBEDDING_NAMES or n.endswith(tuple("." + c for c in COMMON_EMBEDDING_NAMES))]
     if len(hits) == 1:
         return hits[0]
     raise InvalidInputError(f"{path}: {len(names)} tensors; pick one with --tensor "

@@ -90,7 +90,7 @@ def _successor(prefix: bytes) -> bytes | None:
     return stripped[:-1] + bytes([stripped[-1] + 1])
 
 
-_INDEX_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_INDEX_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def token_index(tokenizer) -> TokenIndex:
