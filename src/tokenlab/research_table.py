@@ -76,24 +76,24 @@ def _encode(tok, text: str) -> list[int]:
 
 
 def split_corpus(docs: Sequence[str], eval_fraction: float = 0.1) -> tuple[list[str], str]:
-    """Last ``eval_fraction`` of the characters (whole documents, or the tail of a lone one) is held out."""
+    """Whole documents from the end, about ``eval_fraction`` of the characters, are held out;
+    a lone document is cut at a line end instead."""
     docs = [d for d in docs if d]
     if not docs:
         raise InvalidInputError("the corpus is empty")
-    total = sum(len(d) for d in docs)
-    want = max(1, int(total * eval_fraction))
-    if len(docs) == 1 or len(docs[-1]) >= want:
-        last = docs[-1]
+    want = max(1, int(sum(len(d) for d in docs) * eval_fraction))
+    if len(docs) == 1:
+        last = docs[0]
         cut = len(last) - min(want, len(last) // 2)
         nl = last.rfind("\n", 0, cut)
         cut = nl + 1 if nl > 0 else cut
-        return list(docs[:-1]) + [last[:cut]], last[cut:]
+        return [last[:cut]], last[cut:]
     held, size = [], 0
-    while docs and size < want:
+    while len(docs) > 1 and size < want:
         d = docs.pop()
         held.append(d)
         size += len(d)
-    return list(docs), "".join(reversed(held))
+    return docs, "".join(reversed(held))
 
 
 def research_table(

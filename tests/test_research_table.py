@@ -1,0 +1,118 @@
+"""The one-command comparison table: every registered trainer and method, measured the same way."""
+
+from __future__ import annotations
+
+import json
+
+import pydoc_data.topics
+import pytest
+from click.testing import CliRunner
+
+from tokenlab import InvalidInputError
+from tokenlab.cli import main
+from tokenlab.cli.core import ALGORITHMS, METHODS
+from tokenlab.models.wordpiece import minilm_vocab_path
+from tokenlab.research_table import research_table, split_corpus, to_markdown
+
+OURS = ["bpe", "superbpe", "boundless", "scaffold", "char-bpe"]
+
+
+@pytest.fixture(scope="module")
+def docs():
+    topics = pydoc_data.topics.topics
+    return [topics[k] for k in sorted(topics)[:40]]
+
+
+@pytest.fixture(scope="module")
+def rows(docs):
+    return research_table(docs, 800, algorithms=OURS, methods=[])
+
+
+def test_metrics_recomputed_by_hand(docs, rows):
+    train, held_out = split_corpus(docs)
+    tok = ALGORITHMS["bpe"](iter(train), vocab_size=800, pretokenizer="gpt2", special_tokens=(), min_frequency=0,
+                            split_digits=None, progress=False)
+    ids = tok.encode(held_out)
+    bpe = next(r for r in rows if r.name == "bpe")
+    assert bpe.tokens == len(ids)
+    assert bpe.bytes_per_token == pytest.approx(len(held_out.encode("utf-8")) / len(ids))
+    assert bpe.tokens_per_word == pytest.approx(len(ids) / len(held_out.split()))
+    assert bpe.vocab_use == pytest.approx(len(set(ids)) / len(tok.vocab))
+    assert bpe.lossless and bpe.vs_bpe == 0
+
+
+def test_all_rows_measured(rows):
+    by = {r.name: r for r in rows}
+    assert set(by) == set(OURS)
+    for r in rows:
+        assert not r.error, r
+        assert r.lossless, r.name  # all of these decode exactly
+        assert 0 < r.vocab_use <= 1
+    assert by["char-bpe"].bytes_per_token < by["bpe"].bytes_per_token  # 3-character tokens compress less
+    md = to_markdown(rows)
+    assert md.count("\n| ") == len(rows) and "bytes/token" in md
+
+
+def test_picks_up_whatever_is_registered(docs, monkeypatch):
+    def shortest(tok, text, allowed_special=(), **options):
+        """Every byte its own token."""
+        return [tok.byte_ids[b] for b in text.encode("utf-8")]
+
+    def broken(corpus, **kw):
+        """Always fails."""
+        raise ValueError("boom")
+
+    monkeypatch.setitem(METHODS, "bytes-only", shortest)
+    monkeypatch.setitem(ALGORITHMS, "broken", broken)
+    rows = research_table(docs[:10], 400, algorithms=None, methods=None)
+    by = {r.name: r for r in rows}
+    assert "bpe + bytes-only" in by and by["bpe + bytes-only"].bytes_per_token == pytest.approx(1.0)
+    assert "ValueError: boom" in by["broken"].error  # one broken trainer does not hide the rest
+    assert set(ALGORITHMS) <= set(by)
+    assert {f"bpe + {m}" for m in METHODS if m != "merge"} <= set(by)
+
+
+def test_split_corpus():
+    train, held = split_corpus(["a" * 50, "b" * 30, "c" * 20], 0.2)
+    assert train == ["a" * 50, "b" * 30] and held == "c" * 20
+    train, held = split_corpus(["line one\nline two\nline three\n"], 0.3)
+    assert "".join(train) + held == "line one\nline two\nline three\n" and held == "line three\n"
+    with pytest.raises(InvalidInputError):
+        split_corpus(["", ""])
+
+
+def test_cli_one_command(docs, tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("".join(docs[:30]), encoding="utf-8")
+    out = tmp_path / "table.md"
+    runner = CliRunner()
+    res = runner.invoke(main, ["research-table", str(corpus), "--vocab-size", "600", "--algorithms",
+                               "bpe,superbpe,scaffold", "--methods", "none", "--tokenizer", str(minilm_vocab_path()),
+                               "-o", str(out), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    table = out.read_text(encoding="utf-8")
+    for name in ("| bpe |", "| superbpe |", "| scaffold |", "vocab.txt"):
+        assert name in table
+    res = runner.invoke(main, ["research-table", "--corpus", str(corpus), "--vocab-size", "600", "--algorithms",
+                               "bpe", "--methods", "none", "--json", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert [r["name"] for r in json.loads(res.stdout)] == ["bpe"]
+
+
+def test_cli_bad_input(tmp_path):
+    runner = CliRunner()
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("some text\n" * 50, encoding="utf-8")
+    for args in (["--algorithms", "nope"], ["--methods", "nope"]):
+        res = runner.invoke(main, ["research-table", str(corpus), "--no-progress", *args])
+        assert res.exit_code == 1 and res.output.count("error:") == 1 and "Traceback" not in res.output
+    empty = tmp_path / "empty.txt"
+    empty.write_text("", encoding="utf-8")
+    res = runner.invoke(main, ["research-table", str(empty), "--no-progress"])
+    assert res.exit_code == 1 and "error: " in res.output
+    res = runner.invoke(main, ["research-table", "--no-progress"])
+    assert res.exit_code == 2
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"ok\xff\xfe")
+    res = runner.invoke(main, ["research-table", str(bad), "--no-progress"])
+    assert res.exit_code == 1 and "UTF-8" in res.output
