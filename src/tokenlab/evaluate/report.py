@@ -135,14 +135,18 @@ def _pick_samples(parallel: dict[str, list[str]], n: int = 2) -> list[int]:
     return sorted(fitting[:n])
 
 
-def _excerpt(docs: list[str], limit: int = 400) -> str:
-    """A short readable piece of a corpus: its first function if it is code, else its first lines."""
-    text = next((d for d in docs if d.strip()), "")
-    start = text.find("\ndef ")
-    start = start + 1 if start >= 0 else 0
-    end = text.find("\n\n", start)
-    piece = text[start:end if end > start else start + limit][:limit]
-    return piece[:piece.rfind("\n")] if len(piece) == limit and "\n" in piece else piece
+def _excerpt(docs: list[str], max_lines: int = 12) -> str:
+    """A short readable piece of a corpus: its first function of 6+ lines if it has code, else its first lines."""
+    for text in docs:
+        start = text.find("\ndef ")
+        while start >= 0:
+            end = text.find("\n\n", start + 1)
+            lines = text[start + 1:end if end > start else None].splitlines()
+            if len(lines) >= 6:
+                return "\n".join(line[:160] for line in lines[:max_lines])
+            start = text.find("\ndef ", start + 1)
+    lines = next((d for d in docs if d.strip()), "").strip().splitlines()
+    return "\n".join(line[:160] for line in lines[:max_lines])
 
 
 def compare(tokenizers: dict, corpora=("parallel", "code"), languages=None, limit_bytes: int = 300_000,
