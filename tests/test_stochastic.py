@@ -175,3 +175,43 @@ def test_cli_bad_probability(option, bpe_file):
     res = CliRunner().invoke(main, ["encode", "-t", bpe_file, "--method", "bpe-dropout", "--option", option, "x"])
     assert res.exit_code == 1
     assert res.stderr.startswith("error: ") and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_stochastok_iterative_mode_matches_its_markov_chain(trained):
+    """N copies of a two-byte token (only split: its two bytes). An attempt succeeds when it lands on
+    one of the u unsplit copies among the N + (N - u) current tokens; the exact distribution of
+    successes after int(N p) attempts is a small Markov chain."""
+    from tokenlab.encode.stochastic import stochastok_expand_iterative
+
+    table = split_table(trained)
+    tid = next(i for i, pairs in table.items() if len(trained.token_bytes(i)) == 2 and len(pairs) == 1)
+    n_tokens, p = 40, 0.5
+    attempts = int(n_tokens * p)
+    dist = {n_tokens: 1.0}  # unsplit count -> probability
+    for _ in range(attempts):
+        nxt: dict[int, float] = {}
+        for u, pr in dist.items():
+            length = 2 * n_tokens - u
+            nxt[u - 1] = nxt.get(u - 1, 0.0) + pr * u / length
+            nxt[u] = nxt.get(u, 0.0) + pr * (1 - u / length)
+        dist = nxt
+    mean = sum((n_tokens - u) * pr for u, pr in dist.items())
+    var = sum((n_tokens - u) ** 2 * pr for u, pr in dist.items()) - mean ** 2
+    rng = random.Random(2)
+    runs = 2000
+    total = 0
+    for _ in range(runs):
+        out = stochastok_expand_iterative(trained, [tid] * n_tokens, p, rng)
+        assert trained.decode_bytes(out) == trained.token_bytes(tid) * n_tokens
+        total += len(out) - n_tokens
+    assert abs(total / runs - mean) < 5 * (var / runs) ** 0.5
+
+
+def test_stochastok_iterative_can_split_pieces_again(trained, text):
+    ids = encode_stochastok(trained, text, p=1.0, seed=0, mode="iterative")
+    assert trained.decode(ids) == text
+    base = trained.encode(text)
+    assert 0 < len(ids) - len(base) <= len(base)  # at most int(len * p) successful attempts
+    assert encode_stochastok(trained, text, p=0.0, mode="iterative") == base
+    with pytest.raises(InvalidInputError):
+        encode_stochastok(trained, text, mode="twice")

@@ -2,7 +2,10 @@
 
 - StochasTok (Sims et al. 2025): encode deterministically, then replace each token, with
   probability ``p``, by two vocabulary tokens whose concatenation is it (split point uniform
-  among the valid ones). Single-pass: a token is split at most once per call.
+  among the valid ones). ``mode="per-token"`` (default): one pass, each token split at most once.
+  ``mode="iterative"``: the authors' procedure — ``int(len(ids) * p)`` attempts, each at a
+  uniformly random position of the current sequence, splitting the token there if it can be
+  split (so pieces may be split again, and attempts on single bytes do nothing).
 - BPE-dropout (Provilkov et al. 2020): apply merges in rank order, but at every step each
   applicable merge occurrence is skipped with probability ``p``; when every candidate was
   skipped the piece is done. ``p=0`` is standard BPE, ``p=1`` gives single bytes.
@@ -61,12 +64,30 @@ def stochastok_expand(tok, ids: Sequence[int], p: float, rng: random.Random) -> 
     return out
 
 
-def encode_stochastok(tok, text: str, p: float = 0.1, seed: int | None = None, allowed_special=(),
-                      rng: random.Random | None = None, disallowed_special="all") -> list[int]:
-    """StochasTok: each token split in two with probability p (options p, seed)."""
+def stochastok_expand_iterative(tok, ids: Sequence[int], p: float, rng: random.Random) -> list[int]:
+    """The authors' variant: ``int(len(ids) * p)`` split attempts at uniformly random positions of
+    the current sequence. Quadratic in the sequence length: use it per document."""
     p = _check_p(p)
+    table = split_table(tok)
+    out = list(ids)
+    for _ in range(int(len(out) * p)):
+        k = rng.randrange(len(out))
+        pairs = table.get(out[k])
+        if pairs is not None:
+            out[k:k + 1] = pairs[rng.randrange(len(pairs))]
+    return out
+
+
+def encode_stochastok(tok, text: str, p: float = 0.1, seed: int | None = None, allowed_special=(),
+                      rng: random.Random | None = None, disallowed_special="all",
+                      mode: str = "per-token") -> list[int]:
+    """StochasTok: each token split in two with probability p (options p, seed, mode)."""
+    p = _check_p(p)
+    if mode not in ("per-token", "iterative"):
+        raise InvalidInputError(f"mode must be 'per-token' or 'iterative', got {mode!r}")
     ids = tok.encode(text, allowed_special=allowed_special, disallowed_special=disallowed_special)
-    return stochastok_expand(tok, ids, p, rng or random.Random(seed))
+    expand = stochastok_expand if mode == "per-token" else stochastok_expand_iterative
+    return expand(tok, ids, p, rng or random.Random(seed))
 
 
 def bpe_dropout_piece(ids: list[int], pair_table: dict, p: float, rng: random.Random) -> list[int]:
