@@ -160,6 +160,22 @@ def test_logits_processor_masks_scores(cl100k, cl100k_ref):
     assert set(torch.isfinite(first[0]).nonzero().flatten().tolist()) == brute_force_allowed(cl100k_ref, b" http")
 
 
+def test_logits_processor_one_plan_per_row(cl100k, cl100k_ref):
+    torch = pytest.importorskip("torch")
+    from tokenlab.transfer.hf_logits import TokenHealingLogitsProcessor
+
+    plans = [heal_prompt(cl100k, "Visit http"), heal_prompt(cl100k, "The url is https:")]
+    width = max(len(p.prompt_ids) for p in plans)
+    pad = cl100k_ref.encode_single_token(b"!")
+    rows = [[pad] * (width - len(p.prompt_ids)) + p.prompt_ids for p in plans]  # left padding
+    proc = TokenHealingLogitsProcessor(plans)
+    out = proc(torch.tensor(rows), torch.zeros(2, cl100k.n_vocab))
+    for row, owed in enumerate([b" http", b":"]):
+        assert set(torch.isfinite(out[row]).nonzero().flatten().tolist()) == brute_force_allowed(cl100k_ref, owed)
+    with pytest.raises(InvalidInputError):
+        proc(torch.tensor(rows * 2), torch.zeros(4, cl100k.n_vocab))
+
+
 def test_logits_processor_in_generate(small_gpt2):
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
