@@ -175,19 +175,25 @@ def test_invalid_utf8_leaves_nothing_behind(tmp_path, corpus_files, tok_path):
     assert not out.exists() or os.listdir(out) == []
 
 
-def test_dtype_follows_vocab_size(tmp_path, cl100k, corpus_files, tok_path):
+def test_dtype_follows_vocab_size(tmp_path, trained, tok_path):
+    from tokenlab import Tokenizer
+
+    # the same merges with the end-of-text id at 70000: ids no longer fit in uint16
+    wide = Tokenizer(vocab=trained.vocab, merges=trained.merges, pretokenizer=trained.pretokenizer,
+                     special_tokens={"<|endoftext|>": 70_000})
     small = tmp_path / "small.txt"
     small.write_text("hello world\nsecond line 123\n", encoding="utf-8")
-    m = run([str(small)], cl100k, tmp_path / "big", workers=1)
+    m = run([str(small)], wide, tmp_path / "big", workers=1)
     assert m["settings"]["dtype"] == "uint32"
     ids = load_shards(tmp_path / "big")
-    eos = cl100k.special_tokens["<|endoftext|>"]
     assert ids.dtype == np.uint32 and ids.tolist() == (
-        cl100k.encode("hello world") + [eos] + cl100k.encode("second line 123") + [eos])
+        trained.encode("hello world") + [70_000] + trained.encode("second line 123") + [70_000])
     with pytest.raises(InvalidInputError, match="uint16"):
-        run([str(small)], cl100k, tmp_path / "x", dtype="uint16")
+        run([str(small)], wide, tmp_path / "x", dtype="uint16")
     assert run([str(small)], tok_path, tmp_path / "s", dtype="uint32")["settings"]["dtype"] == "uint32"
-    assert run([str(small)], tok_path, tmp_path / "t")["settings"]["dtype"] == "uint16"
+    narrow = run([str(small)], tok_path, tmp_path / "t")
+    assert narrow["settings"]["dtype"] == "uint16" and load_shards(tmp_path / "t").tolist() == [
+        trained.special_tokens["<|endoftext|>"] if i == 70_000 else i for i in ids.tolist()]
 
 
 def test_dask_local_cluster_equals_pool(tmp_path, corpus_files, tok_path):
