@@ -95,7 +95,7 @@ def compression(tok, texts) -> dict[str, float]:
 
 
 # ---------------------------------------------------------------------------- words
-def _tokens_per_word(enc: Encoder, text: str) -> list[int]:
+def _tokens_per_word(enc: Encoder, text: str, encoded=None) -> list[int]:
     """For each whitespace-delimited word, how many tokens overlap its bytes.
 
     Tokens are aligned to the text by their bytes when they spell it exactly (or by the
@@ -105,7 +105,7 @@ def _tokens_per_word(enc: Encoder, text: str) -> list[int]:
     words = [(m.start(), m.end()) for m in _WORD.finditer(text)]
     if not words:
         return []
-    ids, char_spans = enc.encode_with_offsets(text)
+    ids, char_spans = encoded if encoded is not None else enc.encode_with_offsets(text)
     if char_spans is not None and enc.token_bytes is None:
         starts, ends = [a for a, _ in char_spans], [b for _, b in char_spans]
         return [bisect.bisect_left(starts, e) - bisect.bisect_right(ends, s) for s, e in words]
@@ -151,6 +151,10 @@ def word_stats(tok, texts) -> dict[str, float]:
     counts: list[int] = []
     for text in _texts(texts):
         counts.extend(_tokens_per_word(enc, text))
+    return _word_summary(counts)
+
+
+def _word_summary(counts: list[int]) -> dict[str, float]:
     if not counts:
         return {"words": 0, "fertility": math.nan, "continued_words": math.nan}
     return {"words": len(counts), "fertility": sum(counts) / len(counts),
@@ -358,18 +362,25 @@ def number_split_consistency(tok, numbers: Iterable[int] | None = None, prefix: 
 # ---------------------------------------------------------------------------- summary
 def summarize(tok, texts, alpha: float = 2.5) -> dict[str, float]:
     """The per-corpus row of the comparison table."""
+    return summarize_with_ids(tok, texts, alpha)[0]
+
+
+def summarize_with_ids(tok, texts, alpha: float = 2.5) -> tuple[dict[str, float], list[list[int]]]:
+    """:func:`summarize` plus the ids of each text (each text is encoded once)."""
     enc = as_encoder(tok)
     texts = _texts(texts)
-    ids = corpus_ids(enc, texts)
+    encoded = [enc.encode_with_offsets(t) for t in texts]
+    ids = [e[0] for e in encoded]
     n_tokens = sum(map(len, ids))
     n_bytes = sum(len(t.encode("utf-8")) for t in texts)
     n_chars = sum(map(len, texts))
     row = {"tokens": n_tokens,
            "bytes_per_token": n_bytes / n_tokens if n_tokens else math.nan,
            "chars_per_token": n_chars / n_tokens if n_tokens else math.nan}
-    row.update({k: v for k, v in word_stats(enc, texts).items() if k != "words"})
+    counts = [c for t, e in zip(texts, encoded) for c in _tokens_per_word(enc, t, e)]
+    row.update({k: v for k, v in _word_summary(counts).items() if k != "words"})
     row["renyi"] = renyi_efficiency(ids, alpha) if n_tokens else math.nan
     if enc.vocab_ids is not None:
         used = {i for seq in ids for i in seq}
         row["vocab_used"] = len(used & set(enc.vocab_ids)) / len(enc.vocab_ids)
-    return row
+    return row, ids

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import InvalidInputError
 from .data import DEFAULT_LANGUAGES, django_parallel, load_corpus
-from .metrics import as_encoder, number_split_consistency, script_coverage, summarize, token_premiums
+from .metrics import as_encoder, number_split_consistency, script_coverage, summarize_with_ids, token_premiums
 
 # Columns of the metrics table: key -> (header, format, what a reader should know)
 COLUMNS = {
@@ -188,10 +188,10 @@ def compare(tokenizers: dict, corpora=("parallel", "code"), languages=None, limi
         result.rows[name] = {}
         lengths: Counter = Counter()
         for spec in corpora:
-            result.rows[name][spec] = summarize(enc, texts[spec], alpha=alpha)
+            result.rows[name][spec], ids = summarize_with_ids(enc, texts[spec], alpha=alpha)
             if enc.token_bytes is not None:
-                for t in texts[spec]:
-                    lengths.update(len(enc.token_bytes(i)) for i in enc.encode(t))
+                for seq in ids:
+                    lengths.update(len(enc.token_bytes(i)) for i in seq)
             steps.update()
         result.length_counts[name] = dict(sorted(lengths.items()))
         if parallel is not None:
