@@ -835,6 +835,20 @@ def _groups(doc_off: np.ndarray, num_threads: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
 
 
+def split_pieces(text: str, pattern: str | None, split_digits: int | None = None) -> list[str]:
+    """Pre-tokenize with the state machine of a named pattern (what the encoder uses)."""
+    pid = PATTERN_IDS[pattern]
+    data = text.encode("utf-8")
+    buf = np.frombuffer(data, dtype=np.uint8)
+    ends = np.empty(len(data), dtype=np.int64)
+    n = _split_kernel(buf, class_table(), pid, int(split_digits or 0), ends)
+    out, last = [], 0
+    for e in ends[:n].tolist():
+        out.append(data[last:e].decode("utf-8"))
+        last = e
+    return out
+
+
 def fast_encoder_for(tok) -> FastBPE | None:
     """A FastBPE for ``tok`` or None when numba is unavailable or the pattern is custom."""
     if not HAVE_NUMBA:
