@@ -61,7 +61,7 @@ def transfer_embeddings_cmd(old_path, new_path, embeddings_path, tensor, output,
 @click.command("heal")
 @tokenizer_option
 @click.argument("text", required=False)
-@click.option("--input", "input_path", type=click.Path(dir_okay=True, allow_dash=True), default=None,
+@click.option("--input", "input_path", type=click.Path(dir_okay=False, allow_dash=True), default=None,
               help="Read the prompt from a file ('-' for stdin).")
 @click.option("--backoff", type=click.IntRange(0), default=None,
               help="Remove exactly this many tokens (default: the tokens of the last pre-token).")
