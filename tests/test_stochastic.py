@@ -3,6 +3,7 @@ rates against the probabilities the definitions imply (binomial tolerances, fixe
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import Counter
 
@@ -215,3 +216,34 @@ def test_stochastok_iterative_can_split_pieces_again(trained, text):
     assert encode_stochastok(trained, text, p=0.0, mode="iterative") == base
     with pytest.raises(InvalidInputError):
         encode_stochastok(trained, text, mode="twice")
+
+
+def exact_dropout_law(ids: tuple, table: dict, p: float, memo: dict) -> dict:
+    """Outcome -> probability, straight from the definition: at each step every applicable merge
+    is skipped with probability p; the lowest-rank (then leftmost) kept one is applied; if all are
+    skipped the piece is final. The j-th candidate in (rank, position) order wins with (1-p) p^j."""
+    if ids in memo:
+        return memo[ids]
+    cands = sorted((table[(a, b)][0], k, table[(a, b)][1]) for k, (a, b) in enumerate(itertools.pairwise(ids))
+                   if (a, b) in table)
+    law = {ids: p ** len(cands)} if cands else {ids: 1.0}
+    for j, (_, k, new) in enumerate(cands):
+        w = (1 - p) * p ** j
+        for out, q in exact_dropout_law(ids[:k] + (new,) + ids[k + 2:], table, p, memo).items():
+            law[out] = law.get(out, 0.0) + w * q
+    memo[ids] = law
+    return law
+
+
+@pytest.mark.parametrize("word,p", [(" tokenizer", 0.3), ("ization", 0.6)])
+def test_bpe_dropout_matches_exact_law(trained, word, p):
+    bid = trained.byte_ids
+    law = exact_dropout_law(tuple(bid[b] for b in word.encode()), trained.pair_table, p, {})
+    assert sum(law.values()) == pytest.approx(1.0)
+    assert len(law) > 5  # many outcomes: a real comparison
+    n = 4000
+    rng = random.Random(0)
+    seen = Counter(tuple(encode_bpe_dropout(trained, word, p=p, rng=rng)) for _ in range(n))
+    assert set(seen) <= set(law)
+    for seg, q in law.items():
+        assert abs(seen[seg] - n * q) <= 5 * (n * q * (1 - q)) ** 0.5 + 1, (seg, seen[seg], n * q)

@@ -373,7 +373,8 @@ class MethodTokenizer:
                           "vocab": {to_byte_level(t): i for t, i in base.vocab.items()}}
             return d
         elif m == "bpe-dropout":
-            # HF draws its own unseeded randomness; same definition, not the same samples
+            # HF draws its own unseeded randomness, and its queue lets stale entries re-admit skipped
+            # merges: equal to ours on a single merge, more merging on longer words (see docs)
             d = to_hf_dict(base)
             d["model"]["dropout"] = float(self.options.get("p", 0.1)) or None
             return d
