@@ -164,6 +164,8 @@ def test_metrics_cli(tmp_path, trained):
     el = sum(len(trained.encode_ordinary(s)) for s in par["el"])
     assert data["token_premium"]["el"] == pytest.approx(el / en)
     assert sum(data["script_coverage"].values()) == pytest.approx(1.0)
+    res = CliRunner().invoke(main, ["metrics", str(tok), "-c", "parallel", "--languages", "el"])
+    assert res.exit_code == 0 and f"el={el / en:.2f}" in res.output and "script coverage: Latin=" in res.output
 
 
 def test_reference_tokenizer_errors(tmp_path):
