@@ -139,6 +139,20 @@ def test_string_lm_tiny(valid_only):
         assert got.end == pytest.approx(end, abs=1e-9)
     for s, p in lm.strings.items():
         assert model.byte_logprob(s) + math.log(model.next_byte(s).end) == pytest.approx(math.log(p), abs=1e-9)
+    # greedy byte decoding follows the strings' own most likely next byte (or end)
+    for start in (b"", b"a", b"b", b"c"):
+        x = start
+        while lm.truth(x)[0] > 0:
+            _, nxt, end = lm.truth(x)
+            if end >= nxt.max():
+                break
+            x += bytes([int(np.argmax(nxt))])
+        want = x[len(start):]
+        if lm.truth(start)[0] > 0:
+            assert model.generate(start, greedy=True) == want
+    # sampling only ever produces strings of the distribution
+    for seed in range(5):
+        assert model.generate(b"", seed=seed) in lm.strings
 
 
 def test_string_lm_cl100k(cl100k):

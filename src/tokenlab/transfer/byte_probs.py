@@ -211,6 +211,26 @@ class ByteLevelModel:
         return total
 
 
+    def generate(self, prefix: bytes | str = b"", max_bytes: int = 64, *, greedy: bool = False,
+                 seed: int | None = None) -> bytes:
+        """Continue ``prefix`` byte by byte from the exact byte-level distribution (sampled, or
+        the most likely byte with ``greedy``); stops at the end of text or after ``max_bytes``."""
+        if isinstance(prefix, str):
+            prefix = prefix.encode("utf-8")
+        rng = np.random.default_rng(seed)
+        out = bytearray()
+        for _ in range(max_bytes):
+            nb = self.next_byte(bytes(prefix) + bytes(out))
+            if nb.prefix_probability == 0.0:
+                raise InvalidInputError(f"the model gives probability 0 to {bytes(prefix) + bytes(out)!r}")
+            choices = np.append(nb.probs, nb.end)
+            pick = int(np.argmax(choices)) if greedy else int(rng.choice(257, p=choices / choices.sum()))
+            if pick == 256:
+                break
+            out.append(pick)
+        return bytes(out)
+
+
 def next_byte_distribution(next_token_probs: NextTokenProbs, tokenizer, prefix: bytes | str, *,
                            eos_id: int | None = None, valid_only: bool = False,
                            max_paths: int = 100_000) -> NextByte:
