@@ -116,3 +116,27 @@ def test_cli_bad_input(tmp_path):
     bad.write_bytes(b"ok\xff\xfe")
     res = runner.invoke(main, ["research-table", str(bad), "--no-progress"])
     assert res.exit_code == 1 and "UTF-8" in res.output
+
+
+def test_other_cli_commands_accept_every_model(docs, tmp_path):
+    """info / viz / decode / encode --ordinary work on each model format, not only on BPE."""
+    import tokenlab.models  # noqa: F401
+    from tokenlab import save_tokenizer
+    from tokenlab.models.wordpiece import WordPieceTokenizer
+
+    models = {name: ALGORITHMS[name](iter(docs[:8]), vocab_size=400, pretokenizer="gpt2", special_tokens=(),
+                                     min_frequency=0, split_digits=None, progress=False)
+              for name in ("superbpe", "boundless", "scaffold", "char-bpe")}
+    models["wordpiece"] = WordPieceTokenizer.from_vocab_txt(minilm_vocab_path())
+    runner = CliRunner()
+    text = "Tokenizers split text: naïve café 12345"
+    for name, tok in models.items():
+        path = tmp_path / f"{name}.json"
+        save_tokenizer(tok, path)
+        ids = tok.encode(text)
+        for args in (["info", str(path)], ["viz", "-t", str(path), "--no-color", text],
+                     ["decode", "-t", str(path), *map(str, ids)], ["encode", "-t", str(path), "--ordinary", text]):
+            res = runner.invoke(main, args)
+            assert res.exit_code == 0, (name, args, res.output)
+        res = runner.invoke(main, ["decode", "-t", str(path), *map(str, ids)])
+        assert res.stdout.rstrip("\n") == tok.decode(ids)

@@ -48,6 +48,9 @@ class ModelBase:
     format_name = ""
     special_tokens: dict[str, int]
     name: str = ""
+    # byte-level BPE switches, answered for tools that summarise any tokenizer (`tokenlab info`)
+    ignore_merges = False
+    any_split = False
 
     # ------------------------------------------------------------------ encode
     def encode_ordinary(self, text: str) -> list[int]:

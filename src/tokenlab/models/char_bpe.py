@@ -45,6 +45,11 @@ class CharBPETokenizer(ModelBase):
         out.update({t.encode("utf-8"): i for t, i in self.tokens.items()})
         return out
 
+    @property
+    def n_active(self) -> int:
+        """Ordinary tokens that can appear in output: byte fallbacks + character tokens."""
+        return 256 + len(self.tokens)
+
     @cached_property
     def pair_table(self) -> dict[tuple[int, int], tuple[int, int]]:
         t = self.tokens

@@ -86,8 +86,25 @@ def bert_pre_tokenize(text: str) -> list[str]:
     return words
 
 
+class BertPreTokenizer:
+    """BERT's normalizer + pre-tokenizer behind the `PreTokenizer` interface (``split``, ``name``)."""
+
+    name = "bert"
+    split_digits = None
+
+    def __init__(self, lowercase: bool = True, strip_accents: bool | None = None):
+        self.lowercase, self.strip_accents = lowercase, strip_accents
+
+    def split(self, text: str) -> list[str]:
+        return bert_pre_tokenize(bert_normalize(text, self.lowercase, self.strip_accents))
+
+    def to_dict(self) -> dict:
+        return {"pattern": "bert", "lowercase": self.lowercase, "strip_accents": self.strip_accents}
+
+
 class WordPieceTokenizer(ModelBase):
     format_name = FORMAT
+    merges: list = []  # WordPiece has no merges
 
     def __init__(self, vocab: dict[str, int], unk_token: str = "[UNK]", prefix: str = "##",
                  max_input_chars_per_word: int = 100, lowercase: bool = True, strip_accents: bool | None = None,
@@ -105,6 +122,7 @@ class WordPieceTokenizer(ModelBase):
             special_tokens = {s: vocab[s] for s in BERT_SPECIALS if s in vocab}
         self.special_tokens = dict(special_tokens)
         self.name = name
+        self.pretokenizer = BertPreTokenizer(lowercase, strip_accents)
         self.id_to_token: list[str | None] = [None] * (max(vocab.values()) + 1)
         for t, i in vocab.items():
             self.id_to_token[i] = t
@@ -157,9 +175,8 @@ class WordPieceTokenizer(ModelBase):
     def encode_ordinary(self, text: str) -> list[int]:
         if not isinstance(text, str):
             raise InvalidInputError(f"text must be str, got {type(text).__name__}")
-        norm = bert_normalize(text, lowercase=self.lowercase, strip_accents=self.strip_accents)
         out: list[int] = []
-        for word in bert_pre_tokenize(norm):
+        for word in self.pretokenizer.split(text):
             out.extend(self._word(word))
         return out
 
