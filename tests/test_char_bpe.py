@@ -113,3 +113,16 @@ def test_cli_train(prose, tmp_path):
     assert isinstance(tok, CharBPETokenizer) and tok.n_vocab == 600
     res = CliRunner().invoke(main, ["encode", "-t", str(out), "Héllo wörld"])
     assert [int(x) for x in res.stdout.split()] == tok.encode("Héllo wörld")
+
+
+@pytest.mark.parametrize("pretokenizer", ["gpt2", None])
+def test_hf_export_gives_same_ids(prose, pretokenizer):
+    """HF tokenizers (BPE + byte_fallback, Split pre-tokenizer) gives our ids and decodes back."""
+    import tokenizers
+
+    tok = train_char_bpe(prose[0][:40], 800, pretokenizer=pretokenizer, special_tokens=["<|endoftext|>"])
+    hf = tokenizers.Tokenizer.from_str(tok.to_hf_json_str())
+    text = prose[1][:40_000] + demo_corpus() + "unseen 𝔘𝔫𝔦 🦜"
+    ids = tok.encode(text)
+    assert hf.encode(text, add_special_tokens=False).ids == ids
+    assert hf.decode(ids) == text

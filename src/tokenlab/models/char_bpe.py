@@ -3,7 +3,8 @@
 Ids 0..255 are byte-fallback tokens: a character outside the learned alphabet is encoded as
 its UTF-8 bytes, so decoding is exact for any text. Then come the characters, the merges
 (at most ``max_token_chars`` characters each), and the special tokens.
-Saved as ``"format": "tokenlab-charbpe"``.
+Saved as ``"format": "tokenlab-charbpe"``; `CharBPETokenizer.to_hf_json_str` exports an
+equivalent HF tokenizer.json (BPE with ``byte_fallback``, ``<0xNN>`` tokens at ids 0..255).
 """
 
 from __future__ import annotations
@@ -98,6 +99,45 @@ class CharBPETokenizer(ModelBase):
     def __repr__(self) -> str:
         return (f"CharBPETokenizer(name={self.name!r}, vocab={256 + len(self.tokens)}, merges={len(self.merges)}, "
                 f"max_token_chars={self.max_token_chars}, specials={len(self.special_tokens)})")
+
+    def to_hf_dict(self) -> dict:
+        """HF tokenizers: Split regex pre-tokenizer (no ByteLevel), BPE with byte fallback."""
+        from ..io.hf_json import to_oniguruma
+
+        vocab = {f"<0x{b:02X}>": b for b in range(256)}
+        clash = [t for t in self.tokens if t in vocab]
+        if clash:
+            raise FormatError(f"token {clash[0]!r} looks like a byte-fallback token; cannot export to HF")
+        vocab.update(self.tokens)
+        steps = []
+        if self.pretokenizer.split_digits:
+            steps.append({"type": "Split", "pattern": {"Regex": r"\p{N}{1,%d}" % self.pretokenizer.split_digits},
+                          "behavior": "Isolated", "invert": False})
+        if self.pretokenizer.regex_str is not None:
+            steps.append({"type": "Split", "pattern": {"Regex": to_oniguruma(self.pretokenizer.regex_str)},
+                          "behavior": "Isolated", "invert": False})
+        added = [{"id": i, "content": s, "single_word": False, "lstrip": False, "rstrip": False,
+                  "normalized": False, "special": True}
+                 for s, i in sorted(self.special_tokens.items(), key=lambda kv: kv[1])]
+        return {
+            "version": "1.0", "truncation": None, "padding": None, "added_tokens": added, "normalizer": None,
+            "pre_tokenizer": {"type": "Sequence", "pretokenizers": steps} if steps else None,
+            "post_processor": None,
+            "decoder": {"type": "Sequence", "decoders": [{"type": "ByteFallback"}, {"type": "Fuse"}]},
+            "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+                      "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": True, "ignore_merges": False,
+                      "vocab": vocab, "merges": [[a, b] for a, b in self.merges]},
+        }
+
+    def to_hf_json_str(self) -> str:
+        import json
+
+        return json.dumps(self.to_hf_dict(), ensure_ascii=False)
+
+    def write_hf_json(self, path) -> None:
+        from ..io.atomic import atomic_write_text
+
+        atomic_write_text(path, self.to_hf_json_str())
 
     def to_dict(self) -> dict:
         return {
