@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import array
 import json
 import os
 from collections.abc import Iterable, Sequence
@@ -236,17 +237,25 @@ class Tokenizer:
             raise InvalidInputError(f"unknown token id {token_id!r}")
         return b
 
-    def decode_bytes(self, ids: Iterable[int]) -> bytes:
+    def _decode_native(self, ids):
+        """(uint8 array of the bytes or None, ids) via the compiled path; None means take the Python path."""
         fast = self._fast
-        if fast is not None:
-            if not isinstance(ids, (list, tuple, np.ndarray)):
-                ids = list(ids)
-            arr = _id_array(ids)
-            if arr is not None:
-                data, bad = fast.decode_array(arr)
-                if data is not None:
-                    return data
-                raise InvalidInputError(f"unknown token id(s): {[int(arr[bad])]}")
+        if fast is None:
+            return None, ids
+        if not isinstance(ids, (list, tuple, np.ndarray)):
+            ids = list(ids)
+        arr = _id_array(ids)
+        if arr is None:
+            return None, ids
+        data, bad = fast.decode_array(arr)
+        if data is None:
+            raise InvalidInputError(f"unknown token id(s): {[int(arr[bad])]}")
+        return data, ids
+
+    def decode_bytes(self, ids: Iterable[int]) -> bytes:
+        data, ids = self._decode_native(ids)
+        if data is not None:
+            return data.tobytes()
         table = self.id_to_bytes
         ids = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
         try:
@@ -261,9 +270,11 @@ class Tokenizer:
 
     def decode(self, ids: Iterable[int], errors: str = "replace") -> str:
         """Decode ids to text; ``errors='strict'`` raises on ids that end mid-character."""
-        data = self.decode_bytes(ids)
+        data, ids = self._decode_native(ids)
+        if data is None:
+            data = self.decode_bytes(ids)
         try:
-            return data.decode("utf-8", errors=errors)
+            return str(data, "utf-8", errors)
         except UnicodeDecodeError as exc:
             raise InvalidInputError(f"ids decode to invalid UTF-8 ({exc.reason} at byte {exc.start})") from None
 
@@ -338,16 +349,15 @@ class Tokenizer:
 
 
 def _id_array(ids) -> np.ndarray | None:
-    """ids as an int64 array, or None when they are not plain integers (the slow path explains)."""
+    """ids as an integer array, or None when they are not all ints in range (the Python path explains)."""
     if isinstance(ids, np.ndarray):
-        return ids.astype(np.int64, copy=False) if ids.dtype.kind in "iu" and ids.ndim == 1 else None
-    try:
-        arr = np.array(ids)
-    except (TypeError, ValueError, OverflowError):
+        if ids.ndim != 1 or ids.dtype.kind not in "iu":
+            return None
+        return ids if ids.dtype == np.int64 else ids.astype(np.int64)
+    try:  # array('I') converts ~3x faster than numpy and rejects floats, negatives and huge ints
+        return np.frombuffer(array.array("I", ids), dtype=np.uint32)
+    except (TypeError, OverflowError, ValueError):
         return None
-    if arr.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    return arr.astype(np.int64, copy=False) if arr.dtype.kind in "iu" and arr.ndim == 1 else None
 
 
 def _utf8(s: str) -> bytes:

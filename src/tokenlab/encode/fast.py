@@ -813,12 +813,12 @@ class FastBPE:
         n = _split_kernel(buf, self.table, self.pattern, self.split_digits, ends)
         return ends[:n]
 
-    def decode_array(self, ids: np.ndarray) -> tuple[bytes | None, int]:
-        """(bytes, -1) or (None, index of the first unknown id)."""
+    def decode_array(self, ids: np.ndarray) -> tuple[np.ndarray | None, int]:
+        """(uint8 array of the token bytes, -1) or (None, index of the first unknown id)."""
         data, bad = _decode_kernel(ids, self.tok_off, self.tok_bytes, self.tok_ok)
         if bad >= 0:
             return None, int(bad)
-        return data.tobytes(), -1
+        return data, -1
 
 
 def _groups(doc_off: np.ndarray, num_threads: int) -> list[tuple[int, int]]:
