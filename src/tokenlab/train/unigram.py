@@ -93,13 +93,18 @@ class UnigramTrainer:
         self.pieces = [self.pieces[i] for i in keep]
         self.scores = scores
 
-    def em_step(self) -> float:
-        """One EM iteration; returns the corpus log-likelihood before the update."""
+    def em_step(self, min_keep: int = 0) -> float:
+        """One EM iteration; returns the corpus log-likelihood before the update. Rare pieces are
+        dropped, but never below ``min_keep`` pieces (the most used of them are kept instead)."""
         counts: dict[int, float] = {}
         loglik = 0.0
         for (w, c), edges in zip(self.words, self._lattices()):
             loglik += c * expected_counts(edges, self.scores, c, counts)
-        keep = [i for i in range(len(self.pieces)) if i < 256 or counts.get(i, 0.0) >= MIN_EXPECTED]
+        rare = [i for i in range(256, len(self.pieces)) if counts.get(i, 0.0) < MIN_EXPECTED]
+        rare.sort(key=lambda i: -counts.get(i, 0.0))
+        rescued = set(rare[: max(0, min_keep - (len(self.pieces) - len(rare)))])
+        dropped = set(rare) - rescued
+        keep = [i for i in range(len(self.pieces)) if i not in dropped]
         expected = [max(counts.get(i, 0.0), BYTE_FLOOR) for i in keep]
         log_total = digamma(sum(expected))
         self._keep(keep, [digamma(e) - log_total for e in expected])
@@ -144,7 +149,8 @@ def train_unigram(
     em_iterations: int = 2,
     name: str = "",
 ) -> UnigramModel:
-    """Train a Unigram LM tokenizer of ``vocab_size`` entries (256 bytes + pieces + specials).
+    """Train a Unigram LM tokenizer of ``vocab_size`` entries (256 bytes + pieces + specials);
+    fewer only if the corpus has fewer seed substrings than that.
 
     ``min_frequency``: a seed substring must occur at least this often (and at least twice)."""
     specials = list(dict.fromkeys(special_tokens))
@@ -166,13 +172,13 @@ def train_unigram(
     bar = tqdm(total=rounds, desc="unigram EM/prune", unit="round", disable=not progress)
     while True:
         for _ in range(em_iterations):
-            trainer.em_step()
+            trainer.em_step(min_keep=n_pieces)
         if len(trainer.pieces) <= n_pieces:
             break
         trainer.prune(max(n_pieces, int(len(trainer.pieces) * shrink)))
         bar.update(1)
     bar.close()
-    trainer.em_step()  # final scores for the final vocabulary
+    trainer.em_step(min_keep=n_pieces)  # final scores for the final vocabulary
     order = sorted(range(256, len(trainer.pieces)), key=lambda i: (-trainer.scores[i], trainer.pieces[i]))
     vocab = {bytes([b]): b for b in range(256)}
     scores = {bytes([b]): quantize(trainer.scores[b]) for b in range(256)}
