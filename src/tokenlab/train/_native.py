@@ -114,6 +114,35 @@ def _sift_down(heap, size, pos, rec_count, rec_tie):
 
 
 @_jit
+def _slot(table_keys, x, y):
+    """Slot of pair (x, y) in an open-addressing table: where its key is, or the empty slot for it."""
+    mask = table_keys.shape[0] - 1
+    key = np.int64(x) * 4294967296 + y
+    h = np.int64(x) * 2654435761 + np.int64(y) * 40503
+    h = (h ^ (h >> 15)) & mask
+    while True:
+        k = table_keys[h]
+        if k == key or k == -1:
+            return h
+        h = (h + 1) & mask
+
+
+@_jit
+def _rehash(table_keys, table_vals, size):
+    new_keys = np.full(size, -1, dtype=np.int64)
+    new_vals = np.zeros(size, dtype=np.int64)
+    for h in range(table_keys.shape[0]):
+        key = table_keys[h]
+        if key != -1:
+            x = key >> 32
+            y = key & 4294967295
+            slot = _slot(new_keys, x, y)
+            new_keys[slot] = key
+            new_vals[slot] = table_vals[h]
+    return new_keys, new_vals
+
+
+@_jit
 def train_merges(sym, nxt, word_start, word_count, byte_key, n_new_tokens, min_frequency, progress):
     """Run BPE merges until ``n_new_tokens`` distinct tokens were added (or no pair is left).
 
@@ -152,9 +181,18 @@ def train_merges(sym, nxt, word_start, word_count, byte_key, n_new_tokens, min_f
     for p in range(65536):
         pair_left[p] = p >> 8
         pair_right[p] = p & 255
-    pair_ids = dict()
-    pair_ids[-1] = -1  # fixes the key/value types for numba
+    # pairs with a merged token: open-addressing table (pair key -> pair id), kept under half full
+    table_keys = np.full(1 << 16, -1, dtype=np.int64)
+    table_vals = np.zeros(1 << 16, dtype=np.int64)
     n_pairs = 65536
+    max_len = 0
+    for w in range(n_words):
+        n = 0
+        i = word_start[w]
+        while i != -1:
+            n += 1
+            i = nxt[i]
+        max_len = max(max_len, n)
 
     # --- heap entries ("records"): count, tie key, pair, and a slice of entry_words
     rec_count = np.zeros(65536, dtype=np.int64)
@@ -219,8 +257,12 @@ def train_merges(sym, nxt, word_start, word_count, byte_key, n_new_tokens, min_f
     n_merges = 0
 
     # pairs that gained occurrences in this step, with the word they gained them in
+    # (grouped per pair through linked lists: pair_head[q] -> last record, new_link -> the one before)
     new_pair = np.zeros(1024, dtype=np.int64)
     new_word = np.zeros(1024, dtype=np.int32)
+    new_link = np.zeros(1024, dtype=np.int64)
+    pair_head = np.full(pair_left.shape[0], -1, dtype=np.int64)
+    touched = np.zeros(1024, dtype=np.int64)
 
     while n_tokens < max_tokens and heap_size > 0:
         top = heap[0]
@@ -288,9 +330,23 @@ def train_merges(sym, nxt, word_start, word_count, byte_key, n_new_tokens, min_f
 
         # apply the merge in the entry's words, left to right, like HF's Word::merge
         n_new = 0
+        n_touched = 0
         for k in range(rec_off[top], rec_off[top] + rec_len[top]):
             w = entry_words[k]
             c = word_count[w]
+            room = n_pairs + 2 * max_len + 2
+            if room > pair_left.shape[0]:
+                pair_left = _grow_i32(pair_left, room)
+                pair_right = _grow_i32(pair_right, room)
+                pair_count = _grow_i64(pair_count, room)
+                old_size = pair_head.shape[0]
+                pair_head = _grow_i64(pair_head, pair_left.shape[0])
+                pair_head[old_size:] = -1
+            if 2 * (room - 65536) > table_keys.shape[0]:
+                size = table_keys.shape[0]
+                while 2 * (room - 65536) > size:
+                    size *= 4
+                table_keys, table_vals = _rehash(table_keys, table_vals, size)
             word_first_new = n_new
             prev = -1
             i = word_start[w]
@@ -310,15 +366,13 @@ def train_merges(sym, nxt, word_start, word_count, byte_key, n_new_tokens, min_f
                             if x < 256 and y < 256:
                                 q = x * 256 + y
                             else:
-                                key = np.int64(x) * 4294967296 + y
-                                if key in pair_ids:
-                                    q = pair_ids[key]
+                                slot = _slot(table_keys, x, y)
+                                if table_keys[slot] != -1:
+                                    q = table_vals[slot]
                                 else:
                                     q = n_pairs
-                                    pair_ids[key] = q
-                                    pair_left = _grow_i32(pair_left, q + 1)
-                                    pair_right = _grow_i32(pair_right, q + 1)
-                                    pair_count = _grow_i64(pair_count, q + 1)
+                                    table_keys[slot] = np.int64(x) * 4294967296 + y
+                                    table_vals[slot] = q
                                     pair_left[q] = x
                                     pair_right[q] = y
                                     pair_count[q] = 0
@@ -335,8 +389,15 @@ def train_merges(sym, nxt, word_start, word_count, byte_key, n_new_tokens, min_f
                                 if not seen:
                                     new_pair = _grow_i64(new_pair, n_new + 1)
                                     new_word = _grow_i32(new_word, n_new + 1)
+                                    new_link = _grow_i64(new_link, n_new + 1)
                                     new_pair[n_new] = q
                                     new_word[n_new] = w
+                                    if pair_head[q] == -1:
+                                        touched = _grow_i64(touched, n_touched + 1)
+                                        touched[n_touched] = q
+                                        n_touched += 1
+                                    new_link[n_new] = pair_head[q]
+                                    pair_head[q] = n_new
                                     n_new += 1
                     if after != -1:
                         for side in range(2):
@@ -345,15 +406,13 @@ def train_merges(sym, nxt, word_start, word_count, byte_key, n_new_tokens, min_f
                             if x < 256 and y < 256:
                                 q = x * 256 + y
                             else:
-                                key = np.int64(x) * 4294967296 + y
-                                if key in pair_ids:
-                                    q = pair_ids[key]
+                                slot = _slot(table_keys, x, y)
+                                if table_keys[slot] != -1:
+                                    q = table_vals[slot]
                                 else:
                                     q = n_pairs
-                                    pair_ids[key] = q
-                                    pair_left = _grow_i32(pair_left, q + 1)
-                                    pair_right = _grow_i32(pair_right, q + 1)
-                                    pair_count = _grow_i64(pair_count, q + 1)
+                                    table_keys[slot] = np.int64(x) * 4294967296 + y
+                                    table_vals[slot] = q
                                     pair_left[q] = x
                                     pair_right[q] = y
                                     pair_count[q] = 0
@@ -370,8 +429,15 @@ def train_merges(sym, nxt, word_start, word_count, byte_key, n_new_tokens, min_f
                                 if not seen:
                                     new_pair = _grow_i64(new_pair, n_new + 1)
                                     new_word = _grow_i32(new_word, n_new + 1)
+                                    new_link = _grow_i64(new_link, n_new + 1)
                                     new_pair[n_new] = q
                                     new_word[n_new] = w
+                                    if pair_head[q] == -1:
+                                        touched = _grow_i64(touched, n_touched + 1)
+                                        touched[n_touched] = q
+                                        n_touched += 1
+                                    new_link[n_new] = pair_head[q]
+                                    pair_head[q] = n_new
                                     n_new += 1
                     prev = i
                     i = after
@@ -380,36 +446,41 @@ def train_merges(sym, nxt, word_start, word_count, byte_key, n_new_tokens, min_f
                     i = j
 
         # one new heap entry per pair that gained occurrences, holding the words it gained them in
-        if n_new > 0:
-            order = np.argsort(new_pair[:n_new], kind="mergesort")
-            g = 0
-            while g < n_new:
-                q = new_pair[order[g]]
-                h = g
-                while h < n_new and new_pair[order[h]] == q:
-                    h += 1
-                if pair_count[q] > 0:
-                    entry_words = _grow_i32(entry_words, n_entry_words + (h - g))
-                    for r in range(g, h):
-                        entry_words[n_entry_words + r - g] = new_word[order[r]]
-                    if n_rec >= rec_count.shape[0]:
-                        rec_count = _grow_i64(rec_count, n_rec + 1)
-                        rec_tie = _grow_i64(rec_tie, n_rec + 1)
-                        rec_pair = _grow_i64(rec_pair, n_rec + 1)
-                        rec_off = _grow_i64(rec_off, n_rec + 1)
-                        rec_len = _grow_i64(rec_len, n_rec + 1)
-                        heap = _grow_i64(heap, n_rec + 1)
-                    rec_count[n_rec] = pair_count[q]
-                    rec_tie[n_rec] = tok_key[pair_left[q]] * 4294967296 + tok_key[pair_right[q]]
-                    rec_pair[n_rec] = q
-                    rec_off[n_rec] = n_entry_words
-                    rec_len[n_rec] = h - g
-                    n_entry_words += h - g
-                    heap = _grow_i64(heap, heap_size + 1)
-                    heap[heap_size] = n_rec
-                    n_rec += 1
-                    heap_size += 1
-                    _sift_up(heap, heap_size - 1, rec_count, rec_tie)
-                g = h
+        for t in range(n_touched):
+            q = touched[t]
+            r = pair_head[q]
+            pair_head[q] = -1
+            if pair_count[q] <= 0:
+                continue
+            n_words_q = 0
+            r2 = r
+            while r2 != -1:
+                n_words_q += 1
+                r2 = new_link[r2]
+            start_words = n_entry_words
+            n_entry_words += n_words_q
+            entry_words = _grow_i32(entry_words, n_entry_words)
+            pos = n_entry_words
+            while r != -1:  # the list runs newest first: fill backwards to keep word order
+                pos -= 1
+                entry_words[pos] = new_word[r]
+                r = new_link[r]
+            if n_rec >= rec_count.shape[0]:
+                rec_count = _grow_i64(rec_count, n_rec + 1)
+                rec_tie = _grow_i64(rec_tie, n_rec + 1)
+                rec_pair = _grow_i64(rec_pair, n_rec + 1)
+                rec_off = _grow_i64(rec_off, n_rec + 1)
+                rec_len = _grow_i64(rec_len, n_rec + 1)
+                heap = _grow_i64(heap, n_rec + 1)
+            rec_count[n_rec] = pair_count[q]
+            rec_tie[n_rec] = tok_key[pair_left[q]] * 4294967296 + tok_key[pair_right[q]]
+            rec_pair[n_rec] = q
+            rec_off[n_rec] = start_words
+            rec_len[n_rec] = n_entry_words - start_words
+            heap = _grow_i64(heap, heap_size + 1)
+            heap[heap_size] = n_rec
+            n_rec += 1
+            heap_size += 1
+            _sift_up(heap, heap_size - 1, rec_count, rec_tie)
         progress[0] = n_tokens - 256
     return merge_left[:n_merges].copy(), merge_right[:n_merges].copy(), merge_result[:n_merges].copy()
