@@ -34,7 +34,7 @@ def _parse_categories(items) -> dict[str, list[str]]:
               help="Sample text of one category (UTF-8 file); repeat per category, or per file of a category.")
 @click.option("--merges", "n_merges", type=click.IntRange(1), default=1000, show_default=True,
               help="Use the first N merges of the tokenizer.")
-@click.option("--top-pairs", type=click.IntRange(1), default=50, show_default=True,
+@click.option("--top-pairs", type=click.IntRange(1), default=30, show_default=True,
               help="Rival pairs per category and merge that enter the linear program.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @progress_option

@@ -166,7 +166,7 @@ def _word_counts(tok, texts: Iterable[str]) -> tuple[Counter, int]:
 
 
 def merge_constraints(tok, samples: Mapping[str, str | Iterable[str]], n_merges: int = 1000,
-                      top_pairs: int = 100, progress: bool = False) -> tuple[MergeConstraints, dict[str, int]]:
+                      top_pairs: int = 30, progress: bool = False) -> tuple[MergeConstraints, dict[str, int]]:
     """Replay the first ``n_merges`` merges on every sample and record the inequalities they imply.
 
     Candidates at step t: the ``top_pairs`` most frequent pairs of each category (their counts
@@ -215,9 +215,13 @@ def merge_constraints(tok, samples: Mapping[str, str | Iterable[str]], n_merges:
         rivals.pop(merged, None)
         if rivals:
             counts = np.array([[pc.count.get(p, 0) for pc in counters] for p in rivals], dtype=np.float64)
-            diffs.append(counts * scale - winner)
-            steps.append(np.full(len(rivals), n_steps))
-            pairs.append(np.array([pair_index.setdefault(p, len(pair_index)) for p in rivals]))
+            diff = counts * scale - winner
+            # a rival rarer than the merge in every category can never win: no inequality needed
+            can_win = diff.max(axis=1) > 0
+            diffs.append(diff[can_win])
+            steps.append(np.full(int(can_win.sum()), n_steps))
+            pairs.append(np.array([pair_index.setdefault(p, len(pair_index))
+                                   for p, keep in zip(rivals, can_win) if keep], dtype=np.int64))
         new = vocab[a + b]
         for pc in counters:
             pc.merge(merged, new)
@@ -235,7 +239,7 @@ def merge_constraints(tok, samples: Mapping[str, str | Iterable[str]], n_merges:
 
 
 def solve_mixture_lp(cons: MergeConstraints, pair_slack: bool = True, initial_per_step: int = 3,
-                     max_rounds: int = 50) -> tuple[np.ndarray, float, int]:
+                     add_per_step: int = 10, max_rounds: int = 200) -> tuple[np.ndarray, float, int]:
     """Minimise total slack subject to the merge inequalities; returns (alpha, slack, rows used).
 
     Variables: alpha (>= 0, sums to 1), one slack per merge step, and (``pair_slack``) one per
@@ -283,16 +287,21 @@ def solve_mixture_lp(cons: MergeConstraints, pair_slack: bool = True, initial_pe
         slack = x[k + cons.step]
         if pair_slack:
             slack = slack + x[k + cons.n_steps + cons.pair]
-        violated = (cons.diff @ alpha - slack > tol) & ~active
-        if not violated.any():
+        excess = cons.diff @ alpha - slack
+        violated = np.flatnonzero((excess > tol) & ~active)
+        if not len(violated):
             break
-        active |= violated
+        # cutting planes: each step's few most violated rows (adding all of them makes huge LPs)
+        order = violated[np.lexsort((-excess[violated], cons.step[violated]))]
+        steps = cons.step[order]
+        rank_in_step = np.arange(len(order)) - np.searchsorted(steps, steps)
+        active[order[rank_in_step < add_per_step]] = True
     alpha = np.clip(alpha, 0.0, None)
     return alpha / alpha.sum(), objective, int(active.sum())
 
 
 def infer_mixture(tokenizer, samples: Mapping[str, str | Iterable[str]], n_merges: int = 1000,
-                  top_pairs: int = 100, pair_slack: bool = True, progress: bool = False) -> MixtureEstimate:
+                  top_pairs: int = 30, pair_slack: bool = True, progress: bool = False) -> MixtureEstimate:
     """Estimate the byte shares of each category in ``tokenizer``'s training data.
 
     ``samples`` maps a category name to sample text (a string or an iterable of documents)
