@@ -120,9 +120,11 @@ def test_hf_export_gives_same_ids(prose, pretokenizer):
     """HF tokenizers (BPE + byte_fallback, Split pre-tokenizer) gives our ids and decodes back."""
     import tokenizers
 
-    tok = train_char_bpe(prose[0][:40], 800, pretokenizer=pretokenizer, special_tokens=["<|endoftext|>"])
+    # without a pre-tokenizer every document is one long word: keep that case small
+    docs = prose[0][:40] if pretokenizer else [d[:3000] for d in prose[0][:20]]
+    tok = train_char_bpe(docs, 800, pretokenizer=pretokenizer, special_tokens=["<|endoftext|>"])
     hf = tokenizers.Tokenizer.from_str(tok.to_hf_json_str())
-    text = prose[1][:40_000] + demo_corpus() + "unseen 𝔘𝔫𝔦 🦜"
+    text = prose[1][:20_000] + demo_corpus() + "unseen 𝔘𝔫𝔦 🦜"
     ids = tok.encode(text)
     assert hf.encode(text, add_special_tokens=False).ids == ids
     assert hf.decode(ids) == text

@@ -123,7 +123,7 @@ def train_boundless(
             pos += len(p.encode("utf-8"))
             offsets.add(pos)
         words.append(list(chunk))
-        bounds.append(frozenset(offsets))
+        bounds.append(frozenset(offsets) if len(pieces) > 1 else None)  # one pretoken: plain BPE rules
     from .bpe import _hf_byte_order
 
     trainer = SymbolBPETrainer(words, list(chunk_counts.values()), [1] * 256, tie_key=_hf_byte_order(),

@@ -7,7 +7,8 @@ the merged pair, as in `tokenlab.train.bpe.BPETrainer`.
 
 Eligibility rules:
 ``max_len``     a pair merges only if the result has at most this many units (characters).
-``boundaries``  per word, the unit offsets where pretokens meet. A pair that straddles a
+``boundaries``  per word, the unit offsets where pretokens meet (None: a single pretoken),
+                including 0 and the word's length. A pair that straddles a
                 boundary is eligible only when both symbols are complete pretokens (or
                 runs of them): BoundlessBPE's supermerge rule.
 """
@@ -27,7 +28,7 @@ class SymbolBPETrainer:
         symbol_units: list[int],
         tie_key: list[int] | None = None,
         max_len: int | None = None,
-        boundaries: Sequence[frozenset[int]] | None = None,
+        boundaries: Sequence[frozenset[int] | None] | None = None,
         track_symbol_counts: bool = False,
     ):
         self.words = [list(w) for w in words]
