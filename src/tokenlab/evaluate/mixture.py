@@ -143,11 +143,11 @@ class MergeConstraints:
     pairs: list[tuple[int, int]] = field(default_factory=list)  # losing pairs as token ids, by index
 
 
-def _word_counts(tok, texts: Iterable[str]) -> tuple[Counter, int]:
+def _word_counts(tok, texts: Iterable[str], progress: bool = False, desc: str = "") -> tuple[Counter, int]:
     """Pretoken id sequences -> frequency, and the sample's size in bytes."""
     pieces: Counter = Counter()
     split = tok.pretokenizer.split
-    for doc in texts:
+    for doc in tqdm(texts, desc=desc or "reading sample", unit="doc", disable=not progress):
         if not isinstance(doc, str):
             raise InvalidInputError(f"sample texts must be str, got {type(doc).__name__}")
         pieces.update(split(doc))
@@ -188,7 +188,8 @@ def merge_constraints(tok, samples: Mapping[str, str | Iterable[str]], n_merges:
     counters, sample_bytes = [], {}
     for name in names:
         texts = samples[name]
-        words, n_bytes = _word_counts(tok, [texts] if isinstance(texts, str) else texts)
+        words, n_bytes = _word_counts(tok, [texts] if isinstance(texts, str) else texts, progress,
+                                      f"reading {name}")
         if n_bytes == 0:
             raise InvalidInputError(f"category {name!r}: sample text is empty")
         counters.append(_PairCounts(words))
