@@ -305,3 +305,14 @@ def test_trainer_respects_pretokenizer_and_split_digits(real_docs):
     pieces = set(m.pretokenizer.split(text))
     for t in list(m.vocab)[256:]:
         assert any(t in p.encode() for p in pieces)
+
+
+@pytest.mark.parametrize("option", ["alpha=abc", "alpha=-1", "nbest_size=0", "nbest_size=2.5", "smoothing=0",
+                                    "smoothing=x", "temperature=1"])
+def test_cli_unigram_sample_bad_options(option, trained, tmp_path):
+    path = tmp_path / "bpe.json"
+    trained.save(path)
+    res = CliRunner().invoke(main, ["encode", "-t", str(path), "--method", "unigram-sample", "--option", option,
+                                    "some text"])
+    assert res.exit_code == 1, res.output
+    assert res.stderr.startswith("error: ") and len(res.stderr.strip().splitlines()) == 1

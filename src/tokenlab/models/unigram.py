@@ -136,6 +136,7 @@ class UnigramModel:
         """A random segmentation, P(seg) proportional to P(seg)^alpha (SentencePiece's subword
         regularization). ``nbest_size=-1`` samples from all segmentations (exact forward-filtering
         backward-sampling); ``nbest_size=k>1`` samples among the k best of each pretoken."""
+        alpha, nbest_size = _number(alpha, float, "alpha"), _number(nbest_size, int, "nbest_size")
         if not alpha >= 0:
             raise InvalidInputError(f"alpha must be >= 0, got {alpha}")
         if nbest_size == 0 or nbest_size < -1:
@@ -253,6 +254,16 @@ class UnigramModel:
         atomic_write_text(path, json.dumps(self.to_hf_dict(), ensure_ascii=False))
 
 
+def _number(value, kind, name: str):
+    try:
+        out = kind(value)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"{name} must be a number, got {value!r}") from None
+    if kind is int and out != value and not isinstance(value, str):
+        raise InvalidInputError(f"{name} must be an integer, got {value!r}")
+    return out
+
+
 def load_unigram(path) -> UnigramModel:
     try:
         with open(path, encoding="utf-8") as f:
@@ -275,7 +286,8 @@ def unigram_from_bpe(tok, corpus: Iterable[str], smoothing: float = 1.0) -> Unig
     """Unigram scores for a BPE vocabulary: token frequencies of its merge-order encoding of
     ``corpus``, add-``smoothing`` (Laplace) so every token keeps a finite log-probability.
     Ids are ``tok``'s, so Viterbi/sampled ids mean the same tokens as ``tok.encode``'s."""
-    if smoothing <= 0:
+    smoothing = _number(smoothing, float, "smoothing")
+    if not smoothing > 0:
         raise InvalidInputError(f"smoothing must be > 0, got {smoothing}")
     counts: Counter = Counter()
     for doc in corpus:
@@ -321,5 +333,5 @@ def encode_unigram_sample(tok, text: str, allowed_special=(), alpha: float = 0.1
                           rng: random.Random | None = None, disallowed_special="all") -> list[int]:
     """Unigram sampling: a segmentation drawn with probability proportional to P^alpha."""
     model = unigram_for(tok, text, corpus, smoothing)
-    return model.sample(text, alpha=alpha, nbest_size=int(nbest_size), seed=seed, rng=rng,
+    return model.sample(text, alpha=alpha, nbest_size=nbest_size, seed=seed, rng=rng,
                         allowed_special=allowed_special, disallowed_special=disallowed_special)
