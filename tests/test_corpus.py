@@ -166,6 +166,24 @@ def test_changed_input_or_tokenizer_is_refused(tmp_path, corpus_files, tok_path,
     assert fresh["complete"] and fresh["tokenizer"]["n_vocab"] == other_tok.n_vocab
 
 
+def test_rewritten_tokenizer_file_is_reloaded(tmp_path, trained):
+    from tokenlab import train_bpe
+
+    small = tmp_path / "s.txt"
+    small.write_text("hello there\n", encoding="utf-8")
+    path = tmp_path / "t.json"
+    trained.save(path)
+    run([str(small)], str(path), tmp_path / "o", workers=1)
+    other = train_bpe(["hello there"] * 3, vocab_size=270, special_tokens=["<|endoftext|>"])
+    other.save(path)
+    with pytest.raises(InvalidInputError, match="different tokenizer"):
+        run([str(small)], str(path), tmp_path / "o", workers=1)
+    run([str(small)], str(path), tmp_path / "o", workers=1, overwrite=True)
+    assert load_shards(tmp_path / "o").tolist() == other.encode("hello there") + [other.special_tokens["<|endoftext|>"]]
+    with pytest.raises(InvalidInputError, match="no such tokenizer"):
+        run([str(small)], str(tmp_path / "missing.json"), tmp_path / "p")
+
+
 def test_invalid_utf8_leaves_nothing_behind(tmp_path, corpus_files, tok_path):
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"fine line\n" * 5000 + b"broken \xff\xfe line\n")

@@ -84,11 +84,18 @@ def _tokenizer(tokenizer):
     """A tokenizer object; paths are loaded once per process (pool worker, Dask or Ray worker)."""
     if not isinstance(tokenizer, (str, os.PathLike)):
         return tokenizer
-    key = os.fspath(tokenizer)
-    if key not in _TOKENIZERS:  # (objects registered before a fork are found here too)
+    name = os.fspath(tokenizer)
+    if name in _TOKENIZERS:  # an in-memory tokenizer registered before the pool forked
+        return _TOKENIZERS[name]
+    try:
+        st = os.stat(name)
+    except OSError:
+        raise InvalidInputError(f"{name}: no such tokenizer file") from None
+    key = f"{os.path.abspath(name)}|{st.st_size}|{st.st_mtime_ns}"  # a rewritten file is reloaded
+    if key not in _TOKENIZERS:
         from .io import load_tokenizer
 
-        _TOKENIZERS[key] = load_tokenizer(key)
+        _TOKENIZERS[key] = load_tokenizer(name)
     return _TOKENIZERS[key]
 
 

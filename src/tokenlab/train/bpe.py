@@ -1,9 +1,10 @@
-"""Byte-level BPE training with incremental pair-count updates.
+"""Byte-level BPE training whose merge list equals HF ``tokenizers``' BpeTrainer's.
 
-Each step merges the most frequent adjacent pair. Ties go to the pair whose parts come
-first in HF ``tokenizers``' id order (byte-level alphabet sorted by its printable
-character, then tokens in creation order), so on the same corpus and pre-tokenizer the
-merge list equals HF BpeTrainer's. Only words that contain the merged pair are touched.
+Pipeline: :func:`count_pretokens` (pre-tokenize + count, in worker processes for big corpora)
+-> :func:`train_from_counts` (the merge loop of ``_native``: flat arrays, numba when installed).
+Each step merges the most frequent adjacent pair; ties go to the pair whose parts come first in
+HF's id order (byte-level alphabet sorted by its printable character, then tokens in creation
+order). :class:`BPETrainer` is the small pure-Python reference of the same counting scheme.
 """
 
 from __future__ import annotations
@@ -130,7 +131,9 @@ def _pool(workers: int, initializer, initargs):
 
 
 class BPETrainer:
-    """State of one BPE training run over a word-frequency table.
+    """State of one BPE training run over a word-frequency table (readable reference; slow).
+
+    Unlike ``train_from_counts`` it gives a merge that re-creates an existing token a new symbol.
 
     ``words`` hold symbol ids; symbol ids are 0..255 for bytes and 256+k for the k-th merge.
     """
