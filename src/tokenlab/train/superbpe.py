@@ -62,7 +62,7 @@ def train_superbpe(
     specials = list(dict.fromkeys(special_tokens))
     _check(vocab_size, specials, 257)
     n_ordinary = vocab_size - len(specials)
-    t = int(transition) if transition > 1 else int(round(float(transition) * n_ordinary))
+    t = int(transition) if transition > 1 else max(256, int(round(float(transition) * n_ordinary)))
     if not 256 <= t <= n_ordinary:
         raise InvalidInputError(f"transition {transition} gives t={t}; need 256 <= t <= {n_ordinary}")
     docs = corpus if isinstance(corpus, list) else list(corpus)
