@@ -346,3 +346,20 @@ def test_cli_bind_method(trained, bpe_file, tmp_path, sample_text):
     assert not (tmp_path / "x.json").exists()
     res = CliRunner().invoke(main, ["bind-method", "-t", bpe_file, "--method", "nope", "-o", str(tmp_path / "y.json")])
     assert res.exit_code == 1 and res.stderr.startswith("error: ")
+
+
+def test_viterbi_over_bpe_with_corpus_exports_to_hf_unigram(trained, real_docs, sample_text, tmp_path):
+    tokenizers = pytest.importorskip("tokenizers")
+    from tokenlab.encode.methods import MethodTokenizer
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("".join(real_docs[:40]), encoding="utf-8")
+    bound = MethodTokenizer(trained, "viterbi", corpus=str(corpus))
+    path = tmp_path / "viterbi.tokenizer.json"
+    bound.save_hf(path)
+    hf = tokenizers.Tokenizer.from_file(str(path))
+    ids = bound.encode(sample_text)
+    assert ids == unigram_from_bpe(trained, real_docs[:40]).encode(sample_text)
+    assert hf.encode(sample_text, add_special_tokens=False).ids == ids
+    with pytest.raises(Exception, match="cannot express"):
+        MethodTokenizer(trained, "viterbi").to_hf_dict()  # scores would depend on each text

@@ -365,6 +365,11 @@ class MethodTokenizer:
                 return base.to_hf_dict()
         elif m == "merge":
             return to_hf_dict(base)
+        elif m == "viterbi" and self.options.get("corpus") is not None:
+            # scores are fixed by the corpus, so this is a plain HF Unigram over the BPE vocabulary
+            from ..models.unigram import unigram_for
+
+            return unigram_for(base, "", self.options["corpus"], self.options.get("smoothing", 1.0)).to_hf_dict()
         elif m in ("greedy", "longest-prefix"):
             # WordPiece with an empty continuation prefix is exactly greedy longest-prefix matching
             d = to_hf_dict(base)
