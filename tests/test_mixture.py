@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from tokenlab import InvalidInputError, Tokenizer, train_bpe
+from tokenlab import InvalidInputError, Tokenizer, save_tokenizer, train_bpe
 from tokenlab.cli import main
 from tokenlab.evaluate.mixture import (
     MergeConstraints,
@@ -134,7 +134,7 @@ def test_incremental_counts_equal_recount(trained, real_docs):
         naive = _apply(naive, pair, new)
 
 
-def test_in_sample_mixture_is_exact():
+def test_in_sample_mixture_is_exact(tmp_path):
     # training text == sample text: the true shares satisfy every inequality with zero slack
     prose = _english()[:60]
     code = _python_files(150_000)
@@ -144,6 +144,10 @@ def test_in_sample_mixture_is_exact():
     code_bytes = 2 * sum(len(d.encode()) for d in code)
     assert est.total_slack == pytest.approx(0, abs=1e-6)
     assert est.proportions["prose"] == pytest.approx(prose_bytes / (prose_bytes + code_bytes), abs=2e-3)
+    # the same tokenizer as an HF tokenizer.json (other ids, same merges) gives the same answer
+    save_tokenizer(tok, tmp_path / "tokenizer.json", "hf")
+    again = infer_mixture(str(tmp_path / "tokenizer.json"), {"prose": prose, "code": code}, n_merges=300)
+    assert again.proportions == pytest.approx(est.proportions, abs=1e-9)
 
 
 def test_lazy_constraints_reach_the_full_lp_optimum(trained, real_docs):
