@@ -75,7 +75,7 @@ def test_lp_minimal_slack_by_hand():
     cons = MergeConstraints(diff=np.array([[2.0, -1.0], [-1.0, 1.0]]), step=np.array([0, 1]),
                             pair=np.array([0, 1]), n_steps=2, unseen_merges=0)
     for pair_slack in (True, False):
-        alpha, cost, rows = solve_mixture_lp(cons, pair_slack=pair_slack)
+        alpha, cost, _ = solve_mixture_lp(cons, pair_slack=pair_slack)
         assert alpha == pytest.approx([1 / 3, 2 / 3], abs=1e-7)
         assert cost == pytest.approx(1 / 3, abs=1e-7)
 
@@ -283,7 +283,7 @@ def test_cli_table_and_json(forced_files):
 
 
 def test_cli_bad_input(forced_files, tmp_path):
-    tok, x, y1, _ = forced_files
+    tok, x, _, _ = forced_files
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"ab \xff\xfe")
     empty = tmp_path / "empty.txt"

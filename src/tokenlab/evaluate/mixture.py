@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from ..errors import InvalidInputError
 
-__all__ = ["infer_mixture", "MixtureEstimate", "merge_constraints", "solve_mixture_lp"]
+__all__ = ["infer_mixture", "MixtureEstimate", "MergeConstraints", "merge_constraints", "solve_mixture_lp"]
 
 
 @dataclass
