@@ -147,7 +147,7 @@ class Tokenizer:
         fast = self._fast
         if fast is None:
             return self._encode_ordinary_python(text)
-        return fast.encode_bytes(_utf8(text)).tolist()
+        return fast.encode_bytes(_utf8(text), as_list=True)
 
     def _encode_ordinary_array(self, text: str) -> np.ndarray:
         fast = self._fast
@@ -185,6 +185,9 @@ class Tokenizer:
 
     def _check_special(self, text: str, allowed_special, disallowed_special) -> set[str]:
         """The allowed specials; raises if a disallowed one occurs in ``text``."""
+        if not allowed_special and disallowed_special == "all":  # the default, kept cheap for short texts
+            if not any(s in text for s in self.special_tokens):
+                return set()
         allowed = set(self.special_tokens) if allowed_special == "all" else set(allowed_special)
         unknown = allowed - set(self.special_tokens)
         if unknown:

@@ -45,6 +45,7 @@ _SMALL = 256  # pieces up to this many bytes merge in place; longer ones use the
 _CACHE_SLOTS = 1 << 15
 _CACHE_KEY = 32  # longest piece (bytes) the cache stores
 _CACHE_IDS = 16  # most ids a cached piece may have
+_SMALL_TEXT = 1 << 14  # texts up to this many bytes encode into per-cache reusable buffers
 _EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
 # Helpers are compiled without reference counting (_nrt=False): they never allocate, and the
 # incref/decref numba puts around every call that passes arrays cost more than the work itself.
@@ -702,9 +703,11 @@ def _new_table(n_keys: int) -> np.ndarray:
 
 
 def _new_cache():
+    """Piece cache arrays (the kernel's part: the first five) + reusable buffers for short texts."""
     return (np.full(_CACHE_SLOTS, _EMPTY, dtype=np.uint64), np.zeros(_CACHE_SLOTS, np.int64),
             np.zeros(_CACHE_SLOTS * _CACHE_KEY, np.uint8), np.zeros(_CACHE_SLOTS, np.int64),
-            np.zeros(_CACHE_SLOTS * _CACHE_IDS, np.uint32))
+            np.zeros(_CACHE_SLOTS * _CACHE_IDS, np.uint32),
+            np.empty(_SMALL_TEXT, np.uint32), np.zeros(1, np.int64), np.zeros(2, np.int64))
 
 
 def pattern_id(pretokenizer) -> int | None:
@@ -776,17 +779,27 @@ class FastBPE:
         cache = self._take_cache()
         try:
             _encode_kernel(buf, doc_off, d0, d1, self.pattern, self.split_digits, self.table, self.byte_ids,
-                           self.ignore_merges, self.any_split, self.vt, self.pairs, cache, out, counts)
+                           self.ignore_merges, self.any_split, self.vt, self.pairs, cache[:5], out, counts)
         finally:
             self._give_cache(cache)
 
-    def encode_bytes(self, data: bytes) -> np.ndarray:
-        """uint32 ids of one UTF-8 text (no special-token handling)."""
+    def encode_bytes(self, data: bytes, as_list: bool = False):
+        """Ids of one UTF-8 text (no special-token handling): a uint32 array, or a list."""
+        n = len(data)
         buf = np.frombuffer(data, dtype=np.uint8)
-        out = np.empty(len(data), dtype=np.uint32)
-        counts = np.zeros(1, dtype=np.int64)
-        self._run(buf, np.array([0, len(data)], dtype=np.int64), 0, 1, out, counts)
-        return out[: counts[0]].copy()
+        cache = self._take_cache()
+        try:
+            if n <= _SMALL_TEXT:  # reuse the cache's buffers: short texts are dominated by call overhead
+                out, counts, doc_off = cache[5], cache[6], cache[7]
+            else:
+                out, counts, doc_off = np.empty(n, dtype=np.uint32), np.zeros(1, dtype=np.int64), np.zeros(2, np.int64)
+            doc_off[1] = n
+            _encode_kernel(buf, doc_off, 0, 1, self.pattern, self.split_digits, self.table, self.byte_ids,
+                           self.ignore_merges, self.any_split, self.vt, self.pairs, cache[:5], out, counts)
+            ids = out[: counts[0]]
+            return ids.tolist() if as_list else ids.copy()
+        finally:
+            self._give_cache(cache)
 
     def encode_many(self, datas: list[bytes], num_threads: int = 1):
         """Encode many UTF-8 texts; returns (flat ids, start offsets, counts)."""
