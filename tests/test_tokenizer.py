@@ -130,3 +130,20 @@ def test_split_digits_changes_training_and_encoding():
     ids = tok.encode("5551234567")
     assert tok.decode(ids) == "5551234567"
     assert all(len(tok.token_bytes(i)) <= 3 for i in ids)
+
+
+def test_every_registered_json_format_loads_by_path_without_prior_imports(tmp_path):
+    """A fresh interpreter loads a Unigram model file through load_tokenizer alone."""
+    import subprocess
+    import sys
+
+    from tokenlab.train.unigram import train_unigram
+
+    model = train_unigram(["hello world, hello tokens " * 40], vocab_size=300, progress=False)
+    path = tmp_path / "uni.json"
+    model.save(path)
+    code = ("import sys; from tokenlab.io import load_tokenizer; t = load_tokenizer(sys.argv[1]); "
+            "print(type(t).__name__, t.decode(t.encode('hello world')))")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split(None, 1) == ["UnigramModel", "hello world\n"]

@@ -18,7 +18,14 @@ __all__ = ["load_tokenizer", "save_tokenizer", "read_hf_json", "write_hf_json", 
 
 # JSON files of other model kinds: the value of their "format" key -> "module:function" reading a path.
 # Modules for Unigram, WordPiece, ... register here so that every command loads them by path.
-JSON_FORMATS: dict[str, str] = {}
+JSON_FORMATS: dict[str, str] = {
+    "unigram": "tokenlab.models.unigram:load_unigram",
+    "tokenlab-method": "tokenlab.encode.methods:load_method_tokenizer",
+    "tokenlab-superword": "tokenlab.models.superword:load_superword",
+    "tokenlab-scaffold": "tokenlab.models.scaffold:load_scaffold",
+    "tokenlab-charbpe": "tokenlab.models.char_bpe:load_char_bpe",
+    "tokenlab-wordpiece": "tokenlab.models.wordpiece:load_wordpiece",
+}
 
 
 def detect_format(path) -> str:
@@ -78,9 +85,15 @@ def save_tokenizer(tok, path, format: str = "tokenlab") -> None:
     """Write ``tok``; models other than byte-level BPE write their own JSON via ``tok.save``."""
     from ..tokenizer import Tokenizer
 
-    if format == "tokenlab" or not isinstance(tok, Tokenizer):
-        if format not in ("tokenlab", getattr(tok, "format_name", "tokenlab")):
-            raise FormatError(f"{type(tok).__name__} can only be saved in its own format, not {format!r}")
+    if not isinstance(tok, Tokenizer):
+        if format == "hf" and hasattr(tok, "save_hf"):
+            tok.save_hf(path)
+        elif format in ("tokenlab", getattr(tok, "format_name", "tokenlab")):
+            tok.save(path)
+        else:
+            raise FormatError(f"{type(tok).__name__} cannot be written as {format!r}; "
+                              f"use its own format ({getattr(tok, 'format_name', 'tokenlab')!r})")
+    elif format == "tokenlab":
         tok.save(path)
     elif format == "hf":
         write_hf_json(tok, path)
