@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import pydoc_data.topics
 import random
 
-import pydoc_data.topics
 import pytest
 from click.testing import CliRunner
 
@@ -49,7 +49,7 @@ def test_byte_fallback_makes_decode_exact(char_tok, prose):
     ids = char_tok.encode(text)
     assert char_tok.decode(ids) == text
     assert any(i < 256 for i in ids), "unseen characters should fall back to bytes"
-    assert char_tok.encode("🦜") == list("🦜".encode("utf-8"))
+    assert char_tok.encode("🦜") == list("🦜".encode())
 
 
 def _boundaries(tok, s):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-
 import pydoc_data.topics
+
 import pytest
 from click.testing import CliRunner
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pydoc_data.topics
+
 import pytest
 from click.testing import CliRunner
 
@@ -74,15 +75,15 @@ def test_scaffold_is_bpe_with_scaffolds_split(scaffold, prose):
         plain = base.encode_ordinary(piece)
         expanded = []
 
-        def push(i):
+        def push(i, out):
             if i in parts:
-                push(parts[i][0])
-                push(parts[i][1])
+                push(parts[i][0], out)
+                push(parts[i][1], out)
             else:
-                expanded.append(i)
+                out.append(i)
 
         for i in plain:
-            push(i)
+            push(i, expanded)
         assert scaffold.encode_ordinary(piece) == expanded
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-
 import pydoc_data.topics
+
 import pytest
 from click.testing import CliRunner
 

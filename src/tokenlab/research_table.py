@@ -36,6 +36,7 @@ class Row:
 
 def _registries():
     import tokenlab.cli  # noqa: F401 - importing the CLI registers every module's algorithms and methods
+
     from .cli.core import ALGORITHMS, METHODS
 
     return ALGORITHMS, METHODS
@@ -143,7 +144,7 @@ def research_table(
             row.encode_seconds = time.perf_counter() - start
             models[name] = tok
             _measure(row, tok, ids, eval_text)
-        except Exception as exc:  # one broken trainer must not hide the others' results
+        except Exception as exc:  # noqa: BLE001 - one broken trainer must not hide the others' results
             row.error = f"{type(exc).__name__}: {exc}"[:200]
         rows.append(row)
     base = models.get("bpe")
@@ -158,7 +159,7 @@ def research_table(
             ids = meths[name](base, eval_text)
             row.encode_seconds = time.perf_counter() - start
             _measure(row, base, ids, eval_text)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - reported in the row
             row.error = f"{type(exc).__name__}: {exc}"[:200]
         rows.append(row)
     for name, tok in (tokenizers or {}).items():
@@ -168,7 +169,7 @@ def research_table(
             ids = _encode(tok, eval_text)
             row.encode_seconds = time.perf_counter() - start
             _measure(row, tok, ids, eval_text)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - reported in the row
             row.error = f"{type(exc).__name__}: {exc}"[:200]
         rows.append(row)
     ref = next((r for r in rows if r.name == "bpe" and not r.error), None)

@@ -152,7 +152,7 @@ class CharBPETokenizer(ModelBase):
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "CharBPETokenizer":
+    def from_dict(cls, d: dict) -> CharBPETokenizer:
         tokens = {str(t): int(i) for t, i in d["tokens"]}
         by_id = {i: t for t, i in tokens.items()}
         return cls(

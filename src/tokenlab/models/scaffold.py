@@ -115,7 +115,7 @@ class ScaffoldTokenizer(ModelBase):
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ScaffoldTokenizer":
+    def from_dict(cls, d: dict) -> ScaffoldTokenizer:
         vocab = {unb64(t): int(i) for t, i in d["vocab"]}
         by_id = {i: t for t, i in vocab.items()}
         return cls(

