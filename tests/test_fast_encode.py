@@ -179,3 +179,13 @@ def test_decode_rejects_unknown_ids(cl100k, bad):
 def test_decode_rejects_bad_arrays(cl100k, bad):
     with pytest.raises(InvalidInputError, match="unknown token id"):
         cl100k.decode_bytes(bad)
+
+
+def test_tokenizer_pickles_after_fast_use(trained, real_docs):
+    import pickle
+
+    ids = trained.encode(real_docs[2])
+    assert trained._fast is not None
+    back = pickle.loads(pickle.dumps(trained))
+    assert back.encode(real_docs[2]) == ids
+    assert back.decode(ids) == real_docs[2]

@@ -282,6 +282,12 @@ class Tokenizer:
             raise InvalidInputError(f"ids decode to invalid UTF-8 ({exc.reason} at byte {exc.start})") from None
 
     # ------------------------------------------------------------------ misc
+    def __getstate__(self):
+        # the compiled tables hold locks and are cheap to rebuild: pickles (e.g. to worker processes) skip them
+        state = self.__dict__.copy()
+        state.pop("_fast", None)
+        return state
+
     @property
     def special_ids(self) -> set[int]:
         return set(self.special_tokens.values())
