@@ -103,3 +103,16 @@ def test_bad_vocab_files(tmp_path):
     binary.write_bytes(b"\xff\xfe[UNK]\n")
     with pytest.raises(FormatError):
         WordPieceTokenizer.from_vocab_txt(binary)
+
+
+def test_cli_import_and_encode(wordpiece, hf_bert, tmp_path):
+    out = tmp_path / "bert.json"
+    runner = CliRunner()
+    res = runner.invoke(main, ["import-wordpiece", str(minilm_vocab_path()), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    text = "Straße, naïve café — 東京 tokenizers!"
+    res = runner.invoke(main, ["encode", "-t", str(out), text])
+    assert [int(x) for x in res.stdout.split()] == hf_bert(text, add_special_tokens=False)["input_ids"]
+    assert list(wordpiece.encode(text, add_special_tokens=True, as_array=True)) == hf_bert(text)["input_ids"]
+    res = runner.invoke(main, ["import-wordpiece", str(tmp_path / "missing.txt"), "-o", str(out)])
+    assert res.exit_code == 1 and res.output.count("error:") == 1

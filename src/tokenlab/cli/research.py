@@ -49,6 +49,7 @@ def register(group: click.Group) -> None:
     import tokenlab.models  # noqa: F401 - registers our JSON formats for every command's loader
 
     group.add_command(research_table_cmd)
+    group.add_command(import_wordpiece)
 
 
 def _names(values) -> list[str] | None:
@@ -113,3 +114,16 @@ def research_table_cmd(corpus, corpus_opt, vocab_size, algorithms, methods, eval
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(body.rstrip("\n"))
+
+
+@click.command("import-wordpiece")
+@click.argument("vocab_txt", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
+@click.option("--cased", is_flag=True, help="Keep case and accents (BERT cased vocabularies).")
+def import_wordpiece(vocab_txt, output, cased):
+    """Turn a BERT vocab.txt into a tokenizer file that every command can load."""
+    from ..models.wordpiece import WordPieceTokenizer
+
+    tok = WordPieceTokenizer.from_vocab_txt(vocab_txt, lowercase=not cased)
+    tok.save(output)
+    click.echo(f"wrote {output} ({tok!r})", err=True)

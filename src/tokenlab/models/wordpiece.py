@@ -15,6 +15,8 @@ import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import FormatError, InvalidInputError
 from .base import ModelBase
 
@@ -186,13 +188,14 @@ class WordPieceTokenizer(ModelBase):
 
     def encode(self, text: str, *, add_special_tokens: bool = False, **kwargs):
         """``add_special_tokens=True`` wraps the ids in [CLS] ... [SEP] as BERT's post-processor does."""
+        as_array = kwargs.pop("as_array", False)
         ids = super().encode(text, **kwargs)
         if add_special_tokens:
             cls_id, sep_id = self.special_tokens.get("[CLS]"), self.special_tokens.get("[SEP]")
             if cls_id is None or sep_id is None:
                 raise InvalidInputError("this vocabulary has no [CLS]/[SEP] tokens")
-            ids = [cls_id, *list(ids), sep_id]
-        return ids
+            ids = [cls_id, *ids, sep_id]
+        return np.asarray(ids, dtype=np.uint32) if as_array else ids
 
     @property
     def vocab(self) -> dict[bytes, int]:
