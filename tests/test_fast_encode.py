@@ -189,3 +189,13 @@ def test_tokenizer_pickles_after_fast_use(trained, real_docs):
     back = pickle.loads(pickle.dumps(trained))
     assert back.encode(real_docs[2]) == ids
     assert back.decode(ids) == real_docs[2]
+
+
+def test_without_numba_the_python_path_is_used(trained, monkeypatch, real_docs):
+    from tokenlab.encode import fast
+
+    monkeypatch.setattr(fast, "HAVE_NUMBA", False)
+    tok = dataclasses.replace(trained)
+    assert tok._fast is None
+    assert tok.encode(real_docs[5]) == trained.encode(real_docs[5])
+    assert tok.encode_batch(real_docs[:3], num_threads=2) == trained.encode_batch(real_docs[:3], num_threads=2)
