@@ -143,22 +143,14 @@ class MergeConstraints:
     pairs: list[tuple[int, int]] = field(default_factory=list)  # losing pairs as token ids, by index
 
 
-def _word_counts(tok, texts: Iterable[str], progress: bool = False, desc: str = "") -> tuple[Counter, int]:
+def _word_counts(tok, texts: Iterable[str], progress: bool = False) -> tuple[Counter, int]:
     """Pretoken id sequences -> frequency, and the sample's size in bytes."""
-    pieces: Counter = Counter()
-    split = tok.pretokenizer.split
-    for doc in tqdm(texts, desc=desc or "reading sample", unit="doc", disable=not progress):
-        if not isinstance(doc, str):
-            raise InvalidInputError(f"sample texts must be str, got {type(doc).__name__}")
-        pieces.update(split(doc))
+    from ..train.bpe import count_pretokens
+
     byte_ids = tok.byte_ids
     words: Counter = Counter()
     n_bytes = 0
-    for piece, c in pieces.items():
-        try:
-            data = piece.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidInputError("sample text is not valid Unicode (lone surrogates)") from None
+    for data, c in count_pretokens(texts, tok.pretokenizer, progress=progress).items():
         n_bytes += len(data) * c
         if len(data) > 1:
             words[tuple(byte_ids[b] for b in data)] += c
@@ -188,8 +180,7 @@ def merge_constraints(tok, samples: Mapping[str, str | Iterable[str]], n_merges:
     counters, sample_bytes = [], {}
     for name in names:
         texts = samples[name]
-        words, n_bytes = _word_counts(tok, [texts] if isinstance(texts, str) else texts, progress,
-                                      f"reading {name}")
+        words, n_bytes = _word_counts(tok, [texts] if isinstance(texts, str) else texts, progress)
         if n_bytes == 0:
             raise InvalidInputError(f"category {name!r}: sample text is empty")
         counters.append(_PairCounts(words))
