@@ -128,3 +128,20 @@ def test_hf_export_gives_same_ids(prose, pretokenizer):
     ids = tok.encode(text)
     assert hf.encode(text, add_special_tokens=False).ids == ids
     assert hf.decode(ids) == text
+
+
+def test_cli_hf_export(prose, tmp_path):
+    import tokenizers
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("".join(prose[0][:40]), encoding="utf-8")
+    ours, theirs = tmp_path / "char.json", tmp_path / "tokenizer.json"
+    runner = CliRunner()
+    res = runner.invoke(main, ["train", str(corpus), "-o", str(ours), "--vocab-size", "700", "--algorithm", "char-bpe",
+                               "--no-progress"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(main, ["convert", str(ours), "-o", str(theirs), "--format", "hf"])
+    assert res.exit_code == 0, res.output
+    text = prose[1][:5000] + "🦜 ꙮ"
+    hf = tokenizers.Tokenizer.from_file(str(theirs))
+    assert hf.encode(text, add_special_tokens=False).ids == load_tokenizer(ours).encode(text)

@@ -134,10 +134,13 @@ class CharBPETokenizer(ModelBase):
 
         return json.dumps(self.to_hf_dict(), ensure_ascii=False)
 
-    def write_hf_json(self, path) -> None:
+    def save_hf(self, path) -> None:
+        """tokenizer.json; `save_tokenizer(tok, path, "hf")` and `tokenlab convert --format hf` call this."""
         from ..io.atomic import atomic_write_text
 
         atomic_write_text(path, self.to_hf_json_str())
+
+    write_hf_json = save_hf
 
     def to_dict(self) -> dict:
         return {
