@@ -160,3 +160,29 @@ def test_bad_transition(prose):
 
     with pytest.raises(InvalidInputError):
         train_superbpe(prose[0][:5], 1000, transition=1200)
+
+
+@pytest.mark.parametrize("trainer", ["train_boundless", "train_superbpe"])
+def test_encoding_reproduces_training_segmentation(prose, monkeypatch, trainer):
+    """Every training chunk encodes to exactly the segmentation the trainer ended with."""
+    import tokenlab.train.superbpe as module
+    from tokenlab.train.bpe import count_pretokens
+    from tokenlab.train.symbol_bpe import SymbolBPETrainer
+
+    captured = []
+
+    class Capturing(SymbolBPETrainer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            captured.append(self)
+
+    monkeypatch.setattr(module, "SymbolBPETrainer", Capturing)
+    docs = prose[0][:30]
+    tok = getattr(module, trainer)(docs, 1200, pretokenizer="gpt2")
+    state = captured[-1]
+    chunker = tok.chunker if isinstance(tok, SuperwordTokenizer) else tok.pretokenizer
+    chunks = count_pretokens(docs, chunker)
+    assert len(chunks) == len(state.words) > 1000
+    for chunk, word in zip(chunks, state.words):
+        encoded = [len(tok.token_bytes(i)) for i in tok.encode(chunk.decode("utf-8"))]
+        assert encoded == [state.units[s] for s in word], chunk
