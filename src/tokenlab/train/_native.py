@@ -345,7 +345,7 @@ def train_merges(sym, nxt, word_start, word_count, byte_key, n_new_tokens, min_f
             if 2 * (room - 65536) > table_keys.shape[0]:
                 size = table_keys.shape[0]
                 while 2 * (room - 65536) > size:
-                    size *= 4
+                    size *= 2
                 table_keys, table_vals = _rehash(table_keys, table_vals, size)
             word_first_new = n_new
             prev = -1
