@@ -1,5 +1,5 @@
 """Data-mixture inference (Hayase et al.): hand-solved LPs, exact replay counts, and tokenizers we train
-ourselves on known mixtures of real text (Python code, English prose, C headers)."""
+ourselves on known mixtures of real text (Python code, English prose, C headers, font-metrics data)."""
 
 from __future__ import annotations
 
@@ -190,6 +190,24 @@ def _c_headers(limit: int) -> list[str]:
     return out
 
 
+def _font_metrics(limit: int) -> list[str]:
+    """Adobe font metrics files shipped by matplotlib: a line-oriented data format."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("matplotlib")
+    assert spec is not None, "matplotlib (test extra) ships the .afm files"
+    root = spec.submodule_search_locations[0]
+    out, size = [], 0
+    for path in sorted(glob.glob(os.path.join(root, "mpl-data", "**", "*.afm"), recursive=True)):
+        with open(path, encoding="utf-8", errors="replace") as f:
+            out.append(f.read())
+        size += len(out[-1].encode())
+        if size >= limit:
+            break
+    assert size > 300_000
+    return out
+
+
 def _halves(docs: list[str], seed: int = 0, block_lines: int = 5) -> tuple[list[str], list[str]]:
     """Two disjoint random halves of a category (blocks of a few lines), like two samples of one source."""
     lines = "".join(docs).splitlines(keepends=True)
@@ -215,19 +233,25 @@ def categories():
         "python": _halves(_python_files(1_200_000)),
         "english": _halves(_english()),
         "c": _halves(_c_headers(1_200_000)),
+        "font_metrics": _halves(_font_metrics(600_000)),
     }
 
 
-@pytest.mark.parametrize("mixture", [(0.6, 0.3, 0.1), (0.2, 0.5, 0.3), (0.1, 0.2, 0.7)])
+@pytest.mark.parametrize("mixture", [
+    {"python": 0.6, "english": 0.3, "c": 0.1},
+    {"python": 0.2, "english": 0.5, "c": 0.3},
+    {"python": 0.1, "english": 0.2, "c": 0.7},
+    {"python": 0.4, "english": 0.25, "c": 0.2, "font_metrics": 0.15},
+])
 def test_recovers_known_mixtures(categories, mixture):
     corpus, truth = [], {}
-    for (name, (train, _)), share in zip(categories.items(), mixture):
-        docs = _prefix(train, int(400_000 * share))
+    for name, share in mixture.items():
+        docs = _prefix(categories[name][0], int(400_000 * share))
         corpus += docs
         truth[name] = sum(len(d.encode()) for d in docs)
     total = sum(truth.values())
     tok = train_bpe(corpus, vocab_size=256 + 300, pretokenizer="gpt2")
-    samples = {name: held_out for name, (_, held_out) in categories.items()}
+    samples = {name: categories[name][1] for name in mixture}
     est = infer_mixture(tok, samples, n_merges=300, top_pairs=30)
     for name in truth:
         assert abs(est.proportions[name] - truth[name] / total) <= 0.05, (name, est.proportions, truth)
