@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, TokenlabError
 
 __all__ = ["infer_mixture", "MixtureEstimate", "MergeConstraints", "merge_constraints", "solve_mixture_lp"]
 
@@ -238,8 +238,11 @@ def solve_mixture_lp(cons: MergeConstraints, pair_slack: bool = True, initial_pe
     losing pair. Starts from each step's strongest rivals under a uniform mixture and adds
     violated rows until none is left, which solves the full LP over all candidates.
     """
-    from scipy.optimize import linprog
-    from scipy.sparse import csr_matrix
+    try:
+        from scipy.optimize import linprog
+        from scipy.sparse import csr_matrix
+    except ImportError:
+        raise TokenlabError("data-mixture inference needs scipy: pip install 'tokenlab[eval]'") from None
 
     n_rows, k = cons.diff.shape
     if n_rows == 0:
@@ -273,7 +276,7 @@ def solve_mixture_lp(cons: MergeConstraints, pair_slack: bool = True, initial_pe
         res = linprog(cost, A_ub=a_ub, b_ub=np.zeros(m), A_eq=a_eq, b_eq=[1.0], bounds=(0, None),
                       method="highs")
         if res.status != 0:
-            raise InvalidInputError(f"the mixture LP failed: {res.message}")
+            raise TokenlabError(f"the mixture LP failed: {res.message}")
         x = res.x
         alpha, objective = x[:k], float(res.fun)
         slack = x[k + cons.step]
