@@ -85,6 +85,25 @@ def test_parallel_counting_equals_serial(real_docs):
     assert count_pretokens([doc], pre, workers=1) == Counter(p.encode() for p in pre.split(doc))
 
 
+@pytest.mark.parametrize("pattern, split_digits", [
+    ("gpt2", None), ("cl100k", None), ("o200k", None), ("whitespace", None), ("gpt2", 3), ("cl100k", 1)])
+def test_compiled_counting_equals_regex_counting(real_docs, pattern, split_digits):
+    pytest.importorskip("numba")
+    pre = PreTokenizer(pattern, split_digits)
+    docs = real_docs[::2] + ["", "x", " \n\n  \t", "日本語のテキスト 123456 🤖🤖 don't"]
+    assert count_pretokens(docs, pre, workers=1, native=True) == count_pretokens(docs, pre, workers=1, native=False)
+
+
+def test_compiled_counting_errors_and_fallbacks():
+    pytest.importorskip("numba")
+    with pytest.raises(InvalidInputError, match="Unicode"):
+        count_pretokens(["bad \ud800"], PreTokenizer("gpt2"), workers=1, native=True)
+    with pytest.raises(InvalidInputError, match="native"):  # a custom regex has no state machine
+        count_pretokens(["abc"], PreTokenizer(r"\w+|\W+"), workers=1, native=True)
+    custom = count_pretokens(["ab cd ab"], PreTokenizer(r"\w+|\W+"), workers=1)
+    assert custom == {b"ab": 2, b" ": 2, b"cd": 1}
+
+
 def test_parallel_training_equals_serial(real_docs):
     import tokenlab.train.bpe as bpe
 

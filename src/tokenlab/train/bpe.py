@@ -43,19 +43,49 @@ def _encode_counts(counts: Counter) -> dict[bytes, int]:
     return out
 
 
-_WORKER_SPLIT = None
+_WORKER_COUNT = None
 
 
-def _init_worker(pretokenizer: PreTokenizer) -> None:
-    global _WORKER_SPLIT
-    _WORKER_SPLIT = pretokenizer.split
+def _make_counter(pretokenizer: PreTokenizer, native: bool | None = None):
+    """``docs -> {pretoken bytes: count}``: compiled state machines for the named patterns, else the regex."""
+    split = pretokenizer.split
+
+    def count_with_regex(docs: list[str]) -> dict[bytes, int]:
+        counts: Counter = Counter()
+        for doc in docs:
+            counts.update(split(doc))
+        return _encode_counts(counts)
+
+    fast = None
+    if native is not False:
+        try:
+            from ._count import native_counter
+
+            fast = native_counter(pretokenizer)
+        except ImportError:  # numba missing (or the encoder's state machines unavailable)
+            fast = None
+        if fast is None and native:
+            raise InvalidInputError(f"no native pre-tokenizer for {pretokenizer.name!r} (needs numba and a named pattern)")
+    if fast is None:
+        return count_with_regex
+
+    def count(docs: list[str]) -> dict[bytes, int]:
+        try:
+            out = fast(docs)
+        except UnicodeEncodeError:
+            raise InvalidInputError("corpus contains text that is not valid Unicode (lone surrogates)") from None
+        return count_with_regex(docs) if out is None else out
+
+    return count
+
+
+def _init_worker(pretokenizer: PreTokenizer, native: bool | None = None) -> None:
+    global _WORKER_COUNT
+    _WORKER_COUNT = _make_counter(pretokenizer, native)
 
 
 def _count_batch(docs: list[str]) -> dict[bytes, int]:
-    counts: Counter = Counter()
-    for doc in docs:
-        counts.update(_WORKER_SPLIT(doc))
-    return _encode_counts(counts)
+    return _WORKER_COUNT(docs)
 
 
 def _batches(corpus: Iterable[str], batch_chars: int, bar):
@@ -79,11 +109,12 @@ def default_workers() -> int:
 
 
 def count_pretokens(corpus: Iterable[str], pretokenizer: PreTokenizer, progress: bool = False,
-                    workers: int | None = None, batch_chars: int = 1 << 22) -> Counter:
+                    workers: int | None = None, batch_chars: int = 1 << 22, native: bool | None = None) -> Counter:
     """Pretoken (as UTF-8 bytes) -> frequency over the corpus.
 
     With ``workers > 1`` the corpus is cut into batches of about ``batch_chars`` characters and
     counted in worker processes; a corpus that fits in one batch is counted here (no pool start-up).
+    ``native``: None = compiled splitting when available, False = always ``PreTokenizer.split``.
     """
     workers = default_workers() if workers is None else max(1, int(workers))
     if workers > 1 and _in_daemon_process():  # e.g. inside a pool worker: it may not start children
@@ -95,16 +126,17 @@ def count_pretokens(corpus: Iterable[str], pretokenizer: PreTokenizer, progress:
         if first is None:
             return total
         second = next(batches, None) if workers > 1 else None
+        _init_worker(pretokenizer, native)  # here too: a forked pool inherits the loaded kernels
         if second is None:
-            _init_worker(pretokenizer)
             total.update(_count_batch(first))
             for batch in batches:
                 total.update(_count_batch(batch))
             return total
+        _count_batch(["warm up"])
         import itertools
         from collections import deque
 
-        with _pool(workers, _init_worker, (pretokenizer,)) as pool:
+        with _pool(workers, _init_worker, (pretokenizer, native)) as pool:
             # a bounded window of batches in flight, collected in order: memory stays flat and the
             # word order (which fixes the result in HF's rare tie cases) does not depend on timing
             pending: deque = deque()
