@@ -44,6 +44,9 @@ def _encode_counts(counts: Counter) -> dict[bytes, int]:
 
 
 _WORKER_COUNT = None
+_PROBE = ("Hello, World! It's 2024-06-01: x=3.14159;\n\n    def f(a, b):\n\treturn a+b  \r\n"
+          "I'LL don't \u00e9t\u00e9 \u65e5\u672c\u8a9e \u0645\u0631\u062d\u0628\u0627 \U0001f916\U0001f916 "
+          "ABCdef DEFghi\u00a0nbsp 1234567 ...!!! \n")
 
 
 def _make_counter(pretokenizer: PreTokenizer, native: bool | None = None):
@@ -62,7 +65,10 @@ def _make_counter(pretokenizer: PreTokenizer, native: bool | None = None):
             from ._count import native_counter
 
             fast = native_counter(pretokenizer)
-        except ImportError:  # numba missing (or the encoder's state machines unavailable)
+            # the state machines belong to the encoder: check they still agree with the regex here
+            if fast is not None and fast([_PROBE]) != count_with_regex([_PROBE]):
+                fast = None
+        except Exception:  # numba missing, or the encoder's kernels changed shape: use the regex
             fast = None
         if fast is None and native:
             raise InvalidInputError(f"no native pre-tokenizer for {pretokenizer.name!r} (needs numba and a named pattern)")
