@@ -145,3 +145,18 @@ def test_cli_hf_export(prose, tmp_path):
     text = prose[1][:5000] + "🦜 ꙮ"
     hf = tokenizers.Tokenizer.from_file(str(theirs))
     assert hf.encode(text, add_special_tokens=False).ids == load_tokenizer(ours).encode(text)
+
+
+def test_kl3m_size_saturates_only_when_no_pair_is_left(prose):
+    """At 4096 (KL3M's smallest) a 330 KB corpus runs out of pairs of <= 3 characters before the
+    vocabulary is full. Check that this is real: encoding the training text leaves no adjacent
+    pair of learned tokens that could still merge."""
+    tok = train_char_bpe(prose[0], 4096, pretokenizer="gpt2")
+    assert 1000 < tok.n_vocab < 4096
+    table = tok.id_to_bytes
+    for doc in prose[0]:
+        for piece in tok.pretokenizer.split(doc):
+            ids = tok.encode_ordinary(piece)
+            for a, b in zip(ids, ids[1:]):
+                if a >= 256 and b >= 256:
+                    assert len(table[a].decode()) + len(table[b].decode()) > 3, (piece, a, b)
