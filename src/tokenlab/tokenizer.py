@@ -225,10 +225,7 @@ class Tokenizer:
             num_threads = min(os.cpu_count() or 1, 8)
         if int(num_threads) < 1:
             raise InvalidInputError(f"num_threads must be >= 1, got {num_threads}")
-        out, starts, counts = fast.encode_many([_utf8(t) for t in texts], num_threads=int(num_threads))
-        if as_array:
-            return [out[a : a + n].copy() for a, n in zip(starts.tolist(), counts.tolist())]
-        return [out[a : a + n].tolist() for a, n in zip(starts.tolist(), counts.tolist())]
+        return fast.encode_texts(texts, _utf8, num_threads=int(num_threads), as_list=not as_array)
 
     # ------------------------------------------------------------------ decode
     def token_bytes(self, token_id: int) -> bytes:

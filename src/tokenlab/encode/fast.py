@@ -819,6 +819,26 @@ class FastBPE:
                     f.result()
         return out, doc_off[:-1], counts
 
+    def encode_texts(self, texts: list[str], to_bytes, num_threads: int = 1, as_list: bool = True) -> list:
+        """Ids per text. Each thread takes contiguous groups and does all of a group's work, so its
+        GIL-bound parts (UTF-8 encoding, building Python lists) overlap other threads' kernels."""
+        def work(group):
+            d0, d1 = group
+            datas = [to_bytes(t) for t in texts[d0:d1]]
+            out, starts, counts = self.encode_many(datas, 1)
+            if as_list:
+                return [out[a : a + n].tolist() for a, n in zip(starts.tolist(), counts.tolist())]
+            return [out[a : a + n].copy() for a, n in zip(starts.tolist(), counts.tolist())]
+
+        if num_threads <= 1 or len(texts) < 2:
+            return work((0, len(texts)))
+        lens = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+        doc_off = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(lens, out=doc_off[1:])
+        with ThreadPoolExecutor(max_workers=num_threads) as ex:
+            parts = list(ex.map(work, _groups(doc_off, num_threads)))
+        return [ids for part in parts for ids in part]
+
     def split_ends(self, data: bytes) -> np.ndarray:
         """Byte offsets where pre-tokenizer pieces end."""
         buf = np.frombuffer(data, dtype=np.uint8)
