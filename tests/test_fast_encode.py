@@ -199,3 +199,15 @@ def test_without_numba_the_python_path_is_used(trained, monkeypatch, real_docs):
     assert tok._fast is None
     assert tok.encode(real_docs[5]) == trained.encode(real_docs[5])
     assert tok.encode_batch(real_docs[:3], num_threads=2) == trained.encode_batch(real_docs[:3], num_threads=2)
+
+
+def test_batch_groups_cover_every_doc_once():
+    from tokenlab.encode.fast import _groups
+
+    for sizes in ([5], [0, 0, 3], list(range(50)), [10 ** 6] * 7 + [1] * 20):
+        off = np.concatenate([[0], np.cumsum(sizes)])
+        for threads, cap in ((1, None), (2, None), (3, 10), (1, 100)):
+            groups = _groups(off, threads, max_chars=cap)
+            assert [d for a, b in groups for d in range(a, b)] == list(range(len(sizes)))
+            if cap:  # docs are indivisible: a group exceeds the cap by less than one doc
+                assert all(off[b] - off[a] <= cap + max(sizes) for a, b in groups)

@@ -45,6 +45,7 @@ _SMALL = 256  # pieces up to this many bytes merge in place; longer ones use the
 _CACHE_SLOTS = 1 << 15
 _CACHE_KEY = 32  # longest piece (bytes) the cache stores
 _CACHE_IDS = 16  # most ids a cached piece may have
+_GROUP_CHARS = 1 << 22  # batches are encoded in groups of about this many characters
 _SMALL_TEXT = 1 << 14  # texts up to this many bytes encode into per-cache reusable buffers
 _EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
 # Helpers are compiled without reference counting (_nrt=False): they never allocate, and the
@@ -830,13 +831,17 @@ class FastBPE:
                 return [out[a : a + n].tolist() for a, n in zip(starts.tolist(), counts.tolist())]
             return [out[a : a + n].copy() for a, n in zip(starts.tolist(), counts.tolist())]
 
-        if num_threads <= 1 or len(texts) < 2:
+        if len(texts) < 2:
             return work((0, len(texts)))
         lens = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
         doc_off = np.zeros(len(texts) + 1, dtype=np.int64)
         np.cumsum(lens, out=doc_off[1:])
-        with ThreadPoolExecutor(max_workers=num_threads) as ex:
-            parts = list(ex.map(work, _groups(doc_off, num_threads)))
+        groups = _groups(doc_off, max(num_threads, 1), max_chars=_GROUP_CHARS)
+        if num_threads <= 1:
+            parts = [work(g) for g in groups]
+        else:
+            with ThreadPoolExecutor(max_workers=num_threads) as ex:
+                parts = list(ex.map(work, groups))
         return [ids for part in parts for ids in part]
 
     def split_ends(self, data: bytes) -> np.ndarray:
@@ -854,15 +859,19 @@ class FastBPE:
         return data, -1
 
 
-def _groups(doc_off: np.ndarray, num_threads: int) -> list[tuple[int, int]]:
-    """Contiguous doc ranges of similar byte size, a few per thread for balance."""
+def _groups(doc_off: np.ndarray, num_threads: int, max_chars: int | None = None) -> list[tuple[int, int]]:
+    """Contiguous doc ranges of similar size, a few per thread for balance, and (with max_chars)
+    small enough that the per-group buffers stay bounded."""
     n_docs = len(doc_off) - 1
     if n_docs == 0:
         return []
-    if num_threads <= 1 or n_docs == 1:
+    total = int(doc_off[-1])
+    n_groups = 1 if num_threads <= 1 else num_threads * 4
+    if max_chars:
+        n_groups = max(n_groups, -(-total // max_chars))
+    n_groups = min(n_docs, n_groups)
+    if n_groups <= 1:
         return [(0, n_docs)]
-    n_groups = min(n_docs, num_threads * 4)
-    total = doc_off[-1]
     cuts = np.searchsorted(doc_off, np.linspace(0, total, n_groups + 1)[1:-1], side="left")
     bounds = sorted(set([0, *cuts.tolist(), n_docs]))
     return [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
