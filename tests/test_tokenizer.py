@@ -147,3 +147,11 @@ def test_every_registered_json_format_loads_by_path_without_prior_imports(tmp_pa
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split(None, 1) == ["UnigramModel", "hello world\n"]
+
+
+def test_bert_vocab_txt_is_detected_as_wordpiece():
+    from tokenlab.models.wordpiece import minilm_vocab_path
+
+    tok = load_tokenizer(minilm_vocab_path())
+    assert type(tok).__name__ == "WordPieceTokenizer"
+    assert tok.decode(tok.encode("hello world")) == "hello world"

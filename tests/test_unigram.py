@@ -269,7 +269,7 @@ def test_cli_train_encode_export(tmp_path, train_text, held_out):
 
 @pytest.mark.parametrize("args", [
     ["--vocab-size", "257", "--special", "<s>"],
-    ["--vocab-size", "600", "--format", "hf"],
+    ["--vocab-size", "600", "--format", "tiktoken"],
 ])
 def test_cli_train_bad_input(args, tmp_path):
     corpus = tmp_path / "c.txt"
@@ -279,6 +279,21 @@ def test_cli_train_bad_input(args, tmp_path):
     assert res.exit_code == 1, res.output
     assert res.stderr.startswith("error: ") and len(res.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o.json").exists()
+
+
+def test_cli_train_unigram_straight_to_hf(tmp_path):
+    import tokenizers
+
+    corpus = tmp_path / "c.txt"
+    text = "some words and more words, then tokens " * 50
+    corpus.write_text(text, encoding="utf-8")
+    out = tmp_path / "tokenizer.json"
+    res = CliRunner().invoke(main, ["train", str(corpus), "-o", str(out), "--algorithm", "unigram",
+                                    "--vocab-size", "400", "--format", "hf", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    hf = tokenizers.Tokenizer.from_file(str(out))
+    model = train_unigram([text], vocab_size=400, progress=False)
+    assert hf.encode(text[:300]).ids == model.encode(text[:300])
 
 
 def test_cli_unigram_to_hf_rejects_bpe(trained, tmp_path):

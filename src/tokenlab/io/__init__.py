@@ -25,6 +25,7 @@ JSON_FORMATS: dict[str, str] = {
     "tokenlab-scaffold": "tokenlab.models.scaffold:load_scaffold",
     "tokenlab-charbpe": "tokenlab.models.char_bpe:load_char_bpe",
     "tokenlab-wordpiece": "tokenlab.models.wordpiece:load_wordpiece",
+    "wordpiece-vocab": "tokenlab.models.wordpiece:load_wordpiece",
 }
 
 
@@ -37,6 +38,9 @@ def detect_format(path) -> str:
     with open(path, "rb") as f:
         head = f.read(4096).lstrip()
     if not head.startswith(b"{"):
+        first = head.split(b"\n", 1)[0].split()
+        if path.suffix == ".txt" and len(first) == 1:
+            return "wordpiece-vocab"  # BERT vocab.txt: one token per line
         return "tiktoken"
     try:
         with open(path, encoding="utf-8") as f:
