@@ -103,6 +103,7 @@ def measure(task: str, threads: int, target_bytes: int, repeat: int) -> dict:
         tok.encode_batch(docs[:20], num_threads=threads, disallowed_special=())  # JIT / tables, not timed
         secs, ids = _best_time(lambda: tok.encode_batch(docs, num_threads=threads, disallowed_special=()), repeat)
         if task == "ours_decode":
+            tok.decode(ids[0])  # loads the decode kernel, not timed
             secs, texts = _best_time(lambda: [tok.decode(x) for x in ids], repeat)
             out["roundtrip"] = texts == docs
     elif task in ("tiktoken_encode", "tiktoken_decode"):
@@ -110,6 +111,7 @@ def measure(task: str, threads: int, target_bytes: int, repeat: int) -> dict:
         ref.encode_ordinary_batch(docs[:20], num_threads=threads)
         secs, ids = _best_time(lambda: ref.encode_ordinary_batch(docs, num_threads=threads), repeat)
         if task == "tiktoken_decode":
+            ref.decode(ids[0])
             secs, texts = _best_time(lambda: [ref.decode(x) for x in ids], repeat)
             out["roundtrip"] = texts == docs
     elif task == "hf_encode":
@@ -154,6 +156,20 @@ def _checksum(batches) -> int:
     for ids in batches:
         crc = zlib.crc32(np.asarray(ids, dtype=np.uint32).tobytes(), crc)
     return crc
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS. Linux's ru_maxrss survives fork+exec (a child started by a big
+    parent reports the parent's peak), so read the address space's own high-water mark instead."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB elsewhere
 
 
 # ------------------------------------------------------------------ parent side
@@ -224,7 +240,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     if args.child:
         res = measure(args.child, args.threads, args.bytes, args.repeat)
-        res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        res["peak_rss_mb"] = peak_rss_mb()
         print(json.dumps(res))
         return
     for threads in (1, 2):
