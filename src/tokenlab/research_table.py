@@ -116,7 +116,12 @@ def research_table(
     """
     algos, meths = _registries()
     algorithms = sorted(algos) if algorithms is None else list(algorithms)
-    methods = sorted(m for m in meths if m != "merge") if methods is None else list(methods)
+    if methods is None:
+        from .encode.methods import METHOD_ALIASES
+
+        methods = sorted(m for m in meths if m != "merge" and m not in METHOD_ALIASES)
+    else:
+        methods = list(methods)
     for a in algorithms:
         if a not in algos:
             raise InvalidInputError(f"unknown algorithm {a!r}; registered: {', '.join(sorted(algos))}")

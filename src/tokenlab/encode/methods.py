@@ -261,6 +261,10 @@ def encode_merge(tok, text: str, allowed_special=(), disallowed_special="all") -
     return tok.encode(text, allowed_special=allowed_special, disallowed_special=disallowed_special)
 
 
+# Other names for the same method (kept out of tables so a method is listed once).
+METHOD_ALIASES = {"greedy": "longest-prefix"}
+
+
 def method_registry() -> dict[str, Callable]:
     """Every inference method by name: fn(tok, text, allowed_special=(), **options) -> ids."""
     from ..models.unigram import encode_unigram_sample, encode_viterbi
