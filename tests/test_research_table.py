@@ -69,7 +69,10 @@ def test_picks_up_whatever_is_registered(docs, monkeypatch):
     assert "bpe + bytes-only" in by and by["bpe + bytes-only"].bytes_per_token == pytest.approx(1.0)
     assert "ValueError: boom" in by["broken"].error  # one broken trainer does not hide the rest
     assert set(ALGORITHMS) <= set(by)
-    assert {f"bpe + {m}" for m in METHODS if m != "merge"} <= set(by)
+    from tokenlab.encode.methods import METHOD_ALIASES
+
+    assert {f"bpe + {m}" for m in METHODS if m != "merge" and m not in METHOD_ALIASES} <= set(by)
+    assert not {f"bpe + {m}" for m in METHOD_ALIASES} & set(by)
 
 
 def test_split_corpus():
