@@ -82,6 +82,7 @@ def _make_counter(pretokenizer: PreTokenizer, native: bool | None = None):
             raise InvalidInputError("corpus contains text that is not valid Unicode (lone surrogates)") from None
         return count_with_regex(docs) if out is None else out
 
+    count.releases_gil = True
     return count
 
 
@@ -138,20 +139,31 @@ def count_pretokens(corpus: Iterable[str], pretokenizer: PreTokenizer, progress:
             for batch in batches:
                 total.update(_count_batch(batch))
             return total
-        _count_batch(["warm up"])
         import itertools
         from collections import deque
 
-        with _pool(workers, _init_worker, (pretokenizer, native)) as pool:
+        if getattr(_WORKER_COUNT, "releases_gil", False):
+            # the compiled counter releases the GIL: threads, no pickling of text or tables
+            from concurrent.futures import ThreadPoolExecutor
+
+            executor = ThreadPoolExecutor(workers)
+            submit = lambda batch: executor.submit(_count_batch, batch)  # noqa: E731
+            collect = lambda job: job.result()  # noqa: E731
+        else:
+            _count_batch(["warm up"])
+            executor = _pool(workers, _init_worker, (pretokenizer, native))
+            submit = lambda batch: executor.apply_async(_count_batch, (batch,))  # noqa: E731
+            collect = lambda job: job.get()  # noqa: E731
+        with executor:
             # a bounded window of batches in flight, collected in order: memory stays flat and the
             # word order (which fixes the result in HF's rare tie cases) does not depend on timing
             pending: deque = deque()
             for batch in itertools.chain([first, second], batches):
-                pending.append(pool.apply_async(_count_batch, (batch,)))
+                pending.append(submit(batch))
                 if len(pending) >= 2 * workers:
-                    total.update(pending.popleft().get())
+                    total.update(collect(pending.popleft()))
             while pending:
-                total.update(pending.popleft().get())
+                total.update(collect(pending.popleft()))
     return total
 
 
