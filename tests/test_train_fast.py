@@ -76,8 +76,9 @@ def test_special_token_text_in_corpus_like_hf(real_docs):
 def test_parallel_counting_equals_serial(real_docs):
     pre = PreTokenizer("cl100k")
     serial = count_pretokens(real_docs, pre, workers=1)
-    parallel = count_pretokens(real_docs, pre, workers=2, batch_chars=50_000)
-    assert serial == parallel
+    threads = count_pretokens(real_docs, pre, workers=2, batch_chars=50_000)  # compiled counter: threads
+    processes = count_pretokens(real_docs, pre, workers=2, batch_chars=200_000, native=False)  # regex: processes
+    assert serial == threads == processes
     # and a hand count on one document
     doc = real_docs[5]
     from collections import Counter
@@ -144,9 +145,10 @@ def test_bad_corpus_items_in_the_parallel_path():
     docs = ["some text " * 100] * 5 + [b"bytes"]
     with pytest.raises(InvalidInputError, match="str"):
         count_pretokens(docs, PreTokenizer("gpt2"), workers=2, batch_chars=500)
-    with pytest.raises(InvalidInputError, match="Unicode"):
-        count_pretokens(["ok " * 300, "bad \ud800 surrogate"] * 3, PreTokenizer("gpt2"), workers=2,
-                        batch_chars=500)
+    for native in (None, False):
+        with pytest.raises(InvalidInputError, match="Unicode"):
+            count_pretokens(["ok " * 300, "bad \ud800 surrogate"] * 3, PreTokenizer("gpt2"), workers=2,
+                            batch_chars=500, native=native)
 
 
 def test_native_flag_without_numba(monkeypatch):
