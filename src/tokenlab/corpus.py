@@ -99,14 +99,6 @@ def _tokenizer(tokenizer):
     return _TOKENIZERS[key]
 
 
-def _encode_text(tok, text: str) -> np.ndarray:
-    from .tokenizer import Tokenizer
-
-    if isinstance(tok, Tokenizer):  # special-token strings in a corpus are plain text
-        return np.asarray(tok.encode(text, allowed_special=(), disallowed_special=(), as_array=True))
-    return np.asarray(tok.encode(text), dtype=np.int64)
-
-
 def _documents(unit: Unit, documents: str) -> Iterator[str]:
     with open(unit.path, "rb") as f:
         f.seek(unit.start)
@@ -134,16 +126,26 @@ def encode_unit(unit: Unit, tokenizer, documents: str = "lines", eos_id: int | N
 
     ``tokenizer`` is a tokenizer object or a path (loaded once per process and cached).
     """
+    from .tokenizer import Tokenizer
+
     tok = _tokenizer(tokenizer)
-    parts: list[np.ndarray] = []
-    eos = None if eos_id is None else np.asarray([eos_id], dtype=dtype)
-    for doc in _documents(unit, documents):
-        parts.append(_encode_text(tok, doc).astype(dtype, copy=False))
-        if eos is not None:
-            parts.append(eos)
-    if not parts:
+    docs = list(_documents(unit, documents))
+    if isinstance(tok, Tokenizer):  # special-token strings in a corpus are plain text
+        encoded = tok.encode_batch(docs, num_threads=1, allowed_special=(), disallowed_special=(), as_array=True)
+    else:
+        encoded = [np.asarray(tok.encode(doc), dtype=np.int64) for doc in docs]
+    if not encoded:
         return np.zeros(0, dtype=dtype)
-    return np.concatenate(parts)
+    if eos_id is None:
+        return np.concatenate(encoded).astype(dtype, copy=False)
+    lengths = np.fromiter((len(a) for a in encoded), dtype=np.int64, count=len(encoded))
+    out = np.empty(int(lengths.sum()) + len(encoded), dtype=dtype)
+    ends = np.cumsum(lengths + 1)  # each document, then its end-of-text id
+    out[ends - 1] = eos_id
+    mask = np.ones(len(out), dtype=bool)
+    mask[ends - 1] = False
+    out[mask] = np.concatenate(encoded) if int(lengths.sum()) else np.zeros(0, dtype=dtype)
+    return out
 
 
 # ---------------------------------------------------------------------------------- helpers
