@@ -6,8 +6,9 @@ Why it is fast:
   ``regex`` module (:mod:`tokenlab.encode.unicode_table`), so no regex engine and no Python
   string objects per piece;
 - a piece that is a whole token (``ignore_merges``) is one open-addressing hash probe; other
-  pieces go through a direct-mapped per-thread cache and then the rank-based merge over a
-  numba hash of ``(left, right) -> (rank, merged)``; long pieces use a heap, never quadratic;
+  pieces go through a direct-mapped per-thread cache and then the rank-based merge, where a
+  pair's rank is the rank of the token its bytes spell (tiktoken-style ``any_split``) or comes
+  from a ``(left, right) -> (rank, merged)`` table (HF merges); long pieces use a heap;
 - batches are cut into contiguous groups that run in threads (the kernels release the GIL).
 
 Ids are identical to the pure-Python path (tests compare both, and cl100k against tiktoken).
@@ -51,12 +52,11 @@ _EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
 # Helpers are compiled without reference counting (_nrt=False): they never allocate, and the
 # incref/decref numba puts around every call that passes arrays cost more than the work itself.
 _JIT = dict(cache=True, nogil=True, _nrt=False)
-_INLINE = _JIT
 _KERNEL = dict(cache=True, nogil=True)  # functions that allocate arrays
 
 
 # ---------------------------------------------------------------- UTF-8 and classes
-@njit(**_INLINE)
+@njit(**_JIT)
 def _cp_at(buf, i):
     """Code point starting at byte i and its width (input is valid UTF-8 from str.encode)."""
     b0 = np.int64(buf[i])
@@ -131,7 +131,7 @@ def _space_run(buf, tab, i, end):
     return j, last_nl, prev
 
 
-@njit(**_INLINE)
+@njit(**_JIT)
 def _fold(c):
     if 65 <= c <= 90:
         return c + 32
@@ -346,7 +346,7 @@ _NO_RANK = 0x7FFFFFFF
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
-@njit(**_INLINE)
+@njit(**_JIT)
 def _hash_bytes(buf, s, e):
     h = np.uint64(0xCBF29CE484222325)
     for t in range(s, e):
@@ -354,7 +354,7 @@ def _hash_bytes(buf, s, e):
     return h ^ (h >> np.uint64(31))
 
 
-@njit(**_INLINE)
+@njit(**_JIT)
 def _short_key(buf, s, e):
     k = np.uint64(e - s) << np.uint64(56)
     for t in range(e - s):
@@ -362,7 +362,7 @@ def _short_key(buf, s, e):
     return k
 
 
-@njit(**_INLINE)
+@njit(**_JIT)
 def _slot(key, table):
     # multiplicative (Fibonacci) hashing; bits 32.. of the product
     return np.int64((key * _GOLDEN) >> np.uint64(32)) & (table.shape[0] - 1)
@@ -378,7 +378,7 @@ def _table_put(table, key, value):
     table[slot, 1] = value
 
 
-@njit(**_INLINE)
+@njit(**_JIT)
 def _table_get(table, key):
     mask = table.shape[0] - 1
     slot = _slot(key, table)
@@ -418,7 +418,7 @@ def _build_pair_table(lefts, rights, ranks, news, table):
         _table_put(table, key, (np.uint64(ranks[t]) << np.uint64(32)) | np.uint64(news[t]))
 
 
-@njit(**_INLINE)
+@njit(**_JIT)
 def _vocab_value(buf, s, e, vt):
     """(rank << 32) | id of the token spelled buf[s:e], or _EMPTY."""
     short, long_, tok_off, tok_bytes = vt
@@ -447,7 +447,7 @@ def _vocab_value(buf, s, e, vt):
         slot = (slot + 1) & mask
 
 
-@njit(**_INLINE)
+@njit(**_JIT)
 def _merge_value(buf, a, b, c, left, right, any_split, vt, pairs):
     """(rank << 32) | merged id for joining the parts buf[a:b] (id left) and buf[b:c] (id right);
     rank _NO_RANK when they do not merge."""
@@ -627,7 +627,7 @@ def _encode_miss(buf, s, e, byte_ids, any_split, vt, pairs, cache, scratch, out,
     return o2
 
 
-@njit(**_INLINE)
+@njit(**_JIT)
 def _encode_piece(buf, s, e, byte_ids, ignore_merges, any_split, vt, pairs, cache, scratch, out, o):
     n = e - s
     if n == 1:
