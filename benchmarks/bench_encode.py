@@ -125,6 +125,23 @@ def measure(task: str, threads: int, target_bytes: int, repeat: int) -> dict:
         hf.encode_batch(docs[:20], add_special_tokens=False)
         secs, enc = _best_time(lambda: hf.encode_batch(docs, add_special_tokens=False), repeat)
         ids = [e.ids for e in enc]
+    elif task in ("ours_trained", "hf_trained"):
+        # a BPE trained here (HF merge semantics, no whole-token shortcut): exercises merges + piece cache
+        from tokenlab import train_bpe
+
+        tok = train_bpe(docs[::4], vocab_size=8000, pretokenizer="cl100k")
+        if task == "ours_trained":
+            tok.encode_batch(docs[:20], num_threads=threads)
+            secs, ids = _best_time(lambda: tok.encode_batch(docs, num_threads=threads), repeat)
+        else:
+            import tokenizers
+
+            from tokenlab.io import to_hf_json_str
+
+            hf = tokenizers.Tokenizer.from_str(to_hf_json_str(tok))
+            hf.encode_batch(docs[:20], add_special_tokens=False)
+            secs, enc = _best_time(lambda: hf.encode_batch(docs, add_special_tokens=False), repeat)
+            ids = [e.ids for e in enc]
     elif task == "jit_warmup":
         start = time.perf_counter()
         tok, _ = _load_cl100k()
@@ -202,6 +219,10 @@ def run(threads: int, quick: bool = False) -> list[dict]:
         _row(f"encode cl100k ({mb:.0f} MB mixed)", ours, "HF tokenizers encode_batch", hf,
              "ids identical" if ours["checksum"] == hf["checksum"] else "IDS DIFFER"),
     ]
+    trained = _child("ours_trained", threads, target, repeat)
+    hf_trained = _child("hf_trained", threads, target, repeat, env=env)
+    rows.append(_row(f"encode 8k BPE trained here ({mb:.0f} MB mixed)", trained, "HF tokenizers encode_batch",
+                     hf_trained, "ids identical" if trained["checksum"] == hf_trained["checksum"] else "IDS DIFFER"))
     if threads == 1:
         dec = _child("ours_decode", 1, target, repeat)
         tdec = _child("tiktoken_decode", 1, target, repeat)
