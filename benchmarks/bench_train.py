@@ -23,7 +23,6 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-import time
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -182,10 +181,11 @@ def run(threads: int = 1, quick: bool = False) -> list[dict]:
         "ours_seconds": round(ours["wall"], 2),
         "peer_seconds": round(peer["wall"], 2),
         "notes": (f"merges identical: {same} ({len(ours['merges'])} vs {len(peer['merges'])}){diff}; "
-                  f"ours {ours['wall']:.1f}s = pre-tokenize+count {ours['count']:.1f}s ({threads} process(es)) "
+                  f"ours {ours['wall']:.1f}s = pre-tokenize+count {ours['count']:.1f}s ({threads} worker(s)) "
                   f"+ merge loop {ours['merge']:.1f}s; {ours['words']} distinct pretokens; "
-                  f"JIT warm-up (not included) {ours['warmup']:.1f}s; "
-                  f"peak RSS is the main process (workers peaked at {ours['children_rss_mb']:.0f} MB each)"),
+                  f"JIT warm-up (not included) {ours['warmup']:.1f}s"
+                  + (f"; worker processes peaked at {ours['children_rss_mb']:.0f} MB each"
+                     if ours["children_rss_mb"] > 1 else "")),
     }]
     # encode-corpus on the first 20 MB (2 MB in quick mode) with the tokenizer just trained
     enc_mb = 2.0 if quick else 20.0

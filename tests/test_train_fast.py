@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tokenlab import InvalidInputError, PreTokenizer
-from tokenlab.io.hf_json import to_byte_level, to_oniguruma
+from tokenlab.io.hf_json import to_oniguruma
 from tokenlab.pretokenize import PATTERNS
 from tokenlab.train import _native
 from tokenlab.train.bpe import count_pretokens, train_bpe, train_from_counts

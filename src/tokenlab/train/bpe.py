@@ -147,13 +147,13 @@ def count_pretokens(corpus: Iterable[str], pretokenizer: PreTokenizer, progress:
             from concurrent.futures import ThreadPoolExecutor
 
             executor = ThreadPoolExecutor(workers)
-            submit = lambda batch: executor.submit(_count_batch, batch)  # noqa: E731
-            collect = lambda job: job.result()  # noqa: E731
+            submit = lambda batch: executor.submit(_count_batch, batch)
+            collect = lambda job: job.result()
         else:
             _count_batch(["warm up"])
             executor = _pool(workers, _init_worker, (pretokenizer, native))
-            submit = lambda batch: executor.apply_async(_count_batch, (batch,))  # noqa: E731
-            collect = lambda job: job.get()  # noqa: E731
+            submit = lambda batch: executor.apply_async(_count_batch, (batch,))
+            collect = lambda job: job.get()
         with executor:
             # a bounded window of batches in flight, collected in order: memory stays flat and the
             # word order (which fixes the result in HF's rare tie cases) does not depend on timing
