@@ -155,3 +155,24 @@ def test_native_flag_without_numba(monkeypatch):
     monkeypatch.setattr(_native, "HAVE_NUMBA", False)
     with pytest.raises(InvalidInputError, match="numba"):
         train_from_counts({b"ab": 2}, 300, PreTokenizer(None), native=True)
+
+
+def test_without_numba_installed_gives_the_same_tokenizer(real_docs, tmp_path):
+    """A Python without numba (import blocked) takes the pure-Python paths and learns the same merges."""
+    import subprocess
+    import sys
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("".join(real_docs[:12]), encoding="utf-8")
+    script = (
+        "import sys, json; sys.modules['numba'] = None\n"
+        "from tokenlab import train_bpe\n"
+        "from tokenlab.train import _native\n"
+        "assert not _native.HAVE_NUMBA\n"
+        f"tok = train_bpe([open({str(corpus)!r}, encoding='utf-8').read()], vocab_size=600, special_tokens=['<s>'])\n"
+        "print(json.dumps([[a.hex(), b.hex()] for a, b in tok.merges]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    ours = train_bpe([corpus.read_text(encoding="utf-8")], vocab_size=600, special_tokens=["<s>"])
+    assert json.loads(out) == [[a.hex(), b.hex()] for a, b in ours.merges]
+    assert len(ours.merges) == 600 - 257
