@@ -254,9 +254,7 @@ def _pool_map(workers: int, tokenizer):
     """An ordered ``map`` over a process pool with a bounded number of units in flight."""
 
     def run(fn, units):
-        from .train.bpe import _pool
-
-        from .train.bpe import _in_daemon_process
+        from .train.bpe import _in_daemon_process, _pool
 
         units = list(units)
         if workers <= 1 or len(units) <= 1 or _in_daemon_process():
