@@ -47,6 +47,7 @@ _CACHE_SLOTS = 1 << 15
 _CACHE_KEY = 32  # longest piece (bytes) the cache stores
 _CACHE_IDS = 16  # most ids a cached piece may have
 _GROUP_CHARS = 1 << 22  # batches are encoded in groups of about this many characters
+_THREADED_CHARS = 1 << 16  # smaller batches run in the calling thread
 _SMALL_TEXT = 1 << 14  # texts up to this many bytes encode into per-cache reusable buffers
 _EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
 # Helpers are compiled without reference counting (_nrt=False): they never allocate, and the
@@ -836,6 +837,8 @@ class FastBPE:
         lens = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
         doc_off = np.zeros(len(texts) + 1, dtype=np.int64)
         np.cumsum(lens, out=doc_off[1:])
+        if doc_off[-1] < _THREADED_CHARS:  # starting threads costs more than a small batch takes
+            num_threads = 1
         groups = _groups(doc_off, max(num_threads, 1), max_chars=_GROUP_CHARS)
         if num_threads <= 1:
             parts = [work(g) for g in groups]
