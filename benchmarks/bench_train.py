@@ -1,13 +1,14 @@
 """BPE training (vocab 32k, >= 100 MB of real text) vs HF tokenizers' BpeTrainer; encode-corpus vs HF encode_batch.
 
 Data: every .py/.rst/.txt/.md file under the standard library and this venv's site-packages, walked in
-sorted order, valid UTF-8 only, concatenated until 120 MB (cached in benchmarks/out/train_corpus.txt).
+sorted order, valid UTF-8 only, concatenated until 120 MB (cached as benchmarks/out/train_corpus_120mb.txt).
 Both trainers get the same documents: the file cut in ~1 MB pieces at line ends (``iter_corpus``, what
 ``tokenlab train`` feeds), HF through ``train_from_iterator`` with ByteLevel (GPT-2 regex) pre-tokenizer
-and ``initial_alphabet=ByteLevel.alphabet()``. Each side runs in a fresh subprocess (so ``ru_maxrss`` is
-its own peak); the merge lists are compared and must be identical. Threads: our pre-tokenizing worker
-processes = ``threads``; HF's rayon pool = ``RAYON_NUM_THREADS=threads``. numba's warm-up (loading the
-cached compiled merge loop, or compiling it on a cold cache) is timed separately and not in our figure.
+and ``initial_alphabet=ByteLevel.alphabet()``. Each side runs in a fresh subprocess (peak RSS = its
+``VmHWM``); the merge lists are compared and must be identical. Threads: our pre-tokenizing workers
+(threads with the compiled counter) = ``threads``; HF's rayon pool = ``RAYON_NUM_THREADS=threads``.
+numba's warm-up (loading the cached compiled code, or compiling it on a cold cache) is timed separately
+and not in our figure.
 
 encode-corpus row: the trained 32k tokenizer writes uint16 shards of the first 20 MB with ``threads``
 workers; peer: HF ``encode_batch`` on the same lines (rayon ``threads``) + numpy concatenation, no files.
@@ -66,6 +67,12 @@ def build_corpus(min_mb: float = 120.0) -> Path:
 
 _OURS = r"""
 import json, resource, sys, time, hashlib
+def peak_mb():
+    # VmHWM is this process's own peak; ru_maxrss would inherit the launching process's across exec
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 t0 = time.perf_counter()
 from tokenlab.train.bpe import train_bpe, count_pretokens, train_from_counts
 from tokenlab.cli.common import iter_corpus
@@ -82,7 +89,7 @@ tok = train_from_counts(counts, vocab, pre)
 wall = time.perf_counter() - t
 merges = [a.hex() + " " + b.hex() for a, b in tok.merges]
 json.dump({"wall": wall, "count": t_count, "merge": wall - t_count, "warmup": warm, "words": len(counts),
-           "merges": merges, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+           "merges": merges, "rss_mb": peak_mb(),
            "children_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024},
           open(out_path, "w"))
 tok.save(out_path + ".tok.json")
@@ -90,6 +97,12 @@ tok.save(out_path + ".tok.json")
 
 _HF = r"""
 import json, resource, sys, time
+def peak_mb():
+    # VmHWM is this process's own peak; ru_maxrss would inherit the launching process's across exec
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 from tokenlab.cli.common import iter_corpus
 from tokenlab.io.hf_json import from_byte_level
@@ -103,12 +116,18 @@ wall = time.perf_counter() - t
 model = json.loads(hf.to_str())["model"]
 pairs = [m.split(" ") if isinstance(m, str) else m for m in model["merges"]]
 merges = [from_byte_level(a).hex() + " " + from_byte_level(b).hex() for a, b in pairs]
-json.dump({"wall": wall, "merges": merges, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024},
+json.dump({"wall": wall, "merges": merges, "rss_mb": peak_mb()},
           open(out_path, "w"))
 """
 
 _ENC_OURS = r"""
 import json, resource, sys, time
+def peak_mb():
+    # VmHWM is this process's own peak; ru_maxrss would inherit the launching process's across exec
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 t = time.perf_counter()
 from tokenlab.corpus import encode_corpus
 from tokenlab.io import load_tokenizer
@@ -119,11 +138,17 @@ t = time.perf_counter()
 m = encode_corpus([path], tok_path, out_dir, workers=workers, progress=False, overwrite=True)
 wall = time.perf_counter() - t
 json.dump({"wall": wall, "warmup": warm, "tokens": m["total_tokens"],
-           "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}, open(out_path, "w"))
+           "rss_mb": peak_mb()}, open(out_path, "w"))
 """
 
 _ENC_HF = r"""
 import json, resource, sys, time
+def peak_mb():
+    # VmHWM is this process's own peak; ru_maxrss would inherit the launching process's across exec
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 import numpy as np, tokenizers
 from tokenlab.io import load_tokenizer, to_hf_json_str
 path, tok_path, out_path = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -138,7 +163,7 @@ for k in range(0, len(lines), 10000):
         parts.append(np.asarray(enc.ids, dtype=np.uint16)); parts.append(np.asarray([eos], dtype=np.uint16))
 ids = np.concatenate(parts)
 wall = time.perf_counter() - t
-json.dump({"wall": wall, "tokens": int(len(ids)), "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024},
+json.dump({"wall": wall, "tokens": int(len(ids)), "rss_mb": peak_mb()},
           open(out_path, "w"))
 """
 
