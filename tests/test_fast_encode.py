@@ -211,3 +211,13 @@ def test_batch_groups_cover_every_doc_once():
             assert [d for a, b in groups for d in range(a, b)] == list(range(len(sizes)))
             if cap:  # docs are indivisible: a group exceeds the cap by less than one doc
                 assert all(off[b] - off[a] <= cap + max(sizes) for a, b in groups)
+
+
+def test_concurrent_encode_from_python_threads(trained, real_docs):
+    from concurrent.futures import ThreadPoolExecutor
+
+    docs = real_docs[:200]
+    expected = [_slow(trained, d) for d in docs]
+    with ThreadPoolExecutor(4) as ex:  # each thread must get its own piece cache
+        got = list(ex.map(trained.encode, docs))
+    assert got == expected

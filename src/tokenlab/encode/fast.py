@@ -705,11 +705,11 @@ def _new_table(n_keys: int) -> np.ndarray:
 
 
 def _new_cache():
-    """Piece cache arrays (the kernel's part: the first five) + reusable buffers for short texts."""
-    return (np.full(_CACHE_SLOTS, _EMPTY, dtype=np.uint64), np.zeros(_CACHE_SLOTS, np.int64),
-            np.zeros(_CACHE_SLOTS * _CACHE_KEY, np.uint8), np.zeros(_CACHE_SLOTS, np.int64),
-            np.zeros(_CACHE_SLOTS * _CACHE_IDS, np.uint32),
-            np.empty(_SMALL_TEXT, np.uint32), np.zeros(1, np.int64), np.zeros(2, np.int64))
+    """(piece cache arrays for the kernel, reusable out / counts / offsets buffers for short texts)."""
+    pieces = (np.full(_CACHE_SLOTS, _EMPTY, dtype=np.uint64), np.zeros(_CACHE_SLOTS, np.int64),
+              np.zeros(_CACHE_SLOTS * _CACHE_KEY, np.uint8), np.zeros(_CACHE_SLOTS, np.int64),
+              np.zeros(_CACHE_SLOTS * _CACHE_IDS, np.uint32))
+    return pieces, np.empty(_SMALL_TEXT, np.uint32), np.zeros(1, np.int64), np.zeros(2, np.int64)
 
 
 def pattern_id(pretokenizer) -> int | None:
@@ -764,44 +764,31 @@ class FastBPE:
             self.pairs = _new_table(n)
             _build_pair_table(keys[:, 0].copy(), keys[:, 1].copy(), vals[:, 0].copy(), vals[:, 1].copy(),
                               self.pairs)
-        self._caches: list = []
-        self._lock = threading.Lock()
+        self._local = threading.local()
 
-    # caches are per running kernel: kernels run without the GIL, so they must not share one
+    # one cache per thread: kernels run without the GIL, so two threads must never share one
     def _take_cache(self):
-        with self._lock:
-            return self._caches.pop() if self._caches else _new_cache()
-
-    def _give_cache(self, cache) -> None:
-        with self._lock:
-            if len(self._caches) < 16:
-                self._caches.append(cache)
+        cache = getattr(self._local, "cache", None)
+        if cache is None:
+            cache = self._local.cache = _new_cache()
+        return cache
 
     def _run(self, buf, doc_off, d0, d1, out, counts) -> None:
-        cache = self._take_cache()
-        try:
-            _encode_kernel(buf, doc_off, d0, d1, self.pattern, self.split_digits, self.table, self.byte_ids,
-                           self.ignore_merges, self.any_split, self.vt, self.pairs, cache[:5], out, counts)
-        finally:
-            self._give_cache(cache)
+        _encode_kernel(buf, doc_off, d0, d1, self.pattern, self.split_digits, self.table, self.byte_ids,
+                       self.ignore_merges, self.any_split, self.vt, self.pairs, self._take_cache()[0], out, counts)
 
     def encode_bytes(self, data: bytes, as_list: bool = False):
         """Ids of one UTF-8 text (no special-token handling): a uint32 array, or a list."""
         n = len(data)
         buf = np.frombuffer(data, dtype=np.uint8)
-        cache = self._take_cache()
-        try:
-            if n <= _SMALL_TEXT:  # reuse the cache's buffers: short texts are dominated by call overhead
-                out, counts, doc_off = cache[5], cache[6], cache[7]
-            else:
-                out, counts, doc_off = np.empty(n, dtype=np.uint32), np.zeros(1, dtype=np.int64), np.zeros(2, np.int64)
-            doc_off[1] = n
-            _encode_kernel(buf, doc_off, 0, 1, self.pattern, self.split_digits, self.table, self.byte_ids,
-                           self.ignore_merges, self.any_split, self.vt, self.pairs, cache[:5], out, counts)
-            ids = out[: counts[0]]
-            return ids.tolist() if as_list else ids.copy()
-        finally:
-            self._give_cache(cache)
+        pieces, out, counts, doc_off = self._take_cache()
+        if n > _SMALL_TEXT:  # short texts reuse the thread's buffers: they are dominated by call overhead
+            out, counts, doc_off = np.empty(n, dtype=np.uint32), np.zeros(1, dtype=np.int64), np.zeros(2, np.int64)
+        doc_off[1] = n
+        _encode_kernel(buf, doc_off, 0, 1, self.pattern, self.split_digits, self.table, self.byte_ids,
+                       self.ignore_merges, self.any_split, self.vt, self.pairs, pieces, out, counts)
+        ids = out[: counts[0]]
+        return ids.tolist() if as_list else ids.copy()
 
     def encode_many(self, datas: list[bytes], num_threads: int = 1):
         """Encode many UTF-8 texts; returns (flat ids, start offsets, counts)."""
