@@ -221,3 +221,32 @@ def test_concurrent_encode_from_python_threads(trained, real_docs):
     with ThreadPoolExecutor(4) as ex:  # each thread must get its own piece cache
         got = list(ex.map(trained.encode, docs))
     assert got == expected
+
+
+def test_benchmark_harness_collects_rows_and_writes_outputs(tmp_path, monkeypatch):
+    import importlib.util
+    import os
+    import sys
+
+    root = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "run.py")
+    spec = importlib.util.spec_from_file_location("tokenlab_bench_run", root)
+    harness = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(harness)
+    (tmp_path / "bench_fake.py").write_text(
+        "def run(threads, quick=False):\n"
+        "    return [{'task': 'fake', 'ours_mb_s': 30.0 * threads, 'peer': 'p', 'peer_mb_s': 10.0,\n"
+        "             'ratio': 3.0 * threads, 'peak_rss_mb': 5.0, 'notes': 'quick' if quick else 'full'}]\n")
+    (tmp_path / "bench_broken.py").write_text("THREADS = (1,)\ndef run(threads):\n    raise RuntimeError('boom')\n")
+    monkeypatch.setattr(harness, "HERE", str(tmp_path))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "out"
+    assert harness.main(["--quick", "--out-dir", str(out)]) == 0
+    md = (out / "results-quick.md").read_text()
+    assert "| fake | 1 | 30.00 | p | 10.00 | 3.00x | 5.00 | quick |" in md
+    assert "| fake | 2 | 60.00 | p | 10.00 | 6.00x | 5.00 | quick |" in md
+    assert "boom" in md and md.count("bench_broken") == 1  # run once: THREADS = (1,)
+    assert (out / "results-quick.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(SystemExit):
+        harness.main(["--only", "nosuch", "--out-dir", str(out)])
+    sys.modules.pop("bench_fake", None)
+    sys.modules.pop("bench_broken", None)
