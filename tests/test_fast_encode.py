@@ -14,7 +14,7 @@ from tokenlab.encode.fast import HAVE_NUMBA, split_pieces
 
 pytestmark = pytest.mark.skipif(not HAVE_NUMBA, reason="numba not installed: the compiled path is off")
 
-NAMED = ["gpt2", "cl100k", "o200k", "whitespace", None]
+NAMED = ["gpt2", "cl100k", "o200k", "tekken", "whitespace", None]
 
 # characters that exercise every branch of the three patterns
 TRICKY = (
@@ -250,3 +250,19 @@ def test_benchmark_harness_collects_rows_and_writes_outputs(tmp_path, monkeypatc
         harness.main(["--only", "nosuch", "--out-dir", str(out)])
     sys.modules.pop("bench_fake", None)
     sys.modules.pop("bench_broken", None)
+
+
+def test_tekken_uses_compiled_path_and_matches_mistral(real_docs):
+    import os
+
+    import mistral_common
+    from mistral_common.tokens.tokenizers.tekken import Tekkenizer
+
+    from tokenlab.io import read_tekken
+
+    path = os.path.join(os.path.dirname(mistral_common.__file__), "data", "tekken_240911.json")
+    ours, ref = read_tekken(path), Tekkenizer.from_file(path)
+    assert ours._fast is not None and ours._fast.pattern == 5
+    docs = real_docs[1::11]
+    assert ours.encode_batch(docs, num_threads=2, disallowed_special=()) == [
+        ref.encode(d, bos=False, eos=False) for d in docs]

@@ -29,12 +29,25 @@ O200K_PATTERN = "|".join(
         r"""\s+""",
     ]
 )
+# Mistral's tekken: o200k's letter classes without contractions, digits one at a time
+TEKKEN_PATTERN = "|".join(
+    [
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+""",
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*""",
+        r"""\p{N}""",
+        r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+        r"""\s*[\r\n]+""",
+        r"""\s+(?!\S)""",
+        r"""\s+""",
+    ]
+)
 WHITESPACE_PATTERN = r"""\s+|\S+"""
 
 PATTERNS: dict[str, str | None] = {
     "gpt2": GPT2_PATTERN,
     "cl100k": CL100K_PATTERN,
     "o200k": O200K_PATTERN,
+    "tekken": TEKKEN_PATTERN,
     "whitespace": WHITESPACE_PATTERN,
     "none": None,
 }

@@ -39,7 +39,7 @@ except ImportError:  # pragma: no cover - exercised only where numba is absent
 
 from .unicode_table import LETTER, LOWERISH, NUMBER, SPACE, UPPERISH, class_table
 
-PATTERN_IDS = {None: 0, "none": 0, "gpt2": 1, "cl100k": 2, "o200k": 3, "whitespace": 4}
+PATTERN_IDS = {None: 0, "none": 0, "gpt2": 1, "cl100k": 2, "o200k": 3, "whitespace": 4, "tekken": 5}
 
 _LNS = LETTER | NUMBER | SPACE
 _SMALL = 256  # pieces up to this many bytes merge in place; longer ones use the heap
@@ -267,7 +267,8 @@ def _o200k_suffix(buf, r, end):
 
 
 @njit(**_JIT)
-def _next_o200k(buf, tab, i, end):
+def _next_o200k(buf, tab, i, end, contractions, digit_limit):
+    """o200k; with contractions=False and digit_limit=1 it is Mistral's tekken pattern."""
     c, w = _cp_at(buf, i)
     k = tab[c]
     j = i + w
@@ -279,9 +280,9 @@ def _next_o200k(buf, tab, i, end):
         if r < 0:
             r = _o200k_lower_tail(buf, tab, i, end) if alt == 0 else _o200k_upper_head(buf, tab, i, end)
         if r >= 0:
-            return _o200k_suffix(buf, r, end)
+            return _o200k_suffix(buf, r, end) if contractions else r
     if k & NUMBER:
-        return _digits(buf, tab, j, end, 1, 3)
+        return _digits(buf, tab, j, end, 1, digit_limit)
     if c == 32 and j < end:
         c2, w2 = _cp_at(buf, j)
         if not (tab[c2] & _LNS):
@@ -301,7 +302,9 @@ def _next_piece(buf, tab, i, end, pattern):
     if pattern == 2:
         return _next_cl100k(buf, tab, i, end)
     if pattern == 3:
-        return _next_o200k(buf, tab, i, end)
+        return _next_o200k(buf, tab, i, end, True, 3)
+    if pattern == 5:
+        return _next_o200k(buf, tab, i, end, False, 1)
     if pattern == 1:
         return _next_gpt2(buf, tab, i, end)
     if pattern == 4:
