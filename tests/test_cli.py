@@ -52,6 +52,16 @@ def test_train_writes_loadable_tokenizer(tok_file, corpus_file, real_docs):
     assert again.merges == tok.merges
 
 
+def test_train_workers_option(tmp_path, corpus_file, tok_file):
+    out = tmp_path / "w.json"
+    r = run("train", corpus_file, "-o", out, "--vocab-size", 600, "--special", "<|endoftext|>", "--workers", 1,
+            "--no-progress")
+    assert r.exit_code == 0, r.output
+    assert load_tokenizer(out).merges == load_tokenizer(tok_file).merges
+    r = run("train", corpus_file, "-o", out, "--algorithm", "unigram", "--workers", 2)
+    assert_clean_error(r, "bpe only", code=2)
+
+
 @pytest.mark.parametrize("fmt", ["hf", "tiktoken"])
 def test_train_other_formats(tmp_path, corpus_file, fmt):
     out = tmp_path / "out"

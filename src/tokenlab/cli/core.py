@@ -75,9 +75,11 @@ def register(group: click.Group) -> None:
 @click.option("--min-frequency", type=click.IntRange(0), default=0, show_default=True,
               help="Stop when the best pair is rarer than this.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="tokenlab", show_default=True)
+@click.option("--workers", type=click.IntRange(1), default=None,
+              help="Processes for counting pretokens (bpe only; default: all cores).")
 @progress_option
 def train(corpus, output, vocab_size, algorithm, pretokenizer, split_digits, special_tokens, min_frequency, fmt,
-          progress):
+          workers, progress):
     """Train a tokenizer on text files (UTF-8)."""
     from ..io import save_tokenizer
 
@@ -85,9 +87,14 @@ def train(corpus, output, vocab_size, algorithm, pretokenizer, split_digits, spe
     if trainer is None:
         raise click.BadParameter(f"unknown algorithm {algorithm!r}; choose from {', '.join(sorted(ALGORITHMS))}",
                                  param_hint="--algorithm")
+    extra = {}
+    if workers is not None:
+        if algorithm.lower() != "bpe":
+            raise click.UsageError("--workers applies to --algorithm bpe only")
+        extra["workers"] = workers
     tok = trainer(iter_corpus(corpus), vocab_size=vocab_size, pretokenizer=pretokenizer,
                   special_tokens=special_tokens, min_frequency=min_frequency, split_digits=split_digits,
-                  progress=progress)
+                  progress=progress, **extra)
     save_tokenizer(tok, output, fmt)
     click.echo(f"trained {tok!r} -> {output}", err=True)
 
