@@ -130,9 +130,16 @@ def write_chart(rows: list[dict], path: str) -> None:
     bars = [r for r in rows if r.get("ratio") is not None]
     if not bars:
         return
-    labels = [f"{r['task']} vs {r['peer']} ({r['threads']}T)" for r in bars]
+    import textwrap
+
+    def label(r):
+        peer = str(r["peer"]).split(" (")[0]
+        return textwrap.fill(f"{r['task']} vs {peer}, {r['threads']} thread(s)", 60)
+
+    labels = [label(r) for r in bars]
     ratios = [r["ratio"] for r in bars]
-    fig, ax = plt.subplots(figsize=(10, 0.5 * len(bars) + 1.5))
+    fig, ax = plt.subplots(figsize=(12, 0.62 * len(bars) + 1.5))
+    ax.set_xlim(0, max(ratios) * 1.15)
     colors = ["tab:green" if x >= 1 else "tab:red" for x in ratios]
     ax.barh(range(len(bars)), ratios, color=colors)
     ax.set_yticks(range(len(bars)), labels, fontsize=8)
