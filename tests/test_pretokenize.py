@@ -52,3 +52,31 @@ def test_known_splits():
     assert PreTokenizer(None).split("a b") == ["a b"]
     assert PreTokenizer("whitespace").split("a  b\n") == ["a", "  ", "b", "\n"]
     assert PreTokenizer("none").split("") == []
+
+
+def test_shipped_unicode_classes_equal_tiktoken_engine():
+    """The compiled pre-tokenizers' character classes equal tiktoken's on all 1.1M code points."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    import numpy as np
+
+    from tokenlab.encode import unicode_table as ut
+
+    spec = importlib.util.spec_from_file_location(
+        "make_unicode_classes", Path(__file__).resolve().parents[1] / "scripts" / "make_unicode_classes.py")
+    script = importlib.util.module_from_spec(spec)
+    sys.modules["make_unicode_classes"] = script
+    spec.loader.exec_module(script)
+    table = ut.build_class_table()
+    for bit, name in ut._SHIPPED_NAMES.items():
+        live = np.zeros(ut.N_CODE_POINTS, dtype=bool)
+        live[script.probe(script.CLASSES[name])] = True
+        assert np.array_equal((table & bit) > 0, live), name
+
+
+def test_cl100k_equals_tiktoken_on_recently_assigned_letters(cl100k, cl100k_ref):
+    """Code points that are letters in the installed ``regex``'s newer Unicode but not in tiktoken's."""
+    text = "\U0003d000:A \u0558x \U000105c0!b 9\U00011de0"
+    assert cl100k.encode(text) == cl100k_ref.encode(text)

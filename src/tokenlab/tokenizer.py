@@ -11,11 +11,12 @@ from functools import cached_property
 from typing import Literal
 
 import numpy as np
-import regex
 
 from .encode.bpe import PieceCache, bpe_merge
-from .errors import FormatError, InvalidInputError, SpecialTokenError
+from .errors import FormatError, InvalidInputError
 from .pretokenize import PreTokenizer, get_pretokenizer
+from .specials import check_special, split_special
+from .specials import utf8 as _utf8
 
 FORMAT_VERSION = 1
 
@@ -109,13 +110,6 @@ class Tokenizer:
                     table[(left, right)] = (r, new)
         return table
 
-    @cached_property
-    def _special_regex(self):
-        if not self.special_tokens:
-            return None
-        alts = sorted(self.special_tokens, key=len, reverse=True)
-        return regex.compile("|".join(regex.escape(s) for s in alts))
-
     # ------------------------------------------------------------------ encode
     def _encode_piece(self, piece: bytes) -> tuple[int, ...]:
         hit = self._cache.get(piece)
@@ -164,43 +158,23 @@ class Tokenizer:
         as_array: bool = False,
     ) -> list[int] | np.ndarray:
         """Encode text; special strings are errors unless allowed (tiktoken's contract)."""
-        allowed = self._check_special(text, allowed_special, disallowed_special)
-        if not allowed:
+        parts = split_special(self.special_tokens, text, allowed_special, disallowed_special)
+        if len(parts) == 1:
             if as_array:
                 return self._encode_ordinary_array(text)
             return self.encode_ordinary(text)
-        ids = []
-        last = 0
-        for m in self._special_regex.finditer(text):
-            s = m.group()
-            if s not in allowed:
-                continue
-            ids.extend(self.encode_ordinary(text[last : m.start()]))
-            ids.append(self.special_tokens[s])
-            last = m.end()
-        ids.extend(self.encode_ordinary(text[last:]))
+        ids: list[int] = []
+        for part in parts:
+            if isinstance(part, int):
+                ids.append(part)
+            else:
+                ids.extend(self.encode_ordinary(part))
         if as_array:
             return np.asarray(ids, dtype=np.uint32)
         return ids
 
     def _check_special(self, text: str, allowed_special, disallowed_special) -> set[str]:
-        """The allowed specials; raises if a disallowed one occurs in ``text``."""
-        if not allowed_special and disallowed_special == "all":  # the default, kept cheap for short texts
-            if not any(s in text for s in self.special_tokens):
-                return set()
-        allowed = set(self.special_tokens) if allowed_special == "all" else set(allowed_special)
-        unknown = allowed - set(self.special_tokens)
-        if unknown:
-            raise SpecialTokenError(f"not special tokens of this tokenizer: {sorted(unknown)}")
-        disallowed = (set(self.special_tokens) - allowed) if disallowed_special == "all" else set(disallowed_special)
-        hits = [(text.find(s), s) for s in disallowed if s in text]
-        if hits:
-            pos, s = min(hits)
-            raise SpecialTokenError(
-                f"text contains the special token {s!r} at offset {pos}; pass allowed_special to encode it "
-                f"as a special token, or disallowed_special=() to encode it as ordinary text"
-            )
-        return allowed
+        return check_special(self.special_tokens, text, allowed_special, disallowed_special)
 
     def encode_batch(self, texts: Sequence[str], *, num_threads: int | None = None,
                      **kwargs) -> list[list[int]] | list[np.ndarray]:
@@ -364,13 +338,3 @@ def _id_array(ids) -> np.ndarray | None:
         return np.frombuffer(array.array("I", ids), dtype=np.uint32)
     except (TypeError, OverflowError, ValueError):
         return None
-
-
-def _utf8(s: str) -> bytes:
-    try:
-        return s.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidInputError(
-            f"text is not valid Unicode (lone surrogate {s[exc.start]!r} at offset {exc.start}); "
-            "was it read from invalid UTF-8?"
-        ) from None

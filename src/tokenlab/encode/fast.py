@@ -2,9 +2,9 @@
 
 Why it is fast:
 - the gpt2 / cl100k / o200k / whitespace pre-tokenizers are hand-written state machines that
-  walk the UTF-8 bytes directly, classifying code points through a table derived from the
-  ``regex`` module (:mod:`tokenlab.encode.unicode_table`), so no regex engine and no Python
-  string objects per piece;
+  walk the UTF-8 bytes directly, classifying code points through a shipped table equal to
+  tiktoken's Unicode classes (:mod:`tokenlab.encode.unicode_table`), so no regex engine and no
+  Python string objects per piece;
 - a piece that is a whole token (``ignore_merges``) is one open-addressing hash probe; other
   pieces go through a direct-mapped per-thread cache and then the rank-based merge, where a
   pair's rank is the rank of the token its bytes spell (tiktoken-style ``any_split``) or comes

@@ -23,9 +23,8 @@ import random
 import weakref
 from collections.abc import Callable, Iterable
 
-import regex
-
-from ..errors import FormatError, InvalidInputError, SpecialTokenError
+from ..errors import FormatError, InvalidInputError
+from ..specials import split_special, utf8
 from .lattice import VocabIndex, draw
 
 _INDEXES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -41,45 +40,6 @@ def vocab_index(tok) -> VocabIndex:
 
 
 # ---------------------------------------------------------------------- specials and pretokens
-def utf8(s: str) -> bytes:
-    try:
-        return s.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidInputError(
-            f"text is not valid Unicode (lone surrogate {s[exc.start]!r} at offset {exc.start}); "
-            "was it read from invalid UTF-8?"
-        ) from None
-
-
-def split_special(tok, text: str, allowed_special=(), disallowed_special="all") -> list:
-    """Text cut into ordinary strings and special-token ids, with ``Tokenizer.encode``'s contract:
-    a special string not allowed is an error unless ``disallowed_special=()``."""
-    specials = tok.special_tokens
-    allowed = set(specials) if allowed_special == "all" else set(allowed_special)
-    unknown = allowed - set(specials)
-    if unknown:
-        raise SpecialTokenError(f"not special tokens of this tokenizer: {sorted(unknown)}")
-    disallowed = (set(specials) - allowed) if disallowed_special == "all" else set(disallowed_special)
-    hits = [(text.find(s), s) for s in disallowed if s in text]
-    if hits:
-        pos, s = min(hits)
-        raise SpecialTokenError(
-            f"text contains the special token {s!r} at offset {pos}; pass allowed_special to encode it "
-            f"as a special token, or disallowed_special=() to encode it as ordinary text"
-        )
-    if not allowed:
-        return [text]
-    rx = regex.compile("|".join(regex.escape(s) for s in sorted(allowed, key=len, reverse=True)))
-    parts: list = []
-    last = 0
-    for m in rx.finditer(text):
-        parts.append(text[last:m.start()])
-        parts.append(specials[m.group()])
-        last = m.end()
-    parts.append(text[last:])
-    return parts
-
-
 def encode_with(tok, text: str, piece_fn: Callable[[bytes], list[int]], allowed_special=(),
                 disallowed_special="all") -> list[int]:
     """Pre-tokenize like ``tok`` and segment each piece's bytes with ``piece_fn``."""
@@ -87,7 +47,7 @@ def encode_with(tok, text: str, piece_fn: Callable[[bytes], list[int]], allowed_
         raise InvalidInputError(f"text must be str, got {type(text).__name__}")
     ids: list[int] = []
     split = tok.pretokenizer.split
-    for part in split_special(tok, text, allowed_special, disallowed_special):
+    for part in split_special(tok.special_tokens, text, allowed_special, disallowed_special):
         if isinstance(part, int):
             ids.append(part)
             continue

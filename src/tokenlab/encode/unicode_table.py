@@ -1,9 +1,12 @@
 """Per-code-point class bits for the native pre-tokenizers.
 
-The table is derived from the ``regex`` module itself (the engine the slow path uses), so the
-state machines in :mod:`tokenlab.encode.fast` agree with the regex patterns by construction
-for every code point. Building takes ~0.1 s; it is cached as ``.npy`` under
-``~/.cache/tokenlab`` (or ``$TOKENLAB_CACHE_DIR``) keyed by the regex and Unicode versions.
+The classes come from a table shipped with tokenlab (``data/unicode_classes.json``, probed from
+tiktoken's regex engine by ``scripts/make_unicode_classes.py``), not from whatever Unicode version
+the installed ``regex`` package has: ids then equal tiktoken's on every code point and do not
+change with a ``regex`` upgrade. (The pure-Python fallback uses ``regex`` and can differ on code
+points assigned in a newer Unicode version than tiktoken's.) ``build_class_table_from_regex``
+keeps the old derivation for comparison. The table is cached as ``.npy`` under
+``~/.cache/tokenlab`` (or ``$TOKENLAB_CACHE_DIR``).
 """
 
 from __future__ import annotations
@@ -35,8 +38,29 @@ def cache_dir() -> Path:
     return Path(os.environ.get("TOKENLAB_CACHE_DIR") or Path.home() / ".cache" / "tokenlab")
 
 
+_SHIPPED_NAMES = {LETTER: "letter", NUMBER: "number", SPACE: "space", UPPERISH: "upperish", LOWERISH: "lowerish"}
+
+
+def shipped_classes() -> dict:
+    import json
+    from importlib.resources import files
+
+    return json.loads(files("tokenlab").joinpath("data/unicode_classes.json").read_text(encoding="utf-8"))
+
+
 def build_class_table() -> np.ndarray:
-    """Ask ``regex`` which code points each class matches (surrogates get no bits)."""
+    """The class bits from the shipped ranges."""
+    classes = shipped_classes()["classes"]
+    table = np.zeros(N_CODE_POINTS, dtype=np.uint8)
+    for bit, name in _SHIPPED_NAMES.items():
+        for lo, hi in classes[name]:
+            table[lo : hi + 1] |= bit
+    table[0xD800:0xE000] = 0
+    return table
+
+
+def build_class_table_from_regex() -> np.ndarray:
+    """Ask the installed ``regex`` which code points each class matches (surrogates get no bits)."""
     import regex
 
     cps = np.arange(N_CODE_POINTS, dtype=np.uint32)
@@ -58,11 +82,11 @@ def class_table() -> np.ndarray:
     global _TABLE
     if _TABLE is not None:
         return _TABLE
-    import unicodedata
+    import hashlib
+    from importlib.resources import files
 
-    import regex
-
-    path = cache_dir() / f"uclass-regex{regex.__version__}-ucd{unicodedata.unidata_version}-v1.npy"
+    digest = hashlib.sha256(files("tokenlab").joinpath("data/unicode_classes.json").read_bytes()).hexdigest()[:16]
+    path = cache_dir() / f"uclass-{digest}-v2.npy"
     table = None
     try:
         loaded = np.load(path)

@@ -16,9 +16,9 @@ from functools import cached_property
 from typing import Literal
 
 import numpy as np
-import regex
 
-from ..errors import FormatError, InvalidInputError, SpecialTokenError
+from ..errors import FormatError, InvalidInputError
+from ..specials import split_special, utf8  # noqa: F401 - utf8 is re-exported for the model modules
 
 
 def b64(data: bytes) -> str:
@@ -30,15 +30,6 @@ def unb64(text: str) -> bytes:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, TypeError, ValueError):
         raise FormatError(f"corrupt base64 token {text!r}") from None
-
-
-def utf8(text: str) -> bytes:
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidInputError(
-            f"text is not valid Unicode (lone surrogate at offset {exc.start}); was it read from invalid UTF-8?"
-        ) from None
 
 
 class ModelBase:
@@ -56,13 +47,6 @@ class ModelBase:
     def encode_ordinary(self, text: str) -> list[int]:
         raise NotImplementedError
 
-    @cached_property
-    def _special_regex(self):
-        if not self.special_tokens:
-            return None
-        alts = sorted(self.special_tokens, key=len, reverse=True)
-        return regex.compile("|".join(regex.escape(s) for s in alts))
-
     def encode(
         self,
         text: str,
@@ -72,31 +56,12 @@ class ModelBase:
         as_array: bool = False,
     ) -> list[int] | np.ndarray:
         """Encode text; special strings are errors unless allowed (as in `Tokenizer.encode`)."""
-        if not isinstance(text, str):
-            raise InvalidInputError(f"text must be str, got {type(text).__name__}")
-        allowed = set(self.special_tokens) if allowed_special == "all" else set(allowed_special)
-        unknown = allowed - set(self.special_tokens)
-        if unknown:
-            raise SpecialTokenError(f"not special tokens of this tokenizer: {sorted(unknown)}")
-        disallowed = (set(self.special_tokens) - allowed) if disallowed_special == "all" else set(disallowed_special)
-        hits = [(text.find(s), s) for s in disallowed if s in text]
-        if hits:
-            pos, s = min(hits)
-            raise SpecialTokenError(
-                f"text contains the special token {s!r} at offset {pos}; pass allowed_special to encode it "
-                f"as a special token, or disallowed_special=() to encode it as ordinary text"
-            )
-        if not allowed:
-            ids = self.encode_ordinary(text)
-        else:
-            ids, last = [], 0
-            for m in self._special_regex.finditer(text):
-                if m.group() not in allowed:
-                    continue
-                ids.extend(self.encode_ordinary(text[last : m.start()]))
-                ids.append(self.special_tokens[m.group()])
-                last = m.end()
-            ids.extend(self.encode_ordinary(text[last:]))
+        ids: list[int] = []
+        for part in split_special(self.special_tokens, text, allowed_special, disallowed_special):
+            if isinstance(part, int):
+                ids.append(part)
+            else:
+                ids.extend(self.encode_ordinary(part))
         return np.asarray(ids, dtype=np.uint32) if as_array else ids
 
     def encode_batch(self, texts: Sequence[str], **kwargs) -> list[list[int]]:
