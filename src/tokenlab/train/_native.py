@@ -359,50 +359,16 @@ def train_merges(sym, nxt, word_start, word_count, byte_key, n_new_tokens, min_f
                     sym[i] = new
                     nxt[i] = after
                     sym[j] = -1
-                    if prev != -1:
-                        for side in range(2):
-                            x = sym[prev]
-                            y = a if side == 0 else new
-                            if x < 256 and y < 256:
-                                q = x * 256 + y
+                    for nb in range(2):  # the pairs with the left neighbour, then the right one
+                        if (prev if nb == 0 else after) == -1:
+                            continue
+                        for side in range(2):  # side 0: the pair that disappears; 1: the one formed
+                            if nb == 0:
+                                x = sym[prev]
+                                y = a if side == 0 else new
                             else:
-                                slot = _slot(table_keys, x, y)
-                                if table_keys[slot] != -1:
-                                    q = table_vals[slot]
-                                else:
-                                    q = n_pairs
-                                    table_keys[slot] = np.int64(x) * 4294967296 + y
-                                    table_vals[slot] = q
-                                    pair_left[q] = x
-                                    pair_right[q] = y
-                                    pair_count[q] = 0
-                                    n_pairs += 1
-                            if side == 0:
-                                pair_count[q] -= c
-                            else:
-                                pair_count[q] += c
-                                seen = False
-                                for r in range(word_first_new, n_new):
-                                    if new_pair[r] == q:
-                                        seen = True
-                                        break
-                                if not seen:
-                                    new_pair = _grow_i64(new_pair, n_new + 1)
-                                    new_word = _grow_i32(new_word, n_new + 1)
-                                    new_link = _grow_i64(new_link, n_new + 1)
-                                    new_pair[n_new] = q
-                                    new_word[n_new] = w
-                                    if pair_head[q] == -1:
-                                        touched = _grow_i64(touched, n_touched + 1)
-                                        touched[n_touched] = q
-                                        n_touched += 1
-                                    new_link[n_new] = pair_head[q]
-                                    pair_head[q] = n_new
-                                    n_new += 1
-                    if after != -1:
-                        for side in range(2):
-                            x = b if side == 0 else new
-                            y = sym[after]
+                                x = b if side == 0 else new
+                                y = sym[after]
                             if x < 256 and y < 256:
                                 q = x * 256 + y
                             else:
