@@ -143,3 +143,22 @@ class ModelBase:
 
     def __len__(self) -> int:
         return self.n_vocab
+
+
+class WrappedBPE(ModelBase):
+    """A model built around an ordinary byte-level BPE ``self.base`` (a `tokenlab.Tokenizer`),
+    exposing its tables so tools that read ``vocab``/``merges`` work unchanged."""
+
+    base = None  # set by subclasses
+
+    @property
+    def vocab(self) -> dict[bytes, int]:
+        return self.base.vocab
+
+    @property
+    def merges(self) -> list[tuple[bytes, bytes]]:
+        return self.base.merges
+
+    @property
+    def pretokenizer(self):
+        return self.base.pretokenizer

@@ -11,12 +11,12 @@ from functools import cached_property
 from ..encode.bpe import PieceCache
 from ..errors import FormatError
 from ..pretokenize import PreTokenizer
-from .base import ModelBase, b64, unb64, utf8
+from .base import WrappedBPE, b64, unb64, utf8
 
 FORMAT = "tokenlab-scaffold"
 
 
-class ScaffoldTokenizer(ModelBase):
+class ScaffoldTokenizer(WrappedBPE):
     format_name = FORMAT
 
     def __init__(self, vocab: dict[bytes, int], merges: list[tuple[bytes, bytes]], scaffold: set[bytes],
@@ -35,18 +35,6 @@ class ScaffoldTokenizer(ModelBase):
         if any(len(t) == 1 for t in self.scaffold):
             raise FormatError("a single byte cannot be a scaffold token")
         self._cache = PieceCache()
-
-    @property
-    def vocab(self) -> dict[bytes, int]:
-        return self.base.vocab
-
-    @property
-    def merges(self) -> list[tuple[bytes, bytes]]:
-        return self.base.merges
-
-    @property
-    def pretokenizer(self) -> PreTokenizer:
-        return self.base.pretokenizer
 
     @cached_property
     def scaffold_ids(self) -> set[int]:

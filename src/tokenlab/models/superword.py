@@ -15,12 +15,12 @@ from functools import cached_property
 from ..encode.bpe import PieceCache, bpe_merge
 from ..errors import FormatError
 from ..pretokenize import PreTokenizer, get_pretokenizer
-from .base import ModelBase, b64, unb64, utf8
+from .base import WrappedBPE, b64, unb64, utf8
 
 FORMAT = "tokenlab-superword"
 
 
-class SuperwordTokenizer(ModelBase):
+class SuperwordTokenizer(WrappedBPE):
     format_name = FORMAT
 
     def __init__(self, vocab: dict[bytes, int], merges: list[tuple[bytes, bytes]],
@@ -39,19 +39,6 @@ class SuperwordTokenizer(ModelBase):
             if a not in vocab or b not in vocab or a + b not in vocab:
                 raise FormatError(f"supermerge {a!r} + {b!r} refers to a token missing from vocab")
         self._chunk_cache = PieceCache()
-
-    # the ordinary model's tables
-    @property
-    def vocab(self) -> dict[bytes, int]:
-        return self.base.vocab
-
-    @property
-    def merges(self) -> list[tuple[bytes, bytes]]:
-        return self.base.merges
-
-    @property
-    def pretokenizer(self) -> PreTokenizer:
-        return self.base.pretokenizer
 
     @cached_property
     def super_table(self) -> dict[tuple[int, int], tuple[int, int]]:
