@@ -80,3 +80,21 @@ def test_cl100k_equals_tiktoken_on_recently_assigned_letters(cl100k, cl100k_ref)
     """Code points that are letters in the installed ``regex``'s newer Unicode but not in tiktoken's."""
     text = "\U0003d000:A \u0558x \U000105c0!b 9\U00011de0"
     assert cl100k.encode(text) == cl100k_ref.encode(text)
+
+
+def test_custom_pattern_keeps_unmatched_text_like_hf(real_docs):
+    """A custom regex that skips characters must not drop them: gaps become pieces, as in HF's
+    isolated Split, so our ids equal the exported tokenizer.json's and decoding is lossless."""
+    import tokenizers
+
+    from tokenlab import train_bpe
+    from tokenlab.io import to_hf_json_str
+
+    pre = PreTokenizer(r"\p{L}+")
+    assert pre.split("ab, cd!") == ["ab", ", ", "cd", "!"]
+    tok = train_bpe(real_docs[:20], vocab_size=400, pretokenizer=r"\p{L}+")
+    hf = tokenizers.Tokenizer.from_str(to_hf_json_str(tok))
+    for doc in real_docs[:40:5]:
+        ids = tok.encode(doc, disallowed_special=())
+        assert tok.decode(ids) == doc
+        assert ids == hf.encode(doc, add_special_tokens=False).ids

@@ -102,7 +102,12 @@ class PreTokenizer:
             chunks = _isolate(self._digits, text)
         if self._compiled is None:
             return chunks
-        findall = self._compiled.findall
+        if self.pattern not in PATTERNS:
+            # a custom regex may not match every character: keep the gaps as pieces (HF's
+            # "isolated" Split, which the tokenizer.json export uses) so nothing is dropped
+            rx = self._compiled
+            return [piece for chunk in chunks for piece in _isolate(rx, chunk)]
+        findall = self._compiled.findall  # the named patterns match every character
         if len(chunks) == 1:
             return findall(text)
         out: list[str] = []
