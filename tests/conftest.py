@@ -7,8 +7,15 @@ import os
 import sysconfig
 
 import pytest
+from hypothesis import settings
 
 from tokenlab.demo import demo_corpus
+
+# CI runs the same examples every time (a red CI must mean a real regression); locally hypothesis
+# keeps exploring new ones.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def stdlib_sources(limit_bytes: int) -> list[str]:
