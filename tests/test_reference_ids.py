@@ -141,3 +141,13 @@ def test_tekken_equals_mistral_common(tekken_path, real_docs):
         assert_same_ids(ours.encode(doc, disallowed_special=()), ref.encode(doc, bos=False, eos=False), f"doc {k}")
     ids = ref.encode(real_docs[0], bos=False, eos=False)
     assert ours.decode(ids) == ref.decode(ids)
+
+
+def test_known_tiktoken_file_loads_with_its_pattern_and_specials(cl100k_path, cl100k_ref):
+    from tokenlab.io import load_tokenizer
+
+    tok = load_tokenizer(cl100k_path)
+    assert tok.name == "cl100k_base" and tok.pretokenizer.pattern == "cl100k"
+    assert tok.special_tokens == cl100k_ref._special_tokens
+    text = "x <|endoftext|> 12345 don't"
+    assert tok.encode(text, allowed_special="all") == cl100k_ref.encode(text, allowed_special="all")

@@ -53,11 +53,34 @@ def merges_from_ranks(ranks: dict[bytes, int]) -> list[tuple[bytes, bytes]]:
     return merges
 
 
-def read_tiktoken(path, pattern: str = "cl100k", special_tokens: dict[str, int] | None = None, name: str = ""):
-    """Load a ``.tiktoken`` file; ``pattern`` and specials are not in the file, so name them."""
+# The pre-tokenizer and special tokens are not in a .tiktoken file; OpenAI's published files are
+# recognised by their SHA-256 (the hashes tiktoken itself checks) so they load complete.
+_GPT_SPECIALS = {"<|endoftext|>": 50256}
+KNOWN_FILES: dict[str, tuple[str, str, dict[str, int]]] = {
+    "306cd27f03c1a714eca7108e03d66b7dc042abe8c258b44c199a7ed9838dd930": ("r50k_base", "gpt2", _GPT_SPECIALS),
+    "94b5ca7dff4d00767bc256fdd1b27e5b17361d7b8a5f968547f9f23eb70d2069": ("p50k_base", "gpt2", _GPT_SPECIALS),
+    "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7": (
+        "cl100k_base", "cl100k",
+        {"<|endoftext|>": 100257, "<|fim_prefix|>": 100258, "<|fim_middle|>": 100259, "<|fim_suffix|>": 100260,
+         "<|endofprompt|>": 100276}),
+    "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d": (
+        "o200k_base", "o200k", {"<|endoftext|>": 199999, "<|endofprompt|>": 200018}),
+}
+
+
+def read_tiktoken(path, pattern: str | None = None, special_tokens: dict[str, int] | None = None, name: str = ""):
+    """Load a ``.tiktoken`` file. Known OpenAI files get their pattern and specials; for other
+    files name the ``pattern`` (default ``"cl100k"``) and ``special_tokens``."""
+    import hashlib
+
     with open(path, "rb") as f:
-        ranks = parse_tiktoken_ranks(f.read())
-    return tokenizer_from_ranks(ranks, pattern, special_tokens or {}, name=name or str(path))
+        data = f.read()
+    known_name, known_pattern, known_specials = KNOWN_FILES.get(hashlib.sha256(data).hexdigest(), ("", None, {}))
+    ranks = parse_tiktoken_ranks(data)
+    if special_tokens is None:
+        special_tokens = known_specials
+    return tokenizer_from_ranks(ranks, pattern or known_pattern or "cl100k", special_tokens,
+                                name=name or known_name or str(path))
 
 
 def tokenizer_from_ranks(ranks, pattern, special_tokens, name=""):
