@@ -166,7 +166,10 @@ def test_real_process_exit_code_and_single_line(tmp_path):
     assert p.stderr.startswith("error:") and len(p.stderr.strip().splitlines()) == 1
 
 
-def test_demo_runs():
-    r = run("demo", "--vocab-size", 400, "--no-progress")
+def test_demo_runs(tmp_path):
+    r = run("demo", "--vocab-size", 400, "--no-progress", "--out-dir", tmp_path)
     assert r.exit_code == 0, r.output
     assert "held_out_bytes_per_token" in r.output
+    assert "hf_tokenizers_ids_equal    True" in r.output
+    assert load_tokenizer(tmp_path / "tokenizer.json").merges == load_tokenizer(
+        tmp_path / "tokenizer.tokenlab.json").merges

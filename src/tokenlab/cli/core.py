@@ -287,9 +287,11 @@ def methods():
 
 @click.command()
 @click.option("--vocab-size", type=click.IntRange(300), default=2000, show_default=True)
+@click.option("--out-dir", type=click.Path(file_okay=False), default="build/demo", show_default=True,
+              help="Where to write the trained tokenizer (tokenlab json and HF tokenizer.json).")
 @progress_option
-def demo(vocab_size, progress):
+def demo(vocab_size, out_dir, progress):
     """Train BPE on the small embedded corpus and print a summary."""
     from ..demo import run_demo
 
-    run_demo(vocab_size=vocab_size, progress=progress)
+    run_demo(vocab_size=vocab_size, progress=progress, out_dir=out_dir)
