@@ -11,7 +11,7 @@ from functools import cached_property
 from ..encode.bpe import PieceCache
 from ..errors import FormatError
 from ..pretokenize import PreTokenizer
-from .base import WrappedBPE, b64, unb64, utf8
+from .base import WrappedBPE, utf8
 
 FORMAT = "tokenlab-scaffold"
 
@@ -90,30 +90,12 @@ class ScaffoldTokenizer(WrappedBPE):
                 f"merges={len(self.merges)}, specials={len(self.special_tokens)})")
 
     def to_dict(self) -> dict:
-        v = self.vocab
-        return {
-            "format": FORMAT,
-            "version": 1,
-            "name": self.name,
-            "pretokenizer": self.pretokenizer.to_dict(),
-            "vocab": [[b64(t), i] for t, i in sorted(v.items(), key=lambda kv: kv[1])],
-            "merges": [[v[a], v[b]] for a, b in self.merges],
-            "scaffold": sorted(v[t] for t in self.scaffold),
-            "special_tokens": self.special_tokens,
-        }
+        return {**self._bpe_dict(), "scaffold": sorted(self.vocab[t] for t in self.scaffold)}
 
     @classmethod
     def from_dict(cls, d: dict) -> ScaffoldTokenizer:
-        vocab = {unb64(t): int(i) for t, i in d["vocab"]}
-        by_id = {i: t for t, i in vocab.items()}
-        return cls(
-            vocab=vocab,
-            merges=[(by_id[a], by_id[b]) for a, b in d["merges"]],
-            scaffold={by_id[i] for i in d["scaffold"]},
-            pretokenizer=PreTokenizer.from_dict(d["pretokenizer"]),
-            special_tokens={str(k): int(v) for k, v in d.get("special_tokens", {}).items()},
-            name=str(d.get("name", "")),
-        )
+        fields, by_id = cls._bpe_fields(d)
+        return cls(scaffold={by_id[i] for i in d["scaffold"]}, **fields)
 
 
 def load_scaffold(path) -> ScaffoldTokenizer:

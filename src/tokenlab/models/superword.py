@@ -15,7 +15,7 @@ from functools import cached_property
 from ..encode.bpe import PieceCache, bpe_merge
 from ..errors import FormatError
 from ..pretokenize import PreTokenizer, get_pretokenizer
-from .base import WrappedBPE, b64, unb64, utf8
+from .base import WrappedBPE, utf8
 
 FORMAT = "tokenlab-superword"
 
@@ -90,31 +90,14 @@ class SuperwordTokenizer(WrappedBPE):
 
     def to_dict(self) -> dict:
         v = self.vocab
-        return {
-            "format": FORMAT,
-            "version": 1,
-            "name": self.name,
-            "pretokenizer": self.pretokenizer.to_dict(),
-            "chunker": self.chunker.to_dict(),
-            "vocab": [[b64(t), i] for t, i in sorted(v.items(), key=lambda kv: kv[1])],
-            "merges": [[v[a], v[b]] for a, b in self.merges],
-            "supermerges": [[v[a], v[b]] for a, b in self.supermerges],
-            "special_tokens": self.special_tokens,
-        }
+        return {**self._bpe_dict(), "chunker": self.chunker.to_dict(),
+                "supermerges": [[v[a], v[b]] for a, b in self.supermerges]}
 
     @classmethod
     def from_dict(cls, d: dict) -> SuperwordTokenizer:
-        vocab = {unb64(t): int(i) for t, i in d["vocab"]}
-        by_id = {i: t for t, i in vocab.items()}
-        return cls(
-            vocab=vocab,
-            merges=[(by_id[a], by_id[b]) for a, b in d["merges"]],
-            supermerges=[(by_id[a], by_id[b]) for a, b in d["supermerges"]],
-            pretokenizer=PreTokenizer.from_dict(d["pretokenizer"]),
-            chunker=PreTokenizer.from_dict(d["chunker"]),
-            special_tokens={str(k): int(v) for k, v in d.get("special_tokens", {}).items()},
-            name=str(d.get("name", "")),
-        )
+        fields, by_id = cls._bpe_fields(d)
+        return cls(supermerges=[(by_id[a], by_id[b]) for a, b in d["supermerges"]],
+                   chunker=PreTokenizer.from_dict(d["chunker"]), **fields)
 
 
 def load_superword(path) -> SuperwordTokenizer:
