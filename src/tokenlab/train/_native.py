@@ -40,37 +40,14 @@ _BASE2 = 263
 
 
 @_jit
-def _grow_i64(arr, need):
+def _grow(arr, need):
+    """``arr`` if it holds ``need`` items, else a zero-padded copy at least twice as long."""
     if need <= arr.shape[0]:
         return arr
     size = arr.shape[0] * 2 + 1024
     while size < need:
         size *= 2
-    out = np.zeros(size, dtype=np.int64)
-    out[: arr.shape[0]] = arr
-    return out
-
-
-@_jit
-def _grow_i32(arr, need):
-    if need <= arr.shape[0]:
-        return arr
-    size = arr.shape[0] * 2 + 1024
-    while size < need:
-        size *= 2
-    out = np.zeros(size, dtype=np.int32)
-    out[: arr.shape[0]] = arr
-    return out
-
-
-@_jit
-def _grow_u8(arr, need):
-    if need <= arr.shape[0]:
-        return arr
-    size = arr.shape[0] * 2 + 1024
-    while size < need:
-        size *= 2
-    out = np.zeros(size, dtype=np.uint8)
+    out = np.zeros(size, dtype=arr.dtype)
     out[: arr.shape[0]] = arr
     return out
 
@@ -224,7 +201,7 @@ def train_merges(sym, nxt, word_start, word_count, byte_key, n_new_tokens, min_f
     for p in range(65536):
         words_per_pair[p + 1] += words_per_pair[p]
     n_entry_words = words_per_pair[65536]
-    entry_words = _grow_i32(entry_words, n_entry_words)
+    entry_words = _grow(entry_words, n_entry_words)
     fill = words_per_pair[:65536].copy()
     last_word[:] = -1
     for w in range(n_words):
@@ -313,16 +290,16 @@ def train_merges(sym, nxt, word_start, word_count, byte_key, n_new_tokens, min_f
             tok_p1[new] = (tok_p1[a] * tok_p1[b]) % _MOD1
             tok_p2[new] = (tok_p2[a] * tok_p2[b]) % _MOD2
             start = tok_off[new]
-            tok_buf = _grow_u8(tok_buf, start + la + lb)
+            tok_buf = _grow(tok_buf, start + la + lb)
             tok_buf[start: start + la] = tok_buf[tok_off[a]: tok_off[a] + la]
             tok_buf[start + la: start + la + lb] = tok_buf[tok_off[b]: tok_off[b] + lb]
             tok_off[new + 1] = start + la + lb
             if hkey not in by_hash:
                 by_hash[hkey] = new
         if n_merges >= merge_left.shape[0]:
-            merge_left = _grow_i32(merge_left, n_merges + 1)
-            merge_right = _grow_i32(merge_right, n_merges + 1)
-            merge_result = _grow_i32(merge_result, n_merges + 1)
+            merge_left = _grow(merge_left, n_merges + 1)
+            merge_right = _grow(merge_right, n_merges + 1)
+            merge_result = _grow(merge_result, n_merges + 1)
         merge_left[n_merges] = a
         merge_right[n_merges] = b
         merge_result[n_merges] = new
@@ -336,11 +313,11 @@ def train_merges(sym, nxt, word_start, word_count, byte_key, n_new_tokens, min_f
             c = word_count[w]
             room = n_pairs + 2 * max_len + 2
             if room > pair_left.shape[0]:
-                pair_left = _grow_i32(pair_left, room)
-                pair_right = _grow_i32(pair_right, room)
-                pair_count = _grow_i64(pair_count, room)
+                pair_left = _grow(pair_left, room)
+                pair_right = _grow(pair_right, room)
+                pair_count = _grow(pair_count, room)
                 old_size = pair_head.shape[0]
-                pair_head = _grow_i64(pair_head, pair_left.shape[0])
+                pair_head = _grow(pair_head, pair_left.shape[0])
                 pair_head[old_size:] = -1
             if 2 * (room - 65536) > table_keys.shape[0]:
                 size = table_keys.shape[0]
@@ -393,13 +370,13 @@ def train_merges(sym, nxt, word_start, word_count, byte_key, n_new_tokens, min_f
                                         seen = True
                                         break
                                 if not seen:
-                                    new_pair = _grow_i64(new_pair, n_new + 1)
-                                    new_word = _grow_i32(new_word, n_new + 1)
-                                    new_link = _grow_i64(new_link, n_new + 1)
+                                    new_pair = _grow(new_pair, n_new + 1)
+                                    new_word = _grow(new_word, n_new + 1)
+                                    new_link = _grow(new_link, n_new + 1)
                                     new_pair[n_new] = q
                                     new_word[n_new] = w
                                     if pair_head[q] == -1:
-                                        touched = _grow_i64(touched, n_touched + 1)
+                                        touched = _grow(touched, n_touched + 1)
                                         touched[n_touched] = q
                                         n_touched += 1
                                     new_link[n_new] = pair_head[q]
@@ -425,25 +402,25 @@ def train_merges(sym, nxt, word_start, word_count, byte_key, n_new_tokens, min_f
                 r2 = new_link[r2]
             start_words = n_entry_words
             n_entry_words += n_words_q
-            entry_words = _grow_i32(entry_words, n_entry_words)
+            entry_words = _grow(entry_words, n_entry_words)
             pos = n_entry_words
             while r != -1:  # the list runs newest first: fill backwards to keep word order
                 pos -= 1
                 entry_words[pos] = new_word[r]
                 r = new_link[r]
             if n_rec >= rec_count.shape[0]:
-                rec_count = _grow_i64(rec_count, n_rec + 1)
-                rec_tie = _grow_i64(rec_tie, n_rec + 1)
-                rec_pair = _grow_i64(rec_pair, n_rec + 1)
-                rec_off = _grow_i64(rec_off, n_rec + 1)
-                rec_len = _grow_i64(rec_len, n_rec + 1)
-                heap = _grow_i64(heap, n_rec + 1)
+                rec_count = _grow(rec_count, n_rec + 1)
+                rec_tie = _grow(rec_tie, n_rec + 1)
+                rec_pair = _grow(rec_pair, n_rec + 1)
+                rec_off = _grow(rec_off, n_rec + 1)
+                rec_len = _grow(rec_len, n_rec + 1)
+                heap = _grow(heap, n_rec + 1)
             rec_count[n_rec] = pair_count[q]
             rec_tie[n_rec] = tok_key[pair_left[q]] * 4294967296 + tok_key[pair_right[q]]
             rec_pair[n_rec] = q
             rec_off[n_rec] = start_words
             rec_len[n_rec] = n_entry_words - start_words
-            heap = _grow_i64(heap, heap_size + 1)
+            heap = _grow(heap, heap_size + 1)
             heap[heap_size] = n_rec
             n_rec += 1
             heap_size += 1
