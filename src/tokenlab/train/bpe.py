@@ -180,6 +180,26 @@ def _pool(workers: int, initializer, initargs):
     return mp.get_context(method).Pool(workers, initializer=initializer, initargs=initargs)
 
 
+def heap_entry(tie_key, pair, count):
+    """Max-count first; ties to the smallest (left key, right key), HF's order."""
+    return (-count, tie_key[pair[0]], tie_key[pair[1]], pair)
+
+
+def settle_heap_top(heap, pair_counts, tie_key) -> int:
+    """Refresh stale entries (counts change after they are pushed) until the top is current;
+    returns its count, 0 when no pair is left. Lazy invalidation keeps each merge cheap."""
+    while heap:
+        neg, _, _, pair = heap[0]
+        current = pair_counts.get(pair, 0)
+        if -neg == current:
+            return current
+        if current > 0:
+            heapq.heapreplace(heap, heap_entry(tie_key, pair, current))
+        else:
+            heapq.heappop(heap)
+    return 0
+
+
 class BPETrainer:
     """State of one BPE training run over a word-frequency table (readable reference; slow).
 
@@ -204,21 +224,14 @@ class BPETrainer:
         self.merges: list[tuple[int, int]] = []
 
     def _entry(self, pair, count):
-        k = self.tie_key
-        return (-count, k[pair[0]], k[pair[1]], pair)
+        return heap_entry(self.tie_key, pair, count)
 
     def best_pair(self) -> tuple[tuple[int, int], int] | None:
         """Pop the most frequent pair (refreshing stale heap entries on the way)."""
-        heap = self.heap
-        while heap:
-            neg, _, _, pair = heap[0]
-            current = self.pair_counts.get(pair, 0)
-            if -neg != current:
-                heapq.heapreplace(heap, self._entry(pair, current)) if current > 0 else heapq.heappop(heap)
-                continue
-            heapq.heappop(heap)
-            return pair, current
-        return None
+        count = settle_heap_top(self.heap, self.pair_counts, self.tie_key)
+        if count <= 0:
+            return None
+        return heapq.heappop(self.heap)[3], count
 
     def merge(self, pair: tuple[int, int]) -> int:
         """Apply ``pair`` everywhere (left to right, non-overlapping); returns the new symbol id."""

@@ -19,6 +19,8 @@ import heapq
 from collections import defaultdict
 from collections.abc import Sequence
 
+from .bpe import heap_entry, settle_heap_top
+
 
 class SymbolBPETrainer:
     def __init__(
@@ -56,8 +58,7 @@ class SymbolBPETrainer:
         heapq.heapify(self.heap)
 
     def _entry(self, pair, count):
-        k = self.tie_key
-        return (-count, k[pair[0]], k[pair[1]], pair)
+        return heap_entry(self.tie_key, pair, count)
 
     def _eligible(self, wi: int, w: list[int]) -> list[int]:
         """Positions i where (w[i], w[i+1]) may merge."""
@@ -87,15 +88,7 @@ class SymbolBPETrainer:
 
     def peek_count(self) -> int:
         """Count of the best pair still available (0 if none), without removing it."""
-        heap = self.heap
-        while heap:
-            neg, _, _, pair = heap[0]
-            current = self.pair_counts.get(pair, 0)
-            if -neg != current:
-                heapq.heapreplace(heap, self._entry(pair, current)) if current > 0 else heapq.heappop(heap)
-                continue
-            return current
-        return 0
+        return settle_heap_top(self.heap, self.pair_counts, self.tie_key)
 
     def best_pair(self) -> tuple[tuple[int, int], int] | None:
         if self.peek_count() <= 0:
