@@ -265,6 +265,58 @@ def test_round_trip_and_batch_rows_equal_single_encodes(texts):
                     assert m.tolist() == sorted(m.tolist(), reverse=side == "right")  # one contiguous run
 
 
+_JOINED = ByteTokenizer()
+_JOINED._native = False  # the numpy path (join + encode + strided gathers), used where numba is absent
+
+_TEXTS = st.lists(st.text(st.characters(codec="utf-8")) | st.sampled_from(["", "\x02", "a\x03\x02b", "\x00", "é🤖"]),
+                  max_size=9)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_TEXTS, st.sampled_from([None, 2, 3, 9]), st.sampled_from(["longest", "max_length"]),
+       st.booleans(), st.booleans(), st.sampled_from(["keep", "picture"]))
+def test_native_batch_equals_numpy_batch(texts, max_length, padding, add_special, left, on_control):
+    """Both batch paths give the same arrays for every option; the real-text reference tests cover ids."""
+    if padding == "max_length" and max_length is None:
+        max_length = 12
+    kw = {"max_length": max_length, "padding": padding, "padding_side": "left" if left else "right",
+          "on_control": on_control}
+    ids, mask = TOK.encode_batch(texts, add_special, **kw)
+    want_ids, want_mask = _JOINED.encode_batch(texts, add_special, **kw)
+    assert ids.dtype == want_ids.dtype and mask.dtype == want_mask.dtype
+    assert np.array_equal(ids, want_ids) and np.array_equal(mask, want_mask)
+
+
+def test_native_path_is_the_default_with_numba(monkeypatch):
+    pytest.importorskip("numba")
+    from tokenlab import _byte_batch, byte_tokenizer
+
+    def joined_path(*args):
+        raise AssertionError("the numpy path ran")
+
+    monkeypatch.setattr(byte_tokenizer, "_encode_batch_joined", joined_path)
+    assert ByteTokenizer().encode_batch(["a"])[0].tolist() == [[2, 97, 3]]
+    ids, _, failed, control = _byte_batch.fill_padded(["héllo", "a\x01"], 2, None, None, False, None)
+    assert ids.tolist()[0] == [2, 104, 195, 169, 108, 108, 111, 3] and failed == control == -1
+    assert _byte_batch.fill_padded(["ok", "\udc80", 5], 2, None, None, False, None)[2] == 1
+    assert _byte_batch.fill_padded(["ok", 5], 0, None, None, False, None)[2] == 1
+    is_control = np.zeros(256, bool)
+    is_control[1] = True
+    assert _byte_batch.fill_padded(["ok", "a\x01"], 2, None, None, False, is_control)[3] == 1
+
+
+@pytest.mark.parametrize("tok", [TOK, _JOINED], ids=["native", "numpy"])
+def test_batch_errors_name_the_text(tok):
+    with pytest.raises(InvalidInputError, match="text 1 is int, not str"):
+        tok.encode_batch(["ok", 3, "\udc80"])
+    with pytest.raises(InvalidInputError, match="text 2 cannot be encoded as UTF-8"):
+        tok.encode_batch(("ok", "fine", "\udc80"))
+    with pytest.raises(InvalidInputError, match="text 1 contains control byte 0x03"):
+        tok.encode_batch(["ok", "x\x03", "\x01"], on_control="error")
+    ids, _ = tok.encode_batch(["ok", "x\x03", 3.5][:2], on_control="picture")
+    assert TOK.decode(ids[1], skip_special_tokens=True) == "x\u2403"
+
+
 # ---- bad input ----
 
 def test_bad_inputs():

@@ -81,6 +81,7 @@ class ByteTokenizer:
 
     def __init__(self, on_control: str = "keep"):
         self.on_control = _check_choice("on_control", on_control, _ON_CONTROL)
+        self._native = True  # numba's kernel where available; False selects the numpy path (tests compare them)
 
     def __repr__(self) -> str:
         return f"ByteTokenizer(on_control={self.on_control!r})"
@@ -142,9 +143,10 @@ class ByteTokenizer:
                      on_control: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(input_ids, attention_mask)``: uint8 ``[B, T]`` padded with 0x00 and a bool mask of real bytes.
 
-        One join, one UTF-8 encode, and two row gathers from strided windows: no Python work per byte and
-        only C-level work per text. ``padding="max_length"`` pads every row to ``max_length``. Unlike
-        utf8-tokenizer (whose mask is ``ids != 0``), a NUL byte inside a text is masked in, not out.
+        With numba, one compiled call copies each text's UTF-8 buffer into its row (no join, no re-encode);
+        without it, one join + encode and two row gathers from strided windows. ``padding="max_length"``
+        pads every row to ``max_length``. Unlike utf8-tokenizer (whose mask is ``ids != 0``), a NUL byte
+        inside a text is masked in, not out.
         """
         _check_choice("padding", padding, ("longest", "max_length"))
         _check_choice("padding_side", padding_side, _PADDING_SIDES)
@@ -161,56 +163,11 @@ class ByteTokenizer:
             width = max_length if padding == "max_length" else 0
             return np.zeros((0, width), np.uint8), np.zeros((0, width), bool)
 
-        data, joined = _join_and_encode(texts)
-        stream = np.frombuffer(data, dtype=np.uint8)
-        # the stream holds 2n control bytes of our own (BOS, EOS); any more came from the texts
-        if policy != "keep" and np.count_nonzero(_IS_CONTROL[stream]) != 2 * n:
-            if policy == "error":
-                bad = next(i for i, t in enumerate(texts) if _has_control(t))
-                _raise_control(texts[bad], f"text {bad}")
-            texts = [t.translate(_PICTURES_NO_WHITESPACE) for t in texts]
-            data, joined = _join_and_encode(texts)
-            stream = np.frombuffer(data, dtype=np.uint8)
-        size = len(data)
-
-        # Row i is stream[starts[i]:starts[i+1]] = BOS + text + EOS.
-        starts = np.flatnonzero(stream == BOS_ID)
-        if len(starts) != n:  # a text contains 0x02 itself: find boundaries from character counts
-            starts = _row_starts_from_lengths(texts, stream, size - 2 == len(joined))
-        lengths = np.empty(n, dtype=np.int64)
-        np.subtract(starts[1:], starts[:-1], out=lengths[:-1])
-        lengths[-1] = size - starts[-1]
-
-        first = starts if add_special_tokens else starts + 1
-        keep = lengths - 2 + n_special
-        cut_rows = None
-        if budget is not None:
-            text_lengths = lengths - 2
-            over = text_lengths > budget
-            if over.any():
-                keep = np.minimum(text_lengths, budget) + n_special
-                if add_special_tokens:
-                    cut_rows = np.flatnonzero(over)
-        width = int(max_length) if padding == "max_length" else int(keep.max())
-
-        # Windows of `width` bytes over the stream with `width` zeros on both sides, so any row start works.
-        padded = np.zeros(size + 2 * width, dtype=np.uint8)
-        padded[width:width + size] = stream
-        windows = np.ndarray((size + width + 1, width), np.uint8, padded, 0, (1, 1))
-        template = np.zeros(2 * width, dtype=bool)
-        if padding_side == "right":
-            ids = windows[first + width]
-            template[:width] = True
-            mask = np.ndarray((width + 1, width), bool, template, 0, (1, 1))[width - keep]
-        else:
-            ids = windows[first + keep]
-            template[width:] = True
-            mask = np.ndarray((width + 1, width), bool, template, 0, (1, 1))[keep]
-        np.multiply(ids, mask.view(np.uint8), out=ids)
-        if cut_rows is not None:
-            eos_col = keep[cut_rows] - 1 if padding_side == "right" else width - 1
-            ids[cut_rows, eos_col] = EOS_ID
-        return ids, mask
+        fill = self._native and _native_fill()
+        if fill:
+            fixed_width = max_length if padding == "max_length" else None
+            return _encode_batch_native(fill, texts, n_special, budget, fixed_width, padding_side == "left", policy)
+        return _encode_batch_joined(texts, n_special, budget, padding, padding_side, max_length, policy)
 
     # ---- chat ----
 
@@ -288,6 +245,94 @@ class ByteTokenizer:
 
     def _apply_control_policy(self, text: str, on_control: str | None) -> str:
         return _apply_policy(text, self._policy(on_control), "text")
+
+
+def _encode_batch_joined(texts: list, n_special: int, budget: int | None, padding: str, padding_side: str,
+                         max_length: int | None, policy: str) -> tuple[np.ndarray, np.ndarray]:
+    """The numpy path: one join + UTF-8 encode, rows gathered from strided windows over the stream."""
+    n = len(texts)
+    add_special_tokens = n_special == 2
+    data, joined = _join_and_encode(texts)
+    stream = np.frombuffer(data, dtype=np.uint8)
+    # the stream holds 2n control bytes of our own (BOS, EOS); any more came from the texts
+    if policy != "keep" and np.count_nonzero(_IS_CONTROL[stream]) != 2 * n:
+        if policy == "error":
+            bad = next(i for i, t in enumerate(texts) if _has_control(t))
+            _raise_control(texts[bad], f"text {bad}")
+        texts = [t.translate(_PICTURES_NO_WHITESPACE) for t in texts]
+        data, joined = _join_and_encode(texts)
+        stream = np.frombuffer(data, dtype=np.uint8)
+    size = len(data)
+
+    # Row i is stream[starts[i]:starts[i+1]] = BOS + text + EOS.
+    starts = np.flatnonzero(stream == BOS_ID)
+    if len(starts) != n:  # a text contains 0x02 itself: find boundaries from character counts
+        starts = _row_starts_from_lengths(texts, stream, size - 2 == len(joined))
+    lengths = np.empty(n, dtype=np.int64)
+    np.subtract(starts[1:], starts[:-1], out=lengths[:-1])
+    lengths[-1] = size - starts[-1]
+
+    first = starts if add_special_tokens else starts + 1
+    keep = lengths - 2 + n_special
+    cut_rows = None
+    if budget is not None:
+        text_lengths = lengths - 2
+        over = text_lengths > budget
+        if over.any():
+            keep = np.minimum(text_lengths, budget) + n_special
+            if add_special_tokens:
+                cut_rows = np.flatnonzero(over)
+    width = int(max_length) if padding == "max_length" else int(keep.max())
+
+    # Windows of `width` bytes over the stream with `width` zeros on both sides, so any row start works.
+    padded = np.zeros(size + 2 * width, dtype=np.uint8)
+    padded[width:width + size] = stream
+    windows = np.ndarray((size + width + 1, width), np.uint8, padded, 0, (1, 1))
+    template = np.zeros(2 * width, dtype=bool)
+    if padding_side == "right":
+        ids = windows[first + width]
+        template[:width] = True
+        mask = np.ndarray((width + 1, width), bool, template, 0, (1, 1))[width - keep]
+    else:
+        ids = windows[first + keep]
+        template[width:] = True
+        mask = np.ndarray((width + 1, width), bool, template, 0, (1, 1))[keep]
+    np.multiply(ids, mask.view(np.uint8), out=ids)
+    if cut_rows is not None:
+        eos_col = keep[cut_rows] - 1 if padding_side == "right" else width - 1
+        ids[cut_rows, eos_col] = EOS_ID
+    return ids, mask
+
+
+def _native_fill():
+    """The compiled batch filler, or None without numba (imported on first use: numba costs ~0.1 s)."""
+    global _FILL
+    if _FILL is False:
+        from ._byte_batch import HAVE_NATIVE, fill_padded
+
+        _FILL = fill_padded if HAVE_NATIVE else None
+    return _FILL
+
+
+_FILL = False  # not looked up yet
+
+
+def _encode_batch_native(fill_padded, texts: list, n_special: int, budget: int | None, fixed_width: int | None,
+                         left: bool, policy: str) -> tuple[np.ndarray, np.ndarray]:
+    check = _IS_CONTROL if policy != "keep" else None
+    ids, mask, failed, control = fill_padded(texts, n_special, budget, fixed_width, left, check)
+    if control >= 0:
+        if policy == "error":
+            _raise_control(texts[control], f"text {control}")
+        texts = [t.translate(_PICTURES_NO_WHITESPACE) for t in texts]
+        ids, mask, failed, control = fill_padded(texts, n_special, budget, fixed_width, left, None)
+    if failed >= 0:
+        bad = texts[failed]
+        if not isinstance(bad, str):
+            raise InvalidInputError(f"text {failed} is {type(bad).__name__}, not str")
+        _encode_utf8(bad, f"text {failed}")
+        raise AssertionError("unreachable: the text encodes")  # pragma: no cover
+    return ids, mask
 
 
 def _join_and_encode(texts: list[str]) -> tuple[bytes, str]:
