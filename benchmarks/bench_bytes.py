@@ -15,13 +15,17 @@ Run alone: ``python benchmarks/bench_bytes.py [--threads N] [--mb 20]``.
 from __future__ import annotations
 
 import glob
+import json
 import os
+import subprocess
+import sys
 import sysconfig
 import time
 
 BATCH_SIZE = 256
 REPEATS = 3
 _WARM_UP_S = None  # first call in this process: import + JIT compile or cache load
+_RSS = None  # peak RSS per side, measured once per process
 
 
 def real_lines(min_mb: float = 20.0) -> list[str]:
@@ -47,6 +51,40 @@ def real_lines(min_mb: float = 20.0) -> list[str]:
         pass
     lines += demo_corpus().split("\n") * 10
     return lines
+
+
+def _peak_rss_child(side: str, min_mb: float) -> float:
+    """Peak RSS of a fresh process that loads the lines and encodes every batch once with one side."""
+    lines = real_lines(min_mb)
+    batches = [lines[i:i + BATCH_SIZE] for i in range(0, len(lines), BATCH_SIZE)]
+    if side == "ours":
+        from tokenlab.byte_tokenizer import ByteTokenizer
+
+        fn = ByteTokenizer().encode_batch
+    else:
+        from utf8_tokenizer import UTF8Tokenizer
+
+        ref = UTF8Tokenizer()
+
+        def fn(batch):
+            return ref.torch(batch, padding=True)
+    for batch in batches:
+        fn(batch)
+    from bench_encode import peak_rss_mb
+
+    return peak_rss_mb()
+
+
+def _peak_rss(min_mb: float) -> dict[str, float | None]:
+    """{side: peak RSS MB}, each side in its own process (imports and the lines included, as in bench_encode)."""
+    global _RSS
+    if _RSS is None:
+        _RSS = {}
+        for side in ("ours", "peer"):
+            cmd = [sys.executable, os.path.abspath(__file__), "--rss-child", side, "--mb", str(min_mb)]
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+            _RSS[side] = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else None
+    return _RSS
 
 
 def _timed(fn, batches, clock) -> float:
@@ -125,6 +163,7 @@ def run(threads: int = 1, quick: bool = False, min_mb: float | None = None) -> l
               f"{'CPU' if clock is time.process_time else 'wall'} time; ours one numba call per batch "
               f"(first call incl. import + JIT/cache load {_WARM_UP_S:.2f} s, not included), "
               f"peer torch threads={threads}, numba fill")
+    rss = _peak_rss(min_mb)
     rows = []
     for key, peer in (("public", "utf8-tokenizer UTF8Tokenizer.torch(padding=True)"),
                       ("internal", "utf8-tokenizer _encode+pad_bytearrays_to_tensor+ne (uint8)")):
@@ -135,6 +174,7 @@ def run(threads: int = 1, quick: bool = False, min_mb: float | None = None) -> l
             "peer": peer,
             "peer_mb_s": round(total_mb / peer_s, 1),
             "ratio": round(peer_s / ours_s, 2),
+            "peak_rss_mb": rss["ours"], "peer_peak_rss_mb": rss["peer"] if key == "public" else None,
             "notes": common + ("; peer returns int64 ids on this torch" if key == "public"
                                and pub.input_ids.dtype != torch.uint8 else ""),
         })
@@ -147,6 +187,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--mb", type=float, default=20.0, help="Minimum MB of source lines.")
+    parser.add_argument("--rss-child", choices=("ours", "peer"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.rss_child:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        print(json.dumps(round(_peak_rss_child(args.rss_child, args.mb), 1)))
+        sys.exit(0)
     for row in run(args.threads, min_mb=args.mb):
         print(row)
