@@ -305,6 +305,21 @@ def test_native_path_is_the_default_with_numba(monkeypatch):
     assert _byte_batch.fill_padded(["ok", "a\x01"], 2, None, None, False, is_control)[3] == 1
 
 
+def test_native_batch_odd_lists():
+    """Same object many times, str subclasses, tuples, a 1 MB line and a cached-UTF-8 string."""
+
+    class Label(str):
+        pass
+
+    shared = "é" * 3
+    long_line = "ab🤖" * 150_000
+    for texts in ([shared] * 50, [Label("x"), Label("héllo")], ("a", "b"), [long_line, ""], [shared, Label(shared)]):
+        ids, mask = TOK.encode_batch(texts)
+        want_ids, want_mask = _JOINED.encode_batch(list(texts))
+        assert np.array_equal(ids, want_ids) and np.array_equal(mask, want_mask)
+    assert TOK.decode(TOK.encode_batch([long_line])[0][0], skip_special_tokens=True) == long_line
+
+
 @pytest.mark.parametrize("tok", [TOK, _JOINED], ids=["native", "numpy"])
 def test_batch_errors_name_the_text(tok):
     with pytest.raises(InvalidInputError, match="text 1 is int, not str"):
