@@ -1,4 +1,4 @@
-"""File formats: tokenlab json, HF tokenizer.json, tiktoken rank files, Mistral tekken."""
+"""File formats: tokenlab json, HF tokenizer.json, tiktoken rank files, Mistral tekken, SentencePiece .model."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from pathlib import Path
 from ..errors import FormatError
 from .atomic import atomic_path, atomic_write_bytes, atomic_write_text
 from .hf_json import read_hf_json, write_hf_json
+from .sentencepiece import looks_like_sentencepiece, read_sentencepiece
 from .tekken import read_tekken
 from .tiktoken_file import read_tiktoken, write_tiktoken
 
-__all__ = ["load_tokenizer", "save_tokenizer", "read_hf_json", "write_hf_json", "read_tekken",
+__all__ = ["load_tokenizer", "save_tokenizer", "read_hf_json", "write_hf_json", "read_tekken", "read_sentencepiece",
            "read_tiktoken", "write_tiktoken", "atomic_path", "atomic_write_bytes", "atomic_write_text",
            "detect_format", "to_hf_json_str"]
 
@@ -26,6 +27,7 @@ JSON_FORMATS: dict[str, str] = {
     "tokenlab-charbpe": "tokenlab.models.char_bpe:load_char_bpe",
     "tokenlab-wordpiece": "tokenlab.models.wordpiece:load_wordpiece",
     "wordpiece-vocab": "tokenlab.models.wordpiece:load_wordpiece",
+    "tokenlab-sentencepiece": "tokenlab.models.sentencepiece:load_sentencepiece_json",
 }
 
 
@@ -36,7 +38,10 @@ def detect_format(path) -> str:
     if path.suffix == ".tiktoken":
         return "tiktoken"
     with open(path, "rb") as f:
-        head = f.read(4096).lstrip()
+        raw = f.read(4096)
+    if looks_like_sentencepiece(raw):
+        return "sentencepiece"
+    head = raw.lstrip()
     if not head.startswith(b"{"):
         first = head.split(b"\n", 1)[0].split()
         if path.suffix == ".txt" and len(first) == 1:
@@ -77,12 +82,14 @@ def load_tokenizer(path, format: str | None = None, **kwargs):
         return read_tekken(path, **kwargs)
     if fmt == "tiktoken":
         return read_tiktoken(path, **kwargs)
+    if fmt == "sentencepiece":
+        return read_sentencepiece(path)
     if fmt in JSON_FORMATS:
         import importlib
 
         module, func = JSON_FORMATS[fmt].split(":")
         return getattr(importlib.import_module(module), func)(path)
-    raise FormatError(f"unknown tokenizer format {fmt!r} (tokenlab, hf, tiktoken, tekken)")
+    raise FormatError(f"unknown tokenizer format {fmt!r} (tokenlab, hf, tiktoken, tekken, sentencepiece)")
 
 
 def save_tokenizer(tok, path, format: str = "tokenlab") -> None:

@@ -1,0 +1,471 @@
+"""SentencePiece models (Llama/Mistral BPE with byte fallback, T5-style Unigram) with sentencepiece's own ids.
+
+A `.model` file is read by :func:`tokenlab.io.sentencepiece.read_sentencepiece`; this module holds the
+model: sentencepiece's normalizer (its precompiled character map, whitespace handling and the dummy "▁"
+prefix), its BPE (merge the adjacent pair whose joined piece scores highest, leftmost on ties, any pair
+whose join is a piece — there is no merge list) and its Unigram Viterbi, then byte fallback. Pieces are
+text with "▁" for spaces; the bytes view every tokenlab tool reads (`token_bytes`, `vocab`) shows "▁" as
+a space and a ``<0xNN>`` piece as its byte. Control pieces (``<s>``, ``[INST]``) are special tokens with
+tokenlab's contract: an error in text unless allowed, their own text on decode.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+from functools import cached_property
+
+import numpy as np
+
+from ..errors import FormatError, InvalidInputError
+from ..pretokenize import get_pretokenizer
+from .base import ModelBase, b64, unb64
+
+FORMAT = "tokenlab-sentencepiece"
+SPACE = "\u2581"  # "▁", sentencepiece's visible space
+
+# piece types of sentencepiece_model.proto
+NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
+MODEL_TYPES = {1: "unigram", 2: "bpe", 3: "word", 4: "char"}
+UNK_PENALTY = 10.0  # sentencepiece's kUnkPenalty: an unknown character scores min_score - 10 in Unigram
+
+_BYTE_PIECE = re.compile(r"<0x([0-9A-F]{2})>")
+_SPACES = re.compile(" {2,}")
+
+
+class SentencePieceTokenizer(ModelBase):
+    """``pieces`` are ``(piece, score, type)`` in id order, as in the ModelProto."""
+
+    format_name = FORMAT
+
+    def __init__(self, pieces: list[tuple[str, float, int]], model_type: str = "bpe", *,
+                 byte_fallback: bool = False, add_dummy_prefix: bool = True, remove_extra_whitespaces: bool = True,
+                 escape_whitespaces: bool = True, treat_whitespace_as_suffix: bool = False,
+                 precompiled_charsmap: bytes = b"", normalizer_name: str = "identity",
+                 unk_surface: str = " \u2047 ", name: str = ""):
+        if model_type not in ("bpe", "unigram"):
+            raise FormatError(f"sentencepiece model type {model_type!r} is not supported (bpe, unigram)")
+        self.pieces = [(str(p), float(s), int(t)) for p, s, t in pieces]
+        self.model_type = model_type
+        self.byte_fallback = bool(byte_fallback)
+        self.add_dummy_prefix = bool(add_dummy_prefix)
+        self.remove_extra_whitespaces = bool(remove_extra_whitespaces)
+        self.escape_whitespaces = bool(escape_whitespaces)
+        self.treat_whitespace_as_suffix = bool(treat_whitespace_as_suffix)
+        self.precompiled_charsmap = bytes(precompiled_charsmap)
+        self.normalizer_name = normalizer_name
+        self.unk_surface = unk_surface
+        self.name = name
+        self.pretokenizer = get_pretokenizer(None)  # sentencepiece encodes the whole normalized text
+
+        self.piece_to_id: dict[str, int] = {}  # pieces the encoder may produce: normal, user-defined, unused
+        self.special_tokens: dict[str, int] = {}
+        self.byte_to_id: dict[int, int] = {}
+        self.user_defined: list[str] = []
+        self.unk_id = None
+        for i, (piece, _, kind) in enumerate(self.pieces):
+            if kind in (NORMAL, USER_DEFINED, UNUSED):
+                if piece in self.piece_to_id:
+                    raise FormatError(f"sentencepiece model has the piece {piece!r} twice")
+                self.piece_to_id[piece] = i
+                if kind == USER_DEFINED:
+                    self.user_defined.append(piece)
+            elif kind == BYTE:
+                m = _BYTE_PIECE.fullmatch(piece)
+                if not m:
+                    raise FormatError(f"byte piece {piece!r} is not of the form <0xNN>")
+                self.byte_to_id[int(m.group(1), 16)] = i
+            elif kind == CONTROL:
+                self.special_tokens[piece] = i
+            elif kind == UNKNOWN:
+                self.unk_id = i  # "<unk>" in text is text, as in sentencepiece; decodes to unk_surface
+            else:
+                raise FormatError(f"piece {i} has unknown type {kind}")
+        if self.unk_id is None:
+            raise FormatError("sentencepiece model has no unknown piece")
+        if self.byte_fallback and len(self.byte_to_id) != 256:
+            raise FormatError(f"byte_fallback needs 256 <0xNN> pieces, found {len(self.byte_to_id)}")
+        self._trie = _CharsMap(self.precompiled_charsmap) if self.precompiled_charsmap else None
+        self._user_by_first: dict[str, list[str]] = {}
+        for piece in sorted(self.user_defined, key=len, reverse=True):
+            self._user_by_first.setdefault(piece[0], []).append(piece)
+        self._word_cache: dict[str, tuple[int, ...]] = {}
+        self._boundary = self._safe_boundary() if model_type == "bpe" else None
+
+    def __repr__(self) -> str:
+        return (f"SentencePieceTokenizer({self.model_type}, pieces={len(self.pieces)}, "
+                f"byte_fallback={self.byte_fallback}, normalizer={self.normalizer_name!r})")
+
+    # ------------------------------------------------------------------ tables
+    @property
+    def vocab(self) -> dict[bytes, int]:
+        """Token bytes -> id for the pieces encoding can produce ("▁" as a space, byte pieces as bytes)."""
+        out = {}
+        for piece, i in self.piece_to_id.items():
+            out.setdefault(self._piece_bytes(piece), i)
+        for b, i in self.byte_to_id.items():
+            out.setdefault(bytes([b]), i)
+        return out
+
+    @property
+    def merges(self) -> tuple:
+        return ()  # sentencepiece BPE merges any pair whose join is a piece, by score
+
+    @staticmethod
+    def _piece_bytes(piece: str) -> bytes:
+        return piece.replace(SPACE, " ").encode("utf-8")  # sentencepiece decodes every "▁" as a space
+
+    def _id_to_bytes_table(self):
+        table: list[bytes | None] = [None] * len(self.pieces)
+        for piece, i in self.piece_to_id.items():
+            table[i] = self._piece_bytes(piece)
+        for b, i in self.byte_to_id.items():
+            table[i] = bytes([b])
+        table[self.unk_id] = self.unk_surface.encode("utf-8")
+        return table
+
+    @cached_property
+    def scores(self) -> list[float]:
+        return [s for _, s, _ in self.pieces]
+
+    @cached_property
+    def _unigram_tables(self):
+        by_first: dict[str, dict[str, int]] = {}
+        for piece, i in self.piece_to_id.items():
+            if self.pieces[i][2] != UNUSED:
+                by_first.setdefault(piece[0], {})[piece] = i
+        longest = max((len(p) for p in self.piece_to_id), default=1)
+        return by_first, longest, min((s for _, s, t in self.pieces if t == NORMAL), default=0.0)
+
+    # ------------------------------------------------------------------ normalizer
+    def normalize(self, text: str) -> str:
+        """sentencepiece's normalized text: character map, whitespace rules, dummy prefix, "▁" for spaces."""
+        if not isinstance(text, str):
+            raise InvalidInputError(f"text must be str, got {type(text).__name__}")
+        if self._trie is None and not self.user_defined:
+            return self._normalize_identity(text)
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidInputError(f"text is not valid UTF-8 ({exc.reason} at character {exc.start})") from None
+        units: list[str] = []
+        i = 0
+        while i < len(data):
+            replacement, consumed = self._normalize_prefix(data, i)
+            units.append(replacement)
+            i += consumed
+        return self._whitespace(units)
+
+    def _normalize_identity(self, text: str) -> str:
+        if self.remove_extra_whitespaces:
+            text = _SPACES.sub(" ", text.lstrip(" "))
+            if not text:
+                return ""
+        elif not text:
+            return ""
+        if self.add_dummy_prefix and not self.treat_whitespace_as_suffix:
+            text = " " + text
+        return self._finish(text)
+
+    def _finish(self, text: str) -> str:
+        """Escape spaces, drop trailing ones (an input "▁" counts: it is stripped after escaping), dummy suffix."""
+        space = SPACE if self.escape_whitespaces else " "
+        if self.escape_whitespaces:
+            text = text.replace(" ", SPACE)
+        if self.remove_extra_whitespaces:
+            text = text.rstrip(space)
+        if self.treat_whitespace_as_suffix and self.add_dummy_prefix:
+            text += space
+        return text
+
+    def _normalize_prefix(self, data: bytes, i: int) -> tuple[str, int]:
+        """(replacement, bytes consumed) at data[i:], as sentencepiece's Normalizer::NormalizePrefix."""
+        first = data[i:i + 4].decode("utf-8", "ignore")[:1]
+        for piece in self._user_by_first.get(first, ()):
+            encoded = piece.encode("utf-8")
+            if data.startswith(encoded, i):
+                return piece, len(encoded)
+        if self._trie is not None:
+            length, replacement = self._trie.longest_match(data, i)
+            if length:
+                return replacement, length
+        return first, len(first.encode("utf-8"))
+
+    def _whitespace(self, units: list[str]) -> str:
+        """Dummy prefix, extra-space removal and escaping over normalized units (Normalizer::Normalize)."""
+        remove = self.remove_extra_whitespaces
+        k = 0
+        if remove:
+            while k < len(units) and units[k] == " ":
+                k += 1
+        if k == len(units):
+            return ""
+        out: list[str] = []
+        if not self.treat_whitespace_as_suffix and self.add_dummy_prefix:
+            out.append(" ")
+        prev_space = remove
+        for unit in units[k:]:
+            if prev_space:
+                unit = unit.lstrip(" ")
+            if unit:
+                out.append(unit)
+                prev_space = unit.endswith(" ")
+            if not remove:
+                prev_space = False
+        return self._finish("".join(out))
+
+    # ------------------------------------------------------------------ encode
+    def encode_ordinary(self, text: str) -> list[int]:
+        normalized = self.normalize(text)
+        if not normalized:
+            return []
+        if self.model_type == "unigram":
+            return self._fallback(self._unigram(normalized))
+        if self._boundary is None:
+            return self._fallback(self._bpe(normalized))
+        ids: list[int] = []
+        cache = self._word_cache
+        for word in self._boundary.findall(normalized):
+            got = cache.get(word)
+            if got is None:
+                got = tuple(self._fallback(self._bpe(word)))
+                if len(cache) < 1 << 18:
+                    cache[word] = got
+            if got and ids and got[0] == ids[-1] == self.unk_id and not self.byte_fallback:
+                got = got[1:]  # unknown runs are one unknown token, across words too
+            ids.extend(got)
+        return ids
+
+    def _safe_boundary(self):
+        """A regex splitting normalized text where no piece can span, so words can be cached; or None.
+
+        Before each "▁" that follows another character is safe when no piece has "▁" after a non-"▁"
+        character (and after each "▁" for treat_whitespace_as_suffix models, mirrored)."""
+        suffix = self.treat_whitespace_as_suffix
+        for piece in self.piece_to_id:
+            for a, b in zip(piece, piece[1:]):
+                if (b == SPACE and a != SPACE) if not suffix else (a == SPACE and b != SPACE):
+                    return None
+        return re.compile(f"[^{SPACE}]*{SPACE}+|[^{SPACE}]+") if suffix else re.compile(f"{SPACE}*[^{SPACE}]+|{SPACE}+")
+
+    def _bpe(self, text: str) -> list[str]:
+        """Pieces of one normalized text (bpe_model.cc: highest-scoring join first, leftmost on ties)."""
+        symbols: list[str] = []
+        frozen: list[bool] = []
+        i = 0
+        while i < len(text):
+            match = next((p for p in self._user_by_first.get(text[i], ()) if text.startswith(p, i)), None)
+            symbols.append(match or text[i])
+            frozen.append(match is not None)
+            i += len(symbols[-1])
+        n = len(symbols)
+        if n < 2:
+            return symbols
+        prev = list(range(-1, n - 1))
+        nxt = list(range(1, n + 1))
+        nxt[-1] = -1
+        to_id, scores, unused = self.piece_to_id, self.scores, self.pieces
+        heap: list[tuple[float, int, int, int]] = []
+        undo: dict[str, tuple[str, str]] = {}
+
+        def push(left: int, right: int) -> None:
+            if left < 0 or right < 0 or frozen[left] or frozen[right]:
+                return
+            joined = symbols[left] + symbols[right]
+            pid = to_id.get(joined)
+            if pid is None:
+                return
+            heapq.heappush(heap, (-scores[pid], left, right, len(joined)))
+            if unused[pid][2] == UNUSED:
+                undo[joined] = (symbols[left], symbols[right])
+
+        for k in range(n - 1):
+            push(k, k + 1)
+        while heap:
+            _, left, right, size = heapq.heappop(heap)
+            a, b = symbols[left], symbols[right]
+            if not a or not b or len(a) + len(b) != size or nxt[left] != right:
+                continue  # stale: one side already merged elsewhere
+            symbols[left] = a + b
+            symbols[right] = ""
+            nxt[left] = nxt[right]
+            if nxt[right] >= 0:
+                prev[nxt[right]] = left
+            push(prev[left], left)
+            push(left, nxt[left])
+        out: list[str] = []
+        for k, piece in enumerate(symbols):
+            if piece:
+                self._resegment(piece, undo, out)
+        return out
+
+    def _resegment(self, piece: str, undo: dict[str, tuple[str, str]], out: list[str]) -> None:
+        """An unused piece is split back into the pieces it was joined from (bpe_model.cc resegment)."""
+        pid = self.piece_to_id.get(piece)
+        if pid is None or self.pieces[pid][2] != UNUSED or piece not in undo:
+            out.append(piece)
+            return
+        left, right = undo[piece]
+        self._resegment(left, undo, out)
+        self._resegment(right, undo, out)
+
+    def _unigram(self, text: str) -> list[str]:
+        """Pieces of the best segmentation (unigram_model.cc EncodeOptimized: path scores summed as doubles)."""
+        by_first, longest, min_score = self._unigram_tables
+        unk_score = min_score - UNK_PENALTY
+        n = len(text)
+        best = [0.0] * (n + 1)
+        start = [-1] * (n + 1)
+        piece_at: list[str | None] = [None] * (n + 1)
+        start[0] = 0
+        scores = self.scores
+        for i in range(n):
+            here = best[i]
+            has_single = False
+            candidates = by_first.get(text[i])
+            if candidates:
+                for length in range(1, min(longest, n - i) + 1):
+                    piece = text[i:i + length]
+                    pid = candidates.get(piece)
+                    if pid is None:
+                        continue
+                    score = scores[pid]
+                    total = score + here
+                    j = i + length
+                    if start[j] == -1 or total > best[j]:
+                        best[j], start[j], piece_at[j] = total, i, piece
+                    if length == 1:
+                        has_single = True
+            if not has_single:
+                total = unk_score + here
+                j = i + 1
+                if start[j] == -1 or total > best[j]:
+                    best[j], start[j], piece_at[j] = total, i, None
+        out: list[str] = []
+        j = n
+        while j > 0:
+            i = start[j]
+            piece = piece_at[j]
+            out.append(text[i:j] if piece is None else piece)
+            j = i
+        out.reverse()
+        return out
+
+    def _fallback(self, pieces: list[str]) -> list[int]:
+        """Ids of pieces; a piece not in the vocabulary becomes its UTF-8 bytes, or the unknown id."""
+        ids: list[int] = []
+        to_id = self.piece_to_id
+        for piece in pieces:
+            pid = to_id.get(piece)
+            if pid is not None:
+                ids.append(pid)
+            elif self.byte_fallback:
+                ids.extend(self.byte_to_id[b] for b in piece.encode("utf-8"))
+            elif not ids or ids[-1] != self.unk_id:  # a run of unknown pieces is one unknown token
+                ids.append(self.unk_id)
+        return ids
+
+    def pieces_of(self, ids) -> list[str]:
+        """The piece strings of ids (sentencepiece's ``id_to_piece``)."""
+        out = []
+        for i in ids:
+            if not isinstance(i, (int, np.integer)) or not 0 <= i < len(self.pieces):
+                raise InvalidInputError(f"unknown token id {i!r}")
+            out.append(self.pieces[int(i)][0])
+        return out
+
+    # ------------------------------------------------------------------ decode
+    def decode_bytes(self, ids) -> bytes:
+        """Token bytes joined; while the output is still empty, a piece's leading space is dropped (the
+        dummy prefix), as sentencepiece decodes. Control tokens keep tokenlab's contract (their text)."""
+        ids = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
+        super().decode_bytes(ids)  # validates the ids
+        table = self.id_to_bytes
+        if not (self.add_dummy_prefix or self.remove_extra_whitespaces):
+            return b"".join(table[i] for i in ids)
+        specials, raw = self.special_ids, self._raw_ids
+        out: list[bytes] = []
+        empty = True
+        for i in ids:
+            data = table[i]
+            if i not in specials:
+                if empty and i not in raw and data.startswith(b" "):
+                    data = data[1:]
+                empty = empty and not data
+            out.append(data)
+        return b"".join(out)
+
+    @cached_property
+    def _raw_ids(self) -> set[int]:
+        """Byte pieces and the unknown piece: sentencepiece never strips a space from these."""
+        return {*self.byte_to_id.values(), self.unk_id}
+
+    # ------------------------------------------------------------------ files
+    def to_dict(self) -> dict:
+        return {
+            "format": FORMAT, "version": 1, "name": self.name, "model_type": self.model_type,
+            "pieces": [[p, s, t] for p, s, t in self.pieces],
+            "byte_fallback": self.byte_fallback, "add_dummy_prefix": self.add_dummy_prefix,
+            "remove_extra_whitespaces": self.remove_extra_whitespaces,
+            "escape_whitespaces": self.escape_whitespaces,
+            "treat_whitespace_as_suffix": self.treat_whitespace_as_suffix,
+            "normalizer_name": self.normalizer_name, "precompiled_charsmap": b64(self.precompiled_charsmap),
+            "unk_surface": self.unk_surface,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SentencePieceTokenizer:
+        return cls([(p, s, t) for p, s, t in d["pieces"]], d["model_type"], byte_fallback=d["byte_fallback"],
+                   add_dummy_prefix=d["add_dummy_prefix"], remove_extra_whitespaces=d["remove_extra_whitespaces"],
+                   escape_whitespaces=d["escape_whitespaces"],
+                   treat_whitespace_as_suffix=d["treat_whitespace_as_suffix"],
+                   normalizer_name=d.get("normalizer_name", ""),
+                   precompiled_charsmap=unb64(d.get("precompiled_charsmap", "")),
+                   unk_surface=d.get("unk_surface", " \u2047 "), name=d.get("name", ""))
+
+
+class _CharsMap:
+    """sentencepiece's precompiled normalization map: a darts-clone double array + replacement strings."""
+
+    def __init__(self, blob: bytes):
+        if len(blob) < 4:
+            raise FormatError("precompiled_charsmap is truncated")
+        trie_size = int.from_bytes(blob[:4], "little")
+        if trie_size % 4 or 4 + trie_size > len(blob):
+            raise FormatError("precompiled_charsmap has a corrupt trie size")
+        self.units = np.frombuffer(blob[4:4 + trie_size], dtype="<u4").astype(np.int64).tolist()
+        self.strings = blob[4 + trie_size:]
+        self._replacement: dict[int, str] = {}
+
+    def longest_match(self, data: bytes, start: int) -> tuple[int, str]:
+        """(bytes matched, replacement) of the longest key at data[start:]; (0, "") if none."""
+        units = self.units
+        size = len(units)
+        unit = units[0]
+        node = (unit >> 10) << ((unit & (1 << 9)) >> 6)
+        best_length, best_value = 0, -1
+        for i in range(start, len(data)):
+            c = data[i]
+            node ^= c
+            if node >= size:
+                break
+            unit = units[node]
+            if unit & ((1 << 31) | 0xFF) != c:
+                break
+            node ^= (unit >> 10) << ((unit & (1 << 9)) >> 6)
+            if (unit >> 8) & 1:
+                if node >= size:
+                    break
+                best_length, best_value = i - start + 1, units[node] & ((1 << 31) - 1)
+        if not best_length:
+            return 0, ""
+        text = self._replacement.get(best_value)
+        if text is None:
+            end = self.strings.find(b"\x00", best_value)
+            raw = self.strings[best_value:end if end >= 0 else len(self.strings)]
+            text = self._replacement[best_value] = raw.decode("utf-8", "replace")
+        return best_length, text
+
+
+def load_sentencepiece_json(path) -> SentencePieceTokenizer:
+    return SentencePieceTokenizer.load(path)

@@ -1,0 +1,247 @@
+"""SentencePiece .model files: ids and decode equal the sentencepiece library's (and mistral-common's).
+
+References: the five SentencePiece models shipped in mistral-common (BPE, byte fallback, identity
+normalizer) and small models trained here by sentencepiece itself, covering Unigram and BPE, the
+default nmt_nfkc and nfkc_cf character maps, user-defined symbols, no byte fallback (unknown runs),
+whitespace as suffix, no dummy prefix and kept extra spaces.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tokenlab.cli import main
+from tokenlab.errors import FormatError, InvalidInputError, SpecialTokenError
+from tokenlab.io import detect_format, load_tokenizer, save_tokenizer
+from tokenlab.io.sentencepiece import parse_sentencepiece, read_sentencepiece
+from tokenlab.models.sentencepiece import SentencePieceTokenizer
+
+spm = pytest.importorskip("sentencepiece")
+
+EDGE_TEXTS = ["", " ", "   ", "  a  b  ", "▁", "x▁", " ▁ a ▁", "a b", "xa bx <x>▁", "\t\nx\r\n", "é🤖",
+              "Hello  world", "ﬁ ｆｕｌｌ ① ＡＢＣ ㍻ ｶﾞ",
+              " \u3000 x\u00a0y ", "<sep>a<sep>", "x <sep> y<cls>", "<s> </s> <unk> [INST]", "\x00\x01", "▁ ▁▁x",
+              "Ǆ ǅ ǆ İ ß ẞ", "a" * 3000, "😀" * 50 + " " * 50]
+
+
+def _mistral_models() -> list[str]:
+    try:
+        import mistral_common
+    except ImportError:
+        return []
+    data = os.path.join(os.path.dirname(mistral_common.__file__), "data")
+    return sorted(os.path.join(data, f) for f in os.listdir(data) if ".model" in f)
+
+
+MISTRAL = _mistral_models()
+
+
+@pytest.fixture(scope="module")
+def texts(real_docs):
+    docs, size = [], 0
+    for doc in real_docs:  # ~150 KB of code and prose, then the 25-language lines
+        if size > 150_000:
+            break
+        docs.append(doc)
+        size += len(doc)
+    docs += real_docs[-120:]
+    assert any(not d.isascii() for d in docs)
+    return docs + EDGE_TEXTS
+
+
+def _assert_same(ours: SentencePieceTokenizer, ref, texts):
+    for text in texts:
+        ids = ours.encode_ordinary(text)
+        want = ref.encode(text)
+        assert ids == want, (text[:80], ours.pieces_of(ids[:40]), ref.id_to_piece(want[:40]))
+        assert ours.decode(ids) == ref.decode(want), text[:80]
+
+
+# ---- mistral-common's SentencePiece models ----
+
+def test_mistral_common_ships_sentencepiece_models():
+    pytest.importorskip("mistral_common")
+    assert len(MISTRAL) >= 5
+
+
+@pytest.mark.parametrize("path", MISTRAL, ids=os.path.basename)
+def test_mistral_models_equal_sentencepiece(path, texts):
+    ours = load_tokenizer(path)
+    assert isinstance(ours, SentencePieceTokenizer) and detect_format(path) == "sentencepiece"
+    ref = spm.SentencePieceProcessor(model_file=path)
+    assert ours.model_type == "bpe" and ours.byte_fallback and ours.n_vocab == ref.get_piece_size()
+    assert ours._boundary is not None  # words are cached: no piece spans a word start
+    _assert_same(ours, ref, texts)
+
+
+def test_mistral_common_tokenizer_agrees(texts):
+    if not MISTRAL:
+        pytest.skip("mistral-common not installed")
+    from mistral_common.tokens.tokenizers.sentencepiece import SentencePieceTokenizer as MistralSP
+
+    path = next(p for p in MISTRAL if p.endswith(".v3"))
+    ref = MistralSP(path)
+    ours = read_sentencepiece(path)
+    for text in texts[:40]:
+        assert ref.encode(text, bos=True, eos=True) == [ours.special_tokens["<s>"], *ours.encode_ordinary(text),
+                                                        ours.special_tokens["</s>"]]
+    # control pieces are special tokens with tokenlab's contract, with mistral-common's ids
+    assert ours.encode("[INST] hi [/INST]", allowed_special="all")[0] == ref.get_special_token("[INST]")
+    assert ours.special_tokens["[/INST]"] == ref.get_special_token("[/INST]")
+    assert ours.n_vocab == ref.n_words
+    with pytest.raises(SpecialTokenError):
+        ours.encode("[INST] hi")
+    assert ours.encode("[INST]", disallowed_special=()) == ref.encode("[INST]", bos=False, eos=False)
+
+
+# ---- models trained here by sentencepiece ----
+
+CONFIGS = {
+    "bpe-nmt_nfkc": {"model_type": "bpe"},
+    "unigram-nmt_nfkc": {"model_type": "unigram"},
+    "bpe-bytes-user": {"model_type": "bpe", "byte_fallback": True, "user_defined_symbols": ["<sep>", "<cls>"]},
+    "unigram-bytes-user": {"model_type": "unigram", "byte_fallback": True, "user_defined_symbols": ["<sep>", "<cls>"]},
+    "bpe-identity-raw": {"model_type": "bpe", "normalization_rule_name": "identity", "add_dummy_prefix": False,
+                         "remove_extra_whitespaces": False},
+    "unigram-suffix": {"model_type": "unigram", "treat_whitespace_as_suffix": True},
+    "bpe-suffix-no-split": {"model_type": "bpe", "treat_whitespace_as_suffix": True, "split_by_whitespace": False},
+    "unigram-nfkc_cf": {"model_type": "unigram", "normalization_rule_name": "nfkc_cf"},
+    "unigram-nfkc-user-space": {"model_type": "unigram", "normalization_rule_name": "nfkc",
+                                "user_defined_symbols": ["a▁b", "<x>"]},
+}
+
+
+def _train(lines, **config) -> bytes:
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(lines), model_writer=buf, vocab_size=1000,
+                                   character_coverage=0.995, minloglevel=2, num_threads=1, **config)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def train_lines(real_docs):
+    lines = [line for doc in real_docs[-400:] for line in doc.split("\n") if line.strip()]
+    return lines[:2500] + lines[-500:]  # Python docs prose, then the 25 languages
+
+
+class _Models(dict):
+    def __repr__(self) -> str:  # hypothesis prints fixtures of failing examples
+        return f"<{len(self)} sentencepiece models>"
+
+
+@pytest.fixture(scope="module")
+def trained(train_lines):
+    return _Models({name: _train(train_lines, **config) for name, config in CONFIGS.items()})
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_trained_models_equal_sentencepiece(name, trained, texts):
+    data = trained[name]
+    ours = parse_sentencepiece(data)
+    ref = spm.SentencePieceProcessor(model_proto=data)
+    assert ours.model_type == CONFIGS[name]["model_type"]
+    _assert_same(ours, ref, texts)
+
+
+def test_word_cache_is_used_only_when_safe(trained):
+    cached = {name: parse_sentencepiece(data)._boundary is not None for name, data in trained.items()}
+    assert cached["bpe-nmt_nfkc"] and not cached["bpe-suffix-no-split"]  # that one has pieces like "a▁b"
+    assert not any(cached[n] for n in CONFIGS if n.startswith("unigram"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=60)
+       | st.lists(st.sampled_from(["a", "b", "é", " ", "  ", "ﬁ", "<sep>", "<x>", "\u3000", "😀", "\n", "x▁", "İ",
+                                  "▁"]), max_size=20).map("".join))
+def test_random_text_equals_sentencepiece(trained, text):
+    for name in ("unigram-nmt_nfkc", "bpe-bytes-user", "bpe-identity-raw", "bpe-suffix-no-split",
+                 "unigram-nfkc-user-space"):
+        data = trained[name]
+        ours = _parsed(data)
+        ref = _processor(data)
+        assert ours.encode_ordinary(text) == ref.encode(text), name
+        assert ours.decode(ours.encode_ordinary(text)) == ref.decode(ref.encode(text)), name
+    if MISTRAL:
+        ours, ref = _parsed_path(MISTRAL[-1]), _processor_path(MISTRAL[-1])
+        assert ours.encode_ordinary(text) == ref.encode(text)
+
+
+_CACHE: dict = {}
+
+
+def _cached(key, make):
+    if key not in _CACHE:
+        _CACHE[key] = make()
+    return _CACHE[key]
+
+
+def _parsed(data):
+    return _cached(("ours", data), lambda: parse_sentencepiece(data))
+
+
+def _processor(data):
+    return _cached(("ref", data), lambda: spm.SentencePieceProcessor(model_proto=data))
+
+
+def _parsed_path(path):
+    return _cached(("ours", path), lambda: read_sentencepiece(path))
+
+
+def _processor_path(path):
+    return _cached(("ref", path), lambda: spm.SentencePieceProcessor(model_file=path))
+
+
+# ---- tokenlab views, files, errors ----
+
+def test_bytes_view_and_json_round_trip(trained, tmp_path, texts):
+    ours = parse_sentencepiece(trained["bpe-bytes-user"])
+    ids = ours.encode_ordinary("Hello wörld")
+    # token bytes show "▁" as a space and byte pieces as bytes; they spell the normalized text
+    assert b"".join(ours.token_bytes(i) for i in ids) == ours.normalize("Hello wörld").replace("▁", " ").encode()
+    assert ours.vocab[b" "] == ours.piece_to_id["▁"]
+    path = tmp_path / "sp.json"
+    save_tokenizer(ours, path)
+    again = load_tokenizer(path)
+    assert isinstance(again, SentencePieceTokenizer) and again.to_dict() == ours.to_dict()
+    for text in texts[:30]:
+        assert again.encode_ordinary(text) == ours.encode_ordinary(text)
+    with pytest.raises(FormatError):
+        save_tokenizer(ours, tmp_path / "x.json", format="hf")
+
+
+def test_corrupt_models_are_clear_errors(trained, tmp_path):
+    data = trained["bpe-nmt_nfkc"]
+    for bad, message in ((data[:len(data) // 2], "truncated"), (b"\x0a\x05\x0a\x03abc\x99", "truncated"),
+                         (b"\x0a\x04\x0a\x02\xff\xfe", "not UTF-8"),
+                         (b"\x0a\x05\x0a\x01a\x18\x01", "no unknown piece")):
+        path = tmp_path / "bad.model"
+        path.write_bytes(bad)
+        with pytest.raises(FormatError, match=message):
+            read_sentencepiece(path)
+    with pytest.raises(FormatError, match="no such file"):
+        read_sentencepiece(tmp_path / "missing.model")
+    ours = parse_sentencepiece(data)
+    with pytest.raises(InvalidInputError):
+        ours.encode_ordinary("bad \ud800")
+    with pytest.raises(InvalidInputError):
+        ours.decode([10 ** 6])
+
+
+def test_cli_reads_model_files(trained, tmp_path):
+    path = tmp_path / "m.model"
+    path.write_bytes(trained["unigram-nmt_nfkc"])
+    ref = spm.SentencePieceProcessor(model_file=str(path))
+    result = CliRunner().invoke(main, ["encode", "-t", str(path), "Hello,  ｗorld"])
+    assert result.exit_code == 0, result.output
+    assert list(map(int, result.output.split())) == ref.encode("Hello,  ｗorld")
+    result = CliRunner().invoke(main, ["info", str(path)])
+    assert result.exit_code == 0 and "sentencepiece" in result.output
+    (tmp_path / "bad.model").write_bytes(trained["unigram-nmt_nfkc"][:100])
+    result = CliRunner().invoke(main, ["info", str(tmp_path / "bad.model")])
+    assert result.exit_code != 0 and "error:" in result.output and "Traceback" not in result.output
