@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 
 import pytest
 from click.testing import CliRunner
@@ -245,3 +246,97 @@ def test_cli_reads_model_files(trained, tmp_path):
     (tmp_path / "bad.model").write_bytes(trained["unigram-nmt_nfkc"][:100])
     result = CliRunner().invoke(main, ["info", str(tmp_path / "bad.model")])
     assert result.exit_code != 0 and "error:" in result.output and "Traceback" not in result.output
+
+
+# ---- evaluation and transfer tools on sentencepiece models ----
+
+def test_unreachable_tokens_agree_with_sentencepiece():
+    if not MISTRAL:
+        pytest.skip("mistral-common not installed")
+    from tokenlab.evaluate.health import unreachable_tokens
+
+    path = MISTRAL[-1]
+    tok, ref = _parsed_path(path), _processor_path(path)
+    word_pieces = [i for p, i in tok.piece_to_id.items() if p.startswith("▁")][::5]
+    unreachable = set(unreachable_tokens(tok, ids=word_pieces))
+    # a word piece alone is the text after the dummy "▁": sentencepiece says whether it comes back whole
+    want = {i for i in word_pieces if ref.encode(tok.pieces[i][0][1:].replace("▁", " ")) != [i]}
+    assert unreachable == want
+    assert len(word_pieces) > 3000
+
+
+def _varint(n: int) -> bytes:
+    n &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
+
+
+def _field(number: int, payload) -> bytes:
+    if isinstance(payload, int):
+        return _varint(number << 3) + _varint(payload)
+    if isinstance(payload, float):
+        return _varint(number << 3 | 5) + struct.pack("<f", payload)
+    data = payload.encode() if isinstance(payload, str) else payload
+    return _varint(number << 3 | 2) + _varint(len(data)) + data
+
+
+def _model_proto(pieces, model_type: int) -> bytes:
+    """A ModelProto written by hand (no protobuf): the pieces, a trainer spec and an identity normalizer."""
+    out = b"".join(_field(1, _field(1, p) + _field(2, score) + _field(3, kind)) for p, score, kind in pieces)
+    out += _field(2, _field(3, model_type) + _field(40, 0) + _field(41, -1) + _field(42, -1))
+    return out + _field(3, _field(1, "identity") + _field(3, 1) + _field(4, 0) + _field(5, 1))
+
+
+@pytest.mark.parametrize("model_type", [1, 2], ids=["unigram", "bpe"])
+def test_unreachable_piece_of_a_hand_written_model(model_type):
+    """Unigram never picks "abc" (its split scores higher); BPE never builds "bcd" (no pair joins into it)."""
+    from tokenlab.evaluate.health import unreachable_tokens
+
+    pieces = [("<unk>", 0.0, 2), ("▁", -1.0, 1), ("a", -1.0, 1), ("b", -1.0, 1), ("c", -1.0, 1), ("ab", -1.5, 1),
+              ("▁ab", -1.2, 1), ("abc", -9.0, 1), ("bcd", -0.1, 1)]
+    data = _model_proto(pieces, model_type)
+    ref = spm.SentencePieceProcessor(model_proto=data)
+    ours = parse_sentencepiece(data)
+    for text in ("abc", "ab c", "cab abc", "xabc", "bcd", "abcd", "dd", ""):
+        assert ours.encode_ordinary(text) == ref.encode(text)
+    unreachable = {ours.pieces[i][0] for i in unreachable_tokens(ours)}
+    assert unreachable == ({"abc"} if model_type == 1 else {"bcd"})
+    for piece, i in ours.piece_to_id.items():  # sentencepiece agrees: after an unknown "x" nothing joins across
+        if piece == "▁":
+            continue  # alone it is only ever the dummy prefix
+        alone = ref.encode(piece[1:]) if piece.startswith("▁") else ref.encode("x" + piece)[2:]
+        assert (alone == [i]) == (piece not in unreachable), piece
+
+
+def test_healing_keeps_a_prefix_of_the_full_encoding(texts):
+    import random
+
+    from tokenlab.transfer.healing import heal_prompt
+
+    if not MISTRAL:
+        pytest.skip("mistral-common not installed")
+    tok = _parsed_path(MISTRAL[-1])
+    rng = random.Random(0)
+    text = "".join(texts[-120:]) + " url: https://example.com/a_b  x\n\n  y " * 20
+    for _ in range(300):
+        start = rng.randrange(len(text) - 100)
+        s = text[start:start + rng.randrange(2, 100)]
+        cut = rng.randrange(1, len(s))
+        full = tok.encode_ordinary(s)
+        plan = heal_prompt(tok, s[:cut])
+        k = len(plan.prompt_ids)
+        assert full[:k] == plan.prompt_ids, (s[:cut], s[cut:])
+        spelled = b"".join(tok.token_bytes(i) for i in plan.prompt_ids) + plan.removed
+        assert spelled == (" " + s[:cut]).encode("utf-8")  # the dummy "▁" is part of what tokens spell
+        generated = full[k:]
+        for j, t in enumerate(generated):
+            allowed = plan.allowed_ids(generated[:j])
+            if allowed is None:
+                break
+            assert t in allowed, (s[:cut], s[cut:], j)
+    plan = heal_prompt(tok, "The quick brown fo")
+    assert plan.removed == b" fo" and tok.decode(plan.prompt_ids) == "The quick brown"

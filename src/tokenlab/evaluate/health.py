@@ -46,13 +46,15 @@ def unreachable_tokens(tok, progress: bool = False, ids=None) -> list[int]:
     tokens = enc.vocab_tokens()
     if ids is not None:
         tokens = {i: tokens[i] for i in ids if i in tokens}
+    # a model whose normalizer adds text (sentencepiece's dummy "▁") says how a token's text encodes in place
+    encode = getattr(enc.model, "encode_token_text", None) or enc.encode
     out = []
     for i, b in tqdm(sorted(tokens.items()), desc="reachability", unit="tok", disable=not progress):
         try:
             text = b.decode("utf-8")
         except UnicodeDecodeError:
             continue
-        if enc.encode(text) != [i]:
+        if encode(text) != [i]:
             out.append(i)
     return out
 

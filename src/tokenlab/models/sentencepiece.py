@@ -236,6 +236,25 @@ class SentencePieceTokenizer(ModelBase):
             ids.extend(got)
         return ids
 
+    def encode_token_text(self, text: str) -> list[int]:
+        """Ids of a token's own text as it sits inside a normalized text (no normalizer, no dummy prefix):
+        a piece is reachable when this gives the piece itself (what token-health checks ask)."""
+        normalized = text.replace(" ", SPACE) if self.escape_whitespaces else text
+        return self._fallback(self._unigram(normalized) if self.model_type == "unigram" else self._bpe(normalized))
+
+    def healing_start(self, prompt: str) -> int | None:
+        """Where the prompt's last word (with the spaces before it) starts, counted in the bytes its tokens
+        spell (the dummy "▁" included): no piece spans a word start, so the tokens before it stay the same
+        whatever follows. None when the normalizer can move or drop characters (character map,
+        user-defined symbols, extra-space removal, suffix spaces) or the prompt holds a special token."""
+        if (self._boundary is None or self._trie is not None or self.user_defined or self.remove_extra_whitespaces
+                or self.treat_whitespace_as_suffix or not self.escape_whitespaces
+                or any(special in prompt for special in self.special_tokens)):
+            return None
+        spelled = " " + prompt if self.add_dummy_prefix and prompt else prompt
+        starts = [m.start() for m in self._boundary.finditer(spelled.replace(" ", SPACE))]
+        return len(spelled[:starts[-1]].encode("utf-8")) if starts else 0
+
     def _safe_boundary(self):
         """A regex splitting normalized text where no piece can span, so words can be cached; or None.
 

@@ -163,7 +163,14 @@ def _backoff_start(tokenizer, prompt: str) -> int | None:
     pre-tokens a continuation can regroup with it: whitespace-only pieces before a piece that
     starts with whitespace ("\n " + "\n" becomes "\n \n"), and the pieces on either side of an
     apostrophe ("we'l" + "l" becomes "we" "'ll"; o200k's "don'" + "t" becomes "don't").
-    ``None`` if the tokenizer has no pre-tokenizer."""
+    ``None`` if the tokenizer has no pre-tokenizer. A tokenizer may answer itself with
+    ``healing_start(prompt)``, counted in the bytes the prompt's tokens spell (SentencePiece models:
+    the start of the last word, after their dummy-prefix space)."""
+    own = getattr(tokenizer, "healing_start", None)
+    if own is not None:
+        start = own(prompt)
+        if start is not None:
+            return start
     pre = getattr(tokenizer, "pretokenizer", None)
     if pre is None or not hasattr(pre, "split"):
         return None
