@@ -340,3 +340,16 @@ def test_healing_keeps_a_prefix_of_the_full_encoding(texts):
             assert t in allowed, (s[:cut], s[cut:], j)
     plan = heal_prompt(tok, "The quick brown fo")
     assert plan.removed == b" fo" and tok.decode(plan.prompt_ids) == "The quick brown"
+
+
+def test_compare_short_name_and_metrics():
+    if not MISTRAL:
+        pytest.skip("mistral-common not installed")
+    from tokenlab.evaluate.metrics import compression
+    from tokenlab.evaluate.report import reference_tokenizer
+
+    tok = reference_tokenizer("mistral-sp")
+    assert isinstance(tok, SentencePieceTokenizer) and tok.name == "mistral-sp"
+    ref = _processor_path(next(p for p in MISTRAL if p.endswith(".v3")))
+    text = "Tokenizers split text — Токенизаторы 分词器 🤖"
+    assert compression(tok, [text])["tokens"] == len(ref.encode(text))

