@@ -84,3 +84,29 @@ def trained(real_docs):
     from tokenlab import train_bpe
 
     return train_bpe(real_docs, vocab_size=3000, pretokenizer="cl100k", special_tokens=["<|endoftext|>", "<|pad|>"])
+
+
+def check_healing_reaches_original(tok, text: str, rng, trials: int, spelled_prefix: str = "") -> None:
+    """Cut random snippets of ``text`` at random points: the healed prompt's ids are a prefix of the snippet's
+    ids, its tokens + removed bytes spell the prompt (after ``spelled_prefix``, e.g. sentencepiece's dummy
+    space), and the constrained generation allows the snippet's own next tokens until the bytes are covered."""
+    from tokenlab.transfer.healing import heal_prompt
+
+    for _ in range(trials):
+        start = rng.randrange(len(text) - 100)
+        s = text[start : start + rng.randrange(2, 100)]
+        cut = rng.randrange(1, len(s))
+        full = tok.encode_ordinary(s)
+        plan = heal_prompt(tok, s[:cut])
+        k = len(plan.prompt_ids)
+        assert full[:k] == plan.prompt_ids, (s[:cut], s[cut:])
+        spelled = b"".join(tok.token_bytes(i) for i in plan.prompt_ids) + plan.removed
+        assert spelled == (spelled_prefix + s[:cut]).encode("utf-8")
+        generated = full[k:]
+        for j, t in enumerate(generated):
+            allowed = plan.allowed_ids(generated[:j])
+            if allowed is None:
+                break
+            assert t in allowed, (s[:cut], s[cut:], j)
+        else:
+            assert plan.allowed_ids(generated) is None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from conftest import check_healing_reaches_original
 
 from tokenlab import InvalidInputError
 from tokenlab.transfer import heal_prompt
@@ -80,23 +81,7 @@ def test_trailing_whitespace_backs_off_whole_run(cl100k, cl100k_ref):
 
 
 def _check_reachable(tok, text, rng, trials):
-    for _ in range(trials):
-        start = rng.randrange(len(text) - 100)
-        s = text[start : start + rng.randrange(2, 100)]
-        cut = rng.randrange(1, len(s))
-        full = tok.encode(s, disallowed_special=())
-        plan = heal_prompt(tok, s[:cut])
-        k = len(plan.prompt_ids)
-        assert full[:k] == plan.prompt_ids, (s[:cut], s[cut:])
-        assert tok.decode_bytes(plan.prompt_ids) + plan.removed == s[:cut].encode("utf-8")
-        generated = full[k:]
-        for j, t in enumerate(generated):
-            allowed = plan.allowed_ids(generated[:j])
-            if allowed is None:
-                break
-            assert t in allowed, (s[:cut], s[cut:], j)
-        else:
-            assert plan.allowed_ids(generated) is None
+    check_healing_reaches_original(tok, text, rng, trials)
 
 
 def test_original_tokenization_reachable_cl100k(cl100k, real_text):

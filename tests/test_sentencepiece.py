@@ -14,6 +14,7 @@ import struct
 
 import pytest
 from click.testing import CliRunner
+from conftest import check_healing_reaches_original
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -320,24 +321,8 @@ def test_healing_keeps_a_prefix_of_the_full_encoding(texts):
     if not MISTRAL:
         pytest.skip("mistral-common not installed")
     tok = _parsed_path(MISTRAL[-1])
-    rng = random.Random(0)
     text = "".join(texts[-120:]) + " url: https://example.com/a_b  x\n\n  y " * 20
-    for _ in range(300):
-        start = rng.randrange(len(text) - 100)
-        s = text[start:start + rng.randrange(2, 100)]
-        cut = rng.randrange(1, len(s))
-        full = tok.encode_ordinary(s)
-        plan = heal_prompt(tok, s[:cut])
-        k = len(plan.prompt_ids)
-        assert full[:k] == plan.prompt_ids, (s[:cut], s[cut:])
-        spelled = b"".join(tok.token_bytes(i) for i in plan.prompt_ids) + plan.removed
-        assert spelled == (" " + s[:cut]).encode("utf-8")  # the dummy "▁" is part of what tokens spell
-        generated = full[k:]
-        for j, t in enumerate(generated):
-            allowed = plan.allowed_ids(generated[:j])
-            if allowed is None:
-                break
-            assert t in allowed, (s[:cut], s[cut:], j)
+    check_healing_reaches_original(tok, text, random.Random(0), 300, spelled_prefix=" ")  # the dummy "▁"
     plan = heal_prompt(tok, "The quick brown fo")
     assert plan.removed == b" fo" and tok.decode(plan.prompt_ids) == "The quick brown"
 
