@@ -28,6 +28,7 @@ JSON_FORMATS: dict[str, str] = {
     "tokenlab-wordpiece": "tokenlab.models.wordpiece:load_wordpiece",
     "wordpiece-vocab": "tokenlab.models.wordpiece:load_wordpiece",
     "tokenlab-sentencepiece": "tokenlab.models.sentencepiece:load_sentencepiece_json",
+    "tokenlab-metaspace-bpe": "tokenlab.models.metaspace_bpe:load_metaspace_bpe",
 }
 
 

@@ -151,9 +151,12 @@ def _parse_pretokenizer(node) -> PreTokenizer:
 
 
 def from_hf_dict(d: dict, name: str = ""):
+    from ..models import metaspace_bpe
     from ..tokenizer import Tokenizer
 
     try:
+        if isinstance(d.get("model"), dict) and metaspace_bpe.is_metaspace_bpe(d):
+            return metaspace_bpe.from_hf_dict(d, name=name)  # Llama-style: characters, "▁", byte fallback
         model = d["model"]
         if model.get("type", "BPE") != "BPE":
             raise FormatError(f"model type {model.get('type')!r} is not BPE")

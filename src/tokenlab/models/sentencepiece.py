@@ -419,6 +419,54 @@ class SentencePieceTokenizer(ModelBase):
         """Byte pieces and the unknown piece: sentencepiece never strips a space from these."""
         return {*self.byte_to_id.values(), self.unk_id}
 
+    # ------------------------------------------------------------------ HF tokenizer.json
+    def to_hf_dict(self) -> dict:
+        """An HF tokenizer.json (as transformers converts Llama/Mistral models): Prepend + Replace normalizer,
+        BPE over characters whose merges are every split of every piece, ranked by the piece's score."""
+        if (self.model_type != "bpe" or self._trie is not None or self.remove_extra_whitespaces
+                or self.treat_whitespace_as_suffix or not self.escape_whitespaces):
+            raise FormatError("only SentencePiece BPE models with the identity normalizer and kept extra spaces "
+                              "can be written as tokenizer.json")
+        vocab = {piece: i for i, (piece, _, _) in enumerate(self.pieces)}
+        scored = []
+        for piece, i in self.piece_to_id.items():
+            splits = [(piece[:k], piece[k:]) for k in range(1, len(piece))
+                      if piece[:k] in self.piece_to_id and piece[k:] in self.piece_to_id]
+            splits.sort(key=lambda m: (vocab[m[0]], vocab[m[1]]))
+            scored.extend((-self.scores[i], order, a, b) for order, (a, b) in enumerate(splits))
+        scored.sort(key=lambda m: m[0])  # stable: splits of one piece keep their order
+        specials = sorted([*self.special_tokens.items(), (self.pieces[self.unk_id][0], self.unk_id)],
+                          key=lambda kv: kv[1])
+        added = [{"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
+                  "normalized": False, "special": True} for t, i in specials]
+        # user-defined symbols: non-special added tokens. HF then normalizes the text on each side of one on its
+        # own, so the text right after it gets a dummy "▁" too (HF's "legacy" Llama behaviour; documented)
+        added += [{"id": self.piece_to_id[t], "content": t, "single_word": False, "lstrip": False, "rstrip": False,
+                   "normalized": False, "special": False} for t in self.user_defined]
+        added.sort(key=lambda a: a["id"])
+        normalizers = ([{"type": "Prepend", "prepend": SPACE}] if self.add_dummy_prefix else []) + [
+            {"type": "Replace", "pattern": {"String": " "}, "content": SPACE}]
+        decoders = [{"type": "Replace", "pattern": {"String": SPACE}, "content": " "}, {"type": "ByteFallback"},
+                    {"type": "Fuse"}]
+        if self.add_dummy_prefix:
+            decoders.append({"type": "Strip", "content": " ", "start": 1, "stop": 0})
+        return {
+            "version": "1.0", "truncation": None, "padding": None, "added_tokens": added,
+            "normalizer": {"type": "Sequence", "normalizers": normalizers}, "pre_tokenizer": None,
+            "post_processor": None, "decoder": {"type": "Sequence", "decoders": decoders},
+            "model": {"type": "BPE", "dropout": None, "unk_token": self.pieces[self.unk_id][0],
+                      "continuing_subword_prefix": None, "end_of_word_suffix": None, "fuse_unk": True,
+                      "byte_fallback": self.byte_fallback, "ignore_merges": False, "vocab": vocab,
+                      "merges": [[a, b] for _, _, a, b in scored]},
+        }
+
+    def save_hf(self, path) -> None:
+        import json
+
+        from ..io.atomic import atomic_write_text
+
+        atomic_write_text(path, json.dumps(self.to_hf_dict(), ensure_ascii=False))
+
     # ------------------------------------------------------------------ files
     def to_dict(self) -> dict:
         return {

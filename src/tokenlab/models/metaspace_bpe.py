@@ -1,0 +1,379 @@
+"""HF ``tokenizer.json`` BPE models over characters with "▁" for spaces (Llama / Mistral-v0.1 / Gemma style).
+
+These files are what `transformers` converts SentencePiece BPE models into: a normalizer that prepends
+"▁" and replaces spaces (or a ``Metaspace`` pre-tokenizer), a BPE over characters with ranked merges and
+``byte_fallback`` (``<0xNN>`` tokens for characters outside the vocabulary), and a decoder that turns "▁"
+back into spaces and drops the first one. This module follows HF ``tokenizers``' semantics for exactly
+those pieces; anything else in the file is refused with a clear error rather than silently ignored.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+import unicodedata
+from collections.abc import Iterable
+from functools import cached_property
+from typing import Literal
+
+import numpy as np
+
+from ..errors import FormatError
+from ..pretokenize import get_pretokenizer
+from ..specials import split_special
+from .base import ModelBase
+
+FORMAT = "tokenlab-metaspace-bpe"
+SPACE = "\u2581"
+_BYTE_TOKEN = re.compile(r"<0x([0-9A-F]{2})>")
+_UNICODE_FORMS = {"NFC", "NFD", "NFKC", "NFKD"}
+
+
+class MetaspaceBPE(ModelBase):
+    """``vocab``: token string -> id; ``merges``: ranked pairs of token strings; ``normalizers`` and
+    ``metaspace`` as parsed from the file (see :func:`from_hf_dict`)."""
+
+    format_name = FORMAT
+
+    def __init__(self, vocab: dict[str, int], merges: list[tuple[str, str]], *, normalizers: list[dict] = (),
+                 metaspace: dict | None = None, byte_fallback: bool = False, unk_token: str | None = None,
+                 fuse_unk: bool = False, ignore_merges: bool = False, special_tokens: dict[str, int] | None = None,
+                 strip_decoded: Literal["none", "fused", "first_token"] = "none",
+                 added_tokens: dict[str, tuple[int, bool]] | None = None, name: str = ""):
+        self.token_to_id = {str(t): int(i) for t, i in vocab.items()}
+        self.merge_list = [(str(a), str(b)) for a, b in merges]
+        self.normalizers = [dict(n) for n in normalizers]
+        self.metaspace = dict(metaspace) if metaspace else None
+        self.byte_fallback = bool(byte_fallback)
+        self.unk_token = unk_token
+        self.fuse_unk = bool(fuse_unk)
+        self.ignore_merges = bool(ignore_merges)
+        self.special_tokens = dict(special_tokens or {})
+        self.strip_decoded = strip_decoded
+        # non-special added tokens (sentencepiece's user-defined symbols): content -> (id, matched after the
+        # normalizer); always one token wherever they occur, as in HF
+        self.added_tokens = {str(t): (int(i), bool(norm)) for t, (i, norm) in (added_tokens or {}).items()}
+        self._raw_added = _alternation([t for t, (_, norm) in self.added_tokens.items() if not norm])
+        self._normalized_added = _alternation([t for t, (_, norm) in self.added_tokens.items() if norm])
+        self.name = name
+        self.pretokenizer = get_pretokenizer(None)
+        for n in self.normalizers:
+            if n.get("type") not in ("Prepend", "Replace", "Lowercase", *_UNICODE_FORMS):
+                raise FormatError(f"normalizer {n.get('type')!r} is not supported")
+        self.unk_id = self.token_to_id.get(unk_token) if unk_token is not None else None
+        if unk_token is not None and self.unk_id is None:
+            raise FormatError(f"unk_token {unk_token!r} is not in the vocabulary")
+        self.byte_to_id = {int(m.group(1), 16): i for t, i in self.token_to_id.items()
+                           if (m := _BYTE_TOKEN.fullmatch(t))}
+        self.ranks: dict[tuple[str, str], int] = {}
+        for rank, (a, b) in enumerate(self.merge_list):
+            if a not in self.token_to_id or b not in self.token_to_id or a + b not in self.token_to_id:
+                raise FormatError(f"merge {a!r} + {b!r} refers to a token missing from the vocabulary")
+            self.ranks.setdefault((a, b), rank)
+        self._cache: dict[str, tuple[int, ...]] = {}
+
+    def __repr__(self) -> str:
+        return f"MetaspaceBPE(vocab={len(self.token_to_id)}, merges={len(self.merge_list)}, name={self.name!r})"
+
+    # ------------------------------------------------------------------ tables
+    @property
+    def vocab(self) -> dict[bytes, int]:
+        """Token bytes -> id ("▁" as a space, ``<0xNN>`` as its byte), specials left out."""
+        specials = self.special_ids
+        out: dict[bytes, int] = {}
+        for token, i in self.token_to_id.items():
+            if i not in specials:
+                out.setdefault(self._token_bytes_of(token), i)
+        return out
+
+    @property
+    def merges(self) -> list[tuple[bytes, bytes]]:
+        return [(self._token_bytes_of(a), self._token_bytes_of(b)) for a, b in self.merge_list]
+
+    def _token_bytes_of(self, token: str) -> bytes:
+        m = _BYTE_TOKEN.fullmatch(token)
+        return bytes([int(m.group(1), 16)]) if m and self.byte_fallback else token.replace(SPACE, " ").encode()
+
+    def _id_to_bytes_table(self):
+        size = max(self.token_to_id.values(), default=-1) + 1
+        table: list[bytes | None] = [None] * size
+        for token, i in self.token_to_id.items():
+            table[i] = self._token_bytes_of(token)
+        return table
+
+    # ------------------------------------------------------------------ encode
+    def encode(self, text: str, *, allowed_special=(), disallowed_special="all", as_array: bool = False):
+        """As `Tokenizer.encode`; the Metaspace "first" scheme prepends "▁" only to text at the very start."""
+        ids: list[int] = []
+        for k, part in enumerate(split_special(self.special_tokens, text, allowed_special, disallowed_special)):
+            if isinstance(part, int):
+                ids.append(part)
+            else:
+                ids.extend(self._encode_text(part, first=k == 0))
+        return np.asarray(ids, dtype=np.uint32) if as_array else ids
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        return self._encode_text(text, first=True)
+
+    def _encode_text(self, text: str, first: bool) -> list[int]:
+        if not isinstance(text, str):
+            from ..errors import InvalidInputError
+
+            raise InvalidInputError(f"text must be str, got {type(text).__name__}")
+        if self._raw_added is None and self._normalized_added is None:
+            return self._encode_normalized(self.normalize(text), first)
+        ids: list[int] = []
+        for k, raw in enumerate(_split_on(self._raw_added, text)):
+            if isinstance(raw, _Added):
+                ids.append(self.added_tokens[raw.content][0])
+                continue
+            for j, part in enumerate(_split_on(self._normalized_added, self.normalize(raw))):
+                if isinstance(part, _Added):
+                    ids.append(self.added_tokens[part.content][0])
+                else:
+                    ids.extend(self._encode_normalized(part, first and k == 0 and j == 0))
+        return ids
+
+    def _encode_normalized(self, text: str, first: bool) -> list[int]:
+        words = self._pre_tokenize(text, first)
+        ids: list[int] = []
+        cache = self._cache
+        for word in words:
+            got = cache.get(word)
+            if got is None:
+                got = tuple(self._bpe(word))
+                if len(cache) < 1 << 18:
+                    cache[word] = got
+            ids.extend(got)  # HF fuses unknowns within a word only
+        return ids
+
+    def normalize(self, text: str) -> str:
+        for n in self.normalizers:
+            kind = n["type"]
+            if kind == "Prepend":
+                text = n["prepend"] + text if text else text
+            elif kind == "Replace":
+                text = text.replace(n["pattern"], n["content"])
+            elif kind == "Lowercase":
+                text = text.lower()
+            else:
+                text = unicodedata.normalize(kind, text)
+        return text
+
+    def _pre_tokenize(self, text: str, first: bool) -> list[str]:
+        meta = self.metaspace
+        if meta is None:
+            return [text] if text else []
+        replacement = meta["replacement"]
+        text = text.replace(" ", replacement)
+        scheme = meta["prepend_scheme"]
+        if text and (scheme == "always" or (scheme == "first" and first)) and not text.startswith(replacement):
+            text = replacement + text
+        if not meta["split"]:
+            return [text] if text else []
+        words, start = [], 0
+        for i in range(1, len(text)):
+            if text[i] == replacement:  # the replacement opens the next word (MergedWithNext)
+                words.append(text[start:i])
+                start = i
+        if text:
+            words.append(text[start:])
+        return words
+
+    def _bpe(self, word: str) -> list[int]:
+        """HF BPE on one word: characters (unknown ones as byte tokens or unk), lowest-rank pair first."""
+        to_id = self.token_to_id
+        if self.ignore_merges and word in to_id:
+            return [to_id[word]]
+        symbols: list[str | int] = []  # token strings; an int is a final id (byte fallback / unk)
+        for ch in word:
+            if ch in to_id:
+                symbols.append(ch)
+            elif self.byte_fallback and all(b in self.byte_to_id for b in ch.encode("utf-8")):
+                symbols.extend(self.byte_to_id[b] for b in ch.encode("utf-8"))
+            elif self.unk_id is not None:
+                if not (self.fuse_unk and symbols and symbols[-1] == self.unk_id):
+                    symbols.append(self.unk_id)
+            else:
+                from ..errors import InvalidInputError
+
+                raise InvalidInputError(f"character {ch!r} is not in the vocabulary and the model has no unk_token")
+        n = len(symbols)
+        nxt = list(range(1, n + 1))
+        prev = list(range(-1, n - 1))
+        ranks = self.ranks
+        heap: list[tuple[int, int, str, str]] = []
+
+        def push(left: int, right: int) -> None:
+            if left < 0 or right >= n or right < 0:
+                return
+            a, b = symbols[left], symbols[right]
+            if isinstance(a, str) and isinstance(b, str):
+                rank = ranks.get((a, b))
+                if rank is not None:
+                    heapq.heappush(heap, (rank, left, a, b))
+
+        for k in range(n - 1):
+            push(k, k + 1)
+        alive = [True] * n
+        while heap:
+            _, left, a, b = heapq.heappop(heap)
+            right = nxt[left] if left < n else n
+            if not alive[left] or right >= n or symbols[left] != a or symbols[right] != b:
+                continue
+            symbols[left] = a + b
+            alive[right] = False
+            nxt[left] = nxt[right]
+            if nxt[right] < n:
+                prev[nxt[right]] = left
+            push(prev[left], left)
+            push(left, nxt[left])
+        return [s if isinstance(s, int) else to_id[s] for s, live in zip(symbols, alive) if live]
+
+    # ------------------------------------------------------------------ decode
+    def decode_bytes(self, ids: Iterable[int]) -> bytes:
+        ids = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
+        data = super().decode_bytes(ids)
+        if self.strip_decoded == "fused" or (self.strip_decoded == "first_token" and ids
+                                             and self._id_to_token[ids[0]].startswith(SPACE)):
+            return data[1:] if data.startswith(b" ") else data
+        return data
+
+    @cached_property
+    def _id_to_token(self) -> dict[int, str]:
+        return {i: t for t, i in self.token_to_id.items()}
+
+    # ------------------------------------------------------------------ files
+    def to_dict(self) -> dict:
+        return {"format": FORMAT, "version": 1, "name": self.name, "vocab": self.token_to_id,
+                "added_tokens": {t: list(v) for t, v in self.added_tokens.items()},
+                "merges": [list(m) for m in self.merge_list], "normalizers": self.normalizers,
+                "metaspace": self.metaspace, "byte_fallback": self.byte_fallback, "unk_token": self.unk_token,
+                "fuse_unk": self.fuse_unk, "ignore_merges": self.ignore_merges,
+                "special_tokens": self.special_tokens, "strip_decoded": self.strip_decoded}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> MetaspaceBPE:
+        return cls(d["vocab"], [tuple(m) for m in d["merges"]], normalizers=d["normalizers"],
+                   metaspace=d["metaspace"], byte_fallback=d["byte_fallback"], unk_token=d["unk_token"],
+                   fuse_unk=d["fuse_unk"], ignore_merges=d["ignore_merges"], special_tokens=d["special_tokens"],
+                   strip_decoded=d["strip_decoded"], added_tokens={t: tuple(v) for t, v in d["added_tokens"].items()},
+                   name=d.get("name", ""))
+
+
+class _Added(str):
+    """An added token found in text (a str subclass so the splitter can return text and tokens in one list)."""
+
+    @property
+    def content(self) -> str:
+        return str(self)
+
+
+def _alternation(contents: list[str]):
+    if not contents:
+        return None
+    return re.compile("|".join(re.escape(c) for c in sorted(contents, key=len, reverse=True)))
+
+
+def _split_on(pattern, text: str) -> list:
+    """Text pieces (str) and added tokens (_Added) in order; empty text pieces dropped."""
+    if pattern is None:
+        return [text] if text else []
+    out: list = []
+    start = 0
+    for m in pattern.finditer(text):
+        if m.start() > start:
+            out.append(text[start:m.start()])
+        out.append(_Added(m.group()))
+        start = m.end()
+    if start < len(text):
+        out.append(text[start:])
+    return out
+
+
+def load_metaspace_bpe(path) -> MetaspaceBPE:
+    return MetaspaceBPE.load(path)
+
+
+# ---------------------------------------------------------------------- HF tokenizer.json
+def is_metaspace_bpe(d: dict) -> bool:
+    """A tokenizer.json whose BPE works on characters with "▁" spaces rather than GPT-2 byte symbols."""
+    model = d.get("model") or {}
+    if model.get("type", "BPE") != "BPE":
+        return False
+    text = repr(d.get("normalizer")) + repr(d.get("pre_tokenizer")) + repr(d.get("decoder"))
+    return bool(model.get("byte_fallback")) or "Metaspace" in text or SPACE in text
+
+
+def _steps(spec, where: str) -> list[dict]:
+    if spec is None:
+        return []
+    if spec.get("type") == "Sequence":
+        key = "normalizers" if where == "normalizer" else "pretokenizers" if where == "pre_tokenizer" else "decoders"
+        return [step for item in spec[key] for step in _steps(item, where)]
+    return [spec]
+
+
+def _normalizer_steps(spec) -> list[dict]:
+    out = []
+    for step in _steps(spec, "normalizer"):
+        kind = step.get("type")
+        if kind == "Replace":
+            pattern = step.get("pattern", {})
+            if "String" not in pattern:
+                raise FormatError("Replace normalizers with a regex pattern are not supported")
+            out.append({"type": "Replace", "pattern": pattern["String"], "content": step["content"]})
+        elif kind == "Prepend":
+            out.append({"type": "Prepend", "prepend": step["prepend"]})
+        elif kind in ("Lowercase", *_UNICODE_FORMS):
+            out.append({"type": kind})
+        else:
+            raise FormatError(f"normalizer {kind!r} is not supported")
+    return out
+
+
+def _metaspace(spec) -> dict | None:
+    steps = _steps(spec, "pre_tokenizer")
+    if not steps:
+        return None
+    if len(steps) != 1 or steps[0].get("type") != "Metaspace":
+        raise FormatError(f"pre-tokenizer {[s.get('type') for s in steps]} is not supported with a Metaspace BPE")
+    step = steps[0]
+    scheme = step.get("prepend_scheme")
+    if scheme is None:  # files written before tokenizers 0.19
+        scheme = "always" if step.get("add_prefix_space", True) else "never"
+    if scheme not in ("always", "first", "never"):
+        raise FormatError(f"Metaspace prepend_scheme {scheme!r} is not supported")
+    return {"replacement": step.get("replacement", SPACE), "prepend_scheme": scheme,
+            "split": bool(step.get("split", True))}
+
+
+def _strip_mode(spec) -> str:
+    for step in _steps(spec, "decoder"):
+        kind = step.get("type")
+        if kind == "Strip" and step.get("start", 0) >= 1 and step.get("content", " ") == " ":
+            return "fused"
+        if kind == "Metaspace" and (step.get("prepend_scheme") or
+                                    ("always" if step.get("add_prefix_space", True) else "never")) != "never":
+            return "first_token"
+    return "none"
+
+
+def from_hf_dict(d: dict, name: str = "") -> MetaspaceBPE:
+    model = d["model"]
+    if model.get("dropout"):
+        raise FormatError("BPE dropout in tokenizer.json is not supported (use tokenlab's bpe-dropout method)")
+    if model.get("continuing_subword_prefix") or model.get("end_of_word_suffix"):
+        raise FormatError("BPE with subword prefix/suffix is not supported")
+    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
+    specials = {a["content"]: int(a["id"]) for a in d.get("added_tokens", []) if a.get("special", True)}
+    added = {a["content"]: (int(a["id"]), bool(a.get("normalized", False)))
+             for a in d.get("added_tokens", []) if not a.get("special", True)}
+    vocab = dict(model["vocab"])
+    for content, i in [*specials.items(), *((c, i) for c, (i, _) in added.items())]:
+        vocab.setdefault(content, i)
+    return MetaspaceBPE(vocab, merges, normalizers=_normalizer_steps(d.get("normalizer")),
+                        metaspace=_metaspace(d.get("pre_tokenizer")), byte_fallback=bool(model.get("byte_fallback")),
+                        unk_token=model.get("unk_token"), fuse_unk=bool(model.get("fuse_unk")),
+                        ignore_merges=bool(model.get("ignore_merges")), special_tokens=specials,
+                        strip_decoded=_strip_mode(d.get("decoder")), added_tokens=added, name=name)

@@ -1,0 +1,147 @@
+"""Llama-style HF tokenizer.json (characters, "▁", byte fallback): reading them, and writing SentencePiece
+models as them. References: HF `tokenizers` on the same file, and `sentencepiece` on the source model."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+
+import pytest
+from click.testing import CliRunner
+
+from tokenlab.cli import main
+from tokenlab.errors import FormatError
+from tokenlab.io import load_tokenizer, save_tokenizer
+from tokenlab.io.hf_json import from_hf_dict
+from tokenlab.io.sentencepiece import read_sentencepiece
+from tokenlab.models.metaspace_bpe import MetaspaceBPE
+
+tokenizers = pytest.importorskip("tokenizers")
+spm = pytest.importorskip("sentencepiece")
+
+
+def _mistral_models() -> list[str]:
+    try:
+        import mistral_common
+    except ImportError:
+        return []
+    data = os.path.join(os.path.dirname(mistral_common.__file__), "data")
+    return sorted(os.path.join(data, f) for f in os.listdir(data) if ".model" in f)
+
+
+MISTRAL = _mistral_models()
+ATOMS = [" ", "  ", "a", "é", "\n", "\t", "[INST]", "</s>", "hello", "▁", "🤖", "[", "]", "ﬁ", "x y", "\u3000"]
+
+
+@pytest.fixture(scope="module")
+def texts(real_docs):
+    docs, size = [], 0
+    for doc in real_docs:
+        if size > 80_000:
+            break
+        docs.append(doc)
+        size += len(doc)
+    return docs + real_docs[-60:] + ["", " ", "  a  b  ", "é🤖", "\t\nx", "▁x ▁", " leading", "trailing  "]
+
+
+def _random_texts(seed: int, n: int) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choice(ATOMS) for _ in range(rng.randrange(0, 8))) for _ in range(n)]
+
+
+@pytest.mark.parametrize("path", MISTRAL, ids=os.path.basename)
+def test_exported_sentencepiece_model_equals_sentencepiece_in_hf(path, texts, tmp_path):
+    sp = read_sentencepiece(path)
+    ref = spm.SentencePieceProcessor(model_file=path)
+    out = tmp_path / "tokenizer.json"
+    save_tokenizer(sp, out, format="hf")
+    hf = tokenizers.Tokenizer.from_file(str(out))
+    ours = load_tokenizer(out)
+    assert isinstance(ours, MetaspaceBPE)
+    for text in texts + _random_texts(0, 300):
+        want = ref.encode(text)
+        hf_ids = hf.encode(text, add_special_tokens=False).ids
+        if not any(special in text for special in sp.special_tokens):  # HF always splits out control pieces
+            assert hf_ids == want, text[:60]
+            assert hf.decode(want) == ref.decode(want)
+        assert ours.encode_ordinary(text) == want
+        # with control pieces allowed as specials, the reader follows HF
+        assert ours.encode(text, allowed_special="all") == hf_ids
+        assert ours.decode(hf_ids) == hf.decode(hf_ids, skip_special_tokens=False)
+
+
+def test_user_defined_symbols_follow_hf_legacy_spacing():
+    """Mistral v3's [REFERENCE_DOC_n] are user-defined symbols; HF normalizes the text after one on its own."""
+    path = next((p for p in MISTRAL if p.endswith(".v3")), None)
+    if path is None:
+        pytest.skip("mistral-common not installed")
+    sp = read_sentencepiece(path)
+    hf = tokenizers.Tokenizer.from_str(json.dumps(sp.to_hf_dict(), ensure_ascii=False))
+    ours = from_hf_dict(sp.to_hf_dict())
+    ref = spm.SentencePieceProcessor(model_file=path)
+    text = "a [REFERENCE_DOC_12] b"
+    hf_pieces = hf.encode(text, add_special_tokens=False).tokens
+    assert hf_pieces == ["▁a", "▁", "[REFERENCE_DOC_12]", "▁", "▁b"]
+    assert ref.encode(text, out_type=str) == ["▁a", "▁", "[REFERENCE_DOC_12]", "▁b"]
+    assert ours.encode(text) == hf.encode(text, add_special_tokens=False).ids
+    assert sp.encode(text) == ref.encode(text)
+
+
+@pytest.mark.parametrize("scheme,split", [("always", True), ("first", False), ("first", True), ("never", True)])
+def test_hf_trained_sentencepiece_bpe(real_docs, scheme, split, tmp_path):
+    from tokenizers import SentencePieceBPETokenizer, decoders, normalizers, pre_tokenizers
+
+    lines = [line for doc in real_docs[-300:] for line in doc.split("\n") if line.strip()]
+    trainer = SentencePieceBPETokenizer(add_prefix_space=True)
+    trainer.train_from_iterator(lines, vocab_size=800, special_tokens=["<unk>", "<s>"], show_progress=False)
+    hf = trainer._tokenizer
+    hf.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme=scheme, split=split)
+    hf.decoder = decoders.Metaspace(prepend_scheme=scheme, split=split)
+    hf.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+    path = tmp_path / "tokenizer.json"
+    hf.save(str(path))
+    ours = load_tokenizer(path)
+    for text in lines[:200] + _random_texts(1, 300) + ["<s>hello <s> x", "ﬁ ①", "Ǆ İ", "日本語 😀"]:
+        ids = hf.encode(text, add_special_tokens=False).ids
+        assert ours.encode(text, allowed_special="all") == ids, text[:60]
+        assert ours.decode(ids) == hf.decode(ids, skip_special_tokens=False)
+    ours.save(tmp_path / "ours.json")
+    again = load_tokenizer(tmp_path / "ours.json")
+    assert again.to_dict() == ours.to_dict()
+    assert again.encode_ordinary(lines[0]) == ours.encode_ordinary(lines[0])
+
+
+def test_unsupported_parts_are_refused(tmp_path):
+    from tokenizers import Tokenizer, models, normalizers
+
+    base = Tokenizer(models.BPE({"<unk>": 0, "▁": 1, "a": 2, "▁a": 3}, [("▁", "a")], unk_token="<unk>",
+                                byte_fallback=True))
+    for normalizer, message in ((normalizers.Replace(tokenizers.Regex(" +"), "▁"), "regex"),
+                                (normalizers.Strip(), "Strip")):
+        base.normalizer = normalizer
+        with pytest.raises(FormatError, match=message):
+            from_hf_dict(json.loads(base.to_str()))
+    d = json.loads(base.to_str())
+    d["normalizer"] = None
+    d["model"]["dropout"] = 0.1
+    with pytest.raises(FormatError, match="dropout"):
+        from_hf_dict(d)
+    d["model"]["dropout"] = None
+    d["model"]["merges"] = [["▁", "b"]]
+    with pytest.raises(FormatError, match="missing"):
+        from_hf_dict(d)
+
+
+def test_cli_convert_model_to_tokenizer_json(tmp_path):
+    if not MISTRAL:
+        pytest.skip("mistral-common not installed")
+    out = tmp_path / "tokenizer.json"
+    result = CliRunner().invoke(main, ["convert", MISTRAL[-1], "-o", str(out), "--format", "hf"])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(main, ["encode", "-t", str(out), "Hello  world 🤖"])
+    ref = spm.SentencePieceProcessor(model_file=MISTRAL[-1])
+    assert list(map(int, result.output.split())) == ref.encode("Hello  world 🤖")
+    trained_unigram = tmp_path / "u.json"
+    result = CliRunner().invoke(main, ["convert", MISTRAL[-1], "-o", str(trained_unigram), "--format", "tiktoken"])
+    assert result.exit_code != 0 and "error:" in result.output
