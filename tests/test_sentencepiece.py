@@ -221,7 +221,7 @@ def test_corrupt_models_are_clear_errors(trained, tmp_path):
     data = trained["bpe-nmt_nfkc"]
     for bad, message in ((data[:len(data) // 2], "truncated"), (b"\x0a\x05\x0a\x03abc\x99", "truncated"),
                          (b"\x0a\x04\x0a\x02\xff\xfe", "not UTF-8"),
-                         (b"\x0a\x05\x0a\x01a\x18\x01", "no unknown piece")):
+                         (b"\x0a\x05\x0a\x01a\x18\x01", "no unknown piece"), (b"\x0a\x04\x0a\x00\x18\x02", "empty")):
         path = tmp_path / "bad.model"
         path.write_bytes(bad)
         with pytest.raises(FormatError, match=message):
@@ -338,3 +338,23 @@ def test_compare_short_name_and_metrics():
     ref = _processor_path(next(p for p in MISTRAL if p.endswith(".v3")))
     text = "Tokenizers split text — Токенизаторы 分词器 🤖"
     assert compression(tok, [text])["tokens"] == len(ref.encode(text))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_corrupt_model_bytes_give_format_errors_only(trained, data):
+    """Truncations and byte flips of a real model either still parse or raise FormatError, nothing else."""
+    model = trained["unigram-bytes-user"]
+    cut = data.draw(st.integers(0, len(model)))
+    region = data.draw(st.sampled_from([len(model), 30_000, 400]))  # whole file, the pieces, the first pieces
+    flips = data.draw(st.lists(st.tuples(st.integers(0, min(region, len(model)) - 1), st.integers(0, 255)),
+                               max_size=4))
+    corrupt = bytearray(model[:cut] if data.draw(st.booleans()) else model)
+    for position, value in flips:
+        if position < len(corrupt):
+            corrupt[position] = value
+    try:
+        tok = parse_sentencepiece(bytes(corrupt))
+    except FormatError:
+        return
+    tok.encode_ordinary("Hello wörld ﬁ 🤖")  # a model that parsed must also encode

@@ -64,6 +64,8 @@ class SentencePieceTokenizer(ModelBase):
         self.user_defined: list[str] = []
         self.unk_id = None
         for i, (piece, _, kind) in enumerate(self.pieces):
+            if not piece:
+                raise FormatError(f"piece {i} is empty")
             if kind in (NORMAL, USER_DEFINED, UNUSED):
                 if piece in self.piece_to_id:
                     raise FormatError(f"sentencepiece model has the piece {piece!r} twice")
