@@ -412,3 +412,17 @@ def test_cli_errors(tmp_path):
     for args in (["bytes", "encode"], ["bytes", "batch", "-i", str(bad_utf8), "-o", "x.npz", "--pad-to-max-length"],
                  ["bytes", "encode", "--padding", "x"]):
         assert _run(args).exit_code == 2
+
+
+def test_byte_tokenizer_in_evaluation():
+    """`utf8-bytes` in compare/metrics: one token per byte, so premiums are UTF-8 byte-length ratios."""
+    from tokenlab.evaluate.metrics import compression, token_premiums
+    from tokenlab.evaluate.report import reference_tokenizer
+
+    tok = reference_tokenizer("utf8-bytes")
+    texts = {"en": ["The cat sat."], "ru": ["Кот сидел."], "ja": ["猫が座った。"]}
+    assert compression(tok, ["héllo"])["bytes_per_token"] == 1.0
+    premiums = token_premiums(tok, texts, reference="en")
+    for lang, [text] in texts.items():
+        assert premiums[lang] == pytest.approx(len(text.encode()) / len(texts["en"][0].encode()))
+    assert len(tok.vocab) == 256 and tok.vocab[b"a"] == 97

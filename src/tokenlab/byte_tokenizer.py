@@ -86,6 +86,11 @@ class ByteTokenizer:
     def __repr__(self) -> str:
         return f"ByteTokenizer(on_control={self.on_control!r})"
 
+    @property
+    def vocab(self) -> dict[bytes, int]:
+        """Each byte is its own token (the view evaluation tools read)."""
+        return {bytes([b]): b for b in range(256)}
+
     # ---- single texts ----
 
     def encode(self, text: str, add_special_tokens: bool = True, *, bos: bool | None = None,

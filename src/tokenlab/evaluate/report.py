@@ -32,8 +32,8 @@ SAMPLE_LANGUAGES = ["en", "de", "ru", "el", "ar", "hi", "ja", "zh_Hans", "ko", "
 
 
 def reference_tokenizer(spec: str):
-    """A tokenizer from a CLI spec: ``cl100k`` / ``tekken`` / ``mistral-sp`` (shipped by packages), a file
-    path, or ``train:CORPUS[:VOCAB]`` (a byte-level BPE trained here, cl100k pre-tokenizer, default 8000 tokens)."""
+    """A tokenizer from a CLI spec: ``cl100k`` / ``tekken`` / ``mistral-sp`` (shipped by packages),
+    ``utf8-bytes`` (the byte tokenizer), a file path, or ``train:CORPUS[:VOCAB]`` (a byte-level BPE trained here, cl100k pre-tokenizer, default 8000 tokens)."""
     from ..io import load_tokenizer, read_sentencepiece, read_tekken, read_tiktoken
 
     if spec == "cl100k":
@@ -58,11 +58,15 @@ def reference_tokenizer(spec: str):
             tok = read_sentencepiece(data / "mistral_instruct_tokenizer_240323.model.v3")
         tok.name = spec
         return tok
+    if spec == "utf8-bytes":
+        from ..byte_tokenizer import ByteTokenizer
+
+        return ByteTokenizer()  # ids are the UTF-8 bytes: the baseline every subword tokenizer compresses
     if spec.startswith("train:"):
         return _train_on(spec)
     if not Path(spec).is_file():
         raise InvalidInputError(f"{spec}: no such tokenizer file "
-                                "(short names: cl100k, tekken, mistral-sp, train:CORPUS[:VOCAB])")
+                                "(short names: cl100k, tekken, mistral-sp, utf8-bytes, train:CORPUS[:VOCAB])")
     tok = load_tokenizer(spec)
     try:
         tok.name = Path(spec).stem
