@@ -61,8 +61,8 @@ def compare(tokenizers, corpora, output, json_path, languages, limit_bytes, titl
     """Compare tokenizers on the same corpora: print a table, write an HTML report.
 
     TOKENIZER is a tokenizer file (tokenlab json, HF tokenizer.json, .tiktoken, tekken, SentencePiece
-    .model) or one of the shipped references cl100k, tekken and mistral-sp. Default corpora: parallel
-    and code.
+    .model) or one of the shipped references cl100k, tekken, mistral-sp and utf8-bytes. Default corpora:
+    parallel and code.
 
     Example: tokenlab compare cl100k tekken mine.json -c parallel -c code -o report.html
     """
@@ -90,7 +90,7 @@ def compare(tokenizers, corpora, output, json_path, languages, limit_bytes, titl
 @click.option("--alpha", type=click.FloatRange(0), default=2.5, show_default=True, help="Rényi order.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def metrics(tokenizer, corpora, languages, limit_bytes, alpha, as_json):
-    """Every metric for one TOKENIZER (a tokenizer file, or cl100k / tekken / mistral-sp)."""
+    """Every metric for one TOKENIZER (a tokenizer file, or cl100k / tekken / mistral-sp / utf8-bytes)."""
     from ..evaluate.data import DEFAULT_LANGUAGES, django_parallel, load_corpus
     from ..evaluate.metrics import (language_completeness, number_split_consistency, script_coverage, summarize,
                                     token_premiums)

@@ -33,7 +33,8 @@ SAMPLE_LANGUAGES = ["en", "de", "ru", "el", "ar", "hi", "ja", "zh_Hans", "ko", "
 
 def reference_tokenizer(spec: str):
     """A tokenizer from a CLI spec: ``cl100k`` / ``tekken`` / ``mistral-sp`` (shipped by packages),
-    ``utf8-bytes`` (the byte tokenizer), a file path, or ``train:CORPUS[:VOCAB]`` (a byte-level BPE trained here, cl100k pre-tokenizer, default 8000 tokens)."""
+    ``utf8-bytes`` (the byte tokenizer), a file path, or ``train:CORPUS[:VOCAB]`` (a byte-level BPE
+    trained here, cl100k pre-tokenizer, default 8000 tokens)."""
     from ..io import load_tokenizer, read_sentencepiece, read_tekken, read_tiktoken
 
     if spec == "cl100k":
