@@ -110,3 +110,13 @@ def check_healing_reaches_original(tok, text: str, rng, trials: int, spelled_pre
             assert t in allowed, (s[:cut], s[cut:], j)
         else:
             assert plan.allowed_ids(generated) is None
+
+
+def mistral_sentencepiece_models() -> list[str]:
+    """Paths of the SentencePiece .model files mistral-common ships (empty without mistral-common)."""
+    try:
+        import mistral_common
+    except ImportError:
+        return []
+    data = os.path.join(os.path.dirname(mistral_common.__file__), "data")
+    return sorted(os.path.join(data, f) for f in os.listdir(data) if ".model" in f)

@@ -9,6 +9,7 @@ import random
 
 import pytest
 from click.testing import CliRunner
+from conftest import mistral_sentencepiece_models
 
 from tokenlab.cli import main
 from tokenlab.errors import FormatError
@@ -21,16 +22,7 @@ tokenizers = pytest.importorskip("tokenizers")
 spm = pytest.importorskip("sentencepiece")
 
 
-def _mistral_models() -> list[str]:
-    try:
-        import mistral_common
-    except ImportError:
-        return []
-    data = os.path.join(os.path.dirname(mistral_common.__file__), "data")
-    return sorted(os.path.join(data, f) for f in os.listdir(data) if ".model" in f)
-
-
-MISTRAL = _mistral_models()
+MISTRAL = mistral_sentencepiece_models()
 ATOMS = [" ", "  ", "a", "é", "\n", "\t", "[INST]", "</s>", "hello", "▁", "🤖", "[", "]", "ﬁ", "x y", "\u3000"]
 
 

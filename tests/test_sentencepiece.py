@@ -14,7 +14,7 @@ import struct
 
 import pytest
 from click.testing import CliRunner
-from conftest import check_healing_reaches_original
+from conftest import check_healing_reaches_original, mistral_sentencepiece_models
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -32,16 +32,7 @@ EDGE_TEXTS = ["", " ", "   ", "  a  b  ", "▁", "x▁", " ▁ a ▁", "a b", "x
               "Ǆ ǅ ǆ İ ß ẞ", "a" * 3000, "😀" * 50 + " " * 50]
 
 
-def _mistral_models() -> list[str]:
-    try:
-        import mistral_common
-    except ImportError:
-        return []
-    data = os.path.join(os.path.dirname(mistral_common.__file__), "data")
-    return sorted(os.path.join(data, f) for f in os.listdir(data) if ".model" in f)
-
-
-MISTRAL = _mistral_models()
+MISTRAL = mistral_sentencepiece_models()
 
 
 @pytest.fixture(scope="module")
