@@ -137,3 +137,13 @@ def test_cli_convert_model_to_tokenizer_json(tmp_path):
     trained_unigram = tmp_path / "u.json"
     result = CliRunner().invoke(main, ["convert", MISTRAL[-1], "-o", str(trained_unigram), "--format", "tiktoken"])
     assert result.exit_code != 0 and "error:" in result.output
+
+
+def test_unknown_characters_without_unk_token_are_dropped_like_hf():
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    hf = Tokenizer(models.BPE({"▁": 0, "a": 1, "▁a": 2}, [("▁", "a")]))
+    hf.pre_tokenizer = pre_tokenizers.Metaspace()
+    ours = from_hf_dict(json.loads(hf.to_str()))
+    for text in ("a b a", "bbb", "a", "", "  a"):
+        assert ours.encode(text) == hf.encode(text).ids

@@ -194,10 +194,7 @@ class MetaspaceBPE(ModelBase):
             elif self.unk_id is not None:
                 if not (self.fuse_unk and symbols and symbols[-1] == self.unk_id):
                     symbols.append(self.unk_id)
-            else:
-                from ..errors import InvalidInputError
-
-                raise InvalidInputError(f"character {ch!r} is not in the vocabulary and the model has no unk_token")
+            # else: HF drops a character it can neither find nor replace (no unk_token), and so do we
         n = len(symbols)
         nxt = list(range(1, n + 1))
         prev = list(range(-1, n - 1))
