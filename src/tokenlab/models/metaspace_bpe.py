@@ -78,12 +78,15 @@ class MetaspaceBPE(ModelBase):
     # ------------------------------------------------------------------ tables
     @property
     def vocab(self) -> dict[bytes, int]:
-        """Token bytes -> id ("▁" as a space, ``<0xNN>`` as its byte), specials left out."""
-        specials = self.special_ids
+        """Token bytes -> id ("▁" as a space, ``<0xNN>`` as its byte), specials left out; where a character
+        token and a byte token spell the same byte, the character token (as in the SentencePiece view)."""
+        specials, byte_ids = self.special_ids, set(self.byte_to_id.values()) if self.byte_fallback else set()
         out: dict[bytes, int] = {}
         for token, i in self.token_to_id.items():
-            if i not in specials:
+            if i not in specials and i not in byte_ids:
                 out.setdefault(self._token_bytes_of(token), i)
+        for b, i in self.byte_to_id.items() if self.byte_fallback else ():
+            out.setdefault(bytes([b]), i)  # a byte token whose byte is also a character token is left out
         return out
 
     @property
@@ -179,6 +182,35 @@ class MetaspaceBPE(ModelBase):
         if text:
             words.append(text[start:])
         return words
+
+    def encode_token_text(self, text: str) -> list[int]:
+        """Ids of a token's own text inside normalized text (no normalizer, no prepended "▁"): a token is
+        reachable when this gives the token itself (what token-health checks ask)."""
+        replacement = self.metaspace["replacement"] if self.metaspace else SPACE
+        return self._bpe(text.replace(" ", replacement))
+
+    def healing_start(self, prompt: str) -> int | None:
+        """Where the prompt's last word starts, counted in the bytes its tokens spell; None when that is not
+        stable under continuation (normalizers beyond Prepend / one-character Replace, added tokens,
+        pieces spanning a word start without a splitting pre-tokenizer)."""
+        if (self.added_tokens or any(special in prompt for special in self.special_tokens)
+                or any(n["type"] not in ("Prepend", "Replace") or (n["type"] == "Replace" and len(n["pattern"]) != 1)
+                       for n in self.normalizers)):
+            return None
+        replacement = self.metaspace["replacement"] if self.metaspace else SPACE
+        if not (self.metaspace and self.metaspace["split"]) and not self._no_piece_spans_word_start:
+            return None
+        text = self.normalize(prompt)
+        if self.metaspace:
+            text = "".join(self._pre_tokenize(text, first=True))
+        starts = [m.start() for m in re.finditer(f"{re.escape(replacement)}*[^{re.escape(replacement)}]+|"
+                                                 f"{re.escape(replacement)}+", text)]
+        return len(text[:starts[-1]].replace(replacement, " ").encode("utf-8")) if starts else 0
+
+    @cached_property
+    def _no_piece_spans_word_start(self) -> bool:
+        replacement = self.metaspace["replacement"] if self.metaspace else SPACE
+        return not any(b == replacement != a for token in self.token_to_id for a, b in zip(token, token[1:]))
 
     def _bpe(self, word: str) -> list[int]:
         """HF BPE on one word: characters (unknown ones as byte tokens or unk), lowest-rank pair first."""
