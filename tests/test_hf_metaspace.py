@@ -109,11 +109,15 @@ def test_unsupported_parts_are_refused(tmp_path):
 
     base = Tokenizer(models.BPE({"<unk>": 0, "▁": 1, "a": 2, "▁a": 3}, [("▁", "a")], unk_token="<unk>",
                                 byte_fallback=True))
-    for normalizer, message in ((normalizers.Replace(tokenizers.Regex(" +"), "▁"), "regex"),
-                                (normalizers.Strip(), "Strip")):
+    for normalizer, message in ((normalizers.Strip(), "Strip"), (normalizers.BertNormalizer(), "BertNormalizer")):
         base.normalizer = normalizer
         with pytest.raises(FormatError, match=message):
             from_hf_dict(json.loads(base.to_str()))
+    base.normalizer = None
+    base.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
+    with pytest.raises(FormatError, match="pre-tokenizer"):
+        from_hf_dict(json.loads(base.to_str()))
+    base.pre_tokenizer = None
     d = json.loads(base.to_str())
     d["normalizer"] = None
     d["model"]["dropout"] = 0.1
@@ -166,3 +170,46 @@ def test_health_and_healing_on_a_llama_style_file(texts):
     # a literal "▁" in the prompt is spelled back as a space by the tokens, so keep it out here
     text = "".join(texts[-60:]).replace("▁", "_") + " url: https://example.com/a_b  x\n\n  y " * 20
     check_healing_reaches_original(ours, text, _random.Random(3), 200, spelled_prefix=" ")
+
+
+UNIGRAM_ATOMS = [" ", "  ", "a", "é", "e\u0301", "ﬁ", "①", "ｶﾞ", "가", "\u1100\u1161", "🤖", "👍🏽", "\u3000", "\t", "Ǆ",
+                 "x", "\u200d", "\n"]
+
+
+@pytest.mark.parametrize("rule,byte_fallback,t5", [("nmt_nfkc", False, True), ("nmt_nfkc", True, False),
+                                                    ("nfkc_cf", False, False)])
+def test_hf_unigram_with_precompiled_normalizer(real_docs, rule, byte_fallback, t5, tmp_path):
+    """T5 / XLM-R style files: HF's Precompiled normalizer (per grapheme cluster, shortest key), a regex
+    Replace, WhitespaceSplit + Metaspace, Unigram with fused unknowns or byte fallback."""
+    import io
+
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
+
+    from tokenlab.io.sentencepiece import parse_sentencepiece
+    from tokenlab.models.metaspace_bpe import MetaspaceUnigram
+
+    lines = [line for doc in real_docs[-300:] for line in doc.split("\n") if line.strip()]
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(lines[:3000]), model_writer=buf, vocab_size=1000,
+                                   minloglevel=2, character_coverage=0.995, normalization_rule_name=rule,
+                                   byte_fallback=byte_fallback, num_threads=1)
+    sp = parse_sentencepiece(buf.getvalue())
+    hf = Tokenizer(models.Unigram([(p, s) for p, s, _ in sp.pieces], unk_id=sp.unk_id, byte_fallback=byte_fallback))
+    hf.normalizer = normalizers.Sequence([normalizers.Precompiled(sp.precompiled_charsmap),
+                                          normalizers.Replace(Regex(" {2,}"), " ")])
+    metaspace = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True)
+    hf.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), metaspace]) if t5 else metaspace
+    hf.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=True)
+    path = tmp_path / "tokenizer.json"
+    hf.save(str(path))
+    ours = load_tokenizer(path)
+    assert isinstance(ours, MetaspaceUnigram)
+    rng = random.Random(5)
+    extra = ["".join(rng.choice(UNIGRAM_ATOMS) for _ in range(rng.randrange(1, 8))) for _ in range(600)]
+    for text in real_docs[:3] + lines[-200:] + extra:
+        assert ours.normalize(text) == hf.normalizer.normalize_str(text), text[:40]
+        ids = hf.encode(text, add_special_tokens=False).ids
+        assert ours.encode_ordinary(text) == ids, text[:40]
+        assert ours.decode(ids) == hf.decode(ids, skip_special_tokens=False)
+    ours.save(tmp_path / "ours.json")
+    assert load_tokenizer(tmp_path / "ours.json").to_dict() == ours.to_dict()

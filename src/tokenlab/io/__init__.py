@@ -29,6 +29,7 @@ JSON_FORMATS: dict[str, str] = {
     "wordpiece-vocab": "tokenlab.models.wordpiece:load_wordpiece",
     "tokenlab-sentencepiece": "tokenlab.models.sentencepiece:load_sentencepiece_json",
     "tokenlab-metaspace-bpe": "tokenlab.models.metaspace_bpe:load_metaspace_bpe",
+    "tokenlab-metaspace-unigram": "tokenlab.models.metaspace_bpe:load_metaspace_unigram",
 }
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import FormatError
 from ..pretokenize import get_pretokenizer
 from ..specials import split_special
-from .base import ModelBase
+from .base import ModelBase, unb64
 
 FORMAT = "tokenlab-metaspace-bpe"
 SPACE = "\u2581"
@@ -39,7 +39,8 @@ class MetaspaceBPE(ModelBase):
                  metaspace: dict | None = None, byte_fallback: bool = False, unk_token: str | None = None,
                  fuse_unk: bool = False, ignore_merges: bool = False, special_tokens: dict[str, int] | None = None,
                  strip_decoded: Literal["none", "fused", "first_token"] = "none",
-                 added_tokens: dict[str, tuple[int, bool]] | None = None, name: str = ""):
+                 added_tokens: dict[str, tuple[int, bool]] | None = None, byte_decoder: bool | None = None,
+                 name: str = ""):
         self.token_to_id = {str(t): int(i) for t, i in vocab.items()}
         self.merge_list = [(str(a), str(b)) for a, b in merges]
         self.normalizers = [dict(n) for n in normalizers]
@@ -50,6 +51,8 @@ class MetaspaceBPE(ModelBase):
         self.ignore_merges = bool(ignore_merges)
         self.special_tokens = dict(special_tokens or {})
         self.strip_decoded = strip_decoded
+        # whether decode turns <0xNN> tokens into their byte (HF: a ByteFallback decoder) or shows their text
+        self.byte_decoder = self.byte_fallback if byte_decoder is None else bool(byte_decoder)
         # non-special added tokens (sentencepiece's user-defined symbols): content -> (id, matched after the
         # normalizer); always one token wherever they occur, as in HF
         self.added_tokens = {str(t): (int(i), bool(norm)) for t, (i, norm) in (added_tokens or {}).items()}
@@ -58,8 +61,10 @@ class MetaspaceBPE(ModelBase):
         self.name = name
         self.pretokenizer = get_pretokenizer(None)
         for n in self.normalizers:
-            if n.get("type") not in ("Prepend", "Replace", "Lowercase", *_UNICODE_FORMS):
+            if n.get("type") not in ("Prepend", "Replace", "ReplaceRegex", "Precompiled", "Lowercase",
+                                     *_UNICODE_FORMS):
                 raise FormatError(f"normalizer {n.get('type')!r} is not supported")
+        self._compiled = [_compile_step(n) for n in self.normalizers]
         self.unk_id = self.token_to_id.get(unk_token) if unk_token is not None else None
         if unk_token is not None and self.unk_id is None:
             raise FormatError(f"unk_token {unk_token!r} is not in the vocabulary")
@@ -144,19 +149,24 @@ class MetaspaceBPE(ModelBase):
         for word in words:
             got = cache.get(word)
             if got is None:
-                got = tuple(self._bpe(word))
+                got = tuple(self._encode_word(word))
                 if len(cache) < 1 << 18:
                     cache[word] = got
             ids.extend(got)  # HF fuses unknowns within a word only
         return ids
 
     def normalize(self, text: str) -> str:
-        for n in self.normalizers:
+        for n, compiled in zip(self.normalizers, self._compiled):
             kind = n["type"]
             if kind == "Prepend":
                 text = n["prepend"] + text if text else text
             elif kind == "Replace":
                 text = text.replace(n["pattern"], n["content"])
+            elif kind == "ReplaceRegex":
+                content = n["content"]
+                text = compiled.sub(lambda _: content, text)
+            elif kind == "Precompiled":
+                text = compiled.normalize_graphemes(text)
             elif kind == "Lowercase":
                 text = text.lower()
             else:
@@ -167,6 +177,12 @@ class MetaspaceBPE(ModelBase):
         meta = self.metaspace
         if meta is None:
             return [text] if text else []
+        if meta.get("whitespace_split"):  # words without their whitespace, each then given its "▁"
+            return [w for k, word in enumerate(text.split()) for w in self._metaspace_words(word, first and k == 0)]
+        return self._metaspace_words(text, first)
+
+    def _metaspace_words(self, text: str, first: bool) -> list[str]:
+        meta = self.metaspace
         replacement = meta["replacement"]
         text = text.replace(" ", replacement)
         scheme = meta["prepend_scheme"]
@@ -187,7 +203,7 @@ class MetaspaceBPE(ModelBase):
         """Ids of a token's own text inside normalized text (no normalizer, no prepended "▁"): a token is
         reachable when this gives the token itself (what token-health checks ask)."""
         replacement = self.metaspace["replacement"] if self.metaspace else SPACE
-        return self._bpe(text.replace(" ", replacement))
+        return self._encode_word(text.replace(" ", replacement))
 
     def healing_start(self, prompt: str) -> int | None:
         """Where the prompt's last word starts, counted in the bytes its tokens spell; None when that is not
@@ -211,6 +227,9 @@ class MetaspaceBPE(ModelBase):
     def _no_piece_spans_word_start(self) -> bool:
         replacement = self.metaspace["replacement"] if self.metaspace else SPACE
         return not any(b == replacement != a for token in self.token_to_id for a, b in zip(token, token[1:]))
+
+    def _encode_word(self, word: str) -> list[int]:
+        return self._bpe(word)
 
     def _bpe(self, word: str) -> list[int]:
         """HF BPE on one word: characters (unknown ones as byte tokens or unk), lowest-rank pair first."""
@@ -263,10 +282,17 @@ class MetaspaceBPE(ModelBase):
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
         ids = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
         data = super().decode_bytes(ids)
+        if self.byte_fallback and not self.byte_decoder and set(ids) & set(self.byte_to_id.values()):
+            data = b"".join(self._id_to_token[i].replace(SPACE, " ").encode() if i in self._byte_ids
+                            else self.id_to_bytes[i] for i in ids)
         if self.strip_decoded == "fused" or (self.strip_decoded == "first_token" and ids
                                              and self._id_to_token[ids[0]].startswith(SPACE)):
             return data[1:] if data.startswith(b" ") else data
         return data
+
+    @cached_property
+    def _byte_ids(self) -> set[int]:
+        return set(self.byte_to_id.values())
 
     @cached_property
     def _id_to_token(self) -> dict[int, str]:
@@ -279,7 +305,8 @@ class MetaspaceBPE(ModelBase):
                 "merges": [list(m) for m in self.merge_list], "normalizers": self.normalizers,
                 "metaspace": self.metaspace, "byte_fallback": self.byte_fallback, "unk_token": self.unk_token,
                 "fuse_unk": self.fuse_unk, "ignore_merges": self.ignore_merges,
-                "special_tokens": self.special_tokens, "strip_decoded": self.strip_decoded}
+                "special_tokens": self.special_tokens, "strip_decoded": self.strip_decoded,
+                "byte_decoder": self.byte_decoder}
 
     @classmethod
     def from_dict(cls, d: dict) -> MetaspaceBPE:
@@ -287,7 +314,7 @@ class MetaspaceBPE(ModelBase):
                    metaspace=d["metaspace"], byte_fallback=d["byte_fallback"], unk_token=d["unk_token"],
                    fuse_unk=d["fuse_unk"], ignore_merges=d["ignore_merges"], special_tokens=d["special_tokens"],
                    strip_decoded=d["strip_decoded"], added_tokens={t: tuple(v) for t, v in d["added_tokens"].items()},
-                   name=d.get("name", ""))
+                   byte_decoder=d.get("byte_decoder"), name=d.get("name", ""))
 
 
 class _Added(str):
@@ -320,14 +347,108 @@ def _split_on(pattern, text: str) -> list:
     return out
 
 
+class MetaspaceUnigram(MetaspaceBPE):
+    """HF ``Unigram`` models (T5 / XLM-R / ALBERT style tokenizer.json): ``scores`` per token, Viterbi per word
+    with HF's rules (unknown characters score min - 10 and a run of them is one unknown token)."""
+
+    format_name = "tokenlab-metaspace-unigram"
+
+    def __init__(self, vocab: dict[str, int], scores: dict[str, float], **kwargs):
+        super().__init__(vocab, [], **kwargs)
+        self.scores = {str(t): float(v) for t, v in scores.items()}
+        self._longest = max(map(len, self.token_to_id), default=1)
+        self._unk_score = min(self.scores.values(), default=0.0) - 10.0
+
+    def _encode_word(self, word: str) -> list[int]:
+        to_id, scores = self.token_to_id, self.scores
+        n = len(word)
+        best = [0.0] * (n + 1)
+        start = [-1] * (n + 1)
+        known = [True] * (n + 1)
+        start[0] = 0
+        for i in range(n):
+            here = best[i]
+            has_single = False
+            for j in range(i + 1, min(n, i + self._longest) + 1):
+                piece = word[i:j]
+                if piece not in to_id:
+                    continue
+                total = scores[piece] + here
+                if start[j] == -1 or total > best[j]:
+                    best[j], start[j], known[j] = total, i, True
+                if j == i + 1:
+                    has_single = True
+            if not has_single:
+                total = self._unk_score + here
+                if start[i + 1] == -1 or total > best[i + 1]:
+                    best[i + 1], start[i + 1], known[i + 1] = total, i, False
+        pieces: list[str] = []
+        unknown_run: list[str] = []
+        j = n
+        while j > 0:
+            i = start[j]
+            if not known[j] and self.unk_id is not None:
+                unknown_run.append(word[i:j])
+            else:
+                if unknown_run:
+                    pieces.append("".join(reversed(unknown_run)))
+                    unknown_run = []
+                pieces.append(word[i:j])
+            j = i
+        if unknown_run:
+            pieces.append("".join(reversed(unknown_run)))
+        ids: list[int] = []
+        for piece in reversed(pieces):
+            pid = to_id.get(piece)
+            if pid is not None:
+                ids.append(pid)
+            elif self.byte_fallback and all(b in self.byte_to_id for b in piece.encode("utf-8")):
+                ids.extend(self.byte_to_id[b] for b in piece.encode("utf-8"))
+            elif self.unk_id is not None:
+                ids.append(self.unk_id)
+        return ids
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        d["format"] = self.format_name
+        d["scores"] = self.scores
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> MetaspaceUnigram:
+        return cls(d["vocab"], d["scores"], normalizers=d["normalizers"], metaspace=d["metaspace"],
+                   byte_fallback=d["byte_fallback"], unk_token=d["unk_token"], fuse_unk=d["fuse_unk"],
+                   special_tokens=d["special_tokens"], strip_decoded=d["strip_decoded"],
+                   added_tokens={t: tuple(v) for t, v in d["added_tokens"].items()},
+                   byte_decoder=d.get("byte_decoder"), name=d.get("name", ""))
+
+
+def load_metaspace_unigram(path) -> MetaspaceUnigram:
+    return MetaspaceUnigram.load(path)
+
+
+def _compile_step(step: dict):
+    if step["type"] == "ReplaceRegex":
+        import regex
+
+        return regex.compile(step["pattern"])
+    if step["type"] == "Precompiled":
+        from .sentencepiece import _CharsMap
+
+        return _CharsMap(unb64(step["precompiled_charsmap"]))
+    return None
+
+
 def load_metaspace_bpe(path) -> MetaspaceBPE:
     return MetaspaceBPE.load(path)
 
 
 # ---------------------------------------------------------------------- HF tokenizer.json
 def is_metaspace_bpe(d: dict) -> bool:
-    """A tokenizer.json whose BPE works on characters with "▁" spaces rather than GPT-2 byte symbols."""
+    """A tokenizer.json whose BPE (or Unigram) works on characters with "▁" spaces, not GPT-2 byte symbols."""
     model = d.get("model") or {}
+    if model.get("type") == "Unigram":
+        return True
     if model.get("type", "BPE") != "BPE":
         return False
     text = repr(d.get("normalizer")) + repr(d.get("pre_tokenizer")) + repr(d.get("decoder"))
@@ -349,9 +470,13 @@ def _normalizer_steps(spec) -> list[dict]:
         kind = step.get("type")
         if kind == "Replace":
             pattern = step.get("pattern", {})
-            if "String" not in pattern:
-                raise FormatError("Replace normalizers with a regex pattern are not supported")
-            out.append({"type": "Replace", "pattern": pattern["String"], "content": step["content"]})
+            if "String" in pattern:
+                out.append({"type": "Replace", "pattern": pattern["String"], "content": step["content"]})
+            else:
+                out.append({"type": "ReplaceRegex", "pattern": pattern["Regex"], "content": step["content"]})
+        elif kind == "Precompiled":
+            if step.get("precompiled_charsmap"):
+                out.append({"type": "Precompiled", "precompiled_charsmap": step["precompiled_charsmap"]})
         elif kind == "Prepend":
             out.append({"type": "Prepend", "prepend": step["prepend"]})
         elif kind in ("Lowercase", *_UNICODE_FORMS):
@@ -365,8 +490,12 @@ def _metaspace(spec) -> dict | None:
     steps = _steps(spec, "pre_tokenizer")
     if not steps:
         return None
+    whitespace_split = len(steps) == 2 and steps[0].get("type") == "WhitespaceSplit"  # T5's pipeline
+    if whitespace_split:
+        steps = steps[1:]
     if len(steps) != 1 or steps[0].get("type") != "Metaspace":
-        raise FormatError(f"pre-tokenizer {[s.get('type') for s in steps]} is not supported with a Metaspace BPE")
+        raise FormatError(f"pre-tokenizer {[s.get('type') for s in _steps(spec, 'pre_tokenizer')]} is not "
+                          "supported with a Metaspace model")
     step = steps[0]
     scheme = step.get("prepend_scheme")
     if scheme is None:  # files written before tokenizers 0.19
@@ -374,7 +503,11 @@ def _metaspace(spec) -> dict | None:
     if scheme not in ("always", "first", "never"):
         raise FormatError(f"Metaspace prepend_scheme {scheme!r} is not supported")
     return {"replacement": step.get("replacement", SPACE), "prepend_scheme": scheme,
-            "split": bool(step.get("split", True))}
+            "split": bool(step.get("split", True)), "whitespace_split": whitespace_split}
+
+
+def _has_byte_decoder(spec) -> bool:
+    return any(step.get("type") == "ByteFallback" for step in _steps(spec, "decoder"))
 
 
 def _strip_mode(spec) -> str:
@@ -390,6 +523,8 @@ def _strip_mode(spec) -> str:
 
 def from_hf_dict(d: dict, name: str = "") -> MetaspaceBPE:
     model = d["model"]
+    if model.get("type") == "Unigram":
+        return _unigram_from_hf_dict(d, name)
     if model.get("dropout"):
         raise FormatError("BPE dropout in tokenizer.json is not supported (use tokenlab's bpe-dropout method)")
     if model.get("continuing_subword_prefix") or model.get("end_of_word_suffix"):
@@ -405,4 +540,21 @@ def from_hf_dict(d: dict, name: str = "") -> MetaspaceBPE:
                         metaspace=_metaspace(d.get("pre_tokenizer")), byte_fallback=bool(model.get("byte_fallback")),
                         unk_token=model.get("unk_token"), fuse_unk=bool(model.get("fuse_unk")),
                         ignore_merges=bool(model.get("ignore_merges")), special_tokens=specials,
-                        strip_decoded=_strip_mode(d.get("decoder")), added_tokens=added, name=name)
+                        strip_decoded=_strip_mode(d.get("decoder")), added_tokens=added,
+                        byte_decoder=_has_byte_decoder(d.get("decoder")), name=name)
+
+
+def _unigram_from_hf_dict(d: dict, name: str) -> MetaspaceUnigram:
+    model = d["model"]
+    pieces = [(str(p), float(score)) for p, score in model["vocab"]]
+    vocab = {p: i for i, (p, _) in reversed(list(enumerate(pieces)))}
+    unk_id = model.get("unk_id")
+    specials = {a["content"]: int(a["id"]) for a in d.get("added_tokens", []) if a.get("special", True)}
+    added = {a["content"]: (int(a["id"]), bool(a.get("normalized", False)))
+             for a in d.get("added_tokens", []) if not a.get("special", True)}
+    return MetaspaceUnigram(vocab, dict(pieces), normalizers=_normalizer_steps(d.get("normalizer")),
+                            metaspace=_metaspace(d.get("pre_tokenizer")),
+                            byte_fallback=bool(model.get("byte_fallback")),
+                            unk_token=pieces[unk_id][0] if unk_id is not None else None, fuse_unk=True,
+                            special_tokens=specials, strip_decoded=_strip_mode(d.get("decoder")),
+                            added_tokens=added, byte_decoder=_has_byte_decoder(d.get("decoder")), name=name)

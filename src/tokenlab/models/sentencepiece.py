@@ -506,8 +506,36 @@ class _CharsMap:
         self.strings = blob[4 + trie_size:]
         self._replacement: dict[int, str] = {}
 
+    def normalize_graphemes(self, text: str) -> str:
+        """HF tokenizers' ``Precompiled`` normalizer: per grapheme cluster (under 6 bytes) the shortest key
+        that is a prefix of it replaces the whole cluster, else each character is looked up on its own.
+        Not sentencepiece's longest match; HF keeps it for compatibility with the models converted so far."""
+        import regex
+
+        out: list[str] = []
+        for cluster in regex.findall(r"\X", text):
+            data = cluster.encode("utf-8")
+            if len(data) < 6:
+                replacement = self.shortest_match(data)
+                if replacement is not None:
+                    out.append(replacement)
+                    continue
+            for ch in cluster:
+                replacement = self.shortest_match(ch.encode("utf-8"))
+                out.append(ch if replacement is None else replacement)
+        return "".join(out)
+
+    def shortest_match(self, data: bytes) -> str | None:
+        length, value = self._walk(data, 0, shortest=True)
+        return self._string(value) if length else None
+
     def longest_match(self, data: bytes, start: int) -> tuple[int, str]:
         """(bytes matched, replacement) of the longest key at data[start:]; (0, "") if none."""
+        length, value = self._walk(data, start, shortest=False)
+        return (length, self._string(value)) if length else (0, "")
+
+    def _walk(self, data: bytes, start: int, shortest: bool) -> tuple[int, int]:
+        """darts-clone common-prefix search from data[start]: (length, value) of the longest (or shortest) key."""
         units = self.units
         size = len(units)
         unit = units[0]
@@ -526,14 +554,17 @@ class _CharsMap:
                 if node >= size:
                     break
                 best_length, best_value = i - start + 1, units[node] & ((1 << 31) - 1)
-        if not best_length:
-            return 0, ""
-        text = self._replacement.get(best_value)
+                if shortest:
+                    break
+        return best_length, best_value
+
+    def _string(self, value: int) -> str:
+        text = self._replacement.get(value)
         if text is None:
-            end = self.strings.find(b"\x00", best_value)
-            raw = self.strings[best_value:end if end >= 0 else len(self.strings)]
-            text = self._replacement[best_value] = raw.decode("utf-8", "replace")
-        return best_length, text
+            end = self.strings.find(b"\x00", value)
+            raw = self.strings[value:end if end >= 0 else len(self.strings)]
+            text = self._replacement[value] = raw.decode("utf-8", "replace")
+        return text
 
 
 def load_sentencepiece_json(path) -> SentencePieceTokenizer:
