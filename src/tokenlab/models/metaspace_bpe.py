@@ -22,6 +22,7 @@ from ..errors import FormatError
 from ..pretokenize import get_pretokenizer
 from ..specials import split_special
 from .base import ModelBase, unb64
+from .sentencepiece import best_segmentation
 
 FORMAT = "tokenlab-metaspace-bpe"
 SPACE = "\u2581"
@@ -355,57 +356,19 @@ class MetaspaceUnigram(MetaspaceBPE):
 
     def __init__(self, vocab: dict[str, int], scores: dict[str, float], **kwargs):
         super().__init__(vocab, [], **kwargs)
-        self.scores = {str(t): float(v) for t, v in scores.items()}
+        self.scores = {str(t): float(v) for t, v in scores.items() if t in self.token_to_id}
         self._longest = max(map(len, self.token_to_id), default=1)
         self._unk_score = min(self.scores.values(), default=0.0) - 10.0
 
     def _encode_word(self, word: str) -> list[int]:
-        to_id, scores = self.token_to_id, self.scores
-        n = len(word)
-        best = [0.0] * (n + 1)
-        start = [-1] * (n + 1)
-        known = [True] * (n + 1)
-        start[0] = 0
-        for i in range(n):
-            here = best[i]
-            has_single = False
-            for j in range(i + 1, min(n, i + self._longest) + 1):
-                piece = word[i:j]
-                if piece not in to_id:
-                    continue
-                total = scores[piece] + here
-                if start[j] == -1 or total > best[j]:
-                    best[j], start[j], known[j] = total, i, True
-                if j == i + 1:
-                    has_single = True
-            if not has_single:
-                total = self._unk_score + here
-                if start[i + 1] == -1 or total > best[i + 1]:
-                    best[i + 1], start[i + 1], known[i + 1] = total, i, False
-        pieces: list[str] = []
-        unknown_run: list[str] = []
-        j = n
-        while j > 0:
-            i = start[j]
-            if not known[j] and self.unk_id is not None:
-                unknown_run.append(word[i:j])
-            else:
-                if unknown_run:
-                    pieces.append("".join(reversed(unknown_run)))
-                    unknown_run = []
-                pieces.append(word[i:j])
-            j = i
-        if unknown_run:
-            pieces.append("".join(reversed(unknown_run)))
         ids: list[int] = []
-        for piece in reversed(pieces):
-            pid = to_id.get(piece)
-            if pid is not None:
-                ids.append(pid)
+        for piece, known in best_segmentation(word, self.scores, self._longest, self._unk_score):
+            if known:
+                ids.append(self.token_to_id[piece])
             elif self.byte_fallback and all(b in self.byte_to_id for b in piece.encode("utf-8")):
                 ids.extend(self.byte_to_id[b] for b in piece.encode("utf-8"))
             elif self.unk_id is not None:
-                ids.append(self.unk_id)
+                ids.append(self.unk_id)  # HF fuses a run of unknown characters into one token
         return ids
 
     def to_dict(self) -> dict:
@@ -433,9 +396,9 @@ def _compile_step(step: dict):
 
         return regex.compile(step["pattern"])
     if step["type"] == "Precompiled":
-        from .sentencepiece import _CharsMap
+        from .sentencepiece import CharsMap
 
-        return _CharsMap(unb64(step["precompiled_charsmap"]))
+        return CharsMap(unb64(step["precompiled_charsmap"]))
     return None
 
 

@@ -87,7 +87,7 @@ class SentencePieceTokenizer(ModelBase):
             raise FormatError("sentencepiece model has no unknown piece")
         if self.byte_fallback and len(self.byte_to_id) != 256:
             raise FormatError(f"byte_fallback needs 256 <0xNN> pieces, found {len(self.byte_to_id)}")
-        self._trie = _CharsMap(self.precompiled_charsmap) if self.precompiled_charsmap else None
+        self._trie = CharsMap(self.precompiled_charsmap) if self.precompiled_charsmap else None
         self._user_by_first: dict[str, list[str]] = {}
         for piece in sorted(self.user_defined, key=len, reverse=True):
             self._user_by_first.setdefault(piece[0], []).append(piece)
@@ -131,13 +131,12 @@ class SentencePieceTokenizer(ModelBase):
         return [s for _, s, _ in self.pieces]
 
     @cached_property
-    def _unigram_tables(self):
-        by_first: dict[str, dict[str, int]] = {}
-        for piece, i in self.piece_to_id.items():
-            if self.pieces[i][2] != UNUSED:
-                by_first.setdefault(piece[0], {})[piece] = i
-        longest = max((len(p) for p in self.piece_to_id), default=1)
-        return by_first, longest, min((s for _, s, t in self.pieces if t == NORMAL), default=0.0)
+    def _unigram_tables(self) -> tuple[dict[str, float], int, float]:
+        """Scores of the pieces the lattice may use (unused ones never), longest piece, unknown score."""
+        scores = {p: self.scores[i] for p, i in self.piece_to_id.items() if self.pieces[i][2] != UNUSED}
+        longest = max(map(len, scores), default=1)
+        min_score = min((s for _, s, t in self.pieces if t == NORMAL), default=0.0)
+        return scores, longest, min_score - UNK_PENALTY
 
     # ------------------------------------------------------------------ normalizer
     def normalize(self, text: str) -> str:
@@ -330,54 +329,20 @@ class SentencePieceTokenizer(ModelBase):
         self._resegment(left, undo, out)
         self._resegment(right, undo, out)
 
-    def _unigram(self, text: str) -> list[str]:
-        """Pieces of the best segmentation (unigram_model.cc EncodeOptimized: path scores summed as doubles)."""
-        by_first, longest, min_score = self._unigram_tables
-        unk_score = min_score - UNK_PENALTY
-        n = len(text)
-        best = [0.0] * (n + 1)
-        start = [-1] * (n + 1)
-        piece_at: list[str | None] = [None] * (n + 1)
-        start[0] = 0
-        scores = self.scores
-        for i in range(n):
-            here = best[i]
-            has_single = False
-            candidates = by_first.get(text[i])
-            if candidates:
-                for length in range(1, min(longest, n - i) + 1):
-                    piece = text[i:i + length]
-                    pid = candidates.get(piece)
-                    if pid is None:
-                        continue
-                    score = scores[pid]
-                    total = score + here
-                    j = i + length
-                    if start[j] == -1 or total > best[j]:
-                        best[j], start[j], piece_at[j] = total, i, piece
-                    if length == 1:
-                        has_single = True
-            if not has_single:
-                total = unk_score + here
-                j = i + 1
-                if start[j] == -1 or total > best[j]:
-                    best[j], start[j], piece_at[j] = total, i, None
-        out: list[str] = []
-        j = n
-        while j > 0:
-            i = start[j]
-            piece = piece_at[j]
-            out.append(text[i:j] if piece is None else piece)
-            j = i
-        out.reverse()
-        return out
+    def _unigram(self, text: str) -> list[tuple[str, bool]]:
+        return best_segmentation(text, *self._unigram_tables)
 
-    def _fallback(self, pieces: list[str]) -> list[int]:
-        """Ids of pieces; a piece not in the vocabulary becomes its UTF-8 bytes, or the unknown id."""
+    def _fallback(self, pieces: list) -> list[int]:
+        """Ids of pieces (strings, or (piece, known) pairs from the lattice); an unknown piece becomes its
+        UTF-8 bytes, or the unknown id."""
         ids: list[int] = []
         to_id = self.piece_to_id
         for piece in pieces:
-            pid = to_id.get(piece)
+            if isinstance(piece, tuple):
+                piece, known = piece
+                pid = to_id[piece] if known else None
+            else:
+                pid = to_id.get(piece)
             if pid is not None:
                 ids.append(pid)
             elif self.byte_fallback:
@@ -493,7 +458,46 @@ class SentencePieceTokenizer(ModelBase):
                    unk_surface=d.get("unk_surface", " \u2047 "), name=d.get("name", ""))
 
 
-class _CharsMap:
+def best_segmentation(text: str, scores: dict[str, float], longest: int, unk_score: float) -> list[tuple[str, bool]]:
+    """The most probable segmentation of ``text`` into pieces of ``scores``, as sentencepiece's EncodeOptimized
+    (and HF's Unigram, which follows it): path scores summed as doubles, the first best kept on ties, and a
+    character that starts no one-character piece covers itself as an unknown node scoring ``unk_score``.
+    (piece, known) in order; a run of unknown characters comes back as one piece."""
+    n = len(text)
+    best = [0.0] * (n + 1)
+    start = [-1] * (n + 1)
+    known = [True] * (n + 1)
+    start[0] = 0
+    for i in range(n):
+        here = best[i]
+        has_single = False
+        for j in range(i + 1, min(n, i + longest) + 1):
+            score = scores.get(text[i:j])
+            if score is None:
+                continue
+            total = score + here
+            if start[j] == -1 or total > best[j]:
+                best[j], start[j], known[j] = total, i, True
+            if j == i + 1:
+                has_single = True
+        if not has_single:
+            total = unk_score + here
+            if start[i + 1] == -1 or total > best[i + 1]:
+                best[i + 1], start[i + 1], known[i + 1] = total, i, False
+    out: list[tuple[str, bool]] = []
+    j = n
+    while j > 0:
+        i = start[j]
+        if not known[j] and out and not out[-1][1]:
+            out[-1] = (text[i:j] + out[-1][0], False)
+        else:
+            out.append((text[i:j], known[j]))
+        j = i
+    out.reverse()
+    return out
+
+
+class CharsMap:
     """sentencepiece's precompiled normalization map: a darts-clone double array + replacement strings."""
 
     def __init__(self, blob: bytes):
