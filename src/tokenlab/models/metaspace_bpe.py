@@ -22,7 +22,7 @@ from ..errors import FormatError
 from ..pretokenize import get_pretokenizer
 from ..specials import split_special
 from .base import ModelBase, unb64
-from .sentencepiece import best_segmentation
+from .sentencepiece import best_segmentation, last_word_offset, pieces_span_word_starts
 
 FORMAT = "tokenlab-metaspace-bpe"
 SPACE = "\u2581"
@@ -220,14 +220,12 @@ class MetaspaceBPE(ModelBase):
         text = self.normalize(prompt)
         if self.metaspace:
             text = "".join(self._pre_tokenize(text, first=True))
-        starts = [m.start() for m in re.finditer(f"{re.escape(replacement)}*[^{re.escape(replacement)}]+|"
-                                                 f"{re.escape(replacement)}+", text)]
-        return len(text[:starts[-1]].replace(replacement, " ").encode("utf-8")) if starts else 0
+        return last_word_offset(text, replacement)
 
     @cached_property
     def _no_piece_spans_word_start(self) -> bool:
         replacement = self.metaspace["replacement"] if self.metaspace else SPACE
-        return not any(b == replacement != a for token in self.token_to_id for a, b in zip(token, token[1:]))
+        return not pieces_span_word_starts(self.token_to_id, replacement)
 
     def _encode_word(self, word: str) -> list[int]:
         return self._bpe(word)

@@ -253,20 +253,12 @@ class SentencePieceTokenizer(ModelBase):
                 or any(special in prompt for special in self.special_tokens)):
             return None
         spelled = " " + prompt if self.add_dummy_prefix and prompt else prompt
-        starts = [m.start() for m in self._boundary.finditer(spelled.replace(" ", SPACE))]
-        return len(spelled[:starts[-1]].encode("utf-8")) if starts else 0
+        return last_word_offset(spelled.replace(" ", SPACE))
 
     def _safe_boundary(self):
-        """A regex splitting normalized text where no piece can span, so words can be cached; or None.
-
-        Before each "▁" that follows another character is safe when no piece has "▁" after a non-"▁"
-        character (and after each "▁" for treat_whitespace_as_suffix models, mirrored)."""
+        """A regex splitting normalized text where no piece can span, so words can be cached; or None."""
         suffix = self.treat_whitespace_as_suffix
-        for piece in self.piece_to_id:
-            for a, b in zip(piece, piece[1:]):
-                if (b == SPACE and a != SPACE) if not suffix else (a == SPACE and b != SPACE):
-                    return None
-        return re.compile(f"[^{SPACE}]*{SPACE}+|[^{SPACE}]+") if suffix else re.compile(f"{SPACE}*[^{SPACE}]+|{SPACE}+")
+        return None if pieces_span_word_starts(self.piece_to_id, suffix=suffix) else word_regex(suffix=suffix)
 
     def _bpe(self, text: str) -> list[str]:
         """Pieces of one normalized text (bpe_model.cc: highest-scoring join first, leftmost on ties)."""
@@ -456,6 +448,28 @@ class SentencePieceTokenizer(ModelBase):
                    normalizer_name=d.get("normalizer_name", ""),
                    precompiled_charsmap=unb64(d.get("precompiled_charsmap", "")),
                    unk_surface=d.get("unk_surface", " \u2047 "), name=d.get("name", ""))
+
+
+def word_regex(space: str = SPACE, suffix: bool = False) -> re.Pattern:
+    """Words of normalized text: space marks then the rest (the rest then space marks for suffix models)."""
+    mark = re.escape(space)
+    return re.compile(f"[^{mark}]*{mark}+|[^{mark}]+" if suffix else f"{mark}*[^{mark}]+|{mark}+")
+
+
+def pieces_span_word_starts(pieces, space: str = SPACE, suffix: bool = False) -> bool:
+    """Whether a piece has the space mark after another character (before one, for suffix models): then
+    a piece can span the start of a word and words cannot be encoded apart."""
+    for piece in pieces:
+        for a, b in zip(piece, piece[1:]):
+            if (a == space != b) if suffix else (b == space != a):
+                return True
+    return False
+
+
+def last_word_offset(normalized: str, space: str = SPACE) -> int:
+    """Bytes (space marks counted as spaces) before the last word of normalized text, its marks included."""
+    starts = [m.start() for m in word_regex(space).finditer(normalized)]
+    return len(normalized[:starts[-1]].replace(space, " ").encode("utf-8")) if starts else 0
 
 
 def best_segmentation(text: str, scores: dict[str, float], longest: int, unk_score: float) -> list[tuple[str, bool]]:
