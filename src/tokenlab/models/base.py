@@ -97,11 +97,16 @@ class ModelBase:
 
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
         table = self.id_to_bytes
+        return b"".join(table[i] for i in self._checked_ids(ids))
+
+    def _checked_ids(self, ids: Iterable[int]) -> list[int]:
+        """``ids`` as a list of known token ids, or ``InvalidInputError`` naming the unknown ones."""
+        table = self.id_to_bytes
         ids = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
         bad = [i for i in ids if not isinstance(i, int) or not 0 <= i < len(table) or table[i] is None]
         if bad:
             raise InvalidInputError(f"unknown token id(s): {bad[:5]}")
-        return b"".join(table[i] for i in ids)
+        return ids
 
     def decode(self, ids: Iterable[int], errors: str = "replace") -> str:
         data = self.decode_bytes(ids)

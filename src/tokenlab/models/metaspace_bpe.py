@@ -279,11 +279,9 @@ class MetaspaceBPE(ModelBase):
 
     # ------------------------------------------------------------------ decode
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
-        ids = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
-        data = super().decode_bytes(ids)
-        if self.byte_fallback and not self.byte_decoder and set(ids) & set(self.byte_to_id.values()):
-            data = b"".join(self._id_to_token[i].replace(SPACE, " ").encode() if i in self._byte_ids
-                            else self.id_to_bytes[i] for i in ids)
+        ids = self._checked_ids(ids)
+        table, shown_as_text = self.id_to_bytes, self._byte_ids if self.byte_fallback and not self.byte_decoder else ()
+        data = b"".join(self._id_to_token[i].encode() if i in shown_as_text else table[i] for i in ids)
         if self.strip_decoded == "fused" or (self.strip_decoded == "first_token" and ids
                                              and self._id_to_token[ids[0]].startswith(SPACE)):
             return data[1:] if data.startswith(b" ") else data

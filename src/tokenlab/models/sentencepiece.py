@@ -356,8 +356,7 @@ class SentencePieceTokenizer(ModelBase):
     def decode_bytes(self, ids) -> bytes:
         """Token bytes joined; while the output is still empty, a piece's leading space is dropped (the
         dummy prefix), as sentencepiece decodes. Control tokens keep tokenlab's contract (their text)."""
-        ids = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
-        super().decode_bytes(ids)  # validates the ids
+        ids = self._checked_ids(ids)
         table = self.id_to_bytes
         if not (self.add_dummy_prefix or self.remove_extra_whitespaces):
             return b"".join(table[i] for i in ids)
