@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import glob
 import os
-import sysconfig
 
 import pytest
 from hypothesis import settings
 
 from tokenlab.demo import demo_corpus
+from tokenlab.evaluate.data import stdlib_code
 
 # CI runs the same examples every time (a red CI must mean a real regression); locally hypothesis
 # keeps exploring new ones.
@@ -20,16 +19,7 @@ if os.environ.get("CI"):
 
 def stdlib_sources(limit_bytes: int) -> list[str]:
     """Python sources of the standard library, in a fixed order, up to ``limit_bytes``."""
-    root = sysconfig.get_paths()["stdlib"]
-    docs, size = [], 0
-    for path in sorted(glob.glob(os.path.join(root, "*.py"))):
-        with open(path, encoding="utf-8", errors="replace") as f:
-            text = f.read()
-        docs.append(text)
-        size += len(text.encode("utf-8"))
-        if size >= limit_bytes:
-            break
-    return docs
+    return stdlib_code(limit_bytes)
 
 
 def python_docs() -> list[str]:
