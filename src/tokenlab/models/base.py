@@ -57,12 +57,16 @@ class ModelBase:
     ) -> list[int] | np.ndarray:
         """Encode text; special strings are errors unless allowed (as in `Tokenizer.encode`)."""
         ids: list[int] = []
-        for part in split_special(self.special_tokens, text, allowed_special, disallowed_special):
+        for k, part in enumerate(split_special(self.special_tokens, text, allowed_special, disallowed_special)):
             if isinstance(part, int):
                 ids.append(part)
             else:
-                ids.extend(self.encode_ordinary(part))
+                ids.extend(self._encode_segment(part, first=k == 0))
         return np.asarray(ids, dtype=np.uint32) if as_array else ids
+
+    def _encode_segment(self, text: str, first: bool) -> list[int]:
+        """Ids of the text between special tokens; ``first``: it starts the input (Metaspace's "first")."""
+        return self.encode_ordinary(text)
 
     def encode_batch(self, texts: Sequence[str], **kwargs) -> list[list[int]]:
         return [self.encode(t, **kwargs) for t in texts]

@@ -16,11 +16,8 @@ from collections.abc import Iterable
 from functools import cached_property
 from typing import Literal
 
-import numpy as np
-
-from ..errors import FormatError
+from ..errors import FormatError, InvalidInputError
 from ..pretokenize import get_pretokenizer
-from ..specials import split_special
 from .base import ModelBase, unb64
 from .sentencepiece import best_segmentation, last_word_offset, pieces_span_word_starts
 
@@ -111,23 +108,12 @@ class MetaspaceBPE(ModelBase):
         return table
 
     # ------------------------------------------------------------------ encode
-    def encode(self, text: str, *, allowed_special=(), disallowed_special="all", as_array: bool = False):
-        """As `Tokenizer.encode`; the Metaspace "first" scheme prepends "▁" only to text at the very start."""
-        ids: list[int] = []
-        for k, part in enumerate(split_special(self.special_tokens, text, allowed_special, disallowed_special)):
-            if isinstance(part, int):
-                ids.append(part)
-            else:
-                ids.extend(self._encode_text(part, first=k == 0))
-        return np.asarray(ids, dtype=np.uint32) if as_array else ids
-
     def encode_ordinary(self, text: str) -> list[int]:
-        return self._encode_text(text, first=True)
+        return self._encode_segment(text, first=True)
 
-    def _encode_text(self, text: str, first: bool) -> list[int]:
+    def _encode_segment(self, text: str, first: bool) -> list[int]:
+        """The Metaspace "first" scheme prepends "▁" only to text at the very start of the input."""
         if not isinstance(text, str):
-            from ..errors import InvalidInputError
-
             raise InvalidInputError(f"text must be str, got {type(text).__name__}")
         if self._raw_added is None and self._normalized_added is None:
             return self._encode_normalized(self.normalize(text), first)
