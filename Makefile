@@ -18,6 +18,7 @@ run: install
 	$(VENV)/bin/tokenlab demo
 
 test: install
+	$(PY) -m ruff check src tests benchmarks scripts
 	$(PY) -m pytest -q -n 2 -p no:cacheprovider
 
 bench: install

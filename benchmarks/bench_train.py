@@ -221,9 +221,8 @@ def run(threads: int = 1, quick: bool = False) -> list[dict]:
         data = data[: data.rfind(b"\n") + 1]
         sample.write_bytes(data)
     tok_path = OUT / "bench_train_tokenizer_eos.json"
-    from tokenlab.io import load_tokenizer
-
     from tokenlab import Tokenizer
+    from tokenlab.io import load_tokenizer
 
     base = load_tokenizer(OUT / "bench_train_tokenizer.json")
     Tokenizer(vocab=base.vocab, merges=base.merges, pretokenizer=base.pretokenizer,

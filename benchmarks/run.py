@@ -175,7 +175,8 @@ def main(argv=None) -> int:
         rows.extend(run_module(name, args.quick, threads))
     table = text_table(rows)
     print(table)
-    cmd = "python benchmarks/run.py" + (" --quick" if args.quick else "") + (f" --only {args.only}" if args.only else "")
+    cmd = ("python benchmarks/run.py" + (" --quick" if args.quick else "")
+           + (f" --only {args.only}" if args.only else ""))
     md = (f"# Benchmark results\n\nReproduce: `{cmd}` "
           f"({started:%Y-%m-%d %H:%M} UTC, {(datetime.datetime.now(datetime.timezone.utc) - started).seconds} s)\n\n"
           f"Machine: {info}\n\n{markdown_table(rows)}\n\n"

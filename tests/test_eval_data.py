@@ -10,8 +10,15 @@ from pathlib import Path
 import pytest
 
 from tokenlab.errors import InvalidInputError
-from tokenlab.evaluate.data import (DEFAULT_LANGUAGES, django_parallel, load_corpus, normalise_message, parse_po,
-                                    python_prose, stdlib_code)
+from tokenlab.evaluate.data import (
+    DEFAULT_LANGUAGES,
+    django_parallel,
+    load_corpus,
+    normalise_message,
+    parse_po,
+    python_prose,
+    stdlib_code,
+)
 from tokenlab.evaluate.metrics import char_script
 
 PO = r'''
@@ -84,7 +91,7 @@ def test_parallel_corpus_size_and_scripts(parallel):
     n = len(parallel["en"])
     assert n >= 300 and all(len(v) == n for v in parallel.values())
     scripts = set()
-    for lang, sents in parallel.items():
+    for _lang, sents in parallel.items():
         counts = Counter(s for text in sents for s in map(char_script, text) if s)
         scripts.add(counts.most_common(1)[0][0])
     # Latin, Cyrillic, Greek, Arabic, Hebrew, Devanagari, Bengali, Han/Kana, Hangul, Georgian

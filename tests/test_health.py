@@ -11,8 +11,16 @@ from click.testing import CliRunner
 
 from tokenlab.cli import main
 from tokenlab.errors import FormatError, InvalidInputError
-from tokenlab.evaluate.health import (duplicate_looking_tokens, load_embeddings, partial_utf8_tokens, token_health,
-                                      undertrained_scores, undertrained_tokens, unreachable_tokens, unused_tokens)
+from tokenlab.evaluate.health import (
+    duplicate_looking_tokens,
+    load_embeddings,
+    partial_utf8_tokens,
+    token_health,
+    undertrained_scores,
+    undertrained_tokens,
+    unreachable_tokens,
+    unused_tokens,
+)
 from tokenlab.tokenizer import Tokenizer
 
 

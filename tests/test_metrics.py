@@ -10,10 +10,23 @@ from types import SimpleNamespace
 import pytest
 
 from tokenlab.errors import InvalidInputError
-from tokenlab.evaluate.metrics import (Encoder, compression, continued_words, fertility, language_completeness,
-                                       number_split_consistency, parity, renyi_efficiency, script_coverage,
-                                       summarize, token_category, token_length_distribution, token_premiums,
-                                       vocab_utilisation, word_stats)
+from tokenlab.evaluate.metrics import (
+    Encoder,
+    compression,
+    continued_words,
+    fertility,
+    language_completeness,
+    number_split_consistency,
+    parity,
+    renyi_efficiency,
+    script_coverage,
+    summarize,
+    token_category,
+    token_length_distribution,
+    token_premiums,
+    vocab_utilisation,
+    word_stats,
+)
 from tokenlab.tokenizer import Tokenizer
 
 

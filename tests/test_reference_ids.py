@@ -106,7 +106,7 @@ def test_hf_json_round_trip_keeps_ids(trained, cl100k, tmp_path, real_docs):
 
 def test_reads_real_hf_tokenizer_json_from_hf_trainer(real_docs):
     """A tokenizer.json written by HF itself (GPT-2 style ByteLevel) loads with equal ids."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers, decoders
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     from tokenlab.io.hf_json import from_hf_dict
 
@@ -124,8 +124,9 @@ def test_reads_real_hf_tokenizer_json_from_hf_trainer(real_docs):
 
 @pytest.fixture(scope="module")
 def tekken_path():
-    import mistral_common
     import os
+
+    import mistral_common
 
     return os.path.join(os.path.dirname(mistral_common.__file__), "data", "tekken_240911.json")
 

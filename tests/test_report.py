@@ -83,7 +83,7 @@ def test_compare_numbers_match_tiktoken(result, cl100k_ref, code_file):
 
 
 def test_sample_spans_spell_the_text(result, cl100k_ref):
-    for k, (label, text) in enumerate(result.samples):
+    for k, (_label, text) in enumerate(result.samples):
         spans = result.pieces["cl100k"][k]
         assert "".join(s for s, _ in spans) == text
         assert [i for _, ids in spans for i in ids] == cl100k_ref.encode_ordinary(text)

@@ -113,7 +113,8 @@ def test_boundless_superwords_only_join_whole_pretokens(models, prose):
 
 def test_boundless_hand_example():
     """Worked by hand: merges 'of', 'th', ' of', ' th' (35 each; ties go to HF's byte order, where
-    the space sorts after letters), ' the' (30), then the supermerge ' of'+' the' (30). In ' of thumbs' the pretoken ' thumbs' stays in pieces
+    the space sorts after letters), ' the' (30), then the supermerge ' of'+' the' (30).
+    In ' of thumbs' the pretoken ' thumbs' stays in pieces
     (' th','u','m','b','s'), so ' of' may not join ' th' although both are tokens."""
     docs = [" of the"] * 30 + [" of thumbs"] * 5
     tok = train_boundless(docs, 256 + 6, pretokenizer="gpt2")

@@ -12,7 +12,7 @@ from functools import cache
 
 from .errors import InvalidInputError
 
-__all__ = ["BitBiasedByteEmbedding", "byte_bits", "patch_input_embeddings", "fold_input_embeddings"]
+__all__ = ["BitBiasedByteEmbedding", "byte_bits", "patch_input_embeddings", "fold_input_embeddings"]  # noqa: F822 - provided lazily by __getattr__ (torch extra)
 
 
 def _torch():
@@ -66,7 +66,7 @@ def _module_class():
             return self.weight.shape[1]
 
         @classmethod
-        def from_embedding(cls, embedding) -> "BitBiasedByteEmbedding":
+        def from_embedding(cls, embedding) -> BitBiasedByteEmbedding:
             """Start from an existing 256-row ``nn.Embedding`` (its table is copied; the bit term starts at 0)."""
             if not isinstance(embedding, nn.Embedding):
                 raise InvalidInputError(f"expected torch.nn.Embedding, got {type(embedding).__name__}")

@@ -108,7 +108,8 @@ def _documents(unit: Unit, documents: str) -> Iterator[str]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InvalidInputError(f"{unit.path}: not valid UTF-8 ({exc.reason} at byte {unit.start + exc.start})") from None
+        raise InvalidInputError(
+            f"{unit.path}: not valid UTF-8 ({exc.reason} at byte {unit.start + exc.start})") from None
     if documents == "files":
         if text:
             yield text

@@ -91,7 +91,7 @@ class PreTokenizer:
 
     @cached_property
     def _digits(self):
-        return regex.compile(r"\p{N}{1,%d}" % self.split_digits) if self.split_digits else None
+        return regex.compile(rf"\p{{N}}{{1,{self.split_digits}}}") if self.split_digits else None
 
     def split(self, text: str) -> list[str]:
         """Pieces in order; their concatenation is always ``text``."""
@@ -119,7 +119,7 @@ class PreTokenizer:
         return {"pattern": self.pattern, "split_digits": self.split_digits}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "PreTokenizer":
+    def from_dict(cls, d: dict) -> PreTokenizer:
         return cls(pattern=d.get("pattern"), split_digits=d.get("split_digits"))
 
 
@@ -136,7 +136,7 @@ def _isolate(rx, text: str) -> list[str]:
     return out
 
 
-def get_pretokenizer(spec: "str | PreTokenizer | None", split_digits: int | None = None) -> PreTokenizer:
+def get_pretokenizer(spec: str | PreTokenizer | None, split_digits: int | None = None) -> PreTokenizer:
     if isinstance(spec, PreTokenizer):
         return spec
     if spec is None:

@@ -289,7 +289,7 @@ class Tokenizer:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Tokenizer":
+    def from_dict(cls, d: dict) -> Tokenizer:
         import base64
         import binascii
 
@@ -321,7 +321,7 @@ class Tokenizer:
         atomic_write_text(path, json.dumps(self.to_dict(), ensure_ascii=False))
 
     @classmethod
-    def load(cls, path) -> "Tokenizer":
+    def load(cls, path) -> Tokenizer:
         """Load any supported format (tokenlab json, HF tokenizer.json, tiktoken, tekken)."""
         from .io import load_tokenizer
 

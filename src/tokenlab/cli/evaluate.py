@@ -92,8 +92,13 @@ def compare(tokenizers, corpora, output, json_path, languages, limit_bytes, titl
 def metrics(tokenizer, corpora, languages, limit_bytes, alpha, as_json):
     """Every metric for one TOKENIZER (a tokenizer file, or cl100k / tekken / mistral-sp / utf8-bytes)."""
     from ..evaluate.data import DEFAULT_LANGUAGES, django_parallel, load_corpus
-    from ..evaluate.metrics import (language_completeness, number_split_consistency, script_coverage, summarize,
-                                    token_premiums)
+    from ..evaluate.metrics import (
+        language_completeness,
+        number_split_consistency,
+        script_coverage,
+        summarize,
+        token_premiums,
+    )
     from ..evaluate.report import reference_tokenizer
 
     tok = reference_tokenizer(tokenizer)

@@ -52,7 +52,8 @@ def transfer_embeddings_cmd(old_path, new_path, embeddings_path, tensor, output,
                                  weighting=weighting, similarity=similarity, progress=progress)
     counts = result.counts()
     meta = {"old_tokenizer": old_path, "new_tokenizer": new_path, "top_k": top_k, "local_weight": local_weight,
-            "temperature": temperature, "weighting": weighting, "similarity": similarity, **{f"rows_{k}": v for k, v in counts.items()}}
+            "temperature": temperature, "weighting": weighting, "similarity": similarity,
+            **{f"rows_{k}": v for k, v in counts.items()}}
     save_embeddings(output, result.matrix, tensor=output_tensor, metadata=meta)
     summary = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
     click.echo(f"wrote {output}: {result.matrix.shape[0]} x {result.matrix.shape[1]} ({summary})")

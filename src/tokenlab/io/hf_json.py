@@ -57,7 +57,7 @@ def to_oniguruma(pattern: str) -> str:
 def _pretokenizer_json(pre: PreTokenizer) -> dict:
     steps = []
     if pre.split_digits:
-        steps.append({"type": "Split", "pattern": {"Regex": r"\p{N}{1,%d}" % pre.split_digits},
+        steps.append({"type": "Split", "pattern": {"Regex": rf"\p{{N}}{{1,{pre.split_digits}}}"},
                       "behavior": "Isolated", "invert": False})
     if pre.regex_str is not None:
         steps.append({"type": "Split", "pattern": {"Regex": to_oniguruma(pre.regex_str)}, "behavior": "Isolated",

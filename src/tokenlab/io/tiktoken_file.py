@@ -99,5 +99,6 @@ def tokenizer_from_ranks(ranks, pattern, special_tokens, name=""):
 
 def write_tiktoken(tokenizer, path) -> None:
     """Write ranks = ids (tiktoken requires the rank order to be the merge order)."""
-    lines = [f"{base64.b64encode(tok).decode()} {i}" for tok, i in sorted(tokenizer.vocab.items(), key=lambda kv: kv[1])]
+    order = sorted(tokenizer.vocab.items(), key=lambda kv: kv[1])
+    lines = [f"{base64.b64encode(tok).decode()} {i}" for tok, i in order]
     atomic_write_text(path, "\n".join(lines) + "\n")

@@ -111,7 +111,7 @@ class CharBPETokenizer(ModelBase):
         vocab.update(self.tokens)
         steps = []
         if self.pretokenizer.split_digits:
-            steps.append({"type": "Split", "pattern": {"Regex": r"\p{N}{1,%d}" % self.pretokenizer.split_digits},
+            steps.append({"type": "Split", "pattern": {"Regex": rf"\p{{N}}{{1,{self.pretokenizer.split_digits}}}"},
                           "behavior": "Isolated", "invert": False})
         if self.pretokenizer.regex_str is not None:
             steps.append({"type": "Split", "pattern": {"Regex": to_oniguruma(self.pretokenizer.regex_str)},

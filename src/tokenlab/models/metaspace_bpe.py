@@ -150,8 +150,7 @@ class MetaspaceBPE(ModelBase):
             elif kind == "Replace":
                 text = text.replace(n["pattern"], n["content"])
             elif kind == "ReplaceRegex":
-                content = n["content"]
-                text = compiled.sub(lambda _: content, text)
+                text = compiled.sub(lambda _, content=n["content"]: content, text)
             elif kind == "Precompiled":
                 text = compiled.normalize_graphemes(text)
             elif kind == "Lowercase":

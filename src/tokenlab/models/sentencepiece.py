@@ -306,7 +306,7 @@ class SentencePieceTokenizer(ModelBase):
             push(prev[left], left)
             push(left, nxt[left])
         out: list[str] = []
-        for k, piece in enumerate(symbols):
+        for piece in symbols:
             if piece:
                 self._resegment(piece, undo, out)
         return out

@@ -71,7 +71,8 @@ def _make_counter(pretokenizer: PreTokenizer, native: bool | None = None):
         except Exception:  # numba missing, or the encoder's kernels changed shape: use the regex
             fast = None
         if fast is None and native:
-            raise InvalidInputError(f"no native pre-tokenizer for {pretokenizer.name!r} (needs numba and a named pattern)")
+            raise InvalidInputError(
+                f"no native pre-tokenizer for {pretokenizer.name!r} (needs numba and a named pattern)")
     if fast is None:
         return count_with_regex
 

@@ -98,7 +98,7 @@ class UnigramTrainer:
         dropped, but never below ``min_keep`` pieces (the most used of them are kept instead)."""
         counts: dict[int, float] = {}
         loglik = 0.0
-        for (w, c), edges in zip(self.words, self._lattices()):
+        for (_w, c), edges in zip(self.words, self._lattices()):
             loglik += c * expected_counts(edges, self.scores, c, counts)
         rare = [i for i in range(256, len(self.pieces)) if counts.get(i, 0.0) < MIN_EXPECTED]
         rare.sort(key=lambda i: -counts.get(i, 0.0))
@@ -115,7 +115,7 @@ class UnigramTrainer:
         if len(self.pieces) <= target:
             return
         vfreq = [0] * len(self.pieces)
-        for (w, c), edges in zip(self.words, self._lattices()):
+        for (_w, c), edges in zip(self.words, self._lattices()):
             for i in viterbi(edges, self.scores):
                 vfreq[i] += c
         idx = VocabIndex({p: i for i, p in enumerate(self.pieces)})

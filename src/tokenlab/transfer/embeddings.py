@@ -29,7 +29,8 @@ import numpy as np
 from ..errors import FormatError, InvalidInputError
 from .healing import token_index, vocab_bytes
 
-COPIED, COMPOSED, SPECIAL_COPIED, SPECIAL_MEAN, UNUSED = "copied", "composed", "special-copied", "special-mean", "unused"
+COPIED, COMPOSED, UNUSED = "copied", "composed", "unused"
+SPECIAL_COPIED, SPECIAL_MEAN = "special-copied", "special-mean"
 SOURCE_KINDS = (COPIED, COMPOSED, SPECIAL_COPIED, SPECIAL_MEAN, UNUSED)
 
 
@@ -322,7 +323,8 @@ def _pick(names: list[str], tensor: str | None, path) -> str:
         return tensor
     if len(names) == 1:
         return names[0]
-    hits = [n for n in names if n in COMMON_EMBEDDING_NAMES or n.endswith(tuple("." + c for c in COMMON_EMBEDDING_NAMES))]
+    suffixes = tuple("." + c for c in COMMON_EMBEDDING_NAMES)
+    hits = [n for n in names if n in COMMON_EMBEDDING_NAMES or n.endswith(suffixes)]
     if len(hits) == 1:
         return hits[0]
     raise InvalidInputError(f"{path}: {len(names)} tensors; pick one with --tensor "
