@@ -195,6 +195,7 @@ def test_without_numba_the_python_path_is_used(trained, monkeypatch, real_docs):
     from tokenlab.encode import fast
 
     monkeypatch.setattr(fast, "HAVE_NUMBA", False)
+    monkeypatch.setattr("tokenlab.encode.native._kernel", None)
     tok = dataclasses.replace(trained)
     assert tok._fast is None
     assert tok.encode(real_docs[5]) == trained.encode(real_docs[5])

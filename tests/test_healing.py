@@ -6,10 +6,11 @@ from __future__ import annotations
 import random
 
 import pytest
-from conftest import check_healing_reaches_original
 
 from tokenlab import InvalidInputError
 from tokenlab.transfer import heal_prompt
+
+from conftest import check_healing_reaches_original
 
 
 def brute_force_allowed(ref, remaining: bytes) -> set[int]:

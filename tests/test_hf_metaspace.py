@@ -9,7 +9,6 @@ import random
 
 import pytest
 from click.testing import CliRunner
-from conftest import mistral_sentencepiece_models
 
 from tokenlab.cli import main
 from tokenlab.errors import FormatError
@@ -17,6 +16,8 @@ from tokenlab.io import load_tokenizer, save_tokenizer
 from tokenlab.io.hf_json import from_hf_dict
 from tokenlab.io.sentencepiece import read_sentencepiece
 from tokenlab.models.metaspace_bpe import MetaspaceBPE
+
+from conftest import mistral_sentencepiece_models
 
 tokenizers = pytest.importorskip("tokenizers")
 spm = pytest.importorskip("sentencepiece")
@@ -156,9 +157,9 @@ def test_unknown_characters_without_unk_token_are_dropped_like_hf():
 def test_health_and_healing_on_a_llama_style_file(texts):
     import random as _random
 
-    from conftest import check_healing_reaches_original
-
     from tokenlab.evaluate.health import unreachable_tokens
+
+    from conftest import check_healing_reaches_original
 
     if not MISTRAL:
         pytest.skip("mistral-common not installed")

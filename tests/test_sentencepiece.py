@@ -14,7 +14,6 @@ import struct
 
 import pytest
 from click.testing import CliRunner
-from conftest import check_healing_reaches_original, mistral_sentencepiece_models
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +22,8 @@ from tokenlab.errors import FormatError, InvalidInputError, SpecialTokenError
 from tokenlab.io import detect_format, load_tokenizer, save_tokenizer
 from tokenlab.io.sentencepiece import parse_sentencepiece, read_sentencepiece
 from tokenlab.models.sentencepiece import SentencePieceTokenizer
+
+from conftest import check_healing_reaches_original, mistral_sentencepiece_models
 
 spm = pytest.importorskip("sentencepiece")
 

@@ -125,7 +125,12 @@ class Tokenizer:
 
     @cached_property
     def _fast(self):
-        """Compiled tables (numba) for the named pre-tokenizers; None means the Python path."""
+        """Compiled tables for the named pre-tokenizers: the C kernel, else numba; None means the Python path."""
+        from .encode.native import native_encoder_for
+
+        native = native_encoder_for(self)
+        if native is not None:
+            return native
         from .encode.fast import fast_encoder_for
 
         return fast_encoder_for(self)
@@ -141,13 +146,13 @@ class Tokenizer:
         fast = self._fast
         if fast is None:
             return self._encode_ordinary_python(text)
-        return fast.encode_bytes(_utf8(text), as_list=True)
+        return fast.encode_bytes(text if fast.takes_str else _utf8(text), as_list=True)
 
     def _encode_ordinary_array(self, text: str) -> np.ndarray:
         fast = self._fast
         if fast is None:
             return np.asarray(self._encode_ordinary_python(text), dtype=np.uint32)
-        return fast.encode_bytes(_utf8(text))
+        return fast.encode_bytes(text if fast.takes_str else _utf8(text))
 
     def encode(
         self,
@@ -218,6 +223,15 @@ class Tokenizer:
             return None, ids
         if not isinstance(ids, (list, tuple, np.ndarray)):
             ids = list(ids)
+        if fast.takes_str:  # the C kernel reads the ints itself and names the first unknown one
+            seq = ids.tolist() if isinstance(ids, np.ndarray) else ids
+            try:
+                return np.frombuffer(fast.decode_bytes(seq), dtype=np.uint8), ids
+            except IndexError as exc:
+                bad = seq[exc.args[0]]
+                if isinstance(bad, int) and not isinstance(bad, bool):
+                    raise InvalidInputError(f"unknown token id(s): {[bad]}") from None
+                return None, ids  # not an int: the Python path explains
         arr = _id_array(ids)
         if arr is None:
             return None, ids

@@ -37,9 +37,8 @@ except ImportError:  # pragma: no cover - exercised only where numba is absent
         return wrap(args[0]) if args and callable(args[0]) else wrap
 
 
+from .patterns import PATTERN_IDS, pattern_id  # noqa: F401 - re-exported
 from .unicode_table import LETTER, LOWERISH, NUMBER, SPACE, UPPERISH, class_table
-
-PATTERN_IDS = {None: 0, "none": 0, "gpt2": 1, "cl100k": 2, "o200k": 3, "whitespace": 4, "tekken": 5}
 
 _LNS = LETTER | NUMBER | SPACE
 _SMALL = 256  # pieces up to this many bytes merge in place; longer ones use the heap
@@ -715,20 +714,10 @@ def _new_cache():
     return pieces, np.empty(_SMALL_TEXT, np.uint32), np.zeros(1, np.int64), np.zeros(2, np.int64)
 
 
-def pattern_id(pretokenizer) -> int | None:
-    """Which state machine reproduces this pre-tokenizer, or None (custom regex: slow path)."""
-    from ..pretokenize import PATTERNS
-
-    if pretokenizer.pattern in PATTERN_IDS:
-        return PATTERN_IDS[pretokenizer.pattern]
-    for name, rx in PATTERNS.items():
-        if rx is not None and rx == pretokenizer.pattern:
-            return PATTERN_IDS[name]
-    return None
-
-
 class FastBPE:
     """Array tables + compiled kernels for one Tokenizer; build with :func:`fast_encoder_for`."""
+
+    takes_str = False  # encode_bytes wants UTF-8 bytes
 
     def __init__(self, tok, pattern: int):
         self.pattern = pattern

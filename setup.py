@@ -1,0 +1,20 @@
+"""Build the optional C kernel; everything else is declared in pyproject.toml.
+
+``optional=True``: where no C compiler is available the install still succeeds and tokenlab runs
+its numba / pure-Python paths (same ids, slower).
+"""
+
+import os
+
+from setuptools import Extension, setup
+
+flags = ["-O3", "-std=c99", "-fno-strict-aliasing"]
+if os.environ.get("TOKENLAB_NATIVE_ARCH"):  # opt-in: tune for this CPU (not portable to others)
+    flags.append("-march=native")
+
+setup(
+    ext_modules=[
+        Extension("tokenlab.kernels._bpe", ["src/tokenlab/kernels/_bpe.c"], extra_compile_args=flags,
+                  optional=True),
+    ]
+)

@@ -1,0 +1,95 @@
+"""The C kernel (``tokenlab.kernels._bpe``) behind `Tokenizer`: tables built once per tokenizer.
+
+Same interface as the numba `FastBPE` (``encode_bytes``, ``encode_texts``, ``split_ends``,
+``decode_array``) so `Tokenizer` takes whichever is available: C first (no JIT, fastest), then
+numba, then pure Python. Ids are identical on all three (tests compare them).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..kernels import bpe as _kernel
+from ..specials import utf8
+from .patterns import pattern_id
+from .unicode_table import class_table
+
+NO_RANK = 0x7FFFFFFF
+
+
+class NativeBPE:
+    """Flat tables of one byte-level BPE tokenizer, handed to the C kernel."""
+
+    takes_str = True  # the kernel reads a str's UTF-8 buffer itself (no copy for ASCII text)
+
+    def __init__(self, tok, pattern: int):
+        self.pattern = pattern
+        table = tok.id_to_bytes
+        n_vocab = len(table)
+        lens = np.fromiter((len(b) if b is not None else 0 for b in table), dtype=np.uint64, count=n_vocab)
+        off = np.zeros(n_vocab + 1, dtype=np.uint64)
+        np.cumsum(lens, out=off[1:])
+        blob = b"".join(b for b in table if b is not None)
+        ids = np.fromiter(tok.vocab.values(), dtype=np.uint32, count=len(tok.vocab))
+        if tok.any_split:  # a pair's rank is that of the token it spells (see Tokenizer.pair_table)
+            merge_ranks = tok.merge_ranks
+            ranks = np.fromiter((merge_ranks.get(t, NO_RANK) for t in tok.vocab), dtype=np.uint32, count=len(ids))
+            pairs = np.zeros(0, dtype=np.uint32)
+        else:
+            ranks = np.full(len(ids), NO_RANK, dtype=np.uint32)
+            pt = tok.pair_table
+            pairs = np.fromiter((x for (a, b), (r, m) in pt.items() for x in (a, b, r, m)), dtype=np.uint32,
+                                count=4 * len(pt))
+        byte_ids = np.asarray(tok.byte_ids, dtype=np.uint32)
+        self.kernel = _kernel.Encoder(class_table(), blob, off, ids, ranks, byte_ids, pairs, pattern,
+                                      int(tok.pretokenizer.split_digits or 0), bool(tok.ignore_merges),
+                                      bool(tok.any_split))
+
+    def encode_bytes(self, data, as_list: bool = False):
+        """Ids of one text (str, or valid UTF-8 bytes): a uint32 array, or a list."""
+        try:
+            if as_list:
+                return self.kernel.encode(data, True)
+            return np.frombuffer(self.kernel.encode(data, False), dtype=np.uint32)
+        except UnicodeEncodeError:
+            utf8(data)  # raises the library's error naming the lone surrogate
+            raise
+
+    def encode_texts(self, texts: list[str], to_bytes=None, num_threads: int = 1, as_list: bool = True) -> list:
+        """Ids per text; the kernel reads each str's UTF-8 directly and runs POSIX threads."""
+        try:
+            out = self.kernel.encode_batch(texts, int(num_threads), as_list)
+        except UnicodeEncodeError:
+            for t in texts:
+                utf8(t)
+            raise
+        if as_list:
+            return out
+        return [np.frombuffer(b, dtype=np.uint32) for b in out]
+
+    def split_ends(self, data) -> np.ndarray:
+        return np.asarray(self.kernel.split(data), dtype=np.int64)
+
+    def decode_array(self, ids) -> tuple[np.ndarray | None, int]:
+        """(uint8 array of the token bytes, -1) or (None, index of the first unknown id)."""
+        if isinstance(ids, np.ndarray):
+            ids = ids.tolist()
+        try:
+            data = self.kernel.decode(ids)
+        except IndexError as exc:
+            return None, int(exc.args[0])
+        return np.frombuffer(data, dtype=np.uint8), -1
+
+    def decode_bytes(self, ids) -> bytes:
+        """Joined token bytes; IndexError(position) on an unknown id."""
+        return self.kernel.decode(ids)
+
+
+def native_encoder_for(tok) -> NativeBPE | None:
+    """A NativeBPE for ``tok``, or None where the kernel is missing or the pattern is custom."""
+    if _kernel is None:
+        return None
+    pid = pattern_id(tok.pretokenizer)
+    if pid is None or tok.n_vocab > 4 * (len(tok.vocab) + len(tok.special_tokens)) + (1 << 20):
+        return None
+    return NativeBPE(tok, pid)

@@ -1,0 +1,16 @@
+"""Compiled kernels at the bottom of the stack: they take flat buffers and know nothing of files or classes.
+
+``bpe``: the C byte-level BPE kernel (``_bpe.c``), or None where it was not built (no compiler at install
+time) or is turned off with ``TOKENLAB_NO_NATIVE=1``; callers then use the numba or pure-Python paths.
+"""
+
+from __future__ import annotations
+
+import os
+
+bpe = None
+if os.environ.get("TOKENLAB_NO_NATIVE", "") in ("", "0"):
+    try:
+        from . import _bpe as bpe
+    except ImportError:  # pragma: no cover - only where the extension could not be built
+        bpe = None

@@ -1,0 +1,1154 @@
+/* Byte-level BPE encode/decode kernel: pre-tokenizer state machines + piece cache + rank merges.
+ *
+ * Knows nothing of files or Python classes: it is built from flat buffers (token bytes, offsets,
+ * ranks, a code-point class table) by tokenlab.kernels and returns ids as lists or uint32 bytes.
+ * Semantics are those of tokenlab.encode.fast (the numba kernel), which tests compare it with:
+ *   - pre-tokenizers: gpt2, cl100k, o200k, whitespace, tekken, none (+ digit-run chunking);
+ *   - a piece that is a whole token encodes as that token when ignore_merges is set;
+ *   - otherwise lowest rank merges first, leftmost on ties; a pair's rank is the rank of the token
+ *     its bytes spell (any_split, tiktoken) or comes from the (left, right) merge table (HF).
+ * Why it is fast: ASCII fast paths in the state machines, one open-addressing probe per piece in a
+ * per-thread cache of recent pieces (key bytes and ids in one 64-byte line), the vocabulary probed
+ * only on a cache miss, and batches split over POSIX threads with the GIL released.
+ */
+#define _POSIX_C_SOURCE 200809L
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define LETTER 1
+#define NUMBER 2
+#define SPACE 4
+#define UPPERISH 8
+#define LOWERISH 16
+#define LNS (LETTER | NUMBER | SPACE)
+#define N_CP 0x110000
+
+#define NO_RANK 0x7FFFFFFFu
+#define SMALL 256          /* pieces up to this many bytes merge in place */
+#define CACHE_BITS 15
+#define CACHE_KEY 24       /* longest piece the cache holds (bytes) */
+#define CACHE_IDS 9        /* most ids a cached piece may have */
+#define GOLDEN 0x9E3779B97F4A7C15ull
+
+enum { P_NONE = 0, P_GPT2 = 1, P_CL100K = 2, P_O200K = 3, P_WHITESPACE = 4, P_TEKKEN = 5 };
+
+typedef struct { uint64_t key; uint32_t id; uint32_t rank; } VEntry;      /* key 0 = empty */
+typedef struct { uint64_t key; uint32_t rank; uint32_t merged; } PEntry;  /* key ~0 = empty */
+
+typedef struct {
+    uint64_t k[3];           /* the piece's bytes, zero-padded */
+    uint8_t klen, nids, pad0, pad1;
+    uint32_t ids[CACHE_IDS];
+} CEntry; /* 64 bytes: one cache line */
+
+#define HOT_BITS 12
+typedef struct { uint64_t key; uint32_t id; uint32_t pad; } HEntry; /* packed short piece -> its one token */
+
+typedef struct {
+    HEntry hot[1 << HOT_BITS]; /* 64 KB, stays in L1/L2: the most frequent short whole-token pieces */
+    CEntry big[1 << CACHE_BITS];
+} Cache;
+
+typedef struct {
+    uint8_t *cls;            /* class bits per code point */
+    uint8_t *blob;           /* token bytes by id */
+    uint64_t *off;           /* n_vocab + 1 offsets into blob */
+    uint8_t *ok;             /* id is a token */
+    uint32_t n_vocab;
+    VEntry *vt; uint64_t vmask; int vshift;
+    PEntry *pt; uint64_t pmask; int pshift;
+    uint32_t byte_ids[256];
+    int pattern, split_digits, ignore_merges, any_split;
+} Model;
+
+typedef struct {
+    PyObject_HEAD
+    Model m;
+    Cache *cache;           /* the calling thread's cache for single-text calls */
+    uint32_t *obuf;          /* and its reusable output buffer */
+    size_t ocap;
+    volatile int cache_busy;
+} EncoderObject;
+
+/* ------------------------------------------------------------------ UTF-8 and classes */
+static inline uint32_t cp_at(const uint8_t *b, int64_t i, int *w) {
+    uint32_t b0 = b[i];
+    if (b0 < 0x80) { *w = 1; return b0; }
+    if (b0 < 0xE0) { *w = 2; return ((b0 & 0x1F) << 6) | (b[i + 1] & 0x3F); }
+    if (b0 < 0xF0) { *w = 3; return ((b0 & 0x0F) << 12) | ((b[i + 1] & 0x3F) << 6) | (b[i + 2] & 0x3F); }
+    *w = 4;
+    uint32_t c = ((b0 & 0x07) << 18) | ((b[i + 1] & 0x3F) << 12) | ((b[i + 2] & 0x3F) << 6) | (b[i + 3] & 0x3F);
+    return c < N_CP ? c : 0;
+}
+
+static inline int cls_at(const uint8_t *tab, const uint8_t *b, int64_t i, int *w) {
+    if (b[i] < 0x80) { *w = 1; return tab[b[i]]; }
+    return tab[cp_at(b, i, w)];
+}
+
+/* advance over code points having any of bits */
+static inline int64_t run_any(const uint8_t *tab, const uint8_t *b, int64_t j, int64_t end, int bits) {
+    while (j < end) {
+        uint8_t c = b[j];
+        if (c < 0x80) {
+            if (!(tab[c] & bits)) return j;
+            j++;
+        } else {
+            int w;
+            if (!(tab[cp_at(b, j, &w)] & bits)) return j;
+            j += w;
+        }
+    }
+    return j;
+}
+
+/* advance over code points having none of bits */
+static inline int64_t run_none(const uint8_t *tab, const uint8_t *b, int64_t j, int64_t end, int bits) {
+    while (j < end) {
+        uint8_t c = b[j];
+        if (c < 0x80) {
+            if (tab[c] & bits) return j;
+            j++;
+        } else {
+            int w;
+            if (tab[cp_at(b, j, &w)] & bits) return j;
+            j += w;
+        }
+    }
+    return j;
+}
+
+static inline int64_t digits(const uint8_t *tab, const uint8_t *b, int64_t j, int64_t end, int count, int limit) {
+    while (count < limit && j < end) {
+        int w;
+        if (!(cls_at(tab, b, j, &w) & NUMBER)) break;
+        j += w;
+        count++;
+    }
+    return j;
+}
+
+static inline int64_t run_newlines(const uint8_t *b, int64_t j, int64_t end, int slash) {
+    while (j < end) {
+        uint8_t c = b[j];
+        if (c == 10 || c == 13 || (slash && c == 47)) j++;
+        else break;
+    }
+    return j;
+}
+
+/* end of the whitespace run at i; *last_nl: end of its last CR/LF (-1); *prev: start of its last char */
+static inline int64_t space_run(const uint8_t *tab, const uint8_t *b, int64_t i, int64_t end,
+                                int64_t *last_nl, int64_t *prev) {
+    int64_t j = i;
+    *last_nl = -1;
+    *prev = i;
+    while (j < end) {
+        int w;
+        uint32_t c;
+        if (b[j] < 0x80) { c = b[j]; w = 1; } else c = cp_at(b, j, &w);
+        if (!(tab[c] & SPACE)) break;
+        *prev = j;
+        j += w;
+        if (c == 10 || c == 13) *last_nl = j;
+    }
+    return j;
+}
+
+static inline uint32_t fold(uint32_t c) {
+    if (c >= 65 && c <= 90) return c + 32;
+    if (c == 0x17F) return 115; /* LATIN SMALL LETTER LONG S folds to 's' under (?i) */
+    return c;
+}
+
+/* end of 's 't 'm 'd 're 've 'll after an apostrophe ending at j, or -1 */
+static inline int64_t contraction(const uint8_t *b, int64_t j, int64_t end, int do_fold) {
+    if (j >= end) return -1;
+    int w, w2;
+    uint32_t c = cp_at(b, j, &w);
+    if (do_fold) c = fold(c);
+    if (c == 115 || c == 116 || c == 109 || c == 100) return j + w;
+    if (j + w >= end) return -1;
+    uint32_t c2 = cp_at(b, j + w, &w2);
+    if (do_fold) c2 = fold(c2);
+    if ((c == 108 && c2 == 108) || (c == 118 && c2 == 101) || (c == 114 && c2 == 101)) return j + w + w2;
+    return -1;
+}
+
+/* ------------------------------------------------------------------ pre-tokenizer state machines */
+static int64_t next_gpt2(const uint8_t *tab, const uint8_t *b, int64_t i, int64_t end) {
+    int w, w2;
+    uint32_t c = cp_at(b, i, &w);
+    int k = tab[c];
+    int64_t j = i + w;
+    if (c == 39) {
+        int64_t r = contraction(b, j, end, 0);
+        if (r >= 0) return r;
+    }
+    if (c == 32 && j < end) {
+        int k2 = cls_at(tab, b, j, &w2);
+        if (k2 & LETTER) return run_any(tab, b, j + w2, end, LETTER);
+        if (k2 & NUMBER) return run_any(tab, b, j + w2, end, NUMBER);
+        if (!(k2 & LNS)) return run_none(tab, b, j + w2, end, LNS);
+    }
+    if (k & LETTER) return run_any(tab, b, j, end, LETTER);
+    if (k & NUMBER) return run_any(tab, b, j, end, NUMBER);
+    if (!(k & SPACE)) return run_none(tab, b, j, end, LNS);
+    int64_t last_nl, prev;
+    int64_t p = space_run(tab, b, i, end, &last_nl, &prev);
+    if (p == end || prev == i) return p;
+    return prev;
+}
+
+static inline int64_t next_cl100k(const uint8_t *tab, const uint8_t *b, int64_t i, int64_t end) {
+    /* '(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+
+       |\s++$|\s*[\r\n]|\s+(?!\S)|\s */
+    int w, w2;
+    uint32_t c;
+    int k;
+    if (b[i] < 0x80) { c = b[i]; w = 1; } else c = cp_at(b, i, &w);
+    k = tab[c];
+    int64_t j = i + w;
+    if (k & LETTER) return run_any(tab, b, j, end, LETTER);
+    if (c == 39) {
+        int64_t r = contraction(b, j, end, 1);
+        if (r >= 0) return r;
+    }
+    if (!(k & NUMBER) && c != 10 && c != 13 && j < end) {
+        if (cls_at(tab, b, j, &w2) & LETTER) return run_any(tab, b, j + w2, end, LETTER);
+    }
+    if (k & NUMBER) return digits(tab, b, j, end, 1, 3);
+    if (c == 32 && j < end) {
+        if (!(cls_at(tab, b, j, &w2) & LNS)) return run_newlines(b, run_none(tab, b, j + w2, end, LNS), end, 0);
+    }
+    if (!(k & LNS)) return run_newlines(b, run_none(tab, b, j, end, LNS), end, 0);
+    int64_t last_nl, prev;
+    int64_t p = space_run(tab, b, i, end, &last_nl, &prev);
+    if (p == end) return p;
+    if (last_nl >= 0) return last_nl;
+    if (prev > i) return prev;
+    return p;
+}
+
+/* [UPPERISH]*[LOWERISH]+ at p with the regex's backtracking; end or -1 */
+static int64_t o200k_lower_tail(const uint8_t *tab, const uint8_t *b, int64_t p, int64_t end) {
+    int64_t q = p, last_lower = -1;
+    int w;
+    while (q < end) {
+        int k = cls_at(tab, b, q, &w);
+        if (!(k & UPPERISH)) break;
+        q += w;
+        if (k & LOWERISH) last_lower = q;
+    }
+    if (q < end) {
+        if (cls_at(tab, b, q, &w) & LOWERISH) return run_any(tab, b, q + w, end, LOWERISH);
+    }
+    return last_lower;
+}
+
+/* [UPPERISH]+[LOWERISH]* at p; end or -1 */
+static int64_t o200k_upper_head(const uint8_t *tab, const uint8_t *b, int64_t p, int64_t end) {
+    int64_t q = run_any(tab, b, p, end, UPPERISH);
+    if (q == p) return -1;
+    return run_any(tab, b, q, end, LOWERISH);
+}
+
+static inline int64_t o200k_suffix(const uint8_t *b, int64_t r, int64_t end) {
+    if (r < end && b[r] == 39) {
+        int64_t s = contraction(b, r + 1, end, 1);
+        if (s >= 0) return s;
+    }
+    return r;
+}
+
+/* o200k; with contractions=0 and digit_limit=1 it is Mistral's tekken pattern */
+static int64_t next_o200k(const uint8_t *tab, const uint8_t *b, int64_t i, int64_t end, int contractions,
+                          int digit_limit) {
+    int w, w2;
+    uint32_t c = cp_at(b, i, &w);
+    int k = tab[c];
+    int64_t j = i + w;
+    int lead = c != 10 && c != 13 && !(k & (LETTER | NUMBER));
+    for (int alt = 0; alt < 2; alt++) {
+        int64_t r = -1;
+        if (lead) r = alt == 0 ? o200k_lower_tail(tab, b, j, end) : o200k_upper_head(tab, b, j, end);
+        if (r < 0) r = alt == 0 ? o200k_lower_tail(tab, b, i, end) : o200k_upper_head(tab, b, i, end);
+        if (r >= 0) return contractions ? o200k_suffix(b, r, end) : r;
+    }
+    if (k & NUMBER) return digits(tab, b, j, end, 1, digit_limit);
+    if (c == 32 && j < end) {
+        if (!(cls_at(tab, b, j, &w2) & LNS)) return run_newlines(b, run_none(tab, b, j + w2, end, LNS), end, 1);
+    }
+    if (!(k & LNS)) return run_newlines(b, run_none(tab, b, j, end, LNS), end, 1);
+    int64_t last_nl, prev;
+    int64_t p = space_run(tab, b, i, end, &last_nl, &prev);
+    if (last_nl >= 0) return last_nl;
+    if (p == end || prev == i) return p;
+    return prev;
+}
+
+static inline int64_t next_piece(const uint8_t *tab, const uint8_t *b, int64_t i, int64_t end, int pattern) {
+    switch (pattern) {
+    case P_CL100K: return next_cl100k(tab, b, i, end);
+    case P_O200K: return next_o200k(tab, b, i, end, 1, 3);
+    case P_TEKKEN: return next_o200k(tab, b, i, end, 0, 1);
+    case P_GPT2: return next_gpt2(tab, b, i, end);
+    case P_WHITESPACE: {
+        int w;
+        if (cls_at(tab, b, i, &w) & SPACE) return run_any(tab, b, i + w, end, SPACE);
+        return run_none(tab, b, i + w, end, SPACE);
+    }
+    default: return end;
+    }
+}
+
+/* with split_digits, runs of at most that many digits are chunks of their own */
+static inline int64_t chunk_end(const uint8_t *tab, const uint8_t *b, int64_t i, int64_t end, int split_digits) {
+    if (split_digits <= 0) return end;
+    int w;
+    if (cls_at(tab, b, i, &w) & NUMBER) return digits(tab, b, i + w, end, 1, split_digits);
+    return run_none(tab, b, i + w, end, NUMBER);
+}
+
+/* ------------------------------------------------------------------ hashing */
+static inline uint64_t load_le(const uint8_t *p, int64_t n) { /* n <= 8 bytes, little-endian packed */
+    uint64_t k = 0;
+    switch (n) {
+    case 8: k |= (uint64_t)p[7] << 56; /* fall through */
+    case 7: k |= (uint64_t)p[6] << 48; /* fall through */
+    case 6: k |= (uint64_t)p[5] << 40; /* fall through */
+    case 5: k |= (uint64_t)p[4] << 32; /* fall through */
+    case 4: k |= (uint64_t)p[3] << 24; /* fall through */
+    case 3: k |= (uint64_t)p[2] << 16; /* fall through */
+    case 2: k |= (uint64_t)p[1] << 8; /* fall through */
+    case 1: k |= (uint64_t)p[0]; /* fall through */
+    default: break;
+    }
+    return k;
+}
+
+static inline uint64_t load8(const uint8_t *p) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+static inline uint64_t mix64(uint64_t h) {
+    h ^= h >> 32;
+    h *= 0xD6E8FEB86659FD93ull;
+    h ^= h >> 32;
+    return h;
+}
+
+/* hash of any byte string (never 0) */
+static inline uint64_t hash_bytes(const uint8_t *p, int64_t n) {
+    uint64_t h = (uint64_t)n * GOLDEN;
+    int64_t t = 0;
+    for (; t + 8 <= n; t += 8) {
+        uint64_t w;
+        memcpy(&w, p + t, 8);
+        h = (h ^ w) * GOLDEN;
+        h ^= h >> 29;
+    }
+    if (t < n) h = (h ^ load_le(p + t, n - t)) * GOLDEN;
+    h = mix64(h);
+    return h ? h : 1;
+}
+
+/* vocabulary key: packed bytes for <= 7 bytes (exact), else a hash with the top bit set (verified) */
+static inline uint64_t vkey(const uint8_t *p, int64_t n) {
+    if (n <= 7) return ((uint64_t)n << 56) | load_le(p, n);
+    return hash_bytes(p, n) | (1ull << 63);
+}
+
+static inline const VEntry *vt_get(const Model *m, const uint8_t *p, int64_t n) {
+    uint64_t key = vkey(p, n);
+    uint64_t slot = (key * GOLDEN) >> m->vshift;
+    for (;;) {
+        const VEntry *e = &m->vt[slot];
+        if (e->key == key) {
+            if (n <= 7) return e;
+            uint64_t a = m->off[e->id];
+            if ((int64_t)(m->off[e->id + 1] - a) == n && memcmp(m->blob + a, p, n) == 0) return e;
+        } else if (e->key == 0) {
+            return NULL;
+        }
+        slot = (slot + 1) & m->vmask;
+    }
+}
+
+static inline const PEntry *pt_get(const Model *m, uint32_t left, uint32_t right) {
+    uint64_t key = ((uint64_t)left << 32) | right;
+    uint64_t slot = (mix64(key) * GOLDEN) >> m->pshift;
+    for (;;) {
+        const PEntry *e = &m->pt[slot];
+        if (e->key == key) return e;
+        if (e->key == UINT64_MAX) return NULL;
+        slot = (slot + 1) & m->pmask;
+    }
+}
+
+/* (rank << 32) | merged id for joining b[a:c) split at the parts with ids left, right */
+static inline uint64_t merge_value(const Model *m, const uint8_t *b, int64_t a, int64_t c, uint32_t left,
+                                   uint32_t right) {
+    if (m->any_split) {
+        const VEntry *e = vt_get(m, b + a, c - a);
+        if (e && e->rank != NO_RANK) return ((uint64_t)e->rank << 32) | e->id;
+    } else {
+        const PEntry *e = pt_get(m, left, right);
+        if (e) return ((uint64_t)e->rank << 32) | e->merged;
+    }
+    return (uint64_t)NO_RANK << 32;
+}
+
+/* ------------------------------------------------------------------ BPE merge */
+static int64_t bpe_small(const Model *m, const uint8_t *b, int64_t s, int64_t e, uint32_t *out) {
+    int64_t pos[SMALL + 1];
+    uint32_t sym[SMALL];
+    uint64_t val[SMALL];
+    int64_t n = e - s;
+    const uint64_t none = (uint64_t)NO_RANK << 32;
+    for (int64_t t = 0; t < n; t++) { sym[t] = m->byte_ids[b[s + t]]; pos[t] = s + t; }
+    pos[n] = e;
+    for (int64_t t = 0; t + 1 < n; t++) val[t] = merge_value(m, b, pos[t], pos[t + 2], sym[t], sym[t + 1]);
+    while (n > 1) {
+        uint64_t best = none;
+        int64_t bi = -1;
+        for (int64_t t = 0; t + 1 < n; t++) {
+            if (val[t] < best) { best = val[t]; bi = t; }
+        }
+        if (bi < 0) break;
+        sym[bi] = (uint32_t)(best & 0xFFFFFFFFu);
+        memmove(&sym[bi + 1], &sym[bi + 2], (n - bi - 2) * sizeof(uint32_t));
+        memmove(&pos[bi + 1], &pos[bi + 2], (n - bi - 1) * sizeof(int64_t));
+        if (n - bi - 3 > 0) memmove(&val[bi + 1], &val[bi + 2], (n - bi - 3) * sizeof(uint64_t));
+        n--;
+        if (bi > 0) val[bi - 1] = merge_value(m, b, pos[bi - 1], pos[bi + 1], sym[bi - 1], sym[bi]);
+        if (bi < n - 1) val[bi] = merge_value(m, b, pos[bi], pos[bi + 2], sym[bi], sym[bi + 1]);
+    }
+    memcpy(out, sym, n * sizeof(uint32_t));
+    return n;
+}
+
+static inline void heap_push(uint64_t *heap, int64_t *hn, uint64_t key) {
+    int64_t i = (*hn)++;
+    heap[i] = key;
+    while (i > 0) {
+        int64_t p = (i - 1) >> 1;
+        if (heap[p] <= heap[i]) break;
+        uint64_t t = heap[p]; heap[p] = heap[i]; heap[i] = t;
+        i = p;
+    }
+}
+
+static inline uint64_t heap_pop(uint64_t *heap, int64_t *hn) {
+    uint64_t top = heap[0];
+    int64_t n = --(*hn);
+    heap[0] = heap[n];
+    int64_t i = 0;
+    for (;;) {
+        int64_t a = 2 * i + 1;
+        if (a >= n) break;
+        int64_t c = (a + 1 < n && heap[a + 1] < heap[a]) ? a + 1 : a;
+        if (heap[i] <= heap[c]) break;
+        uint64_t t = heap[i]; heap[i] = heap[c]; heap[c] = t;
+        i = c;
+    }
+    return top;
+}
+
+/* same merges as bpe_small in O(n log n): a (rank, position) heap over a linked list of parts.
+   A popped entry is used only if the pair now at that position still has that rank. Returns -1
+   when memory runs out. */
+static int64_t bpe_long(const Model *m, const uint8_t *b, int64_t s, int64_t e, uint32_t *out) {
+    int64_t n = e - s;
+    int64_t *sym = malloc(n * sizeof(int64_t));
+    int64_t *nxt = malloc((n + 1) * sizeof(int64_t));
+    int64_t *prv = malloc(n * sizeof(int64_t));
+    uint64_t *heap = malloc((3 * n + 1) * sizeof(uint64_t));
+    if (!sym || !nxt || !prv || !heap) { free(sym); free(nxt); free(prv); free(heap); return -1; }
+    for (int64_t t = 0; t < n; t++) { sym[t] = m->byte_ids[b[s + t]]; nxt[t] = t + 1; prv[t] = t - 1; }
+    nxt[n] = n;
+    int64_t hn = 0;
+    for (int64_t t = 0; t + 1 < n; t++) {
+        uint64_t v = merge_value(m, b, s + t, s + t + 2, (uint32_t)sym[t], (uint32_t)sym[t + 1]);
+        uint64_t r = v >> 32;
+        if (r != NO_RANK) heap_push(heap, &hn, (r << 32) | (uint64_t)t);
+    }
+    while (hn > 0) {
+        uint64_t key = heap_pop(heap, &hn);
+        uint64_t r = key >> 32;
+        int64_t i = (int64_t)(key & 0xFFFFFFFFu);
+        if (sym[i] < 0) continue;
+        int64_t j = nxt[i];
+        if (j >= n) continue;
+        uint64_t v = merge_value(m, b, s + i, s + nxt[j], (uint32_t)sym[i], (uint32_t)sym[j]);
+        if ((v >> 32) != r) continue;
+        sym[i] = (int64_t)(v & 0xFFFFFFFFu);
+        sym[j] = -1;
+        int64_t k = nxt[j];
+        nxt[i] = k;
+        if (k < n) {
+            prv[k] = i;
+            uint64_t v2 = merge_value(m, b, s + i, s + nxt[k], (uint32_t)sym[i], (uint32_t)sym[k]);
+            if ((v2 >> 32) != NO_RANK) heap_push(heap, &hn, ((v2 >> 32) << 32) | (uint64_t)i);
+        }
+        int64_t p = prv[i];
+        if (p >= 0) {
+            uint64_t v2 = merge_value(m, b, s + p, s + k, (uint32_t)sym[p], (uint32_t)sym[i]);
+            if ((v2 >> 32) != NO_RANK) heap_push(heap, &hn, ((v2 >> 32) << 32) | (uint64_t)p);
+        }
+    }
+    int64_t o = 0;
+    for (int64_t i = 0; i < n; i = nxt[i]) out[o++] = (uint32_t)sym[i];
+    free(sym); free(nxt); free(prv); free(heap);
+    return o;
+}
+
+/* ------------------------------------------------------------------ pieces and documents */
+/* the piece's bytes as three zero-padded little-endian words (n <= CACHE_KEY); reads 8 bytes at a time
+   where the buffer allows */
+static inline void piece_words(const uint8_t *p, int64_t n, int64_t avail, uint64_t w[3]) {
+    w[0] = w[1] = w[2] = 0;
+    if (avail >= 24) {
+        memcpy(w, p, 24);
+        if (n < 24) {
+            int64_t q = n >> 3, r = n & 7;
+            w[q] &= r ? (~0ull >> (64 - 8 * r)) : 0;
+            if (q < 1) w[1] = 0;
+            if (q < 2) w[2] = 0;
+        }
+        return;
+    }
+    for (int64_t t = 0, q = 0; t < n; t += 8, q++) w[q] = load_le(p + t, n - t < 8 ? n - t : 8);
+}
+
+/* ids of the piece b[s:e) into out; returns how many, or -1 when memory runs out. bend: end of the buffer */
+static inline int64_t encode_piece(const Model *m, Cache *cache, const uint8_t *b, int64_t s, int64_t e,
+                                   int64_t bend, uint32_t *out) {
+    int64_t n = e - s;
+    if (n == 1) { out[0] = m->byte_ids[b[s]]; return 1; }
+    if (m->ignore_merges && n <= 7) { /* most pieces are whole short tokens: packed-key probes */
+        uint64_t key = ((uint64_t)n << 56) | (bend - s >= 8 ? (load8(b + s) & (~0ull >> (64 - 8 * n))) : load_le(b + s, n));
+        uint64_t hk = key * GOLDEN;
+        HEntry *he = &cache->hot[hk >> (64 - HOT_BITS)];
+        if (he->key == key) { out[0] = he->id; return 1; }
+        uint64_t slot = hk >> m->vshift;
+        for (;;) {
+            const VEntry *e = &m->vt[slot];
+            if (e->key == key) { he->key = key; he->id = e->id; out[0] = e->id; return 1; }
+            if (e->key == 0) break;
+            slot = (slot + 1) & m->vmask;
+        }
+    }
+    CEntry *ce = NULL;
+    uint64_t w[3];
+    if (n <= CACHE_KEY) {
+        piece_words(b + s, n, bend - s, w);
+        uint64_t h = (w[0] * GOLDEN) ^ ((w[1] + (uint64_t)n) * 0xC2B2AE3D27D4EB4Full) ^ (w[2] * 0x165667B19E3779F9ull);
+        h ^= h >> 31;
+        h *= 0xD6E8FEB86659FD93ull;
+        ce = &cache->big[h >> (64 - CACHE_BITS)];
+        if (ce->klen == n && ce->k[0] == w[0] && ce->k[1] == w[1] && ce->k[2] == w[2]) {
+            int k = ce->nids;
+            for (int t = 0; t < k; t++) out[t] = ce->ids[t];
+            return k;
+        }
+    }
+    int64_t k;
+    const VEntry *v = m->ignore_merges && n > 7 ? vt_get(m, b + s, n) : NULL;
+    if (v) {
+        out[0] = v->id;
+        k = 1;
+    } else if (n <= SMALL) {
+        k = bpe_small(m, b, s, e, out);
+    } else {
+        k = bpe_long(m, b, s, e, out);
+    }
+    if (ce && k > 0 && k <= CACHE_IDS) {
+        ce->k[0] = w[0]; ce->k[1] = w[1]; ce->k[2] = w[2];
+        ce->klen = (uint8_t)n;
+        ce->nids = (uint8_t)k;
+        memcpy(ce->ids, out, k * sizeof(uint32_t));
+    }
+    return k;
+}
+
+#define ENCODE_LOOP(NEXT)                                                   \
+    while (i < n) {                                                         \
+        int64_t ce = chunk_end(tab, b, i, n, m->split_digits);              \
+        while (i < ce) {                                                    \
+            int64_t j = NEXT;                                               \
+            int64_t k = encode_piece(m, cache, b, i, j, n, out + o);        \
+            if (k < 0) return -1;                                           \
+            o += k;                                                         \
+            i = j;                                                          \
+        }                                                                   \
+    }
+
+/* ids of one UTF-8 text into out (capacity >= n ids); returns how many, or -1 (out of memory) */
+static int64_t encode_text(const Model *m, Cache *cache, const uint8_t *b, int64_t n, uint32_t *out) {
+    const uint8_t *tab = m->cls;
+    int64_t i = 0, o = 0;
+    switch (m->pattern) {
+    case P_CL100K: ENCODE_LOOP(next_cl100k(tab, b, i, ce)); break;
+    case P_O200K: ENCODE_LOOP(next_o200k(tab, b, i, ce, 1, 3)); break;
+    case P_NONE:
+        if (m->split_digits <= 0) return n ? (n <= SMALL ? bpe_small(m, b, 0, n, out) : bpe_long(m, b, 0, n, out)) : 0;
+        ENCODE_LOOP(ce); break;
+    default: ENCODE_LOOP(next_piece(tab, b, i, ce, m->pattern)); break;
+    }
+    return o;
+}
+
+static Cache *new_cache(void) { return calloc(1, sizeof(Cache)); }
+
+/* ------------------------------------------------------------------ Python: construction */
+static int get_buffer(PyObject *obj, Py_buffer *view, const char *what) {
+    if (PyObject_GetBuffer(obj, view, PyBUF_SIMPLE) < 0) {
+        PyErr_Format(PyExc_TypeError, "%s must be a bytes-like object", what);
+        return -1;
+    }
+    return 0;
+}
+
+static int table_shift(uint64_t cap) {
+    int bits = 0;
+    while (((uint64_t)1 << bits) < cap) bits++;
+    return 64 - bits;
+}
+
+static void model_free(Model *m) {
+    free(m->cls); free(m->blob); free(m->off); free(m->ok); free(m->vt); free(m->pt);
+    memset(m, 0, sizeof(*m));
+}
+
+/* Encoder(cls, blob, off, vocab_ids, vocab_ranks, byte_ids, pairs, pattern, split_digits, ignore_merges, any_split)
+   cls: 0x110000 class bytes; blob: token bytes in id order; off: uint64[n_vocab + 1]; vocab_ids /
+   vocab_ranks: uint32 arrays of the ordinary tokens and their merge ranks (NO_RANK if none);
+   byte_ids: uint32[256]; pairs: uint32[4 * n] (left, right, rank, merged) or empty. */
+static int Encoder_init(EncoderObject *self, PyObject *args, PyObject *kw) {
+    PyObject *o_cls, *o_blob, *o_off, *o_ids, *o_ranks, *o_bytes, *o_pairs;
+    int pattern, split_digits, ignore_merges, any_split;
+    if (!PyArg_ParseTuple(args, "OOOOOOOiipp", &o_cls, &o_blob, &o_off, &o_ids, &o_ranks, &o_bytes, &o_pairs,
+                          &pattern, &split_digits, &ignore_merges, &any_split))
+        return -1;
+    Py_buffer cls, blob, off, ids, ranks, bids, pairs;
+    int got = 0, rc = -1;
+    Model *m = &self->m;
+    model_free(m);
+    {
+        PyObject *objs[] = {o_cls, o_blob, o_off, o_ids, o_ranks, o_bytes, o_pairs};
+        Py_buffer *views[] = {&cls, &blob, &off, &ids, &ranks, &bids, &pairs};
+        const char *names[] = {"cls", "blob", "off", "vocab_ids", "vocab_ranks", "byte_ids", "pairs"};
+        for (; got < 7; got++) {
+            if (get_buffer(objs[got], views[got], names[got]) < 0) goto done;
+        }
+    }
+    if (cls.len != N_CP || bids.len != 256 * 4 || off.len % 8 || off.len < 16 || ids.len % 4 ||
+        ids.len != ranks.len || pairs.len % 16) {
+        PyErr_SetString(PyExc_ValueError, "Encoder: table sizes do not fit");
+        goto done;
+    }
+    if (pattern < 0 || pattern > P_TEKKEN) {
+        PyErr_SetString(PyExc_ValueError, "Encoder: unknown pattern id");
+        goto done;
+    }
+    m->n_vocab = (uint32_t)(off.len / 8 - 1);
+    m->cls = malloc(N_CP);
+    m->blob = malloc(blob.len ? blob.len : 1);
+    m->off = malloc(off.len);
+    m->ok = calloc(m->n_vocab, 1);
+    if (!m->cls || !m->blob || !m->off || !m->ok) { PyErr_NoMemory(); goto done; }
+    memcpy(m->cls, cls.buf, N_CP);
+    memcpy(m->blob, blob.buf, blob.len);
+    memcpy(m->off, off.buf, off.len);
+    for (uint32_t i = 0; i < m->n_vocab; i++) {
+        if (m->off[i + 1] < m->off[i] || m->off[i + 1] > (uint64_t)blob.len) {
+            PyErr_SetString(PyExc_ValueError, "Encoder: offsets out of order");
+            goto done;
+        }
+        m->ok[i] = m->off[i + 1] > m->off[i];
+    }
+    memcpy(m->byte_ids, bids.buf, sizeof(m->byte_ids));
+    for (int i = 0; i < 256; i++) {
+        if (m->byte_ids[i] >= m->n_vocab) {
+            PyErr_SetString(PyExc_ValueError, "Encoder: byte id out of range");
+            goto done;
+        }
+    }
+    {
+        int64_t nv = ids.len / 4;
+        uint64_t cap = 16;
+        while (cap < 2 * (uint64_t)nv) cap <<= 1;
+        m->vt = calloc(cap, sizeof(VEntry));
+        if (!m->vt) { PyErr_NoMemory(); goto done; }
+        m->vmask = cap - 1;
+        m->vshift = table_shift(cap);
+        const uint32_t *pid = ids.buf, *prk = ranks.buf;
+        for (int64_t t = 0; t < nv; t++) {
+            uint32_t id = pid[t];
+            if (id >= m->n_vocab || !m->ok[id]) {
+                PyErr_SetString(PyExc_ValueError, "Encoder: vocab id out of range");
+                goto done;
+            }
+            uint64_t a = m->off[id];
+            int64_t len = (int64_t)(m->off[id + 1] - a);
+            uint64_t key = vkey(m->blob + a, len);
+            uint64_t slot = (key * GOLDEN) >> m->vshift;
+            while (m->vt[slot].key != 0) {
+                if (len <= 7 && m->vt[slot].key == key) break; /* duplicate token bytes: last wins */
+                slot = (slot + 1) & m->vmask;
+            }
+            m->vt[slot].key = key;
+            m->vt[slot].id = id;
+            m->vt[slot].rank = prk[t];
+        }
+    }
+    {
+        int64_t np_ = pairs.len / 16;
+        uint64_t cap = 16;
+        while (cap < 2 * (uint64_t)np_) cap <<= 1;
+        m->pt = malloc(cap * sizeof(PEntry));
+        if (!m->pt) { PyErr_NoMemory(); goto done; }
+        memset(m->pt, 0xFF, cap * sizeof(PEntry));
+        m->pmask = cap - 1;
+        m->pshift = table_shift(cap);
+        const uint32_t *q = pairs.buf;
+        for (int64_t t = 0; t < np_; t++) {
+            uint64_t key = ((uint64_t)q[4 * t] << 32) | q[4 * t + 1];
+            uint64_t slot = (mix64(key) * GOLDEN) >> m->pshift;
+            while (m->pt[slot].key != UINT64_MAX && m->pt[slot].key != key) slot = (slot + 1) & m->pmask;
+            if (m->pt[slot].key == key) continue; /* first (lowest-rank) entry wins */
+            m->pt[slot].key = key;
+            m->pt[slot].rank = q[4 * t + 2];
+            m->pt[slot].merged = q[4 * t + 3];
+        }
+    }
+    m->pattern = pattern;
+    m->split_digits = split_digits;
+    m->ignore_merges = ignore_merges;
+    m->any_split = any_split;
+    if (!self->cache) self->cache = new_cache();
+    else memset(self->cache, 0, sizeof(Cache));
+    if (!self->cache) { PyErr_NoMemory(); goto done; }
+    rc = 0;
+done:
+    {
+        Py_buffer *views[] = {&cls, &blob, &off, &ids, &ranks, &bids, &pairs};
+        for (int t = 0; t < got; t++) PyBuffer_Release(views[t]);
+    }
+    if (rc < 0) model_free(m);
+    return rc;
+}
+
+static void Encoder_dealloc(EncoderObject *self) {
+    model_free(&self->m);
+    free(self->cache);
+    free(self->obuf);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* ------------------------------------------------------------------ Python: encode */
+/* UTF-8 bytes of a str (CPython's cached UTF-8, no copy for ASCII) or a bytes-like object */
+/* every lead byte has its continuation bytes inside the buffer, so the decoder never reads past it */
+static int utf8_complete(const uint8_t *b, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+    while (i < n) {
+        uint8_t c = b[i];
+        i += c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    }
+    return i == n;
+}
+
+static int text_bytes(PyObject *obj, const uint8_t **data, Py_ssize_t *n, Py_buffer *view, int *has_view) {
+    *has_view = 0;
+    if (PyUnicode_Check(obj)) {
+        const char *p = PyUnicode_AsUTF8AndSize(obj, n);
+        if (!p) return -1;
+        *data = (const uint8_t *)p;
+        return 0;
+    }
+    if (PyObject_GetBuffer(obj, view, PyBUF_SIMPLE) < 0) return -1;
+    *has_view = 1;
+    *data = view->buf;
+    *n = view->len;
+    if (!utf8_complete(*data, *n)) {
+        PyBuffer_Release(view);
+        *has_view = 0;
+        PyErr_SetString(PyExc_ValueError, "text bytes are not valid UTF-8");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *ids_to_list(const uint32_t *ids, int64_t k) {
+    PyObject *list = PyList_New(k);
+    if (!list) return NULL;
+    for (int64_t t = 0; t < k; t++) {
+        PyObject *v = PyLong_FromUnsignedLong(ids[t]);
+        if (!v) { Py_DECREF(list); return NULL; }
+        PyList_SET_ITEM(list, t, v);
+    }
+    return list;
+}
+
+/* the encoder's cache and output buffer (capacity >= n ids), or fresh ones when another thread holds them */
+static Cache *take_cache(EncoderObject *self, int *owned, uint32_t **out, int64_t n) {
+    size_t need = n > 0 ? (size_t)n : 1;
+    if (__sync_bool_compare_and_swap(&self->cache_busy, 0, 1)) {
+        if (self->ocap < need) {
+            size_t cap = self->ocap ? self->ocap : 4096;
+            while (cap < need) cap *= 2;
+            uint32_t *p = realloc(self->obuf, cap * sizeof(uint32_t));
+            if (!p) { __sync_lock_release(&self->cache_busy); return NULL; }
+            self->obuf = p;
+            self->ocap = cap;
+        }
+        *owned = 0;
+        *out = self->obuf;
+        return self->cache;
+    }
+    *owned = 1;
+    *out = malloc(need * sizeof(uint32_t));
+    Cache *c = *out ? new_cache() : NULL;
+    if (!c) free(*out);
+    return c;
+}
+
+static void give_cache(EncoderObject *self, Cache *cache, int owned, uint32_t *out) {
+    if (owned) { free(cache); free(out); }
+    else __sync_lock_release(&self->cache_busy);
+}
+
+/* encode(text, as_list=True): ids of one text (str or UTF-8 bytes): a list, or uint32 bytes */
+static PyObject *Encoder_encode(EncoderObject *self, PyObject *args) {
+    PyObject *obj;
+    int as_list = 1;
+    if (!PyArg_ParseTuple(args, "O|p", &obj, &as_list)) return NULL;
+    if (!self->m.cls) { PyErr_SetString(PyExc_RuntimeError, "Encoder not initialised"); return NULL; }
+    const uint8_t *data;
+    Py_ssize_t n;
+    Py_buffer view;
+    int has_view;
+    if (text_bytes(obj, &data, &n, &view, &has_view) < 0) return NULL;
+    PyObject *res = NULL;
+    int owned;
+    uint32_t *out;
+    Cache *cache = take_cache(self, &owned, &out, n);
+    if (!cache) { PyErr_NoMemory(); goto done; }
+    int64_t k;
+    if (n > 65536) {
+        Py_BEGIN_ALLOW_THREADS
+        k = encode_text(&self->m, cache, data, n, out);
+        Py_END_ALLOW_THREADS
+    } else {
+        k = encode_text(&self->m, cache, data, n, out);
+    }
+    if (k < 0) PyErr_NoMemory();
+    else res = as_list ? ids_to_list(out, k) : PyByteArray_FromStringAndSize((const char *)out, k * 4);
+    give_cache(self, cache, owned, out);
+done:
+    if (has_view) PyBuffer_Release(&view);
+    return res;
+}
+
+typedef struct {
+    const Model *m;
+    const uint8_t **data;
+    const int64_t *lens;
+    const int64_t *starts;  /* doc d's ids go to flat[starts[d]:] (ids never outnumber bytes) */
+    uint32_t *flat;
+    int64_t n_docs;
+    int64_t *counts;        /* ids per doc */
+    volatile int64_t next;  /* next group to take */
+    int64_t group;          /* docs per group */
+    volatile int failed;
+} BatchJob;
+
+static void run_docs(BatchJob *job, Cache *cache, int64_t d0, int64_t d1) {
+    for (int64_t d = d0; d < d1 && !job->failed; d++) {
+        int64_t k = encode_text(job->m, cache, job->data[d], job->lens[d], job->flat + job->starts[d]);
+        if (k < 0) { job->failed = 1; break; }
+        job->counts[d] = k;
+    }
+}
+
+static void *batch_worker(void *arg) {
+    BatchJob *job = arg;
+    Cache *cache = new_cache();
+    if (!cache) { job->failed = 1; return NULL; }
+    for (;;) {
+        int64_t g = __sync_fetch_and_add(&job->next, 1);
+        int64_t d0 = g * job->group;
+        if (d0 >= job->n_docs || job->failed) break;
+        run_docs(job, cache, d0, d0 + job->group < job->n_docs ? d0 + job->group : job->n_docs);
+    }
+    free(cache);
+    return NULL;
+}
+
+/* encode_batch(texts, num_threads, as_list=True): ids per text, as lists or uint32 bytearrays */
+static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
+    PyObject *seq;
+    int nthreads, as_list = 1;
+    if (!PyArg_ParseTuple(args, "Oi|p", &seq, &nthreads, &as_list)) return NULL;
+    if (!self->m.cls) { PyErr_SetString(PyExc_RuntimeError, "Encoder not initialised"); return NULL; }
+    PyObject *fast = PySequence_Fast(seq, "encode_batch expects a sequence of texts");
+    if (!fast) return NULL;
+    int64_t nd = PySequence_Fast_GET_SIZE(fast);
+    PyObject **items = PySequence_Fast_ITEMS(fast);
+    PyObject *res = NULL;
+    BatchJob job;
+    memset(&job, 0, sizeof(job));
+    size_t cnt = nd ? (size_t)nd : 1;
+    const uint8_t **data = calloc(cnt, sizeof(*data));
+    int64_t *lens = calloc(cnt, sizeof(int64_t));
+    int64_t *starts = calloc(cnt, sizeof(int64_t));
+    int64_t *counts = calloc(cnt, sizeof(int64_t));
+    Py_buffer *views = calloc(cnt, sizeof(Py_buffer));
+    char *has_view = calloc(cnt, 1);
+    uint32_t *flat = NULL;
+    int64_t total = 0;
+    if (!data || !lens || !starts || !counts || !views || !has_view) { PyErr_NoMemory(); goto done; }
+    for (int64_t d = 0; d < nd; d++) {
+        Py_ssize_t n;
+        int hv;
+        if (text_bytes(items[d], &data[d], &n, &views[d], &hv) < 0) goto done;
+        has_view[d] = (char)hv;
+        lens[d] = n;
+        starts[d] = total;
+        total += n;
+    }
+    flat = malloc((total ? total : 1) * sizeof(uint32_t));
+    if (!flat) { PyErr_NoMemory(); goto done; }
+    job.m = &self->m; job.data = data; job.lens = lens; job.starts = starts; job.flat = flat;
+    job.n_docs = nd; job.counts = counts;
+    if (nthreads < 1) nthreads = 1;
+    if (total < 65536 || nd < 2) nthreads = 1;
+    if (nthreads > nd) nthreads = (int)nd;
+    {
+        /* groups of ~64 KB of text, so threads balance and a thread's cache stays warm */
+        int64_t avg = nd ? total / nd + 1 : 1;
+        job.group = 65536 / avg + 1;
+    }
+    if (nthreads == 1) {
+        int owned;
+        uint32_t *unused;
+        Cache *cache = take_cache(self, &owned, &unused, 1);
+        if (!cache) { PyErr_NoMemory(); goto done; }
+        Py_BEGIN_ALLOW_THREADS
+        run_docs(&job, cache, 0, nd);
+        Py_END_ALLOW_THREADS
+        give_cache(self, cache, owned, unused);
+    } else {
+        pthread_t tids[64];
+        if (nthreads > 64) nthreads = 64;
+        int started = 0;
+        Py_BEGIN_ALLOW_THREADS
+        for (int t = 0; t < nthreads; t++) {
+            if (pthread_create(&tids[t], NULL, batch_worker, &job) == 0) started++;
+        }
+        if (started == 0) batch_worker(&job);
+        for (int t = 0; t < started; t++) pthread_join(tids[t], NULL);
+        Py_END_ALLOW_THREADS
+    }
+    if (job.failed) { PyErr_NoMemory(); goto done; }
+    res = PyList_New(nd);
+    if (!res) goto done;
+    for (int64_t d = 0; d < nd; d++) {
+        const uint32_t *ids = flat + starts[d];
+        PyObject *v = as_list ? ids_to_list(ids, counts[d])
+                              : PyByteArray_FromStringAndSize((const char *)ids, counts[d] * 4);
+        if (!v) { Py_CLEAR(res); goto done; }
+        PyList_SET_ITEM(res, d, v);
+    }
+done:
+    if (views && has_view) for (int64_t d = 0; d < nd; d++) if (has_view[d]) PyBuffer_Release(&views[d]);
+    free(data); free(lens); free(starts); free(counts); free(views); free(has_view); free(flat);
+    Py_DECREF(fast);
+    return res;
+}
+
+/* split(data): byte offsets where pre-tokenizer pieces end (for tests and the splitter API) */
+static PyObject *Encoder_split(EncoderObject *self, PyObject *args) {
+    PyObject *obj;
+    if (!PyArg_ParseTuple(args, "O", &obj)) return NULL;
+    if (!self->m.cls) { PyErr_SetString(PyExc_RuntimeError, "Encoder not initialised"); return NULL; }
+    const uint8_t *b;
+    Py_ssize_t n;
+    Py_buffer view;
+    int has_view;
+    if (text_bytes(obj, &b, &n, &view, &has_view) < 0) return NULL;
+    PyObject *list = PyList_New(0);
+    const Model *m = &self->m;
+    int64_t i = 0;
+    while (list && i < n) {
+        int64_t ce = chunk_end(m->cls, b, i, n, m->split_digits);
+        while (i < ce) {
+            int64_t j = m->pattern == P_NONE ? ce : next_piece(m->cls, b, i, ce, m->pattern);
+            PyObject *v = PyLong_FromLongLong(j);
+            if (!v || PyList_Append(list, v) < 0) { Py_XDECREF(v); Py_CLEAR(list); break; }
+            Py_DECREF(v);
+            i = j;
+        }
+    }
+    if (has_view) PyBuffer_Release(&view);
+    return list;
+}
+
+/* ------------------------------------------------------------------ Python: decode */
+/* decode(ids) -> bytes; ids: a list/tuple of ints. Raises IndexError(position) on an unknown id. */
+static PyObject *Encoder_decode(EncoderObject *self, PyObject *args) {
+    PyObject *seq;
+    if (!PyArg_ParseTuple(args, "O", &seq)) return NULL;
+    const Model *m = &self->m;
+    if (!m->cls) { PyErr_SetString(PyExc_RuntimeError, "Encoder not initialised"); return NULL; }
+    PyObject *fast = PySequence_Fast(seq, "decode expects a sequence of ids");
+    if (!fast) return NULL;
+    Py_ssize_t k = PySequence_Fast_GET_SIZE(fast);
+    PyObject **items = PySequence_Fast_ITEMS(fast);
+    uint32_t *ids = malloc((k ? k : 1) * sizeof(uint32_t));
+    PyObject *res = NULL;
+    if (!ids) { PyErr_NoMemory(); goto done; }
+    uint64_t total = 0;
+    for (Py_ssize_t t = 0; t < k; t++) {
+        PyObject *x = items[t];
+        long long v = -1;
+        if (PyLong_CheckExact(x) || (PyLong_Check(x) && !PyBool_Check(x))) {
+            int overflow;
+            v = PyLong_AsLongLongAndOverflow(x, &overflow);
+            if (overflow) v = -1;
+        }
+        if (v < 0 || v >= (long long)m->n_vocab || !m->ok[v]) {
+            PyErr_Clear();
+            PyErr_SetObject(PyExc_IndexError, PyLong_FromSsize_t(t));
+            goto done;
+        }
+        ids[t] = (uint32_t)v;
+        total += m->off[v + 1] - m->off[v];
+    }
+    res = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)total);
+    if (!res) goto done;
+    {
+        char *p = PyBytes_AS_STRING(res);
+        for (Py_ssize_t t = 0; t < k; t++) {
+            uint64_t a = m->off[ids[t]], l = m->off[ids[t] + 1] - a;
+            memcpy(p, m->blob + a, l);
+            p += l;
+        }
+    }
+done:
+    free(ids);
+    Py_DECREF(fast);
+    return res;
+}
+
+static double thread_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* stage_times(texts, repeat): CPU seconds of (pre-tokenizing only, pre-tokenizing + encoding into a buffer)
+   over the texts, best of `repeat` (the piece cache is warm after the first round). The benchmark reports
+   these so the time per stage is visible. */
+static PyObject *Encoder_stage_times(EncoderObject *self, PyObject *args) {
+    PyObject *seq;
+    int repeat = 3;
+    if (!PyArg_ParseTuple(args, "O|i", &seq, &repeat)) return NULL;
+    const Model *m = &self->m;
+    if (!m->cls) { PyErr_SetString(PyExc_RuntimeError, "Encoder not initialised"); return NULL; }
+    PyObject *fast = PySequence_Fast(seq, "stage_times expects a sequence of texts");
+    if (!fast) return NULL;
+    Py_ssize_t nd = PySequence_Fast_GET_SIZE(fast);
+    double best_split = 1e30, best_encode = 1e30;
+    int64_t pieces = 0;
+    int owned;
+    uint32_t *out;
+    int64_t longest = 0;
+    for (Py_ssize_t d = 0; d < nd; d++) {
+        Py_ssize_t n;
+        if (!PyUnicode_Check(PySequence_Fast_GET_ITEM(fast, d)) ||
+            !PyUnicode_AsUTF8AndSize(PySequence_Fast_GET_ITEM(fast, d), &n)) {
+            Py_DECREF(fast);
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "stage_times expects str texts");
+            return NULL;
+        }
+        if (n > longest) longest = n;
+    }
+    Cache *cache = take_cache(self, &owned, &out, longest);
+    if (!cache) { Py_DECREF(fast); return PyErr_NoMemory(); }
+    for (int r = 0; r < repeat; r++) {
+        double t0 = thread_seconds();
+        pieces = 0;
+        for (Py_ssize_t d = 0; d < nd; d++) {
+            Py_ssize_t n;
+            const uint8_t *b = (const uint8_t *)PyUnicode_AsUTF8AndSize(PySequence_Fast_GET_ITEM(fast, d), &n);
+            int64_t i = 0;
+            while (i < n) {
+                int64_t ce = chunk_end(m->cls, b, i, n, m->split_digits);
+                while (i < ce) {
+                    i = m->pattern == P_NONE ? ce : next_piece(m->cls, b, i, ce, m->pattern);
+                    pieces++;
+                }
+            }
+        }
+        double t1 = thread_seconds();
+        for (Py_ssize_t d = 0; d < nd; d++) {
+            Py_ssize_t n;
+            const uint8_t *b = (const uint8_t *)PyUnicode_AsUTF8AndSize(PySequence_Fast_GET_ITEM(fast, d), &n);
+            encode_text(m, cache, b, n, out);
+        }
+        double t2 = thread_seconds();
+        if (t1 - t0 < best_split) best_split = t1 - t0;
+        if (t2 - t1 < best_encode) best_encode = t2 - t1;
+    }
+    give_cache(self, cache, owned, out);
+    Py_DECREF(fast);
+    return Py_BuildValue("ddL", best_split, best_encode, (long long)pieces);
+}
+
+static PyMethodDef Encoder_methods[] = {
+    {"stage_times", (PyCFunction)Encoder_stage_times, METH_VARARGS,
+     "stage_times(texts, repeat=3): (split seconds, split+encode seconds, pieces)"},
+    {"encode", (PyCFunction)Encoder_encode, METH_VARARGS, "encode(text, as_list=True): ids of one text"},
+    {"encode_batch", (PyCFunction)Encoder_encode_batch, METH_VARARGS,
+     "encode_batch(texts, num_threads, as_list=True): ids per text"},
+    {"split", (PyCFunction)Encoder_split, METH_VARARGS, "split(data): byte offsets where pieces end"},
+    {"decode", (PyCFunction)Encoder_decode, METH_VARARGS, "decode(ids): token bytes joined"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject EncoderType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "tokenlab.kernels._bpe.Encoder",
+    .tp_basicsize = sizeof(EncoderObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Compiled byte-level BPE tables for one tokenizer",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Encoder_init,
+    .tp_dealloc = (destructor)Encoder_dealloc,
+    .tp_methods = Encoder_methods,
+};
+
+static struct PyModuleDef bpe_module = {PyModuleDef_HEAD_INIT, "_bpe", "Byte-level BPE kernel", -1, NULL};
+
+PyMODINIT_FUNC PyInit__bpe(void) {
+    if (PyType_Ready(&EncoderType) < 0) return NULL;
+    PyObject *mod = PyModule_Create(&bpe_module);
+    if (!mod) return NULL;
+    Py_INCREF(&EncoderType);
+    if (PyModule_AddObject(mod, "Encoder", (PyObject *)&EncoderType) < 0) {
+        Py_DECREF(&EncoderType);
+        Py_DECREF(mod);
+        return NULL;
+    }
+    PyModule_AddIntConstant(mod, "NO_RANK", NO_RANK);
+    return mod;
+}

@@ -1,0 +1,150 @@
+"""The C kernel (tokenlab.kernels._bpe) against the numba kernel, the pure-Python path and tiktoken."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tokenlab import InvalidInputError
+from tokenlab.encode import native
+from tokenlab.kernels import bpe as kernel
+
+from adversarial import adversarial_text, long_runs, random_code_point
+
+pytestmark = pytest.mark.skipif(kernel is None, reason="the C kernel was not built (no compiler at install time)")
+
+PATTERNS = [("gpt2", None), ("cl100k", None), ("o200k", None), ("tekken", None), ("whitespace", None),
+            (None, None), ("cl100k", 1), ("o200k", 3), ("gpt2", 2)]
+
+
+def _python_ids(tok, text: str) -> list[int]:
+    return tok._encode_ordinary_python(text)
+
+
+def _numba(tok):
+    from tokenlab.encode.fast import HAVE_NUMBA, fast_encoder_for
+
+    return fast_encoder_for(tok) if HAVE_NUMBA else None
+
+
+@pytest.fixture(scope="module")
+def adversarial_docs() -> list[str]:
+    return [adversarial_text(seed, 6_000) for seed in range(12)]
+
+
+def test_cl100k_uses_the_c_kernel_and_equals_tiktoken(cl100k, cl100k_ref, real_docs, adversarial_docs):
+    assert isinstance(cl100k._fast, native.NativeBPE)
+    for doc in real_docs[::7] + adversarial_docs:
+        assert cl100k.encode_ordinary(doc) == cl100k_ref.encode_ordinary(doc)
+    got = cl100k.encode_batch(adversarial_docs + real_docs[:50], num_threads=2)
+    assert got == cl100k_ref.encode_ordinary_batch(adversarial_docs + real_docs[:50])
+
+
+def test_long_pieces_equal_tiktoken(cl100k, cl100k_ref):
+    for text in long_runs():
+        text = text[:12_000]  # tiktoken's own merge is quadratic: keep its side short
+        assert cl100k.encode_ordinary(text) == cl100k_ref.encode_ordinary(text), text[:5]
+
+
+@pytest.mark.parametrize("pattern,split_digits", PATTERNS)
+def test_c_equals_numba_and_python_for_every_pattern(pattern, split_digits, real_docs, adversarial_docs):
+    """Both merge semantics: a trained tokenizer (HF merge list) and the same one with tiktoken's."""
+    from tokenlab import train_bpe
+
+    tok = train_bpe(real_docs[:40] + real_docs[-30:] + adversarial_docs[:2], vocab_size=800, pretokenizer=pattern,
+                    split_digits=split_digits)
+    rank_style = dataclasses.replace(tok, ignore_merges=True, any_split=True)
+    texts = adversarial_docs[2:6] + ["".join(real_docs[100:130])] + [t[:3000] for t in long_runs()]
+    if pattern is None:
+        texts = [t[:2000] for t in texts]
+    for t in (tok, rank_style):
+        c = native.NativeBPE(t, t._fast.pattern)
+        nb = _numba(t)
+        for text in texts:
+            want = _python_ids(t, text)
+            assert c.encode_bytes(text, as_list=True) == want, text[:20]
+            assert c.encode_bytes(text.encode("utf-8")).tolist() == want
+            if nb is not None:
+                assert nb.encode_bytes(text.encode("utf-8"), as_list=True) == want
+                data = text.encode("utf-8")
+                assert c.split_ends(data).tolist() == nb.split_ends(data).tolist()
+        batch = c.encode_texts(texts, num_threads=2)
+        assert batch == [_python_ids(t, x) for x in texts]
+        arrays = c.encode_texts(texts, num_threads=1, as_list=False)
+        assert [a.tolist() for a in arrays] == batch and all(a.dtype == np.uint32 for a in arrays)
+
+
+@pytest.mark.parametrize("pattern", ["cl100k", "o200k", "gpt2", "tekken", "whitespace"])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.lists(st.one_of(st.sampled_from(["'s", "'LL", " ", "\n", "\r\n", "\u00a0", "1", "12345", "x",
+                                                 "Ab", "é", "e\u0301", "\u4e2d", "!", "\U0001f916", "'"]),
+                               st.builds(random_code_point, st.randoms(use_true_random=False))),
+                     max_size=30).map("".join))
+def test_split_equals_the_numba_state_machines(pattern, text):
+    """Both follow the pinned (tiktoken) Unicode tables; the numba machines are checked against the regex on
+    an alphabet where the tables agree (test_fast_encode.py). Random code points include ones the installed
+    `regex` knows and tiktoken does not (e.g. U+1246F, a number only since Unicode 17): there the kernels
+    follow tiktoken (checked by ids in test_cl100k_uses_the_c_kernel_and_equals_tiktoken)."""
+    from tokenlab.encode.fast import HAVE_NUMBA, split_pieces
+
+    if not HAVE_NUMBA:
+        pytest.skip("numba not installed")
+    ends = _splitter(pattern).split(text)
+    pieces, last = [], 0
+    data = text.encode("utf-8")
+    for e in ends:
+        pieces.append(data[last:e].decode("utf-8"))
+        last = e
+    assert pieces == split_pieces(text, pattern), repr(text)
+
+
+def test_split_follows_tiktoken_tables_not_the_installed_regex(cl100k, cl100k_ref):
+    text = "x\U0001246f's"  # unassigned in tiktoken's Unicode, a number in Unicode 17
+    assert cl100k.encode_ordinary(text) == cl100k_ref.encode_ordinary(text)
+
+
+_SPLITTERS: dict = {}
+
+
+def _splitter(pattern):
+    """A kernel over a tiny byte vocabulary, only used for its pre-tokenizer."""
+    if pattern not in _SPLITTERS:
+        from tokenlab import Tokenizer
+
+        tok = Tokenizer(vocab={bytes([b]): b for b in range(256)}, merges=[], pretokenizer=pattern)
+        _SPLITTERS[pattern] = native.NativeBPE(tok, tok._fast.pattern).kernel
+    return _SPLITTERS[pattern]
+
+
+def test_decode_and_errors(cl100k, cl100k_ref, adversarial_docs):
+    ids = cl100k_ref.encode_ordinary(adversarial_docs[0])
+    assert cl100k.decode_bytes(ids) == cl100k_ref.decode_bytes(ids)
+    assert cl100k.decode(np.asarray(ids, dtype=np.int64)) == cl100k_ref.decode(ids)
+    for bad in ([1, -1], [cl100k.n_vocab], [1, 2**70]):
+        with pytest.raises(InvalidInputError, match="unknown token id"):
+            cl100k.decode(bad)
+    with pytest.raises(InvalidInputError):
+        cl100k.decode([1, "x"])
+    with pytest.raises(InvalidInputError, match="surrogate"):
+        cl100k.encode_ordinary("ok \ud83d")
+    with pytest.raises(ValueError, match="UTF-8"):  # raw bytes must be whole UTF-8 (the decoder never over-reads)
+        cl100k._fast.encode_bytes(b"abc\xe4")
+    assert cl100k.encode_ordinary("") == [] and cl100k.encode_batch(["", "a"]) == [[], [64]]
+
+
+def test_threads_share_nothing(cl100k, cl100k_ref, real_docs):
+    from concurrent.futures import ThreadPoolExecutor
+
+    docs = real_docs[:200]
+    with ThreadPoolExecutor(4) as ex:
+        got = list(ex.map(cl100k.encode_ordinary, docs))
+    assert got == [cl100k_ref.encode_ordinary(d) for d in docs]
+
+
+def test_stage_times_reports_each_stage(cl100k, real_docs):
+    split_s, total_s, pieces = cl100k._fast.kernel.stage_times(real_docs[:20], 1)
+    assert 0 < split_s <= total_s and pieces == sum(len(cl100k._fast.split_ends(d)) for d in real_docs[:20])
