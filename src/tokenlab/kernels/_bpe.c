@@ -30,7 +30,7 @@
 
 #define NO_RANK 0x7FFFFFFFu
 #define SMALL 256          /* pieces up to this many bytes merge in place */
-#define CACHE_BITS 15
+#define CACHE_BITS 17
 #define CACHE_KEY 24       /* longest piece the cache holds (bytes) */
 #define CACHE_IDS 9        /* most ids a cached piece may have */
 #define GOLDEN 0x9E3779B97F4A7C15ull
@@ -46,11 +46,13 @@ typedef struct {
     uint32_t ids[CACHE_IDS];
 } CEntry; /* 64 bytes: one cache line */
 
-#define HOT_BITS 12
-typedef struct { uint64_t key; uint32_t id; uint32_t pad; } HEntry; /* packed short piece -> its one token */
+#define HOT_BITS 16
+#define HOT_IDS 3
+/* a piece of <= 15 bytes -> its ids (<= 3): k0 = bytes 0..7, k1 = bytes 8..14 | length << 56 */
+typedef struct { uint64_t k0, k1; uint32_t ids[HOT_IDS]; uint8_t nids, pad[3]; } HEntry;
 
 typedef struct {
-    HEntry hot[1 << HOT_BITS]; /* 64 KB, stays in L1/L2: the most frequent short whole-token pieces */
+    HEntry hot[1 << HOT_BITS]; /* 512 KB, stays in L2: the most frequent short pieces */
     CEntry big[1 << CACHE_BITS];
 } Cache;
 
@@ -71,6 +73,8 @@ typedef struct {
     Model m;
     Cache *cache;           /* the calling thread's cache for single-text calls */
     uint32_t *obuf;          /* and its reusable output buffer */
+    PyObject **ints;         /* one int object per id, so building a list of ids allocates nothing */
+    uint32_t n_ints;
     size_t ocap;
     volatile int cache_busy;
 } EncoderObject;
@@ -123,6 +127,62 @@ static inline int64_t run_none(const uint8_t *tab, const uint8_t *b, int64_t j, 
     return j;
 }
 
+/* ------------------------------------------------------------------ SWAR: 8 ASCII bytes at a time
+   Each mask has the high bit of byte t set when byte t is in the class (bytes >= 0x80 are in none),
+   so a run's end is one count-trailing-zeros instead of a branch per byte. */
+#define ONES 0x0101010101010101ull
+#define HIGH 0x8080808080808080ull
+
+static inline uint64_t load8u(const uint8_t *p) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+/* bytes b with m < b < n (0 <= m <= 127, n <= 128): exact per byte, no carries between bytes */
+static inline uint64_t between(uint64_t x, uint64_t m, uint64_t n) {
+    return ((ONES * (127 + n) - (x & ONES * 127)) & ~x & ((x & ONES * 127) + ONES * (127 - m))) & HIGH;
+}
+
+static inline uint64_t eq_byte(uint64_t x, uint64_t c) {
+    uint64_t t = x ^ (ONES * c);
+    return ~(((t & ~HIGH) + ~HIGH) | t) & HIGH;
+}
+
+static inline uint64_t m_letters(uint64_t x) { return between(x | (ONES * 0x20), 0x60, 0x7B); }
+static inline uint64_t m_digits(uint64_t x) { return between(x, 0x2F, 0x3A); }
+static inline uint64_t m_spaces(uint64_t x) { return between(x, 0x08, 0x0E) | eq_byte(x, 0x20); }
+static inline uint64_t m_newlines(uint64_t x) { return eq_byte(x, 10) | eq_byte(x, 13); }
+
+/* run of ASCII bytes of a class, then the generic per-code-point loop from the first byte outside it */
+static inline int64_t run_letters(const uint8_t *tab, const uint8_t *b, int64_t j, int64_t end) {
+    while (j + 8 <= end) {
+        uint64_t stop = ~m_letters(load8u(b + j)) & HIGH;
+        if (stop) {
+            j += __builtin_ctzll(stop) >> 3;
+            if (b[j] < 0x80) return j;
+            break;
+        }
+        j += 8;
+    }
+    return run_any(tab, b, j, end, LETTER);
+}
+
+/* [^\s\p{L}\p{N}]+ over ASCII punctuation */
+static inline int64_t run_punct(const uint8_t *tab, const uint8_t *b, int64_t j, int64_t end) {
+    while (j + 8 <= end) {
+        uint64_t w = load8u(b + j);
+        uint64_t stop = (m_letters(w) | m_digits(w) | m_spaces(w) | w) & HIGH;
+        if (stop) {
+            j += __builtin_ctzll(stop) >> 3;
+            if (b[j] < 0x80) return j;
+            break;
+        }
+        j += 8;
+    }
+    return run_none(tab, b, j, end, LNS);
+}
+
 static inline int64_t digits(const uint8_t *tab, const uint8_t *b, int64_t j, int64_t end, int count, int limit) {
     while (count < limit && j < end) {
         int w;
@@ -148,6 +208,20 @@ static inline int64_t space_run(const uint8_t *tab, const uint8_t *b, int64_t i,
     int64_t j = i;
     *last_nl = -1;
     *prev = i;
+    while (j + 8 <= end) { /* ASCII whitespace eight bytes at a time */
+        uint64_t w = load8u(b + j);
+        uint64_t stop = ~m_spaces(w) & HIGH;
+        uint64_t in_run = stop ? (stop & -stop) - 1 : ~0ull; /* bits below the first stop byte */
+        uint64_t nl = m_newlines(w) & in_run;
+        if (nl) *last_nl = j + ((63 - __builtin_clzll(nl)) >> 3) + 1;
+        int64_t k = stop ? __builtin_ctzll(stop) >> 3 : 8;
+        if (k) *prev = j + k - 1;
+        j += k;
+        if (stop) {
+            if (b[j] < 0x80) return j;
+            break;
+        }
+    }
     while (j < end) {
         int w;
         uint32_t c;
@@ -192,13 +266,13 @@ static int64_t next_gpt2(const uint8_t *tab, const uint8_t *b, int64_t i, int64_
     }
     if (c == 32 && j < end) {
         int k2 = cls_at(tab, b, j, &w2);
-        if (k2 & LETTER) return run_any(tab, b, j + w2, end, LETTER);
+        if (k2 & LETTER) return run_letters(tab, b, j + w2, end);
         if (k2 & NUMBER) return run_any(tab, b, j + w2, end, NUMBER);
-        if (!(k2 & LNS)) return run_none(tab, b, j + w2, end, LNS);
+        if (!(k2 & LNS)) return run_punct(tab, b, j + w2, end);
     }
-    if (k & LETTER) return run_any(tab, b, j, end, LETTER);
+    if (k & LETTER) return run_letters(tab, b, j, end);
     if (k & NUMBER) return run_any(tab, b, j, end, NUMBER);
-    if (!(k & SPACE)) return run_none(tab, b, j, end, LNS);
+    if (!(k & SPACE)) return run_punct(tab, b, j, end);
     int64_t last_nl, prev;
     int64_t p = space_run(tab, b, i, end, &last_nl, &prev);
     if (p == end || prev == i) return p;
@@ -214,19 +288,19 @@ static inline int64_t next_cl100k(const uint8_t *tab, const uint8_t *b, int64_t 
     if (b[i] < 0x80) { c = b[i]; w = 1; } else c = cp_at(b, i, &w);
     k = tab[c];
     int64_t j = i + w;
-    if (k & LETTER) return run_any(tab, b, j, end, LETTER);
+    if (k & LETTER) return run_letters(tab, b, j, end);
     if (c == 39) {
         int64_t r = contraction(b, j, end, 1);
         if (r >= 0) return r;
     }
     if (!(k & NUMBER) && c != 10 && c != 13 && j < end) {
-        if (cls_at(tab, b, j, &w2) & LETTER) return run_any(tab, b, j + w2, end, LETTER);
+        if (cls_at(tab, b, j, &w2) & LETTER) return run_letters(tab, b, j + w2, end);
     }
     if (k & NUMBER) return digits(tab, b, j, end, 1, 3);
     if (c == 32 && j < end) {
-        if (!(cls_at(tab, b, j, &w2) & LNS)) return run_newlines(b, run_none(tab, b, j + w2, end, LNS), end, 0);
+        if (!(cls_at(tab, b, j, &w2) & LNS)) return run_newlines(b, run_punct(tab, b, j + w2, end), end, 0);
     }
-    if (!(k & LNS)) return run_newlines(b, run_none(tab, b, j, end, LNS), end, 0);
+    if (!(k & LNS)) return run_newlines(b, run_punct(tab, b, j, end), end, 0);
     int64_t last_nl, prev;
     int64_t p = space_run(tab, b, i, end, &last_nl, &prev);
     if (p == end) return p;
@@ -282,9 +356,9 @@ static int64_t next_o200k(const uint8_t *tab, const uint8_t *b, int64_t i, int64
     }
     if (k & NUMBER) return digits(tab, b, j, end, 1, digit_limit);
     if (c == 32 && j < end) {
-        if (!(cls_at(tab, b, j, &w2) & LNS)) return run_newlines(b, run_none(tab, b, j + w2, end, LNS), end, 1);
+        if (!(cls_at(tab, b, j, &w2) & LNS)) return run_newlines(b, run_punct(tab, b, j + w2, end), end, 1);
     }
-    if (!(k & LNS)) return run_newlines(b, run_none(tab, b, j, end, LNS), end, 1);
+    if (!(k & LNS)) return run_newlines(b, run_punct(tab, b, j, end), end, 1);
     int64_t last_nl, prev;
     int64_t p = space_run(tab, b, i, end, &last_nl, &prev);
     if (last_nl >= 0) return last_nl;
@@ -528,23 +602,14 @@ static inline void piece_words(const uint8_t *p, int64_t n, int64_t avail, uint6
     for (int64_t t = 0, q = 0; t < n; t += 8, q++) w[q] = load_le(p + t, n - t < 8 ? n - t : 8);
 }
 
-/* ids of the piece b[s:e) into out; returns how many, or -1 when memory runs out. bend: end of the buffer */
-static inline int64_t encode_piece(const Model *m, Cache *cache, const uint8_t *b, int64_t s, int64_t e,
-                                   int64_t bend, uint32_t *out) {
+/* ids of a piece the hot cache missed: whole token (ignore_merges), the big cache, else BPE */
+static inline int64_t encode_piece_slow(const Model *m, Cache *cache, const uint8_t *b, int64_t s, int64_t e,
+                                        int64_t bend, uint32_t *out) {
     int64_t n = e - s;
     if (n == 1) { out[0] = m->byte_ids[b[s]]; return 1; }
-    if (m->ignore_merges && n <= 7) { /* most pieces are whole short tokens: packed-key probes */
-        uint64_t key = ((uint64_t)n << 56) | (bend - s >= 8 ? (load8(b + s) & (~0ull >> (64 - 8 * n))) : load_le(b + s, n));
-        uint64_t hk = key * GOLDEN;
-        HEntry *he = &cache->hot[hk >> (64 - HOT_BITS)];
-        if (he->key == key) { out[0] = he->id; return 1; }
-        uint64_t slot = hk >> m->vshift;
-        for (;;) {
-            const VEntry *e = &m->vt[slot];
-            if (e->key == key) { he->key = key; he->id = e->id; out[0] = e->id; return 1; }
-            if (e->key == 0) break;
-            slot = (slot + 1) & m->vmask;
-        }
+    if (m->ignore_merges) {
+        const VEntry *v = vt_get(m, b + s, n);
+        if (v) { out[0] = v->id; return 1; }
     }
     CEntry *ce = NULL;
     uint64_t w[3];
@@ -560,21 +625,53 @@ static inline int64_t encode_piece(const Model *m, Cache *cache, const uint8_t *
             return k;
         }
     }
-    int64_t k;
-    const VEntry *v = m->ignore_merges && n > 7 ? vt_get(m, b + s, n) : NULL;
-    if (v) {
-        out[0] = v->id;
-        k = 1;
-    } else if (n <= SMALL) {
-        k = bpe_small(m, b, s, e, out);
-    } else {
-        k = bpe_long(m, b, s, e, out);
-    }
+    int64_t k = n <= SMALL ? bpe_small(m, b, s, e, out) : bpe_long(m, b, s, e, out);
     if (ce && k > 0 && k <= CACHE_IDS) {
         ce->k[0] = w[0]; ce->k[1] = w[1]; ce->k[2] = w[2];
         ce->klen = (uint8_t)n;
         ce->nids = (uint8_t)k;
         memcpy(ce->ids, out, k * sizeof(uint32_t));
+    }
+    return k;
+}
+
+/* MASK_LO[n] keeps the first min(n, 8) bytes of a word, MASK_HI[n] the first n - 8 of the next one */
+static const uint64_t MASK_LO[16] = {0, 0xFFull, 0xFFFFull, 0xFFFFFFull, 0xFFFFFFFFull, 0xFFFFFFFFFFull,
+    0xFFFFFFFFFFFFull, 0xFFFFFFFFFFFFFFull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull};
+static const uint64_t MASK_HI[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFFull, 0xFFFFull, 0xFFFFFFull, 0xFFFFFFFFull,
+    0xFFFFFFFFFFull, 0xFFFFFFFFFFFFull, 0xFFFFFFFFFFFFFFull};
+
+static inline uint64_t low_bytes(uint64_t w, int64_t n) { return n >= 8 ? w : (n <= 0 ? 0 : w & (~0ull >> (64 - 8 * n))); }
+
+/* ids of the piece b[s:e) into out; returns how many, or -1 when memory runs out. bend: end of the buffer */
+static inline int64_t encode_piece(const Model *m, Cache *cache, const uint8_t *b, int64_t s, int64_t e,
+                                   int64_t bend, uint32_t *out) {
+    int64_t n = e - s;
+    if (n > 15) return encode_piece_slow(m, cache, b, s, e, bend, out);
+    uint64_t k0, k1;
+    if (__builtin_expect(bend - s >= 16, 1)) { /* branch-free key: masks by length from a table */
+        k0 = load8(b + s) & MASK_LO[n];
+        k1 = load8(b + s + 8) & MASK_HI[n];
+    } else {
+        k0 = load_le(b + s, n < 8 ? n : 8);
+        k1 = n > 8 ? load_le(b + s + 8, n - 8) : 0;
+    }
+    k1 |= (uint64_t)n << 56;
+    uint64_t h = (k0 * GOLDEN) ^ (k1 * 0xC2B2AE3D27D4EB4Full);
+    h ^= h >> 29;
+    h *= 0xD6E8FEB86659FD93ull;
+    HEntry *he = &cache->hot[h >> (64 - HOT_BITS)];
+    if (he->k0 == k0 && he->k1 == k1) {
+        out[0] = he->ids[0];
+        if (he->nids > 1) { out[1] = he->ids[1]; if (he->nids > 2) out[2] = he->ids[2]; }
+        return he->nids;
+    }
+    int64_t k = encode_piece_slow(m, cache, b, s, e, bend, out);
+    if (k > 0 && k <= HOT_IDS) {
+        he->k0 = k0;
+        he->k1 = k1;
+        he->nids = (uint8_t)k;
+        for (int64_t t = 0; t < k; t++) he->ids[t] = out[t];
     }
     return k;
 }
@@ -632,6 +729,8 @@ static void model_free(Model *m) {
    cls: 0x110000 class bytes; blob: token bytes in id order; off: uint64[n_vocab + 1]; vocab_ids /
    vocab_ranks: uint32 arrays of the ordinary tokens and their merge ranks (NO_RANK if none);
    byte_ids: uint32[256]; pairs: uint32[4 * n] (left, right, rank, merged) or empty. */
+static void free_ints(EncoderObject *self);
+
 static int Encoder_init(EncoderObject *self, PyObject *args, PyObject *kw) {
     PyObject *o_cls, *o_blob, *o_off, *o_ids, *o_ranks, *o_bytes, *o_pairs;
     int pattern, split_digits, ignore_merges, any_split;
@@ -734,6 +833,14 @@ static int Encoder_init(EncoderObject *self, PyObject *args, PyObject *kw) {
     m->split_digits = split_digits;
     m->ignore_merges = ignore_merges;
     m->any_split = any_split;
+    free_ints(self);
+    self->ints = calloc(m->n_vocab ? m->n_vocab : 1, sizeof(PyObject *));
+    if (!self->ints) { PyErr_NoMemory(); goto done; }
+    for (uint32_t i = 0; i < m->n_vocab; i++) {
+        self->ints[i] = PyLong_FromUnsignedLong(i);
+        if (!self->ints[i]) goto done;
+        self->n_ints = i + 1;
+    }
     if (!self->cache) self->cache = new_cache();
     else memset(self->cache, 0, sizeof(Cache));
     if (!self->cache) { PyErr_NoMemory(); goto done; }
@@ -749,6 +856,7 @@ done:
 
 static void Encoder_dealloc(EncoderObject *self) {
     model_free(&self->m);
+    free_ints(self);
     free(self->cache);
     free(self->obuf);
     Py_TYPE(self)->tp_free((PyObject *)self);
@@ -787,15 +895,31 @@ static int text_bytes(PyObject *obj, const uint8_t **data, Py_ssize_t *n, Py_buf
     return 0;
 }
 
-static PyObject *ids_to_list(const uint32_t *ids, int64_t k) {
+static PyObject *ids_to_list(EncoderObject *self, const uint32_t *ids, int64_t k) {
     PyObject *list = PyList_New(k);
     if (!list) return NULL;
+    PyObject **ints = self->ints;
+    uint32_t n_ints = self->n_ints;
     for (int64_t t = 0; t < k; t++) {
-        PyObject *v = PyLong_FromUnsignedLong(ids[t]);
-        if (!v) { Py_DECREF(list); return NULL; }
+        uint32_t id = ids[t];
+        PyObject *v;
+        if (id < n_ints) {
+            v = ints[id];
+            Py_INCREF(v);
+        } else {
+            v = PyLong_FromUnsignedLong(id);
+            if (!v) { Py_DECREF(list); return NULL; }
+        }
         PyList_SET_ITEM(list, t, v);
     }
     return list;
+}
+
+static void free_ints(EncoderObject *self) {
+    for (uint32_t i = 0; i < self->n_ints; i++) Py_XDECREF(self->ints[i]);
+    free(self->ints);
+    self->ints = NULL;
+    self->n_ints = 0;
 }
 
 /* the encoder's cache and output buffer (capacity >= n ids), or fresh ones when another thread holds them */
@@ -851,7 +975,7 @@ static PyObject *Encoder_encode(EncoderObject *self, PyObject *args) {
         k = encode_text(&self->m, cache, data, n, out);
     }
     if (k < 0) PyErr_NoMemory();
-    else res = as_list ? ids_to_list(out, k) : PyByteArray_FromStringAndSize((const char *)out, k * 4);
+    else res = as_list ? ids_to_list(self, out, k) : PyByteArray_FromStringAndSize((const char *)out, k * 4);
     give_cache(self, cache, owned, out);
 done:
     if (has_view) PyBuffer_Release(&view);
@@ -963,7 +1087,7 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
     if (!res) goto done;
     for (int64_t d = 0; d < nd; d++) {
         const uint32_t *ids = flat + starts[d];
-        PyObject *v = as_list ? ids_to_list(ids, counts[d])
+        PyObject *v = as_list ? ids_to_list(self, ids, counts[d])
                               : PyByteArray_FromStringAndSize((const char *)ids, counts[d] * 4);
         if (!v) { Py_CLEAR(res); goto done; }
         PyList_SET_ITEM(res, d, v);
