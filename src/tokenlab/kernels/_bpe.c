@@ -643,62 +643,87 @@ static const uint64_t MASK_HI[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFFull, 0xFFFFu
 
 static inline uint64_t low_bytes(uint64_t w, int64_t n) { return n >= 8 ? w : (n <= 0 ? 0 : w & (~0ull >> (64 - 8 * n))); }
 
-/* ids of the piece b[s:e) into out; returns how many, or -1 when memory runs out. bend: end of the buffer */
-static inline int64_t encode_piece(const Model *m, Cache *cache, const uint8_t *b, int64_t s, int64_t e,
-                                   int64_t bend, uint32_t *out) {
+/* a short piece's hot-cache key and slot (slot NULL for pieces over 15 bytes) */
+typedef struct { HEntry *he; uint64_t k0, k1; } HotKey;
+
+static inline HotKey hot_key(Cache *cache, const uint8_t *b, int64_t s, int64_t e, int64_t bend) {
+    HotKey hk = {NULL, 0, 0};
     int64_t n = e - s;
-    if (n > 15) return encode_piece_slow(m, cache, b, s, e, bend, out);
-    uint64_t k0, k1;
+    if (n > 15) return hk;
     if (__builtin_expect(bend - s >= 16, 1)) { /* branch-free key: masks by length from a table */
-        k0 = load8(b + s) & MASK_LO[n];
-        k1 = load8(b + s + 8) & MASK_HI[n];
+        hk.k0 = load8(b + s) & MASK_LO[n];
+        hk.k1 = load8(b + s + 8) & MASK_HI[n];
     } else {
-        k0 = load_le(b + s, n < 8 ? n : 8);
-        k1 = n > 8 ? load_le(b + s + 8, n - 8) : 0;
+        hk.k0 = load_le(b + s, n < 8 ? n : 8);
+        hk.k1 = n > 8 ? load_le(b + s + 8, n - 8) : 0;
     }
-    k1 |= (uint64_t)n << 56;
-    uint64_t h = (k0 * GOLDEN) ^ (k1 * 0xC2B2AE3D27D4EB4Full);
+    hk.k1 |= (uint64_t)n << 56;
+    uint64_t h = (hk.k0 * GOLDEN) ^ (hk.k1 * 0xC2B2AE3D27D4EB4Full);
     h ^= h >> 29;
     h *= 0xD6E8FEB86659FD93ull;
-    HEntry *he = &cache->hot[h >> (64 - HOT_BITS)];
-    if (he->k0 == k0 && he->k1 == k1) {
+    hk.he = &cache->hot[h >> (64 - HOT_BITS)];
+    return hk;
+}
+
+/* ids of the piece b[s:e) into out; returns how many, or -1 when memory runs out. bend: end of the buffer */
+static inline int64_t encode_piece(const Model *m, Cache *cache, const uint8_t *b, int64_t s, int64_t e,
+                                   int64_t bend, HotKey hk, uint32_t *out) {
+    HEntry *he = hk.he;
+    if (!he) return encode_piece_slow(m, cache, b, s, e, bend, out);
+    if (he->k0 == hk.k0 && he->k1 == hk.k1) {
         out[0] = he->ids[0];
         if (he->nids > 1) { out[1] = he->ids[1]; if (he->nids > 2) out[2] = he->ids[2]; }
         return he->nids;
     }
     int64_t k = encode_piece_slow(m, cache, b, s, e, bend, out);
     if (k > 0 && k <= HOT_IDS) {
-        he->k0 = k0;
-        he->k1 = k1;
+        he->k0 = hk.k0;
+        he->k1 = hk.k1;
         he->nids = (uint8_t)k;
         for (int64_t t = 0; t < k; t++) he->ids[t] = out[t];
     }
     return k;
 }
 
-#define ENCODE_LOOP(NEXT)                                                   \
-    while (i < n) {                                                         \
-        int64_t ce = chunk_end(tab, b, i, n, m->split_digits);              \
-        while (i < ce) {                                                    \
-            int64_t j = NEXT;                                               \
-            int64_t k = encode_piece(m, cache, b, i, j, n, out + o);        \
-            if (k < 0) return -1;                                           \
-            o += k;                                                         \
-            i = j;                                                          \
-        }                                                                   \
+/* Software-pipelined: the next piece is found and its hot-cache line prefetched before the current
+   piece's line is read, so the memory latency of one overlaps the work of the other. */
+#define ENCODE_LOOP(NEXT_AT)                                                        \
+    while (i < n) {                                                                 \
+        int64_t ce = chunk_end(tab, b, i, n, m->split_digits);                      \
+        int64_t j = NEXT_AT(i);                                                     \
+        HotKey hk = hot_key(cache, b, i, j, n);                                     \
+        while (i < ce) {                                                            \
+            int64_t jn = j < ce ? NEXT_AT(j) : ce;                                  \
+            HotKey hn = {NULL, 0, 0};                                               \
+            if (jn > j) {                                                           \
+                hn = hot_key(cache, b, j, jn, n);                                   \
+                if (hn.he) __builtin_prefetch(hn.he);                               \
+            }                                                                       \
+            int64_t k = encode_piece(m, cache, b, i, j, n, hk, out + o);            \
+            if (k < 0) return -1;                                                   \
+            o += k;                                                                 \
+            i = j;                                                                  \
+            j = jn;                                                                 \
+            hk = hn;                                                                \
+        }                                                                           \
     }
+
+#define NEXT_CL100K(x) next_cl100k(tab, b, x, ce)
+#define NEXT_O200K(x) next_o200k(tab, b, x, ce, 1, 3)
+#define NEXT_CHUNK(x) ce
+#define NEXT_ANY(x) next_piece(tab, b, x, ce, m->pattern)
 
 /* ids of one UTF-8 text into out (capacity >= n ids); returns how many, or -1 (out of memory) */
 static int64_t encode_text(const Model *m, Cache *cache, const uint8_t *b, int64_t n, uint32_t *out) {
     const uint8_t *tab = m->cls;
     int64_t i = 0, o = 0;
     switch (m->pattern) {
-    case P_CL100K: ENCODE_LOOP(next_cl100k(tab, b, i, ce)); break;
-    case P_O200K: ENCODE_LOOP(next_o200k(tab, b, i, ce, 1, 3)); break;
+    case P_CL100K: ENCODE_LOOP(NEXT_CL100K); break;
+    case P_O200K: ENCODE_LOOP(NEXT_O200K); break;
     case P_NONE:
         if (m->split_digits <= 0) return n ? (n <= SMALL ? bpe_small(m, b, 0, n, out) : bpe_long(m, b, 0, n, out)) : 0;
-        ENCODE_LOOP(ce); break;
-    default: ENCODE_LOOP(next_piece(tab, b, i, ce, m->pattern)); break;
+        ENCODE_LOOP(NEXT_CHUNK); break;
+    default: ENCODE_LOOP(NEXT_ANY); break;
     }
     return o;
 }
