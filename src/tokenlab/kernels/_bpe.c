@@ -62,6 +62,7 @@ typedef struct {
     uint64_t *off;           /* n_vocab + 1 offsets into blob */
     uint8_t *ok;             /* id is a token */
     uint32_t n_vocab;
+    int64_t max_len;         /* longest ordinary token: longer joins never merge */
     VEntry *vt; uint64_t vmask; int vshift;
     PEntry *pt; uint64_t pmask; int pshift;
     uint32_t byte_ids[256];
@@ -471,6 +472,7 @@ static inline const PEntry *pt_get(const Model *m, uint32_t left, uint32_t right
 static inline uint64_t merge_value(const Model *m, const uint8_t *b, int64_t a, int64_t c, uint32_t left,
                                    uint32_t right) {
     if (m->any_split) {
+        if (c - a > m->max_len) return (uint64_t)NO_RANK << 32;
         const VEntry *e = vt_get(m, b + a, c - a);
         if (e && e->rank != NO_RANK) return ((uint64_t)e->rank << 32) | e->id;
     } else {
@@ -608,7 +610,7 @@ static inline int64_t encode_piece_slow(const Model *m, Cache *cache, const uint
     int64_t n = e - s;
     if (n == 1) { out[0] = m->byte_ids[b[s]]; return 1; }
     if (m->ignore_merges) {
-        const VEntry *v = vt_get(m, b + s, n);
+        const VEntry *v = n <= m->max_len ? vt_get(m, b + s, n) : NULL;
         if (v) { out[0] = v->id; return 1; }
     }
     CEntry *ce = NULL;
@@ -823,6 +825,7 @@ static int Encoder_init(EncoderObject *self, PyObject *args, PyObject *kw) {
             }
             uint64_t a = m->off[id];
             int64_t len = (int64_t)(m->off[id + 1] - a);
+            if (len > m->max_len) m->max_len = len;
             uint64_t key = vkey(m->blob + a, len);
             uint64_t slot = (key * GOLDEN) >> m->vshift;
             while (m->vt[slot].key != 0) {
