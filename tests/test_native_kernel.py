@@ -148,3 +148,35 @@ def test_threads_share_nothing(cl100k, cl100k_ref, real_docs):
 def test_stage_times_reports_each_stage(cl100k, real_docs):
     split_s, total_s, pieces = cl100k._fast.kernel.stage_times(real_docs[:20], 1)
     assert 0 < split_s <= total_s and pieces == sum(len(cl100k._fast.split_ends(d)) for d in real_docs[:20])
+
+
+@pytest.fixture(scope="module")
+def o200k_pair(tmp_path_factory):
+    """o200k from the rank file bpe-openai ships, ours and tiktoken's (same pattern, no specials)."""
+    bpe_openai = pytest.importorskip("bpe_openai")
+    import base64
+    import gzip
+    import os
+
+    import tiktoken
+
+    from tokenlab.io import read_tiktoken
+    from tokenlab.pretokenize import PATTERNS
+
+    src = os.path.join(os.path.dirname(bpe_openai.__file__), "data", "o200k_base.tiktoken.gz")
+    with gzip.open(src, "rt") as f:
+        ranks = {base64.b64decode(t): int(r) for t, r in (line.split() for line in f if line.strip())}
+    path = tmp_path_factory.mktemp("o200k") / "o200k_base.tiktoken"
+    path.write_text("".join(f"{base64.b64encode(t).decode()} {r}\n" for t, r in sorted(ranks.items(),
+                                                                                       key=lambda kv: kv[1])))
+    ref = tiktoken.Encoding("o200k_test", pat_str=PATTERNS["o200k"], mergeable_ranks=ranks, special_tokens={})
+    return read_tiktoken(str(path), pattern="o200k"), ref
+
+
+def test_o200k_equals_tiktoken(o200k_pair, real_docs, adversarial_docs):
+    ours, ref = o200k_pair
+    assert isinstance(ours._fast, native.NativeBPE)
+    docs = real_docs[::9] + adversarial_docs
+    assert ours.encode_batch(docs, num_threads=2) == ref.encode_ordinary_batch(docs)
+    for text in long_runs():
+        assert ours.encode_ordinary(text[:8000]) == ref.encode_ordinary(text[:8000])
