@@ -153,7 +153,7 @@ class MetaspaceBPE(ModelBase):
             elif kind == "Replace":
                 text = text.replace(n["pattern"], n["content"])
             elif kind == "ReplaceRegex":
-                text = compiled.sub(lambda _, content=n["content"]: content, text)
+                text = _guarded_sub(compiled, n["content"], text)
             elif kind == "Precompiled":
                 text = compiled.normalize_graphemes(text)
             elif kind == "Lowercase":
@@ -372,6 +372,17 @@ class MetaspaceUnigram(MetaspaceBPE):
 
 def load_metaspace_unigram(path) -> MetaspaceUnigram:
     return MetaspaceUnigram.load(path)
+
+
+def _guarded_sub(compiled, content: str, text: str) -> str:
+    """A ReplaceRegex normalizer from a file, under the pre-tokenizer's time limit (no ReDoS hang)."""
+    from ..pretokenize import regex_timeout
+
+    try:
+        return compiled.sub(lambda _: content, text, timeout=regex_timeout(len(text)))
+    except TimeoutError:
+        raise InvalidInputError(f"normalizer pattern {compiled.pattern[:80]!r} timed out (catastrophic "
+                                "backtracking)") from None
 
 
 def _compile_step(step: dict):
