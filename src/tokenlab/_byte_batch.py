@@ -9,19 +9,20 @@ caches on the string. The GIL is held for the whole call (no ``nogil``), so the 
 
 from __future__ import annotations
 
-import os
 import sys
 
 import numpy as np
 
 try:
+    from ._jit import njit, require_numba
+
+    require_numba()  # numba is imported (and its cache set up) by tokenlab._jit only
     from llvmlite import ir
-    from numba import carray, njit, types
+    from numba import carray, types
     from numba.core import cgutils
     from numba.extending import intrinsic
 
-    HAVE_NATIVE = (sys.implementation.name == "cpython"
-                   and os.environ.get("TOKENLAB_NO_NUMBA", "") in ("", "0"))
+    HAVE_NATIVE = sys.implementation.name == "cpython"
 except ImportError:  # pragma: no cover - exercised only where numba is absent
     HAVE_NATIVE = False
 

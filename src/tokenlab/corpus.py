@@ -17,8 +17,10 @@ import codecs
 import hashlib
 import json
 import os
+import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -222,7 +224,79 @@ def read_manifest(out_dir) -> dict | None:
         raise FormatError(f"{path}: corrupt manifest ({exc}); use --overwrite to start again") from None
     if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
         raise FormatError(f"{path}: not a tokenlab shard manifest; use --overwrite to start again")
+    shards = manifest.get("shards")
+    if not isinstance(shards, list) or not all(isinstance(s, dict) for s in shards):
+        raise FormatError(f"{path}: shards: expected a list of objects; use --overwrite to start again")
+    for k, shard in enumerate(shards):
+        name = shard.get("file")
+        # only our own names, inside the directory: a manifest must not make us read or trust other files
+        if not isinstance(name, str) or not _SHARD_NAME.fullmatch(name):
+            raise FormatError(f"{path}: shards[{k}].file: {str(name)[:60]!r} is not a shard name of this "
+                              "directory (shard-NNNNNN.npy)")
     return manifest
+
+
+_SHARD_NAME = re.compile(r"shard-\d{6,}\.npy")
+LOCK = ".tokenlab-lock"
+
+
+def file_sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextmanager
+def locked(out_dir: Path):
+    """An exclusive lock on ``out_dir`` for one run; a second concurrent run is refused (the kernel frees
+    the lock when a run dies, even by kill -9)."""
+    import fcntl
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+            raise InvalidInputError(f"{out_dir}: another encode-corpus run (pid {holder}) is writing here; "
+                                    "wait for it or use another directory") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def verify_shards(out_dir) -> dict:
+    """Check every shard of a run against its manifest (name, size in tokens, SHA-256); returns the manifest.
+
+    Raises FormatError naming the first shard that is missing, truncated or changed.
+    """
+    out_dir = Path(out_dir)
+    manifest = read_manifest(out_dir)
+    if manifest is None:
+        raise InvalidInputError(f"{out_dir}: no {MANIFEST}")
+    for shard in manifest["shards"]:
+        _check_shard(out_dir, shard)
+    return manifest
+
+
+def _check_shard(out_dir: Path, shard: dict) -> None:
+    path = out_dir / shard["file"]
+    if not path.is_file():
+        raise FormatError(f"{path}: shard is missing")
+    want = shard.get("sha256")
+    if want is not None and file_sha256(path) != want:
+        raise FormatError(f"{path}: shard does not match its SHA-256 in {MANIFEST} (truncated or changed)")
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise FormatError(f"{path}: not a readable .npy shard ({exc})") from None
+    if arr.ndim != 1 or len(arr) != int(shard.get("tokens", -1)):
+        raise FormatError(f"{path}: shard holds {arr.shape} tokens, {MANIFEST} says {shard.get('tokens')}")
 
 
 def load_shards(out_dir) -> np.ndarray:
@@ -240,14 +314,16 @@ def _write_manifest(out_dir: Path, manifest: dict) -> None:
     atomic_write_text(out_dir / MANIFEST, json.dumps(manifest, indent=1) + "\n")
 
 
-def _write_shard(out_dir: Path, k: int, tokens: np.ndarray) -> str:
+def _write_shard(out_dir: Path, k: int, tokens: np.ndarray) -> tuple[str, str]:
+    """(file name, SHA-256) of shard ``k``."""
     from .io.atomic import atomic_path
 
     name = shard_name(k)
     with atomic_path(out_dir / name) as tmp:
         with open(tmp, "wb") as f:
             np.save(f, tokens, allow_pickle=False)
-    return name
+        digest = file_sha256(tmp)
+    return name, digest
 
 
 # ---------------------------------------------------------------------------------- executors
@@ -353,6 +429,17 @@ def encode_corpus(
     tok_info = {"sha256": _tokenizer_fingerprint(tokenizer, tok), "n_vocab": _n_vocab(tok),
                 "path": os.path.abspath(tokenizer) if isinstance(tokenizer, (str, os.PathLike)) else None}
 
+    with locked(out_dir):
+        return _encode_locked(out_dir, tokenizer, tok, inputs, input_info, settings, tok_info, overwrite, units_args=(
+            documents, unit_bytes), shard_tokens=shard_tokens, workers=workers, eos_id=eos_id, dtype=dtype,
+            progress=progress, map_fn=map_fn)
+
+
+def _encode_locked(out_dir, tokenizer, tok, inputs, input_info, settings, tok_info, overwrite, *, units_args,
+                   shard_tokens, workers, eos_id, dtype, progress, map_fn):
+    from tqdm.auto import tqdm
+
+    documents, unit_bytes = units_args
     manifest = None if overwrite else read_manifest(out_dir)
     if manifest is not None:
         _check_resumable(manifest, input_info, tok_info, settings, out_dir)
@@ -406,8 +493,8 @@ def encode_corpus(
 
 def _flush(out_dir: Path, manifest: dict, tokens: np.ndarray, end: tuple[int, int]) -> None:
     k = len(manifest["shards"])
-    name = _write_shard(out_dir, k, tokens)
-    manifest["shards"].append({"file": name, "tokens": int(len(tokens)), "end": list(end)})
+    name, digest = _write_shard(out_dir, k, tokens)
+    manifest["shards"].append({"file": name, "tokens": int(len(tokens)), "end": list(end), "sha256": digest})
     manifest["total_tokens"] = int(manifest["total_tokens"]) + int(len(tokens))
     _write_manifest(out_dir, manifest)
 
@@ -427,6 +514,10 @@ def _check_resumable(manifest: dict, input_info: list, tok_info: dict, settings:
     for shard in manifest["shards"]:
         if not (out_dir / shard["file"]).is_file():
             raise InvalidInputError(f"{out_dir}: shard {shard['file']} is missing{hint}")
+        try:
+            _check_shard(out_dir, shard)
+        except FormatError as exc:
+            raise InvalidInputError(f"{exc}{hint}") from None
 
 
 def _remove_old_shards(out_dir: Path) -> None:
@@ -434,6 +525,9 @@ def _remove_old_shards(out_dir: Path) -> None:
         return
     for path in out_dir.glob("shard-*.npy"):
         path.unlink()
+    from .io.atomic import remove_stale_temps
+
+    remove_stale_temps(out_dir)
     manifest = out_dir / MANIFEST
     if manifest.exists():
         manifest.unlink()
@@ -467,4 +561,4 @@ def ray_map() -> Callable:
 
 
 __all__ = ["Unit", "choose_dtype", "dask_map", "encode_corpus", "encode_unit", "load_shards", "plan_units",
-           "ray_map", "read_manifest"]
+           "ray_map", "read_manifest", "verify_shards"]

@@ -106,7 +106,7 @@ class PreTokenizer:
             # a custom regex may not match every character: keep the gaps as pieces (HF's
             # "isolated" Split, which the tokenizer.json export uses) so nothing is dropped
             rx = self._compiled
-            return [piece for chunk in chunks for piece in _isolate(rx, chunk)]
+            return [piece for chunk in chunks for piece in _isolate_guarded(rx, chunk, self.pattern)]
         findall = self._compiled.findall  # the named patterns match every character
         if len(chunks) == 1:
             return findall(text)
@@ -123,10 +123,10 @@ class PreTokenizer:
         return cls(pattern=d.get("pattern"), split_digits=d.get("split_digits"))
 
 
-def _isolate(rx, text: str) -> list[str]:
+def _isolate(rx, text: str, timeout: float | None = None) -> list[str]:
     """Split text so that every match of rx is a piece of its own (HF's 'isolated' behaviour)."""
     out, last = [], 0
-    for m in rx.finditer(text):
+    for m in rx.finditer(text, timeout=timeout):
         if m.start() > last:
             out.append(text[last : m.start()])
         out.append(m.group())
@@ -134,6 +134,30 @@ def _isolate(rx, text: str) -> list[str]:
     if last < len(text):
         out.append(text[last:])
     return out
+
+
+# ---------------------------------------------------------------- regex guard (issue 14)
+# A pattern from a file or the command line may backtrack catastrophically (``(a|aa)+$`` takes minutes on
+# 40 characters). The named patterns are known to be linear; custom ones run with the ``regex`` module's
+# timeout, which ends the match with a clear error instead of hanging.
+REGEX_TIMEOUT_BASE = 2.0  # seconds allowed per split call ...
+REGEX_TIMEOUT_PER_CHAR = 1e-6  # ... plus this much per character (a linear pattern needs ~0.1 us)
+
+
+def regex_timeout(n_chars: int) -> float:
+    return REGEX_TIMEOUT_BASE + n_chars * REGEX_TIMEOUT_PER_CHAR
+
+
+def _isolate_guarded(rx, text: str, pattern: str | None) -> list[str]:
+    """:func:`_isolate` under the time limit; a runaway pattern is an InvalidInputError."""
+    limit = regex_timeout(len(text))
+    try:
+        return _isolate(rx, text, timeout=limit)
+    except TimeoutError:
+        raise InvalidInputError(
+            f"pre-tokenizer pattern {str(pattern)[:80]!r} took over {limit:.1f} s on a {len(text)}-character "
+            "text (catastrophic backtracking); use a simpler pattern, e.g. without nested or overlapping "
+            "repetition") from None
 
 
 def get_pretokenizer(spec: str | PreTokenizer | None, split_digits: int | None = None) -> PreTokenizer:

@@ -48,6 +48,7 @@ class Tokenizer:
         ids = list(self.vocab.values())
         if len(set(ids)) != len(ids):
             raise FormatError("vocab has two tokens with the same id")
+        _check_id_range(ids, self.special_tokens)
         clash = set(self.special_tokens.values()) & set(ids)
         if clash:
             raise FormatError(f"special token ids collide with vocab ids: {sorted(clash)[:5]}")
@@ -303,31 +304,66 @@ class Tokenizer:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> Tokenizer:
+    def from_dict(cls, d: dict, where: str = "") -> Tokenizer:
+        """A tokenizer from tokenlab json content; every field is checked (``where`` names the file)."""
         import base64
         import binascii
 
+        from .io.validate import check_ids, check_int, check_specials, check_type, fail, id_limit
+
         if not isinstance(d, dict) or d.get("format") != "tokenlab":
-            raise FormatError("not a tokenlab tokenizer file (missing \"format\": \"tokenlab\")")
-        if d.get("version", 0) > FORMAT_VERSION:
-            raise FormatError(f"tokenizer file version {d.get('version')} is newer than this tokenlab supports")
+            raise fail(where, "format", "not a tokenlab tokenizer file (missing \"format\": \"tokenlab\")")
+        version = check_int(d.get("version", 0), where, "version")
+        if version > FORMAT_VERSION:
+            raise fail(where, "version", f"{version} is newer than this tokenlab supports ({FORMAT_VERSION})")
+        vocab_list = check_type(d.get("vocab"), list, where, "vocab", "a list of [base64, id] pairs")
+        merge_list = check_type(d.get("merges", []), list, where, "merges", "a list of [id, id] pairs")
+        specials_raw = check_type(d.get("special_tokens") or {}, dict, where, "special_tokens",
+                                  "an object {token: id}")
+        pre = d.get("pretokenizer") or {"pattern": None}
+        check_type(pre, dict, where, "pretokenizer", "an object {pattern, split_digits}")
+        pattern = pre.get("pattern")
+        if pattern is not None and not isinstance(pattern, str):
+            raise fail(where, "pretokenizer.pattern", f"expected a string or null, got {type(pattern).__name__}")
+        split_digits = pre.get("split_digits")
+        if split_digits is not None:
+            check_int(split_digits, where, "pretokenizer.split_digits", low=1, high=33)
+        limit = id_limit(len(vocab_list) + len(specials_raw))
+
+        def pairs():
+            for n, entry in enumerate(vocab_list):
+                if not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[0], str):
+                    raise fail(where, f"vocab[{n}]", "expected a [base64 string, id] pair")
+                try:
+                    yield base64.b64decode(entry[0], validate=True), entry[1]
+                except (binascii.Error, ValueError):
+                    raise fail(where, f"vocab[{n}]", f"{entry[0][:40]!r} is not base64") from None
+
+        vocab = check_ids(pairs(), where, "vocab", limit=limit)
+        by_id = {i: t for t, i in vocab.items()}
+        merges = []
+        for n, m in enumerate(merge_list):
+            if (not isinstance(m, list) or len(m) != 2 or any(isinstance(x, bool) or not isinstance(x, int)
+                                                                   for x in m)):
+                raise fail(where, f"merges[{n}]", "expected an [id, id] pair")
+            if m[0] not in by_id or m[1] not in by_id:
+                raise fail(where, f"merges[{n}]", f"{m} refers to an id that is not in vocab")
+            merges.append((by_id[m[0]], by_id[m[1]]))
+        specials = check_specials(specials_raw, where, "special_tokens", limit=limit, taken=by_id)
+        for key in ("ignore_merges", "any_split"):
+            check_type(d.get(key, False), bool, where, key, "true or false")
         try:
-            vocab = {base64.b64decode(t, validate=True): int(i) for t, i in d["vocab"]}
-            by_id = {i: t for t, i in vocab.items()}
-            merges = [(by_id[a], by_id[b]) for a, b in d["merges"]]
             return cls(
                 vocab=vocab,
                 merges=merges,
-                pretokenizer=PreTokenizer.from_dict(d.get("pretokenizer") or {"pattern": None}),
-                special_tokens={str(k): int(v) for k, v in d.get("special_tokens", {}).items()},
-                ignore_merges=bool(d.get("ignore_merges", False)),
-                any_split=bool(d.get("any_split", False)),
+                pretokenizer=PreTokenizer(pattern=pattern, split_digits=split_digits),
+                special_tokens=specials,
+                ignore_merges=d.get("ignore_merges", False),
+                any_split=d.get("any_split", False),
                 name=str(d.get("name", "")),
             )
-        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
-            if isinstance(exc, FormatError):
-                raise
-            raise FormatError(f"corrupt tokenlab tokenizer file: {exc!r}") from None
+        except (InvalidInputError, FormatError) as exc:
+            raise fail(where, "tokenizer", str(exc)) from None
 
     def save(self, path) -> None:
         from .io.atomic import atomic_write_text
@@ -340,6 +376,20 @@ class Tokenizer:
         from .io import load_tokenizer
 
         return load_tokenizer(path)
+
+
+def _check_id_range(ids: list[int], specials: dict[str, int]) -> None:
+    """Ids are non-negative ints below the bound for this many tokens (no 8 GB id tables); specials non-empty."""
+    from .io.validate import id_limit
+
+    limit = id_limit(len(ids) + len(specials))
+    for where, values in (("vocab", ids), ("special_tokens", specials.values())):
+        for i in values:
+            if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < limit:
+                raise FormatError(f"{where}: id {i!r} is not an integer in 0..{limit - 1}")
+    for s in specials:
+        if not isinstance(s, str) or not s:
+            raise FormatError(f"special_tokens: {s!r} is not a non-empty string")
 
 
 def _id_array(ids) -> np.ndarray | None:

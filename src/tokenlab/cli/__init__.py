@@ -17,11 +17,21 @@ COMMAND_MODULES = ["core", "bytes", "corpus", "research", "inference", "evaluate
 class _Group(click.Group):
     """Turns expected failures into one ``error: ...`` line and exit code 1."""
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.ClickException as exc:
+            _click_fail(exc)
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except click.ClickException as exc:
+            _click_fail(exc)
         except TokenlabError as exc:
             _fail(str(exc))
+        except RecursionError:
+            _fail("input nested too deeply")
         except BrokenPipeError:
             # `tokenlab ... | head`: the reader left; not an error
             sys.stderr.close()
@@ -41,6 +51,16 @@ def _describe_os_error(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.filename:
         return f"{exc.filename}: {exc.strerror or exc}"
     return str(exc) or type(exc).__name__
+
+
+def _click_fail(exc: click.ClickException) -> None:
+    """click's usage errors as the one ``error:`` line every other failure prints (exit code kept: 2)."""
+    message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, click.UsageError) and ctx is not None:
+        message += f" (see '{ctx.command_path} --help')"
+    click.echo(f"error: {message}", err=True)
+    sys.exit(exc.exit_code)
 
 
 def _fail(message: str) -> None:

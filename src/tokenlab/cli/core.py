@@ -83,6 +83,8 @@ def train(corpus, output, vocab_size, algorithm, pretokenizer, split_digits, spe
     """Train a tokenizer on text files (UTF-8)."""
     from ..io import save_tokenizer
 
+    if any(not s for s in special_tokens):
+        raise click.BadParameter("a special token must not be empty", param_hint="--special")
     trainer = ALGORITHMS.get(algorithm.lower())
     if trainer is None:
         raise click.BadParameter(f"unknown algorithm {algorithm!r}; choose from {', '.join(sorted(ALGORITHMS))}",

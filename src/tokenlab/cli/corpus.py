@@ -9,6 +9,7 @@ from .common import progress_option, tokenizer_option
 
 def register(group: click.Group) -> None:
     group.add_command(encode_corpus)
+    group.add_command(verify_shards)
 
 
 @click.command("encode-corpus")
@@ -37,3 +38,16 @@ def encode_corpus(inputs, tokenizer_path, out_dir, shard_tokens, dtype, workers,
                    append_eos=append_eos, eos=eos, documents=documents, overwrite=overwrite, progress=progress)
     click.echo(f"{manifest['total_tokens']} tokens in {len(manifest['shards'])} shards "
                f"({manifest['settings']['dtype']}) -> {out_dir}", err=True)
+
+
+@click.command("verify-shards")
+@click.argument("out_dir", type=click.Path(file_okay=False))
+def verify_shards(out_dir):
+    """Check every shard of an encode-corpus output against the SHA-256 in its manifest."""
+    from ..corpus import verify_shards as run
+
+    manifest = run(out_dir)
+    state = "complete" if manifest.get("complete") else "partial"
+    unhashed = sum(1 for s in manifest["shards"] if "sha256" not in s)
+    note = f" ({unhashed} from an older tokenlab have no hash: checked for size only)" if unhashed else ""
+    click.echo(f"ok: {len(manifest['shards'])} shards, {manifest['total_tokens']} tokens, {state} run{note}")

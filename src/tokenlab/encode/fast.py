@@ -17,26 +17,12 @@ Compiled code is cached on disk (``cache=True``): the first process pays the JIT
 
 from __future__ import annotations
 
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-try:  # numba is optional: without it the Tokenizer keeps its pure-Python path
-    from numba import njit
-
-    HAVE_NUMBA = os.environ.get("TOKENLAB_NO_NUMBA", "") in ("", "0")
-except ImportError:  # pragma: no cover - exercised only where numba is absent
-    HAVE_NUMBA = False
-
-    def njit(*args, **kwargs):
-        def wrap(fn):
-            return fn
-
-        return wrap(args[0]) if args and callable(args[0]) else wrap
-
-
+from .._jit import HAVE_NUMBA, njit  # numba is optional: without it the Tokenizer keeps its pure-Python path
 from .patterns import PATTERN_IDS, pattern_id  # noqa: F401 - re-exported
 from .unicode_table import LETTER, LOWERISH, NUMBER, SPACE, UPPERISH, class_table
 

@@ -11,6 +11,7 @@ from .hf_json import read_hf_json, write_hf_json
 from .sentencepiece import looks_like_sentencepiece, read_sentencepiece
 from .tekken import read_tekken
 from .tiktoken_file import read_tiktoken, write_tiktoken
+from .validate import load_json, with_file
 
 __all__ = ["load_tokenizer", "save_tokenizer", "read_hf_json", "write_hf_json", "read_tekken", "read_sentencepiece",
            "read_tiktoken", "write_tiktoken", "atomic_path", "atomic_write_bytes", "atomic_write_text",
@@ -49,15 +50,11 @@ def detect_format(path) -> str:
         if path.suffix == ".txt" and len(first) == 1:
             return "wordpiece-vocab"  # BERT vocab.txt: one token per line
         return "tiktoken"
-    try:
-        with open(path, encoding="utf-8") as f:
-            d = json.load(f)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FormatError(f"{path}: corrupt JSON ({exc})") from None
+    d = load_json(path)
     if isinstance(d, dict):
         if d.get("format") == "tokenlab":
             return "tokenlab"
-        if d.get("format") in JSON_FORMATS:
+        if isinstance(d.get("format"), str) and d["format"] in JSON_FORMATS:
             return d["format"]
         if "model" in d:
             return "hf"
@@ -68,16 +65,21 @@ def detect_format(path) -> str:
 
 def load_tokenizer(path, format: str | None = None, **kwargs):
     """Load a tokenizer from any supported file; ``format`` overrides detection."""
+    fmt = format or detect_format(path)
+    try:
+        return _load(path, fmt, kwargs)
+    except FormatError as exc:
+        raise with_file(exc, path) from None
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, RecursionError) as exc:
+        # a reader missed a check: still one line naming the file, never a traceback
+        raise FormatError(f"{path}: corrupt {fmt} file ({type(exc).__name__}: {exc})") from None
+
+
+def _load(path, fmt: str, kwargs: dict):
     from ..tokenizer import Tokenizer
 
-    fmt = format or detect_format(path)
     if fmt == "tokenlab":
-        with open(path, encoding="utf-8") as f:
-            try:
-                d = json.load(f)
-            except json.JSONDecodeError as exc:
-                raise FormatError(f"{path}: corrupt JSON ({exc})") from None
-        return Tokenizer.from_dict(d)
+        return Tokenizer.from_dict(load_json(path), where=str(path))
     if fmt == "hf":
         return read_hf_json(path)
     if fmt == "tekken":

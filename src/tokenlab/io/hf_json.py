@@ -153,11 +153,13 @@ def _parse_pretokenizer(node) -> PreTokenizer:
 def from_hf_dict(d: dict, name: str = ""):
     from ..models import metaspace_bpe
     from ..tokenizer import Tokenizer
+    from .validate import check_ids, check_specials, check_type, fail, id_limit
 
+    check_type(d, dict, name, "tokenizer.json", "an object")
+    model = check_type(d.get("model"), dict, name, "model", "an object")
     try:
-        if isinstance(d.get("model"), dict) and metaspace_bpe.is_metaspace_bpe(d):
+        if metaspace_bpe.is_metaspace_bpe(d):
             return metaspace_bpe.from_hf_dict(d, name=name)  # Llama-style: characters, "▁", byte fallback
-        model = d["model"]
         if model.get("type", "BPE") != "BPE":
             raise FormatError(f"model type {model.get('type')!r} is not BPE")
         if d.get("normalizer") is not None:
@@ -165,17 +167,35 @@ def from_hf_dict(d: dict, name: str = ""):
         if model.get("continuing_subword_prefix") or model.get("end_of_word_suffix"):
             raise FormatError("BPE with subword prefix/suffix is not byte-level")
         pre = _parse_pretokenizer(d.get("pre_tokenizer"))
-        specials = {a["content"]: int(a["id"]) for a in d.get("added_tokens", [])}
+        raw_vocab = check_type(model.get("vocab"), dict, name, "model.vocab", "an object {token: id}")
+        added = check_type(d.get("added_tokens") or [], list, name, "added_tokens", "a list")
+        limit = id_limit(len(raw_vocab) + len(added))
+        by_content = check_ids(((s, i) for s, i in raw_vocab.items()), name, "model.vocab", limit=limit)
+        by_id = {i: s for s, i in by_content.items()}
+        pairs = {}
+        for n, a in enumerate(added):
+            check_type(a, dict, name, f"added_tokens[{n}]", "an object")
+            if a.get("content") in pairs:
+                raise fail(name, "added_tokens", f"{a.get('content')!r} is listed twice")
+            pairs[a.get("content")] = a.get("id")
+        specials = check_specials(pairs, name, "added_tokens", limit=limit, taken=by_id, allow_same=by_content)
         special_ids = set(specials.values())
         vocab = {}
-        for s, i in model["vocab"].items():
-            if int(i) in special_ids:
+        for s, i in by_content.items():
+            if i in special_ids:
                 continue
-            vocab[from_byte_level(s)] = int(i)
+            b = from_byte_level(s)
+            if b in vocab:
+                raise fail(name, "model.vocab", f"tokens {by_id[vocab[b]]!r} and {s!r} are the same bytes")
+            vocab[b] = i
         merges = []
-        for m in model["merges"]:
-            a, b = m.split(" ") if isinstance(m, str) else m
-            merges.append((from_byte_level(a), from_byte_level(b)))
+        for n, m in enumerate(check_type(model.get("merges", []), list, name, "model.merges", "a list")):
+            parts = m.split(" ") if isinstance(m, str) else m
+            if not isinstance(parts, list) or len(parts) != 2 or not all(isinstance(p, str) for p in parts):
+                raise fail(name, f"model.merges[{n}]", f"expected 'left right' or [left, right], got {m!r}"[:120])
+            merges.append((from_byte_level(parts[0]), from_byte_level(parts[1])))
+        check_type(model.get("ignore_merges", False), (bool, type(None)), name, "model.ignore_merges",
+                   "true or false")
         return Tokenizer(vocab=vocab, merges=merges, pretokenizer=pre, special_tokens=specials,
                          ignore_merges=bool(model.get("ignore_merges", False)), name=name)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -185,9 +205,6 @@ def from_hf_dict(d: dict, name: str = ""):
 
 
 def read_hf_json(path):
-    try:
-        with open(path, encoding="utf-8") as f:
-            d = json.load(f)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FormatError(f"{path}: not a JSON file ({exc})") from None
-    return from_hf_dict(d, name=str(path))
+    from .validate import load_json
+
+    return from_hf_dict(load_json(path), name=str(path))

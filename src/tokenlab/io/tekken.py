@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 
-from ..errors import FormatError
 from .tiktoken_file import tokenizer_from_ranks
 
 # Specials of tekken files that do not list their own (mistral-common's legacy set).
@@ -16,29 +14,57 @@ LEGACY_SPECIALS = ["<unk>", "<s>", "</s>", "[INST]", "[/INST]", "[AVAILABLE_TOOL
                    "[TOOL_CONTENT]"]
 
 
+# tekken files reserve 1000 special ids; more than this many is not a tokenizer, it is an attack on memory
+MAX_SPECIALS = 1 << 16
+
+
 def read_tekken(path, vocab_size: int | None = None):
     """Ids are ``rank + num_special_tokens``, as mistral-common's Tekkenizer assigns them."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            d = json.load(f)
-        cfg = d["config"]
-        n_special = int(cfg["default_num_special_tokens"])
-        total = int(vocab_size or cfg["default_vocab_size"])
-        inner = total - n_special
-        ranks = {}
-        for entry in d["vocab"][:inner]:
-            ranks[base64.b64decode(entry["token_bytes"], validate=True)] = int(entry["rank"])
-        names = [t["token_str"] for t in d.get("special_tokens") or []] or list(LEGACY_SPECIALS)
-        names += [f"<SPECIAL_{i}>" for i in range(len(names), n_special)]
-        pattern = cfg["pattern"]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError,
-            binascii.Error) as exc:
-        raise FormatError(f"{path}: not a tekken file ({exc!r})") from None
-    if set(ranks.values()) != set(range(inner)):
-        raise FormatError(f"{path}: tekken ranks are not 0..{inner - 1}")
+    from .validate import check_int, check_str, check_type, fail, load_json
+
+    where = str(path)
+    d = check_type(load_json(path), dict, where, "tekken.json", "an object")
+    cfg = check_type(d.get("config"), dict, where, "config", "an object")
+    entries = check_type(d.get("vocab"), list, where, "vocab", "a list")
+    n_special = check_int(cfg.get("default_num_special_tokens"), where, "config.default_num_special_tokens",
+                          high=MAX_SPECIALS + 1)
+    if vocab_size is None:
+        total = check_int(cfg.get("default_vocab_size"), where, "config.default_vocab_size",
+                          high=n_special + len(entries) + 1)
+    else:
+        total = check_int(vocab_size, where, "vocab_size", high=n_special + len(entries) + 1)
+    inner = total - n_special
+    if inner < 256:
+        raise fail(where, "config.default_vocab_size", f"{total} leaves {inner} ordinary tokens "
+                   f"after {n_special} specials (byte-level needs at least 256)")
+    pattern = check_str(cfg.get("pattern"), where, "config.pattern", nonempty=True)
+    ranks: dict[bytes, int] = {}
+    for n, entry in enumerate(entries[:inner]):
+        check_type(entry, dict, where, f"vocab[{n}]", "an object {rank, token_bytes}")
+        rank = check_int(entry.get("rank"), where, f"vocab[{n}].rank", high=inner)
+        try:
+            token = base64.b64decode(check_str(entry.get("token_bytes"), where, f"vocab[{n}].token_bytes"),
+                                     validate=True)
+        except (binascii.Error, ValueError):
+            raise fail(where, f"vocab[{n}].token_bytes", "not base64") from None
+        if token in ranks:
+            raise fail(where, f"vocab[{n}]", f"token {token[:40]!r} appears twice")
+        ranks[token] = rank
+    if len(set(ranks.values())) != inner:
+        raise fail(where, "vocab", f"ranks of the first {inner} entries are not 0..{inner - 1}")
+    special_list = check_type(d.get("special_tokens") or [], list, where, "special_tokens", "a list")
+    names = []
+    for n, t in enumerate(special_list):
+        check_type(t, dict, where, f"special_tokens[{n}]", "an object")
+        names.append(check_str(t.get("token_str"), where, f"special_tokens[{n}].token_str", nonempty=True))
+    names = names or list(LEGACY_SPECIALS)
+    names += [f"<SPECIAL_{i}>" for i in range(len(names), n_special)]
+    names = names[:n_special]
+    if len(set(names)) != len(names):
+        raise fail(where, "special_tokens", "a special token is listed twice")
     shifted = {tok: r + n_special for tok, r in ranks.items()}
-    tok = tokenizer_from_ranks(ranks, pattern, {}, name=str(path))
+    tok = tokenizer_from_ranks(ranks, pattern, {}, name=where)
     tok = type(tok)(vocab=shifted, merges=tok.merges, pretokenizer=tok.pretokenizer,
-                    special_tokens={s: i for i, s in enumerate(names[:n_special])},
-                    ignore_merges=True, any_split=True, name=str(path))
+                    special_tokens={s: i for i, s in enumerate(names)},
+                    ignore_merges=True, any_split=True, name=where)
     return tok

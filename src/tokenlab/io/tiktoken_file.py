@@ -10,6 +10,8 @@ from ..errors import FormatError
 from ..pretokenize import PreTokenizer
 from .atomic import atomic_write_text
 
+MAX_RANK = (1 << 31) - 1
+
 
 def _b64decode_strict(text: bytes) -> bytes:
     try:  # Python >= 3.11: the C decoder validates by itself, 3x faster than base64.b64decode(validate=True)
@@ -18,18 +20,39 @@ def _b64decode_strict(text: bytes) -> bytes:
         return base64.b64decode(text, validate=True)
 
 
-def parse_tiktoken_ranks(data: bytes) -> dict[bytes, int]:
+def parse_tiktoken_ranks(data: bytes, where: str = "") -> dict[bytes, int]:
+    """``{token bytes: rank}``; ranks must be unique and contiguous from 0 (a gap means a damaged file).
+
+    A file cut exactly at a line end is still a valid, smaller rank file and cannot be told apart
+    (tiktoken loads it too); a cut inside a line gives a bad line or a repeated rank, which are errors.
+    """
+    from .validate import fail, first_gap
+
     ranks: dict[bytes, int] = {}
+    seen: dict[int, int] = {}
     for n, line in enumerate(data.splitlines(), 1):
         if not line.strip():
             continue
         try:
             tok, rank = line.split()
-            ranks[_b64decode_strict(tok)] = int(rank)
+            token = _b64decode_strict(tok)
+            rank = int(rank)
         except (ValueError, binascii.Error):
-            raise FormatError(f"line {n} of tiktoken file is not 'base64 rank': {line[:60]!r}") from None
+            raise fail(where, f"line {n}", f"not 'base64 rank': {line[:60]!r}") from None
+        if rank < 0 or rank > MAX_RANK:
+            raise fail(where, f"line {n}", f"rank {rank} is out of range (0..{MAX_RANK})")
+        if token in ranks:
+            raise fail(where, f"line {n}", f"token {token[:40]!r} appears twice (ranks {ranks[token]} and {rank})")
+        if rank in seen:
+            raise fail(where, f"line {n}", f"rank {rank} is also on line {seen[rank]} (truncated or edited file?)")
+        ranks[token] = rank
+        seen[rank] = n
     if not ranks:
-        raise FormatError("tiktoken file has no tokens")
+        raise fail(where, "ranks", "tiktoken file has no tokens")
+    top = max(seen)
+    if top >= len(ranks):
+        raise fail(where, "ranks", f"ranks are not contiguous: {top + 1 - len(ranks)} missing below {top} "
+                   f"(first: {first_gap(seen)}); the file is truncated or edited")
     return ranks
 
 
@@ -84,7 +107,7 @@ def read_tiktoken(path, pattern: str | None = None, special_tokens: dict[str, in
         data = f.read()
     digest = hashlib.sha256(data).hexdigest()
     known_name, known_pattern, known_specials = KNOWN_FILES.get(digest, ("", None, {}))
-    ranks = parse_tiktoken_ranks(data)
+    ranks = parse_tiktoken_ranks(data, str(path))
     if special_tokens is None:
         special_tokens = known_specials
     return tokenizer_from_ranks(ranks, pattern or known_pattern or "cl100k", special_tokens,

@@ -134,20 +134,17 @@ class ModelBase:
 
     @classmethod
     def load(cls, path):
-        try:
-            with open(path, encoding="utf-8") as f:
-                d = json.load(f)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise FormatError(f"{path}: corrupt JSON ({exc})") from None
-        except FileNotFoundError:
-            raise FormatError(f"{path}: no such file") from None
+        from ..io.validate import load_json, with_file
+
+        d = load_json(path)
         if not isinstance(d, dict) or d.get("format") != cls.format_name:
             raise FormatError(f"{path}: not a {cls.format_name} file")
         try:
             return cls.from_dict(d)
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
-            if isinstance(exc, FormatError):
-                raise
+        except FormatError as exc:
+            raise with_file(exc, path) from None
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError,
+                RecursionError) as exc:
             raise FormatError(f"{path}: corrupt {cls.format_name} file ({exc!r})") from None
 
     def __len__(self) -> int:

@@ -39,7 +39,10 @@ class MetaspaceBPE(ModelBase):
                  strip_decoded: Literal["none", "fused", "first_token"] = "none",
                  added_tokens: dict[str, tuple[int, bool]] | None = None, byte_decoder: bool | None = None,
                  name: str = ""):
-        self.token_to_id = {str(t): int(i) for t, i in vocab.items()}
+        from ..io.validate import check_ids, id_limit
+
+        self.token_to_id = check_ids(((str(t), i) for t, i in vocab.items()), "", "vocab",
+                                     limit=id_limit(len(vocab)))
         self.merge_list = [(str(a), str(b)) for a, b in merges]
         self.normalizers = [dict(n) for n in normalizers]
         self.metaspace = dict(metaspace) if metaspace else None
@@ -150,7 +153,7 @@ class MetaspaceBPE(ModelBase):
             elif kind == "Replace":
                 text = text.replace(n["pattern"], n["content"])
             elif kind == "ReplaceRegex":
-                text = compiled.sub(lambda _, content=n["content"]: content, text)
+                text = _guarded_sub(compiled, n["content"], text)
             elif kind == "Precompiled":
                 text = compiled.normalize_graphemes(text)
             elif kind == "Lowercase":
@@ -371,6 +374,17 @@ def load_metaspace_unigram(path) -> MetaspaceUnigram:
     return MetaspaceUnigram.load(path)
 
 
+def _guarded_sub(compiled, content: str, text: str) -> str:
+    """A ReplaceRegex normalizer from a file, under the pre-tokenizer's time limit (no ReDoS hang)."""
+    from ..pretokenize import regex_timeout
+
+    try:
+        return compiled.sub(lambda _: content, text, timeout=regex_timeout(len(text)))
+    except TimeoutError:
+        raise InvalidInputError(f"normalizer pattern {compiled.pattern[:80]!r} timed out (catastrophic "
+                                "backtracking)") from None
+
+
 def _compile_step(step: dict):
     if step["type"] == "ReplaceRegex":
         import regex
@@ -408,10 +422,25 @@ def _steps(spec, where: str) -> list[dict]:
     return [spec]
 
 
+def _string_fields(step: dict, *keys: str) -> None:
+    for key in keys:
+        value = step.get(key)
+        if isinstance(value, dict) and key == "pattern":
+            value = value.get("String", value.get("Regex"))
+        if not isinstance(value, str):
+            raise FormatError(f"normalizer {step.get('type')!r}: {key} must be a string, got {value!r}"[:160])
+
+
 def _normalizer_steps(spec) -> list[dict]:
     out = []
     for step in _steps(spec, "normalizer"):
         kind = step.get("type")
+        if kind in ("Replace",):
+            _string_fields(step, "pattern", "content")
+        elif kind == "Prepend":
+            _string_fields(step, "prepend")
+        elif kind == "Precompiled" and step.get("precompiled_charsmap"):
+            _string_fields(step, "precompiled_charsmap")
         if kind == "Replace":
             pattern = step.get("pattern", {})
             if "String" in pattern:
@@ -446,6 +475,9 @@ def _metaspace(spec) -> dict | None:
         scheme = "always" if step.get("add_prefix_space", True) else "never"
     if scheme not in ("always", "first", "never"):
         raise FormatError(f"Metaspace prepend_scheme {scheme!r} is not supported")
+    if not isinstance(step.get("replacement", SPACE), str) or len(step.get("replacement", SPACE)) != 1:
+        raise FormatError(f"pre_tokenizer: Metaspace replacement must be one character, got "
+                          f"{step.get('replacement')!r}"[:160])
     return {"replacement": step.get("replacement", SPACE), "prepend_scheme": scheme,
             "split": bool(step.get("split", True)), "whitespace_split": whitespace_split}
 
@@ -474,10 +506,9 @@ def from_hf_dict(d: dict, name: str = "") -> MetaspaceBPE:
     if model.get("continuing_subword_prefix") or model.get("end_of_word_suffix"):
         raise FormatError("BPE with subword prefix/suffix is not supported")
     merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
-    specials = {a["content"]: int(a["id"]) for a in d.get("added_tokens", []) if a.get("special", True)}
-    added = {a["content"]: (int(a["id"]), bool(a.get("normalized", False)))
-             for a in d.get("added_tokens", []) if not a.get("special", True)}
-    vocab = dict(model["vocab"])
+    if any(len(m) != 2 or not all(isinstance(x, str) for x in m) for m in merges):
+        raise FormatError("model.merges: expected 'left right' or [left, right] entries")
+    specials, added, vocab = _checked_tables(d, name)
     for content, i in [*specials.items(), *((c, i) for c, (i, _) in added.items())]:
         vocab.setdefault(content, i)
     return MetaspaceBPE(vocab, merges, normalizers=_normalizer_steps(d.get("normalizer")),
@@ -488,14 +519,43 @@ def from_hf_dict(d: dict, name: str = "") -> MetaspaceBPE:
                         byte_decoder=_has_byte_decoder(d.get("decoder")), name=name)
 
 
+def _checked_tables(d: dict, name: str, vocab: dict | None = None):
+    """(specials, non-special added tokens, vocab with the added tokens) with ids checked: non-negative,
+    bounded, unique; an added token may share an id only with the vocab token of the same text."""
+    from ..io.validate import check_ids, check_specials, check_type, fail, id_limit
+
+    added_list = check_type(d.get("added_tokens") or [], list, name, "added_tokens", "a list")
+    if vocab is None:
+        raw = check_type(d["model"].get("vocab"), dict, name, "model.vocab", "an object {token: id}")
+        vocab = check_ids(raw.items(), name, "model.vocab", limit=id_limit(len(raw) + len(added_list)))
+    by_id = {i: t for t, i in vocab.items()}
+    everything: dict[str, int] = {}
+    flags: dict[str, tuple[bool, bool]] = {}
+    for n, a in enumerate(added_list):
+        check_type(a, dict, name, f"added_tokens[{n}]", "an object")
+        if a.get("content") in everything:
+            raise fail(name, "added_tokens", f"{a.get('content')!r} is listed twice")
+        everything[a.get("content")] = a.get("id")
+        flags[a.get("content")] = (bool(a.get("special", True)), bool(a.get("normalized", False)))
+    checked = check_specials(everything, name, "added_tokens", limit=id_limit(len(vocab) + len(added_list)),
+                             taken=by_id, allow_same=vocab)
+    specials = {t: i for t, i in checked.items() if flags[t][0]}
+    added = {t: (i, flags[t][1]) for t, i in checked.items() if not flags[t][0]}
+    merged = dict(vocab)
+    for content, i in checked.items():
+        merged.setdefault(content, i)
+    return specials, added, merged
+
+
 def _unigram_from_hf_dict(d: dict, name: str) -> MetaspaceUnigram:
     model = d["model"]
     pieces = [(str(p), float(score)) for p, score in model["vocab"]]
     vocab = {p: i for i, (p, _) in reversed(list(enumerate(pieces)))}
     unk_id = model.get("unk_id")
-    specials = {a["content"]: int(a["id"]) for a in d.get("added_tokens", []) if a.get("special", True)}
-    added = {a["content"]: (int(a["id"]), bool(a.get("normalized", False)))
-             for a in d.get("added_tokens", []) if not a.get("special", True)}
+    if unk_id is not None and (isinstance(unk_id, bool) or not isinstance(unk_id, int)
+                               or not 0 <= unk_id < len(pieces)):
+        raise FormatError(f"model.unk_id: {unk_id!r} is not the index of a piece")
+    specials, added, _ = _checked_tables(d, name, vocab=vocab)
     return MetaspaceUnigram(vocab, dict(pieces), normalizers=_normalizer_steps(d.get("normalizer")),
                             metaspace=_metaspace(d.get("pre_tokenizer")),
                             byte_fallback=bool(model.get("byte_fallback")),

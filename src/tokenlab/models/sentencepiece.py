@@ -63,9 +63,13 @@ class SentencePieceTokenizer(ModelBase):
         self.byte_to_id: dict[int, int] = {}
         self.user_defined: list[str] = []
         self.unk_id = None
+        seen: dict[str, int] = {}
         for i, (piece, _, kind) in enumerate(self.pieces):
             if not piece:
                 raise FormatError(f"piece {i} is empty")
+            if piece in seen:  # sentencepiece refuses a repeated piece of any type
+                raise FormatError(f"pieces[{i}]: {piece!r} is also piece {seen[piece]}")
+            seen[piece] = i
             if kind in (NORMAL, USER_DEFINED, UNUSED):
                 if piece in self.piece_to_id:
                     raise FormatError(f"sentencepiece model has the piece {piece!r} twice")
@@ -80,11 +84,20 @@ class SentencePieceTokenizer(ModelBase):
             elif kind == CONTROL:
                 self.special_tokens[piece] = i
             elif kind == UNKNOWN:
+                if self.unk_id is not None:
+                    raise FormatError(f"pieces[{i}]: a second unknown piece (the first is {self.unk_id})")
                 self.unk_id = i  # "<unk>" in text is text, as in sentencepiece; decodes to unk_surface
             else:
                 raise FormatError(f"piece {i} has unknown type {kind}")
         if self.unk_id is None:
             raise FormatError("sentencepiece model has no unknown piece")
+        # sentencepiece's own load checks: what a model cut at a field boundary fails (its trainer spec or
+        # most pieces are gone), so a truncated file is refused as sentencepiece refuses it
+        if self.byte_to_id and not self.byte_fallback:
+            raise FormatError("trainer_spec.byte_fallback: byte pieces are present but byte_fallback is off "
+                              "(truncated file?)")
+        if not self.piece_to_id:
+            raise FormatError("pieces: no normal pieces (truncated file?)")
         if self.byte_fallback and len(self.byte_to_id) != 256:
             raise FormatError(f"byte_fallback needs 256 <0xNN> pieces, found {len(self.byte_to_id)}")
         self._trie = CharsMap(self.precompiled_charsmap) if self.precompiled_charsmap else None

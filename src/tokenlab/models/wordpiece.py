@@ -148,7 +148,9 @@ class WordPieceTokenizer(ModelBase):
         vocab: dict[str, int] = {}
         for i, line in enumerate(lines):
             tok = line.rstrip("\r")
-            vocab.setdefault(tok, i)
+            if tok in vocab:  # HF keeps the last line, BERT's reference the last too: refuse rather than guess
+                raise FormatError(f"{path}: line {i + 1}: token {tok!r} is also on line {vocab[tok] + 1}")
+            vocab[tok] = i
         if not vocab:
             raise FormatError(f"{path}: empty vocabulary")
         kwargs.setdefault("name", str(path))
@@ -232,7 +234,15 @@ class WordPieceTokenizer(ModelBase):
 
     @classmethod
     def from_dict(cls, d: dict) -> WordPieceTokenizer:
-        vocab = {str(t): i for i, t in enumerate(d["vocab"]) if t is not None}
+        from ..io.validate import check_ids, check_specials, check_type, id_limit
+
+        entries = check_type(d["vocab"], list, "", "vocab", "a list of tokens (null for unused ids)")
+        vocab = check_ids(((t, i) for i, t in enumerate(entries) if t is not None), "", "vocab",
+                          limit=id_limit(len(entries)))
+        if not all(isinstance(t, str) for t in vocab):
+            raise FormatError("vocab: tokens must be strings")
+        check_specials(d.get("special_tokens", {}), "", "special_tokens", limit=len(entries),
+                       taken={i: t for t, i in vocab.items()}, allow_same=vocab)
         return cls(vocab, unk_token=d["unk_token"], prefix=d.get("prefix", "##"),
                    max_input_chars_per_word=int(d.get("max_input_chars_per_word", 100)),
                    lowercase=bool(d.get("lowercase", True)), strip_accents=d.get("strip_accents"),

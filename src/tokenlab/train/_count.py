@@ -9,9 +9,11 @@ Importing this module needs numba; callers fall back to ``PreTokenizer.split`` w
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from .._jit import njit, require_numba
 from ..encode.fast import _split_kernel, class_table, pattern_id
+
+require_numba()  # ImportError without numba (or with TOKENLAB_NO_NUMBA=1): callers fall back
 
 _HUGE_DOC = 1 << 26
 _FNV_OFFSET = np.uint64(14695981039346656037)

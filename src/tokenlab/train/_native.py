@@ -18,12 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-try:  # numba is optional (the "fast" extra)
-    from numba import njit as _njit
-
-    HAVE_NUMBA = True
-except ImportError:  # pragma: no cover - exercised by forcing the fallback in tests
-    HAVE_NUMBA = False
+from .._jit import HAVE_NUMBA  # numba is optional (the "fast" extra)
+from .._jit import njit as _njit
 
 
 def _jit(fn):

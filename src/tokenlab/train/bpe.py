@@ -293,12 +293,28 @@ def train_bpe(
     Ids: bytes 0..255, then merges in order, then special tokens. ``workers`` processes
     pre-tokenize the corpus (default: all cores; small corpora are counted in-process).
     """
-    special_tokens = list(dict.fromkeys(special_tokens))
+    special_tokens = _checked_specials(special_tokens)
     if vocab_size < 256 + len(special_tokens):
         raise InvalidInputError(f"vocab_size {vocab_size} is below 256 bytes + {len(special_tokens)} specials")
+    _check_vocab_size(vocab_size)
     pre = get_pretokenizer(pretokenizer, split_digits)
     counts = count_pretokens(corpus, pre, progress=progress, workers=workers)
     return train_from_counts(counts, vocab_size, pre, special_tokens, min_frequency, progress, name)
+
+
+def _check_vocab_size(vocab_size: int) -> None:
+    from ..io.validate import MAX_ID
+
+    if vocab_size > MAX_ID + 1:
+        raise InvalidInputError(f"vocab_size {vocab_size} is too large (ids must fit in 31 bits: at most {MAX_ID + 1})")
+
+
+def _checked_specials(special_tokens) -> list[str]:
+    out = list(dict.fromkeys(special_tokens))
+    for s in out:
+        if not isinstance(s, str) or not s:
+            raise InvalidInputError(f"special token {s!r} must be a non-empty string")
+    return out
 
 
 def train_from_counts(word_counts: dict[bytes, int], vocab_size: int, pretokenizer: PreTokenizer,
@@ -313,13 +329,17 @@ def train_from_counts(word_counts: dict[bytes, int], vocab_size: int, pretokeniz
     from ..tokenizer import Tokenizer
     from . import _native
 
-    special_tokens = list(dict.fromkeys(special_tokens))
+    special_tokens = _checked_specials(special_tokens)
     n_new = vocab_size - 256 - len(special_tokens)
     if n_new < 0:
         raise InvalidInputError(f"vocab_size {vocab_size} is below 256 bytes + {len(special_tokens)} specials")
+    _check_vocab_size(vocab_size)
     words = [w for w in word_counts if len(w) > 1]  # a single byte has no pair to merge
     lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
     n_nodes = int(lengths.sum())
+    # every merge removes at least one symbol, so no run can add more tokens than there are pairs: the
+    # loop's tables are sized by this, not by a vocab_size of 10**9 (same result, no 24 GB allocation)
+    n_new = min(n_new, n_nodes - len(words))
     if n_nodes >= 2**31 - 1:
         raise InvalidInputError("too many distinct pretoken bytes for the trainer (over 2**31)")
     sym = np.frombuffer(b"".join(words), dtype=np.uint8).astype(np.int32)
