@@ -150,10 +150,41 @@ def _parse_pretokenizer(node) -> PreTokenizer:
     return PreTokenizer(pattern, split_digits)
 
 
-def from_hf_dict(d: dict, name: str = ""):
+def from_hf_dict(d: dict, name: str = "", pipeline: bool = False):
+    """A tokenizer for tokenizer.json content: the compiled byte-level BPE (`Tokenizer`) or the Metaspace
+    models where the file is exactly theirs, else the general component pipeline (`PipelineTokenizer`),
+    which reads every component HF has; ``pipeline=True`` always takes the pipeline."""
+    from ..pipeline import PipelineTokenizer
+
+    if not pipeline and isinstance(d, dict):
+        try:
+            return _special_path(d, name)
+        except FormatError:
+            pass
+    where = f"{name}: " if name else ""
+    try:
+        return PipelineTokenizer.from_hf_dict(d, name=name)
+    except FormatError as exc:
+        raise FormatError(f"{where}{exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise FormatError(f"{where}corrupt tokenizer.json: {exc!r}") from None
+
+
+def _needs_pipeline(d: dict) -> str | None:
+    """Why the special paths would not be exact for this file (None: they are)."""
+    for a in d.get("added_tokens") or []:
+        if a.get("lstrip") or a.get("rstrip") or a.get("single_word"):
+            return "added token with lstrip/rstrip/single_word"
+    return None
+
+
+def _special_path(d: dict, name: str = ""):
     from ..models import metaspace_bpe
     from ..tokenizer import Tokenizer
 
+    why = _needs_pipeline(d)
+    if why:
+        raise FormatError(why)
     try:
         if isinstance(d.get("model"), dict) and metaspace_bpe.is_metaspace_bpe(d):
             return metaspace_bpe.from_hf_dict(d, name=name)  # Llama-style: characters, "▁", byte fallback
@@ -164,7 +195,13 @@ def from_hf_dict(d: dict, name: str = ""):
             raise FormatError(f"normalizer {d['normalizer'].get('type')!r} is not supported")
         if model.get("continuing_subword_prefix") or model.get("end_of_word_suffix"):
             raise FormatError("BPE with subword prefix/suffix is not byte-level")
+        if model.get("dropout") or model.get("byte_fallback") or model.get("unk_token") is not None:
+            raise FormatError("BPE with dropout/byte_fallback/unk_token is not the compiled byte-level BPE")
+        if (d.get("decoder") or {}).get("type", "ByteLevel") != "ByteLevel":
+            raise FormatError("decoder other than ByteLevel")
         pre = _parse_pretokenizer(d.get("pre_tokenizer"))
+        if any(not a.get("special", True) and a.get("normalized", True) for a in d.get("added_tokens", [])):
+            raise FormatError("normalized added tokens")
         specials = {a["content"]: int(a["id"]) for a in d.get("added_tokens", [])}
         special_ids = set(specials.values())
         vocab = {}
@@ -184,10 +221,12 @@ def from_hf_dict(d: dict, name: str = ""):
         raise FormatError(f"corrupt tokenizer.json: {exc!r}") from None
 
 
-def read_hf_json(path):
+def read_hf_json(path, pipeline: bool = False):
     try:
         with open(path, encoding="utf-8") as f:
             d = json.load(f)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise FormatError(f"{path}: not a JSON file ({exc})") from None
-    return from_hf_dict(d, name=str(path))
+    except FileNotFoundError:
+        raise FormatError(f"{path}: no such file") from None
+    return from_hf_dict(d, name=str(path), pipeline=pipeline)

@@ -1,0 +1,119 @@
+"""HF ``tokenizers``' character classes and per-character maps, from the pinned table ``data/hf_unicode.json``.
+
+HF classifies characters with Rust's ``char`` methods and crates of their own Unicode versions, not
+Python's ``unicodedata``; ``scripts/make_hf_unicode_tables.py`` probes them through HF's public
+components over every code point, and tests re-probe. Python's own tables fill in where HF agrees.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import unicodedata
+from functools import cache, lru_cache
+from importlib import resources
+
+
+@lru_cache(maxsize=1)
+def table() -> dict:
+    with resources.files("tokenlab.data").joinpath("hf_unicode.json").open(encoding="utf-8") as f:
+        return json.load(f)
+
+
+class CharClass:
+    """Membership of code points in a set of ranges (bisect; answers cached per character)."""
+
+    def __init__(self, ranges: list[list[int]]):
+        self.starts = [r[0] for r in ranges]
+        self.ends = [r[1] for r in ranges]
+        self._cache: dict[str, bool] = {}
+
+    def __contains__(self, ch: str) -> bool:
+        hit = self._cache.get(ch)
+        if hit is None:
+            cp = ord(ch)
+            k = bisect.bisect_right(self.starts, cp) - 1
+            hit = self._cache[ch] = k >= 0 and cp <= self.ends[k]
+        return hit
+
+
+@cache
+def char_class(name: str) -> CharClass:
+    """``bert_removed`` (BertNormalizer clean_text drops), ``bert_to_space``, ``chinese``, ``white_space``
+    (Rust ``char::is_whitespace``), ``punctuation`` (ASCII or Unicode P*), ``numeric`` (``char::is_numeric``),
+    ``regex_word`` / ``regex_space`` (``\\w`` / ``\\s`` of the Whitespace pre-tokenizer), ``combining_mark``."""
+    return CharClass(table()["classes"][name])
+
+
+@cache
+def char_map(name: str) -> dict[str, str]:
+    """Characters whose HF result differs from Python's: ``lowercase``, ``bert_strip_accents``, NFD/NFKD/NFC/NFKC."""
+    return {chr(int(k)): v for k, v in table()["maps"][name].items()}
+
+
+def lowercase(ch: str) -> str:
+    got = char_map("lowercase").get(ch)
+    return ch.lower() if got is None else got
+
+
+def bert_strip_accents(ch: str) -> str:
+    got = char_map("bert_strip_accents").get(ch)
+    if got is not None:
+        return got
+    return "".join(x for x in unicodedata.normalize("NFD", ch) if unicodedata.category(x) != "Mn")
+
+
+@lru_cache(maxsize=1)
+def _scripts() -> tuple[list[int], list[int], list[int]]:
+    rows = table()["scripts"]
+    return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+
+
+def script(ch: str) -> int:
+    """UnicodeScripts' script class of ``ch`` (0: "Any", which never splits)."""
+    starts, ends, ids = _scripts()
+    cp = ord(ch)
+    k = bisect.bisect_right(starts, cp) - 1
+    return ids[k] if k >= 0 and cp <= ends[k] else 0
+
+
+# ---------------------------------------------------------------------- Unicode normalization forms
+@lru_cache(maxsize=1)
+def _second_of_pair() -> frozenset[str]:
+    """Characters that compose with a preceding starter (the second of a canonical pair, Hangul V/T)."""
+    out = set()
+    for cp in range(0x110000):
+        d = unicodedata.decomposition(chr(cp))
+        if d and not d.startswith("<"):
+            parts = d.split()
+            if len(parts) == 2:
+                out.add(chr(int(parts[1], 16)))
+    out.update(chr(c) for c in range(0x1161, 0x11C3))
+    return frozenset(out)
+
+
+@lru_cache(maxsize=1 << 16)
+def _opens_segment(ch: str, form: str) -> bool:
+    """Whether normalization never reaches across a boundary before ``ch``."""
+    if ch in char_map(form):
+        return True
+    decomposed = unicodedata.normalize("NFKD" if "K" in form else "NFD", ch)
+    first = decomposed[0] if decomposed else ch
+    return unicodedata.combining(first) == 0 and first not in _second_of_pair()
+
+
+def normalize_segments(text: str, form: str) -> list[tuple[int, int, str]]:
+    """``text`` normalized to ``form`` as HF does, in independent segments: (start, end, normalized)."""
+    overrides = char_map(form)
+    out: list[tuple[int, int, str]] = []
+    start = 0
+    n = len(text)
+    for i in range(1, n + 1):
+        if i == n or _opens_segment(text[i], form) or text[i - 1] in overrides:
+            seg = text[start:i]
+            if len(seg) == 1 and seg in overrides:
+                out.append((start, i, overrides[seg]))
+            else:
+                out.append((start, i, unicodedata.normalize(form, seg)))
+            start = i
+    return out
