@@ -72,7 +72,7 @@ class BPE(Model):
             new = a + b[cut:]
             if a not in v or b not in v or new not in v:
                 missing = next(t for t in (a, b, new) if t not in v)
-                raise FormatError(f"BPE merge {a!r} + {b!r}: token {missing!r} is not in the vocabulary")
+                raise FormatError(f"BPE merge {a!r} + {b!r}: token {missing!r} is missing from the vocabulary")
             self.pair_table[(v[a], v[b])] = (rank, v[new])  # a repeated pair keeps its last rank, as HF
         if unk_token is not None and unk_token not in v:
             self._unk_id = None
@@ -81,13 +81,16 @@ class BPE(Model):
         self._cache: dict[str, list[Token]] = {}
 
     def _symbols(self, text: str) -> list[list]:
-        """Initial symbols [id, start, end] (character offsets)."""
+        """Initial symbols [id, start, end]; as HF, offsets are running sums of the symbols' UTF-8 lengths (a
+        byte token counts 1, a dropped character 0), so they are byte offsets into the piece."""
         v, prefix, suffix = self.vocab, self.continuing_subword_prefix, self.end_of_word_suffix
         out: list[list] = []
         unk: list | None = None
         n = len(text)
+        pos = 0
         for i, ch in enumerate(text):
             s = ch
+            size = len(ch.encode("utf-8", "surrogatepass"))
             if i > 0 and prefix:
                 s = prefix + s
             if i == n - 1 and suffix:
@@ -96,25 +99,46 @@ class BPE(Model):
             if tid is not None:
                 if unk is not None:
                     out.append(unk)
+                    pos = unk[2]
                     unk = None
-                out.append([tid, i, i + 1])
+                out.append([tid, pos, pos + size])
+                pos += size
                 continue
             if self.byte_fallback:
                 ids = [v.get(_byte_token(b)) for b in s.encode("utf-8", "surrogatepass")]
                 if None not in ids:
-                    out.extend([b, i, i + 1] for b in ids)  # HF does not flush a pending unknown here
+                    for b in ids:  # HF does not flush a pending unknown here
+                        out.append([b, pos, pos + 1])
+                        pos += 1
                     continue
             if self.unk_token is not None:
                 if self._unk_id is None:
                     raise FormatError(f"BPE unk_token {self.unk_token!r} is not in the vocabulary")
                 if unk is not None and self.fuse_unk:
-                    unk[2] = i + 1
+                    unk[2] += size
                 else:
                     if unk is not None:
                         out.append(unk)
-                    unk = [self._unk_id, i, i + 1]
+                        pos = unk[2]
+                    unk = [self._unk_id, pos, pos + size]
         if unk is not None:
             out.append(unk)
+        return out
+
+    @staticmethod
+    def _char_offsets(text: str, tokens: list[list]) -> list[tuple[int, int]]:
+        """Byte offsets of the symbols to character offsets of ``text`` (the characters holding those bytes)."""
+        if text.isascii():
+            return [(s, e) for _, s, e in tokens]
+        char_of: list[int] = []
+        for k, ch in enumerate(text):
+            char_of.extend([k] * len(ch.encode("utf-8", "surrogatepass")))
+        last = len(char_of)
+        out = []
+        for _, s, e in tokens:
+            a = char_of[s] if s < last else len(text)
+            b = char_of[e - 1] + 1 if 0 < e <= last else a
+            out.append((a, max(a, b)))
         return out
 
     def _merge(self, symbols: list[list]) -> list[list]:
@@ -177,7 +201,8 @@ class BPE(Model):
             if hit is not None:
                 return hit
         r = self._id_to_token
-        out = [(i, r[i], s, e) for i, s, e in self._merge(self._symbols(text))]
+        merged = self._merge(self._symbols(text))
+        out = [(sym[0], r[sym[0]], a, b) for sym, (a, b) in zip(merged, self._char_offsets(text, merged))]
         if use_cache and len(self._cache) < 1 << 17:
             self._cache[text] = out
         return out

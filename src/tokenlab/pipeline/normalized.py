@@ -142,8 +142,8 @@ class NormalizedString:
                 if pairs:
                     ch, change = pairs[-1]
                     pairs[-1] = (ch, change - n)
-                else:
-                    initial += n
+                # else: as HF's Precompiled, a removal with nothing before it is not recorded, so the next
+                # characters take the spans of the removed ones
             elif m >= n:
                 pairs.extend((c, 0 if k < n else 1) for k, c in enumerate(new))
             else:

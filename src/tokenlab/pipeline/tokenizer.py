@@ -85,15 +85,12 @@ class PipelineTokenizer(ModelBase):
         for word, piece in enumerate(self._pre_tokenized(text, enabled).pieces):
             n = piece.normalized
             if piece.token_id is not None:
-                enc.append(piece.token_id, self._added_token_string(piece.token_id), n.original_span(),
+                enc.append(piece.token_id, n.text, n.original_span(),
                            type_id=type_id, word_id=word, special=0)
                 continue
             for tid, token, s, e in self.model.tokenize(n.text):
                 enc.append(tid, token, n.original_span(s, e), type_id=type_id, word_id=word)
         return enc
-
-    def _added_token_string(self, tid: int) -> str:
-        return self.added.by_id[tid].content
 
     def encode_full(self, text: str, pair: str | None = None, add_special_tokens: bool = True) -> Encoding:
         """HF's ``Tokenizer.encode``: every added token is matched, the post-processor runs (special tokens
