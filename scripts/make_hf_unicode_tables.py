@@ -149,11 +149,38 @@ def probe_scripts() -> list[list[int]]:
     return out
 
 
+# regex classes of HF's Split / ByteLevel patterns (Oniguruma's Unicode tables): name -> pattern
+REGEX_PROPERTIES = {name: rf"\p{{{name}}}" for name in (
+    "L", "Lu", "Ll", "Lt", "Lm", "Lo", "M", "Mn", "Mc", "Me", "N", "Nd", "Nl", "No", "P", "Pc", "Pd", "Ps", "Pe",
+    "Pi", "Pf", "Po", "S", "Sm", "Sc", "Sk", "So", "Z", "Zs", "Zl", "Zp", "C", "Cc", "Cf", "Co", "Cn")}
+REGEX_PROPERTIES.update({"\\s": r"\s", "\\w": r"\w", "\\d": r"\d"})
+
+
+def probe_regex_properties() -> dict[str, list[list[int]]]:
+    """Code points each class matches in HF's regex engine: a Split that removes the matches leaves the rest."""
+    from tokenizers import Regex
+    from tokenizers import pre_tokenizers as P
+
+    out = {}
+    for name, pattern in REGEX_PROPERTIES.items():
+        pre = P.Split(Regex(pattern), behavior="removed")
+        hits: list[int] = []
+        for lo in range(0, 0x110000, 0x8000):
+            chars = [c for c in range(lo, lo + 0x8000) if c not in SURROGATES]
+            kept = [False] * len(chars)
+            for _, (a, b) in pre.pre_tokenize_str("".join(map(chr, chars))):
+                for k in range(a, b):
+                    kept[k] = True
+            hits.extend(c for c, keep in zip(chars, kept) if not keep)
+        out[name] = ranges(hits)
+    return out
+
+
 def build() -> dict:
     import tokenizers
 
     return {"source": f"tokenizers {tokenizers.__version__}", "classes": probe_classes(), "maps": probe_maps(),
-            "scripts": probe_scripts()}
+            "scripts": probe_scripts(), "regex_properties": probe_regex_properties()}
 
 
 def main() -> int:

@@ -17,6 +17,7 @@ ATOMS = [" ", "  ", "\t", "\n", "\r\n", "\u3000", "\u00a0", "\u200b", "\u200d", 
          "👩\u200d👩\u200d👧", "🇫🇷", "İ",
          "ΣΑΣ", "ß", "Ǆ", "σ", "٣", "١٢", "0", "12345", "007", "x", "'s", "n't", "...", "!?", "—", "«»",
          "$", "#", "@", "_", "-", "\u0b55", "\U0001faca", "\U00011bc3", "\u0c8c\u0c84", "\U0001e5d0",
+         "\U00031350", "\U000190f1", "\U0003df32",
          "\U000e0001", "\U0010ffff", "\U000f0000", "\x00", "\x07", "\x1f", "\x7f", "\u0085", "\u2028", "▁", "Ġ",
          "שלום", "مرحبا", "नमस्ते", "ไทย", "ᄀ", "\u0b3e", "\u0b47", "㋿", "ꟲ", "\u1c8a", "[MASK]", "<s>"]
 
@@ -34,8 +35,7 @@ def adversarial(n: int, seed: int) -> list[str]:
     for _ in range(n):
         parts = [rng.choice(ATOMS) for _ in range(rng.randrange(1, 9))]
         if rng.random() < 0.3:
-            # planes 0-2 (assigned, newly assigned and unassigned); see test_known_regex_unicode_gap for plane 3
-            parts.append(chr(rng.choice([rng.randrange(0x80, 0x3000), rng.randrange(0x10000, 0x30000),
+            parts.append(chr(rng.choice([rng.randrange(0x80, 0x3000), rng.randrange(0x10000, 0x40000),
                                          rng.randrange(0xE000, 0xFFFF)])))
         out.append("".join(parts))
     return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import re
 import unicodedata
 from functools import cache, lru_cache
 from importlib import resources
@@ -117,3 +118,64 @@ def normalize_segments(text: str, form: str) -> list[tuple[int, int, str]]:
                 out.append((start, i, unicodedata.normalize(form, seg)))
             start = i
     return out
+
+
+# ---------------------------------------------------------------------- regex classes
+_PROPERTY = re.compile(r"\\([pP])(?:\{(\^?)([A-Za-z_]+)\}|([A-Z]))")
+
+
+def _ranges_text(rows: list[list[int]]) -> str:
+    return "".join(f"\\U{a:08x}" if a == b else f"\\U{a:08x}-\\U{b:08x}" for a, b in rows)
+
+
+@lru_cache(maxsize=256)
+def pin_regex(pattern: str) -> str:
+    """``pattern`` with its general-category classes (``\\p{L}``, ``\\p{N}``, ... and ``\\s``, ``\\w``, ``\\d``)
+    spelled as the code point ranges HF's regex engine (Oniguruma) matches, so Python's ``regex`` module,
+    whatever its Unicode version, finds the same matches. Other syntax is left as it is."""
+    props = table().get("regex_properties", {})
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    in_class = False
+
+    def emit(rows, negated: bool, original: str) -> None:
+        body = _ranges_text(rows)
+        if in_class:
+            out.append(original if negated else body)
+        else:
+            out.append(f"[{'^' if negated else ''}{body}]")
+
+    while i < n:
+        c = pattern[i]
+        if c == "\\" and i + 1 < n:
+            nxt = pattern[i + 1]
+            m = _PROPERTY.match(pattern, i) if nxt in "pP" else None
+            if m:
+                name = m.group(3) or m.group(4)
+                if name in props:
+                    emit(props[name], (nxt == "P") != bool(m.group(2)), m.group())
+                    i = m.end()
+                    continue
+            elif nxt in "sSwWdD" and f"\\{nxt.lower()}" in props:
+                emit(props[f"\\{nxt.lower()}"], nxt.isupper(), pattern[i:i + 2])
+                i += 2
+                continue
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if c == "[" and not in_class:
+            in_class = True
+            out.append(c)
+            i += 1
+            if pattern.startswith("^", i):
+                out.append("^")
+                i += 1
+            if pattern.startswith("]", i):
+                out.append("\\]")
+                i += 1
+            continue
+        if c == "]" and in_class:
+            in_class = False
+        out.append(c)
+        i += 1
+    return "".join(out)

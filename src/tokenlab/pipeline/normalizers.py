@@ -111,7 +111,10 @@ class Replace(Normalizer):
         self.pattern = dict(pattern)
         self.content = str(content)
         kind, value = next(iter(self.pattern.items()))
-        self._regex = regex.compile(regex.escape(value) if kind == "String" else value) if value else None
+        if not value:
+            self._regex = None
+        else:
+            self._regex = regex.compile(regex.escape(value) if kind == "String" else hf_unicode.pin_regex(value))
 
     def normalize(self, s: NormalizedString) -> None:
         if self._regex is None or not s.text:

@@ -97,8 +97,9 @@ class Sequence(PreTokenizer):
 
 @lru_cache(maxsize=256)
 def _compile(pattern: str):
+    """A Split / ByteLevel regex with HF's (Oniguruma's) Unicode classes pinned (`hf_unicode.pin_regex`)."""
     try:
-        return regex.compile(pattern)
+        return regex.compile(hf_unicode.pin_regex(pattern))
     except regex.error as exc:
         raise FormatError(f"Split regex {pattern!r} does not compile: {exc}") from None
 
@@ -113,7 +114,7 @@ class Split(PreTokenizer):
         self.behavior = _behavior(behavior)
         self.invert = bool(invert)
         kind, value = next(iter(self.pattern.items()))
-        self._regex = _compile(regex.escape(value) if kind == "String" else value) if value else None
+        self._regex = (regex.compile(regex.escape(value)) if kind == "String" else _compile(value)) if value else None
 
     def _split(self, n: NormalizedString) -> list[NormalizedString]:
         if self._regex is None:  # HF: an empty string pattern matches nothing
