@@ -93,5 +93,6 @@ def assert_round_trip(hf, ours, texts) -> None:
     from tokenizers import Tokenizer
 
     again = Tokenizer.from_str(json.dumps(ours.to_hf_dict()))
+    own = Tokenizer.from_str(hf.to_str())  # HF reading its own file (a freshly trained Unigram can differ)
     for text in texts:
-        assert again.encode(text).ids == hf.encode(text).ids, text
+        assert again.encode(text).ids == own.encode(text).ids, text

@@ -91,7 +91,7 @@ class AddedVocabulary:
                 out.extend(self._split_piece(p, norm, norm_forms))
             else:
                 out.append(p)
-        pts.pieces = [p for p in out if p.token_id is not None or p.normalized.text]
+        pts.pieces = [p for p in out if p.normalized.text]  # as HF, empty pieces (even matched ones) go
         return pts
 
     @staticmethod

@@ -120,6 +120,74 @@ def normalize_segments(text: str, form: str) -> list[tuple[int, int, str]]:
     return out
 
 
+@lru_cache(maxsize=1 << 14)
+def _compose(a: str, b: str) -> str | None:
+    got = unicodedata.normalize("NFC", a + b)
+    return got if len(got) == 1 else None
+
+
+def _reorder(pairs: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Canonical ordering: runs of non-starters sorted (stably) by combining class; changes move along."""
+    out: list[tuple[str, int]] = []
+    run: list[tuple[str, int]] = []
+    for p in pairs:
+        if unicodedata.combining(p[0]):
+            run.append(p)
+            continue
+        if run:
+            out.extend(sorted(run, key=lambda q: unicodedata.combining(q[0])))
+            run = []
+        out.append(p)
+    out.extend(sorted(run, key=lambda q: unicodedata.combining(q[0])))
+    return out
+
+
+def _recompose(pairs: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Canonical composition over (char, change) pairs: a composed character carries both changes, less one."""
+    out: list[tuple[str, int]] = []
+    starter: int | None = None
+    last_ccc: int | None = None  # class of the last character kept after the starter (None: none yet)
+    for c, change in pairs:
+        ccc = unicodedata.combining(c)
+        if starter is not None and (last_ccc is None or (last_ccc != 0 and last_ccc < ccc)):
+            composed = _compose(out[starter][0], c)
+            if composed is not None:
+                out[starter] = (composed, out[starter][1] + change - 1)
+                continue
+        if ccc == 0:
+            starter, last_ccc = len(out), None
+        else:
+            last_ccc = ccc
+        out.append((c, change))
+    return out
+
+
+def normalize_pairs(text: str, form: str) -> list[tuple[str, int]]:
+    """``text`` in ``form`` as HF's NormalizedString transform input: (char, change) pairs, each character
+    decomposed on its own (first part replaces it, the rest inserted), reordered and recomposed."""
+    decomposition = "NFKD" if "K" in form else "NFD"
+    decomposed_override = char_map(decomposition)
+    out: list[tuple[str, int]] = []
+    for start, end, target in normalize_segments(text, form):
+        pairs: list[tuple[str, int]] = []
+        for ch in text[start:end]:
+            d = decomposed_override.get(ch)
+            if d is None:
+                d = unicodedata.normalize(decomposition, ch)
+            pairs.extend((c, 0 if k == 0 else 1) for k, c in enumerate(d))
+        pairs = _reorder(pairs)
+        if form in ("NFC", "NFKC"):
+            pairs = _recompose(pairs)
+        if "".join(c for c, _ in pairs) != target:  # positional: replace, then insert or remove after
+            n, m = end - start, len(target)
+            if m >= n:
+                pairs = [(c, 0 if k < n else 1) for k, c in enumerate(target)]
+            else:
+                pairs = [(c, 0) for c in target[:-1]] + [(target[-1], -(n - m))] if target else []
+        out.extend(pairs)
+    return out
+
+
 # ---------------------------------------------------------------------- regex classes
 _PROPERTY = re.compile(r"\\([pP])(?:\{(\^?)([A-Za-z_]+)\}|([A-Z]))")
 

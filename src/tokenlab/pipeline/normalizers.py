@@ -61,7 +61,7 @@ class UnicodeForm(Normalizer):
         if text.isascii() or (unicodedata.is_normalized(self.form, text)
                               and not any(c in hf_unicode.char_map(self.form) for c in text)):
             return
-        s.replace_segments(hf_unicode.normalize_segments(text, self.form))
+        s.transform(hf_unicode.normalize_pairs(text, self.form))
 
 
 class Lowercase(Normalizer):

@@ -227,14 +227,16 @@ class PipelineTokenizer(ModelBase):
         """HF's ``decode``: token strings (specials skipped if asked) through the decoder, else joined by spaces."""
         ids = self._checked_ids(ids)
         tokens = []
+        specials = self.added.special_contents
         for i in ids:
             t = self.added.by_id.get(i)
-            if t is not None:
-                if skip_special_tokens and t.special:
-                    continue
-                tokens.append(self.added.match_form[i] if t.normalized else t.content)
-            else:
-                tokens.append(self.model.id_to_token(i))
+            # as HF: an added token decodes as its normalized form, and is skipped as special only when
+            # that form is a special token's content
+            token = (self.added.match_form[i] if t.normalized else t.content) if t is not None \
+                else self.model.id_to_token(i)
+            if skip_special_tokens and token in specials:
+                continue
+            tokens.append(token)
         if self.decoder is None:
             return " ".join(tokens)
         return self.decoder.decode(tokens)
