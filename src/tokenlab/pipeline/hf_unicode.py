@@ -29,6 +29,17 @@ class CharClass:
         self.ends = [r[1] for r in ranges]
         self._cache: dict[str, bool] = {}
 
+    @property
+    def regex(self):
+        """A compiled character class of these ranges (to find members fast)."""
+        rx = self.__dict__.get("_regex")
+        if rx is None:
+            import regex
+
+            rows = [[a, b] for a, b in zip(self.starts, self.ends)]
+            rx = self.__dict__["_regex"] = regex.compile(f"[{_ranges_text(rows)}]" if rows else r"(?!)")
+        return rx
+
     def __contains__(self, ch: str) -> bool:
         hit = self._cache.get(ch)
         if hit is None:
@@ -162,13 +173,34 @@ def _recompose(pairs: list[tuple[str, int]]) -> list[tuple[str, int]]:
     return out
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
 def normalize_pairs(text: str, form: str) -> list[tuple[str, int]]:
     """``text`` in ``form`` as HF's NormalizedString transform input: (char, change) pairs, each character
-    decomposed on its own (first part replaces it, the rest inserted), reordered and recomposed."""
+    decomposed on its own (first part replaces it, the rest inserted), reordered and recomposed. ASCII is
+    stable and never composes with what follows, so only non-ASCII runs (with the character before) are worked."""
+    out: list[tuple[str, int]] = []
+    last = 0
+    for m in _NON_ASCII.finditer(text):
+        a, b = m.span()
+        if a > last:
+            a -= 1
+        out.extend((c, 0) for c in text[last:a])
+        out.extend(_normalize_region(text[a:b], form))
+        last = b
+    out.extend((c, 0) for c in text[last:])
+    return out
+
+
+def _normalize_region(text: str, form: str) -> list[tuple[str, int]]:
     decomposition = "NFKD" if "K" in form else "NFD"
     decomposed_override = char_map(decomposition)
     out: list[tuple[str, int]] = []
     for start, end, target in normalize_segments(text, form):
+        if target == text[start:end]:
+            out.extend((c, 0) for c in target)
+            continue
         pairs: list[tuple[str, int]] = []
         for ch in text[start:end]:
             d = decomposed_override.get(ch)
@@ -247,3 +279,63 @@ def pin_regex(pattern: str) -> str:
         out.append(c)
         i += 1
     return "".join(out)
+
+
+@lru_cache(maxsize=1)
+def _all_code_points() -> str:
+    return "".join(map(chr, range(0xD800))) + "".join(map(chr, range(0xE000, 0x110000)))
+
+
+@cache
+def _disagreement(name: str) -> frozenset[int]:
+    """Code points where the installed ``regex`` module and HF's engine disagree on class ``name``."""
+    import regex
+
+    pattern = f"{name}+" if name.startswith("\\") else f"\\p{{{name}}}+"
+    ours: set[int] = set()
+    for m in regex.finditer(pattern, _all_code_points()):
+        a, b = m.span()
+        ours.update(range(ord(m.string[a]), ord(m.string[b - 1]) + 1))
+    theirs: set[int] = set()
+    for a, b in table()["regex_properties"][name]:
+        theirs.update(range(a, b + 1))
+    return frozenset(ours ^ theirs)
+
+
+class HFRegex:
+    """A regex with HF's Unicode classes: the plain compiled pattern on text without a code point where the
+    ``regex`` module's classes differ from HF's, the pinned (slower) one otherwise."""
+
+    def __init__(self, pattern: str):
+        import regex
+
+        self.pattern = pattern
+        self.raw = regex.compile(pattern)
+        pinned = pin_regex(pattern)
+        self.pinned = None if pinned == pattern else regex.compile(pinned)
+        self.guard = None
+        if self.pinned is not None:
+            props = table().get("regex_properties", {})
+            names = {m.group(3) or m.group(4) for m in _PROPERTY.finditer(pattern)}
+            names |= {f"\\{c.lower()}" for c in re.findall(r"\\([sSwWdD])", pattern)}
+            diff: set[int] = set()
+            for name in names & set(props):
+                diff |= _disagreement(name)
+            rows: list[list[int]] = []
+            for c in sorted(diff):
+                if rows and rows[-1][1] == c - 1:
+                    rows[-1][1] = c
+                else:
+                    rows.append([c, c])
+            self.guard = regex.compile(f"[{_ranges_text(rows)}]") if rows else None
+
+    def _pick(self, text: str):
+        if self.pinned is None or self.guard is None or self.guard.search(text) is None:
+            return self.raw
+        return self.pinned
+
+    def finditer(self, text: str):
+        return self._pick(text).finditer(text)
+
+    def sub(self, repl, text: str) -> str:
+        return self._pick(text).sub(repl, text)

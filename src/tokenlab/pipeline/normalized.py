@@ -71,6 +71,11 @@ class NormalizedString:
     def map_chars(self, fn: Callable[[str], str]) -> None:
         """Each character to a string (empty = removed; extra characters share its span)."""
         text, old = self.text, self.spans
+        outs = list(map(fn, text))
+        joined = "".join(outs)
+        if len(joined) == len(text) and "" not in outs:  # one character for one: spans stay
+            self.text = joined
+            return
         chars: list[str] = []
         spans: list[Span] = []
         changed = False

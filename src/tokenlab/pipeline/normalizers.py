@@ -114,7 +114,7 @@ class Replace(Normalizer):
         if not value:
             self._regex = None
         else:
-            self._regex = regex.compile(regex.escape(value) if kind == "String" else hf_unicode.pin_regex(value))
+            self._regex = regex.compile(regex.escape(value)) if kind == "String" else hf_unicode.HFRegex(value)
 
     def normalize(self, s: NormalizedString) -> None:
         if self._regex is None or not s.text:
@@ -163,8 +163,10 @@ class BertNormalizer(Normalizer):
         if self.clean_text:
             removed = hf_unicode.char_class("bert_removed")
             to_space = hf_unicode.char_class("bert_to_space")
-            s.filter(lambda c: c not in removed)
-            s.map_chars(lambda c: " " if c in to_space else c)
+            if removed.regex.search(s.text):
+                s.filter(lambda c: c not in removed)
+            if to_space.regex.search(s.text):
+                s.map_chars(lambda c: " " if c in to_space else c)
         if self.handle_chinese_chars:
             chinese = hf_unicode.char_class("chinese")
             if not s.text.isascii():

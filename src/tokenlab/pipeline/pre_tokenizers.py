@@ -14,7 +14,6 @@ import regex
 from ..errors import FormatError
 from . import hf_unicode
 from .normalized import BEHAVIORS, NormalizedString, char_matches, invert, regex_matches
-from .normalizers import byte_level_pairs
 
 GPT2_REGEX = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 
@@ -99,7 +98,7 @@ class Sequence(PreTokenizer):
 def _compile(pattern: str):
     """A Split / ByteLevel regex with HF's (Oniguruma's) Unicode classes pinned (`hf_unicode.pin_regex`)."""
     try:
-        return regex.compile(hf_unicode.pin_regex(pattern))
+        return hf_unicode.HFRegex(pattern)
     except regex.error as exc:
         raise FormatError(f"Split regex {pattern!r} does not compile: {exc}") from None
 
@@ -155,7 +154,7 @@ class ByteLevel(PreTokenizer):
 
     def pre_tokenize(self, pts: PreTokenizedString) -> None:
         pts.split(self._split)
-        pts.normalize(lambda n: n.transform(byte_level_pairs(n.text)))
+        pts.normalize(to_byte_level)
 
     def to_dict(self) -> dict:
         return {"type": "ByteLevel", "add_prefix_space": self.add_prefix_space, "trim_offsets": self.trim_offsets,
@@ -164,6 +163,33 @@ class ByteLevel(PreTokenizer):
     @classmethod
     def from_dict(cls, d: dict) -> ByteLevel:
         return cls(d.get("add_prefix_space", True), d.get("trim_offsets", True), d.get("use_regex", True))
+
+
+def _byte_level_ascii_table() -> dict[int, str]:
+    from ..io.hf_json import bytes_to_unicode
+
+    table = bytes_to_unicode()
+    return {b: table[b] for b in range(128)}
+
+
+_ASCII_TO_BYTE_LEVEL = _byte_level_ascii_table()
+_FULL_BYTE_LEVEL = __import__("tokenlab.io.hf_json", fromlist=["bytes_to_unicode"]).bytes_to_unicode()
+
+
+def to_byte_level(n: NormalizedString) -> None:
+    """Each UTF-8 byte to its printable character; a character's bytes all keep its span (HF's transform)."""
+    if n.text.isascii():
+        n.text = n.text.translate(_ASCII_TO_BYTE_LEVEL)
+        return
+    chars: list[str] = []
+    spans = []
+    table = _FULL_BYTE_LEVEL
+    for ch, span in zip(n.text, n.spans):
+        data = ch.encode("utf-8", "surrogatepass")
+        chars.append("".join(table[b] for b in data))
+        spans.extend([span] * len(data))
+    n.text = "".join(chars)
+    n.spans = spans
 
 
 class Metaspace(PreTokenizer):

@@ -141,13 +141,24 @@ class PipelineTokenizer(ModelBase):
         """Ids without post-processing (HF ``add_special_tokens=False``); a special token in the text is an
         error unless allowed (then it is its id) or not disallowed (then it is ordinary text)."""
         allowed = check_special(self.special_tokens, text, allowed_special, disallowed_special)
-        ids = self._encode_sequence(text, frozenset(allowed)).ids
+        ids = self._encode_ids(text, frozenset(allowed))
         return np.asarray(ids, dtype=np.uint32) if as_array else ids
 
     def encode_ordinary(self, text: str) -> list[int]:
         if not isinstance(text, str):
             raise InvalidInputError(f"text must be str, got {type(text).__name__}")
-        return self._encode_sequence(text, frozenset()).ids
+        return self._encode_ids(text, frozenset())
+
+    def _encode_ids(self, text: str, enabled: frozenset[str] | None) -> list[int]:
+        """Ids only (what the tiktoken-style API returns): no tokens, offsets or masks collected."""
+        ids: list[int] = []
+        tokenize = self.model.tokenize
+        for piece in self._pre_tokenized(text, enabled).pieces:
+            if piece.token_id is not None:
+                ids.append(piece.token_id)
+            else:
+                ids.extend(t[0] for t in tokenize(piece.normalized.text))
+        return ids
 
     def encode_batch(self, texts: Sequence[str], **kwargs) -> list[list[int]]:
         return [self.encode(t, **kwargs) for t in texts]
