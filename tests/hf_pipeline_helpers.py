@@ -46,7 +46,7 @@ def sample_texts(seed: int = 0, n_adversarial: int = 150) -> list[str]:
     return lines[:26] + lines[26::10] + adversarial(n_adversarial, seed) + ["", " ", "  x  "]
 
 
-def train(hf, kind: str, vocab_size: int = 300, specials=("[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"),
+def train(hf, kind: str, vocab_size: int = 800, specials=("[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"),
           **trainer_kwargs):
     """Train ``hf``'s model on the demo corpus with HF's own trainer."""
     from tokenizers import trainers

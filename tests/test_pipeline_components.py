@@ -4,6 +4,8 @@ tokenizer.json we write must load in HF with the same ids."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hf_pipeline_helpers import assert_round_trip, assert_same, ours_of, sample_texts, train
 
@@ -134,7 +136,7 @@ def test_model(name):
     hf.normalizer = normalizers.NFKC()
     hf.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()])
     kind = name.split("-")[0]
-    train(hf, kind, vocab_size=500, **kwargs)
+    train(hf, kind, vocab_size=900, **kwargs)
     ours = ours_of(hf)
     assert_same(hf, ours, TEXTS)
     assert_round_trip(hf, ours, TEXTS[:40])
@@ -143,7 +145,7 @@ def test_model(name):
 def _byte_fallback_vocab(hf_model_cls):
     base = Tokenizer(models.BPE(unk_token="[UNK]"))
     base.pre_tokenizer = pre_tokenizers.Metaspace()
-    train(base, "BPE", vocab_size=400)
+    train(base, "BPE", vocab_size=900)
     return base
 
 
@@ -305,3 +307,29 @@ def test_split_regex_classes_follow_hf_unicode_tables():
     ours = ours_of(train(hf, "BPE"))
     for text in ("t\U0003df32", " \U000190f1", "a\U00031350b"):
         assert ours.pre_tokenizer.pre_tokenize_str(text) == pre.pre_tokenize_str(text)
+
+
+def test_bpe_dropout_is_seeded_and_matches_hf_at_the_extremes():
+    from tokenlab.pipeline.models import BPE
+
+    hf = Tokenizer(models.BPE(unk_token="[UNK]"))
+    hf.pre_tokenizer = pre_tokenizers.Whitespace()
+    train(hf, "BPE", vocab_size=900)
+    d = json.loads(hf.to_str())
+    assert len(d["model"]["merges"]) > 100
+    texts = TEXTS[:40]
+    for p in (1.0,):  # every merge dropped: characters only, deterministic in HF too
+        d["model"]["dropout"] = p
+        ref = Tokenizer.from_str(json.dumps(d))
+        ours = PipelineTokenizer.from_hf_dict(d)
+        for text in texts:
+            assert ours.encode_full(text).ids == ref.encode(text).ids, text
+    d["model"]["dropout"] = 0.3
+    runs = [PipelineTokenizer.from_hf_dict(d, seed=7) for _ in range(2)]
+    ids = [[r.encode_ordinary(t) for t in texts] for r in runs]
+    assert ids[0] == ids[1]  # same seed, same draws
+    plain = [PipelineTokenizer.from_hf_dict({**d, "model": {**d["model"], "dropout": None}}).encode_ordinary(t)
+             for t in texts]
+    assert ids[0] != plain  # dropout changed some segmentation
+    model = BPE.from_dict(d["model"], seed=1)
+    assert model.dropout == 0.3

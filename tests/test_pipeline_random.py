@@ -9,6 +9,8 @@ import random
 
 import pytest
 from hf_pipeline_helpers import assert_round_trip, assert_same, ours_of, sample_texts, train
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 tokenizers = pytest.importorskip("tokenizers")
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors  # noqa: E402
@@ -122,7 +124,7 @@ def build(seed: int):
     hf.normalizer = _normalizer(rng)
     hf.pre_tokenizer = _pre_tokenizer(rng, byte_level)
     hf.decoder = _decoder(rng, byte_level)
-    size = rng.choice([300, 600])
+    size = rng.choice([320, 800, 1200])  # byte-level needs 256 + some; characters ~500 + some
     train(hf, kind, vocab_size=1500 if kind == "Unigram" else size, **trainer_kwargs)  # Unigram needs every char
     hf.post_processor = _post_processor(rng)
     special, plain = _added(rng)
@@ -152,3 +154,22 @@ def test_random_pipeline_more(seed):
     hf = build(seed)
     ours = ours_of(hf)
     assert_same(hf, ours, TEXTS, pairs=True)
+
+
+_PIPELINES: dict = {}
+
+
+def _pair(seed: int):
+    if seed not in _PIPELINES:
+        hf = build(seed)
+        _PIPELINES[seed] = (hf, ours_of(hf))
+    return _PIPELINES[seed]
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.sampled_from([0, 3, 5, 8, 13]), st.text(st.characters(blacklist_categories=("Cs",)), max_size=30))
+def test_random_pipelines_on_hypothesis_strings(seed, text):
+    hf, ours = _pair(seed)
+    a, b = hf.encode(text), ours.encode_full(text)
+    assert (b.ids, b.tokens, b.offsets) == (a.ids, a.tokens, a.offsets)
+    assert ours.decode(a.ids) == hf.decode(a.ids, skip_special_tokens=False)
