@@ -93,6 +93,7 @@ PRE_TOKENIZERS = {
     "DigitsOne": pre_tokenizers.Digits(individual_digits=True),
     "Bert": pre_tokenizers.BertPreTokenizer(), "UnicodeScripts": pre_tokenizers.UnicodeScripts(),
     "CharDelimiterSplit": pre_tokenizers.CharDelimiterSplit("e"),
+    "FixedLength": pre_tokenizers.FixedLength(3),
     "Sequence": pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Digits(True),
                                          pre_tokenizers.Punctuation()]),
 }
@@ -274,10 +275,10 @@ def test_unsupported_component_names_type_and_file(tmp_path):
 
     hf = bpe_with()
     d = json.loads(hf.to_str())
-    d["pre_tokenizer"] = {"type": "FixedLength", "length": 5}
+    d["pre_tokenizer"] = {"type": "SplitIntoHaiku", "lines": 3}
     path = tmp_path / "tokenizer.json"
     path.write_text(json.dumps(d))
-    with pytest.raises(FormatError, match=r"tokenizer\.json.*FixedLength"):
+    with pytest.raises(FormatError, match=r"tokenizer\.json.*SplitIntoHaiku"):
         load_tokenizer(path)
     d["pre_tokenizer"] = None
     d["normalizer"] = {"type": "Frobnicate"}

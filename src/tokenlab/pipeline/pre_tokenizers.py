@@ -361,10 +361,33 @@ class UnicodeScripts(PreTokenizer):
         pts.split(self._split)
 
 
+class FixedLength(PreTokenizer):
+    """Pieces of ``length`` characters."""
+
+    type_name = "FixedLength"
+
+    def __init__(self, length: int = 5):
+        if int(length) < 1:
+            raise FormatError(f"FixedLength length must be >= 1, got {length}")
+        self.length = int(length)
+
+    def pre_tokenize(self, pts: PreTokenizedString) -> None:
+        k = self.length
+        pts.split(lambda n: [n.slice(i, min(i + k, len(n.text))) for i in range(0, len(n.text), k)])
+
+    def to_dict(self) -> dict:
+        return {"type": "FixedLength", "length": self.length}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FixedLength:
+        return cls(d.get("length", 5))
+
+
 _SIMPLE = {"Whitespace": Whitespace, "WhitespaceSplit": WhitespaceSplit, "BertPreTokenizer": BertPreTokenizer,
            "UnicodeScripts": UnicodeScripts}
 _WITH_FIELDS = {"Sequence": Sequence, "Split": Split, "ByteLevel": ByteLevel, "Metaspace": Metaspace,
-                "Punctuation": Punctuation, "Digits": Digits, "CharDelimiterSplit": CharDelimiterSplit}
+                "Punctuation": Punctuation, "Digits": Digits, "CharDelimiterSplit": CharDelimiterSplit,
+                "FixedLength": FixedLength}
 
 
 def pre_tokenizer_from_dict(d: dict | None) -> PreTokenizer | None:

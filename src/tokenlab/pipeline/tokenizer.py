@@ -290,7 +290,7 @@ class PipelineTokenizer(ModelBase):
         return cls(model_from_dict(d["model"], seed=seed), normalizer=normalizer_from_dict(d.get("normalizer")),
                    pre_tokenizer=pre_tokenizer_from_dict(d.get("pre_tokenizer")),
                    post_processor=post_processor_from_dict(d.get("post_processor")),
-                   decoder=decoder_from_dict_checked(d.get("decoder")), added_tokens=added,
+                   decoder=dec.decoder_from_dict(d.get("decoder")), added_tokens=added,
                    truncation=d.get("truncation"), padding=d.get("padding"), name=name)
 
     from_dict = from_hf_dict
@@ -307,9 +307,4 @@ class PipelineTokenizer(ModelBase):
     def load(cls, path) -> PipelineTokenizer:
         from ..io.hf_json import read_hf_json
 
-        tok = read_hf_json(path, pipeline=True)
-        return tok
-
-
-def decoder_from_dict_checked(d):
-    return dec.decoder_from_dict(d)
+        return read_hf_json(path, pipeline=True)
