@@ -38,6 +38,7 @@ NORMALIZERS = {
     "BertAccents": normalizers.BertNormalizer(lowercase=False, strip_accents=True),
     "BertNoChinese": normalizers.BertNormalizer(handle_chinese_chars=False, clean_text=False),
     "Nmt": normalizers.Nmt(),
+    "ByteLevel": normalizers.ByteLevel(),
     "Sequence": normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase(), normalizers.Replace(" ", "▁")]),
 }
 
