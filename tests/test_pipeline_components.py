@@ -335,3 +335,15 @@ def test_bpe_dropout_is_seeded_and_matches_hf_at_the_extremes():
     assert ids[0] != plain  # dropout changed some segmentation
     model = BPE.from_dict(d["model"], seed=1)
     assert model.dropout == 0.3
+
+
+def test_bad_input_is_a_clear_error():
+    from tokenlab.errors import InvalidInputError
+
+    ours = ours_of(bpe_with())
+    for bad in ("a\ud800", b"x", None):
+        with pytest.raises(InvalidInputError):
+            ours.encode(bad)
+    with pytest.raises(InvalidInputError, match="unknown token id"):
+        ours.decode([10**9])
+    assert ours.encode("") == [] and ours.decode([]) == ""

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import FormatError, InvalidInputError
 from ..models.base import ModelBase
-from ..specials import check_special
+from ..specials import check_special, utf8
 from . import decoders as dec
 from .added_vocab import AddedToken, AddedVocabulary
 from .encoding import Encoding
@@ -75,6 +75,8 @@ class PipelineTokenizer(ModelBase):
     def _pre_tokenized(self, text: str, enabled: frozenset[str] | None):
         if not isinstance(text, str):
             raise InvalidInputError(f"text must be str, got {type(text).__name__}")
+        if not text.isascii():
+            utf8(text)  # a lone surrogate (text read with surrogateescape) is a clear error, as everywhere
         pts = self.added.split(text, self.normalizer, enabled)
         if self.pre_tokenizer is not None:
             self.pre_tokenizer.pre_tokenize(pts)
