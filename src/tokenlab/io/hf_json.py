@@ -4,30 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
 
 from ..errors import FormatError
+from ..pipeline.byte_map import bytes_to_unicode, unicode_to_bytes  # noqa: F401 - re-exported
 from ..pretokenize import GPT2_PATTERN, PATTERNS, PreTokenizer
 from .atomic import atomic_write_text
-
-
-@lru_cache(maxsize=1)
-def bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's reversible byte -> printable character map used by HF ByteLevel."""
-    keep = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAC + 1)) + list(range(0xAE, 0xFF + 1))
-    table, extra = {}, 0
-    for b in range(256):
-        if b in keep:
-            table[b] = chr(b)
-        else:
-            table[b] = chr(256 + extra)
-            extra += 1
-    return table
-
-
-@lru_cache(maxsize=1)
-def unicode_to_bytes() -> dict[str, int]:
-    return {c: b for b, c in bytes_to_unicode().items()}
 
 
 def to_byte_level(b: bytes) -> str:

@@ -1,10 +1,18 @@
 """The tokenizer pipeline with HF ``tokenizers`` semantics: normalizers, pre-tokenizers, models, post-processors,
 decoders and added tokens as small components, composed by `PipelineTokenizer` (read from and written to any
-tokenizer.json)."""
+tokenizer.json). Names load on first use, so readers can import single component modules cheaply."""
 
-from .added_vocab import AddedToken, AddedVocabulary
-from .encoding import Encoding
-from .normalized import NormalizedString
-from .tokenizer import PipelineTokenizer
+from __future__ import annotations
 
-__all__ = ["AddedToken", "AddedVocabulary", "Encoding", "NormalizedString", "PipelineTokenizer"]
+import importlib
+
+_PUBLIC = {"AddedToken": "added_vocab", "AddedVocabulary": "added_vocab", "Encoding": "encoding",
+           "NormalizedString": "normalized", "PipelineTokenizer": "tokenizer"}
+
+__all__ = list(_PUBLIC)
+
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -31,7 +31,7 @@ class ByteLevel(Decoder):
                                                                      bool(use_regex))
 
     def decode_chain(self, tokens: list[str]) -> list[str]:
-        from ..io.hf_json import unicode_to_bytes
+        from .byte_map import unicode_to_bytes
 
         table = unicode_to_bytes()
         data = bytearray()

@@ -272,7 +272,7 @@ class ByteLevelNormalizer(Normalizer):
 
 
 def byte_level_pairs(text: str) -> list[tuple[str, int]]:
-    from ..io.hf_json import bytes_to_unicode
+    from .byte_map import bytes_to_unicode
 
     table = bytes_to_unicode()
     pairs: list[tuple[str, int]] = []

@@ -13,6 +13,7 @@ import regex
 
 from ..errors import FormatError
 from . import hf_unicode
+from .byte_map import bytes_to_unicode
 from .normalized import BEHAVIORS, NormalizedString, char_matches, invert, regex_matches
 
 GPT2_REGEX = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
@@ -165,15 +166,8 @@ class ByteLevel(PreTokenizer):
         return cls(d.get("add_prefix_space", True), d.get("trim_offsets", True), d.get("use_regex", True))
 
 
-def _byte_level_ascii_table() -> dict[int, str]:
-    from ..io.hf_json import bytes_to_unicode
-
-    table = bytes_to_unicode()
-    return {b: table[b] for b in range(128)}
-
-
-_ASCII_TO_BYTE_LEVEL = _byte_level_ascii_table()
-_FULL_BYTE_LEVEL = __import__("tokenlab.io.hf_json", fromlist=["bytes_to_unicode"]).bytes_to_unicode()
+_FULL_BYTE_LEVEL = bytes_to_unicode()
+_ASCII_TO_BYTE_LEVEL = {b: _FULL_BYTE_LEVEL[b] for b in range(128)}
 
 
 def to_byte_level(n: NormalizedString) -> None:

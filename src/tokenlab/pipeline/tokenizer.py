@@ -191,7 +191,7 @@ class PipelineTokenizer(ModelBase):
         ByteFallback decoder), the Metaspace replacement to a space, a WordPiece continuation without ``##``."""
         kinds = self._decoder_kinds
         if "ByteLevel" in kinds:
-            from ..io.hf_json import unicode_to_bytes
+            from .byte_map import unicode_to_bytes
 
             table = unicode_to_bytes()
             if all(c in table for c in token):
