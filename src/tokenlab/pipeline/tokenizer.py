@@ -162,7 +162,9 @@ class PipelineTokenizer(ModelBase):
                 ids.extend(t[0] for t in tokenize(piece.normalized.text))
         return ids
 
-    def encode_batch(self, texts: Sequence[str], **kwargs) -> list[list[int]]:
+    def encode_batch(self, texts: Sequence[str], *, num_threads: int | None = None, **kwargs) -> list[list[int]]:
+        """``[encode(t) for t in texts]`` (``num_threads`` is accepted for `Tokenizer` compatibility; the
+        generic path runs in this thread)."""
         return [self.encode(t, **kwargs) for t in texts]
 
     def tokenize(self, text: str) -> list[str]:
