@@ -49,6 +49,7 @@ class AddedVocabulary:
         self.by_content: dict[str, AddedToken] = {}
         for t in self.tokens:
             self.by_content.setdefault(t.content, t)
+        self._matchers: dict = {}
         # the string a normalized token is matched as: its content through the normalizer
         self.match_form: dict[int, str] = {}
         for t in self.tokens:
@@ -62,6 +63,15 @@ class AddedVocabulary:
         return {t.content for t in self.tokens if t.special}
 
     def _matcher(self, normalized: bool, enabled: frozenset[str] | None):
+        key = (normalized, enabled)
+        hit = self._matchers.get(key)
+        if hit is None:
+            hit = self._matchers[key] = self._build_matcher(normalized, enabled)
+            if len(self._matchers) > 64:
+                self._matchers.pop(next(iter(self._matchers)))
+        return hit
+
+    def _build_matcher(self, normalized: bool, enabled: frozenset[str] | None):
         forms: dict[str, AddedToken] = {}
         for t in sorted(self.tokens, key=lambda t: t.id):
             if t.normalized != normalized or not t.content:

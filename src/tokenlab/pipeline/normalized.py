@@ -17,13 +17,18 @@ BEHAVIORS = ("removed", "isolated", "merged_with_previous", "merged_with_next", 
 
 
 class NormalizedString:
-    __slots__ = ("text", "spans", "origin")
+    """``starts`` / ``ends``: the original span of each character, as two int lists (cheap for the garbage
+    collector, unlike a list of tuples)."""
 
-    def __init__(self, text: str, spans: list[Span] | None = None, origin: int = 0):
+    __slots__ = ("text", "starts", "ends", "origin")
+
+    def __init__(self, text: str, starts: list[int] | None = None, ends: list[int] | None = None, origin: int = 0):
         self.text = text
-        # original span of each character; origin: where this piece starts in the original (for insertions
-        # into an empty prefix)
-        self.spans = [(origin + i, origin + i + 1) for i in range(len(text))] if spans is None else spans
+        if starts is None:
+            starts = list(range(origin, origin + len(text)))
+            ends = list(range(origin + 1, origin + len(text) + 1))
+        self.starts, self.ends = starts, ends
+        # where this piece starts in the original (for insertions into an empty prefix)
         self.origin = origin
 
     def __len__(self) -> int:
@@ -32,116 +37,81 @@ class NormalizedString:
     def __repr__(self) -> str:
         return f"NormalizedString({self.text!r}, origin={self.origin})"
 
+    @property
+    def spans(self) -> list[Span]:
+        return list(zip(self.starts, self.ends))
+
     def copy(self) -> NormalizedString:
-        return NormalizedString(self.text, list(self.spans), self.origin)
+        return NormalizedString(self.text, list(self.starts), list(self.ends), self.origin)
 
     def original_span(self, start: int = 0, end: int | None = None) -> Span:
         """Original (start, end) of the normalized characters [start, end)."""
         end = len(self.text) if end is None else end
         if start >= end:
-            if start < len(self.spans):
-                s = self.spans[start][0]
-            elif self.spans:
-                s = self.spans[-1][1]
+            if start < len(self.starts):
+                s = self.starts[start]
+            elif self.starts:
+                s = self.ends[-1]
             else:
                 s = self.origin
             return (s, s)
-        return (self.spans[start][0], self.spans[end - 1][1])
+        return (self.starts[start], self.ends[end - 1])
 
     # ------------------------------------------------------------------ edits
     def transform(self, pairs: Iterable[tuple[str, int]], initial_offset: int = 0) -> None:
         """HF's transform: ``(char, change)`` with change 0 = replaces the next old character, 1 = inserted,
         -n = replaces the next old character and removes the n after it; ``initial_offset`` old characters
         are removed first."""
-        old = self.spans
+        old_s, old_e = self.starts, self.ends
         pos = initial_offset
         chars: list[str] = []
-        spans: list[Span] = []
+        starts: list[int] = []
+        ends: list[int] = []
         for ch, change in pairs:
             if change > 0:
-                span = old[pos - 1] if pos >= 1 else (self.origin, self.origin)
+                if pos >= 1:
+                    a, b = old_s[pos - 1], old_e[pos - 1]
+                else:
+                    a = b = self.origin
             else:
-                span = old[pos]
+                a, b = old_s[pos], old_e[pos]
                 pos += 1 - change
             chars.append(ch)
-            spans.append(span)
+            starts.append(a)
+            ends.append(b)
         self.text = "".join(chars)
-        self.spans = spans
+        self.starts, self.ends = starts, ends
 
     def map_chars(self, fn: Callable[[str], str]) -> None:
         """Each character to a string (empty = removed; extra characters share its span)."""
-        text, old = self.text, self.spans
+        text = self.text
         outs = list(map(fn, text))
         joined = "".join(outs)
         if len(joined) == len(text) and "" not in outs:  # one character for one: spans stay
             self.text = joined
             return
-        chars: list[str] = []
-        spans: list[Span] = []
-        changed = False
-        for ch, span in zip(text, old):
-            out = fn(ch)
-            if out != ch:
-                changed = True
-            for c in out:
-                chars.append(c)
-                spans.append(span)
-        if changed:
-            self.text = "".join(chars)
-            self.spans = spans
+        starts: list[int] = []
+        ends: list[int] = []
+        for out, a, b in zip(outs, self.starts, self.ends):
+            k = len(out)
+            if k:
+                starts.extend([a] * k)
+                ends.extend([b] * k)
+        self.text, self.starts, self.ends = joined, starts, ends
 
     def filter(self, keep: Callable[[str], bool]) -> None:
-        if all(keep(c) for c in self.text):
+        flags = list(map(keep, self.text))
+        if all(flags):
             return
-        kept = [(c, s) for c, s in zip(self.text, self.spans) if keep(c)]
-        self.text = "".join(c for c, _ in kept)
-        self.spans = [s for _, s in kept]
+        self.text = "".join(c for c, f in zip(self.text, flags) if f)
+        self.starts = [a for a, f in zip(self.starts, flags) if f]
+        self.ends = [b for b, f in zip(self.ends, flags) if f]
 
     def replace_segments(self, segments: Iterable[tuple[int, int, str]]) -> None:
         """Replace [start, end) ranges covering the text by new strings, positionally (HF's change rules:
         a longer result inserts after, a shorter one removes after its last character)."""
-        self._replace_runs(list(segments))
-
-    def prepend(self, s: str) -> None:
-        if not self.text or not s:
-            return
-        span = self.spans[0]
-        self.text = s + self.text
-        self.spans = [span] * len(s) + self.spans
-
-    def append(self, s: str) -> None:
-        if not self.text or not s:
-            return
-        span = self.spans[-1]
-        self.text += s
-        self.spans = self.spans + [span] * len(s)
-
-    def replace(self, matches: list[tuple[int, int]], content: str) -> None:
-        """Replace the [start, end) matches (sorted, disjoint) by ``content``; as HF, the new characters take
-        the span of the last matched character (of the one before an empty match)."""
-        if not matches:
-            return
-        text, old = self.text, self.spans
-        chars: list[str] = []
-        spans: list[Span] = []
-        last = 0
-        for s, e in matches:
-            chars.append(text[last:s])
-            spans.extend(old[last:s])
-            if content:
-                span = old[e - 1] if e > s else old[s - 1] if s > 0 else (self.origin, self.origin)
-                chars.append(content)
-                spans.extend([span] * len(content))
-            last = e
-        chars.append(text[last:])
-        spans.extend(old[last:])
-        self.text = "".join(chars)
-        self.spans = spans
-
-    def _replace_runs(self, segs: list[tuple[int, int, str]]) -> None:
         pairs: list[tuple[str, int]] = []
-        initial = 0
-        for start, end, new in segs:
+        for start, end, new in segments:
             n, m = end - start, len(new)
             if m == 0:
                 if pairs:
@@ -154,7 +124,55 @@ class NormalizedString:
             else:
                 pairs.extend((c, 0) for c in new[:-1])
                 pairs.append((new[-1], -(n - m)))
-        self.transform(pairs, initial)
+        self.transform(pairs)
+
+    def prepend(self, s: str) -> None:
+        if not self.text or not s:
+            return
+        a, b = self.starts[0], self.ends[0]
+        self.text = s + self.text
+        self.starts = [a] * len(s) + self.starts
+        self.ends = [b] * len(s) + self.ends
+
+    def append(self, s: str) -> None:
+        if not self.text or not s:
+            return
+        a, b = self.starts[-1], self.ends[-1]
+        self.text += s
+        self.starts = self.starts + [a] * len(s)
+        self.ends = self.ends + [b] * len(s)
+
+    def replace(self, matches: list[tuple[int, int]], content: str) -> None:
+        """Replace the [start, end) matches (sorted, disjoint) by ``content``; as HF, the new characters take
+        the span of the last matched character (of the one before an empty match)."""
+        if not matches:
+            return
+        text, old_s, old_e = self.text, self.starts, self.ends
+        chars: list[str] = []
+        starts: list[int] = []
+        ends: list[int] = []
+        last = 0
+        k = len(content)
+        for s, e in matches:
+            chars.append(text[last:s])
+            starts.extend(old_s[last:s])
+            ends.extend(old_e[last:s])
+            if k:
+                if e > s:
+                    a, b = old_s[e - 1], old_e[e - 1]
+                elif s > 0:
+                    a, b = old_s[s - 1], old_e[s - 1]
+                else:
+                    a = b = self.origin
+                chars.append(content)
+                starts.extend([a] * k)
+                ends.extend([b] * k)
+            last = e
+        chars.append(text[last:])
+        starts.extend(old_s[last:])
+        ends.extend(old_e[last:])
+        self.text = "".join(chars)
+        self.starts, self.ends = starts, ends
 
     def strip(self, left: bool, right: bool, is_space: Callable[[str], bool]) -> None:
         text = self.text
@@ -167,13 +185,13 @@ class NormalizedString:
                 b -= 1
         if a or b != len(text):
             self.text = text[a:b]
-            self.spans = self.spans[a:b]
+            self.starts, self.ends = self.starts[a:b], self.ends[a:b]
 
     # ------------------------------------------------------------------ splitting
     def slice(self, start: int, end: int) -> NormalizedString:
-        spans = self.spans[start:end]
-        origin = spans[0][0] if spans else self.original_span(start, start)[0]
-        return NormalizedString(self.text[start:end], spans, origin)
+        starts = self.starts[start:end]
+        origin = starts[0] if starts else self.original_span(start, start)[0]
+        return NormalizedString(self.text[start:end], starts, self.ends[start:end], origin)
 
     def split(self, matches: list[tuple[int, int, bool]], behavior: str) -> list[NormalizedString]:
         """Split by (start, end, is_match) intervals covering the text, with an HF split behaviour."""

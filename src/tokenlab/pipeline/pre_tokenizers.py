@@ -176,14 +176,21 @@ def to_byte_level(n: NormalizedString) -> None:
         n.text = n.text.translate(_ASCII_TO_BYTE_LEVEL)
         return
     chars: list[str] = []
-    spans = []
+    starts: list[int] = []
+    ends: list[int] = []
     table = _FULL_BYTE_LEVEL
-    for ch, span in zip(n.text, n.spans):
+    for ch, a, b in zip(n.text, n.starts, n.ends):
+        if ch < "\x80":
+            chars.append(table[ord(ch)])
+            starts.append(a)
+            ends.append(b)
+            continue
         data = ch.encode("utf-8", "surrogatepass")
-        chars.append("".join(table[b] for b in data))
-        spans.extend([span] * len(data))
+        chars.append("".join(table[x] for x in data))
+        starts.extend([a] * len(data))
+        ends.extend([b] * len(data))
     n.text = "".join(chars)
-    n.spans = spans
+    n.starts, n.ends = starts, ends
 
 
 class Metaspace(PreTokenizer):
