@@ -245,11 +245,12 @@ def test_decoder(name):
     assert_round_trip(hf, ours, TEXTS[:40])
 
 
-def test_added_tokens():
+@pytest.mark.parametrize("scheme", ["always", "first"])
+def test_added_tokens(scheme):
     hf = Tokenizer(models.BPE(unk_token="[UNK]"))
     hf.normalizer = normalizers.Lowercase()
-    hf.pre_tokenizer = pre_tokenizers.Metaspace()
-    hf.decoder = decoders.Metaspace()
+    hf.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme=scheme)
+    hf.decoder = decoders.Metaspace(prepend_scheme=scheme)
     train(hf, "BPE")
     hf.add_special_tokens([AddedToken("<S>", lstrip=True, rstrip=True), AddedToken("[MASK]", lstrip=True)])
     hf.add_tokens([AddedToken("hello", single_word=True), AddedToken("WORLD", normalized=True),
