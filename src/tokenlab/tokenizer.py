@@ -285,6 +285,14 @@ class Tokenizer:
         return (f"Tokenizer(name={self.name!r}, vocab={len(self.vocab)}, merges={len(self.merges)}, "
                 f"specials={len(self.special_tokens)}, pretokenizer={self.pretokenizer.name})")
 
+    def to_pipeline(self):
+        """This tokenizer as HF components (Split regexes + ByteLevel + BPE + ByteLevel decoder): the generic
+        `PipelineTokenizer`, with offsets and `encode_full`; ids equal this compiled path (tested)."""
+        from .io.hf_json import to_hf_dict
+        from .pipeline import PipelineTokenizer
+
+        return PipelineTokenizer.from_hf_dict(to_hf_dict(self), name=self.name)
+
     # ------------------------------------------------------------------ native format
     def to_dict(self) -> dict:
         import base64

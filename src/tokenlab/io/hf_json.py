@@ -4,30 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
 
 from ..errors import FormatError
+from ..pipeline.byte_map import bytes_to_unicode, unicode_to_bytes  # noqa: F401 - re-exported
 from ..pretokenize import GPT2_PATTERN, PATTERNS, PreTokenizer
 from .atomic import atomic_write_text
-
-
-@lru_cache(maxsize=1)
-def bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's reversible byte -> printable character map used by HF ByteLevel."""
-    keep = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAC + 1)) + list(range(0xAE, 0xFF + 1))
-    table, extra = {}, 0
-    for b in range(256):
-        if b in keep:
-            table[b] = chr(b)
-        else:
-            table[b] = chr(256 + extra)
-            extra += 1
-    return table
-
-
-@lru_cache(maxsize=1)
-def unicode_to_bytes() -> dict[str, int]:
-    return {c: b for b, c in bytes_to_unicode().items()}
 
 
 def to_byte_level(b: bytes) -> str:
@@ -150,13 +131,66 @@ def _parse_pretokenizer(node) -> PreTokenizer:
     return PreTokenizer(pattern, split_digits)
 
 
-def from_hf_dict(d: dict, name: str = ""):
-    from ..models import metaspace_bpe
-    from ..tokenizer import Tokenizer
+def from_hf_dict(d: dict, name: str = "", pipeline: bool = False):
+    """A tokenizer for tokenizer.json content: the compiled byte-level BPE (`Tokenizer`) or the Metaspace
+    models where the file is exactly theirs, else the general component pipeline (`PipelineTokenizer`),
+    which reads every component HF has; ``pipeline=True`` always takes the pipeline."""
+    from ..pipeline import PipelineTokenizer
+
+    _validated(d, name)  # ids, specials and types: a damaged file is an error on every path
+    if not pipeline:
+        try:
+            return _special_path(d, name)
+        except FormatError:
+            pass
+    where = f"{name}: " if name else ""
+    try:
+        return PipelineTokenizer.from_hf_dict(d, name=name)
+    except FormatError as exc:
+        raise FormatError(f"{where}{exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise FormatError(f"{where}corrupt tokenizer.json: {exc!r}") from None
+
+
+def _validated(d, name: str):
+    """(vocab {token: id}, {id: token}, added tokens {content: id}) of a tokenizer.json, checked: ids
+    non-negative, unique and bounded by the file, added tokens listed once and not clashing with the vocab."""
     from .validate import check_ids, check_specials, check_type, fail, id_limit
 
     check_type(d, dict, name, "tokenizer.json", "an object")
     model = check_type(d.get("model"), dict, name, "model", "an object")
+    raw_vocab = model.get("vocab") if isinstance(model.get("vocab"), dict) else {}
+    added = check_type(d.get("added_tokens") or [], list, name, "added_tokens", "a list")
+    limit = id_limit(len(raw_vocab) + len(added) + len(model.get("vocab") or ()))
+    by_content = check_ids(((s, i) for s, i in raw_vocab.items()), name, "model.vocab", limit=limit)
+    by_id = {i: s for s, i in by_content.items()}
+    pairs = {}
+    for n, a in enumerate(added):
+        check_type(a, dict, name, f"added_tokens[{n}]", "an object")
+        if a.get("content") in pairs:
+            raise fail(name, "added_tokens", f"{a.get('content')!r} is listed twice")
+        pairs[a.get("content")] = a.get("id")
+    specials = check_specials(pairs, name, "added_tokens", limit=limit, taken=by_id, allow_same=by_content)
+    return by_content, by_id, specials
+
+
+def _needs_pipeline(d: dict) -> str | None:
+    """Why the special paths would not be exact for this file (None: they are)."""
+    for a in d.get("added_tokens") or []:
+        if a.get("lstrip") or a.get("rstrip") or a.get("single_word"):
+            return "added token with lstrip/rstrip/single_word"
+    return None
+
+
+def _special_path(d: dict, name: str = ""):
+    from ..models import metaspace_bpe
+    from ..tokenizer import Tokenizer
+    from .validate import check_type, fail
+
+    why = _needs_pipeline(d)
+    if why:
+        raise FormatError(why)
+    model = d["model"]
     try:
         if metaspace_bpe.is_metaspace_bpe(d):
             return metaspace_bpe.from_hf_dict(d, name=name)  # Llama-style: characters, "▁", byte fallback
@@ -166,19 +200,14 @@ def from_hf_dict(d: dict, name: str = ""):
             raise FormatError(f"normalizer {d['normalizer'].get('type')!r} is not supported")
         if model.get("continuing_subword_prefix") or model.get("end_of_word_suffix"):
             raise FormatError("BPE with subword prefix/suffix is not byte-level")
+        if model.get("dropout") or model.get("byte_fallback") or model.get("unk_token") is not None:
+            raise FormatError("BPE with dropout/byte_fallback/unk_token is not the compiled byte-level BPE")
+        if (d.get("decoder") or {}).get("type", "ByteLevel") != "ByteLevel":
+            raise FormatError("decoder other than ByteLevel")
         pre = _parse_pretokenizer(d.get("pre_tokenizer"))
-        raw_vocab = check_type(model.get("vocab"), dict, name, "model.vocab", "an object {token: id}")
-        added = check_type(d.get("added_tokens") or [], list, name, "added_tokens", "a list")
-        limit = id_limit(len(raw_vocab) + len(added))
-        by_content = check_ids(((s, i) for s, i in raw_vocab.items()), name, "model.vocab", limit=limit)
-        by_id = {i: s for s, i in by_content.items()}
-        pairs = {}
-        for n, a in enumerate(added):
-            check_type(a, dict, name, f"added_tokens[{n}]", "an object")
-            if a.get("content") in pairs:
-                raise fail(name, "added_tokens", f"{a.get('content')!r} is listed twice")
-            pairs[a.get("content")] = a.get("id")
-        specials = check_specials(pairs, name, "added_tokens", limit=limit, taken=by_id, allow_same=by_content)
+        if any(not a.get("special", True) and a.get("normalized", True) for a in d.get("added_tokens", [])):
+            raise FormatError("normalized added tokens")
+        by_content, by_id, specials = _validated(d, name)
         special_ids = set(specials.values())
         vocab = {}
         for s, i in by_content.items():
@@ -204,7 +233,7 @@ def from_hf_dict(d: dict, name: str = ""):
         raise FormatError(f"corrupt tokenizer.json: {exc!r}") from None
 
 
-def read_hf_json(path):
+def read_hf_json(path, pipeline: bool = False):
     from .validate import load_json
 
-    return from_hf_dict(load_json(path), name=str(path))
+    return from_hf_dict(load_json(path), name=str(path), pipeline=pipeline)

@@ -1,9 +1,8 @@
 """WordPiece (BERT): basic tokenization, then greedy longest-prefix matching with ``##`` continuations.
 
 Ids equal HF ``BertTokenizerFast`` (BertNormalizer + BertPreTokenizer + WordPiece) for a BERT
-``vocab.txt``. Normalization follows HF's order: drop control characters and map whitespace
-to spaces, pad CJK ideographs with spaces, strip accents (NFD, drop Mn), then lowercase one
-character at a time (so a final capital sigma becomes "σ", as HF does, not "ς").
+``vocab.txt``. Normalization and splitting are the pipeline's BertNormalizer and BertPreTokenizer
+(HF's order and HF's character classes, pinned, so newly assigned code points match too).
 
 Decoding is lossy by design (lowercased, accents and spacing lost), like BERT's.
 A vocabulary loaded from vocab.txt can be saved as ``"format": "tokenlab-wordpiece"``.
@@ -11,7 +10,6 @@ A vocabulary loaded from vocab.txt can be saved as ``"format": "tokenlab-wordpie
 
 from __future__ import annotations
 
-import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,69 +21,22 @@ from .base import ModelBase
 FORMAT = "tokenlab-wordpiece"
 BERT_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
-_CJK_RANGES = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F), (0x2B740, 0x2B81F),
-               (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
-_ASCII_PUNCT = frozenset(chr(c) for c in list(range(33, 48)) + list(range(58, 65)) + list(range(91, 97))
-                         + list(range(123, 127)))
-
-
-def _is_cjk(cp: int) -> bool:
-    return any(lo <= cp <= hi for lo, hi in _CJK_RANGES)
-
-
-def _is_whitespace(ch: str) -> bool:
-    # Unicode White_Space; Python's isspace also counts U+001C..U+001F, which are not
-    return ch in "\t\n\r" or (ch.isspace() and not "\x1c" <= ch <= "\x1f")
-
-
-def _is_control(ch: str) -> bool:
-    return ch not in "\t\n\r" and unicodedata.category(ch)[0] == "C"
-
-
-def _is_punct(ch: str) -> bool:
-    return ch in _ASCII_PUNCT or unicodedata.category(ch)[0] == "P"
 
 
 def bert_normalize(text: str, lowercase: bool = True, strip_accents: bool | None = None,
                    clean_text: bool = True, handle_chinese_chars: bool = True) -> str:
-    out = []
-    for ch in text:
-        if clean_text:
-            if ch == "\0" or ch == "\ufffd" or _is_control(ch):
-                continue
-            if _is_whitespace(ch):
-                ch = " "
-        if handle_chinese_chars and _is_cjk(ord(ch)):
-            out.append(f" {ch} ")
-        else:
-            out.append(ch)
-    text = "".join(out)
-    if lowercase if strip_accents is None else strip_accents:
-        text = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
-    if lowercase:
-        text = "".join(c.lower() for c in text)
-    return text
+    """HF's BertNormalizer with HF's character classes (the pinned table of `tokenlab.pipeline.hf_unicode`,
+    not Python's ``unicodedata``, whose Unicode version differs)."""
+    from ..pipeline.normalizers import BertNormalizer as _BertNormalizer
+
+    return _BertNormalizer(clean_text, handle_chinese_chars, strip_accents, lowercase).normalize_str(text)
 
 
 def bert_pre_tokenize(text: str) -> list[str]:
-    """Split on whitespace (dropped) and punctuation (each character its own word)."""
-    words: list[str] = []
-    cur: list[str] = []
-    for ch in text:
-        if _is_whitespace(ch):
-            if cur:
-                words.append("".join(cur))
-                cur = []
-        elif _is_punct(ch):
-            if cur:
-                words.append("".join(cur))
-                cur = []
-            words.append(ch)
-        else:
-            cur.append(ch)
-    if cur:
-        words.append("".join(cur))
-    return words
+    """Split on whitespace (dropped) and punctuation (each character its own word), HF's classes."""
+    from ..pipeline.pre_tokenizers import BertPreTokenizer as _Bert
+
+    return [piece for piece, _ in _Bert().pre_tokenize_str(text)]
 
 
 class BertPreTokenizer:
@@ -214,6 +165,34 @@ class WordPieceTokenizer(ModelBase):
                 if not (skip_special_tokens and i in special)]
         text = " ".join(toks).replace(" " + self.prefix, "")
         return text.removeprefix(self.prefix)
+
+    def to_pipeline(self):
+        """The same tokenizer as HF components (BertNormalizer, BertPreTokenizer, WordPiece, BERT template and
+        decoder): what ``save_hf`` writes as tokenizer.json."""
+        from ..pipeline import AddedToken, PipelineTokenizer, decoders, models, normalizers, pre_tokenizers, processors
+
+        post = None
+        cls_id, sep_id = self.special_tokens.get("[CLS]"), self.special_tokens.get("[SEP]")
+        if cls_id is not None and sep_id is not None:
+            post = processors.TemplateProcessing(
+                [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                 {"SpecialToken": {"id": "[SEP]", "type_id": 0}}],
+                [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                 {"SpecialToken": {"id": "[SEP]", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}},
+                 {"SpecialToken": {"id": "[SEP]", "type_id": 1}}],
+                {"[CLS]": {"id": "[CLS]", "ids": [cls_id], "tokens": ["[CLS]"]},
+                 "[SEP]": {"id": "[SEP]", "ids": [sep_id], "tokens": ["[SEP]"]}})
+        return PipelineTokenizer(
+            models.WordPiece(self.token_to_id, self.unk_token, self.prefix, self.max_input_chars_per_word),
+            normalizer=normalizers.BertNormalizer(True, True, self.strip_accents, self.lowercase),
+            pre_tokenizer=pre_tokenizers.BertPreTokenizer(), post_processor=post,
+            decoder=decoders.WordPiece(self.prefix, True),
+            added_tokens=[AddedToken(i, s, normalized=False, special=True) for s, i in self.special_tokens.items()],
+            name=self.name)
+
+    def save_hf(self, path) -> None:
+        """tokenizer.json for HF ``tokenizers`` (as BERT's own)."""
+        self.to_pipeline().save(path)
 
     def __repr__(self) -> str:
         return f"WordPieceTokenizer(name={self.name!r}, vocab={len(self.token_to_id)}, lowercase={self.lowercase})"
