@@ -11,6 +11,7 @@ tokenlab's contract: an error in text unless allowed, their own text on decode.
 
 from __future__ import annotations
 
+import codecs
 import heapq
 import re
 from functools import cached_property
@@ -28,6 +29,9 @@ SPACE = "\u2581"  # "▁", sentencepiece's visible space
 NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
 MODEL_TYPES = {1: "unigram", 2: "bpe", 3: "word", 4: "char"}
 UNK_PENALTY = 10.0  # sentencepiece's kUnkPenalty: an unknown character scores min_score - 10 in Unigram
+
+_PER_BYTE_REPLACE = "tokenlab.per_byte_replace"
+codecs.register_error(_PER_BYTE_REPLACE, lambda exc: ("\ufffd" * (exc.end - exc.start), exc.end))
 
 _BYTE_PIECE = re.compile(r"<0x([0-9A-F]{2})>")
 _SPACES = re.compile(" {2,}")
@@ -354,28 +358,46 @@ class SentencePieceTokenizer(ModelBase):
 
     # ------------------------------------------------------------------ decode
     def decode_bytes(self, ids) -> bytes:
-        """Token bytes joined; while the output is still empty, a piece's leading space is dropped (the
-        dummy prefix), as sentencepiece decodes. Control tokens keep tokenlab's contract (their text)."""
+        """Token bytes joined, with sentencepiece's rule for the dummy prefix (Decode in
+        sentencepiece_processor.cc): while its output is still empty, a piece's leading "▁" is dropped, and
+        once one has been dropped no other is, unless extra spaces are removed (then every leading "▁" of
+        an output that is still empty goes). Byte and unknown pieces are never stripped and end the start.
+        Control tokens keep tokenlab's contract (their text) but count as empty, as sentencepiece's do."""
         ids = self._checked_ids(ids)
         table = self.id_to_bytes
         if not (self.add_dummy_prefix or self.remove_extra_whitespaces):
             return b"".join(table[i] for i in ids)
-        specials, raw = self.special_ids, self._raw_ids
+        specials, byte_ids, pieces = self.special_ids, self._byte_ids, self.pieces
+        strip_all = self.remove_extra_whitespaces
         out: list[bytes] = []
-        empty = True
+        at_start = True  # sentencepiece's is_bos_ws
+        stripped = False  # the previous piece lost its "▁" (bos_ws_seen)
+        produced = False  # sentencepiece's output is not empty
         for i in ids:
             data = table[i]
+            if i in byte_ids:
+                out.append(data)
+                produced = True
+                continue
+            if stripped or produced:
+                at_start = False
+            stripped = False
             if i not in specials:
-                if empty and i not in raw and data.startswith(b" "):
+                if at_start and i != self.unk_id and pieces[i][0].startswith(SPACE):
                     data = data[1:]
-                empty = empty and not data
+                    stripped = not strip_all
+                produced = produced or bool(data)
             out.append(data)
         return b"".join(out)
 
+    def decode(self, ids, errors: str = "replace") -> str:
+        """As `ModelBase.decode`; with ``errors="replace"`` every byte of an invalid UTF-8 sequence becomes
+        one U+FFFD, as sentencepiece decodes byte pieces (Python would give one per maximal subpart)."""
+        return super().decode(ids, errors=_PER_BYTE_REPLACE if errors == "replace" else errors)
+
     @cached_property
-    def _raw_ids(self) -> set[int]:
-        """Byte pieces and the unknown piece: sentencepiece never strips a space from these."""
-        return {*self.byte_to_id.values(), self.unk_id}
+    def _byte_ids(self) -> set[int]:
+        return set(self.byte_to_id.values())
 
     # ------------------------------------------------------------------ HF tokenizer.json
     def to_hf_dict(self) -> dict:
