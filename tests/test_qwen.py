@@ -52,7 +52,7 @@ def texts(real_docs):
     docs = [adversarial_document(rng, 3000, lines) for _ in range(60)]
     docs += real_docs[-120:] + [d[:4000] for d in real_docs[:60:3]]
     return docs + ["人力资源", "人力资源部门", " 人力资源管理", "人力资源" * 3, "'S 'LL I'M", "１２３ 4567",
-                   "\r\n\r\n  \t"]
+                   "\r\n\r\n  \t", "\U00019087's", "x\U00019087's \U00011f00\U0001e4f0"]
 
 
 @pytest.mark.parametrize("name", list(FILES))
