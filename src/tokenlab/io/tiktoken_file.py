@@ -94,37 +94,108 @@ KNOWN_FILES["8dde380a6405e935f5de16a99eb61c824f3f814dd1ed298784c72babb7a03cdd"] 
                                                                                    _QWEN3_5_SPECIALS)
 
 
+SIDECAR_FORMAT = "tokenlab-tiktoken-sidecar"
+
+
+def sidecar_path(path) -> str:
+    """Where tokenlab keeps what a ``.tiktoken`` file cannot hold: ``NAME.tiktoken.json`` beside it."""
+    return str(path) + ".json"
+
+
+def read_sidecar(path) -> dict | None:
+    """The sidecar of a ``.tiktoken`` file (pattern, specials, encoding switches, merges), or None."""
+    import json
+    import os
+
+    side = sidecar_path(path)
+    if not os.path.isfile(side):
+        return None
+    try:
+        with open(side, encoding="utf-8") as f:
+            d = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{side}: corrupt JSON ({exc})") from None
+    if not isinstance(d, dict) or d.get("format") != SIDECAR_FORMAT:
+        raise FormatError(f"{side}: not a tokenlab tiktoken sidecar")
+    return d
+
+
 def read_tiktoken(path, pattern: str | None = None, special_tokens: dict[str, int] | None = None, name: str = ""):
-    """Load a ``.tiktoken`` file. Known files (OpenAI's, Qwen's) get their pattern and specials; for other
-    files name the ``pattern`` (default ``"cl100k"``) and ``special_tokens``."""
+    """Load a ``.tiktoken`` file. What the file cannot hold comes, first to last, from the arguments, the
+    sidecar ``NAME.tiktoken.json`` tokenlab writes beside it, the known files (OpenAI's, Qwen's, by hash);
+    otherwise the pattern is ``"cl100k"`` and there are no special tokens."""
     import hashlib
 
     with open(path, "rb") as f:
         data = f.read()
-    known_name, known_pattern, known_specials = KNOWN_FILES.get(hashlib.sha256(data).hexdigest(), ("", None, {}))
     ranks = parse_tiktoken_ranks(data)
+    side = read_sidecar(path)
+    if side is not None:
+        try:
+            from ..pretokenize import PreTokenizer as _Pre
+
+            side_pre = _Pre.from_dict(side["pretokenizer"])
+            side_specials = {str(k): int(v) for k, v in side.get("special_tokens", {}).items()}
+            by_id = {i: t for t, i in ranks.items()}
+            merges = ([(by_id[a], by_id[b]) for a, b in side["merges"]] if side.get("merges") is not None
+                      else merges_from_ranks(ranks))
+            return tokenizer_from_ranks(ranks, pattern or side_pre,
+                                        side_specials if special_tokens is None else special_tokens,
+                                        name=name or str(side.get("name") or path), merges=merges,
+                                        ignore_merges=bool(side.get("ignore_merges", True)),
+                                        any_split=bool(side.get("any_split", True)))
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, FormatError):
+                raise
+            raise FormatError(f"{sidecar_path(path)}: corrupt sidecar ({exc!r})") from None
+    known_name, known_pattern, known_specials = KNOWN_FILES.get(hashlib.sha256(data).hexdigest(), ("", None, {}))
     if special_tokens is None:
         special_tokens = known_specials
     return tokenizer_from_ranks(ranks, pattern or known_pattern or "cl100k", special_tokens,
                                 name=name or known_name or str(path))
 
 
-def tokenizer_from_ranks(ranks, pattern, special_tokens, name=""):
+def tokenizer_from_ranks(ranks, pattern, special_tokens, name="", merges=None, ignore_merges=True, any_split=True):
     from ..tokenizer import Tokenizer
 
     return Tokenizer(
         vocab=dict(ranks),
-        merges=merges_from_ranks(ranks),
+        merges=merges_from_ranks(ranks) if merges is None else merges,
         pretokenizer=pattern if isinstance(pattern, PreTokenizer) else PreTokenizer(pattern),
         special_tokens=dict(special_tokens),
-        ignore_merges=True,
-        any_split=True,
+        ignore_merges=ignore_merges,
+        any_split=any_split,
         name=name,
     )
 
 
 def write_tiktoken(tokenizer, path) -> None:
-    """Write ranks = ids (tiktoken requires the rank order to be the merge order)."""
-    order = sorted(tokenizer.vocab.items(), key=lambda kv: kv[1])
+    """Write ranks = ids, and the sidecar ``NAME.tiktoken.json`` with what the rank file cannot hold: the
+    pre-tokenizer, special tokens, tokenlab's encoding switches and, when the merges are not the ones the
+    ranks imply (tiktoken's reading), the merges themselves. tokenlab's reader uses the sidecar, so ids survive
+    the round trip; tiktoken itself reads the rank file with the pattern and specials you give it.
+
+    Refused (nothing written): ids that do not order the merges (tiktoken merges by rank = id, so the file
+    would mean another tokenizer)."""
+    import json
+
+    from ..tokenizer import Tokenizer
+
+    if not isinstance(tokenizer, Tokenizer):
+        raise FormatError(f"{type(tokenizer).__name__} cannot be written as a .tiktoken file")
+    vocab = tokenizer.vocab
+    made = [vocab[a + b] for a, b in tokenizer.merges]
+    if any(x >= y for x, y in zip(made, made[1:])):
+        raise FormatError("cannot write .tiktoken: token ids are not in merge order (tiktoken merges by rank = id)")
+    order = sorted(vocab.items(), key=lambda kv: kv[1])
     lines = [f"{base64.b64encode(tok).decode()} {i}" for tok, i in order]
+    implied = merges_from_ranks(dict(vocab))
+    side = {
+        "format": SIDECAR_FORMAT, "version": 1, "name": tokenizer.name,
+        "pretokenizer": tokenizer.pretokenizer.to_dict(),
+        "special_tokens": dict(sorted(tokenizer.special_tokens.items(), key=lambda kv: kv[1])),
+        "ignore_merges": tokenizer.ignore_merges, "any_split": tokenizer.any_split,
+        "merges": None if implied == list(tokenizer.merges) else [[vocab[a], vocab[b]] for a, b in tokenizer.merges],
+    }
+    atomic_write_text(sidecar_path(path), json.dumps(side, ensure_ascii=False))
     atomic_write_text(path, "\n".join(lines) + "\n")
