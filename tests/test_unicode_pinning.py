@@ -30,7 +30,7 @@ PATTERNS = {"qwen": QWEN_PATTERN, "qwen3_5": QWEN3_5_PATTERN, "cl100k-as-custom"
 def pairs(cl100k, cl100k_ref):
     """(ours on the pure-Python path, tiktoken) per pattern, over cl100k's ranks."""
     ranks = {tok: i for tok, i in cl100k.vocab.items()}
-    out = {}
+    out = _Pairs()
     for name, pattern in PATTERNS.items():
         ours = Tokenizer(vocab=cl100k.vocab, merges=cl100k.merges, pretokenizer=PreTokenizer(pattern),
                          ignore_merges=True, any_split=True)
@@ -38,6 +38,11 @@ def pairs(cl100k, cl100k_ref):
         out[name] = (ours, tiktoken.Encoding(f"pin-{name}", pat_str=pattern, mergeable_ranks=ranks,
                                              special_tokens={}))
     return out
+
+
+class _Pairs(dict):
+    def __repr__(self) -> str:  # hypothesis prints the fixtures of a failing example
+        return f"<{len(self)} tokenizer pairs>"
 
 
 def test_new_letter_with_contraction(pairs):
