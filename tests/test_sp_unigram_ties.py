@@ -140,3 +140,20 @@ def _tmp_json(hf) -> str:
     json.dump(json.loads(hf.to_str()), f, ensure_ascii=False)
     f.close()
     return f.name
+
+
+def test_tokenlab_unigram_export_ties_like_hf(documents, tmp_path):
+    """tokenlab's own Unigram (encode/lattice.py, doubles, longer last token on ties) exported as tokenizer.json:
+    HF tokenizers gives the same ids on adversarial and tie-heavy text."""
+    tokenizers = pytest.importorskip("tokenizers")
+    from tokenlab.demo import demo_corpus
+    from tokenlab.train.unigram import train_unigram
+
+    model = train_unigram([demo_corpus()], vocab_size=800, pretokenizer="gpt2", special_tokens=["<|endoftext|>"],
+                          progress=False)
+    path = tmp_path / "u.json"
+    model.save_hf(path)
+    hf = tokenizers.Tokenizer.from_file(str(path))
+    runs = [c * n for c in "xae 1." for n in range(1, 40)] + ["ab" * n + "a" for n in range(30)]
+    for doc in documents[:300] + runs:
+        assert hf.encode(doc, add_special_tokens=False).ids == model.encode(doc, allowed_special="all"), doc[:60]
