@@ -19,7 +19,7 @@ def test_cached_merges_equal_fresh_ones_and_survive_corruption(cl100k_path, tmp_
     second = read_tiktoken(cl100k_path, pattern="cl100k")
     assert len(calls) == 1 and first.merges == second.merges
     digest = hashlib.sha256(open(cl100k_path, "rb").read()).hexdigest()
-    (cache,) = tmp_path.glob("tiktoken-merges-v1-*.npy")
+    (cache,) = tmp_path.glob("tiktoken-merges-v2-*.npy")
     assert digest[:32] in cache.name
     cache.write_bytes(cache.read_bytes()[:100])  # truncated: ignored, recomputed
     third = read_tiktoken(cl100k_path, pattern="cl100k")

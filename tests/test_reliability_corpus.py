@@ -10,11 +10,12 @@ import time
 
 import pytest
 from click.testing import CliRunner
-from reliability_util import small_tokenizer
 
 from tokenlab.cli import main
 from tokenlab.corpus import MANIFEST, encode_corpus, load_shards, verify_shards
 from tokenlab.errors import FormatError, InvalidInputError
+
+from reliability_util import small_tokenizer
 
 SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, "src"))
 

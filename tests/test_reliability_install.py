@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+
 from reliability_util import small_tokenizer
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "tokenlab"

@@ -11,11 +11,12 @@ import time
 
 import pytest
 from click.testing import CliRunner
-from reliability_util import small_tokenizer
 
 from tokenlab.cli import main
 from tokenlab.errors import InvalidInputError
 from tokenlab.io.atomic import atomic_path, atomic_write_text, remove_stale_temps
+
+from reliability_util import small_tokenizer
 
 SRC = os.path.join(os.path.dirname(__file__), os.pardir, "src")
 

@@ -12,11 +12,12 @@ import os
 
 import pytest
 from click.testing import CliRunner
-from reliability_util import dump, metaspace_json, small_tokenizer, tekken_json, tiktoken_text, tokenlab_json
 
 from tokenlab.cli import main
 from tokenlab.errors import FormatError
 from tokenlab.io import load_tokenizer, read_sentencepiece, read_tekken
+
+from reliability_util import dump, metaspace_json, small_tokenizer, tekken_json, tiktoken_text, tokenlab_json
 
 
 def _refused(path, *fragments):

@@ -10,13 +10,14 @@ import time
 
 import pytest
 from click.testing import CliRunner
-from reliability_util import dump, small_tokenizer
 
 from tokenlab import pretokenize
 from tokenlab.cli import main
 from tokenlab.errors import InvalidInputError
 from tokenlab.io import load_tokenizer
 from tokenlab.pretokenize import PreTokenizer
+
+from reliability_util import dump, small_tokenizer
 
 FAMILIES = [
     (r"(a|aa)+$", "a"),  # overlapping alternation

@@ -94,9 +94,25 @@ class PreTokenizer:
         return regex.compile(rf"\p{{N}}{{1,{self.split_digits}}}") if self.split_digits else None
 
     def split(self, text: str) -> list[str]:
-        """Pieces in order; their concatenation is always ``text``."""
+        """Pieces in order; their concatenation is always ``text``. Unicode classes follow tiktoken's tables
+        (:func:`pinned_view`), not the installed ``regex``'s."""
         if not text:
             return []
+        view = pinned_view(self._class_key, text) if self._class_key else None
+        if view is not None:
+            pieces, start = [], 0
+            for piece in self._split(view):
+                pieces.append(text[start:start + len(piece)])
+                start += len(piece)
+            return pieces
+        return self._split(text)
+
+    @cached_property
+    def _class_key(self) -> str:
+        """The regex text whose classes decide the stand-ins (the pattern and the digit splitter)."""
+        return (self.regex_str or "") + (r"\p{N}" if self.split_digits else "")
+
+    def _split(self, text: str) -> list[str]:
         chunks = [text]
         if self._digits is not None:
             chunks = _isolate(self._digits, text)
@@ -168,3 +184,106 @@ def get_pretokenizer(spec: str | PreTokenizer | None, split_digits: int | None =
     if spec == "none":
         return PreTokenizer(None, split_digits)
     return PreTokenizer(spec, split_digits)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Unicode classes pinned to tiktoken's tables. The installed ``regex`` follows its own (newer) Unicode version, so a
+# pattern compiled as written splits newly assigned code points differently from tiktoken (Rust regex, older
+# tables): "\U00019087's" is a letter and a contraction to ``regex``, a symbol run to tiktoken. Writing the classes
+# out as explicit ranges is exact but makes ``regex`` 10-25x slower, so instead each code point whose classes differ
+# (for the classes the pattern uses) is replaced, before matching, by a stand-in code point that ``regex`` puts in
+# exactly the classes tiktoken puts the original in; pieces are then cut from the original text at the same
+# offsets. The table (data/regex_properties.json) is probed from tiktoken by scripts/make_regex_properties.py.
+
+_MAX_CODE_POINT = 0x10FFFF
+_SHORTHANDS = {"s": "s", "S": "s", "d": "d", "D": "d", "w": "w", "W": "w", "b": "w", "B": "w"}
+_PROPERTY = regex.compile(r"\\[pP](?:\{\s*\^?\s*([A-Za-z_&]+)\s*\}|([A-Za-z]))|\\([sSdDwWbB])|\\.")
+
+
+def _pinned_table() -> dict[str, list[tuple[int, int]]]:
+    global _PINNED
+    if _PINNED is None:
+        import json
+        from importlib.resources import files
+
+        data = json.loads(files("tokenlab").joinpath("data/regex_properties.json").read_text(encoding="utf-8"))
+        _PINNED = {name: [(lo, hi) for lo, hi in ranges] for name, ranges in data["classes"].items()}
+    return _PINNED
+
+
+_PINNED: dict[str, list[tuple[int, int]]] | None = None
+_MEMBERSHIP: dict[tuple[str, str], object] = {}
+_STAND_INS: dict[str, tuple[dict[int, int], int]] = {}
+
+
+def classes_used(pattern: str) -> list[str]:
+    """Names (as in the pinned table) of the Unicode classes ``pattern`` uses, in first-use order."""
+    table = _pinned_table()
+    out: list[str] = []
+    for m in _PROPERTY.finditer(pattern):
+        name = m.group(1) or m.group(2) or _SHORTHANDS.get(m.group(3) or "")
+        if name and name in table and name not in out:
+            out.append(name)
+    return out
+
+
+def _membership(name: str, source: str):
+    """Boolean array over all code points: is it in class ``name`` for tiktoken ("pinned") or ``regex``?"""
+    import numpy as np
+
+    key = (name, source)
+    if key not in _MEMBERSHIP:
+        member = np.zeros(_MAX_CODE_POINT + 1, dtype=bool)
+        if source == "pinned":
+            for lo, hi in _pinned_table()[name]:
+                member[lo:hi + 1] = True
+        else:
+            cps = np.arange(_MAX_CODE_POINT + 1, dtype=np.uint32)
+            cps[0xD800:0xE000] = 0xFFFF  # a str cannot hold lone surrogates; U+FFFF is a noncharacter
+            text = cps.tobytes().decode("utf-32-le")
+            rx = regex.compile(f"\\{name}+" if name in ("s", "d", "w") else rf"\p{{{name}}}+")
+            for m in rx.finditer(text):
+                member[m.start():m.end()] = True
+        member[0xD800:0xE000] = False
+        _MEMBERSHIP[key] = member
+    return _MEMBERSHIP[key]
+
+
+def stand_ins(pattern: str) -> tuple[dict[int, int], int]:
+    """(code point -> stand-in, lowest such code point) for ``pattern``'s classes; ({}, 0) when ``regex`` and
+    tiktoken agree on all of them."""
+    if pattern in _STAND_INS:
+        return _STAND_INS[pattern]
+    import numpy as np
+
+    names = classes_used(pattern)
+    mapping: dict[int, int] = {}
+    if names:
+        pinned = np.zeros(_MAX_CODE_POINT + 1, dtype=np.uint32)
+        ours = np.zeros(_MAX_CODE_POINT + 1, dtype=np.uint32)
+        for k, name in enumerate(names):
+            pinned |= _membership(name, "pinned").astype(np.uint32) << k
+            ours |= _membership(name, "regex").astype(np.uint32) << k
+        differ = np.flatnonzero(pinned != ours)
+        stable = pinned == ours
+        stable[0xD800:0xE000] = False
+        stable[:0x3000] = False  # stand-ins far from ASCII and the scripts patterns name literally
+        for signature in np.unique(pinned[differ]):
+            candidates = np.flatnonzero(stable & (ours == signature))
+            if len(candidates):
+                proxy = int(candidates[-1])
+                for cp in differ[pinned[differ] == signature]:
+                    mapping[int(cp)] = proxy
+    result = (mapping, min(mapping, default=0))
+    _STAND_INS[pattern] = result
+    return result
+
+
+def pinned_view(pattern: str, text: str) -> str | None:
+    """``text`` with stand-ins for the code points ``regex`` classifies differently from tiktoken under
+    ``pattern``'s classes (same length, so match offsets carry over); None when nothing changes."""
+    mapping, lowest = stand_ins(pattern)
+    if not mapping or not text or ord(max(text)) < lowest:
+        return None
+    mapped = text.translate(mapping)
+    return None if mapped == text else mapped

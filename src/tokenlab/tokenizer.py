@@ -138,8 +138,12 @@ class Tokenizer:
 
     def _encode_ordinary_python(self, text: str) -> list[int]:
         out: list[int] = []
-        for piece in self.pretokenizer.split(text):
-            out.extend(self._encode_piece(_utf8(piece)))
+        try:
+            for piece in self.pretokenizer.split(text):
+                out.extend(self._encode_piece(_utf8(piece)))
+        except InvalidInputError:
+            _utf8(text)  # a lone surrogate: name its offset in the whole text, not in its piece
+            raise
         return out
 
     def encode_ordinary(self, text: str) -> list[int]:

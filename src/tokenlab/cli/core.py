@@ -61,9 +61,51 @@ def register(group: click.Group) -> None:
         group.add_command(cmd)
 
 
+def hf_dir_options(f):
+    """Options of an HF tokenizer directory (``--format hf``; giving one writes a directory)."""
+    for opt in reversed([
+        click.option("--bos", default=None, help="HF dir: the bos token (an existing special token)."),
+        click.option("--eos", default=None, help="HF dir: the eos token (an existing special token)."),
+        click.option("--pad", default=None, help="HF dir: the padding token (an existing special token)."),
+        click.option("--unk", default=None, help="HF dir: the unknown token (an existing special token)."),
+        click.option("--add-bos", is_flag=True, help="HF dir: put the bos token before every text."),
+        click.option("--add-eos", is_flag=True, help="HF dir: put the eos token after every text."),
+        click.option("--chat-template", type=click.Path(dir_okay=False, exists=True), default=None,
+                     help="HF dir: a Jinja chat template file for tokenizer_config.json."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def save_output(tok, output, fmt, bos=None, eos=None, pad=None, unk=None, add_bos=False, add_eos=False,
+                chat_template=None) -> str:
+    """Write ``tok``. ``--format hf`` writes an HF tokenizer directory when the output is a directory (exists,
+    or ends with a slash) or any directory option (--bos, --pad, --chat-template, ...) is given; otherwise
+    the bare tokenizer.json file it always wrote."""
+    import os
+
+    from ..io import save_tokenizer
+
+    hf_options = {"bos": bos, "eos": eos, "pad": pad, "unk": unk, "add_bos": add_bos, "add_eos": add_eos}
+    given = {k: v for k, v in hf_options.items() if v} | ({"chat_template": chat_template} if chat_template else {})
+    as_dir = os.path.isdir(output) or str(output).endswith(("/", os.sep)) or bool(given)
+    if given and (fmt != "hf" or str(output).endswith(".json")):
+        raise click.UsageError(f"{', '.join('--' + k.replace('_', '-') for k in given)} need --format hf and an "
+                               "output directory (a path not ending in .json)")
+    if fmt == "hf" and as_dir:
+        from ..io.hf_dir import write_hf_dir
+
+        template = read_text_file(chat_template) if chat_template else None
+        write_hf_dir(tok, output, chat_template=template, **hf_options)
+        return f"{output} (HF tokenizer directory)"
+    save_tokenizer(tok, output, fmt)
+    return str(output)
+
+
 @click.command()
 @click.argument("corpus", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write the tokenizer.")
+@click.option("-o", "--output", required=True, type=click.Path(),
+              help="Where to write the tokenizer (a directory for an HF tokenizer directory).")
 @click.option("--vocab-size", type=click.IntRange(257), default=8192, show_default=True,
               help="Total size: 256 bytes + merges + special tokens.")
 @click.option("--algorithm", default="bpe", show_default=True,
@@ -77,11 +119,11 @@ def register(group: click.Group) -> None:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="tokenlab", show_default=True)
 @click.option("--workers", type=click.IntRange(1), default=None,
               help="Processes for counting pretokens (bpe only; default: all cores).")
+@hf_dir_options
 @progress_option
 def train(corpus, output, vocab_size, algorithm, pretokenizer, split_digits, special_tokens, min_frequency, fmt,
-          workers, progress):
-    """Train a tokenizer on text files (UTF-8)."""
-    from ..io import save_tokenizer
+          workers, progress, **hf_options):
+    """Train a tokenizer on text files (UTF-8). ``--format hf -o DIR/`` writes an HF tokenizer directory."""
 
     if any(not s for s in special_tokens):
         raise click.BadParameter("a special token must not be empty", param_hint="--special")
@@ -97,8 +139,8 @@ def train(corpus, output, vocab_size, algorithm, pretokenizer, split_digits, spe
     tok = trainer(iter_corpus(corpus), vocab_size=vocab_size, pretokenizer=pretokenizer,
                   special_tokens=special_tokens, min_frequency=min_frequency, split_digits=split_digits,
                   progress=progress, **extra)
-    save_tokenizer(tok, output, fmt)
-    click.echo(f"trained {tok!r} -> {output}", err=True)
+    written = save_output(tok, output, fmt, **hf_options)
+    click.echo(f"trained {tok!r} -> {written}", err=True)
 
 
 @click.command()
@@ -261,14 +303,16 @@ def viz(tokenizer_path, text, input_path, color, show_ids):
 
 @click.command()
 @click.argument("tokenizer_path", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
-def convert(tokenizer_path, output, fmt):
-    """Convert a tokenizer file to another format."""
-    from ..io import save_tokenizer
-
-    save_tokenizer(load(tokenizer_path), output, fmt)
-    click.echo(f"wrote {output} ({fmt})", err=True)
+@hf_dir_options
+def convert(tokenizer_path, output, fmt, **hf_options):
+    """Convert a tokenizer file to another format. ``--format hf`` to a directory (or with --bos/--eos/--pad/
+    --unk/--chat-template) writes an HF tokenizer directory (tokenizer.json, tokenizer_config.json,
+    special_tokens_map.json) for ``transformers.AutoTokenizer``; ``--format tiktoken`` also writes
+    NAME.tiktoken.json (pattern, special tokens) that tokenlab reads back."""
+    written = save_output(load(tokenizer_path), output, fmt, **hf_options)
+    click.echo(f"wrote {written} ({fmt})", err=True)
 
 
 @click.command()

@@ -345,14 +345,27 @@ class MetaspaceUnigram(MetaspaceBPE):
         self._unk_score = min(self.scores.values(), default=0.0) - 10.0
 
     def _encode_word(self, word: str) -> list[int]:
-        ids: list[int] = []
+        # HF fuses every run of lattice nodes whose id is the unknown id (unknown characters and the unknown
+        # piece's own text, e.g. "<unk>" typed in the input) into one string, then looks that string up
+        strings: list[str] = []
+        fusing = False
+        to_id, unk_id = self.token_to_id, self.unk_id
         for piece, known in best_segmentation(word, self.scores, self._longest, self._unk_score):
-            if known:
-                ids.append(self.token_to_id[piece])
+            is_unk = not known or (unk_id is not None and to_id[piece] == unk_id)
+            if is_unk and fusing:
+                strings[-1] += piece
+            else:
+                strings.append(piece)
+            fusing = is_unk
+        ids: list[int] = []
+        for piece in strings:
+            pid = to_id.get(piece)
+            if pid is not None:
+                ids.append(pid)
             elif self.byte_fallback and all(b in self.byte_to_id for b in piece.encode("utf-8")):
                 ids.extend(self.byte_to_id[b] for b in piece.encode("utf-8"))
-            elif self.unk_id is not None:
-                ids.append(self.unk_id)  # HF fuses a run of unknown characters into one token
+            elif unk_id is not None:
+                ids.append(unk_id)
         return ids
 
     def to_dict(self) -> dict:

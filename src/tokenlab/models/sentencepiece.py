@@ -11,8 +11,10 @@ tokenlab's contract: an error in text unless allowed, their own text on decode.
 
 from __future__ import annotations
 
+import codecs
 import heapq
 import re
+import struct
 from functools import cached_property
 
 import numpy as np
@@ -28,6 +30,18 @@ SPACE = "\u2581"  # "▁", sentencepiece's visible space
 NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
 MODEL_TYPES = {1: "unigram", 2: "bpe", 3: "word", 4: "char"}
 UNK_PENALTY = 10.0  # sentencepiece's kUnkPenalty: an unknown character scores min_score - 10 in Unigram
+
+_FLOAT32 = struct.Struct("<f")
+SCORE_RESET = 100000.0  # sentencepiece's kScoreResetThreshold: path scores are re-based beyond it
+
+
+def float32(x: float) -> float:
+    """x rounded to the nearest float32 (IEEE round to nearest even), as a Python float."""
+    return _FLOAT32.unpack(_FLOAT32.pack(x))[0]
+
+
+_PER_BYTE_REPLACE = "tokenlab.per_byte_replace"
+codecs.register_error(_PER_BYTE_REPLACE, lambda exc: ("\ufffd" * (exc.end - exc.start), exc.end))
 
 _BYTE_PIECE = re.compile(r"<0x([0-9A-F]{2})>")
 _SPACES = re.compile(" {2,}")
@@ -145,11 +159,16 @@ class SentencePieceTokenizer(ModelBase):
 
     @cached_property
     def _unigram_tables(self) -> tuple[dict[str, float], int, float]:
-        """Scores of the pieces the lattice may use (unused ones never), longest piece, unknown score."""
+        """Scores of the pieces the lattice may use (unused ones never), longest piece, unknown score. As
+        sentencepiece 0.2.3's unigram_model.cc: the unknown score is (lowest normal score) - 10 in float32 and a
+        user-defined piece scores 0.1 * (its UTF-8 length - 1) in float32, whatever the file says."""
         scores = {p: self.scores[i] for p, i in self.piece_to_id.items() if self.pieces[i][2] != UNUSED}
+        for piece in self.user_defined:
+            if piece in scores:
+                scores[piece] = float32(0.1 * (len(piece.encode("utf-8")) - 1))
         longest = max(map(len, scores), default=1)
         min_score = min((s for _, s, t in self.pieces if t == NORMAL), default=0.0)
-        return scores, longest, min_score - UNK_PENALTY
+        return scores, longest, float32(min_score - UNK_PENALTY)
 
     # ------------------------------------------------------------------ normalizer
     def normalize(self, text: str) -> str:
@@ -335,7 +354,7 @@ class SentencePieceTokenizer(ModelBase):
         self._resegment(right, undo, out)
 
     def _unigram(self, text: str) -> list[tuple[str, bool]]:
-        return best_segmentation(text, *self._unigram_tables)
+        return best_segmentation(text, *self._unigram_tables, float32_paths=True)
 
     def _fallback(self, pieces: list) -> list[int]:
         """Ids of pieces (strings, or (piece, known) pairs from the lattice); an unknown piece becomes its
@@ -367,28 +386,46 @@ class SentencePieceTokenizer(ModelBase):
 
     # ------------------------------------------------------------------ decode
     def decode_bytes(self, ids) -> bytes:
-        """Token bytes joined; while the output is still empty, a piece's leading space is dropped (the
-        dummy prefix), as sentencepiece decodes. Control tokens keep tokenlab's contract (their text)."""
+        """Token bytes joined, with sentencepiece's rule for the dummy prefix (Decode in
+        sentencepiece_processor.cc): while its output is still empty, a piece's leading "▁" is dropped, and
+        once one has been dropped no other is, unless extra spaces are removed (then every leading "▁" of
+        an output that is still empty goes). Byte and unknown pieces are never stripped and end the start.
+        Control tokens keep tokenlab's contract (their text) but count as empty, as sentencepiece's do."""
         ids = self._checked_ids(ids)
         table = self.id_to_bytes
         if not (self.add_dummy_prefix or self.remove_extra_whitespaces):
             return b"".join(table[i] for i in ids)
-        specials, raw = self.special_ids, self._raw_ids
+        specials, byte_ids, pieces = self.special_ids, self._byte_ids, self.pieces
+        strip_all = self.remove_extra_whitespaces
         out: list[bytes] = []
-        empty = True
+        at_start = True  # sentencepiece's is_bos_ws
+        stripped = False  # the previous piece lost its "▁" (bos_ws_seen)
+        produced = False  # sentencepiece's output is not empty
         for i in ids:
             data = table[i]
+            if i in byte_ids:
+                out.append(data)
+                produced = True
+                continue
+            if stripped or produced:
+                at_start = False
+            stripped = False
             if i not in specials:
-                if empty and i not in raw and data.startswith(b" "):
+                if at_start and i != self.unk_id and pieces[i][0].startswith(SPACE):
                     data = data[1:]
-                empty = empty and not data
+                    stripped = not strip_all
+                produced = produced or bool(data)
             out.append(data)
         return b"".join(out)
 
+    def decode(self, ids, errors: str = "replace") -> str:
+        """As `ModelBase.decode`; with ``errors="replace"`` every byte of an invalid UTF-8 sequence becomes
+        one U+FFFD, as sentencepiece decodes byte pieces (Python would give one per maximal subpart)."""
+        return super().decode(ids, errors=_PER_BYTE_REPLACE if errors == "replace" else errors)
+
     @cached_property
-    def _raw_ids(self) -> set[int]:
-        """Byte pieces and the unknown piece: sentencepiece never strips a space from these."""
-        return {*self.byte_to_id.values(), self.unk_id}
+    def _byte_ids(self) -> set[int]:
+        return set(self.byte_to_id.values())
 
     # ------------------------------------------------------------------ HF tokenizer.json
     def to_hf_dict(self) -> dict:
@@ -484,30 +521,56 @@ def last_word_offset(normalized: str, space: str = SPACE) -> int:
     return len(normalized[:starts[-1]].replace(space, " ").encode("utf-8")) if starts else 0
 
 
-def best_segmentation(text: str, scores: dict[str, float], longest: int, unk_score: float) -> list[tuple[str, bool]]:
-    """The most probable segmentation of ``text`` into pieces of ``scores``, as sentencepiece's EncodeOptimized
-    (and HF's Unigram, which follows it): path scores summed as doubles, the first best kept on ties, and a
-    character that starts no one-character piece covers itself as an unknown node scoring ``unk_score``.
-    (piece, known) in order; a run of unknown characters comes back as one piece."""
+def best_segmentation(text: str, scores: dict[str, float], longest: int, unk_score: float, *,
+                      float32_paths: bool = False) -> list[tuple[str, bool]]:
+    """The most probable segmentation of ``text`` into pieces of ``scores``: the first best candidate is kept on
+    ties (candidates for one end arrive by increasing start), and a character that starts no one-character piece
+    covers itself as an unknown node scoring ``unk_score``. HF's Unigram keeps path scores as doubles (the
+    default). sentencepiece's EncodeOptimized (``float32_paths``) keeps them in float32: a candidate is the float32
+    sum of the piece's score and the path before it, and once the path before a position passes +-100000 every
+    stored score from there to the farthest reached end is re-based on it (float32 subtraction), so long texts
+    keep their precision. Paths that tie in one arithmetic need not tie in the other, so each reference's
+    arithmetic picks its own ids. (piece, known) in order; a run of unknown characters comes back as one piece."""
     n = len(text)
     best = [0.0] * (n + 1)
     start = [-1] * (n + 1)
     known = [True] * (n + 1)
     start[0] = 0
+    frontier = 0  # farthest end of any node so far (sentencepiece's max_frontier)
     for i in range(n):
         here = best[i]
+        if float32_paths and not -SCORE_RESET <= here <= SCORE_RESET:
+            for k in range(i, frontier + 1):
+                if k == i or start[k] != -1:
+                    best[k] = float32(best[k] - here)
+            here = 0.0
         has_single = False
         for j in range(i + 1, min(n, i + longest) + 1):
             score = scores.get(text[i:j])
             if score is None:
                 continue
-            total = score + here
-            if start[j] == -1 or total > best[j]:
-                best[j], start[j], known[j] = total, i, True
             if j == i + 1:
                 has_single = True
+            if j > frontier:
+                frontier = j
+            total = score + here
+            if start[j] != -1:
+                other = best[j]
+                if total < other - 1e-6 * (abs(other) + 1.0):
+                    continue  # worse by far more than a float32 rounding: no need to round
+                if float32_paths:
+                    total = float32(total)
+                if total <= other:
+                    continue
+            elif float32_paths:
+                total = float32(total)
+            best[j], start[j], known[j] = total, i, True
         if not has_single:
+            if i + 1 > frontier:
+                frontier = i + 1
             total = unk_score + here
+            if float32_paths:
+                total = float32(total)
             if start[i + 1] == -1 or total > best[i + 1]:
                 best[i + 1], start[i + 1], known[i + 1] = total, i, False
     out: list[tuple[str, bool]] = []
