@@ -115,3 +115,84 @@ def morph_eval(tokenizers, languages, analyser, text_path, gold_path, as_json, o
                      f"{r['recall']:6.3f} {r['f1']:6.3f} {r['tr_percent']:6.1f} {r['pure_percent']:6.1f} "
                      f"{r['words']:6d}" for r in rows]
     _emit("\n".join(body), output)
+
+
+# ---------------------------------------------------------------------------- item 4
+def _table(rows: list[dict], keys: list[tuple[str, str, str]]) -> str:
+    """Fixed-width text table; keys are (dict key, header, format)."""
+    cells = [[format(r[k], f) if f else str(r[k]) for k, _, f in keys] for r in rows]
+    widths = [max(len(h), *(len(c[j]) for c in cells)) if cells else len(h) for j, (_, h, _) in enumerate(keys)]
+    lines = ["  ".join(h.rjust(w) if j else h.ljust(w) for j, ((_, h, _), w) in enumerate(zip(keys, widths)))]
+    lines += ["  ".join(c.rjust(w) if j else c.ljust(w) for j, (c, w) in enumerate(zip(row, widths))) for row in cells]
+    return "\n".join(lines)
+
+
+@_command("drift")
+@click.argument("tokenizers", nargs=-1, required=True, metavar="TOKENIZER...")
+@click.option("--code", "code_path", type=click.Path(dir_okay=False),
+              help="Python source to take functions from (default: the standard library).")
+@click.option("--text", "text_path", type=click.Path(dir_okay=False),
+              help="Text, one sample per line (default: Django translations of --languages).")
+@click.option("--languages", default="en,de,ru,el,tr", show_default=True, metavar="LANG,LANG,...")
+@click.option("--samples", type=click.IntRange(1), default=100, show_default=True, help="Code functions to use.")
+@click.option("--code-rewrites", default=None, help="Comma-separated subset of the code rewrites.")
+@click.option("--text-rewrites", default=None, help="Comma-separated subset of the text rewrites.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the table here.")
+def drift_cmd(tokenizers, code_path, text_path, languages, samples, code_rewrites, text_rewrites, as_json, output):
+    """How often and how far each TOKENIZER's tokens move under meaning-preserving rewrites (TokDrift).
+
+    Code rewrites are checked with ast.dump; text rewrites read the same once normalised. Columns:
+    samples the rewrite applied to, share whose ids changed, mean token edit distance, its share of the
+    original length, mean change in token count, and spillover (tokens over unchanged text that changed).
+    """
+    from ..evaluate.robustness import code_samples, drift_suite
+
+    toks = _load_all(tokenizers)
+    if code_path:
+        code = code_samples([read_text_file(code_path)], max_samples=samples)
+    else:
+        from ..evaluate.data import stdlib_code
+
+        code = code_samples(stdlib_code(1_000_000), max_samples=samples)
+    if text_path:
+        texts = _lines(text_path)
+    else:
+        from ..evaluate.data import django_parallel
+
+        langs = [x.strip() for x in languages.split(",") if x.strip()]
+        texts = [t for lines in django_parallel(langs or ["en"]).values() for t in lines]
+    split = lambda v: None if v is None else [x.strip() for x in v.split(",") if x.strip()]  # noqa: E731
+    result = drift_suite(toks, code=code, texts=texts, code_rewrites=split(code_rewrites),
+                         text_rewrites=split(text_rewrites))
+    if as_json:
+        _emit(json.dumps(result, indent=1), output)
+        return
+    keys = [("rewrite", "rewrite", ""), ("samples", "samples", "d"), ("drift_rate", "changed", ".1%"),
+            ("edit_distance", "edit dist", ".2f"), ("relative_distance", "rel. dist", ".3f"),
+            ("token_delta", "Δ tokens", "+.2f"), ("spillover", "spillover", ".2%")]
+    _emit("\n\n".join(f"{name}\n{_table(rows, keys)}" for name, rows in result.items()), output)
+
+
+@_command("script-audit")
+@click.argument("tokenizer", metavar="TOKENIZER")
+@click.option("--languages", default=None, metavar="LANG,LANG,...",
+              help="Django languages (default: the 24 of `tokenlab compare`).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the table here.")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def script_audit_cmd(tokenizer, languages, as_json, output, progress):
+    """Per language: vocabulary tokens of its scripts, how many are unreachable, how many its text never uses."""
+    from ..evaluate.data import DEFAULT_LANGUAGES, django_parallel
+    from ..evaluate.report import reference_tokenizer
+    from ..evaluate.robustness import script_audit
+
+    langs = [x.strip() for x in languages.split(",") if x.strip()] if languages else DEFAULT_LANGUAGES
+    rows = script_audit(reference_tokenizer(tokenizer), django_parallel(langs), progress=progress)
+    if as_json:
+        _emit(json.dumps(rows, indent=1, ensure_ascii=False), output)
+        return
+    keys = [("language", "language", ""), ("scripts", "scripts", ""), ("script_tokens", "tokens", "d"),
+            ("vocab_share", "of vocab", ".2%"), ("unreachable", "unreachable", "d"),
+            ("unused_on_text", "unused on text", "d"), ("text_tokens_in_script", "text in script", ".1%")]
+    _emit(_table(rows, keys), output)
