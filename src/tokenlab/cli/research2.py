@@ -196,3 +196,56 @@ def script_audit_cmd(tokenizer, languages, as_json, output, progress):
             ("vocab_share", "of vocab", ".2%"), ("unreachable", "unreachable", "d"),
             ("unused_on_text", "unused on text", "d"), ("text_tokens_in_script", "text in script", ".1%")]
     _emit(_table(rows, keys), output)
+
+
+# ---------------------------------------------------------------------------- item 7
+def _write_jsonl(path: str, rows) -> int:
+    from ..io.atomic import atomic_write_text
+
+    lines = [json.dumps(r, ensure_ascii=False) for r in rows]
+    if not lines:
+        raise InvalidInputError("no examples to write")
+    atomic_write_text(path, "\n".join(lines) + "\n")
+    return len(lines)
+
+
+@_command("fim-data")
+@click.argument("corpus", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-t", "--tokenizer", "tokenizer_spec", required=True, help="Tokenizer file or shipped name (cl100k).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="JSONL, one example a line.")
+@click.option("--granularity", type=click.Choice(["line", "token"]), default="line", show_default=True,
+              help="Move the cuts to whole lines then token boundaries (FIM-SE), or to token boundaries only.")
+@click.option("--rate", type=click.FloatRange(0, 1), default=1.0, show_default=True, help="Share of documents used.")
+@click.option("--per-doc", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--eot-id", type=int, default=None, help="Id appended to every target (end of text).")
+def fim_data(corpus, tokenizer_spec, output, granularity, rate, per_doc, seed, eot_id):
+    """Character-level fill-in-the-middle examples without sub-tokens at the cuts (FIM-SE); each file is a document."""
+    from ..evaluate.report import reference_tokenizer
+    from ..train.formatters import fim_dataset
+
+    tok = reference_tokenizer(tokenizer_spec)
+    docs = [read_text_file(p) for p in corpus]
+    n = _write_jsonl(output, (e.to_dict() for e in fim_dataset(tok, docs, rate=rate, seed=seed, per_doc=per_doc,
+                                                                granularity=granularity, eot_id=eot_id)))
+    click.echo(f"wrote {n} examples to {output}", err=True)
+
+
+@_command("spell-data")
+@click.option("-t", "--tokenizer", "tokenizer_spec", required=True, help="Tokenizer file or shipped name (cl100k).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="JSONL, one token a line.")
+@click.option("--task", type=click.Choice(["spell", "reverse"]), default="spell", show_default=True)
+@click.option("--separator", default="", help="Text between the characters of the answer.")
+@click.option("--limit", type=click.IntRange(1), default=None, help="At most this many tokens (lowest ids first).")
+def spell_data(tokenizer_spec, output, task, separator, limit):
+    """Token-internal-structure data: each token's characters in order (spell) or reversed, as ids."""
+    import itertools
+
+    from ..evaluate.report import reference_tokenizer
+    from ..train.formatters import spelling_examples
+
+    tok = reference_tokenizer(tokenizer_spec)
+    rows = ({"token_id": e.token_id, "token": e.token, "answer": e.answer, "answer_ids": e.answer_ids}
+            for e in spelling_examples(tok, task=task, separator=separator))
+    n = _write_jsonl(output, itertools.islice(rows, limit))
+    click.echo(f"wrote {n} examples to {output}", err=True)
