@@ -2,6 +2,7 @@
 
 Run: PYTHONPATH=src python benchmarks/bench_fim.py
 """
+
 import random
 
 from tokenlab.evaluate.data import stdlib_code
@@ -13,15 +14,18 @@ docs = code_samples(stdlib_code(1_000_000), max_samples=500)
 for spec in ["cl100k", "tekken"]:
     tok = reference_tokenizer(spec)
     rng = random.Random(0)
-    n = bad = 0; moved = {"line": [], "token": []}; exact = 0
+    n = bad = exact = 0
+    moved = {"line": [], "token": []}
     for d in docs:
         for _ in range(2):
             s, e = sorted((rng.randint(0, len(d)), rng.randint(0, len(d))))
             full = tok.encode_ordinary(d)
             p, m, q = naive_fim_ids(tok, d, s, e)
-            n += 1; bad += (p + m + q != full)
+            n += 1
+            bad += p + m + q != full
             for g in moved:
                 ex = fim_example(tok, d, s, e, granularity=g)
-                exact += ex.prefix_ids + ex.target_ids[:len(ex.target_ids)] + ex.suffix_ids == full
+                exact += ex.prefix_ids + ex.target_ids + ex.suffix_ids == full
                 moved[g].append(len(ex.left) + len(ex.right))
-    print(spec, n, f"naive mismatch {bad/n:.1%}", "fim-se exact", exact, "of", 2*n, {g: sum(v)/len(v) for g, v in moved.items()})
+    means = {g: round(sum(v) / len(v), 1) for g, v in moved.items()}
+    print(f"{spec}: {n} spans, naive mismatch {bad / n:.1%}, FIM-SE exact {exact} of {2 * n}, moved chars {means}")
