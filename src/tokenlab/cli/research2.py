@@ -249,3 +249,47 @@ def spell_data(tokenizer_spec, output, task, separator, limit):
             for e in spelling_examples(tok, task=task, separator=separator))
     n = _write_jsonl(output, itertools.islice(rows, limit))
     click.echo(f"wrote {n} examples to {output}", err=True)
+
+
+# ---------------------------------------------------------------------------- item 5
+@_command("dynamic")
+@click.argument("tokenizers", nargs=-1, required=True, metavar="TOKENIZER...")
+@click.option("--languages", default="en,de,ru,tr,el,ar,hi,ja", show_default=True, metavar="LANG,LANG,...",
+              help="Django languages to measure (each string is one sequence).")
+@click.option("--text", "text_paths", multiple=True, type=click.Path(dir_okay=False),
+              help="Also measure this file, one sequence per line (repeatable).")
+@click.option("--code/--no-code", default=True, show_default=True, help="Also measure stdlib functions.")
+@click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True)
+@click.option("--across-words", is_flag=True, help="Let temporary tokens span words (the paper merges within words).")
+@click.option("--max-merges", type=click.IntRange(0), default=None, help="At most this many merges per batch.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def dynamic_cmd(tokenizers, languages, text_paths, code, batch_size, across_words, max_merges, as_json):
+    """Sequence-length reduction from batch-level dynamic merging of frequent subword pairs (Feher et al. 2025)."""
+    from ..transfer.dynamic import length_reduction
+
+    corpora: dict[str, list[str]] = {}
+    langs = [x.strip() for x in languages.split(",") if x.strip()]
+    if langs:
+        from ..evaluate.data import django_parallel
+
+        corpora.update(django_parallel(langs))
+    for p in text_paths:
+        corpora[p] = _lines(p)
+    if code:
+        from ..evaluate.data import stdlib_code
+        from ..evaluate.robustness import code_samples
+
+        corpora["code"] = code_samples(stdlib_code(1_000_000), max_samples=256)
+    if not corpora:
+        raise InvalidInputError("nothing to measure: give --languages, --text or --code")
+    toks = _load_all(tokenizers)
+    rows = [{"tokenizer": name, "corpus": c, **length_reduction(tok, texts, batch_size=batch_size,
+                                                                within_words=not across_words, max_merges=max_merges)}
+            for name, tok in toks.items() for c, texts in corpora.items()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    keys = [("tokenizer", "tokenizer", ""), ("corpus", "corpus", ""), ("tokens", "tokens", "d"),
+            ("dynamic_tokens", "dynamic", "d"), ("reduction", "reduction", ".1%"),
+            ("new_tokens_per_batch", "new/batch", ".1f")]
+    click.echo(_table(rows, keys))
