@@ -293,3 +293,73 @@ def dynamic_cmd(tokenizers, languages, text_paths, code, batch_size, across_word
             ("dynamic_tokens", "dynamic", "d"), ("reduction", "reduction", ".1%"),
             ("new_tokens_per_batch", "new/batch", ".1f")]
     click.echo(_table(rows, keys))
+
+
+# ---------------------------------------------------------------------------- item 6
+@_command("align")
+@click.argument("text", required=False)
+@click.option("-a", "tok_a", required=True, help="First tokenizer (file or shipped name).")
+@click.option("-b", "tok_b", required=True, help="Second tokenizer.")
+@click.option("--input", "input_path", type=click.Path(dir_okay=False, allow_dash=True), help="Read the text here.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def align_cmd(text, tok_a, tok_b, input_path, as_json):
+    """Align two tokenizations of TEXT into chunks that spell the same bytes (ALM's chunks)."""
+    from ..evaluate.report import reference_tokenizer
+    from ..transfer.cross import align_tokenizations, alignment_summary
+    from .common import text_argument
+
+    text = text_argument(text, input_path)
+    a, b = reference_tokenizer(tok_a), reference_tokenizer(tok_b)
+    spans = align_tokenizations(a, b, text)
+    data = text.encode("utf-8")
+    ids_a, ids_b = a.encode_ordinary(text) if hasattr(a, "encode_ordinary") else a.encode(text), None
+    ids_b = b.encode_ordinary(text) if hasattr(b, "encode_ordinary") else b.encode(text)
+    rows = [{"start": s.start, "end": s.end, "text": data[s.start:s.end].decode("utf-8", "replace"),
+             "a": list(ids_a[s.a[0]:s.a[1]]), "b": list(ids_b[s.b[0]:s.b[1]])} for s in spans]
+    summary = alignment_summary(spans)
+    if as_json:
+        click.echo(json.dumps({"summary": summary, "spans": rows}, ensure_ascii=False))
+        return
+    for r in rows:
+        click.echo(f"{r['start']:>6}-{r['end']:<6} {r['text']!r:30} A={r['a']} B={r['b']}")
+    click.echo(f"{summary['chunks']} chunks, {summary['one_to_one']:.1%} one-to-one", err=True)
+
+
+@_command("ensemble-bytes")
+@click.option("-a", "tok_a", required=True, help="First tokenizer (file or shipped name).")
+@click.option("-b", "tok_b", required=True, help="Second tokenizer.")
+@click.option("--train", "train_paths", multiple=True, required=True, type=click.Path(dir_okay=False),
+              help="Text to fit one token bigram LM per tokenizer on (repeatable).")
+@click.option("--prefix", required=True, help="Text whose next byte is predicted.")
+@click.option("--weight", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="Weight of model A.")
+@click.option("--mode", type=click.Choice(["mixture", "average"]), default="mixture", show_default=True)
+@click.option("--generate", "n_bytes", type=click.IntRange(0), default=0, help="Also continue greedily N bytes.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def ensemble_bytes(tok_a, tok_b, train_paths, prefix, weight, mode, n_bytes, as_json):
+    """Ensemble two token LMs with different vocabularies at the byte level (exact next-byte probabilities).
+
+    The LMs are token bigram models fitted here on --train (a stand-in for real models, which the Python API
+    takes as any context -> next-token-probabilities function)."""
+    from ..evaluate.report import reference_tokenizer
+    from ..transfer.byte_probs import ByteLevelModel
+    from ..transfer.cross import BigramLM, ByteEnsemble
+
+    texts = [t for p in train_paths for t in _lines(p)]
+    models = []
+    for spec in (tok_a, tok_b):
+        tok = reference_tokenizer(spec)
+        models.append(ByteLevelModel(BigramLM(tok, texts), tok, valid_only=True))
+    ens = ByteEnsemble(models, weights=[weight, 1 - weight], mode=mode)
+    nb = ens.next_byte(prefix)
+    parts = [m.next_byte(prefix) for m in models]
+    show = lambda n: [[b.decode("latin-1"), p] for b, p in n.top(5)]  # noqa: E731
+    out = {"prefix": prefix, "top": show(nb), "a": show(parts[0]), "b": show(parts[1])}
+    if n_bytes:
+        out["continuation"] = ens.generate(prefix, max_bytes=n_bytes).decode("utf-8", "replace")
+    if as_json:
+        click.echo(json.dumps(out, ensure_ascii=False))
+        return
+    for key in ("top", "a", "b"):
+        click.echo(f"{key:4} " + "  ".join(f"{c!r}:{p:.3f}" for c, p in out[key]))
+    if n_bytes:
+        click.echo(f"continuation: {out['continuation']!r}")
