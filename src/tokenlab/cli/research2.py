@@ -363,3 +363,63 @@ def ensemble_bytes(tok_a, tok_b, train_paths, prefix, weight, mode, n_bytes, as_
         click.echo(f"{key:4} " + "  ".join(f"{c!r}:{p:.3f}" for c, p in out[key]))
     if n_bytes:
         click.echo(f"continuation: {out['continuation']!r}")
+
+
+# ---------------------------------------------------------------------------- item 8
+def _int_lines(path: str) -> list[list[int]]:
+    out = []
+    for n, line in enumerate(read_text_file(path).splitlines(), start=1):
+        try:
+            out.append([int(x) for x in line.replace(",", " ").split()])
+        except ValueError:
+            raise InvalidInputError(f"{path}:{n}: expected integers separated by spaces or commas") from None
+    return out
+
+
+@click.group("symbol-bpe")
+def symbol_bpe():
+    """BPE over integer sequences (one sequence per line): symbolic music events, DNA, actions."""
+
+
+_COMMANDS.append(symbol_bpe)
+
+
+@symbol_bpe.command("train")
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
+@click.option("--vocab-size", type=click.IntRange(1), required=True, help="Alphabet + merges.")
+@click.option("--base-size", type=click.IntRange(1), default=None, help="Alphabet size (default: max symbol + 1).")
+@click.option("--min-frequency", type=click.IntRange(1), default=2, show_default=True)
+@click.option("--max-len", type=click.IntRange(2), default=None, help="Longest merged symbol, in base symbols.")
+def symbol_bpe_train(input_path, output, vocab_size, base_size, min_frequency, max_len):
+    """Learn merges from INPUT and write a symbol-BPE model (JSON)."""
+    from ..train.symbol_stream import train_symbol_bpe
+
+    model = train_symbol_bpe(_int_lines(input_path), vocab_size, base_size=base_size, min_frequency=min_frequency,
+                             max_len=max_len)
+    model.save(output)
+    click.echo(f"wrote {output} ({model.base_size} base symbols, {len(model.merges)} merges)", err=True)
+
+
+@symbol_bpe.command("encode")
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("-m", "--model", "model_path", required=True, type=click.Path(dir_okay=False))
+def symbol_bpe_encode(input_path, model_path):
+    """Print each INPUT sequence with the merges applied."""
+    from ..train.symbol_stream import SymbolBPE
+
+    model = SymbolBPE.load(model_path)
+    for seq in _int_lines(input_path):
+        click.echo(" ".join(map(str, model.encode(seq))))
+
+
+@symbol_bpe.command("decode")
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("-m", "--model", "model_path", required=True, type=click.Path(dir_okay=False))
+def symbol_bpe_decode(input_path, model_path):
+    """Print each INPUT sequence expanded back to base symbols."""
+    from ..train.symbol_stream import SymbolBPE
+
+    model = SymbolBPE.load(model_path)
+    for seq in _int_lines(input_path):
+        click.echo(" ".join(map(str, model.decode(seq))))
