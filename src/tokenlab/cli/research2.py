@@ -423,3 +423,22 @@ def symbol_bpe_decode(input_path, model_path):
     model = SymbolBPE.load(model_path)
     for seq in _int_lines(input_path):
         click.echo(" ".join(map(str, model.decode(seq))))
+
+
+# ---------------------------------------------------------------------------- item 9
+def _huffman(corpus, **kw):
+    """Frequency-only word tokenizer: n-ary Huffman codes over whole pretokens, byte fallback (own format)."""
+    from ..train.frequency import train_huffman
+
+    return train_huffman(corpus, **kw)
+
+
+def _register_formats() -> None:
+    from ..io import JSON_FORMATS
+    from .core import ALGORITHMS
+
+    JSON_FORMATS.setdefault("tokenlab-huffman", "tokenlab.train.frequency:load_huffman")
+    ALGORITHMS.setdefault("huffman", _huffman)
+
+
+_register_formats()
