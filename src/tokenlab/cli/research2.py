@@ -442,3 +442,85 @@ def _register_formats() -> None:
 
 
 _register_formats()
+
+
+# ---------------------------------------------------------------------------- item 2
+def _register_presegmented() -> None:
+    from ..io import JSON_FORMATS
+
+    JSON_FORMATS.setdefault("tokenlab-presegmented", "tokenlab.presegment:load_presegmented")
+
+
+_register_presegmented()
+
+
+def _language_texts(language: str, text_path: str | None) -> list[str]:
+    if text_path:
+        return _lines(text_path)
+    from ..evaluate.data import django_parallel
+
+    return django_parallel([language])[language]
+
+
+@_command("presegment-train")
+@click.argument("corpus", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
+@click.option("--segmenter", required=True,
+              help="compound, or an analyser: ko/kiwi, ja/fugashi, zh_Hans/jieba, tr/zeyrek, ru/pymorphy3, morfessor.")
+@click.option("--algorithm", type=click.Choice(["bpe", "unigram"]), default="bpe", show_default=True)
+@click.option("--vocab-size", type=click.IntRange(300), default=8000, show_default=True)
+@click.option("--pretokenizer", default="gpt2", show_default=True)
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def presegment_train(corpus, output, segmenter, algorithm, vocab_size, pretokenizer, progress):
+    """Train a tokenizer whose tokens never cross morpheme/compound boundaries (applied again at encode time)."""
+    from ..presegment import get_segmenter, train_presegmented
+
+    docs = [t for p in corpus for t in _lines(p)]
+    seg = get_segmenter(segmenter, docs)
+    tok = train_presegmented(docs, seg, algorithm=algorithm, vocab_size=vocab_size, pretokenizer=pretokenizer,
+                             progress=progress)
+    tok.save(output)
+    click.echo(f"wrote {output} ({tok.name})", err=True)
+
+
+@_command("presegment-eval")
+@click.option("-l", "--language", default="ko", show_default=True, help="Django language of the text.")
+@click.option("--segmenter", default=None, help="Pre-segmenter (default: the language's analyser; or compound).")
+@click.option("--eval-analyser", default=None,
+              help="Analyser for the boundary scores (default: the language's; morfessor:LANG for any).")
+@click.option("--text", "text_path", type=click.Path(dir_okay=False), help="Text instead of the Django strings.")
+@click.option("--vocab-size", type=click.IntRange(300), default=1000, show_default=True)
+@click.option("--algorithm", type=click.Choice(["bpe", "unigram"]), default="bpe", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def presegment_eval(language, segmenter, eval_analyser, text_path, vocab_size, algorithm, as_json):
+    """Train with and without pre-segmentation on 90% of the text; bytes/token and boundary scores on the rest."""
+    from ..evaluate.linguistic import analyser_for, morph_scores
+    from ..presegment import get_segmenter, train_presegmented
+    from ..train.bpe import train_bpe
+    from ..train.unigram import train_unigram
+
+    texts = _language_texts(language, text_path)
+    cut = max(1, len(texts) * 9 // 10)
+    train, held = texts[:cut], texts[cut:] or texts[-1:]
+    seg = get_segmenter(segmenter or language, train)
+    analyser = analyser_for(eval_analyser or language, texts)
+    trainer = train_bpe if algorithm == "bpe" else train_unigram
+    plain = trainer(train, vocab_size=vocab_size, pretokenizer="gpt2", progress=False)
+    pre = train_presegmented(train, seg, algorithm=algorithm, vocab_size=vocab_size, pretokenizer="gpt2",
+                             progress=False)
+    n_bytes = sum(len(t.encode("utf-8")) for t in held)
+    rows = []
+    for name, tok in ((algorithm, plain), (f"{algorithm}+{getattr(seg, 'spec', 'seg')}", pre)):
+        ids = [tok.encode_ordinary(t) for t in held]
+        assert all(tok.decode(i) == t for i, t in zip(ids, held)), "decode must be exact"
+        s = morph_scores(tok, held, analyser)
+        rows.append({"tokenizer": name, "bytes_per_token": n_bytes / max(1, sum(map(len, ids))),
+                     "precision": s.precision, "recall": s.recall, "f1": s.f1, "pure_percent": s.pure_percent,
+                     "tr_percent": s.tr_percent, "analyser": analyser.name})
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    keys = [("tokenizer", "tokenizer", ""), ("bytes_per_token", "bytes/token", ".3f"), ("precision", "P", ".3f"),
+            ("recall", "R", ".3f"), ("f1", "F1", ".3f"), ("tr_percent", "%TR", ".1f"), ("pure_percent", "%Pure", ".1f"),
+            ("analyser", "scored by", "")]
+    click.echo(_table(rows, keys))

@@ -195,3 +195,12 @@ def train_huffman(corpus: Iterable[str], vocab_size: int = 8000, pretokenizer="g
         raise InvalidInputError("corpus is empty")
     codes = huffman_codes(words, k)
     return HuffmanWordTokenizer(codes, k, pre, {s: 256 + k + n for n, s in enumerate(specials)}, name=name)
+
+
+def _register() -> None:
+    from ..io import JSON_FORMATS
+
+    JSON_FORMATS.setdefault(FORMAT, "tokenlab.train.frequency:load_huffman")
+
+
+_register()
