@@ -524,3 +524,100 @@ def presegment_eval(language, segmenter, eval_analyser, text_path, vocab_size, a
             ("recall", "R", ".3f"), ("f1", "F1", ".3f"), ("tr_percent", "%TR", ".1f"), ("pure_percent", "%Pure", ".1f"),
             ("analyser", "scored by", "")]
     click.echo(_table(rows, keys))
+
+
+# ---------------------------------------------------------------------------- item 3
+def _ints(value: str, hint: str) -> list[int]:
+    try:
+        out = [int(x) for x in value.split(",") if x.strip()]
+    except ValueError:
+        raise click.BadParameter("expected comma-separated integers", param_hint=hint) from None
+    if not out or min(out) < 300:
+        raise click.BadParameter("give vocab sizes >= 300", param_hint=hint)
+    return out
+
+
+def _names_list(value: str) -> list[str]:
+    return [x.strip() for x in value.split(",") if x.strip()]
+
+
+@_command("sweep")
+@click.argument("corpus", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--vocab-sizes", default="500,1000,2000", show_default=True)
+@click.option("--pretokenizers", default="gpt2,cl100k", show_default=True)
+@click.option("--algorithms", default="bpe,unigram", show_default=True)
+@click.option("--languages", default="en,de,ru,tr,el,ja", show_default=True,
+              help="Django languages of the evaluation text (without CORPUS, training uses their first 80%).")
+@click.option("--baseline", default="cl100k", show_default=True, help="Tokenizer for NSL ('none' for none).")
+@click.option("--linguistic", default="", help="Languages to add boundary F1 for (e.g. tr,ru).")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write a PNG of bytes/token vs vocab.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def sweep_cmd(corpus, vocab_sizes, pretokenizers, algorithms, languages, baseline, linguistic, plot_path, as_json,
+              progress):
+    """Train a grid (vocab sizes × pre-tokenizers × algorithms); bytes/token, NSL, premiums, boundary F1."""
+    from ..evaluate.data import django_parallel
+    from ..evaluate.report import reference_tokenizer
+    from ..evaluate.sweep import sweep, sweep_plot
+
+    langs = _names_list(languages) or ["en"]
+    par = django_parallel(["en", *[x for x in langs if x != "en"]])
+    n = len(par["en"])
+    cut = int(n * 0.8)
+    if corpus:
+        train = [t for p in corpus for t in _lines(p)]
+        evaluation = par
+    else:
+        train = [t for lines in par.values() for t in lines[:cut]]
+        evaluation = {lang: lines[cut:] for lang, lines in par.items()}
+    base = None if baseline == "none" else reference_tokenizer(baseline)
+    rows = sweep(train, evaluation, vocab_sizes=_ints(vocab_sizes, "--vocab-sizes"),
+                 pretokenizers=_names_list(pretokenizers), algorithms=_names_list(algorithms), baseline=base,
+                 linguistic=_names_list(linguistic), progress=progress)
+    if plot_path:
+        sweep_plot(rows, plot_path)
+        click.echo(f"plot -> {plot_path}", err=True)
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    flat = []
+    for r in rows:
+        others = [v for k, v in r["premiums"].items() if k != "en"]
+        flat.append({**r, "nsl": "-" if r["nsl"] is None else f"{r['nsl']:.3f}",
+                     "premium": sum(others) / len(others) if others else 1.0,
+                     "worst": max(r["premiums"], key=r["premiums"].get),
+                     "f1": " ".join(f"{k}={v:.3f}" for k, v in r.get("boundary_f1", {}).items()) or "-"})
+    keys = [("algorithm", "algorithm", ""), ("pretokenizer", "pre-tok", ""), ("vocab_size", "vocab", "d"),
+            ("bytes_per_token", "bytes/token", ".3f"), ("nsl", "NSL", ""), ("premium", "mean premium", ".2f"),
+            ("worst", "worst lang", ""), ("f1", "boundary F1", "")]
+    click.echo(_table(flat, keys))
+
+
+@_command("parity-vocab")
+@click.option("--languages", default="en,de,ru,tr,el,ar,hi,ja,ko", show_default=True)
+@click.option("--vocab-sizes", default="300,500,800,1200,2000,3000", show_default=True)
+@click.option("--reference", default="en", show_default=True)
+@click.option("--reference-vocab", type=click.IntRange(300), default=None,
+              help="The reference language's vocab size whose token count others must match (default: middle).")
+@click.option("--algorithm", type=click.Choice(["bpe", "unigram"]), default="bpe", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def parity_vocab(languages, vocab_sizes, reference, reference_vocab, algorithm, as_json, progress):
+    """Per language: the monolingual vocab size needed to match the reference language's token count."""
+    from ..evaluate.data import django_parallel
+    from ..evaluate.sweep import parity_vocab_sizes
+
+    langs = _names_list(languages)
+    par = django_parallel([reference, *[x for x in langs if x != reference]])
+    out = parity_vocab_sizes(par, _ints(vocab_sizes, "--vocab-sizes"), reference=reference,
+                             reference_vocab=reference_vocab, algorithm=algorithm, progress=progress)
+    if as_json:
+        click.echo(json.dumps(out, indent=1))
+        return
+    sizes = list(next(iter(out.values()))["tokens"])
+    rows = [{"language": lang, **{str(s): r["tokens"][s] for s in sizes},
+             "parity": "not reached" if r["parity_vocab"] is None else f"{r['parity_vocab']:.0f}"}
+            for lang, r in out.items()]
+    keys = [("language", "language", "")] + [(str(s), f"tokens@{s}", "d") for s in sizes] + \
+        [("parity", "parity vocab", "")]
+    click.echo(_table(rows, keys))
