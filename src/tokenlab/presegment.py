@@ -129,6 +129,12 @@ class PresegmentedTokenizer:
             raise AttributeError(attr)
         return getattr(self.base, attr)
 
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __repr__(self) -> str:
+        return f"PresegmentedTokenizer({self.base!r}, segmenter={getattr(self.segmenter, 'spec', '?')!r})"
+
     def encode_ordinary(self, text: str) -> list[int]:
         enc = getattr(self.base, "encode_ordinary", None) or self.base.encode
         out: list[int] = []

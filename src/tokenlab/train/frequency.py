@@ -86,6 +86,21 @@ class HuffmanWordTokenizer:
         self._specials_by_id = {i: s for s, i in self.special_tokens.items()}
 
     @property
+    def vocab(self) -> dict[bytes, int]:
+        """Ids that spell fixed bytes on their own: the 256 bytes and the words with a one-symbol code
+        (longer codes' symbols mean different things at different depths, so they have no bytes)."""
+        out = {bytes([b]): b for b in range(256)}
+        for word, code in self.codes.items():
+            if len(code) == 1:
+                out.setdefault(word, 256 + code[0])
+        return out
+
+    merges: list = []  # no merges: `tokenlab info` reads this
+
+    def __len__(self) -> int:
+        return self.n_vocab
+
+    @property
     def n_active(self) -> int:
         return 256 + self.n_symbols
 
