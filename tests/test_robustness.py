@@ -187,6 +187,32 @@ def test_script_audit_counts():
     assert rows["ru"]["unreachable"] == 0 and rows["ru"]["text_tokens_in_script"] == 1.0
 
 
+def test_script_audit_undertrained_from_planted_embeddings(tmp_path):
+    import numpy as np
+
+    from tokenlab.train.bpe import train_bpe
+
+    tok = train_bpe(["да нет да нет " * 20 + "hello world " * 20], vocab_size=270, pretokenizer="gpt2",
+                    progress=False)
+    cyr = sorted(i for b, i in tok.vocab.items() if b.decode("utf-8", "replace").strip()
+                 and all("\u0400" <= c <= "\u04ff" for c in b.decode("utf-8", "replace").strip()))
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(tok.n_vocab, 64))
+    dead = rng.normal(size=64) * 3
+    known = [0, 1, 2, 3]  # control bytes: "known unused"
+    for i in known + cyr[:2]:  # two Cyrillic tokens look exactly like the unused ones
+        emb[i] = dead + rng.normal(size=64) * 0.01
+    rows = {r["language"]: r for r in script_audit(tok, {"ru": [" да нет"], "en": ["hello"]}, embeddings=emb,
+                                                    known_unused=known)}
+    assert rows["ru"]["undertrained"] == 2 and rows["en"]["undertrained"] == 0
+    np.save(tmp_path / "e.npy", emb)
+    tok.save(tmp_path / "t.json")
+    r = CliRunner().invoke(main, ["script-audit", str(tmp_path / "t.json"), "--languages", "ru", "--embeddings",
+                                  str(tmp_path / "e.npy"), "--known-unused", "0,1,2,3", "--json", "--no-progress"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)[0]["undertrained"] == 2
+
+
 def test_drift_and_audit_cli(tmp_path):
     code = tmp_path / "m.py"
     code.write_text("def f(a_b):\n    c=a_b+1\n    return c\n\n\ndef g(x):\n    y=x*2\n    return y\n",

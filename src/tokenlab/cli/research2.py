@@ -180,21 +180,36 @@ def drift_cmd(tokenizers, code_path, text_path, languages, samples, code_rewrite
               help="Django languages (default: the 24 of `tokenlab compare`).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the table here.")
+@click.option("--embeddings", type=click.Path(dir_okay=False),
+              help="(Un)embedding matrix (.npy or .safetensors): also count under-trained tokens (Magikarp).")
+@click.option("--known-unused", default=None, metavar="ID,ID,...",
+              help="Ids known to be unused, to calibrate --embeddings (default: the unreachable tokens).")
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def script_audit_cmd(tokenizer, languages, as_json, output, progress):
-    """Per language: vocabulary tokens of its scripts, how many are unreachable, how many its text never uses."""
+def script_audit_cmd(tokenizer, languages, as_json, output, embeddings, known_unused, progress):
+    """Per language: vocabulary tokens of its scripts, how many are unreachable, unused by its text, under-trained."""
     from ..evaluate.data import DEFAULT_LANGUAGES, django_parallel
+    from ..evaluate.health import load_embeddings
     from ..evaluate.report import reference_tokenizer
     from ..evaluate.robustness import script_audit
 
     langs = [x.strip() for x in languages.split(",") if x.strip()] if languages else DEFAULT_LANGUAGES
-    rows = script_audit(reference_tokenizer(tokenizer), django_parallel(langs), progress=progress)
+    known = None
+    if known_unused:
+        try:
+            known = [int(x) for x in known_unused.split(",") if x.strip()]
+        except ValueError:
+            raise click.BadParameter("expected comma-separated integer ids", param_hint="--known-unused") from None
+    matrix = load_embeddings(embeddings) if embeddings else None
+    rows = script_audit(reference_tokenizer(tokenizer), django_parallel(langs), progress=progress,
+                        embeddings=matrix, known_unused=known)
     if as_json:
         _emit(json.dumps(rows, indent=1, ensure_ascii=False), output)
         return
     keys = [("language", "language", ""), ("scripts", "scripts", ""), ("script_tokens", "tokens", "d"),
             ("vocab_share", "of vocab", ".2%"), ("unreachable", "unreachable", "d"),
             ("unused_on_text", "unused on text", "d"), ("text_tokens_in_script", "text in script", ".1%")]
+    if matrix is not None:
+        keys.append(("undertrained", "under-trained", "d"))
     _emit(_table(rows, keys), output)
 
 

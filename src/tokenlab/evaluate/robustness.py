@@ -523,11 +523,15 @@ def language_scripts(text: str, min_share: float = 0.1) -> list[str]:
     return [sc for sc, c in sorted(counts.items(), key=lambda kv: -kv[1]) if c >= min_share * total]
 
 
-def script_audit(tok, parallel: Mapping[str, Sequence[str]], progress: bool = False) -> list[dict]:
+def script_audit(tok, parallel: Mapping[str, Sequence[str]], progress: bool = False, embeddings=None,
+                 known_unused: Sequence[int] | None = None) -> list[dict]:
     """Per language: the vocabulary tokens of its scripts (all letters in one of them), how many are
     unreachable (:func:`~tokenlab.evaluate.health.unreachable_tokens`), how many the language's text
-    never uses, and the share of the text's tokens that are of its scripts."""
-    from .health import unreachable_tokens
+    never uses, and the share of the text's tokens that are of its scripts. With the model's
+    (un)embedding matrix, also how many are under-trained by Magikarp's weight indicator
+    (:func:`~tokenlab.evaluate.health.undertrained_tokens`, calibrated on ``known_unused`` ids,
+    default: all unreachable tokens of the vocabulary)."""
+    from .health import undertrained_tokens, unreachable_tokens
 
     enc = as_encoder(tok)
     tokens = enc.vocab_tokens()
@@ -537,6 +541,12 @@ def script_audit(tok, parallel: Mapping[str, Sequence[str]], progress: bool = Fa
     scripts = {lang: language_scripts("".join(lines)) for lang, lines in parallel.items()}
     wanted = sorted({i for names in scripts.values() for sc in names for i in by_script.get(sc, [])})
     dead = set(unreachable_tokens(enc, progress=progress, ids=wanted))
+    weak: set[int] | None = None
+    if embeddings is not None:
+        known = list(known_unused) if known_unused is not None else unreachable_tokens(enc, progress=progress)
+        if not known:
+            raise InvalidInputError("no unreachable tokens to calibrate the weight indicator; give known-unused ids")
+        weak = set(undertrained_tokens(embeddings, known))
     rows = []
     for lang, lines in parallel.items():
         own = {i for sc in scripts[lang] for i in by_script.get(sc, [])}
@@ -551,4 +561,6 @@ def script_audit(tok, parallel: Mapping[str, Sequence[str]], progress: bool = Fa
                      "unreachable": sum(i in dead for i in own),
                      "unused_on_text": sum(i not in used for i in own),
                      "text_tokens_in_script": in_script / total if total else math.nan})
+        if weak is not None:
+            rows[-1]["undertrained"] = sum(i in weak for i in own)
     return rows
