@@ -60,6 +60,16 @@ def _lines(path: str) -> list[str]:
     return lines
 
 
+def _django(langs) -> dict[str, list[str]]:
+    """Django strings of ``langs`` (aligned); English alone is taken from its alignment with German."""
+    from ..evaluate.data import django_parallel
+
+    langs = list(dict.fromkeys(langs))
+    extra = ["de"] if langs == ["en"] else []
+    par = django_parallel(langs + extra)
+    return {lang: par[lang] for lang in langs}
+
+
 # ---------------------------------------------------------------------------- item 1
 @_command("morph-eval")
 @click.argument("tokenizers", nargs=-1, required=True, metavar="TOKENIZER...")
@@ -158,10 +168,8 @@ def drift_cmd(tokenizers, code_path, text_path, languages, samples, code_rewrite
     if text_path:
         texts = _lines(text_path)
     else:
-        from ..evaluate.data import django_parallel
-
         langs = [x.strip() for x in languages.split(",") if x.strip()]
-        texts = [t for lines in django_parallel(langs or ["en"]).values() for t in lines]
+        texts = [t for lines in _django(langs or ["en"]).values() for t in lines]
     split = lambda v: None if v is None else [x.strip() for x in v.split(",") if x.strip()]  # noqa: E731
     result = drift_suite(toks, code=code, texts=texts, code_rewrites=split(code_rewrites),
                          text_rewrites=split(text_rewrites))
@@ -187,7 +195,7 @@ def drift_cmd(tokenizers, code_path, text_path, languages, samples, code_rewrite
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def script_audit_cmd(tokenizer, languages, as_json, output, embeddings, known_unused, progress):
     """Per language: vocabulary tokens of its scripts, how many are unreachable, unused by its text, under-trained."""
-    from ..evaluate.data import DEFAULT_LANGUAGES, django_parallel
+    from ..evaluate.data import DEFAULT_LANGUAGES
     from ..evaluate.health import load_embeddings
     from ..evaluate.report import reference_tokenizer
     from ..evaluate.robustness import script_audit
@@ -200,7 +208,7 @@ def script_audit_cmd(tokenizer, languages, as_json, output, embeddings, known_un
         except ValueError:
             raise click.BadParameter("expected comma-separated integer ids", param_hint="--known-unused") from None
     matrix = load_embeddings(embeddings) if embeddings else None
-    rows = script_audit(reference_tokenizer(tokenizer), django_parallel(langs), progress=progress,
+    rows = script_audit(reference_tokenizer(tokenizer), _django(langs), progress=progress,
                         embeddings=matrix, known_unused=known)
     if as_json:
         _emit(json.dumps(rows, indent=1, ensure_ascii=False), output)
@@ -285,9 +293,7 @@ def dynamic_cmd(tokenizers, languages, text_paths, code, batch_size, across_word
     corpora: dict[str, list[str]] = {}
     langs = [x.strip() for x in languages.split(",") if x.strip()]
     if langs:
-        from ..evaluate.data import django_parallel
-
-        corpora.update(django_parallel(langs))
+        corpora.update(_django(langs))
     for p in text_paths:
         corpora[p] = _lines(p)
     if code:
@@ -571,12 +577,11 @@ def _names_list(value: str) -> list[str]:
 def sweep_cmd(corpus, vocab_sizes, pretokenizers, algorithms, languages, baseline, linguistic, plot_path, as_json,
               progress):
     """Train a grid (vocab sizes × pre-tokenizers × algorithms); bytes/token, NSL, premiums, boundary F1."""
-    from ..evaluate.data import django_parallel
     from ..evaluate.report import reference_tokenizer
     from ..evaluate.sweep import sweep, sweep_plot
 
     langs = _names_list(languages) or ["en"]
-    par = django_parallel(["en", *[x for x in langs if x != "en"]])
+    par = _django(["en", *[x for x in langs if x != "en"]])
     n = len(par["en"])
     cut = int(n * 0.8)
     if corpus:
