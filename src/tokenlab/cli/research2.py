@@ -641,3 +641,21 @@ def parity_vocab(languages, vocab_sizes, reference, reference_vocab, algorithm, 
     keys = [("language", "language", "")] + [(str(s), f"tokens@{s}", "d") for s in sizes] + \
         [("parity", "parity vocab", "")]
     click.echo(_table(rows, keys))
+
+
+def _lib(corpus, **kw):
+    """LiB-style learner: ordered lexicon grown/pruned while reading sentences; units may span words (own format)."""
+    from ..train.lib import train_lib
+
+    return train_lib(corpus, **kw)
+
+
+def _register_lib() -> None:
+    from ..io import JSON_FORMATS
+    from .core import ALGORITHMS
+
+    JSON_FORMATS.setdefault("tokenlab-lib", "tokenlab.train.lib:load_lib")
+    ALGORITHMS.setdefault("lib", _lib)
+
+
+_register_lib()
