@@ -161,8 +161,7 @@ def _excerpt(docs: list[str], max_lines: int = 12) -> str:
 
 
 def compare(tokenizers: dict, corpora=("parallel", "code"), languages=None, limit_bytes: int = 300_000,
-            linguistic=(),
-            alpha: float = 2.5, progress: bool = False, n_samples: int = 2) -> Comparison:
+            alpha: float = 2.5, progress: bool = False, n_samples: int = 2, linguistic=()) -> Comparison:
     """Run every metric of the report for each tokenizer on each corpus.
 
     ``tokenizers`` maps display names to tokenizer objects; ``corpora`` are names understood by
