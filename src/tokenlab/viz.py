@@ -9,6 +9,10 @@ def token_pieces(tok, ids) -> list[str]:
     characters are shown as their Unicode control pictures."""
     out: list[str] = []
     pending = b""
+    if not hasattr(tok, "token_bytes"):  # e.g. Huffman word codes: a symbol has no bytes of its own
+        from .errors import InvalidInputError
+
+        raise InvalidInputError(f"{type(tok).__name__} has no per-token bytes to show")
     for i in ids:
         data = pending + tok.token_bytes(int(i))
         try:

@@ -12,6 +12,7 @@ from ..errors import TokenlabError
 
 # Each module defines ``register(group)``. Modules that are not installed yet are skipped.
 COMMAND_MODULES = ["core", "bytes", "corpus", "research", "inference", "evaluate", "mixture", "transfer"]
+COMMAND_MODULES.append("research2")  # issue 13: linguistic, robustness, formatters, dynamic, cross-tokenizer
 
 
 class _Group(click.Group):

@@ -56,8 +56,10 @@ def _load_all(specs) -> dict:
 @languages_option
 @limit_option
 @click.option("--title", default="Tokenizer comparison", show_default=True)
+@click.option("--linguistic", default=None, metavar="LANG,LANG,...",
+              help="Add morpheme-boundary F1, %TR and %Pure for these languages (tr, ru, ko, ja, zh_Hans).")
 @progress_option
-def compare(tokenizers, corpora, output, json_path, languages, limit_bytes, title, progress):
+def compare(tokenizers, corpora, output, json_path, languages, limit_bytes, title, linguistic, progress):
     """Compare tokenizers on the same corpora: print a table, write an HTML report.
 
     TOKENIZER is a tokenizer file (tokenlab json, HF tokenizer.json, .tiktoken, tekken, SentencePiece
@@ -71,8 +73,12 @@ def compare(tokenizers, corpora, output, json_path, languages, limit_bytes, titl
 
     toks = _load_all(tokenizers)
     result = run_compare(toks, corpora or ("parallel", "code"), languages=_languages(languages),
-                         limit_bytes=limit_bytes, progress=progress)
+                         limit_bytes=limit_bytes, progress=progress, linguistic=_languages(linguistic) or ())
     click.echo(format_table(result))
+    for name, per_lang in result.linguistic.items():
+        click.echo(f"{name} morphology: " + "  ".join(
+            f"{lang} F1={r['f1']:.3f} %TR={r['tr_percent']:.1f} %Pure={r['pure_percent']:.1f}"
+            for lang, r in per_lang.items()))
     if output:
         write_report(result, output, title=title)
         click.echo(f"report -> {output}", err=True)

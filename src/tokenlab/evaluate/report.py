@@ -106,13 +106,14 @@ class Comparison:
     scripts: dict[str, dict[str, float]] = field(default_factory=dict)  # name -> class -> share of vocab
     samples: list[tuple[str, str]] = field(default_factory=list)  # (label, text)
     pieces: dict[str, list[list[tuple[str, list[int]]]]] = field(default_factory=dict)  # name -> sample -> spans
+    linguistic: dict[str, dict[str, dict]] = field(default_factory=dict)  # name -> lang -> boundary F1, %TR, ...
 
     def to_dict(self) -> dict:
         return {"names": self.names, "corpora": self.corpora, "rows": self.rows, "vocab_sizes": self.vocab_sizes,
                 "premiums": self.premiums, "length_counts": self.length_counts,
                 "numbers": {n: {**v, "patterns": {str(k): list(p) for k, p in v["patterns"].items()}}
                             for n, v in self.numbers.items()},
-                "scripts": self.scripts, "samples": self.samples}
+                "scripts": self.scripts, "samples": self.samples, "linguistic": self.linguistic}
 
 
 def token_spans(tok, text: str) -> list[tuple[str, list[int]]]:
@@ -160,7 +161,7 @@ def _excerpt(docs: list[str], max_lines: int = 12) -> str:
 
 
 def compare(tokenizers: dict, corpora=("parallel", "code"), languages=None, limit_bytes: int = 300_000,
-            alpha: float = 2.5, progress: bool = False, n_samples: int = 2) -> Comparison:
+            alpha: float = 2.5, progress: bool = False, n_samples: int = 2, linguistic=()) -> Comparison:
     """Run every metric of the report for each tokenizer on each corpus.
 
     ``tokenizers`` maps display names to tokenizer objects; ``corpora`` are names understood by
@@ -216,6 +217,12 @@ def compare(tokenizers: dict, corpora=("parallel", "code"), languages=None, limi
         result.pieces[name] = [token_spans(enc, text) for _, text in result.samples]
         steps.update()
     steps.close()
+    if linguistic:  # morpheme-boundary scores on the Django strings of each language (evaluate/linguistic.py)
+        from .linguistic import linguistic_table
+
+        langs = list(dict.fromkeys(linguistic))
+        par = django_parallel(["en", *[lang for lang in langs if lang != "en"]])
+        result.linguistic = linguistic_table(tokenizers, {lang: par[lang] for lang in langs})
     return result
 
 
@@ -404,6 +411,20 @@ def _scripts_table(cmp: Comparison) -> str:
     return "".join(out)
 
 
+def _linguistic_table(cmp: Comparison) -> str:
+    out = ["<table class='linguistic'><thead><tr><th>language</th><th>analyser</th><th>tokenizer</th><th>P</th>"
+           "<th>R</th><th>F1</th><th>%TR</th><th>%Pure</th></tr></thead><tbody>"]
+    for name, per_lang in cmp.linguistic.items():
+        for lang, r in per_lang.items():
+            cells = "".join(f"<td class='num' data-metric='{k}' data-value='{r[k]!r}'>{r[k]:{f}}</td>"
+                            for k, f in (("precision", ".3f"), ("recall", ".3f"), ("f1", ".3f"),
+                                         ("tr_percent", ".1f"), ("pure_percent", ".1f")))
+            out.append(f"<tr data-tokenizer='{_e(name)}' data-lang='{_e(lang)}'><td>{_e(lang)}</td>"
+                       f"<td>{_e(r['analyser'])}</td><td>{_e(name)}</td>{cells}</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
 def _samples_html(cmp: Comparison) -> str:
     out = []
     for k, (label, _text) in enumerate(cmp.samples):
@@ -447,6 +468,11 @@ def render_html(cmp: Comparison, title: str = "Tokenizer comparison") -> str:
         parts += ["<h2 id='scripts'>Vocabulary by script</h2>",
                   "<p class='note'>Share of each vocabulary per Unicode script (a token belongs to a script when "
                   "all its letters do), Qtok-style.</p>", _scripts_table(cmp)]
+    if cmp.linguistic:
+        parts += ["<h2 id='linguistic'>Morphological alignment</h2>",
+                  "<p class='note'>Token boundaries inside words against a morphological analyser: precision, "
+                  "recall, F1; %TR: distinct tokens that are words or morphemes of the language; %Pure: distinct "
+                  "tokens that never cross a morpheme boundary (Bayram et al. 2025).</p>", _linguistic_table(cmp)]
     parts += ["<h2 id='samples'>Sample tokenizations</h2>",
               "<p class='note'>Alternating colours mark token boundaries; hover for ids; the number is the token "
               "count. A dashed outline groups tokens that each hold part of one character.</p>",

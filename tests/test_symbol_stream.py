@@ -1,0 +1,91 @@
+"""Symbol-stream BPE: known merges, exact round trip, training/encoding agreement, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tokenlab.cli import main
+from tokenlab.errors import FormatError, InvalidInputError
+from tokenlab.train.symbol_stream import SymbolBPE, train_symbol_bpe
+
+
+def test_known_merges():
+    model = train_symbol_bpe([[1, 2, 3, 1, 2, 3], [0, 1, 2]], vocab_size=6, base_size=4)
+    assert model.merges == [(1, 2), (4, 3)]  # (1,2) x3, then (4,3) x2
+    assert model.encode([1, 2, 3]) == [5] and model.encode([0, 1, 2, 3, 3]) == [0, 5, 3]
+    assert model.decode([5, 4, 0]) == [1, 2, 3, 1, 2, 0]
+    assert model.vocab_size == 6
+
+
+def test_min_frequency_and_max_len_stop_training():
+    assert train_symbol_bpe([[1, 2], [3, 4]], vocab_size=10).merges == []  # every pair occurs once
+    model = train_symbol_bpe([[1, 1, 1, 1]] * 3, vocab_size=10, max_len=2)
+    assert all(len(model.expand(model.base_size + k)) <= 2 for k in range(len(model.merges)))
+
+
+SEQS = st.lists(st.lists(st.integers(0, 7), min_size=1, max_size=40), min_size=1, max_size=12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(SEQS, st.integers(8, 40))
+def test_round_trip_and_encoding_matches_training(seqs, vocab):
+    model = train_symbol_bpe(seqs, vocab_size=vocab, base_size=8)
+    for s in seqs:
+        enc = model.encode(s)
+        assert model.decode(enc) == s
+        assert len(enc) <= len(s)
+    # the trainer's own merged sequences are what encode gives
+    from collections import Counter
+
+    from tokenlab.train.symbol_bpe import SymbolBPETrainer
+
+    counts = Counter(tuple(s) for s in seqs)
+    tr = SymbolBPETrainer(list(counts), list(counts.values()), [1] * 8)
+    for a, b in model.merges:
+        tr.merge((a, b))
+    for w, s in zip(tr.words, counts):
+        assert model.encode(s) == w
+
+
+def test_save_load_and_errors(tmp_path):
+    model = train_symbol_bpe([[1, 2, 1, 2]], vocab_size=5)
+    model.save(tmp_path / "m.json")
+    again = SymbolBPE.load(tmp_path / "m.json")
+    assert again.merges == model.merges and again.base_size == model.base_size
+    with pytest.raises(InvalidInputError):
+        model.encode([9])
+    with pytest.raises(InvalidInputError):
+        train_symbol_bpe([[]], vocab_size=5)
+    with pytest.raises(InvalidInputError):
+        train_symbol_bpe([[5]], vocab_size=10, base_size=3)
+    with pytest.raises(FormatError):
+        SymbolBPE(3, [(5, 1)])
+    (tmp_path / "bad.json").write_text('{"format": "other"}')
+    with pytest.raises(FormatError):
+        SymbolBPE.load(tmp_path / "bad.json")
+
+
+def test_cli_round_trip(tmp_path):
+    data = tmp_path / "seqs.txt"
+    data.write_text("60 64 67 60 64 67 72\n60 64 67 72\n55 59 62\n", encoding="utf-8")
+    model = tmp_path / "m.json"
+    run = CliRunner().invoke
+    r = run(main, ["symbol-bpe", "train", str(data), "-o", str(model), "--vocab-size", "80"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(model.read_text())["merges"][:1] == [[60, 64]]
+    r = run(main, ["symbol-bpe", "encode", str(data), "-m", str(model)])
+    assert r.exit_code == 0, r.output
+    enc = tmp_path / "enc.txt"
+    enc.write_text(r.stdout, encoding="utf-8")
+    assert len(r.stdout.split()) < len(data.read_text().split())
+    r = run(main, ["symbol-bpe", "decode", str(enc), "-m", str(model)])
+    assert r.exit_code == 0 and r.stdout == data.read_text()
+    bad = tmp_path / "bad.txt"
+    bad.write_text("1 x 2\n")
+    r = run(main, ["symbol-bpe", "train", str(bad), "-o", str(model), "--vocab-size", "80"])
+    assert r.exit_code == 1 and "error:" in r.output and "expected integers" in r.output
