@@ -10,7 +10,15 @@ import numpy as np
 
 from ..errors import InvalidInputError
 from ..pretokenize import PATTERNS
-from .common import iter_corpus, load, progress_option, read_text_file, text_argument, tokenizer_option
+from .common import (
+    corpus_input_options,
+    iter_corpus,
+    load,
+    progress_option,
+    read_text_file,
+    text_argument,
+    tokenizer_option,
+)
 
 FORMATS = ["tokenlab", "hf", "tiktoken"]
 # Trainers by name; other modules add theirs (e.g. research algorithms).
@@ -62,7 +70,7 @@ def register(group: click.Group) -> None:
 
 
 @click.command()
-@click.argument("corpus", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("corpus", nargs=-1, required=True, type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write the tokenizer.")
 @click.option("--vocab-size", type=click.IntRange(257), default=8192, show_default=True,
               help="Total size: 256 bytes + merges + special tokens.")
@@ -78,9 +86,11 @@ def register(group: click.Group) -> None:
 @click.option("--workers", type=click.IntRange(1), default=None,
               help="Processes for counting pretokens (bpe only; default: all cores).")
 @progress_option
+@corpus_input_options
 def train(corpus, output, vocab_size, algorithm, pretokenizer, split_digits, special_tokens, min_frequency, fmt,
           workers, progress):
-    """Train a tokenizer on text files (UTF-8)."""
+    """Train a tokenizer on corpus files: text, JSONL (.gz/.zst), Parquet, a saved HF datasets directory,
+    or (bpe) word-count TSVs (WORD<TAB>COUNT)."""
     from ..io import save_tokenizer
 
     trainer = ALGORITHMS.get(algorithm.lower())
@@ -92,9 +102,25 @@ def train(corpus, output, vocab_size, algorithm, pretokenizer, split_digits, spe
         if algorithm.lower() != "bpe":
             raise click.UsageError("--workers applies to --algorithm bpe only")
         extra["workers"] = workers
-    tok = trainer(iter_corpus(corpus), vocab_size=vocab_size, pretokenizer=pretokenizer,
-                  special_tokens=special_tokens, min_frequency=min_frequency, split_digits=split_digits,
-                  progress=progress, **extra)
+    from ..corpus_io import detect_format
+
+    kinds = {detect_format(p) == "tsv" for p in corpus}
+    if True in kinds:
+        if kinds != {True}:
+            raise click.UsageError("word-count TSVs cannot be mixed with documents")
+        if algorithm.lower() != "bpe":
+            raise click.UsageError("word-count TSV input works with --algorithm bpe only")
+        from ..corpus_io import pretoken_counts
+        from ..pretokenize import get_pretokenizer
+        from ..train.bpe import train_from_counts
+
+        pre = get_pretokenizer(pretokenizer, split_digits)
+        tok = train_from_counts(pretoken_counts(corpus, pre), vocab_size, pre, special_tokens, min_frequency,
+                                progress)
+    else:
+        tok = trainer(iter_corpus(corpus), vocab_size=vocab_size, pretokenizer=pretokenizer,
+                      special_tokens=special_tokens, min_frequency=min_frequency, split_digits=split_digits,
+                      progress=progress, **extra)
     save_tokenizer(tok, output, fmt)
     click.echo(f"trained {tok!r} -> {output}", err=True)
 

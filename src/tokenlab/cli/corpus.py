@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import progress_option, tokenizer_option
+from .common import corpus_input_options, progress_option, tokenizer_option
 
 
 def register(group: click.Group) -> None:
@@ -12,7 +12,7 @@ def register(group: click.Group) -> None:
 
 
 @click.command("encode-corpus")
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path())
 @tokenizer_option
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Directory for shard-NNNNNN.npy files and manifest.json.")
@@ -28,9 +28,14 @@ def register(group: click.Group) -> None:
 @click.option("--eos", default=None, help="End-of-text special token (default: <|endoftext|>, </s>, ... if present).")
 @click.option("--overwrite", is_flag=True, help="Start again even if OUTDIR holds a run with other inputs/settings.")
 @progress_option
+@corpus_input_options
 def encode_corpus(inputs, tokenizer_path, out_dir, shard_tokens, dtype, workers, documents, append_eos, eos,
                   overwrite, progress):
-    """Encode text files (UTF-8) into .npy token shards with a manifest; re-running resumes."""
+    """Encode corpus files into .npy token shards with a manifest; re-running resumes.
+
+    Text files are cut into documents by --documents; JSONL (.gz/.zst), Parquet and saved HF datasets give
+    one document per record (they, compressed text and --sample-bytes are first streamed into OUTDIR/
+    documents.staged.jsonl)."""
     from ..corpus import encode_corpus as run
 
     manifest = run(inputs, tokenizer_path, out_dir, shard_tokens=shard_tokens, dtype=dtype, workers=workers,

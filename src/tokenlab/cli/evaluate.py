@@ -7,7 +7,7 @@ import json
 import click
 
 from ..errors import InvalidInputError
-from .common import progress_option
+from .common import corpus_input_options, progress_option
 
 corpus_option = click.option(
     "-c", "--corpus", "corpora", multiple=True,
@@ -57,6 +57,7 @@ def _load_all(specs) -> dict:
 @limit_option
 @click.option("--title", default="Tokenizer comparison", show_default=True)
 @progress_option
+@corpus_input_options
 def compare(tokenizers, corpora, output, json_path, languages, limit_bytes, title, progress):
     """Compare tokenizers on the same corpora: print a table, write an HTML report.
 
@@ -89,6 +90,7 @@ def compare(tokenizers, corpora, output, json_path, languages, limit_bytes, titl
 @limit_option
 @click.option("--alpha", type=click.FloatRange(0), default=2.5, show_default=True, help="Rényi order.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@corpus_input_options
 def metrics(tokenizer, corpora, languages, limit_bytes, alpha, as_json):
     """Every metric for one TOKENIZER (a tokenizer file, or cl100k / tekken / mistral-sp / utf8-bytes)."""
     from ..evaluate.data import DEFAULT_LANGUAGES, django_parallel, load_corpus
