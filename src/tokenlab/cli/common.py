@@ -57,8 +57,12 @@ def corpus_input_options(fn):
 
 
 def load(path):
+    """A tokenizer file, or a short name (cl100k, o200k, tekken, mistral-sp, utf8-bytes, train:CORPUS[:VOCAB])."""
+    from ..evaluate.report import is_short_name, reference_tokenizer
     from ..io import load_tokenizer
 
+    if not Path(path).exists() and is_short_name(str(path)):
+        return reference_tokenizer(str(path))
     return load_tokenizer(path)
 
 
@@ -72,7 +76,8 @@ def text_argument(text: str | None, input_path: str | None) -> str:
 
 tokenizer_option = click.option(
     "-t", "--tokenizer", "tokenizer_path", required=True, type=click.Path(dir_okay=False),
-    help="Tokenizer file: tokenlab json, HF tokenizer.json, .tiktoken, tekken.json or SentencePiece .model.",
+    help="Tokenizer file (tokenlab json, HF tokenizer.json, .tiktoken, tekken.json, SentencePiece .model) or a "
+         "short name: cl100k, o200k, tekken, mistral-sp, utf8-bytes.",
 )
 progress_option = click.option("--progress/--no-progress", default=True, show_default=True,
                                help="Show a progress bar.")

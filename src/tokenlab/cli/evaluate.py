@@ -155,6 +155,8 @@ def health(tokenizer, corpora, embeddings, key, known_unused, limit_bytes, json_
 
     tok = reference_tokenizer(tokenizer)
     texts = None
+    if embeddings and not corpora and not known_unused:
+        corpora = ("prose", "code")  # unused tokens calibrate the weight indicator when none is unreachable
     if corpora:
         texts = [t for spec in dict.fromkeys(corpora) for t in load_corpus(spec, limit_bytes=limit_bytes)]
     matrix = load_embeddings(embeddings, key) if embeddings else None
