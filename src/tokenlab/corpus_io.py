@@ -108,7 +108,7 @@ def _open_binary(path: Path):
 
 class _ZstdReader(io.RawIOBase):
     """Decompresses every frame of a .zst file; a truncated last frame is an error (zstandard's own
-    stream reader ends quietly there)."""
+    stream reader ends quietly there). Memory: one slice's output, not the frame's."""
 
     def __init__(self, path: Path, zstandard):
         self._raw = open(path, "rb")
@@ -123,7 +123,8 @@ class _ZstdReader(io.RawIOBase):
 
     def readinto(self, buf) -> int:
         while not self._pending:
-            block = self._raw.read(1 << 20)
+            # small input slices bound the output of one call (text compresses ~5-500x)
+            block = self._raw.read(8192)
             if not block:
                 if self._started and not self._obj.eof:
                     raise OSError("truncated zstd frame")
