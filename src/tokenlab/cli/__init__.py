@@ -11,7 +11,7 @@ import click
 from ..errors import TokenlabError
 
 # Each module defines ``register(group)``. Modules that are not installed yet are skipped.
-COMMAND_MODULES = ["core", "bytes", "corpus", "research", "inference", "evaluate", "mixture", "transfer"]
+COMMAND_MODULES = ["core", "bytes", "corpus", "research", "inference", "evaluate", "mixture", "transfer", "surgery"]
 
 
 class _Group(click.Group):
