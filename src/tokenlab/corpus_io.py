@@ -220,12 +220,13 @@ def _needs(module: str, extra: str):
                                 f"pip install 'tokenlab[{extra}]'") from None
 
 
-def read_parquet(path, column: str = "text", batch_rows: int = 1024) -> Iterator[str]:
-    """One string column of a Parquet file, read in record batches."""
+def read_parquet(path, column: str = "text", batch_rows: int = 256) -> Iterator[str]:
+    """One string column of a Parquet file, read in record batches; pages are streamed through a 1 MB buffer
+    (no pre-buffering of whole row groups) so memory does not grow with the row-group size."""
     pq = _needs("pyarrow.parquet", "corpus")
     path = Path(path)
     try:
-        pf = pq.ParquetFile(path)
+        pf = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
     except Exception as exc:  # pyarrow raises ArrowInvalid / OSError for a non-Parquet file
         raise InvalidInputError(f"{path}: not a readable Parquet file ({exc})") from None
     names = pf.schema_arrow.names
@@ -233,7 +234,7 @@ def read_parquet(path, column: str = "text", batch_rows: int = 1024) -> Iterator
         raise InvalidInputError(f"{path}: no column {column!r} (columns: {', '.join(names)}); "
                                 "choose one with --column")
     row = 0
-    for batch in pf.iter_batches(batch_size=batch_rows, columns=[column]):
+    for batch in pf.iter_batches(batch_size=batch_rows, columns=[column], use_threads=False):
         for value in batch.column(0).to_pylist():
             row += 1
             if value is None:
