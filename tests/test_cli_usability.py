@@ -149,6 +149,10 @@ def test_special_token_error_names_cli_flags(tok_file):
     line = one_error_line(run("encode", "-t", tok_file, "hello <|endoftext|>"), "--allow-special", "--ordinary")
     assert "allowed_special" not in line and "disallowed_special" not in line
     assert run("encode", "-t", tok_file, "hello <|endoftext|>", "--allow-special").exit_code == 0
+    line = one_error_line(run("encode", "-t", tok_file, "--method", "pathpiece", "hi <|endoftext|>"), "--allow-special")
+    assert "--ordinary" not in line
+    line = one_error_line(run("heal", "-t", tok_file, "hi <|endoftext|> x"), "does not take special-token text")
+    assert "allowed_special" not in line
 
 
 def test_health_with_embeddings_on_a_fresh_tokenizer(tmp_path, tok_file):

@@ -21,7 +21,10 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except TokenlabError as exc:
-            _fail(str(exc))
+            message = str(exc)
+            if "allowed_special" in message:  # the library's advice names Python arguments, not flags
+                message = message.split(";")[0] + "; this command does not take special-token text"
+            _fail(message)
         except BrokenPipeError:
             # `tokenlab ... | head`: the reader left; not an error
             sys.stderr.close()

@@ -203,14 +203,15 @@ def encode(tokenizer_path, text, input_path, allow_special, ordinary, output_for
         try:
             ids = fn(tok, text, allowed_special="all" if allow_special else (), **options)
         except SpecialTokenError as exc:
-            raise SpecialTokenError(_cli_special_message(exc)) from None
+            raise SpecialTokenError(_cli_special_message(exc, method.lower() == "merge")) from None
     _emit_ids(ids, tok, output_format, output)
 
 
-def _cli_special_message(exc) -> str:
+def _cli_special_message(exc, ordinary_possible: bool = True) -> str:
     """The library's message names Python arguments; say which flags do the same."""
     head = str(exc).split(";")[0]
-    return f"{head}; pass --allow-special to encode it as a special token, or --ordinary to encode it as text"
+    tail = ", or --ordinary to encode it as text" if ordinary_possible else ""
+    return f"{head}; pass --allow-special to encode it as a special token{tail}"
 
 
 def _emit_ids(ids, tok, output_format, output):
