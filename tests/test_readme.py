@@ -139,12 +139,16 @@ def _prepare_after(command: str, workdir: Path) -> None:
 
 @pytest.mark.slow
 def test_readme_bash_commands_run(workdir):
+    import time
+
     env = _env(workdir)
     failures = []
     for command in bash_commands():
         cmd = substituted(command)
+        start = time.perf_counter()
         res = subprocess.run(["bash", "-c", cmd], cwd=workdir, env=env, capture_output=True, text=True,
                              timeout=300)
+        print(f"{time.perf_counter() - start:6.1f}s  {cmd}")  # shown with -s: where the time goes
         if res.returncode != 0:
             failures.append(f"{command}\n  -> exit {res.returncode}: {res.stderr.strip()[-500:]}")
         _prepare_after(command, workdir)
