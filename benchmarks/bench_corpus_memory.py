@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 READ = r"""
-import resource, sys, time, json
+import sys, time, json
 from tokenlab.corpus_io import iter_documents
 path, kw = sys.argv[1], json.loads(sys.argv[2])
 t = time.perf_counter()
@@ -30,7 +30,9 @@ for doc in iter_documents([path], **kw):
     n += 1
     size += len(doc.encode("utf-8"))
 dt = time.perf_counter() - t
-rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+# VmHWM is this process's own peak; ru_maxrss would also count the parent's RSS at fork (kept across exec)
+with open("/proc/self/status") as f:
+    rss_kb = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
 print(json.dumps({"docs": n, "bytes": size, "seconds": dt, "peak_rss_mb": rss_kb / 1024}))
 """
 

@@ -209,3 +209,22 @@ def test_bad_files_give_one_error_line(tmp_path):
                                str(tmp_path / "shards"), "--no-progress"])
     assert res.exit_code == 1 and res.output.startswith("error: ")
     assert not (tmp_path / "shards").exists()
+
+
+def test_encode_corpus_structured_formats_agree(formats, tmp_path, trained):
+    from tokenlab.corpus import load_shards
+
+    root, texts = formats
+    tok_path = tmp_path / "tok.json"
+    trained.save(tok_path)
+    runs = {"jsonl": [root / "c.jsonl.zst", "--field", "content"], "parquet": [root / "c.parquet", "--column",
+            "content"], "ds": [root / "ds", "--field", "content"], "text": [*texts, "--documents", "files"]}
+    shards = {}
+    for name, args in runs.items():
+        res = CliRunner().invoke(main, ["encode-corpus", *map(str, args), "-t", str(tok_path), "-o",
+                                        str(tmp_path / name), "--workers", "1", "--no-progress"])
+        assert res.exit_code == 0, (name, res.output)
+        shards[name] = load_shards(tmp_path / name)
+    assert len(shards["text"]) > 10_000
+    for name in ("jsonl", "parquet", "ds"):
+        assert np.array_equal(shards[name], shards["text"]), name
