@@ -44,6 +44,7 @@ def tok_file(tmp_path_factory, corpus):
     return out
 
 
+@pytest.mark.slow
 def test_short_names_in_every_command(tmp_path, cl100k_ref):
     assert run("encode", "-t", "cl100k", "Hello, world").stdout.split() == [str(i) for i in HELLO_CL100K]
     assert run("decode", "-t", "cl100k", *HELLO_CL100K).stdout == "Hello, world"

@@ -58,10 +58,11 @@ def corpus_input_options(fn):
 
 def load(path):
     """A tokenizer file, or a short name (cl100k, o200k, tekken, mistral-sp, utf8-bytes, train:CORPUS[:VOCAB])."""
-    from ..evaluate.report import is_short_name, reference_tokenizer
     from ..io import load_tokenizer
 
-    if not Path(path).exists() and is_short_name(str(path)):
+    if not Path(path).exists():  # a short name, or an error that lists them
+        from ..evaluate.report import reference_tokenizer
+
         return reference_tokenizer(str(path))
     return load_tokenizer(path)
 

@@ -39,11 +39,13 @@ def encode_corpus(inputs, tokenizer_path, out_dir, shard_tokens, dtype, workers,
     from pathlib import Path
 
     from ..corpus import encode_corpus as run
-    from ..evaluate.report import is_short_name
     from .common import load
 
-    if not Path(tokenizer_path).exists() and is_short_name(tokenizer_path):
-        tokenizer_path = load(tokenizer_path)  # cl100k, ...: the object itself goes to the workers
+    if not Path(tokenizer_path).exists():
+        from ..evaluate.report import is_short_name
+
+        if is_short_name(tokenizer_path):
+            tokenizer_path = load(tokenizer_path)  # cl100k, ...: the object itself goes to the workers
     manifest = run(inputs, tokenizer_path, out_dir, shard_tokens=shard_tokens, dtype=dtype, workers=workers,
                    append_eos=append_eos, eos=eos, documents=documents, overwrite=overwrite, progress=progress)
     click.echo(f"{manifest['total_tokens']} tokens in {len(manifest['shards'])} shards "

@@ -69,8 +69,8 @@ def reference_tokenizer(spec: str):
     if spec.startswith("train:"):
         return _train_on(spec)
     if not Path(spec).is_file():
-        raise InvalidInputError(f"{spec}: no such tokenizer file "
-                                f"(short names: {', '.join(SHORT_NAMES)}, train:CORPUS[:VOCAB])")
+        raise InvalidInputError(f"{spec}: no such file (give a tokenizer file or a short name: "
+                                f"{', '.join(SHORT_NAMES)}, train:CORPUS[:VOCAB])")
     tok = load_tokenizer(spec)
     try:
         tok.name = Path(spec).stem
