@@ -70,7 +70,7 @@ def test_short_names_in_every_command(tmp_path, cl100k_ref):
     from tokenlab.corpus import load_shards
 
     assert load_shards(tmp_path / "shards").tolist() == [*HELLO_CL100K, 100257]
-    one_error_line(run("encode", "-t", "cl100", "x"), "no such", "short names")
+    one_error_line(run("encode", "-t", "cl100", "x"), "no such file", "short name: cl100k")
 
 
 def test_o200k_short_name_equals_bpe_openai():
