@@ -171,7 +171,7 @@ def test_metrics_cli(tmp_path, trained):
 def test_reference_tokenizer_errors(tmp_path):
     from tokenlab.errors import InvalidInputError
 
-    with pytest.raises(InvalidInputError, match="short names"):
+    with pytest.raises(InvalidInputError, match="short name"):
         reference_tokenizer(str(tmp_path / "x.json"))
     with pytest.raises(InvalidInputError, match="VOCAB_SIZE >= 300"):
         reference_tokenizer("train:prose:10")

@@ -9,6 +9,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Tokenizer", "PreTokenizer", "PATTERNS", "load_tokenizer", "save_tokenizer", "train_bpe",
+    "DecodeStream",
     "TokenlabError", "FormatError", "InvalidInputError", "SpecialTokenError", "__version__",
 ]
 
@@ -19,4 +20,8 @@ def __getattr__(name):
         from .train.bpe import train_bpe
 
         return train_bpe
+    if name == "DecodeStream":  # the generator is tokenlab.decode_stream.decode_stream
+        import importlib
+
+        return importlib.import_module(".decode_stream", __name__).DecodeStream
     raise AttributeError(name)

@@ -14,6 +14,7 @@ deterministic, so the result equals an uninterrupted run.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import hashlib
 import json
 import os
@@ -115,6 +116,11 @@ def _documents(unit: Unit, documents: str) -> Iterator[str]:
     if documents == "files":
         if text:
             yield text
+        return
+    if documents == "records":  # a staged JSONL file: one JSON string per line
+        for line in text.split("\n"):  # not splitlines: U+2028 inside a JSON string is no line end
+            if line:
+                yield json.loads(line)
         return
     for line in text.split("\n"):
         if line.endswith("\r"):
@@ -400,7 +406,7 @@ def encode_corpus(
     """
     from tqdm.auto import tqdm
 
-    if documents not in ("lines", "files"):
+    if documents not in ("lines", "files", "records"):
         raise InvalidInputError(f"documents must be 'lines' or 'files', got {documents!r}")
     if int(shard_tokens) < 1:
         raise InvalidInputError("shard_tokens must be at least 1")
@@ -409,6 +415,8 @@ def encode_corpus(
     inputs = [os.fspath(p) for p in inputs]
     if not inputs:
         raise InvalidInputError("no input files")
+    if _needs_staging(inputs):
+        inputs, documents = [_stage_documents(inputs, documents, Path(out_dir))], "records"
     for path in inputs:
         if not os.path.isfile(path):
             raise InvalidInputError(f"{path}: no such file")
@@ -489,6 +497,62 @@ def _encode_locked(out_dir, tokenizer, tok, inputs, input_info, settings, tok_in
     manifest["complete"] = True
     _write_manifest(out_dir, manifest)
     return manifest
+
+
+STAGED = "documents.staged.jsonl"
+
+
+def _needs_staging(inputs: list[str]) -> bool:
+    """Inputs that cannot be cut into byte ranges (JSONL, Parquet, datasets, compressed) or a sample."""
+    from .corpus_io import _compression, current_options, detect_format
+
+    if current_options().sample_bytes is not None:
+        return True
+    return any(detect_format(p) != "text" or _compression(Path(p)) for p in inputs)
+
+
+def _stage_documents(inputs: list[str], documents: str, out_dir: Path) -> str:
+    """Stream the documents (records of structured inputs; lines or whole files of text inputs) into one
+    JSONL file of strings under ``out_dir``, which the units then cut at line ends. Deterministic, so a
+    re-run stages the same file and resumes."""
+    from .corpus_io import current_options, detect_format, documents_of, sample_documents
+    from .io.atomic import atomic_path
+
+    opts = current_options()
+
+    def docs():
+        for path in inputs:
+            if detect_format(path) == "text":
+                chunks = documents_of(path, opts)
+                if documents == "files":
+                    text = "".join(chunks)
+                    if text:
+                        yield text
+                    continue
+                tail = ""
+                for chunk in chunks:
+                    lines = (tail + chunk).split("\n")
+                    tail = lines.pop()
+                    yield from (x.removesuffix("\r") for x in lines if x.removesuffix("\r"))
+                if tail.removesuffix("\r"):
+                    yield tail.removesuffix("\r")
+            else:
+                yield from (d for d in documents_of(path, opts) if d)
+
+    stream = docs() if opts.sample_bytes is None else sample_documents(docs(), opts.sample_bytes, opts.seed)
+    created = not out_dir.exists()
+    target = out_dir / STAGED
+    try:
+        with atomic_path(target) as tmp:
+            with open(tmp, "w", encoding="utf-8") as f:
+                for doc in stream:
+                    f.write(json.dumps(doc, ensure_ascii=False) + "\n")
+    except BaseException:
+        if created:  # a bad input leaves nothing behind
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()
+        raise
+    return str(target)
 
 
 def _flush(out_dir: Path, manifest: dict, tokens: np.ndarray, end: tuple[int, int]) -> None:

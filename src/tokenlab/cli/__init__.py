@@ -11,7 +11,7 @@ import click
 from ..errors import TokenlabError
 
 # Each module defines ``register(group)``. Modules that are not installed yet are skipped.
-COMMAND_MODULES = ["core", "bytes", "corpus", "research", "inference", "evaluate", "mixture", "transfer"]
+COMMAND_MODULES = ["core", "bytes", "corpus", "research", "inference", "evaluate", "mixture", "transfer", "surgery"]
 COMMAND_MODULES.append("research2")  # issue 13: linguistic, robustness, formatters, dynamic, cross-tokenizer
 
 
@@ -30,7 +30,10 @@ class _Group(click.Group):
         except click.ClickException as exc:
             _click_fail(exc)
         except TokenlabError as exc:
-            _fail(str(exc))
+            message = str(exc)
+            if "allowed_special" in message:  # the library's advice names Python arguments, not flags
+                message = message.split(";")[0] + "; this command does not take special-token text"
+            _fail(message)
         except RecursionError:
             _fail("input nested too deeply")
         except BrokenPipeError:

@@ -25,28 +25,45 @@ def decode_utf8(data: bytes, where: str = "input") -> str:
 
 
 def iter_corpus(paths, chunk_chars: int = 1 << 20) -> Iterator[str]:
-    """Documents from text files: each file in ~1 MB pieces cut at line ends (huge lines stay whole)."""
-    for path in paths:
-        if not Path(path).is_file():
-            raise InvalidInputError(f"{path}: no such file")
-        with open(path, "rb") as f:
-            buf: list[bytes] = []
-            size = 0
-            offset = 0
-            for line in f:
-                buf.append(line)
-                size += len(line)
-                if size >= chunk_chars:
-                    yield decode_utf8(b"".join(buf), f"{path} (near byte {offset})")
-                    offset += size
-                    buf, size = [], 0
-            if buf:
-                yield decode_utf8(b"".join(buf), f"{path} (near byte {offset})")
+    """Documents of corpus inputs (text, JSONL, Parquet, datasets dirs; see `tokenlab.corpus_io`), read with
+    the options of :func:`corpus_input_options`; text files come in ~1 MB pieces cut at line ends."""
+    from ..corpus_io import iter_documents
+
+    return iter_documents(paths)
+
+
+def corpus_input_options(fn):
+    """--field/--column/--sample-bytes/--seed for commands that read corpus files; the command runs with them
+    set for every corpus reader it calls."""
+    import functools
+
+    from ..corpus_io import corpus_options
+
+    @functools.wraps(fn)
+    def run(*args, field, column, sample_bytes, seed, **kw):
+        with corpus_options(field=field, column=column, sample_bytes=sample_bytes, seed=seed):
+            return fn(*args, **kw)
+
+    for option in reversed([
+        click.option("--field", default="text", show_default=True,
+                     help="Text field of JSONL records / HF datasets rows."),
+        click.option("--column", default=None, help="Text column of Parquet files (default: --field)."),
+        click.option("--sample-bytes", type=click.IntRange(1), default=None, metavar="N",
+                     help="Use a random sample of whole documents of at most N bytes (reproducible with --seed)."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Seed of --sample-bytes."),
+    ]):
+        run = option(run)
+    return run
 
 
 def load(path):
+    """A tokenizer file, or a short name (cl100k, o200k, tekken, mistral-sp, utf8-bytes, train:CORPUS[:VOCAB])."""
     from ..io import load_tokenizer
 
+    if not Path(path).exists():  # a short name, or an error that lists them
+        from ..evaluate.report import reference_tokenizer
+
+        return reference_tokenizer(str(path))
     return load_tokenizer(path)
 
 
@@ -60,7 +77,8 @@ def text_argument(text: str | None, input_path: str | None) -> str:
 
 tokenizer_option = click.option(
     "-t", "--tokenizer", "tokenizer_path", required=True, type=click.Path(dir_okay=False),
-    help="Tokenizer file: tokenlab json, HF tokenizer.json, .tiktoken, tekken.json or SentencePiece .model.",
+    help="Tokenizer file (tokenlab json, HF tokenizer.json, .tiktoken, tekken.json, SentencePiece .model) or a "
+         "short name: cl100k, o200k, tekken, mistral-sp, utf8-bytes.",
 )
 progress_option = click.option("--progress/--no-progress", default=True, show_default=True,
                                help="Show a progress bar.")

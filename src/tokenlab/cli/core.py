@@ -10,7 +10,15 @@ import numpy as np
 
 from ..errors import InvalidInputError
 from ..pretokenize import PATTERNS
-from .common import iter_corpus, load, progress_option, read_text_file, text_argument, tokenizer_option
+from .common import (
+    corpus_input_options,
+    iter_corpus,
+    load,
+    progress_option,
+    read_text_file,
+    text_argument,
+    tokenizer_option,
+)
 
 FORMATS = ["tokenlab", "hf", "tiktoken"]
 # Trainers by name; other modules add theirs (e.g. research algorithms).
@@ -25,6 +33,31 @@ def _train_bpe(corpus, **kw):
 
 
 ALGORITHMS["bpe"] = _train_bpe
+
+# Output formats each algorithm's model can be written in (checked before training; others: not checked).
+ALGORITHM_FORMATS = {"bpe": ("tokenlab", "hf", "tiktoken"), "superbpe": ("tokenlab", "hf"),
+                     "unigram": ("tokenlab", "hf"), "char-bpe": ("tokenlab", "hf"),
+                     "boundless": ("tokenlab",), "scaffold": ("tokenlab",)}
+
+
+def _pretokenizer_choice(ctx, param, value: str) -> str:
+    """A pre-tokenizer name, or a custom regex written as ``regex:PATTERN``. A bare word that is not a name
+    is refused (a typo such as ``cl100`` would otherwise be a regex that matches only itself); other values
+    that are clearly regexes are still taken as before."""
+    import difflib
+
+    import regex
+
+    if value in PATTERNS or value in ("none",):
+        return value
+    if value.startswith("regex:"):
+        value = value[len("regex:"):]
+    elif regex.fullmatch(r"[\w.-]+", value):
+        close = difflib.get_close_matches(value, list(PATTERNS), n=1, cutoff=0.5)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise InvalidInputError(f"--pretokenizer: unknown name {value!r}{hint} (names: {', '.join(PATTERNS)}; "
+                                "a custom regex is written regex:PATTERN)")
+    return value  # the pre-tokenizer itself reports an invalid regex
 
 # Inference methods by name: fn(tokenizer, text, **options) -> list[int]; other modules add theirs.
 METHODS: dict[str, object] = {}
@@ -103,15 +136,15 @@ def save_output(tok, output, fmt, bos=None, eos=None, pad=None, unk=None, add_bo
 
 
 @click.command()
-@click.argument("corpus", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("corpus", nargs=-1, required=True, type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(),
               help="Where to write the tokenizer (a directory for an HF tokenizer directory).")
 @click.option("--vocab-size", type=click.IntRange(257), default=8192, show_default=True,
               help="Total size: 256 bytes + merges + special tokens.")
 @click.option("--algorithm", default="bpe", show_default=True,
               help="Training algorithm (bpe; more are listed by `tokenlab algorithms`).")
-@click.option("--pretokenizer", default="gpt2", show_default=True,
-              help=f"One of {', '.join(PATTERNS)} or a regex.")
+@click.option("--pretokenizer", default="gpt2", show_default=True, callback=_pretokenizer_choice,
+              help=f"One of {', '.join(PATTERNS)}, or a custom regex as regex:PATTERN.")
 @click.option("--split-digits", type=click.IntRange(1, 32), default=None, help="Isolate runs of at most N digits.")
 @click.option("--special", "special_tokens", multiple=True, help="A special token (repeatable).")
 @click.option("--min-frequency", type=click.IntRange(0), default=0, show_default=True,
@@ -121,9 +154,11 @@ def save_output(tok, output, fmt, bos=None, eos=None, pad=None, unk=None, add_bo
               help="Processes for counting pretokens (bpe only; default: all cores).")
 @hf_dir_options
 @progress_option
+@corpus_input_options
 def train(corpus, output, vocab_size, algorithm, pretokenizer, split_digits, special_tokens, min_frequency, fmt,
           workers, progress, **hf_options):
-    """Train a tokenizer on text files (UTF-8). ``--format hf -o DIR/`` writes an HF tokenizer directory."""
+    """Train a tokenizer on corpus files: text, JSONL (.gz/.zst), Parquet, a saved HF datasets directory,
+    or (bpe) word-count TSVs (WORD<TAB>COUNT). ``--format hf -o DIR/`` writes an HF tokenizer directory."""
 
     if any(not s for s in special_tokens):
         raise click.BadParameter("a special token must not be empty", param_hint="--special")
@@ -131,16 +166,51 @@ def train(corpus, output, vocab_size, algorithm, pretokenizer, split_digits, spe
     if trainer is None:
         raise click.BadParameter(f"unknown algorithm {algorithm!r}; choose from {', '.join(sorted(ALGORITHMS))}",
                                  param_hint="--algorithm")
+    formats = ALGORITHM_FORMATS.get(algorithm.lower())
+    if formats is not None and fmt not in formats:
+        raise InvalidInputError(f"--algorithm {algorithm} cannot be written as --format {fmt} "
+                                f"(it can: {', '.join(formats)}); nothing was trained")
     extra = {}
     if workers is not None:
         if algorithm.lower() != "bpe":
             raise click.UsageError("--workers applies to --algorithm bpe only")
         extra["workers"] = workers
-    tok = trainer(iter_corpus(corpus), vocab_size=vocab_size, pretokenizer=pretokenizer,
-                  special_tokens=special_tokens, min_frequency=min_frequency, split_digits=split_digits,
-                  progress=progress, **extra)
+    from ..corpus_io import detect_format
+
+    kinds = {detect_format(p) == "tsv" for p in corpus}
+    if True in kinds:
+        if kinds != {True}:
+            raise click.UsageError("word-count TSVs cannot be mixed with documents")
+        if algorithm.lower() != "bpe":
+            raise click.UsageError("word-count TSV input works with --algorithm bpe only")
+        from ..corpus_io import pretoken_counts
+        from ..pretokenize import get_pretokenizer
+        from ..train.bpe import train_from_counts
+
+        pre = get_pretokenizer(pretokenizer, split_digits)
+        tok = train_from_counts(pretoken_counts(corpus, pre), vocab_size, pre, special_tokens, min_frequency,
+                                progress)
+    else:
+        tok = trainer(iter_corpus(corpus), vocab_size=vocab_size, pretokenizer=pretokenizer,
+                      special_tokens=special_tokens, min_frequency=min_frequency, split_digits=split_digits,
+                      progress=progress, **extra)
     written = save_output(tok, output, fmt, **hf_options)
-    click.echo(f"trained {tok!r} -> {written}", err=True)
+    click.echo(f"trained {_describe(tok)} -> {written}", err=True)
+    if len(tok) < vocab_size:
+        why = {"char-bpe": "no pair is left whose merge stays within the token length limit (3 characters; 4 from "
+                           "--vocab-size 16384) and occurs at least --min-frequency times"}.get(
+            algorithm.lower(), "the corpus has no more pairs to merge (at least --min-frequency times)")
+        click.echo(f"note: {len(tok)} of the requested {vocab_size} tokens: {why}; a larger or more varied "
+                   "corpus gives more", err=True)
+
+
+def _describe(tok) -> str:
+    """The size the user asked for (--vocab-size counts specials), then its parts."""
+    specials = len(getattr(tok, "special_tokens", {}) or {})
+    parts = f"{len(tok) - specials} ordinary + {specials} special" if specials else f"{len(tok)} ordinary"
+    merges = getattr(tok, "merges", None)
+    extra = f", {len(merges)} merges" if merges is not None else ""
+    return f"{type(tok).__name__} with {len(tok)} tokens ({parts}{extra})"
 
 
 @click.command()
@@ -172,8 +242,20 @@ def encode(tokenizer_path, text, input_path, allow_special, ordinary, output_for
             raise click.UsageError("--ordinary works with --method merge only")
         ids = tok.encode_ordinary(text)
     else:
-        ids = fn(tok, text, allowed_special="all" if allow_special else (), **options)
+        from ..errors import SpecialTokenError
+
+        try:
+            ids = fn(tok, text, allowed_special="all" if allow_special else (), **options)
+        except SpecialTokenError as exc:
+            raise SpecialTokenError(_cli_special_message(exc, method.lower() == "merge")) from None
     _emit_ids(ids, tok, output_format, output)
+
+
+def _cli_special_message(exc, ordinary_possible: bool = True) -> str:
+    """The library's message names Python arguments; say which flags do the same."""
+    head = str(exc).split(";")[0]
+    tail = ", or --ordinary to encode it as text" if ordinary_possible else ""
+    return f"{head}; pass --allow-special to encode it as a special token{tail}"
 
 
 def _emit_ids(ids, tok, output_format, output):
@@ -236,13 +318,19 @@ def decode(tokenizer_path, ids, input_path, strict):
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def info(tokenizer_path, as_json):
     """Summarise a tokenizer file."""
+    from pathlib import Path
+
     from ..io import detect_format
 
     tok = load(tokenizer_path)
     lengths = np.array([len(t) for t in tok.vocab])
+    shown = 40  # characters of each longest token in the text view (--json gives them whole)
+    longest = [t.decode("utf-8", "replace") for t in sorted(tok.vocab, key=len, reverse=True)[:5]]
+    if not as_json:
+        longest = [t if len(t) <= shown else f"{t[:shown]}… ({len(t)} chars)" for t in longest]
     summary = {
         "file": tokenizer_path,
-        "format": detect_format(tokenizer_path),
+        "format": detect_format(tokenizer_path) if Path(tokenizer_path).exists() else "built-in",
         "vocab_size": len(tok),
         "ordinary_tokens": len(tok.vocab),
         "merges": len(tok.merges),
@@ -253,7 +341,7 @@ def info(tokenizer_path, as_json):
         "any_split": tok.any_split,
         "mean_token_bytes": round(float(lengths.mean()), 3),
         "max_token_bytes": int(lengths.max()),
-        "longest_tokens": [t.decode("utf-8", "replace") for t in sorted(tok.vocab, key=len, reverse=True)[:5]],
+        "longest_tokens": longest,
         "first_specials": sorted(tok.special_tokens, key=tok.special_tokens.get)[:10],
     }
     if as_json:
@@ -291,7 +379,10 @@ def viz(tokenizer_path, text, input_path, color, show_ids):
     """Show token boundaries in colour."""
     tok = load(tokenizer_path)
     text = text_argument(text, input_path)
-    ids = tok.encode(text, allowed_special="all")
+    try:
+        ids = tok.encode(text, allowed_special="all")
+    except TypeError:  # tokenizers without special tokens (the byte tokenizer)
+        ids = tok.encode(text)
     if color is None:
         color = sys.stdout.isatty()
     click.echo(render_tokens(tok, ids, color=color), color=color)

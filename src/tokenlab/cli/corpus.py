@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import progress_option, tokenizer_option
+from .common import corpus_input_options, progress_option, tokenizer_option
 
 
 def register(group: click.Group) -> None:
@@ -13,7 +13,7 @@ def register(group: click.Group) -> None:
 
 
 @click.command("encode-corpus")
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path())
 @tokenizer_option
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Directory for shard-NNNNNN.npy files and manifest.json.")
@@ -29,11 +29,24 @@ def register(group: click.Group) -> None:
 @click.option("--eos", default=None, help="End-of-text special token (default: <|endoftext|>, </s>, ... if present).")
 @click.option("--overwrite", is_flag=True, help="Start again even if OUTDIR holds a run with other inputs/settings.")
 @progress_option
+@corpus_input_options
 def encode_corpus(inputs, tokenizer_path, out_dir, shard_tokens, dtype, workers, documents, append_eos, eos,
                   overwrite, progress):
-    """Encode text files (UTF-8) into .npy token shards with a manifest; re-running resumes."""
-    from ..corpus import encode_corpus as run
+    """Encode corpus files into .npy token shards with a manifest; re-running resumes.
 
+    Text files are cut into documents by --documents; JSONL (.gz/.zst), Parquet and saved HF datasets give
+    one document per record (they, compressed text and --sample-bytes are first streamed into OUTDIR/
+    documents.staged.jsonl)."""
+    from pathlib import Path
+
+    from ..corpus import encode_corpus as run
+    from .common import load
+
+    if not Path(tokenizer_path).exists():
+        from ..evaluate.report import is_short_name
+
+        if is_short_name(tokenizer_path):
+            tokenizer_path = load(tokenizer_path)  # cl100k, ...: the object itself goes to the workers
     manifest = run(inputs, tokenizer_path, out_dir, shard_tokens=shard_tokens, dtype=dtype, workers=workers,
                    append_eos=append_eos, eos=eos, documents=documents, overwrite=overwrite, progress=progress)
     click.echo(f"{manifest['total_tokens']} tokens in {len(manifest['shards'])} shards "

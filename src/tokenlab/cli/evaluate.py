@@ -7,7 +7,7 @@ import json
 import click
 
 from ..errors import InvalidInputError
-from .common import progress_option
+from .common import corpus_input_options, progress_option
 
 corpus_option = click.option(
     "-c", "--corpus", "corpora", multiple=True,
@@ -59,6 +59,7 @@ def _load_all(specs) -> dict:
 @click.option("--linguistic", default=None, metavar="LANG,LANG,...",
               help="Add morpheme-boundary F1, %TR and %Pure for these languages (tr, ru, ko, ja, zh_Hans).")
 @progress_option
+@corpus_input_options
 def compare(tokenizers, corpora, output, json_path, languages, limit_bytes, title, linguistic, progress):
     """Compare tokenizers on the same corpora: print a table, write an HTML report.
 
@@ -95,6 +96,7 @@ def compare(tokenizers, corpora, output, json_path, languages, limit_bytes, titl
 @limit_option
 @click.option("--alpha", type=click.FloatRange(0), default=2.5, show_default=True, help="Rényi order.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@corpus_input_options
 def metrics(tokenizer, corpora, languages, limit_bytes, alpha, as_json):
     """Every metric for one TOKENIZER (a tokenizer file, or cl100k / tekken / mistral-sp / utf8-bytes)."""
     from ..evaluate.data import DEFAULT_LANGUAGES, django_parallel, load_corpus
@@ -159,6 +161,8 @@ def health(tokenizer, corpora, embeddings, key, known_unused, limit_bytes, json_
 
     tok = reference_tokenizer(tokenizer)
     texts = None
+    if embeddings and not corpora and not known_unused:
+        corpora = ("prose", "code")  # unused tokens calibrate the weight indicator when none is unreachable
     if corpora:
         texts = [t for spec in dict.fromkeys(corpora) for t in load_corpus(spec, limit_bytes=limit_bytes)]
     matrix = load_embeddings(embeddings, key) if embeddings else None

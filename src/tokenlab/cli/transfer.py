@@ -68,8 +68,9 @@ def transfer_embeddings_cmd(old_path, new_path, embeddings_path, tensor, output,
               help="Remove exactly this many tokens (default: the tokens of the last pre-token).")
 @click.option("--show", type=click.IntRange(0), default=20, show_default=True,
               help="How many allowed first tokens to list.")
-def heal_cmd(tokenizer_path, text, input_path, backoff, show):
-    """Token healing: print the kept prompt ids, the removed bytes and the allowed first tokens (JSON)."""
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+def heal_cmd(tokenizer_path, text, input_path, backoff, show, as_json):
+    """Token healing: print the kept prompt ids, the removed bytes and the allowed first tokens."""
     from ..transfer.healing import heal_prompt
 
     tok = load(tokenizer_path)
@@ -85,4 +86,16 @@ def heal_cmd(tokenizer_path, text, input_path, backoff, show):
         "allowed_first": [{"id": i, "bytes": tok.token_bytes(i).decode("utf-8", errors="backslashreplace")}
                           for i in listed],
     }
-    click.echo(json.dumps(out, ensure_ascii=False))
+    if as_json:
+        click.echo(json.dumps(out, ensure_ascii=False))
+        return
+    kept = tok.decode(plan.prompt_ids) if plan.prompt_ids else ""
+    click.echo(f"prompt kept:   {kept!r} ({len(plan.prompt_ids)} tokens: {' '.join(map(str, plan.prompt_ids))})")
+    click.echo(f"backed off:    {out['removed']!r} (ids {' '.join(map(str, plan.removed_ids)) or '-'})")
+    if allowed is None:
+        click.echo("first token:   unconstrained (nothing was removed)")
+        return
+    click.echo(f"first token:   one of {len(allowed)} tokens that start with {out['removed']!r}"
+               + (f"; the first {len(listed)}:" if len(listed) < len(allowed) else ":"))
+    for entry in out["allowed_first"]:
+        click.echo(f"  {entry['id']:>8}  {entry['bytes']!r}")

@@ -205,10 +205,10 @@ def load_corpus(spec: str, limit_bytes: int = 400_000, languages: Iterable[str] 
     if spec == "prose":
         return python_prose(limit_bytes)
     path = Path(spec)
-    if not path.is_file():
+    if not path.exists():
         raise InvalidInputError(f"{spec}: not a corpus name ({', '.join(CORPORA)}) nor a file")
-    data = path.read_bytes()
-    try:
-        return [data.decode("utf-8")]
-    except UnicodeDecodeError as exc:
-        raise InvalidInputError(f"{spec}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+    from ..corpus_io import current_options, detect_format, iter_documents
+
+    if detect_format(path) == "text" and current_options().sample_bytes is None:
+        return ["".join(iter_documents([path]))]  # a text file is one document, as before
+    return list(iter_documents([path]))

@@ -222,7 +222,8 @@ class HealthReport:
 
 def token_health(tok, texts=None, embeddings: np.ndarray | None = None, known_unused=None,
                  progress: bool = False, name: str | None = None) -> HealthReport:
-    """All indicators at once; weights are judged against unreachable tokens unless ``known_unused`` is given."""
+    """All indicators at once; weights are judged against ``known_unused``, else the unreachable tokens, else
+    the tokens ``texts`` never use."""
     enc = as_encoder(tok, name)
     tokens = enc.vocab_tokens()
     unreachable = unreachable_tokens(enc, progress=progress)
@@ -231,9 +232,11 @@ def token_health(tok, texts=None, embeddings: np.ndarray | None = None, known_un
     if texts is not None:
         report.unused = unused_tokens(enc, texts)
     if embeddings is not None:
-        known = list(known_unused) if known_unused is not None else unreachable
+        # calibrate against unreachable tokens; a fresh tokenizer has none, then tokens the corpus never uses
+        known = list(known_unused) if known_unused is not None else (unreachable or report.unused or [])
         if not known:
-            raise InvalidInputError("no unreachable tokens to calibrate the weight indicator; give known-unused ids")
+            raise InvalidInputError("no unreachable or unused tokens to calibrate the weight indicator; "
+                                    "give a corpus or known-unused ids")
         report.undertrained = undertrained_tokens(embeddings, known)
     show = lambda ids: [_shown(tokens[i]) for i in ids[:20] if i in tokens]  # noqa: E731
     report.examples = {"unreachable": show(report.unreachable), "partial_utf8": show(report.partial_utf8),

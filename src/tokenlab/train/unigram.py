@@ -176,7 +176,11 @@ def train_unigram(
         if len(trainer.pieces) <= n_pieces:
             break
         trainer.prune(max(n_pieces, int(len(trainer.pieces) * shrink)))
+        if bar.n + 1 >= bar.total:  # the estimate was short: at least the final EM round is left
+            bar.total = bar.n + 2
         bar.update(1)
+    bar.total = bar.n + 1  # EM also drops pieces, so training often ends before the estimated rounds
+    bar.update(1)
     bar.close()
     trainer.em_step(min_keep=n_pieces)  # final scores for the final vocabulary
     order = sorted(range(256, len(trainer.pieces)), key=lambda i: (-trainer.scores[i], trainer.pieces[i]))
