@@ -62,7 +62,8 @@ def adversarial(budget: int) -> list[str]:
     docs = long_runs()
     seed = 0
     while sum(len(d.encode()) for d in docs) < budget:
-        docs.append(adversarial_text(1000 + seed, 20_000))
+        # special-token strings ("<|endoftext|>") are split: every library encodes this corpus as ordinary text
+        docs.append(adversarial_text(1000 + seed, 20_000).replace("<|", "< |"))
         seed += 1
     return docs
 

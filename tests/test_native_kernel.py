@@ -40,7 +40,7 @@ def test_cl100k_uses_the_c_kernel_and_equals_tiktoken(cl100k, cl100k_ref, real_d
     assert isinstance(cl100k._fast, native.NativeBPE)
     for doc in real_docs[::7] + adversarial_docs:
         assert cl100k.encode_ordinary(doc) == cl100k_ref.encode_ordinary(doc)
-    got = cl100k.encode_batch(adversarial_docs + real_docs[:50], num_threads=2)
+    got = cl100k.encode_batch(adversarial_docs + real_docs[:50], num_threads=2, disallowed_special=())
     assert got == cl100k_ref.encode_ordinary_batch(adversarial_docs + real_docs[:50])
 
 
@@ -177,6 +177,6 @@ def test_o200k_equals_tiktoken(o200k_pair, real_docs, adversarial_docs):
     ours, ref = o200k_pair
     assert isinstance(ours._fast, native.NativeBPE)
     docs = real_docs[::9] + adversarial_docs
-    assert ours.encode_batch(docs, num_threads=2) == ref.encode_ordinary_batch(docs)
+    assert ours.encode_batch(docs, num_threads=2, disallowed_special=()) == ref.encode_ordinary_batch(docs)
     for text in long_runs():
         assert ours.encode_ordinary(text[:8000]) == ref.encode_ordinary(text[:8000])
