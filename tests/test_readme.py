@@ -96,6 +96,14 @@ def workdir(tmp_path_factory, real_docs):
     code = "".join(stdlib_code(60_000))
     (d / "code.py").write_text(code[:30_000], encoding="utf-8")
     (d / "headers.h").write_text("#include <stdio.h>\nint main(void) { return 0; }\n" * 300, encoding="utf-8")
+    (d / "src").mkdir()
+    for k, doc in enumerate(stdlib_code(40_000)[:3]):
+        (d / "src" / f"mod{k}.py").write_text(doc, encoding="utf-8")
+    rng_events = np.random.default_rng(2)  # integer event streams (one sequence per line), e.g. MIDI-like tokens
+    (d / "events.txt").write_text("".join(" ".join(map(str, rng_events.integers(0, 40, 60) // 3)) + "\n"
+                                          for _ in range(200)), encoding="utf-8")
+    korean = [line.split(":", 1)[1] for line in demo_corpus().splitlines() if line.startswith("한국어:")]
+    (d / "ko.txt").write_text("\n".join(korean * 20), encoding="utf-8")
     with gzip.open(d / "docs.jsonl.gz", "wt", encoding="utf-8") as f:
         for k in range(0, len(corpus), 2000):
             f.write(json.dumps({"text": corpus[k:k + 2000]}) + "\n")
