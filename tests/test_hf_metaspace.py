@@ -9,7 +9,7 @@ import random
 
 import pytest
 from click.testing import CliRunner
-from conftest import mistral_sentencepiece_models
+from conftest import MISTRAL_MISSING, mistral_params, mistral_sentencepiece_models
 
 from tokenlab.cli import main
 from tokenlab.errors import FormatError
@@ -42,7 +42,7 @@ def _random_texts(seed: int, n: int) -> list[str]:
     return ["".join(rng.choice(ATOMS) for _ in range(rng.randrange(0, 8))) for _ in range(n)]
 
 
-@pytest.mark.parametrize("path", MISTRAL, ids=os.path.basename)
+@pytest.mark.parametrize("path", mistral_params(MISTRAL), ids=lambda p: os.path.basename(p or "none"))
 def test_exported_sentencepiece_model_equals_sentencepiece_in_hf(path, texts, tmp_path):
     sp = read_sentencepiece(path)
     ref = spm.SentencePieceProcessor(model_file=path)
@@ -67,7 +67,7 @@ def test_user_defined_symbols_follow_hf_legacy_spacing():
     """Mistral v3's [REFERENCE_DOC_n] are user-defined symbols; HF normalizes the text after one on its own."""
     path = next((p for p in MISTRAL if p.endswith(".v3")), None)
     if path is None:
-        pytest.skip("mistral-common not installed")
+        pytest.skip(MISTRAL_MISSING)
     sp = read_sentencepiece(path)
     hf = tokenizers.Tokenizer.from_str(json.dumps(sp.to_hf_dict(), ensure_ascii=False))
     ours = from_hf_dict(sp.to_hf_dict())
@@ -131,7 +131,7 @@ def test_unsupported_parts_are_refused(tmp_path):
 
 def test_cli_convert_model_to_tokenizer_json(tmp_path):
     if not MISTRAL:
-        pytest.skip("mistral-common not installed")
+        pytest.skip(MISTRAL_MISSING)
     out = tmp_path / "tokenizer.json"
     result = CliRunner().invoke(main, ["convert", MISTRAL[-1], "-o", str(out), "--format", "hf"])
     assert result.exit_code == 0, result.output
@@ -161,7 +161,7 @@ def test_health_and_healing_on_a_llama_style_file(texts):
     from tokenlab.evaluate.health import unreachable_tokens
 
     if not MISTRAL:
-        pytest.skip("mistral-common not installed")
+        pytest.skip(MISTRAL_MISSING)
     sp = read_sentencepiece(MISTRAL[-1])
     ours = from_hf_dict(sp.to_hf_dict())
     sample = sorted(ours.vocab.values())[::7]
