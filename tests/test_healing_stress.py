@@ -12,7 +12,8 @@ from tokenlab import PreTokenizer
 from tokenlab.transfer.healing import _backoff_start
 
 CUTS = 20_000
-TRICKY = "don't it's HELLOworld I'M we'll x'd 12345 a\n\n b  \t\n\r\n  c ///// http://x.y/z 'quoted' 日本語 ... 3.14159 "
+TRICKY = ("don't it's HELLOworld I'M we'll x'd 12345 a\n\n b  \t\n\r\n  c ///// http://x.y/z 'quoted' 日本語 "
+          "... 3.14159 ")
 
 
 @pytest.mark.parametrize("split_digits", [None, 3])
