@@ -25,14 +25,18 @@ import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 
+AUDIT = "tests/test_audit_regressions.py"
 # module (under src/tokenlab) -> the tests that check it (pytest arguments). Core modules first.
 MODULE_TESTS: dict[str, list[str]] = {
     "specials.py": ["tests/test_tokenizer.py", "tests/test_roundtrip.py", "tests/test_mutation_kills.py"],
     "encode/bpe.py": ["tests/test_tokenizer.py", "tests/test_fast_encode.py", "tests/test_mutation_kills.py"],
-    "encode/stochastic.py": ["tests/test_stochastic.py", "tests/test_audit_regressions.py",
-                             "tests/test_mutation_kills.py"],
-    "byte_tokenizer.py": ["tests/test_byte_tokenizer.py", "tests/test_audit_regressions.py",
-                          "tests/test_mutation_kills.py"],
+    "encode/stochastic.py": ["tests/test_stochastic.py", "tests/test_mutation_kills.py",
+                             f"{AUDIT}::test_dropout_law_sums_to_one",
+                             f"{AUDIT}::test_bpe_dropout_whole_token_shortcut_follows_the_law"],
+    "byte_tokenizer.py": ["tests/test_byte_tokenizer.py", "tests/test_mutation_kills.py",
+                          f"{AUDIT}::test_control_byte_set_equals_reference",
+                          f"{AUDIT}::test_every_control_byte_raises_under_error_policy",
+                          f"{AUDIT}::test_decode_skip_special_drops_padding_like_reference"],
     "transfer/healing.py": ["tests/test_healing.py"],
     "encode/methods.py": ["tests/test_methods.py"],
     "encode/lattice.py": ["tests/test_methods.py", "tests/test_unigram.py"],
@@ -42,7 +46,8 @@ MODULE_TESTS: dict[str, list[str]] = {
     "models/sentencepiece.py": ["tests/test_sentencepiece.py"],
     "models/unigram.py": ["tests/test_unigram.py"],
     "models/wordpiece.py": ["tests/test_wordpiece.py"],
-    "io/tiktoken_file.py": ["tests/test_reference_ids.py", "tests/test_audit_regressions.py"],
+    "io/tiktoken_file.py": ["tests/test_reference_ids.py", f"{AUDIT}::test_write_tiktoken_ranks_are_ids",
+                            f"{AUDIT}::test_write_tiktoken_loads_in_tiktoken"],
     "io/hf_json.py": ["tests/test_reference_ids.py", "tests/test_hf_metaspace.py"],
     "io/sentencepiece.py": ["tests/test_sentencepiece.py"],
 }

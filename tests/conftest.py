@@ -14,7 +14,7 @@ from tokenlab.evaluate.data import stdlib_code
 # keeps no example database; locally hypothesis explores new examples, more of them where a test does not fix
 # max_examples itself, and replays earlier failures from .hypothesis/. HYPOTHESIS_PROFILE picks one by name.
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True, deadline=None)
-settings.register_profile("dev", max_examples=300, deadline=None)
+settings.register_profile("dev", max_examples=200, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 # Caches that tokenlab and the libraries it is compared against keep under $HOME (tokenlab's Unicode class

@@ -140,6 +140,9 @@ REGISTRY: list[Claim] = [
     # ---- docs/sentencepiece.md
     Claim("docs/sentencepiece.md", "~2 MB/s warm, ~0.8 MB/s cold (measured by hand)", BY_HAND, "SentencePiece encode"),
     Claim("docs/sentencepiece.md", "sentencepiece's ~4.7 MB/s", BY_HAND, "sentencepiece library"),
+    # ---- docs/testing.md
+    Claim("docs/testing.md", "re:^\\| `[a-z_/]+\\.py` \\|", MEASURED, "scripts/mutation.sh"),
+    Claim("docs/testing.md", "≥ 90% on each core module", SETTING, "scripts/mutation.py"),
     # ---- docs/transfer.md
     Claim("docs/transfer.md", "every `s_o ≤ 0`", SETTING, "src/tokenlab/transfer/embeddings.py"),
     Claim("docs/transfer.md", "20,000 random cuts", TEST,
