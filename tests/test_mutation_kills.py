@@ -42,3 +42,70 @@ def test_bad_text_errors_say_what_is_wrong():
                                                 r"invalid UTF-8\?$"):
         utf8("ab\udc80")
     assert utf8("héllo") == "héllo".encode()
+
+
+# ---------------------------------------------------------------- encode/stochastic.py
+def test_stochastic_defaults_and_errors(trained):
+    from tokenlab.encode.stochastic import encode_bpe_dropout, encode_stochastok
+
+    text = "hello world, a default p of 0.1"
+    for fn in (encode_stochastok, encode_bpe_dropout):
+        assert trained.decode(fn(trained, text, seed=1)) == text  # default p = 0.1 is a valid probability
+        with pytest.raises(InvalidInputError, match=r"^p must be a probability, got 'often'$"):
+            fn(trained, text, p="often")
+        with pytest.raises(InvalidInputError, match=r"^p must be between 0 and 1, got 1.5$"):
+            fn(trained, text, p=1.5)
+    with pytest.raises(InvalidInputError, match=r"^mode must be 'per-token' or 'iterative', got 'twice'$"):
+        encode_stochastok(trained, text, mode="twice")
+
+
+def test_bpe_dropout_refuses_tokenizers_without_merges(trained):
+    from types import SimpleNamespace
+
+    from tokenlab import Tokenizer
+    from tokenlab.encode.stochastic import encode_bpe_dropout
+
+    bytes_only = Tokenizer(vocab={bytes([b]): b for b in range(256)}, merges=[])
+    message = r"^bpe-dropout needs a BPE tokenizer with merges$"
+    for tok in (bytes_only, SimpleNamespace(pair_table={}), SimpleNamespace(merges=trained.merges)):
+        with pytest.raises(InvalidInputError, match=message):
+            encode_bpe_dropout(tok, "abc", p=0.1)
+
+
+def test_stochastic_methods_pass_the_special_token_contract(trained):
+    from tokenlab.encode.stochastic import encode_bpe_dropout, encode_stochastok
+
+    eot = trained.special_tokens["<|endoftext|>"]
+    text = "one<|endoftext|>two"
+    for fn in (encode_stochastok, encode_bpe_dropout):
+        ids = fn(trained, text, p=0.2, seed=3, allowed_special="all")
+        assert eot in ids and trained.decode(ids) == text
+        as_text = fn(trained, text, p=0.0, seed=3, disallowed_special=())
+        assert eot not in as_text and as_text == trained.encode_ordinary(text)
+        with pytest.raises(SpecialTokenError):
+            fn(trained, text, p=0.2, seed=3)
+
+
+def test_encode_stochastok_iterative_mode_is_the_iterative_procedure(trained, real_docs):
+    import random
+
+    from tokenlab.encode.stochastic import encode_stochastok, stochastok_expand, stochastok_expand_iterative
+
+    text = real_docs[-3]
+    base = trained.encode(text)
+    iterative = encode_stochastok(trained, text, p=0.5, seed=9, mode="iterative")
+    assert iterative == stochastok_expand_iterative(trained, base, 0.5, random.Random(9))
+    assert iterative != stochastok_expand(trained, base, 0.5, random.Random(9))
+
+
+def test_stochastok_split_point_uniform_with_two_choices(trained):
+    """A token with exactly two splits picks each half the time (the >=3-split case is in test_stochastic)."""
+    import random
+
+    from tokenlab.encode.stochastic import split_table, stochastok_expand
+
+    tid, pairs = next((i, ps) for i, ps in split_table(trained).items() if len(ps) == 2)
+    rng = random.Random(4)
+    n = 2000
+    first = sum(tuple(stochastok_expand(trained, [tid], 1.0, rng)) == pairs[0] for _ in range(n))
+    assert abs(first - n / 2) <= 5 * (n / 4) ** 0.5
