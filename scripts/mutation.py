@@ -68,6 +68,7 @@ def scratch_pyproject(module: str, tests: list[str]) -> str:
     config = dict(base)
     config["only_mutate"] = [f"src/tokenlab/{module}"]
     config["pytest_add_cli_args_test_selection"] = tests
+    config["also_copy"] = sorted(set(config.get("also_copy", [])) | {"benchmarks"})  # tests import its harness
     lines = ["", "[tool.mutmut]"] + [f"{k} = {toml_value(v)}" for k, v in config.items()]
     return text.rstrip("\n") + "\n" + "\n".join(lines) + "\n"
 
@@ -81,6 +82,7 @@ def run_module(module: str, max_children: int, python: str) -> dict:
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", ".hypothesis")
     shutil.copytree(ROOT / "src", work / "src", ignore=ignore)
     shutil.copytree(ROOT / "tests", work / "tests", ignore=ignore)
+    shutil.copytree(ROOT / "benchmarks", work / "benchmarks", ignore=shutil.ignore_patterns("__pycache__", "out"))
     (work / "pyproject.toml").write_text(scratch_pyproject(module, tests), encoding="utf-8")
     env = dict(os.environ, CI="true", TQDM_DISABLE="1")
     env.pop("PYTHONPATH", None)  # mutmut puts mutants/src first on sys.path itself
@@ -94,6 +96,8 @@ def run_module(module: str, max_children: int, python: str) -> dict:
                              capture_output=True, text=True).stdout
     survivors = [line.split(":")[0].strip() for line in results.splitlines() if line.strip().endswith("survived")]
     tested = stats["killed"] + stats["survived"] + stats.get("timeout", 0) + stats.get("suspicious", 0)
+    if not tested:
+        raise SystemExit(f"{module}: no mutant was tested (did the clean test run fail? see the output above)")
     killed = stats["killed"] + stats.get("timeout", 0)
     row = {"module": module, "tests": tests, **stats, "kill_rate": round(killed / tested, 4) if tested else None,
            "survivors": survivors}
