@@ -109,3 +109,67 @@ def test_stochastok_split_point_uniform_with_two_choices(trained):
     n = 2000
     first = sum(tuple(stochastok_expand(trained, [tid], 1.0, rng)) == pairs[0] for _ in range(n))
     assert abs(first - n / 2) <= 5 * (n / 4) ** 0.5
+
+
+# ---------------------------------------------------------------- encode/bpe.py
+def _reference_merge(ids: list[int], table: dict) -> list[int]:
+    """BPE by its definition: apply the lowest-rank adjacent pair, leftmost on ties, until none applies."""
+    ids = list(ids)
+    while True:
+        found = [(table[(a, b)][0], i) for i, (a, b) in enumerate(zip(ids, ids[1:])) if (a, b) in table]
+        if not found:
+            return ids
+        _, i = min(found)
+        ids[i:i + 2] = [table[(ids[i], ids[i + 1])][1]]
+
+
+def _random_table(rng, n_symbols: int, n_merges: int) -> dict:
+    table, next_id = {}, n_symbols
+    for rank in range(n_merges):
+        a, b = rng.randrange(next_id), rng.randrange(next_id)
+        if (a, b) not in table:
+            table[(a, b)] = (rank, next_id)
+            next_id += 1
+    return table
+
+
+@pytest.mark.parametrize("length", [0, 1, 2, 3, 7, 40, 96, 97, 300])
+def test_bpe_merge_and_heap_follow_the_definition(length):
+    import random
+
+    from tokenlab.encode.bpe import LONG_PIECE, bpe_merge, bpe_merge_heap
+
+    rng = random.Random(length)
+    for trial in range(30):
+        table = _random_table(rng, 3 + trial % 3, 4 + trial)
+        ids = [rng.randrange(3 + trial % 3) for _ in range(length)]
+        want = _reference_merge(ids, table)
+        assert bpe_merge(ids, table) == want
+        assert bpe_merge_heap(ids, table) == want
+    assert LONG_PIECE < 97  # the 97- and 300-symbol cases above take the heap path through bpe_merge
+
+
+def test_bpe_merge_ties_go_leftmost_and_input_is_not_changed():
+    from tokenlab.encode.bpe import bpe_merge, bpe_merge_heap
+
+    table = {(0, 0): (0, 5), (5, 0): (1, 6), (0, 1): (0, 7)}
+    for ids in ([0, 0, 0], [0] * 5, [0, 0, 1], [0] * 120, [0] * 119 + [1]):
+        before = list(ids)
+        assert bpe_merge(ids, table) == bpe_merge_heap(ids, table) == _reference_merge(ids, table)
+        assert ids == before
+    assert bpe_merge([0, 0, 0], table) == [6]  # (0,0) at 0 first, then (5,0)
+    assert bpe_merge([0, 0, 1], table) == [5, 1]  # equal ranks: the leftmost pair wins
+
+
+def test_piece_cache_evicts_the_oldest_quarter():
+    from tokenlab.encode.bpe import PieceCache
+
+    cache = PieceCache(maxsize=8)
+    for k in range(8):
+        cache.put(bytes([k]), (k,))
+    assert all(cache.get(bytes([k])) == (k,) for k in range(8))
+    cache.put(b"new", (99,))  # 9 > 8: the 2 oldest go
+    assert [cache.get(bytes([k])) for k in range(3)] == [None, None, (2,)]
+    assert cache.get(b"new") == (99,) and len(cache._d) == 7
+    cache.clear()
+    assert cache.get(b"new") is None and len(cache._d) == 0
