@@ -10,11 +10,44 @@ from hypothesis import settings
 from tokenlab.demo import demo_corpus
 from tokenlab.evaluate.data import stdlib_code
 
-# CI runs the same examples every time (a red CI must mean a real regression); locally hypothesis
-# keeps exploring new ones.
-settings.register_profile("ci", derandomize=True, print_blob=True)
-if os.environ.get("CI"):
-    settings.load_profile("ci")
+# CI (CI set, as .ci/run does) runs the same examples every time, so a red CI means a real regression, and
+# keeps no example database; locally hypothesis explores new examples, more of them where a test does not fix
+# max_examples itself, and replays earlier failures from .hypothesis/. HYPOTHESIS_PROFILE picks one by name.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True, deadline=None)
+settings.register_profile("dev", max_examples=200, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+
+# Caches that tokenlab and the libraries it is compared against keep under $HOME (tokenlab's Unicode class
+# table, HF hub / datasets, matplotlib's font cache, anything XDG) go to one temp dir for the whole run, and
+# nothing is fetched from the HF hub; the previous values come back when the run ends.
+_SESSION_ENV = ("TOKENLAB_CACHE_DIR", "HF_HOME", "HF_HUB_OFFLINE", "MPLCONFIGDIR", "XDG_CACHE_HOME")
+_saved_env: dict[str, str | None] = {}
+_session_tmp: list[str] = []
+
+
+def pytest_configure(config):
+    import tempfile
+
+    tmp = tempfile.mkdtemp(prefix="tokenlab-tests-")
+    _session_tmp.append(tmp)
+    values = {"TOKENLAB_CACHE_DIR": os.path.join(tmp, "tokenlab"), "HF_HOME": os.path.join(tmp, "hf"),
+              "HF_HUB_OFFLINE": "1", "MPLCONFIGDIR": os.path.join(tmp, "matplotlib"),
+              "XDG_CACHE_HOME": os.path.join(tmp, "xdg-cache")}
+    for name in _SESSION_ENV:
+        _saved_env[name] = os.environ.get(name)
+        os.environ[name] = values[name]
+
+
+def pytest_unconfigure(config):
+    import shutil
+
+    for name, value in _saved_env.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    for tmp in _session_tmp:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def stdlib_sources(limit_bytes: int) -> list[str]:
@@ -100,6 +133,15 @@ def check_healing_reaches_original(tok, text: str, rng, trials: int, spelled_pre
             assert t in allowed, (s[:cut], s[cut:], j)
         else:
             assert plan.allowed_ids(generated) is None
+
+
+MISTRAL_MISSING = "mistral-common not installed (it ships the Mistral .model/tekken files; test extra)"
+
+
+def mistral_params(paths: list[str]) -> list:
+    """Parameters for a test over mistral-common's models: with it missing, one skipped case with the reason
+    (instead of pytest's bare 'got empty parameter set')."""
+    return paths or [pytest.param(None, marks=pytest.mark.skip(reason=MISTRAL_MISSING))]
 
 
 def mistral_sentencepiece_models() -> list[str]:

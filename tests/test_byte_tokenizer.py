@@ -409,7 +409,8 @@ def test_cli_errors(tmp_path):
         assert result.output.startswith("error: ") and result.output.count("\n") == 1
         assert "Traceback" not in result.output
     assert not (tmp_path / "o.npz").exists()
-    for args in (["bytes", "encode"], ["bytes", "batch", "-i", str(bad_utf8), "-o", "x.npz", "--pad-to-max-length"],
+    for args in (["bytes", "encode"], ["bytes", "batch", "-i", str(bad_utf8), "-o", str(tmp_path / "x.npz"),
+                                                 "--pad-to-max-length"],
                  ["bytes", "encode", "--padding", "x"]):
         assert _run(args).exit_code == 2
 

@@ -256,7 +256,7 @@ def test_benchmark_harness_collects_rows_and_writes_outputs(tmp_path, monkeypatc
 def test_tekken_uses_compiled_path_and_matches_mistral(real_docs):
     import os
 
-    import mistral_common
+    mistral_common = pytest.importorskip("mistral_common")
     from mistral_common.tokens.tokenizers.tekken import Tekkenizer
 
     from tokenlab.io import read_tekken

@@ -17,7 +17,7 @@ from tokenlab.io.hf_json import from_hf_dict
 from tokenlab.io.sentencepiece import read_sentencepiece
 from tokenlab.models.metaspace_bpe import MetaspaceBPE
 
-from conftest import mistral_sentencepiece_models
+from conftest import MISTRAL_MISSING, mistral_params, mistral_sentencepiece_models
 
 tokenizers = pytest.importorskip("tokenizers")
 spm = pytest.importorskip("sentencepiece")
@@ -43,7 +43,7 @@ def _random_texts(seed: int, n: int) -> list[str]:
     return ["".join(rng.choice(ATOMS) for _ in range(rng.randrange(0, 8))) for _ in range(n)]
 
 
-@pytest.mark.parametrize("path", MISTRAL, ids=os.path.basename)
+@pytest.mark.parametrize("path", mistral_params(MISTRAL), ids=lambda p: os.path.basename(p or "none"))
 def test_exported_sentencepiece_model_equals_sentencepiece_in_hf(path, texts, tmp_path):
     sp = read_sentencepiece(path)
     ref = spm.SentencePieceProcessor(model_file=path)
@@ -68,7 +68,7 @@ def test_user_defined_symbols_follow_hf_legacy_spacing():
     """Mistral v3's [REFERENCE_DOC_n] are user-defined symbols; HF normalizes the text after one on its own."""
     path = next((p for p in MISTRAL if p.endswith(".v3")), None)
     if path is None:
-        pytest.skip("mistral-common not installed")
+        pytest.skip(MISTRAL_MISSING)
     sp = read_sentencepiece(path)
     hf = tokenizers.Tokenizer.from_str(json.dumps(sp.to_hf_dict(), ensure_ascii=False))
     ours = from_hf_dict(sp.to_hf_dict())
@@ -134,7 +134,7 @@ def test_parts_beyond_the_metaspace_model_go_to_the_pipeline(tmp_path):
 
 def test_cli_convert_model_to_tokenizer_json(tmp_path):
     if not MISTRAL:
-        pytest.skip("mistral-common not installed")
+        pytest.skip(MISTRAL_MISSING)
     out = tmp_path / "tokenizer.json"
     result = CliRunner().invoke(main, ["convert", MISTRAL[-1], "-o", str(out), "--format", "hf"])
     assert result.exit_code == 0, result.output
@@ -164,7 +164,7 @@ def test_health_and_healing_on_a_llama_style_file(texts):
     from conftest import check_healing_reaches_original
 
     if not MISTRAL:
-        pytest.skip("mistral-common not installed")
+        pytest.skip(MISTRAL_MISSING)
     sp = read_sentencepiece(MISTRAL[-1])
     ours = from_hf_dict(sp.to_hf_dict())
     sample = sorted(ours.vocab.values())[::7]

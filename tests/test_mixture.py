@@ -180,7 +180,11 @@ def _english() -> list[str]:
 def _c_headers(limit: int) -> list[str]:
     out, size = [], 0
     root = sysconfig.get_paths()["include"]
-    for path in sorted(glob.glob(os.path.join(root, "**", "*.h"), recursive=True)):
+    headers = sorted(glob.glob(os.path.join(root, "**", "*.h"), recursive=True))
+    if sum(os.path.getsize(p) for p in headers) <= 400_000:
+        pytest.skip(f"CPython's C headers are not installed under {root} (Debian: python3-dev); "
+                    "the C category of the mixture tests reads them")
+    for path in headers:
         with open(path, encoding="utf-8", errors="replace") as f:
             out.append(f.read())
         size += len(out[-1].encode())

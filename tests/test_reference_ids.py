@@ -126,8 +126,7 @@ def test_reads_real_hf_tokenizer_json_from_hf_trainer(real_docs):
 def tekken_path():
     import os
 
-    import mistral_common
-
+    mistral_common = pytest.importorskip("mistral_common")
     return os.path.join(os.path.dirname(mistral_common.__file__), "data", "tekken_240911.json")
 
 

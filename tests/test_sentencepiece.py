@@ -23,7 +23,7 @@ from tokenlab.io import detect_format, load_tokenizer, save_tokenizer
 from tokenlab.io.sentencepiece import parse_sentencepiece, read_sentencepiece
 from tokenlab.models.sentencepiece import SentencePieceTokenizer
 
-from conftest import check_healing_reaches_original, mistral_sentencepiece_models
+from conftest import MISTRAL_MISSING, check_healing_reaches_original, mistral_params, mistral_sentencepiece_models
 
 spm = pytest.importorskip("sentencepiece")
 
@@ -64,7 +64,7 @@ def test_mistral_common_ships_sentencepiece_models():
     assert len(MISTRAL) >= 5
 
 
-@pytest.mark.parametrize("path", MISTRAL, ids=os.path.basename)
+@pytest.mark.parametrize("path", mistral_params(MISTRAL), ids=lambda p: os.path.basename(p or "none"))
 def test_mistral_models_equal_sentencepiece(path, texts):
     ours = load_tokenizer(path)
     assert isinstance(ours, SentencePieceTokenizer) and detect_format(path) == "sentencepiece"
@@ -76,7 +76,7 @@ def test_mistral_models_equal_sentencepiece(path, texts):
 
 def test_mistral_common_tokenizer_agrees(texts):
     if not MISTRAL:
-        pytest.skip("mistral-common not installed")
+        pytest.skip(MISTRAL_MISSING)
     from mistral_common.tokens.tokenizers.sentencepiece import SentencePieceTokenizer as MistralSP
 
     path = next(p for p in MISTRAL if p.endswith(".v3"))
@@ -245,7 +245,7 @@ def test_cli_reads_model_files(trained, tmp_path):
 
 def test_unreachable_tokens_agree_with_sentencepiece():
     if not MISTRAL:
-        pytest.skip("mistral-common not installed")
+        pytest.skip(MISTRAL_MISSING)
     from tokenlab.evaluate.health import unreachable_tokens
 
     path = MISTRAL[-1]
@@ -311,7 +311,7 @@ def test_healing_keeps_a_prefix_of_the_full_encoding(texts):
     from tokenlab.transfer.healing import heal_prompt
 
     if not MISTRAL:
-        pytest.skip("mistral-common not installed")
+        pytest.skip(MISTRAL_MISSING)
     tok = _parsed_path(MISTRAL[-1])
     text = "".join(texts[-120:]).replace("▁", "_") + " url: https://example.com/a_b  x\n\n  y " * 20  # no literal "▁"
     check_healing_reaches_original(tok, text, random.Random(0), 300, spelled_prefix=" ")  # the dummy "▁"
@@ -321,7 +321,7 @@ def test_healing_keeps_a_prefix_of_the_full_encoding(texts):
 
 def test_compare_short_name_and_metrics():
     if not MISTRAL:
-        pytest.skip("mistral-common not installed")
+        pytest.skip(MISTRAL_MISSING)
     from tokenlab.evaluate.metrics import compression
     from tokenlab.evaluate.report import reference_tokenizer
 

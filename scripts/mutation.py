@@ -1,0 +1,133 @@
+"""Mutation testing with mutmut 3, one module and the tests that exercise it at a time.
+
+mutmut reads its configuration from ``[tool.mutmut]`` in the pyproject.toml of the directory it runs in,
+and has no command-line option to pick a module or tests. So each module runs in a scratch copy of the
+project (``.mutation/<module>/``) whose pyproject.toml is the real one with two keys added to
+``[tool.mutmut]``: ``only_mutate`` (the module) and ``pytest_add_cli_args_test_selection`` (its tests).
+Results (killed / survived / timeouts / no tests, per module) are printed and merged into
+``.mutation/summary.json``; survivors are listed with ``mutmut show`` in the scratch copy.
+
+usage: python scripts/mutation.py [MODULE ...] [--max-children N] [--list]
+       MODULE is a path under src/tokenlab (e.g. encode/bpe.py); default: every module in MODULE_TESTS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import tomllib
+
+ROOT = Path(__file__).resolve().parent.parent
+
+AUDIT = "tests/test_audit_regressions.py"
+# module (under src/tokenlab) -> the tests that check it (pytest arguments). Core modules first.
+MODULE_TESTS: dict[str, list[str]] = {
+    "specials.py": ["tests/test_tokenizer.py", "tests/test_roundtrip.py", "tests/test_mutation_kills.py"],
+    # test_fast_encode.py also reaches bpe.py but costs ~45 s per mutant here (cl100k loads, compiled paths)
+    "encode/bpe.py": ["tests/test_tokenizer.py", "tests/test_mutation_kills.py"],
+    "encode/stochastic.py": ["tests/test_stochastic.py", "tests/test_mutation_kills.py",
+                             f"{AUDIT}::test_dropout_law_sums_to_one",
+                             f"{AUDIT}::test_bpe_dropout_whole_token_shortcut_follows_the_law"],
+    "byte_tokenizer.py": ["tests/test_byte_tokenizer.py", "tests/test_mutation_kills.py",
+                          f"{AUDIT}::test_control_byte_set_equals_reference",
+                          f"{AUDIT}::test_every_control_byte_raises_under_error_policy",
+                          f"{AUDIT}::test_decode_skip_special_drops_padding_like_reference"],
+    "transfer/healing.py": ["tests/test_healing.py"],
+    "encode/methods.py": ["tests/test_methods.py"],
+    "encode/lattice.py": ["tests/test_methods.py", "tests/test_unigram.py"],
+    "evaluate/metrics.py": ["tests/test_metrics.py"],
+    "train/bpe.py": ["tests/test_train.py", "tests/test_train_fast.py"],
+    "pretokenize.py": ["tests/test_pretokenize.py", "tests/test_fast_encode.py"],
+    "models/sentencepiece.py": ["tests/test_sentencepiece.py"],
+    "models/unigram.py": ["tests/test_unigram.py"],
+    "models/wordpiece.py": ["tests/test_wordpiece.py"],
+    "io/tiktoken_file.py": ["tests/test_reference_ids.py", f"{AUDIT}::test_write_tiktoken_ranks_are_ids",
+                            f"{AUDIT}::test_write_tiktoken_loads_in_tiktoken"],
+    "io/hf_json.py": ["tests/test_reference_ids.py", "tests/test_hf_metaspace.py"],
+    "io/sentencepiece.py": ["tests/test_sentencepiece.py"],
+}
+
+
+def toml_value(value) -> str:
+    return json.dumps(value)  # lists of strings and strings: JSON spelling is valid TOML
+
+
+def scratch_pyproject(module: str, tests: list[str]) -> str:
+    """The project's pyproject.toml with [tool.mutmut] narrowed to one module and its tests."""
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    base = tomllib.loads(text).get("tool", {}).get("mutmut", {})
+    head, sep, tail = text.partition("\n[tool.mutmut]\n")
+    if sep:  # drop the base section; it is written again below with the two keys added
+        rest = tail.split("\n[", 1)
+        text = head + ("\n[" + rest[1] if len(rest) > 1 else "\n")
+    config = dict(base)
+    config["only_mutate"] = [f"src/tokenlab/{module}"]
+    config["pytest_add_cli_args_test_selection"] = tests
+    config["also_copy"] = sorted(set(config.get("also_copy", [])) | {"benchmarks"})  # tests import its harness
+    lines = ["", "[tool.mutmut]"] + [f"{k} = {toml_value(v)}" for k, v in config.items()]
+    return text.rstrip("\n") + "\n" + "\n".join(lines) + "\n"
+
+
+def run_module(module: str, max_children: int, python: str) -> dict:
+    tests = MODULE_TESTS[module]
+    work = ROOT / ".mutation" / module.replace("/", "__").removesuffix(".py")
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", ".hypothesis")
+    shutil.copytree(ROOT / "src", work / "src", ignore=ignore)
+    shutil.copytree(ROOT / "tests", work / "tests", ignore=ignore)
+    shutil.copytree(ROOT / "benchmarks", work / "benchmarks", ignore=shutil.ignore_patterns("__pycache__", "out"))
+    (work / "pyproject.toml").write_text(scratch_pyproject(module, tests), encoding="utf-8")
+    env = dict(os.environ, CI="true", TQDM_DISABLE="1")
+    env.pop("PYTHONPATH", None)  # mutmut puts mutants/src first on sys.path itself
+    print(f"== {module}: tests {' '.join(tests)}", flush=True)
+    subprocess.run([python, "-m", "mutmut", "run", "--max-children", str(max_children)], cwd=work, env=env,
+                   check=False)
+    subprocess.run([python, "-m", "mutmut", "export-cicd-stats"], cwd=work, env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    stats = json.loads((work / "mutants" / "mutmut-cicd-stats.json").read_text())
+    results = subprocess.run([python, "-m", "mutmut", "results"], cwd=work, env=env, check=True,
+                             capture_output=True, text=True).stdout
+    survivors = [line.split(":")[0].strip() for line in results.splitlines() if line.strip().endswith("survived")]
+    tested = stats["killed"] + stats["survived"] + stats.get("timeout", 0) + stats.get("suspicious", 0)
+    if not tested:
+        raise SystemExit(f"{module}: no mutant was tested (did the clean test run fail? see the output above)")
+    killed = stats["killed"] + stats.get("timeout", 0)
+    row = {"module": module, "tests": tests, **stats, "kill_rate": round(killed / tested, 4) if tested else None,
+           "survivors": survivors}
+    print(f"   {module}: {killed}/{tested} killed ({100 * killed / max(tested, 1):.1f}%), "
+          f"{stats['survived']} survived, {stats.get('no_tests', 0)} not covered by the tests", flush=True)
+    return row
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("modules", nargs="*")
+    parser.add_argument("--max-children", type=int, default=1, help="parallel test processes (default 1)")
+    parser.add_argument("--list", action="store_true", help="list the modules and their tests")
+    parser.add_argument("--python", default=sys.executable)
+    args = parser.parse_args()
+    if args.list:
+        for module, tests in MODULE_TESTS.items():
+            print(f"{module}: {' '.join(tests)}")
+        return 0
+    unknown = [m for m in args.modules if m not in MODULE_TESTS]
+    if unknown:
+        parser.error(f"no tests registered for {unknown}; see --list")
+    summary_path = ROOT / ".mutation" / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    for module in args.modules or list(MODULE_TESTS):
+        summary[module] = run_module(module, args.max_children, args.python)
+        summary_path.write_text(json.dumps(summary, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
