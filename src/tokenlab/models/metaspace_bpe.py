@@ -71,8 +71,8 @@ class MetaspaceBPE(ModelBase):
             raise FormatError(f"unk_token {unk_token!r} is not in the vocabulary")
         self.byte_to_id = {int(m.group(1), 16): i for t, i in self.token_to_id.items()
                            if (m := _BYTE_TOKEN.fullmatch(t))}
-        if self.byte_fallback and len(self.byte_to_id) != 256:
-            # HF places the unknown token oddly when a byte token is missing; real files have all 256
+        if self.byte_fallback and 0 < len(self.byte_to_id) < 256:
+            # HF places the unknown token oddly when some byte tokens are missing; real files have all 256
             raise FormatError(f"model.byte_fallback needs all 256 <0xNN> tokens, found {len(self.byte_to_id)}")
         self.ranks: dict[tuple[str, str], int] = {}
         for rank, (a, b) in enumerate(self.merge_list):
