@@ -25,7 +25,9 @@ NOBODY = 65534
 
 SCRIPT = r"""
 import sys
+import tokenlab
 from tokenlab.io import load_tokenizer
+assert tokenlab.__file__.startswith(sys.argv[2]), tokenlab.__file__  # the read-only copy, not the checkout
 import tokenlab._byte_batch, tokenlab.train._native  # cache=True decorations: the old "no locator" error
 try:
     import tokenlab.train._count
@@ -93,7 +95,7 @@ def _run_as_nobody(site: Path, tmp: Path, **env_extra):
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(site), "TMPDIR": str(tmp),
            "PYTHONDONTWRITEBYTECODE": "1", "TOKENLAB_NO_NATIVE": "1", **env_extra}
     cmd = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", sys.executable, "-c", SCRIPT,
-           str(site / "tok.json")]
+           str(site / "tok.json"), str(site)]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=str(tmp), timeout=600)
 
 

@@ -361,6 +361,8 @@ class Tokenizer:
             if m[0] not in by_id or m[1] not in by_id:
                 raise fail(where, f"merges[{n}]", f"{m} refers to an id that is not in vocab")
             merges.append((by_id[m[0]], by_id[m[1]]))
+        if len(set(merges)) != len(merges):
+            raise fail(where, "merges", "a merge is listed twice")
         specials = check_specials(specials_raw, where, "special_tokens", limit=limit, taken=by_id)
         for key in ("ignore_merges", "any_split"):
             check_type(d.get(key, False), bool, where, key, "true or false")

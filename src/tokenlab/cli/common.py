@@ -24,12 +24,27 @@ def decode_utf8(data: bytes, where: str = "input") -> str:
         raise InvalidInputError(f"{where}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
 
 
-def iter_corpus(paths, chunk_chars: int = 1 << 20) -> Iterator[str]:
+def iter_corpus(paths, chunk_chars: int = 1 << 20, cut_long_lines: bool = False) -> Iterator[str]:
     """Documents of corpus inputs (text, JSONL, Parquet, datasets dirs; see `tokenlab.corpus_io`), read with
-    the options of :func:`corpus_input_options`; text files come in ~1 MB pieces cut at line ends."""
-    from ..corpus_io import iter_documents
+    the options of :func:`corpus_input_options`.
 
+    With ``cut_long_lines``, plain uncompressed text files (and no sampling) are read in ~1 MB pieces cut at line
+    ends, and a longer line is cut before a space that follows a letter or digit, where the named pre-tokenizers
+    always split (see :func:`safe_space_cut`): a 200 MB single-line file is read in pieces with the same pretokens.
+    """
+    from ..corpus_io import _compression, current_options, detect_format, iter_documents
+
+    paths = list(paths)
+    plain = all(detect_format(p) == "text" and not _compression(Path(p)) for p in paths)
+    if cut_long_lines and plain and not current_options().sample_bytes:
+        return _iter_text_files(paths, chunk_chars)
     return iter_documents(paths)
+
+
+def _iter_text_files(paths, chunk_chars: int) -> Iterator[str]:
+    for path in paths:
+        with open(path, "rb") as f:
+            yield from iter_text_chunks(f, str(path), chunk_chars, newline=True, space=True)
 
 
 def corpus_input_options(fn):
@@ -54,6 +69,59 @@ def corpus_input_options(fn):
     ]):
         run = option(run)
     return run
+
+
+# Pre-tokenizers for which "letter or digit, then a space" is always a piece boundary that depends on nothing
+# left of it: a text cut there pre-tokenizes exactly like the whole text.
+SAFE_CUT_PATTERNS = frozenset({"gpt2", "cl100k", "o200k", "tekken", "whitespace"})
+
+
+def safe_space_cut(data: bytes, limit: int = 4096) -> int:
+    """The last offset ``p`` where ``data[p]`` is a space preceded by a letter or digit; 0 when none."""
+    p = data.rfind(b" ")
+    while p > 0 and limit > 0:
+        limit -= 1
+        q = p - 1
+        while q > 0 and data[q] & 0xC0 == 0x80:  # back to the start of the previous character
+            q -= 1
+        try:
+            if data[q:p].decode("utf-8").isalnum():
+                return p
+        except UnicodeDecodeError:
+            pass
+        p = data.rfind(b" ", 0, p)
+    return 0
+
+
+def iter_text_chunks(f, where: str, chunk_bytes: int = 1 << 20, newline: bool = True,
+                     space: bool = False) -> Iterator[str]:
+    """Text of a binary stream in pieces of about ``chunk_bytes``, cut after a newline (``newline``) or
+    before a safe space (``space``); a piece with no allowed cut grows until one comes or the stream ends."""
+    blocks: list[bytes] = []
+    size = offset = 0
+    want = chunk_bytes
+    while True:
+        block = f.read(chunk_bytes)
+        if block:
+            blocks.append(block)
+            size += len(block)
+            if size < want:
+                continue
+        pending = b"".join(blocks)
+        if not block:
+            if pending:
+                yield decode_utf8(pending, f"{where} (near byte {offset})")
+            return
+        cut = pending.rfind(b"\n") + 1 if newline else 0
+        if cut <= 0 and space:
+            cut = safe_space_cut(pending)
+        if cut <= 0:  # no place to cut yet: read on (doubling, so a huge uncuttable line costs O(n))
+            blocks, want = [pending], size * 2
+            continue
+        yield decode_utf8(pending[:cut], f"{where} (near byte {offset})")
+        offset += cut
+        rest = pending[cut:]
+        blocks, size, want = ([rest] if rest else []), len(rest), chunk_bytes
 
 
 def load(path):

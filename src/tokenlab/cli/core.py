@@ -191,7 +191,10 @@ def train(corpus, output, vocab_size, algorithm, pretokenizer, split_digits, spe
         tok = train_from_counts(pretoken_counts(corpus, pre), vocab_size, pre, special_tokens, min_frequency,
                                 progress)
     else:
-        tok = trainer(iter_corpus(corpus), vocab_size=vocab_size, pretokenizer=pretokenizer,
+        from .common import SAFE_CUT_PATTERNS
+
+        docs = iter_corpus(corpus, cut_long_lines=pretokenizer in SAFE_CUT_PATTERNS)  # long lines streamed
+        tok = trainer(docs, vocab_size=vocab_size, pretokenizer=pretokenizer,
                       special_tokens=special_tokens, min_frequency=min_frequency, split_digits=split_digits,
                       progress=progress, **extra)
     written = save_output(tok, output, fmt, **hf_options)
@@ -231,6 +234,8 @@ def encode(tokenizer_path, text, input_path, allow_special, ordinary, output_for
            method_options):
     """Encode TEXT (or --input) to token ids."""
     tok = load(tokenizer_path)
+    if _can_stream(tok, text, input_path, method, output_format):
+        return _encode_stream(tok, input_path, allow_special, ordinary, output_format, output)
     text = text_argument(text, input_path)
     fn = METHODS.get(method.lower())
     if fn is None:
@@ -256,6 +261,43 @@ def _cli_special_message(exc, ordinary_possible: bool = True) -> str:
     head = str(exc).split(";")[0]
     tail = ", or --ordinary to encode it as text" if ordinary_possible else ""
     return f"{head}; pass --allow-special to encode it as a special token{tail}"
+
+
+def _can_stream(tok, text, input_path, method, output_format) -> bool:
+    """``encode -i`` of a byte-level BPE with a named pre-tokenizer reads its input in pieces (cut where the
+    pre-tokenizer always splits), so a 200 MB single line never sits in memory as one string."""
+    from ..tokenizer import Tokenizer
+    from .common import SAFE_CUT_PATTERNS
+
+    return (text is None and input_path is not None and method.lower() == "merge" and output_format != "npy"
+            and isinstance(tok, Tokenizer) and tok.pretokenizer.name in SAFE_CUT_PATTERNS
+            and not any(" " in s for s in tok.special_tokens))
+
+
+def _encode_stream(tok, input_path, allow_special, ordinary, output_format, output):
+    from contextlib import nullcontext
+
+    from ..io.atomic import atomic_path
+    from .common import iter_text_chunks
+
+    source = sys.stdin.buffer if input_path == "-" else open(input_path, "rb")  # noqa: SIM115
+    with source, (atomic_path(output) if output else nullcontext(None)) as tmp:
+        sink = open(tmp, "w", encoding="utf-8") if tmp is not None else sys.stdout  # noqa: SIM115
+        try:
+            sep, first = (", " if output_format == "json" else " "), True
+            sink.write("[" if output_format == "json" else "")
+            for chunk in iter_text_chunks(source, input_path, newline=False, space=True):
+                if ordinary:
+                    ids = tok.encode_ordinary(chunk)
+                else:
+                    ids = tok.encode(chunk, allowed_special="all" if allow_special else ())
+                if ids:
+                    sink.write(("" if first else sep) + sep.join(map(str, ids)))
+                    first = False
+            sink.write("]\n" if output_format == "json" else "\n")
+        finally:
+            if sink is not sys.stdout:
+                sink.close()
 
 
 def _emit_ids(ids, tok, output_format, output):

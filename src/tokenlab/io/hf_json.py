@@ -228,6 +228,9 @@ def _special_path(d: dict, name: str = ""):
             if not isinstance(parts, list) or len(parts) != 2 or not all(isinstance(p, str) for p in parts):
                 raise fail(name, f"model.merges[{n}]", f"expected 'left right' or [left, right], got {m!r}"[:120])
             merges.append((from_byte_level(parts[0]), from_byte_level(parts[1])))
+        if len(set(merges)) != len(merges):  # HF keeps the last rank of a repeated merge: so do we
+            last = {m: r for r, m in enumerate(merges)}
+            merges = [m for r, m in enumerate(merges) if last[m] == r]
         check_type(model.get("ignore_merges", False), (bool, type(None)), name, "model.ignore_merges",
                    "true or false")
         return Tokenizer(vocab=vocab, merges=merges, pretokenizer=pre, special_tokens=specials,

@@ -22,6 +22,22 @@ _MODEL_TYPE, _SUFFIX, _BYTE_FALLBACK, _UNK_SURFACE = 3, 24, 35, 44
 _NAME, _CHARSMAP, _DUMMY_PREFIX, _REMOVE_SPACES, _ESCAPE_SPACES = 1, 2, 3, 4, 5
 
 
+# wire types of the fields read here (0 varint, 2 bytes, 5 float): protobuf refuses a known field sent with
+# another wire type, so a file with one is damaged
+_TOP_WIRES = {_PIECES: 2, _TRAINER: 2, _NORMALIZER: 2}
+_PIECE_WIRES = {_PIECE: 2, _SCORE: 5, _TYPE: 0}
+_TRAINER_WIRES = {_MODEL_TYPE: 0, _SUFFIX: 0, _BYTE_FALLBACK: 0, _UNK_SURFACE: 2}
+_NORMALIZER_WIRES = {_NAME: 2, _CHARSMAP: 2, _DUMMY_PREFIX: 0, _REMOVE_SPACES: 0, _ESCAPE_SPACES: 0}
+
+
+def _check_wire(expected: dict[int, int], number: int, wire: int, where: str) -> bool:
+    if number in expected and wire != expected[number]:
+        raise FormatError(f"{where}: field {number} has wire type {wire}, expected {expected[number]}")
+    if number == 0:
+        raise FormatError(f"{where}: field number 0 is invalid")
+    return True
+
+
 def _varint(data: bytes, i: int) -> tuple[int, int]:
     value = shift = 0
     while True:
@@ -76,9 +92,11 @@ def parse_sentencepiece(data: bytes, name: str = ""):
     normalizer: dict[int, object] = {}
     try:
         for number, wire, value in _fields(data):
+            _check_wire(_TOP_WIRES, number, wire, "model")
             if number == _PIECES and wire == 2:
                 piece, score, kind = None, 0.0, NORMAL
                 for f, w, v in _fields(value):
+                    _check_wire(_PIECE_WIRES, f, w, f"pieces[{len(pieces)}]")
                     if f == _PIECE and w == 2:
                         piece = v.decode("utf-8")
                     elif f == _SCORE and w == 5:
@@ -89,9 +107,10 @@ def parse_sentencepiece(data: bytes, name: str = ""):
                     raise FormatError(f"piece {len(pieces)} has no text")
                 pieces.append((piece, score, kind))
             elif number == _TRAINER and wire == 2:
-                trainer = {f: v for f, _, v in _fields(value)}
+                trainer = {f: v for f, w, v in _fields(value) if _check_wire(_TRAINER_WIRES, f, w, "trainer_spec")}
             elif number == _NORMALIZER and wire == 2:
-                normalizer = {f: v for f, _, v in _fields(value)}
+                normalizer = {f: v for f, w, v in _fields(value)
+                              if _check_wire(_NORMALIZER_WIRES, f, w, "normalizer_spec")}
     except UnicodeDecodeError:
         raise FormatError("sentencepiece model has a piece that is not UTF-8") from None
     if not pieces:

@@ -71,7 +71,8 @@ def check_ids(pairs: Iterable[tuple[object, object]], where, field: str, *, limi
     out: dict = {}
     seen: dict[int, object] = {}
     for key, i in pairs:
-        i = check_int(i, where, f"{field}[{_short(key)}]", high=limit)
+        if type(i) is not int or not 0 <= i < limit:  # the field name is only built for the error
+            i = check_int(i, where, f"{field}[{_short(key)}]", high=limit)
         if key in out:
             raise fail(where, field, f"token {_short(key)} appears twice (ids {out[key]} and {i})")
         if i in seen:

@@ -71,11 +71,14 @@ class MetaspaceBPE(ModelBase):
             raise FormatError(f"unk_token {unk_token!r} is not in the vocabulary")
         self.byte_to_id = {int(m.group(1), 16): i for t, i in self.token_to_id.items()
                            if (m := _BYTE_TOKEN.fullmatch(t))}
+        if self.byte_fallback and 0 < len(self.byte_to_id) < 256:
+            # HF places the unknown token oddly when some byte tokens are missing; real files have all 256
+            raise FormatError(f"model.byte_fallback needs all 256 <0xNN> tokens, found {len(self.byte_to_id)}")
         self.ranks: dict[tuple[str, str], int] = {}
         for rank, (a, b) in enumerate(self.merge_list):
             if a not in self.token_to_id or b not in self.token_to_id or a + b not in self.token_to_id:
                 raise FormatError(f"merge {a!r} + {b!r} refers to a token missing from the vocabulary")
-            self.ranks.setdefault((a, b), rank)
+            self.ranks[(a, b)] = rank  # a repeated merge keeps its last rank, as in HF tokenizers
         self._cache: dict[str, tuple[int, ...]] = {}
 
     def __repr__(self) -> str:
@@ -429,8 +432,12 @@ def is_metaspace_bpe(d: dict) -> bool:
 def _steps(spec, where: str) -> list[dict]:
     if spec is None:
         return []
+    if not isinstance(spec, dict):
+        raise FormatError(f"{where}: expected an object, got {type(spec).__name__}")
     if spec.get("type") == "Sequence":
         key = "normalizers" if where == "normalizer" else "pretokenizers" if where == "pre_tokenizer" else "decoders"
+        if not isinstance(spec.get(key), list):
+            raise FormatError(f"{where}.{key}: expected a list")
         return [step for item in spec[key] for step in _steps(item, where)]
     return [spec]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import heapq
+import math
 import re
 import struct
 from functools import cached_property
@@ -78,9 +79,11 @@ class SentencePieceTokenizer(ModelBase):
         self.user_defined: list[str] = []
         self.unk_id = None
         seen: dict[str, int] = {}
-        for i, (piece, _, kind) in enumerate(self.pieces):
+        for i, (piece, score, kind) in enumerate(self.pieces):
             if not piece:
                 raise FormatError(f"piece {i} is empty")
+            if not math.isfinite(score):  # sentencepiece refuses these too
+                raise FormatError(f"pieces[{i}].score: {score} is NaN or infinite")
             if piece in seen:  # sentencepiece refuses a repeated piece of any type
                 raise FormatError(f"pieces[{i}]: {piece!r} is also piece {seen[piece]}")
             seen[piece] = i
@@ -586,6 +589,35 @@ def best_segmentation(text: str, scores: dict[str, float], longest: int, unk_sco
     return out
 
 
+def _validate_double_array(units: np.ndarray, n_strings: int) -> None:
+    """Walk every node of the darts-clone trie (breadth first, vectorised): each child and value unit must lie
+    inside the array and each value inside the strings, as sentencepiece checks before it uses the map."""
+    size = len(units)
+    offset = lambda u: (u >> 10) << ((u & (1 << 9)) >> 6)  # noqa: E731
+    labels = np.arange(1, 256, dtype=np.int64)
+    bases = np.array([offset(units[0])], dtype=np.int64)
+    seen = np.zeros(size, dtype=bool)
+    for _ in range(size):
+        if not len(bases):
+            return
+        if (bases >= size).any() or (bases < 0).any():
+            raise FormatError("precompiled_charsmap is invalid (a node points outside the trie)")
+        idx = (bases[:, None] ^ labels[None, :]).ravel()
+        want = np.broadcast_to(labels, (len(bases), 255)).ravel()
+        inside = idx < size
+        idx, want = idx[inside], want[inside]
+        child = np.unique(idx[(units[idx] & ((1 << 31) | 0xFF)) == want])
+        child = child[~seen[child]]
+        seen[child] = True
+        unit = units[child]
+        nxt = child ^ offset(unit)
+        leaf = ((unit >> 8) & 1).astype(bool)
+        if (nxt[leaf] >= size).any() or ((units[nxt[leaf] % size] & ((1 << 31) - 1)) >= n_strings).any():
+            raise FormatError("precompiled_charsmap is invalid (a value lies outside the strings)")
+        bases = nxt
+    raise FormatError("precompiled_charsmap is invalid (the trie has a cycle)")
+
+
 class CharsMap:
     """sentencepiece's precompiled normalization map: a darts-clone double array + replacement strings."""
 
@@ -597,6 +629,9 @@ class CharsMap:
             raise FormatError("precompiled_charsmap has a corrupt trie size")
         self.units = np.frombuffer(blob[4:4 + trie_size], dtype="<u4").astype(np.int64).tolist()
         self.strings = blob[4 + trie_size:]
+        if not self.units or not self.strings or not self.strings.endswith(b"\x00"):
+            raise FormatError("precompiled_charsmap is invalid (empty trie or unterminated strings)")
+        _validate_double_array(np.asarray(self.units, dtype=np.int64), len(self.strings))
         self._replacement: dict[int, str] = {}
 
     def normalize_graphemes(self, text: str) -> str:
@@ -654,9 +689,14 @@ class CharsMap:
     def _string(self, value: int) -> str:
         text = self._replacement.get(value)
         if text is None:
+            if not 0 <= value < len(self.strings):
+                raise FormatError(f"precompiled_charsmap is invalid (replacement offset {value} out of range)")
             end = self.strings.find(b"\x00", value)
-            raw = self.strings[value:end if end >= 0 else len(self.strings)]
-            text = self._replacement[value] = raw.decode("utf-8", "replace")
+            try:
+                text = self.strings[value:end].decode("utf-8")
+            except UnicodeDecodeError:
+                raise FormatError(f"precompiled_charsmap is invalid (replacement at {value} is not UTF-8)") from None
+            self._replacement[value] = text
         return text
 
 
