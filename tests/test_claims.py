@@ -160,6 +160,9 @@ REGISTRY: list[Claim] = [
     Claim("docs/research-presegment.md", "re:.", MEASURED, "src/tokenlab/cli/research2.py"),
     Claim("docs/research-robustness.md", "re:.", MEASURED, "src/tokenlab/cli/research2.py"),
     Claim("docs/research-sweeps.md", "re:.", MEASURED, "src/tokenlab/cli/research2.py"),
+    # ---- reliability (issue 14)
+    Claim("docs/reliability.md", "re:\\d+% (byte-|structure-aware)", SETTING, "tests/test_reliability_fuzz.py"),
+    Claim("docs/reliability.md", "re:^\\| (train|encode -i) \\|", MEASURED, "benchmarks/bench_memory.py"),
     # ---- performance and architecture notes
     Claim("docs/performance.md", "re:(ns/piece|% of pieces|% are single bytes|piece kinds alternate)", BY_HAND,
           "Encoder.stage_times and perf on 10 MB of stdlib code"),

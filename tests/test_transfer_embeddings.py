@@ -210,7 +210,7 @@ def test_heal_cli(tmp_path, small_trained):
     path = tmp_path / "tok.json"
     small_trained.save(path)
     runner = CliRunner()
-    r = runner.invoke(main, ["heal", "-t", str(path), "The value of sel", "--show", "5000"])
+    r = runner.invoke(main, ["heal", "-t", str(path), "The value of sel", "--show", "5000", "--json"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
     assert out["removed"] == " sel" and out["prompt_ids"] == small_trained.encode("The value of")

@@ -92,4 +92,7 @@ def native_encoder_for(tok) -> NativeBPE | None:
     pid = pattern_id(tok.pretokenizer)
     if pid is None or tok.n_vocab > 4 * (len(tok.vocab) + len(tok.special_tokens)) + (1 << 20):
         return None
-    return NativeBPE(tok, pid)
+    try:
+        return NativeBPE(tok, pid)
+    except ValueError:  # tables the kernel cannot hold (e.g. an empty token): the numba / Python paths take it
+        return None

@@ -157,13 +157,48 @@ def from_hf_dict(d: dict, name: str = "", pipeline: bool = False):
         raise FormatError(f"{where}corrupt tokenizer.json: {exc!r}") from None
 
 
+_TOP_LEVEL_KEYS = {"version", "truncation", "padding", "added_tokens", "normalizer", "pre_tokenizer", "model",
+                   "post_processor", "decoder"}
+
+
+_FLAGS = {"add_prefix_space", "trim_offsets", "use_regex", "invert", "individual_digits", "split", "clean_text",
+          "handle_chinese_chars", "strip_accents", "lowercase", "cleanup", "fuse_unk", "byte_fallback",
+          "ignore_merges", "left", "right"}
+
+
+def _check_flags(node, name: str, where: str, depth: int = 0) -> None:
+    """Boolean fields of every component are booleans (HF refuses a string or a number there)."""
+    from .validate import fail
+
+    if depth > 50:
+        raise fail(name, where, "components nested too deeply")
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k in _FLAGS and v is not None and not isinstance(v, bool):
+                raise fail(name, f"{where}.{k}", f"must be true or false, got {str(v)[:40]!r}")
+            if isinstance(v, (dict, list)) and k not in ("vocab", "merges"):
+                _check_flags(v, name, f"{where}.{k}", depth + 1)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            if isinstance(v, (dict, list)):
+                _check_flags(v, name, f"{where}[{i}]", depth + 1)
+
+
 def _validated(d, name: str):
     """(vocab {token: id}, {id: token}, added tokens {content: id}) of a tokenizer.json, checked: ids
     non-negative, unique and bounded by the file, added tokens listed once and not clashing with the vocab."""
     from .validate import check_ids, check_specials, check_type, fail, id_limit
 
     check_type(d, dict, name, "tokenizer.json", "an object")
+    unknown = set(d) - _TOP_LEVEL_KEYS
+    if unknown:  # HF refuses unknown fields; silently ignoring e.g. a misspelt "pre_tokenizer" would change ids
+        raise fail(name, sorted(unknown)[0], "unknown field of tokenizer.json")
+    for key in ("normalizer", "pre_tokenizer", "post_processor", "decoder", "model"):
+        _check_flags(d.get(key), name, key)
     model = check_type(d.get("model"), dict, name, "model", "an object")
+    if model.get("type", "BPE" if "merges" in model else None) == "BPE" and ("vocab" not in model
+                                                                          or "merges" not in model):
+        raise fail(name, "model", "BPE model without vocab or merges")
     raw_vocab = model.get("vocab") if isinstance(model.get("vocab"), dict) else {}
     added = check_type(d.get("added_tokens") or [], list, name, "added_tokens", "a list")
     limit = id_limit(len(raw_vocab) + len(added) + len(model.get("vocab") or ()))

@@ -217,6 +217,8 @@ class BPE(Model):
 
     @classmethod
     def from_dict(cls, d: dict, seed: int | None = None) -> BPE:
+        if "vocab" not in d or "merges" not in d:
+            raise FormatError("BPE model: missing vocab/merges")
         merges = []
         for m in d.get("merges", []):
             if isinstance(m, str):
@@ -229,8 +231,8 @@ class BPE(Model):
                 merges.append((a, b))
         return cls(d["vocab"], merges, dropout=d.get("dropout"), unk_token=d.get("unk_token"),
                    continuing_subword_prefix=d.get("continuing_subword_prefix"),
-                   end_of_word_suffix=d.get("end_of_word_suffix"), fuse_unk=d.get("fuse_unk", False),
-                   byte_fallback=d.get("byte_fallback", False), ignore_merges=d.get("ignore_merges", False), seed=seed)
+                   end_of_word_suffix=d.get("end_of_word_suffix"), fuse_unk=flag(d, "fuse_unk"),
+                   byte_fallback=flag(d, "byte_fallback"), ignore_merges=flag(d, "ignore_merges"), seed=seed)
 
 
 class WordPiece(Model):
@@ -380,7 +382,17 @@ class Unigram(Model):
 
     @classmethod
     def from_dict(cls, d: dict) -> Unigram:
-        return cls([(p, s) for p, s in d["vocab"]], d.get("unk_id"), d.get("byte_fallback", False))
+        return cls([(p, s) for p, s in d["vocab"]], d.get("unk_id"), flag(d, "byte_fallback"))
+
+
+def flag(d: dict, key: str, default: bool = False) -> bool:
+    """A boolean field, typed as strictly as HF reads it (an integer or a string is an error, not truthy)."""
+    value = d.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise FormatError(f"{key} must be true or false, got {value!r}"[:120])
+    return value
 
 
 _MODELS = {"BPE": BPE, "WordPiece": WordPiece, "WordLevel": WordLevel, "Unigram": Unigram}

@@ -206,7 +206,7 @@ class Sequence(PostProcessor):
 
     @classmethod
     def from_dict(cls, d: dict) -> Sequence:
-        return cls([post_processor_from_dict(x) for x in d["processors"]])
+        return cls([post_processor_from_dict(x) for x in _items(d, "processors")])
 
 
 def _split_by_sequence(enc: Encoding, n: int) -> list[Encoding]:
@@ -239,3 +239,11 @@ def post_processor_from_dict(d: dict | None) -> PostProcessor | None:
         return _WITH_FIELDS[kind].from_dict(d)
     except (KeyError, TypeError, ValueError) as exc:
         raise FormatError(f"post-processor {kind!r} is corrupt ({exc!r})") from None
+
+
+def _items(d: dict, key: str) -> list:
+    """A Sequence's list of parts (HF refuses anything but a list)."""
+    items = d[key]
+    if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
+        raise FormatError(f"Sequence {key} must be a list of objects, got {str(items)[:60]}")
+    return items
