@@ -198,7 +198,9 @@ def _special_path(d: dict, name: str = ""):
     model = d["model"]
     try:
         if metaspace_bpe.is_metaspace_bpe(d):
-            return metaspace_bpe.from_hf_dict(d, name=name)  # Llama-style: characters, "▁", byte fallback
+            tok = metaspace_bpe.from_hf_dict(d, name=name)  # Llama-style: characters, "▁", byte fallback
+            tok._hf_source = d  # the file's components, for offsets (`tokenlab.offsets`)
+            return tok
         if model.get("type", "BPE") != "BPE":
             raise FormatError(f"model type {model.get('type')!r} is not BPE")
         if d.get("normalizer") is not None:

@@ -68,6 +68,12 @@ class ModelBase:
         """Ids of the text between special tokens; ``first``: it starts the input (Metaspace's "first")."""
         return self.encode_ordinary(text)
 
+    def encode_full(self, text: str, pair: str | None = None, add_special_tokens: bool = True):
+        """HF-style `Encoding` (ids, tokens, character offsets, masks) via this model's tokenizer.json form."""
+        from ..offsets import offsets_pipeline
+
+        return offsets_pipeline(self).encode_full(text, pair, add_special_tokens)
+
     def encode_batch(self, texts: Sequence[str], **kwargs) -> list[list[int]]:
         return [self.encode(t, **kwargs) for t in texts]
 

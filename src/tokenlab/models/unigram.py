@@ -192,6 +192,12 @@ class UnigramModel:
         except UnicodeDecodeError as exc:
             raise InvalidInputError(f"ids decode to invalid UTF-8 ({exc.reason} at byte {exc.start})") from None
 
+    def encode_full(self, text: str, pair: str | None = None, add_special_tokens: bool = True):
+        """HF-style `Encoding` with character offsets, via this model's tokenizer.json form."""
+        from ..offsets import offsets_pipeline
+
+        return offsets_pipeline(self).encode_full(text, pair, add_special_tokens)
+
     # ------------------------------------------------------------------ files
     def to_dict(self) -> dict:
         b64 = lambda b: base64.b64encode(b).decode("ascii")
