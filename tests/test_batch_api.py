@@ -205,3 +205,11 @@ def test_single_text_and_bad_arguments(cl100k):
         batch_encode(cl100k, ["a", "b c"], padding=True)
     with pytest.raises(InvalidInputError, match="pairs"):
         batch_encode(cl100k, ["a", "b"], ["c"])
+
+
+def test_tokenizers_are_callable_like_transformers(cl100k, sentencepiece_model):
+    texts, pairs = _texts(9, ["<|endoftext|>"])
+    kwargs = dict(padding=True, truncation=True, max_length=16, pad_token_id=0)
+    for tok in (cl100k, sentencepiece_model):
+        assert tok(texts, pairs, **kwargs) == batch_encode(tok, texts, pairs, **kwargs)
+        assert tok(texts, **kwargs)["input_ids"][0][:3] == tok.encode(texts[0], allowed_special="all")[:3]

@@ -189,6 +189,12 @@ class Tokenizer:
 
         return byte_level_encode_full(self, text, pair, add_special_tokens)
 
+    def __call__(self, texts, text_pair=None, **kwargs):
+        """``transformers``-style batch call: padding, truncation, masks, templates (`tokenlab.batch.batch_encode`)."""
+        from .batch import batch_encode
+
+        return batch_encode(self, texts, text_pair, **kwargs)
+
     def decode_with_offsets(self, ids) -> tuple[str, list[int]]:
         """tiktoken's ``decode_with_offsets``: the text and each token's starting character index."""
         from .offsets import decode_with_offsets

@@ -74,6 +74,12 @@ class ModelBase:
 
         return offsets_pipeline(self).encode_full(text, pair, add_special_tokens)
 
+    def __call__(self, texts, text_pair=None, **kwargs):
+        """``transformers``-style batch call: padding, truncation, masks, templates (`tokenlab.batch.batch_encode`)."""
+        from ..batch import batch_encode
+
+        return batch_encode(self, texts, text_pair, **kwargs)
+
     def encode_batch(self, texts: Sequence[str], **kwargs) -> list[list[int]]:
         return [self.encode(t, **kwargs) for t in texts]
 

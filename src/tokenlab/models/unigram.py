@@ -198,6 +198,12 @@ class UnigramModel:
 
         return offsets_pipeline(self).encode_full(text, pair, add_special_tokens)
 
+    def __call__(self, texts, text_pair=None, **kwargs):
+        """``transformers``-style batch call: padding, truncation, masks, templates (`tokenlab.batch.batch_encode`)."""
+        from ..batch import batch_encode
+
+        return batch_encode(self, texts, text_pair, **kwargs)
+
     # ------------------------------------------------------------------ files
     def to_dict(self) -> dict:
         b64 = lambda b: base64.b64encode(b).decode("ascii")
