@@ -157,3 +157,63 @@ def test_unigram_offsets_equal_hf(real_docs):
         assert ours.offsets == ref.offsets, text[:80]
         split += _splits_a_character(ours)
     assert split > 50
+
+
+@pytest.mark.parametrize("t5", [True, False])
+def test_t5_style_metaspace_unigram_offsets_equal_hf(real_docs, t5, tmp_path):
+    """A T5 / XLM-R style tokenizer.json (Precompiled normalizer, Metaspace, Unigram) read as `MetaspaceUnigram`."""
+    import io
+
+    spm = pytest.importorskip("sentencepiece")
+    from tokenizers import Regex, decoders, models, normalizers, pre_tokenizers
+
+    from tokenlab.io.sentencepiece import parse_sentencepiece
+
+    lines = [line for doc in real_docs[-300:] for line in doc.split("\n") if line.strip()]
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(lines[:3000]), model_writer=buf, vocab_size=1000,
+                                   minloglevel=2, character_coverage=0.995, normalization_rule_name="nmt_nfkc",
+                                   byte_fallback=not t5, num_threads=1)
+    sp = parse_sentencepiece(buf.getvalue())
+    hf = tokenizers.Tokenizer(models.Unigram([(p, s) for p, s, _ in sp.pieces], unk_id=sp.unk_id,
+                                             byte_fallback=not t5))
+    hf.normalizer = normalizers.Sequence([normalizers.Precompiled(sp.precompiled_charsmap),
+                                          normalizers.Replace(Regex(" {2,}"), " ")])
+    metaspace = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True)
+    hf.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), metaspace]) if t5 else metaspace
+    hf.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=True)
+    hf.save(str(tmp_path / "tokenizer.json"))
+    ours = load_tokenizer(tmp_path / "tokenizer.json")
+    assert type(ours).__name__ == "MetaspaceUnigram"
+    for text in _mixed_texts(150, seed=9) + ["ｈｅｌｌｏ　ﬁ ① Å  x"]:
+        got, ref = ours.encode_full(text), hf.encode(text)
+        assert (got.ids, got.offsets) == (ref.ids, ref.offsets), text[:80]
+
+
+@pytest.mark.slow
+def test_sentencepiece_offsets_equal_hf_on_a_megabyte(real_docs):
+    """The pure-Python pipeline path over the whole > 1 MB corpus (one mistral-common model)."""
+    if not MISTRAL:
+        pytest.skip("mistral-common not installed")
+    sp = load_tokenizer(MISTRAL[0])
+    hf = tokenizers.Tokenizer.from_str(json.dumps(sp.to_hf_dict(), ensure_ascii=False))
+    texts = real_docs + _mixed_texts(100, seed=10)
+    assert sum(len(t.encode()) for t in texts) > 1_000_000
+    for text, ref in zip(texts, hf.encode_batch(texts)):
+        got = sp.encode_full(text)
+        assert (got.ids, got.offsets) == (ref.ids, ref.offsets), text[:80]
+
+
+@pytest.mark.parametrize("byte_fallback", [False, True])
+def test_unk_piece_written_in_text_fuses_with_unknown_characters_as_hf(byte_fallback):
+    """HF's Unigram fuses the ``<unk>`` piece with neighbouring unknown characters and looks the run up whole."""
+    from tokenizers import models
+
+    from tokenlab.pipeline import PipelineTokenizer
+
+    pieces = [("<unk>", 0.0), ("a", -1.0), ("b", -2.0)] + [(f"<0x{b:02X}>", -5.0) for b in range(256)]
+    hf = tokenizers.Tokenizer(models.Unigram(pieces, unk_id=0, byte_fallback=byte_fallback))
+    ours = PipelineTokenizer.from_hf_dict(json.loads(hf.to_str()))
+    for text in ["<unk>a", "<unk>\U00018eca", "x<unk>y", "\U00018eca<unk>", "a<unk>", "<unk><unk>", "xy", "axb<unk>"]:
+        want, got = hf.encode(text), ours.encode_full(text)
+        assert (got.ids, got.tokens, got.offsets) == (want.ids, want.tokens, want.offsets), text
