@@ -217,11 +217,23 @@ class BatchEncoding(dict):
             raise AttributeError(name) from None
 
 
-def _raw_sequence(tok, text: str, type_id: int, with_offsets: bool) -> _Seg:
+def _all_ids(tok, texts: list[str]) -> list[list[int]]:
+    """Ids of every text (HF matches every added token in the text): the compiled batch encode where there is one."""
+    for t in texts:
+        if not isinstance(t, str):
+            raise InvalidInputError(f"text must be str, got {type(t).__name__}")
+    out = tok.encode_batch(texts, allowed_special="all") if hasattr(tok, "encode_batch") else \
+        [tok.encode(t, allowed_special="all") for t in texts]
+    return [ids.tolist() if isinstance(ids, np.ndarray) else list(ids) for ids in out]
+
+
+def _raw_sequence(tok, text: str, type_id: int, with_offsets: bool, ids: list[int] | None = None) -> _Seg:
     from .tokenizer import Tokenizer
 
     if not isinstance(text, str):
         raise InvalidInputError(f"text must be str, got {type(text).__name__}")
+    if ids is not None:
+        return _Seg(ids, [type_id] * len(ids), [0] * len(ids), [(0, 0)] * len(ids))
     if with_offsets:
         if isinstance(tok, Tokenizer):
             from .offsets import _byte_level_sequence
@@ -284,9 +296,14 @@ def batch_encode(tok, texts: str | Sequence[str], text_pair: str | Sequence[str]
     rows: list[_Seg] = []
     sample_of: list[int] = []
     mains: list[_Seg] = []
+    ids_a = ids_b = None
+    if not return_offsets_mapping:
+        ids_a = _all_ids(tok, texts)
+        ids_b = _all_ids(tok, pairs) if pairs is not None else None
     for k, text in enumerate(texts):
-        a = _raw_sequence(tok, text, 0, return_offsets_mapping)
-        b = _raw_sequence(tok, pairs[k], 1, return_offsets_mapping) if pairs is not None else None
+        a = _raw_sequence(tok, text, 0, return_offsets_mapping, ids_a[k] if ids_a else None)
+        b = _raw_sequence(tok, pairs[k], 1, return_offsets_mapping, ids_b[k] if ids_b else None) \
+            if pairs is not None else None
         is_pair = b is not None
         if is_pair not in layouts:
             layouts[is_pair] = _layout(processor, is_pair, add_special_tokens)
