@@ -59,6 +59,7 @@ def test_cl100k_offsets_equal_hf_and_tiktoken_on_a_megabyte(cl100k, cl100k_ref, 
         assert ours.ids == ref.ids, text[:80]
         assert ours.offsets == ref.offsets, text[:80]
         assert ours.tokens == ref.tokens, text[:80]
+        assert ours.word_ids == ref.word_ids, text[:80]
         split += _splits_a_character(ours)
         decoded, starts = cl100k_ref.decode_with_offsets(ours.ids)
         assert cl100k.decode_with_offsets(ours.ids) == (decoded, starts)
@@ -72,7 +73,8 @@ def test_trained_byte_level_offsets_equal_hf(trained):
     split = 0
     for text in _mixed_texts(200, seed=8):
         ours, ref = trained.encode_full(text), hf.encode(text)
-        assert (ours.ids, ours.offsets, ours.tokens) == (ref.ids, ref.offsets, ref.tokens), text[:80]
+        assert (ours.ids, ours.offsets, ours.tokens, ours.word_ids) == (ref.ids, ref.offsets, ref.tokens,
+                                                                        ref.word_ids), text[:80]
         split += _splits_a_character(ours)
     assert split > 500
 

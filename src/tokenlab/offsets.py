@@ -79,11 +79,28 @@ def _byte_level_sequence(tok, text: str, type_id: int) -> Encoding:
     enc.offsets = spans
     n = len(ids)
     enc.type_ids = [type_id] * n
-    enc.word_ids = [None] * n  # the compiled path does not report pre-tokenizer pieces
+    enc.word_ids = _word_ids(tok, text, [len(b) for b in token_bytes])
     enc.special_tokens_mask = [0] * n
     enc.attention_mask = [1] * n
     enc.sequence_ids = [type_id] * n
     return enc
+
+
+def _word_ids(tok, text: str, lengths: list[int]) -> list[int]:
+    """Index of the pre-tokenizer piece (or matched special token) each token comes from, as HF's word ids."""
+    from .specials import split_special
+
+    piece_ends, end = [], 0
+    for part in split_special(tok.special_tokens, text, "all", ()):
+        if isinstance(part, int):
+            end += len(tok.id_to_bytes[part])
+            piece_ends.append(end)
+            continue
+        for piece in tok.pretokenizer.split(part):
+            end += len(piece.encode("utf-8", "surrogatepass"))
+            piece_ends.append(end)
+    starts = np.cumsum([0, *lengths[:-1]]) if lengths else np.zeros(0, dtype=np.int64)
+    return np.searchsorted(np.asarray(piece_ends, dtype=np.int64), starts, side="right").tolist()
 
 
 def byte_level_encode_full(tok, text: str, pair: str | None = None, add_special_tokens: bool = True) -> Encoding:
