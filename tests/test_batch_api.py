@@ -213,3 +213,18 @@ def test_tokenizers_are_callable_like_transformers(cl100k, sentencepiece_model):
     for tok in (cl100k, sentencepiece_model):
         assert tok(texts, pairs, **kwargs) == batch_encode(tok, texts, pairs, **kwargs)
         assert tok(texts, **kwargs)["input_ids"][0][:3] == tok.encode(texts[0], allowed_special="all")[:3]
+
+
+def test_template_in_a_byte_level_file_equals_transformers(cl100k, tmp_path):
+    """A Llama-3 style tokenizer.json (BOS template) read into the compiled `Tokenizer`: its template is used."""
+    d = json.loads(to_hf_json_str(cl100k))
+    d["post_processor"] = json.loads(tokenizers.processors.TemplateProcessing(
+        single="<|endoftext|> $A", pair="<|endoftext|> $A <|endoftext|>:1 $B:1",
+        special_tokens=[("<|endoftext|>", 100257)]).__getstate__())
+    hf_json = json.dumps(d, ensure_ascii=False)
+    (tmp_path / "tokenizer.json").write_text(hf_json, encoding="utf-8")
+    tok = load_tokenizer(tmp_path / "tokenizer.json")
+    assert type(tok).__name__ == "Tokenizer"
+    ref = _reference(hf_json, "<|endoftext|>")
+    texts, pairs = _texts(10, ["<|endoftext|>", "<|fim_suffix|>"])
+    assert _check(tok, ref, texts, pairs, pad_token_id=100257) >= 15

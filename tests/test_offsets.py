@@ -219,3 +219,29 @@ def test_unk_piece_written_in_text_fuses_with_unknown_characters_as_hf(byte_fall
     for text in ["<unk>a", "<unk>\U00018eca", "x<unk>y", "\U00018eca<unk>", "a<unk>", "<unk><unk>", "xy", "axb<unk>"]:
         want, got = hf.encode(text), ours.encode_full(text)
         assert (got.ids, got.tokens, got.offsets) == (want.ids, want.tokens, want.offsets), text
+
+
+@pytest.mark.parametrize("processor", [
+    {"type": "TemplateProcessing",  # Llama-3 style: a BOS token
+     "single": [{"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+     "pair": [{"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+              {"SpecialToken": {"id": "<|endoftext|>", "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
+     "special_tokens": {"<|endoftext|>": {"id": "<|endoftext|>", "ids": [100257], "tokens": ["<|endoftext|>"]}}},
+    {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
+])
+def test_a_files_post_processor_runs_on_the_compiled_path(cl100k, processor, tmp_path):
+    """A byte-level tokenizer.json with a template or offset trimming, read into the compiled `Tokenizer`."""
+    d = json.loads(to_hf_json_str(cl100k))
+    d["post_processor"] = processor
+    (tmp_path / "tokenizer.json").write_text(json.dumps(d, ensure_ascii=False), encoding="utf-8")
+    tok = load_tokenizer(tmp_path / "tokenizer.json")
+    assert type(tok).__name__ == "Tokenizer"
+    hf = tokenizers.Tokenizer.from_str(json.dumps(d, ensure_ascii=False))
+    texts = _mixed_texts(60, seed=12) + ["  two  spaces  ", " lead", "trail "]
+    for a, b in zip(texts, texts[1:] + texts[:1]):
+        for pair in (None, b):
+            for add in (True, False):
+                got, want = tok.encode_full(a, pair, add_special_tokens=add), hf.encode(a, pair,
+                                                                                       add_special_tokens=add)
+                assert (got.ids, got.offsets, got.type_ids, got.special_tokens_mask) == (
+                    want.ids, want.offsets, want.type_ids, want.special_tokens_mask), (a[:40], pair)

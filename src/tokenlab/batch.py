@@ -82,8 +82,10 @@ def _post_processor_of(tok) -> PostProcessor | None:
     source = tok.__dict__.get("_hf_source") if hasattr(tok, "__dict__") else None
     if source is not None:
         return post_processor_from_dict(source.get("post_processor"))
-    if isinstance(tok, Tokenizer):
-        return None  # our byte-level export has no post-processor
+    if isinstance(tok, Tokenizer):  # the file's post-processor, if read from one (our export has none)
+        from .offsets import byte_level_post_processor
+
+        return byte_level_post_processor(tok)
     from .offsets import offsets_pipeline
 
     return offsets_pipeline(tok).post_processor

@@ -104,13 +104,25 @@ def _word_ids(tok, text: str, lengths: list[int]) -> list[int]:
 
 
 def byte_level_encode_full(tok, text: str, pair: str | None = None, add_special_tokens: bool = True) -> Encoding:
-    """HF's ``Tokenizer.encode`` for our byte-level export (no post-processor there): ids, tokens and offsets."""
+    """HF's ``Tokenizer.encode``: ids, tokens, offsets, then the post-processor of the tokenizer.json this was read
+    from, if any (templates, offset trimming; our own exports have none)."""
     from .pipeline.processors import default_process
 
     encs = [_byte_level_sequence(tok, text, 0)]
     if pair is not None:
         encs.append(_byte_level_sequence(tok, pair, 1))
-    return default_process(encs)
+    processor = byte_level_post_processor(tok)
+    return processor.process(encs, add_special_tokens) if processor is not None else default_process(encs)
+
+
+def byte_level_post_processor(tok):
+    """The post-processor of the tokenizer.json a `Tokenizer` was read from (None for ours)."""
+    spec = tok.__dict__.get("_hf_post_processor")
+    if spec is None:
+        return None
+    from .pipeline.processors import post_processor_from_dict
+
+    return post_processor_from_dict(spec)
 
 
 # ---------------------------------------------------------------------- every other model

@@ -232,8 +232,11 @@ def _special_path(d: dict, name: str = ""):
             merges.append((from_byte_level(parts[0]), from_byte_level(parts[1])))
         check_type(model.get("ignore_merges", False), (bool, type(None)), name, "model.ignore_merges",
                    "true or false")
-        return Tokenizer(vocab=vocab, merges=merges, pretokenizer=pre, special_tokens=specials,
-                         ignore_merges=bool(model.get("ignore_merges", False)), name=name)
+        tok = Tokenizer(vocab=vocab, merges=merges, pretokenizer=pre, special_tokens=specials,
+                        ignore_merges=bool(model.get("ignore_merges", False)), name=name)
+        if d.get("post_processor") is not None:  # templates / offset trimming, for encode_full and batch_encode
+            tok._hf_post_processor = d["post_processor"]
+        return tok
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         if isinstance(exc, FormatError):
             raise
