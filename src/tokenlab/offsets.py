@@ -59,47 +59,58 @@ def decode_with_offsets(tok, ids) -> tuple[str, list[int]]:
 
 
 # ---------------------------------------------------------------------- byte-level BPE (`Tokenizer`)
-def _byte_level_sequence(tok, text: str, type_id: int) -> Encoding:
-    from .pipeline.byte_map import bytes_to_unicode
+def _token_strings(tok) -> list[str | None]:
+    """HF's token string per id (byte-level characters; a special token's content), built once per tokenizer."""
+    cached = tok.__dict__.get("_hf_token_strings")
+    if cached is None:
+        from .pipeline.byte_map import bytes_to_unicode
 
+        chars = bytes_to_unicode()
+        cached = [None if b is None else "".join(chars[x] for x in b) for b in tok.id_to_bytes]
+        for s, i in tok.special_tokens.items():
+            cached[i] = s
+        tok.__dict__["_hf_token_strings"] = cached
+    return cached
+
+
+def _byte_level_sequence(tok, text: str, type_id: int) -> Encoding:
     if not isinstance(text, str):
         from .errors import InvalidInputError
 
         raise InvalidInputError(f"text must be str, got {type(text).__name__}")
     ids = tok.encode(text, allowed_special="all")  # HF matches every added token in the text
     table = tok.id_to_bytes
-    specials = {i: s for s, i in tok.special_tokens.items()}
     data = text.encode("utf-8", "surrogatepass")
-    token_bytes = [table[i] for i in ids]
-    spans = byte_spans_to_char_spans(data, [len(b) for b in token_bytes])
-    chars = bytes_to_unicode()
+    spans = byte_spans_to_char_spans(data, [len(table[i]) for i in ids])
+    strings = _token_strings(tok)
     enc = Encoding()
     enc.ids = list(ids)
-    enc.tokens = [specials[i] if i in specials else "".join(chars[x] for x in b) for i, b in zip(ids, token_bytes)]
+    enc.tokens = [strings[i] for i in ids]
     enc.offsets = spans
     n = len(ids)
     enc.type_ids = [type_id] * n
-    enc.word_ids = _word_ids(tok, text, [len(b) for b in token_bytes])
+    enc.word_ids = _word_ids(tok, text, spans)
     enc.special_tokens_mask = [0] * n
     enc.attention_mask = [1] * n
     enc.sequence_ids = [type_id] * n
     return enc
 
 
-def _word_ids(tok, text: str, lengths: list[int]) -> list[int]:
-    """Index of the pre-tokenizer piece (or matched special token) each token comes from, as HF's word ids."""
+def _word_ids(tok, text: str, spans: list[tuple[int, int]]) -> list[int]:
+    """Index of the pre-tokenizer piece (or matched special token) each token comes from, as HF's word ids: the
+    piece holding the token's first character (pieces are whole characters)."""
     from .specials import split_special
 
     piece_ends, end = [], 0
     for part in split_special(tok.special_tokens, text, "all", ()):
         if isinstance(part, int):
-            end += len(tok.id_to_bytes[part])
+            end += len(tok.id_to_bytes[part].decode("utf-8", "surrogatepass"))
             piece_ends.append(end)
             continue
         for piece in tok.pretokenizer.split(part):
-            end += len(piece.encode("utf-8", "surrogatepass"))
+            end += len(piece)
             piece_ends.append(end)
-    starts = np.cumsum([0, *lengths[:-1]]) if lengths else np.zeros(0, dtype=np.int64)
+    starts = np.fromiter((s for s, _ in spans), dtype=np.int64, count=len(spans))
     return np.searchsorted(np.asarray(piece_ends, dtype=np.int64), starts, side="right").tolist()
 
 
