@@ -228,3 +228,17 @@ def test_template_in_a_byte_level_file_equals_transformers(cl100k, tmp_path):
     ref = _reference(hf_json, "<|endoftext|>")
     texts, pairs = _texts(10, ["<|endoftext|>", "<|fim_suffix|>"])
     assert _check(tok, ref, texts, pairs, pad_token_id=100257) >= 15
+
+
+def test_bert_offsets_mapping_equals_transformers():
+    path = _minilm_json()
+    tok = load_tokenizer(path)
+    ref = _reference(path.read_text(encoding="utf-8"), "[PAD]")
+    texts, pairs = _texts(11, ["[SEP]", "[CLS]"])
+    for kwargs in (dict(padding=True), dict(padding="longest", truncation="longest_first", max_length=20, stride=3,
+                                            return_overflowing_tokens=True, padding_side="left")):
+        want = ref(texts, pairs, return_offsets_mapping=True, **kwargs)
+        got = batch_encode(tok, texts, pairs, return_offsets_mapping=True, **kwargs)
+        assert [list(map(tuple, r)) for r in got["offset_mapping"]] == [list(map(tuple, r)) for r in
+                                                                         want["offset_mapping"]]
+        assert got["input_ids"] == want["input_ids"]
