@@ -319,12 +319,10 @@ def batch_encode(tok, texts: str | Sequence[str], text_pair: str | Sequence[str]
             rows.append(seg)
             sample_of.append(k)
     if pad_strategy is not None:
-        # as HF: each encoding (with its windows) is padded on its own first, then the batch to its longest
-        lengths = []
-        for merged in mains:
-            length = _round_up(max_length if pad_strategy == "max_length" else len(merged), pad_to_multiple_of)
-            lengths.append(max(length, len(merged)))
-        length = _round_up(max_length if pad_strategy == "max_length" else max(lengths or [0]), pad_to_multiple_of)
+        # as HF: every row (windows too) to max_length or to the longest main encoding (windows do not count),
+        # rounded up to the multiple; a longer row stays as it is
+        longest = max([len(m) for m in mains] or [0])
+        length = _round_up(max_length if pad_strategy == "max_length" else longest, pad_to_multiple_of)
         for r in rows:
             _pad(r, length, pad_token_id, pad_token_type_id, padding_side)
     out = BatchEncoding(input_ids=[r.ids for r in rows], token_type_ids=[r.type_ids for r in rows],
