@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Tokenizer", "PreTokenizer", "PATTERNS", "load_tokenizer", "save_tokenizer", "train_bpe",
-    "DecodeStream",
+    "DecodeStream", "batch_encode",
     "TokenlabError", "FormatError", "InvalidInputError", "SpecialTokenError", "__version__",
 ]
 
@@ -24,4 +24,8 @@ def __getattr__(name):
         import importlib
 
         return importlib.import_module(".decode_stream", __name__).DecodeStream
+    if name == "batch_encode":  # padding, truncation, templates, tensors (tokenlab.batch)
+        from .batch import batch_encode
+
+        return batch_encode
     raise AttributeError(name)

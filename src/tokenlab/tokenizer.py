@@ -183,6 +183,24 @@ class Tokenizer:
             return np.asarray(ids, dtype=np.uint32)
         return ids
 
+    def encode_full(self, text: str, pair: str | None = None, add_special_tokens: bool = True):
+        """HF-style `Encoding` with character offsets (computed from the compiled encode's ids, only here)."""
+        from .offsets import byte_level_encode_full
+
+        return byte_level_encode_full(self, text, pair, add_special_tokens)
+
+    def __call__(self, texts, text_pair=None, **kwargs):
+        """``transformers``-style batch call: padding, truncation, masks, templates (`tokenlab.batch.batch_encode`)."""
+        from .batch import batch_encode
+
+        return batch_encode(self, texts, text_pair, **kwargs)
+
+    def decode_with_offsets(self, ids) -> tuple[str, list[int]]:
+        """tiktoken's ``decode_with_offsets``: the text and each token's starting character index."""
+        from .offsets import decode_with_offsets
+
+        return decode_with_offsets(self, ids)
+
     def _check_special(self, text: str, allowed_special, disallowed_special) -> set[str]:
         return check_special(self.special_tokens, text, allowed_special, disallowed_special)
 

@@ -233,7 +233,9 @@ def _special_path(d: dict, name: str = ""):
     model = d["model"]
     try:
         if metaspace_bpe.is_metaspace_bpe(d):
-            return metaspace_bpe.from_hf_dict(d, name=name)  # Llama-style: characters, "▁", byte fallback
+            tok = metaspace_bpe.from_hf_dict(d, name=name)  # Llama-style: characters, "▁", byte fallback
+            tok._hf_source = d  # the file's components, for offsets (`tokenlab.offsets`)
+            return tok
         if model.get("type", "BPE") != "BPE":
             raise FormatError(f"model type {model.get('type')!r} is not BPE")
         if d.get("normalizer") is not None:
@@ -268,8 +270,11 @@ def _special_path(d: dict, name: str = ""):
             merges = [m for r, m in enumerate(merges) if last[m] == r]
         check_type(model.get("ignore_merges", False), (bool, type(None)), name, "model.ignore_merges",
                    "true or false")
-        return Tokenizer(vocab=vocab, merges=merges, pretokenizer=pre, special_tokens=specials,
-                         ignore_merges=bool(model.get("ignore_merges", False)), name=name)
+        tok = Tokenizer(vocab=vocab, merges=merges, pretokenizer=pre, special_tokens=specials,
+                        ignore_merges=bool(model.get("ignore_merges", False)), name=name)
+        if d.get("post_processor") is not None:  # templates / offset trimming, for encode_full and batch_encode
+            tok._hf_post_processor = d["post_processor"]
+        return tok
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         if isinstance(exc, FormatError):
             raise

@@ -68,6 +68,18 @@ class ModelBase:
         """Ids of the text between special tokens; ``first``: it starts the input (Metaspace's "first")."""
         return self.encode_ordinary(text)
 
+    def encode_full(self, text: str, pair: str | None = None, add_special_tokens: bool = True):
+        """HF-style `Encoding` (ids, tokens, character offsets, masks) via this model's tokenizer.json form."""
+        from ..offsets import offsets_pipeline
+
+        return offsets_pipeline(self).encode_full(text, pair, add_special_tokens)
+
+    def __call__(self, texts, text_pair=None, **kwargs):
+        """``transformers``-style batch call: padding, truncation, masks, templates (`tokenlab.batch.batch_encode`)."""
+        from ..batch import batch_encode
+
+        return batch_encode(self, texts, text_pair, **kwargs)
+
     def encode_batch(self, texts: Sequence[str], **kwargs) -> list[list[int]]:
         return [self.encode(t, **kwargs) for t in texts]
 

@@ -192,6 +192,18 @@ class UnigramModel:
         except UnicodeDecodeError as exc:
             raise InvalidInputError(f"ids decode to invalid UTF-8 ({exc.reason} at byte {exc.start})") from None
 
+    def encode_full(self, text: str, pair: str | None = None, add_special_tokens: bool = True):
+        """HF-style `Encoding` with character offsets, via this model's tokenizer.json form."""
+        from ..offsets import offsets_pipeline
+
+        return offsets_pipeline(self).encode_full(text, pair, add_special_tokens)
+
+    def __call__(self, texts, text_pair=None, **kwargs):
+        """``transformers``-style batch call: padding, truncation, masks, templates (`tokenlab.batch.batch_encode`)."""
+        from ..batch import batch_encode
+
+        return batch_encode(self, texts, text_pair, **kwargs)
+
     # ------------------------------------------------------------------ files
     def to_dict(self) -> dict:
         b64 = lambda b: base64.b64encode(b).decode("ascii")

@@ -354,7 +354,7 @@ class Unigram(Model):
 
         out: list[Token] = []
         pos = 0
-        for piece, _known in best_segmentation(text, self.scores, self._longest, self._unk_score):
+        for piece in self._fused(best_segmentation(text, self.scores, self._longest, self._unk_score)):
             end = pos + len(piece)
             tid = self.vocab.get(piece)
             if tid is None:
@@ -371,6 +371,21 @@ class Unigram(Model):
             pos = end
         if len(self._cache) < 1 << 17:
             self._cache[text] = out
+        return out
+
+    def _fused(self, segments) -> list[str]:
+        """As HF: consecutive pieces that are unknown, or are the unk piece itself (``<unk>`` written in the
+        text), make one string, which is then looked up as a whole (so ``<unk>`` next to an unknown character
+        is one unknown token, or byte tokens with byte fallback)."""
+        out: list[str] = []
+        run = False
+        for piece, _known in segments:
+            unk = self.unk_id is not None and self.vocab.get(piece, self.unk_id) == self.unk_id
+            if unk and run:
+                out[-1] += piece
+            else:
+                out.append(piece)
+            run = unk
         return out
 
     def id_to_token(self, i: int) -> str | None:
