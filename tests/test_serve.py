@@ -145,6 +145,30 @@ def test_report_on_typed_text(server, tokenizers):
         assert status == 400 and fragment in answer["error"]
 
 
+def test_report_on_a_shipped_corpus(server, tokenizers):
+    status, answer, _ = _post(server + "/api/report", {"corpus": "parallel"})
+    assert status == 200, answer
+    status, page, _ = _request(server + answer["url"])
+    assert status == 200 and "Tokenizer comparison on parallel" in page and "token premium" in page.lower()
+
+
+def test_a_failing_tokenizer_gives_a_json_500_without_traceback():
+    from tokenlab.serve import Playground, make_server_for
+
+    def broken(text):
+        raise RuntimeError("boom")
+
+    srv = make_server_for(Playground({"broken": broken}), port=0)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        status, answer, ctype = _post(f"http://127.0.0.1:{srv.server_port}/api/tokenize", {"text": "x"})
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert status == 500 and ctype.startswith("application/json")
+    assert answer["error"] == "internal error: RuntimeError: boom"
+
+
 def test_page_and_assets_are_local(server):
     status, page, ctype = _request(server + "/")
     assert status == 200 and ctype.startswith("text/html") and 'id="text"' in page

@@ -120,6 +120,7 @@ class TextTooLong(InvalidInputError):
 def _json_body(max_bytes: int) -> dict:
     length = bottle.request.content_length
     if length > max_bytes:
+        _discard_body(length)
         raise bottle.HTTPError(413, f"request body is {length:,} bytes; the limit is {max_bytes:,}")
     raw = bottle.request.body.read(max_bytes + 1)
     if len(raw) > max_bytes:
@@ -133,6 +134,18 @@ def _json_body(max_bytes: int) -> dict:
     if not isinstance(payload, dict):
         raise bottle.HTTPError(400, "request body must be a JSON object")
     return payload
+
+
+def _discard_body(length: int, cap: int = 256 << 20) -> None:
+    """Read an oversized body before answering 413: a client still sending would otherwise see a reset
+    connection instead of the error. Bodies beyond ``cap`` are cut off (the connection closes)."""
+    stream = bottle.request.environ["wsgi.input"]
+    left = min(length, cap)
+    while left > 0:
+        chunk = stream.read(min(left, 1 << 16))
+        if not chunk:
+            break
+        left -= len(chunk)
 
 
 def _api(fn):
