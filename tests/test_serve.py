@@ -291,6 +291,12 @@ def test_browser_typed_and_pasted_text_show_the_library_counts(server, tokenizer
     for name, tok in tokenizers.items():
         assert counts[name] == len(_ordinary_ids(tok, value)), name
 
+    browser.find_element("id", "show-ids").click()  # ids under every span, in the library's order
+    shown = browser.find_element("css selector", "#results .card[data-tokenizer='mine'] .tokens")
+    ids = [int(i) for small in shown.find_elements("css selector", ".ids") for i in small.text.split()]
+    assert ids == _ordinary_ids(tokenizers["mine"], value)
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []  # no script or load errors
+
 
 def test_browser_shows_a_clear_error_for_too_long_text(server, browser):
     from selenium.webdriver.support.ui import WebDriverWait
