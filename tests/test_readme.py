@@ -4,7 +4,8 @@
 Substitutions, so the test stays within ~2 minutes on 2 cores (the README itself runs unchanged for a user):
 - ``--vocab-size N`` becomes N/32 from 16000 up (32000 -> 1000, 40000 -> 1250, 16000 -> 500, keeping the
   README's order of sizes for extend/prune) and at most 1000 below; ``--workers N`` becomes 1;
-- ``make run`` / ``make test`` (install + whole suite) are skipped: SKIPPED_COMMANDS;
+- ``make run`` / ``make test`` (install + whole suite) and ``tokenlab serve`` (runs until stopped; tested in
+  tests/test_serve.py) are skipped: SKIPPED_COMMANDS;
 - ``tokenlab`` is ``python -m tokenlab`` of this interpreter (a shim on PATH).
 """
 
@@ -23,7 +24,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-SKIPPED_COMMANDS = ("make run", "make test")
+SKIPPED_COMMANDS = ("make run", "make test", "tokenlab serve")
 MAX_VOCAB = 1000
 
 

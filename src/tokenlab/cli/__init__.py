@@ -13,6 +13,7 @@ from ..errors import TokenlabError
 # Each module defines ``register(group)``. Modules that are not installed yet are skipped.
 COMMAND_MODULES = ["core", "bytes", "corpus", "research", "inference", "evaluate", "mixture", "transfer", "surgery"]
 COMMAND_MODULES.append("research2")  # issue 13: linguistic, robustness, formatters, dynamic, cross-tokenizer
+COMMAND_MODULES.append("serve")  # issue 12 item 6: the local web playground
 
 
 class _Group(click.Group):
