@@ -406,6 +406,20 @@ def markdown(results: list[Result], total_mb: float) -> str:
     return head + "\n".join(lines) + "\n" + ("\n" + "\n".join(notes) + "\n" if notes else "")
 
 
+NOTES = """
+Notes:
+- Every file is read the way a user would: `tokenlab.io.load_tokenizer(path)` (the `.tiktoken` files' pattern
+  and special tokens are found by the file's hash), `read_tekken`, `WordPieceTokenizer.from_vocab_txt`.
+  Two exceptions: `voyage3_base.tiktoken` is byte-identical to `qwen.tiktoken`, so only the caller can say it
+  is voyage3 (`read_tiktoken(path, pattern=...)` with bpe-openai's pattern); quicktok ships its vocabularies in
+  its own binary `.vocab` format, which the script rewrites as `.tiktoken` files (tokenlab does not read
+  `.vocab`), compared with tiktoken using the pattern quicktok pairs each one with.
+- The reference side: tiktoken's `encode_ordinary`; HF `tokenizers` with `add_special_tokens=False`, no
+  padding/truncation and `encode_special_tokens=True`; `Tekkenizer.encode(bos=False, eos=False)`;
+  `SentencePieceProcessor.encode`. tokenlab's side: `encode_ordinary` or `encode(disallowed_special=())`.
+"""
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mb", type=float, default=5.0, help="MB of text per row (default 5)")
@@ -426,12 +440,17 @@ def main(argv=None) -> int:
         results.append(res)
     table = markdown(results, total_mb)
     header = (f"Compared on {total_mb:.2f} MB ({len(docs)} documents) of seeded text (seed {args.seed}): "
-              f"Django's gettext messages in ~98 locales interleaved with adversarial text. Made by "
-              f"`python scripts/compat_table.py --mb {args.mb:g}`.\n\n")
+              f"Django's gettext messages in ~98 locales interleaved with adversarial text (random code points "
+              f"from every plane incl. unassigned and newly assigned ones, combining-mark stacks, emoji "
+              f"sequences, digit and whitespace runs, runs of one character up to 5000 long). Both sides encode "
+              f"it as ordinary text (special-token strings in it are plain text). *ids equal*: every document "
+              f"gives the same ids; *decode equal*: tokenlab decodes the reference's ids to the reference's "
+              f"string; *time*: both libraries encoding and decoding, one thread, shared 2-core machine. "
+              f"Made by `python scripts/compat_table.py --mb {args.mb:g} --out docs/compatibility.md`.\n\n")
     print(table)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
-            f.write("# Compatibility with the reference libraries\n\n" + header + table)
+            f.write("# Compatibility with the reference libraries\n\n" + header + table + NOTES)
     return 0 if all(r.equal for r in results) else 1
 
 
