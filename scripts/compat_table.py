@@ -79,8 +79,9 @@ def _po_messages() -> tuple[str, ...]:
 
 
 def build_corpus(mb: float, seed: int = 0, doc_chars: int = 6000) -> list[str]:
-    """About ``mb`` MB (UTF-8) of documents, multilingual and adversarial alternating, so any prefix is mixed."""
-    from adversarial_text import adversarial_document, multilingual_lines
+    """About ``mb`` MB (UTF-8) of documents, multilingual and adversarial alternating, so any prefix is mixed;
+    first a few thousand short snippets (1-40 and 1-8 characters), where the start of a text matters."""
+    from adversarial_text import adversarial_document, multilingual_lines, snippets
 
     rng = random.Random(seed)
     catalogues = list(_po_messages())
@@ -88,7 +89,9 @@ def build_corpus(mb: float, seed: int = 0, doc_chars: int = 6000) -> list[str]:
     po_chunks = [c[i:i + doc_chars] for c in catalogues for i in range(0, len(c), doc_chars)]
     lines = multilingual_lines() + [ln + "\n" for c in catalogues[:40] for ln in c.splitlines()[:20]]
     budget = int(mb * 1_000_000)
-    docs, size, k = [], 0, 0
+    n = min(3000, max(20, int(mb * 600)))
+    docs = snippets(seed + 1000, n) + snippets(seed + 2000, n // 3, max_len=8)
+    size, k = sum(len(d.encode("utf-8")) for d in docs), 0
     while size < budget:
         if k % 2 == 0 and k // 2 < len(po_chunks):
             doc = po_chunks[k // 2]
@@ -442,7 +445,8 @@ def main(argv=None) -> int:
     header = (f"Compared on {total_mb:.2f} MB ({len(docs)} documents) of seeded text (seed {args.seed}): "
               f"Django's gettext messages in ~98 locales interleaved with adversarial text (random code points "
               f"from every plane incl. unassigned and newly assigned ones, combining-mark stacks, emoji "
-              f"sequences, digit and whitespace runs, runs of one character up to 5000 long). Both sides encode "
+              f"sequences, digit and whitespace runs, runs of one character up to 5000 long), after up to 4000 "
+              f"short snippets of the same text (1-40 and 1-8 characters). Both sides encode "
               f"it as ordinary text (special-token strings in it are plain text). *ids equal*: every document "
               f"gives the same ids; *decode equal*: tokenlab decodes the reference's ids to the reference's "
               f"string; *time*: both libraries encoding and decoding, one thread, shared 2-core machine. "
