@@ -158,13 +158,15 @@ class WordPieceTokenizer(ModelBase):
         return [None if t is None else t.encode("utf-8") for t in self.id_to_token]
 
     def decode(self, ids, errors: str = "replace", skip_special_tokens: bool = True) -> str:
-        """Words joined by spaces, ``##`` pieces glued to the previous one (lossy)."""
+        """Words joined by spaces, ``##`` pieces glued to the previous one, HF's cleanup of spaces before
+        punctuation (lossy): what BERT's WordPiece decoder, and so ``BertTokenizerFast``, gives."""
+        from ..pipeline.decoders import WordPiece
+
         self.decode_bytes(ids)  # validates ids
         special = self.special_ids
         toks = [self.id_to_token[i] for i in (ids.tolist() if hasattr(ids, "tolist") else ids)
                 if not (skip_special_tokens and i in special)]
-        text = " ".join(toks).replace(" " + self.prefix, "")
-        return text.removeprefix(self.prefix)
+        return "".join(WordPiece(self.prefix, cleanup=True).decode_chain(toks))
 
     def to_pipeline(self):
         """The same tokenizer as HF components (BertNormalizer, BertPreTokenizer, WordPiece, BERT template and
