@@ -210,7 +210,7 @@ def _train(tmp: str, budget: int) -> None:
 
 def measure_all(threads: int, quick: bool, names=("cl100k", "o200k", "trained")) -> dict:
     budget = QUICK_BYTES if quick else FULL_BYTES
-    repeat = 1 if quick else 3
+    repeat = 1 if quick else 2
     out: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         _train(tmp, budget)

@@ -78,6 +78,8 @@ typedef struct {
     uint32_t n_ints;
     size_t ocap;
     volatile int cache_busy;
+    Cache *pool[64];         /* worker threads' caches, kept warm across encode_batch calls */
+    volatile int pool_busy;
 } EncoderObject;
 
 /* ------------------------------------------------------------------ UTF-8 and classes */
@@ -869,6 +871,7 @@ static int Encoder_init(EncoderObject *self, PyObject *args, PyObject *kw) {
         if (!self->ints[i]) goto done;
         self->n_ints = i + 1;
     }
+    for (int t = 0; t < 64; t++) { free(self->pool[t]); self->pool[t] = NULL; }
     if (!self->cache) self->cache = new_cache();
     else memset(self->cache, 0, sizeof(Cache));
     if (!self->cache) { PyErr_NoMemory(); goto done; }
@@ -887,6 +890,7 @@ static void Encoder_dealloc(EncoderObject *self) {
     free_ints(self);
     free(self->cache);
     free(self->obuf);
+    for (int t = 0; t < 64; t++) free(self->pool[t]);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -1031,17 +1035,17 @@ static void run_docs(BatchJob *job, Cache *cache, int64_t d0, int64_t d1) {
     }
 }
 
+typedef struct { BatchJob *job; Cache *cache; } Worker;
+
 static void *batch_worker(void *arg) {
-    BatchJob *job = arg;
-    Cache *cache = new_cache();
-    if (!cache) { job->failed = 1; return NULL; }
+    Worker *w = arg;
+    BatchJob *job = w->job;
     for (;;) {
         int64_t g = __sync_fetch_and_add(&job->next, 1);
         int64_t d0 = g * job->group;
         if (d0 >= job->n_docs || job->failed) break;
-        run_docs(job, cache, d0, d0 + job->group < job->n_docs ? d0 + job->group : job->n_docs);
+        run_docs(job, w->cache, d0, d0 + job->group < job->n_docs ? d0 + job->group : job->n_docs);
     }
-    free(cache);
     return NULL;
 }
 
@@ -1100,15 +1104,36 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
         give_cache(self, cache, owned, unused);
     } else {
         pthread_t tids[64];
+        Worker workers[64];
         if (nthreads > 64) nthreads = 64;
-        int started = 0;
-        Py_BEGIN_ALLOW_THREADS
+        /* the pool's caches stay warm across calls; a concurrent call gets fresh ones */
+        int pooled = __sync_bool_compare_and_swap(&self->pool_busy, 0, 1);
+        int ok = 1;
         for (int t = 0; t < nthreads; t++) {
-            if (pthread_create(&tids[t], NULL, batch_worker, &job) == 0) started++;
+            workers[t].job = &job;
+            if (pooled) {
+                if (!self->pool[t]) self->pool[t] = new_cache();
+                workers[t].cache = self->pool[t];
+            } else {
+                workers[t].cache = new_cache();
+            }
+            if (!workers[t].cache) ok = 0;
         }
-        if (started == 0) batch_worker(&job);
-        for (int t = 0; t < started; t++) pthread_join(tids[t], NULL);
-        Py_END_ALLOW_THREADS
+        if (ok) {
+            int started = 0;
+            Py_BEGIN_ALLOW_THREADS
+            for (int t = 0; t < nthreads; t++) {
+                if (pthread_create(&tids[t], NULL, batch_worker, &workers[t]) == 0) started++;
+                else break;
+            }
+            if (started == 0) batch_worker(&workers[0]);
+            for (int t = 0; t < started; t++) pthread_join(tids[t], NULL);
+            Py_END_ALLOW_THREADS
+        } else {
+            job.failed = 1;
+        }
+        if (pooled) __sync_lock_release(&self->pool_busy);
+        else for (int t = 0; t < nthreads; t++) free(workers[t].cache);
     }
     if (job.failed) { PyErr_NoMemory(); goto done; }
     res = PyList_New(nd);
