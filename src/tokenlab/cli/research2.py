@@ -8,6 +8,7 @@ import click
 
 from ..errors import InvalidInputError
 from .common import read_text_file
+from .evaluate import _load_all  # one loader of tokenizer specs (short names, files, train:...)
 
 
 def register(group: click.Group) -> None:
@@ -27,20 +28,6 @@ def _command(*args, **kwargs):
         return cmd
 
     return wrap
-
-
-def _load_all(specs) -> dict:
-    from ..evaluate.report import reference_tokenizer
-
-    out = {}
-    for spec in specs:
-        tok = reference_tokenizer(spec)
-        name = getattr(tok, "name", "") or spec
-        base, k = name, 2
-        while name in out:
-            name, k = f"{base}#{k}", k + 1
-        out[name] = tok
-    return out
 
 
 def _emit(body: str, output: str | None) -> None:
