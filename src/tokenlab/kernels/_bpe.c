@@ -171,6 +171,20 @@ static inline int64_t run_letters(const uint8_t *tab, const uint8_t *b, int64_t 
     return run_any(tab, b, j, end, LETTER);
 }
 
+/* o200k's [\p{Ll}\p{Lm}\p{Lo}\p{M}]+ (LOWERISH): in ASCII exactly a-z */
+static inline int64_t run_lower(const uint8_t *tab, const uint8_t *b, int64_t j, int64_t end) {
+    while (j + 8 <= end) {
+        uint64_t stop = ~between(load8u(b + j), 0x60, 0x7B) & HIGH;
+        if (stop) {
+            j += __builtin_ctzll(stop) >> 3;
+            if (b[j] < 0x80) return j;
+            break;
+        }
+        j += 8;
+    }
+    return run_any(tab, b, j, end, LOWERISH);
+}
+
 /* [^\s\p{L}\p{N}]+ over ASCII punctuation */
 static inline int64_t run_punct(const uint8_t *tab, const uint8_t *b, int64_t j, int64_t end) {
     while (j + 8 <= end) {
@@ -323,7 +337,7 @@ static int64_t o200k_lower_tail(const uint8_t *tab, const uint8_t *b, int64_t p,
         if (k & LOWERISH) last_lower = q;
     }
     if (q < end) {
-        if (cls_at(tab, b, q, &w) & LOWERISH) return run_any(tab, b, q + w, end, LOWERISH);
+        if (cls_at(tab, b, q, &w) & LOWERISH) return run_lower(tab, b, q + w, end);
     }
     return last_lower;
 }
@@ -332,7 +346,7 @@ static int64_t o200k_lower_tail(const uint8_t *tab, const uint8_t *b, int64_t p,
 static int64_t o200k_upper_head(const uint8_t *tab, const uint8_t *b, int64_t p, int64_t end) {
     int64_t q = run_any(tab, b, p, end, UPPERISH);
     if (q == p) return -1;
-    return run_any(tab, b, q, end, LOWERISH);
+    return run_lower(tab, b, q, end);
 }
 
 static inline int64_t o200k_suffix(const uint8_t *b, int64_t r, int64_t end) {
