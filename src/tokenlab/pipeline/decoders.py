@@ -8,6 +8,7 @@ import re
 import regex
 
 from ..errors import FormatError
+from .fields import sequence_items
 
 
 class Decoder:
@@ -267,7 +268,7 @@ class Sequence(Decoder):
 
     @classmethod
     def from_dict(cls, d: dict) -> Sequence:
-        return cls([decoder_from_dict(x) for x in _items(d, "decoders")])
+        return cls([decoder_from_dict(x) for x in sequence_items(d, "decoders")])
 
 
 _SIMPLE = {"ByteFallback": ByteFallback, "Fuse": Fuse}
@@ -299,11 +300,3 @@ def walk(decoder: Decoder | None):
     if isinstance(decoder, Sequence):
         for d in decoder.decoders:
             yield from walk(d)
-
-
-def _items(d: dict, key: str) -> list:
-    """A Sequence's list of parts (HF refuses anything but a list)."""
-    items = d[key]
-    if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
-        raise FormatError(f"Sequence {key} must be a list of objects, got {str(items)[:60]}")
-    return items

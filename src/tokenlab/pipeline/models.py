@@ -9,6 +9,7 @@ import heapq
 import random
 
 from ..errors import FormatError
+from .fields import flag
 
 Token = tuple[int, str, int, int]
 
@@ -398,16 +399,6 @@ class Unigram(Model):
     @classmethod
     def from_dict(cls, d: dict) -> Unigram:
         return cls([(p, s) for p, s in d["vocab"]], d.get("unk_id"), flag(d, "byte_fallback"))
-
-
-def flag(d: dict, key: str, default: bool = False) -> bool:
-    """A boolean field, typed as strictly as HF reads it (an integer or a string is an error, not truthy)."""
-    value = d.get(key, default)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise FormatError(f"{key} must be true or false, got {value!r}"[:120])
-    return value
 
 
 _MODELS = {"BPE": BPE, "WordPiece": WordPiece, "WordLevel": WordLevel, "Unigram": Unigram}

@@ -12,6 +12,7 @@ import regex
 
 from ..errors import FormatError
 from . import hf_unicode
+from .fields import sequence_items
 from .normalized import NormalizedString, regex_matches
 
 
@@ -45,7 +46,7 @@ class Sequence(Normalizer):
 
     @classmethod
     def from_dict(cls, d: dict) -> Sequence:
-        return cls([normalizer_from_dict(x) for x in _items(d, "normalizers")])
+        return cls([normalizer_from_dict(x) for x in sequence_items(d, "normalizers")])
 
 
 class UnicodeForm(Normalizer):
@@ -305,11 +306,3 @@ def normalizer_from_dict(d: dict | None) -> Normalizer | None:
         except KeyError as exc:
             raise FormatError(f"normalizer {kind!r} lacks field {exc}") from None
     raise FormatError(f"normalizer {kind!r} is not supported")
-
-
-def _items(d: dict, key: str) -> list:
-    """A Sequence's list of parts (HF refuses anything but a list)."""
-    items = d[key]
-    if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
-        raise FormatError(f"Sequence {key} must be a list of objects, got {str(items)[:60]}")
-    return items

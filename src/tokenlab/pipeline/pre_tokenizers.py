@@ -14,6 +14,7 @@ import regex
 from ..errors import FormatError
 from . import hf_unicode
 from .byte_map import bytes_to_unicode
+from .fields import sequence_items
 from .normalized import BEHAVIORS, NormalizedString, char_matches, invert, regex_matches
 
 GPT2_REGEX = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
@@ -92,7 +93,7 @@ class Sequence(PreTokenizer):
 
     @classmethod
     def from_dict(cls, d: dict) -> Sequence:
-        return cls([pre_tokenizer_from_dict(x) for x in _items(d, "pretokenizers")])
+        return cls([pre_tokenizer_from_dict(x) for x in sequence_items(d, "pretokenizers")])
 
 
 @lru_cache(maxsize=256)
@@ -405,11 +406,3 @@ def pre_tokenizer_from_dict(d: dict | None) -> PreTokenizer | None:
         except KeyError as exc:
             raise FormatError(f"pre-tokenizer {kind!r} lacks field {exc}") from None
     raise FormatError(f"pre-tokenizer {kind!r} is not supported")
-
-
-def _items(d: dict, key: str) -> list:
-    """A Sequence's list of parts (HF refuses anything but a list)."""
-    items = d[key]
-    if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
-        raise FormatError(f"Sequence {key} must be a list of objects, got {str(items)[:60]}")
-    return items

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..errors import FormatError
 from .encoding import Encoding
+from .fields import sequence_items
 
 BYTE_LEVEL_SPACE = "\u0120"  # "Ġ", the byte-level character of b" "
 
@@ -206,7 +207,7 @@ class Sequence(PostProcessor):
 
     @classmethod
     def from_dict(cls, d: dict) -> Sequence:
-        return cls([post_processor_from_dict(x) for x in _items(d, "processors")])
+        return cls([post_processor_from_dict(x) for x in sequence_items(d, "processors")])
 
 
 def _split_by_sequence(enc: Encoding, n: int) -> list[Encoding]:
@@ -239,11 +240,3 @@ def post_processor_from_dict(d: dict | None) -> PostProcessor | None:
         return _WITH_FIELDS[kind].from_dict(d)
     except (KeyError, TypeError, ValueError) as exc:
         raise FormatError(f"post-processor {kind!r} is corrupt ({exc!r})") from None
-
-
-def _items(d: dict, key: str) -> list:
-    """A Sequence's list of parts (HF refuses anything but a list)."""
-    items = d[key]
-    if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
-        raise FormatError(f"Sequence {key} must be a list of objects, got {str(items)[:60]}")
-    return items
