@@ -1,8 +1,8 @@
 """The C kernel (``tokenlab.kernels._bpe``) behind `Tokenizer`: tables built once per tokenizer.
 
-Same interface as the numba `FastBPE` (``encode_bytes``, ``encode_texts``, ``split_ends``,
-``decode_array``) so `Tokenizer` takes whichever is available: C first (no JIT, fastest), then
-numba, then pure Python. Ids are identical on all three (tests compare them).
+Same encode interface as the numba `FastBPE` (``encode_bytes``, ``encode_texts``, ``split_ends``; decode is
+``decode_bytes``, which reads the ids itself) so `Tokenizer` takes whichever is available: C first (no JIT,
+fastest), then numba, then pure Python. Ids are identical on all three (tests compare them).
 """
 
 from __future__ import annotations
@@ -69,16 +69,6 @@ class NativeBPE:
 
     def split_ends(self, data) -> np.ndarray:
         return np.asarray(self.kernel.split(data), dtype=np.int64)
-
-    def decode_array(self, ids) -> tuple[np.ndarray | None, int]:
-        """(uint8 array of the token bytes, -1) or (None, index of the first unknown id)."""
-        if isinstance(ids, np.ndarray):
-            ids = ids.tolist()
-        try:
-            data = self.kernel.decode(ids)
-        except IndexError as exc:
-            return None, int(exc.args[0])
-        return np.frombuffer(data, dtype=np.uint8), -1
 
     def decode_bytes(self, ids) -> bytes:
         """Joined token bytes; IndexError(position) on an unknown id."""
