@@ -180,3 +180,20 @@ def test_o200k_equals_tiktoken(o200k_pair, real_docs, adversarial_docs):
     assert ours.encode_batch(docs, num_threads=2, disallowed_special=()) == ref.encode_ordinary_batch(docs)
     for text in long_runs():
         assert ours.encode_ordinary(text[:8000]) == ref.encode_ordinary(text[:8000])
+
+
+def test_piece_tables_grow_and_start_over_without_changing_ids(cl100k, cl100k_ref):
+    """Enough distinct pieces to make the short-piece table double several times and the long-piece table (8,192
+    entries at most) start over, each encoded twice (the second pass reads the tables): ids equal tiktoken's."""
+    import random
+
+    rng = random.Random(7)
+    alphabet = "abcdefghijklmnopqrstuvwxyzéßøłæ"
+    short = " ".join("".join(rng.choice(alphabet) for _ in range(rng.randint(2, 9))) for _ in range(60_000))
+    long = " ".join("".join(rng.choice(alphabet) for _ in range(rng.randint(25, 60))) for _ in range(9_000))
+    cjk = "".join(chr(rng.randint(0x4E00, 0x9FFF)) for _ in range(30_000))
+    tok = dataclasses.replace(cl100k)  # a fresh encoder: empty tables
+    for text in (short, long, cjk, short, long, cjk):
+        for start in range(0, len(text), 50_000):
+            chunk = text[start:start + 50_000]
+            assert tok.encode_ordinary(chunk) == cl100k_ref.encode_ordinary(chunk)

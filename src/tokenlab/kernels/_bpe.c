@@ -30,7 +30,7 @@
 
 #define NO_RANK 0x7FFFFFFFu
 #define SMALL 256          /* pieces up to this many bytes merge in place */
-#define CACHE_BITS 17
+#define CACHE_BITS 15       /* the piece table starts at 2^15 entries (2 MB) */
 #define CACHE_KEY 24       /* longest piece the cache holds (bytes) */
 #define CACHE_IDS 9        /* most ids a cached piece may have */
 #define GOLDEN 0x9E3779B97F4A7C15ull
@@ -47,13 +47,32 @@ typedef struct {
 } CEntry; /* 64 bytes: one cache line */
 
 #define HOT_BITS 16
-#define HOT_IDS 3
-/* a piece of <= 15 bytes -> its ids (<= 3): k0 = bytes 0..7, k1 = bytes 8..14 | length << 56 */
-typedef struct { uint64_t k0, k1; uint32_t ids[HOT_IDS]; uint8_t nids, pad[3]; } HEntry;
+#define HOT_IDS 5
+#define OUT_SLACK 8        /* output buffers hold this many ids past the text's length: hits store 5 ids blindly */
+/* a piece of <= 15 bytes -> its ids (<= 5, 24 bits each, so vocabularies below 2^24 ids):
+   k0 = bytes 0..7, k1 = bytes 8..14 | length << 56 */
+typedef struct { uint64_t k0, k1; uint8_t idb[3 * HOT_IDS]; uint8_t nids; } HEntry;
+
+static inline uint32_t load4(const uint8_t *p) {
+    uint32_t w;
+    memcpy(&w, p, 4);
+    return w;
+}
+
+/* a piece of > CACHE_KEY bytes: its bytes and ids live in the cache's arenas */
+typedef struct { uint64_t h; uint32_t len, nids; uint64_t boff, ioff; } LEntry; /* h 0 = empty */
+
+#define BIG_MAX_BITS 20     /* the piece table grows to 2^20 entries (64 MB), then starts over */
+#define LONG_BITS 14        /* the long-piece table: 2^14 slots, half used at most */
+#define LONG_ARENA (32u << 20) /* bytes of long pieces kept before the long table starts over */
 
 typedef struct {
-    HEntry hot[1 << HOT_BITS]; /* 512 KB, stays in L2: the most frequent short pieces */
-    CEntry big[1 << CACHE_BITS];
+    HEntry hot[1 << HOT_BITS]; /* direct-mapped, 2 MB: the most frequent short pieces, no probing */
+    CEntry *big;               /* open addressing, linear probing, grows at 3/4 load: every piece of <= 24 bytes */
+    uint64_t bmask; int bshift; int64_t bcount;
+    LEntry *lt; int64_t lcount;  /* long pieces: hash -> bytes + ids in the arenas below */
+    uint8_t *lbytes; uint64_t lbsize, lbcap;
+    uint32_t *lids; uint64_t lisize, licap;
 } Cache;
 
 typedef struct {
@@ -620,36 +639,129 @@ static inline void piece_words(const uint8_t *p, int64_t n, int64_t avail, uint6
     for (int64_t t = 0, q = 0; t < n; t += 8, q++) w[q] = load_le(p + t, n - t < 8 ? n - t : 8);
 }
 
-/* ids of a piece the hot cache missed: whole token (ignore_merges), the big cache, else BPE */
+static inline uint64_t big_hash(const uint64_t w[3], int64_t n) {
+    uint64_t h = (w[0] * GOLDEN) ^ ((w[1] + (uint64_t)n) * 0xC2B2AE3D27D4EB4Full) ^ (w[2] * 0x165667B19E3779F9ull);
+    h ^= h >> 31;
+    h *= 0xD6E8FEB86659FD93ull;
+    return h;
+}
+
+/* the slot holding the piece, else the empty slot where it belongs */
+static inline CEntry *big_slot(const Cache *c, const uint64_t w[3], int64_t n, uint64_t h) {
+    uint64_t slot = h >> c->bshift;
+    for (;;) {
+        CEntry *ce = &c->big[slot];
+        if (ce->klen == 0 || (ce->klen == n && ce->k[0] == w[0] && ce->k[1] == w[1] && ce->k[2] == w[2])) return ce;
+        slot = (slot + 1) & c->bmask;
+    }
+}
+
+/* room for one more entry: double the table (rehash), or at its largest start it over; 0 when out of memory */
+static int big_reserve(Cache *c) {
+    uint64_t cap = c->bmask + 1;
+    if ((uint64_t)(c->bcount + 1) * 4 <= cap * 3) return 1;
+    if (cap >= (1ull << BIG_MAX_BITS)) {
+        memset(c->big, 0, cap * sizeof(CEntry));
+        c->bcount = 0;
+        return 1;
+    }
+    CEntry *old = c->big, *nb = calloc(2 * cap, sizeof(CEntry));
+    if (!nb) return 0;
+    c->big = nb;
+    c->bmask = 2 * cap - 1;
+    c->bshift -= 1;
+    for (uint64_t t = 0; t < cap; t++) {
+        if (!old[t].klen) continue;
+        CEntry *dst = big_slot(c, old[t].k, old[t].klen, big_hash(old[t].k, old[t].klen));
+        *dst = old[t];
+    }
+    free(old);
+    return 1;
+}
+
+static inline LEntry *long_slot(const Cache *c, const uint8_t *p, int64_t n, uint64_t h) {
+    uint64_t mask = (1u << LONG_BITS) - 1, slot = (h * GOLDEN) >> (64 - LONG_BITS);
+    for (;;) {
+        LEntry *le = &c->lt[slot];
+        if (!le->h || (le->h == h && le->len == n && memcmp(c->lbytes + le->boff, p, n) == 0)) return le;
+        slot = (slot + 1) & mask;
+    }
+}
+
+static void long_clear(Cache *c) {
+    memset(c->lt, 0, sizeof(LEntry) << LONG_BITS);
+    c->lcount = 0;
+    c->lbsize = c->lisize = 0;
+}
+
+static int grow_to(void **buf, uint64_t *cap, uint64_t need, size_t unit) {
+    if (need <= *cap) return 1;
+    uint64_t nc = *cap ? *cap : 4096;
+    while (nc < need) nc *= 2;
+    void *p = realloc(*buf, nc * unit);
+    if (!p) return 0;
+    *buf = p;
+    *cap = nc;
+    return 1;
+}
+
+/* remember a long piece's ids (best effort: out of memory or a full arena only skips or resets the table) */
+static void long_put(Cache *c, const uint8_t *p, int64_t n, uint64_t h, const uint32_t *ids, int64_t k) {
+    if ((uint64_t)n > LONG_ARENA / 4) return;
+    if (c->lcount + 1 > (1 << (LONG_BITS - 1)) || c->lbsize + n > LONG_ARENA) long_clear(c);
+    if (!grow_to((void **)&c->lbytes, &c->lbcap, c->lbsize + n, 1)) return;
+    if (!grow_to((void **)&c->lids, &c->licap, c->lisize + k, sizeof(uint32_t))) return;
+    LEntry *le = long_slot(c, p, n, h);
+    if (le->h) return;
+    memcpy(c->lbytes + c->lbsize, p, n);
+    memcpy(c->lids + c->lisize, ids, k * sizeof(uint32_t));
+    le->h = h; le->len = (uint32_t)n; le->nids = (uint32_t)k; le->boff = c->lbsize; le->ioff = c->lisize;
+    c->lbsize += n;
+    c->lisize += k;
+    c->lcount++;
+}
+
+/* ids of a piece the hot cache missed: whole token (ignore_merges), the piece tables, else BPE */
 static inline int64_t encode_piece_slow(const Model *m, Cache *cache, const uint8_t *b, int64_t s, int64_t e,
                                         int64_t bend, uint32_t *out) {
     int64_t n = e - s;
     if (n == 1) { out[0] = m->byte_ids[b[s]]; return 1; }
-    if (m->ignore_merges) {
-        const VEntry *v = n <= m->max_len ? vt_get(m, b + s, n) : NULL;
-        if (v) { out[0] = v->id; return 1; }
-    }
-    CEntry *ce = NULL;
-    uint64_t w[3];
     if (n <= CACHE_KEY) {
+        uint64_t w[3];
         piece_words(b + s, n, bend - s, w);
-        uint64_t h = (w[0] * GOLDEN) ^ ((w[1] + (uint64_t)n) * 0xC2B2AE3D27D4EB4Full) ^ (w[2] * 0x165667B19E3779F9ull);
-        h ^= h >> 31;
-        h *= 0xD6E8FEB86659FD93ull;
-        ce = &cache->big[h >> (64 - CACHE_BITS)];
-        if (ce->klen == n && ce->k[0] == w[0] && ce->k[1] == w[1] && ce->k[2] == w[2]) {
+        uint64_t h = big_hash(w, n);
+        CEntry *ce = big_slot(cache, w, n, h);
+        if (ce->klen) {
             int k = ce->nids;
             for (int t = 0; t < k; t++) out[t] = ce->ids[t];
             return k;
         }
+        const VEntry *v = m->ignore_merges && n <= m->max_len ? vt_get(m, b + s, n) : NULL;
+        int64_t k;
+        if (v) { out[0] = v->id; k = 1; }
+        else k = bpe_small(m, b, s, e, out);
+        if (k > 0 && k <= CACHE_IDS && big_reserve(cache)) {
+            ce = big_slot(cache, w, n, h);
+            ce->k[0] = w[0]; ce->k[1] = w[1]; ce->k[2] = w[2];
+            ce->klen = (uint8_t)n;
+            ce->nids = (uint8_t)k;
+            memcpy(ce->ids, out, k * sizeof(uint32_t));
+            cache->bcount++;
+        }
+        return k;
+    }
+    if (m->ignore_merges && n <= m->max_len) {
+        const VEntry *v = vt_get(m, b + s, n);
+        if (v) { out[0] = v->id; return 1; }
+    }
+    uint64_t h = hash_bytes(b + s, n);
+    LEntry *le = long_slot(cache, b + s, n, h);
+    if (le->h) {
+        memcpy(out, cache->lids + le->ioff, le->nids * sizeof(uint32_t));
+        return le->nids;
     }
     int64_t k = n <= SMALL ? bpe_small(m, b, s, e, out) : bpe_long(m, b, s, e, out);
-    if (ce && k > 0 && k <= CACHE_IDS) {
-        ce->k[0] = w[0]; ce->k[1] = w[1]; ce->k[2] = w[2];
-        ce->klen = (uint8_t)n;
-        ce->nids = (uint8_t)k;
-        memcpy(ce->ids, out, k * sizeof(uint32_t));
-    }
+    if (k > 0) long_put(cache, b + s, n, h, out, k);
     return k;
 }
 
@@ -688,17 +800,24 @@ static inline int64_t encode_piece(const Model *m, Cache *cache, const uint8_t *
                                    int64_t bend, HotKey hk, uint32_t *out) {
     HEntry *he = hk.he;
     if (!he) return encode_piece_slow(m, cache, b, s, e, bend, out);
-    if (he->k0 == hk.k0 && he->k1 == hk.k1) {
-        out[0] = he->ids[0];
-        if (he->nids > 1) { out[1] = he->ids[1]; if (he->nids > 2) out[2] = he->ids[2]; }
+    if (he->k0 == hk.k0 && he->k1 == hk.k1) { /* all five slots stored, only nids of them kept */
+        out[0] = load4(he->idb) & 0xFFFFFFu;
+        out[1] = load4(he->idb + 3) & 0xFFFFFFu;
+        out[2] = load4(he->idb + 6) & 0xFFFFFFu;
+        out[3] = load4(he->idb + 9) & 0xFFFFFFu;
+        out[4] = load4(he->idb + 12) & 0xFFFFFFu;
         return he->nids;
     }
     int64_t k = encode_piece_slow(m, cache, b, s, e, bend, out);
-    if (k > 0 && k <= HOT_IDS) {
+    if (k > 0 && k <= HOT_IDS && m->n_vocab <= (1u << 24)) {
         he->k0 = hk.k0;
         he->k1 = hk.k1;
         he->nids = (uint8_t)k;
-        for (int64_t t = 0; t < k; t++) he->ids[t] = out[t];
+        for (int64_t t = 0; t < k; t++) {
+            he->idb[3 * t] = (uint8_t)out[t];
+            he->idb[3 * t + 1] = (uint8_t)(out[t] >> 8);
+            he->idb[3 * t + 2] = (uint8_t)(out[t] >> 16);
+        }
     }
     return k;
 }
@@ -746,7 +865,22 @@ static int64_t encode_text(const Model *m, Cache *cache, const uint8_t *b, int64
     return o;
 }
 
-static Cache *new_cache(void) { return calloc(1, sizeof(Cache)); }
+static void free_cache(Cache *c) {
+    if (!c) return;
+    free(c->big); free(c->lt); free(c->lbytes); free(c->lids);
+    free(c);
+}
+
+static Cache *new_cache(void) {
+    Cache *c = calloc(1, sizeof(Cache));
+    if (!c) return NULL;
+    c->big = calloc((size_t)1 << CACHE_BITS, sizeof(CEntry));
+    c->lt = calloc((size_t)1 << LONG_BITS, sizeof(LEntry));
+    if (!c->big || !c->lt) { free_cache(c); return NULL; }
+    c->bmask = (1ull << CACHE_BITS) - 1;
+    c->bshift = 64 - CACHE_BITS;
+    return c;
+}
 
 /* ------------------------------------------------------------------ Python: construction */
 static int get_buffer(PyObject *obj, Py_buffer *view, const char *what) {
@@ -885,9 +1019,9 @@ static int Encoder_init(EncoderObject *self, PyObject *args, PyObject *kw) {
         if (!self->ints[i]) goto done;
         self->n_ints = i + 1;
     }
-    for (int t = 0; t < 64; t++) { free(self->pool[t]); self->pool[t] = NULL; }
-    if (!self->cache) self->cache = new_cache();
-    else memset(self->cache, 0, sizeof(Cache));
+    for (int t = 0; t < 64; t++) { free_cache(self->pool[t]); self->pool[t] = NULL; }
+    free_cache(self->cache);
+    self->cache = new_cache();
     if (!self->cache) { PyErr_NoMemory(); goto done; }
     rc = 0;
 done:
@@ -902,9 +1036,9 @@ done:
 static void Encoder_dealloc(EncoderObject *self) {
     model_free(&self->m);
     free_ints(self);
-    free(self->cache);
+    free_cache(self->cache);
     free(self->obuf);
-    for (int t = 0; t < 64; t++) free(self->pool[t]);
+    for (int t = 0; t < 64; t++) free_cache(self->pool[t]);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -970,7 +1104,7 @@ static void free_ints(EncoderObject *self) {
 
 /* the encoder's cache and output buffer (capacity >= n ids), or fresh ones when another thread holds them */
 static Cache *take_cache(EncoderObject *self, int *owned, uint32_t **out, int64_t n) {
-    size_t need = n > 0 ? (size_t)n : 1;
+    size_t need = (n > 0 ? (size_t)n : 1) + OUT_SLACK;
     if (__sync_bool_compare_and_swap(&self->cache_busy, 0, 1)) {
         if (self->ocap < need) {
             size_t cap = self->ocap ? self->ocap : 4096;
@@ -992,7 +1126,7 @@ static Cache *take_cache(EncoderObject *self, int *owned, uint32_t **out, int64_
 }
 
 static void give_cache(EncoderObject *self, Cache *cache, int owned, uint32_t *out) {
-    if (owned) { free(cache); free(out); }
+    if (owned) { free_cache(cache); free(out); }
     else __sync_lock_release(&self->cache_busy);
 }
 
@@ -1093,7 +1227,7 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
         has_view[d] = (char)hv;
         lens[d] = n;
         starts[d] = total;
-        total += n;
+        total += n + OUT_SLACK;
     }
     flat = malloc((total ? total : 1) * sizeof(uint32_t));
     if (!flat) { PyErr_NoMemory(); goto done; }
@@ -1147,7 +1281,7 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
             job.failed = 1;
         }
         if (pooled) __sync_lock_release(&self->pool_busy);
-        else for (int t = 0; t < nthreads; t++) free(workers[t].cache);
+        else for (int t = 0; t < nthreads; t++) free_cache(workers[t].cache);
     }
     if (job.failed) { PyErr_NoMemory(); goto done; }
     res = PyList_New(nd);
