@@ -19,6 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define LETTER 1
 #define NUMBER 2
@@ -86,6 +89,7 @@ typedef struct {
     PEntry *pt; uint64_t pmask; int pshift;
     uint32_t byte_ids[256];
     int pattern, split_digits, ignore_merges, any_split;
+    int ascii_blocks;        /* the class table's ASCII part is the one ascii_masks assumes */
 } Model;
 
 typedef struct {
@@ -423,6 +427,154 @@ static inline int64_t chunk_end(const uint8_t *tab, const uint8_t *b, int64_t i,
     int w;
     if (cls_at(tab, b, i, &w) & NUMBER) return digits(tab, b, i + w, end, 1, split_digits);
     return run_none(tab, b, i + w, end, NUMBER);
+}
+
+/* ------------------------------------------------------------------ cl100k on 64-byte ASCII blocks
+   The regex decides piece starts sequentially, but on ASCII text each start follows from a few neighbouring
+   classes, so a whole block's starts come from shifts and ands of class masks (bit t = byte t), with no branch
+   per piece. The rules, for a block that begins at a piece start:
+     letter  after a letter: no; after a non-newline space or a starting punctuation char (it joins the letters:
+             "[^\r\n\p{L}\p{N}]?\p{L}+"): no; otherwise yes.
+     punct   after punct or ' ' (" ?[^\s\p{L}\p{N}]+"): no; otherwise yes.
+     digit   at each run start and every third digit after it ("\p{N}{1,3}").
+     newline right after punctuation (and the newlines after it): no, they end that piece ("[\r\n]*").
+     space   a run's first char; after the run's last newline (if spaces follow it up to a non-space); a run's
+             last char when the one before is a non-newline space too ("\s+(?!\S)" gives it back).
+     'x      an apostrophe that starts a piece and is followed by s d m t ll ve re (any case) is its own piece,
+             so a letter right after that contraction starts one.
+   tests/test_native_kernel.py fuzzes these against the state machine and tiktoken. */
+typedef struct { uint64_t L, D, NL, SP, SO, P, HI; } AsciiMasks;
+
+static inline void ascii_masks(const uint8_t *p, AsciiMasks *k) {
+#if defined(__SSE2__)
+    uint64_t L = 0, D = 0, NL = 0, SP = 0, SO = 0, HI = 0;
+    for (int q = 0; q < 4; q++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(p + 16 * q));
+        __m128i lo = _mm_or_si128(x, _mm_set1_epi8(0x20));
+        __m128i l = _mm_and_si128(_mm_cmpgt_epi8(lo, _mm_set1_epi8(0x60)), _mm_cmplt_epi8(lo, _mm_set1_epi8(0x7B)));
+        __m128i d = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(0x2F)), _mm_cmplt_epi8(x, _mm_set1_epi8(0x3A)));
+        __m128i nl = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(10)), _mm_cmpeq_epi8(x, _mm_set1_epi8(13)));
+        __m128i ws = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(8)), _mm_cmplt_epi8(x, _mm_set1_epi8(14)));
+        __m128i sp = _mm_cmpeq_epi8(x, _mm_set1_epi8(32));
+        int sh = 16 * q;
+        L |= (uint64_t)(uint16_t)_mm_movemask_epi8(l) << sh;
+        D |= (uint64_t)(uint16_t)_mm_movemask_epi8(d) << sh;
+        NL |= (uint64_t)(uint16_t)_mm_movemask_epi8(nl) << sh;
+        SO |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_andnot_si128(nl, ws)) << sh;
+        SP |= (uint64_t)(uint16_t)_mm_movemask_epi8(sp) << sh;
+        HI |= (uint64_t)(uint16_t)_mm_movemask_epi8(x) << sh;
+    }
+    k->L = L; k->D = D; k->NL = NL; k->SP = SP; k->SO = SO; k->HI = HI;
+#else
+    k->L = k->D = k->NL = k->SP = k->SO = k->HI = 0;
+    for (int t = 0; t < 64; t++) {
+        uint8_t c = p[t], f = c | 0x20;
+        uint64_t bit = 1ull << t;
+        if (c >= 0x80) k->HI |= bit;
+        else if (f >= 'a' && f <= 'z') k->L |= bit;
+        else if (c >= '0' && c <= '9') k->D |= bit;
+        else if (c == 10 || c == 13) k->NL |= bit;
+        else if (c == 32) k->SP |= bit;
+        else if (c >= 9 && c <= 13) k->SO |= bit;
+    }
+#endif
+    k->P = ~(k->L | k->D | k->NL | k->SP | k->SO | k->HI);
+}
+
+/* mask of bytes equal to c, or to c and its upper case when c is a lower-case letter */
+static inline uint64_t byte_mask(const uint8_t *p, uint8_t c) {
+#if defined(__SSE2__)
+    uint64_t r = 0;
+    __m128i fold = _mm_set1_epi8(c >= 'a' ? 0x20 : 0), want = _mm_set1_epi8((char)c);
+    for (int q = 0; q < 4; q++) {
+        __m128i x = _mm_or_si128(_mm_loadu_si128((const __m128i *)(p + 16 * q)), fold);
+        r |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, want)) << (16 * q);
+    }
+    return r;
+#else
+    uint64_t r = 0;
+    for (int t = 0; t < 64; t++) r |= (uint64_t)((p[t] | (c >= 'a' ? 0x20 : 0)) == c) << t;
+    return r;
+#endif
+}
+
+#define BLOCK_MARGIN 56  /* starts at bits >= this are left to the next block (they may need bytes past 63) */
+
+/* cl100k piece starts in p[0..64) (pure ASCII, p[0] starts a piece); those below BLOCK_MARGIN are final */
+static inline uint64_t cl100k_starts(const uint8_t *p, const AsciiMasks *k) {
+    const uint64_t L = k->L, D = k->D, NL = k->NL, SP = k->SP, P = k->P;
+    const uint64_t S = SP | k->SO;
+    uint64_t pstart = P & ~((P | SP) << 1);
+    uint64_t starts = pstart | (L & ~((L | S | pstart) << 1));
+    /* digits: run starts, then every third digit of a run */
+    uint64_t g = D & ~(D << 1), run4 = D & (D << 1) & (D << 2) & (D << 3);
+    starts |= g;
+    while ((g = (g << 3) & run4)) starts |= g;
+    /* whitespace: newlines right after punctuation belong to it */
+    uint64_t seed = NL & (P << 1);
+    uint64_t wp = (S | NL) & ~(((NL + seed) ^ NL) & NL);
+    starts |= wp & ~(wp << 1);                                  /* a run's first char */
+    starts |= wp & ~(wp >> 1) & S & (S << 1) & ~(1ull << 63);   /* its last, after another space */
+    uint64_t cand = S & ((NL & wp) << 1);                       /* spaces right after a newline */
+    if (cand) {
+        /* the last one's run may go on past the block: left out, and no start follows it in this block, so
+           the next block begins before it and decides it */
+        if ((((S + cand) ^ S) & S) >> 63) cand &= ~(1ull << (63 - __builtin_clzll(cand)));
+        uint64_t bad = (S + cand) & ~S & NL;                     /* followed by another newline: not a start */
+        while (bad) {
+            uint64_t below = cand & ((bad & -bad) - 1);
+            if (below) cand &= ~(1ull << (63 - __builtin_clzll(below)));
+            bad &= bad - 1;
+        }
+        starts |= cand;
+    }
+    uint64_t apos = pstart & byte_mask(p, 39);
+    if (apos) {
+        uint64_t sdmt = byte_mask(p, 's') | byte_mask(p, 'd') | byte_mask(p, 'm') | byte_mask(p, 't');
+        uint64_t l = byte_mask(p, 'l'), e = byte_mask(p, 'e');
+        uint64_t c1 = apos & (sdmt >> 1);
+        uint64_t c2 = apos & ~c1 & (((l >> 1) & (l >> 2)) | (((byte_mask(p, 'v') | byte_mask(p, 'r')) >> 1) & (e >> 2)));
+        starts |= ((c1 << 2) | (c2 << 3)) & L;
+    }
+    return starts | 1;
+}
+
+/* phase A: piece ends from i (a piece start) on, at most max of them, within [i, ce); returns how many */
+static inline int fill_ends(const Model *m, const uint8_t *b, int64_t i, int64_t ce, int64_t *ends, int max) {
+    const uint8_t *tab = m->cls;
+    int np = 0;
+    if (m->pattern == P_CL100K && m->ascii_blocks) {
+        while (np < max && i < ce) {
+            if (max - np < BLOCK_MARGIN && np > 0) break; /* a full block may not fit: end the batch here */
+            if (ce - i >= 64) {
+                AsciiMasks k;
+                ascii_masks(b + i, &k);
+                if (!k.HI) {
+                    uint64_t st = cl100k_starts(b + i, &k) & ~1ull & ((1ull << BLOCK_MARGIN) - 1);
+                    if (st) {
+                        int64_t last = 0;
+                        while (st) {
+                            last = __builtin_ctzll(st);
+                            ends[np++] = i + last;
+                            st &= st - 1;
+                        }
+                        i += last;
+                        continue;
+                    }
+                } else {
+                    /* the state machine up to past the block's last non-ASCII byte */
+                    int64_t stop = i + 64 - __builtin_clzll(k.HI);
+                    while (i < stop && np < max) { i = next_cl100k(tab, b, i, ce); ends[np++] = i; }
+                    continue;
+                }
+            }
+            i = next_cl100k(tab, b, i, ce);
+            ends[np++] = i;
+        }
+        return np;
+    }
+    do { i = next_piece(tab, b, i, ce, m->pattern); ends[np++] = i; } while (np < max && i < ce);
+    return np;
 }
 
 /* ------------------------------------------------------------------ hashing */
@@ -822,26 +974,31 @@ static inline int64_t encode_piece(const Model *m, Cache *cache, const uint8_t *
     return k;
 }
 
-/* Software-pipelined: the next piece is found and its hot-cache line prefetched before the current
-   piece's line is read, so the memory latency of one overlaps the work of the other. */
+/* Two phases per batch of up to PIECE_BATCH pieces: find the batch's piece ends (the pre-tokenizer alone, its
+   branches not interleaved with cache work), then hash every piece and prefetch its hot-cache line, then probe
+   and emit: the cache lines' latency overlaps across the whole batch instead of one piece ahead. */
+#define PIECE_BATCH 128
 #define ENCODE_LOOP(NEXT_AT)                                                        \
     while (i < n) {                                                                 \
         int64_t ce = chunk_end(tab, b, i, n, m->split_digits);                      \
-        int64_t j = NEXT_AT(i);                                                     \
-        HotKey hk = hot_key(cache, b, i, j, n);                                     \
         while (i < ce) {                                                            \
-            int64_t jn = j < ce ? NEXT_AT(j) : ce;                                  \
-            HotKey hn = {NULL, 0, 0};                                               \
-            if (jn > j) {                                                           \
-                hn = hot_key(cache, b, j, jn, n);                                   \
-                if (hn.he) __builtin_prefetch(hn.he);                               \
+            int64_t ends[PIECE_BATCH];                                              \
+            HotKey keys[PIECE_BATCH];                                               \
+            int np = fill_ends(m, b, i, ce, ends, PIECE_BATCH);                     \
+            int64_t s = i;                                                          \
+            for (int t = 0; t < np; t++) {                                          \
+                keys[t] = hot_key(cache, b, s, ends[t], n);                         \
+                if (keys[t].he) __builtin_prefetch(keys[t].he);                     \
+                s = ends[t];                                                        \
             }                                                                       \
-            int64_t k = encode_piece(m, cache, b, i, j, n, hk, out + o);            \
-            if (k < 0) return -1;                                                   \
-            o += k;                                                                 \
-            i = j;                                                                  \
-            j = jn;                                                                 \
-            hk = hn;                                                                \
+            s = i;                                                                  \
+            for (int t = 0; t < np; t++) {                                          \
+                int64_t k = encode_piece(m, cache, b, s, ends[t], n, keys[t], out + o); \
+                if (k < 0) return -1;                                               \
+                o += k;                                                             \
+                s = ends[t];                                                        \
+            }                                                                       \
+            i = ends[np - 1];                                                       \
         }                                                                           \
     }
 
@@ -1009,6 +1166,13 @@ static int Encoder_init(EncoderObject *self, PyObject *args, PyObject *kw) {
     }
     m->pattern = pattern;
     m->split_digits = split_digits;
+    m->ascii_blocks = 1;
+    for (int c = 0; c < 128; c++) {
+        int f = c | 0x20;
+        int want = (f >= 'a' && f <= 'z') ? LETTER : (c >= '0' && c <= '9') ? NUMBER
+                   : (c == 32 || (c >= 9 && c <= 13)) ? SPACE : 0;
+        if ((m->cls[c] & LNS) != want) m->ascii_blocks = 0;
+    }
     m->ignore_merges = ignore_merges;
     m->any_split = any_split;
     free_ints(self);
@@ -1315,12 +1479,15 @@ static PyObject *Encoder_split(EncoderObject *self, PyObject *args) {
     int64_t i = 0;
     while (list && i < n) {
         int64_t ce = chunk_end(m->cls, b, i, n, m->split_digits);
-        while (i < ce) {
-            int64_t j = m->pattern == P_NONE ? ce : next_piece(m->cls, b, i, ce, m->pattern);
-            PyObject *v = PyLong_FromLongLong(j);
-            if (!v || PyList_Append(list, v) < 0) { Py_XDECREF(v); Py_CLEAR(list); break; }
-            Py_DECREF(v);
-            i = j;
+        while (list && i < ce) {
+            int64_t ends[PIECE_BATCH];
+            int np = fill_ends(m, b, i, ce, ends, PIECE_BATCH);
+            for (int t = 0; t < np; t++) {
+                PyObject *v = PyLong_FromLongLong(ends[t]);
+                if (!v || PyList_Append(list, v) < 0) { Py_XDECREF(v); Py_CLEAR(list); break; }
+                Py_DECREF(v);
+            }
+            i = ends[np - 1];
         }
     }
     if (has_view) PyBuffer_Release(&view);
@@ -1419,8 +1586,10 @@ static PyObject *Encoder_stage_times(EncoderObject *self, PyObject *args) {
             while (i < n) {
                 int64_t ce = chunk_end(m->cls, b, i, n, m->split_digits);
                 while (i < ce) {
-                    i = m->pattern == P_NONE ? ce : next_piece(m->cls, b, i, ce, m->pattern);
-                    pieces++;
+                    int64_t ends[PIECE_BATCH];
+                    int np = fill_ends(m, b, i, ce, ends, PIECE_BATCH);
+                    pieces += np;
+                    i = ends[np - 1];
                 }
             }
         }
