@@ -199,41 +199,45 @@ def test_piece_tables_grow_and_start_over_without_changing_ids(cl100k, cl100k_re
             assert tok.encode_ordinary(chunk) == cl100k_ref.encode_ordinary(chunk)
 
 
-# The cl100k pre-tokenizer decides pure-ASCII 64-byte blocks with bit masks (cl100k_starts in _bpe.c); these
-# alphabets crowd each block with the cases its rules name: contractions in any case, spaces and tabs before
-# letters / digits / punctuation, newline runs after punctuation, digit runs, whitespace runs across block edges.
+# cl100k and o200k decide pure-ASCII 64-byte blocks with bit masks (cl100k_starts / o200k_starts in _bpe.c);
+# these alphabets crowd each block with the cases their rules name: contractions in any case and after
+# contractions, case changes inside words, spaces and tabs before letters / digits / punctuation, newline and
+# '/' runs after punctuation, digit runs, whitespace runs across block edges.
 BLOCK_ALPHABETS = [
-    "aZs'tlLvVrReEdDmM \t\n\r\x0b\x0c.,;(0123456789_-\"xy",
+    "aZs'tlLvVrReEdDmM \t\n\r\x0b\x0c.,;(0123456789_-\"xy/",
     "ab  \n\n\t' .,1234567",
-    "x'\n \r\n    \t\t.:9",
+    "x'\n \r\n    \t\t.:9/",
     "abcdefghij     \n\n\n           .",
     "a1 .\n'sS'llLL're'VE'dDtTmM\x1c\x1f\x7f`{[@",
+    "aBcDeFxYz's'S'tT'lL'Ll'vE're'D'm /\n\n\r.,:;1234567 \t'",
 ]
 
 
-def _reference_ends(text: str) -> list[int]:
+def _reference_ends(text: str, pattern: str) -> list[int]:
     import regex
 
     from tokenlab.pretokenize import PATTERNS
 
     ends, pos = [], 0
-    for piece in regex.findall(PATTERNS["cl100k"], text):
+    for piece in regex.findall(PATTERNS[pattern], text):
         pos += len(piece.encode("utf-8"))
         ends.append(pos)
     return ends
 
 
+@pytest.mark.parametrize("pattern", ["cl100k", "o200k"])
 @pytest.mark.parametrize("alphabet", BLOCK_ALPHABETS)
-def test_cl100k_ascii_blocks_equal_the_regex_and_tiktoken(alphabet, cl100k, cl100k_ref):
+def test_ascii_blocks_equal_the_regex_and_tiktoken(pattern, alphabet, cl100k, cl100k_ref, o200k_pair):
     import random
 
-    rng = random.Random(alphabet)
-    kernel_split = cl100k._fast.kernel.split
-    for trial in range(400):
+    tok, ref = (cl100k, cl100k_ref) if pattern == "cl100k" else o200k_pair
+    rng = random.Random(alphabet + pattern)
+    kernel_split = tok._fast.kernel.split
+    for trial in range(300):
         runs = [rng.choice(alphabet) * (rng.randint(1, 70) if rng.random() < 0.08 else 1) for _ in range(300)]
         text = "".join(runs)[: rng.randint(64, 900)]
         if trial % 10 == 0:  # a non-ASCII char somewhere: that block takes the state machine
             at = rng.randrange(len(text))
             text = text[:at] + rng.choice("é’\u3000\u0085中") + text[at:]
-        assert kernel_split(text) == _reference_ends(text), repr(text)
-        assert cl100k.encode_ordinary(text) == cl100k_ref.encode_ordinary(text), repr(text)
+        assert kernel_split(text) == _reference_ends(text, pattern), repr(text)
+        assert tok.encode_ordinary(text) == ref.encode_ordinary(text), repr(text)

@@ -58,14 +58,15 @@ class NativeBPE:
     def encode_texts(self, texts: list[str], to_bytes=None, num_threads: int = 1, as_list: bool = True) -> list:
         """Ids per text; the kernel reads each str's UTF-8 directly and runs POSIX threads."""
         try:
-            out = self.kernel.encode_batch(texts, int(num_threads), as_list)
+            out = self.kernel.encode_batch(texts, int(num_threads), 1 if as_list else 2)
         except UnicodeEncodeError:
             for t in texts:
                 utf8(t)
             raise
         if as_list:
             return out
-        return [np.frombuffer(b, dtype=np.uint32) for b in out]
+        ids, offsets = np.frombuffer(out[0], dtype=np.uint32), np.frombuffer(out[1], dtype=np.int64).tolist()
+        return [ids[a:b] for a, b in zip(offsets[:-1], offsets[1:])]  # views of one buffer
 
     def split_ends(self, data) -> np.ndarray:
         return np.asarray(self.kernel.split(data), dtype=np.int64)

@@ -443,11 +443,11 @@ static inline int64_t chunk_end(const uint8_t *tab, const uint8_t *b, int64_t i,
      'x      an apostrophe that starts a piece and is followed by s d m t ll ve re (any case) is its own piece,
              so a letter right after that contraction starts one.
    tests/test_native_kernel.py fuzzes these against the state machine and tiktoken. */
-typedef struct { uint64_t L, D, NL, SP, SO, P, HI; } AsciiMasks;
+typedef struct { uint64_t L, D, NL, SP, SO, P, HI, UP; } AsciiMasks;
 
 static inline void ascii_masks(const uint8_t *p, AsciiMasks *k) {
 #if defined(__SSE2__)
-    uint64_t L = 0, D = 0, NL = 0, SP = 0, SO = 0, HI = 0;
+    uint64_t L = 0, D = 0, NL = 0, SP = 0, SO = 0, HI = 0, UP = 0;
     for (int q = 0; q < 4; q++) {
         __m128i x = _mm_loadu_si128((const __m128i *)(p + 16 * q));
         __m128i lo = _mm_or_si128(x, _mm_set1_epi8(0x20));
@@ -463,15 +463,16 @@ static inline void ascii_masks(const uint8_t *p, AsciiMasks *k) {
         SO |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_andnot_si128(nl, ws)) << sh;
         SP |= (uint64_t)(uint16_t)_mm_movemask_epi8(sp) << sh;
         HI |= (uint64_t)(uint16_t)_mm_movemask_epi8(x) << sh;
+        UP |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_and_si128(l, _mm_cmplt_epi8(x, _mm_set1_epi8(0x5B)))) << sh;
     }
-    k->L = L; k->D = D; k->NL = NL; k->SP = SP; k->SO = SO; k->HI = HI;
+    k->L = L; k->D = D; k->NL = NL; k->SP = SP; k->SO = SO; k->HI = HI; k->UP = UP;
 #else
-    k->L = k->D = k->NL = k->SP = k->SO = k->HI = 0;
+    k->L = k->D = k->NL = k->SP = k->SO = k->HI = k->UP = 0;
     for (int t = 0; t < 64; t++) {
         uint8_t c = p[t], f = c | 0x20;
         uint64_t bit = 1ull << t;
         if (c >= 0x80) k->HI |= bit;
-        else if (f >= 'a' && f <= 'z') k->L |= bit;
+        else if (f >= 'a' && f <= 'z') { k->L |= bit; if (c < 'a') k->UP |= bit; }
         else if (c >= '0' && c <= '9') k->D |= bit;
         else if (c == 10 || c == 13) k->NL |= bit;
         else if (c == 32) k->SP |= bit;
@@ -539,18 +540,74 @@ static inline uint64_t cl100k_starts(const uint8_t *p, const AsciiMasks *k) {
     return starts | 1;
 }
 
+/* o200k on an ASCII block: as cl100k_starts, except that a letter run also splits before an upper-case letter
+   that follows a lower-case one ("[Lu]*[Ll]+|[Lu]+[Ll]*"), an apostrophe contraction right after letters
+   joins them ("(?i:'s|'t|'re|'ve|'m|'ll|'d)?", and the next letter starts a piece), and punctuation also
+   takes the '/' chars among its trailing newlines ("[\r\n/]*"). Returns 0 (decide this block piece by piece)
+   where a contraction follows another one. */
+static inline uint64_t o200k_starts(const uint8_t *p, const AsciiMasks *k) {
+    const uint64_t L = k->L, D = k->D, NL = k->NL, SP = k->SP, P = k->P, UP = k->UP;
+    const uint64_t S = SP | k->SO, LW = L & ~UP;
+    uint64_t apos = byte_mask(p, 39) & (L << 1);
+    uint64_t cin = 0, after = 0, csuf = 0;
+    if (apos) {
+        uint64_t sdmt = byte_mask(p, 's') | byte_mask(p, 'd') | byte_mask(p, 'm') | byte_mask(p, 't');
+        uint64_t l = byte_mask(p, 'l'), e = byte_mask(p, 'e');
+        uint64_t c1 = apos & (sdmt >> 1);
+        uint64_t c2 = apos & ~c1 & (((l >> 1) & (l >> 2)) | (((byte_mask(p, 'v') | byte_mask(p, 'r')) >> 1) & (e >> 2)));
+        cin = (c1 << 1) | (c2 << 1) | (c2 << 2);
+        if ((c1 | c2) & (cin << 1)) return 0;
+        csuf = c1 | c2 | cin;
+        after = ((c1 << 2) | (c2 << 3)) & L;
+    }
+    /* the [\r\n/] chars reached from a newline right after punctuation; a run may hold several such newlines
+       (after its own '/' chars), so the fill goes by doubling steps rather than one carry */
+    uint64_t T = NL | byte_mask(p, '/');
+    uint64_t absorbed = NL & (P << 1), reach = T;
+    for (int step = 1; step < 64; step <<= 1) {
+        absorbed |= (absorbed << step) & reach;
+        reach &= reach << step;
+    }
+    uint64_t pstart = ((P & ~((P | SP) << 1)) | (P & ~T & (absorbed << 1))) & ~csuf & ~absorbed;
+    uint64_t starts = pstart;
+    starts |= ((L & ~((L | S | pstart) << 1)) | (UP & (LW << 1)) | after) & ~cin;
+    uint64_t g = D & ~(D << 1), run4 = D & (D << 1) & (D << 2) & (D << 3);
+    starts |= g;
+    while ((g = (g << 3) & run4)) starts |= g;
+    uint64_t wp = (S | NL) & ~absorbed;
+    starts |= wp & ~(wp << 1);
+    starts |= wp & ~(wp >> 1) & S & (S << 1) & ~(1ull << 63);
+    uint64_t cand = S & ((NL & wp) << 1);
+    if (cand) {
+        if ((((S + cand) ^ S) & S) >> 63) cand &= ~(1ull << (63 - __builtin_clzll(cand)));
+        uint64_t bad = (S + cand) & ~S & NL;
+        while (bad) {
+            uint64_t below = cand & ((bad & -bad) - 1);
+            if (below) cand &= ~(1ull << (63 - __builtin_clzll(below)));
+            bad &= bad - 1;
+        }
+        starts |= cand;
+    }
+    return starts | 1;
+}
+
 /* phase A: piece ends from i (a piece start) on, at most max of them, within [i, ce); returns how many */
 static inline int fill_ends(const Model *m, const uint8_t *b, int64_t i, int64_t ce, int64_t *ends, int max) {
     const uint8_t *tab = m->cls;
     int np = 0;
-    if (m->pattern == P_CL100K && m->ascii_blocks) {
+    int pat = m->pattern;
+    if ((pat == P_CL100K || pat == P_O200K) && m->ascii_blocks) {
         while (np < max && i < ce) {
             if (max - np < BLOCK_MARGIN && np > 0) break; /* a full block may not fit: end the batch here */
             if (ce - i >= 64) {
                 AsciiMasks k;
                 ascii_masks(b + i, &k);
-                if (!k.HI) {
-                    uint64_t st = cl100k_starts(b + i, &k) & ~1ull & ((1ull << BLOCK_MARGIN) - 1);
+                uint64_t st = 0;
+                int64_t stop = i + 64;   /* where the state machine hands back when the block is not decided */
+                if (!k.HI) st = pat == P_CL100K ? cl100k_starts(b + i, &k) : o200k_starts(b + i, &k);
+                else stop = i + 64 - __builtin_clzll(k.HI); /* past the block's last non-ASCII byte */
+                if (st) {
+                    st &= ~1ull & ((1ull << BLOCK_MARGIN) - 1);
                     if (st) {
                         int64_t last = 0;
                         while (st) {
@@ -562,18 +619,16 @@ static inline int fill_ends(const Model *m, const uint8_t *b, int64_t i, int64_t
                         continue;
                     }
                 } else {
-                    /* the state machine up to past the block's last non-ASCII byte */
-                    int64_t stop = i + 64 - __builtin_clzll(k.HI);
-                    while (i < stop && np < max) { i = next_cl100k(tab, b, i, ce); ends[np++] = i; }
+                    while (i < stop && np < max) { i = next_piece(tab, b, i, ce, pat); ends[np++] = i; }
                     continue;
                 }
             }
-            i = next_cl100k(tab, b, i, ce);
+            i = next_piece(tab, b, i, ce, pat);
             ends[np++] = i;
         }
         return np;
     }
-    do { i = next_piece(tab, b, i, ce, m->pattern); ends[np++] = i; } while (np < max && i < ce);
+    do { i = next_piece(tab, b, i, ce, pat); ends[np++] = i; } while (np < max && i < ce);
     return np;
 }
 
@@ -978,6 +1033,7 @@ static inline int64_t encode_piece(const Model *m, Cache *cache, const uint8_t *
    branches not interleaved with cache work), then hash every piece and prefetch its hot-cache line, then probe
    and emit: the cache lines' latency overlaps across the whole batch instead of one piece ahead. */
 #define PIECE_BATCH 128
+#define PREFETCH_AHEAD 8   /* hot-cache lines requested this many pieces before their probe */
 #define ENCODE_LOOP(NEXT_AT)                                                        \
     while (i < n) {                                                                 \
         int64_t ce = chunk_end(tab, b, i, n, m->split_digits);                      \
@@ -988,11 +1044,13 @@ static inline int64_t encode_piece(const Model *m, Cache *cache, const uint8_t *
             int64_t s = i;                                                          \
             for (int t = 0; t < np; t++) {                                          \
                 keys[t] = hot_key(cache, b, s, ends[t], n);                         \
-                if (keys[t].he) __builtin_prefetch(keys[t].he);                     \
+                if (t < PREFETCH_AHEAD && keys[t].he) __builtin_prefetch(keys[t].he); \
                 s = ends[t];                                                        \
             }                                                                       \
             s = i;                                                                  \
             for (int t = 0; t < np; t++) {                                          \
+                if (t + PREFETCH_AHEAD < np && keys[t + PREFETCH_AHEAD].he)         \
+                    __builtin_prefetch(keys[t + PREFETCH_AHEAD].he);                \
                 int64_t k = encode_piece(m, cache, b, s, ends[t], n, keys[t], out + o); \
                 if (k < 0) return -1;                                               \
                 o += k;                                                             \
@@ -1172,6 +1230,8 @@ static int Encoder_init(EncoderObject *self, PyObject *args, PyObject *kw) {
         int want = (f >= 'a' && f <= 'z') ? LETTER : (c >= '0' && c <= '9') ? NUMBER
                    : (c == 32 || (c >= 9 && c <= 13)) ? SPACE : 0;
         if ((m->cls[c] & LNS) != want) m->ascii_blocks = 0;
+        int kase = (f >= 'a' && f <= 'z') ? (c < 'a' ? UPPERISH : LOWERISH) : 0;
+        if (pattern == P_O200K && (m->cls[c] & (UPPERISH | LOWERISH)) != kase) m->ascii_blocks = 0;
     }
     m->ignore_merges = ignore_merges;
     m->any_split = any_split;
@@ -1365,7 +1425,7 @@ static void *batch_worker(void *arg) {
 static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
     PyObject *seq;
     int nthreads, as_list = 1;
-    if (!PyArg_ParseTuple(args, "Oi|p", &seq, &nthreads, &as_list)) return NULL;
+    if (!PyArg_ParseTuple(args, "Oi|i", &seq, &nthreads, &as_list)) return NULL;
     if (!self->m.cls) { PyErr_SetString(PyExc_RuntimeError, "Encoder not initialised"); return NULL; }
     PyObject *fast = PySequence_Fast(seq, "encode_batch expects a sequence of texts");
     if (!fast) return NULL;
@@ -1382,6 +1442,8 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
     Py_buffer *views = calloc(cnt, sizeof(Py_buffer));
     char *has_view = calloc(cnt, 1);
     uint32_t *flat = NULL;
+    int owned1 = 1;
+    Cache *cache1 = NULL;
     int64_t total = 0;
     if (!data || !lens || !starts || !counts || !views || !has_view) { PyErr_NoMemory(); goto done; }
     for (int64_t d = 0; d < nd; d++) {
@@ -1393,27 +1455,27 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
         starts[d] = total;
         total += n + OUT_SLACK;
     }
-    flat = malloc((total ? total : 1) * sizeof(uint32_t));
-    if (!flat) { PyErr_NoMemory(); goto done; }
-    job.m = &self->m; job.data = data; job.lens = lens; job.starts = starts; job.flat = flat;
-    job.n_docs = nd; job.counts = counts;
     if (nthreads < 1) nthreads = 1;
     if (total < 65536 || nd < 2) nthreads = 1;
     if (nthreads > nd) nthreads = (int)nd;
+    if (nthreads == 1) { /* the encoder's own warm cache and output buffer (no fresh pages to fault in) */
+        cache1 = take_cache(self, &owned1, &flat, total);
+        if (!cache1) { flat = NULL; PyErr_NoMemory(); goto done; }
+    } else {
+        flat = malloc((total ? total : 1) * sizeof(uint32_t));
+        if (!flat) { PyErr_NoMemory(); goto done; }
+    }
+    job.m = &self->m; job.data = data; job.lens = lens; job.starts = starts; job.flat = flat;
+    job.n_docs = nd; job.counts = counts;
     {
         /* groups of ~64 KB of text, so threads balance and a thread's cache stays warm */
         int64_t avg = nd ? total / nd + 1 : 1;
         job.group = 65536 / avg + 1;
     }
     if (nthreads == 1) {
-        int owned;
-        uint32_t *unused;
-        Cache *cache = take_cache(self, &owned, &unused, 1);
-        if (!cache) { PyErr_NoMemory(); goto done; }
         Py_BEGIN_ALLOW_THREADS
-        run_docs(&job, cache, 0, nd);
+        run_docs(&job, cache1, 0, nd);
         Py_END_ALLOW_THREADS
-        give_cache(self, cache, owned, unused);
     } else {
         pthread_t tids[64];
         Worker workers[64];
@@ -1448,6 +1510,27 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
         else for (int t = 0; t < nthreads; t++) free_cache(workers[t].cache);
     }
     if (job.failed) { PyErr_NoMemory(); goto done; }
+    if (as_list == 2) { /* one buffer of all ids back to back, and nd + 1 int64 offsets into it */
+        int64_t k = 0;
+        for (int64_t d = 0; d < nd; d++) k += counts[d];
+        PyObject *ids = PyByteArray_FromStringAndSize(NULL, k * 4);
+        PyObject *offs = PyByteArray_FromStringAndSize(NULL, (nd + 1) * 8);
+        if (ids && offs) {
+            char *dst = PyByteArray_AS_STRING(ids);
+            int64_t *o = (int64_t *)PyByteArray_AS_STRING(offs);
+            int64_t at = 0;
+            for (int64_t d = 0; d < nd; d++) {
+                o[d] = at;
+                memcpy(dst + at * 4, flat + starts[d], counts[d] * 4);
+                at += counts[d];
+            }
+            o[nd] = at;
+            res = PyTuple_Pack(2, ids, offs);
+        }
+        Py_XDECREF(ids);
+        Py_XDECREF(offs);
+        goto done;
+    }
     res = PyList_New(nd);
     if (!res) goto done;
     for (int64_t d = 0; d < nd; d++) {
@@ -1459,7 +1542,9 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
     }
 done:
     if (views && has_view) for (int64_t d = 0; d < nd; d++) if (has_view[d]) PyBuffer_Release(&views[d]);
-    free(data); free(lens); free(starts); free(counts); free(views); free(has_view); free(flat);
+    free(data); free(lens); free(starts); free(counts); free(views); free(has_view);
+    if (cache1) give_cache(self, cache1, owned1, flat);
+    else free(flat);
     Py_DECREF(fast);
     return res;
 }
