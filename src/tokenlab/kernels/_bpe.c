@@ -12,9 +12,11 @@
  * only on a cache miss, and batches split over POSIX threads with the GIL released.
  */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +51,7 @@ typedef struct {
     uint32_t ids[CACHE_IDS];
 } CEntry; /* 64 bytes: one cache line */
 
-#define HOT_BITS 16
+#define HOT_BITS 18        /* 8 MB: 2^16 entries left a sixth of multilingual pieces to conflicts */
 #define HOT_IDS 5
 #define OUT_SLACK 8        /* output buffers hold this many ids past the text's length: hits store 5 ids blindly */
 /* a piece of <= 15 bytes -> its ids (<= 5, 24 bits each, so vocabularies below 2^24 ids):
@@ -846,6 +848,27 @@ static inline void piece_words(const uint8_t *p, int64_t n, int64_t avail, uint6
     for (int64_t t = 0, q = 0; t < n; t += 8, q++) w[q] = load_le(p + t, n - t < 8 ? n - t : 8);
 }
 
+/* zeroed memory for the piece tables: mmap'd, 2 MB aligned and marked for transparent huge pages, since
+   lookups land anywhere in tables of several MB and 4 KB pages would cost a TLB miss on most of them */
+#define HUGE_PAGE ((size_t)2 << 20)
+static void *table_alloc(size_t size) {
+    size_t span = size + HUGE_PAGE;
+    uint8_t *raw = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) return NULL;
+    uint8_t *p = (uint8_t *)(((uintptr_t)raw + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+    if (p > raw) munmap(raw, p - raw);
+    size_t tail = (raw + span) - (p + size);
+    if (tail) munmap(p + size, tail);
+#ifdef MADV_HUGEPAGE
+    if (size >= HUGE_PAGE) madvise(p, size, MADV_HUGEPAGE);
+#endif
+    return p;
+}
+
+static void table_free(void *p, size_t size) {
+    if (p) munmap(p, size);
+}
+
 static inline uint64_t big_hash(const uint64_t w[3], int64_t n) {
     uint64_t h = (w[0] * GOLDEN) ^ ((w[1] + (uint64_t)n) * 0xC2B2AE3D27D4EB4Full) ^ (w[2] * 0x165667B19E3779F9ull);
     h ^= h >> 31;
@@ -872,7 +895,7 @@ static int big_reserve(Cache *c) {
         c->bcount = 0;
         return 1;
     }
-    CEntry *old = c->big, *nb = calloc(2 * cap, sizeof(CEntry));
+    CEntry *old = c->big, *nb = table_alloc(2 * cap * sizeof(CEntry));
     if (!nb) return 0;
     c->big = nb;
     c->bmask = 2 * cap - 1;
@@ -882,7 +905,7 @@ static int big_reserve(Cache *c) {
         CEntry *dst = big_slot(c, old[t].k, old[t].klen, big_hash(old[t].k, old[t].klen));
         *dst = old[t];
     }
-    free(old);
+    table_free(old, cap * sizeof(CEntry));
     return 1;
 }
 
@@ -1082,18 +1105,19 @@ static int64_t encode_text(const Model *m, Cache *cache, const uint8_t *b, int64
 
 static void free_cache(Cache *c) {
     if (!c) return;
-    free(c->big); free(c->lt); free(c->lbytes); free(c->lids);
-    free(c);
+    table_free(c->big, (c->bmask + 1) * sizeof(CEntry));
+    free(c->lt); free(c->lbytes); free(c->lids);
+    table_free(c, sizeof(Cache));
 }
 
 static Cache *new_cache(void) {
-    Cache *c = calloc(1, sizeof(Cache));
+    Cache *c = table_alloc(sizeof(Cache));
     if (!c) return NULL;
-    c->big = calloc((size_t)1 << CACHE_BITS, sizeof(CEntry));
-    c->lt = calloc((size_t)1 << LONG_BITS, sizeof(LEntry));
-    if (!c->big || !c->lt) { free_cache(c); return NULL; }
     c->bmask = (1ull << CACHE_BITS) - 1;
     c->bshift = 64 - CACHE_BITS;
+    c->big = table_alloc(((size_t)1 << CACHE_BITS) * sizeof(CEntry));
+    c->lt = calloc((size_t)1 << LONG_BITS, sizeof(LEntry));
+    if (!c->big || !c->lt) { free_cache(c); return NULL; }
     return c;
 }
 
