@@ -210,6 +210,12 @@ BLOCK_ALPHABETS = [
     "abcdefghij     \n\n\n           .",
     "a1 .\n'sS'llLL're'VE'dDtTmM\x1c\x1f\x7f`{[@",
     "aBcDeFxYz's'S'tT'lL'Ll'vE're'D'm /\n\n\r.,:;1234567 \t'",
+    # non-ASCII blocks: letters of each case, both-case letters and marks (o200k), multi-byte punctuation
+    # before letters, U+017F after an apostrophe, non-ASCII spaces and digits (those blocks go piece by piece)
+    "aZs'tlé中’«» ¿ÀÁßſ.,\u0301\u0915\u093fK\n1",
+    "ΑΒΓαβγ Привет мир ПРИВЕТ'sS.,!?\n",
+    "😀\u200d\ufe0f👍🏽 abc ABC 中 ไทย 한국어\u0e31\u0e48's.,;\t",
+    "ǅǈǋ\u02b0\u02b1aAbBé É\u0301'll'VE/\\\n\r  \u00a0\u3000\u0663\u0085",
 ]
 
 

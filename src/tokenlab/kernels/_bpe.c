@@ -445,7 +445,7 @@ static inline int64_t chunk_end(const uint8_t *tab, const uint8_t *b, int64_t i,
      'x      an apostrophe that starts a piece and is followed by s d m t ll ve re (any case) is its own piece,
              so a letter right after that contraction starts one.
    tests/test_native_kernel.py fuzzes these against the state machine and tiktoken. */
-typedef struct { uint64_t L, D, NL, SP, SO, P, HI, UP; } AsciiMasks;
+typedef struct { uint64_t L, D, NL, SP, SO, P, HI, UP, CONT; } AsciiMasks;
 
 static inline void ascii_masks(const uint8_t *p, AsciiMasks *k) {
 #if defined(__SSE2__)
@@ -482,6 +482,7 @@ static inline void ascii_masks(const uint8_t *p, AsciiMasks *k) {
     }
 #endif
     k->P = ~(k->L | k->D | k->NL | k->SP | k->SO | k->HI);
+    k->CONT = 0;
 }
 
 /* mask of bytes equal to c, or to c and its upper case when c is a lower-case letter */
@@ -501,6 +502,56 @@ static inline uint64_t byte_mask(const uint8_t *p, uint8_t c) {
 #endif
 }
 
+/* Folds a block's non-ASCII chars into its masks: each char's class on all of its bytes (so "previous byte"
+   is the previous char's class), continuation bytes in CONT. Returns 0 where the masks cannot decide the
+   block: non-ASCII spaces or digits, an apostrophe before a non-ASCII char ((?i) folds U+017F into 's'),
+   and for o200k a mark right after punctuation (the punctuation run takes it) or a block with both
+   upper-case letters and letters of both cases. Reads up to p[66]. */
+static int wide_masks(const uint8_t *tab, const uint8_t *p, AsciiMasks *k, int o200k) {
+    uint64_t cont = 0;
+#if defined(__SSE2__)
+    for (int q = 0; q < 4; q++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(p + 16 * q));
+        cont |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmplt_epi8(x, _mm_set1_epi8((char)0xC0))) << (16 * q);
+    }
+#else
+    for (int t = 0; t < 64; t++) cont |= (uint64_t)((p[t] & 0xC0) == 0x80) << t;
+#endif
+    if (((byte_mask(p, 39) << 1) & k->HI)) return 0;
+    uint64_t leads = k->HI & ~cont, marks = 0;
+    int both = 0;
+    while (leads) {
+        int t = __builtin_ctzll(leads), w;
+        leads &= leads - 1;
+        uint8_t cl = tab[cp_at(p, t, &w)];
+        uint64_t span = (uint64_t)(w == 2 ? 3 : w == 3 ? 7 : 15) << t;
+        if (cl & (NUMBER | SPACE)) return 0;
+        if (o200k) {
+            if (cl & (UPPERISH | LOWERISH)) {
+                k->L |= span;
+                if (!(cl & LOWERISH)) k->UP |= span;
+                else if (cl & UPPERISH) both = 1;
+                if (!(cl & LETTER)) marks |= 1ull << t;
+            }
+        } else if (cl & LETTER) {
+            k->L |= span;
+        }
+    }
+    k->CONT = cont;
+    k->P = ~(k->L | k->D | k->NL | k->SP | k->SO);
+    if (marks & (k->P << 1)) return 0;
+    /* a char of both cases (Lm, Lo, M) can go to either part of "[Lu]*[Ll]+", so next to an upper-case one the
+       split point needs the regex's backtracking: the state machine decides */
+    if (both && k->UP) return 0;
+    return 1;
+}
+
+/* a starting punctuation char's bit carried over its continuation bytes, so the next char sees it */
+static inline uint64_t whole_chars(uint64_t m, uint64_t cont) {
+    if (!cont) return m;
+    return m | ((m << 1) & cont) | ((m << 2) & cont & (cont << 1)) | ((m << 3) & cont & (cont << 1) & (cont << 2));
+}
+
 #define BLOCK_MARGIN 56  /* starts at bits >= this are left to the next block (they may need bytes past 63) */
 
 /* cl100k piece starts in p[0..64) (pure ASCII, p[0] starts a piece); those below BLOCK_MARGIN are final */
@@ -508,7 +559,7 @@ static inline uint64_t cl100k_starts(const uint8_t *p, const AsciiMasks *k) {
     const uint64_t L = k->L, D = k->D, NL = k->NL, SP = k->SP, P = k->P;
     const uint64_t S = SP | k->SO;
     uint64_t pstart = P & ~((P | SP) << 1);
-    uint64_t starts = pstart | (L & ~((L | S | pstart) << 1));
+    uint64_t starts = pstart | (L & ~((L | S | whole_chars(pstart, k->CONT)) << 1));
     /* digits: run starts, then every third digit of a run */
     uint64_t g = D & ~(D << 1), run4 = D & (D << 1) & (D << 2) & (D << 3);
     starts |= g;
@@ -539,7 +590,7 @@ static inline uint64_t cl100k_starts(const uint8_t *p, const AsciiMasks *k) {
         uint64_t c2 = apos & ~c1 & (((l >> 1) & (l >> 2)) | (((byte_mask(p, 'v') | byte_mask(p, 'r')) >> 1) & (e >> 2)));
         starts |= ((c1 << 2) | (c2 << 3)) & L;
     }
-    return starts | 1;
+    return (starts & ~k->CONT) | 1;
 }
 
 /* o200k on an ASCII block: as cl100k_starts, except that a letter run also splits before an upper-case letter
@@ -572,7 +623,7 @@ static inline uint64_t o200k_starts(const uint8_t *p, const AsciiMasks *k) {
     }
     uint64_t pstart = ((P & ~((P | SP) << 1)) | (P & ~T & (absorbed << 1))) & ~csuf & ~absorbed;
     uint64_t starts = pstart;
-    starts |= ((L & ~((L | S | pstart) << 1)) | (UP & (LW << 1)) | after) & ~cin;
+    starts |= ((L & ~((L | S | whole_chars(pstart, k->CONT)) << 1)) | (UP & (LW << 1)) | after) & ~cin;
     uint64_t g = D & ~(D << 1), run4 = D & (D << 1) & (D << 2) & (D << 3);
     starts |= g;
     while ((g = (g << 3) & run4)) starts |= g;
@@ -590,14 +641,14 @@ static inline uint64_t o200k_starts(const uint8_t *p, const AsciiMasks *k) {
         }
         starts |= cand;
     }
-    return starts | 1;
+    return (starts & ~k->CONT) | 1;
 }
 
 /* phase A: piece ends from i (a piece start) on, at most max of them, within [i, ce); returns how many */
 static inline int fill_ends(const Model *m, const uint8_t *b, int64_t i, int64_t ce, int64_t *ends, int max) {
     const uint8_t *tab = m->cls;
     int np = 0;
-    int pat = m->pattern;
+    int pat = m->pattern, backoff = 0;
     if ((pat == P_CL100K || pat == P_O200K) && m->ascii_blocks) {
         while (np < max && i < ce) {
             if (max - np < BLOCK_MARGIN && np > 0) break; /* a full block may not fit: end the batch here */
@@ -606,8 +657,15 @@ static inline int fill_ends(const Model *m, const uint8_t *b, int64_t i, int64_t
                 ascii_masks(b + i, &k);
                 uint64_t st = 0;
                 int64_t stop = i + 64;   /* where the state machine hands back when the block is not decided */
-                if (!k.HI) st = pat == P_CL100K ? cl100k_starts(b + i, &k) : o200k_starts(b + i, &k);
-                else stop = i + 64 - __builtin_clzll(k.HI); /* past the block's last non-ASCII byte */
+                if (!k.HI) {
+                    st = pat == P_CL100K ? cl100k_starts(b + i, &k) : o200k_starts(b + i, &k);
+                } else if (backoff == 0 && ce - i >= 72 && wide_masks(tab, b + i, &k, pat == P_O200K)) {
+                    st = pat == P_CL100K ? cl100k_starts(b + i, &k) : o200k_starts(b + i, &k);
+                } else {
+                    /* after a block the masks could not decide, the next few go straight to the state machine */
+                    backoff = backoff ? backoff - 1 : 3;
+                    stop = i + 64 - __builtin_clzll(k.HI); /* past the block's last non-ASCII byte */
+                }
                 if (st) {
                     st &= ~1ull & ((1ull << BLOCK_MARGIN) - 1);
                     if (st) {
