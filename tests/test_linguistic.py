@@ -83,6 +83,21 @@ def test_boundary_inside_a_character_is_a_false_positive():
     assert token_byte_ends(ByteTokenizer(), text) == [1, 2, 3, 4, 5, 6]
 
 
+def test_huffman_code_symbols_align_as_one_unit():
+    """A Huffman word is several code symbols that spell nothing alone: they all end where the word ends."""
+    from tokenlab.train.frequency import train_huffman
+
+    tok = train_huffman(["evler kitaplar okul"] * 3 + ["a b c d e f g"], vocab_size=258, progress=False)
+    text = "evler kitaplar"
+    ids = tok.encode(text)
+    assert len(ids) > 2  # two symbols per code: several ids per word
+    ends = token_byte_ends(tok, text)
+    assert len(ends) == len(ids) and set(ends) == {5, 14}  # "evler" | " kitaplar"
+    gold, text = MarkedGold.from_marked("ev+ler kitap+lar")
+    s = morph_scores(tok, text, gold)
+    assert (s.tp, s.fp, s.fn) == (0, 0, 2) and s.tr_percent == 100.0 and s.pure_percent == 0.0
+
+
 def test_gold_must_spell_the_word():
     with pytest.raises(InvalidInputError):
         MarkedGold({"evler": ["ev", "ller"]})

@@ -325,7 +325,8 @@ def token_byte_ends(tok, text: str) -> list[int]:
     """Byte offsets (into ``text``'s UTF-8) where each token ends.
 
     From the tokens' bytes when they spell the text; otherwise (SentencePiece's "▁", WordPiece's
-    "##") from decoding growing prefixes of the ids."""
+    "##") from decoding growing prefixes of the ids. Tokens that decode only together (the symbols
+    of one Huffman word code) all end where the group ends, so the group counts as one unit."""
     enc = as_encoder(tok)
     ids = enc.encode(text)
     data = text.encode("utf-8")
@@ -345,13 +346,20 @@ def token_byte_ends(tok, text: str) -> list[int]:
         decode = lambda ids: enc.model.decode(ids).encode("utf-8")  # noqa: E731
     if decode is None:
         raise InvalidInputError(f"{enc.name}: cannot align tokens to the text (no token bytes, no decode)")
-    ends, last = [], 0
+    ends, last, pending = [], 0, 0
     for k in range(1, len(ids) + 1):
-        prefix = decode(ids[:k])
+        try:
+            prefix = decode(ids[:k])
+        except InvalidInputError:
+            if k == len(ids):
+                raise
+            pending += 1  # a token that spells nothing alone (a Huffman word's code symbol): it ends with the next
+            continue
         if not data.startswith(prefix):
             raise InvalidInputError(f"{enc.name}: decoding does not reproduce the text, so tokens cannot be aligned")
         last = max(last, len(prefix))
-        ends.append(last)
+        ends.extend([last] * (pending + 1))
+        pending = 0
     return ends
 
 
