@@ -116,3 +116,88 @@ def train_symbol_bpe(sequences: Iterable[Sequence[int]], vocab_size: int, *, bas
             break
         trainer.merge(best[0])
     return SymbolBPE(base_size, [tuple(m) for m in trainer.merges])
+
+
+# ---------------------------------------------------------------------------- miditok's BPE on the same sequences
+def train_miditok_bpe(sequences: Iterable[Sequence[int]], vocab_size: int, *, base_size: int | None = None) \
+        -> SymbolBPE:
+    """miditok's own BPE (``MusicTokenizer.train(model="BPE")``: Hugging Face's BpeTrainer over miditok's
+    one-character-per-id strings) trained on ``sequences``, returned as a :class:`SymbolBPE` so that its merges
+    and encodings can be compared with :func:`train_symbol_bpe`'s.
+
+    The sequences are given to a REMI tokenizer with ``encode_ids_split="no"`` (whole sequences, no
+    Metaspace words), symbol ``s`` as miditok id ``s + 4`` so that miditok's special tokens (ids 0-3, which
+    the trainer never merges across) are not used. Needs ``pip install miditok``."""
+    try:
+        from miditok import REMI, TokenizerConfig
+    except ImportError:
+        raise InvalidInputError("the miditok comparison needs miditok: pip install miditok") from None
+    seqs = [[int(s) for s in seq] for seq in sequences]
+    seqs = [s for s in seqs if s]
+    if not seqs:
+        raise InvalidInputError("no sequences to train on")
+    top = max(max(s) for s in seqs) + 1
+    base_size = top if base_size is None else int(base_size)
+    if min(min(s) for s in seqs) < 0 or top > base_size:
+        raise InvalidInputError(f"symbols must lie in 0..{base_size - 1}")
+    tok = REMI(TokenizerConfig(encode_ids_split="no"))
+    shift = len(tok.special_tokens)
+    room = len(tok._vocab_base) - shift
+    if base_size > room:
+        raise InvalidInputError(f"miditok's REMI alphabet has room for {room} symbols; the sequences need {base_size}")
+    to_char = tok._vocab_base_id_to_byte
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # miditok warns about the vocab size relative to its whole base vocabulary
+        tok.train(vocab_size=len(tok._vocab_base) + vocab_size - base_size, model="BPE",
+                  iterator=["".join(to_char[s + shift] for s in seq) for seq in seqs])
+    model = json.loads(tok._model.to_str())["model"]
+    symbol = {to_char[i + shift]: i for i in range(base_size)}
+    merges = []
+    for m in model["merges"]:
+        a, b = m if isinstance(m, list) else m.split(" ")
+        if a not in symbol or b not in symbol:
+            raise InvalidInputError(f"miditok merged a symbol outside the sequences' alphabet: {a!r} {b!r}")
+        symbol[a + b] = base_size + len(merges)
+        merges.append((symbol[a], symbol[b]))
+    out = SymbolBPE(base_size, merges)
+    out.miditok = tok  # for encoding with miditok itself (see miditok_encode)
+    return out
+
+
+def miditok_encode(model: SymbolBPE, seq: Sequence[int]) -> list[int]:
+    """Encode ``seq`` with the miditok tokenizer behind ``model`` (from :func:`train_miditok_bpe`), in our ids."""
+    tok = model.miditok
+    shift = len(tok.special_tokens)
+    text = "".join(tok._vocab_base_id_to_byte[int(s) + shift] for s in seq)
+    pieces = tok._model.encode([text], is_pretokenized=True).tokens
+    symbol = {tok._vocab_base_id_to_byte[i + shift]: i for i in range(model.base_size)}
+    for k in range(len(model.merges)):
+        parts = [tok._vocab_base_id_to_byte[s + shift] for s in model.expand(model.base_size + k)]
+        symbol["".join(parts)] = model.base_size + k
+    return [symbol[p] for p in pieces]
+
+
+def compare_with_miditok(train: Sequence[Sequence[int]], held_out: Sequence[Sequence[int]], vocab_size: int, *,
+                         base_size: int | None = None) -> dict:
+    """Ours and miditok's BPE trained on the same sequences at the same vocabulary (merging down to count 1,
+    as HF's trainer does): how many merges agree (in order), and the held-out lengths each gives."""
+    import time
+
+    if base_size is None:
+        base_size = max(max(s) for s in [*train, *held_out] if s) + 1
+    start = time.perf_counter()
+    ours = train_symbol_bpe(train, vocab_size, base_size=base_size, min_frequency=1)
+    ours_s = time.perf_counter() - start
+    start = time.perf_counter()
+    theirs = train_miditok_bpe(train, vocab_size, base_size=base_size)
+    theirs_s = time.perf_counter() - start
+    same = next((k for k, (a, b) in enumerate(zip(ours.merges, theirs.merges)) if a != b),
+                min(len(ours.merges), len(theirs.merges)))
+    return {"vocab_size": vocab_size, "base_size": base_size, "merges": len(ours.merges),
+            "miditok_merges": len(theirs.merges), "same_merges": same,
+            "held_out_symbols": sum(len(s) for s in held_out),
+            "held_out_tokens": sum(len(ours.encode(s)) for s in held_out),
+            "miditok_held_out_tokens": sum(len(miditok_encode(theirs, s)) for s in held_out),
+            "train_seconds": ours_s, "miditok_train_seconds": theirs_s}
