@@ -133,3 +133,16 @@ def test_compare_miditok_cli(tmp_path):
     path.write_text("0 1 400\n1 2\n", encoding="utf-8")
     res = CliRunner().invoke(main, ["symbol-bpe", "compare-miditok", str(path), "--vocab-size", "500"])
     assert res.exit_code == 1 and "error: miditok's REMI alphabet has room for" in res.output
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.integers(0, 4), min_size=1, max_size=30), st.integers(1, 4)), min_size=1,
+                max_size=10),
+       st.integers(0, 40), st.integers(1, 3), st.one_of(st.none(), st.integers(2, 6)))
+def test_linked_trainer_equals_the_reference_trainer(data, n_merges, min_frequency, max_len):
+    """The linked-list trainer behind train_symbol_bpe learns exactly the shared incremental trainer's merges."""
+    from tokenlab.train.symbol_stream import _train_linked, _train_reference
+
+    seqs, counts = [s for s, _ in data], [c for _, c in data]
+    assert _train_linked(seqs, counts, 5, n_merges, min_frequency, max_len) == \
+        _train_reference(seqs, counts, 5, n_merges, min_frequency, max_len)

@@ -2,8 +2,9 @@
 
 "Byte Pair Encoding for Symbolic Music" (Fradet et al. 2023; the BPE of ``miditok``): music tokenizers
 emit sequences of event ids; BPE merges frequent adjacent events into new ids, shortening sequences
-and giving the model richer tokens. :func:`train_symbol_bpe` runs the incremental pair-count trainer of
-:mod:`tokenlab.train.symbol_bpe` over integer sequences; :class:`SymbolBPE` encodes (merges by rank, as
+and giving the model richer tokens. :func:`train_symbol_bpe` learns the merges of the incremental pair-count
+trainer of :mod:`tokenlab.train.symbol_bpe` over integer sequences (with a linked-list trainer whose work follows
+the occurrences a merge changes, for long sequences); :class:`SymbolBPE` encodes (merges by rank, as
 GPT-2 BPE does) and decodes exactly back to the base symbols.
 """
 
@@ -109,13 +110,105 @@ def train_symbol_bpe(sequences: Iterable[Sequence[int]], vocab_size: int, *, bas
         raise InvalidInputError(f"symbols must lie in 0..{base_size - 1}")
     if vocab_size < base_size:
         raise InvalidInputError(f"vocab_size {vocab_size} is smaller than the alphabet ({base_size})")
-    trainer = SymbolBPETrainer(list(counts), list(counts.values()), [1] * base_size, max_len=max_len)
-    while len(trainer.merges) < vocab_size - base_size:
+    return SymbolBPE(base_size, _train_linked(list(counts), list(counts.values()), base_size,
+                                              vocab_size - base_size, min_frequency, max_len))
+
+
+def _train_reference(seqs, counts, base_size: int, n_merges: int, min_frequency: int, max_len: int | None):
+    """The shared incremental trainer (rescans every sequence a merge touches); kept as the reference."""
+    trainer = SymbolBPETrainer(seqs, counts, [1] * base_size, max_len=max_len)
+    while len(trainer.merges) < n_merges:
         best = trainer.best_pair()
         if best is None or best[1] < min_frequency:
             break
         trainer.merge(best[0])
-    return SymbolBPE(base_size, [tuple(m) for m in trainer.merges])
+    return [tuple(m) for m in trainer.merges]
+
+
+def _train_linked(seqs, counts, base_size: int, n_merges: int, min_frequency: int, max_len: int | None):
+    """The same merges as :func:`_train_reference`, with work proportional to the occurrences a merge
+    changes: the sequences are one linked list, and each pair keeps the positions where it starts.
+
+    Rules shared with the reference (and with Hugging Face's BpeTrainer, hence miditok): the most frequent
+    pair, ties to the lower pair; overlapping pairs counted at every position; a merge applies left to right."""
+    import heapq
+    from collections import defaultdict
+
+    sym: list[int] = []
+    weight: list[int] = []
+    for seq, c in zip(seqs, counts):
+        sym.extend(seq)
+        sym.append(-1)  # the end of a sequence
+        weight.extend([c] * len(seq))
+        weight.append(0)
+    n = len(sym)
+    nxt = list(range(1, n + 1))
+    prv = list(range(-1, n - 1))
+    length = [1] * base_size
+    alive = [True] * n
+    pair_count: defaultdict[tuple[int, int], int] = defaultdict(int)
+    where: defaultdict[tuple[int, int], set[int]] = defaultdict(set)
+
+    def fits(a: int, b: int) -> bool:
+        return max_len is None or length[a] + length[b] <= max_len
+
+    for i in range(n - 1):
+        a, b = sym[i], sym[i + 1]
+        if a >= 0 and b >= 0 and fits(a, b):
+            pair_count[(a, b)] += weight[i]
+            where[(a, b)].add(i)
+    heap = [(-c, p) for p, c in pair_count.items()]
+    heapq.heapify(heap)
+    merges: list[tuple[int, int]] = []
+    while len(merges) < n_merges:
+        best = None
+        while heap:
+            neg, pair = heap[0]
+            now = pair_count.get(pair, 0)
+            if now == -neg:
+                best = pair
+                break
+            heapq.heappop(heap)
+            if now > 0:
+                heapq.heappush(heap, (-now, pair))
+        if best is None or pair_count[best] < min_frequency or pair_count[best] <= 0:
+            break
+        heapq.heappop(heap)
+        a, b = best
+        new = base_size + len(merges)
+        merges.append(best)
+        length.append(length[a] + length[b])
+        changed: set[tuple[int, int]] = set()
+        for i in sorted(where.pop(best, ())):
+            j = nxt[i]
+            if not alive[i] or sym[i] != a or j >= n or sym[j] != b:
+                continue  # consumed by an overlapping occurrence to its left, or already changed
+            c = weight[i]
+            left, right = prv[i], nxt[j]
+            if left >= 0 and sym[left] >= 0 and fits(sym[left], a):
+                pair_count[(sym[left], a)] -= c
+                changed.add((sym[left], a))
+            if right < n and sym[right] >= 0 and fits(b, sym[right]):
+                pair_count[(b, sym[right])] -= c
+                changed.add((b, sym[right]))
+            sym[i] = new
+            alive[j] = False
+            nxt[i] = right
+            if right < n:
+                prv[right] = i
+            if left >= 0 and sym[left] >= 0 and fits(sym[left], new):
+                pair_count[(sym[left], new)] += c
+                where[(sym[left], new)].add(left)
+                changed.add((sym[left], new))
+            if right < n and sym[right] >= 0 and fits(new, sym[right]):
+                pair_count[(new, sym[right])] += c
+                where[(new, sym[right])].add(i)
+                changed.add((new, sym[right]))
+        pair_count.pop(best, None)
+        for p in changed:
+            if p != best and pair_count.get(p, 0) > 0:
+                heapq.heappush(heap, (-pair_count[p], p))
+    return merges
 
 
 # ---------------------------------------------------------------------------- miditok's BPE on the same sequences
