@@ -133,6 +133,37 @@ def test_zeyrek_turkish():
     assert a.is_word("kitap") and not a.is_word("xqzw")
 
 
+ZEYREK_PROBE = """
+import json, sys
+from tokenlab.evaluate.linguistic import analyser_for
+a = analyser_for("tr")
+print(json.dumps([a.segment(w) for w in sys.argv[1:]]))
+"""
+
+
+@pytest.mark.slow
+def test_zeyrek_segmentation_does_not_depend_on_the_hash_seed():
+    """zeyrek alone gives these words different (or no) analyses under different hash seeds (about 20 s)."""
+    pytest.importorskip("zeyrek")
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    words = ["Adı", "adı", "adım", "adında", "adının", "Tarama"]
+    src = str(Path(__file__).resolve().parent.parent / "src")
+    outs = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": src}
+        run = subprocess.run([sys.executable, "-c", ZEYREK_PROBE, *words], env=env, capture_output=True, text=True,
+                             timeout=300)
+        assert run.returncode == 0, run.stderr[-2000:]
+        outs.append(json.loads(run.stdout.strip().splitlines()[-1]))
+    assert outs[0] == outs[1]
+    assert outs[0][:3] == [["Ad", "ı"], ["ad", "ı"], ["ad", "ım"]]
+
+
 def test_pymorphy_russian_stem_and_ending():
     pytest.importorskip("pymorphy3")
     a = analyser_for("ru")
