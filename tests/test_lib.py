@@ -23,11 +23,58 @@ def test_segmentation_prefers_the_best_ranked_unit():
 
 def test_learns_a_repeated_multiword_unit():
     docs = ["the cat sat on the mat\n" * 5 + "a dog ate a bone\n" * 5]
-    tok = train_lib(docs, vocab_size=280, epochs=80, progress=False)
+    tok = train_lib(docs, vocab_size=280, epochs=80, progress=False, reader="rank")
     ids = tok.encode("the cat sat on the mat")
     assert len(ids) <= 4  # 22 characters in at most 4 units
     assert any(" " in u.strip() for u in tok.units)  # a unit spans two words
     assert tok.decode(ids) == "the cat sat on the mat"
+    tok = train_lib(docs, vocab_size=280, epochs=80, progress=False)  # the reader (longest match)
+    line = "the cat sat on the mat\n"
+    ids = tok.encode(line)
+    assert tok.match == "longest" and len(ids) <= 4  # 23 characters (with the line end it learnt) in <= 4 units
+    assert any(" " in u.strip() for u in tok.units)
+    assert tok.decode(ids) == line
+
+
+def test_longest_match_reader_known_steps():
+    from tokenlab.train.lib import LiBReader, _longest_two, _segment_longest
+
+    units = {"ab": 0, "abc": 1, "b": 2}
+    assert _longest_two("abcd", 0, units, 12) == ("abc", "ab")
+    assert _longest_two("abd", 0, units, 12) == ("ab", "a")  # a single character is the shorter reading
+    assert _longest_two("xbc", 0, units, 12) == ("x", None)
+    assert _longest_two("b", 0, units, 12) == ("b", None)
+    assert _segment_longest("abcab", units, 12) == ["abc", "ab"]
+    # reading "abc" at 0 (1 chunk to position 3) beats "ab" + "c" (2 chunks): "abc" rises, "ab" falls
+    r = LiBReader(capacity=10, memorize_rate=0.0, update_rate=0.0)
+    r.lexicon = ["x", "ab", "y", "abc", "z"]
+    r.read(["abc"])
+    # rate 0: steps of one; "abc" 3 -> 2, then "ab" 1 -> 2 (past "abc")
+    assert r.lexicon == ["x", "abc", "ab", "y", "z"]
+    # proposals: a pair read twice in one article is memorised at the bottom
+    r = LiBReader(capacity=10, memorize_rate=1.0)
+    r.lexicon = ["a", "b"]
+    r.read(["ab", "ab"])
+    assert "ab" in r.lexicon
+
+
+def test_old_files_read_with_the_rank_rule(tmp_path):
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps({"format": "tokenlab-lib", "max_len": 12, "units": ["ab", "abc"],
+                                "special_tokens": {}}), encoding="utf-8")
+    old = load_lib(path)
+    assert old.match == "rank" and [old.token_bytes(i) for i in old.encode("abc")] == [b"ab", b"c"]
+    new = LiBTokenizer(["ab", "abc"], match="longest")
+    assert [new.token_bytes(i) for i in new.encode("abc")] == [b"abc"]
+    assert load_lib(_saved(new, tmp_path)).match == "longest"
+    with pytest.raises(FormatError):
+        LiBTokenizer(["ab"], match="shortest")
+    assert LiBTokenizer(["é"]).encode("é") == [256]  # one multi-byte character is a unit
+
+
+def _saved(tok, tmp_path):
+    tok.save(tmp_path / "new.json")
+    return tmp_path / "new.json"
 
 
 @pytest.fixture(scope="module")

@@ -83,6 +83,21 @@ def test_boundary_inside_a_character_is_a_false_positive():
     assert token_byte_ends(ByteTokenizer(), text) == [1, 2, 3, 4, 5, 6]
 
 
+def test_huffman_code_symbols_align_as_one_unit():
+    """A Huffman word is several code symbols that spell nothing alone: they all end where the word ends."""
+    from tokenlab.train.frequency import train_huffman
+
+    tok = train_huffman(["evler kitaplar okul"] * 3 + ["a b c d e f g"], vocab_size=258, progress=False)
+    text = "evler kitaplar"
+    ids = tok.encode(text)
+    assert len(ids) > 2  # two symbols per code: several ids per word
+    ends = token_byte_ends(tok, text)
+    assert len(ends) == len(ids) and set(ends) == {5, 14}  # "evler" | " kitaplar"
+    gold, text = MarkedGold.from_marked("ev+ler kitap+lar")
+    s = morph_scores(tok, text, gold)
+    assert (s.tp, s.fp, s.fn) == (0, 0, 2) and s.tr_percent == 100.0 and s.pure_percent == 0.0
+
+
 def test_gold_must_spell_the_word():
     with pytest.raises(InvalidInputError):
         MarkedGold({"evler": ["ev", "ller"]})
@@ -116,6 +131,37 @@ def test_zeyrek_turkish():
     a = analyser_for("tr")
     assert _morphs(a, "Evlerimizden gidiyorum") == [("Ev", "ler", "imiz", "den"), ("gid", "iyor", "um")]
     assert a.is_word("kitap") and not a.is_word("xqzw")
+
+
+ZEYREK_PROBE = """
+import json, sys
+from tokenlab.evaluate.linguistic import analyser_for
+a = analyser_for("tr")
+print(json.dumps([a.segment(w) for w in sys.argv[1:]]))
+"""
+
+
+@pytest.mark.slow
+def test_zeyrek_segmentation_does_not_depend_on_the_hash_seed():
+    """zeyrek alone gives these words different (or no) analyses under different hash seeds (about 20 s)."""
+    pytest.importorskip("zeyrek")
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    words = ["Adı", "adı", "adım", "adında", "adının", "Tarama"]
+    src = str(Path(__file__).resolve().parent.parent / "src")
+    outs = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": src}
+        run = subprocess.run([sys.executable, "-c", ZEYREK_PROBE, *words], env=env, capture_output=True, text=True,
+                             timeout=300)
+        assert run.returncode == 0, run.stderr[-2000:]
+        outs.append(json.loads(run.stdout.strip().splitlines()[-1]))
+    assert outs[0] == outs[1]
+    assert outs[0][:3] == [["Ad", "ı"], ["ad", "ı"], ["ad", "ım"]]
 
 
 def test_pymorphy_russian_stem_and_ending():

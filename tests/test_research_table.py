@@ -143,3 +143,95 @@ def test_other_cli_commands_accept_every_model(docs, tmp_path):
             assert res.exit_code == 0, (name, args, res.output)
         res = runner.invoke(main, ["decode", "-t", str(path), *map(str, ids)])
         assert res.stdout.rstrip("\n") == tok.decode(ids)
+
+
+class _Bytes:
+    """Every UTF-8 byte its own token: each inner position of a word is a boundary."""
+
+    def encode(self, text):
+        return list(text.encode("utf-8"))
+
+    def token_bytes(self, i):
+        return bytes([i])
+
+    def decode(self, ids):
+        return bytes(ids).decode("utf-8")
+
+
+def test_morphology_columns_known_answers(monkeypatch):
+    """Boundary F1 / %TR / %Pure per row against a hand gold: the byte row, a whole-word BPE and a method row."""
+    from tokenlab.evaluate.linguistic import MarkedGold, morph_scores
+
+    gold, text = MarkedGold.from_marked("ev+ler kitap+lar")
+    monkeypatch.setitem(METHODS, "bytes-only", lambda tok, t, **kw: [tok.byte_ids[b] for b in t.encode("utf-8")])
+    rows = research_table(["evler kitaplar\n" * 60], 300, algorithms=["bpe"], methods=["bytes-only"],
+                          eval_text=text, tokenizers={"bytes": _Bytes()}, morphology=gold)
+    by = {r.name: r for r in rows}
+    # evler: 4 inner byte boundaries, 1 gold; kitaplar: 7 inner, 1 gold -> P = 2/11, R = 1, F1 = 4/13
+    for name in ("bytes", "bpe + bytes-only"):
+        assert by[name].boundary_f1 == pytest.approx(4 / 13), name
+        assert by[name].pure_percent == 100.0 and by[name].tr_percent == 0.0  # single letters: no morpheme/word
+    bpe = by["bpe"]  # learnt both words whole: no boundary found, every token a word, none pure
+    assert bpe.tokens == 2 and bpe.boundary_f1 == 0.0 and bpe.tr_percent == 100.0 and bpe.pure_percent == 0.0
+    md = to_markdown(rows)
+    assert "boundary F1" in md and "| 0.308 | 0.0 | 100.0 |" in md
+    assert "boundary F1" not in to_markdown(research_table(["evler kitaplar\n" * 60], 300, algorithms=["bpe"],
+                                                           methods=[], eval_text=text))
+    # the same figure as morph_scores on the trained model
+    tok = ALGORITHMS["bpe"](iter(["evler kitaplar\n" * 60]), vocab_size=300, pretokenizer="gpt2", special_tokens=(),
+                            min_frequency=0, split_digits=None, progress=False)
+    assert morph_scores(tok, text, gold).f1 == bpe.boundary_f1
+
+
+def test_morphology_cli(tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("evler kitaplar\n" * 60, encoding="utf-8")
+    held = tmp_path / "held.txt"
+    held.write_text("evler kitaplar", encoding="utf-8")
+    gold = tmp_path / "gold.txt"
+    gold.write_text("ev+ler kitap+lar\n", encoding="utf-8")
+    runner = CliRunner()
+    res = runner.invoke(main, ["research-table", str(corpus), "--eval", str(held), "--algorithms", "bpe", "--methods",
+                               "none", "--vocab-size", "300", "--morphology", f"gold:{gold}", "--json",
+                               "--no-progress"])
+    assert res.exit_code == 0, res.output
+    row = json.loads(res.stdout)[0]
+    assert row["boundary_f1"] == 0.0 and row["tr_percent"] == 100.0
+    res = runner.invoke(main, ["research-table", str(corpus), "--algorithms", "bpe", "--methods", "none",
+                               "--morphology", "klingon", "--no-progress"])
+    assert res.exit_code == 1 and res.output.count("error:") == 1 and "Traceback" not in res.output
+
+
+@pytest.mark.slow
+def test_morphology_table_in_docs_is_measured(tmp_path):
+    """docs/research-trainers.md's Russian table with boundary F1 / %TR / %Pure, recomputed (about 30 s)."""
+    pytest.importorskip("pymorphy3")
+    from pathlib import Path
+
+    runner = CliRunner()
+    assert runner.invoke(main, ["eval-data", "-o", str(tmp_path), "--languages", "ru",
+                                "--limit-bytes", "1000"]).exit_code == 0
+    res = runner.invoke(main, ["research-table", str(tmp_path / "ru.txt"), "--vocab-size", "1000", "--methods", "none",
+                               "--morphology", "ru", "--algorithms",
+                               "bpe,unigram,superbpe,boundless,scaffold,char-bpe,huffman,lib", "--json",
+                               "--no-progress"])
+    assert res.exit_code == 0, res.output
+    measured = {r["name"]: r for r in json.loads(res.stdout)}
+    doc = (Path(__file__).resolve().parent.parent / "docs/research-trainers.md").read_text(encoding="utf-8")
+    section = doc[doc.index("### Morphology columns"):]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| ") and cells[0] in measured and cells[0] not in rows:
+            rows[cells[0]] = cells
+    assert set(rows) == set(measured)
+    for name, cells in rows.items():
+        r = measured[name]
+        assert int(cells[2]) == r["tokens"], name
+        assert cells[3] == f"{r['bytes_per_token']:.3f}", name
+        assert cells[4:8] == [f"{r['tokens_per_word']:.3f}", f"{100 * r['vocab_use']:.1f}%",
+                              "yes" if r["lossless"] else "no", f"{100 * r['vs_bpe']:+.1f}%"], name
+        assert cells[10:13] == [f"{r['boundary_f1']:.3f}", f"{r['tr_percent']:.1f}", f"{r['pure_percent']:.1f}"], name
+    assert "(0.267 vs 0.266) at 9% worse" in section
+    assert f"({measured['unigram']['boundary_f1']:.3f} vs {measured['bpe']['boundary_f1']:.3f}) at " \
+           f"{-100 * measured['unigram']['vs_bpe']:.0f}% worse" in section

@@ -228,3 +228,33 @@ def test_drift_and_audit_cli(tmp_path):
     r = CliRunner().invoke(main, ["script-audit", "utf8-bytes", "--languages", "ru", "--json", "--no-progress"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)[0]["script_tokens"] == 0  # single bytes are partial UTF-8 for Cyrillic
+
+
+def test_compare_has_a_drift_section(tmp_path):
+    """`tokenlab compare --drift N`: the same rows as drift_suite on the same samples; bytes never spill."""
+    from tokenlab.evaluate.data import django_parallel
+    from tokenlab.evaluate.report import compare, render_html
+    from tokenlab.evaluate.robustness import code_samples, drift_suite
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("def f(x):\n    return x+1\n", encoding="utf-8")
+    toks = {"bytes": ByteTokenizer(), "cl100k": _cl100k()}
+    cmp = compare(toks, corpora=[str(corpus)], drift=4, progress=False)
+    par = django_parallel(["en", "de", "ru"])
+    expected = drift_suite(toks, code=code_samples(stdlib_code(1_000_000), max_samples=4),
+                           texts=[t for lines in par.values() for t in lines[:4]])
+    assert cmp.drift == expected
+    spills = {r["rewrite"]: r["spillover"] for r in cmp.drift["bytes"]}
+    assert all(v == 0.0 for v in spills.values() if v == v) and len(spills) == len(expected["bytes"])
+    assert any(r["spillover"] > 0 for r in cmp.drift["cl100k"])  # cl100k merges across the edit: some spill
+    html = render_html(cmp)
+    assert "id='drift'" in html and html.count("<tr data-rewrite=") == len(expected["bytes"])
+    res = CliRunner().invoke(main, ["compare", "utf8-bytes", "-c", str(corpus), "--drift", "3", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert "utf8-bytes drift: mean spillover 0.00%" in res.output
+
+
+def _cl100k():
+    from tokenlab.evaluate.report import reference_tokenizer
+
+    return reference_tokenizer("cl100k")

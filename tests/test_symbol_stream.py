@@ -89,3 +89,60 @@ def test_cli_round_trip(tmp_path):
     bad.write_text("1 x 2\n")
     r = run(main, ["symbol-bpe", "train", str(bad), "-o", str(model), "--vocab-size", "80"])
     assert r.exit_code == 1 and "error:" in r.output and "expected integers" in r.output
+
+
+# ---------------------------------------------------------------------------- against miditok's own BPE
+def test_miditok_learns_the_hand_worked_merges():
+    pytest.importorskip("miditok")
+    from tokenlab.train.symbol_stream import miditok_encode, train_miditok_bpe
+
+    seqs = [[0, 1, 2, 0, 1, 2, 3], [0, 1, 0, 1, 3, 3, 3], [2, 2, 2, 2]]
+    # counts: (0,1) 4, then (2,2) 3, then (3,3) and (4,2) tie at 2 and the lower pair goes first
+    expected = [(0, 1), (2, 2), (3, 3), (4, 2), (4, 4), (5, 5)]
+    theirs = train_miditok_bpe(seqs, 10)
+    assert theirs.merges == expected
+    assert train_symbol_bpe(seqs, 10, min_frequency=1).merges == expected
+    assert [miditok_encode(theirs, s) for s in seqs] == [[7, 7, 3], [8, 6, 3], [9]]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 5), min_size=1, max_size=25), min_size=1, max_size=12),
+       st.lists(st.integers(0, 5), min_size=1, max_size=25), st.integers(1, 30))
+def test_same_merges_and_encodings_as_miditok(seqs, held, extra):
+    """Same sequences, same vocabulary: miditok's BPE (HF BpeTrainer) and ours learn the same merges in the same
+    order (both take the most frequent pair, ties to the lower pair, overlapping pairs counted per position)."""
+    pytest.importorskip("miditok")
+    from tokenlab.train.symbol_stream import miditok_encode, train_miditok_bpe
+
+    theirs = train_miditok_bpe(seqs, 6 + extra, base_size=6)
+    ours = train_symbol_bpe(seqs, 6 + extra, base_size=6, min_frequency=1)
+    assert ours.merges == theirs.merges
+    assert ours.encode(held) == miditok_encode(theirs, held)
+    assert theirs.decode(miditok_encode(theirs, held)) == held
+
+
+def test_compare_miditok_cli(tmp_path):
+    pytest.importorskip("miditok")
+    path = tmp_path / "seqs.txt"
+    path.write_text("0 1 2 0 1 2 3\n0 1 0 1 3 3 3\n2 2 2 2\n0 1 2 3 3\n", encoding="utf-8")
+    res = CliRunner().invoke(main, ["symbol-bpe", "compare-miditok", str(path), "--vocab-size", "6,10", "--json"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)
+    assert [(r["merges"], r["same_merges"], r["miditok_merges"]) for r in rows] == [(2, 2, 2), (6, 6, 6)]
+    assert rows[1]["held_out_symbols"] == 5 and rows[1]["held_out_tokens"] == rows[1]["miditok_held_out_tokens"] == 2
+    path.write_text("0 1 400\n1 2\n", encoding="utf-8")
+    res = CliRunner().invoke(main, ["symbol-bpe", "compare-miditok", str(path), "--vocab-size", "500"])
+    assert res.exit_code == 1 and "error: miditok's REMI alphabet has room for" in res.output
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.integers(0, 4), min_size=1, max_size=30), st.integers(1, 4)), min_size=1,
+                max_size=10),
+       st.integers(0, 40), st.integers(1, 3), st.one_of(st.none(), st.integers(2, 6)))
+def test_linked_trainer_equals_the_reference_trainer(data, n_merges, min_frequency, max_len):
+    """The linked-list trainer behind train_symbol_bpe learns exactly the shared incremental trainer's merges."""
+    from tokenlab.train.symbol_stream import _train_linked, _train_reference
+
+    seqs, counts = [s for s, _ in data], [c for _, c in data]
+    assert _train_linked(seqs, counts, 5, n_merges, min_frequency, max_len) == \
+        _train_reference(seqs, counts, 5, n_merges, min_frequency, max_len)

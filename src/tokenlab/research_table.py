@@ -7,7 +7,9 @@ on the plain BPE tokenizer. Whatever other modules register is picked up at run 
 Columns: bytes/token (UTF-8 bytes of the held-out text per token; higher = better
 compression), tokens/word (per whitespace-separated word), vocab use (share of the
 emittable vocabulary that appears in the output), whether decode gives the text back, and
-the change in bytes/token against plain BPE.
+the change in bytes/token against plain BPE. With ``morphology`` (an analyser spec such as ``tr``,
+``ru`` or ``morfessor``, or an :class:`~tokenlab.evaluate.linguistic.Analyser`), also morpheme-boundary
+F1, %TR and %Pure of every row on the held-out text (``evaluate/linguistic.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ class Row:
     vs_bpe: float | None = None  # relative change of bytes/token against plain BPE
     train_seconds: float | None = None
     encode_seconds: float = 0.0
+    boundary_f1: float | None = None  # morpheme-boundary F1 on the held-out text (with ``morphology``)
+    tr_percent: float | None = None
+    pure_percent: float | None = None
+    morphology_error: str = ""  # why a row has no boundary scores (its tokens cannot be aligned to the text)
     error: str = ""
 
 
@@ -67,6 +73,47 @@ def _measure(row: Row, tok, ids, text: str) -> Row:
     except TokenlabError:
         row.lossless = False
     return row
+
+
+class _MethodView:
+    """The base model seen through an inference method, so the linguistic scores see the method's ids."""
+
+    def __init__(self, base, method):
+        self.base, self.method = base, method
+        self.token_bytes = getattr(base, "token_bytes", None)
+
+    def encode(self, text: str) -> list[int]:
+        return [int(i) for i in self.method(self.base, text)]
+
+    def decode_bytes(self, ids) -> bytes:
+        return self.base.decode_bytes(ids)
+
+
+class _AnalysisCache:
+    """One analysis of the held-out text shared by every row."""
+
+    def __init__(self, analyser):
+        self.analyser, self._memo = analyser, {}
+        self.name, self.language = analyser.name, analyser.language
+
+    def analyse(self, text: str):
+        if text not in self._memo:
+            self._memo[text] = self.analyser.analyse(text)
+        return self._memo[text]
+
+    def is_word(self, text: str) -> bool:
+        return self.analyser.is_word(text)
+
+
+def _morphology(row: Row, tok, text: str, analyser) -> None:
+    from .evaluate.linguistic import morph_scores
+
+    try:
+        scores = morph_scores(tok, text, analyser)
+    except TokenlabError as exc:  # e.g. a tokenizer whose decode does not give the text back cannot be aligned
+        row.morphology_error = str(exc)[:200]
+        return
+    row.boundary_f1, row.tr_percent, row.pure_percent = scores.f1, scores.tr_percent, scores.pure_percent
 
 
 def _encode(tok, text: str) -> list[int]:
@@ -108,11 +155,14 @@ def research_table(
     tokenizers: dict | None = None,
     max_eval_chars: int = 200_000,
     progress: bool = False,
+    morphology=None,
 ) -> list[Row]:
     """Train every algorithm (default: all registered), run every method (default: all
     registered) on the BPE model, and measure all on held-out text.
 
     ``tokenizers``: already-built models to add as rows (name -> model), e.g. a WordPiece vocab.
+    ``morphology``: an analyser spec (``tr``, ``ru``, ``ko``, ``ja``, ``zh_Hans``, ``morfessor`` - trained on
+    the training text) or an ``Analyser``; adds boundary F1, %TR and %Pure on the held-out text.
     """
     algos, meths = _registries()
     algorithms = sorted(algos) if algorithms is None else list(algorithms)
@@ -135,6 +185,15 @@ def research_table(
     if not train_docs or not eval_text:
         raise InvalidInputError("need non-empty training text and held-out text")
     eval_text = eval_text[:max_eval_chars]
+    analyser = None
+    if morphology is not None:
+        from .evaluate.linguistic import analyser_for
+
+        if isinstance(morphology, str):
+            morphology = analyser_for(morphology, train_docs)
+        analyser = _AnalysisCache(morphology)
+        if not analyser.analyse(eval_text):
+            raise InvalidInputError(f"the analyser {analyser.name!r} found no word of the held-out text to score")
     rows: list[Row] = []
     models: dict[str, object] = {}
     for name in algorithms:
@@ -149,6 +208,8 @@ def research_table(
             row.encode_seconds = time.perf_counter() - start
             models[name] = tok
             _measure(row, tok, ids, eval_text)
+            if analyser is not None:
+                _morphology(row, tok, eval_text, analyser)
         except Exception as exc:  # noqa: BLE001 - one broken trainer must not hide the others' results
             row.error = f"{type(exc).__name__}: {exc}"[:200]
         rows.append(row)
@@ -164,6 +225,8 @@ def research_table(
             ids = meths[name](base, eval_text)
             row.encode_seconds = time.perf_counter() - start
             _measure(row, base, ids, eval_text)
+            if analyser is not None:
+                _morphology(row, _MethodView(base, meths[name]), eval_text, analyser)
         except Exception as exc:  # noqa: BLE001 - reported in the row
             row.error = f"{type(exc).__name__}: {exc}"[:200]
         rows.append(row)
@@ -174,6 +237,8 @@ def research_table(
             ids = _encode(tok, eval_text)
             row.encode_seconds = time.perf_counter() - start
             _measure(row, tok, ids, eval_text)
+            if analyser is not None:
+                _morphology(row, tok, eval_text, analyser)
         except Exception as exc:  # noqa: BLE001 - reported in the row
             row.error = f"{type(exc).__name__}: {exc}"[:200]
         rows.append(row)
@@ -186,8 +251,12 @@ def research_table(
 
 
 def to_markdown(rows: Sequence[Row], title: str = "") -> str:
+    """Markdown table; the boundary F1 / %TR / %Pure columns appear when any row has them."""
     head = ["tokenizer", "kind", "tokens", "bytes/token", "tokens/word", "vocab use", "lossless", "vs bpe",
             "train s", "encode s"]
+    morph = any(r.boundary_f1 is not None for r in rows)
+    if morph:
+        head += ["boundary F1", "%TR", "%Pure"]
     lines = [f"{title}\n" if title else "", "| " + " | ".join(head) + " |",
              "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
     for r in rows:
@@ -200,6 +269,9 @@ def to_markdown(rows: Sequence[Row], title: str = "") -> str:
                 "" if r.vs_bpe is None else f"{100 * r.vs_bpe:+.1f}%",
                 "" if r.train_seconds is None else f"{r.train_seconds:.1f}", f"{r.encode_seconds:.2f}",
             ]
+            if morph:
+                cells += ["n/a" if v is None else fmt.format(v) for v, fmt in
+                          ((r.boundary_f1, "{:.3f}"), (r.tr_percent, "{:.1f}"), (r.pure_percent, "{:.1f}"))]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(line for line in lines if line) + "\n"
 

@@ -58,9 +58,12 @@ def _load_all(specs) -> dict:
 @click.option("--title", default="Tokenizer comparison", show_default=True)
 @click.option("--linguistic", default=None, metavar="LANG,LANG,...",
               help="Add morpheme-boundary F1, %TR and %Pure for these languages (tr, ru, ko, ja, zh_Hans).")
+@click.option("--drift", "drift", type=click.IntRange(0), default=0, metavar="N",
+              help="Add a token-drift section: N stdlib functions and N Django strings of en, de, ru through "
+                   "meaning-preserving rewrites (see `tokenlab drift`).")
 @progress_option
 @corpus_input_options
-def compare(tokenizers, corpora, output, json_path, languages, limit_bytes, title, linguistic, progress):
+def compare(tokenizers, corpora, output, json_path, languages, limit_bytes, title, linguistic, drift, progress):
     """Compare tokenizers on the same corpora: print a table, write an HTML report.
 
     TOKENIZER is a tokenizer file (tokenlab json, HF tokenizer.json, .tiktoken, tekken, SentencePiece
@@ -74,12 +77,20 @@ def compare(tokenizers, corpora, output, json_path, languages, limit_bytes, titl
 
     toks = _load_all(tokenizers)
     result = run_compare(toks, corpora or ("parallel", "code"), languages=_languages(languages),
-                         limit_bytes=limit_bytes, progress=progress, linguistic=_languages(linguistic) or ())
+                         limit_bytes=limit_bytes, progress=progress, linguistic=_languages(linguistic) or (),
+                         drift=drift)
     click.echo(format_table(result))
     for name, per_lang in result.linguistic.items():
         click.echo(f"{name} morphology: " + "  ".join(
             f"{lang} F1={r['f1']:.3f} %TR={r['tr_percent']:.1f} %Pure={r['pure_percent']:.1f}"
             for lang, r in per_lang.items()))
+    for name, rows in result.drift.items():
+        spills = [r["spillover"] for r in rows if r["spillover"] == r["spillover"]]  # NaN: nothing untouched
+        if not spills:
+            continue
+        worst = max((r for r in rows if r["spillover"] == r["spillover"]), key=lambda r: r["spillover"])
+        click.echo(f"{name} drift: mean spillover {100 * sum(spills) / max(1, len(spills)):.2f}% over "
+                   f"{len(spills)} rewrites, worst {worst['rewrite']} {100 * worst['spillover']:.2f}%")
     if output:
         write_report(result, output, title=title)
         click.echo(f"report -> {output}", err=True)

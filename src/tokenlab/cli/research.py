@@ -84,9 +84,12 @@ def _load_extra(path: str):
 @click.option("--pretokenizer", default="gpt2", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the table here (markdown).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of markdown.")
+@click.option("--morphology", default=None, metavar="ANALYSER",
+              help="Add morpheme-boundary F1, %TR and %Pure on the held-out text: tr, ru, ko, ja, zh_Hans, morfessor "
+                   "(learnt from the training text), or gold:FILE (words with '+' between morphemes).")
 @progress_option
 def research_table_cmd(corpus, corpus_opt, vocab_size, algorithms, methods, eval_path, extra, pretokenizer, output,
-                       as_json, progress):
+                       as_json, morphology, progress):
     """Train every algorithm at one vocab size and compare bytes/token, tokens/word, vocab use."""
     from ..io.atomic import atomic_write_text
     from ..research_table import research_table, to_json_rows, to_markdown
@@ -103,8 +106,13 @@ def research_table_cmd(corpus, corpus_opt, vocab_size, algorithms, methods, eval
         method_names = []
     eval_text = read_text_file(eval_path) if eval_path else None
     extras = {p: _load_extra(p) for p in extra}
+    if morphology and morphology.startswith("gold:"):
+        from ..evaluate.linguistic import MarkedGold
+
+        morphology = MarkedGold.from_marked(read_text_file(morphology[5:]))[0]
     rows = research_table(docs, vocab_size, algorithms=_names(algorithms), methods=method_names,
-                          eval_text=eval_text, pretokenizer=pretokenizer, tokenizers=extras, progress=progress)
+                          eval_text=eval_text, pretokenizer=pretokenizer, tokenizers=extras, progress=progress,
+                          morphology=morphology)
     if as_json:
         body = json.dumps(to_json_rows(rows), indent=1)
     else:

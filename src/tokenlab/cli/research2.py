@@ -433,6 +433,38 @@ def symbol_bpe_decode(input_path, model_path):
         click.echo(" ".join(map(str, model.decode(seq))))
 
 
+@symbol_bpe.command("compare-miditok")
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--vocab-size", "vocab_sizes", required=True, metavar="N,N,...", help="Alphabet + merges (one or more).")
+@click.option("--base-size", type=click.IntRange(1), default=None, help="Alphabet size (default: max symbol + 1).")
+@click.option("--held-out", type=click.FloatRange(0, 0.9), default=0.1, show_default=True,
+              help="Share of the sequences (the last ones) measured, not trained on.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def symbol_bpe_compare_miditok(input_path, vocab_sizes, base_size, held_out, as_json):
+    """Train ours and miditok's BPE on the same INPUT sequences; compare merges and held-out lengths."""
+    from ..train.symbol_stream import compare_with_miditok
+
+    try:
+        sizes = [int(v) for v in vocab_sizes.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter("expected comma-separated integers", param_hint="--vocab-size") from None
+    seqs = [s for s in _int_lines(input_path) if s]
+    if len(seqs) < 2:
+        raise InvalidInputError(f"{input_path}: need at least two sequences")
+    cut = max(1, min(len(seqs) - 1, round(len(seqs) * (1 - held_out)))) if held_out else len(seqs)
+    train, test = seqs[:cut], seqs[cut:] or seqs
+    base = base_size or max(max(s) for s in seqs) + 1
+    rows = [compare_with_miditok(train, test, v, base_size=base) for v in sizes]
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    keys = [("vocab_size", "vocab", "d"), ("merges", "merges", "d"), ("same_merges", "same as miditok", "d"),
+            ("held_out_symbols", "held-out symbols", "d"), ("held_out_tokens", "ours", "d"),
+            ("miditok_held_out_tokens", "miditok", "d"), ("train_seconds", "ours s", ".2f"),
+            ("miditok_train_seconds", "miditok s", ".2f")]
+    click.echo(_table(rows, keys))
+
+
 # ---------------------------------------------------------------------------- item 9
 def _huffman(corpus, **kw):
     """Frequency-only word tokenizer: n-ary Huffman codes over whole pretokens, byte fallback (own format)."""

@@ -125,6 +125,7 @@ class ZeyrekAnalyser(Analyser):
             raise InvalidInputError("Turkish analysis needs zeyrek: pip install 'tokenlab[linguistic]'") from None
         for name in ("zeyrek", "zeyrek.rulebasedanalyzer", "zeyrek.morphotactics", "zeyrek.lexicon"):
             logging.getLogger(name).setLevel(logging.ERROR)  # it logs every analysis as a warning
+        _fix_zeyrek_attribute_cache()
         self._zeyrek = zeyrek.MorphAnalyzer()
         self._cache: dict[str, list[str] | None] = {}
 
@@ -132,18 +133,48 @@ class ZeyrekAnalyser(Analyser):
         return self._zeyrek._parse(word)  # one word; the public analyze() needs nltk data from the network
 
     def segment(self, word: str) -> list[str] | None:
+        """The segmentation most of the word's analyses give (ties: the smaller tuple): zeyrek's order of
+        analyses follows set iteration, which changes with the hash seed."""
         if word not in self._cache:
-            morphs = None
+            votes: Counter = Counter()
             for a in self._analyses(word):
-                surfaces = [surface for _, surface in a.morphemes if surface]
+                surfaces = tuple(surface for _, surface in a.morphemes if surface)
                 if len("".join(surfaces)) == len(word):
-                    morphs = _respell(word, surfaces)
-                    break
-            self._cache[word] = morphs
+                    votes[surfaces] += 1
+            best = min(votes, key=lambda seg: (-votes[seg], seg)) if votes else None
+            self._cache[word] = None if best is None else _respell(word, best)
         return self._cache[word]
 
     def is_word(self, text: str) -> bool:
         return bool(text) and _WORD.fullmatch(text) is not None and bool(self._analyses(text))
+
+
+def _fix_zeyrek_attribute_cache() -> None:
+    """zeyrek caches ``calculate_phonetic_attributes`` and hands every caller the same mutable set, which some
+    callers then change; which analyses a word gets then depends on the order lexicon items are built in, and
+    so on the hash seed. Give each caller its own copy of the cached value (once per process)."""
+    import zeyrek.attributes as attributes
+    import zeyrek.morphotactics as morphotactics
+    import zeyrek.rulebasedanalyzer as rulebasedanalyzer
+
+    if getattr(morphotactics.calculate_phonetic_attributes, "_tokenlab_copy", False):
+        return
+    compute = getattr(attributes.calculate_phonetic_attributes, "__wrapped__", None)
+    if compute is None:
+        return  # not the cached function this works around
+
+    import functools
+
+    @functools.cache
+    def frozen(word, predecessor_attrs=None):
+        return frozenset(compute(word, predecessor_attrs))
+
+    def fresh(word, predecessor_attrs=None):
+        return set(frozen(word, predecessor_attrs))
+
+    fresh._tokenlab_copy = True
+    for module in (attributes, morphotactics, rulebasedanalyzer):
+        module.calculate_phonetic_attributes = fresh
 
 
 def _respell(word: str, morphs: Sequence[str]) -> list[str]:
@@ -325,7 +356,8 @@ def token_byte_ends(tok, text: str) -> list[int]:
     """Byte offsets (into ``text``'s UTF-8) where each token ends.
 
     From the tokens' bytes when they spell the text; otherwise (SentencePiece's "▁", WordPiece's
-    "##") from decoding growing prefixes of the ids."""
+    "##") from decoding growing prefixes of the ids. Tokens that decode only together (the symbols
+    of one Huffman word code) all end where the group ends, so the group counts as one unit."""
     enc = as_encoder(tok)
     ids = enc.encode(text)
     data = text.encode("utf-8")
@@ -345,13 +377,20 @@ def token_byte_ends(tok, text: str) -> list[int]:
         decode = lambda ids: enc.model.decode(ids).encode("utf-8")  # noqa: E731
     if decode is None:
         raise InvalidInputError(f"{enc.name}: cannot align tokens to the text (no token bytes, no decode)")
-    ends, last = [], 0
+    ends, last, pending = [], 0, 0
     for k in range(1, len(ids) + 1):
-        prefix = decode(ids[:k])
+        try:
+            prefix = decode(ids[:k])
+        except InvalidInputError:
+            if k == len(ids):
+                raise
+            pending += 1  # a token that spells nothing alone (a Huffman word's code symbol): it ends with the next
+            continue
         if not data.startswith(prefix):
             raise InvalidInputError(f"{enc.name}: decoding does not reproduce the text, so tokens cannot be aligned")
         last = max(last, len(prefix))
-        ends.append(last)
+        ends.extend([last] * (pending + 1))
+        pending = 0
     return ends
 
 

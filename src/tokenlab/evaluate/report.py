@@ -134,13 +134,15 @@ class Comparison:
     samples: list[tuple[str, str]] = field(default_factory=list)  # (label, text)
     pieces: dict[str, list[list[tuple[str, list[int]]]]] = field(default_factory=dict)  # name -> sample -> spans
     linguistic: dict[str, dict[str, dict]] = field(default_factory=dict)  # name -> lang -> boundary F1, %TR, ...
+    drift: dict[str, list[dict]] = field(default_factory=dict)  # name -> drift rows (evaluate/robustness.py)
 
     def to_dict(self) -> dict:
         return {"names": self.names, "corpora": self.corpora, "rows": self.rows, "vocab_sizes": self.vocab_sizes,
                 "premiums": self.premiums, "length_counts": self.length_counts,
                 "numbers": {n: {**v, "patterns": {str(k): list(p) for k, p in v["patterns"].items()}}
                             for n, v in self.numbers.items()},
-                "scripts": self.scripts, "samples": self.samples, "linguistic": self.linguistic}
+                "scripts": self.scripts, "samples": self.samples, "linguistic": self.linguistic,
+                "drift": self.drift}
 
 
 def token_spans(tok, text: str) -> list[tuple[str, list[int]]]:
@@ -188,8 +190,13 @@ def _excerpt(docs: list[str], max_lines: int = 12) -> str:
 
 
 def compare(tokenizers: dict, corpora=("parallel", "code"), languages=None, limit_bytes: int = 300_000,
-            alpha: float = 2.5, progress: bool = False, n_samples: int = 2, linguistic=()) -> Comparison:
+            alpha: float = 2.5, progress: bool = False, n_samples: int = 2, linguistic=(), drift: int = 0) \
+        -> Comparison:
     """Run every metric of the report for each tokenizer on each corpus.
+
+    ``linguistic``: languages for the morpheme-boundary section; ``drift``: that many standard-library
+    functions and Django strings per language (en, de, ru) go through the meaning-preserving rewrites of
+    the drift section (0: no drift section).
 
     ``tokenizers`` maps display names to tokenizer objects; ``corpora`` are names understood by
     :func:`~tokenlab.evaluate.data.load_corpus` (``parallel``, ``code``, ``prose``, a file path).
@@ -250,6 +257,13 @@ def compare(tokenizers: dict, corpora=("parallel", "code"), languages=None, limi
         langs = list(dict.fromkeys(linguistic))
         par = django_parallel(["en", *[lang for lang in langs if lang != "en"]])
         result.linguistic = linguistic_table(tokenizers, {lang: par[lang] for lang in langs})
+    if drift:  # TokDrift-style rewrites (evaluate/robustness.py), the same samples for every tokenizer
+        from .data import stdlib_code
+        from .robustness import code_samples, drift_suite
+
+        code = code_samples(stdlib_code(1_000_000), max_samples=drift)
+        par = django_parallel(["en", "de", "ru"])
+        result.drift = drift_suite(tokenizers, code=code, texts=[t for lines in par.values() for t in lines[:drift]])
     return result
 
 
@@ -452,6 +466,23 @@ def _linguistic_table(cmp: Comparison) -> str:
     return "".join(out)
 
 
+def _drift_table(cmp: Comparison) -> str:
+    names = list(cmp.drift)
+    head = "".join(f"<th>{_e(n)}</th>" for n in names)
+    out = [f"<table class='drift'><thead><tr><th>rewrite</th><th>samples</th>{head}</tr></thead><tbody>"]
+    for k, row in enumerate(cmp.drift[names[0]]):
+        cells = []
+        for n in names:
+            r = cmp.drift[n][k]
+            spill = r["spillover"]
+            shown = "-" if math.isnan(spill) else f"{100 * spill:.2f}% / {r['relative_distance']:.3f}"
+            cells.append(f"<td class='num' data-metric='spillover' data-value='{spill!r}'>{shown}</td>")
+        out.append(f"<tr data-rewrite='{_e(row['rewrite'])}'><td>{_e(row['rewrite'])}</td>"
+                   f"<td class='num'>{row['samples']}</td>{''.join(cells)}</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
 def _samples_html(cmp: Comparison) -> str:
     out = []
     for k, (label, _text) in enumerate(cmp.samples):
@@ -500,6 +531,12 @@ def render_html(cmp: Comparison, title: str = "Tokenizer comparison") -> str:
                   "<p class='note'>Token boundaries inside words against a morphological analyser: precision, "
                   "recall, F1; %TR: distinct tokens that are words or morphemes of the language; %Pure: distinct "
                   "tokens that never cross a morpheme boundary (Bayram et al. 2025).</p>", _linguistic_table(cmp)]
+    if cmp.drift:
+        parts += ["<h2 id='drift'>Token drift under meaning-preserving rewrites</h2>",
+                  "<p class='note'>Code rewrites (checked unchanged with ast.dump) and text rewrites (same text once "
+                  "normalised), TokDrift-style. Each cell: spillover, the share of tokens over untouched text that "
+                  "changed anyway / mean token edit distance relative to the original length.</p>",
+                  _drift_table(cmp)]
     parts += ["<h2 id='samples'>Sample tokenizations</h2>",
               "<p class='note'>Alternating colours mark token boundaries; hover for ids; the number is the token "
               "count. A dashed outline groups tokens that each hold part of one character.</p>",
