@@ -597,32 +597,95 @@ def _remove_old_shards(out_dir: Path) -> None:
         manifest.unlink()
 
 
-def dask_map(client) -> Callable:
-    """``map_fn`` for :func:`encode_corpus` running the map step on a ``dask.distributed`` client."""
+def dask_map(client, window: int | None = None) -> Callable:
+    """``map_fn`` running a map step (:func:`encode_corpus`'s units, or
+    :func:`tokenlab.train.bpe.count_pretokens`' batches of documents) on a ``dask.distributed`` client.
 
-    def run(fn, units):
-        futures = client.map(fn, list(units), pure=False)
-        for fut in futures:
-            yield fut.result()
+    Results come back in submission order; at most ``window`` tasks (default: twice the cluster's
+    threads) are in flight, so a long stream of inputs is not held in memory all at once.
+    """
+
+    def run(fn, items):
+        limit = window or 2 * max(1, sum(client.nthreads().values()))
+        fn_future = client.scatter(fn, broadcast=True, hash=False)  # shipped once, not with every task
+        pending: deque = deque()
+        for item in items:
+            pending.append(client.submit(_call, fn_future, item, pure=False))
+            if len(pending) >= limit:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
     return run
 
 
-def ray_map() -> Callable:
-    """``map_fn`` for :func:`encode_corpus` running the map step as Ray tasks (``ray.init()`` first)."""
+def ray_map(window: int | None = None) -> Callable:
+    """``map_fn`` running a map step as Ray tasks (call ``ray.init()`` first); in order, at most ``window``
+    tasks (default: twice the cluster's CPUs) in flight."""
     import ray
 
-    def run(fn, units):
-        def call(unit):
-            return fn(unit)
-
-        remote = ray.remote(call)
-        refs = [remote.remote(u) for u in units]
-        for ref in refs:
-            yield ray.get(ref)
+    def run(fn, items):
+        remote = ray.remote(_call)
+        fn_ref = ray.put(fn)  # shipped once, not with every task
+        limit = window or 2 * max(1, int(ray.cluster_resources().get("CPU", 1)))
+        pending: deque = deque()
+        for item in items:
+            pending.append(remote.remote(fn_ref, item))
+            if len(pending) >= limit:
+                yield ray.get(pending.popleft())
+        while pending:
+            yield ray.get(pending.popleft())
 
     return run
 
 
-__all__ = ["Unit", "choose_dtype", "dask_map", "encode_corpus", "encode_unit", "load_shards", "plan_units",
-           "ray_map", "read_manifest", "verify_shards"]
+def _call(fn, item):
+    return fn(item)
+
+
+@contextmanager
+def cluster_map(spec: str | None):
+    """The ``map_fn`` for a ``--cluster`` option: ``dask:ADDRESS`` (a running scheduler), ``ray`` (the
+    running Ray instance, or a new local one) or ``ray:ADDRESS``; ``None`` gives ``None`` (local run).
+    Whatever this opens is closed afterwards."""
+    if not spec:
+        yield None
+        return
+    kind, _, address = spec.partition(":")
+    if kind == "dask":
+        if not address:
+            raise InvalidInputError("--cluster dask needs the scheduler address: dask:tcp://HOST:8786")
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            raise InvalidInputError("--cluster dask needs dask: pip install 'tokenlab[dask]'") from None
+        try:
+            client = Client(address, timeout=30)
+        except OSError as exc:
+            raise InvalidInputError(f"--cluster {spec}: cannot reach the Dask scheduler ({exc})") from None
+        with client:
+            yield dask_map(client)
+        return
+    if kind == "ray":
+        try:
+            import ray
+        except ImportError:
+            raise InvalidInputError("--cluster ray needs ray: pip install 'tokenlab[ray]'") from None
+        started = False
+        if not ray.is_initialized():
+            try:
+                ray.init(address=address or None, include_dashboard=False, log_to_driver=False)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise InvalidInputError(f"--cluster {spec}: cannot start or reach Ray ({exc})") from None
+            started = True
+        try:
+            yield ray_map()
+        finally:
+            if started:
+                ray.shutdown()
+        return
+    raise InvalidInputError(f"--cluster: expected dask:ADDRESS, ray or ray:ADDRESS, got {spec!r}")
+
+
+__all__ = ["Unit", "choose_dtype", "cluster_map", "dask_map", "encode_corpus", "encode_unit", "load_shards",
+           "plan_units", "ray_map", "read_manifest", "verify_shards"]

@@ -96,6 +96,24 @@ def _count_batch(docs: list[str]) -> dict[bytes, int]:
     return _WORKER_COUNT(docs)
 
 
+_TASK_COUNTERS: dict = {}
+
+
+class CountTask:
+    """The map step of pretoken counting: ``docs -> {pretoken bytes: count}``, picklable, so it runs on Dask
+    or Ray workers as well as here; each process builds (and checks) its counter once and keeps it."""
+
+    def __init__(self, pretokenizer: PreTokenizer, native: bool | None = None):
+        self.pretokenizer, self.native = pretokenizer, native
+
+    def __call__(self, docs: list[str]) -> dict[bytes, int]:
+        key = (self.pretokenizer.pattern, self.pretokenizer.split_digits, self.native)
+        counter = _TASK_COUNTERS.get(key)
+        if counter is None:
+            counter = _TASK_COUNTERS[key] = _make_counter(self.pretokenizer, self.native)
+        return counter(docs)
+
+
 def _batches(corpus: Iterable[str], batch_chars: int, bar):
     batch: list[str] = []
     size = 0
@@ -117,13 +135,19 @@ def default_workers() -> int:
 
 
 def count_pretokens(corpus: Iterable[str], pretokenizer: PreTokenizer, progress: bool = False,
-                    workers: int | None = None, batch_chars: int = 1 << 22, native: bool | None = None) -> Counter:
+                    workers: int | None = None, batch_chars: int = 1 << 22, native: bool | None = None,
+                    map_fn=None) -> Counter:
     """Pretoken (as UTF-8 bytes) -> frequency over the corpus.
 
     With ``workers > 1`` the corpus is cut into batches of about ``batch_chars`` characters and
     counted in worker processes; a corpus that fits in one batch is counted here (no pool start-up).
     ``native``: None = compiled splitting when available, False = always ``PreTokenizer.split``.
+    ``map_fn(fn, batches)``: run the counting elsewhere, e.g. ``tokenlab.corpus.dask_map(client)`` or
+    ``ray_map()``; it must yield ``fn(batch)`` in batch order (then the counts, and their order, which
+    fixes HF's rare ties, equal a local run's). ``workers`` is ignored then.
     """
+    if map_fn is not None:
+        return _count_mapped(corpus, pretokenizer, progress, batch_chars, native, map_fn)
     workers = default_workers() if workers is None else max(1, int(workers))
     if workers > 1 and _in_daemon_process():  # e.g. inside a pool worker: it may not start children
         workers = 1
@@ -165,6 +189,17 @@ def count_pretokens(corpus: Iterable[str], pretokenizer: PreTokenizer, progress:
                     total.update(collect(pending.popleft()))
             while pending:
                 total.update(collect(pending.popleft()))
+    return total
+
+
+def _count_mapped(corpus, pretokenizer, progress, batch_chars, native, map_fn) -> Counter:
+    """Batches of documents are read here and counted wherever ``map_fn`` runs them; per-batch tables come
+    back in order and are added up here (the reduce step)."""
+    total: Counter = Counter()
+    CountTask(pretokenizer, native)(["check the pre-tokenizer here first"])  # bad settings fail before any shipping
+    with tqdm(desc="pre-tokenizing", unit="char", unit_scale=True, disable=not progress) as bar:
+        for part in map_fn(CountTask(pretokenizer, native), _batches(corpus, batch_chars, bar)):
+            total.update(part)
     return total
 
 
@@ -286,19 +321,21 @@ def train_bpe(
     progress: bool = False,
     name: str = "",
     workers: int | None = None,
+    map_fn=None,
 ):
     """Train a byte-level BPE tokenizer.
 
     ``vocab_size`` counts the 256 bytes, the merges and the special tokens (as HF does).
     Ids: bytes 0..255, then merges in order, then special tokens. ``workers`` processes
-    pre-tokenize the corpus (default: all cores; small corpora are counted in-process).
+    pre-tokenize the corpus (default: all cores; small corpora are counted in-process); ``map_fn`` counts
+    on a cluster instead (see :func:`count_pretokens`).
     """
     special_tokens = _checked_specials(special_tokens)
     if vocab_size < 256 + len(special_tokens):
         raise InvalidInputError(f"vocab_size {vocab_size} is below 256 bytes + {len(special_tokens)} specials")
     _check_vocab_size(vocab_size)
     pre = get_pretokenizer(pretokenizer, split_digits)
-    counts = count_pretokens(corpus, pre, progress=progress, workers=workers)
+    counts = count_pretokens(corpus, pre, progress=progress, workers=workers, map_fn=map_fn)
     return train_from_counts(counts, vocab_size, pre, special_tokens, min_frequency, progress, name)
 
 
