@@ -148,3 +148,25 @@ def test_cli_bad_cluster_spec(tmp_path, corpus_files, spec, message):
                                     "--no-progress", "--cluster", spec])
     assert res.exit_code != 0 and message in res.output and "Traceback" not in res.output
     assert not (tmp_path / "t.json").exists()
+
+
+def test_in_memory_tokenizer_fingerprint_follows_content(trained):
+    """encode-corpus resumes only with the same tokenizer: the fingerprint of an in-memory one changes with
+    every part that changes ids (vocab, merges, specials, pre-tokenizer) and not otherwise."""
+    from tokenlab import Tokenizer
+    from tokenlab.corpus import _tokenizer_fingerprint
+
+    def fp(**kw):
+        args = dict(vocab=trained.vocab, merges=trained.merges, pretokenizer=trained.pretokenizer,
+                    special_tokens=trained.special_tokens)
+        tok = Tokenizer(**(args | kw))
+        return _tokenizer_fingerprint(tok, tok)
+
+    base = fp()
+    assert fp() == base and fp(name="other name") == base
+    swapped = dict(trained.vocab)
+    a, b = trained.merges[-1][0] + trained.merges[-1][1], trained.merges[-2][0] + trained.merges[-2][1]
+    swapped[a], swapped[b] = swapped[b], swapped[a]
+    changed = [fp(vocab=swapped), fp(merges=trained.merges[:-1]), fp(special_tokens={"<|endoftext|>": 5000}),
+               fp(pretokenizer=PreTokenizer("gpt2"))]
+    assert len({base, *changed}) == 5

@@ -135,26 +135,37 @@ def encode_unit(unit: Unit, tokenizer, documents: str = "lines", eos_id: int | N
 
     ``tokenizer`` is a tokenizer object or a path (loaded once per process and cached).
     """
-    from .tokenizer import Tokenizer
-
     tok = _tokenizer(tokenizer)
     docs = list(_documents(unit, documents))
-    if isinstance(tok, Tokenizer):  # special-token strings in a corpus are plain text
+    if not docs:
+        return np.zeros(0, dtype=dtype)
+    flat, lengths = _encode_documents(tok, docs)
+    if eos_id is None:
+        return flat.astype(dtype, copy=False)
+    return np.insert(flat.astype(dtype, copy=False), np.cumsum(lengths), eos_id)  # each document, then its eos
+
+
+def _encode_documents(tok, docs: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(all ids in one array, ids per document); special-token strings in a corpus are plain text."""
+    from .encode.native import NativeBPE
+    from .tokenizer import Tokenizer
+
+    fast = tok._fast if isinstance(tok, Tokenizer) else None
+    if isinstance(fast, NativeBPE):
+        # the C kernel's batch entry point, joined once (not one numpy array per line)
+        try:
+            parts = fast.kernel.encode_batch(docs, 1, False)
+        except UnicodeEncodeError:  # a lone surrogate (JSON records can hold one): the library's error
+            fast.encode_texts(docs)
+            raise
+        lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)) // 4
+        return np.frombuffer(b"".join(parts), dtype=np.uint32), lengths
+    if isinstance(tok, Tokenizer):
         encoded = tok.encode_batch(docs, num_threads=1, allowed_special=(), disallowed_special=(), as_array=True)
     else:
         encoded = [np.asarray(tok.encode(doc), dtype=np.int64) for doc in docs]
-    if not encoded:
-        return np.zeros(0, dtype=dtype)
-    if eos_id is None:
-        return np.concatenate(encoded).astype(dtype, copy=False)
-    lengths = np.fromiter((len(a) for a in encoded), dtype=np.int64, count=len(encoded))
-    out = np.empty(int(lengths.sum()) + len(encoded), dtype=dtype)
-    ends = np.cumsum(lengths + 1)  # each document, then its end-of-text id
-    out[ends - 1] = eos_id
-    mask = np.ones(len(out), dtype=bool)
-    mask[ends - 1] = False
-    out[mask] = np.concatenate(encoded) if int(lengths.sum()) else np.zeros(0, dtype=dtype)
-    return out
+    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    return (np.concatenate(encoded) if len(encoded) else np.zeros(0, dtype=np.int64)), lengths
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -182,6 +193,22 @@ def _hash_and_check(path: str) -> str:
 def _tokenizer_fingerprint(tokenizer, tok) -> str:
     if isinstance(tokenizer, (str, os.PathLike)):
         return hashlib.sha256(Path(tokenizer).read_bytes()).hexdigest()
+    from .tokenizer import Tokenizer
+
+    if type(tok) is Tokenizer:  # its content, without to_dict's base64 + JSON of every token (~1 s for cl100k)
+        digest = hashlib.sha256(json.dumps(
+            {"format": "tokenlab-fingerprint-1", "pretokenizer": tok.pretokenizer.to_dict(),
+             "ignore_merges": tok.ignore_merges, "any_split": tok.any_split, "special_tokens": tok.special_tokens},
+            sort_keys=True, default=str).encode())
+        table = tok.id_to_bytes  # bytes of each id (None where no token has it)
+        digest.update(np.fromiter((-1 if t is None else len(t) for t in table), dtype=np.int64,
+                                  count=len(table)).tobytes())
+        digest.update(b"".join(t for t in table if t is not None))
+        merges = tok.merges
+        digest.update(np.fromiter((len(x) for pair in merges for x in pair), dtype=np.int64,
+                                  count=2 * len(merges)).tobytes())
+        digest.update(b"".join(x for pair in merges for x in pair))
+        return digest.hexdigest()
     to_dict = getattr(tok, "to_dict", None)
     if to_dict is None:
         raise InvalidInputError("pass the tokenizer as a file path (this object cannot be fingerprinted)")
