@@ -122,11 +122,10 @@ def _documents(unit: Unit, documents: str) -> Iterator[str]:
             if line:
                 yield json.loads(line)
         return
-    for line in text.split("\n"):
-        if line.endswith("\r"):
-            line = line[:-1]
-        if line:
-            yield line
+    lines = text.split("\n")
+    if "\r" in text:
+        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    yield from filter(None, lines)
 
 
 def encode_unit(unit: Unit, tokenizer, documents: str = "lines", eos_id: int | None = None,
@@ -200,14 +199,16 @@ def _tokenizer_fingerprint(tokenizer, tok) -> str:
             {"format": "tokenlab-fingerprint-1", "pretokenizer": tok.pretokenizer.to_dict(),
              "ignore_merges": tok.ignore_merges, "any_split": tok.any_split, "special_tokens": tok.special_tokens},
             sort_keys=True, default=str).encode())
+        from itertools import chain
+
         table = tok.id_to_bytes  # bytes of each id (None where no token has it)
-        digest.update(np.fromiter((-1 if t is None else len(t) for t in table), dtype=np.int64,
-                                  count=len(table)).tobytes())
-        digest.update(b"".join(t for t in table if t is not None))
-        merges = tok.merges
-        digest.update(np.fromiter((len(x) for pair in merges for x in pair), dtype=np.int64,
-                                  count=2 * len(merges)).tobytes())
-        digest.update(b"".join(x for pair in merges for x in pair))
+        tokens = [t for t in table if t is not None]
+        digest.update(json.dumps([i for i, t in enumerate(table) if t is None]).encode())
+        digest.update(np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens)).tobytes())
+        digest.update(b"".join(tokens))
+        parts = list(chain.from_iterable(tok.merges))
+        digest.update(np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)).tobytes())
+        digest.update(b"".join(parts))
         return digest.hexdigest()
     to_dict = getattr(tok, "to_dict", None)
     if to_dict is None:
