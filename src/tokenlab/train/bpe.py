@@ -62,9 +62,11 @@ def _make_counter(pretokenizer: PreTokenizer, native: bool | None = None):
     fast = None
     if native is not False:
         try:
-            from ._count import native_counter
+            fast = c_counter(pretokenizer)  # the C kernels: no numba (no JIT warm-up, no LLVM in memory)
+            if fast is None:
+                from ._count import native_counter
 
-            fast = native_counter(pretokenizer)
+                fast = native_counter(pretokenizer)
             # the state machines belong to the encoder: check they still agree with the regex here
             if fast is not None and fast([_PROBE]) != count_with_regex([_PROBE]):
                 fast = None
@@ -72,7 +74,8 @@ def _make_counter(pretokenizer: PreTokenizer, native: bool | None = None):
             fast = None
         if fast is None and native:
             raise InvalidInputError(
-                f"no native pre-tokenizer for {pretokenizer.name!r} (needs numba and a named pattern)")
+                f"no native pre-tokenizer for {pretokenizer.name!r} (needs the C kernel or numba, and a named "
+                "pattern)")
     if fast is None:
         return count_with_regex
 
@@ -84,6 +87,45 @@ def _make_counter(pretokenizer: PreTokenizer, native: bool | None = None):
         return count_with_regex(docs) if out is None else out
 
     count.releases_gil = True
+    return count
+
+
+def c_counter(pretokenizer: PreTokenizer):
+    """``docs -> {pretoken bytes: count}`` on the C kernels (the encoder's pre-tokenizer splits, ``_train.c``
+    counts), or None where they are not built or the pattern is not a named one."""
+    import numpy as np
+
+    from ..encode.native import native_encoder_for
+    from ..kernels import train as ctrain
+    from ..tokenizer import Tokenizer
+
+    if ctrain is None:
+        return None
+    # a bytes-only tokenizer with this pre-tokenizer: only its kernel's split is used
+    native = native_encoder_for(Tokenizer(vocab={bytes([b]): b for b in range(256)}, merges=[],
+                                          pretokenizer=pretokenizer))
+    if native is None or native.pattern == 0:
+        return None
+    split = native.kernel.split
+    count_pieces = ctrain.count_pieces
+
+    def count(docs: list[str]) -> dict[bytes, int]:
+        datas = [doc.encode("utf-8") for doc in docs]  # a lone surrogate raises UnicodeEncodeError
+        ends = []
+        offset = 0
+        for data in datas:
+            if data:
+                cuts = np.array(split(data), dtype=np.int64)
+                cuts += offset
+                ends.append(cuts)
+                offset += len(data)
+        if not ends:
+            return {}
+        data = b"".join(datas)
+        starts, lengths, counts = (np.frombuffer(x, dtype=np.int64).tolist()
+                                   for x in count_pieces(data, np.concatenate(ends)))
+        return {data[s:s + n]: c for s, n, c in zip(starts, lengths, counts)}
+
     return count
 
 
@@ -363,8 +405,8 @@ def train_from_counts(word_counts: dict[bytes, int], vocab_size: int, pretokeniz
     """
     import numpy as np
 
+    from ..kernels import train as ctrain
     from ..tokenizer import Tokenizer
-    from . import _native
 
     special_tokens = _checked_specials(special_tokens)
     n_new = vocab_size - 256 - len(special_tokens)
@@ -389,10 +431,15 @@ def train_from_counts(word_counts: dict[bytes, int], vocab_size: int, pretokeniz
     byte_key = np.asarray(_hf_byte_order(), dtype=np.int64)
     min_freq = max(1, int(min_frequency))
 
-    use_native = _native.HAVE_NUMBA if native is None else native
-    if use_native and not _native.HAVE_NUMBA:
-        raise InvalidInputError("native=True needs numba (pip install 'tokenlab[fast]')")
-    kernel = _native.train_merges if use_native or not _native.HAVE_NUMBA else _native.train_merges.py_func
+    if native is not False and ctrain is not None:
+        kernel = _c_train_merges  # the C loop: same steps as _native's, no numba
+    else:
+        from . import _native
+
+        use_native = _native.HAVE_NUMBA if native is None else native
+        if use_native and not _native.HAVE_NUMBA:
+            raise InvalidInputError("native=True needs the C kernel or numba (pip install 'tokenlab[fast]')")
+        kernel = _native.train_merges if use_native or not _native.HAVE_NUMBA else _native.train_merges.py_func
     left, right, result = _run_with_progress(kernel, (sym, nxt, word_start, word_count, byte_key, n_new, min_freq),
                                              n_new, progress)
 
@@ -406,6 +453,16 @@ def train_from_counts(word_counts: dict[bytes, int], vocab_size: int, pretokeniz
     next_id = len(token_bytes)
     specials = {s: next_id + k for k, s in enumerate(special_tokens)}
     return Tokenizer(vocab=vocab, merges=merges, pretokenizer=pretokenizer, special_tokens=specials, name=name)
+
+
+def _c_train_merges(sym, nxt, word_start, word_count, byte_key, n_new, min_freq, counter):
+    import numpy as np
+
+    from ..kernels import train as ctrain
+
+    left, right, result = ctrain.train_merges(sym, nxt, word_start, word_count, byte_key, int(n_new),
+                                              int(min_freq), counter)
+    return tuple(np.frombuffer(x, dtype=np.int32) for x in (left, right, result))
 
 
 def _run_with_progress(kernel, args, total: int, progress: bool):
