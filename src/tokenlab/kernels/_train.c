@@ -503,8 +503,10 @@ static PyObject *py_train_merges(PyObject *self, PyObject *args) {
         PyErr_NoMemory();
         goto done;
     }
-    res = Py_BuildValue("(y#y#y#)", (const char *)m.left, (Py_ssize_t)(m.n * 4), (const char *)m.right,
-                        (Py_ssize_t)(m.n * 4), (const char *)m.result, (Py_ssize_t)(m.n * 4));
+    static const char none[4];  /* y# turns a NULL pointer into None */
+    res = Py_BuildValue("(y#y#y#)", m.left ? (const char *)m.left : none, (Py_ssize_t)(m.n * 4),
+                        m.right ? (const char *)m.right : none, (Py_ssize_t)(m.n * 4),
+                        m.result ? (const char *)m.result : none, (Py_ssize_t)(m.n * 4));
     free(m.left);
     free(m.right);
     free(m.result);
@@ -518,25 +520,10 @@ done:
     return res;
 }
 
-/* count_pieces(data, ends) -> (starts, lengths, counts) as int64 bytes: the distinct pieces
- * data[ends[k-1]:ends[k]] (ends[-1] = 0) in order of first occurrence, with their counts. */
-static PyObject *py_count_pieces(PyObject *self, PyObject *args) {
-    PyObject *o_data, *o_ends;
-    if (!PyArg_ParseTuple(args, "OO", &o_data, &o_ends)) return NULL;
-    Py_buffer data = {0}, ends = {0};
+/* the distinct pieces data[ends[k-1]:ends[k]] (ends[-1] = 0) in order of first occurrence, with their counts,
+ * as a tuple of three int64 bytes objects (starts, lengths, counts); ends must rise within the data */
+static PyObject *count_core(const uint8_t *buf, const int64_t *e, int64_t n) {
     PyObject *res = NULL;
-    if (get_buffer(o_data, &data, 1, 0, "data") < 0) goto done;
-    if (get_buffer(o_ends, &ends, 8, 0, "ends") < 0) goto done;
-    const uint8_t *buf = data.buf;
-    const int64_t *e = ends.buf;
-    int64_t n = ends.len / 8, prev = 0;
-    for (int64_t k = 0; k < n; k++) {
-        if (e[k] < prev || e[k] > data.len) {
-            PyErr_SetString(PyExc_ValueError, "count_pieces: ends must rise within the data");
-            goto done;
-        }
-        prev = e[k];
-    }
     int64_t cap = 1 << 16, n_distinct = 0, info_cap = 0, key_cap = 0, key_len = 0;
     int64_t *slots = NULL, *starts = NULL, *lengths = NULL, *counts = NULL, *key_off = NULL;
     uint64_t *hashes = NULL;
@@ -612,13 +599,77 @@ static PyObject *py_count_pieces(PyObject *self, PyObject *args) {
     if (!ok) {
         PyErr_NoMemory();
     } else {
-        res = Py_BuildValue("(y#y#y#)", (const char *)starts, (Py_ssize_t)(n_distinct * 8), (const char *)lengths,
-                            (Py_ssize_t)(n_distinct * 8), (const char *)counts, (Py_ssize_t)(n_distinct * 8));
+        static const char none[8];  /* y# turns a NULL pointer into None: empty results point here */
+        res = Py_BuildValue("(y#y#y#)", starts ? (const char *)starts : none, (Py_ssize_t)(n_distinct * 8),
+                            lengths ? (const char *)lengths : none, (Py_ssize_t)(n_distinct * 8),
+                            counts ? (const char *)counts : none, (Py_ssize_t)(n_distinct * 8));
     }
     free(slots); free(starts); free(lengths); free(counts); free(hashes); free(key_off); free(keys);
+    return res;
+}
+
+/* count_pieces(data, ends): count_core over a buffer of int64 ends */
+static PyObject *py_count_pieces(PyObject *self, PyObject *args) {
+    PyObject *o_data, *o_ends;
+    if (!PyArg_ParseTuple(args, "OO", &o_data, &o_ends)) return NULL;
+    Py_buffer data = {0}, ends = {0};
+    PyObject *res = NULL;
+    if (get_buffer(o_data, &data, 1, 0, "data") < 0) goto done;
+    if (get_buffer(o_ends, &ends, 8, 0, "ends") < 0) goto done;
+    const int64_t *e = ends.buf;
+    int64_t n = ends.len / 8, prev = 0;
+    for (int64_t k = 0; k < n; k++) {
+        if (e[k] < prev || e[k] > data.len) {
+            PyErr_SetString(PyExc_ValueError, "count_pieces: ends must rise within the data");
+            goto done;
+        }
+        prev = e[k];
+    }
+    res = count_core(data.buf, e, n);
 done:
     if (data.obj) PyBuffer_Release(&data);
     if (ends.obj) PyBuffer_Release(&ends);
+    return res;
+}
+
+/* count_split(data, cuts): ``cuts`` is a list of (offset, list of piece ends within the document at offset)
+ * (what the encoder's split() returns per document); read here, without numpy, then counted as count_pieces */
+static PyObject *py_count_split(PyObject *self, PyObject *args) {
+    PyObject *o_data, *cuts;
+    if (!PyArg_ParseTuple(args, "OO!", &o_data, &PyList_Type, &cuts)) return NULL;
+    Py_buffer data = {0};
+    PyObject *res = NULL;
+    int64_t *e = NULL, n = 0, cap = 0, prev = 0;
+    if (get_buffer(o_data, &data, 1, 0, "data") < 0) goto done;
+    for (Py_ssize_t d = 0; d < PyList_GET_SIZE(cuts); d++) {
+        PyObject *item = PyList_GET_ITEM(cuts, d);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2 || !PyList_Check(PyTuple_GET_ITEM(item, 1))) {
+            PyErr_SetString(PyExc_TypeError, "count_split: cuts must be a list of (offset, list of ends)");
+            goto done;
+        }
+        int64_t offset = PyLong_AsLongLong(PyTuple_GET_ITEM(item, 0));
+        if (offset == -1 && PyErr_Occurred()) goto done;
+        PyObject *ends = PyTuple_GET_ITEM(item, 1);
+        Py_ssize_t m = PyList_GET_SIZE(ends);
+        if (grow((void **)&e, &cap, n + m, 8) < 0) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        for (Py_ssize_t k = 0; k < m; k++) {
+            int64_t v = PyLong_AsLongLong(PyList_GET_ITEM(ends, k));
+            if (v == -1 && PyErr_Occurred()) goto done;
+            v += offset;
+            if (v < prev || v > data.len) {
+                PyErr_SetString(PyExc_ValueError, "count_split: ends must rise within the data");
+                goto done;
+            }
+            e[n++] = prev = v;
+        }
+    }
+    res = count_core(data.buf, e, n);
+done:
+    free(e);
+    if (data.obj) PyBuffer_Release(&data);
     return res;
 }
 
@@ -628,6 +679,8 @@ static PyMethodDef methods[] = {
      "(left, right, result) as int32 bytes; sym/nxt are changed in place"},
     {"count_pieces", py_count_pieces, METH_VARARGS,
      "count_pieces(data, ends) -> (starts, lengths, counts) as int64 bytes, distinct pieces in first-seen order"},
+    {"count_split", py_count_split, METH_VARARGS,
+     "count_split(data, [(offset, ends), ...]) -> as count_pieces, ends per document as lists of ints"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -107,23 +107,18 @@ def c_counter(pretokenizer: PreTokenizer):
     if native is None or native.pattern == 0:
         return None
     split = native.kernel.split
-    count_pieces = ctrain.count_pieces
+    count_split = ctrain.count_split
 
     def count(docs: list[str]) -> dict[bytes, int]:
         datas = [doc.encode("utf-8") for doc in docs]  # a lone surrogate raises UnicodeEncodeError
-        ends = []
+        cuts = []
         offset = 0
         for data in datas:
             if data:
-                cuts = np.array(split(data), dtype=np.int64)
-                cuts += offset
-                ends.append(cuts)
+                cuts.append((offset, split(data)))
                 offset += len(data)
-        if not ends:
-            return {}
         data = b"".join(datas)
-        starts, lengths, counts = (np.frombuffer(x, dtype=np.int64).tolist()
-                                   for x in count_pieces(data, np.concatenate(ends)))
+        starts, lengths, counts = (np.frombuffer(x, dtype=np.int64).tolist() for x in count_split(data, cuts))
         return {data[s:s + n]: c for s, n, c in zip(starts, lengths, counts)}
 
     return count
