@@ -384,6 +384,34 @@ def _pool_map(workers: int, tokenizer):
     return run
 
 
+def _kernel_releases_gil(tok) -> bool:
+    """Units of this tokenizer are encoded by the C kernel, which releases the GIL: threads beat processes
+    (no fork, no pickling of results; one unit's Python part overlaps another's kernel)."""
+    from .encode.native import NativeBPE
+    from .tokenizer import Tokenizer
+
+    return isinstance(tok, Tokenizer) and isinstance(tok._fast, NativeBPE)
+
+
+def _thread_map(workers: int):
+    """An ordered ``map`` over a thread pool with a bounded number of units in flight."""
+
+    def run(fn, units):
+        from concurrent.futures import ThreadPoolExecutor
+
+        units = list(units)
+        with ThreadPoolExecutor(max(1, min(workers, len(units)))) as pool:
+            pending: deque = deque()
+            for u in units:
+                pending.append(pool.submit(fn, u))
+                if len(pending) >= 2 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
+    return run
+
+
 def _shareable(tokenizer, tok):
     """What pool tasks carry: a path, or for an in-memory tokenizer a key that forked workers inherit."""
     import multiprocessing as mp
@@ -494,7 +522,10 @@ def _encode_locked(out_dir, tokenizer, tok, inputs, input_info, settings, tok_in
     start_unit, skip = (done[-1]["end"] if done else (0, 0))
     todo = units[start_unit:]
     ref = tokenizer
-    if map_fn is None:
+    if map_fn is None and (workers or os.cpu_count() or 1) > 1 and _kernel_releases_gil(tok):
+        ref = tok  # threads share it
+        map_fn = _thread_map(workers or os.cpu_count() or 1)
+    elif map_fn is None:
         ref = _shareable(tokenizer, tok)
         map_fn = _pool_map(workers or os.cpu_count() or 1, ref)
     task = _EncodeTask(ref, documents, eos_id, dtype)
