@@ -7,7 +7,8 @@ A modest size so one run stays under ~2 minutes on 2 shared cores (bench_train.p
   ``tokenlab train`` feeds); HF and rustbpe through ``train_from_iterator``, gigatoken from a file holding
   the same pieces separated by NUL (absent from the corpus) via ``TextFileSource(separator=b"\\0")``.
   Threads: ours = counting workers, peers = ``RAYON_NUM_THREADS``. Each trainer runs in a fresh process; peak
-  RSS is that process's VmHWM. Our numba warm-up (loading the cached merge loop) is timed apart and left out.
+  RSS is that process's VmHWM. A warm-up call on tiny input is timed apart and left out (it loads the kernels;
+  numba's JIT only where the C kernels are not built).
   Merges are compared with HF's (rustbpe breaks ties its own way, so its list may differ after a tie).
 * encode-corpus: 10 MB of the same corpus (CR removed), one document per line, cl100k, no end-of-text ids;
   ours writes uint32 .npy shards + manifest (inputs hashed and checked), gigatoken's ``encode_files``
@@ -173,7 +174,7 @@ def _train_rows(threads: int, quick: bool) -> list[dict]:
     same_hf = ours["merges"] == hf["merges"]
     task = f"train BPE vocab {vocab // 1000}k, {size_mb:.0f} MB real text, gpt2 regex"
     stages = (f"ours {ours['wall']:.2f}s = pre-tokenize+count {ours['count']:.2f}s + merge loop {ours['merge']:.2f}s "
-              f"({ours['words']} distinct pretokens; numba warm-up {ours['warmup']:.1f}s not included)")
+              f"({ours['words']} distinct pretokens; a warm-up call, {ours['warmup']:.1f}s, not included)")
 
     def row(peer, result, notes):
         return {"task": task, "ours_mb_s": round(size_mb / ours["wall"], 2), "peer": f"{peer} (threads={threads})",

@@ -20,7 +20,7 @@ import json
 import os
 import re
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,7 +102,7 @@ def _tokenizer(tokenizer):
     return _TOKENIZERS[key]
 
 
-def _documents(unit: Unit, documents: str) -> Iterator[str]:
+def _documents(unit: Unit, documents: str) -> list[str]:
     with open(unit.path, "rb") as f:
         f.seek(unit.start)
         data = f.read(unit.end - unit.start)
@@ -114,18 +114,14 @@ def _documents(unit: Unit, documents: str) -> Iterator[str]:
         raise InvalidInputError(
             f"{unit.path}: not valid UTF-8 ({exc.reason} at byte {unit.start + exc.start})") from None
     if documents == "files":
-        if text:
-            yield text
-        return
+        return [text] if text else []
     if documents == "records":  # a staged JSONL file: one JSON string per line
-        for line in text.split("\n"):  # not splitlines: U+2028 inside a JSON string is no line end
-            if line:
-                yield json.loads(line)
-        return
+        # not splitlines: U+2028 inside a JSON string is no line end
+        return [json.loads(line) for line in text.split("\n") if line]
     lines = text.split("\n")
     if "\r" in text:
         lines = [line[:-1] if line.endswith("\r") else line for line in lines]
-    yield from filter(None, lines)
+    return list(filter(None, lines))
 
 
 def encode_unit(unit: Unit, tokenizer, documents: str = "lines", eos_id: int | None = None,
@@ -135,7 +131,7 @@ def encode_unit(unit: Unit, tokenizer, documents: str = "lines", eos_id: int | N
     ``tokenizer`` is a tokenizer object or a path (loaded once per process and cached).
     """
     tok = _tokenizer(tokenizer)
-    docs = list(_documents(unit, documents))
+    docs = _documents(unit, documents)
     if not docs:
         return np.zeros(0, dtype=dtype)
     flat, lengths = _encode_documents(tok, docs)
