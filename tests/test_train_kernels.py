@@ -36,21 +36,27 @@ def numba_counter(pre):
 
 @pytest.mark.parametrize("pattern, split_digits", [
     ("gpt2", None), ("cl100k", None), ("o200k", None), ("whitespace", None), ("gpt2", 3), ("cl100k", 1)])
-def test_c_counter_equals_numba_and_regex(docs, pattern, split_digits):
+def test_c_counter_equals_numba_and_regex(monkeypatch, docs, pattern, split_digits):
     pre = PreTokenizer(pattern, split_digits)
-    counter = bpe.c_counter(pre)
-    assert counter is not None
-    got = counter(docs)
     regex = count_pretokens(docs, pre, workers=1, native=False)
-    assert list(got.items()) == list(regex.items())  # same counts, in first-occurrence order
-    assert list(numba_counter(pre)(docs).items()) == list(got.items())
+    assert list(numba_counter(pre)(docs).items()) == list(regex.items())
+    assert tokenlab.kernels.count is not None
+    for fused in (True, False):  # _count.c's count_text; else Encoder.split + _train.c's count_split
+        if not fused:
+            monkeypatch.setattr(tokenlab.kernels, "count", None)
+        got = bpe.c_counter(pre)(docs)
+        assert list(got.items()) == list(regex.items())  # same counts, in first-occurrence order
 
 
-def test_c_counter_edge_cases():
+@pytest.mark.parametrize("fused", [True, False])
+def test_c_counter_edge_cases(monkeypatch, fused):
+    if not fused:
+        monkeypatch.setattr(tokenlab.kernels, "count", None)
     pre = PreTokenizer("cl100k")
     counter = bpe.c_counter(pre)
     assert counter([]) == {} and counter(["", ""]) == {}
-    assert counter(["ab ab", "ab"]) == {b"ab": 2, b" ab": 1}  # pieces never cross documents
+    assert counter(["ab ab", "", "ab"]) == {b"ab": 2, b" ab": 1}  # pieces never cross documents
+    assert counter(["x\n", "\ny"]) == {b"x": 1, b"\n": 2, b"y": 1}
     assert bpe.c_counter(PreTokenizer(r"\w+|\W+")) is None  # a custom regex: the regex counter takes it
     with pytest.raises(UnicodeEncodeError):
         counter(["bad \ud800"])
@@ -87,6 +93,18 @@ def test_c_merge_loop_equals_python(real_docs):
 
 
 def test_c_kernels_refuse_bad_buffers():
+    from tokenlab.encode.unicode_table import class_table
+
+    count_text = tokenlab.kernels.count.count_text
+    table = class_table()
+    with pytest.raises(ValueError, match="rise"):
+        count_text(table, b"abcd", np.array([3, 1], dtype=np.int64), 1, 0)
+    with pytest.raises(ValueError, match="rise"):
+        count_text(table, b"abcd", np.array([5], dtype=np.int64), 1, 0)
+    with pytest.raises(ValueError, match="class table"):
+        count_text(table[:100], b"abcd", np.array([4], dtype=np.int64), 1, 0)
+    with pytest.raises(ValueError, match="pattern"):
+        count_text(table, b"abcd", np.array([4], dtype=np.int64), 99, 0)
     with pytest.raises(ValueError, match="rise"):
         ctrain.count_pieces(b"abcd", np.array([3, 1], dtype=np.int64))
     with pytest.raises(ValueError, match="rise"):

@@ -30,6 +30,7 @@ static int grow(void **arr, int64_t *cap, int64_t need, size_t item) {
 #define GROW(arr, cap, need) \
     do { if (grow((void **)&(arr), &(cap), (need), sizeof(*(arr))) < 0) goto nomem; } while (0)
 
+#ifndef TOKENLAB_TRAIN_EMBEDDED /* the merge loop: not needed where _count.c includes this file */
 /* ------------------------------------------------------------------------ int64 -> int64 open addressing */
 typedef struct {
     int64_t *keys; /* -1 = empty */
@@ -449,9 +450,10 @@ nomem:
     free(m_left); free(m_right); free(m_result);
     return rc;
 }
+#endif
 
 /* ------------------------------------------------------------------------ Python glue */
-static int get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t item, int writable, const char *name) {
+static int train_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t item, int writable, const char *name) {
     if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0)) < 0) return -1;
     if (view->itemsize != item || view->len % item) {
         PyErr_Format(PyExc_ValueError, "%s: expected %zd-byte items", name, item);
@@ -461,6 +463,7 @@ static int get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t item, int writa
     return 0;
 }
 
+#ifndef TOKENLAB_TRAIN_EMBEDDED /* _count.c includes this file for its counting table only */
 static PyObject *py_train_merges(PyObject *self, PyObject *args) {
     PyObject *o_sym, *o_nxt, *o_ws, *o_wc, *o_bk, *o_prog;
     long long n_new, min_freq;
@@ -468,12 +471,12 @@ static PyObject *py_train_merges(PyObject *self, PyObject *args) {
         return NULL;
     Py_buffer sym = {0}, nxt = {0}, ws = {0}, wc = {0}, bk = {0}, prog = {0};
     PyObject *res = NULL;
-    if (get_buffer(o_sym, &sym, 4, 1, "sym") < 0) goto done;
-    if (get_buffer(o_nxt, &nxt, 4, 1, "nxt") < 0) goto done;
-    if (get_buffer(o_ws, &ws, 8, 0, "word_start") < 0) goto done;
-    if (get_buffer(o_wc, &wc, 8, 0, "word_count") < 0) goto done;
-    if (get_buffer(o_bk, &bk, 8, 0, "byte_key") < 0) goto done;
-    if (get_buffer(o_prog, &prog, 8, 1, "progress") < 0) goto done;
+    if (train_buffer(o_sym, &sym, 4, 1, "sym") < 0) goto done;
+    if (train_buffer(o_nxt, &nxt, 4, 1, "nxt") < 0) goto done;
+    if (train_buffer(o_ws, &ws, 8, 0, "word_start") < 0) goto done;
+    if (train_buffer(o_wc, &wc, 8, 0, "word_count") < 0) goto done;
+    if (train_buffer(o_bk, &bk, 8, 0, "byte_key") < 0) goto done;
+    if (train_buffer(o_prog, &prog, 8, 1, "progress") < 0) goto done;
     int64_t n_words = ws.len / 8, n_nodes = sym.len / 4;
     if (nxt.len != sym.len || wc.len != ws.len || bk.len != 256 * 8 || prog.len < 8 || n_new < 0) {
         PyErr_SetString(PyExc_ValueError, "train_merges: inconsistent array sizes");
@@ -520,91 +523,105 @@ done:
     return res;
 }
 
-/* the distinct pieces data[ends[k-1]:ends[k]] (ends[-1] = 0) in order of first occurrence, with their counts,
- * as a tuple of three int64 bytes objects (starts, lengths, counts); ends must rise within the data */
-static PyObject *count_core(const uint8_t *buf, const int64_t *e, int64_t n) {
-    PyObject *res = NULL;
-    int64_t cap = 1 << 16, n_distinct = 0, info_cap = 0, key_cap = 0, key_len = 0;
-    int64_t *slots = NULL, *starts = NULL, *lengths = NULL, *counts = NULL, *key_off = NULL;
-    uint64_t *hashes = NULL;
-    uint8_t *keys = NULL;  /* each distinct piece's bytes, packed: compared here, not in the big buffer */
-    int ok = 0;
-    Py_BEGIN_ALLOW_THREADS
-    slots = malloc((size_t)cap * 8);
-    if (slots) {
-        memset(slots, 0xff, (size_t)cap * 8);
-        ok = 1;
-        int64_t s = 0;
-        for (int64_t k = 0; k < n && ok; k++) {
-            int64_t len = e[k] - s;
-            const uint8_t *piece = buf + s;
-            if (len == 0) continue;
-            uint64_t h = 14695981039346656037ULL;
-            for (int64_t i = 0; i < len; i++) h = (h ^ piece[i]) * 1099511628211ULL;
-            int64_t mask = cap - 1, j = (int64_t)(h & (uint64_t)mask), p;
-            for (;;) {
-                p = slots[j];
-                if (p == -1) break;
-                if (hashes[p] == h && lengths[p] == len && memcmp(keys + key_off[p], piece, (size_t)len) == 0) break;
-                j = (j + 1) & mask;
-            }
-            if (p != -1) {
-                counts[p]++;
-            } else {
-                if (n_distinct + 1 > info_cap) {
-                    int64_t c1 = info_cap, c2 = info_cap, c3 = info_cap, c4 = info_cap, c5 = info_cap;
-                    if (grow((void **)&starts, &c1, n_distinct + 1, 8) < 0 ||
-                        grow((void **)&lengths, &c2, n_distinct + 1, 8) < 0 ||
-                        grow((void **)&counts, &c3, n_distinct + 1, 8) < 0 ||
-                        grow((void **)&hashes, &c4, n_distinct + 1, 8) < 0 ||
-                        grow((void **)&key_off, &c5, n_distinct + 1, 8) < 0) {
-                        ok = 0;
-                        break;
-                    }
-                    info_cap = c1;
-                }
-                if (grow((void **)&keys, &key_cap, key_len + len, 1) < 0) {
-                    ok = 0;
-                    break;
-                }
-                memcpy(keys + key_len, piece, (size_t)len);
-                key_off[n_distinct] = key_len;
-                key_len += len;
-                starts[n_distinct] = s;
-                lengths[n_distinct] = len;
-                counts[n_distinct] = 1;
-                hashes[n_distinct] = h;
-                slots[j] = n_distinct++;
-                if (2 * n_distinct > cap) {  /* keep the table at most half full */
-                    int64_t *ns = malloc((size_t)cap * 2 * 8);
-                    if (!ns) {
-                        ok = 0;
-                        break;
-                    }
-                    cap *= 2;
-                    memset(ns, 0xff, (size_t)cap * 8);
-                    for (int64_t q = 0; q < n_distinct; q++) {
-                        int64_t jj = (int64_t)(hashes[q] & (uint64_t)(cap - 1));
-                        while (ns[jj] != -1) jj = (jj + 1) & (cap - 1);
-                        ns[jj] = q;
-                    }
-                    free(slots);
-                    slots = ns;
-                }
-            }
-            s = e[k];
+#endif
+
+/* ------------------------------------------------------------------------ pretoken counting */
+/* distinct pieces in order of first occurrence with their counts; each piece's bytes are packed in `keys`,
+ * so a lookup compares against this small buffer, never the big text (one cache miss less per piece) */
+typedef struct {
+    int64_t cap, n, info_cap, key_cap, key_len;
+    int64_t *slots, *starts, *lengths, *counts, *key_off;
+    uint64_t *hashes;
+    uint8_t *keys;
+} PieceTable;
+
+static int pt_init(PieceTable *t) {
+    memset(t, 0, sizeof(*t));
+    t->cap = 1 << 16;
+    t->slots = malloc((size_t)t->cap * 8);
+    if (!t->slots) return -1;
+    memset(t->slots, 0xff, (size_t)t->cap * 8);
+    return 0;
+}
+
+static void pt_free(PieceTable *t) {
+    free(t->slots); free(t->starts); free(t->lengths); free(t->counts); free(t->hashes); free(t->key_off);
+    free(t->keys);
+}
+
+/* count piece[0:len) (found at offset start of the text); -1 on out of memory */
+static inline int pt_add(PieceTable *t, const uint8_t *piece, int64_t len, int64_t start) {
+    uint64_t h = 14695981039346656037ULL;
+    for (int64_t i = 0; i < len; i++) h = (h ^ piece[i]) * 1099511628211ULL;
+    int64_t mask = t->cap - 1, j = (int64_t)(h & (uint64_t)mask), p;
+    for (;;) {
+        p = t->slots[j];
+        if (p == -1) break;
+        if (t->hashes[p] == h && t->lengths[p] == len && memcmp(t->keys + t->key_off[p], piece, (size_t)len) == 0) {
+            t->counts[p]++;
+            return 0;
         }
+        j = (j + 1) & mask;
+    }
+    int64_t n = t->n;
+    if (n + 1 > t->info_cap) {
+        int64_t c1 = t->info_cap, c2 = c1, c3 = c1, c4 = c1, c5 = c1;
+        if (grow((void **)&t->starts, &c1, n + 1, 8) < 0 || grow((void **)&t->lengths, &c2, n + 1, 8) < 0 ||
+            grow((void **)&t->counts, &c3, n + 1, 8) < 0 || grow((void **)&t->hashes, &c4, n + 1, 8) < 0 ||
+            grow((void **)&t->key_off, &c5, n + 1, 8) < 0)
+            return -1;
+        t->info_cap = c1;
+    }
+    if (grow((void **)&t->keys, &t->key_cap, t->key_len + len, 1) < 0) return -1;
+    memcpy(t->keys + t->key_len, piece, (size_t)len);
+    t->key_off[n] = t->key_len;
+    t->key_len += len;
+    t->starts[n] = start;
+    t->lengths[n] = len;
+    t->counts[n] = 1;
+    t->hashes[n] = h;
+    t->slots[j] = n;
+    t->n = ++n;
+    if (2 * n > t->cap) { /* keep the table at most half full */
+        int64_t cap = t->cap * 2;
+        int64_t *ns = malloc((size_t)cap * 8);
+        if (!ns) return -1;
+        memset(ns, 0xff, (size_t)cap * 8);
+        for (int64_t q = 0; q < n; q++) {
+            int64_t jj = (int64_t)(t->hashes[q] & (uint64_t)(cap - 1));
+            while (ns[jj] != -1) jj = (jj + 1) & (cap - 1);
+            ns[jj] = q;
+        }
+        free(t->slots);
+        t->slots = ns;
+        t->cap = cap;
+    }
+    return 0;
+}
+
+/* (starts, lengths, counts) as three int64 bytes objects */
+static PyObject *pt_result(const PieceTable *t) {
+    static const char none[8]; /* y# turns a NULL pointer into None: empty results point here */
+    Py_ssize_t size = (Py_ssize_t)(t->n * 8);
+    return Py_BuildValue("(y#y#y#)", t->starts ? (const char *)t->starts : none, size,
+                         t->lengths ? (const char *)t->lengths : none, size,
+                         t->counts ? (const char *)t->counts : none, size);
+}
+
+#ifndef TOKENLAB_TRAIN_EMBEDDED
+/* the distinct pieces data[ends[k-1]:ends[k]] (ends[-1] = 0); ends must rise within the data */
+static PyObject *count_core(const uint8_t *buf, const int64_t *e, int64_t n) {
+    PieceTable t;
+    int ok = pt_init(&t) == 0;
+    Py_BEGIN_ALLOW_THREADS
+    int64_t s = 0;
+    for (int64_t k = 0; k < n && ok; k++) {
+        if (e[k] > s && pt_add(&t, buf + s, e[k] - s, s) < 0) ok = 0;
+        s = e[k];
     }
     Py_END_ALLOW_THREADS
-    if (!ok) {
-        PyErr_NoMemory();
-    } else {
-        static const char none[8];  /* y# turns a NULL pointer into None: empty results point here */
-        res = Py_BuildValue("(y#y#y#)", starts ? (const char *)starts : none, (Py_ssize_t)(n_distinct * 8),
-                            lengths ? (const char *)lengths : none, (Py_ssize_t)(n_distinct * 8),
-                            counts ? (const char *)counts : none, (Py_ssize_t)(n_distinct * 8));
-    }
-    free(slots); free(starts); free(lengths); free(counts); free(hashes); free(key_off); free(keys);
+    PyObject *res = ok ? pt_result(&t) : PyErr_NoMemory();
+    pt_free(&t);
     return res;
 }
 
@@ -614,8 +631,8 @@ static PyObject *py_count_pieces(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OO", &o_data, &o_ends)) return NULL;
     Py_buffer data = {0}, ends = {0};
     PyObject *res = NULL;
-    if (get_buffer(o_data, &data, 1, 0, "data") < 0) goto done;
-    if (get_buffer(o_ends, &ends, 8, 0, "ends") < 0) goto done;
+    if (train_buffer(o_data, &data, 1, 0, "data") < 0) goto done;
+    if (train_buffer(o_ends, &ends, 8, 0, "ends") < 0) goto done;
     const int64_t *e = ends.buf;
     int64_t n = ends.len / 8, prev = 0;
     for (int64_t k = 0; k < n; k++) {
@@ -640,7 +657,7 @@ static PyObject *py_count_split(PyObject *self, PyObject *args) {
     Py_buffer data = {0};
     PyObject *res = NULL;
     int64_t *e = NULL, n = 0, cap = 0, prev = 0;
-    if (get_buffer(o_data, &data, 1, 0, "data") < 0) goto done;
+    if (train_buffer(o_data, &data, 1, 0, "data") < 0) goto done;
     for (Py_ssize_t d = 0; d < PyList_GET_SIZE(cuts); d++) {
         PyObject *item = PyList_GET_ITEM(cuts, d);
         if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2 || !PyList_Check(PyTuple_GET_ITEM(item, 1))) {
@@ -687,3 +704,4 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_train", "BPE training kernels", -1, methods};
 
 PyMODINIT_FUNC PyInit__train(void) { return PyModule_Create(&module); }
+#endif

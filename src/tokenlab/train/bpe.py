@@ -106,19 +106,34 @@ def c_counter(pretokenizer: PreTokenizer):
                                           pretokenizer=pretokenizer))
     if native is None or native.pattern == 0:
         return None
-    split = native.kernel.split
-    count_split = ctrain.count_split
+    from ..kernels import count as ccount
+
+    if ccount is not None:  # the encoder's state machines straight into the counting table
+        from ..encode.unicode_table import class_table
+
+        table = class_table()
+        pattern, split_digits = native.pattern, int(pretokenizer.split_digits or 0)
+
+        def pieces(data: bytes, datas: list[bytes]):
+            doc_ends = np.cumsum(np.fromiter(map(len, datas), dtype=np.int64, count=len(datas)))
+            return ccount.count_text(table, data, doc_ends, pattern, split_digits)
+    else:  # Encoder.split's lists of ends, counted by _train.c
+        split = native.kernel.split
+        count_split = ctrain.count_split
+
+        def pieces(data: bytes, datas: list[bytes]):
+            cuts = []
+            offset = 0
+            for x in datas:
+                if x:
+                    cuts.append((offset, split(x)))
+                    offset += len(x)
+            return count_split(data, cuts)
 
     def count(docs: list[str]) -> dict[bytes, int]:
         datas = [doc.encode("utf-8") for doc in docs]  # a lone surrogate raises UnicodeEncodeError
-        cuts = []
-        offset = 0
-        for data in datas:
-            if data:
-                cuts.append((offset, split(data)))
-                offset += len(data)
         data = b"".join(datas)
-        starts, lengths, counts = (np.frombuffer(x, dtype=np.int64).tolist() for x in count_split(data, cuts))
+        starts, lengths, counts = (np.frombuffer(x, dtype=np.int64).tolist() for x in pieces(data, datas))
         return {data[s:s + n]: c for s, n, c in zip(starts, lengths, counts)}
 
     return count
