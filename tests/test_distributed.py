@@ -4,6 +4,7 @@ exactly the local run's results (counts in the same order, the same merges, the 
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -170,3 +171,29 @@ def test_in_memory_tokenizer_fingerprint_follows_content(trained):
     changed = [fp(vocab=swapped), fp(merges=trained.merges[:-1]), fp(special_tokens={"<|endoftext|>": 5000}),
                fp(pretokenizer=PreTokenizer("gpt2"))]
     assert len({base, *changed}) == 5
+
+
+def test_ray_map_ships_the_function_once_per_worker(ray_local, tmp_path, corpus_files, trained):
+    class RecordsUnpickling:  # defined here, so Ray ships the class by value (workers cannot import tests/)
+        """A map function that notes, in a file, every process that unpickles it."""
+
+        def __init__(self, log: str):
+            self.log = log
+
+        def __setstate__(self, state):
+            self.__dict__.update(state)
+            with open(self.log, "a") as f:
+                f.write(f"{os.getpid()}\n")
+
+        def __call__(self, x):
+            return x * x
+
+    log = tmp_path / "unpickled.txt"
+    assert list(ray_map()(RecordsUnpickling(str(log)), range(12))) == [x * x for x in range(12)]
+    pids = log.read_text().split()
+    assert pids and len(pids) == len(set(pids))  # each worker unpickled it once, not once per task
+    # an in-memory tokenizer (e.g. `-t cl100k`) goes to Ray workers the same way; shards equal the local run
+    kw = dict(shard_tokens=3000, unit_bytes=10_000, progress=False)
+    local = encode_corpus(corpus_files, trained, tmp_path / "local", workers=1, **kw)
+    ray = encode_corpus(corpus_files, trained, tmp_path / "ray", map_fn=ray_map(), **kw)
+    assert ray["shards"] == local["shards"]

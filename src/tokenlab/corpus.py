@@ -680,12 +680,14 @@ def ray_map(window: int | None = None) -> Callable:
     import ray
 
     def run(fn, items):
-        remote = ray.remote(_call)
-        fn_ref = ray.put(fn)  # shipped once, not with every task
+        remote = ray.remote(_call_ray)
+        # shipped once, not with every task; boxed so Ray does not resolve it per task (each worker
+        # unpickles it once and keeps it: a tokenizer's tables are built once per worker, not per unit)
+        fn_box = [ray.put(fn)]
         limit = window or 2 * max(1, int(ray.cluster_resources().get("CPU", 1)))
         pending: deque = deque()
         for item in items:
-            pending.append(remote.remote(fn_ref, item))
+            pending.append(remote.remote(fn_box, item))
             if len(pending) >= limit:
                 yield ray.get(pending.popleft())
         while pending:
@@ -695,6 +697,22 @@ def ray_map(window: int | None = None) -> Callable:
 
 
 def _call(fn, item):
+    return fn(item)
+
+
+_RAY_FNS: dict = {}
+
+
+def _call_ray(fn_box, item):
+    import ray
+
+    ref = fn_box[0]
+    key = ref.hex()
+    fn = _RAY_FNS.get(key)
+    if fn is None:
+        if len(_RAY_FNS) >= 4:  # a long-lived worker serves several runs: keep the latest few
+            _RAY_FNS.pop(next(iter(_RAY_FNS)))
+        fn = _RAY_FNS[key] = ray.get(ref)
     return fn(item)
 
 
