@@ -151,6 +151,15 @@ def test_cli_bad_cluster_spec(tmp_path, corpus_files, spec, message):
     assert not (tmp_path / "t.json").exists()
 
 
+def test_cli_cluster_refused_where_nothing_is_counted(tmp_path, corpus_files):
+    tsv = tmp_path / "words.tsv"
+    tsv.write_text("hello\t5\nworld\t3\n", encoding="utf-8")
+    for args, message in [([str(tsv)], "word-count TSVs"), ([*corpus_files, "--algorithm", "unigram"], "bpe only")]:
+        res = CliRunner().invoke(main, ["train", *args, "-o", str(tmp_path / "t.json"), "--vocab-size", "300",
+                                        "--no-progress", "--cluster", "ray"])
+        assert res.exit_code != 0 and message in res.output and "Traceback" not in res.output
+
+
 def test_in_memory_tokenizer_fingerprint_follows_content(trained):
     """encode-corpus resumes only with the same tokenizer: the fingerprint of an in-memory one changes with
     every part that changes ids (vocab, merges, specials, pre-tokenizer) and not otherwise."""

@@ -187,6 +187,8 @@ def train(corpus, output, vocab_size, algorithm, pretokenizer, split_digits, spe
             raise click.UsageError("word-count TSVs cannot be mixed with documents")
         if algorithm.lower() != "bpe":
             raise click.UsageError("word-count TSV input works with --algorithm bpe only")
+        if cluster is not None:
+            raise click.UsageError("--cluster counts documents; word-count TSVs are already counts (drop --cluster)")
         from ..corpus_io import pretoken_counts
         from ..pretokenize import get_pretokenizer
         from ..train.bpe import train_from_counts
