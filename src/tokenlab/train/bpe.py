@@ -1,7 +1,8 @@
 """Byte-level BPE training whose merge list equals HF ``tokenizers``' BpeTrainer's.
 
-Pipeline: :func:`count_pretokens` (pre-tokenize + count, in worker processes for big corpora)
--> :func:`train_from_counts` (the merge loop of ``_native``: flat arrays, numba when installed).
+Pipeline: :func:`count_pretokens` (pre-tokenize + count: threads over the C kernels, or worker
+processes, or a Dask/Ray cluster through ``map_fn``) -> :func:`train_from_counts` (the merge loop over
+flat arrays: ``kernels/_train.c``, else ``_native`` under numba, else the same code as plain Python).
 Each step merges the most frequent adjacent pair; ties go to the pair whose parts come first in
 HF's id order (byte-level alphabet sorted by its printable character, then tokens in creation
 order). :class:`BPETrainer` is the small pure-Python reference of the same counting scheme.
