@@ -16,5 +16,10 @@ setup(
     ext_modules=[
         Extension("tokenlab.kernels._bpe", ["src/tokenlab/kernels/_bpe.c"], extra_compile_args=flags,
                   optional=True),
+        Extension("tokenlab.kernels._train", ["src/tokenlab/kernels/_train.c"], extra_compile_args=flags,
+                  optional=True),
+        # includes _bpe.c and _train.c (the encoder's pre-tokenizer feeding the counting table)
+        Extension("tokenlab.kernels._count", ["src/tokenlab/kernels/_count.c"], extra_compile_args=flags,
+                  depends=["src/tokenlab/kernels/_bpe.c", "src/tokenlab/kernels/_train.c"], optional=True),
     ]
 )

@@ -7,8 +7,8 @@ Both trainers get the same documents: the file cut in ~1 MB pieces at line ends 
 and ``initial_alphabet=ByteLevel.alphabet()``. Each side runs in a fresh subprocess (peak RSS = its
 ``VmHWM``); the merge lists are compared and must be identical. Threads: our pre-tokenizing workers
 (threads with the compiled counter) = ``threads``; HF's rayon pool = ``RAYON_NUM_THREADS=threads``.
-numba's warm-up (loading the cached compiled code, or compiling it on a cold cache) is timed separately
-and not in our figure.
+A warm-up call on a tiny input (loading the C kernels; numba's cached code, or compiling it on a cold
+cache, only where they are not built) is timed separately and not in our figure.
 
 encode-corpus row: the trained 32k tokenizer writes uint16 shards of the first 20 MB with ``threads``
 workers; peer: HF ``encode_batch`` on the same lines (rayon ``threads``) + numpy concatenation, no files.
@@ -78,7 +78,7 @@ from tokenlab.train.bpe import train_bpe, count_pretokens, train_from_counts
 from tokenlab.cli.common import iter_corpus
 from tokenlab.pretokenize import PreTokenizer
 path, vocab, workers, out_path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-# warm-up: import numba + load (or compile) the cached merge loop, on a tiny input
+# warm-up on a tiny input: loads the C kernels (numba's cached code only where they are not built)
 t = time.perf_counter(); train_bpe(["warm up the jit " * 20], vocab_size=300, workers=1)
 warm = time.perf_counter() - t
 t = time.perf_counter()
@@ -208,7 +208,7 @@ def run(threads: int = 1, quick: bool = False) -> list[dict]:
         "notes": (f"merges identical: {same} ({len(ours['merges'])} vs {len(peer['merges'])}){diff}; "
                   f"ours {ours['wall']:.1f}s = pre-tokenize+count {ours['count']:.1f}s ({threads} worker(s)) "
                   f"+ merge loop {ours['merge']:.1f}s; {ours['words']} distinct pretokens; "
-                  f"JIT warm-up (not included) {ours['warmup']:.1f}s"
+                  f"warm-up (not included) {ours['warmup']:.1f}s"
                   + (f"; worker processes peaked at {ours['children_rss_mb']:.0f} MB each"
                      if ours["children_rss_mb"] > 1 else "")),
     }]

@@ -152,6 +152,9 @@ def test_bad_corpus_items_in_the_parallel_path():
 
 
 def test_native_flag_without_numba(monkeypatch):
+    import tokenlab.kernels
+
+    monkeypatch.setattr(tokenlab.kernels, "train", None)  # no C training kernel either
     monkeypatch.setattr(_native, "HAVE_NUMBA", False)
     with pytest.raises(InvalidInputError, match="numba"):
         train_from_counts({b"ab": 2}, 300, PreTokenizer(None), native=True)
@@ -159,6 +162,7 @@ def test_native_flag_without_numba(monkeypatch):
 
 def test_without_numba_installed_gives_the_same_tokenizer(real_docs, tmp_path):
     """A Python without numba (import blocked) takes the pure-Python paths and learns the same merges."""
+    import os
     import subprocess
     import sys
 
@@ -172,7 +176,8 @@ def test_without_numba_installed_gives_the_same_tokenizer(real_docs, tmp_path):
         f"tok = train_bpe([open({str(corpus)!r}, encoding='utf-8').read()], vocab_size=600, special_tokens=['<s>'])\n"
         "print(json.dumps([[a.hex(), b.hex()] for a, b in tok.merges]))\n"
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    env = dict(os.environ, TOKENLAB_NO_NATIVE="1")  # and no C kernels: the pure-Python loop and regex counting
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env).stdout
     ours = train_bpe([corpus.read_text(encoding="utf-8")], vocab_size=600, special_tokens=["<s>"])
     assert json.loads(out) == [[a.hex(), b.hex()] for a, b in ours.merges]
     assert len(ours.merges) == 600 - 257

@@ -20,7 +20,7 @@ import json
 import os
 import re
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,7 +102,7 @@ def _tokenizer(tokenizer):
     return _TOKENIZERS[key]
 
 
-def _documents(unit: Unit, documents: str) -> Iterator[str]:
+def _documents(unit: Unit, documents: str) -> list[str]:
     with open(unit.path, "rb") as f:
         f.seek(unit.start)
         data = f.read(unit.end - unit.start)
@@ -114,19 +114,14 @@ def _documents(unit: Unit, documents: str) -> Iterator[str]:
         raise InvalidInputError(
             f"{unit.path}: not valid UTF-8 ({exc.reason} at byte {unit.start + exc.start})") from None
     if documents == "files":
-        if text:
-            yield text
-        return
+        return [text] if text else []
     if documents == "records":  # a staged JSONL file: one JSON string per line
-        for line in text.split("\n"):  # not splitlines: U+2028 inside a JSON string is no line end
-            if line:
-                yield json.loads(line)
-        return
-    for line in text.split("\n"):
-        if line.endswith("\r"):
-            line = line[:-1]
-        if line:
-            yield line
+        # not splitlines: U+2028 inside a JSON string is no line end
+        return [json.loads(line) for line in text.split("\n") if line]
+    lines = text.split("\n")
+    if "\r" in text:
+        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    return list(filter(None, lines))
 
 
 def encode_unit(unit: Unit, tokenizer, documents: str = "lines", eos_id: int | None = None,
@@ -135,26 +130,37 @@ def encode_unit(unit: Unit, tokenizer, documents: str = "lines", eos_id: int | N
 
     ``tokenizer`` is a tokenizer object or a path (loaded once per process and cached).
     """
+    tok = _tokenizer(tokenizer)
+    docs = _documents(unit, documents)
+    if not docs:
+        return np.zeros(0, dtype=dtype)
+    flat, lengths = _encode_documents(tok, docs)
+    if eos_id is None:
+        return flat.astype(dtype, copy=False)
+    return np.insert(flat.astype(dtype, copy=False), np.cumsum(lengths), eos_id)  # each document, then its eos
+
+
+def _encode_documents(tok, docs: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(all ids in one array, ids per document); special-token strings in a corpus are plain text."""
+    from .encode.native import NativeBPE
     from .tokenizer import Tokenizer
 
-    tok = _tokenizer(tokenizer)
-    docs = list(_documents(unit, documents))
-    if isinstance(tok, Tokenizer):  # special-token strings in a corpus are plain text
+    fast = tok._fast if isinstance(tok, Tokenizer) else None
+    if isinstance(fast, NativeBPE):
+        # the C kernel's batch entry point, joined once (not one numpy array per line)
+        try:
+            parts = fast.kernel.encode_batch(docs, 1, False)
+        except UnicodeEncodeError:  # a lone surrogate (JSON records can hold one): the library's error
+            fast.encode_texts(docs)
+            raise
+        lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)) // 4
+        return np.frombuffer(b"".join(parts), dtype=np.uint32), lengths
+    if isinstance(tok, Tokenizer):
         encoded = tok.encode_batch(docs, num_threads=1, allowed_special=(), disallowed_special=(), as_array=True)
     else:
         encoded = [np.asarray(tok.encode(doc), dtype=np.int64) for doc in docs]
-    if not encoded:
-        return np.zeros(0, dtype=dtype)
-    if eos_id is None:
-        return np.concatenate(encoded).astype(dtype, copy=False)
-    lengths = np.fromiter((len(a) for a in encoded), dtype=np.int64, count=len(encoded))
-    out = np.empty(int(lengths.sum()) + len(encoded), dtype=dtype)
-    ends = np.cumsum(lengths + 1)  # each document, then its end-of-text id
-    out[ends - 1] = eos_id
-    mask = np.ones(len(out), dtype=bool)
-    mask[ends - 1] = False
-    out[mask] = np.concatenate(encoded) if int(lengths.sum()) else np.zeros(0, dtype=dtype)
-    return out
+    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    return (np.concatenate(encoded) if len(encoded) else np.zeros(0, dtype=np.int64)), lengths
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -182,6 +188,24 @@ def _hash_and_check(path: str) -> str:
 def _tokenizer_fingerprint(tokenizer, tok) -> str:
     if isinstance(tokenizer, (str, os.PathLike)):
         return hashlib.sha256(Path(tokenizer).read_bytes()).hexdigest()
+    from .tokenizer import Tokenizer
+
+    if type(tok) is Tokenizer:  # its content, without to_dict's base64 + JSON of every token (~1 s for cl100k)
+        digest = hashlib.sha256(json.dumps(
+            {"format": "tokenlab-fingerprint-1", "pretokenizer": tok.pretokenizer.to_dict(),
+             "ignore_merges": tok.ignore_merges, "any_split": tok.any_split, "special_tokens": tok.special_tokens},
+            sort_keys=True, default=str).encode())
+        from itertools import chain
+
+        table = tok.id_to_bytes  # bytes of each id (None where no token has it)
+        tokens = [t for t in table if t is not None]
+        digest.update(json.dumps([i for i, t in enumerate(table) if t is None]).encode())
+        digest.update(np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens)).tobytes())
+        digest.update(b"".join(tokens))
+        parts = list(chain.from_iterable(tok.merges))
+        digest.update(np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)).tobytes())
+        digest.update(b"".join(parts))
+        return digest.hexdigest()
     to_dict = getattr(tok, "to_dict", None)
     if to_dict is None:
         raise InvalidInputError("pass the tokenizer as a file path (this object cannot be fingerprinted)")
@@ -356,6 +380,34 @@ def _pool_map(workers: int, tokenizer):
     return run
 
 
+def _kernel_releases_gil(tok) -> bool:
+    """Units of this tokenizer are encoded by the C kernel, which releases the GIL: threads beat processes
+    (no fork, no pickling of results; one unit's Python part overlaps another's kernel)."""
+    from .encode.native import NativeBPE
+    from .tokenizer import Tokenizer
+
+    return isinstance(tok, Tokenizer) and isinstance(tok._fast, NativeBPE)
+
+
+def _thread_map(workers: int):
+    """An ordered ``map`` over a thread pool with a bounded number of units in flight."""
+
+    def run(fn, units):
+        from concurrent.futures import ThreadPoolExecutor
+
+        units = list(units)
+        with ThreadPoolExecutor(max(1, min(workers, len(units)))) as pool:
+            pending: deque = deque()
+            for u in units:
+                pending.append(pool.submit(fn, u))
+                if len(pending) >= 2 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
+    return run
+
+
 def _shareable(tokenizer, tok):
     """What pool tasks carry: a path, or for an in-memory tokenizer a key that forked workers inherit."""
     import multiprocessing as mp
@@ -466,7 +518,10 @@ def _encode_locked(out_dir, tokenizer, tok, inputs, input_info, settings, tok_in
     start_unit, skip = (done[-1]["end"] if done else (0, 0))
     todo = units[start_unit:]
     ref = tokenizer
-    if map_fn is None:
+    if map_fn is None and (workers or os.cpu_count() or 1) > 1 and _kernel_releases_gil(tok):
+        ref = tok  # threads share it
+        map_fn = _thread_map(workers or os.cpu_count() or 1)
+    elif map_fn is None:
         ref = _shareable(tokenizer, tok)
         map_fn = _pool_map(workers or os.cpu_count() or 1, ref)
     task = _EncodeTask(ref, documents, eos_id, dtype)
@@ -597,32 +652,113 @@ def _remove_old_shards(out_dir: Path) -> None:
         manifest.unlink()
 
 
-def dask_map(client) -> Callable:
-    """``map_fn`` for :func:`encode_corpus` running the map step on a ``dask.distributed`` client."""
+def dask_map(client, window: int | None = None) -> Callable:
+    """``map_fn`` running a map step (:func:`encode_corpus`'s units, or
+    :func:`tokenlab.train.bpe.count_pretokens`' batches of documents) on a ``dask.distributed`` client.
 
-    def run(fn, units):
-        futures = client.map(fn, list(units), pure=False)
-        for fut in futures:
-            yield fut.result()
+    Results come back in submission order; at most ``window`` tasks (default: twice the cluster's
+    threads) are in flight, so a long stream of inputs is not held in memory all at once.
+    """
+
+    def run(fn, items):
+        limit = window or 2 * max(1, sum(client.nthreads().values()))
+        fn_future = client.scatter(fn, broadcast=True, hash=False)  # shipped once, not with every task
+        pending: deque = deque()
+        for item in items:
+            pending.append(client.submit(_call, fn_future, item, pure=False))
+            if len(pending) >= limit:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
     return run
 
 
-def ray_map() -> Callable:
-    """``map_fn`` for :func:`encode_corpus` running the map step as Ray tasks (``ray.init()`` first)."""
+def ray_map(window: int | None = None) -> Callable:
+    """``map_fn`` running a map step as Ray tasks (call ``ray.init()`` first); in order, at most ``window``
+    tasks (default: twice the cluster's CPUs) in flight."""
     import ray
 
-    def run(fn, units):
-        def call(unit):
-            return fn(unit)
-
-        remote = ray.remote(call)
-        refs = [remote.remote(u) for u in units]
-        for ref in refs:
-            yield ray.get(ref)
+    def run(fn, items):
+        remote = ray.remote(_call_ray)
+        # shipped once, not with every task; boxed so Ray does not resolve it per task (each worker
+        # unpickles it once and keeps it: a tokenizer's tables are built once per worker, not per unit)
+        fn_box = [ray.put(fn)]
+        limit = window or 2 * max(1, int(ray.cluster_resources().get("CPU", 1)))
+        pending: deque = deque()
+        for item in items:
+            pending.append(remote.remote(fn_box, item))
+            if len(pending) >= limit:
+                yield ray.get(pending.popleft())
+        while pending:
+            yield ray.get(pending.popleft())
 
     return run
 
 
-__all__ = ["Unit", "choose_dtype", "dask_map", "encode_corpus", "encode_unit", "load_shards", "plan_units",
-           "ray_map", "read_manifest", "verify_shards"]
+def _call(fn, item):
+    return fn(item)
+
+
+_RAY_FNS: dict = {}
+
+
+def _call_ray(fn_box, item):
+    import ray
+
+    ref = fn_box[0]
+    key = ref.hex()
+    fn = _RAY_FNS.get(key)
+    if fn is None:
+        if len(_RAY_FNS) >= 4:  # a long-lived worker serves several runs: keep the latest few
+            _RAY_FNS.pop(next(iter(_RAY_FNS)))
+        fn = _RAY_FNS[key] = ray.get(ref)
+    return fn(item)
+
+
+@contextmanager
+def cluster_map(spec: str | None):
+    """The ``map_fn`` for a ``--cluster`` option: ``dask:ADDRESS`` (a running scheduler), ``ray`` (the
+    running Ray instance, or a new local one) or ``ray:ADDRESS``; ``None`` gives ``None`` (local run).
+    Whatever this opens is closed afterwards."""
+    if not spec:
+        yield None
+        return
+    kind, _, address = spec.partition(":")
+    if kind == "dask":
+        if not address:
+            raise InvalidInputError("--cluster dask needs the scheduler address: dask:tcp://HOST:8786")
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            raise InvalidInputError("--cluster dask needs dask: pip install 'tokenlab[dask]'") from None
+        try:
+            client = Client(address, timeout=30)
+        except OSError as exc:
+            raise InvalidInputError(f"--cluster {spec}: cannot reach the Dask scheduler ({exc})") from None
+        with client:
+            yield dask_map(client)
+        return
+    if kind == "ray":
+        try:
+            import ray
+        except ImportError:
+            raise InvalidInputError("--cluster ray needs ray: pip install 'tokenlab[ray]'") from None
+        started = False
+        if not ray.is_initialized():
+            try:
+                ray.init(address=address or None, include_dashboard=False, log_to_driver=False)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise InvalidInputError(f"--cluster {spec}: cannot start or reach Ray ({exc})") from None
+            started = True
+        try:
+            yield ray_map()
+        finally:
+            if started:
+                ray.shutdown()
+        return
+    raise InvalidInputError(f"--cluster: expected dask:ADDRESS, ray or ray:ADDRESS, got {spec!r}")
+
+
+__all__ = ["Unit", "choose_dtype", "cluster_map", "dask_map", "encode_corpus", "encode_unit", "load_shards",
+           "plan_units", "ray_map", "read_manifest", "verify_shards"]

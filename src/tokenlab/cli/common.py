@@ -47,6 +47,12 @@ def _iter_text_files(paths, chunk_chars: int) -> Iterator[str]:
             yield from iter_text_chunks(f, str(path), chunk_chars, newline=True, space=True)
 
 
+cluster_option = click.option(
+    "--cluster", default=None, metavar="SPEC",
+    help="Run the map step on a cluster: dask:ADDRESS (a running Dask scheduler), ray (the running Ray, else a "
+         "new local one) or ray:ADDRESS. Results equal a local run.")
+
+
 def corpus_input_options(fn):
     """--field/--column/--sample-bytes/--seed for commands that read corpus files; the command runs with them
     set for every corpus reader it calls."""

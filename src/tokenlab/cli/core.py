@@ -11,6 +11,7 @@ import numpy as np
 from ..errors import InvalidInputError
 from ..pretokenize import PATTERNS
 from .common import (
+    cluster_option,
     corpus_input_options,
     iter_corpus,
     load,
@@ -152,11 +153,12 @@ def save_output(tok, output, fmt, bos=None, eos=None, pad=None, unk=None, add_bo
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="tokenlab", show_default=True)
 @click.option("--workers", type=click.IntRange(1), default=None,
               help="Processes for counting pretokens (bpe only; default: all cores).")
+@cluster_option
 @hf_dir_options
 @progress_option
 @corpus_input_options
 def train(corpus, output, vocab_size, algorithm, pretokenizer, split_digits, special_tokens, min_frequency, fmt,
-          workers, progress, **hf_options):
+          workers, cluster, progress, **hf_options):
     """Train a tokenizer on corpus files: text, JSONL (.gz/.zst), Parquet, a saved HF datasets directory,
     or (bpe) word-count TSVs (WORD<TAB>COUNT). ``--format hf -o DIR/`` writes an HF tokenizer directory."""
 
@@ -175,6 +177,8 @@ def train(corpus, output, vocab_size, algorithm, pretokenizer, split_digits, spe
         if algorithm.lower() != "bpe":
             raise click.UsageError("--workers applies to --algorithm bpe only")
         extra["workers"] = workers
+    if cluster is not None and algorithm.lower() != "bpe":
+        raise click.UsageError("--cluster applies to --algorithm bpe only")
     from ..corpus_io import detect_format
 
     kinds = {detect_format(p) == "tsv" for p in corpus}
@@ -183,6 +187,8 @@ def train(corpus, output, vocab_size, algorithm, pretokenizer, split_digits, spe
             raise click.UsageError("word-count TSVs cannot be mixed with documents")
         if algorithm.lower() != "bpe":
             raise click.UsageError("word-count TSV input works with --algorithm bpe only")
+        if cluster is not None:
+            raise click.UsageError("--cluster counts documents; word-count TSVs are already counts (drop --cluster)")
         from ..corpus_io import pretoken_counts
         from ..pretokenize import get_pretokenizer
         from ..train.bpe import train_from_counts
@@ -191,12 +197,16 @@ def train(corpus, output, vocab_size, algorithm, pretokenizer, split_digits, spe
         tok = train_from_counts(pretoken_counts(corpus, pre), vocab_size, pre, special_tokens, min_frequency,
                                 progress)
     else:
+        from ..corpus import cluster_map
         from .common import SAFE_CUT_PATTERNS
 
         docs = iter_corpus(corpus, cut_long_lines=pretokenizer in SAFE_CUT_PATTERNS)  # long lines streamed
-        tok = trainer(docs, vocab_size=vocab_size, pretokenizer=pretokenizer,
-                      special_tokens=special_tokens, min_frequency=min_frequency, split_digits=split_digits,
-                      progress=progress, **extra)
+        with cluster_map(cluster) as map_fn:
+            if map_fn is not None:
+                extra["map_fn"] = map_fn
+            tok = trainer(docs, vocab_size=vocab_size, pretokenizer=pretokenizer,
+                          special_tokens=special_tokens, min_frequency=min_frequency, split_digits=split_digits,
+                          progress=progress, **extra)
     written = save_output(tok, output, fmt, **hf_options)
     click.echo(f"trained {_describe(tok)} -> {written}", err=True)
     if len(tok) < vocab_size:

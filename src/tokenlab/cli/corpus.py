@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import corpus_input_options, progress_option, tokenizer_option
+from .common import cluster_option, corpus_input_options, progress_option, tokenizer_option
 
 
 def register(group: click.Group) -> None:
@@ -28,10 +28,11 @@ def register(group: click.Group) -> None:
               help="Put an end-of-text token after every document.")
 @click.option("--eos", default=None, help="End-of-text special token (default: <|endoftext|>, </s>, ... if present).")
 @click.option("--overwrite", is_flag=True, help="Start again even if OUTDIR holds a run with other inputs/settings.")
+@cluster_option
 @progress_option
 @corpus_input_options
 def encode_corpus(inputs, tokenizer_path, out_dir, shard_tokens, dtype, workers, documents, append_eos, eos,
-                  overwrite, progress):
+                  overwrite, cluster, progress):
     """Encode corpus files into .npy token shards with a manifest; re-running resumes.
 
     Text files are cut into documents by --documents; JSONL (.gz/.zst), Parquet and saved HF datasets give
@@ -39,6 +40,7 @@ def encode_corpus(inputs, tokenizer_path, out_dir, shard_tokens, dtype, workers,
     documents.staged.jsonl)."""
     from pathlib import Path
 
+    from ..corpus import cluster_map
     from ..corpus import encode_corpus as run
     from .common import load
 
@@ -47,8 +49,10 @@ def encode_corpus(inputs, tokenizer_path, out_dir, shard_tokens, dtype, workers,
 
         if is_short_name(tokenizer_path):
             tokenizer_path = load(tokenizer_path)  # cl100k, ...: the object itself goes to the workers
-    manifest = run(inputs, tokenizer_path, out_dir, shard_tokens=shard_tokens, dtype=dtype, workers=workers,
-                   append_eos=append_eos, eos=eos, documents=documents, overwrite=overwrite, progress=progress)
+    with cluster_map(cluster) as map_fn:
+        manifest = run(inputs, tokenizer_path, out_dir, shard_tokens=shard_tokens, dtype=dtype, workers=workers,
+                       append_eos=append_eos, eos=eos, documents=documents, overwrite=overwrite, progress=progress,
+                       map_fn=map_fn)
     click.echo(f"{manifest['total_tokens']} tokens in {len(manifest['shards'])} shards "
                f"({manifest['settings']['dtype']}) -> {out_dir}", err=True)
 

@@ -2,6 +2,9 @@
 
 ``bpe``: the C byte-level BPE kernel (``_bpe.c``), or None where it was not built (no compiler at install
 time) or is turned off with ``TOKENLAB_NO_NATIVE=1``; callers then use the numba or pure-Python paths.
+``train``: the C BPE training kernels (``_train.c``: merge loop, pretoken counting), or None likewise.
+``count``: pretoken counting fed by the encoder's pre-tokenizer (``_count.c``, built from ``_bpe.c`` and
+``_train.c``), or None likewise.
 """
 
 from __future__ import annotations
@@ -14,3 +17,17 @@ if os.environ.get("TOKENLAB_NO_NATIVE", "") in ("", "0"):
         from . import _bpe as bpe
     except ImportError:  # pragma: no cover - only where the extension could not be built
         bpe = None
+
+train = None
+if os.environ.get("TOKENLAB_NO_NATIVE", "") in ("", "0"):
+    try:
+        from . import _train as train
+    except ImportError:  # pragma: no cover - only where the extension could not be built
+        train = None
+
+count = None
+if os.environ.get("TOKENLAB_NO_NATIVE", "") in ("", "0"):
+    try:
+        from . import _count as count
+    except ImportError:  # pragma: no cover - only where the extension could not be built
+        count = None

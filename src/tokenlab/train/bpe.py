@@ -1,7 +1,8 @@
 """Byte-level BPE training whose merge list equals HF ``tokenizers``' BpeTrainer's.
 
-Pipeline: :func:`count_pretokens` (pre-tokenize + count, in worker processes for big corpora)
--> :func:`train_from_counts` (the merge loop of ``_native``: flat arrays, numba when installed).
+Pipeline: :func:`count_pretokens` (pre-tokenize + count: threads over the C kernels, or worker
+processes, or a Dask/Ray cluster through ``map_fn``) -> :func:`train_from_counts` (the merge loop over
+flat arrays: ``kernels/_train.c``, else ``_native`` under numba, else the same code as plain Python).
 Each step merges the most frequent adjacent pair; ties go to the pair whose parts come first in
 HF's id order (byte-level alphabet sorted by its printable character, then tokens in creation
 order). :class:`BPETrainer` is the small pure-Python reference of the same counting scheme.
@@ -62,9 +63,11 @@ def _make_counter(pretokenizer: PreTokenizer, native: bool | None = None):
     fast = None
     if native is not False:
         try:
-            from ._count import native_counter
+            fast = c_counter(pretokenizer)  # the C kernels: no numba (no JIT warm-up, no LLVM in memory)
+            if fast is None:
+                from ._count import native_counter
 
-            fast = native_counter(pretokenizer)
+                fast = native_counter(pretokenizer)
             # the state machines belong to the encoder: check they still agree with the regex here
             if fast is not None and fast([_PROBE]) != count_with_regex([_PROBE]):
                 fast = None
@@ -72,7 +75,8 @@ def _make_counter(pretokenizer: PreTokenizer, native: bool | None = None):
             fast = None
         if fast is None and native:
             raise InvalidInputError(
-                f"no native pre-tokenizer for {pretokenizer.name!r} (needs numba and a named pattern)")
+                f"no native pre-tokenizer for {pretokenizer.name!r} (needs the C kernel or numba, and a named "
+                "pattern)")
     if fast is None:
         return count_with_regex
 
@@ -87,6 +91,55 @@ def _make_counter(pretokenizer: PreTokenizer, native: bool | None = None):
     return count
 
 
+def c_counter(pretokenizer: PreTokenizer):
+    """``docs -> {pretoken bytes: count}`` on the C kernels (the encoder's pre-tokenizer splits, ``_train.c``
+    counts), or None where they are not built or the pattern is not a named one."""
+    import numpy as np
+
+    from ..encode.native import native_encoder_for
+    from ..kernels import train as ctrain
+    from ..tokenizer import Tokenizer
+
+    if ctrain is None:
+        return None
+    # a bytes-only tokenizer with this pre-tokenizer: only its kernel's split is used
+    native = native_encoder_for(Tokenizer(vocab={bytes([b]): b for b in range(256)}, merges=[],
+                                          pretokenizer=pretokenizer))
+    if native is None or native.pattern == 0:
+        return None
+    from ..kernels import count as ccount
+
+    if ccount is not None:  # the encoder's state machines straight into the counting table
+        from ..encode.unicode_table import class_table
+
+        table = class_table()
+        pattern, split_digits = native.pattern, int(pretokenizer.split_digits or 0)
+
+        def pieces(data: bytes, datas: list[bytes]):
+            doc_ends = np.cumsum(np.fromiter(map(len, datas), dtype=np.int64, count=len(datas)))
+            return ccount.count_text(table, data, doc_ends, pattern, split_digits)
+    else:  # Encoder.split's lists of ends, counted by _train.c
+        split = native.kernel.split
+        count_split = ctrain.count_split
+
+        def pieces(data: bytes, datas: list[bytes]):
+            cuts = []
+            offset = 0
+            for x in datas:
+                if x:
+                    cuts.append((offset, split(x)))
+                    offset += len(x)
+            return count_split(data, cuts)
+
+    def count(docs: list[str]) -> dict[bytes, int]:
+        datas = [doc.encode("utf-8") for doc in docs]  # a lone surrogate raises UnicodeEncodeError
+        data = b"".join(datas)
+        starts, lengths, counts = (np.frombuffer(x, dtype=np.int64).tolist() for x in pieces(data, datas))
+        return {data[s:s + n]: c for s, n, c in zip(starts, lengths, counts)}
+
+    return count
+
+
 def _init_worker(pretokenizer: PreTokenizer, native: bool | None = None) -> None:
     global _WORKER_COUNT
     _WORKER_COUNT = _make_counter(pretokenizer, native)
@@ -94,6 +147,24 @@ def _init_worker(pretokenizer: PreTokenizer, native: bool | None = None) -> None
 
 def _count_batch(docs: list[str]) -> dict[bytes, int]:
     return _WORKER_COUNT(docs)
+
+
+_TASK_COUNTERS: dict = {}
+
+
+class CountTask:
+    """The map step of pretoken counting: ``docs -> {pretoken bytes: count}``, picklable, so it runs on Dask
+    or Ray workers as well as here; each process builds (and checks) its counter once and keeps it."""
+
+    def __init__(self, pretokenizer: PreTokenizer, native: bool | None = None):
+        self.pretokenizer, self.native = pretokenizer, native
+
+    def __call__(self, docs: list[str]) -> dict[bytes, int]:
+        key = (self.pretokenizer.pattern, self.pretokenizer.split_digits, self.native)
+        counter = _TASK_COUNTERS.get(key)
+        if counter is None:
+            counter = _TASK_COUNTERS[key] = _make_counter(self.pretokenizer, self.native)
+        return counter(docs)
 
 
 def _batches(corpus: Iterable[str], batch_chars: int, bar):
@@ -117,13 +188,19 @@ def default_workers() -> int:
 
 
 def count_pretokens(corpus: Iterable[str], pretokenizer: PreTokenizer, progress: bool = False,
-                    workers: int | None = None, batch_chars: int = 1 << 22, native: bool | None = None) -> Counter:
+                    workers: int | None = None, batch_chars: int = 1 << 22, native: bool | None = None,
+                    map_fn=None) -> Counter:
     """Pretoken (as UTF-8 bytes) -> frequency over the corpus.
 
     With ``workers > 1`` the corpus is cut into batches of about ``batch_chars`` characters and
     counted in worker processes; a corpus that fits in one batch is counted here (no pool start-up).
     ``native``: None = compiled splitting when available, False = always ``PreTokenizer.split``.
+    ``map_fn(fn, batches)``: run the counting elsewhere, e.g. ``tokenlab.corpus.dask_map(client)`` or
+    ``ray_map()``; it must yield ``fn(batch)`` in batch order (then the counts, and their order, which
+    fixes HF's rare ties, equal a local run's). ``workers`` is ignored then.
     """
+    if map_fn is not None:
+        return _count_mapped(corpus, pretokenizer, progress, batch_chars, native, map_fn)
     workers = default_workers() if workers is None else max(1, int(workers))
     if workers > 1 and _in_daemon_process():  # e.g. inside a pool worker: it may not start children
         workers = 1
@@ -165,6 +242,17 @@ def count_pretokens(corpus: Iterable[str], pretokenizer: PreTokenizer, progress:
                     total.update(collect(pending.popleft()))
             while pending:
                 total.update(collect(pending.popleft()))
+    return total
+
+
+def _count_mapped(corpus, pretokenizer, progress, batch_chars, native, map_fn) -> Counter:
+    """Batches of documents are read here and counted wherever ``map_fn`` runs them; per-batch tables come
+    back in order and are added up here (the reduce step)."""
+    total: Counter = Counter()
+    CountTask(pretokenizer, native)(["check the pre-tokenizer here first"])  # bad settings fail before any shipping
+    with tqdm(desc="pre-tokenizing", unit="char", unit_scale=True, disable=not progress) as bar:
+        for part in map_fn(CountTask(pretokenizer, native), _batches(corpus, batch_chars, bar)):
+            total.update(part)
     return total
 
 
@@ -286,19 +374,21 @@ def train_bpe(
     progress: bool = False,
     name: str = "",
     workers: int | None = None,
+    map_fn=None,
 ):
     """Train a byte-level BPE tokenizer.
 
     ``vocab_size`` counts the 256 bytes, the merges and the special tokens (as HF does).
     Ids: bytes 0..255, then merges in order, then special tokens. ``workers`` processes
-    pre-tokenize the corpus (default: all cores; small corpora are counted in-process).
+    pre-tokenize the corpus (default: all cores; small corpora are counted in-process); ``map_fn`` counts
+    on a cluster instead (see :func:`count_pretokens`).
     """
     special_tokens = _checked_specials(special_tokens)
     if vocab_size < 256 + len(special_tokens):
         raise InvalidInputError(f"vocab_size {vocab_size} is below 256 bytes + {len(special_tokens)} specials")
     _check_vocab_size(vocab_size)
     pre = get_pretokenizer(pretokenizer, split_digits)
-    counts = count_pretokens(corpus, pre, progress=progress, workers=workers)
+    counts = count_pretokens(corpus, pre, progress=progress, workers=workers, map_fn=map_fn)
     return train_from_counts(counts, vocab_size, pre, special_tokens, min_frequency, progress, name)
 
 
@@ -326,8 +416,8 @@ def train_from_counts(word_counts: dict[bytes, int], vocab_size: int, pretokeniz
     """
     import numpy as np
 
+    from ..kernels import train as ctrain
     from ..tokenizer import Tokenizer
-    from . import _native
 
     special_tokens = _checked_specials(special_tokens)
     n_new = vocab_size - 256 - len(special_tokens)
@@ -352,10 +442,15 @@ def train_from_counts(word_counts: dict[bytes, int], vocab_size: int, pretokeniz
     byte_key = np.asarray(_hf_byte_order(), dtype=np.int64)
     min_freq = max(1, int(min_frequency))
 
-    use_native = _native.HAVE_NUMBA if native is None else native
-    if use_native and not _native.HAVE_NUMBA:
-        raise InvalidInputError("native=True needs numba (pip install 'tokenlab[fast]')")
-    kernel = _native.train_merges if use_native or not _native.HAVE_NUMBA else _native.train_merges.py_func
+    if native is not False and ctrain is not None:
+        kernel = _c_train_merges  # the C loop: same steps as _native's, no numba
+    else:
+        from . import _native
+
+        use_native = _native.HAVE_NUMBA if native is None else native
+        if use_native and not _native.HAVE_NUMBA:
+            raise InvalidInputError("native=True needs the C kernel or numba (pip install 'tokenlab[fast]')")
+        kernel = _native.train_merges if use_native or not _native.HAVE_NUMBA else _native.train_merges.py_func
     left, right, result = _run_with_progress(kernel, (sym, nxt, word_start, word_count, byte_key, n_new, min_freq),
                                              n_new, progress)
 
@@ -369,6 +464,16 @@ def train_from_counts(word_counts: dict[bytes, int], vocab_size: int, pretokeniz
     next_id = len(token_bytes)
     specials = {s: next_id + k for k, s in enumerate(special_tokens)}
     return Tokenizer(vocab=vocab, merges=merges, pretokenizer=pretokenizer, special_tokens=specials, name=name)
+
+
+def _c_train_merges(sym, nxt, word_start, word_count, byte_key, n_new, min_freq, counter):
+    import numpy as np
+
+    from ..kernels import train as ctrain
+
+    left, right, result = ctrain.train_merges(sym, nxt, word_start, word_count, byte_key, int(n_new),
+                                              int(min_freq), counter)
+    return tuple(np.frombuffer(x, dtype=np.int32) for x in (left, right, result))
 
 
 def _run_with_progress(kernel, args, total: int, progress: bool):
