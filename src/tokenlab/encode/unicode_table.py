@@ -22,6 +22,7 @@ NUMBER = 2  # \p{N}
 SPACE = 4  # \s
 UPPERISH = 8  # [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]  (o200k)
 LOWERISH = 16  # [\p{Ll}\p{Lm}\p{Lo}\p{M}]      (o200k)
+MARK = 32  # \p{M} (the cl100k family's [\p{L}\p{M}] letters, Qwen3.5); from data/regex_properties.json
 
 N_CODE_POINTS = 0x110000
 
@@ -31,6 +32,7 @@ _CLASSES = [
     (SPACE, r"\s"),
     (UPPERISH, r"[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]"),
     (LOWERISH, r"[\p{Ll}\p{Lm}\p{Lo}\p{M}]"),
+    (MARK, r"\p{M}"),
 ]
 
 
@@ -55,8 +57,19 @@ def build_class_table() -> np.ndarray:
     for bit, name in _SHIPPED_NAMES.items():
         for lo, hi in classes[name]:
             table[lo : hi + 1] |= bit
+    for lo, hi in _probed_marks():
+        table[lo : hi + 1] |= MARK
     table[0xD800:0xE000] = 0
     return table
+
+
+def _probed_marks() -> list:
+    """tiktoken's \\p{M}, probed with the other classes of data/regex_properties.json."""
+    import json
+    from importlib.resources import files
+
+    return json.loads(files("tokenlab").joinpath("data/regex_properties.json").read_text(encoding="utf-8"))[
+        "classes"]["M"]
 
 
 def build_class_table_from_regex() -> np.ndarray:
@@ -86,7 +99,7 @@ def class_table() -> np.ndarray:
     from importlib.resources import files
 
     digest = hashlib.sha256(files("tokenlab").joinpath("data/unicode_classes.json").read_bytes()).hexdigest()[:16]
-    path = cache_dir() / f"uclass-{digest}-v2.npy"
+    path = cache_dir() / f"uclass-{digest}-v3.npy"  # v3: the MARK bit
     table = None
     try:
         loaded = np.load(path)

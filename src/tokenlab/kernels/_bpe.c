@@ -25,6 +25,7 @@
 #define SPACE 4
 #define UPPERISH 8
 #define LOWERISH 16
+#define MARK 32            /* \p{M} (the cl100k family's [\p{L}\p{M}] letters) */
 #define LNS (LETTER | NUMBER | SPACE)
 #define N_CP 0x110000
 
@@ -35,7 +36,12 @@
 #define CACHE_IDS 9        /* most ids a cached piece may have */
 #define GOLDEN 0x9E3779B97F4A7C15ull
 
-enum { P_NONE = 0, P_GPT2 = 1, P_CL100K = 2, P_O200K = 3, P_WHITESPACE = 4, P_TEKKEN = 5 };
+enum { P_NONE = 0, P_GPT2 = 1, P_CL100K = 2, P_O200K = 3, P_WHITESPACE = 4, P_TEKKEN = 5, P_CL100K_FAMILY = 6 };
+/* P_CL100K_FAMILY's parameters, in the pattern id's bits 8 and up (see next_cl100k_family) */
+#define FAM_DIGITS(params) ((params) & 15) /* \p{N}{1,n}; 0: \p{N}+ */
+#define FAM_MARKS 16                        /* letters are [\p{L}\p{M}] */
+#define FAM_NL_FIRST 32                     /* \s*[\r\n]+|\s+(?!\S)|\s+ instead of \s++$|\s*[\r\n]|\s+(?!\S)|\s */
+#define FAM_CASED 64                        /* 's|'t|... without (?i) */
 
 typedef struct { uint64_t key; uint32_t id; uint32_t rank; } VEntry;      /* key 0 = empty */
 typedef struct { uint64_t key; uint32_t rank; uint32_t merged; } PEntry;  /* key ~0 = empty */
@@ -383,9 +389,81 @@ static int64_t next_o200k(const uint8_t *tab, const uint8_t *b, int64_t i, int64
     return prev;
 }
 
+/* cl100k's family: Llama-3 (cl100k before its possessive rewrite), Qwen2/2.5/3 (single digits), Qwen3.5
+   ([\p{L}\p{M}] letters), and any digit-group length:
+   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?L+|\p{N}{1,D}| ?[^\s L \p{N}]+[\r\n]*|<whitespace tail>
+   where L is \p{L} or [\p{L}\p{M}] and the tail is cl100k's or (FAM_NL_FIRST) the original one. */
+static inline int64_t run_bits_ascii_letters(const uint8_t *tab, const uint8_t *b, int64_t j, int64_t end,
+                                             int bits) {
+    if (bits == LETTER) return run_letters(tab, b, j, end);
+    while (j + 8 <= end) { /* ASCII has no marks: the same eight-byte letter scan */
+        uint64_t stop = ~m_letters(load8u(b + j)) & HIGH;
+        if (stop) {
+            j += __builtin_ctzll(stop) >> 3;
+            if (b[j] < 0x80) return j;
+            break;
+        }
+        j += 8;
+    }
+    return run_any(tab, b, j, end, bits);
+}
+
+/* [^\s L \p{N}]+ where stop = the classes that end the run */
+static inline int64_t run_punct_bits(const uint8_t *tab, const uint8_t *b, int64_t j, int64_t end, int stop_bits) {
+    if (stop_bits == LNS) return run_punct(tab, b, j, end);
+    while (j + 8 <= end) {
+        uint64_t w = load8u(b + j);
+        uint64_t stop = (m_letters(w) | m_digits(w) | m_spaces(w) | w) & HIGH;
+        if (stop) {
+            j += __builtin_ctzll(stop) >> 3;
+            if (b[j] < 0x80) return j;
+            break;
+        }
+        j += 8;
+    }
+    return run_none(tab, b, j, end, stop_bits);
+}
+
+static int64_t next_cl100k_family(const uint8_t *tab, const uint8_t *b, int64_t i, int64_t end, int params) {
+    int w, w2;
+    uint32_t c;
+    if (b[i] < 0x80) { c = b[i]; w = 1; } else c = cp_at(b, i, &w);
+    int k = tab[c];
+    int64_t j = i + w;
+    int letters = (params & FAM_MARKS) ? (LETTER | MARK) : LETTER;
+    int stop_bits = LNS | (letters & MARK);
+    if (k & letters) return run_bits_ascii_letters(tab, b, j, end, letters);
+    if (c == 39) {
+        int64_t r = contraction(b, j, end, !(params & FAM_CASED));
+        if (r >= 0) return r;
+    }
+    if (!(k & NUMBER) && c != 10 && c != 13 && j < end) {
+        if (cls_at(tab, b, j, &w2) & letters) return run_bits_ascii_letters(tab, b, j + w2, end, letters);
+    }
+    if (k & NUMBER) return FAM_DIGITS(params) ? digits(tab, b, j, end, 1, FAM_DIGITS(params))
+                                              : run_any(tab, b, j, end, NUMBER);
+    if (c == 32 && j < end) {
+        if (!(cls_at(tab, b, j, &w2) & stop_bits))
+            return run_newlines(b, run_punct_bits(tab, b, j + w2, end, stop_bits), end, 0);
+    }
+    if (!(k & stop_bits)) return run_newlines(b, run_punct_bits(tab, b, j, end, stop_bits), end, 0);
+    int64_t last_nl, prev;
+    int64_t p = space_run(tab, b, i, end, &last_nl, &prev);
+    if (params & FAM_NL_FIRST) {
+        if (last_nl >= 0) return last_nl;
+        if (p == end || prev == i) return p;
+        return prev;
+    }
+    if (p == end) return p;
+    if (last_nl >= 0) return last_nl;
+    if (prev > i) return prev;
+    return p;
+}
+
 static inline int64_t next_piece(const uint8_t *tab, const uint8_t *b, int64_t i, int64_t end, int pattern) {
-    switch (pattern) {
+    switch (pattern & 0xFF) {
     case P_CL100K: return next_cl100k(tab, b, i, end);
+    case P_CL100K_FAMILY: return next_cl100k_family(tab, b, i, end, pattern >> 8);
     case P_O200K: return next_o200k(tab, b, i, end, 1, 3);
     case P_TEKKEN: return next_o200k(tab, b, i, end, 0, 1);
     case P_GPT2: return next_gpt2(tab, b, i, end);
@@ -797,7 +875,8 @@ static int Encoder_init(EncoderObject *self, PyObject *args, PyObject *kw) {
         PyErr_SetString(PyExc_ValueError, "Encoder: table sizes do not fit");
         goto done;
     }
-    if (pattern < 0 || pattern > P_TEKKEN) {
+    if (pattern < 0 || (pattern & 0xFF) > P_CL100K_FAMILY ||
+        (pattern > 0xFF && (pattern & 0xFF) != P_CL100K_FAMILY)) {
         PyErr_SetString(PyExc_ValueError, "Encoder: unknown pattern id");
         goto done;
     }
@@ -1193,6 +1272,53 @@ static PyObject *Encoder_split(EncoderObject *self, PyObject *args) {
     return list;
 }
 
+/* encode_split(text, pieces, as_list=True): ids of a text already cut into pieces (strs whose concatenation is
+   the text, e.g. a regex's findall): the pieces' lengths in code points walk the text's UTF-8 once, and each
+   piece is encoded as the pre-tokenizers' pieces are (caches, merges); nothing is split further. */
+static PyObject *Encoder_encode_split(EncoderObject *self, PyObject *args) {
+    PyObject *obj, *pieces;
+    int as_list = 1;
+    if (!PyArg_ParseTuple(args, "OO|p", &obj, &pieces, &as_list)) return NULL;
+    if (!self->m.cls) { PyErr_SetString(PyExc_RuntimeError, "Encoder not initialised"); return NULL; }
+    if (!PyUnicode_Check(obj)) { PyErr_SetString(PyExc_TypeError, "encode_split: text must be str"); return NULL; }
+    PyObject *fast = PySequence_Fast(pieces, "encode_split: pieces must be a sequence of str");
+    if (!fast) return NULL;
+    Py_ssize_t n, n_pieces = PySequence_Fast_GET_SIZE(fast);
+    PyObject **items = PySequence_Fast_ITEMS(fast);
+    const uint8_t *b = (const uint8_t *)PyUnicode_AsUTF8AndSize(obj, &n);
+    if (!b) { Py_DECREF(fast); return NULL; }
+    PyObject *res = NULL;
+    int owned;
+    uint32_t *out;
+    Cache *cache = take_cache(self, &owned, &out, n);
+    if (!cache) { PyErr_NoMemory(); Py_DECREF(fast); return NULL; }
+    const Model *m = &self->m;
+    int ascii = PyUnicode_IS_ASCII(obj);
+    int64_t i = 0, o = 0, total_chars = 0;
+    for (Py_ssize_t t = 0; t < n_pieces; t++) {
+        PyObject *piece = items[t];
+        if (!PyUnicode_Check(piece)) { PyErr_SetString(PyExc_TypeError, "encode_split: a piece is not a str"); break; }
+        Py_ssize_t chars = PyUnicode_GET_LENGTH(piece);
+        total_chars += chars;
+        int64_t j = i;
+        if (ascii) j += chars;
+        else for (Py_ssize_t c = 0; c < chars && j < n; c++) j += b[j] < 0x80 ? 1 : b[j] < 0xE0 ? 2 : b[j] < 0xF0 ? 3 : 4;
+        if (j > n) break;
+        if (j == i) continue;
+        int64_t k = encode_piece(m, cache, b, i, j, n, hot_key(cache, b, i, j, n), out + o);
+        if (k < 0) { PyErr_NoMemory(); break; }
+        o += k;
+        i = j;
+    }
+    if (!PyErr_Occurred()) {
+        if (i != n || total_chars != PyUnicode_GET_LENGTH(obj)) PyErr_SetString(PyExc_ValueError, "encode_split: the pieces do not make up the text");
+        else res = as_list ? ids_to_list(self, out, o) : PyByteArray_FromStringAndSize((const char *)out, o * 4);
+    }
+    give_cache(self, cache, owned, out);
+    Py_DECREF(fast);
+    return res;
+}
+
 /* ------------------------------------------------------------------ Python: decode */
 /* decode(ids) -> bytes; ids: a list/tuple of ints. Raises IndexError(position) on an unknown id. */
 static PyObject *Encoder_decode(EncoderObject *self, PyObject *args) {
@@ -1312,6 +1438,8 @@ static PyMethodDef Encoder_methods[] = {
     {"encode_batch", (PyCFunction)Encoder_encode_batch, METH_VARARGS,
      "encode_batch(texts, num_threads, as_list=True): ids per text"},
     {"split", (PyCFunction)Encoder_split, METH_VARARGS, "split(data): byte offsets where pieces end"},
+    {"encode_split", (PyCFunction)Encoder_encode_split, METH_VARARGS,
+     "encode_split(text, pieces, as_list=True): ids of a text cut into pieces (strs) already"},
     {"decode", (PyCFunction)Encoder_decode, METH_VARARGS, "decode(ids): token bytes joined"},
     {NULL, NULL, 0, NULL},
 };
