@@ -15,7 +15,7 @@ import numpy as np
 
 from ..kernels import bpe as _kernel
 from ..specials import utf8
-from .patterns import native_pattern_id
+from .patterns import DEEPSEEK, native_pattern_id
 from .unicode_table import class_table
 
 NO_RANK = 0x7FFFFFFF
@@ -26,7 +26,7 @@ class NativeBPE:
 
     takes_str = True  # the kernel reads a str's UTF-8 buffer itself (no copy for ASCII text)
 
-    def __init__(self, tok, pattern: int, split_digits: int | None = None):
+    def __init__(self, tok, pattern: int, split_digits: int | None = None, classes=None):
         self.pattern = pattern
         table = tok.id_to_bytes
         n_vocab = len(table)
@@ -47,7 +47,10 @@ class NativeBPE:
         byte_ids = np.asarray(tok.byte_ids, dtype=np.uint32)
         if split_digits is None:
             split_digits = int(tok.pretokenizer.split_digits or 0)
-        self.kernel = _kernel.Encoder(class_table(), blob, off, ids, ranks, byte_ids, pairs, pattern,
+            if pattern == DEEPSEEK:  # its first Split, \p{N}{1,3}, is the kernel's digit chunking
+                split_digits = min(split_digits or 3, 3)
+        classes = class_table() if classes is None else classes
+        self.kernel = _kernel.Encoder(classes, blob, off, ids, ranks, byte_ids, pairs, pattern,
                                       split_digits, bool(tok.ignore_merges), bool(tok.any_split))
 
     def encode_bytes(self, data, as_list: bool = False):

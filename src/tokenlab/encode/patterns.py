@@ -18,6 +18,24 @@ CL100K_FAMILY = 6
 FAM_MARKS = 16
 FAM_NL_FIRST = 32
 FAM_CASED = 64
+DEEPSEEK = 7  # P_DEEPSEEK: DeepSeek V3/V4's three isolated Splits (the kernel chunks digits by three itself)
+
+_CJK = "\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff"
+_NOT_CJK = f"(?![{_CJK}])"
+# DeepSeek V3/V4's pre-tokenizer (a Sequence of isolated Splits: \p{N}{1,3}, CJK runs, then the regex below in
+# the segments between them, unmatched text kept) as ONE regex with tiktoken's semantics: pieces stop at digits and
+# CJK runs, the lookahead sees a segment's end there, and text no alternative matches is a piece of its own.
+DEEPSEEK_PATTERN = "|".join([
+    r"\p{N}{1,3}",
+    f"[{_CJK}]+",
+    r"""[!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+""",
+    rf"[^\r\n\p{{L}}\p{{P}}\p{{S}}]?(?:{_NOT_CJK}[\p{{L}}\p{{M}}])+",
+    rf" ?(?:{_NOT_CJK}[\p{{P}}\p{{S}}])+[\r\n]*",
+    r"\s*[\r\n]+",
+    rf"\s+(?![^\s\p{{N}}{_CJK}])",
+    r"\s+",
+    rf"(?:[^\p{{N}}\p{{L}}\p{{M}}\p{{P}}\p{{S}}\s{_CJK}](?!{_NOT_CJK}[\p{{L}}\p{{M}}]))+",
+])
 
 
 def pattern_id(pretokenizer) -> int | None:
@@ -207,6 +225,7 @@ def _templates() -> dict[tuple[str, ...], int]:
         alts = alternatives(canonical(rx)) if rx else None
         if alts is not None:
             table[tuple(alts)] = PATTERN_IDS[name]
+    table[tuple(alternatives(canonical(DEEPSEEK_PATTERN)))] = DEEPSEEK
     cl100k = CL100K_FAMILY | (3 << 8)  # cl100k itself: its own (faster, specialised) loop
     for alts, pid in list(table.items()):
         if pid == cl100k:

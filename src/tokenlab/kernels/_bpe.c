@@ -26,6 +26,7 @@
 #define UPPERISH 8
 #define LOWERISH 16
 #define MARK 32            /* \p{M} (the cl100k family's [\p{L}\p{M}] letters) */
+#define PUNSYM 64          /* \p{P} or \p{S} (DeepSeek) */
 #define LNS (LETTER | NUMBER | SPACE)
 #define N_CP 0x110000
 
@@ -36,7 +37,8 @@
 #define CACHE_IDS 9        /* most ids a cached piece may have */
 #define GOLDEN 0x9E3779B97F4A7C15ull
 
-enum { P_NONE = 0, P_GPT2 = 1, P_CL100K = 2, P_O200K = 3, P_WHITESPACE = 4, P_TEKKEN = 5, P_CL100K_FAMILY = 6 };
+enum { P_NONE = 0, P_GPT2 = 1, P_CL100K = 2, P_O200K = 3, P_WHITESPACE = 4, P_TEKKEN = 5, P_CL100K_FAMILY = 6,
+       P_DEEPSEEK = 7 };
 /* P_CL100K_FAMILY's parameters, in the pattern id's bits 8 and up (see next_cl100k_family) */
 #define FAM_DIGITS(params) ((params) & 15) /* \p{N}{1,n}; 0: \p{N}+ */
 #define FAM_MARKS 16                        /* letters are [\p{L}\p{M}] */
@@ -460,10 +462,106 @@ static int64_t next_cl100k_family(const uint8_t *tab, const uint8_t *b, int64_t 
     return p;
 }
 
+/* DeepSeek V3/V4's Sequence of isolated Splits: \p{N}{1,3} (the split_digits=3 chunks), then runs of
+   [\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff], then in the segments between them
+   [!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*
+   |\s*[\r\n]+|\s+(?!\S)|\s+ with the text no alternative matches kept as pieces of its own. */
+static inline int is_cjk(uint32_t c) {
+    return (c >= 0x4E00 && c <= 0x9FA5) || (c >= 0x3040 && c <= 0x30FF);
+}
+
+/* class bits of the code point at i, with CJK (a segment boundary) as no class at all; *cjk set for it */
+static inline int ds_class(const uint8_t *tab, const uint8_t *b, int64_t i, int *w, int *cjk) {
+    uint32_t c = b[i] < 0x80 ? (*w = 1, b[i]) : cp_at(b, i, w);
+    *cjk = is_cjk(c);
+    return *cjk ? 0 : tab[c];
+}
+
+/* [\p{L}\p{M}]+ up to a CJK code point */
+static inline int64_t ds_letters(const uint8_t *tab, const uint8_t *b, int64_t j, int64_t end) {
+    while (j + 8 <= end) {
+        uint64_t stop = ~m_letters(load8u(b + j)) & HIGH;
+        if (stop) {
+            j += __builtin_ctzll(stop) >> 3;
+            if (b[j] < 0x80) return j;
+            break;
+        }
+        j += 8;
+    }
+    while (j < end) {
+        int w, cjk;
+        if (!(ds_class(tab, b, j, &w, &cjk) & (LETTER | MARK))) return j;
+        j += w;
+    }
+    return j;
+}
+
+/* [\p{P}\p{S}]+ up to a CJK code point (the Kana block holds a few) */
+static inline int64_t ds_punsym(const uint8_t *tab, const uint8_t *b, int64_t j, int64_t end) {
+    while (j < end) {
+        int w, cjk;
+        if (!(ds_class(tab, b, j, &w, &cjk) & PUNSYM)) return j;
+        j += w;
+    }
+    return j;
+}
+
+/* does an alternative match at j (j < end, not CJK, class k, code point c)? */
+static inline int ds_matches(const uint8_t *tab, const uint8_t *b, int64_t j, int64_t end, uint32_t c, int k, int w) {
+    if (k & (LETTER | MARK | PUNSYM | SPACE)) return 1;
+    if (c == 10 || c == 13 || j + w >= end) return 0;
+    int w2, cjk;
+    return (ds_class(tab, b, j + w, &w2, &cjk) & (LETTER | MARK)) != 0;
+}
+
+static int64_t next_deepseek(const uint8_t *tab, const uint8_t *b, int64_t i, int64_t end) {
+    int w, w2, cjk;
+    uint32_t c = b[i] < 0x80 ? (w = 1, b[i]) : cp_at(b, i, &w);
+    int64_t j = i + w;
+    if (is_cjk(c)) {
+        while (j < end) {
+            uint32_t d = b[j] < 0x80 ? (w2 = 1, b[j]) : cp_at(b, j, &w2);
+            if (!is_cjk(d)) break;
+            j += w2;
+        }
+        return j;
+    }
+    int k = tab[c];
+    if (c < 0x80 && (k & PUNSYM) && j < end && ((b[j] | 0x20) >= 'a' && (b[j] | 0x20) <= 'z')) {
+        int64_t q = j + 1;
+        while (q < end && (b[q] | 0x20) >= 'a' && (b[q] | 0x20) <= 'z') q++;
+        return q;
+    }
+    if (k & (LETTER | MARK)) return ds_letters(tab, b, j, end);
+    if (c != 10 && c != 13 && !(k & PUNSYM) && j < end) {
+        if (ds_class(tab, b, j, &w2, &cjk) & (LETTER | MARK)) return ds_letters(tab, b, j + w2, end);
+    }
+    if (c == 32 && j < end && (ds_class(tab, b, j, &w2, &cjk) & PUNSYM))
+        return run_newlines(b, ds_punsym(tab, b, j + w2, end), end, 0);
+    if (k & PUNSYM) return run_newlines(b, ds_punsym(tab, b, j, end), end, 0);
+    if (k & SPACE) {
+        int64_t last_nl, prev;
+        int64_t p = space_run(tab, b, i, end, &last_nl, &prev);
+        if (last_nl >= 0) return last_nl;
+        if (p == end || prev == i) return p;
+        int w3;
+        ds_class(tab, b, p, &w3, &cjk);
+        return cjk ? p : prev; /* the segment ends where a CJK run starts: (?!\S) holds there */
+    }
+    /* no alternative matches here: the unmatched text up to the next match or segment end is one piece */
+    while (j < end) {
+        uint32_t d = b[j] < 0x80 ? (w2 = 1, b[j]) : cp_at(b, j, &w2);
+        if (is_cjk(d) || ds_matches(tab, b, j, end, d, tab[d], w2)) break;
+        j += w2;
+    }
+    return j;
+}
+
 static inline int64_t next_piece(const uint8_t *tab, const uint8_t *b, int64_t i, int64_t end, int pattern) {
     switch (pattern & 0xFF) {
     case P_CL100K: return next_cl100k(tab, b, i, end);
     case P_CL100K_FAMILY: return next_cl100k_family(tab, b, i, end, pattern >> 8);
+    case P_DEEPSEEK: return next_deepseek(tab, b, i, end);
     case P_O200K: return next_o200k(tab, b, i, end, 1, 3);
     case P_TEKKEN: return next_o200k(tab, b, i, end, 0, 1);
     case P_GPT2: return next_gpt2(tab, b, i, end);
@@ -875,7 +973,7 @@ static int Encoder_init(EncoderObject *self, PyObject *args, PyObject *kw) {
         PyErr_SetString(PyExc_ValueError, "Encoder: table sizes do not fit");
         goto done;
     }
-    if (pattern < 0 || (pattern & 0xFF) > P_CL100K_FAMILY ||
+    if (pattern < 0 || (pattern & 0xFF) > P_DEEPSEEK ||
         (pattern > 0xFF && (pattern & 0xFF) != P_CL100K_FAMILY)) {
         PyErr_SetString(PyExc_ValueError, "Encoder: unknown pattern id");
         goto done;
