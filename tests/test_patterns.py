@@ -26,6 +26,7 @@ from tokenlab.encode.patterns import (
     canonical,
     family,
 )
+from tokenlab.encode.regex_program import compile_program
 from tokenlab.io.tiktoken_file import QWEN3_5_PATTERN, QWEN_PATTERN
 from tokenlab.pretokenize import CL100K_PATTERN, O200K_PATTERN, PreTokenizer
 
@@ -104,13 +105,54 @@ def test_random_custom_pattern_takes_the_regex_kernel_path(seed, cl100k, texts, 
     pattern = random_pattern(random.Random(seed))
     assert family(pattern) is None
     ours, ref = _pair(cl100k, pattern, f"custom-{seed}")
-    assert isinstance(ours._fast, native.NativeRegexBPE), pattern
+    assert isinstance(ours._fast, native.NativeRegexBPE) and ours._fast.program is not None, pattern
     _check_equal(ours, ref, texts[::2])
     batch = texts[:40]
     assert ours.encode_batch(batch, num_threads=2) == [ref.encode_ordinary(t) for t in batch]
-    # the pieces come from the pinned regex and go to the kernel, never through the Python BPE
+    # the kernel's matcher splits and encodes: neither the regex module nor the Python BPE runs
     monkeypatch.setattr(Tokenizer, "_encode_piece", lambda self, piece: 1 / 0)
+    monkeypatch.setattr(PreTokenizer, "split", lambda self, text: 1 / 0)
     assert ours.encode_ordinary(texts[1]) == ref.encode_ordinary(texts[1])
+
+
+def test_pattern_outside_the_subset_splits_with_pinned_regex(cl100k, texts, monkeypatch):
+    pattern = r"""(?:\p{Lu}\p{Ll})+|\p{L}+?x|\p{N}{1,3}|\s+(?!\S)|[\s\S]"""  # a quantified group, a lazy run
+    assert compile_program(pattern) is None
+    ours, ref = _pair(cl100k, pattern, "outside")
+    assert isinstance(ours._fast, native.NativeRegexBPE) and ours._fast.program is None
+    _check_equal(ours, ref, texts[::3])
+    monkeypatch.setattr(Tokenizer, "_encode_piece", lambda self, piece: 1 / 0)  # the kernel encodes the pieces
+    assert ours.encode_ordinary(texts[1]) == ref.encode_ordinary(texts[1])
+
+
+@pytest.mark.parametrize("pattern", [CL100K_PATTERN, QWEN_PATTERN, QWEN3_5_PATTERN, LLAMA3_PATTERN, CASED_VARIANT,
+                                     r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""])
+def test_real_patterns_also_compile_to_programs_with_tiktokens_ids(pattern, cl100k, texts):
+    """The state machines' patterns through the generic matcher: a cross-check of both against tiktoken."""
+    prog = compile_program(pattern)
+    assert prog is not None
+    ref = tiktoken.Encoding("program", pat_str=pattern, mergeable_ranks=dict(cl100k.vocab), special_tokens={})
+    kernel = _pair(cl100k, r"\w+|\W", "any")[0]._fast.kernel
+    for t in texts[::2]:
+        assert kernel.encode_regex(t, prog.cid, prog.masks, prog.prog, True) == ref.encode_ordinary(t), t[:80]
+
+
+def test_backtracking_budget_falls_back_to_the_regex_module(cl100k):
+    pattern = r"\p{L}+\p{L}+x|\p{L}|[\s\S]"  # cubic on a letter run without x
+    ours, ref = _pair(cl100k, pattern, "budget")
+    prog = ours._fast.program
+    assert prog is not None
+    kernel = ours._fast.kernel
+    text = "a" * 300 + " bcx"
+    assert kernel.split_regex(text, prog.cid, prog.masks, prog.prog) is None
+    assert kernel.split_regex("bcx " * 50, prog.cid, prog.masks, prog.prog) is not None
+    assert ours.encode_ordinary(text) == ref.encode_ordinary(text)
+
+
+@pytest.mark.parametrize("pattern", [r"\p{L}+?", r"(a)\1", r"(?<=a)b", r"(?:ab)+", r"\bword", r"a|", r"x*",
+                                     r"[[:alpha:]]", r"\p{Greek}", r"(?i:\p{Lu})", r"[\p{L}--\p{Lu}]", r"(?m)^a"])
+def test_outside_the_subset_is_refused(pattern):
+    assert compile_program(pattern) is None
 
 
 def test_compiled_paths_equal_named_pattern(cl100k, texts):

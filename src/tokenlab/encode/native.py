@@ -84,18 +84,29 @@ class NativeBPE:
 
 
 class NativeRegexBPE(NativeBPE):
-    """A regex pre-tokenizer the kernel has no state machine for: ``regex`` (C) cuts the text with tiktoken's
-    Unicode classes pinned (`PreTokenizer.split`: digit chunks, stand-ins, gaps kept), then the kernel encodes
-    all pieces in one call (``encode_split``: caches and merges as for its own pieces, no per-piece Python)."""
+    """A regex pre-tokenizer the kernel has no state machine for. In the common subset (`regex_program`) the
+    kernel's own backtracking matcher splits it; otherwise ``regex`` (C) cuts the text with tiktoken's Unicode
+    classes pinned (`PreTokenizer.split`: digit chunks, stand-ins, gaps kept), then the kernel encodes all pieces
+    in one call (``encode_split``: caches and merges as for its own pieces, no per-piece Python)."""
 
     def __init__(self, tok):
         super().__init__(tok, 0, split_digits=0)  # the kernel splits nothing: the pieces are given
         self.pattern = None
         self._split = tok.pretokenizer.split
+        self.program = None
+        if not tok.pretokenizer.split_digits and tok.pretokenizer.regex_str:
+            from .regex_program import compile_program
+
+            self.program = compile_program(tok.pretokenizer.regex_str)
 
     def encode_bytes(self, data, as_list: bool = False):
         text = data if isinstance(data, str) else bytes(data).decode("utf-8")
         try:
+            prog = self.program
+            if prog is not None:  # the kernel's matcher; None back when it backtracks past its budget
+                out = self.kernel.encode_regex(text, prog.cid, prog.masks, prog.prog, as_list)
+                if out is not None:
+                    return out if as_list else np.frombuffer(out, dtype=np.uint32)
             out = self.kernel.encode_split(text, self._split(text), as_list)
         except UnicodeEncodeError:
             utf8(text)  # raises the library's error naming the lone surrogate

@@ -1417,6 +1417,179 @@ static PyObject *Encoder_encode_split(EncoderObject *self, PyObject *args) {
     return res;
 }
 
+/* ------------------------------------------------------------------ compiled regex programs
+   A pre-tokenizer regex from the common subset (tokenlab.encode.regex_program compiles it): alternatives, each a
+   sequence of items = a character class with {min,max} (greedy, backtracking; or possessive), a one-class
+   lookahead, or end of text; tried leftmost-first with backtracking, as tiktoken's fancy-regex does. Classes are
+   bit sets over per-pattern class ids (cid: one byte per code point). Every step counts against a budget; when it
+   runs out (catastrophic backtracking) the caller falls back to the regex module, which has a time limit. */
+#define RX_POSSESSIVE 1
+#define RX_LOOK_NEG 2
+#define RX_LOOK_POS 4
+#define RX_END 8
+
+typedef struct {
+    const uint8_t *cid;      /* class id per code point */
+    const uint64_t *masks;   /* 4 words per class: which class ids it holds */
+    const int32_t *prog;     /* n_alts, (first item, n_items) per alternative, then items (cls, min, max, flags) */
+} RxProgram;
+
+static inline int rx_in(const RxProgram *p, int32_t cls, const uint8_t *b, int64_t i, int *w) {
+    uint32_t c = b[i] < 0x80 ? (*w = 1, b[i]) : cp_at(b, i, w);
+    uint32_t id = p->cid[c];
+    return (p->masks[4 * cls + (id >> 6)] >> (id & 63)) & 1;
+}
+
+/* end of items k.. of an alternative matched from pos, -1 if they do not match, -2 when the budget is spent */
+static int64_t rx_items(const RxProgram *p, const int32_t *items, int k, int n, const uint8_t *b, int64_t pos,
+                        int64_t end, int64_t *budget) {
+    if (k == n) return pos;
+    const int32_t *x = items + 4 * k;
+    int32_t cls = x[0], lo = x[1], hi = x[2], flags = x[3];
+    int w;
+    if (flags & RX_END) return pos == end ? rx_items(p, items, k + 1, n, b, pos, end, budget) : -1;
+    if (flags & (RX_LOOK_NEG | RX_LOOK_POS)) {
+        int in = pos < end && rx_in(p, cls, b, pos, &w);
+        if ((flags & RX_LOOK_NEG) ? in : !in) return -1;
+        return rx_items(p, items, k + 1, n, b, pos, end, budget);
+    }
+    int64_t q = pos, count = 0;
+    while (count < hi && q < end && rx_in(p, cls, b, q, &w)) { q += w; count++; }
+    *budget -= 1 + (q - pos);
+    if (*budget < 0) return -2;
+    if (count < lo) return -1;
+    if ((flags & RX_POSSESSIVE) || k == n - 1) return rx_items(p, items, k + 1, n, b, q, end, budget);
+    for (;;) {
+        int64_t r = rx_items(p, items, k + 1, n, b, q, end, budget);
+        if (r != -1) return r;
+        if (count == lo) return -1;
+        do q--; while ((b[q] & 0xC0) == 0x80); /* back one code point */
+        count--;
+        if (--*budget < 0) return -2;
+    }
+}
+
+/* end of the piece at i: the first alternative that matches (non-empty), else the unmatched text up to the next
+   position where one does (a piece of its own, as tokenlab's isolated regex split keeps it); -2: budget spent */
+static int64_t rx_next(const RxProgram *p, const uint8_t *b, int64_t i, int64_t end, int64_t *budget) {
+    int32_t n_alts = p->prog[0];
+    const int32_t *items = p->prog + 1 + 2 * n_alts;
+    for (int64_t j = i; j < end;) {
+        for (int32_t a = 0; a < n_alts; a++) {
+            int64_t r = rx_items(p, items + 4 * p->prog[1 + 2 * a], 0, p->prog[2 + 2 * a], b, j, end, budget);
+            if (r == -2) return -2;
+            if (r > j) return j == i ? r : j;
+        }
+        int w;
+        cp_at(b, j, &w);
+        j += w;
+    }
+    return end;
+}
+
+static int rx_program(PyObject *o_cid, PyObject *o_masks, PyObject *o_prog, Py_buffer views[3], RxProgram *p) {
+    PyObject *objs[3] = {o_cid, o_masks, o_prog};
+    const char *names[3] = {"cid", "masks", "prog"};
+    for (int t = 0; t < 3; t++) {
+        if (get_buffer(objs[t], &views[t], names[t]) < 0) {
+            for (int u = 0; u < t; u++) PyBuffer_Release(&views[u]);
+            return -1;
+        }
+    }
+    const int32_t *prog = views[2].buf;
+    int64_t n_prog = views[2].len / 4, n_classes = views[1].len / 32;
+    int ok = views[0].len == N_CP && views[1].len % 32 == 0 && views[2].len % 4 == 0 && n_prog >= 1 &&
+             prog[0] >= 1 && 1 + 2 * (int64_t)prog[0] <= n_prog;
+    if (ok) {
+        int64_t n_items = (n_prog - 1 - 2 * (int64_t)prog[0]) / 4;
+        for (int32_t a = 0; ok && a < prog[0]; a++)
+            ok = prog[1 + 2 * a] >= 0 && prog[2 + 2 * a] >= 1 && prog[1 + 2 * a] + (int64_t)prog[2 + 2 * a] <= n_items;
+        const int32_t *items = prog + 1 + 2 * prog[0];
+        for (int64_t t = 0; ok && t < n_items; t++)
+            ok = items[4 * t] >= 0 && items[4 * t] < n_classes && items[4 * t + 1] >= 0 &&
+                 items[4 * t + 2] >= items[4 * t + 1];
+    }
+    if (!ok) {
+        for (int t = 0; t < 3; t++) PyBuffer_Release(&views[t]);
+        PyErr_SetString(PyExc_ValueError, "regex program: tables do not fit");
+        return -1;
+    }
+    p->cid = views[0].buf;
+    p->masks = views[1].buf;
+    p->prog = views[2].buf;
+    return 0;
+}
+
+/* encode_regex(text, cid, masks, prog, as_list=True): ids of a text split by a compiled regex program, or None
+   when the program backtracks past its budget (the caller then splits with the regex module) */
+static PyObject *Encoder_encode_regex(EncoderObject *self, PyObject *args) {
+    PyObject *obj, *o_cid, *o_masks, *o_prog;
+    int as_list = 1;
+    if (!PyArg_ParseTuple(args, "OOOO|p", &obj, &o_cid, &o_masks, &o_prog, &as_list)) return NULL;
+    if (!self->m.cls) { PyErr_SetString(PyExc_RuntimeError, "Encoder not initialised"); return NULL; }
+    Py_buffer views[3];
+    RxProgram p;
+    if (rx_program(o_cid, o_masks, o_prog, views, &p) < 0) return NULL;
+    const uint8_t *b;
+    Py_ssize_t n;
+    Py_buffer view;
+    int has_view;
+    PyObject *res = NULL;
+    if (text_bytes(obj, &b, &n, &view, &has_view) < 0) goto out;
+    int owned;
+    uint32_t *out;
+    Cache *cache = take_cache(self, &owned, &out, n);
+    if (!cache) { PyErr_NoMemory(); goto done; }
+    int64_t i = 0, o = 0, budget = 64 * (int64_t)n + 100000;
+    int failed = 0;
+    while (i < n) {
+        int64_t j = rx_next(&p, b, i, n, &budget);
+        if (j < 0) { failed = 1; break; }
+        int64_t k = encode_piece(&self->m, cache, b, i, j, n, hot_key(cache, b, i, j, n), out + o);
+        if (k < 0) { failed = 2; break; }
+        o += k;
+        i = j;
+    }
+    if (failed == 2) PyErr_NoMemory();
+    else if (failed) { Py_INCREF(Py_None); res = Py_None; }
+    else res = as_list ? ids_to_list(self, out, o) : PyByteArray_FromStringAndSize((const char *)out, o * 4);
+    give_cache(self, cache, owned, out);
+done:
+    if (has_view) PyBuffer_Release(&view);
+out:
+    for (int t = 0; t < 3; t++) PyBuffer_Release(&views[t]);
+    return res;
+}
+
+/* split_regex(text, cid, masks, prog): byte offsets where a compiled regex program's pieces end, or None */
+static PyObject *Encoder_split_regex(EncoderObject *self, PyObject *args) {
+    PyObject *obj, *o_cid, *o_masks, *o_prog;
+    if (!PyArg_ParseTuple(args, "OOOO", &obj, &o_cid, &o_masks, &o_prog)) return NULL;
+    Py_buffer views[3];
+    RxProgram p;
+    if (rx_program(o_cid, o_masks, o_prog, views, &p) < 0) return NULL;
+    const uint8_t *b;
+    Py_ssize_t n;
+    Py_buffer view;
+    int has_view;
+    PyObject *list = NULL;
+    if (text_bytes(obj, &b, &n, &view, &has_view) == 0) {
+        list = PyList_New(0);
+        int64_t i = 0, budget = 64 * (int64_t)n + 100000;
+        while (list && i < n) {
+            int64_t j = rx_next(&p, b, i, n, &budget);
+            if (j < 0) { Py_DECREF(list); Py_INCREF(Py_None); list = Py_None; break; }
+            PyObject *v = PyLong_FromLongLong(j);
+            if (!v || PyList_Append(list, v) < 0) { Py_XDECREF(v); Py_CLEAR(list); break; }
+            Py_DECREF(v);
+            i = j;
+        }
+        if (has_view) PyBuffer_Release(&view);
+    }
+    for (int t = 0; t < 3; t++) PyBuffer_Release(&views[t]);
+    return list;
+}
+
 /* ------------------------------------------------------------------ Python: decode */
 /* decode(ids) -> bytes; ids: a list/tuple of ints. Raises IndexError(position) on an unknown id. */
 static PyObject *Encoder_decode(EncoderObject *self, PyObject *args) {
@@ -1536,6 +1709,10 @@ static PyMethodDef Encoder_methods[] = {
     {"encode_batch", (PyCFunction)Encoder_encode_batch, METH_VARARGS,
      "encode_batch(texts, num_threads, as_list=True): ids per text"},
     {"split", (PyCFunction)Encoder_split, METH_VARARGS, "split(data): byte offsets where pieces end"},
+    {"encode_regex", (PyCFunction)Encoder_encode_regex, METH_VARARGS,
+     "encode_regex(text, cid, masks, prog, as_list=True): ids of a text split by a compiled regex, or None"},
+    {"split_regex", (PyCFunction)Encoder_split_regex, METH_VARARGS,
+     "split_regex(text, cid, masks, prog): byte offsets where the compiled regex's pieces end, or None"},
     {"encode_split", (PyCFunction)Encoder_encode_split, METH_VARARGS,
      "encode_split(text, pieces, as_list=True): ids of a text cut into pieces (strs) already"},
     {"decode", (PyCFunction)Encoder_decode, METH_VARARGS, "decode(ids): token bytes joined"},
