@@ -36,7 +36,7 @@ class Program:
     prog: np.ndarray  # int32: n_alts, (first item, n_items) per alternative, items (cls, min, max, flags)
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=16)  # a program holds a 1.1 MB class-id table
 def compile_program(pattern: str) -> Program | None:
     """The kernel program for ``pattern``, or None when it is outside the subset."""
     try:
@@ -349,6 +349,7 @@ def _assemble(alts: list[list]) -> Program:
     if not alts:
         raise Unsupported("empty pattern")
     classes: dict[bytes, int] = {}
+    by_spelling: dict[tuple, int] = {}
     arrays: list[np.ndarray] = []
     items: list[tuple[int, int, int, int]] = []
     heads: list[tuple[int, int]] = []
@@ -360,12 +361,15 @@ def _assemble(alts: list[list]) -> Program:
             if t[0] == "end":
                 items.append((0, 0, 0, END))
                 continue
-            arr = _class_array(t[1])
-            key = np.packbits(arr).tobytes()
-            k = classes.get(key)
+            k = by_spelling.get(t[1])
             if k is None:
-                k = classes[key] = len(arrays)
-                arrays.append(arr)
+                arr = _class_array(t[1])
+                key = np.packbits(arr).tobytes()
+                k = classes.get(key)
+                if k is None:
+                    k = classes[key] = len(arrays)
+                    arrays.append(arr)
+                by_spelling[t[1]] = k
             if t[0] == "look":
                 items.append((k, 0, 0, LOOK_NEG if t[2] else LOOK_POS))
             else:
@@ -375,17 +379,20 @@ def _assemble(alts: list[list]) -> Program:
         arrays.append(np.zeros(N_CP, dtype=bool))
     if len(arrays) > 64:
         raise Unsupported("more than 64 classes")
-    signature = np.zeros(N_CP, dtype=np.uint64)
+    wide = np.uint64 if len(arrays) > 32 else np.uint32
+    signature = np.zeros(N_CP, dtype=wide)
     for k, arr in enumerate(arrays):
-        signature |= arr.astype(np.uint64) << np.uint64(k)
-    sigs, cid = np.unique(signature, return_inverse=True)
+        signature |= arr.astype(wide) << wide(k)
+    # the signature is constant over long runs of code points: number the runs' distinct values, not 1.1 M entries
+    starts = np.concatenate(([0], np.flatnonzero(signature[1:] != signature[:-1]) + 1))
+    sigs, run_id = np.unique(signature[starts], return_inverse=True)
     if len(sigs) > 256:
         raise Unsupported("more than 256 class combinations")
+    cid = np.repeat(run_id.astype(np.uint8), np.diff(np.append(starts, N_CP)))
     masks = np.zeros((len(arrays), 4), dtype=np.uint64)
     for ident, sig in enumerate(sigs.tolist()):
         for k in range(len(arrays)):
             if sig >> k & 1:
                 masks[k, ident >> 6] |= np.uint64(1 << (ident & 63))
     prog = [len(alts)] + [x for h in heads for x in h] + [x for it in items for x in it]
-    return Program(cid=cid.astype(np.uint8).reshape(-1), masks=masks.reshape(-1), prog=np.asarray(prog,
-                                                                                                    dtype=np.int32))
+    return Program(cid=cid, masks=masks.reshape(-1), prog=np.asarray(prog, dtype=np.int32))
