@@ -243,3 +243,13 @@ def _byte_level_inverse() -> dict[str, str]:
 
 
 _BYTE_LEVEL_INV = _byte_level_inverse()
+
+
+@pytest.mark.parametrize("pattern", [QWEN_PATTERN, r"\p{L}+|\p{N}{1,4}|\s+|[\s\S]", r"(?:\p{L}\p{L})+|[\s\S]"])
+def test_digit_chunks_with_any_pattern_equal_the_python_path(pattern, cl100k, texts):
+    """split_digits first cuts digit runs (HF's Digits/Split sequence), then the pattern: every tier does the same."""
+    tok = Tokenizer(vocab=cl100k.vocab, merges=cl100k.merges, pretokenizer=PreTokenizer(pattern, split_digits=2),
+                    ignore_merges=True, any_split=True)
+    assert tok._fast is not None
+    for t in texts[::4] + ["12345 abc6789", "x1y22z333"]:
+        assert tok.encode_ordinary(t) == tok._encode_ordinary_python(t), t[:80]
