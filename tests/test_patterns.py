@@ -173,6 +173,9 @@ def test_compiled_paths_equal_named_pattern(cl100k, texts):
     LLAMA3_PATTERN.replace(r"\s+(?!\S)|", ""),  # an alternative missing
     r"(?i)" + LLAMA3_PATTERN,  # a global flag
     QWEN3_5_PATTERN.replace(r"[^\s\p{L}\p{M}\p{N}]", r"[^\s\p{L}\p{N}]"),  # marks in letters, not in punctuation
+    LLAMA3_PATTERN.replace(r"\s+(?!\S)", r"\s++(?!\S)"),  # possessive where it changes the match: never matches
+    LLAMA3_PATTERN.replace(r"\s*[\r\n]+", r"\s*+[\r\n]+"),
+    QWEN3_5_PATTERN.replace(r"\p{N}]?[", r"\p{N}]?+["),  # a lone mark: the possessive prefix cannot give it back
 ])
 def test_near_misses_are_not_taken_for_the_family(pattern):
     assert family(pattern) is None
@@ -253,3 +256,11 @@ def test_digit_chunks_with_any_pattern_equal_the_python_path(pattern, cl100k, te
     assert tok._fast is not None
     for t in texts[::4] + ["12345 abc6789", "x1y22z333"]:
         assert tok.encode_ordinary(t) == tok._encode_ordinary_python(t), t[:80]
+
+
+def test_possessive_that_matters_runs_as_a_program_with_tiktokens_ids(cl100k, texts):
+    pattern = LLAMA3_PATTERN.replace(r"\s*[\r\n]+", r"\s*+[\r\n]+").replace(r"\s+(?!\S)", r"\s++(?!\S)")
+    ours, ref = _pair(cl100k, pattern, "possessive")
+    assert isinstance(ours._fast, native.NativeRegexBPE) and ours._fast.program is not None
+    for t in texts[::3] + ["a\n  b", "x   y\n\n z"]:
+        assert ours.encode_ordinary(t) == ref.encode_ordinary(t), t[:80]

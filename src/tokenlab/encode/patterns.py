@@ -125,10 +125,16 @@ def canonical(pattern: str) -> str | None:
         return None
     out: list[str] = []
     prev = "other"  # the previous token: an atom, a quantifier, or other (group open, |, possessive marker)
-    for t in toks:
+    for k, t in enumerate(toks):
         quantifier = t in ("?", "*", "+") or (len(t) > 2 and t[0] == "{" and t[1:-1].replace(",", "").isdigit())
         if quantifier and prev == "quant" and t == "+":
-            prev = "other"  # possessive marker: dropped
+            following = toks[k + 1] if k + 1 < len(toks) else ""
+            at_end = all(x == ")" for x in toks[k + 1:])  # the end of the pattern, maybe closing a wrapper
+            if at_end or following in ("|", "$") or (toks[k - 2], following) in _DISJOINT_NEXT:
+                prev = "other"  # possessive marker that no later failure could undo: dropped
+                continue
+            out.append(t)  # kept: the pattern then matches no family template
+            prev = "other"
             continue
         out.append(t)
         if quantifier:
@@ -139,6 +145,12 @@ def canonical(pattern: str) -> str | None:
     while text.startswith("(?:") and text.endswith(")") and _closes_at_end(text):
         text = text[3:-1]
     return text
+
+
+# (quantified atom, the token after it): no character is in both, so backtracking into the atom can never let the
+# rest match — possessive or not, the match is the same
+_DISJOINT_NEXT = {(r"[^\r\n\p{L}\p{N}]", r"\p{L}"), (" ", r"[^\s\p{L}\p{N}]"), (" ", r"[^\s\p{L}\p{M}\p{N}]"),
+                  (r"[^\s\p{L}\p{N}]", r"[\r\n]"), (r"[^\s\p{L}\p{M}\p{N}]", r"[\r\n]")}
 
 
 def _closes_at_end(text: str) -> bool:
