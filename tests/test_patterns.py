@@ -28,7 +28,7 @@ from tokenlab.encode.patterns import (
 )
 from tokenlab.encode.regex_program import compile_program
 from tokenlab.io.tiktoken_file import QWEN3_5_PATTERN, QWEN_PATTERN
-from tokenlab.pretokenize import CL100K_PATTERN, O200K_PATTERN, PreTokenizer
+from tokenlab.pretokenize import CL100K_PATTERN, O200K_PATTERN, TEKKEN_PATTERN, PreTokenizer
 
 from adversarial_text import NEW_CODE_POINTS, adversarial_document, snippets
 
@@ -56,7 +56,8 @@ STATE_MACHINES = {
 # [\s\S] makes every character matched, since tiktoken drops text no alternative matches and tokenlab keeps it
 _POOL = [r"\p{Lu}\p{Ll}+", r"\p{Lu}+", r" ?\p{L}+", r"\p{Ll}{1,4}", r"\p{N}{1,4}", r"\p{N}", r"\d{2}",
          r"[^\s\p{L}\p{N}]+", r" ?[^\s\p{L}\p{N}]{1,3}", r"\s+(?!\S)", r"\s+", r"\s", r"'(?i:s|t|re)", r"\p{M}+",
-         r"\p{Han}+", r"[a-z]+", r"\w+", r"[\p{L}\p{M}]+", r"\p{P}+", r"\p{S}", r"\n+", r"[^\p{L}]"]
+         r"\p{Han}+", r"[a-z]+", r"\w+", r"[\p{L}\p{M}]+", r"\p{P}+", r"\p{S}", r"\n+", r"[^\p{L}]",
+         r"\p{Lu}*\p{Ll}+(?i:'s|'d|'ll)?", r"\p{L}+(?:'[st])?+"]
 
 
 def random_pattern(rng: random.Random) -> str:
@@ -125,7 +126,8 @@ def test_pattern_outside_the_subset_splits_with_pinned_regex(cl100k, texts, monk
     assert ours.encode_ordinary(texts[1]) == ref.encode_ordinary(texts[1])
 
 
-@pytest.mark.parametrize("pattern", [CL100K_PATTERN, QWEN_PATTERN, QWEN3_5_PATTERN, LLAMA3_PATTERN, CASED_VARIANT,
+@pytest.mark.parametrize("pattern", [CL100K_PATTERN, O200K_PATTERN, TEKKEN_PATTERN, QWEN_PATTERN, QWEN3_5_PATTERN,
+                                     LLAMA3_PATTERN, CASED_VARIANT,
                                      r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""])
 def test_real_patterns_also_compile_to_programs_with_tiktokens_ids(pattern, cl100k, texts):
     """The state machines' patterns through the generic matcher: a cross-check of both against tiktoken."""
@@ -150,7 +152,8 @@ def test_backtracking_budget_falls_back_to_the_regex_module(cl100k):
 
 
 @pytest.mark.parametrize("pattern", [r"\p{L}+?", r"(a)\1", r"(?<=a)b", r"(?:ab)+", r"\bword", r"a|", r"x*",
-                                     r"[[:alpha:]]", r"\p{Greek}", r"(?i:\p{Lu})", r"[\p{L}--\p{Lu}]", r"(?m)^a"])
+                                     r"[[:alpha:]]", r"\p{Greek}", r"(?i:\p{Lu})", r"[\p{L}--\p{Lu}]", r"(?m)^a",
+                                     r"(?:ab)?x", r"a(?:b(?:c)?)?"])
 def test_outside_the_subset_is_refused(pattern):
     assert compile_program(pattern) is None
 

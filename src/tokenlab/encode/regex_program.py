@@ -2,8 +2,9 @@
 
 Tokenizer patterns are alternations of character-class runs: ``\\p{Lu}?\\p{Ll}+| ?\\p{N}{1,4}|\\s+(?!\\S)|...``.
 This compiler accepts exactly that subset — classes (``\\p{..}`` of the pinned table, ``\\s\\d\\w``, ``.``, ``[...]``,
-literals) with ``? * + {m,n}`` (greedy or possessive), one-class lookaheads, ``$``, and groups that it can distribute
-into top-level alternatives without changing the leftmost-first order (``'(?i:s|t|re)``) — and refuses anything else
+literals) with ``? * + {m,n}`` (greedy or possessive), one-class lookaheads, ``$``, groups that it can distribute
+into top-level alternatives without changing the leftmost-first order (``'(?i:s|t|re)``), and an optional group
+ending an alternative (o200k's ``...(?i:'s|'t|...)?``) — and refuses anything else
 (None: the ``regex`` module splits instead). Classes are tiktoken's, probed into ``data/regex_properties.json``; each
 code point gets a per-pattern class id, and each class is a 256-bit set of ids. The kernel's matcher backtracks like
 fancy-regex and gives up on a step budget (the caller then uses the ``regex`` module with its time limit).
@@ -18,7 +19,7 @@ import numpy as np
 
 N_CP = 0x110000
 UNBOUNDED = 0x7FFFFFFF
-POSSESSIVE, LOOK_NEG, LOOK_POS, END = 1, 2, 4, 8
+POSSESSIVE, LOOK_NEG, LOOK_POS, END, OPTIONAL = 1, 2, 4, 8, 16
 _PROPERTIES = {"L", "Lu", "Ll", "Lt", "Lm", "Lo", "M", "Mn", "Mc", "Me", "N", "Nd", "Nl", "No", "P", "S", "Z", "C",
                "Han", "Hiragana", "Katakana", "Latin"}
 _LITERAL_ESCAPES = {"r": "\r", "n": "\n", "t": "\t", "f": "\f", "v": "\v", "a": "\a", "e": "\x1b"}
@@ -33,7 +34,8 @@ class Unsupported(Exception):
 class Program:
     cid: np.ndarray  # uint8 class id per code point
     masks: np.ndarray  # uint64, 4 per class
-    prog: np.ndarray  # int32: n_alts, (first item, n_items) per alternative, items (cls, min, max, flags)
+    prog: np.ndarray  # int32: n_alts, n_all, (first item, n_items) per alternative (the top-level ones, then the
+    # optional groups'), items (cls, min, max, flags)
 
 
 @lru_cache(maxsize=16)  # a program holds a 1.1 MB class-id table
@@ -118,6 +120,9 @@ class _Parser:
         if self._peek() != ")":
             raise Unsupported("unclosed group")
         self.i += 1
+        if self._peek() == "?" and self._peek(1) != "?":  # (...)? : kept only where it ends an alternative
+            self.i += 2 if self._peek(1) == "+" else 1  # possessive or not: nothing after it to backtrack for
+            return ("optgroup", alts)
         if self._peek() in ("?", "*", "+", "{"):
             raise Unsupported("quantified group")
         return ("group", alts)
@@ -298,7 +303,18 @@ def _expand(alts: list) -> list[list]:
     out: list[list] = []
     for terms in alts:
         seqs: list[list] = [[]]
-        for term in terms:
+        for k, term in enumerate(terms):
+            if term[0] == "optgroup":
+                # X(?:G1|G2)? ending an alternative: X's first match, then the first Gi matching there (nothing
+                # after the group can fail, so nothing backtracks into X)
+                if k != len(terms) - 1:
+                    raise Unsupported("optional group before the end of an alternative")
+                inner = _expand(term[1])
+                if any(t[0] == "opt" for alt in inner for t in alt):
+                    raise Unsupported("nested optional group")
+                for seq in seqs:
+                    seq.append(("opt", inner))
+                continue
             if term[0] != "group":
                 for seq in seqs:
                     seq.append(term)
@@ -356,10 +372,20 @@ def _assemble(alts: list[list]) -> Program:
     for alt in alts:
         if not alt or sum(t[2] for t in alt if t[0] == "run") == 0:
             raise Unsupported("an alternative that can match the empty string")
+    pending = list(alts)  # top-level alternatives, then optional groups' ones as they are met
+    n_top = len(alts)
+    while len(heads) < len(pending):
+        alt = pending[len(heads)]
+        if not alt:
+            raise Unsupported("empty alternative in an optional group")
         first = len(items)
         for t in alt:
             if t[0] == "end":
                 items.append((0, 0, 0, END))
+                continue
+            if t[0] == "opt":
+                items.append((0, len(pending), len(t[1]), OPTIONAL))
+                pending.extend(t[1])
                 continue
             k = by_spelling.get(t[1])
             if k is None:
@@ -394,5 +420,5 @@ def _assemble(alts: list[list]) -> Program:
         for k in range(len(arrays)):
             if sig >> k & 1:
                 masks[k, ident >> 6] |= np.uint64(1 << (ident & 63))
-    prog = [len(alts)] + [x for h in heads for x in h] + [x for it in items for x in it]
+    prog = [n_top, len(heads)] + [x for h in heads for x in h] + [x for it in items for x in it]
     return Program(cid=cid, masks=masks.reshape(-1), prog=np.asarray(prog, dtype=np.int32))

@@ -1427,11 +1427,13 @@ static PyObject *Encoder_encode_split(EncoderObject *self, PyObject *args) {
 #define RX_LOOK_NEG 2
 #define RX_LOOK_POS 4
 #define RX_END 8
+#define RX_OPT 16          /* last item: an optional group, alternatives min..min+max-1 of the table, first match */
 
 typedef struct {
     const uint8_t *cid;      /* class id per code point */
     const uint64_t *masks;   /* 4 words per class: which class ids it holds */
-    const int32_t *prog;     /* n_alts, (first item, n_items) per alternative, then items (cls, min, max, flags) */
+    const int32_t *prog;     /* n_alts, n_all, (first item, n_items) per alternative (n_all: the top-level n_alts,
+                                then optional groups' ones), then items (cls, min, max, flags) */
 } RxProgram;
 
 static inline int rx_in(const RxProgram *p, int32_t cls, const uint8_t *b, int64_t i, int *w) {
@@ -1448,6 +1450,14 @@ static int64_t rx_items(const RxProgram *p, const int32_t *items, int k, int n, 
     int32_t cls = x[0], lo = x[1], hi = x[2], flags = x[3];
     int w;
     if (flags & RX_END) return pos == end ? rx_items(p, items, k + 1, n, b, pos, end, budget) : -1;
+    if (flags & RX_OPT) { /* (?:G1|G2|...)? ending the alternative: nothing after it can fail */
+        const int32_t *base = p->prog + 2 + 2 * p->prog[1];
+        for (int32_t a = lo; a < lo + hi; a++) {
+            int64_t r = rx_items(p, base + 4 * p->prog[2 + 2 * a], 0, p->prog[3 + 2 * a], b, pos, end, budget);
+            if (r != -1) return r;
+        }
+        return pos;
+    }
     if (flags & (RX_LOOK_NEG | RX_LOOK_POS)) {
         int in = pos < end && rx_in(p, cls, b, pos, &w);
         if ((flags & RX_LOOK_NEG) ? in : !in) return -1;
@@ -1473,10 +1483,10 @@ static int64_t rx_items(const RxProgram *p, const int32_t *items, int k, int n, 
    position where one does (a piece of its own, as tokenlab's isolated regex split keeps it); -2: budget spent */
 static int64_t rx_next(const RxProgram *p, const uint8_t *b, int64_t i, int64_t end, int64_t *budget) {
     int32_t n_alts = p->prog[0];
-    const int32_t *items = p->prog + 1 + 2 * n_alts;
+    const int32_t *items = p->prog + 2 + 2 * p->prog[1];
     for (int64_t j = i; j < end;) {
         for (int32_t a = 0; a < n_alts; a++) {
-            int64_t r = rx_items(p, items + 4 * p->prog[1 + 2 * a], 0, p->prog[2 + 2 * a], b, j, end, budget);
+            int64_t r = rx_items(p, items + 4 * p->prog[2 + 2 * a], 0, p->prog[3 + 2 * a], b, j, end, budget);
             if (r == -2) return -2;
             if (r > j) return j == i ? r : j;
         }
@@ -1498,16 +1508,26 @@ static int rx_program(PyObject *o_cid, PyObject *o_masks, PyObject *o_prog, Py_b
     }
     const int32_t *prog = views[2].buf;
     int64_t n_prog = views[2].len / 4, n_classes = views[1].len / 32;
-    int ok = views[0].len == N_CP && views[1].len % 32 == 0 && views[2].len % 4 == 0 && n_prog >= 1 &&
-             prog[0] >= 1 && 1 + 2 * (int64_t)prog[0] <= n_prog;
+    int ok = views[0].len == N_CP && views[1].len % 32 == 0 && views[2].len % 4 == 0 && n_prog >= 2 &&
+             prog[0] >= 1 && prog[1] >= prog[0] && 2 + 2 * (int64_t)prog[1] <= n_prog;
     if (ok) {
-        int64_t n_items = (n_prog - 1 - 2 * (int64_t)prog[0]) / 4;
-        for (int32_t a = 0; ok && a < prog[0]; a++)
-            ok = prog[1 + 2 * a] >= 0 && prog[2 + 2 * a] >= 1 && prog[1 + 2 * a] + (int64_t)prog[2 + 2 * a] <= n_items;
-        const int32_t *items = prog + 1 + 2 * prog[0];
-        for (int64_t t = 0; ok && t < n_items; t++)
-            ok = items[4 * t] >= 0 && items[4 * t] < n_classes && items[4 * t + 1] >= 0 &&
-                 items[4 * t + 2] >= items[4 * t + 1];
+        int64_t n_items = (n_prog - 2 - 2 * (int64_t)prog[1]) / 4;
+        for (int32_t a = 0; ok && a < prog[1]; a++)
+            ok = prog[2 + 2 * a] >= 0 && prog[3 + 2 * a] >= 1 && prog[2 + 2 * a] + (int64_t)prog[3 + 2 * a] <= n_items;
+        const int32_t *items = prog + 2 + 2 * prog[1];
+        for (int64_t t = 0; ok && t < n_items; t++) {
+            if (items[4 * t + 3] & RX_OPT) /* optional groups: only the non-top-level alternatives, not nested */
+                ok = items[4 * t + 1] >= prog[0] && items[4 * t + 2] >= 1 &&
+                     items[4 * t + 1] + (int64_t)items[4 * t + 2] <= prog[1];
+            else
+                ok = items[4 * t] >= 0 && items[4 * t] < n_classes && items[4 * t + 1] >= 0 &&
+                     items[4 * t + 2] >= items[4 * t + 1];
+        }
+        for (int32_t a = 0; ok && a < prog[1]; a++) { /* an optional group ends a top-level alternative */
+            const int32_t *it = items + 4 * prog[2 + 2 * a];
+            for (int32_t t = 0; ok && t < prog[3 + 2 * a]; t++)
+                if (it[4 * t + 3] & RX_OPT) ok = a < prog[0] && t == prog[3 + 2 * a] - 1;
+        }
     }
     if (!ok) {
         for (int t = 0; t < 3; t++) PyBuffer_Release(&views[t]);
