@@ -22,23 +22,39 @@ tiktoken = pytest.importorskip("tiktoken")
 DEEPSEEK_LIKE = (r"""\p{N}{1,3}|[一-龥\u3040-ゟ゠-ヿ]+|[!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+"""
                  r"""|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
                  r"""|[\s\S]""")  # the last alternative: tiktoken drops text no alternative matches, tokenlab keeps it
-# the named patterns' text as custom patterns: the pure-Python path (compiled tables are for names only)
+# the named patterns' text as custom patterns, Qwen's and a DeepSeek-like one: each runs on the compiled path
+# (a state machine of the cl100k family, or the pinned regex + kernel) and on the pure-Python path; both are checked
 PATTERNS = {"qwen": QWEN_PATTERN, "qwen3_5": QWEN3_5_PATTERN, "cl100k-as-custom": f"(?:{CL100K_PATTERN})",
             "o200k-as-custom": f"(?:{O200K_PATTERN})", "deepseek-like": DEEPSEEK_LIKE}
 
 
 @pytest.fixture(scope="module")
 def pairs(cl100k, cl100k_ref):
-    """(ours on the pure-Python path, tiktoken) per pattern, over cl100k's ranks."""
+    """(ours, checked on the compiled and the pure-Python path, tiktoken) per pattern, over cl100k's ranks."""
     ranks = {tok: i for tok, i in cl100k.vocab.items()}
     out = _Pairs()
     for name, pattern in PATTERNS.items():
         ours = Tokenizer(vocab=cl100k.vocab, merges=cl100k.merges, pretokenizer=PreTokenizer(pattern),
                          ignore_merges=True, any_split=True)
-        assert ours._fast is None
-        out[name] = (ours, tiktoken.Encoding(f"pin-{name}", pat_str=pattern, mergeable_ranks=ranks,
-                                             special_tokens={}))
+        assert ours._fast is not None
+        out[name] = (_BothPaths(ours), tiktoken.Encoding(f"pin-{name}", pat_str=pattern, mergeable_ranks=ranks,
+                                                         special_tokens={}))
     return out
+
+
+class _BothPaths:
+    """``encode_ordinary`` runs the compiled and the pure-Python path and fails unless they agree."""
+
+    def __init__(self, tok):
+        self.tok = tok
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        ids = self.tok.encode_ordinary(text)
+        assert ids == self.tok._encode_ordinary_python(text), text
+        return ids
+
+    def encode(self, text: str) -> list[int]:
+        return self.tok.encode(text)
 
 
 class _Pairs(dict):
@@ -97,7 +113,10 @@ def test_pinned_table_is_tiktokens(cl100k_ref):
 
 
 def test_lone_surrogate_offset_on_python_path(pairs):
-    ours = pairs["qwen"][0]
-    for text, offset in (("xyz \ud83d", 4), ("ab\udc00cd", 2), ("\ud800", 0), ("héllo wörld \udfff!", 12)):
-        with pytest.raises(InvalidInputError, match=f"at offset {offset}\\)"):
-            ours.encode(text)
+    for name in ("qwen", "deepseek-like"):  # a state machine, the regex path
+        ours = pairs[name][0].tok
+        for text, offset in (("xyz \ud83d", 4), ("ab\udc00cd", 2), ("\ud800", 0), ("héllo wörld \udfff!", 12)):
+            with pytest.raises(InvalidInputError, match=f"at offset {offset}\\)"):
+                ours.encode(text)
+            with pytest.raises(InvalidInputError, match=f"at offset {offset}\\)"):
+                ours._encode_ordinary_python(text)

@@ -122,7 +122,9 @@ class PreTokenizer:
             # a custom regex may not match every character: keep the gaps as pieces (HF's
             # "isolated" Split, which the tokenizer.json export uses) so nothing is dropped
             rx = self._compiled
-            return [piece for chunk in chunks for piece in _isolate_guarded(rx, chunk, self.pattern)]
+            if len(chunks) == 1:
+                return _findall_guarded(rx, text, self.pattern)
+            return [piece for chunk in chunks for piece in _findall_guarded(rx, chunk, self.pattern)]
         findall = self._compiled.findall  # the named patterns match every character
         if len(chunks) == 1:
             return findall(text)
@@ -170,10 +172,29 @@ def _isolate_guarded(rx, text: str, pattern: str | None) -> list[str]:
     try:
         return _isolate(rx, text, timeout=limit)
     except TimeoutError:
-        raise InvalidInputError(
-            f"pre-tokenizer pattern {str(pattern)[:80]!r} took over {limit:.1f} s on a {len(text)}-character "
-            "text (catastrophic backtracking); use a simpler pattern, e.g. without nested or overlapping "
-            "repetition") from None
+        raise _runaway(pattern, limit, len(text)) from None
+
+
+def _runaway(pattern: str | None, limit: float, n_chars: int) -> InvalidInputError:
+    return InvalidInputError(
+        f"pre-tokenizer pattern {str(pattern)[:80]!r} took over {limit:.1f} s on a {n_chars}-character "
+        "text (catastrophic backtracking); use a simpler pattern, e.g. without nested or overlapping "
+        "repetition")
+
+
+def _findall_guarded(rx, text: str, pattern: str | None) -> list[str]:
+    """:func:`_isolate_guarded`'s pieces, from ``findall`` (no match objects) when the matches cover the text:
+    ordered, non-overlapping matches whose lengths add up to the text's leave no gap."""
+    if rx.groups:  # findall would give the groups
+        return _isolate_guarded(rx, text, pattern)
+    limit = regex_timeout(len(text))
+    try:
+        pieces = rx.findall(text, timeout=limit)
+    except TimeoutError:
+        raise _runaway(pattern, limit, len(text)) from None
+    if sum(map(len, pieces)) != len(text):
+        return _isolate_guarded(rx, text, pattern)
+    return pieces
 
 
 def get_pretokenizer(spec: str | PreTokenizer | None, split_digits: int | None = None) -> PreTokenizer:

@@ -3,6 +3,10 @@
 Same encode interface as the numba `FastBPE` (``encode_bytes``, ``encode_texts``, ``split_ends``; decode is
 ``decode_bytes``, which reads the ids itself) so `Tokenizer` takes whichever is available: C first (no JIT,
 fastest), then numba, then pure Python. Ids are identical on all three (tests compare them).
+
+Pre-tokenizers: the named patterns and the cl100k family (Llama-3, Qwen, ...; `patterns.family`) run on the
+kernel's state machines (`NativeBPE`); any other regex is split by the ``regex`` module with tiktoken's Unicode
+classes pinned (`PreTokenizer.split`) and its pieces go to the kernel in one call (`NativeRegexBPE`).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import numpy as np
 
 from ..kernels import bpe as _kernel
 from ..specials import utf8
-from .patterns import pattern_id
+from .patterns import DEEPSEEK, native_pattern_id
 from .unicode_table import class_table
 
 NO_RANK = 0x7FFFFFFF
@@ -22,7 +26,7 @@ class NativeBPE:
 
     takes_str = True  # the kernel reads a str's UTF-8 buffer itself (no copy for ASCII text)
 
-    def __init__(self, tok, pattern: int):
+    def __init__(self, tok, pattern: int, split_digits: int | None = None, classes=None):
         self.pattern = pattern
         table = tok.id_to_bytes
         n_vocab = len(table)
@@ -41,9 +45,13 @@ class NativeBPE:
             pairs = np.fromiter((x for (a, b), (r, m) in pt.items() for x in (a, b, r, m)), dtype=np.uint32,
                                 count=4 * len(pt))
         byte_ids = np.asarray(tok.byte_ids, dtype=np.uint32)
-        self.kernel = _kernel.Encoder(class_table(), blob, off, ids, ranks, byte_ids, pairs, pattern,
-                                      int(tok.pretokenizer.split_digits or 0), bool(tok.ignore_merges),
-                                      bool(tok.any_split))
+        if split_digits is None:
+            split_digits = int(tok.pretokenizer.split_digits or 0)
+            if pattern == DEEPSEEK:  # its first Split, \p{N}{1,3}, is the kernel's digit chunking
+                split_digits = min(split_digits or 3, 3)
+        classes = class_table() if classes is None else classes
+        self.kernel = _kernel.Encoder(classes, blob, off, ids, ranks, byte_ids, pairs, pattern,
+                                      split_digits, bool(tok.ignore_merges), bool(tok.any_split))
 
     def encode_bytes(self, data, as_list: bool = False):
         """Ids of one text (str, or valid UTF-8 bytes): a uint32 array, or a list."""
@@ -76,14 +84,54 @@ class NativeBPE:
         return self.kernel.decode(ids)
 
 
+class NativeRegexBPE(NativeBPE):
+    """A regex pre-tokenizer the kernel has no state machine for. In the common subset (`regex_program`) the
+    kernel's own backtracking matcher splits it; otherwise ``regex`` (C) cuts the text with tiktoken's Unicode
+    classes pinned (`PreTokenizer.split`: digit chunks, stand-ins, gaps kept), then the kernel encodes all pieces
+    in one call (``encode_split``: caches and merges as for its own pieces, no per-piece Python)."""
+
+    def __init__(self, tok):
+        super().__init__(tok, 0, split_digits=0)  # the kernel splits nothing: the pieces are given
+        self.pattern = None
+        self._split = tok.pretokenizer.split
+        self.program = None
+        if not tok.pretokenizer.split_digits and tok.pretokenizer.regex_str:
+            from .regex_program import compile_program
+
+            self.program = compile_program(tok.pretokenizer.regex_str)
+
+    def encode_bytes(self, data, as_list: bool = False):
+        text = data if isinstance(data, str) else bytes(data).decode("utf-8")
+        try:
+            prog = self.program
+            if prog is not None:  # the kernel's matcher; None back when it backtracks past its budget
+                out = self.kernel.encode_regex(text, prog.cid, prog.masks, prog.prog, as_list)
+                if out is not None:
+                    return out if as_list else np.frombuffer(out, dtype=np.uint32)
+            out = self.kernel.encode_split(text, self._split(text), as_list)
+        except UnicodeEncodeError:
+            utf8(text)  # raises the library's error naming the lone surrogate
+            raise
+        return out if as_list else np.frombuffer(out, dtype=np.uint32)
+
+    def encode_texts(self, texts: list[str], to_bytes=None, num_threads: int = 1, as_list: bool = True) -> list:
+        """Ids per text (in this thread: the regex holds the GIL, so threads would not run it in parallel)."""
+        return [self.encode_bytes(t, as_list=as_list) for t in texts]
+
+    def split_ends(self, data) -> np.ndarray:
+        text = data if isinstance(data, str) else bytes(data).decode("utf-8")
+        return np.cumsum([len(utf8(p)) for p in self._split(text)], dtype=np.int64)
+
+
 def native_encoder_for(tok) -> NativeBPE | None:
-    """A NativeBPE for ``tok``, or None where the kernel is missing or the pattern is custom."""
+    """A NativeBPE for ``tok`` (a state machine, or the regex path for other patterns), or None where the kernel
+    is missing or cannot hold the tables."""
     if _kernel is None:
         return None
-    pid = pattern_id(tok.pretokenizer)
-    if pid is None or tok.n_vocab > 4 * (len(tok.vocab) + len(tok.special_tokens)) + (1 << 20):
+    if tok.n_vocab > 4 * (len(tok.vocab) + len(tok.special_tokens)) + (1 << 20):
         return None
+    pid = native_pattern_id(tok.pretokenizer)
     try:
-        return NativeBPE(tok, pid)
+        return NativeBPE(tok, pid) if pid is not None else NativeRegexBPE(tok)
     except ValueError:  # tables the kernel cannot hold (e.g. an empty token): the numba / Python paths take it
         return None

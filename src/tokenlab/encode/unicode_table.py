@@ -22,6 +22,8 @@ NUMBER = 2  # \p{N}
 SPACE = 4  # \s
 UPPERISH = 8  # [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]  (o200k)
 LOWERISH = 16  # [\p{Ll}\p{Lm}\p{Lo}\p{M}]      (o200k)
+MARK = 32  # \p{M} (the cl100k family's [\p{L}\p{M}] letters, Qwen3.5); from data/regex_properties.json
+PUNSYM = 64  # \p{P} or \p{S} (DeepSeek); from data/regex_properties.json
 
 N_CODE_POINTS = 0x110000
 
@@ -31,6 +33,8 @@ _CLASSES = [
     (SPACE, r"\s"),
     (UPPERISH, r"[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]"),
     (LOWERISH, r"[\p{Ll}\p{Lm}\p{Lo}\p{M}]"),
+    (MARK, r"\p{M}"),
+    (PUNSYM, r"[\p{P}\p{S}]"),
 ]
 
 
@@ -55,8 +59,45 @@ def build_class_table() -> np.ndarray:
     for bit, name in _SHIPPED_NAMES.items():
         for lo, hi in classes[name]:
             table[lo : hi + 1] |= bit
+    probed = _probed()
+    for bit, names in ((MARK, ("M",)), (PUNSYM, ("P", "S"))):
+        for name in names:
+            for lo, hi in probed[name]:
+                table[lo : hi + 1] |= bit
     table[0xD800:0xE000] = 0
     return table
+
+
+def _probed() -> dict:
+    """tiktoken's general categories, probed into data/regex_properties.json."""
+    import json
+    from importlib.resources import files
+
+    return json.loads(files("tokenlab").joinpath("data/regex_properties.json").read_text(encoding="utf-8"))[
+        "classes"]
+
+
+_HF_BITS = {LETTER: ("L",), NUMBER: ("N",), SPACE: ("\\s",), UPPERISH: ("Lu", "Lt", "Lm", "Lo", "M"),
+            LOWERISH: ("Ll", "Lm", "Lo", "M"), MARK: ("M",), PUNSYM: ("P", "S")}
+_HF_TABLE: np.ndarray | None = None
+
+
+def hf_class_table() -> np.ndarray:
+    """The class bits as HF ``tokenizers``' regex engine (Oniguruma) sees them (data/hf_unicode.json), for the
+    kernel when it reproduces a tokenizer.json's Split regexes."""
+    global _HF_TABLE
+    if _HF_TABLE is None:
+        from ..pipeline.hf_unicode import table as hf_table
+
+        props = hf_table()["regex_properties"]
+        out = np.zeros(N_CODE_POINTS, dtype=np.uint8)
+        for bit, names in _HF_BITS.items():
+            for name in names:
+                for lo, hi in props[name]:
+                    out[lo : hi + 1] |= bit
+        out[0xD800:0xE000] = 0
+        _HF_TABLE = out
+    return _HF_TABLE
 
 
 def build_class_table_from_regex() -> np.ndarray:
@@ -86,7 +127,7 @@ def class_table() -> np.ndarray:
     from importlib.resources import files
 
     digest = hashlib.sha256(files("tokenlab").joinpath("data/unicode_classes.json").read_bytes()).hexdigest()[:16]
-    path = cache_dir() / f"uclass-{digest}-v2.npy"
+    path = cache_dir() / f"uclass-{digest}-v4.npy"  # v4: the MARK and PUNSYM bits
     table = None
     try:
         loaded = np.load(path)

@@ -30,6 +30,8 @@
 #define SPACE 4
 #define UPPERISH 8
 #define LOWERISH 16
+#define MARK 32            /* \p{M} (the cl100k family's [\p{L}\p{M}] letters) */
+#define PUNSYM 64          /* \p{P} or \p{S} (DeepSeek) */
 #define LNS (LETTER | NUMBER | SPACE)
 #define N_CP 0x110000
 
@@ -40,7 +42,13 @@
 #define CACHE_IDS 9        /* most ids a cached piece may have */
 #define GOLDEN 0x9E3779B97F4A7C15ull
 
-enum { P_NONE = 0, P_GPT2 = 1, P_CL100K = 2, P_O200K = 3, P_WHITESPACE = 4, P_TEKKEN = 5 };
+enum { P_NONE = 0, P_GPT2 = 1, P_CL100K = 2, P_O200K = 3, P_WHITESPACE = 4, P_TEKKEN = 5, P_CL100K_FAMILY = 6,
+       P_DEEPSEEK = 7 };
+/* P_CL100K_FAMILY's parameters, in the pattern id's bits 8 and up (see next_cl100k_family) */
+#define FAM_DIGITS(params) ((params) & 15) /* \p{N}{1,n}; 0: \p{N}+ */
+#define FAM_MARKS 16                        /* letters are [\p{L}\p{M}] */
+#define FAM_NL_FIRST 32                     /* \s*[\r\n]+|\s+(?!\S)|\s+ instead of \s++$|\s*[\r\n]|\s+(?!\S)|\s */
+#define FAM_CASED 64                        /* 's|'t|... without (?i) */
 
 typedef struct { uint64_t key; uint32_t id; uint32_t rank; } VEntry;      /* key 0 = empty */
 typedef struct { uint64_t key; uint32_t rank; uint32_t merged; } PEntry;  /* key ~0 = empty */
@@ -408,9 +416,177 @@ static int64_t next_o200k(const uint8_t *tab, const uint8_t *b, int64_t i, int64
     return prev;
 }
 
+/* cl100k's family: Llama-3 (cl100k before its possessive rewrite), Qwen2/2.5/3 (single digits), Qwen3.5
+   ([\p{L}\p{M}] letters), and any digit-group length:
+   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?L+|\p{N}{1,D}| ?[^\s L \p{N}]+[\r\n]*|<whitespace tail>
+   where L is \p{L} or [\p{L}\p{M}] and the tail is cl100k's or (FAM_NL_FIRST) the original one. */
+static inline int64_t run_bits_ascii_letters(const uint8_t *tab, const uint8_t *b, int64_t j, int64_t end,
+                                             int bits) {
+    if (bits == LETTER) return run_letters(tab, b, j, end);
+    while (j + 8 <= end) { /* ASCII has no marks: the same eight-byte letter scan */
+        uint64_t stop = ~m_letters(load8u(b + j)) & HIGH;
+        if (stop) {
+            j += __builtin_ctzll(stop) >> 3;
+            if (b[j] < 0x80) return j;
+            break;
+        }
+        j += 8;
+    }
+    return run_any(tab, b, j, end, bits);
+}
+
+/* [^\s L \p{N}]+ where stop = the classes that end the run */
+static inline int64_t run_punct_bits(const uint8_t *tab, const uint8_t *b, int64_t j, int64_t end, int stop_bits) {
+    if (stop_bits == LNS) return run_punct(tab, b, j, end);
+    while (j + 8 <= end) {
+        uint64_t w = load8u(b + j);
+        uint64_t stop = (m_letters(w) | m_digits(w) | m_spaces(w) | w) & HIGH;
+        if (stop) {
+            j += __builtin_ctzll(stop) >> 3;
+            if (b[j] < 0x80) return j;
+            break;
+        }
+        j += 8;
+    }
+    return run_none(tab, b, j, end, stop_bits);
+}
+
+static int64_t next_cl100k_family(const uint8_t *tab, const uint8_t *b, int64_t i, int64_t end, int params) {
+    int w, w2;
+    uint32_t c;
+    if (b[i] < 0x80) { c = b[i]; w = 1; } else c = cp_at(b, i, &w);
+    int k = tab[c];
+    int64_t j = i + w;
+    int letters = (params & FAM_MARKS) ? (LETTER | MARK) : LETTER;
+    int stop_bits = LNS | (letters & MARK);
+    if (k & letters) return run_bits_ascii_letters(tab, b, j, end, letters);
+    if (c == 39) {
+        int64_t r = contraction(b, j, end, !(params & FAM_CASED));
+        if (r >= 0) return r;
+    }
+    if (!(k & NUMBER) && c != 10 && c != 13 && j < end) {
+        if (cls_at(tab, b, j, &w2) & letters) return run_bits_ascii_letters(tab, b, j + w2, end, letters);
+    }
+    if (k & NUMBER) return FAM_DIGITS(params) ? digits(tab, b, j, end, 1, FAM_DIGITS(params))
+                                              : run_any(tab, b, j, end, NUMBER);
+    if (c == 32 && j < end) {
+        if (!(cls_at(tab, b, j, &w2) & stop_bits))
+            return run_newlines(b, run_punct_bits(tab, b, j + w2, end, stop_bits), end, 0);
+    }
+    if (!(k & stop_bits)) return run_newlines(b, run_punct_bits(tab, b, j, end, stop_bits), end, 0);
+    int64_t last_nl, prev;
+    int64_t p = space_run(tab, b, i, end, &last_nl, &prev);
+    if (params & FAM_NL_FIRST) {
+        if (last_nl >= 0) return last_nl;
+        if (p == end || prev == i) return p;
+        return prev;
+    }
+    if (p == end) return p;
+    if (last_nl >= 0) return last_nl;
+    if (prev > i) return prev;
+    return p;
+}
+
+/* DeepSeek V3/V4's Sequence of isolated Splits: \p{N}{1,3} (the split_digits=3 chunks), then runs of
+   [\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff], then in the segments between them
+   [!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*
+   |\s*[\r\n]+|\s+(?!\S)|\s+ with the text no alternative matches kept as pieces of its own. */
+static inline int is_cjk(uint32_t c) {
+    return (c >= 0x4E00 && c <= 0x9FA5) || (c >= 0x3040 && c <= 0x30FF);
+}
+
+/* class bits of the code point at i, with CJK (a segment boundary) as no class at all; *cjk set for it */
+static inline int ds_class(const uint8_t *tab, const uint8_t *b, int64_t i, int *w, int *cjk) {
+    uint32_t c = b[i] < 0x80 ? (*w = 1, b[i]) : cp_at(b, i, w);
+    *cjk = is_cjk(c);
+    return *cjk ? 0 : tab[c];
+}
+
+/* [\p{L}\p{M}]+ up to a CJK code point */
+static inline int64_t ds_letters(const uint8_t *tab, const uint8_t *b, int64_t j, int64_t end) {
+    while (j + 8 <= end) {
+        uint64_t stop = ~m_letters(load8u(b + j)) & HIGH;
+        if (stop) {
+            j += __builtin_ctzll(stop) >> 3;
+            if (b[j] < 0x80) return j;
+            break;
+        }
+        j += 8;
+    }
+    while (j < end) {
+        int w, cjk;
+        if (!(ds_class(tab, b, j, &w, &cjk) & (LETTER | MARK))) return j;
+        j += w;
+    }
+    return j;
+}
+
+/* [\p{P}\p{S}]+ up to a CJK code point (the Kana block holds a few) */
+static inline int64_t ds_punsym(const uint8_t *tab, const uint8_t *b, int64_t j, int64_t end) {
+    while (j < end) {
+        int w, cjk;
+        if (!(ds_class(tab, b, j, &w, &cjk) & PUNSYM)) return j;
+        j += w;
+    }
+    return j;
+}
+
+/* does an alternative match at j (j < end, not CJK, class k, code point c)? */
+static inline int ds_matches(const uint8_t *tab, const uint8_t *b, int64_t j, int64_t end, uint32_t c, int k, int w) {
+    if (k & (LETTER | MARK | PUNSYM | SPACE)) return 1;
+    if (c == 10 || c == 13 || j + w >= end) return 0;
+    int w2, cjk;
+    return (ds_class(tab, b, j + w, &w2, &cjk) & (LETTER | MARK)) != 0;
+}
+
+static int64_t next_deepseek(const uint8_t *tab, const uint8_t *b, int64_t i, int64_t end) {
+    int w, w2, cjk;
+    uint32_t c = b[i] < 0x80 ? (w = 1, b[i]) : cp_at(b, i, &w);
+    int64_t j = i + w;
+    if (is_cjk(c)) {
+        while (j < end) {
+            uint32_t d = b[j] < 0x80 ? (w2 = 1, b[j]) : cp_at(b, j, &w2);
+            if (!is_cjk(d)) break;
+            j += w2;
+        }
+        return j;
+    }
+    int k = tab[c];
+    if (c < 0x80 && (k & PUNSYM) && j < end && ((b[j] | 0x20) >= 'a' && (b[j] | 0x20) <= 'z')) {
+        int64_t q = j + 1;
+        while (q < end && (b[q] | 0x20) >= 'a' && (b[q] | 0x20) <= 'z') q++;
+        return q;
+    }
+    if (k & (LETTER | MARK)) return ds_letters(tab, b, j, end);
+    if (c != 10 && c != 13 && !(k & PUNSYM) && j < end) {
+        if (ds_class(tab, b, j, &w2, &cjk) & (LETTER | MARK)) return ds_letters(tab, b, j + w2, end);
+    }
+    if (c == 32 && j < end && (ds_class(tab, b, j, &w2, &cjk) & PUNSYM))
+        return run_newlines(b, ds_punsym(tab, b, j + w2, end), end, 0);
+    if (k & PUNSYM) return run_newlines(b, ds_punsym(tab, b, j, end), end, 0);
+    if (k & SPACE) {
+        int64_t last_nl, prev;
+        int64_t p = space_run(tab, b, i, end, &last_nl, &prev);
+        if (last_nl >= 0) return last_nl;
+        if (p == end || prev == i) return p;
+        int w3;
+        ds_class(tab, b, p, &w3, &cjk);
+        return cjk ? p : prev; /* the segment ends where a CJK run starts: (?!\S) holds there */
+    }
+    /* no alternative matches here: the unmatched text up to the next match or segment end is one piece */
+    while (j < end) {
+        uint32_t d = b[j] < 0x80 ? (w2 = 1, b[j]) : cp_at(b, j, &w2);
+        if (is_cjk(d) || ds_matches(tab, b, j, end, d, tab[d], w2)) break;
+        j += w2;
+    }
+    return j;
+}
+
 static inline int64_t next_piece(const uint8_t *tab, const uint8_t *b, int64_t i, int64_t end, int pattern) {
-    switch (pattern) {
+    switch (pattern & 0xFF) {
     case P_CL100K: return next_cl100k(tab, b, i, end);
+    case P_CL100K_FAMILY: return next_cl100k_family(tab, b, i, end, pattern >> 8);
+    case P_DEEPSEEK: return next_deepseek(tab, b, i, end);
     case P_O200K: return next_o200k(tab, b, i, end, 1, 3);
     case P_TEKKEN: return next_o200k(tab, b, i, end, 0, 1);
     case P_GPT2: return next_gpt2(tab, b, i, end);
@@ -1228,7 +1404,8 @@ static int Encoder_init(EncoderObject *self, PyObject *args, PyObject *kw) {
         PyErr_SetString(PyExc_ValueError, "Encoder: table sizes do not fit");
         goto done;
     }
-    if (pattern < 0 || pattern > P_TEKKEN) {
+    if (pattern < 0 || (pattern & 0xFF) > P_DEEPSEEK ||
+        (pattern > 0xFF && (pattern & 0xFF) != P_CL100K_FAMILY)) {
         PyErr_SetString(PyExc_ValueError, "Encoder: unknown pattern id");
         goto done;
     }
@@ -1661,6 +1838,246 @@ static PyObject *Encoder_split(EncoderObject *self, PyObject *args) {
     return list;
 }
 
+/* encode_split(text, pieces, as_list=True): ids of a text already cut into pieces (strs whose concatenation is
+   the text, e.g. a regex's findall): the pieces' lengths in code points walk the text's UTF-8 once, and each
+   piece is encoded as the pre-tokenizers' pieces are (caches, merges); nothing is split further. */
+static PyObject *Encoder_encode_split(EncoderObject *self, PyObject *args) {
+    PyObject *obj, *pieces;
+    int as_list = 1;
+    if (!PyArg_ParseTuple(args, "OO|p", &obj, &pieces, &as_list)) return NULL;
+    if (!self->m.cls) { PyErr_SetString(PyExc_RuntimeError, "Encoder not initialised"); return NULL; }
+    if (!PyUnicode_Check(obj)) { PyErr_SetString(PyExc_TypeError, "encode_split: text must be str"); return NULL; }
+    PyObject *fast = PySequence_Fast(pieces, "encode_split: pieces must be a sequence of str");
+    if (!fast) return NULL;
+    Py_ssize_t n, n_pieces = PySequence_Fast_GET_SIZE(fast);
+    PyObject **items = PySequence_Fast_ITEMS(fast);
+    const uint8_t *b = (const uint8_t *)PyUnicode_AsUTF8AndSize(obj, &n);
+    if (!b) { Py_DECREF(fast); return NULL; }
+    PyObject *res = NULL;
+    int owned;
+    uint32_t *out;
+    Cache *cache = take_cache(self, &owned, &out, n);
+    if (!cache) { PyErr_NoMemory(); Py_DECREF(fast); return NULL; }
+    const Model *m = &self->m;
+    int ascii = PyUnicode_IS_ASCII(obj);
+    int64_t i = 0, o = 0, total_chars = 0;
+    for (Py_ssize_t t = 0; t < n_pieces; t++) {
+        PyObject *piece = items[t];
+        if (!PyUnicode_Check(piece)) { PyErr_SetString(PyExc_TypeError, "encode_split: a piece is not a str"); break; }
+        Py_ssize_t chars = PyUnicode_GET_LENGTH(piece);
+        total_chars += chars;
+        int64_t j = i;
+        if (ascii) j += chars;
+        else for (Py_ssize_t c = 0; c < chars && j < n; c++) j += b[j] < 0x80 ? 1 : b[j] < 0xE0 ? 2 : b[j] < 0xF0 ? 3 : 4;
+        if (j > n) break;
+        if (j == i) continue;
+        int64_t k = encode_piece(m, cache, b, i, j, n, hot_key(cache, b, i, j, n), out + o);
+        if (k < 0) { PyErr_NoMemory(); break; }
+        o += k;
+        i = j;
+    }
+    if (!PyErr_Occurred()) {
+        if (i != n || total_chars != PyUnicode_GET_LENGTH(obj)) PyErr_SetString(PyExc_ValueError, "encode_split: the pieces do not make up the text");
+        else res = as_list ? ids_to_list(self, out, o) : PyByteArray_FromStringAndSize((const char *)out, o * 4);
+    }
+    give_cache(self, cache, owned, out);
+    Py_DECREF(fast);
+    return res;
+}
+
+/* ------------------------------------------------------------------ compiled regex programs
+   A pre-tokenizer regex from the common subset (tokenlab.encode.regex_program compiles it): alternatives, each a
+   sequence of items = a character class with {min,max} (greedy, backtracking; or possessive), a one-class
+   lookahead, or end of text; tried leftmost-first with backtracking, as tiktoken's fancy-regex does. Classes are
+   bit sets over per-pattern class ids (cid: one byte per code point). Every step counts against a budget; when it
+   runs out (catastrophic backtracking) the caller falls back to the regex module, which has a time limit. */
+#define RX_POSSESSIVE 1
+#define RX_LOOK_NEG 2
+#define RX_LOOK_POS 4
+#define RX_END 8
+#define RX_OPT 16          /* last item: an optional group, alternatives min..min+max-1 of the table, first match */
+
+typedef struct {
+    const uint8_t *cid;      /* class id per code point */
+    const uint64_t *masks;   /* 4 words per class: which class ids it holds */
+    const int32_t *prog;     /* n_alts, n_all, (first item, n_items) per alternative (n_all: the top-level n_alts,
+                                then optional groups' ones), then items (cls, min, max, flags) */
+} RxProgram;
+
+static inline int rx_in(const RxProgram *p, int32_t cls, const uint8_t *b, int64_t i, int *w) {
+    uint32_t c = b[i] < 0x80 ? (*w = 1, b[i]) : cp_at(b, i, w);
+    uint32_t id = p->cid[c];
+    return (p->masks[4 * cls + (id >> 6)] >> (id & 63)) & 1;
+}
+
+/* end of items k.. of an alternative matched from pos, -1 if they do not match, -2 when the budget is spent */
+static int64_t rx_items(const RxProgram *p, const int32_t *items, int k, int n, const uint8_t *b, int64_t pos,
+                        int64_t end, int64_t *budget) {
+    if (k == n) return pos;
+    const int32_t *x = items + 4 * k;
+    int32_t cls = x[0], lo = x[1], hi = x[2], flags = x[3];
+    int w;
+    if (flags & RX_END) return pos == end ? rx_items(p, items, k + 1, n, b, pos, end, budget) : -1;
+    if (flags & RX_OPT) { /* (?:G1|G2|...)? ending the alternative: nothing after it can fail */
+        const int32_t *base = p->prog + 2 + 2 * p->prog[1];
+        for (int32_t a = lo; a < lo + hi; a++) {
+            int64_t r = rx_items(p, base + 4 * p->prog[2 + 2 * a], 0, p->prog[3 + 2 * a], b, pos, end, budget);
+            if (r != -1) return r;
+        }
+        return pos;
+    }
+    if (flags & (RX_LOOK_NEG | RX_LOOK_POS)) {
+        int in = pos < end && rx_in(p, cls, b, pos, &w);
+        if ((flags & RX_LOOK_NEG) ? in : !in) return -1;
+        return rx_items(p, items, k + 1, n, b, pos, end, budget);
+    }
+    int64_t q = pos, count = 0;
+    while (count < hi && q < end && rx_in(p, cls, b, q, &w)) { q += w; count++; }
+    *budget -= 1 + (q - pos);
+    if (*budget < 0) return -2;
+    if (count < lo) return -1;
+    if ((flags & RX_POSSESSIVE) || k == n - 1) return rx_items(p, items, k + 1, n, b, q, end, budget);
+    for (;;) {
+        int64_t r = rx_items(p, items, k + 1, n, b, q, end, budget);
+        if (r != -1) return r;
+        if (count == lo) return -1;
+        do q--; while ((b[q] & 0xC0) == 0x80); /* back one code point */
+        count--;
+        if (--*budget < 0) return -2;
+    }
+}
+
+/* end of the piece at i: the first alternative that matches (non-empty), else the unmatched text up to the next
+   position where one does (a piece of its own, as tokenlab's isolated regex split keeps it); -2: budget spent */
+static int64_t rx_next(const RxProgram *p, const uint8_t *b, int64_t i, int64_t end, int64_t *budget) {
+    int32_t n_alts = p->prog[0];
+    const int32_t *items = p->prog + 2 + 2 * p->prog[1];
+    for (int64_t j = i; j < end;) {
+        for (int32_t a = 0; a < n_alts; a++) {
+            int64_t r = rx_items(p, items + 4 * p->prog[2 + 2 * a], 0, p->prog[3 + 2 * a], b, j, end, budget);
+            if (r == -2) return -2;
+            if (r > j) return j == i ? r : j;
+        }
+        int w;
+        cp_at(b, j, &w);
+        j += w;
+    }
+    return end;
+}
+
+static int rx_program(PyObject *o_cid, PyObject *o_masks, PyObject *o_prog, Py_buffer views[3], RxProgram *p) {
+    PyObject *objs[3] = {o_cid, o_masks, o_prog};
+    const char *names[3] = {"cid", "masks", "prog"};
+    for (int t = 0; t < 3; t++) {
+        if (get_buffer(objs[t], &views[t], names[t]) < 0) {
+            for (int u = 0; u < t; u++) PyBuffer_Release(&views[u]);
+            return -1;
+        }
+    }
+    const int32_t *prog = views[2].buf;
+    int64_t n_prog = views[2].len / 4, n_classes = views[1].len / 32;
+    int ok = views[0].len == N_CP && views[1].len % 32 == 0 && views[2].len % 4 == 0 && n_prog >= 2 &&
+             prog[0] >= 1 && prog[1] >= prog[0] && 2 + 2 * (int64_t)prog[1] <= n_prog;
+    if (ok) {
+        int64_t n_items = (n_prog - 2 - 2 * (int64_t)prog[1]) / 4;
+        for (int32_t a = 0; ok && a < prog[1]; a++)
+            ok = prog[2 + 2 * a] >= 0 && prog[3 + 2 * a] >= 1 && prog[2 + 2 * a] + (int64_t)prog[3 + 2 * a] <= n_items;
+        const int32_t *items = prog + 2 + 2 * prog[1];
+        for (int64_t t = 0; ok && t < n_items; t++) {
+            if (items[4 * t + 3] & RX_OPT) /* optional groups: only the non-top-level alternatives, not nested */
+                ok = items[4 * t + 1] >= prog[0] && items[4 * t + 2] >= 1 &&
+                     items[4 * t + 1] + (int64_t)items[4 * t + 2] <= prog[1];
+            else
+                ok = items[4 * t] >= 0 && items[4 * t] < n_classes && items[4 * t + 1] >= 0 &&
+                     items[4 * t + 2] >= items[4 * t + 1];
+        }
+        for (int32_t a = 0; ok && a < prog[1]; a++) { /* an optional group ends a top-level alternative */
+            const int32_t *it = items + 4 * prog[2 + 2 * a];
+            for (int32_t t = 0; ok && t < prog[3 + 2 * a]; t++)
+                if (it[4 * t + 3] & RX_OPT) ok = a < prog[0] && t == prog[3 + 2 * a] - 1;
+        }
+    }
+    if (!ok) {
+        for (int t = 0; t < 3; t++) PyBuffer_Release(&views[t]);
+        PyErr_SetString(PyExc_ValueError, "regex program: tables do not fit");
+        return -1;
+    }
+    p->cid = views[0].buf;
+    p->masks = views[1].buf;
+    p->prog = views[2].buf;
+    return 0;
+}
+
+/* encode_regex(text, cid, masks, prog, as_list=True): ids of a text split by a compiled regex program, or None
+   when the program backtracks past its budget (the caller then splits with the regex module) */
+static PyObject *Encoder_encode_regex(EncoderObject *self, PyObject *args) {
+    PyObject *obj, *o_cid, *o_masks, *o_prog;
+    int as_list = 1;
+    if (!PyArg_ParseTuple(args, "OOOO|p", &obj, &o_cid, &o_masks, &o_prog, &as_list)) return NULL;
+    if (!self->m.cls) { PyErr_SetString(PyExc_RuntimeError, "Encoder not initialised"); return NULL; }
+    Py_buffer views[3];
+    RxProgram p;
+    if (rx_program(o_cid, o_masks, o_prog, views, &p) < 0) return NULL;
+    const uint8_t *b;
+    Py_ssize_t n;
+    Py_buffer view;
+    int has_view;
+    PyObject *res = NULL;
+    if (text_bytes(obj, &b, &n, &view, &has_view) < 0) goto out;
+    int owned;
+    uint32_t *out;
+    Cache *cache = take_cache(self, &owned, &out, n);
+    if (!cache) { PyErr_NoMemory(); goto done; }
+    int64_t i = 0, o = 0, budget = 64 * (int64_t)n + 100000;
+    int failed = 0;
+    while (i < n) {
+        int64_t j = rx_next(&p, b, i, n, &budget);
+        if (j < 0) { failed = 1; break; }
+        int64_t k = encode_piece(&self->m, cache, b, i, j, n, hot_key(cache, b, i, j, n), out + o);
+        if (k < 0) { failed = 2; break; }
+        o += k;
+        i = j;
+    }
+    if (failed == 2) PyErr_NoMemory();
+    else if (failed) { Py_INCREF(Py_None); res = Py_None; }
+    else res = as_list ? ids_to_list(self, out, o) : PyByteArray_FromStringAndSize((const char *)out, o * 4);
+    give_cache(self, cache, owned, out);
+done:
+    if (has_view) PyBuffer_Release(&view);
+out:
+    for (int t = 0; t < 3; t++) PyBuffer_Release(&views[t]);
+    return res;
+}
+
+/* split_regex(text, cid, masks, prog): byte offsets where a compiled regex program's pieces end, or None */
+static PyObject *Encoder_split_regex(EncoderObject *self, PyObject *args) {
+    PyObject *obj, *o_cid, *o_masks, *o_prog;
+    if (!PyArg_ParseTuple(args, "OOOO", &obj, &o_cid, &o_masks, &o_prog)) return NULL;
+    Py_buffer views[3];
+    RxProgram p;
+    if (rx_program(o_cid, o_masks, o_prog, views, &p) < 0) return NULL;
+    const uint8_t *b;
+    Py_ssize_t n;
+    Py_buffer view;
+    int has_view;
+    PyObject *list = NULL;
+    if (text_bytes(obj, &b, &n, &view, &has_view) == 0) {
+        list = PyList_New(0);
+        int64_t i = 0, budget = 64 * (int64_t)n + 100000;
+        while (list && i < n) {
+            int64_t j = rx_next(&p, b, i, n, &budget);
+            if (j < 0) { Py_DECREF(list); Py_INCREF(Py_None); list = Py_None; break; }
+            PyObject *v = PyLong_FromLongLong(j);
+            if (!v || PyList_Append(list, v) < 0) { Py_XDECREF(v); Py_CLEAR(list); break; }
+            Py_DECREF(v);
+            i = j;
+        }
+        if (has_view) PyBuffer_Release(&view);
+    }
+    for (int t = 0; t < 3; t++) PyBuffer_Release(&views[t]);
+    return list;
+}
+
 /* ------------------------------------------------------------------ Python: decode */
 /* decode(ids) -> bytes; ids: a list/tuple of ints. Raises IndexError(position) on an unknown id. */
 static PyObject *Encoder_decode(EncoderObject *self, PyObject *args) {
@@ -1782,6 +2199,12 @@ static PyMethodDef Encoder_methods[] = {
     {"encode_batch", (PyCFunction)Encoder_encode_batch, METH_VARARGS,
      "encode_batch(texts, num_threads, as_list=True): ids per text"},
     {"split", (PyCFunction)Encoder_split, METH_VARARGS, "split(data): byte offsets where pieces end"},
+    {"encode_regex", (PyCFunction)Encoder_encode_regex, METH_VARARGS,
+     "encode_regex(text, cid, masks, prog, as_list=True): ids of a text split by a compiled regex, or None"},
+    {"split_regex", (PyCFunction)Encoder_split_regex, METH_VARARGS,
+     "split_regex(text, cid, masks, prog): byte offsets where the compiled regex's pieces end, or None"},
+    {"encode_split", (PyCFunction)Encoder_encode_split, METH_VARARGS,
+     "encode_split(text, pieces, as_list=True): ids of a text cut into pieces (strs) already"},
     {"decode", (PyCFunction)Encoder_decode, METH_VARARGS, "decode(ids): token bytes joined"},
     {NULL, NULL, 0, NULL},
 };

@@ -151,8 +151,26 @@ class PipelineTokenizer(ModelBase):
             raise InvalidInputError(f"text must be str, got {type(text).__name__}")
         return self._encode_ids(text, frozenset())
 
+    @cached_property
+    def _compiled(self):
+        """The C kernel for a pipeline one of its state machines reproduces (`encode.pipeline_fast`), or None."""
+        from ..encode.pipeline_fast import compiled_encoder
+
+        return compiled_encoder(self)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_compiled", None)  # kernel tables: rebuilt on first use after unpickling
+        return state
+
     def _encode_ids(self, text: str, enabled: frozenset[str] | None) -> list[int]:
         """Ids only (what the tiktoken-style API returns): no tokens, offsets or masks collected."""
+        if self._compiled is not None and isinstance(text, str):
+            from ..encode.pipeline_fast import encode_ids
+
+            ids = encode_ids(self, self._compiled, text, enabled)
+            if ids is not None:
+                return ids
         ids: list[int] = []
         tokenize = self.model.tokenize
         for piece in self._pre_tokenized(text, enabled).pieces:
