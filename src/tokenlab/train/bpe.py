@@ -105,7 +105,9 @@ def c_counter(pretokenizer: PreTokenizer):
     # a bytes-only tokenizer with this pre-tokenizer: only its kernel's split is used
     native = native_encoder_for(Tokenizer(vocab={bytes([b]): b for b in range(256)}, merges=[],
                                           pretokenizer=pretokenizer))
-    if native is None or native.pattern == 0:
+    # the counting kernel runs the named state machines (ids 1..5); the cl100k family, DeepSeek and compiled
+    # regex programs count through the regex counter
+    if native is None or not isinstance(native.pattern, int) or not 0 < native.pattern <= 5:
         return None
     from ..kernels import count as ccount
 
