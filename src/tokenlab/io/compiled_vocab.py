@@ -146,7 +146,7 @@ def write_compiled(key: str, tables: dict, merge_ids: list[int]) -> bool:
     lengths = struct.pack(f"<{len(SECTIONS)}Q", *(len(p) for p in parts))
     head = _HEAD.pack(MAGIC, VERSION, zlib.crc32(body, zlib.crc32(lengths)), len(SECTIONS)) + lengths
     path = cache_path(key)
-    tmp = f"{path}.{os.getpid()}.tmp"
+    tmp = f"{path}.{os.getpid()}.{os.urandom(4).hex()}.tmp"  # unique per writer, thread or process
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(tmp, "wb") as f:
