@@ -4,7 +4,8 @@ A cold load of cl100k parses 100k base64 lines, checks every token and merge, de
 the kernel's tables (~1 s). All of that depends only on the source file and the load arguments, so the result
 is kept under the derived cache (``$TOKENLAB_CACHE_DIR`` or ``~/.cache/tokenlab``) as
 ``compiled-<key>.bin``, where the key hashes the source file's SHA-256, the pre-tokenizer, the specials, the
-encoding switches, the Unicode class table and this format's version. A hit skips parsing and checking (the
+encoding switches, the Unicode class table, this format's version and the code that builds the tables
+(`_builder_stamp`). A hit skips parsing and checking (the
 file was made from checked data and carries a CRC-32): the kernel is built from its buffers, and the
 tokenizer's ``vocab`` and ``merges`` are made from them only when something reads them.
 
@@ -40,7 +41,7 @@ def compiled_key(source_digest: str, pretokenizer, special_tokens: dict[str, int
     h = hashlib.sha256()
     h.update(json.dumps([VERSION, sys.byteorder, source_digest, pretokenizer.to_dict(),
                          sorted(special_tokens.items()), bool(ignore_merges), bool(any_split),
-                         _class_table_digest()]).encode())
+                         _class_table_digest(), _builder_stamp()]).encode())
     h.update(extra)
     return h.hexdigest()
 
@@ -52,6 +53,30 @@ def _class_table_digest() -> str:
     path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "unicode_classes.json")
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
+
+
+def _builder_stamp() -> str:
+    """What made the tables: the sources of this module and of ``native_tables`` and the kernel binary's size and
+    mtime, so that a changed table builder or kernel never reads tables an older one wrote (a rebuilt kernel
+    costs one rebuild of the file)."""
+    import hashlib
+
+    from ..kernels import bpe as kernel
+
+    h = hashlib.sha256()
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for path in (__file__, os.path.join(here, "encode", "native.py")):
+        try:
+            with open(path, "rb") as f:
+                h.update(f.read())
+        except OSError:
+            h.update(path.encode())
+    try:
+        st = os.stat(kernel.__file__)
+        h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
+    except (AttributeError, TypeError, OSError):
+        pass
+    return h.hexdigest()
 
 
 def cache_path(key: str) -> str:

