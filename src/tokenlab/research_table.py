@@ -41,7 +41,9 @@ class Row:
 
 
 def _registries():
-    import tokenlab.cli  # noqa: F401 - importing the CLI registers every module's algorithms and methods
+    import tokenlab.cli
+
+    tokenlab.cli.load_commands()  # importing the command modules registers their algorithms and methods
 
     from .cli.core import ALGORITHMS, METHODS
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import array
 import json
 import os
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal
-
-import numpy as np
+from typing import TYPE_CHECKING, Literal
 
 from .encode.bpe import PieceCache, bpe_merge
 from .errors import FormatError, InvalidInputError
@@ -18,7 +17,22 @@ from .pretokenize import PreTokenizer, get_pretokenizer
 from .specials import check_special, split_special
 from .specials import utf8 as _utf8
 
+if TYPE_CHECKING:
+    import numpy as np
+
 FORMAT_VERSION = 1
+
+
+def _numpy():
+    """numpy, imported on first use: a one-shot encode of a short text never needs it."""
+    import numpy
+
+    return numpy
+
+
+def _is_ndarray(x) -> bool:
+    np = sys.modules.get("numpy")  # an array exists only once numpy is imported
+    return np is not None and isinstance(x, np.ndarray)
 
 
 @dataclass(eq=False)
@@ -60,6 +74,20 @@ class Tokenizer:
             if a not in self.vocab or b not in self.vocab or a + b not in self.vocab:
                 raise FormatError(f"merge {a!r} + {b!r} refers to a token missing from vocab")
         self._cache = PieceCache()
+
+    @classmethod
+    def _from_compiled(cls, compiled, fast, *, pretokenizer, special_tokens: dict[str, int], name: str = ""):
+        """A tokenizer over a compiled vocabulary (`tokenlab.io.compiled_vocab`) and its ready kernel ``fast``.
+
+        Nothing is checked again (the compiled file was made from a checked tokenizer and carries a checksum),
+        and ``vocab`` / ``merges`` are built from ``compiled`` on first read: a one-shot encode never reads them.
+        """
+        tok = cls.__new__(cls)
+        meta = compiled.meta
+        tok.__dict__.update(pretokenizer=get_pretokenizer(pretokenizer), special_tokens=dict(special_tokens),
+                            ignore_merges=bool(meta["ignore_merges"]), any_split=bool(meta["any_split"]), name=name,
+                            _compiled=compiled, _fast=fast, _cache=PieceCache())
+        return tok
 
     # ------------------------------------------------------------------ tables
     @cached_property
@@ -156,6 +184,7 @@ class Tokenizer:
     def _encode_ordinary_array(self, text: str) -> np.ndarray:
         fast = self._fast
         if fast is None:
+            np = _numpy()
             return np.asarray(self._encode_ordinary_python(text), dtype=np.uint32)
         return fast.encode_bytes(text if fast.takes_str else _utf8(text))
 
@@ -180,6 +209,7 @@ class Tokenizer:
             else:
                 ids.extend(self.encode_ordinary(part))
         if as_array:
+            np = _numpy()
             return np.asarray(ids, dtype=np.uint32)
         return ids
 
@@ -244,12 +274,13 @@ class Tokenizer:
         fast = self._fast
         if fast is None:
             return None, ids
-        if not isinstance(ids, (list, tuple, np.ndarray)):
+        is_array = _is_ndarray(ids)
+        if not (is_array or isinstance(ids, (list, tuple))):
             ids = list(ids)
         if fast.takes_str:  # the C kernel reads the ints itself and names the first unknown one
-            seq = ids.tolist() if isinstance(ids, np.ndarray) else ids
+            seq = ids.tolist() if is_array else ids
             try:
-                return np.frombuffer(fast.decode_bytes(seq), dtype=np.uint8), ids
+                return fast.decode_bytes(seq), ids
             except IndexError as exc:
                 bad = seq[exc.args[0]]
                 if isinstance(bad, int) and not isinstance(bad, bool):
@@ -261,14 +292,14 @@ class Tokenizer:
         data, bad = fast.decode_array(arr)
         if data is None:
             raise InvalidInputError(f"unknown token id(s): {[int(arr[bad])]}")
-        return data, ids
+        return data.tobytes(), ids
 
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
         data, ids = self._decode_native(ids)
         if data is not None:
-            return data.tobytes()
+            return data
         table = self.id_to_bytes
-        ids = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
+        ids = ids.tolist() if _is_ndarray(ids) else list(ids)
         try:
             parts = [table[i] for i in ids]
             ok = None not in parts and (not ids or min(ids) >= 0)
@@ -292,8 +323,10 @@ class Tokenizer:
     # ------------------------------------------------------------------ misc
     def __getstate__(self):
         # the compiled tables hold locks and are cheap to rebuild: pickles (e.g. to worker processes) skip them
+        self.vocab, self.merges  # noqa: B018 - a tokenizer over a compiled vocabulary materialises them
         state = self.__dict__.copy()
         state.pop("_fast", None)
+        state.pop("_compiled", None)
         return state
 
     @property
@@ -410,6 +443,30 @@ class Tokenizer:
         return load_tokenizer(path)
 
 
+class _FromCompiled:
+    """``Tokenizer.vocab`` / ``.merges`` of a tokenizer made by ``Tokenizer._from_compiled``: built from the
+    compiled vocabulary on first read, then kept in the instance dict. A non-data descriptor, so every other
+    tokenizer (whose ``__init__`` stores the field in its dict) reads the plain attribute, at no cost."""
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        compiled = obj.__dict__.get("_compiled")
+        if compiled is None:
+            raise AttributeError(self.name)
+        value = getattr(compiled, self.name)()
+        obj.__dict__[self.name] = value
+        return value
+
+
+for _field in ("vocab", "merges"):
+    setattr(Tokenizer, _field, _FromCompiled())
+    Tokenizer.__dict__[_field].__set_name__(Tokenizer, _field)
+
+
 def _check_id_range(ids: list[int], specials: dict[str, int]) -> None:
     """Ids are non-negative ints below the bound for this many tokens (no 8 GB id tables); specials non-empty."""
     from .io.validate import id_limit
@@ -417,15 +474,21 @@ def _check_id_range(ids: list[int], specials: dict[str, int]) -> None:
     limit = id_limit(len(ids) + len(specials))
     for where, values in (("vocab", ids), ("special_tokens", specials.values())):
         for i in values:
-            if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < limit:
+            if isinstance(i, bool) or not isinstance(i, int) and not _is_np_integer(i) or not 0 <= i < limit:
                 raise FormatError(f"{where}: id {i!r} is not an integer in 0..{limit - 1}")
     for s in specials:
         if not isinstance(s, str) or not s:
             raise FormatError(f"special_tokens: {s!r} is not a non-empty string")
 
 
+def _is_np_integer(x) -> bool:
+    np = sys.modules.get("numpy")
+    return np is not None and isinstance(x, np.integer)
+
+
 def _id_array(ids) -> np.ndarray | None:
     """ids as an integer array, or None when they are not all ints in range (the Python path explains)."""
+    np = _numpy()
     if isinstance(ids, np.ndarray):
         if ids.ndim != 1 or ids.dtype.kind not in "iu":
             return None

@@ -16,8 +16,22 @@ COMMAND_MODULES.append("research2")  # issue 13: linguistic, robustness, formatt
 COMMAND_MODULES.append("serve")  # issue 12 item 6: the local web playground
 
 
+# Commands that run with only ``core`` imported (start-up time of a one-shot ``tokenlab encode``); any other
+# command, ``--help`` or an unknown name imports every module first. ``encode --method X`` for a method another
+# module adds calls `load_commands` itself.
+FAST_COMMANDS = {"encode": "core", "decode": "core"}
+
+
 class _Group(click.Group):
-    """Turns expected failures into one ``error: ...`` line and exit code 1."""
+    """Turns expected failures into one ``error: ...`` line and exit code 1; imports command modules on demand."""
+
+    def get_command(self, ctx, cmd_name):
+        load_commands(FAST_COMMANDS.get(cmd_name))
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx):
+        load_commands()
+        return super().list_commands(ctx)
 
     def make_context(self, info_name, args, parent=None, **extra):
         try:
@@ -79,6 +93,14 @@ def main():
     """Train, encode, evaluate, compare and transfer tokenizers."""
 
 
-for _name in COMMAND_MODULES:
-    if importlib.util.find_spec(f"{__name__}.{_name}") is not None:
-        importlib.import_module(f"{__name__}.{_name}").register(main)
+_LOADED: set[str] = set()
+
+
+def load_commands(only: str | None = None) -> None:
+    """Register the commands of ``only`` (a module of COMMAND_MODULES), or of all of them."""
+    for name in [only] if only else COMMAND_MODULES:
+        if name in _LOADED:
+            continue
+        _LOADED.add(name)
+        if importlib.util.find_spec(f"{__name__}.{name}") is not None:
+            importlib.import_module(f"{__name__}.{name}").register(main)

