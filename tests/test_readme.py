@@ -105,6 +105,8 @@ def workdir(tmp_path_factory, real_docs):
                                           for _ in range(200)), encoding="utf-8")
     korean = [line.split(":", 1)[1] for line in demo_corpus().splitlines() if line.startswith("한국어:")]
     (d / "ko.txt").write_text("\n".join(korean * 20), encoding="utf-8")
+    russian = [line.split(":", 1)[1] for line in demo_corpus().splitlines() if line.startswith("Русский:")]
+    (d / "ru.txt").write_text("\n".join(russian * 20), encoding="utf-8")
     with gzip.open(d / "docs.jsonl.gz", "wt", encoding="utf-8") as f:
         for k in range(0, len(corpus), 2000):
             f.write(json.dumps({"text": corpus[k:k + 2000]}) + "\n")
