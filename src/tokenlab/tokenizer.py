@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import array
-import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -12,18 +11,19 @@ from typing import Literal
 
 import numpy as np
 
+from .base import TokenizerBase
 from .encode.bpe import PieceCache, bpe_merge
 from .errors import FormatError, InvalidInputError
 from .pretokenize import PreTokenizer, get_pretokenizer
-from .specials import check_special, split_special
+from .specials import split_special
 from .specials import utf8 as _utf8
 
 FORMAT_VERSION = 1
 
 
 @dataclass(eq=False)
-class Tokenizer:
-    """A byte-level BPE tokenizer.
+class Tokenizer(TokenizerBase):
+    """A byte-level BPE tokenizer: the compiled model of the one tokenizer contract (`tokenlab.base.TokenizerBase`).
 
     ``vocab`` maps token bytes to ids (ordinary tokens; every single byte should be present),
     ``merges`` is the ordered list of ``(left, right)`` byte pairs (rank = position),
@@ -66,13 +66,10 @@ class Tokenizer:
     def byte_ids(self) -> list[int]:
         return [self.vocab[bytes([b])] for b in range(256)]
 
-    @cached_property
-    def id_to_bytes(self) -> list[bytes | None]:
+    def _id_to_bytes_table(self) -> list[bytes | None]:
         table: list[bytes | None] = [None] * self.n_vocab
         for tok, i in self.vocab.items():
             table[i] = tok
-        for s, i in self.special_tokens.items():
-            table[i] = s.encode("utf-8")
         return table
 
     @cached_property
@@ -167,42 +164,20 @@ class Tokenizer:
         disallowed_special: Literal["all"] | Iterable[str] = "all",
         as_array: bool = False,
     ) -> list[int] | np.ndarray:
-        """Encode text; special strings are errors unless allowed (tiktoken's contract)."""
+        """Encode text; special strings are errors unless allowed (tiktoken's contract). The base's encode with the
+        compiled path inlined for the common case (no special token in the text)."""
         parts = split_special(self.special_tokens, text, allowed_special, disallowed_special)
         if len(parts) == 1:
             if as_array:
                 return self._encode_ordinary_array(text)
             return self.encode_ordinary(text)
-        ids: list[int] = []
-        for part in parts:
-            if isinstance(part, int):
-                ids.append(part)
-            else:
-                ids.extend(self.encode_ordinary(part))
-        if as_array:
-            return np.asarray(ids, dtype=np.uint32)
-        return ids
+        return self._encode_parts(parts, as_array)
 
     def encode_full(self, text: str, pair: str | None = None, add_special_tokens: bool = True):
         """HF-style `Encoding` with character offsets (computed from the compiled encode's ids, only here)."""
         from .offsets import byte_level_encode_full
 
         return byte_level_encode_full(self, text, pair, add_special_tokens)
-
-    def __call__(self, texts, text_pair=None, **kwargs):
-        """``transformers``-style batch call: padding, truncation, masks, templates (`tokenlab.batch.batch_encode`)."""
-        from .batch import batch_encode
-
-        return batch_encode(self, texts, text_pair, **kwargs)
-
-    def decode_with_offsets(self, ids) -> tuple[str, list[int]]:
-        """tiktoken's ``decode_with_offsets``: the text and each token's starting character index."""
-        from .offsets import decode_with_offsets
-
-        return decode_with_offsets(self, ids)
-
-    def _check_special(self, text: str, allowed_special, disallowed_special) -> set[str]:
-        return check_special(self.special_tokens, text, allowed_special, disallowed_special)
 
     def encode_batch(self, texts: Sequence[str], *, num_threads: int | None = None,
                      **kwargs) -> list[list[int]] | list[np.ndarray]:
@@ -230,15 +205,6 @@ class Tokenizer:
         return fast.encode_texts(texts, _utf8, num_threads=int(num_threads), as_list=not as_array)
 
     # ------------------------------------------------------------------ decode
-    def token_bytes(self, token_id: int) -> bytes:
-        try:
-            b = self.id_to_bytes[token_id] if token_id >= 0 else None
-        except (IndexError, TypeError):
-            b = None
-        if b is None:
-            raise InvalidInputError(f"unknown token id {token_id!r}")
-        return b
-
     def _decode_native(self, ids):
         """(uint8 array of the bytes or None, ids) via the compiled path; None means take the Python path."""
         fast = self._fast
@@ -267,39 +233,20 @@ class Tokenizer:
         data, ids = self._decode_native(ids)
         if data is not None:
             return data.tobytes()
-        table = self.id_to_bytes
-        ids = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
-        try:
-            parts = [table[i] for i in ids]
-            ok = None not in parts and (not ids or min(ids) >= 0)
-        except (IndexError, TypeError):
-            ok = False
-        if not ok:
-            bad = [i for i in ids if not isinstance(i, int) or not 0 <= i < len(table) or table[i] is None]
-            raise InvalidInputError(f"unknown token id(s): {bad[:5]}")
-        return b"".join(parts)
+        return super().decode_bytes(ids)
 
     def decode(self, ids: Iterable[int], errors: str = "replace") -> str:
-        """Decode ids to text; ``errors='strict'`` raises on ids that end mid-character."""
+        """Decode ids to text; ``errors='strict'`` raises on ids that end mid-character. (The base's decode,
+        reading the compiled path's array without a copy.)"""
         data, ids = self._decode_native(ids)
         if data is None:
-            data = self.decode_bytes(ids)
+            data = super().decode_bytes(ids)
         try:
             return str(data, "utf-8", errors)
         except UnicodeDecodeError as exc:
             raise InvalidInputError(f"ids decode to invalid UTF-8 ({exc.reason} at byte {exc.start})") from None
 
     # ------------------------------------------------------------------ misc
-    def __getstate__(self):
-        # the compiled tables hold locks and are cheap to rebuild: pickles (e.g. to worker processes) skip them
-        state = self.__dict__.copy()
-        state.pop("_fast", None)
-        return state
-
-    @property
-    def special_ids(self) -> set[int]:
-        return set(self.special_tokens.values())
-
     def __len__(self) -> int:
         return len(self.vocab) + len(self.special_tokens)
 
@@ -313,7 +260,9 @@ class Tokenizer:
         from .io.hf_json import to_hf_dict
         from .pipeline import PipelineTokenizer
 
-        return PipelineTokenizer.from_hf_dict(to_hf_dict(self), name=self.name)
+        d = to_hf_dict(self)
+        d["post_processor"] = self.__dict__.get("_hf_post_processor")  # the file's, if read from tokenizer.json
+        return PipelineTokenizer.from_hf_dict(d, name=self.name)
 
     # ------------------------------------------------------------------ native format
     def to_dict(self) -> dict:
@@ -396,11 +345,6 @@ class Tokenizer:
             )
         except (InvalidInputError, FormatError) as exc:
             raise fail(where, "tokenizer", str(exc)) from None
-
-    def save(self, path) -> None:
-        from .io.atomic import atomic_write_text
-
-        atomic_write_text(path, json.dumps(self.to_dict(), ensure_ascii=False))
 
     @classmethod
     def load(cls, path) -> Tokenizer:

@@ -47,6 +47,13 @@ def _pretokenizer_json(pre: PreTokenizer) -> dict:
     return {"type": "Sequence", "pretokenizers": steps}
 
 
+def byte_level_pre_tokenizer(pre: PreTokenizer):
+    """A tokenlab pre-tokenizer as the pipeline component tokenizer.json would hold (Split regexes + ByteLevel)."""
+    from ..pipeline.pre_tokenizers import pre_tokenizer_from_dict
+
+    return pre_tokenizer_from_dict(_pretokenizer_json(pre))
+
+
 def to_hf_dict(tok) -> dict:
     """tokenizer.json content; ids are tokenlab's, specials become added special tokens."""
     vocab = {to_byte_level(t): i for t, i in sorted(tok.vocab.items(), key=lambda kv: kv[1])}
