@@ -34,7 +34,7 @@ class Components(NamedTuple):
 
 
 class TokenizerBase:
-    """Subclasses set ``format_name``, ``special_tokens`` and implement ``encode_ordinary`` and
+    """Subclasses set ``format_name``, ``special_tokens`` and implement ``encode_ordinary`` and ``vocab`` or
     ``_id_to_bytes_table`` (ordinary tokens; specials are added here); files: ``to_dict``/``from_dict``."""
 
     format_name = ""
@@ -97,7 +97,12 @@ class TokenizerBase:
 
     # ------------------------------------------------------------------ tables
     def _id_to_bytes_table(self) -> list[bytes | None]:
-        raise NotImplementedError
+        """Bytes of the ordinary tokens by id; by default from ``vocab`` (token bytes -> id)."""
+        vocab = self.vocab
+        table: list[bytes | None] = [None] * (max(vocab.values(), default=-1) + 1)
+        for token, i in vocab.items():
+            table[i] = token
+        return table
 
     @cached_property
     def id_to_bytes(self) -> list[bytes | None]:

@@ -66,12 +66,6 @@ class Tokenizer(TokenizerBase):
     def byte_ids(self) -> list[int]:
         return [self.vocab[bytes([b])] for b in range(256)]
 
-    def _id_to_bytes_table(self) -> list[bytes | None]:
-        table: list[bytes | None] = [None] * self.n_vocab
-        for tok, i in self.vocab.items():
-            table[i] = tok
-        return table
-
     @cached_property
     def n_vocab(self) -> int:
         """One more than the largest id (ids may have gaps)."""
@@ -266,85 +260,17 @@ class Tokenizer(TokenizerBase):
 
     # ------------------------------------------------------------------ native format
     def to_dict(self) -> dict:
-        import base64
+        """tokenlab json content (`tokenlab.io.tokenlab_json`)."""
+        from .io.tokenlab_json import bpe_to_dict
 
-        b64 = lambda b: base64.b64encode(b).decode("ascii")  # noqa: E731
-        order = sorted(self.vocab.items(), key=lambda kv: kv[1])
-        return {
-            "format": "tokenlab",
-            "version": FORMAT_VERSION,
-            "name": self.name,
-            "pretokenizer": self.pretokenizer.to_dict(),
-            "ignore_merges": self.ignore_merges,
-            "any_split": self.any_split,
-            "vocab": [[b64(tok), i] for tok, i in order],
-            "merges": [[self.vocab[a], self.vocab[b]] for a, b in self.merges],
-            "special_tokens": self.special_tokens,
-        }
+        return bpe_to_dict(self)
 
     @classmethod
     def from_dict(cls, d: dict, where: str = "") -> Tokenizer:
         """A tokenizer from tokenlab json content; every field is checked (``where`` names the file)."""
-        import base64
-        import binascii
+        from .io.tokenlab_json import tokenizer_from_dict
 
-        from .io.validate import check_ids, check_int, check_specials, check_type, fail, id_limit
-
-        if not isinstance(d, dict) or d.get("format") != "tokenlab":
-            raise fail(where, "format", "not a tokenlab tokenizer file (missing \"format\": \"tokenlab\")")
-        version = check_int(d.get("version", 0), where, "version")
-        if version > FORMAT_VERSION:
-            raise fail(where, "version", f"{version} is newer than this tokenlab supports ({FORMAT_VERSION})")
-        vocab_list = check_type(d.get("vocab"), list, where, "vocab", "a list of [base64, id] pairs")
-        merge_list = check_type(d.get("merges", []), list, where, "merges", "a list of [id, id] pairs")
-        specials_raw = check_type(d.get("special_tokens") or {}, dict, where, "special_tokens",
-                                  "an object {token: id}")
-        pre = d.get("pretokenizer") or {"pattern": None}
-        check_type(pre, dict, where, "pretokenizer", "an object {pattern, split_digits}")
-        pattern = pre.get("pattern")
-        if pattern is not None and not isinstance(pattern, str):
-            raise fail(where, "pretokenizer.pattern", f"expected a string or null, got {type(pattern).__name__}")
-        split_digits = pre.get("split_digits")
-        if split_digits is not None:
-            check_int(split_digits, where, "pretokenizer.split_digits", low=1, high=33)
-        limit = id_limit(len(vocab_list) + len(specials_raw))
-
-        def pairs():
-            for n, entry in enumerate(vocab_list):
-                if not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[0], str):
-                    raise fail(where, f"vocab[{n}]", "expected a [base64 string, id] pair")
-                try:
-                    yield base64.b64decode(entry[0], validate=True), entry[1]
-                except (binascii.Error, ValueError):
-                    raise fail(where, f"vocab[{n}]", f"{entry[0][:40]!r} is not base64") from None
-
-        vocab = check_ids(pairs(), where, "vocab", limit=limit)
-        by_id = {i: t for t, i in vocab.items()}
-        merges = []
-        for n, m in enumerate(merge_list):
-            if (not isinstance(m, list) or len(m) != 2 or any(isinstance(x, bool) or not isinstance(x, int)
-                                                                   for x in m)):
-                raise fail(where, f"merges[{n}]", "expected an [id, id] pair")
-            if m[0] not in by_id or m[1] not in by_id:
-                raise fail(where, f"merges[{n}]", f"{m} refers to an id that is not in vocab")
-            merges.append((by_id[m[0]], by_id[m[1]]))
-        if len(set(merges)) != len(merges):
-            raise fail(where, "merges", "a merge is listed twice")
-        specials = check_specials(specials_raw, where, "special_tokens", limit=limit, taken=by_id)
-        for key in ("ignore_merges", "any_split"):
-            check_type(d.get(key, False), bool, where, key, "true or false")
-        try:
-            return cls(
-                vocab=vocab,
-                merges=merges,
-                pretokenizer=PreTokenizer(pattern=pattern, split_digits=split_digits),
-                special_tokens=specials,
-                ignore_merges=d.get("ignore_merges", False),
-                any_split=d.get("any_split", False),
-                name=str(d.get("name", "")),
-            )
-        except (InvalidInputError, FormatError) as exc:
-            raise fail(where, "tokenizer", str(exc)) from None
+        return tokenizer_from_dict(d, where, cls)
 
     @classmethod
     def load(cls, path) -> Tokenizer:

@@ -67,30 +67,14 @@ class WrappedBPE(ModelBase):
                                  added_tokens=bpe.added.tokens, name=self.name)
 
     def _bpe_dict(self) -> dict:
-        """The JSON fields every wrapped-BPE format shares; subclasses add their own."""
-        v = self.vocab
-        return {
-            "format": self.format_name,
-            "version": 1,
-            "name": self.name,
-            "pretokenizer": self.pretokenizer.to_dict(),
-            "vocab": [[b64(t), i] for t, i in sorted(v.items(), key=lambda kv: kv[1])],
-            "merges": [[v[a], v[b]] for a, b in self.merges],
-            "special_tokens": self.special_tokens,
-        }
+        """The JSON fields every wrapped-BPE format shares (`tokenlab.io.tokenlab_json`); subclasses add their own."""
+        from ..io.tokenlab_json import bpe_to_dict
 
-    @staticmethod
-    def _bpe_fields(d: dict) -> tuple[dict, dict]:
-        """Constructor keywords read from :meth:`_bpe_dict`'s fields, and the id -> bytes map."""
-        from ..pretokenize import PreTokenizer
+        return bpe_to_dict(self.base, self.format_name, self.name)
 
-        vocab = {unb64(t): int(i) for t, i in d["vocab"]}
-        by_id = {i: t for t, i in vocab.items()}
-        fields = {
-            "vocab": vocab,
-            "merges": [(by_id[a], by_id[b]) for a, b in d["merges"]],
-            "pretokenizer": PreTokenizer.from_dict(d["pretokenizer"]),
-            "special_tokens": {str(k): int(v) for k, v in d.get("special_tokens", {}).items()},
-            "name": str(d.get("name", "")),
-        }
-        return fields, by_id
+    @classmethod
+    def _bpe_fields(cls, d: dict) -> tuple[dict, dict]:
+        """Constructor keywords read (and checked) from :meth:`_bpe_dict`'s fields, and the id -> bytes map."""
+        from ..io.tokenlab_json import bpe_fields
+
+        return bpe_fields(d, "", cls.format_name)

@@ -80,12 +80,6 @@ class UnigramModel(TokenizerBase):
             table[i] = self.scores[t]
         return table
 
-    def _id_to_bytes_table(self) -> list[bytes | None]:
-        table: list[bytes | None] = [None] * self.n_vocab
-        for t, i in self.vocab.items():
-            table[i] = t
-        return table
-
     @cached_property
     def byte_ids(self) -> list[int]:
         return [self.vocab[bytes([b])] for b in range(256)]
@@ -196,25 +190,15 @@ class UnigramModel(TokenizerBase):
         return load_unigram(path)
 
     def to_hf_dict(self) -> dict:
-        """tokenizer.json with a HF ``Unigram`` model over byte-level characters.
+        """tokenizer.json with a HF ``Unigram`` model over byte-level characters (`tokenlab.io.hf_json`)."""
+        from ..io.hf_json import unigram_to_hf_dict
 
-        The pre-tokenizer maps bytes to GPT-2's printable alphabet, so pieces are byte strings
-        and no byte_fallback/unk is needed. HF's ids equal ours (tested on real text); HF cannot
-        express sampling with our seed, only its own ``alpha``/``nbest`` at training time."""
-        from ..io.hf_json import to_byte_level, to_hf_dict
-
-        order = sorted(self.vocab.items(), key=lambda kv: kv[1])
-        if [i for _, i in order] != list(range(len(order))):
-            raise FormatError("HF Unigram needs piece ids 0..n-1 without gaps")
-        d = to_hf_dict(self)
-        d["model"] = {"type": "Unigram", "unk_id": None, "byte_fallback": False,
-                      "vocab": [[to_byte_level(t), self.scores[t]] for t, _ in order]}
-        return d
+        return unigram_to_hf_dict(self)
 
     def save_hf(self, path) -> None:
-        from ..io.atomic import atomic_write_text
+        from ..io.hf_json import write_hf_dict
 
-        atomic_write_text(path, json.dumps(self.to_hf_dict(), ensure_ascii=False))
+        write_hf_dict(self.to_hf_dict(), path)
 
 
 def _number(value, kind, name: str):
