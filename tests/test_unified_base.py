@@ -191,3 +191,18 @@ def test_tokenizer_read_from_tokenizer_json_keeps_its_post_processor():
     assert isinstance(tok, Tokenizer)  # the compiled path
     assert type(tok.components().post_processor).__name__ == "TemplateProcessing"
     assert tok.encode_full("hi").ids == tok.to_pipeline().encode_full("hi").ids == [256, ord("h"), ord("i")]
+
+
+def test_kinds_without_a_component_form_keep_the_contract(docs):
+    from tokenlab.train.frequency import train_huffman
+    from tokenlab.train.lib import train_lib
+
+    text = "Hello wörld, it's 12345 tokens — 日本語 🤖 <|endoftext|> end"
+    for tok in (train_lib(docs[:10], 600, epochs=20, special_tokens=["<|endoftext|>"], progress=False),
+                train_huffman(docs[:10], 600, special_tokens=["<|endoftext|>"])):
+        assert isinstance(tok, TokenizerBase)
+        ids = tok.encode(text, allowed_special="all")
+        assert tok.decode(ids) == text and tok.decode_bytes(ids) == text.encode()
+        assert tok.encode_batch([text], allowed_special="all") == [ids]
+        with pytest.raises(FormatError, match=f"{type(tok).__name__} has no component form"):
+            tok.components()

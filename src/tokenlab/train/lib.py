@@ -23,6 +23,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..base import TokenizerBase
 from ..errors import FormatError, InvalidInputError
 from ..specials import split_special
 
@@ -95,12 +96,10 @@ class LiBLearner:
             self._remove(self.lexicon[-1])
 
 
-class LiBTokenizer:
+class LiBTokenizer(TokenizerBase):
     """Units by rank; greedy best-rank segmentation of the whole text (no pre-tokenizer)."""
 
     format_name = FORMAT
-    ignore_merges = False
-    any_split = False
     merges: list = []
 
     def __init__(self, units: list[str], max_len: int = 12, special_tokens: dict[str, int] | None = None,
@@ -124,9 +123,6 @@ class LiBTokenizer:
     @property
     def n_vocab(self) -> int:
         return max([255 + len(self.units), *self.special_tokens.values()]) + 1
-
-    def __len__(self) -> int:
-        return self.n_vocab
 
     def __repr__(self) -> str:
         return f"LiBTokenizer({len(self.units)} units)"
@@ -160,9 +156,6 @@ class LiBTokenizer:
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
         return b"".join(self.token_bytes(i) for i in ids)
 
-    def decode(self, ids: Iterable[int], errors: str = "replace") -> str:
-        return self.decode_bytes(ids).decode("utf-8", errors)
-
     def to_dict(self) -> dict:
         return {"format": FORMAT, "name": self.name, "max_len": self.max_len, "units": self.units,
                 "special_tokens": self.special_tokens}
@@ -176,11 +169,6 @@ class LiBTokenizer:
                        {str(k): int(v) for k, v in d.get("special_tokens", {}).items()}, d.get("name", ""))
         except (KeyError, TypeError, ValueError) as exc:
             raise FormatError(f"corrupt {FORMAT} file: {exc}") from None
-
-    def save(self, path) -> None:
-        from ..io.atomic import atomic_write_text
-
-        atomic_write_text(path, json.dumps(self.to_dict(), ensure_ascii=False))
 
 
 def load_lib(path) -> LiBTokenizer:
