@@ -206,3 +206,36 @@ def test_kinds_without_a_component_form_keep_the_contract(docs):
         assert tok.encode_batch([text], allowed_special="all") == [ids]
         with pytest.raises(FormatError, match=f"{type(tok).__name__} has no component form"):
             tok.components()
+
+
+def test_metaspace_models_loaded_from_their_own_json_have_components(docs):
+    """A Metaspace model saved in tokenlab's JSON has no tokenizer.json behind it: its components are rebuilt from
+    its fields, and ids and decode through them equal the model's own and HF's."""
+    import json
+
+    from tokenizers import SentencePieceBPETokenizer, SentencePieceUnigramTokenizer
+    from tokenizers import Tokenizer as HFTokenizer
+
+    from tokenlab.io.hf_json import from_hf_dict
+    from tokenlab.models.metaspace_bpe import MetaspaceBPE, MetaspaceUnigram
+
+    unigram = SentencePieceUnigramTokenizer()
+    unigram.train_from_iterator(docs, vocab_size=400, show_progress=False, special_tokens=["<unk>", "<s>"],
+                                unk_token="<unk>")
+    bpe = SentencePieceBPETokenizer()
+    bpe.train_from_iterator(docs, vocab_size=400, show_progress=False, special_tokens=["<unk>"])
+    for trained, kind in ((unigram, MetaspaceUnigram), (bpe, MetaspaceBPE)):
+        d = json.loads(trained.to_str())
+        d["normalizer"] = {"type": "NFKC"}  # (the Unigram trainer's Nmt normalizer takes the generic path)
+        hf = HFTokenizer.from_str(json.dumps(d))
+        read = from_hf_dict(d)
+        assert type(read) is kind
+        own = kind.from_dict(json.loads(json.dumps(read.to_dict())))
+        assert "_hf_source" not in own.__dict__
+        comps = own.components()
+        assert type(comps.pre_tokenizer).__name__ == "Metaspace" and comps.model.type_name == kind.__name__[9:]
+        pipe = own.to_pipeline()
+        for text in [t for t in TEXTS if "<|" not in t] + [" a", "ﬁve  ①"]:
+            ids = own.encode(text)
+            assert ids == read.encode(text) == pipe.encode(text) == hf.encode(text).ids, (kind, text)
+            assert own.decode(ids) == pipe.decode(ids) == hf.decode(ids, skip_special_tokens=False), (kind, text)

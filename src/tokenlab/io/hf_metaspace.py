@@ -173,3 +173,53 @@ def _unigram_from_hf_dict(d: dict, name: str) -> MetaspaceUnigram:
                             unk_token=pieces[unk_id][0] if unk_id is not None else None, fuse_unk=True,
                             special_tokens=specials, strip_decoded=_strip_mode(d.get("decoder")),
                             added_tokens=added, byte_decoder=_has_byte_decoder(d.get("decoder")), name=name)
+
+
+def to_hf_dict(tok: MetaspaceBPE) -> dict:
+    """tokenizer.json of a Metaspace model (the inverse of :func:`from_hf_dict`), e.g. for one loaded from its own
+    JSON: normalizer steps, Metaspace pre-tokenizer, BPE or Unigram, the decoder its ``strip_decoded`` /
+    ``byte_decoder`` stand for, added tokens."""
+    normalizers = []
+    for n in tok.normalizers:
+        kind = n["type"]
+        if kind in ("Replace", "ReplaceRegex"):
+            key = "String" if kind == "Replace" else "Regex"
+            normalizers.append({"type": "Replace", "pattern": {key: n["pattern"]}, "content": n["content"]})
+        else:
+            normalizers.append(dict(n))
+    pre = None
+    if tok.metaspace:
+        meta = tok.metaspace
+        pre = {"type": "Metaspace", "replacement": meta["replacement"], "prepend_scheme": meta["prepend_scheme"],
+               "split": meta["split"]}
+        if meta.get("whitespace_split"):
+            pre = {"type": "Sequence", "pretokenizers": [{"type": "WhitespaceSplit"}, pre]}
+    byte_steps = [{"type": "ByteFallback"}] if tok.byte_decoder else []
+    if tok.strip_decoded == "first_token":
+        replacement = tok.metaspace["replacement"] if tok.metaspace else SPACE
+        decoders = [*byte_steps, {"type": "Metaspace", "replacement": replacement, "prepend_scheme": "always",
+                                  "split": True}]
+    else:
+        decoders = [{"type": "Replace", "pattern": {"String": SPACE}, "content": " "}, *byte_steps, {"type": "Fuse"}]
+        if tok.strip_decoded == "fused":
+            decoders.append({"type": "Strip", "content": " ", "start": 1, "stop": 0})
+    added = [{"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False, "normalized": False,
+              "special": True} for t, i in tok.special_tokens.items()]
+    added += [{"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False, "normalized": norm,
+               "special": False} for t, (i, norm) in tok.added_tokens.items()]
+    added.sort(key=lambda a: a["id"])
+    if isinstance(tok, MetaspaceUnigram):
+        order = sorted(tok.token_to_id.items(), key=lambda kv: kv[1])
+        if [i for _, i in order] != list(range(len(order))):
+            raise FormatError("HF Unigram needs piece ids 0..n-1 without gaps")
+        model = {"type": "Unigram", "unk_id": tok.unk_id, "byte_fallback": tok.byte_fallback,
+                 "vocab": [[t, tok.scores.get(t, 0.0)] for t, _ in order]}
+    else:
+        model = {"type": "BPE", "dropout": None, "unk_token": tok.unk_token, "continuing_subword_prefix": None,
+                 "end_of_word_suffix": None, "fuse_unk": tok.fuse_unk, "byte_fallback": tok.byte_fallback,
+                 "ignore_merges": tok.ignore_merges, "vocab": dict(tok.token_to_id),
+                 "merges": [[a, b] for a, b in tok.merge_list]}
+    return {"version": "1.0", "truncation": None, "padding": None, "added_tokens": added,
+            "normalizer": {"type": "Sequence", "normalizers": normalizers} if normalizers else None,
+            "pre_tokenizer": pre, "post_processor": None, "decoder": {"type": "Sequence", "decoders": decoders},
+            "model": model}

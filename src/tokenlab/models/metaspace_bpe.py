@@ -287,6 +287,10 @@ class MetaspaceBPE(ModelBase):
         return {i: t for t, i in self.token_to_id.items()}
 
     # ------------------------------------------------------------------ files
+    def to_hf_dict(self) -> dict:
+        """The tokenizer.json this model stands for (the file it was read from, else rebuilt from its fields)."""
+        return self.__dict__.get("_hf_source") or to_hf_dict(self)
+
     def to_dict(self) -> dict:
         return {"format": FORMAT, "version": 1, "name": self.name, "vocab": self.token_to_id,
                 "added_tokens": {t: list(v) for t, v in self.added_tokens.items()},
@@ -423,6 +427,13 @@ def is_metaspace_bpe(d: dict) -> bool:
     from ..io.hf_metaspace import is_metaspace_bpe as check
 
     return check(d)
+
+
+def to_hf_dict(tok: MetaspaceBPE) -> dict:
+    """Such a tokenizer.json for the model (`tokenlab.io.hf_metaspace`)."""
+    from ..io.hf_metaspace import to_hf_dict as write
+
+    return write(tok)
 
 
 def from_hf_dict(d: dict, name: str = "") -> MetaspaceBPE:
