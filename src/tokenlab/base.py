@@ -49,14 +49,9 @@ class TokenizerBase:
         """Ids of ``text`` with special strings treated as ordinary text."""
         raise NotImplementedError
 
-    def encode(
-        self,
-        text: str,
-        *,
-        allowed_special: Literal["all"] | Iterable[str] = (),
-        disallowed_special: Literal["all"] | Iterable[str] = "all",
-        as_array: bool = False,
-    ) -> list[int] | np.ndarray:
+    def encode(self, text: str, *, allowed_special: Literal["all"] | Iterable[str] = (),
+               disallowed_special: Literal["all"] | Iterable[str] = "all", as_array: bool = False,
+               ) -> list[int] | np.ndarray:
         """Encode text; special strings are errors unless allowed (tiktoken's contract)."""
         return self._encode_parts(split_special(self.special_tokens, text, allowed_special, disallowed_special),
                                   as_array)
