@@ -1,5 +1,6 @@
 """tokenlab: train, encode, evaluate, compare and transfer tokenizers for language models."""
 
+from .base import Components, TokenizerBase
 from .errors import FormatError, InvalidInputError, SpecialTokenError, TokenlabError
 from .io import load_tokenizer, save_tokenizer
 from .pretokenize import PATTERNS, PreTokenizer
@@ -12,6 +13,7 @@ __all__ = [
     "DecodeStream", "batch_encode",
     "TokenlabError", "FormatError", "InvalidInputError", "SpecialTokenError", "__version__",
 ]
+__all__ += ["TokenizerBase", "Components"]  # the one tokenizer contract every model kind keeps (tokenlab.base)
 
 
 def __getattr__(name):

@@ -139,10 +139,13 @@ def byte_level_post_processor(tok):
 # ---------------------------------------------------------------------- every other model
 def offsets_pipeline(tok):
     """``tok`` as a `PipelineTokenizer` built from its HF export (cached on the object)."""
+    from .pipeline import PipelineTokenizer
+
+    if isinstance(tok, PipelineTokenizer):
+        return tok
     cached = tok.__dict__.get("_offsets_pipeline")
     if cached is not None:
         return cached
-    from .pipeline import PipelineTokenizer
 
     source = tok.__dict__.get("_hf_source")
     if source is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import array
-import json
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -11,10 +10,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Literal
 
+from .base import TokenizerBase
 from .encode.bpe import PieceCache, bpe_merge
 from .errors import FormatError, InvalidInputError
 from .pretokenize import PreTokenizer, get_pretokenizer
-from .specials import check_special, split_special
+from .specials import split_special
 from .specials import utf8 as _utf8
 
 if TYPE_CHECKING:
@@ -36,8 +36,8 @@ def _is_ndarray(x) -> bool:
 
 
 @dataclass(eq=False)
-class Tokenizer:
-    """A byte-level BPE tokenizer.
+class Tokenizer(TokenizerBase):
+    """A byte-level BPE tokenizer: the compiled model of the one tokenizer contract (`tokenlab.base.TokenizerBase`).
 
     ``vocab`` maps token bytes to ids (ordinary tokens; every single byte should be present),
     ``merges`` is the ordered list of ``(left, right)`` byte pairs (rank = position),
@@ -93,15 +93,6 @@ class Tokenizer:
     @cached_property
     def byte_ids(self) -> list[int]:
         return [self.vocab[bytes([b])] for b in range(256)]
-
-    @cached_property
-    def id_to_bytes(self) -> list[bytes | None]:
-        table: list[bytes | None] = [None] * self.n_vocab
-        for tok, i in self.vocab.items():
-            table[i] = tok
-        for s, i in self.special_tokens.items():
-            table[i] = s.encode("utf-8")
-        return table
 
     @cached_property
     def n_vocab(self) -> int:
@@ -196,43 +187,20 @@ class Tokenizer:
         disallowed_special: Literal["all"] | Iterable[str] = "all",
         as_array: bool = False,
     ) -> list[int] | np.ndarray:
-        """Encode text; special strings are errors unless allowed (tiktoken's contract)."""
+        """Encode text; special strings are errors unless allowed (tiktoken's contract). The base's encode with the
+        compiled path inlined for the common case (no special token in the text)."""
         parts = split_special(self.special_tokens, text, allowed_special, disallowed_special)
         if len(parts) == 1:
             if as_array:
                 return self._encode_ordinary_array(text)
             return self.encode_ordinary(text)
-        ids: list[int] = []
-        for part in parts:
-            if isinstance(part, int):
-                ids.append(part)
-            else:
-                ids.extend(self.encode_ordinary(part))
-        if as_array:
-            np = _numpy()
-            return np.asarray(ids, dtype=np.uint32)
-        return ids
+        return self._encode_parts(parts, as_array)
 
     def encode_full(self, text: str, pair: str | None = None, add_special_tokens: bool = True):
         """HF-style `Encoding` with character offsets (computed from the compiled encode's ids, only here)."""
         from .offsets import byte_level_encode_full
 
         return byte_level_encode_full(self, text, pair, add_special_tokens)
-
-    def __call__(self, texts, text_pair=None, **kwargs):
-        """``transformers``-style batch call: padding, truncation, masks, templates (`tokenlab.batch.batch_encode`)."""
-        from .batch import batch_encode
-
-        return batch_encode(self, texts, text_pair, **kwargs)
-
-    def decode_with_offsets(self, ids) -> tuple[str, list[int]]:
-        """tiktoken's ``decode_with_offsets``: the text and each token's starting character index."""
-        from .offsets import decode_with_offsets
-
-        return decode_with_offsets(self, ids)
-
-    def _check_special(self, text: str, allowed_special, disallowed_special) -> set[str]:
-        return check_special(self.special_tokens, text, allowed_special, disallowed_special)
 
     def encode_batch(self, texts: Sequence[str], *, num_threads: int | None = None,
                      **kwargs) -> list[list[int]] | list[np.ndarray]:
@@ -260,15 +228,6 @@ class Tokenizer:
         return fast.encode_texts(texts, _utf8, num_threads=int(num_threads), as_list=not as_array)
 
     # ------------------------------------------------------------------ decode
-    def token_bytes(self, token_id: int) -> bytes:
-        try:
-            b = self.id_to_bytes[token_id] if token_id >= 0 else None
-        except (IndexError, TypeError):
-            b = None
-        if b is None:
-            raise InvalidInputError(f"unknown token id {token_id!r}")
-        return b
-
     def _decode_native(self, ids):
         """(uint8 array of the bytes or None, ids) via the compiled path; None means take the Python path."""
         fast = self._fast
@@ -298,23 +257,14 @@ class Tokenizer:
         data, ids = self._decode_native(ids)
         if data is not None:
             return data
-        table = self.id_to_bytes
-        ids = ids.tolist() if _is_ndarray(ids) else list(ids)
-        try:
-            parts = [table[i] for i in ids]
-            ok = None not in parts and (not ids or min(ids) >= 0)
-        except (IndexError, TypeError):
-            ok = False
-        if not ok:
-            bad = [i for i in ids if not isinstance(i, int) or not 0 <= i < len(table) or table[i] is None]
-            raise InvalidInputError(f"unknown token id(s): {bad[:5]}")
-        return b"".join(parts)
+        return super().decode_bytes(ids)
 
     def decode(self, ids: Iterable[int], errors: str = "replace") -> str:
-        """Decode ids to text; ``errors='strict'`` raises on ids that end mid-character."""
+        """Decode ids to text; ``errors='strict'`` raises on ids that end mid-character. (The base's decode,
+        reading the compiled path's array without a copy.)"""
         data, ids = self._decode_native(ids)
         if data is None:
-            data = self.decode_bytes(ids)
+            data = super().decode_bytes(ids)
         try:
             return str(data, "utf-8", errors)
         except UnicodeDecodeError as exc:
@@ -327,11 +277,8 @@ class Tokenizer:
         state = self.__dict__.copy()
         state.pop("_fast", None)
         state.pop("_compiled", None)
+        state.pop("_components", None)
         return state
-
-    @property
-    def special_ids(self) -> set[int]:
-        return set(self.special_tokens.values())
 
     def __len__(self) -> int:
         return len(self.vocab) + len(self.special_tokens)
@@ -346,94 +293,23 @@ class Tokenizer:
         from .io.hf_json import to_hf_dict
         from .pipeline import PipelineTokenizer
 
-        return PipelineTokenizer.from_hf_dict(to_hf_dict(self), name=self.name)
+        d = to_hf_dict(self)
+        d["post_processor"] = self.__dict__.get("_hf_post_processor")  # the file's, if read from tokenizer.json
+        return PipelineTokenizer.from_hf_dict(d, name=self.name)
 
     # ------------------------------------------------------------------ native format
     def to_dict(self) -> dict:
-        import base64
+        """tokenlab json content (`tokenlab.io.tokenlab_json`)."""
+        from .io.tokenlab_json import bpe_to_dict
 
-        b64 = lambda b: base64.b64encode(b).decode("ascii")  # noqa: E731
-        order = sorted(self.vocab.items(), key=lambda kv: kv[1])
-        return {
-            "format": "tokenlab",
-            "version": FORMAT_VERSION,
-            "name": self.name,
-            "pretokenizer": self.pretokenizer.to_dict(),
-            "ignore_merges": self.ignore_merges,
-            "any_split": self.any_split,
-            "vocab": [[b64(tok), i] for tok, i in order],
-            "merges": [[self.vocab[a], self.vocab[b]] for a, b in self.merges],
-            "special_tokens": self.special_tokens,
-        }
+        return bpe_to_dict(self)
 
     @classmethod
     def from_dict(cls, d: dict, where: str = "") -> Tokenizer:
         """A tokenizer from tokenlab json content; every field is checked (``where`` names the file)."""
-        import base64
-        import binascii
+        from .io.tokenlab_json import tokenizer_from_dict
 
-        from .io.validate import check_ids, check_int, check_specials, check_type, fail, id_limit
-
-        if not isinstance(d, dict) or d.get("format") != "tokenlab":
-            raise fail(where, "format", "not a tokenlab tokenizer file (missing \"format\": \"tokenlab\")")
-        version = check_int(d.get("version", 0), where, "version")
-        if version > FORMAT_VERSION:
-            raise fail(where, "version", f"{version} is newer than this tokenlab supports ({FORMAT_VERSION})")
-        vocab_list = check_type(d.get("vocab"), list, where, "vocab", "a list of [base64, id] pairs")
-        merge_list = check_type(d.get("merges", []), list, where, "merges", "a list of [id, id] pairs")
-        specials_raw = check_type(d.get("special_tokens") or {}, dict, where, "special_tokens",
-                                  "an object {token: id}")
-        pre = d.get("pretokenizer") or {"pattern": None}
-        check_type(pre, dict, where, "pretokenizer", "an object {pattern, split_digits}")
-        pattern = pre.get("pattern")
-        if pattern is not None and not isinstance(pattern, str):
-            raise fail(where, "pretokenizer.pattern", f"expected a string or null, got {type(pattern).__name__}")
-        split_digits = pre.get("split_digits")
-        if split_digits is not None:
-            check_int(split_digits, where, "pretokenizer.split_digits", low=1, high=33)
-        limit = id_limit(len(vocab_list) + len(specials_raw))
-
-        def pairs():
-            for n, entry in enumerate(vocab_list):
-                if not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[0], str):
-                    raise fail(where, f"vocab[{n}]", "expected a [base64 string, id] pair")
-                try:
-                    yield base64.b64decode(entry[0], validate=True), entry[1]
-                except (binascii.Error, ValueError):
-                    raise fail(where, f"vocab[{n}]", f"{entry[0][:40]!r} is not base64") from None
-
-        vocab = check_ids(pairs(), where, "vocab", limit=limit)
-        by_id = {i: t for t, i in vocab.items()}
-        merges = []
-        for n, m in enumerate(merge_list):
-            if (not isinstance(m, list) or len(m) != 2 or any(isinstance(x, bool) or not isinstance(x, int)
-                                                                   for x in m)):
-                raise fail(where, f"merges[{n}]", "expected an [id, id] pair")
-            if m[0] not in by_id or m[1] not in by_id:
-                raise fail(where, f"merges[{n}]", f"{m} refers to an id that is not in vocab")
-            merges.append((by_id[m[0]], by_id[m[1]]))
-        if len(set(merges)) != len(merges):
-            raise fail(where, "merges", "a merge is listed twice")
-        specials = check_specials(specials_raw, where, "special_tokens", limit=limit, taken=by_id)
-        for key in ("ignore_merges", "any_split"):
-            check_type(d.get(key, False), bool, where, key, "true or false")
-        try:
-            return cls(
-                vocab=vocab,
-                merges=merges,
-                pretokenizer=PreTokenizer(pattern=pattern, split_digits=split_digits),
-                special_tokens=specials,
-                ignore_merges=d.get("ignore_merges", False),
-                any_split=d.get("any_split", False),
-                name=str(d.get("name", "")),
-            )
-        except (InvalidInputError, FormatError) as exc:
-            raise fail(where, "tokenizer", str(exc)) from None
-
-    def save(self, path) -> None:
-        from .io.atomic import atomic_write_text
-
-        atomic_write_text(path, json.dumps(self.to_dict(), ensure_ascii=False))
+        return tokenizer_from_dict(d, where, cls)
 
     @classmethod
     def load(cls, path) -> Tokenizer:

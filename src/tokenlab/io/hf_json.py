@@ -35,7 +35,8 @@ def to_oniguruma(pattern: str) -> str:
     return _POSSESSIVE_INTERVAL.sub(r"(?>\1\2)", pattern)
 
 
-def _pretokenizer_json(pre: PreTokenizer) -> dict:
+def _split_steps(pre: PreTokenizer) -> list[dict]:
+    """A tokenlab pre-tokenizer's digit split and regex as HF ``Split`` pre-tokenizers."""
     steps = []
     if pre.split_digits:
         steps.append({"type": "Split", "pattern": {"Regex": rf"\p{{N}}{{1,{pre.split_digits}}}"},
@@ -43,8 +44,25 @@ def _pretokenizer_json(pre: PreTokenizer) -> dict:
     if pre.regex_str is not None:
         steps.append({"type": "Split", "pattern": {"Regex": to_oniguruma(pre.regex_str)}, "behavior": "Isolated",
                       "invert": False})
+    return steps
+
+
+def _pretokenizer_json(pre: PreTokenizer) -> dict:
+    steps = _split_steps(pre)
     steps.append({"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False})
     return {"type": "Sequence", "pretokenizers": steps}
+
+
+def _special_added_tokens(special_tokens: dict[str, int]) -> list[dict]:
+    return [{"id": i, "content": s, "single_word": False, "lstrip": False, "rstrip": False, "normalized": False,
+             "special": True} for s, i in sorted(special_tokens.items(), key=lambda kv: kv[1])]
+
+
+def byte_level_pre_tokenizer(pre: PreTokenizer):
+    """A tokenlab pre-tokenizer as the pipeline component tokenizer.json would hold (Split regexes + ByteLevel)."""
+    from ..pipeline.pre_tokenizers import pre_tokenizer_from_dict
+
+    return pre_tokenizer_from_dict(_pretokenizer_json(pre))
 
 
 def to_hf_dict(tok) -> dict:
@@ -56,16 +74,11 @@ def to_hf_dict(tok) -> dict:
         # specials) would change
         vocab.setdefault(s, i)
     merges = [f"{to_byte_level(a)} {to_byte_level(b)}" for a, b in tok.merges]
-    added = [
-        {"id": i, "content": s, "single_word": False, "lstrip": False, "rstrip": False,
-         "normalized": False, "special": True}
-        for s, i in sorted(tok.special_tokens.items(), key=lambda kv: kv[1])
-    ]
     return {
         "version": "1.0",
         "truncation": None,
         "padding": None,
-        "added_tokens": added,
+        "added_tokens": _special_added_tokens(tok.special_tokens),
         "normalizer": None,
         "pre_tokenizer": _pretokenizer_json(tok.pretokenizer),
         "post_processor": None,
@@ -83,6 +96,45 @@ def to_hf_dict(tok) -> dict:
             "merges": merges,
         },
     }
+
+
+def unigram_to_hf_dict(tok) -> dict:
+    """tokenizer.json of a byte-level `UnigramModel`: HF ``Unigram`` over GPT-2's byte characters, so pieces are
+    byte strings and no byte_fallback/unk is needed. HF's ids equal ours (tested on real text); HF cannot express
+    sampling with our seed, only its own ``alpha``/``nbest`` at training time."""
+    order = sorted(tok.vocab.items(), key=lambda kv: kv[1])
+    if [i for _, i in order] != list(range(len(order))):
+        raise FormatError("HF Unigram needs piece ids 0..n-1 without gaps")
+    d = to_hf_dict(tok)
+    d["model"] = {"type": "Unigram", "unk_id": None, "byte_fallback": False,
+                  "vocab": [[to_byte_level(t), tok.scores[t]] for t, _ in order]}
+    return d
+
+
+def char_bpe_to_hf_dict(tok) -> dict:
+    """tokenizer.json of a `CharBPETokenizer`: Split regex pre-tokenizer (no ByteLevel), BPE with byte fallback
+    (``<0xNN>`` tokens at ids 0..255)."""
+    vocab = {f"<0x{b:02X}>": b for b in range(256)}
+    clash = [t for t in tok.tokens if t in vocab]
+    if clash:
+        raise FormatError(f"token {clash[0]!r} looks like a byte-fallback token; cannot export to HF")
+    vocab.update(tok.tokens)
+    steps = _split_steps(tok.pretokenizer)
+    return {
+        "version": "1.0", "truncation": None, "padding": None,
+        "added_tokens": _special_added_tokens(tok.special_tokens), "normalizer": None,
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": steps} if steps else None,
+        "post_processor": None,
+        "decoder": {"type": "Sequence", "decoders": [{"type": "ByteFallback"}, {"type": "Fuse"}]},
+        "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+                  "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": True, "ignore_merges": False,
+                  "vocab": vocab, "merges": [[a, b] for a, b in tok.merges]},
+    }
+
+
+def write_hf_dict(d: dict, path) -> None:
+    """tokenizer.json content to ``path``, atomically."""
+    atomic_write_text(path, json.dumps(d, ensure_ascii=False))
 
 
 def write_hf_json(tok, path) -> None:
@@ -223,8 +275,8 @@ def _needs_pipeline(d: dict) -> str | None:
 
 
 def _special_path(d: dict, name: str = ""):
-    from ..models import metaspace_bpe
     from ..tokenizer import Tokenizer
+    from . import hf_metaspace
     from .validate import check_type, fail
 
     why = _needs_pipeline(d)
@@ -232,8 +284,8 @@ def _special_path(d: dict, name: str = ""):
         raise FormatError(why)
     model = d["model"]
     try:
-        if metaspace_bpe.is_metaspace_bpe(d):
-            tok = metaspace_bpe.from_hf_dict(d, name=name)  # Llama-style: characters, "▁", byte fallback
+        if hf_metaspace.is_metaspace_bpe(d):
+            tok = hf_metaspace.from_hf_dict(d, name=name)  # Llama-style: characters, "▁", byte fallback
             tok._hf_source = d  # the file's components, for offsets (`tokenlab.offsets`)
             return tok
         if model.get("type", "BPE") != "BPE":

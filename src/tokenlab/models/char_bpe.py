@@ -101,33 +101,10 @@ class CharBPETokenizer(ModelBase):
                 f"max_token_chars={self.max_token_chars}, specials={len(self.special_tokens)})")
 
     def to_hf_dict(self) -> dict:
-        """HF tokenizers: Split regex pre-tokenizer (no ByteLevel), BPE with byte fallback."""
-        from ..io.hf_json import to_oniguruma
+        """HF tokenizers: Split regex pre-tokenizer (no ByteLevel), BPE with byte fallback (`tokenlab.io.hf_json`)."""
+        from ..io.hf_json import char_bpe_to_hf_dict
 
-        vocab = {f"<0x{b:02X}>": b for b in range(256)}
-        clash = [t for t in self.tokens if t in vocab]
-        if clash:
-            raise FormatError(f"token {clash[0]!r} looks like a byte-fallback token; cannot export to HF")
-        vocab.update(self.tokens)
-        steps = []
-        if self.pretokenizer.split_digits:
-            steps.append({"type": "Split", "pattern": {"Regex": rf"\p{{N}}{{1,{self.pretokenizer.split_digits}}}"},
-                          "behavior": "Isolated", "invert": False})
-        if self.pretokenizer.regex_str is not None:
-            steps.append({"type": "Split", "pattern": {"Regex": to_oniguruma(self.pretokenizer.regex_str)},
-                          "behavior": "Isolated", "invert": False})
-        added = [{"id": i, "content": s, "single_word": False, "lstrip": False, "rstrip": False,
-                  "normalized": False, "special": True}
-                 for s, i in sorted(self.special_tokens.items(), key=lambda kv: kv[1])]
-        return {
-            "version": "1.0", "truncation": None, "padding": None, "added_tokens": added, "normalizer": None,
-            "pre_tokenizer": {"type": "Sequence", "pretokenizers": steps} if steps else None,
-            "post_processor": None,
-            "decoder": {"type": "Sequence", "decoders": [{"type": "ByteFallback"}, {"type": "Fuse"}]},
-            "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
-                      "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": True, "ignore_merges": False,
-                      "vocab": vocab, "merges": [[a, b] for a, b in self.merges]},
-        }
+        return char_bpe_to_hf_dict(self)
 
     def to_hf_json_str(self) -> str:
         import json
@@ -136,9 +113,9 @@ class CharBPETokenizer(ModelBase):
 
     def save_hf(self, path) -> None:
         """tokenizer.json; `save_tokenizer(tok, path, "hf")` and `tokenlab convert --format hf` call this."""
-        from ..io.atomic import atomic_write_text
+        from ..io.hf_json import write_hf_dict
 
-        atomic_write_text(path, self.to_hf_json_str())
+        write_hf_dict(self.to_hf_dict(), path)
 
     write_hf_json = save_hf
 

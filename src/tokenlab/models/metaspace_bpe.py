@@ -4,7 +4,7 @@ These files are what `transformers` converts SentencePiece BPE models into: a no
 "▁" and replaces spaces (or a ``Metaspace`` pre-tokenizer), a BPE over characters with ranked merges and
 ``byte_fallback`` (``<0xNN>`` tokens for characters outside the vocabulary), and a decoder that turns "▁"
 back into spaces and drops the first one. This module follows HF ``tokenizers``' semantics for exactly
-those pieces; anything else in the file is refused with a clear error rather than silently ignored.
+those pieces; `tokenlab.io.hf_metaspace` reads the files and refuses anything else with a clear error.
 """
 
 from __future__ import annotations
@@ -287,6 +287,10 @@ class MetaspaceBPE(ModelBase):
         return {i: t for t, i in self.token_to_id.items()}
 
     # ------------------------------------------------------------------ files
+    def to_hf_dict(self) -> dict:
+        """The tokenizer.json this model stands for (the file it was read from, else rebuilt from its fields)."""
+        return self.__dict__.get("_hf_source") or to_hf_dict(self)
+
     def to_dict(self) -> dict:
         return {"format": FORMAT, "version": 1, "name": self.name, "vocab": self.token_to_id,
                 "added_tokens": {t: list(v) for t, v in self.added_tokens.items()},
@@ -417,168 +421,23 @@ def load_metaspace_bpe(path) -> MetaspaceBPE:
     return MetaspaceBPE.load(path)
 
 
-# ---------------------------------------------------------------------- HF tokenizer.json
+# ---------------------------------------------------------------------- HF tokenizer.json (read in io/)
 def is_metaspace_bpe(d: dict) -> bool:
-    """A tokenizer.json whose BPE (or Unigram) works on characters with "▁" spaces, not GPT-2 byte symbols."""
-    model = d.get("model") or {}
-    if model.get("type") == "Unigram":
-        return True
-    if model.get("type", "BPE") != "BPE":
-        return False
-    text = repr(d.get("normalizer")) + repr(d.get("pre_tokenizer")) + repr(d.get("decoder"))
-    return bool(model.get("byte_fallback")) or "Metaspace" in text or SPACE in text
+    """A tokenizer.json this module's models read exactly (`tokenlab.io.hf_metaspace`)."""
+    from ..io.hf_metaspace import is_metaspace_bpe as check
+
+    return check(d)
 
 
-def _steps(spec, where: str) -> list[dict]:
-    if spec is None:
-        return []
-    if not isinstance(spec, dict):
-        raise FormatError(f"{where}: expected an object, got {type(spec).__name__}")
-    if spec.get("type") == "Sequence":
-        key = "normalizers" if where == "normalizer" else "pretokenizers" if where == "pre_tokenizer" else "decoders"
-        if not isinstance(spec.get(key), list):
-            raise FormatError(f"{where}.{key}: expected a list")
-        return [step for item in spec[key] for step in _steps(item, where)]
-    return [spec]
+def to_hf_dict(tok: MetaspaceBPE) -> dict:
+    """Such a tokenizer.json for the model (`tokenlab.io.hf_metaspace`)."""
+    from ..io.hf_metaspace import to_hf_dict as write
 
-
-def _string_fields(step: dict, *keys: str) -> None:
-    for key in keys:
-        value = step.get(key)
-        if isinstance(value, dict) and key == "pattern":
-            value = value.get("String", value.get("Regex"))
-        if not isinstance(value, str):
-            raise FormatError(f"normalizer {step.get('type')!r}: {key} must be a string, got {value!r}"[:160])
-
-
-def _normalizer_steps(spec) -> list[dict]:
-    out = []
-    for step in _steps(spec, "normalizer"):
-        kind = step.get("type")
-        if kind in ("Replace",):
-            _string_fields(step, "pattern", "content")
-        elif kind == "Prepend":
-            _string_fields(step, "prepend")
-        elif kind == "Precompiled" and step.get("precompiled_charsmap"):
-            _string_fields(step, "precompiled_charsmap")
-        if kind == "Replace":
-            pattern = step.get("pattern", {})
-            if "String" in pattern:
-                out.append({"type": "Replace", "pattern": pattern["String"], "content": step["content"]})
-            else:
-                out.append({"type": "ReplaceRegex", "pattern": pattern["Regex"], "content": step["content"]})
-        elif kind == "Precompiled":
-            if step.get("precompiled_charsmap"):
-                out.append({"type": "Precompiled", "precompiled_charsmap": step["precompiled_charsmap"]})
-        elif kind == "Prepend":
-            out.append({"type": "Prepend", "prepend": step["prepend"]})
-        elif kind in ("Lowercase", *_UNICODE_FORMS):
-            out.append({"type": kind})
-        else:
-            raise FormatError(f"normalizer {kind!r} is not supported")
-    return out
-
-
-def _metaspace(spec) -> dict | None:
-    steps = _steps(spec, "pre_tokenizer")
-    if not steps:
-        return None
-    whitespace_split = len(steps) == 2 and steps[0].get("type") == "WhitespaceSplit"  # T5's pipeline
-    if whitespace_split:
-        steps = steps[1:]
-    if len(steps) != 1 or steps[0].get("type") != "Metaspace":
-        raise FormatError(f"pre-tokenizer {[s.get('type') for s in _steps(spec, 'pre_tokenizer')]} is not "
-                          "supported with a Metaspace model")
-    step = steps[0]
-    scheme = step.get("prepend_scheme")
-    if scheme is None:  # files written before tokenizers 0.19
-        scheme = "always" if step.get("add_prefix_space", True) else "never"
-    if scheme not in ("always", "first", "never"):
-        raise FormatError(f"Metaspace prepend_scheme {scheme!r} is not supported")
-    if not isinstance(step.get("replacement", SPACE), str) or len(step.get("replacement", SPACE)) != 1:
-        raise FormatError(f"pre_tokenizer: Metaspace replacement must be one character, got "
-                          f"{step.get('replacement')!r}"[:160])
-    return {"replacement": step.get("replacement", SPACE), "prepend_scheme": scheme,
-            "split": bool(step.get("split", True)), "whitespace_split": whitespace_split}
-
-
-def _has_byte_decoder(spec) -> bool:
-    return any(step.get("type") == "ByteFallback" for step in _steps(spec, "decoder"))
-
-
-def _strip_mode(spec) -> str:
-    for step in _steps(spec, "decoder"):
-        kind = step.get("type")
-        if kind == "Strip" and step.get("start", 0) >= 1 and step.get("content", " ") == " ":
-            return "fused"
-        if kind == "Metaspace" and (step.get("prepend_scheme") or
-                                    ("always" if step.get("add_prefix_space", True) else "never")) != "never":
-            return "first_token"
-    return "none"
+    return write(tok)
 
 
 def from_hf_dict(d: dict, name: str = "") -> MetaspaceBPE:
-    model = d["model"]
-    if model.get("type") == "Unigram":
-        return _unigram_from_hf_dict(d, name)
-    if model.get("dropout"):
-        raise FormatError("BPE dropout in tokenizer.json is not supported (use tokenlab's bpe-dropout method)")
-    if model.get("continuing_subword_prefix") or model.get("end_of_word_suffix"):
-        raise FormatError("BPE with subword prefix/suffix is not supported")
-    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
-    if any(len(m) != 2 or not all(isinstance(x, str) for x in m) for m in merges):
-        raise FormatError("model.merges: expected 'left right' or [left, right] entries")
-    specials, added, vocab = _checked_tables(d, name)
-    for content, i in [*specials.items(), *((c, i) for c, (i, _) in added.items())]:
-        vocab.setdefault(content, i)
-    return MetaspaceBPE(vocab, merges, normalizers=_normalizer_steps(d.get("normalizer")),
-                        metaspace=_metaspace(d.get("pre_tokenizer")), byte_fallback=bool(model.get("byte_fallback")),
-                        unk_token=model.get("unk_token"), fuse_unk=bool(model.get("fuse_unk")),
-                        ignore_merges=bool(model.get("ignore_merges")), special_tokens=specials,
-                        strip_decoded=_strip_mode(d.get("decoder")), added_tokens=added,
-                        byte_decoder=_has_byte_decoder(d.get("decoder")), name=name)
+    """The model of such a tokenizer.json (`tokenlab.io.hf_metaspace`)."""
+    from ..io.hf_metaspace import from_hf_dict as read
 
-
-def _checked_tables(d: dict, name: str, vocab: dict | None = None):
-    """(specials, non-special added tokens, vocab with the added tokens) with ids checked: non-negative,
-    bounded, unique; an added token may share an id only with the vocab token of the same text."""
-    from ..io.validate import check_ids, check_specials, check_type, fail, id_limit
-
-    added_list = check_type(d.get("added_tokens") or [], list, name, "added_tokens", "a list")
-    if vocab is None:
-        raw = check_type(d["model"].get("vocab"), dict, name, "model.vocab", "an object {token: id}")
-        vocab = check_ids(raw.items(), name, "model.vocab", limit=id_limit(len(raw) + len(added_list)))
-    by_id = {i: t for t, i in vocab.items()}
-    everything: dict[str, int] = {}
-    flags: dict[str, tuple[bool, bool]] = {}
-    for n, a in enumerate(added_list):
-        check_type(a, dict, name, f"added_tokens[{n}]", "an object")
-        if a.get("content") in everything:
-            raise fail(name, "added_tokens", f"{a.get('content')!r} is listed twice")
-        everything[a.get("content")] = a.get("id")
-        flags[a.get("content")] = (bool(a.get("special", True)), bool(a.get("normalized", False)))
-    checked = check_specials(everything, name, "added_tokens", limit=id_limit(len(vocab) + len(added_list)),
-                             taken=by_id, allow_same=vocab)
-    specials = {t: i for t, i in checked.items() if flags[t][0]}
-    added = {t: (i, flags[t][1]) for t, i in checked.items() if not flags[t][0]}
-    merged = dict(vocab)
-    for content, i in checked.items():
-        merged.setdefault(content, i)
-    return specials, added, merged
-
-
-def _unigram_from_hf_dict(d: dict, name: str) -> MetaspaceUnigram:
-    model = d["model"]
-    pieces = [(str(p), float(score)) for p, score in model["vocab"]]
-    vocab = {p: i for i, (p, _) in reversed(list(enumerate(pieces)))}
-    unk_id = model.get("unk_id")
-    if unk_id is not None and (isinstance(unk_id, bool) or not isinstance(unk_id, int)
-                               or not 0 <= unk_id < len(pieces)):
-        raise FormatError(f"model.unk_id: {unk_id!r} is not the index of a piece")
-    specials, added, _ = _checked_tables(d, name, vocab=vocab)
-    return MetaspaceUnigram(vocab, dict(pieces), normalizers=_normalizer_steps(d.get("normalizer")),
-                            metaspace=_metaspace(d.get("pre_tokenizer")),
-                            byte_fallback=bool(model.get("byte_fallback")),
-                            unk_token=pieces[unk_id][0] if unk_id is not None else None, fuse_unk=True,
-                            special_tokens=specials, strip_decoded=_strip_mode(d.get("decoder")),
-                            added_tokens=added, byte_decoder=_has_byte_decoder(d.get("decoder")), name=name)
+    return read(d, name)

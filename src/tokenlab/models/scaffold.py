@@ -85,6 +85,10 @@ class ScaffoldTokenizer(WrappedBPE):
             out.extend(hit)
         return out
 
+    def to_pipeline(self):
+        """Components: the base BPE's, with scaffold-splitting BPE per pretoken as the model."""
+        return self._research_pipeline(lambda piece: self._split_scaffold(self.base._encode_piece(piece)))
+
     def __repr__(self) -> str:
         return (f"ScaffoldTokenizer(name={self.name!r}, active={self.n_active}, scaffold={len(self.scaffold)}, "
                 f"merges={len(self.merges)}, specials={len(self.special_tokens)})")

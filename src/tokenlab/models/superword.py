@@ -80,6 +80,10 @@ class SuperwordTokenizer(WrappedBPE):
             out.extend(self._encode_chunk(chunk))
         return out
 
+    def to_pipeline(self):
+        """Components: the chunker as pre-tokenizer, BPE + supermerges per chunk as the model."""
+        return self._research_pipeline(lambda chunk: self._encode_chunk(chunk.decode("utf-8")), self.chunker)
+
     def superword_ids(self) -> set[int]:
         v = self.vocab
         return {v[a + b] for a, b in self.supermerges}

@@ -17,7 +17,7 @@ import math
 import random
 import weakref
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from functools import cached_property
 
 import numpy as np
@@ -26,6 +26,7 @@ from ..encode.lattice import NEG_INF, VocabIndex, draw, nbest, sampling_table, v
 from ..encode.methods import encode_with, vocab_index
 from ..errors import FormatError, InvalidInputError
 from ..pretokenize import PreTokenizer, get_pretokenizer
+from .base import TokenizerBase
 
 FORMAT_NAME = "unigram"
 FORMAT_VERSION = 1
@@ -39,13 +40,11 @@ def quantize(score: float) -> float:
     return round(score / SCORE_QUANTUM) * SCORE_QUANTUM
 
 
-class UnigramModel:
+class UnigramModel(TokenizerBase):
     """Unigram LM over byte pieces. ``scores`` are natural-log probabilities per piece."""
 
     format_name = FORMAT_NAME
-    merges: tuple = ()  # duck-typing with Tokenizer: no merges, no merge-order options
-    ignore_merges = False
-    any_split = False
+    merges: tuple = ()  # no merges, no merge-order options
 
     def __init__(self, vocab: dict[bytes, int], scores: dict[bytes, float], pretokenizer="gpt2",
                  special_tokens: dict[str, int] | None = None, name: str = ""):
@@ -82,25 +81,12 @@ class UnigramModel:
         return table
 
     @cached_property
-    def id_to_bytes(self) -> list[bytes | None]:
-        table: list[bytes | None] = [None] * self.n_vocab
-        for t, i in self.vocab.items():
-            table[i] = t
-        for s, i in self.special_tokens.items():
-            table[i] = s.encode("utf-8")
-        return table
-
-    @cached_property
     def byte_ids(self) -> list[int]:
         return [self.vocab[bytes([b])] for b in range(256)]
 
     @property
     def index(self) -> VocabIndex:
         return vocab_index(self)
-
-    @property
-    def special_ids(self) -> set[int]:
-        return set(self.special_tokens.values())
 
     def __len__(self) -> int:
         return len(self.vocab) + len(self.special_tokens)
@@ -127,9 +113,6 @@ class UnigramModel:
 
     def encode_ordinary(self, text: str) -> list[int]:
         return encode_with(self, text, self.encode_piece, (), ())
-
-    def encode_batch(self, texts: Sequence[str], **kwargs) -> list[list[int]]:
-        return [self.encode(t, **kwargs) for t in texts]
 
     def sample(self, text: str, alpha: float = 0.1, nbest_size: int = -1, seed: int | None = None,
                rng: random.Random | None = None, allowed_special=(), disallowed_special="all") -> list[int]:
@@ -171,39 +154,6 @@ class UnigramModel:
         table = self.score_by_id
         return float(sum(table[i] for i in ids))
 
-    # ------------------------------------------------------------------ decode
-    def token_bytes(self, token_id: int) -> bytes:
-        try:
-            b = self.id_to_bytes[token_id] if token_id >= 0 else None
-        except (IndexError, TypeError):
-            b = None
-        if b is None:
-            raise InvalidInputError(f"unknown token id {token_id!r}")
-        return b
-
-    def decode_bytes(self, ids: Iterable[int]) -> bytes:
-        ids = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
-        return b"".join(self.token_bytes(i) for i in ids)
-
-    def decode(self, ids: Iterable[int], errors: str = "replace") -> str:
-        data = self.decode_bytes(ids)
-        try:
-            return data.decode("utf-8", errors=errors)
-        except UnicodeDecodeError as exc:
-            raise InvalidInputError(f"ids decode to invalid UTF-8 ({exc.reason} at byte {exc.start})") from None
-
-    def encode_full(self, text: str, pair: str | None = None, add_special_tokens: bool = True):
-        """HF-style `Encoding` with character offsets, via this model's tokenizer.json form."""
-        from ..offsets import offsets_pipeline
-
-        return offsets_pipeline(self).encode_full(text, pair, add_special_tokens)
-
-    def __call__(self, texts, text_pair=None, **kwargs):
-        """``transformers``-style batch call: padding, truncation, masks, templates (`tokenlab.batch.batch_encode`)."""
-        from ..batch import batch_encode
-
-        return batch_encode(self, texts, text_pair, **kwargs)
-
     # ------------------------------------------------------------------ files
     def to_dict(self) -> dict:
         b64 = lambda b: base64.b64encode(b).decode("ascii")
@@ -235,35 +185,20 @@ class UnigramModel:
                 raise
             raise FormatError(f"corrupt unigram file: {exc!r}") from None
 
-    def save(self, path) -> None:
-        from ..io.atomic import atomic_write_text
-
-        atomic_write_text(path, json.dumps(self.to_dict(), ensure_ascii=False))
-
     @classmethod
     def load(cls, path) -> UnigramModel:
         return load_unigram(path)
 
     def to_hf_dict(self) -> dict:
-        """tokenizer.json with a HF ``Unigram`` model over byte-level characters.
+        """tokenizer.json with a HF ``Unigram`` model over byte-level characters (`tokenlab.io.hf_json`)."""
+        from ..io.hf_json import unigram_to_hf_dict
 
-        The pre-tokenizer maps bytes to GPT-2's printable alphabet, so pieces are byte strings
-        and no byte_fallback/unk is needed. HF's ids equal ours (tested on real text); HF cannot
-        express sampling with our seed, only its own ``alpha``/``nbest`` at training time."""
-        from ..io.hf_json import to_byte_level, to_hf_dict
-
-        order = sorted(self.vocab.items(), key=lambda kv: kv[1])
-        if [i for _, i in order] != list(range(len(order))):
-            raise FormatError("HF Unigram needs piece ids 0..n-1 without gaps")
-        d = to_hf_dict(self)
-        d["model"] = {"type": "Unigram", "unk_id": None, "byte_fallback": False,
-                      "vocab": [[to_byte_level(t), self.scores[t]] for t, _ in order]}
-        return d
+        return unigram_to_hf_dict(self)
 
     def save_hf(self, path) -> None:
-        from ..io.atomic import atomic_write_text
+        from ..io.hf_json import write_hf_dict
 
-        atomic_write_text(path, json.dumps(self.to_hf_dict(), ensure_ascii=False))
+        write_hf_dict(self.to_hf_dict(), path)
 
 
 def _number(value, kind, name: str):

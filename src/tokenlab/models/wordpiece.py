@@ -87,25 +87,11 @@ class WordPieceTokenizer(ModelBase):
 
     @classmethod
     def from_vocab_txt(cls, path, **kwargs) -> WordPieceTokenizer:
-        """A BERT vocab.txt: one token per line, id = line number."""
-        try:
-            lines = Path(path).read_text(encoding="utf-8").split("\n")
-        except FileNotFoundError:
-            raise FormatError(f"{path}: no such file") from None
-        except UnicodeDecodeError as exc:
-            raise FormatError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
-        if lines and lines[-1] == "":
-            lines.pop()
-        vocab: dict[str, int] = {}
-        for i, line in enumerate(lines):
-            tok = line.rstrip("\r")
-            if tok in vocab:  # HF keeps the last line, BERT's reference the last too: refuse rather than guess
-                raise FormatError(f"{path}: line {i + 1}: token {tok!r} is also on line {vocab[tok] + 1}")
-            vocab[tok] = i
-        if not vocab:
-            raise FormatError(f"{path}: empty vocabulary")
+        """A BERT vocab.txt: one token per line, id = line number (`tokenlab.io.wordpiece_vocab`)."""
+        from ..io.wordpiece_vocab import read_vocab_txt
+
         kwargs.setdefault("name", str(path))
-        return cls(vocab, **kwargs)
+        return cls(read_vocab_txt(path), **kwargs)
 
     def _encode_word(self, word: str) -> tuple[int, ...]:
         if len(word) > self.max_input_chars_per_word:

@@ -71,6 +71,10 @@ class PipelineTokenizer(ModelBase):
     def pretokenizer(self) -> _PipelineSplitter:
         return _PipelineSplitter(self)
 
+    def to_pipeline(self) -> PipelineTokenizer:
+        """Itself: its components are already the pipeline's."""
+        return self
+
     # ------------------------------------------------------------------ HF-style encode
     def _pre_tokenized(self, text: str, enabled: frozenset[str] | None):
         if not isinstance(text, str):

@@ -18,6 +18,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..base import TokenizerBase
 from ..errors import FormatError, InvalidInputError
 from ..pretokenize import PreTokenizer, get_pretokenizer
 from ..specials import split_special
@@ -61,12 +62,10 @@ def huffman_codes(weights: dict[bytes, int], k: int) -> dict[bytes, tuple[int, .
     return codes
 
 
-class HuffmanWordTokenizer:
+class HuffmanWordTokenizer(TokenizerBase):
     """Whole pretokens -> Huffman codes (see module doc)."""
 
     format_name = FORMAT
-    ignore_merges = False
-    any_split = False
 
     def __init__(self, codes: dict[bytes, tuple[int, ...]], n_symbols: int, pretokenizer="gpt2",
                  special_tokens: dict[str, int] | None = None, name: str = ""):
@@ -96,9 +95,6 @@ class HuffmanWordTokenizer:
         return out
 
     merges: list = []  # no merges: `tokenlab info` reads this
-
-    def __len__(self) -> int:
-        return self.n_vocab
 
     @property
     def n_active(self) -> int:
@@ -159,9 +155,6 @@ class HuffmanWordTokenizer:
             raise InvalidInputError("the ids end inside a word code")
         return bytes(out)
 
-    def decode(self, ids: Iterable[int], errors: str = "replace") -> str:
-        return self.decode_bytes(ids).decode("utf-8", errors)
-
     # ---------------------------------------------------------------- files
     def to_dict(self) -> dict:
         return {"format": FORMAT, "name": self.name, "n_symbols": self.n_symbols,
@@ -178,11 +171,6 @@ class HuffmanWordTokenizer:
                        {str(k): int(v) for k, v in d.get("special_tokens", {}).items()}, d.get("name", ""))
         except (KeyError, TypeError, ValueError) as exc:
             raise FormatError(f"corrupt {FORMAT} file: {exc}") from None
-
-    def save(self, path) -> None:
-        from ..io.atomic import atomic_write_text
-
-        atomic_write_text(path, json.dumps(self.to_dict()))
 
 
 def load_huffman(path) -> HuffmanWordTokenizer:

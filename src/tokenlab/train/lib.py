@@ -23,6 +23,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..base import TokenizerBase
 from ..errors import FormatError, InvalidInputError
 from ..specials import split_special
 
@@ -199,13 +200,11 @@ class LiBReader:
             self.lexicon = keep + tail[:max(0, self.capacity // 10)]
 
 
-class LiBTokenizer:
+class LiBTokenizer(TokenizerBase):
     """Units by rank; the whole text (no pre-tokenizer) is cut greedily: ``match="longest"`` takes the longest
     unit at each position (the LiB reader's segmentation), ``"rank"`` the best-ranked (the first version's)."""
 
     format_name = FORMAT
-    ignore_merges = False
-    any_split = False
     merges: list = []
 
     def __init__(self, units: list[str], max_len: int = 12, special_tokens: dict[str, int] | None = None,
@@ -231,9 +230,6 @@ class LiBTokenizer:
     @property
     def n_vocab(self) -> int:
         return max([255 + len(self.units), *self.special_tokens.values()]) + 1
-
-    def __len__(self) -> int:
-        return self.n_vocab
 
     def __repr__(self) -> str:
         return f"LiBTokenizer({len(self.units)} units)"
@@ -268,9 +264,6 @@ class LiBTokenizer:
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
         return b"".join(self.token_bytes(i) for i in ids)
 
-    def decode(self, ids: Iterable[int], errors: str = "replace") -> str:
-        return self.decode_bytes(ids).decode("utf-8", errors)
-
     def to_dict(self) -> dict:
         return {"format": FORMAT, "name": self.name, "max_len": self.max_len, "units": self.units,
                 "special_tokens": self.special_tokens, "match": self.match}
@@ -285,11 +278,6 @@ class LiBTokenizer:
                        str(d.get("match", "rank")))  # files of the first version have no "match": rank
         except (KeyError, TypeError, ValueError) as exc:
             raise FormatError(f"corrupt {FORMAT} file: {exc}") from None
-
-    def save(self, path) -> None:
-        from ..io.atomic import atomic_write_text
-
-        atomic_write_text(path, json.dumps(self.to_dict(), ensure_ascii=False))
 
 
 def load_lib(path) -> LiBTokenizer:
