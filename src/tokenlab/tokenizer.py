@@ -274,10 +274,8 @@ class Tokenizer(TokenizerBase):
     def __getstate__(self):
         # the compiled tables hold locks and are cheap to rebuild: pickles (e.g. to worker processes) skip them
         self.vocab, self.merges  # noqa: B018 - a tokenizer over a compiled vocabulary materialises them
-        state = self.__dict__.copy()
-        state.pop("_fast", None)
+        state = super().__getstate__()
         state.pop("_compiled", None)
-        state.pop("_components", None)
         return state
 
     def __len__(self) -> int:
