@@ -16,5 +16,7 @@ setup(
     ext_modules=[
         Extension("tokenlab.kernels._bpe", ["src/tokenlab/kernels/_bpe.c"], extra_compile_args=flags,
                   optional=True),
+        Extension("tokenlab.kernels._sp", ["src/tokenlab/kernels/_sp.c"], extra_compile_args=flags,
+                  optional=True),
     ]
 )
