@@ -22,15 +22,22 @@
 
 #define SCORE_RESET 100000.0
 #define CACHE_MAX_ENTRIES (1u << 18)
-#define CACHE_SLOTS (1u << 19)
 #define CACHE_MAX_WORD 256
 
 typedef struct { uint32_t off, len; int32_t id; float score; } Piece;
 typedef struct { uint8_t *p; size_t n, cap; } Bytes;
 typedef struct { int32_t *p; size_t n, cap; } Ints;
-typedef struct { uint64_t hash; uint32_t key_off, key_len, ids_off, n_ids; } CacheEntry;
+/* a cached word: its ids; for Unigram also the scores of its path's nodes, the range of its path scores
+ * (lo, hi, relative to the word start) and whether every choice on the path wins by a safe margin */
+typedef struct {
+    uint64_t hash;
+    uint32_t key_off, key_len, ids_off, n_ids, sc_off, n_sc;
+    float lo, hi;
+    int safe;
+} CacheEntry;
 /* a join candidate; key = (score order, left): the smallest key is the highest score, then the leftmost */
 typedef struct { uint64_t key; int32_t right, size; uint32_t joined, pad; } Cand;
+typedef struct { uint32_t tag, idx; } Slot;  /* word cache index: hash tag, entry + 1 (0 = empty) */
 typedef struct { uint64_t key; uint32_t joined, pad; } PairSlot;
 
 static int reserve(void **p, size_t *cap, size_t need, size_t item) {
@@ -86,15 +93,23 @@ typedef struct {
     Piece *user;            /* user-defined pieces, longest first */
     uint32_t n_user;
     uint8_t user_first[256];
+    uint8_t plain[256];
+    int32_t *cp_base;       /* the same when an ASCII byte follows (CP_ANY if a key goes on with one) */
+    int32_t *cp_unit;       /* with a map: CP_SAME, CP_ANY or the replacement of each code point below U+10000 */     /* bytes the normalizer copies as they are: no space, no user piece or map key starts */
     uint32_t *units;        /* character map: darts-clone units and NUL-terminated replacements */
     Py_ssize_t n_units;
     uint8_t *strings;
     Py_ssize_t n_strings;
-    CacheEntry *cache;      /* BPE word cache */
+    CacheEntry *cache;      /* word cache: entries in insertion order, indexed by cslots */
+    size_t cache_cap;
+    Slot *cslots;
+    uint32_t cslot_mask;
     uint32_t cache_n;
     Bytes cache_keys;
     Ints cache_ids;
-    long long hits, misses;
+    float *cache_sc;        /* Unigram: node scores of cached paths */
+    size_t cache_sc_n, cache_sc_cap;
+    long long hits, misses, exact;
 } SPModel;
 
 /* ------------------------------------------------------------------ tables */
@@ -272,6 +287,71 @@ static size_t charsmap_match(const SPModel *m, const uint8_t *s, size_t pos, siz
     return best;
 }
 
+#define CP_SAME (-1)  /* cp_unit: the character stays */
+#define CP_ANY (-2)   /* cp_unit: a key continues past the character: walk the map */
+
+static inline uint32_t bmp_code_point(const uint8_t *c, size_t k) {
+    return k == 1 ? c[0] : k == 2 ? (uint32_t)(c[0] & 0x1F) << 6 | (c[1] & 0x3F)
+         : k == 3 ? (uint32_t)(c[0] & 0x0F) << 12 | (uint32_t)(c[1] & 0x3F) << 6 | (c[2] & 0x3F) : 0x10000;
+}
+
+/* cp_unit of one code point: walk its UTF-8 bytes; no key starts with them -> CP_SAME; a key ends there and
+ * none goes on -> its replacement's offset; no key ends there and none goes on -> CP_SAME; else CP_ANY */
+static int32_t code_point_unit(const SPModel *m, uint32_t cp, int32_t *base) {
+    uint8_t u[3];
+    size_t len = cp < 0x80 ? 1 : cp < 0x800 ? 2 : 3;
+    if (len == 1) u[0] = (uint8_t)cp;
+    else if (len == 2) u[0] = (uint8_t)(0xC0 | cp >> 6), u[1] = (uint8_t)(0x80 | (cp & 0x3F));
+    else u[0] = (uint8_t)(0xE0 | cp >> 12), u[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F)),
+         u[2] = (uint8_t)(0x80 | (cp & 0x3F));
+    const uint32_t *units = m->units;
+    uint64_t size = (uint64_t)m->n_units;
+    uint32_t unit = units[0];
+    uint64_t node = (uint64_t)(unit >> 10) << ((unit & (1u << 9)) >> 6);
+    int32_t value = CP_SAME;
+    *base = CP_ANY;
+    for (size_t i = 0; i < len; i++) {
+        node ^= u[i];
+        if (node >= size) return *base = CP_SAME;
+        unit = units[node];
+        if ((unit & ((1u << 31) | 0xFFu)) != u[i]) return *base = CP_SAME;
+        node ^= (uint64_t)(unit >> 10) << ((unit & (1u << 9)) >> 6);
+        if ((unit >> 8) & 1) {
+            if (node >= size) return CP_ANY;
+            if (i + 1 < len) return CP_ANY;  /* a key ends inside the character: leave it to the walk */
+            value = (int32_t)(units[node] & ((1u << 31) - 1));
+            if (value >= m->n_strings) return CP_ANY;
+        }
+    }
+    int32_t result = value;
+    *base = value;
+    for (uint32_t label = 1; label < 256; label++) {
+        uint64_t child = node ^ label;
+        if (child < size && (units[child] & ((1u << 31) | 0xFFu)) == label) {
+            result = CP_ANY;
+            if (label < 0x80) *base = CP_ANY;  /* keys go on with an ASCII byte too */
+        }
+    }
+    return result;
+}
+
+/* the replacement of the character (code point cp, k bytes) at s[pos]: CP_SAME, a string offset, or CP_ANY
+ * (walk the map); a key that goes on past it only with non-ASCII bytes cannot when an ASCII byte follows */
+static inline int32_t char_unit(const SPModel *m, const uint8_t *s, size_t pos, size_t n, size_t k, uint32_t cp) {
+    if (cp >= 0x10000) return CP_ANY;
+    int32_t v = m->cp_unit[cp];
+    if (v == CP_ANY && m->cp_base[cp] != CP_ANY && (pos + k >= n || s[pos + k] < 0x80)) v = m->cp_base[cp];
+    return v;
+}
+
+/* whether some key of the character map starts with byte c (its first transition exists) */
+static int starts_key(const SPModel *m, uint8_t c) {
+    uint32_t unit = m->units[0];
+    uint64_t node = ((uint64_t)(unit >> 10) << ((unit & (1u << 9)) >> 6)) ^ c;
+    if (node >= (uint64_t)m->n_units) return 0;
+    return (m->units[node] & ((1u << 31) | 0xFFu)) == c;
+}
+
 /* ------------------------------------------------------------------ normalizer */
 static int append_unit(const SPModel *m, Bytes *out, const uint8_t *u, size_t len) {
     if (BYTES_RESERVE(out, 3 * len)) return -1;
@@ -292,10 +372,21 @@ static int normalize(const SPModel *m, const uint8_t *s, size_t n, Bytes *out) {
     int leading = m->remove_extra, prev_space = m->remove_extra, any = 0;
     size_t pos = 0;
     while (pos < n) {
-        if (!m->units && s[pos] != ' ' && !m->user_first[s[pos]]) {
-            /* identity map: a run of characters that are neither spaces nor user-defined starts is copied */
-            size_t end = pos + 1;
-            while (end < n && s[end] != ' ' && !m->user_first[s[end]]) end++;
+        size_t end = pos;
+        for (;;) {  /* a run of characters the map leaves alone, neither spaces nor user-defined starts */
+            if (end >= n) break;
+            uint8_t c = s[end];
+            if (m->plain[c]) {
+                end++;
+            } else if (m->cp_unit && c != ' ' && !m->user_first[c]) {
+                size_t k = utf8_len(s, end, n);
+                if (char_unit(m, s, end, n, k, bmp_code_point(s + end, k)) != CP_SAME) break;
+                end += k;
+            } else {
+                break;
+            }
+        }
+        if (end > pos) {
             while (end < n && (s[end] & 0xC0) == 0x80) end++;
             leading = 0;
             if (!any) {
@@ -311,6 +402,27 @@ static int normalize(const SPModel *m, const uint8_t *s, size_t n, Bytes *out) {
         }
         const uint8_t *u = s + pos;
         size_t len = user_match(m, s, pos, n), consumed = len;
+        if (!len && m->cp_unit) {  /* a character whose replacement does not depend on what follows */
+            size_t k = utf8_len(s, pos, n);
+            int32_t v = char_unit(m, s, pos, n, k, bmp_code_point(s + pos, k));
+            if (v == CP_SAME) {
+                consumed = len = k;
+            } else if (v >= 0) {
+                consumed = k;
+                u = m->strings + v;
+                len = strlen((const char *)u);
+                if (!len) {  /* the character is dropped: as an empty unit */
+                    pos += consumed;
+                    if (leading) leading = 0;
+                    if (!any) {
+                        any = 1;
+                        if (m->add_dummy && !m->suffix && append_unit(m, out, (const uint8_t *)" ", 1)) return -1;
+                    }
+                    if (!m->remove_extra) prev_space = 0;
+                    continue;
+                }
+            }
+        }
         if (!len && m->units) {
             uint32_t value = 0;
             consumed = charsmap_match(m, s, pos, n, &value);
@@ -544,53 +656,71 @@ emit:
 }
 
 static void cache_clear(SPModel *m) {
-    if (m->cache) memset(m->cache, 0, CACHE_SLOTS * sizeof(CacheEntry));
+    if (m->cslots) memset(m->cslots, 0, ((size_t)m->cslot_mask + 1) * sizeof(Slot));
     m->cache_n = 0;
     m->cache_keys.n = 0;
     m->cache_ids.n = 0;
+    m->cache_sc_n = 0;
 }
 
-/* append the ids of one word, through the cache; an unknown id right after another is dropped */
-static int bpe_cached(SPModel *m, Scratch *sc, Ints *tmp, const uint8_t *w, size_t n, Ints *out) {
-    CacheEntry *e = NULL;
-    uint64_t h = 0;
-    const int32_t *ids;
-    size_t n_ids;
-    if (n <= CACHE_MAX_WORD && m->cache) {
-        h = hash_bytes(w, n) | 1;
-        for (uint32_t i = (uint32_t)(h >> 20) & (CACHE_SLOTS - 1);; i = (i + 1) & (CACHE_SLOTS - 1)) {
-            e = &m->cache[i];
-            if (!e->hash) break;
-            if (e->hash == h && e->key_len == n && memcmp(m->cache_keys.p + e->key_off, w, n) == 0) {
-                m->hits++;
-                ids = m->cache_ids.p + e->ids_off;
-                n_ids = e->n_ids;
-                goto copy;
-            }
+/* the cached entry of word w (hash h), or NULL with *slot where a new one would go */
+static CacheEntry *cache_lookup(SPModel *m, const uint8_t *w, size_t n, uint64_t h, Slot **slot) {
+    uint32_t tag = (uint32_t)(h >> 32) | 1;
+    for (uint32_t i = (uint32_t)h & m->cslot_mask;; i = (i + 1) & m->cslot_mask) {
+        Slot *sl = &m->cslots[i];
+        if (!sl->idx) {
+            *slot = sl;
+            return NULL;
+        }
+        if (sl->tag == tag) {
+            CacheEntry *e = &m->cache[sl->idx - 1];
+            if (e->key_len == n && memcmp(m->cache_keys.p + e->key_off, w, n) == 0) return e;
         }
     }
-    m->misses++;
-    tmp->n = 0;
-    if (bpe_word(m, sc, w, n, tmp)) return -1;
-    ids = tmp->p;
-    n_ids = tmp->n;
-    if (e) {
-        if (m->cache_n >= CACHE_MAX_ENTRIES) {
-            cache_clear(m);
-        } else if (!BYTES_RESERVE(&m->cache_keys, n) && !INTS_RESERVE(&m->cache_ids, n_ids)) {
-            e->hash = h;
-            e->key_off = (uint32_t)m->cache_keys.n;
-            e->key_len = (uint32_t)n;
-            e->ids_off = (uint32_t)m->cache_ids.n;
-            e->n_ids = (uint32_t)n_ids;
-            memcpy(m->cache_keys.p + m->cache_keys.n, w, n);
-            m->cache_keys.n += n;
-            if (n_ids) memcpy(m->cache_ids.p + m->cache_ids.n, ids, n_ids * sizeof(int32_t));
-            m->cache_ids.n += n_ids;
-            m->cache_n++;
-        }
+}
+
+/* a new entry for word w with room for n_ids ids (the index grows at half load); NULL if the cache was
+ * full (it is emptied) or memory ran out (the word is then just not cached) */
+static CacheEntry *cache_new(SPModel *m, const uint8_t *w, size_t n, uint64_t h, Slot *slot, size_t n_ids) {
+    if (m->cache_n >= CACHE_MAX_ENTRIES) {
+        cache_clear(m);
+        return NULL;
     }
-copy:
+    if (reserve((void **)&m->cache, &m->cache_cap, (size_t)m->cache_n + 1, sizeof(CacheEntry)) ||
+        BYTES_RESERVE(&m->cache_keys, n) || INTS_RESERVE(&m->cache_ids, n_ids))
+        return NULL;
+    if (((size_t)m->cache_n + 1) * 2 > (size_t)m->cslot_mask + 1) {
+        uint32_t mask = 2 * (m->cslot_mask + 1) - 1;
+        Slot *slots = calloc((size_t)mask + 1, sizeof(Slot));
+        if (!slots) return NULL;
+        for (uint32_t k = 0; k < m->cache_n; k++) {
+            uint64_t hk = m->cache[k].hash;
+            uint32_t i = (uint32_t)hk & mask;
+            while (slots[i].idx) i = (i + 1) & mask;
+            slots[i].tag = (uint32_t)(hk >> 32) | 1;
+            slots[i].idx = k + 1;
+        }
+        free(m->cslots);
+        m->cslots = slots;
+        m->cslot_mask = mask;
+        uint32_t i = (uint32_t)h & mask;
+        while (slots[i].idx) i = (i + 1) & mask;
+        slot = &slots[i];
+    }
+    CacheEntry *e = &m->cache[m->cache_n++];
+    slot->tag = (uint32_t)(h >> 32) | 1;
+    slot->idx = m->cache_n;
+    memset(e, 0, sizeof(*e));
+    e->hash = h;
+    e->key_off = (uint32_t)m->cache_keys.n;
+    e->key_len = (uint32_t)n;
+    memcpy(m->cache_keys.p + m->cache_keys.n, w, n);
+    m->cache_keys.n += n;
+    e->ids_off = (uint32_t)m->cache_ids.n;
+    return e;
+}
+
+static int append_ids(const SPModel *m, const int32_t *ids, size_t n_ids, Ints *out) {
     if (n_ids && !m->byte_fallback && ids[0] == m->unk_id && out->n && out->p[out->n - 1] == m->unk_id) {
         ids++;
         n_ids--;
@@ -599,6 +729,33 @@ copy:
     if (n_ids) memcpy(out->p + out->n, ids, n_ids * sizeof(int32_t));
     out->n += n_ids;
     return 0;
+}
+
+/* append the ids of one word, through the cache; an unknown id right after another is dropped */
+static int bpe_cached(SPModel *m, Scratch *sc, Ints *tmp, const uint8_t *w, size_t n, Ints *out) {
+    Slot *slot = NULL;
+    uint64_t h = 0;
+    int cacheable = n <= CACHE_MAX_WORD && m->cslots;
+    if (cacheable) {
+        h = hash_bytes(w, n);
+        CacheEntry *e = cache_lookup(m, w, n, h, &slot);
+        if (e) {
+            m->hits++;
+            return append_ids(m, m->cache_ids.p + e->ids_off, e->n_ids, out);
+        }
+    }
+    m->misses++;
+    tmp->n = 0;
+    if (bpe_word(m, sc, w, n, tmp)) return -1;
+    if (cacheable) {
+        CacheEntry *e = cache_new(m, w, n, h, slot, tmp->n);
+        if (e) {
+            e->n_ids = (uint32_t)tmp->n;
+            if (tmp->n) memcpy(m->cache_ids.p + m->cache_ids.n, tmp->p, tmp->n * sizeof(int32_t));
+            m->cache_ids.n += tmp->n;
+        }
+    }
+    return append_ids(m, tmp->p, tmp->n, out);
 }
 
 static int bpe_text(SPModel *m, const uint8_t *t, size_t n, Ints *out) {
@@ -624,13 +781,17 @@ static int bpe_text(SPModel *m, const uint8_t *t, size_t n, Ints *out) {
 /* ------------------------------------------------------------------ Unigram */
 static inline float f32_add(double a, double b) { return (float)(a + b); }
 
-static int unigram_text(const SPModel *m, const uint8_t *t, size_t n, Ints *out) {
+/* The exact lattice of sentencepiece's EncodeOptimized over t (a whole text, or a word whose start holds the
+ * path score *here: word starts are node boundaries, so a word run alone from there is the whole-text run);
+ * *here becomes the path score at the end. */
+static int unigram_text(const SPModel *m, const uint8_t *t, size_t n, Ints *out, float *here_io) {
     float *best = malloc((n + 1) * sizeof(float));
     int32_t *start = malloc((n + 1) * sizeof(int32_t)), *pid = malloc((n + 1) * sizeof(int32_t));
     int rc = -1;
     if (!best || !start || !pid) goto done;
     for (size_t k = 0; k <= n; k++) start[k] = -1, best[k] = 0.0f;
     start[0] = 0;
+    best[0] = *here_io;
     size_t frontier = 0;
     for (size_t i = 0; i < n; i++) {
         if ((t[i] & 0xC0) == 0x80) continue;
@@ -676,6 +837,7 @@ static int unigram_text(const SPModel *m, const uint8_t *t, size_t n, Ints *out)
             }
         }
     }
+    *here_io = best[n];
     /* backtrack: reuse best[] as scratch for the path's ends */
     size_t n_nodes = 0;
     int32_t *ends = (int32_t *)best;
@@ -695,11 +857,183 @@ done:
     return rc;
 }
 
+/* One word's best path in double precision from 0, with the margin by which each choice on the path wins.
+ * If every margin exceeds what float32 rounding can move a path score within the word (each addition rounds
+ * by at most 2^-7 while |scores| < 2^17), the float32 run picks this path whatever the score at the word
+ * start, and its scores along the path are the float32 sums of the node scores: the word can be cached. */
+static int unigram_word_double(const SPModel *m, const uint8_t *t, size_t n, Ints *ids, float **sc,
+                               size_t *n_sc, float *lo, float *hi, int *safe) {
+    double *best = malloc((n + 1) * sizeof(double)), *second = malloc((n + 1) * sizeof(double));
+    int32_t *start = malloc((n + 1) * sizeof(int32_t)), *pid = malloc((n + 1) * sizeof(int32_t));
+    float *scores = NULL, *node_score = malloc((n + 1) * sizeof(float));
+    int rc = -1;
+    if (!best || !second || !start || !pid || !node_score) goto done;
+    for (size_t k = 0; k <= n; k++) start[k] = -1, best[k] = 0.0, second[k] = -INFINITY;
+    start[0] = 0;
+    size_t chars = 0;
+    double vlo = 0.0, vhi = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        if ((t[i] & 0xC0) == 0x80) continue;
+        chars++;
+        double here = best[i];
+        if (here < vlo) vlo = here;
+        if (here > vhi) vhi = here;
+        size_t clen = utf8_len(t, i, n);
+        int has_single = 0;
+        int32_t node = 0;
+        for (size_t p = i; p < n; p++) {
+            node = trie_child(m, node, t[p]);
+            if (node < 0) break;
+            int32_t pi = m->node_piece[node];
+            if (pi < 0) continue;
+            size_t j = p + 1;
+            if (j == i + clen) has_single = 1;
+            double total = (double)m->pieces[pi].score + here;
+            if (start[j] != -1) {
+                if (total <= best[j]) {
+                    if (total > second[j]) second[j] = total;
+                    continue;
+                }
+                if (best[j] > second[j]) second[j] = best[j];
+            }
+            best[j] = total;
+            start[j] = (int32_t)i;
+            pid[j] = m->pieces[pi].id;
+            node_score[j] = m->pieces[pi].score;
+        }
+        if (!has_single) {
+            size_t j = i + clen;
+            double total = (double)m->unk_score + here;
+            if (start[j] == -1 || total > best[j]) {
+                if (start[j] != -1 && best[j] > second[j]) second[j] = best[j];
+                best[j] = total;
+                start[j] = (int32_t)i;
+                pid[j] = -1;
+            } else if (total > second[j]) {
+                second[j] = total;
+            }
+        }
+    }
+    if (best[n] < vlo) vlo = best[n];
+    if (best[n] > vhi) vhi = best[n];
+    /* both paths have at most `chars` nodes, each addition rounds by at most 2^-8 below 2^17: twice that */
+    double need = (double)(chars + 2) / 64.0;
+    size_t n_nodes = 0;
+    int ok = 1;
+    for (size_t j = n; j > 0; j = (size_t)start[j]) {
+        if (!(best[j] - second[j] > need)) ok = 0;
+        n_nodes++;
+    }
+    scores = malloc((n_nodes + 1) * sizeof(float));
+    int32_t *ends = malloc((n_nodes + 1) * sizeof(int32_t));
+    if (!scores || !ends) {
+        free(ends);
+        goto done;
+    }
+    size_t k = n_nodes;
+    for (size_t j = n; j > 0; j = (size_t)start[j]) ends[--k] = (int32_t)j;
+    for (k = 0; k < n_nodes; k++) {
+        size_t j = (size_t)ends[k];
+        if (pid[j] >= 0) {
+            if (INTS_RESERVE(ids, 1)) {
+                free(ends);
+                goto done;
+            }
+            ids->p[ids->n++] = pid[j];
+            scores[k] = node_score[j];
+        } else {
+            if (emit_unknown(m, t + start[j], j - (size_t)start[j], ids)) {
+                free(ends);
+                goto done;
+            }
+            scores[k] = m->unk_score;
+        }
+    }
+    free(ends);
+    *sc = scores;
+    scores = NULL;
+    *n_sc = n_nodes;
+    *lo = (float)vlo;
+    *hi = (float)vhi;
+    *safe = ok;
+    rc = 0;
+done:
+    free(best); free(second); free(start); free(pid); free(scores); free(node_score);
+    return rc;
+}
+
+/* one word of a Unigram text whose start holds the float32 path score *here */
+static int unigram_cached(SPModel *m, Ints *tmp, const uint8_t *w, size_t n, float *here, Ints *out) {
+    CacheEntry *e = NULL;
+    if (n <= CACHE_MAX_WORD && m->cslots) {
+        uint64_t h = hash_bytes(w, n);
+        Slot *slot;
+        e = cache_lookup(m, w, n, h, &slot);
+        if (e) {
+            m->hits++;
+        } else {
+            /* a miss: work the word out in double precision and keep it */
+            m->misses++;
+            tmp->n = 0;
+            float *sc = NULL, lo, hi;
+            size_t n_sc;
+            int safe;
+            if (unigram_word_double(m, w, n, tmp, &sc, &n_sc, &lo, &hi, &safe)) return -1;
+            e = cache_new(m, w, n, h, slot, tmp->n);
+            if (e && reserve((void **)&m->cache_sc, &m->cache_sc_cap, m->cache_sc_n + n_sc, sizeof(float))) {
+                e->safe = 0;
+            } else if (e) {
+                e->n_ids = (uint32_t)tmp->n;
+                if (tmp->n) memcpy(m->cache_ids.p + m->cache_ids.n, tmp->p, tmp->n * sizeof(int32_t));
+                m->cache_ids.n += tmp->n;
+                e->sc_off = (uint32_t)m->cache_sc_n;
+                e->n_sc = (uint32_t)n_sc;
+                memcpy(m->cache_sc + m->cache_sc_n, sc, n_sc * sizeof(float));
+                m->cache_sc_n += n_sc;
+                e->lo = lo;
+                e->hi = hi;
+                e->safe = safe;
+            }
+            free(sc);
+        }
+    }
+    /* the cached path holds if its choices are safe and no path score in the word can pass +-100000
+     * (sentencepiece re-bases there, which rounds differently): then replay the float32 sums along it */
+    if (e && e->safe && (double)*here + e->lo > -SCORE_RESET + 1.0 && (double)*here + e->hi < SCORE_RESET - 1.0) {
+        float p = *here;
+        const float *sc = m->cache_sc + e->sc_off;
+        for (uint32_t k = 0; k < e->n_sc; k++) p = (float)((double)sc[k] + (double)p);
+        *here = p;
+        return append_ids(m, m->cache_ids.p + e->ids_off, e->n_ids, out);
+    }
+    m->exact++;
+    tmp->n = 0;
+    if (unigram_text(m, w, n, tmp, here)) return -1;
+    return append_ids(m, tmp->p, tmp->n, out);
+}
+
+static int unigram_words(SPModel *m, const uint8_t *t, size_t n, Ints *out) {
+    float here = 0.0f;
+    if (!m->cache_words) return unigram_text(m, t, n, out, &here);
+    Ints tmp = {0};
+    int rc = 0;
+    for (size_t pos = 0; pos < n && !rc;) {
+        size_t end = pos;
+        while (is_mark(t, end, n)) end += 3;
+        while (end < n && !is_mark(t, end, n)) end += utf8_len(t, end, n);
+        rc = unigram_cached(m, &tmp, t + pos, end - pos, &here, out);
+        pos = end;
+    }
+    free(tmp.p);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ Python */
 static void SPModel_dealloc(SPModel *m) {
     free(m->blob); free(m->pieces); free(m->slots); free(m->tkeys); free(m->tchild); free(m->node_piece);
     free(m->pairs); free(m->bmp_code); free(m->ckeys); free(m->cvals);
-    free(m->user); free(m->units); free(m->strings); free(m->cache); free(m->cache_keys.p); free(m->cache_ids.p);
+    free(m->user); free(m->units); free(m->strings); free(m->cache); free(m->cslots); free(m->cp_unit); free(m->cp_base); free(m->cache_keys.p); free(m->cache_ids.p);
+    free(m->cache_sc);
     Py_TYPE(m)->tp_free((PyObject *)m);
 }
 
@@ -813,8 +1147,34 @@ static int SPModel_init(SPModel *m, PyObject *args, PyObject *kw) {
         memcpy(m->strings, c + 4 + trie_size, (size_t)m->n_strings);
         m->strings[m->n_strings] = 0;
     }
+    for (int b = 0; b < 256; b++) {
+        /* without a map every byte but a space or a user piece's start; with one, ASCII bytes no key starts with */
+        uint8_t one = (uint8_t)b;
+        uint32_t value;
+        int plain = b != ' ' && !m->user_first[b];
+        if (m->units) plain = plain && b < 0x80 && charsmap_match(m, &one, 0, 1, &value) == 0 && !starts_key(m, one);
+        m->plain[b] = (uint8_t)plain;
+    }
+    if (m->units) {
+        m->cp_unit = malloc(0x10000 * sizeof(int32_t));
+        m->cp_base = malloc(0x10000 * sizeof(int32_t));
+        if (!m->cp_unit || !m->cp_base) {
+            PyErr_NoMemory();
+            goto out;
+        }
+        for (uint32_t cp = 0; cp < 0x10000; cp++) {
+            m->cp_base[cp] = CP_ANY;
+            m->cp_unit[cp] = (cp >= 0xD800 && cp < 0xE000) ? CP_ANY : code_point_unit(m, cp, &m->cp_base[cp]);
+        }
+    }
     if (m->unigram) {
-        if (trie_build(m)) {
+        /* the word cache's rounding bound assumes path scores below 2^17 near a word: refuse huge scores */
+        if (fabsf(m->unk_score) > 1000.0f) m->cache_words = 0;
+        for (uint32_t i = 0; i < m->n_pieces; i++)
+            if (!(fabsf(m->pieces[i].score) <= 1000.0f)) m->cache_words = 0;
+        m->cslot_mask = 4095;
+        m->cslots = m->cache_words ? calloc(4096, sizeof(Slot)) : NULL;
+        if (trie_build(m) || (m->cache_words && !m->cslots)) {
             PyErr_NoMemory();
             goto out;
         }
@@ -823,8 +1183,9 @@ static int SPModel_init(SPModel *m, PyObject *args, PyObject *kw) {
             PyErr_NoMemory();
             goto out;
         }
-        m->cache = m->cache_words ? calloc(CACHE_SLOTS, sizeof(CacheEntry)) : NULL;
-        if (m->cache_words && !m->cache) {
+        m->cslot_mask = 4095;
+        m->cslots = m->cache_words ? calloc(4096, sizeof(Slot)) : NULL;
+        if (m->cache_words && !m->cslots) {
             PyErr_NoMemory();
             goto out;
         }
@@ -884,7 +1245,7 @@ static PyObject *SPModel_encode(SPModel *m, PyObject *text) {
     PyObject *res = NULL;
     int rc = normalize(m, s, (size_t)n, &norm);
     if (rc == 0 && norm.n)
-        rc = m->unigram ? unigram_text(m, norm.p, norm.n, &ids) : bpe_text(m, norm.p, norm.n, &ids);
+        rc = m->unigram ? unigram_words(m, norm.p, norm.n, &ids) : bpe_text(m, norm.p, norm.n, &ids);
     if (rc == -1)
         PyErr_NoMemory();
     else if (rc == -2)
@@ -898,13 +1259,13 @@ static PyObject *SPModel_encode(SPModel *m, PyObject *text) {
 
 static PyObject *SPModel_cache_info(SPModel *m, PyObject *unused) {
     (void)unused;
-    return Py_BuildValue("LLI", m->hits, m->misses, m->cache_n);
+    return Py_BuildValue("LLIL", m->hits, m->misses, m->cache_n, m->exact);
 }
 
 static PyMethodDef SPModel_methods[] = {
     {"encode", (PyCFunction)SPModel_encode, METH_O, "encode(text): ids of one text (normalized here)"},
     {"normalize", (PyCFunction)SPModel_normalize, METH_O, "normalize(text): the normalized text as UTF-8"},
-    {"cache_info", (PyCFunction)SPModel_cache_info, METH_NOARGS, "cache_info(): (hits, misses, words cached)"},
+    {"cache_info", (PyCFunction)SPModel_cache_info, METH_NOARGS, "cache_info(): (hits, misses, words cached, words run exactly)"},
     {NULL, NULL, 0, NULL},
 };
 

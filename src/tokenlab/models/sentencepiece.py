@@ -274,15 +274,18 @@ class SentencePieceTokenizer(ModelBase):
                 return None
             items = [(p, i, self.scores[i]) for p, i in self.piece_to_id.items()]
             unk_score = 0.0
+            words = self._boundary is not None
         else:
             scores, _, unk_score = self._unigram_tables
             items = [(p, self.piece_to_id[p], s) for p, s in scores.items()]
+            # word starts are lattice node boundaries unless a piece spans one: then words are cached
+            words = not self.treat_whitespace_as_suffix and not pieces_span_word_starts(self.piece_to_id)
         return kernels.sp.SPModel(
             self.model_type, [p.encode("utf-8") for p, _, _ in items], [i for _, i, _ in items],
             [s for _, _, s in items], [u.encode("utf-8") for u in self.user_defined],
             [self.byte_to_id[b] for b in range(256)] if self.byte_fallback else [], self.unk_id, unk_score,
             self.precompiled_charsmap, self.add_dummy_prefix, self.remove_extra_whitespaces,
-            self.escape_whitespaces, self.treat_whitespace_as_suffix, self._boundary is not None)
+            self.escape_whitespaces, self.treat_whitespace_as_suffix, words)
 
     def __getstate__(self):
         state = dict(self.__dict__)
