@@ -1,0 +1,158 @@
+"""The compiled SentencePiece kernel (tokenlab.kernels._sp): ids equal the pure-Python path and sentencepiece's
+own, for the BPE models mistral-common ships and for BPE and Unigram models trained here (character maps,
+byte fallback, unknown ids, user-defined symbols, ties), on adversarial and multilingual text; and the
+tokenizer really takes it."""
+
+from __future__ import annotations
+
+import io
+import random
+
+import pytest
+
+from tokenlab import kernels
+from tokenlab.io.sentencepiece import parse_sentencepiece, read_sentencepiece
+
+from adversarial import adversarial_text, long_runs
+from adversarial_text import adversarial_document, multilingual_lines
+from conftest import mistral_params, mistral_sentencepiece_models
+
+spm = pytest.importorskip("sentencepiece")
+needs_kernel = pytest.mark.skipif(kernels.sp is None, reason="the _sp extension is not built")
+
+TRAINED = {
+    "unigram-nfkc-bytes": {"model_type": "unigram", "byte_fallback": True},
+    "unigram-unk": {"model_type": "unigram"},
+    "unigram-identity-user": {"model_type": "unigram", "normalization_rule_name": "identity",
+                              "user_defined_symbols": ["<sep>", "[MASK]", "ab", "▁the"]},
+    "unigram-nfkc-cf-keep-spaces": {"model_type": "unigram", "normalization_rule_name": "nmt_nfkc_cf",
+                                    "remove_extra_whitespaces": False},
+    "bpe-nfkc-bytes": {"model_type": "bpe", "byte_fallback": True},
+    "bpe-identity-user": {"model_type": "bpe", "normalization_rule_name": "identity",
+                          "user_defined_symbols": ["<sep>", "[MASK]", "ab"], "remove_extra_whitespaces": False},
+}
+
+
+@pytest.fixture(scope="module")
+def texts() -> list[str]:
+    """Never-seen documents: adversarial (every Unicode plane, marks, emoji, runs), multilingual lines, x-runs
+    that tie, user-defined symbols inside words, and one long text whose path score passes 100000."""
+    rng = random.Random(7)
+    lines = multilingual_lines()
+    docs = [adversarial_document(rng, rng.randrange(10, 600), lines) for _ in range(150)]
+    docs += [adversarial_text(seed, 3000) for seed in range(3)]
+    docs += lines[:200]
+    docs += ["x" * n for n in range(1, 25)] + ["Zxxx Zxxxx xxZ", "", " ", "  a  b  ", "\u2581", "a\u2581b"]
+    docs += [f"{a}<sep>{b}[MASK] ab<sep>" for a, b in zip(lines[:20], lines[20:40])]
+    docs += [run[:4000] for run in long_runs()]
+    docs.append(" ".join(lines) * 3)  # > 100000 in path score: sentencepiece re-bases
+    return docs
+
+
+@pytest.fixture(scope="module")
+def trained(real_docs) -> dict[str, bytes]:
+    lines = [line for doc in real_docs[::4] for line in doc.split("\n") if line.strip()][:8000]
+    out = {}
+    for name, config in TRAINED.items():
+        buf = io.BytesIO()
+        spm.SentencePieceTrainer.train(sentence_iterator=iter(lines + multilingual_lines()), model_writer=buf,
+                                       vocab_size=3000, character_coverage=0.995, minloglevel=2, num_threads=1,
+                                       hard_vocab_limit=False, **config)
+        out[name] = buf.getvalue()
+    return out
+
+
+def _check(tok, ref, texts, pure_every: int = 1) -> None:
+    assert tok._kernel is not None, "the compiled path is not taken for this model"
+    for k, text in enumerate(texts):
+        want = ref.encode(text)
+        got = tok.encode_ordinary(text)
+        assert got == want, f"kernel differs from sentencepiece on text {k}: {text[:60]!r}"
+        if k % pure_every == 0 or len(text) < 200:
+            assert tok._encode_python(text) == want, f"pure path differs from sentencepiece on text {k}"
+    again = [tok.encode_ordinary(t) for t in texts]  # second pass: from the word cache
+    assert again == [ref.encode(t) for t in texts]
+
+
+@needs_kernel
+@pytest.mark.parametrize("path", mistral_params(mistral_sentencepiece_models()), ids=lambda p: str(p)[-30:])
+def test_mistral_kernel_equals_pure_and_sentencepiece(path, texts):
+    tok = read_sentencepiece(path)
+    _check(tok, spm.SentencePieceProcessor(model_file=path), texts, pure_every=5)
+
+
+@needs_kernel
+@pytest.mark.parametrize("name", list(TRAINED))
+def test_trained_kernel_equals_pure_and_sentencepiece(name, trained, texts):
+    tok = parse_sentencepiece(trained[name])
+    _check(tok, spm.SentencePieceProcessor(model_proto=trained[name]), texts, pure_every=3)
+
+
+@needs_kernel
+def test_unigram_word_cache_keeps_float32_ties(trained):
+    """Words whose best path wins by less than float32 rounding are not taken from the cache: the run over
+    the word is the exact float32 lattice, from the path score where the word starts."""
+    data = trained["unigram-nfkc-bytes"]
+    tok, ref = parse_sentencepiece(data), spm.SentencePieceProcessor(model_proto=data)
+    rng = random.Random(3)
+    pieces = [p for p, _, kind in tok.pieces if kind == 1 and len(p) > 1]
+    docs = [" ".join("".join(rng.choice(pieces) for _ in range(rng.randrange(1, 4))) for _ in range(300))
+            for _ in range(20)]
+    for doc in docs:
+        assert tok.encode_ordinary(doc) == ref.encode(doc)
+    hits, misses, cached, exact = tok._kernel.cache_info()
+    assert hits + misses > 0 and cached > 0
+
+
+@needs_kernel
+def test_fast_path_is_taken(monkeypatch):
+    path = (mistral_sentencepiece_models() or [None])[0]
+    if path is None:
+        pytest.skip("mistral-common not installed")
+    tok = read_sentencepiece(path)
+    monkeypatch.setattr(tok, "_encode_python", lambda text: pytest.fail("pure-Python path taken"))
+    ids = tok.encode_ordinary("Hello world, héllo wörld 你好")
+    assert ids == spm.SentencePieceProcessor(model_file=path).encode("Hello world, héllo wörld 你好")
+    hits, misses, _, _ = tok._kernel.cache_info()
+    assert misses > 0
+    tok.encode_ordinary("Hello world")
+    assert tok._kernel.cache_info()[0] > hits
+
+
+@needs_kernel
+def test_models_the_kernel_cannot_follow_use_the_pure_path():
+    """A BPE model with unused pieces (resegmented by sentencepiece) stays on the pure-Python path."""
+    from tokenlab.models.sentencepiece import NORMAL, UNKNOWN, UNUSED, SentencePieceTokenizer
+
+    pieces = [("<unk>", 0.0, UNKNOWN), ("a", -1.0, NORMAL), ("b", -2.0, NORMAL), ("ab", -0.5, UNUSED),
+              ("\u2581", -3.0, NORMAL)]
+    tok = SentencePieceTokenizer(pieces, "bpe")
+    assert tok._kernel is None
+    assert tok.encode_ordinary("ab") == tok._encode_python("ab")
+
+
+@needs_kernel
+def test_surrogates_fall_back_to_the_pure_path_error():
+    path = (mistral_sentencepiece_models() or [None])[0]
+    if path is None:
+        pytest.skip("mistral-common not installed")
+    tok = read_sentencepiece(path)
+    with pytest.raises(Exception) as kernel_error:
+        tok.encode_ordinary("a\ud800b")
+    with pytest.raises(Exception) as pure_error:
+        tok._encode_python("a\ud800b")
+    assert type(kernel_error.value) is type(pure_error.value)
+
+
+@needs_kernel
+def test_pickled_tokenizer_rebuilds_its_kernel():
+    import pickle
+
+    path = (mistral_sentencepiece_models() or [None])[0]
+    if path is None:
+        pytest.skip("mistral-common not installed")
+    tok = read_sentencepiece(path)
+    tok.encode_ordinary("warm")
+    copy = pickle.loads(pickle.dumps(tok))
+    assert copy.encode_ordinary("Hello wörld") == tok.encode_ordinary("Hello wörld")
+    assert copy._kernel is not tok._kernel
