@@ -179,7 +179,8 @@ def test_wordpiece_chunked_equals_pipeline_and_hf(wordpiece_pair, texts):
     assert tok._chunking is not None, "the chunked path is not taken"
     odd = ["a\x00b \ufffd c\x1cd\x85e\u2028f\u00a0g\u3000h \u200b \t\r\n x", "ΟΔΟΣ Σ café naïve İstanbul ǅ ß ẞ ﬁ",
            "don't re-enter: $100.00 <tag> a|b ~x^y `z` @home", "x" * 101 + " " + "y" * 100, "e\u0301\u0323 a\t\u0301b",
-           "中文字符 and 日本語 한국어", "ABC\x7fdef\x0bghi\x0cjkl"]
+           "中文字符 and 日本語 한국어", "ABC\x7fdef\x0bghi\x0cjkl", "x\U0001D165\u0301\U0001D16E y\u0323\u0301z",
+           "\u0915\u093f\u0928\u094d\u0926\u0940 Ελληνικά ΆΈΉ ǅǈ \U000E0041 \U0001FAE8 \u0378"]
     # BertTokenizerFast cuts its special tokens ("[MASK]") out of text; tokenlab's encode_ordinary reads them as text
     docs = [t for t in texts[:-1] + odd if not any(s in t for s in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"))]
     for k, text in enumerate(docs):

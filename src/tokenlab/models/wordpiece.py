@@ -151,7 +151,8 @@ class WordPieceTokenizer(ModelBase):
                     words = ascii_words(chunk.translate(self._ascii_table).lower() if self.lowercase
                                         else chunk.translate(self._ascii_table))
                 else:
-                    words = self.pretokenizer.split(chunk)
+                    normalized = self._normalize_by_char(chunk)
+                    words = self.pretokenizer.split(chunk) if normalized is None else self._unicode_words(normalized)
                 got = []
                 for word in words:
                     got.extend(self._word(word))
@@ -192,6 +193,47 @@ class WordPieceTokenizer(ModelBase):
     @cached_property
     def _chunks(self) -> dict[str, list[int]]:
         return {}
+
+    @cached_property
+    def _char_norms(self) -> dict[str, str | None]:
+        return {}
+
+    def _normalize_by_char(self, chunk: str) -> str | None:
+        """BertNormalizer's output as the join of each character's own output (each computed once by the
+        pipeline). Only NFD's canonical reordering looks at neighbours, and it cannot change the result when
+        every mark it could move is a nonspacing one that accent stripping drops; a character whose NFD holds
+        another mark, or that this Python does not know (the pinned table may be newer), sends the chunk to
+        the pipeline (None)."""
+        norms = self._char_norms
+        out = []
+        for ch in chunk:
+            got = norms.get(ch, "")
+            if got == "" and ch not in norms:
+                got = norms[ch] = self._char_norm(ch)
+            if got is None:
+                return None
+            out.append(got)
+        return "".join(out)
+
+    def _char_norm(self, ch: str) -> str | None:
+        import unicodedata
+
+        if unicodedata.category(ch) == "Cn" or any(
+                unicodedata.combining(d) and unicodedata.category(d) != "Mn" for d in unicodedata.normalize("NFD", ch)):
+            return None
+        return bert_normalize(ch, self.lowercase, self.strip_accents)
+
+    @cached_property
+    def _unicode_words(self):
+        """BertPreTokenizer over normalized text: whitespace dropped, each punctuation character a word."""
+        import regex
+
+        from ..pipeline.hf_unicode import _ranges_text, char_class
+
+        punct, white = char_class("punctuation"), char_class("white_space")
+        p = _ranges_text([[a, b] for a, b in zip(punct.starts, punct.ends)])
+        w = _ranges_text([[a, b] for a, b in zip(white.starts, white.ends)])
+        return regex.compile(f"[{p}]|[^{p}{w}]+").findall
 
     def encode(self, text: str, *, add_special_tokens: bool = False, **kwargs):
         """``add_special_tokens=True`` wraps the ids in [CLS] ... [SEP] as BERT's post-processor does."""
