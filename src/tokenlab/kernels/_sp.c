@@ -866,15 +866,17 @@ static int unigram_word_double(const SPModel *m, const uint8_t *t, size_t n, Int
     double *best = malloc((n + 1) * sizeof(double)), *second = malloc((n + 1) * sizeof(double));
     int32_t *start = malloc((n + 1) * sizeof(int32_t)), *pid = malloc((n + 1) * sizeof(int32_t));
     float *scores = NULL, *node_score = malloc((n + 1) * sizeof(float));
+    int32_t *cnt = malloc((n + 1) * sizeof(int32_t)), *nchar = malloc((n + 1) * sizeof(int32_t));
     int rc = -1;
-    if (!best || !second || !start || !pid || !node_score) goto done;
+    if (!best || !second || !start || !pid || !node_score || !cnt || !nchar) goto done;
     for (size_t k = 0; k <= n; k++) start[k] = -1, best[k] = 0.0, second[k] = -INFINITY;
     start[0] = 0;
+    cnt[0] = 0;
     size_t chars = 0;
     double vlo = 0.0, vhi = 0.0;
     for (size_t i = 0; i < n; i++) {
         if ((t[i] & 0xC0) == 0x80) continue;
-        chars++;
+        nchar[i] = (int32_t)chars++;
         double here = best[i];
         if (here < vlo) vlo = here;
         if (here > vhi) vhi = here;
@@ -898,6 +900,7 @@ static int unigram_word_double(const SPModel *m, const uint8_t *t, size_t n, Int
             }
             best[j] = total;
             start[j] = (int32_t)i;
+            cnt[j] = cnt[i] + 1;
             pid[j] = m->pieces[pi].id;
             node_score[j] = m->pieces[pi].score;
         }
@@ -908,6 +911,7 @@ static int unigram_word_double(const SPModel *m, const uint8_t *t, size_t n, Int
                 if (start[j] != -1 && best[j] > second[j]) second[j] = best[j];
                 best[j] = total;
                 start[j] = (int32_t)i;
+                cnt[j] = cnt[i] + 1;
                 pid[j] = -1;
             } else if (total > second[j]) {
                 second[j] = total;
@@ -916,11 +920,14 @@ static int unigram_word_double(const SPModel *m, const uint8_t *t, size_t n, Int
     }
     if (best[n] < vlo) vlo = best[n];
     if (best[n] > vhi) vhi = best[n];
-    /* both paths have at most `chars` nodes, each addition rounds by at most 2^-8 below 2^17: twice that */
-    double need = (double)(chars + 2) / 64.0;
+    nchar[n] = (int32_t)chars;
+    /* Below 2^17 each float32 addition rounds by at most 2^-8. At a node j of the path, the path's float32
+     * score has cnt[j] roundings; a rival's has at most one per character before j (nchar[j]). A choice
+     * that wins by more than twice their sum times 2^-8 is the float32 choice too. */
     size_t n_nodes = 0;
     int ok = 1;
     for (size_t j = n; j > 0; j = (size_t)start[j]) {
+        double need = (double)(cnt[j] + nchar[j] + 2) / 128.0;
         if (!(best[j] - second[j] > need)) ok = 0;
         n_nodes++;
     }
@@ -958,7 +965,7 @@ static int unigram_word_double(const SPModel *m, const uint8_t *t, size_t n, Int
     *safe = ok;
     rc = 0;
 done:
-    free(best); free(second); free(start); free(pid); free(scores); free(node_score);
+    free(best); free(second); free(start); free(pid); free(scores); free(node_score); free(cnt); free(nchar);
     return rc;
 }
 
