@@ -110,6 +110,9 @@ typedef struct {
     float *cache_sc;        /* Unigram: node scores of cached paths */
     size_t cache_sc_n, cache_sc_cap;
     long long hits, misses, exact;
+    Bytes norm_buf;         /* reused between calls (the GIL is held): no page faults for big buffers */
+    Ints ids_buf, tmp_buf;
+    void *scratch;          /* Scratch of the BPE merges */
 } SPModel;
 
 /* ------------------------------------------------------------------ tables */
@@ -759,22 +762,24 @@ static int bpe_cached(SPModel *m, Scratch *sc, Ints *tmp, const uint8_t *w, size
 }
 
 static int bpe_text(SPModel *m, const uint8_t *t, size_t n, Ints *out) {
-    Scratch sc = {0};
-    Ints tmp = {0};
+    if (!m->scratch && !(m->scratch = calloc(1, sizeof(Scratch)))) return -1;
+    Scratch *sc = m->scratch;
     int rc = 0;
     if (!m->cache_words) {
-        rc = bpe_word(m, &sc, t, n, out);
+        rc = bpe_word(m, sc, t, n, out);
     } else {
         for (size_t pos = 0; pos < n && !rc;) {  /* words: U+2581 run, then the rest up to the next one */
             size_t end = pos;
             while (is_mark(t, end, n)) end += 3;
             while (end < n && !is_mark(t, end, n)) end += utf8_len(t, end, n);
-            rc = bpe_cached(m, &sc, &tmp, t + pos, end - pos, out);
+            rc = bpe_cached(m, sc, &m->tmp_buf, t + pos, end - pos, out);
             pos = end;
         }
     }
-    scratch_free(&sc);
-    free(tmp.p);
+    if (sc->cap > (1u << 20)) {  /* a huge word: give its scratch back */
+        scratch_free(sc);
+        memset(sc, 0, sizeof(*sc));
+    }
     return rc;
 }
 
@@ -1022,16 +1027,14 @@ static int unigram_cached(SPModel *m, Ints *tmp, const uint8_t *w, size_t n, flo
 static int unigram_words(SPModel *m, const uint8_t *t, size_t n, Ints *out) {
     float here = 0.0f;
     if (!m->cache_words) return unigram_text(m, t, n, out, &here);
-    Ints tmp = {0};
     int rc = 0;
     for (size_t pos = 0; pos < n && !rc;) {
         size_t end = pos;
         while (is_mark(t, end, n)) end += 3;
         while (end < n && !is_mark(t, end, n)) end += utf8_len(t, end, n);
-        rc = unigram_cached(m, &tmp, t + pos, end - pos, &here, out);
+        rc = unigram_cached(m, &m->tmp_buf, t + pos, end - pos, &here, out);
         pos = end;
     }
-    free(tmp.p);
     return rc;
 }
 
@@ -1039,7 +1042,10 @@ static int unigram_words(SPModel *m, const uint8_t *t, size_t n, Ints *out) {
 static void SPModel_dealloc(SPModel *m) {
     free(m->blob); free(m->pieces); free(m->slots); free(m->tkeys); free(m->tchild); free(m->node_piece);
     free(m->pairs); free(m->bmp_code); free(m->ckeys); free(m->cvals);
-    free(m->user); free(m->units); free(m->strings); free(m->cache); free(m->cslots); free(m->cp_unit); free(m->cp_base); free(m->cache_keys.p); free(m->cache_ids.p);
+    free(m->user); free(m->units); free(m->strings); free(m->norm_buf.p); free(m->ids_buf.p); free(m->tmp_buf.p);
+    if (m->scratch) scratch_free(m->scratch);
+    free(m->scratch);
+    free(m->cache); free(m->cslots); free(m->cp_unit); free(m->cp_base); free(m->cache_keys.p); free(m->cache_ids.p);
     free(m->cache_sc);
     Py_TYPE(m)->tp_free((PyObject *)m);
 }
@@ -1247,20 +1253,31 @@ static PyObject *SPModel_encode(SPModel *m, PyObject *text) {
     Py_ssize_t n;
     if (!m->blob) return PyErr_Format(PyExc_RuntimeError, "SPModel is not initialised");
     if (get_utf8(text, &s, &n)) return NULL;
-    Bytes norm = {0};
-    Ints ids = {0};
+    Bytes *norm = &m->norm_buf;
+    Ints *ids = &m->ids_buf;
     PyObject *res = NULL;
-    int rc = normalize(m, s, (size_t)n, &norm);
-    if (rc == 0 && norm.n)
-        rc = m->unigram ? unigram_words(m, norm.p, norm.n, &ids) : bpe_text(m, norm.p, norm.n, &ids);
+    ids->n = 0;
+    int rc = normalize(m, s, (size_t)n, norm);
+    if (rc == 0 && norm->n)
+        rc = m->unigram ? unigram_words(m, norm->p, norm->n, ids) : bpe_text(m, norm->p, norm->n, ids);
     if (rc == -1)
         PyErr_NoMemory();
     else if (rc == -2)
         PyErr_SetString(PyExc_ValueError, "precompiled_charsmap is invalid (replacement offset out of range)");
     else
-        res = ids_to_list(&ids);
-    free(norm.p);
-    free(ids.p);
+        res = ids_to_list(ids);
+    if (norm->cap > (1u << 24)) {  /* keep reused buffers, but not a huge text's */
+        free(norm->p);
+        memset(norm, 0, sizeof(*norm));
+    }
+    if (ids->cap > (1u << 22)) {
+        free(ids->p);
+        memset(ids, 0, sizeof(*ids));
+    }
+    if (m->tmp_buf.cap > (1u << 20)) {
+        free(m->tmp_buf.p);
+        memset(&m->tmp_buf, 0, sizeof(m->tmp_buf));
+    }
     return res;
 }
 
