@@ -84,6 +84,7 @@ typedef struct {
     uint32_t *slots, mask;  /* piece index + 1 by hash of its bytes; 0 = empty */
     uint64_t *tkeys;        /* trie transitions: (node << 8 | byte) + 1; 0 = empty */
     int32_t *tchild, *node_piece;
+    int32_t root_child[256]; /* the trie's first level as an array (-1: no piece starts with the byte) */
     uint32_t tmask, n_nodes;
     PairSlot *pairs;        /* BPE joins: (left code << 32 | right code) + 1 -> piece index; key 0 = empty */
     uint32_t pmask;
@@ -163,6 +164,7 @@ static int trie_build(SPModel *m) {
         }
         m->node_piece[node] = (int32_t)p;
     }
+    for (int c = 0; c < 256; c++) m->root_child[c] = trie_child(m, 0, (uint8_t)c);
     return 0;
 }
 
@@ -810,7 +812,7 @@ static int unigram_text(const SPModel *m, const uint8_t *t, size_t n, Ints *out,
         int has_single = 0;
         int32_t node = 0;
         for (size_t p = i; p < n; p++) {
-            node = trie_child(m, node, t[p]);
+            node = p == i ? m->root_child[t[p]] : trie_child(m, node, t[p]);
             if (node < 0) break;
             int32_t pi = m->node_piece[node];
             if (pi < 0) continue;
@@ -889,7 +891,7 @@ static int unigram_word_double(const SPModel *m, const uint8_t *t, size_t n, Int
         int has_single = 0;
         int32_t node = 0;
         for (size_t p = i; p < n; p++) {
-            node = trie_child(m, node, t[p]);
+            node = p == i ? m->root_child[t[p]] : trie_child(m, node, t[p]);
             if (node < 0) break;
             int32_t pi = m->node_piece[node];
             if (pi < 0) continue;
