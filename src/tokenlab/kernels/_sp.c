@@ -54,9 +54,17 @@ static int reserve(void **p, size_t *cap, size_t need, size_t item) {
 #define INTS_RESERVE(b, extra) reserve((void **)&(b)->p, &(b)->cap, (b)->n + (extra), sizeof(int32_t))
 
 static inline uint64_t hash_bytes(const uint8_t *s, size_t n) {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ull;
-    h ^= h >> 33;  /* murmur3's finalizer: FNV's low bits alone cluster in a power-of-two table */
+    /* eight bytes per multiply, then murmur3's finalizer */
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ ((uint64_t)n * 0xff51afd7ed558ccdull), v;
+    for (; n >= 8; s += 8, n -= 8) {
+        memcpy(&v, s, 8);
+        h = (h ^ v) * 0xc4ceb9fe1a85ec53ull;
+        h ^= h >> 31;
+    }
+    v = 0;
+    memcpy(&v, s, n);
+    h = (h ^ v) * 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
     h *= 0xff51afd7ed558ccdull;
     h ^= h >> 33;
     h *= 0xc4ceb9fe1a85ec53ull;
@@ -94,6 +102,7 @@ typedef struct {
     Piece *user;            /* user-defined pieces, longest first */
     uint32_t n_user;
     uint8_t user_first[256];
+    uint8_t plain_before_ascii[256]; /* ASCII bytes copied as they are when an ASCII byte (or the end) follows */
     uint8_t plain[256];
     int32_t *cp_base;       /* the same when an ASCII byte follows (CP_ANY if a key goes on with one) */
     int32_t *cp_unit;       /* with a map: CP_SAME, CP_ANY or the replacement of each code point below U+10000 */     /* bytes the normalizer copies as they are: no space, no user piece or map key starts */
@@ -381,7 +390,7 @@ static int normalize(const SPModel *m, const uint8_t *s, size_t n, Bytes *out) {
         for (;;) {  /* a run of characters the map leaves alone, neither spaces nor user-defined starts */
             if (end >= n) break;
             uint8_t c = s[end];
-            if (m->plain[c]) {
+            if (m->plain[c] || (m->plain_before_ascii[c] && (end + 1 >= n || s[end + 1] < 0x80))) {
                 end++;
             } else if (m->cp_unit && c != ' ' && !m->user_first[c]) {
                 size_t k = utf8_len(s, end, n);
@@ -1181,6 +1190,9 @@ static int SPModel_init(SPModel *m, PyObject *args, PyObject *kw) {
             m->cp_base[cp] = CP_ANY;
             m->cp_unit[cp] = (cp >= 0xD800 && cp < 0xE000) ? CP_ANY : code_point_unit(m, cp, &m->cp_base[cp]);
         }
+        for (int b = 0; b < 0x80; b++)
+            m->plain_before_ascii[b] = b != ' ' && !m->user_first[b] &&
+                                       (m->cp_unit[b] == CP_SAME || m->cp_base[b] == CP_SAME);
     }
     if (m->unigram) {
         /* the word cache's rounding bound assumes path scores below 2^17 near a word: refuse huge scores */
@@ -1288,7 +1300,27 @@ static PyObject *SPModel_cache_info(SPModel *m, PyObject *unused) {
     return Py_BuildValue("LLIL", m->hits, m->misses, m->cache_n, m->exact);
 }
 
+static PyObject *SPModel_unsafe_words(SPModel *m, PyObject *unused) {
+    (void)unused;
+    PyObject *list = PyList_New(0);
+    if (!list) return NULL;
+    for (uint32_t k = 0; k < m->cache_n; k++) {
+        const CacheEntry *e = &m->cache[k];
+        if (!m->unigram || e->safe) continue;
+        PyObject *b = PyBytes_FromStringAndSize((const char *)m->cache_keys.p + e->key_off, e->key_len);
+        if (!b || PyList_Append(list, b)) {
+            Py_XDECREF(b);
+            Py_DECREF(list);
+            return NULL;
+        }
+        Py_DECREF(b);
+    }
+    return list;
+}
+
 static PyMethodDef SPModel_methods[] = {
+    {"unsafe_words", (PyCFunction)SPModel_unsafe_words, METH_NOARGS,
+     "unsafe_words(): cached Unigram words that run exactly (their best path ties within float32 rounding)"},
     {"encode", (PyCFunction)SPModel_encode, METH_O, "encode(text): ids of one text (normalized here)"},
     {"normalize", (PyCFunction)SPModel_normalize, METH_O, "normalize(text): the normalized text as UTF-8"},
     {"cache_info", (PyCFunction)SPModel_cache_info, METH_NOARGS, "cache_info(): (hits, misses, words cached, words run exactly)"},
