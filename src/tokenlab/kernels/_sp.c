@@ -23,6 +23,7 @@
 #define SCORE_RESET 100000.0
 #define CACHE_MAX_ENTRIES (1u << 18)
 #define CACHE_MAX_WORD 256
+#define CACHE_MAX_IDS (1u << 22)
 
 typedef struct { uint32_t off, len; int32_t id; float score; } Piece;
 typedef struct { uint8_t *p; size_t n, cap; } Bytes;
@@ -696,7 +697,8 @@ static CacheEntry *cache_lookup(SPModel *m, const uint8_t *w, size_t n, uint64_t
 /* a new entry for word w with room for n_ids ids (the index grows at half load); NULL if the cache was
  * full (it is emptied) or memory ran out (the word is then just not cached) */
 static CacheEntry *cache_new(SPModel *m, const uint8_t *w, size_t n, uint64_t h, Slot *slot, size_t n_ids) {
-    if (m->cache_n >= CACHE_MAX_ENTRIES) {
+    if (m->cache_n >= CACHE_MAX_ENTRIES || m->cache_ids.n + n_ids > CACHE_MAX_IDS ||
+        m->cache_sc_n + n_ids > CACHE_MAX_IDS) {  /* bounded memory, whatever the words */
         cache_clear(m);
         return NULL;
     }

@@ -156,9 +156,10 @@ class WordPieceTokenizer(ModelBase):
                 got = []
                 for word in words:
                     got.extend(self._word(word))
-                if len(cache) >= 1 << 18:
-                    cache.clear()
-                cache[chunk] = got
+                if len(chunk) <= 256:  # long chunks (a 100 KB word) would only fill memory
+                    if len(cache) >= 1 << 18:
+                        cache.clear()
+                    cache[chunk] = got
             out.extend(got)
         return out
 
