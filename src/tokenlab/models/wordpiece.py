@@ -109,12 +109,18 @@ class WordPieceTokenizer(ModelBase):
         kwargs.setdefault("name", str(path))
         return cls(vocab, **kwargs)
 
+    @cached_property
+    def _longest_token(self) -> int:
+        """Characters of the longest vocabulary entry (a bound on any piece looked up, prefixed or not)."""
+        return max(map(len, self.token_to_id), default=1)
+
     def _encode_word(self, word: str) -> tuple[int, ...]:
         if len(word) > self.max_input_chars_per_word:
             return (self.unk_id,)
         vocab, out, start, n = self.token_to_id, [], 0, len(word)
+        longest = self._longest_token
         while start < n:
-            end = n
+            end = min(n, start + longest)  # no longer piece is in the vocabulary: same ids, fewer lookups
             hit = None
             while end > start:
                 piece = word[start:end]
@@ -196,25 +202,28 @@ class WordPieceTokenizer(ModelBase):
         return {}
 
     @cached_property
-    def _char_norms(self) -> dict[str, str | None]:
-        return {}
+    def _char_norms(self) -> tuple[dict[int, str], set[str], set[str]]:
+        """(code point -> its normalization, characters known, characters that send a chunk to the pipeline)."""
+        return {}, set(), set()
 
     def _normalize_by_char(self, chunk: str) -> str | None:
         """BertNormalizer's output as the join of each character's own output (each computed once by the
-        pipeline). Only NFD's canonical reordering looks at neighbours, and it cannot change the result when
-        every mark it could move is a nonspacing one that accent stripping drops; a character whose NFD holds
-        another mark, or that this Python does not know (the pinned table may be newer), sends the chunk to
-        the pipeline (None)."""
-        norms = self._char_norms
-        out = []
-        for ch in chunk:
-            got = norms.get(ch, "")
-            if got == "" and ch not in norms:
-                got = norms[ch] = self._char_norm(ch)
-            if got is None:
-                return None
-            out.append(got)
-        return "".join(out)
+        pipeline, then applied with ``str.translate``). Only NFD's canonical reordering looks at neighbours, and
+        it cannot change the result when every mark it could move is a nonspacing one that accent stripping
+        drops; a character whose NFD holds another mark, or that this Python does not know (the pinned table
+        may be newer), sends the chunk to the pipeline (None)."""
+        table, known, flagged = self._char_norms
+        if not known.issuperset(chunk):
+            for ch in set(chunk) - known:
+                got = self._char_norm(ch)
+                if got is None:
+                    flagged.add(ch)
+                elif got != ch:
+                    table[ord(ch)] = got
+                known.add(ch)
+        if not flagged.isdisjoint(chunk):
+            return None
+        return chunk.translate(table)
 
     def _char_norm(self, ch: str) -> str | None:
         import unicodedata
