@@ -34,6 +34,7 @@ typedef struct {
     uint64_t hash;
     uint32_t key_off, key_len, ids_off, n_ids, sc_off, n_sc;
     float lo, hi;
+    float ratio;            /* Unigram: min over the path's choices of margin / (roundings + 2); <= 0: never safe */
     int safe;
 } CacheEntry;
 /* a join candidate; key = (score order, left): the smallest key is the highest score, then the leftmost */
@@ -87,6 +88,7 @@ typedef struct {
     int unigram, byte_fallback, add_dummy, remove_extra, escape, suffix, cache_words;
     int32_t unk_id, byte_ids[256];
     float unk_score;
+    double max_abs_score;   /* largest |score| of a lattice piece or of the unknown piece */
     uint8_t *blob;          /* piece bytes, then user-defined piece bytes */
     Piece *pieces;
     uint32_t n_pieces;
@@ -880,7 +882,7 @@ done:
  * by at most 2^-7 while |scores| < 2^17), the float32 run picks this path whatever the score at the word
  * start, and its scores along the path are the float32 sums of the node scores: the word can be cached. */
 static int unigram_word_double(const SPModel *m, const uint8_t *t, size_t n, Ints *ids, float **sc,
-                               size_t *n_sc, float *lo, float *hi, int *safe) {
+                               size_t *n_sc, float *lo, float *hi, float *ratio) {
     double *best = malloc((n + 1) * sizeof(double)), *second = malloc((n + 1) * sizeof(double));
     int32_t *start = malloc((n + 1) * sizeof(int32_t)), *pid = malloc((n + 1) * sizeof(int32_t));
     float *scores = NULL, *node_score = malloc((n + 1) * sizeof(float));
@@ -943,12 +945,14 @@ static int unigram_word_double(const SPModel *m, const uint8_t *t, size_t n, Int
      * score has cnt[j] roundings; a rival's has at most one per character before j (nchar[j]). A choice
      * that wins by more than twice their sum times 2^-8 is the float32 choice too. */
     size_t n_nodes = 0;
-    int ok = 1;
+    double min_ratio = INFINITY;
     for (size_t j = n; j > 0; j = (size_t)start[j]) {
-        double need = (double)(cnt[j] + nchar[j] + 2) / 128.0;
-        if (!(best[j] - second[j] > need)) ok = 0;
+        double r = (best[j] - second[j]) / (double)(cnt[j] + nchar[j] + 2);
+        if (!(r >= 0.0)) r = 0.0;  /* a tie (or NaN): never safe */
+        if (r < min_ratio) min_ratio = r;
         n_nodes++;
     }
+    if (min_ratio > 1e30) min_ratio = 1e30;
     scores = malloc((n_nodes + 1) * sizeof(float));
     int32_t *ends = malloc((n_nodes + 1) * sizeof(int32_t));
     if (!scores || !ends) {
@@ -980,11 +984,23 @@ static int unigram_word_double(const SPModel *m, const uint8_t *t, size_t n, Int
     *n_sc = n_nodes;
     *lo = (float)vlo;
     *hi = (float)vhi;
-    *safe = ok;
+    *ratio = (float)(min_ratio * 0.999);  /* rounded down, never up */
     rc = 0;
 done:
     free(best); free(second); free(start); free(pid); free(scores); free(node_score); free(cnt); free(nchar);
     return rc;
+}
+
+/* A bound on float32 rounding inside a cached word that starts at path score `here`: every value the lattice
+ * computes there (path scores and rivals) is below M = max(|here + lo|, |here + hi|) + the largest |score|, and
+ * each float32 addition rounds by at most half an ulp of M. Both paths to a choice have at most cnt + nchar
+ * additions, so a choice whose margin exceeds (cnt + nchar + 2) * ulp(M) (twice the bound) is float32's too. */
+static inline double word_ulp(const SPModel *m, float here, const CacheEntry *e) {
+    double a = fabs((double)here + e->lo), b = fabs((double)here + e->hi);
+    double big = (a > b ? a : b) + m->max_abs_score + 1.0;
+    int exp;
+    frexp(big, &exp);  /* big = f * 2^exp, f in [0.5, 1): ulp of a float32 there is 2^(exp - 24) */
+    return ldexp(1.0, exp - 24);
 }
 
 /* one word of a Unigram text whose start holds the float32 path score *here */
@@ -1002,8 +1018,8 @@ static int unigram_cached(SPModel *m, Ints *tmp, const uint8_t *w, size_t n, flo
             tmp->n = 0;
             float *sc = NULL, lo, hi;
             size_t n_sc;
-            int safe;
-            if (unigram_word_double(m, w, n, tmp, &sc, &n_sc, &lo, &hi, &safe)) return -1;
+            float ratio;
+            if (unigram_word_double(m, w, n, tmp, &sc, &n_sc, &lo, &hi, &ratio)) return -1;
             e = cache_new(m, w, n, h, slot, tmp->n);
             if (e && reserve((void **)&m->cache_sc, &m->cache_sc_cap, m->cache_sc_n + n_sc, sizeof(float))) {
                 e->safe = 0;
@@ -1017,14 +1033,16 @@ static int unigram_cached(SPModel *m, Ints *tmp, const uint8_t *w, size_t n, flo
                 m->cache_sc_n += n_sc;
                 e->lo = lo;
                 e->hi = hi;
-                e->safe = safe;
+                e->ratio = ratio;
+                e->safe = ratio > 0.0f;
             }
             free(sc);
         }
     }
     /* the cached path holds if its choices are safe and no path score in the word can pass +-100000
      * (sentencepiece re-bases there, which rounds differently): then replay the float32 sums along it */
-    if (e && e->safe && (double)*here + e->lo > -SCORE_RESET + 1.0 && (double)*here + e->hi < SCORE_RESET - 1.0) {
+    if (e && e->safe && (double)*here + e->lo > -SCORE_RESET + 1.0 && (double)*here + e->hi < SCORE_RESET - 1.0 &&
+        (double)e->ratio > word_ulp(m, *here, e)) {
         float p = *here;
         const float *sc = m->cache_sc + e->sc_off;
         for (uint32_t k = 0; k < e->n_sc; k++) p = (float)((double)sc[k] + (double)p);
@@ -1199,8 +1217,11 @@ static int SPModel_init(SPModel *m, PyObject *args, PyObject *kw) {
     if (m->unigram) {
         /* the word cache's rounding bound assumes path scores below 2^17 near a word: refuse huge scores */
         if (fabsf(m->unk_score) > 1000.0f) m->cache_words = 0;
-        for (uint32_t i = 0; i < m->n_pieces; i++)
+        m->max_abs_score = fabs((double)m->unk_score);
+        for (uint32_t i = 0; i < m->n_pieces; i++) {
             if (!(fabsf(m->pieces[i].score) <= 1000.0f)) m->cache_words = 0;
+            if (fabs((double)m->pieces[i].score) > m->max_abs_score) m->max_abs_score = fabs((double)m->pieces[i].score);
+        }
         m->cslot_mask = 4095;
         m->cslots = m->cache_words ? calloc(4096, sizeof(Slot)) : NULL;
         if (trie_build(m) || (m->cache_words && !m->cslots)) {
