@@ -104,7 +104,7 @@ def _wordpiece_rows(corpora_docs, repeat: int) -> list[dict]:
         peer_s, enc = _best(lambda d: hf.encode(d, add_special_tokens=False), docs, repeat)
         want = [e.ids for e in enc]
         cold_tok = WordPieceTokenizer.from_vocab_txt(path)
-        cold_tok._chunking, cold_tok._unicode_words  # noqa: B018 - compile the splitters (load time)
+        cold_tok._chunking, cold_tok._unicode_words, cold_tok._prefixes  # noqa: B018 - build the tables (load time)
         cold_s, got_cold = _best(cold_tok.encode_ordinary, docs, 1)
         tok = WordPieceTokenizer.from_vocab_txt(path)
         ours_s, got = _best(tok.encode_ordinary, docs, repeat)

@@ -110,26 +110,30 @@ class WordPieceTokenizer(ModelBase):
         return cls(vocab, **kwargs)
 
     @cached_property
-    def _longest_token(self) -> int:
-        """Characters of the longest vocabulary entry (a bound on any piece looked up, prefixed or not)."""
-        return max(map(len, self.token_to_id), default=1)
+    def _prefixes(self) -> frozenset[str]:
+        """Every prefix of every vocabulary entry: the longest match is found scanning forward, stopping at
+        the first piece no entry starts with (instead of trying every shorter piece from the longest)."""
+        return frozenset(t[:k] for t in self.token_to_id for k in range(1, len(t) + 1))
 
     def _encode_word(self, word: str) -> tuple[int, ...]:
         if len(word) > self.max_input_chars_per_word:
             return (self.unk_id,)
-        vocab, out, start, n = self.token_to_id, [], 0, len(word)
-        longest = self._longest_token
+        vocab, prefixes, out, start, n = self.token_to_id, self._prefixes, [], 0, len(word)
         while start < n:
-            end = min(n, start + longest)  # no longer piece is in the vocabulary: same ids, fewer lookups
-            hit = None
-            while end > start:
-                piece = word[start:end]
-                if start > 0:
-                    piece = self.prefix + piece
-                hit = vocab.get(piece)
-                if hit is not None:
+            head = self.prefix if start > 0 else ""
+            hit = vocab.get(head + word[start:] if start else word)  # the whole rest: the common case
+            if hit is not None:
+                out.append(hit)
+                break
+            hit, end, k = None, start, start
+            while k < n:
+                k += 1
+                piece = head + word[start:k]
+                if piece not in prefixes:
                     break
-                end -= 1
+                got = vocab.get(piece)
+                if got is not None:
+                    hit, end = got, k
             if hit is None:
                 return (self.unk_id,)
             out.append(hit)
