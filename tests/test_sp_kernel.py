@@ -189,3 +189,50 @@ def test_wordpiece_chunked_equals_pipeline_and_hf(wordpiece_pair, texts):
         assert tok._encode_python(text) == want, f"pipeline differs from HF on text {k}"
     assert [tok.encode_ordinary(t) for t in docs] == [hf(t, add_special_tokens=False)["input_ids"] for t in docs]
     assert tok._chunks, "chunks are cached"
+
+
+def _random_model(rng: random.Random):
+    """A small random SentencePiece model over a few characters (ties, "▁" runs, unknowns, user symbols)."""
+    import struct
+
+    from tokenlab.models.sentencepiece import BYTE, CONTROL, NORMAL, UNKNOWN, USER_DEFINED, SentencePieceTokenizer
+
+    kind, byte_fallback = rng.choice(["bpe", "unigram"]), rng.random() < 0.5
+    pieces = [("<unk>", 0.0, UNKNOWN), ("<s>", 0.0, CONTROL)]
+    if byte_fallback:
+        pieces += [(f"<0x{b:02X}>", 0.0, BYTE) for b in range(256)]
+    seen = set()
+    for _ in range(rng.randrange(3, 40)):
+        piece = "".join(rng.choice("ab\u2581c\u00e9\u4e2d") for _ in range(rng.randrange(1, 5)))
+        if piece in seen:
+            continue
+        seen.add(piece)
+        score = rng.choice([-1.0, -2.0, -0.5, float(rng.randrange(-20, 0)),
+                            struct.unpack("<f", struct.pack("<f", rng.uniform(-10, 0)))[0]])  # float32, as in files
+        pieces.append((piece, score, USER_DEFINED if kind == "bpe" and rng.random() < 0.08 else NORMAL))
+    return SentencePieceTokenizer(pieces, kind, byte_fallback=byte_fallback, add_dummy_prefix=rng.random() < 0.7,
+                                  remove_extra_whitespaces=rng.random() < 0.5)
+
+
+@needs_kernel
+def test_random_models_kernel_equals_pure():
+    """Many tiny models with tied scores, pieces across word starts, user symbols, with and without bytes."""
+    rng = random.Random(11)
+    checked = 0
+    for _ in range(300):
+        tok = _random_model(rng)
+        assert tok._kernel is not None
+        for _ in range(10):
+            text = "".join(rng.choice(["a", "b", "c", "\u00e9", "\u4e2d", "\u2581", " ", "  ", "\n", "x"])
+                           for _ in range(rng.randrange(0, 50)))
+            assert tok.encode_ordinary(text) == tok._encode_python(text), (tok.pieces, text)
+            checked += 1
+    assert checked == 3000
+
+
+def test_scores_that_are_not_float32_stay_on_the_pure_path():
+    from tokenlab.models.sentencepiece import NORMAL, UNKNOWN, SentencePieceTokenizer
+
+    tok = SentencePieceTokenizer([("<unk>", 0.0, UNKNOWN), ("a", -0.1, NORMAL), ("\u2581", -1.0, NORMAL)], "unigram")
+    assert tok._kernel is None  # -0.1 is no float32: the kernel would round it
+    assert tok.encode_ordinary("a a") == tok._encode_python("a a")

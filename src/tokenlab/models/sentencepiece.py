@@ -280,6 +280,8 @@ class SentencePieceTokenizer(ModelBase):
             items = [(p, self.piece_to_id[p], s) for p, s in scores.items()]
             # word starts are lattice node boundaries unless a piece spans one: then words are cached
             words = not self.treat_whitespace_as_suffix and not pieces_span_word_starts(self.piece_to_id)
+        if any(float32(score) != score for _, _, score in items) or float32(unk_score) != unk_score:
+            return None  # the kernel keeps scores as float32 (as every .model file has them); others stay exact here
         return kernels.sp.SPModel(
             self.model_type, [p.encode("utf-8") for p, _, _ in items], [i for _, i, _ in items],
             [s for _, _, s in items], [u.encode("utf-8") for u in self.user_defined],
