@@ -21,5 +21,7 @@ setup(
         # includes _bpe.c and _train.c (the encoder's pre-tokenizer feeding the counting table)
         Extension("tokenlab.kernels._count", ["src/tokenlab/kernels/_count.c"], extra_compile_args=flags,
                   depends=["src/tokenlab/kernels/_bpe.c", "src/tokenlab/kernels/_train.c"], optional=True),
+        Extension("tokenlab.kernels._sp", ["src/tokenlab/kernels/_sp.c"], extra_compile_args=flags,
+                  optional=True),
     ]
 )

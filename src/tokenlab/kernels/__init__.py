@@ -31,3 +31,10 @@ if os.environ.get("TOKENLAB_NO_NATIVE", "") in ("", "0"):
         from . import _count as count
     except ImportError:  # pragma: no cover - only where the extension could not be built
         count = None
+
+sp = None  # the SentencePiece kernel (_sp.c): normalizer, score-ordered BPE, float32 Unigram Viterbi
+if os.environ.get("TOKENLAB_NO_NATIVE", "") in ("", "0"):
+    try:
+        from . import _sp as sp
+    except ImportError:  # pragma: no cover - only where the extension could not be built
+        sp = None

@@ -252,6 +252,50 @@ class SentencePieceTokenizer(ModelBase):
 
     # ------------------------------------------------------------------ encode
     def encode_ordinary(self, text: str) -> list[int]:
+        kernel = self._kernel
+        if kernel is not None and isinstance(text, str):
+            try:
+                return kernel.encode(text)
+            except UnicodeEncodeError:
+                pass  # lone surrogates: the Python path gives its own error
+        return self._encode_python(text)
+
+    @cached_property
+    def _kernel(self):
+        """The compiled model (`tokenlab.kernels._sp`, same ids, tested against this module), or None where it
+        is not built or this model needs what it does not do (unused pieces in BPE, suffix-space words)."""
+        from .. import kernels
+
+        if kernels.sp is None:
+            return None
+        if self.model_type == "bpe":
+            if (self.treat_whitespace_as_suffix and self._boundary is not None) or any(
+                    kind == UNUSED for _, _, kind in self.pieces):
+                return None
+            items = [(p, i, self.scores[i]) for p, i in self.piece_to_id.items()]
+            unk_score = 0.0
+            words = self._boundary is not None
+        else:
+            scores, _, unk_score = self._unigram_tables
+            items = [(p, self.piece_to_id[p], s) for p, s in scores.items()]
+            # word starts are lattice node boundaries unless a piece spans one: then words are cached
+            words = not self.treat_whitespace_as_suffix and not pieces_span_word_starts(self.piece_to_id)
+        if any(float32(score) != score for _, _, score in items) or float32(unk_score) != unk_score:
+            return None  # the kernel keeps scores as float32 (as every .model file has them); others stay exact here
+        return kernels.sp.SPModel(
+            self.model_type, [p.encode("utf-8") for p, _, _ in items], [i for _, i, _ in items],
+            [s for _, _, s in items], [u.encode("utf-8") for u in self.user_defined],
+            [self.byte_to_id[b] for b in range(256)] if self.byte_fallback else [], self.unk_id, unk_score,
+            self.precompiled_charsmap, self.add_dummy_prefix, self.remove_extra_whitespaces,
+            self.escape_whitespaces, self.treat_whitespace_as_suffix, words)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_kernel", None)  # compiled tables are rebuilt on first use
+        return state
+
+    def _encode_python(self, text: str) -> list[int]:
+        """The pure-Python encoder (the reference the compiled kernel is tested against)."""
         normalized = self.normalize(text)
         if not normalized:
             return []

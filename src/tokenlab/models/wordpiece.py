@@ -10,7 +10,8 @@ A vocabulary loaded from vocab.txt can be saved as ``"format": "tokenlab-wordpie
 
 from __future__ import annotations
 
-from functools import lru_cache
+import re
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from .base import ModelBase
 
 FORMAT = "tokenlab-wordpiece"
 BERT_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+_SEPARATORS = re.compile("[ \t\n\r]+")
 
 
 
@@ -93,21 +95,31 @@ class WordPieceTokenizer(ModelBase):
         kwargs.setdefault("name", str(path))
         return cls(read_vocab_txt(path), **kwargs)
 
+    @cached_property
+    def _prefixes(self) -> frozenset[str]:
+        """Every prefix of every vocabulary entry: the longest match is found scanning forward, stopping at
+        the first piece no entry starts with (instead of trying every shorter piece from the longest)."""
+        return frozenset(t[:k] for t in self.token_to_id for k in range(1, len(t) + 1))
+
     def _encode_word(self, word: str) -> tuple[int, ...]:
         if len(word) > self.max_input_chars_per_word:
             return (self.unk_id,)
-        vocab, out, start, n = self.token_to_id, [], 0, len(word)
+        vocab, prefixes, out, start, n = self.token_to_id, self._prefixes, [], 0, len(word)
         while start < n:
-            end = n
-            hit = None
-            while end > start:
-                piece = word[start:end]
-                if start > 0:
-                    piece = self.prefix + piece
-                hit = vocab.get(piece)
-                if hit is not None:
+            head = self.prefix if start > 0 else ""
+            hit = vocab.get(head + word[start:] if start else word)  # the whole rest: the common case
+            if hit is not None:
+                out.append(hit)
+                break
+            hit, end, k = None, start, start
+            while k < n:
+                k += 1
+                piece = head + word[start:k]
+                if piece not in prefixes:
                     break
-                end -= 1
+                got = vocab.get(piece)
+                if got is not None:
+                    hit, end = got, k
             if hit is None:
                 return (self.unk_id,)
             out.append(hit)
@@ -118,12 +130,121 @@ class WordPieceTokenizer(ModelBase):
         return [self.id_to_token[i] for i in self.encode_ordinary(text)]
 
     def encode_ordinary(self, text: str) -> list[int]:
+        """BERT's normalizer and pre-tokenizer work character by character and a space, tab or line break ends
+        a word whatever surrounds it, so text is cut at those and each chunk's ids are cached: on real text
+        most chunks repeat. A new ASCII chunk is normalized with str methods, any other by the pipeline."""
+        if not isinstance(text, str):
+            raise InvalidInputError(f"text must be str, got {type(text).__name__}")
+        fast = self._chunking
+        if fast is None:
+            return self._encode_python(text)
+        cache, ascii_words = self._chunks, fast
+        out: list[int] = []
+        for chunk in _SEPARATORS.split(text):
+            got = cache.get(chunk)
+            if got is None:
+                if chunk.isascii():
+                    words = ascii_words(chunk.translate(self._ascii_table).lower() if self.lowercase
+                                        else chunk.translate(self._ascii_table))
+                else:
+                    normalized = self._normalize_by_char(chunk)
+                    words = self.pretokenizer.split(chunk) if normalized is None else self._unicode_words(normalized)
+                got = []
+                word_ids = self._word_ids
+                for word in words:
+                    ids = word_ids.get(word)
+                    if ids is None:
+                        ids = self._encode_word(word)
+                        if len(word) <= 256:
+                            if len(word_ids) >= 1 << 18:
+                                word_ids.clear()
+                            word_ids[word] = ids
+                    got += ids
+                if len(chunk) <= 256:  # long chunks (a 100 KB word) would only fill memory
+                    if len(cache) >= 1 << 18:
+                        cache.clear()
+                    cache[chunk] = got
+            out.extend(got)
+        return out
+
+    def _encode_python(self, text: str) -> list[int]:
+        """The whole text through the pipeline's normalizer and pre-tokenizer (the reference for the above)."""
         if not isinstance(text, str):
             raise InvalidInputError(f"text must be str, got {type(text).__name__}")
         out: list[int] = []
         for word in self.pretokenizer.split(text):
             out.extend(self._word(word))
         return out
+
+    @cached_property
+    def _chunking(self):
+        """The ASCII word splitter of the chunked path, or None if HF's classes do not make a space, tab,
+        carriage return and line feed into a word break (then every text takes the pipeline)."""
+        from ..pipeline import hf_unicode
+
+        removed, to_space = hf_unicode.char_class("bert_removed"), hf_unicode.char_class("bert_to_space")
+        white, punct = hf_unicode.char_class("white_space"), hf_unicode.char_class("punctuation")
+        if not all((c == " " or c in to_space) and c not in removed and c in white for c in " \t\n\r"):
+            return None
+        ascii_chars = [chr(c) for c in range(128)]
+        self._ascii_table = {ord(c): (None if c in removed else " ") for c in ascii_chars
+                             if c in removed or c in to_space}
+        if any(c.lower() != c and (c in punct or c in white) for c in ascii_chars):
+            return None
+        puncts = "".join(re.escape(c) for c in ascii_chars if c in punct)
+        spaces = "".join(re.escape(c) for c in ascii_chars if c in white)
+        return re.compile(f"[{puncts}]|[^{puncts}{spaces}]+").findall
+
+    @cached_property
+    def _chunks(self) -> dict[str, list[int]]:
+        return {}
+
+    @cached_property
+    def _word_ids(self) -> dict[str, tuple[int, ...]]:
+        return {}
+
+    @cached_property
+    def _char_norms(self) -> tuple[dict[int, str], set[str], set[str]]:
+        """(code point -> its normalization, characters known, characters that send a chunk to the pipeline)."""
+        return {}, set(), set()
+
+    def _normalize_by_char(self, chunk: str) -> str | None:
+        """BertNormalizer's output as the join of each character's own output (each computed once by the
+        pipeline, then applied with ``str.translate``). Only NFD's canonical reordering looks at neighbours, and
+        it cannot change the result when every mark it could move is a nonspacing one that accent stripping
+        drops; a character whose NFD holds another mark, or that this Python does not know (the pinned table
+        may be newer), sends the chunk to the pipeline (None)."""
+        table, known, flagged = self._char_norms
+        if not known.issuperset(chunk):
+            for ch in set(chunk) - known:
+                got = self._char_norm(ch)
+                if got is None:
+                    flagged.add(ch)
+                elif got != ch:
+                    table[ord(ch)] = got
+                known.add(ch)
+        if not flagged.isdisjoint(chunk):
+            return None
+        return chunk.translate(table)
+
+    def _char_norm(self, ch: str) -> str | None:
+        import unicodedata
+
+        if unicodedata.category(ch) == "Cn" or any(
+                unicodedata.combining(d) and unicodedata.category(d) != "Mn" for d in unicodedata.normalize("NFD", ch)):
+            return None
+        return bert_normalize(ch, self.lowercase, self.strip_accents)
+
+    @cached_property
+    def _unicode_words(self):
+        """BertPreTokenizer over normalized text: whitespace dropped, each punctuation character a word. Plain
+        code-point classes, so the standard library's engine (several times faster than `regex` on them)."""
+        from ..pipeline.hf_unicode import _ranges_text, char_class
+
+        punct, white = char_class("punctuation"), char_class("white_space")
+        p = _ranges_text([[a, b] for a, b in zip(punct.starts, punct.ends)])
+        w = _ranges_text([[a, b] for a, b in zip(white.starts, white.ends)])
+        return re.compile(f"[{p}]|[^{p}{w}]+").findall
 
     def encode(self, text: str, *, add_special_tokens: bool = False, **kwargs):
         """``add_special_tokens=True`` wraps the ids in [CLS] ... [SEP] as BERT's post-processor does."""

@@ -1,0 +1,1378 @@
+/* SentencePiece encode kernel: normalizer, BPE by piece score, Unigram Viterbi in float32.
+ *
+ * Built from flat lists (piece bytes, ids, scores, user-defined pieces, byte-fallback ids, the
+ * precompiled character map) by tokenlab.models.sentencepiece, whose pure-Python code it follows
+ * step for step (tests compare the two and sentencepiece itself):
+ *   - normalizer: user-defined pieces first, then the longest key of the darts-clone character map,
+ *     else one character; leading/extra spaces dropped, dummy prefix, spaces escaped as U+2581;
+ *   - BPE: join the adjacent pair whose joined piece scores highest (leftmost on ties); user-defined
+ *     pieces never join; words (U+2581 run + the rest) are cached when no piece spans a word start;
+ *   - Unigram: the Viterbi of sentencepiece's EncodeOptimized, path scores rounded to float32 after
+ *     every addition and re-based beyond +-100000, first candidate kept on ties;
+ *   - unknown pieces become their bytes (byte fallback) or one unknown id per run.
+ * Why it is fast: pieces in one open-addressing table (BPE) or a hashed byte trie (Unigram), no Python
+ * objects until the id list, and a cache of whole words for BPE.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SCORE_RESET 100000.0
+#define CACHE_MAX_ENTRIES (1u << 18)
+#define CACHE_MAX_WORD 256
+#define CACHE_MAX_IDS (1u << 22)
+
+typedef struct { uint32_t off, len; int32_t id; float score; } Piece;
+typedef struct { uint8_t *p; size_t n, cap; } Bytes;
+typedef struct { int32_t *p; size_t n, cap; } Ints;
+/* a cached word: its ids; for Unigram also the scores of its path's nodes, the range of its path scores
+ * (lo, hi, relative to the word start) and whether every choice on the path wins by a safe margin */
+typedef struct {
+    uint64_t hash;
+    uint32_t key_off, key_len, ids_off, n_ids, sc_off, n_sc;
+    float lo, hi;
+    float ratio;            /* Unigram: min over the path's choices of margin / (roundings + 2); <= 0: never safe */
+    int safe;
+} CacheEntry;
+/* a join candidate; key = (score order, left): the smallest key is the highest score, then the leftmost */
+typedef struct { uint64_t key; int32_t right, size; uint32_t joined, pad; } Cand;
+typedef struct { uint32_t tag, idx; } Slot;  /* word cache index: hash tag, entry + 1 (0 = empty) */
+typedef struct { uint64_t key; uint32_t joined, pad; } PairSlot;
+
+static int reserve(void **p, size_t *cap, size_t need, size_t item) {
+    if (need <= *cap) return 0;
+    size_t cap2 = *cap ? *cap : 64;
+    while (cap2 < need) cap2 *= 2;
+    void *q = realloc(*p, cap2 * item);
+    if (!q) return -1;
+    *p = q;
+    *cap = cap2;
+    return 0;
+}
+#define BYTES_RESERVE(b, extra) reserve((void **)&(b)->p, &(b)->cap, (b)->n + (extra), 1)
+#define INTS_RESERVE(b, extra) reserve((void **)&(b)->p, &(b)->cap, (b)->n + (extra), sizeof(int32_t))
+
+static inline uint64_t hash_bytes(const uint8_t *s, size_t n) {
+    /* eight bytes per multiply, then murmur3's finalizer */
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ ((uint64_t)n * 0xff51afd7ed558ccdull), v;
+    for (; n >= 8; s += 8, n -= 8) {
+        memcpy(&v, s, 8);
+        h = (h ^ v) * 0xc4ceb9fe1a85ec53ull;
+        h ^= h >> 31;
+    }
+    v = 0;
+    memcpy(&v, s, n);
+    h = (h ^ v) * 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 33);
+}
+
+static inline size_t utf8_len(const uint8_t *s, size_t pos, size_t n) {
+    uint8_t c = s[pos];
+    size_t k = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    return pos + k <= n ? k : n - pos;
+}
+
+static inline int is_mark(const uint8_t *s, size_t pos, size_t n) { /* U+2581 */
+    return pos + 3 <= n && s[pos] == 0xE2 && s[pos + 1] == 0x96 && s[pos + 2] == 0x81;
+}
+
+typedef struct {
+    PyObject_HEAD
+    int unigram, byte_fallback, add_dummy, remove_extra, escape, suffix, cache_words;
+    int32_t unk_id, byte_ids[256];
+    float unk_score;
+    double max_abs_score;   /* largest |score| of a lattice piece or of the unknown piece */
+    uint8_t *blob;          /* piece bytes, then user-defined piece bytes */
+    Piece *pieces;
+    uint32_t n_pieces;
+    uint32_t *slots, mask;  /* piece index + 1 by hash of its bytes; 0 = empty */
+    uint64_t *tkeys;        /* trie transitions: (node << 8 | byte) + 1; 0 = empty */
+    int32_t *tchild, *node_piece;
+    int32_t root_child[256]; /* the trie's first level as an array (-1: no piece starts with the byte) */
+    uint32_t tmask, n_nodes;
+    PairSlot *pairs;        /* BPE joins: (left code << 32 | right code) + 1 -> piece index; key 0 = empty */
+    uint32_t pmask;
+    uint32_t *bmp_code;     /* symbol code of each code point below U+10000 (one load per character) */
+    uint64_t *ckeys;        /* characters that are no piece but part of one: (len << 32 | bytes) + 1 */
+    uint32_t *cvals, cmask, n_chars;
+    Piece *user;            /* user-defined pieces, longest first */
+    uint32_t n_user;
+    uint8_t user_first[256];
+    uint8_t plain_before_ascii[256]; /* ASCII bytes copied as they are when an ASCII byte (or the end) follows */
+    uint8_t plain[256];
+    int32_t *cp_base;       /* the same when an ASCII byte follows (CP_ANY if a key goes on with one) */
+    int32_t *cp_unit;       /* with a map: CP_SAME, CP_ANY or the replacement of each code point below U+10000 */     /* bytes the normalizer copies as they are: no space, no user piece or map key starts */
+    uint32_t *units;        /* character map: darts-clone units and NUL-terminated replacements */
+    Py_ssize_t n_units;
+    uint8_t *strings;
+    Py_ssize_t n_strings;
+    CacheEntry *cache;      /* word cache: entries in insertion order, indexed by cslots */
+    size_t cache_cap;
+    Slot *cslots;
+    uint32_t cslot_mask;
+    uint32_t cache_n;
+    Bytes cache_keys;
+    Ints cache_ids;
+    float *cache_sc;        /* Unigram: node scores of cached paths */
+    size_t cache_sc_n, cache_sc_cap;
+    long long hits, misses, exact;
+    Bytes norm_buf;         /* reused between calls (the GIL is held): no page faults for big buffers */
+    Ints ids_buf, tmp_buf;
+    void *scratch;          /* Scratch of the BPE merges */
+} SPModel;
+
+/* ------------------------------------------------------------------ tables */
+static const Piece *find_piece(const SPModel *m, const uint8_t *s, size_t n) {
+    uint64_t h = hash_bytes(s, n);
+    for (uint32_t i = (uint32_t)h & m->mask;; i = (i + 1) & m->mask) {
+        uint32_t k = m->slots[i];
+        if (!k) return NULL;
+        const Piece *p = &m->pieces[k - 1];
+        if (p->len == n && memcmp(m->blob + p->off, s, n) == 0) return p;
+    }
+}
+
+static inline int32_t trie_child(const SPModel *m, int32_t node, uint8_t c) {
+    uint64_t key = (((uint64_t)node << 8) | c) + 1;
+    for (uint32_t i = (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & m->tmask;; i = (i + 1) & m->tmask) {
+        uint64_t k = m->tkeys[i];
+        if (k == key) return m->tchild[i];
+        if (!k) return -1;
+    }
+}
+
+static int trie_build(SPModel *m) {
+    size_t total = 1;
+    for (uint32_t i = 0; i < m->n_pieces; i++) total += m->pieces[i].len;
+    uint32_t cap = 1;
+    while (cap < 2 * total) cap <<= 1;
+    m->tmask = cap - 1;
+    m->tkeys = calloc(cap, sizeof(uint64_t));
+    m->tchild = malloc(cap * sizeof(int32_t));
+    m->node_piece = malloc(total * sizeof(int32_t));
+    if (!m->tkeys || !m->tchild || !m->node_piece) return -1;
+    m->n_nodes = 1;
+    m->node_piece[0] = -1;
+    for (uint32_t p = 0; p < m->n_pieces; p++) {
+        const uint8_t *s = m->blob + m->pieces[p].off;
+        int32_t node = 0;
+        for (uint32_t k = 0; k < m->pieces[p].len; k++) {
+            uint64_t key = (((uint64_t)node << 8) | s[k]) + 1;
+            uint32_t i = (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & m->tmask;
+            while (m->tkeys[i] && m->tkeys[i] != key) i = (i + 1) & m->tmask;
+            if (!m->tkeys[i]) {
+                m->tkeys[i] = key;
+                m->tchild[i] = (int32_t)m->n_nodes;
+                m->node_piece[m->n_nodes++] = -1;
+            }
+            node = m->tchild[i];
+        }
+        m->node_piece[node] = (int32_t)p;
+    }
+    for (int c = 0; c < 256; c++) m->root_child[c] = trie_child(m, 0, (uint8_t)c);
+    return 0;
+}
+
+/* Codes of BPE symbols: a piece's index, n_pieces + k for the k-th character that is no piece but part of
+ * one, NO_CODE for any other character (it joins nothing). */
+#define NO_CODE 0xFFFFFFFFu
+
+static inline uint64_t mix64(uint64_t h) {
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 33);
+}
+
+static inline uint64_t char_key(const uint8_t *s, size_t len) {
+    uint64_t k = (uint64_t)len << 32;
+    for (size_t i = 0; i < len; i++) k |= (uint64_t)s[i] << (8 * (3 - i));
+    return k + 1;
+}
+
+static uint32_t char_code(const SPModel *m, const uint8_t *s, size_t len, int insert) {
+    uint64_t key = char_key(s, len);
+    uint32_t i = (uint32_t)(mix64(key) >> 32) & m->cmask;
+    for (;; i = (i + 1) & m->cmask) {
+        if (m->ckeys[i] == key) return m->cvals[i];
+        if (!m->ckeys[i]) break;
+    }
+    if (!insert) return NO_CODE;
+    SPModel *w = (SPModel *)m;
+    w->ckeys[i] = key;
+    w->cvals[i] = m->n_pieces + w->n_chars++;
+    return m->cvals[i];
+}
+
+static inline uint32_t pair_find(const SPModel *m, uint32_t left, uint32_t right) {
+    uint64_t key = (((uint64_t)left << 32) | right) + 1;
+    for (uint32_t i = (uint32_t)(mix64(key) >> 32) & m->pmask;; i = (i + 1) & m->pmask) {
+        uint64_t k = m->pairs[i].key;
+        if (k == key) return m->pairs[i].joined;
+        if (!k) return NO_CODE;
+    }
+}
+
+/* the code of one symbol's bytes (a piece, or a single character) */
+static uint32_t symbol_code(const SPModel *m, const uint8_t *s, size_t len, int insert) {
+    const Piece *p = find_piece(m, s, len);
+    if (p) return (uint32_t)(p - m->pieces);
+    return utf8_len(s, 0, len) == len ? char_code(m, s, len, insert) : NO_CODE;
+}
+
+/* every split of every piece into two symbols: what BPE may join, without hashing bytes while encoding */
+static int pairs_build(SPModel *m) {
+    size_t splits = 0;
+    for (uint32_t p = 0; p < m->n_pieces; p++) {
+        const uint8_t *s = m->blob + m->pieces[p].off;
+        size_t len = m->pieces[p].len;
+        for (size_t k = utf8_len(s, 0, len); k < len; k += utf8_len(s, k, len)) splits++;
+    }
+    uint32_t cap = 1;
+    while (cap < 2 * splits + 2) cap <<= 1;
+    m->pmask = m->cmask = cap - 1;
+    m->pairs = calloc(cap, sizeof(PairSlot));
+    m->ckeys = calloc(cap, sizeof(uint64_t));
+    m->cvals = malloc(cap * sizeof(uint32_t));
+    m->bmp_code = malloc(0x10000 * sizeof(uint32_t));
+    if (!m->pairs || !m->ckeys || !m->cvals || !m->bmp_code) return -1;
+    for (uint32_t p = 0; p < m->n_pieces; p++) {
+        const uint8_t *s = m->blob + m->pieces[p].off;
+        size_t len = m->pieces[p].len;
+        for (size_t k = utf8_len(s, 0, len); k < len; k += utf8_len(s, k, len)) {
+            uint32_t a = symbol_code(m, s, k, 1), b = symbol_code(m, s + k, len - k, 1);
+            if (a == NO_CODE || b == NO_CODE) continue;
+            uint64_t key = (((uint64_t)a << 32) | b) + 1;
+            uint32_t i = (uint32_t)(mix64(key) >> 32) & m->pmask;
+            while (m->pairs[i].key && m->pairs[i].key != key) i = (i + 1) & m->pmask;
+            if (!m->pairs[i].key) {  /* a repeated piece string keeps its first index, as find_piece does */
+                m->pairs[i].key = key;
+                m->pairs[i].joined = (uint32_t)(find_piece(m, s, len) - m->pieces);
+            }
+        }
+    }
+    for (uint32_t cp = 0; cp < 0x10000; cp++) {
+        uint8_t u[3];
+        size_t len = cp < 0x80 ? 1 : cp < 0x800 ? 2 : 3;
+        if (len == 1) u[0] = (uint8_t)cp;
+        else if (len == 2) u[0] = (uint8_t)(0xC0 | cp >> 6), u[1] = (uint8_t)(0x80 | (cp & 0x3F));
+        else u[0] = (uint8_t)(0xE0 | cp >> 12), u[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F)),
+             u[2] = (uint8_t)(0x80 | (cp & 0x3F));
+        m->bmp_code[cp] = symbol_code(m, u, len, 0);
+    }
+    return 0;
+}
+
+/* longest user-defined piece at s[pos:], its length or 0 */
+static inline size_t user_match(const SPModel *m, const uint8_t *s, size_t pos, size_t n) {
+    if (!m->user_first[s[pos]]) return 0;
+    for (uint32_t u = 0; u < m->n_user; u++) {
+        const Piece *p = &m->user[u];
+        if (p->len <= n - pos && memcmp(m->blob + p->off, s + pos, p->len) == 0) return p->len;
+    }
+    return 0;
+}
+
+/* darts-clone longest common prefix of s[pos:] in the character map: matched length, *value = string offset */
+static size_t charsmap_match(const SPModel *m, const uint8_t *s, size_t pos, size_t n, uint32_t *value) {
+    const uint32_t *units = m->units;
+    Py_ssize_t size = m->n_units;
+    uint32_t unit = units[0];
+    uint64_t node = (uint64_t)(unit >> 10) << ((unit & (1u << 9)) >> 6);
+    size_t best = 0;
+    for (size_t i = pos; i < n; i++) {
+        uint8_t c = s[i];
+        node ^= c;
+        if (node >= (uint64_t)size) break;
+        unit = units[node];
+        if ((unit & ((1u << 31) | 0xFFu)) != c) break;
+        node ^= (uint64_t)(unit >> 10) << ((unit & (1u << 9)) >> 6);
+        if ((unit >> 8) & 1) {
+            if (node >= (uint64_t)size) break;
+            best = i - pos + 1;
+            *value = units[node] & ((1u << 31) - 1);
+        }
+    }
+    return best;
+}
+
+#define CP_SAME (-1)  /* cp_unit: the character stays */
+#define CP_ANY (-2)   /* cp_unit: a key continues past the character: walk the map */
+
+static inline uint32_t bmp_code_point(const uint8_t *c, size_t k) {
+    return k == 1 ? c[0] : k == 2 ? (uint32_t)(c[0] & 0x1F) << 6 | (c[1] & 0x3F)
+         : k == 3 ? (uint32_t)(c[0] & 0x0F) << 12 | (uint32_t)(c[1] & 0x3F) << 6 | (c[2] & 0x3F) : 0x10000;
+}
+
+/* cp_unit of one code point: walk its UTF-8 bytes; no key starts with them -> CP_SAME; a key ends there and
+ * none goes on -> its replacement's offset; no key ends there and none goes on -> CP_SAME; else CP_ANY */
+static int32_t code_point_unit(const SPModel *m, uint32_t cp, int32_t *base) {
+    uint8_t u[3];
+    size_t len = cp < 0x80 ? 1 : cp < 0x800 ? 2 : 3;
+    if (len == 1) u[0] = (uint8_t)cp;
+    else if (len == 2) u[0] = (uint8_t)(0xC0 | cp >> 6), u[1] = (uint8_t)(0x80 | (cp & 0x3F));
+    else u[0] = (uint8_t)(0xE0 | cp >> 12), u[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F)),
+         u[2] = (uint8_t)(0x80 | (cp & 0x3F));
+    const uint32_t *units = m->units;
+    uint64_t size = (uint64_t)m->n_units;
+    uint32_t unit = units[0];
+    uint64_t node = (uint64_t)(unit >> 10) << ((unit & (1u << 9)) >> 6);
+    int32_t value = CP_SAME;
+    *base = CP_ANY;
+    for (size_t i = 0; i < len; i++) {
+        node ^= u[i];
+        if (node >= size) return *base = CP_SAME;
+        unit = units[node];
+        if ((unit & ((1u << 31) | 0xFFu)) != u[i]) return *base = CP_SAME;
+        node ^= (uint64_t)(unit >> 10) << ((unit & (1u << 9)) >> 6);
+        if ((unit >> 8) & 1) {
+            if (node >= size) return CP_ANY;
+            if (i + 1 < len) return CP_ANY;  /* a key ends inside the character: leave it to the walk */
+            value = (int32_t)(units[node] & ((1u << 31) - 1));
+            if (value >= m->n_strings) return CP_ANY;
+        }
+    }
+    int32_t result = value;
+    *base = value;
+    for (uint32_t label = 1; label < 256; label++) {
+        uint64_t child = node ^ label;
+        if (child < size && (units[child] & ((1u << 31) | 0xFFu)) == label) {
+            result = CP_ANY;
+            if (label < 0x80) *base = CP_ANY;  /* keys go on with an ASCII byte too */
+        }
+    }
+    return result;
+}
+
+/* the replacement of the character (code point cp, k bytes) at s[pos]: CP_SAME, a string offset, or CP_ANY
+ * (walk the map); a key that goes on past it only with non-ASCII bytes cannot when an ASCII byte follows */
+static inline int32_t char_unit(const SPModel *m, const uint8_t *s, size_t pos, size_t n, size_t k, uint32_t cp) {
+    if (cp >= 0x10000) return CP_ANY;
+    int32_t v = m->cp_unit[cp];
+    if (v == CP_ANY && m->cp_base[cp] != CP_ANY && (pos + k >= n || s[pos + k] < 0x80)) v = m->cp_base[cp];
+    return v;
+}
+
+/* whether some key of the character map starts with byte c (its first transition exists) */
+static int starts_key(const SPModel *m, uint8_t c) {
+    uint32_t unit = m->units[0];
+    uint64_t node = ((uint64_t)(unit >> 10) << ((unit & (1u << 9)) >> 6)) ^ c;
+    if (node >= (uint64_t)m->n_units) return 0;
+    return (m->units[node] & ((1u << 31) | 0xFFu)) == c;
+}
+
+/* ------------------------------------------------------------------ normalizer */
+static int append_unit(const SPModel *m, Bytes *out, const uint8_t *u, size_t len) {
+    if (BYTES_RESERVE(out, 3 * len)) return -1;
+    for (size_t k = 0; k < len; k++) {
+        if (u[k] == ' ' && m->escape) {
+            out->p[out->n++] = 0xE2;
+            out->p[out->n++] = 0x96;
+            out->p[out->n++] = 0x81;
+        } else {
+            out->p[out->n++] = u[k];
+        }
+    }
+    return 0;
+}
+
+static int normalize(const SPModel *m, const uint8_t *s, size_t n, Bytes *out) {
+    out->n = 0;
+    int leading = m->remove_extra, prev_space = m->remove_extra, any = 0;
+    size_t pos = 0;
+    while (pos < n) {
+        size_t end = pos;
+        for (;;) {  /* a run of characters the map leaves alone, neither spaces nor user-defined starts */
+            if (end >= n) break;
+            uint8_t c = s[end];
+            if (m->plain[c] || (m->plain_before_ascii[c] && (end + 1 >= n || s[end + 1] < 0x80))) {
+                end++;
+            } else if (m->cp_unit && c != ' ' && !m->user_first[c]) {
+                size_t k = utf8_len(s, end, n);
+                if (char_unit(m, s, end, n, k, bmp_code_point(s + end, k)) != CP_SAME) break;
+                end += k;
+            } else {
+                break;
+            }
+        }
+        if (end > pos) {
+            while (end < n && (s[end] & 0xC0) == 0x80) end++;
+            leading = 0;
+            if (!any) {
+                any = 1;
+                if (m->add_dummy && !m->suffix && append_unit(m, out, (const uint8_t *)" ", 1)) return -1;
+            }
+            if (BYTES_RESERVE(out, end - pos)) return -1;
+            memcpy(out->p + out->n, s + pos, end - pos);
+            out->n += end - pos;
+            prev_space = 0;
+            pos = end;
+            continue;
+        }
+        const uint8_t *u = s + pos;
+        size_t len = user_match(m, s, pos, n), consumed = len;
+        if (!len && m->cp_unit) {  /* a character whose replacement does not depend on what follows */
+            size_t k = utf8_len(s, pos, n);
+            int32_t v = char_unit(m, s, pos, n, k, bmp_code_point(s + pos, k));
+            if (v == CP_SAME) {
+                consumed = len = k;
+            } else if (v >= 0) {
+                consumed = k;
+                u = m->strings + v;
+                len = strlen((const char *)u);
+                if (!len) {  /* the character is dropped: as an empty unit */
+                    pos += consumed;
+                    if (leading) leading = 0;
+                    if (!any) {
+                        any = 1;
+                        if (m->add_dummy && !m->suffix && append_unit(m, out, (const uint8_t *)" ", 1)) return -1;
+                    }
+                    if (!m->remove_extra) prev_space = 0;
+                    continue;
+                }
+            }
+        }
+        if (!len && m->units) {
+            uint32_t value = 0;
+            consumed = charsmap_match(m, s, pos, n, &value);
+            if (consumed) {
+                if ((Py_ssize_t)value >= m->n_strings) return -2;
+                u = m->strings + value;
+                len = strlen((const char *)u);
+            }
+        }
+        if (!consumed) consumed = len = utf8_len(s, pos, n);
+        pos += consumed;
+        if (leading) {
+            if (len == 1 && u[0] == ' ') continue;
+            leading = 0;
+        }
+        if (!any) {
+            any = 1;
+            if (m->add_dummy && !m->suffix && append_unit(m, out, (const uint8_t *)" ", 1)) return -1;
+        }
+        if (prev_space)
+            while (len && u[0] == ' ') u++, len--;
+        if (len) {
+            if (append_unit(m, out, u, len)) return -1;
+            prev_space = u[len - 1] == ' ';
+        }
+        if (!m->remove_extra) prev_space = 0;
+    }
+    if (!any) return 0;
+    if (m->remove_extra) {
+        if (m->escape)
+            while (out->n >= 3 && is_mark(out->p, out->n - 3, out->n)) out->n -= 3;
+        else
+            while (out->n && out->p[out->n - 1] == ' ') out->n--;
+    }
+    if (m->suffix && m->add_dummy) return append_unit(m, out, (const uint8_t *)" ", 1);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ fallback */
+static int emit_unknown(const SPModel *m, const uint8_t *s, size_t len, Ints *out) {
+    if (m->byte_fallback) {
+        if (INTS_RESERVE(out, len)) return -1;
+        for (size_t k = 0; k < len; k++) out->p[out->n++] = m->byte_ids[s[k]];
+        return 0;
+    }
+    if (out->n && out->p[out->n - 1] == m->unk_id) return 0;
+    if (INTS_RESERVE(out, 1)) return -1;
+    out->p[out->n++] = m->unk_id;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ BPE */
+typedef struct {
+    int32_t *start, *len, *prev, *next;
+    uint32_t *code;
+    uint8_t *frozen;
+    size_t cap;
+    Cand *heap;
+    size_t heap_n, heap_cap;
+} Scratch;
+
+static void scratch_free(Scratch *sc) {
+    free(sc->start); free(sc->len); free(sc->prev); free(sc->next); free(sc->code); free(sc->frozen);
+    free(sc->heap);
+}
+
+static int scratch_reserve(Scratch *sc, size_t n) {
+    if (n <= sc->cap) return 0;
+    size_t cap = sc->cap ? sc->cap : 64;
+    while (cap < n) cap *= 2;
+    int32_t *a = realloc(sc->start, cap * 4); if (!a) return -1; sc->start = a;
+    a = realloc(sc->len, cap * 4); if (!a) return -1; sc->len = a;
+    a = realloc(sc->prev, cap * 4); if (!a) return -1; sc->prev = a;
+    a = realloc(sc->next, cap * 4); if (!a) return -1; sc->next = a;
+    uint32_t *c = realloc(sc->code, cap * 4); if (!c) return -1; sc->code = c;
+    uint8_t *f = realloc(sc->frozen, cap); if (!f) return -1; sc->frozen = f;
+    sc->cap = cap;
+    return 0;
+}
+
+static inline uint64_t cand_key(float score, int32_t left) {
+    if (score == 0.0f) score = 0.0f;  /* -0.0 ties with 0.0, as in Python */
+    uint32_t u;
+    memcpy(&u, &score, 4);
+    u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);  /* ascending with the float */
+    return ((uint64_t)~u << 32) | (uint32_t)left;
+}
+
+static void sift_down(Cand *h, size_t n, size_t i) {
+    Cand x = h[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && h[c + 1].key < h[c].key) c++;
+        if (h[c].key >= x.key) break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = x;
+}
+
+static int heap_push(Scratch *sc, Cand c) {
+    if (reserve((void **)&sc->heap, &sc->heap_cap, sc->heap_n + 1, sizeof(Cand))) return -1;
+    size_t i = sc->heap_n++;
+    while (i) {
+        size_t parent = (i - 1) / 2;
+        if (sc->heap[parent].key <= c.key) break;
+        sc->heap[i] = sc->heap[parent];
+        i = parent;
+    }
+    sc->heap[i] = c;
+    return 0;
+}
+
+static Cand heap_pop(Scratch *sc) {
+    Cand top = sc->heap[0];
+    sc->heap[0] = sc->heap[--sc->heap_n];
+    if (sc->heap_n) sift_down(sc->heap, sc->heap_n, 0);
+    return top;
+}
+
+static int bpe_push(const SPModel *m, Scratch *sc, const uint8_t *w, int32_t left, int32_t right) {
+    if (left < 0 || right < 0 || sc->frozen[left] || sc->frozen[right]) return 0;
+    uint32_t a = sc->code[left], b = sc->code[right];
+    if (a == NO_CODE || b == NO_CODE) return 0;
+    uint32_t joined = pair_find(m, a, b);
+    if (joined == NO_CODE) return 0;
+    Cand c = {cand_key(m->pieces[joined].score, left), right, sc->len[left] + sc->len[right], joined, 0};
+    (void)w;
+    return heap_push(sc, c);
+}
+
+#define SCAN_MAX 24
+
+/* the piece two adjacent symbols join into (its score in *score), or NO_CODE */
+static inline uint32_t pair_code(const SPModel *m, const Scratch *sc, int32_t left, int32_t right, float *score) {
+    if (left < 0 || right < 0 || sc->frozen[left] || sc->frozen[right]) return NO_CODE;
+    uint32_t a = sc->code[left], b = sc->code[right];
+    if (a == NO_CODE || b == NO_CODE) return NO_CODE;
+    uint32_t joined = pair_find(m, a, b);
+    if (joined != NO_CODE) *score = m->pieces[joined].score;
+    return joined;
+}
+
+/* ids of one word (or a whole text) by score-ordered joins, appended to out */
+static int bpe_word(const SPModel *m, Scratch *sc, const uint8_t *w, size_t n, Ints *out) {
+    if (scratch_reserve(sc, n + 1)) return -1;
+    int32_t nsym = 0;
+    for (size_t pos = 0; pos < n;) {
+        size_t k = user_match(m, w, pos, n);
+        sc->frozen[nsym] = k != 0;
+        if (!k) k = utf8_len(w, pos, n);
+        if (sc->frozen[nsym]) {
+            sc->code[nsym] = symbol_code(m, w + pos, k, 0);
+        } else {
+            const uint8_t *c = w + pos;
+            uint32_t cp = k == 1 ? c[0] : k == 2 ? (uint32_t)(c[0] & 0x1F) << 6 | (c[1] & 0x3F)
+                        : k == 3 ? (uint32_t)(c[0] & 0x0F) << 12 | (uint32_t)(c[1] & 0x3F) << 6 | (c[2] & 0x3F)
+                        : 0x10000;
+            sc->code[nsym] = cp < 0x10000 ? m->bmp_code[cp] : symbol_code(m, c, k, 0);
+        }
+        sc->start[nsym] = (int32_t)pos;
+        sc->len[nsym] = (int32_t)k;
+        sc->prev[nsym] = nsym - 1;
+        sc->next[nsym] = nsym + 1;
+        nsym++;
+        pos += k;
+    }
+    if (!nsym) return 0;
+    sc->next[nsym - 1] = -1;
+    if (nsym <= SCAN_MAX) {
+        /* few symbols: scan the adjacent pairs for the best join instead of a heap. The heap's live
+         * entries are exactly the adjacent pairs that join into a piece, so the order is the same:
+         * highest score, then leftmost. */
+        float score[SCAN_MAX];
+        uint32_t joined[SCAN_MAX];
+        for (int32_t k = 0; k < nsym; k++) joined[k] = pair_code(m, sc, k, k + 1 < nsym ? k + 1 : -1, &score[k]);
+        for (;;) {
+            int32_t bestk = -1;
+            for (int32_t k = 0; k >= 0; k = sc->next[k])
+                if (joined[k] != NO_CODE && (bestk < 0 || score[k] > score[bestk])) bestk = k;
+            if (bestk < 0) break;
+            int32_t right = sc->next[bestk], after = sc->next[right];
+            sc->len[bestk] += sc->len[right];
+            sc->len[right] = 0;
+            sc->code[bestk] = joined[bestk];
+            sc->next[bestk] = after;
+            if (after >= 0) sc->prev[after] = bestk;
+            joined[bestk] = pair_code(m, sc, bestk, after, &score[bestk]);
+            int32_t before = sc->prev[bestk];
+            if (before >= 0) joined[before] = pair_code(m, sc, before, bestk, &score[before]);
+        }
+        goto emit;
+    }
+    if (reserve((void **)&sc->heap, &sc->heap_cap, (size_t)nsym, sizeof(Cand))) return -1;
+    sc->heap_n = 0;
+    for (int32_t k = 0; k + 1 < nsym; k++) {  /* every adjacent pair, then one heapify */
+        float score;
+        uint32_t joined = pair_code(m, sc, k, k + 1, &score);
+        if (joined != NO_CODE) {
+            Cand c = {cand_key(score, k), k + 1, sc->len[k] + sc->len[k + 1], joined, 0};
+            sc->heap[sc->heap_n++] = c;
+        }
+    }
+    for (size_t i = sc->heap_n / 2; i-- > 0;) sift_down(sc->heap, sc->heap_n, i);
+    while (sc->heap_n) {
+        Cand c = heap_pop(sc);
+        int32_t left = (int32_t)(uint32_t)c.key;
+        int32_t a = sc->len[left], b = sc->len[c.right];
+        if (!a || !b || a + b != c.size || sc->next[left] != c.right) continue;
+        sc->len[left] = a + b;
+        sc->len[c.right] = 0;
+        sc->code[left] = c.joined;
+        int32_t after = sc->next[c.right];
+        sc->next[left] = after;
+        if (after >= 0) sc->prev[after] = left;
+        if (bpe_push(m, sc, w, sc->prev[left], left) || bpe_push(m, sc, w, left, after)) return -1;
+    }
+emit:
+    for (int32_t s = 0; s >= 0; s = sc->next[s]) {
+        const uint8_t *piece = w + sc->start[s];
+        const Piece *p = sc->code[s] < m->n_pieces ? &m->pieces[sc->code[s]] : NULL;
+        if (p) {
+            if (INTS_RESERVE(out, 1)) return -1;
+            out->p[out->n++] = p->id;
+        } else if (emit_unknown(m, piece, (size_t)sc->len[s], out)) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void cache_clear(SPModel *m) {
+    if (m->cslots) memset(m->cslots, 0, ((size_t)m->cslot_mask + 1) * sizeof(Slot));
+    m->cache_n = 0;
+    m->cache_keys.n = 0;
+    m->cache_ids.n = 0;
+    m->cache_sc_n = 0;
+}
+
+/* the cached entry of word w (hash h), or NULL with *slot where a new one would go */
+static CacheEntry *cache_lookup(SPModel *m, const uint8_t *w, size_t n, uint64_t h, Slot **slot) {
+    uint32_t tag = (uint32_t)(h >> 32) | 1;
+    for (uint32_t i = (uint32_t)h & m->cslot_mask;; i = (i + 1) & m->cslot_mask) {
+        Slot *sl = &m->cslots[i];
+        if (!sl->idx) {
+            *slot = sl;
+            return NULL;
+        }
+        if (sl->tag == tag) {
+            CacheEntry *e = &m->cache[sl->idx - 1];
+            if (e->key_len == n && memcmp(m->cache_keys.p + e->key_off, w, n) == 0) return e;
+        }
+    }
+}
+
+/* a new entry for word w with room for n_ids ids (the index grows at half load); NULL if the cache was
+ * full (it is emptied) or memory ran out (the word is then just not cached) */
+static CacheEntry *cache_new(SPModel *m, const uint8_t *w, size_t n, uint64_t h, Slot *slot, size_t n_ids) {
+    if (m->cache_n >= CACHE_MAX_ENTRIES || m->cache_ids.n + n_ids > CACHE_MAX_IDS ||
+        m->cache_sc_n + n_ids > CACHE_MAX_IDS) {  /* bounded memory, whatever the words */
+        cache_clear(m);
+        return NULL;
+    }
+    if (reserve((void **)&m->cache, &m->cache_cap, (size_t)m->cache_n + 1, sizeof(CacheEntry)) ||
+        BYTES_RESERVE(&m->cache_keys, n) || INTS_RESERVE(&m->cache_ids, n_ids))
+        return NULL;
+    if (((size_t)m->cache_n + 1) * 2 > (size_t)m->cslot_mask + 1) {
+        uint32_t mask = 2 * (m->cslot_mask + 1) - 1;
+        Slot *slots = calloc((size_t)mask + 1, sizeof(Slot));
+        if (!slots) return NULL;
+        for (uint32_t k = 0; k < m->cache_n; k++) {
+            uint64_t hk = m->cache[k].hash;
+            uint32_t i = (uint32_t)hk & mask;
+            while (slots[i].idx) i = (i + 1) & mask;
+            slots[i].tag = (uint32_t)(hk >> 32) | 1;
+            slots[i].idx = k + 1;
+        }
+        free(m->cslots);
+        m->cslots = slots;
+        m->cslot_mask = mask;
+        uint32_t i = (uint32_t)h & mask;
+        while (slots[i].idx) i = (i + 1) & mask;
+        slot = &slots[i];
+    }
+    CacheEntry *e = &m->cache[m->cache_n++];
+    slot->tag = (uint32_t)(h >> 32) | 1;
+    slot->idx = m->cache_n;
+    memset(e, 0, sizeof(*e));
+    e->hash = h;
+    e->key_off = (uint32_t)m->cache_keys.n;
+    e->key_len = (uint32_t)n;
+    memcpy(m->cache_keys.p + m->cache_keys.n, w, n);
+    m->cache_keys.n += n;
+    e->ids_off = (uint32_t)m->cache_ids.n;
+    return e;
+}
+
+static int append_ids(const SPModel *m, const int32_t *ids, size_t n_ids, Ints *out) {
+    if (n_ids && !m->byte_fallback && ids[0] == m->unk_id && out->n && out->p[out->n - 1] == m->unk_id) {
+        ids++;
+        n_ids--;
+    }
+    if (INTS_RESERVE(out, n_ids)) return -1;
+    if (n_ids) memcpy(out->p + out->n, ids, n_ids * sizeof(int32_t));
+    out->n += n_ids;
+    return 0;
+}
+
+/* append the ids of one word, through the cache; an unknown id right after another is dropped */
+static int bpe_cached(SPModel *m, Scratch *sc, Ints *tmp, const uint8_t *w, size_t n, Ints *out) {
+    Slot *slot = NULL;
+    uint64_t h = 0;
+    int cacheable = n <= CACHE_MAX_WORD && m->cslots;
+    if (cacheable) {
+        h = hash_bytes(w, n);
+        CacheEntry *e = cache_lookup(m, w, n, h, &slot);
+        if (e) {
+            m->hits++;
+            return append_ids(m, m->cache_ids.p + e->ids_off, e->n_ids, out);
+        }
+    }
+    m->misses++;
+    tmp->n = 0;
+    if (bpe_word(m, sc, w, n, tmp)) return -1;
+    if (cacheable) {
+        CacheEntry *e = cache_new(m, w, n, h, slot, tmp->n);
+        if (e) {
+            e->n_ids = (uint32_t)tmp->n;
+            if (tmp->n) memcpy(m->cache_ids.p + m->cache_ids.n, tmp->p, tmp->n * sizeof(int32_t));
+            m->cache_ids.n += tmp->n;
+        }
+    }
+    return append_ids(m, tmp->p, tmp->n, out);
+}
+
+static int bpe_text(SPModel *m, const uint8_t *t, size_t n, Ints *out) {
+    if (!m->scratch && !(m->scratch = calloc(1, sizeof(Scratch)))) return -1;
+    Scratch *sc = m->scratch;
+    int rc = 0;
+    if (!m->cache_words) {
+        rc = bpe_word(m, sc, t, n, out);
+    } else {
+        for (size_t pos = 0; pos < n && !rc;) {  /* words: U+2581 run, then the rest up to the next one */
+            size_t end = pos;
+            while (is_mark(t, end, n)) end += 3;
+            while (end < n && !is_mark(t, end, n)) end += utf8_len(t, end, n);
+            rc = bpe_cached(m, sc, &m->tmp_buf, t + pos, end - pos, out);
+            pos = end;
+        }
+    }
+    if (sc->cap > (1u << 20)) {  /* a huge word: give its scratch back */
+        scratch_free(sc);
+        memset(sc, 0, sizeof(*sc));
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------ Unigram */
+static inline float f32_add(double a, double b) { return (float)(a + b); }
+
+/* The exact lattice of sentencepiece's EncodeOptimized over t (a whole text, or a word whose start holds the
+ * path score *here: word starts are node boundaries, so a word run alone from there is the whole-text run);
+ * *here becomes the path score at the end. */
+static int unigram_text(const SPModel *m, const uint8_t *t, size_t n, Ints *out, float *here_io) {
+    float *best = malloc((n + 1) * sizeof(float));
+    int32_t *start = malloc((n + 1) * sizeof(int32_t)), *pid = malloc((n + 1) * sizeof(int32_t));
+    int rc = -1;
+    if (!best || !start || !pid) goto done;
+    for (size_t k = 0; k <= n; k++) start[k] = -1, best[k] = 0.0f;
+    start[0] = 0;
+    best[0] = *here_io;
+    size_t frontier = 0;
+    for (size_t i = 0; i < n; i++) {
+        if ((t[i] & 0xC0) == 0x80) continue;
+        double here = best[i];
+        if (!(here >= -SCORE_RESET && here <= SCORE_RESET)) {
+            for (size_t k = i; k <= frontier; k++)
+                if (k == i || start[k] != -1) best[k] = f32_add(best[k], -here);
+            here = 0.0;
+        }
+        size_t clen = utf8_len(t, i, n);
+        int has_single = 0;
+        int32_t node = 0;
+        for (size_t p = i; p < n; p++) {
+            node = p == i ? m->root_child[t[p]] : trie_child(m, node, t[p]);
+            if (node < 0) break;
+            int32_t pi = m->node_piece[node];
+            if (pi < 0) continue;
+            size_t j = p + 1;
+            if (j == i + clen) has_single = 1;
+            if (j > frontier) frontier = j;
+            double total = (double)m->pieces[pi].score + here;
+            float rounded;
+            if (start[j] != -1) {
+                double other = best[j];
+                if (total < other - 1e-6 * (fabs(other) + 1.0)) continue;
+                rounded = (float)total;
+                if (rounded <= other) continue;
+            } else {
+                rounded = (float)total;
+            }
+            best[j] = rounded;
+            start[j] = (int32_t)i;
+            pid[j] = m->pieces[pi].id;
+        }
+        if (!has_single) {
+            size_t j = i + clen;
+            if (j > frontier) frontier = j;
+            float total = f32_add(m->unk_score, here);
+            if (start[j] == -1 || total > best[j]) {
+                best[j] = total;
+                start[j] = (int32_t)i;
+                pid[j] = -1;
+            }
+        }
+    }
+    *here_io = best[n];
+    /* backtrack: reuse best[] as scratch for the path's ends */
+    size_t n_nodes = 0;
+    int32_t *ends = (int32_t *)best;
+    for (size_t j = n; j > 0; j = (size_t)start[j]) ends[n_nodes++] = (int32_t)j;
+    for (size_t k = n_nodes; k-- > 0;) {
+        size_t j = (size_t)ends[k];
+        if (pid[j] >= 0) {
+            if (INTS_RESERVE(out, 1)) goto done;
+            out->p[out->n++] = pid[j];
+        } else if (emit_unknown(m, t + start[j], j - (size_t)start[j], out)) {
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    free(best); free(start); free(pid);
+    return rc;
+}
+
+/* One word's best path in double precision from 0, with the margin by which each choice on the path wins.
+ * If every margin exceeds what float32 rounding can move a path score within the word (each addition rounds
+ * by at most 2^-7 while |scores| < 2^17), the float32 run picks this path whatever the score at the word
+ * start, and its scores along the path are the float32 sums of the node scores: the word can be cached. */
+static int unigram_word_double(const SPModel *m, const uint8_t *t, size_t n, Ints *ids, float **sc,
+                               size_t *n_sc, float *lo, float *hi, float *ratio) {
+    double *best = malloc((n + 1) * sizeof(double)), *second = malloc((n + 1) * sizeof(double));
+    int32_t *start = malloc((n + 1) * sizeof(int32_t)), *pid = malloc((n + 1) * sizeof(int32_t));
+    float *scores = NULL, *node_score = malloc((n + 1) * sizeof(float));
+    int32_t *cnt = malloc((n + 1) * sizeof(int32_t)), *nchar = malloc((n + 1) * sizeof(int32_t));
+    int rc = -1;
+    if (!best || !second || !start || !pid || !node_score || !cnt || !nchar) goto done;
+    for (size_t k = 0; k <= n; k++) start[k] = -1, best[k] = 0.0, second[k] = -INFINITY;
+    start[0] = 0;
+    cnt[0] = 0;
+    size_t chars = 0;
+    double vlo = 0.0, vhi = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        if ((t[i] & 0xC0) == 0x80) continue;
+        nchar[i] = (int32_t)chars++;
+        double here = best[i];
+        if (here < vlo) vlo = here;
+        if (here > vhi) vhi = here;
+        size_t clen = utf8_len(t, i, n);
+        int has_single = 0;
+        int32_t node = 0;
+        for (size_t p = i; p < n; p++) {
+            node = p == i ? m->root_child[t[p]] : trie_child(m, node, t[p]);
+            if (node < 0) break;
+            int32_t pi = m->node_piece[node];
+            if (pi < 0) continue;
+            size_t j = p + 1;
+            if (j == i + clen) has_single = 1;
+            double total = (double)m->pieces[pi].score + here;
+            if (start[j] != -1) {
+                if (total <= best[j]) {
+                    if (total > second[j]) second[j] = total;
+                    continue;
+                }
+                if (best[j] > second[j]) second[j] = best[j];
+            }
+            best[j] = total;
+            start[j] = (int32_t)i;
+            cnt[j] = cnt[i] + 1;
+            pid[j] = m->pieces[pi].id;
+            node_score[j] = m->pieces[pi].score;
+        }
+        if (!has_single) {
+            size_t j = i + clen;
+            double total = (double)m->unk_score + here;
+            if (start[j] == -1 || total > best[j]) {
+                if (start[j] != -1 && best[j] > second[j]) second[j] = best[j];
+                best[j] = total;
+                start[j] = (int32_t)i;
+                cnt[j] = cnt[i] + 1;
+                pid[j] = -1;
+            } else if (total > second[j]) {
+                second[j] = total;
+            }
+        }
+    }
+    if (best[n] < vlo) vlo = best[n];
+    if (best[n] > vhi) vhi = best[n];
+    nchar[n] = (int32_t)chars;
+    /* Below 2^17 each float32 addition rounds by at most 2^-8. At a node j of the path, the path's float32
+     * score has cnt[j] roundings; a rival's has at most one per character before j (nchar[j]). A choice
+     * that wins by more than twice their sum times 2^-8 is the float32 choice too. */
+    size_t n_nodes = 0;
+    double min_ratio = INFINITY;
+    for (size_t j = n; j > 0; j = (size_t)start[j]) {
+        double r = (best[j] - second[j]) / (double)(cnt[j] + nchar[j] + 2);
+        if (!(r >= 0.0)) r = 0.0;  /* a tie (or NaN): never safe */
+        if (r < min_ratio) min_ratio = r;
+        n_nodes++;
+    }
+    if (min_ratio > 1e30) min_ratio = 1e30;
+    scores = malloc((n_nodes + 1) * sizeof(float));
+    int32_t *ends = malloc((n_nodes + 1) * sizeof(int32_t));
+    if (!scores || !ends) {
+        free(ends);
+        goto done;
+    }
+    size_t k = n_nodes;
+    for (size_t j = n; j > 0; j = (size_t)start[j]) ends[--k] = (int32_t)j;
+    for (k = 0; k < n_nodes; k++) {
+        size_t j = (size_t)ends[k];
+        if (pid[j] >= 0) {
+            if (INTS_RESERVE(ids, 1)) {
+                free(ends);
+                goto done;
+            }
+            ids->p[ids->n++] = pid[j];
+            scores[k] = node_score[j];
+        } else {
+            if (emit_unknown(m, t + start[j], j - (size_t)start[j], ids)) {
+                free(ends);
+                goto done;
+            }
+            scores[k] = m->unk_score;
+        }
+    }
+    free(ends);
+    *sc = scores;
+    scores = NULL;
+    *n_sc = n_nodes;
+    *lo = (float)vlo;
+    *hi = (float)vhi;
+    *ratio = (float)(min_ratio * 0.999);  /* rounded down, never up */
+    rc = 0;
+done:
+    free(best); free(second); free(start); free(pid); free(scores); free(node_score); free(cnt); free(nchar);
+    return rc;
+}
+
+/* A bound on float32 rounding inside a cached word that starts at path score `here`: every value the lattice
+ * computes there (path scores and rivals) is below M = max(|here + lo|, |here + hi|) + the largest |score|, and
+ * each float32 addition rounds by at most half an ulp of M. Both paths to a choice have at most cnt + nchar
+ * additions, so a choice whose margin exceeds (cnt + nchar + 2) * ulp(M) (twice the bound) is float32's too. */
+static inline double word_ulp(const SPModel *m, float here, const CacheEntry *e) {
+    double a = fabs((double)here + e->lo), b = fabs((double)here + e->hi);
+    double big = (a > b ? a : b) + m->max_abs_score + 1.0;
+    int exp;
+    frexp(big, &exp);  /* big = f * 2^exp, f in [0.5, 1): ulp of a float32 there is 2^(exp - 24) */
+    return ldexp(1.0, exp - 24);
+}
+
+/* one word of a Unigram text whose start holds the float32 path score *here */
+static int unigram_cached(SPModel *m, Ints *tmp, const uint8_t *w, size_t n, float *here, Ints *out) {
+    CacheEntry *e = NULL;
+    if (n <= CACHE_MAX_WORD && m->cslots) {
+        uint64_t h = hash_bytes(w, n);
+        Slot *slot;
+        e = cache_lookup(m, w, n, h, &slot);
+        if (e) {
+            m->hits++;
+        } else {
+            /* a miss: work the word out in double precision and keep it */
+            m->misses++;
+            tmp->n = 0;
+            float *sc = NULL, lo, hi;
+            size_t n_sc;
+            float ratio;
+            if (unigram_word_double(m, w, n, tmp, &sc, &n_sc, &lo, &hi, &ratio)) return -1;
+            e = cache_new(m, w, n, h, slot, tmp->n);
+            if (e && reserve((void **)&m->cache_sc, &m->cache_sc_cap, m->cache_sc_n + n_sc, sizeof(float))) {
+                e->safe = 0;
+            } else if (e) {
+                e->n_ids = (uint32_t)tmp->n;
+                if (tmp->n) memcpy(m->cache_ids.p + m->cache_ids.n, tmp->p, tmp->n * sizeof(int32_t));
+                m->cache_ids.n += tmp->n;
+                e->sc_off = (uint32_t)m->cache_sc_n;
+                e->n_sc = (uint32_t)n_sc;
+                memcpy(m->cache_sc + m->cache_sc_n, sc, n_sc * sizeof(float));
+                m->cache_sc_n += n_sc;
+                e->lo = lo;
+                e->hi = hi;
+                e->ratio = ratio;
+                e->safe = ratio > 0.0f;
+            }
+            free(sc);
+        }
+    }
+    /* the cached path holds if its choices are safe and no path score in the word can pass +-100000
+     * (sentencepiece re-bases there, which rounds differently): then replay the float32 sums along it */
+    if (e && e->safe && (double)*here + e->lo > -SCORE_RESET + 1.0 && (double)*here + e->hi < SCORE_RESET - 1.0 &&
+        (double)e->ratio > word_ulp(m, *here, e)) {
+        float p = *here;
+        const float *sc = m->cache_sc + e->sc_off;
+        for (uint32_t k = 0; k < e->n_sc; k++) p = (float)((double)sc[k] + (double)p);
+        *here = p;
+        return append_ids(m, m->cache_ids.p + e->ids_off, e->n_ids, out);
+    }
+    m->exact++;
+    tmp->n = 0;
+    if (unigram_text(m, w, n, tmp, here)) return -1;
+    return append_ids(m, tmp->p, tmp->n, out);
+}
+
+static int unigram_words(SPModel *m, const uint8_t *t, size_t n, Ints *out) {
+    float here = 0.0f;
+    if (!m->cache_words) return unigram_text(m, t, n, out, &here);
+    int rc = 0;
+    for (size_t pos = 0; pos < n && !rc;) {
+        size_t end = pos;
+        while (is_mark(t, end, n)) end += 3;
+        while (end < n && !is_mark(t, end, n)) end += utf8_len(t, end, n);
+        rc = unigram_cached(m, &m->tmp_buf, t + pos, end - pos, &here, out);
+        pos = end;
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------ Python */
+static void SPModel_dealloc(SPModel *m) {
+    free(m->blob); free(m->pieces); free(m->slots); free(m->tkeys); free(m->tchild); free(m->node_piece);
+    free(m->pairs); free(m->bmp_code); free(m->ckeys); free(m->cvals);
+    free(m->user); free(m->units); free(m->strings); free(m->norm_buf.p); free(m->ids_buf.p); free(m->tmp_buf.p);
+    if (m->scratch) scratch_free(m->scratch);
+    free(m->scratch);
+    free(m->cache); free(m->cslots); free(m->cp_unit); free(m->cp_base); free(m->cache_keys.p); free(m->cache_ids.p);
+    free(m->cache_sc);
+    Py_TYPE(m)->tp_free((PyObject *)m);
+}
+
+static int SPModel_init(SPModel *m, PyObject *args, PyObject *kw) {
+    static char *names[] = {"model_type", "pieces", "ids", "scores", "user_defined", "byte_ids", "unk_id",
+                            "unk_score", "charsmap", "add_dummy_prefix", "remove_extra_whitespaces",
+                            "escape_whitespaces", "treat_whitespace_as_suffix", "cache_words", NULL};
+    const char *model_type;
+    PyObject *pieces, *ids, *scores, *user, *byte_ids;
+    Py_buffer charsmap = {0};
+    int unk_id;
+    double unk_score;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "sO!O!O!O!O!idy*ppppp", names, &model_type, &PyList_Type, &pieces,
+                                     &PyList_Type, &ids, &PyList_Type, &scores, &PyList_Type, &user, &PyList_Type,
+                                     &byte_ids, &unk_id, &unk_score, &charsmap, &m->add_dummy, &m->remove_extra,
+                                     &m->escape, &m->suffix, &m->cache_words))
+        return -1;
+    int rc = -1;
+    if (m->blob) {
+        PyErr_SetString(PyExc_RuntimeError, "SPModel is already initialised");
+        goto out;
+    }
+    m->unigram = strcmp(model_type, "unigram") == 0;
+    m->unk_id = unk_id;
+    m->unk_score = (float)unk_score;
+    Py_ssize_t np = PyList_GET_SIZE(pieces), nu = PyList_GET_SIZE(user);
+    if (PyList_GET_SIZE(ids) != np || PyList_GET_SIZE(scores) != np) {
+        PyErr_SetString(PyExc_ValueError, "pieces, ids and scores differ in length");
+        goto out;
+    }
+    Py_ssize_t nb = PyList_GET_SIZE(byte_ids);
+    if (nb != 0 && nb != 256) {
+        PyErr_SetString(PyExc_ValueError, "byte_ids must be empty or 256 ids");
+        goto out;
+    }
+    m->byte_fallback = nb == 256;
+    for (Py_ssize_t b = 0; b < nb; b++) {
+        m->byte_ids[b] = (int32_t)PyLong_AsLong(PyList_GET_ITEM(byte_ids, b));
+        if (PyErr_Occurred()) goto out;
+    }
+    size_t total = 0;
+    for (Py_ssize_t i = 0; i < np + nu; i++) {
+        PyObject *o = i < np ? PyList_GET_ITEM(pieces, i) : PyList_GET_ITEM(user, i - np);
+        if (!PyBytes_Check(o) || PyBytes_GET_SIZE(o) == 0) {
+            PyErr_SetString(PyExc_TypeError, "pieces must be non-empty bytes");
+            goto out;
+        }
+        total += (size_t)PyBytes_GET_SIZE(o);
+    }
+    m->blob = malloc(total + 1);
+    m->pieces = calloc((size_t)np + 1, sizeof(Piece));
+    m->user = calloc((size_t)nu + 1, sizeof(Piece));
+    uint32_t cap = 1;
+    while (cap < 2 * (uint64_t)np + 2) cap <<= 1;
+    m->slots = calloc(cap, sizeof(uint32_t));
+    m->mask = cap - 1;
+    if (!m->blob || !m->pieces || !m->user || !m->slots) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    size_t off = 0;
+    for (Py_ssize_t i = 0; i < np + nu; i++) {
+        PyObject *o = i < np ? PyList_GET_ITEM(pieces, i) : PyList_GET_ITEM(user, i - np);
+        Piece *p = i < np ? &m->pieces[i] : &m->user[i - np];
+        p->off = (uint32_t)off;
+        p->len = (uint32_t)PyBytes_GET_SIZE(o);
+        memcpy(m->blob + off, PyBytes_AS_STRING(o), p->len);
+        off += p->len;
+        if (i < np) {
+            p->id = (int32_t)PyLong_AsLong(PyList_GET_ITEM(ids, i));
+            p->score = (float)PyFloat_AsDouble(PyList_GET_ITEM(scores, i));
+            if (PyErr_Occurred()) goto out;
+        } else {
+            m->user_first[m->blob[p->off]] = 1;
+        }
+    }
+    m->n_pieces = (uint32_t)np;
+    m->n_user = (uint32_t)nu;
+    for (uint32_t i = 0; i < m->n_pieces; i++) {
+        const Piece *p = &m->pieces[i];
+        uint32_t s = (uint32_t)hash_bytes(m->blob + p->off, p->len) & m->mask;
+        while (m->slots[s]) {
+            const Piece *q = &m->pieces[m->slots[s] - 1];
+            if (q->len == p->len && memcmp(m->blob + q->off, m->blob + p->off, p->len) == 0) break;
+            s = (s + 1) & m->mask;
+        }
+        if (!m->slots[s]) m->slots[s] = i + 1;  /* a repeated piece keeps its first id */
+    }
+    /* user-defined pieces longest first (a longer match wins; equal lengths cannot both match) */
+    for (uint32_t a = 1; a < m->n_user; a++)
+        for (uint32_t b = a; b > 0 && m->user[b].len > m->user[b - 1].len; b--) {
+            Piece tmp = m->user[b]; m->user[b] = m->user[b - 1]; m->user[b - 1] = tmp;
+        }
+    if (charsmap.len) {
+        const uint8_t *c = charsmap.buf;
+        if (charsmap.len < 4) goto bad_map;
+        uint32_t trie_size = (uint32_t)c[0] | (uint32_t)c[1] << 8 | (uint32_t)c[2] << 16 | (uint32_t)c[3] << 24;
+        if (trie_size % 4 || trie_size == 0 || 4 + (Py_ssize_t)trie_size >= charsmap.len) goto bad_map;
+        m->n_units = trie_size / 4;
+        m->n_strings = charsmap.len - 4 - trie_size;
+        m->units = malloc(trie_size);
+        m->strings = malloc((size_t)m->n_strings + 1);
+        if (!m->units || !m->strings) {
+            PyErr_NoMemory();
+            goto out;
+        }
+        for (Py_ssize_t k = 0; k < m->n_units; k++) {
+            const uint8_t *u = c + 4 + 4 * k;
+            m->units[k] = (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 | (uint32_t)u[3] << 24;
+        }
+        memcpy(m->strings, c + 4 + trie_size, (size_t)m->n_strings);
+        m->strings[m->n_strings] = 0;
+    }
+    for (int b = 0; b < 256; b++) {
+        /* without a map every byte but a space or a user piece's start; with one, ASCII bytes no key starts with */
+        uint8_t one = (uint8_t)b;
+        uint32_t value;
+        int plain = b != ' ' && !m->user_first[b];
+        if (m->units) plain = plain && b < 0x80 && charsmap_match(m, &one, 0, 1, &value) == 0 && !starts_key(m, one);
+        m->plain[b] = (uint8_t)plain;
+    }
+    if (m->units) {
+        m->cp_unit = malloc(0x10000 * sizeof(int32_t));
+        m->cp_base = malloc(0x10000 * sizeof(int32_t));
+        if (!m->cp_unit || !m->cp_base) {
+            PyErr_NoMemory();
+            goto out;
+        }
+        for (uint32_t cp = 0; cp < 0x10000; cp++) {
+            m->cp_base[cp] = CP_ANY;
+            m->cp_unit[cp] = (cp >= 0xD800 && cp < 0xE000) ? CP_ANY : code_point_unit(m, cp, &m->cp_base[cp]);
+        }
+        for (int b = 0; b < 0x80; b++)
+            m->plain_before_ascii[b] = b != ' ' && !m->user_first[b] &&
+                                       (m->cp_unit[b] == CP_SAME || m->cp_base[b] == CP_SAME);
+    }
+    if (m->unigram) {
+        /* the word cache's rounding bound assumes path scores below 2^17 near a word: refuse huge scores */
+        if (fabsf(m->unk_score) > 1000.0f) m->cache_words = 0;
+        m->max_abs_score = fabs((double)m->unk_score);
+        for (uint32_t i = 0; i < m->n_pieces; i++) {
+            if (!(fabsf(m->pieces[i].score) <= 1000.0f)) m->cache_words = 0;
+            if (fabs((double)m->pieces[i].score) > m->max_abs_score) m->max_abs_score = fabs((double)m->pieces[i].score);
+        }
+        m->cslot_mask = 4095;
+        m->cslots = m->cache_words ? calloc(4096, sizeof(Slot)) : NULL;
+        if (trie_build(m) || (m->cache_words && !m->cslots)) {
+            PyErr_NoMemory();
+            goto out;
+        }
+    } else {
+        if (pairs_build(m)) {
+            PyErr_NoMemory();
+            goto out;
+        }
+        m->cslot_mask = 4095;
+        m->cslots = m->cache_words ? calloc(4096, sizeof(Slot)) : NULL;
+        if (m->cache_words && !m->cslots) {
+            PyErr_NoMemory();
+            goto out;
+        }
+    }
+    rc = 0;
+    goto out;
+bad_map:
+    PyErr_SetString(PyExc_ValueError, "precompiled_charsmap is invalid");
+out:
+    PyBuffer_Release(&charsmap);
+    return rc;
+}
+
+static PyObject *ids_to_list(const Ints *ids) {
+    PyObject *list = PyList_New((Py_ssize_t)ids->n);
+    if (!list) return NULL;
+    for (size_t k = 0; k < ids->n; k++) {
+        PyObject *v = PyLong_FromLong(ids->p[k]);
+        if (!v) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)k, v);
+    }
+    return list;
+}
+
+static int get_utf8(PyObject *text, const uint8_t **s, Py_ssize_t *n) {
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "text must be str");
+        return -1;
+    }
+    *s = (const uint8_t *)PyUnicode_AsUTF8AndSize(text, n);
+    return *s ? 0 : -1;
+}
+
+static PyObject *SPModel_normalize(SPModel *m, PyObject *text) {
+    const uint8_t *s;
+    Py_ssize_t n;
+    if (!m->blob) return PyErr_Format(PyExc_RuntimeError, "SPModel is not initialised");
+    if (get_utf8(text, &s, &n)) return NULL;
+    Bytes out = {0};
+    int rc = normalize(m, s, (size_t)n, &out);
+    PyObject *res = rc == -1 ? PyErr_NoMemory() : rc == -2 ? PyErr_Format(PyExc_ValueError, "bad charsmap value")
+                              : PyBytes_FromStringAndSize((const char *)out.p, (Py_ssize_t)out.n);
+    free(out.p);
+    return res;
+}
+
+static PyObject *SPModel_encode(SPModel *m, PyObject *text) {
+    const uint8_t *s;
+    Py_ssize_t n;
+    if (!m->blob) return PyErr_Format(PyExc_RuntimeError, "SPModel is not initialised");
+    if (get_utf8(text, &s, &n)) return NULL;
+    Bytes *norm = &m->norm_buf;
+    Ints *ids = &m->ids_buf;
+    PyObject *res = NULL;
+    ids->n = 0;
+    int rc = normalize(m, s, (size_t)n, norm);
+    if (rc == 0 && norm->n)
+        rc = m->unigram ? unigram_words(m, norm->p, norm->n, ids) : bpe_text(m, norm->p, norm->n, ids);
+    if (rc == -1)
+        PyErr_NoMemory();
+    else if (rc == -2)
+        PyErr_SetString(PyExc_ValueError, "precompiled_charsmap is invalid (replacement offset out of range)");
+    else
+        res = ids_to_list(ids);
+    if (norm->cap > (1u << 24)) {  /* keep reused buffers, but not a huge text's */
+        free(norm->p);
+        memset(norm, 0, sizeof(*norm));
+    }
+    if (ids->cap > (1u << 22)) {
+        free(ids->p);
+        memset(ids, 0, sizeof(*ids));
+    }
+    if (m->tmp_buf.cap > (1u << 20)) {
+        free(m->tmp_buf.p);
+        memset(&m->tmp_buf, 0, sizeof(m->tmp_buf));
+    }
+    return res;
+}
+
+static PyObject *SPModel_cache_info(SPModel *m, PyObject *unused) {
+    (void)unused;
+    return Py_BuildValue("LLIL", m->hits, m->misses, m->cache_n, m->exact);
+}
+
+static PyObject *SPModel_unsafe_words(SPModel *m, PyObject *unused) {
+    (void)unused;
+    PyObject *list = PyList_New(0);
+    if (!list) return NULL;
+    for (uint32_t k = 0; k < m->cache_n; k++) {
+        const CacheEntry *e = &m->cache[k];
+        if (!m->unigram || e->safe) continue;
+        PyObject *b = PyBytes_FromStringAndSize((const char *)m->cache_keys.p + e->key_off, e->key_len);
+        if (!b || PyList_Append(list, b)) {
+            Py_XDECREF(b);
+            Py_DECREF(list);
+            return NULL;
+        }
+        Py_DECREF(b);
+    }
+    return list;
+}
+
+static PyMethodDef SPModel_methods[] = {
+    {"unsafe_words", (PyCFunction)SPModel_unsafe_words, METH_NOARGS,
+     "unsafe_words(): cached Unigram words that run exactly (their best path ties within float32 rounding)"},
+    {"encode", (PyCFunction)SPModel_encode, METH_O, "encode(text): ids of one text (normalized here)"},
+    {"normalize", (PyCFunction)SPModel_normalize, METH_O, "normalize(text): the normalized text as UTF-8"},
+    {"cache_info", (PyCFunction)SPModel_cache_info, METH_NOARGS, "cache_info(): (hits, misses, words cached, words run exactly)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject SPModelType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "tokenlab.kernels._sp.SPModel",
+    .tp_basicsize = sizeof(SPModel),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Compiled SentencePiece tables (BPE or Unigram) for one model",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)SPModel_init,
+    .tp_dealloc = (destructor)SPModel_dealloc,
+    .tp_methods = SPModel_methods,
+};
+
+static struct PyModuleDef sp_module = {PyModuleDef_HEAD_INIT, "_sp", "SentencePiece encode kernel", -1, NULL};
+
+PyMODINIT_FUNC PyInit__sp(void) {
+    if (PyType_Ready(&SPModelType) < 0) return NULL;
+    PyObject *mod = PyModule_Create(&sp_module);
+    if (!mod) return NULL;
+    Py_INCREF(&SPModelType);
+    if (PyModule_AddObject(mod, "SPModel", (PyObject *)&SPModelType) < 0) {
+        Py_DECREF(&SPModelType);
+        Py_DECREF(mod);
+        return NULL;
+    }
+    return mod;
+}

