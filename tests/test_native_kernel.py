@@ -219,24 +219,45 @@ BLOCK_ALPHABETS = [
 ]
 
 
+def _block_pattern(name: str) -> str:
+    from tokenlab.io.tiktoken_file import QWEN_PATTERN
+    from tokenlab.pretokenize import PATTERNS
+
+    llama3 = (r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
+              r"""|\s*[\r\n]+|\s+(?!\S)|\s+""")
+    return {"qwen": QWEN_PATTERN, "llama3": llama3}.get(name) or PATTERNS[name]
+
+
 def _reference_ends(text: str, pattern: str) -> list[int]:
     import regex
 
-    from tokenlab.pretokenize import PATTERNS
-
     ends, pos = [], 0
-    for piece in regex.findall(PATTERNS[pattern], text):
+    for piece in regex.findall(_block_pattern(pattern), text):
         pos += len(piece.encode("utf-8"))
         ends.append(pos)
     return ends
 
 
-@pytest.mark.parametrize("pattern", ["cl100k", "o200k"])
+@pytest.mark.parametrize("pattern", ["cl100k", "o200k", "qwen", "llama3"])
 @pytest.mark.parametrize("alphabet", BLOCK_ALPHABETS)
 def test_ascii_blocks_equal_the_regex_and_tiktoken(pattern, alphabet, cl100k, cl100k_ref, o200k_pair):
+    """(The cl100k family, e.g. Qwen's single digits and Llama-3's original whitespace tail, takes the cl100k
+    block rules with its own digit groups.)"""
     import random
 
-    tok, ref = (cl100k, cl100k_ref) if pattern == "cl100k" else o200k_pair
+    import tiktoken
+
+    from tokenlab import Tokenizer
+    from tokenlab.pretokenize import PreTokenizer
+
+    if pattern in ("qwen", "llama3"):
+        rx = _block_pattern(pattern)
+        tok = Tokenizer(vocab=cl100k.vocab, merges=cl100k.merges, pretokenizer=PreTokenizer(rx), ignore_merges=True,
+                        any_split=True)
+        ref = tiktoken.Encoding(pattern, pat_str=rx, mergeable_ranks=dict(cl100k.vocab), special_tokens={})
+        assert type(tok._fast) is native.NativeBPE  # a state machine (the cl100k family), not the regex path
+    else:
+        tok, ref = (cl100k, cl100k_ref) if pattern == "cl100k" else o200k_pair
     rng = random.Random(alphabet + pattern)
     kernel_split = tok._fast.kernel.split
     for trial in range(300):

@@ -731,15 +731,20 @@ static inline uint64_t whole_chars(uint64_t m, uint64_t cont) {
 #define BLOCK_MARGIN 56  /* starts at bits >= this are left to the next block (they may need bytes past 63) */
 
 /* cl100k piece starts in p[0..64) (pure ASCII, p[0] starts a piece); those below BLOCK_MARGIN are final */
-static inline uint64_t cl100k_starts(const uint8_t *p, const AsciiMasks *k) {
+static inline uint64_t cl100k_starts(const uint8_t *p, const AsciiMasks *k, int digit_group) {
     const uint64_t L = k->L, D = k->D, NL = k->NL, SP = k->SP, P = k->P;
     const uint64_t S = SP | k->SO;
     uint64_t pstart = P & ~((P | SP) << 1);
     uint64_t starts = pstart | (L & ~((L | S | whole_chars(pstart, k->CONT)) << 1));
-    /* digits: run starts, then every third digit of a run */
-    uint64_t g = D & ~(D << 1), run4 = D & (D << 1) & (D << 2) & (D << 3);
+    uint64_t g = D & ~(D << 1);  /* digits: run starts, then every digit_group-th digit of a run (0: runs) */
     starts |= g;
-    while ((g = (g << 3) & run4)) starts |= g;
+    if (digit_group == 1) {
+        starts |= D;
+    } else if (digit_group > 1) {
+        uint64_t run = D;
+        for (int t = 1; t <= digit_group; t++) run &= D << t;
+        while ((g = (g << digit_group) & run)) starts |= g;
+    }
     /* whitespace: newlines right after punctuation belong to it */
     uint64_t seed = NL & (P << 1);
     uint64_t wp = (S | NL) & ~(((NL + seed) ^ NL) & NL);
@@ -824,8 +829,14 @@ static inline uint64_t o200k_starts(const uint8_t *p, const AsciiMasks *k) {
 static inline int fill_ends(const Model *m, const uint8_t *b, int64_t i, int64_t ce, int64_t *ends, int max) {
     const uint8_t *tab = m->cls;
     int np = 0;
-    int pat = m->pattern, backoff = 0;
-    if ((pat == P_CL100K || pat == P_O200K) && m->ascii_blocks) {
+    int pat = m->pattern, backoff = 0, group = 3, kind = pat;
+    /* the cl100k family (Llama-3, Qwen, ...) on the cl100k rules with its digit groups; not its [\p{L}\p{M}]
+       letters or case-sensitive contractions */
+    if ((pat & 0xFF) == P_CL100K_FAMILY && !((pat >> 8) & (FAM_MARKS | FAM_CASED))) {
+        group = FAM_DIGITS(pat >> 8);
+        kind = P_CL100K;
+    }
+    if ((kind == P_CL100K || kind == P_O200K) && m->ascii_blocks) {
         while (np < max && i < ce) {
             if (max - np < BLOCK_MARGIN && np > 0) break; /* a full block may not fit: end the batch here */
             if (ce - i >= 64) {
@@ -834,9 +845,9 @@ static inline int fill_ends(const Model *m, const uint8_t *b, int64_t i, int64_t
                 uint64_t st = 0;
                 int64_t stop = i + 64;   /* where the state machine hands back when the block is not decided */
                 if (!k.HI) {
-                    st = pat == P_CL100K ? cl100k_starts(b + i, &k) : o200k_starts(b + i, &k);
-                } else if (backoff == 0 && ce - i >= 72 && wide_masks(tab, b + i, &k, pat == P_O200K)) {
-                    st = pat == P_CL100K ? cl100k_starts(b + i, &k) : o200k_starts(b + i, &k);
+                    st = kind == P_CL100K ? cl100k_starts(b + i, &k, group) : o200k_starts(b + i, &k);
+                } else if (backoff == 0 && ce - i >= 72 && wide_masks(tab, b + i, &k, kind == P_O200K)) {
+                    st = kind == P_CL100K ? cl100k_starts(b + i, &k, group) : o200k_starts(b + i, &k);
                 } else {
                     /* after a block the masks could not decide, the next few go straight to the state machine */
                     backoff = backoff ? backoff - 1 : 3;
