@@ -184,11 +184,17 @@ def test_wordpiece_vocab_txt_ids_equal_hf_read_file(tmp_path):
     from tokenlab.models.wordpiece import WordPieceTokenizer
 
     path = tmp_path / "vocab.txt"
-    for content in ["[UNK]\r\na b\r\n##x\tz\nnaïve\r\nlast", "[UNK]\nab\n##c\n"]:
+    for content in ["[UNK]\r\na b\r\n##x\tz\nnaïve\r\nmaX\r\nlast", "[UNK]\nab\n##c\n"]:
         path.write_bytes(content.encode("utf-8"))
         wp = WordPieceTokenizer.from_vocab_txt(path, lowercase=False)
         assert wp.token_to_id == WordPiece.read_file(str(path))
         assert wp.name == str(path) and wp.lowercase is False
+    # a token ending in spaces or a tab: HF tokenizers' read_file trims it, BERT's load_vocab (transformers, Python)
+    # keeps it; we keep it, as load_vocab does
+    from transformers.models.bert.tokenization_bert import load_vocab
+
+    path.write_bytes("[UNK]\r\nend \r\ntab\t\nx\n".encode("utf-8"))
+    assert WordPieceTokenizer.from_vocab_txt(path).token_to_id == dict(load_vocab(str(path)))
 
 
 def test_wordpiece_vocab_txt_errors_name_the_file_and_lines(tmp_path):
@@ -221,12 +227,12 @@ def _small_wordpiece():
     from tokenlab.models.wordpiece import WordPieceTokenizer
 
     vocab = {"<unk>": 0, "un": 1, "@@aff": 2, "@@able": 3, "Cafe": 4, "x": 5, "@@x": 6, ",": 7, "UN": 8,
-             "[CLS]": 10, "[SEP]": 11}
+             "@@": 9, "[CLS]": 10, "[SEP]": 11}
     return WordPieceTokenizer(vocab, unk_token="<unk>", prefix="@@", max_input_chars_per_word=9, lowercase=False,
                               strip_accents=True, special_tokens={"[CLS]": 10, "[SEP]": 11}, name="tiny")
 
 
-WORDPIECE_TEXTS = ["unaffable Café, UNaff", "unaffablex xxx un,x", "Cafe CAFE café unaffablexx", ""]
+WORDPIECE_TEXTS = ["unaffable Café, UNaff", "unaffablex xxx un,x", "Cafe CAFE café unaffablexx", "unaffz xz", ""]
 
 
 def test_wordpiece_settings_equal_hf_on_export(tmp_path):
@@ -252,10 +258,59 @@ def test_wordpiece_settings_equal_hf_on_export(tmp_path):
     assert pair.ids == [10, *ids_a, 11, *ids_b, 11]
     assert pair.type_ids == [0] * (len(ids_a) + 2) + [1] * (len(ids_b) + 1)
     assert hf.get_added_tokens_decoder()[10].special and hf.get_added_tokens_decoder()[11].content == "[SEP]"
+    assert pair.tokens[0] == "[CLS]" and pair.tokens[-1] == "[SEP]" and hf.encode(a).type_ids == [0] * (
+        len(ids_a) + 2)
+    assert wp.to_pipeline().name == "tiny"
+
+
+def test_wordpiece_without_cls_or_sep_exports_no_template(tmp_path):
+    """With [CLS] or [SEP] missing there is nothing to wrap: HF adds no specials, and ours refuses to."""
+    from tokenizers import Tokenizer as HFTokenizer
+
+    from tokenlab.errors import InvalidInputError
+    from tokenlab.models.wordpiece import WordPieceTokenizer
+
+    for specials in [{"[CLS]": 3}, {"[SEP]": 3}, {}]:
+        vocab = {"[UNK]": 0, "un": 1, "##aff": 2} | specials
+        wp = WordPieceTokenizer(vocab)
+        assert wp.special_tokens == {"[UNK]": 0} | specials
+        path = tmp_path / "tokenizer.json"
+        wp.save_hf(path)
+        hf = HFTokenizer.from_file(str(path))
+        assert hf.encode("unaff un").ids == wp.encode("unaff un") == [1, 2, 1]
+        with pytest.raises(InvalidInputError, match=r"^this vocabulary has no \[CLS\]/\[SEP\] tokens$"):
+            wp.encode("unaff", add_special_tokens=True)
+
+
+def test_wordpiece_bert_export_equals_bert_tokenizer_fast(tmp_path):
+    """all-MiniLM's BERT vocab exported by save_hf: HF tokenizers on that file gives BertTokenizerFast's ids on
+    control characters, CJK, accents and case (the normalizer's four switches), and encode(as_array=True) is a
+    uint32 array of the same ids."""
+    import numpy as np
+    from tokenizers import Tokenizer as HFTokenizer
+    from transformers import BertTokenizerFast
+
+    from tokenlab.models.wordpiece import WordPieceTokenizer, minilm_vocab_path
+
+    wp = WordPieceTokenizer.from_vocab_txt(minilm_vocab_path())
+    bert = BertTokenizerFast.from_pretrained(str(minilm_vocab_path().parent), local_files_only=True)
+    path = tmp_path / "tokenizer.json"
+    wp.save_hf(path)
+    exported = HFTokenizer.from_file(str(path))
+    assert wp.n_vocab == len(bert) == exported.get_vocab_size()
+    texts = ["Hel\x00lo\x1c Wor\u200bld ΟΔΟΣ Café naïve", "中文字符 and 日本語 한국어 mixed", "a\tb\r\nc\u3000d don't!",
+             "a [SEP] b [MASK] [cls] [PAD]"]
+    for text in texts:
+        ids = bert(text)["input_ids"]
+        assert exported.encode(text).ids == ids, text
+        array = wp.encode(text, add_special_tokens=True, as_array=True, allowed_special="all")
+        assert isinstance(array, np.ndarray) and array.dtype == np.uint32 and array.tolist() == ids
 
 
 def test_wordpiece_settings_survive_save_and_load(tmp_path):
     from tokenlab import load_tokenizer, save_tokenizer
+    from tokenlab.errors import InvalidInputError
+    from tokenlab.models.wordpiece import WordPieceTokenizer
 
     wp = _small_wordpiece()
     path = tmp_path / "wp.json"
@@ -264,6 +319,11 @@ def test_wordpiece_settings_survive_save_and_load(tmp_path):
     assert again.to_dict() == wp.to_dict()
     assert (again.name, again.prefix, again.max_input_chars_per_word) == (wp.name, wp.prefix, 9)
     assert (again.lowercase, again.strip_accents, again.special_tokens) == (False, True, wp.special_tokens)
+    bare = WordPieceTokenizer({"[UNK]": 0, "[CLS]": 1, "[SEP]": 2, "a": 3}, special_tokens={})
+    save_tokenizer(bare, path)
+    assert load_tokenizer(path).special_tokens == {}  # not the BERT specials the constructor would infer
+    with pytest.raises(InvalidInputError, match=r"^text must be str, got bytes$"):
+        again.encode_ordinary(b"unaff")
     for text in WORDPIECE_TEXTS:
         assert again.encode(text, add_special_tokens=True) == wp.encode(text, add_special_tokens=True)
         assert again.decode(again.encode(text)) == wp.decode(wp.encode(text))
