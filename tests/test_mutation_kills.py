@@ -418,6 +418,8 @@ def test_check_int_and_check_str_messages():
         (lambda: check_int(10**50, "f", "n", high=5), r"f: n: 1000000000000000000000000000000000000\.\.\. is too "
                                                       r"large \(at most 4 for this file\)"),
         (lambda: check_str(5, "f", "s"), r"f: s: expected a string, got int 5"),
+        (lambda: check_int("x" * 38, "f", "n"), rf"f: n: expected an integer, got str '{'x' * 38}'"),  # 40: whole
+        (lambda: check_int("x" * 39, "f", "n"), rf"f: n: expected an integer, got str '{'x' * 36}\.\.\."),
         (lambda: check_str("", "f", "s", nonempty=True), r"f: s: must not be empty"),
     ]
     for call, message in cases:
