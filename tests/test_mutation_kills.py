@@ -599,6 +599,9 @@ def test_parse_tiktoken_ranks_messages():
         (b"YQ== 0\nYg== 1 2\n", r"f: line 2: not 'base64 rank': b'Yg== 1 2'"),
         (b"YQ== 0\nYg=! 1\n", r"f: line 2: not 'base64 rank': b'Yg=! 1'"),
         (b"YQ== zero\n", r"f: line 1: not 'base64 rank': b'YQ== zero'"),
+        (b"Y!Q== 0\n", r"f: line 1: not 'base64 rank': b'Y!Q== 0'"),  # strict base64: no skipped characters
+        (b"YQ==YQ== 0\n", r"f: line 1: not 'base64 rank': b'YQ==YQ== 0'"),  # nor data after the padding
+        (b"Y" * 70 + b" 0\n", rf"f: line 1: not 'base64 rank': b'{'Y' * 60}'"),  # the line is cut at 60 bytes
         (b"YQ== -1\n", r"f: line 1: rank -1 is out of range \(0..2147483647\)"),
         (b"YQ== 2147483648\n", r"f: line 1: rank 2147483648 is out of range \(0..2147483647\)"),
         (b"YQ== 0\nYg== 1\nYQ== 2\n", r"f: line 3: token b'a' appears twice \(ranks 0 and 2\)"),
@@ -612,7 +615,8 @@ def test_parse_tiktoken_ranks_messages():
     for data, message in cases:
         with pytest.raises(FormatError, match=rf"^{message}$"):
             parse_tiktoken_ranks(data, "f")
-    assert parse_tiktoken_ranks(b"YQ== 2147483647\n".replace(b"2147483647", b"0")) == {b"a": 0}
+    with pytest.raises(FormatError, match=r"^ranks: tiktoken file has no tokens$"):  # no file name given
+        parse_tiktoken_ranks(b"")
     with pytest.raises(FormatError, match=re.escape("rank 2147483647 is also on line 1")):
         parse_tiktoken_ranks(b"YQ== 2147483647\nYg== 2147483647\n", "f")
 
@@ -629,6 +633,13 @@ def test_tiktoken_sidecar_precedence_and_errors(tmp_path):
     path.write_bytes(_rank_file(ranks))
     plain = read_tiktoken(path)  # no sidecar, unknown file: cl100k's pattern, no specials, the path as name
     assert (plain.name, plain.special_tokens, plain.pretokenizer.name) == (str(path), {}, "cl100k")
+    assert (plain.ignore_merges, plain.any_split) == (True, True)
+    assert read_tiktoken(path, pattern="gpt2").pretokenizer.name == "gpt2"
+    damaged = tmp_path / "damaged.tiktoken"
+    damaged.write_bytes(_rank_file(ranks) + b"YQ== 5\n")
+    with pytest.raises(FormatError, match=rf"^{re.escape(str(damaged))}: line {len(ranks) + 1}: token b'a' appears "
+                                          r"twice"):
+        read_tiktoken(damaged)
     side = sidecar_path(path)
     assert side == str(path) + ".json"
     body = {"format": "tokenlab-tiktoken-sidecar", "version": 1, "name": "from-side",
@@ -641,6 +652,11 @@ def test_tiktoken_sidecar_precedence_and_errors(tmp_path):
     assert (tok.ignore_merges, tok.any_split) == (False, False)
     tok = read_tiktoken(path, pattern="o200k", special_tokens={"<|x|>": 301}, name="arg")
     assert (tok.name, tok.special_tokens, tok.pretokenizer.name) == ("arg", {"<|x|>": 301}, "o200k")
+    with open(side, "w", encoding="utf-8") as f:  # only the required fields: no specials, both switches on
+        json.dump({"format": "tokenlab-tiktoken-sidecar", "pretokenizer": {"pattern": "gpt2"}}, f)
+    tok = read_tiktoken(path)
+    assert (tok.special_tokens, tok.ignore_merges, tok.any_split) == ({}, True, True)
+    assert tok.merges == plain.merges
     with open(side, "w", encoding="utf-8") as f:
         json.dump({**body, "merges": [[97, 98]], "name": ""}, f)
     tok = read_tiktoken(path)
