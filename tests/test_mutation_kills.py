@@ -602,6 +602,8 @@ def test_parse_tiktoken_ranks_messages():
         (b"Y!Q== 0\n", r"f: line 1: not 'base64 rank': b'Y!Q== 0'"),  # strict base64: no skipped characters
         (b"YQ==YQ== 0\n", r"f: line 1: not 'base64 rank': b'YQ==YQ== 0'"),  # nor data after the padding
         (b"Y" * 70 + b" 0\n", rf"f: line 1: not 'base64 rank': b'{'Y' * 60}'"),  # the line is cut at 60 bytes
+        (b"YQ== 0\n" + b"eHh4" * 16 + b" 1\n" + b"eHh4" * 16 + b" 2\n",  # 48 bytes, cut at 40 in the message
+         rf"f: line 3: token b'{'x' * 40}' appears twice \(ranks 1 and 2\)"),
         (b"YQ== -1\n", r"f: line 1: rank -1 is out of range \(0..2147483647\)"),
         (b"YQ== 2147483648\n", r"f: line 1: rank 2147483648 is out of range \(0..2147483647\)"),
         (b"YQ== 0\nYg== 1\nYQ== 2\n", r"f: line 3: token b'a' appears twice \(ranks 0 and 2\)"),
