@@ -38,7 +38,7 @@ MODULE_TESTS: dict[str, list[str]] = {
                           f"{AUDIT}::test_control_byte_set_equals_reference",
                           f"{AUDIT}::test_every_control_byte_raises_under_error_policy",
                           f"{AUDIT}::test_decode_skip_special_drops_padding_like_reference"],
-    "transfer/healing.py": ["tests/test_healing.py"],
+    "transfer/healing.py": ["tests/test_healing.py", "tests/test_mutation_kills.py"],
     "encode/methods.py": ["tests/test_methods.py"],
     "encode/lattice.py": ["tests/test_methods.py", "tests/test_unigram.py"],
     "evaluate/metrics.py": ["tests/test_metrics.py"],

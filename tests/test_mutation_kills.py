@@ -3,6 +3,9 @@ relies on that the other tests left open (default arguments, which occurrence an
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import pytest
 
 from tokenlab.errors import InvalidInputError, SpecialTokenError
@@ -772,3 +775,94 @@ def test_cached_merges_are_reused_and_a_bad_cache_is_recomputed(tmp_path, monkey
     calls.clear()
     assert tiktoken_file.cached_merges_from_ranks(ranks, None) == fresh and calls == [1]
     assert tiktoken_file.cached_merges_from_ranks(ranks, None) == fresh and calls == [1, 1]  # no digest: no cache
+
+
+# ---------------------------------------------------------------- transfer/healing.py
+class _BytesVocab:
+    """The least a tokenizer needs for healing's index: ``vocab`` (bytes -> id) and ``special_tokens``."""
+
+    def __init__(self, tokens, specials=None):
+        self.vocab = {t: i for i, t in enumerate(tokens)}
+        self.special_tokens = specials or {}
+
+
+HAND_TOKENS = [b"a", b"a\xff", b"a\xff\xff", b"b", b"\xff", b"\xff\xff", b"ab", b"abc", b"ac", b"\xfe\xff", b"\xfe",
+               b"c", b"\x00", b"\x00\x00"]
+
+
+def test_token_index_ranges_follow_the_definition():
+    """``extending(p)`` is every token starting with ``p`` and ``prefixes_of(d)`` every token equal to a (proper)
+    prefix of ``d``, checked by brute force, including prefixes made of 0xff bytes (no successor string)."""
+    from tokenlab.transfer.healing import TokenIndex
+
+    index = TokenIndex(_BytesVocab(HAND_TOKENS))
+    assert index.size == len(HAND_TOKENS) and index.max_len == 3
+    probes = [b"", b"a", b"a\xff", b"\xff", b"\xff\xff", b"\xfe", b"ab", b"abcd", b"b", b"z", b"\x00", b"a\xff\xff\xff"]
+    for p in probes:
+        want = sorted(i for i, t in enumerate(HAND_TOKENS) if t.startswith(p))
+        assert sorted(index.extending(p).tolist()) == want, p
+        for proper in (True, False):
+            top = len(p) - 1 if proper else len(p)
+            want = [(len(t), i) for i, t in enumerate(HAND_TOKENS) if len(t) <= top and p.startswith(t) and t]
+            assert sorted(index.prefixes_of(p, proper=proper)) == sorted(want), (p, proper)
+
+
+def test_healing_plan_allowed_ids_and_mask_follow_the_definition():
+    from tokenlab.errors import InvalidInputError
+    from tokenlab.transfer.healing import HealingPlan, TokenIndex
+
+    index = TokenIndex(_BytesVocab(HAND_TOKENS, specials={"<s>": 20}))
+    assert index.size == 21 and index.id_bytes[20] is None
+    for removed in [b"a\xff\xff", b"abc", b"\xfe\xff", b"\x00\x00", b"ac"]:
+        plan = HealingPlan(prompt_ids=[], removed_ids=[], removed=removed, index=index)
+        for _ in range(2):  # the second call is answered from the plan's cache
+            want = sorted(i for i, t in enumerate(HAND_TOKENS)
+                          if t.startswith(removed) or (removed.startswith(t) and len(t) < len(removed)))
+            assert plan.allowed_ids().tolist() == want, removed
+        mask = plan.allowed_mask()
+        assert mask.shape == (21,) and np.flatnonzero(mask).tolist() == want
+        assert plan.allowed_mask(size=3).tolist() == [i in want for i in range(3)]
+        first = HAND_TOKENS.index(removed[:1])
+        assert plan.remaining([first]) == removed[1:] and not plan.is_complete([first])
+        assert plan.allowed_ids([HAND_TOKENS.index(removed)]) is None and plan.allowed_mask([HAND_TOKENS.index(
+            removed)]) is None
+        assert plan.is_complete([HAND_TOKENS.index(removed)]) and plan.remaining([HAND_TOKENS.index(removed), 3]) == b""
+    plan = HealingPlan(prompt_ids=[], removed_ids=[], removed=b"ab", index=index)
+    for bad, rest in [(3, b"ab"), (20, b"ab"), (99, b"ab"), (-1, b"ab")]:
+        with pytest.raises(InvalidInputError, match=rf"^generated token {bad} does not match the healed prefix "
+                                                     rf"{re.escape(repr(rest))}$"):
+            plan.remaining([bad])
+    with pytest.raises(InvalidInputError, match=r"^generated token 11 does not match the healed prefix b'b'$"):
+        plan.remaining([0, 11])
+
+
+def test_heal_prompt_arguments_and_tokenizers_without_a_table():
+    from tokenlab.errors import InvalidInputError
+    from tokenlab.transfer.healing import TokenIndex, heal_prompt, vocab_bytes
+
+    tok = _BytesVocab(HAND_TOKENS)
+    for backoff, shown in [(-1, "-1"), (1.5, "1.5"), ("2", "'2'")]:
+        with pytest.raises(InvalidInputError, match=rf"^backoff must be a non-negative integer, got {shown}$"):
+            heal_prompt(tok, "ab", backoff=backoff)
+    with pytest.raises(InvalidInputError, match=r"^prompt must be str, got bytes$"):
+        heal_prompt(tok, b"ab")
+
+    class ById:  # no bytes vocab: the table comes from n_vocab and token_bytes
+        special_ids = {2}
+
+        def __init__(self, n):
+            self.n_vocab = n
+
+        def token_bytes(self, i):
+            if i == 3:
+                raise KeyError(i)
+            return [b"x", b"y", b"<s>", b"?", b""][i]
+
+    assert vocab_bytes(ById(5)) == [b"x", b"y", None, None, None]
+    callable_n = ById(0)
+    callable_n.n_vocab = lambda: 2
+    assert vocab_bytes(callable_n) == [b"x", b"y"]
+    with pytest.raises(InvalidInputError, match=r"^object has no n_vocab / vocab; cannot list its tokens$"):
+        vocab_bytes(object())
+    with pytest.raises(InvalidInputError, match=r"^tokenizer has no ordinary tokens$"):
+        TokenIndex(ById(0))
