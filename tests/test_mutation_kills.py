@@ -847,8 +847,9 @@ def test_heal_prompt_arguments_and_tokenizers_without_a_table():
     with pytest.raises(InvalidInputError, match=r"^prompt must be str, got bytes$"):
         heal_prompt(tok, b"ab")
 
-    class ById:  # no bytes vocab: the table comes from n_vocab and token_bytes
+    class ById:  # no bytes vocab (HF-style str keys): the table comes from n_vocab and token_bytes
         special_ids = {2}
+        vocab = {"x": 0, "y": 1}
 
         def __init__(self, n):
             self.n_vocab = n
