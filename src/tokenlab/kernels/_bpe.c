@@ -1301,7 +1301,7 @@ static inline int64_t encode_piece(const Model *m, Cache *cache, const uint8_t *
    branches not interleaved with cache work), then hash every piece and prefetch its hot-cache line, then probe
    and emit: the cache lines' latency overlaps across the whole batch instead of one piece ahead. */
 #define PIECE_BATCH 128
-#define PREFETCH_AHEAD 8   /* hot-cache lines requested this many pieces before their probe */
+#define PREFETCH_AHEAD 32  /* hot-cache lines requested this many pieces before their probe (8: -4% on code) */
 #define ENCODE_LOOP(NEXT_AT)                                                        \
     while (i < n) {                                                                 \
         int64_t ce = chunk_end(tab, b, i, n, m->split_digits);                      \
