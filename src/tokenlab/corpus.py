@@ -149,12 +149,11 @@ def _encode_documents(tok, docs: list[str]) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(fast, NativeBPE):
         # the C kernel's batch entry point, joined once (not one numpy array per line)
         try:
-            parts = fast.kernel.encode_batch(docs, 1, False)
+            ids, offsets = fast.kernel.encode_batch(docs, 1, 2)  # all ids in one buffer + int64 offsets
         except UnicodeEncodeError:  # a lone surrogate (JSON records can hold one): the library's error
             fast.encode_texts(docs)
             raise
-        lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)) // 4
-        return np.frombuffer(b"".join(parts), dtype=np.uint32), lengths
+        return np.frombuffer(ids, dtype=np.uint32), np.diff(np.frombuffer(offsets, dtype=np.int64))
     if isinstance(tok, Tokenizer):
         encoded = tok.encode_batch(docs, num_threads=1, allowed_special=(), disallowed_special=(), as_array=True)
     else:
