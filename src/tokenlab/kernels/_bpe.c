@@ -730,26 +730,42 @@ static inline uint64_t whole_chars(uint64_t m, uint64_t cont) {
 
 #define BLOCK_MARGIN 56  /* starts at bits >= this are left to the next block (they may need bytes past 63) */
 
-/* cl100k piece starts in p[0..64) (pure ASCII, p[0] starts a piece); those below BLOCK_MARGIN are final */
-static inline uint64_t cl100k_starts(const uint8_t *p, const AsciiMasks *k, int digit_group) {
-    const uint64_t L = k->L, D = k->D, NL = k->NL, SP = k->SP, P = k->P;
-    const uint64_t S = SP | k->SO;
-    uint64_t pstart = P & ~((P | SP) << 1);
-    uint64_t starts = pstart | (L & ~((L | S | whole_chars(pstart, k->CONT)) << 1));
-    uint64_t g = D & ~(D << 1);  /* digits: run starts, then every digit_group-th digit of a run (0: runs) */
-    starts |= g;
-    if (digit_group == 1) {
-        starts |= D;
-    } else if (digit_group > 1) {
-        uint64_t run = D;
-        for (int t = 1; t <= digit_group; t++) run &= D << t;
-        while ((g = (g << digit_group) & run)) starts |= g;
+/* the apostrophes of apos followed by a contraction: s d m t (*c1) or ll ve re (*c2), any case */
+static inline void contractions(const uint8_t *p, uint64_t apos, uint64_t *c1, uint64_t *c2) {
+    uint64_t sdmt = byte_mask(p, 's') | byte_mask(p, 'd') | byte_mask(p, 'm') | byte_mask(p, 't');
+    uint64_t l = byte_mask(p, 'l'), e = byte_mask(p, 'e');
+    *c1 = apos & (sdmt >> 1);
+    *c2 = apos & ~*c1 & (((l >> 1) & (l >> 2)) | (((byte_mask(p, 'v') | byte_mask(p, 'r')) >> 1) & (e >> 2)));
+}
+
+/* the chars of T reached from a newline right after punctuation ("[\r\n]*" / "[\r\n/]*" after a punctuation run);
+   a run may hold several such newlines (after its own '/' chars), so the fill goes by doubling steps */
+static inline uint64_t punct_tails(uint64_t NL, uint64_t P, uint64_t T) {
+    uint64_t tails = NL & (P << 1), reach = T;
+    for (int step = 1; step < 64; step <<= 1) {
+        tails |= (tails << step) & reach;
+        reach &= reach << step;
     }
-    /* whitespace: newlines right after punctuation belong to it */
-    uint64_t seed = NL & (P << 1);
-    uint64_t wp = (S | NL) & ~(((NL + seed) ^ NL) & NL);
-    starts |= wp & ~(wp << 1);                                  /* a run's first char */
-    starts |= wp & ~(wp >> 1) & S & (S << 1) & ~(1ull << 63);   /* its last, after another space */
+    return tails;
+}
+
+/* digit starts: each run's first digit, then every group-th digit of a run ("\p{N}{1,group}"; 0: "\p{N}+") */
+static inline uint64_t digit_starts(uint64_t D, int group) {
+    uint64_t g = D & ~(D << 1), starts = g;
+    if (group == 1) return D;
+    if (group > 1) {
+        uint64_t run = D;
+        for (int t = 1; t <= group; t++) run &= D << t;
+        while ((g = (g << group) & run)) starts |= g;
+    }
+    return starts;
+}
+
+/* whitespace starts in the runs of wp (S: non-newline spaces): a run's first char; its last when the one before
+   is a non-newline space too ("\s+(?!\S)" gives it back); a space right after the run's last newline */
+static inline uint64_t space_starts(uint64_t S, uint64_t NL, uint64_t wp) {
+    uint64_t starts = wp & ~(wp << 1);
+    starts |= wp & ~(wp >> 1) & S & (S << 1) & ~(1ull << 63);
     uint64_t cand = S & ((NL & wp) << 1);                       /* spaces right after a newline */
     if (cand) {
         /* the last one's run may go on past the block: left out, and no start follows it in this block, so
@@ -763,12 +779,20 @@ static inline uint64_t cl100k_starts(const uint8_t *p, const AsciiMasks *k, int 
         }
         starts |= cand;
     }
+    return starts;
+}
+
+/* cl100k piece starts in p[0..64) (pure ASCII, p[0] starts a piece); those below BLOCK_MARGIN are final */
+static inline uint64_t cl100k_starts(const uint8_t *p, const AsciiMasks *k, int digit_group) {
+    const uint64_t L = k->L, NL = k->NL, SP = k->SP, P = k->P;
+    const uint64_t S = SP | k->SO;
+    uint64_t pstart = P & ~((P | SP) << 1);
+    uint64_t starts = pstart | (L & ~((L | S | whole_chars(pstart, k->CONT)) << 1)) | digit_starts(k->D, digit_group);
+    starts |= space_starts(S, NL, (S | NL) & ~punct_tails(NL, P, NL));
     uint64_t apos = pstart & byte_mask(p, 39);
     if (apos) {
-        uint64_t sdmt = byte_mask(p, 's') | byte_mask(p, 'd') | byte_mask(p, 'm') | byte_mask(p, 't');
-        uint64_t l = byte_mask(p, 'l'), e = byte_mask(p, 'e');
-        uint64_t c1 = apos & (sdmt >> 1);
-        uint64_t c2 = apos & ~c1 & (((l >> 1) & (l >> 2)) | (((byte_mask(p, 'v') | byte_mask(p, 'r')) >> 1) & (e >> 2)));
+        uint64_t c1, c2;
+        contractions(p, apos, &c1, &c2);
         starts |= ((c1 << 2) | (c2 << 3)) & L;
     }
     return (starts & ~k->CONT) | 1;
@@ -780,48 +804,24 @@ static inline uint64_t cl100k_starts(const uint8_t *p, const AsciiMasks *k, int 
    takes the '/' chars among its trailing newlines ("[\r\n/]*"). Returns 0 (decide this block piece by piece)
    where a contraction follows another one. */
 static inline uint64_t o200k_starts(const uint8_t *p, const AsciiMasks *k) {
-    const uint64_t L = k->L, D = k->D, NL = k->NL, SP = k->SP, P = k->P, UP = k->UP;
+    const uint64_t L = k->L, NL = k->NL, SP = k->SP, P = k->P, UP = k->UP;
     const uint64_t S = SP | k->SO, LW = L & ~UP;
     uint64_t apos = byte_mask(p, 39) & (L << 1);
     uint64_t cin = 0, after = 0, csuf = 0;
     if (apos) {
-        uint64_t sdmt = byte_mask(p, 's') | byte_mask(p, 'd') | byte_mask(p, 'm') | byte_mask(p, 't');
-        uint64_t l = byte_mask(p, 'l'), e = byte_mask(p, 'e');
-        uint64_t c1 = apos & (sdmt >> 1);
-        uint64_t c2 = apos & ~c1 & (((l >> 1) & (l >> 2)) | (((byte_mask(p, 'v') | byte_mask(p, 'r')) >> 1) & (e >> 2)));
+        uint64_t c1, c2;
+        contractions(p, apos, &c1, &c2);
         cin = (c1 << 1) | (c2 << 1) | (c2 << 2);
         if ((c1 | c2) & (cin << 1)) return 0;
         csuf = c1 | c2 | cin;
         after = ((c1 << 2) | (c2 << 3)) & L;
     }
-    /* the [\r\n/] chars reached from a newline right after punctuation; a run may hold several such newlines
-       (after its own '/' chars), so the fill goes by doubling steps rather than one carry */
     uint64_t T = NL | byte_mask(p, '/');
-    uint64_t absorbed = NL & (P << 1), reach = T;
-    for (int step = 1; step < 64; step <<= 1) {
-        absorbed |= (absorbed << step) & reach;
-        reach &= reach << step;
-    }
+    uint64_t absorbed = punct_tails(NL, P, T);
     uint64_t pstart = ((P & ~((P | SP) << 1)) | (P & ~T & (absorbed << 1))) & ~csuf & ~absorbed;
-    uint64_t starts = pstart;
+    uint64_t starts = pstart | digit_starts(k->D, 3);
     starts |= ((L & ~((L | S | whole_chars(pstart, k->CONT)) << 1)) | (UP & (LW << 1)) | after) & ~cin;
-    uint64_t g = D & ~(D << 1), run4 = D & (D << 1) & (D << 2) & (D << 3);
-    starts |= g;
-    while ((g = (g << 3) & run4)) starts |= g;
-    uint64_t wp = (S | NL) & ~absorbed;
-    starts |= wp & ~(wp << 1);
-    starts |= wp & ~(wp >> 1) & S & (S << 1) & ~(1ull << 63);
-    uint64_t cand = S & ((NL & wp) << 1);
-    if (cand) {
-        if ((((S + cand) ^ S) & S) >> 63) cand &= ~(1ull << (63 - __builtin_clzll(cand)));
-        uint64_t bad = (S + cand) & ~S & NL;
-        while (bad) {
-            uint64_t below = cand & ((bad & -bad) - 1);
-            if (below) cand &= ~(1ull << (63 - __builtin_clzll(below)));
-            bad &= bad - 1;
-        }
-        starts |= cand;
-    }
+    starts |= space_starts(S, NL, (S | NL) & ~absorbed);
     return (starts & ~k->CONT) | 1;
 }
 
@@ -844,9 +844,7 @@ static inline int fill_ends(const Model *m, const uint8_t *b, int64_t i, int64_t
                 ascii_masks(b + i, &k);
                 uint64_t st = 0;
                 int64_t stop = i + 64;   /* where the state machine hands back when the block is not decided */
-                if (!k.HI) {
-                    st = kind == P_CL100K ? cl100k_starts(b + i, &k, group) : o200k_starts(b + i, &k);
-                } else if (backoff == 0 && ce - i >= 72 && wide_masks(tab, b + i, &k, kind == P_O200K)) {
+                if (!k.HI || (backoff == 0 && ce - i >= 72 && wide_masks(tab, b + i, &k, kind == P_O200K))) {
                     st = kind == P_CL100K ? cl100k_starts(b + i, &k, group) : o200k_starts(b + i, &k);
                 } else {
                     /* after a block the masks could not decide, the next few go straight to the state machine */
@@ -1302,48 +1300,36 @@ static inline int64_t encode_piece(const Model *m, Cache *cache, const uint8_t *
    and emit: the cache lines' latency overlaps across the whole batch instead of one piece ahead. */
 #define PIECE_BATCH 128
 #define PREFETCH_AHEAD 32  /* hot-cache lines requested this many pieces before their probe (8: -4% on code) */
-#define ENCODE_LOOP(NEXT_AT)                                                        \
-    while (i < n) {                                                                 \
-        int64_t ce = chunk_end(tab, b, i, n, m->split_digits);                      \
-        while (i < ce) {                                                            \
-            int64_t ends[PIECE_BATCH];                                              \
-            HotKey keys[PIECE_BATCH];                                               \
-            int np = fill_ends(m, b, i, ce, ends, PIECE_BATCH);                     \
-            int64_t s = i;                                                          \
-            for (int t = 0; t < np; t++) {                                          \
-                keys[t] = hot_key(cache, b, s, ends[t], n);                         \
-                if (t < PREFETCH_AHEAD && keys[t].he) __builtin_prefetch(keys[t].he); \
-                s = ends[t];                                                        \
-            }                                                                       \
-            s = i;                                                                  \
-            for (int t = 0; t < np; t++) {                                          \
-                if (t + PREFETCH_AHEAD < np && keys[t + PREFETCH_AHEAD].he)         \
-                    __builtin_prefetch(keys[t + PREFETCH_AHEAD].he);                \
-                int64_t k = encode_piece(m, cache, b, s, ends[t], n, keys[t], out + o); \
-                if (k < 0) return -1;                                               \
-                o += k;                                                             \
-                s = ends[t];                                                        \
-            }                                                                       \
-            i = ends[np - 1];                                                       \
-        }                                                                           \
-    }
-
-#define NEXT_CL100K(x) next_cl100k(tab, b, x, ce)
-#define NEXT_O200K(x) next_o200k(tab, b, x, ce, 1, 3)
-#define NEXT_CHUNK(x) ce
-#define NEXT_ANY(x) next_piece(tab, b, x, ce, m->pattern)
 
 /* ids of one UTF-8 text into out (capacity >= n ids); returns how many, or -1 (out of memory) */
 static int64_t encode_text(const Model *m, Cache *cache, const uint8_t *b, int64_t n, uint32_t *out) {
     const uint8_t *tab = m->cls;
     int64_t i = 0, o = 0;
-    switch (m->pattern) {
-    case P_CL100K: ENCODE_LOOP(NEXT_CL100K); break;
-    case P_O200K: ENCODE_LOOP(NEXT_O200K); break;
-    case P_NONE:
-        if (m->split_digits <= 0) return n ? (n <= SMALL ? bpe_small(m, b, 0, n, out) : bpe_long(m, b, 0, n, out)) : 0;
-        ENCODE_LOOP(NEXT_CHUNK); break;
-    default: ENCODE_LOOP(NEXT_ANY); break;
+    if (m->pattern == P_NONE && m->split_digits <= 0)  /* no pre-tokenizer: the whole text is one piece */
+        return n ? (n <= SMALL ? bpe_small(m, b, 0, n, out) : bpe_long(m, b, 0, n, out)) : 0;
+    while (i < n) {
+        int64_t ce = chunk_end(tab, b, i, n, m->split_digits);
+        while (i < ce) {
+            int64_t ends[PIECE_BATCH];
+            HotKey keys[PIECE_BATCH];
+            int np = fill_ends(m, b, i, ce, ends, PIECE_BATCH);
+            int64_t s = i;
+            for (int t = 0; t < np; t++) {
+                keys[t] = hot_key(cache, b, s, ends[t], n);
+                if (t < PREFETCH_AHEAD && keys[t].he) __builtin_prefetch(keys[t].he);
+                s = ends[t];
+            }
+            s = i;
+            for (int t = 0; t < np; t++) {
+                if (t + PREFETCH_AHEAD < np && keys[t + PREFETCH_AHEAD].he)
+                    __builtin_prefetch(keys[t + PREFETCH_AHEAD].he);
+                int64_t k = encode_piece(m, cache, b, s, ends[t], n, keys[t], out + o);
+                if (k < 0) return -1;
+                o += k;
+                s = ends[t];
+            }
+            i = ends[np - 1];
+        }
     }
     return o;
 }
