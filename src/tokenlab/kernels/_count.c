@@ -25,14 +25,8 @@ static PyObject *py_count_text(PyObject *self, PyObject *args) {
         goto done;
     }
     const int64_t *e = ends.buf;
-    int64_t n_docs = ends.len / 8, prev = 0;
-    for (int64_t d = 0; d < n_docs; d++) {
-        if (e[d] < prev || e[d] > data.len) {
-            PyErr_SetString(PyExc_ValueError, "count_text: document ends must rise within the data");
-            goto done;
-        }
-        prev = e[d];
-    }
+    int64_t n_docs = ends.len / 8;
+    if (check_rising(e, n_docs, data.len, "count_text: document ends must rise within the data") < 0) goto done;
     PieceTable t;
     int ok = pt_init(&t) == 0;
     const uint8_t *tab = cls.buf, *buf = data.buf;

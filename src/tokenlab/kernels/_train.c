@@ -463,6 +463,19 @@ static int train_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t item, int wri
     return 0;
 }
 
+/* 0 when the n ends rise within [0, len]; else a ValueError with message and -1 */
+static int check_rising(const int64_t *e, int64_t n, Py_ssize_t len, const char *message) {
+    int64_t prev = 0;
+    for (int64_t k = 0; k < n; k++) {
+        if (e[k] < prev || e[k] > len) {
+            PyErr_SetString(PyExc_ValueError, message);
+            return -1;
+        }
+        prev = e[k];
+    }
+    return 0;
+}
+
 #ifndef TOKENLAB_TRAIN_EMBEDDED /* _count.c includes this file for its counting table only */
 static PyObject *py_train_merges(PyObject *self, PyObject *args) {
     PyObject *o_sym, *o_nxt, *o_ws, *o_wc, *o_bk, *o_prog;
@@ -634,14 +647,8 @@ static PyObject *py_count_pieces(PyObject *self, PyObject *args) {
     if (train_buffer(o_data, &data, 1, 0, "data") < 0) goto done;
     if (train_buffer(o_ends, &ends, 8, 0, "ends") < 0) goto done;
     const int64_t *e = ends.buf;
-    int64_t n = ends.len / 8, prev = 0;
-    for (int64_t k = 0; k < n; k++) {
-        if (e[k] < prev || e[k] > data.len) {
-            PyErr_SetString(PyExc_ValueError, "count_pieces: ends must rise within the data");
-            goto done;
-        }
-        prev = e[k];
-    }
+    int64_t n = ends.len / 8;
+    if (check_rising(e, n, data.len, "count_pieces: ends must rise within the data") < 0) goto done;
     res = count_core(data.buf, e, n);
 done:
     if (data.obj) PyBuffer_Release(&data);
