@@ -28,7 +28,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bench_train import build_corpus  # noqa: E402
+from bench_train import _HF, _OURS, build_corpus  # noqa: E402 - the same child scripts as bench_train
+from bench_train import _first_difference as _prefix  # noqa: E402
 
 OUT = HERE / "out"
 THREADS = (1, 2)
@@ -40,39 +41,6 @@ def peak_mb():  # this process's own peak (ru_maxrss could inherit the launcher'
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-"""
-
-_OURS = _PEAK + r"""
-from tokenlab.train.bpe import train_bpe, count_pretokens, train_from_counts
-from tokenlab.cli.common import iter_corpus
-from tokenlab.pretokenize import PreTokenizer
-path, vocab, workers, out_path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-t = time.perf_counter(); train_bpe(["warm up the jit " * 20], vocab_size=300, workers=1)
-warm = time.perf_counter() - t
-t = time.perf_counter()
-pre = PreTokenizer("gpt2")
-counts = count_pretokens(iter_corpus([path]), pre, workers=workers)
-t_count = time.perf_counter() - t
-tok = train_from_counts(counts, vocab, pre)
-wall = time.perf_counter() - t
-json.dump({"wall": wall, "count": t_count, "merge": wall - t_count, "warmup": warm, "words": len(counts),
-           "merges": [a.hex() + " " + b.hex() for a, b in tok.merges], "rss_mb": peak_mb()}, open(out_path, "w"))
-"""
-
-_HF = _PEAK + r"""
-from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-from tokenlab.cli.common import iter_corpus
-from tokenlab.io.hf_json import from_byte_level
-path, vocab, out_path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-t = time.perf_counter()
-hf = Tokenizer(models.BPE())
-hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-hf.train_from_iterator(iter_corpus([path]), trainers.BpeTrainer(
-    vocab_size=vocab, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
-wall = time.perf_counter() - t
-pairs = [m.split(" ") if isinstance(m, str) else m for m in json.loads(hf.to_str())["model"]["merges"]]
-json.dump({"wall": wall, "merges": [from_byte_level(a).hex() + " " + from_byte_level(b).hex() for a, b in pairs],
-           "rss_mb": peak_mb()}, open(out_path, "w"))
 """
 
 _RUSTBPE = _PEAK + r"""
@@ -136,10 +104,6 @@ def _child(script: str, args: list[str], threads: int) -> dict:
         out = os.path.join(tmp, "result.json")
         subprocess.run([sys.executable, "-c", script, *args, out], check=True, env=env, stdout=subprocess.DEVNULL)
         return json.load(open(out))
-
-
-def _prefix(a: list, b: list) -> int:
-    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
 
 
 def _corpus(quick: bool) -> tuple[Path, Path]:
