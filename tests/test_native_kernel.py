@@ -268,3 +268,21 @@ def test_ascii_blocks_equal_the_regex_and_tiktoken(pattern, alphabet, cl100k, cl
             text = text[:at] + rng.choice("é’\u3000\u0085中") + text[at:]
         assert kernel_split(text) == _reference_ends(text, pattern), repr(text)
         assert tok.encode_ordinary(text) == ref.encode_ordinary(text), repr(text)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_batch_output_forms_equal_single_texts_across_groups(cl100k, real_docs, adversarial_docs, threads):
+    """encode_batch hands finished groups (~64 KB of text each) to the result while other groups still encode:
+    every doc must land in its own slot, in each output form, whatever the thread count and group boundaries."""
+    docs = []
+    for i, doc in enumerate((real_docs + adversarial_docs) * 3):
+        docs += [doc[: 300 + 97 * i], "", doc[-2000:]]
+    assert sum(map(len, docs)) > 4 * 65536  # several groups
+    want = [cl100k.encode_ordinary(d) for d in docs]
+    k = cl100k._fast.kernel
+    assert k.encode_batch(docs, threads, 1) == want
+    assert [list(np.frombuffer(b, np.uint32)) for b in k.encode_batch(docs, threads, 0)] == want
+    ids, offs = k.encode_batch(docs, threads, 2)
+    ids, offs = np.frombuffer(ids, np.uint32), np.frombuffer(offs, np.int64)
+    assert offs[0] == 0 and offs[-1] == len(ids) == sum(map(len, want))
+    assert [ids[a:b].tolist() for a, b in zip(offs[:-1], offs[1:])] == want

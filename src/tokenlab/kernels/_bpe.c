@@ -16,6 +16,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -1652,6 +1653,8 @@ typedef struct {
     int64_t *counts;        /* ids per doc */
     volatile int64_t next;  /* next group to take */
     int64_t group;          /* docs per group */
+    int64_t n_groups;
+    volatile char *done;    /* per group: its ids are in flat */
     volatile int failed;
 } BatchJob;
 
@@ -1663,18 +1666,27 @@ static void run_docs(BatchJob *job, Cache *cache, int64_t d0, int64_t d1) {
     }
 }
 
+/* takes the next group and encodes it; 0 when none is left */
+static int run_group(BatchJob *job, Cache *cache) {
+    int64_t g = __sync_fetch_and_add(&job->next, 1);
+    if (g >= job->n_groups || job->failed) return 0;
+    int64_t d0 = g * job->group, d1 = d0 + job->group < job->n_docs ? d0 + job->group : job->n_docs;
+    run_docs(job, cache, d0, d1);
+    __atomic_store_n(&job->done[g], 1, __ATOMIC_RELEASE);
+    return 1;
+}
+
 typedef struct { BatchJob *job; Cache *cache; } Worker;
 
 static void *batch_worker(void *arg) {
     Worker *w = arg;
-    BatchJob *job = w->job;
-    for (;;) {
-        int64_t g = __sync_fetch_and_add(&job->next, 1);
-        int64_t d0 = g * job->group;
-        if (d0 >= job->n_docs || job->failed) break;
-        run_docs(job, w->cache, d0, d0 + job->group < job->n_docs ? d0 + job->group : job->n_docs);
-    }
+    while (run_group(w->job, w->cache)) {}
     return NULL;
+}
+
+/* one doc's ids as the caller asked: a list, or uint32 bytes (as_list 0) */
+static PyObject *doc_output(EncoderObject *self, const uint32_t *ids, int64_t k, int as_list) {
+    return as_list ? ids_to_list(self, ids, k) : PyByteArray_FromStringAndSize((const char *)ids, k * 4);
 }
 
 /* encode_batch(texts, num_threads, as_list=True): ids per text, as lists or uint32 bytearrays */
@@ -1714,32 +1726,29 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
     if (nthreads < 1) nthreads = 1;
     if (total < 65536 || nd < 2) nthreads = 1;
     if (nthreads > nd) nthreads = (int)nd;
-    if (nthreads == 1) { /* the encoder's own warm cache and output buffer (no fresh pages to fault in) */
-        cache1 = take_cache(self, &owned1, &flat, total);
-        if (!cache1) { flat = NULL; PyErr_NoMemory(); goto done; }
-    } else {
-        flat = malloc((total ? total : 1) * sizeof(uint32_t));
-        if (!flat) { PyErr_NoMemory(); goto done; }
-    }
+    if (nthreads > 64) nthreads = 64;
+    /* the calling thread encodes too, with the encoder's own warm cache and output buffer (no fresh pages to
+       fault in); between its groups it turns finished groups into the result (that part needs the GIL), so
+       building lists overlaps the other threads' encoding instead of following it */
+    cache1 = take_cache(self, &owned1, &flat, total);
+    if (!cache1) { flat = NULL; PyErr_NoMemory(); goto done; }
     job.m = &self->m; job.data = data; job.lens = lens; job.starts = starts; job.flat = flat;
     job.n_docs = nd; job.counts = counts;
     {
         /* groups of ~64 KB of text, so threads balance and a thread's cache stays warm */
         int64_t avg = nd ? total / nd + 1 : 1;
         job.group = 65536 / avg + 1;
+        job.n_groups = (nd + job.group - 1) / job.group;
     }
-    if (nthreads == 1) {
-        Py_BEGIN_ALLOW_THREADS
-        run_docs(&job, cache1, 0, nd);
-        Py_END_ALLOW_THREADS
-    } else {
-        pthread_t tids[64];
-        Worker workers[64];
-        if (nthreads > 64) nthreads = 64;
+    job.done = calloc(job.n_groups ? job.n_groups : 1, 1);
+    if (!job.done) { PyErr_NoMemory(); goto done; }
+    pthread_t tids[64];
+    Worker workers[64];
+    int started = 0, pooled = 0;
+    if (nthreads > 1) {
         /* the pool's caches stay warm across calls; a concurrent call gets fresh ones */
-        int pooled = __sync_bool_compare_and_swap(&self->pool_busy, 0, 1);
-        int ok = 1;
-        for (int t = 0; t < nthreads; t++) {
+        pooled = __sync_bool_compare_and_swap(&self->pool_busy, 0, 1);
+        for (int t = 1; t < nthreads; t++) {
             workers[t].job = &job;
             if (pooled) {
                 if (!self->pool[t]) self->pool[t] = new_cache();
@@ -1747,25 +1756,53 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
             } else {
                 workers[t].cache = new_cache();
             }
-            if (!workers[t].cache) ok = 0;
+            if (!workers[t].cache) { nthreads = t; break; }  /* fewer threads, same result */
         }
-        if (ok) {
-            int started = 0;
-            Py_BEGIN_ALLOW_THREADS
-            for (int t = 0; t < nthreads; t++) {
-                if (pthread_create(&tids[t], NULL, batch_worker, &workers[t]) == 0) started++;
-                else break;
-            }
-            if (started == 0) batch_worker(&workers[0]);
-            for (int t = 0; t < started; t++) pthread_join(tids[t], NULL);
-            Py_END_ALLOW_THREADS
-        } else {
-            job.failed = 1;
+        for (int t = 1; t < nthreads; t++) {
+            if (pthread_create(&tids[t], NULL, batch_worker, &workers[t]) != 0) break;
+            started = t;
         }
-        if (pooled) __sync_lock_release(&self->pool_busy);
-        else for (int t = 0; t < nthreads; t++) free_cache(workers[t].cache);
     }
-    if (job.failed) { PyErr_NoMemory(); goto done; }
+    /* numpy output (as_list 2) is copied once all counts are known, into a buffer of the exact size: a larger
+       one would be fresh memory whose pages fault in on every call */
+    if (as_list != 2) res = PyList_New(nd);
+    int out_ok = as_list == 2 || res != NULL;
+    int64_t built = 0;      /* groups whose docs are in the result */
+    while (out_ok && built < job.n_groups) {
+        if (__atomic_load_n(&job.done[built], __ATOMIC_ACQUIRE)) {
+            int64_t d0 = built * job.group, d1 = d0 + job.group < nd ? d0 + job.group : nd;
+            for (int64_t d = d0; d < d1 && out_ok && as_list != 2; d++) {
+                PyObject *v = doc_output(self, flat + starts[d], counts[d], as_list);
+                if (!v) out_ok = 0;
+                else PyList_SET_ITEM(res, d, v);
+            }
+            built++;
+            continue;
+        }
+        if (job.failed) break;
+        int ran;
+        Py_BEGIN_ALLOW_THREADS
+        ran = run_group(&job, cache1);
+        if (!ran) /* every group is taken: wait for the next one in order */
+            while (!__atomic_load_n(&job.done[built], __ATOMIC_ACQUIRE) && !job.failed) sched_yield();
+        Py_END_ALLOW_THREADS
+    }
+    if (!out_ok) job.failed = 1;  /* stop the workers early */
+    if (started) {
+        Py_BEGIN_ALLOW_THREADS
+        for (int t = 1; t <= started; t++) pthread_join(tids[t], NULL);
+        Py_END_ALLOW_THREADS
+    }
+    if (nthreads > 1) {
+        if (pooled) __sync_lock_release(&self->pool_busy);
+        else for (int t = 1; t < nthreads; t++) free_cache(workers[t].cache);
+    }
+    free((void *)job.done);
+    if (job.failed || !out_ok) {
+        if (out_ok) PyErr_NoMemory();
+        Py_CLEAR(res);
+        goto done;
+    }
     if (as_list == 2) { /* one buffer of all ids back to back, and nd + 1 int64 offsets into it */
         int64_t k = 0;
         for (int64_t d = 0; d < nd; d++) k += counts[d];
@@ -1785,22 +1822,11 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
         }
         Py_XDECREF(ids);
         Py_XDECREF(offs);
-        goto done;
-    }
-    res = PyList_New(nd);
-    if (!res) goto done;
-    for (int64_t d = 0; d < nd; d++) {
-        const uint32_t *ids = flat + starts[d];
-        PyObject *v = as_list ? ids_to_list(self, ids, counts[d])
-                              : PyByteArray_FromStringAndSize((const char *)ids, counts[d] * 4);
-        if (!v) { Py_CLEAR(res); goto done; }
-        PyList_SET_ITEM(res, d, v);
     }
 done:
     if (views && has_view) for (int64_t d = 0; d < nd; d++) if (has_view[d]) PyBuffer_Release(&views[d]);
     free(data); free(lens); free(starts); free(counts); free(views); free(has_view);
     if (cache1) give_cache(self, cache1, owned1, flat);
-    else free(flat);
     Py_DECREF(fast);
     return res;
 }
