@@ -5,6 +5,7 @@ its numba / pure-Python paths (same ids, slower).
 """
 
 import os
+import platform
 
 from setuptools import Extension, setup
 
@@ -24,4 +25,9 @@ setup(
         Extension("tokenlab.kernels._sp", ["src/tokenlab/kernels/_sp.c"], extra_compile_args=flags,
                   optional=True),
     ]
+    # the encoder again with AVX-512BW, loaded at run time only where the CPU has it (kernels/__init__.py)
+    + ([Extension("tokenlab.kernels._bpe_avx512", ["src/tokenlab/kernels/_bpe_avx512.c"],
+                  extra_compile_args=flags + ["-mavx512f", "-mavx512bw", "-mbmi", "-mbmi2", "-mlzcnt", "-mpopcnt"],
+                  depends=["src/tokenlab/kernels/_bpe.c"], optional=True)]
+       if platform.machine().lower() in ("x86_64", "amd64") else [])
 )

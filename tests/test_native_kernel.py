@@ -286,3 +286,42 @@ def test_batch_output_forms_equal_single_texts_across_groups(cl100k, real_docs, 
     ids, offs = np.frombuffer(ids, np.uint32), np.frombuffer(offs, np.int64)
     assert offs[0] == 0 and offs[-1] == len(ids) == sum(map(len, want))
     assert [ids[a:b].tolist() for a, b in zip(offs[:-1], offs[1:])] == want
+
+
+def _other_build():
+    """The kernel build that tokenizers do not use here (SSE2 where AVX-512 is active), or None."""
+    from tokenlab import kernels
+
+    if kernel is None or kernels.bpe_baseline is None or kernel is kernels.bpe_baseline:
+        return None
+    return kernels.bpe_baseline
+
+
+@pytest.mark.skipif(_other_build() is None, reason="one kernel build here (no AVX-512BW CPU, or not x86-64)")
+@pytest.mark.parametrize("pattern", ["cl100k", "o200k", "qwen", "llama3"])
+def test_avx512_build_equals_the_sse2_build(pattern, cl100k, o200k_pair, adversarial_docs, real_docs):
+    """The AVX-512 build computes the block masks with other instructions: its piece ends and ids must be the
+    SSE2 build's on block-rule fuzz text, adversarial text and real text."""
+    import random
+
+    from tokenlab import Tokenizer
+    from tokenlab.pretokenize import PreTokenizer
+
+    if pattern in ("qwen", "llama3"):
+        tok = Tokenizer(vocab=cl100k.vocab, merges=cl100k.merges, pretokenizer=PreTokenizer(_block_pattern(pattern)),
+                        ignore_merges=True, any_split=True)
+    else:
+        tok = cl100k if pattern == "cl100k" else o200k_pair[0]
+    assert kernel.AVX512 == 1 and _other_build().AVX512 == 0
+    fast = tok._fast.kernel
+    slow = native.NativeBPE.from_tables(native.native_tables(tok, tok._fast.pattern),
+                                        _other_build()).kernel
+    rng = random.Random(pattern)
+    texts = adversarial_docs + real_docs[::5]
+    for alphabet in BLOCK_ALPHABETS:
+        for _ in range(60):
+            runs = [rng.choice(alphabet) * (rng.randint(1, 70) if rng.random() < 0.08 else 1) for _ in range(300)]
+            texts.append("".join(runs)[: rng.randint(64, 900)])
+    for text in texts:
+        assert fast.split(text) == slow.split(text), repr(text[:80])
+        assert fast.encode(text, True) == slow.encode(text, True), repr(text[:80])

@@ -27,15 +27,16 @@ class NativeBPE:
         self._start(native_tables(tok, pattern, split_digits, classes))
 
     @classmethod
-    def from_tables(cls, tables: dict) -> NativeBPE:
-        """The kernel built straight from :func:`native_tables` (e.g. read back from a compiled vocabulary)."""
+    def from_tables(cls, tables: dict, module=None) -> NativeBPE:
+        """The kernel built straight from :func:`native_tables` (e.g. read back from a compiled vocabulary).
+        module: another build of the kernel (``kernels.bpe_baseline``), for comparing builds."""
         self = cls.__new__(cls)
-        self._start(tables)
+        self._start(tables, module)
         return self
 
-    def _start(self, t: dict) -> None:
+    def _start(self, t: dict, module=None) -> None:
         self.pattern = t["pattern"]
-        self.kernel = _kernel.Encoder(t["cls"], t["blob"], t["off"], t["ids"], t["ranks"], t["byte_ids"], t["pairs"],
+        self.kernel = (module or _kernel).Encoder(t["cls"], t["blob"], t["off"], t["ids"], t["ranks"], t["byte_ids"], t["pairs"],
                                       t["pattern"], t["split_digits"], t["ignore_merges"], t["any_split"])
 
     def encode_bytes(self, data, as_list: bool = False):

@@ -1,7 +1,9 @@
 """Compiled kernels at the bottom of the stack: they take flat buffers and know nothing of files or classes.
 
 ``bpe``: the C byte-level BPE kernel (``_bpe.c``), or None where it was not built (no compiler at install
-time) or is turned off with ``TOKENLAB_NO_NATIVE=1``; callers then use the numba or pure-Python paths.
+time) or is turned off with ``TOKENLAB_NO_NATIVE=1``; callers then use the numba or pure-Python paths. On CPUs
+with AVX-512BW it is ``_bpe_avx512`` (the same source compiled with those instructions; ``TOKENLAB_KERNEL_ISA=
+baseline`` keeps the SSE2 build, ``bpe_baseline``).
 ``train``: the C BPE training kernels (``_train.c``: merge loop, pretoken counting), or None likewise.
 ``count``: pretoken counting fed by the encoder's pre-tokenizer (``_count.c``, built from ``_bpe.c`` and
 ``_train.c``), or None likewise.
@@ -12,11 +14,18 @@ from __future__ import annotations
 import os
 
 bpe = None
+bpe_baseline = None  # the SSE2 build; ``bpe`` is the AVX-512 build of the same source where the CPU runs it
 if os.environ.get("TOKENLAB_NO_NATIVE", "") in ("", "0"):
     try:
-        from . import _bpe as bpe
+        from . import _bpe as bpe_baseline
     except ImportError:  # pragma: no cover - only where the extension could not be built
-        bpe = None
+        bpe_baseline = None
+    bpe = bpe_baseline
+    if bpe is not None and os.environ.get("TOKENLAB_KERNEL_ISA", "") != "baseline" and bpe.cpu_has_avx512():
+        try:
+            from . import _bpe_avx512 as bpe
+        except ImportError:  # built without it (not x86-64, or the compiler lacks the flags)
+            bpe = bpe_baseline
 
 train = None
 if os.environ.get("TOKENLAB_NO_NATIVE", "") in ("", "0"):

@@ -22,7 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#if defined(__SSE2__)
+#if defined(__AVX512BW__)
+#include <immintrin.h>
+#elif defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
@@ -625,7 +627,18 @@ static inline int64_t chunk_end(const uint8_t *tab, const uint8_t *b, int64_t i,
 typedef struct { uint64_t L, D, NL, SP, SO, P, HI, UP, CONT; } AsciiMasks;
 
 static inline void ascii_masks(const uint8_t *p, AsciiMasks *k) {
-#if defined(__SSE2__)
+#if defined(__AVX512BW__)
+    /* one 64-byte register: each class is one or two unsigned range compares straight into a 64-bit mask */
+    __m512i x = _mm512_loadu_si512((const void *)p);
+    __m512i f = _mm512_or_si512(x, _mm512_set1_epi8(0x20));
+    k->L = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(f, _mm512_set1_epi8('a')), _mm512_set1_epi8(26));
+    k->UP = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(x, _mm512_set1_epi8('A')), _mm512_set1_epi8(26));
+    k->D = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(x, _mm512_set1_epi8('0')), _mm512_set1_epi8(10));
+    k->NL = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(10)) | _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(13));
+    k->SO = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(x, _mm512_set1_epi8(9)), _mm512_set1_epi8(5)) & ~k->NL;
+    k->SP = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(32));
+    k->HI = _mm512_movepi8_mask(x);
+#elif defined(__SSE2__)
     uint64_t L = 0, D = 0, NL = 0, SP = 0, SO = 0, HI = 0, UP = 0;
     for (int q = 0; q < 4; q++) {
         __m128i x = _mm_loadu_si128((const __m128i *)(p + 16 * q));
@@ -664,7 +677,10 @@ static inline void ascii_masks(const uint8_t *p, AsciiMasks *k) {
 
 /* mask of bytes equal to c, or to c and its upper case when c is a lower-case letter */
 static inline uint64_t byte_mask(const uint8_t *p, uint8_t c) {
-#if defined(__SSE2__)
+#if defined(__AVX512BW__)
+    __m512i x = _mm512_or_si512(_mm512_loadu_si512((const void *)p), _mm512_set1_epi8(c >= 'a' ? 0x20 : 0));
+    return _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8((char)c));
+#elif defined(__SSE2__)
     uint64_t r = 0;
     __m128i fold = _mm_set1_epi8(c >= 'a' ? 0x20 : 0), want = _mm_set1_epi8((char)c);
     for (int q = 0; q < 4; q++) {
@@ -686,7 +702,9 @@ static inline uint64_t byte_mask(const uint8_t *p, uint8_t c) {
    upper-case letters and letters of both cases. Reads up to p[66]. */
 static int wide_masks(const uint8_t *tab, const uint8_t *p, AsciiMasks *k, int o200k) {
     uint64_t cont = 0;
-#if defined(__SSE2__)
+#if defined(__AVX512BW__)
+    cont = _mm512_cmplt_epi8_mask(_mm512_loadu_si512((const void *)p), _mm512_set1_epi8((char)0xC0));
+#elif defined(__SSE2__)
     for (int q = 0; q < 4; q++) {
         __m128i x = _mm_loadu_si128((const __m128i *)(p + 16 * q));
         cont |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmplt_epi8(x, _mm_set1_epi8((char)0xC0))) << (16 * q);
@@ -2244,9 +2262,31 @@ static PyTypeObject EncoderType = {
     .tp_methods = Encoder_methods,
 };
 
-static struct PyModuleDef bpe_module = {PyModuleDef_HEAD_INIT, "_bpe", "Byte-level BPE kernel", -1, NULL};
+/* cpu_has_avx512(): whether this CPU (and OS) runs the _bpe_avx512 build of this file */
+static PyObject *cpu_has_avx512(PyObject *self, PyObject *noargs) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    return PyBool_FromLong(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+                           && __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("popcnt"));
+#else
+    Py_RETURN_FALSE;
+#endif
+}
 
-PyMODINIT_FUNC PyInit__bpe(void) {
+static PyMethodDef bpe_functions[] = {
+    {"cpu_has_avx512", cpu_has_avx512, METH_NOARGS, "whether this CPU runs the AVX-512 build of the kernel"},
+    {NULL, NULL, 0, NULL},
+};
+
+/* _bpe_avx512.c compiles this file again under its own module name */
+#ifndef BPE_MODULE_NAME
+#define BPE_MODULE_NAME "_bpe"
+#define BPE_MODULE_INIT PyInit__bpe
+#endif
+static struct PyModuleDef bpe_module = {PyModuleDef_HEAD_INIT, BPE_MODULE_NAME, "Byte-level BPE kernel", -1,
+                                        bpe_functions};
+
+PyMODINIT_FUNC BPE_MODULE_INIT(void) {
     if (PyType_Ready(&EncoderType) < 0) return NULL;
     PyObject *mod = PyModule_Create(&bpe_module);
     if (!mod) return NULL;
@@ -2257,5 +2297,10 @@ PyMODINIT_FUNC PyInit__bpe(void) {
         return NULL;
     }
     PyModule_AddIntConstant(mod, "NO_RANK", NO_RANK);
+#if defined(__AVX512BW__)
+    PyModule_AddIntConstant(mod, "AVX512", 1);
+#else
+    PyModule_AddIntConstant(mod, "AVX512", 0);
+#endif
     return mod;
 }
