@@ -36,8 +36,9 @@ class NativeBPE:
 
     def _start(self, t: dict, module=None) -> None:
         self.pattern = t["pattern"]
-        self.kernel = (module or _kernel).Encoder(t["cls"], t["blob"], t["off"], t["ids"], t["ranks"], t["byte_ids"], t["pairs"],
-                                      t["pattern"], t["split_digits"], t["ignore_merges"], t["any_split"])
+        self.kernel = (module or _kernel).Encoder(t["cls"], t["blob"], t["off"], t["ids"], t["ranks"], t["byte_ids"],
+                                                  t["pairs"], t["pattern"], t["split_digits"], t["ignore_merges"],
+                                                  t["any_split"])
 
     def encode_bytes(self, data, as_list: bool = False):
         """Ids of one text (str, or valid UTF-8 bytes): a uint32 array, or a list."""
