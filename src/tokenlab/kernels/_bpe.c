@@ -101,6 +101,7 @@ typedef struct {
     VEntry *vt; uint64_t vmask; int vshift;
     PEntry *pt; uint64_t pmask; int pshift;
     uint32_t byte_ids[256];
+    uint64_t *pair2;         /* merge_value of every byte pair (b0 << 8 | b1): a BPE's first step, 512 KB */
     int pattern, split_digits, ignore_merges, any_split;
     int ascii_blocks;        /* the class table's ASCII part is the one ascii_masks assumes */
 } Model;
@@ -997,7 +998,7 @@ static int64_t bpe_small(const Model *m, const uint8_t *b, int64_t s, int64_t e,
     const uint64_t none = (uint64_t)NO_RANK << 32;
     for (int64_t t = 0; t < n; t++) { sym[t] = m->byte_ids[b[s + t]]; pos[t] = s + t; }
     pos[n] = e;
-    for (int64_t t = 0; t + 1 < n; t++) val[t] = merge_value(m, b, pos[t], pos[t + 2], sym[t], sym[t + 1]);
+    for (int64_t t = 0; t + 1 < n; t++) val[t] = m->pair2[(b[s + t] << 8) | b[s + t + 1]];
     while (n > 1) {
         uint64_t best = none;
         int64_t bi = -1;
@@ -1058,8 +1059,7 @@ static int64_t bpe_long(const Model *m, const uint8_t *b, int64_t s, int64_t e, 
     nxt[n] = n;
     int64_t hn = 0;
     for (int64_t t = 0; t + 1 < n; t++) {
-        uint64_t v = merge_value(m, b, s + t, s + t + 2, (uint32_t)sym[t], (uint32_t)sym[t + 1]);
-        uint64_t r = v >> 32;
+        uint64_t r = m->pair2[(b[s + t] << 8) | b[s + t + 1]] >> 32;
         if (r != NO_RANK) heap_push(heap, &hn, (r << 32) | (uint64_t)t);
     }
     while (hn > 0) {
@@ -1387,7 +1387,9 @@ static int table_shift(uint64_t cap) {
 }
 
 static void model_free(Model *m) {
-    free(m->cls); free(m->blob); free(m->off); free(m->ok); free(m->vt); free(m->pt);
+    free(m->cls); free(m->blob); free(m->off); free(m->ok); free(m->pair2);
+    if (m->vt) table_free(m->vt, (m->vmask + 1) * sizeof(VEntry));
+    if (m->pt) table_free(m->pt, (m->pmask + 1) * sizeof(PEntry));
     memset(m, 0, sizeof(*m));
 }
 
@@ -1452,7 +1454,7 @@ static int Encoder_init(EncoderObject *self, PyObject *args, PyObject *kw) {
         int64_t nv = ids.len / 4;
         uint64_t cap = 16;
         while (cap < 2 * (uint64_t)nv) cap <<= 1;
-        m->vt = calloc(cap, sizeof(VEntry));
+        m->vt = table_alloc(cap * sizeof(VEntry)); /* zeroed; huge pages: a cache miss's page walk is short */
         if (!m->vt) { PyErr_NoMemory(); goto done; }
         m->vmask = cap - 1;
         m->vshift = table_shift(cap);
@@ -1481,10 +1483,10 @@ static int Encoder_init(EncoderObject *self, PyObject *args, PyObject *kw) {
         int64_t np_ = pairs.len / 16;
         uint64_t cap = 16;
         while (cap < 2 * (uint64_t)np_) cap <<= 1;
-        m->pt = malloc(cap * sizeof(PEntry));
+        m->pt = table_alloc(cap * sizeof(PEntry));
         if (!m->pt) { PyErr_NoMemory(); goto done; }
-        memset(m->pt, 0xFF, cap * sizeof(PEntry));
         m->pmask = cap - 1;
+        memset(m->pt, 0xFF, cap * sizeof(PEntry));
         m->pshift = table_shift(cap);
         const uint32_t *q = pairs.buf;
         for (int64_t t = 0; t < np_; t++) {
@@ -1510,6 +1512,12 @@ static int Encoder_init(EncoderObject *self, PyObject *args, PyObject *kw) {
     }
     m->ignore_merges = ignore_merges;
     m->any_split = any_split;
+    m->pair2 = malloc(65536 * sizeof(uint64_t));
+    if (!m->pair2) { PyErr_NoMemory(); goto done; }
+    for (int c = 0; c < 65536; c++) {
+        uint8_t two[2] = {(uint8_t)(c >> 8), (uint8_t)c};
+        m->pair2[c] = merge_value(m, two, 0, 2, m->byte_ids[two[0]], m->byte_ids[two[1]]);
+    }
     free_ints(self);
     self->ints = calloc(m->n_vocab ? m->n_vocab : 1, sizeof(PyObject *));
     if (!self->ints) { PyErr_NoMemory(); goto done; }
