@@ -325,3 +325,21 @@ def test_avx512_build_equals_the_sse2_build(pattern, cl100k, o200k_pair, adversa
     for text in texts:
         assert fast.split(text) == slow.split(text), repr(text[:80])
         assert fast.encode(text, True) == slow.encode(text, True), repr(text[:80])
+
+
+def test_short_pieces_of_many_ids_are_cached_exactly(o200k_pair, cl100k, cl100k_ref):
+    """Pieces of up to 24 bytes that take more ids than a piece-table entry holds (rare code points, one token
+    per byte) go to the long-piece cache: their second and later occurrences must give the first one's ids."""
+    import random
+
+    rng = random.Random(24)
+    pieces = []
+    for _ in range(300):
+        n = rng.randint(3, 6)  # 4-byte code points from unassigned planes: 12-24 bytes, about one id per byte
+        pieces.append("".join(chr(rng.randrange(0x40000, 0xDFFFF)) for _ in range(n)))
+    text = " ".join(rng.choice(pieces) for _ in range(3000))
+    for ours, ref in (o200k_pair, (cl100k, cl100k_ref)):
+        want = ref.encode_ordinary(text)
+        assert max(len(ref.encode_ordinary(p)) for p in pieces) > 9
+        assert ours.encode_ordinary(text) == want
+        assert ours.encode_ordinary(text) == want  # now every piece comes from the caches

@@ -79,7 +79,8 @@ static inline uint32_t load4(const uint8_t *p) {
 typedef struct { uint64_t h; uint32_t len, nids; uint64_t boff, ioff; } LEntry; /* h 0 = empty */
 
 #define BIG_MAX_BITS 20     /* the piece table grows to 2^20 entries (64 MB), then starts over */
-#define LONG_BITS 14        /* the long-piece table: 2^14 slots, half used at most */
+#define LONG_BITS 16        /* the long-piece table: 2^16 slots (2 MB), half used at most: pieces over 24 bytes, and
+                               shorter ones of more ids than the piece table holds */
 #define LONG_ARENA (32u << 20) /* bytes of long pieces kept before the long table starts over */
 
 typedef struct {
@@ -1231,7 +1232,22 @@ static inline int64_t encode_piece_slow(const Model *m, Cache *cache, const uint
         const VEntry *v = m->ignore_merges && n <= m->max_len ? vt_get(m, b + s, n) : NULL;
         int64_t k;
         if (v) { out[0] = v->id; k = 1; }
-        else k = bpe_small(m, b, s, e, out);
+        else {
+            /* a piece of more ids than a table entry holds (rare bytes, each its own token) is kept in the
+               long-piece cache instead, so it is merged once, not on every occurrence */
+            uint64_t lh = 0;
+            LEntry *le = NULL;
+            if (n > CACHE_IDS) {
+                lh = hash_bytes(b + s, n);
+                le = long_slot(cache, b + s, n, lh);
+                if (le->h) {
+                    memcpy(out, cache->lids + le->ioff, le->nids * sizeof(uint32_t));
+                    return le->nids;
+                }
+            }
+            k = bpe_small(m, b, s, e, out);
+            if (k > CACHE_IDS) { long_put(cache, b + s, n, lh, out, k); return k; }
+        }
         if (k > 0 && k <= CACHE_IDS && big_reserve(cache)) {
             ce = big_slot(cache, w, n, h);
             ce->k[0] = w[0]; ce->k[1] = w[1]; ce->k[2] = w[2];
