@@ -216,3 +216,21 @@ def test_hf_unigram_with_precompiled_normalizer(real_docs, rule, byte_fallback, 
         assert ours.decode(ids) == hf.decode(ids, skip_special_tokens=False)
     ours.save(tmp_path / "ours.json")
     assert load_tokenizer(tmp_path / "ours.json").to_dict() == ours.to_dict()
+
+
+def test_metaspace_model_read_from_tokenizer_json_saves_as_hf(tmp_path, texts):
+    """save_tokenizer(..., "hf") used to refuse a Metaspace BPE (it has no save_hf): the written file must load in
+    HF tokenizers and give the ids of the file it came from."""
+    path = next((p for p in MISTRAL if p), None)
+    if path is None:
+        pytest.skip(MISTRAL_MISSING)
+    first = tmp_path / "first.json"
+    save_tokenizer(read_sentencepiece(path), first, format="hf")
+    ours = load_tokenizer(first)
+    assert isinstance(ours, MetaspaceBPE) and not hasattr(ours, "save_hf")
+    again = tmp_path / "again.json"
+    save_tokenizer(ours, again, format="hf")
+    want, got = tokenizers.Tokenizer.from_file(str(first)), tokenizers.Tokenizer.from_file(str(again))
+    for text in texts[::3] + _random_texts(1, 100):
+        assert got.encode(text).ids == want.encode(text).ids
+    assert not list(tmp_path.glob("*.tmp*"))

@@ -103,6 +103,12 @@ def save_tokenizer(tok, path, format: str = "tokenlab") -> None:
     if not isinstance(tok, Tokenizer):
         if format == "hf" and hasattr(tok, "save_hf"):
             tok.save_hf(path)
+        elif format == "hf" and hasattr(tok, "to_hf_dict"):  # e.g. a Metaspace BPE read from a tokenizer.json
+            import json
+
+            from .atomic import atomic_write_text
+
+            atomic_write_text(path, json.dumps(tok.to_hf_dict(), ensure_ascii=False))
         elif format in ("tokenlab", getattr(tok, "format_name", "tokenlab")):
             tok.save(path)
         else:

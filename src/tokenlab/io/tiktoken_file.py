@@ -278,6 +278,13 @@ def write_tiktoken(tokenizer, path) -> None:
         raise FormatError(f"{type(tokenizer).__name__} cannot be written as a .tiktoken file")
     vocab = tokenizer.vocab
     made = [vocab[a + b] for a, b in tokenizer.merges]
+    first = {}
+    for k, x in enumerate(made):
+        if x in first:
+            a, b = tokenizer.merges[k]
+            raise FormatError(f"cannot write .tiktoken: merges {first[x]} and {k} both make token {x} "
+                              f"({(a + b)!r}); a rank file holds one rank per token, so only one merge can make it")
+        first[x] = k
     if any(x >= y for x, y in zip(made, made[1:])):
         raise FormatError("cannot write .tiktoken: token ids are not in merge order (tiktoken merges by rank = id)")
     order = sorted(vocab.items(), key=lambda kv: kv[1])
