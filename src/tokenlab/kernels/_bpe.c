@@ -63,17 +63,12 @@ typedef struct {
 } CEntry; /* 64 bytes: one cache line */
 
 #define HOT_BITS 18        /* 8 MB: 2^16 entries left a sixth of multilingual pieces to conflicts */
-#define HOT_IDS 5
-#define OUT_SLACK 8        /* output buffers hold this many ids past the text's length: hits store 5 ids blindly */
-/* a piece of <= 15 bytes -> its ids (<= 5, 24 bits each, so vocabularies below 2^24 ids):
-   k0 = bytes 0..7, k1 = bytes 8..14 | length << 56 */
-typedef struct { uint64_t k0, k1; uint8_t idb[3 * HOT_IDS]; uint8_t nids; } HEntry;
-
-static inline uint32_t load4(const uint8_t *p) {
-    uint32_t w;
-    memcpy(&w, p, 4);
-    return w;
-}
+#define HOT_IDS 4
+#define OUT_SLACK 8        /* output buffers hold this many ids past the text's length: hits store 4 ids blindly */
+/* a piece of <= 15 bytes -> its ids (<= 4, stored as they are emitted: a hit is one 16-byte copy):
+   k0 = bytes 0..7, k1 = bytes 8..14 | length << 56 | number of ids << 60 */
+typedef struct { uint64_t k0, k1; uint32_t ids[HOT_IDS]; } HEntry;
+#define HOT_NIDS_SHIFT 60
 
 /* a piece of > CACHE_KEY bytes: its bytes and ids live in the cache's arenas */
 typedef struct { uint64_t h; uint32_t len, nids; uint64_t boff, ioff; } LEntry; /* h 0 = empty */
@@ -1308,24 +1303,15 @@ static inline int64_t encode_piece(const Model *m, Cache *cache, const uint8_t *
                                    int64_t bend, HotKey hk, uint32_t *out) {
     HEntry *he = hk.he;
     if (!he) return encode_piece_slow(m, cache, b, s, e, bend, out);
-    if (he->k0 == hk.k0 && he->k1 == hk.k1) { /* all five slots stored, only nids of them kept */
-        out[0] = load4(he->idb) & 0xFFFFFFu;
-        out[1] = load4(he->idb + 3) & 0xFFFFFFu;
-        out[2] = load4(he->idb + 6) & 0xFFFFFFu;
-        out[3] = load4(he->idb + 9) & 0xFFFFFFu;
-        out[4] = load4(he->idb + 12) & 0xFFFFFFu;
-        return he->nids;
+    if (he->k0 == hk.k0 && (he->k1 & ~(7ull << HOT_NIDS_SHIFT)) == hk.k1) { /* all four slots copied */
+        memcpy(out, he->ids, sizeof(he->ids));
+        return (int64_t)(he->k1 >> HOT_NIDS_SHIFT);
     }
     int64_t k = encode_piece_slow(m, cache, b, s, e, bend, out);
-    if (k > 0 && k <= HOT_IDS && m->n_vocab <= (1u << 24)) {
+    if (k > 0 && k <= HOT_IDS) {
         he->k0 = hk.k0;
-        he->k1 = hk.k1;
-        he->nids = (uint8_t)k;
-        for (int64_t t = 0; t < k; t++) {
-            he->idb[3 * t] = (uint8_t)out[t];
-            he->idb[3 * t + 1] = (uint8_t)(out[t] >> 8);
-            he->idb[3 * t + 2] = (uint8_t)(out[t] >> 16);
-        }
+        he->k1 = hk.k1 | ((uint64_t)k << HOT_NIDS_SHIFT);
+        memcpy(he->ids, out, k * sizeof(uint32_t));
     }
     return k;
 }
