@@ -49,6 +49,19 @@ def test_specials_allowed_disallowed():
     assert tok.decode([258, ord("a")]) == "<s>a"
 
 
+@pytest.mark.parametrize("size", [0, 5, 511, 512, 600, 20_000])
+def test_default_encode_finds_a_special_anywhere_in_short_and_long_texts(size):
+    """Short texts are checked with one `in` per special, long ones with one regex scan: both must find a special
+    at the start, in the middle and at the end, and both must leave a text without one to the ordinary path."""
+    tok = tiny()
+    body = ("ab c<" * (size // 5 + 1))[:size]  # '<' alone, as in code, is not a special
+    assert tok.encode(body) == tok.encode_ordinary(body)
+    for text in ("<s>" + body, body[: size // 2] + "<s>" + body[size // 2 :], body + "<s>"):
+        with pytest.raises(SpecialTokenError, match=f"offset {text.find('<s>')};"):
+            tok.encode(text)
+        assert tok.encode(text, disallowed_special=()) == tok.encode_ordinary(text)
+
+
 def test_as_array_and_batch():
     tok = tiny()
     arr = tok.encode("abcab", as_array=True)
