@@ -267,3 +267,21 @@ def test_possessive_that_matters_runs_as_a_program_with_tiktokens_ids(cl100k, te
     assert isinstance(ours._fast, native.NativeRegexBPE) and ours._fast.program is not None
     for t in texts[::3] + ["a\n  b", "x   y\n\n z"]:
         assert ours.encode_ordinary(t) == ref.encode_ordinary(t), t[:80]
+
+
+@pytest.mark.parametrize("seed", range(4, 24))
+def test_program_matcher_splits_random_patterns_as_the_regex_module(seed, cl100k, texts):
+    """The kernel's matcher skips an alternative whose first char cannot be the text's next one (its leading
+    optional items' and first required item's classes). Random pool patterns put optional items, lookaheads and
+    optional groups in every position: its pieces must be the pinned regex module's."""
+    pattern = random_pattern(random.Random(seed))
+    prog = compile_program(pattern)
+    assert prog is not None, pattern
+    kernel = cl100k._fast.kernel
+    pre = PreTokenizer(pattern)
+    for t in texts[::3]:
+        ends, pos = [], 0
+        for piece in pre.split(t):
+            pos += len(piece.encode("utf-8"))
+            ends.append(pos)
+        assert list(kernel.split_regex(t, prog.cid, prog.masks, prog.prog)) == ends, (pattern, t[:80])

@@ -1947,12 +1947,16 @@ static PyObject *Encoder_encode_split(EncoderObject *self, PyObject *args) {
 #define RX_LOOK_POS 4
 #define RX_END 8
 #define RX_OPT 16          /* last item: an optional group, alternatives min..min+max-1 of the table, first match */
+#define RX_FIRST_MAX 64
 
 typedef struct {
     const uint8_t *cid;      /* class id per code point */
     const uint64_t *masks;   /* 4 words per class: which class ids it holds */
     const int32_t *prog;     /* n_alts, n_all, (first item, n_items) per alternative (n_all: the top-level n_alts,
                                 then optional groups' ones), then items (cls, min, max, flags) */
+    uint64_t first[RX_FIRST_MAX][4]; /* per top-level alternative: the class ids a match can start with */
+    uint64_t any_first;      /* alternatives the first-char test cannot rule out (lookahead, $ or an optional
+                                group before their first required item; index >= RX_FIRST_MAX) */
 } RxProgram;
 
 static inline int rx_in(const RxProgram *p, int32_t cls, const uint8_t *b, int64_t i, int *w) {
@@ -2004,12 +2008,16 @@ static int64_t rx_next(const RxProgram *p, const uint8_t *b, int64_t i, int64_t 
     int32_t n_alts = p->prog[0];
     const int32_t *items = p->prog + 2 + 2 * p->prog[1];
     for (int64_t j = i; j < end;) {
+        int w;
+        uint32_t id = p->cid[b[j] < 0x80 ? b[j] : cp_at(b, j, &w)];
         for (int32_t a = 0; a < n_alts; a++) {
+            /* an alternative whose first char cannot be this one is not tried (its items would fail at once) */
+            if (a < RX_FIRST_MAX && !((p->any_first >> a) & 1) && !((p->first[a][id >> 6] >> (id & 63)) & 1))
+                continue;
             int64_t r = rx_items(p, items + 4 * p->prog[2 + 2 * a], 0, p->prog[3 + 2 * a], b, j, end, budget);
             if (r == -2) return -2;
             if (r > j) return j == i ? r : j;
         }
-        int w;
         cp_at(b, j, &w);
         j += w;
     }
@@ -2056,6 +2064,20 @@ static int rx_program(PyObject *o_cid, PyObject *o_masks, PyObject *o_prog, Py_b
     p->cid = views[0].buf;
     p->masks = views[1].buf;
     p->prog = views[2].buf;
+    /* first-char sets: the classes of an alternative's leading optional items and of its first required one */
+    p->any_first = 0;
+    const int32_t *items = prog + 2 + 2 * prog[1];
+    for (int32_t a = 0; a < prog[0] && a < RX_FIRST_MAX; a++) {
+        const int32_t *it = items + 4 * prog[2 + 2 * a];
+        int required = 0;
+        memset(p->first[a], 0, sizeof(p->first[a]));
+        for (int32_t t = 0; t < prog[3 + 2 * a]; t++) {
+            if (it[4 * t + 3] & (RX_OPT | RX_END | RX_LOOK_NEG | RX_LOOK_POS)) break;
+            for (int q = 0; q < 4; q++) p->first[a][q] |= p->masks[4 * it[4 * t] + q];
+            if (it[4 * t + 1] >= 1) { required = 1; break; }
+        }
+        if (!required) p->any_first |= 1ull << a;
+    }
     return 0;
 }
 
