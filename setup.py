@@ -23,5 +23,7 @@ setup(
                   depends=["src/tokenlab/kernels/_bpe.c", "src/tokenlab/kernels/_train.c"], optional=True),
         Extension("tokenlab.kernels._sp", ["src/tokenlab/kernels/_sp.c"], extra_compile_args=flags,
                   optional=True),
+        Extension("tokenlab.kernels._lines", ["src/tokenlab/kernels/_lines.c"], extra_compile_args=flags,
+                  optional=True),
     ]
 )

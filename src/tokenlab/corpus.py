@@ -102,12 +102,22 @@ def _tokenizer(tokenizer):
     return _TOKENIZERS[key]
 
 
-def _documents(unit: Unit, documents: str) -> list[str]:
+def _documents(unit: Unit, documents: str, native: bool = False) -> list:
+    """The unit's documents: strs, or with ``native`` (the C encoder reads them) for lines ASCII strs and the
+    UTF-8 bytes of other lines, cut and checked in one C pass (no decode, split and filter in Python)."""
     with open(unit.path, "rb") as f:
         f.seek(unit.start)
         data = f.read(unit.end - unit.start)
     if len(data) != unit.end - unit.start:
         raise InvalidInputError(f"{unit.path}: file changed while encoding (short read)")
+    if native and documents == "lines":
+        from .kernels import lines as line_kernel
+
+        if line_kernel is not None:
+            try:
+                return line_kernel.lines(data)
+            except ValueError:  # invalid UTF-8: the decoder below names it as before
+                pass
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -125,35 +135,50 @@ def _documents(unit: Unit, documents: str) -> list[str]:
 
 
 def encode_unit(unit: Unit, tokenizer, documents: str = "lines", eos_id: int | None = None,
-                dtype: str = "uint32") -> np.ndarray:
+                dtype: str = "uint32", threads: int = 1) -> np.ndarray:
     """Token ids of one unit: each document's ids, followed by ``eos_id`` when given.
 
-    ``tokenizer`` is a tokenizer object or a path (loaded once per process and cached).
+    ``tokenizer`` is a tokenizer object or a path (loaded once per process and cached). ``threads``: the C
+    encoder's threads for this unit (the local driver's; a pool or cluster task keeps 1).
     """
     tok = _tokenizer(tokenizer)
-    docs = _documents(unit, documents)
+    docs = _documents(unit, documents, native=_native(tok) is not None)
+    return _unit_ids(tok, docs, eos_id, dtype, threads)
+
+
+def _unit_ids(tok, docs: list, eos_id: int | None, dtype: str, threads: int = 1) -> np.ndarray:
     if not docs:
         return np.zeros(0, dtype=dtype)
-    flat, lengths = _encode_documents(tok, docs)
+    flat, lengths = _encode_documents(tok, docs, threads)
     if eos_id is None:
         return flat.astype(dtype, copy=False)
     return np.insert(flat.astype(dtype, copy=False), np.cumsum(lengths), eos_id)  # each document, then its eos
 
 
-def _encode_documents(tok, docs: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(all ids in one array, ids per document); special-token strings in a corpus are plain text."""
+def _native(tok):
+    """The tokenizer's C encoder when the kernel also pre-tokenizes (a NativeBPE state machine), else None.
+    Not a NativeRegexBPE: its kernel splits nothing itself, so its batch call would encode each line whole."""
     from .encode.native import NativeBPE
     from .tokenizer import Tokenizer
 
     fast = tok._fast if isinstance(tok, Tokenizer) else None
-    if isinstance(fast, NativeBPE):
+    return fast if type(fast) is NativeBPE else None
+
+
+def _encode_documents(tok, docs: list, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """(all ids in one array, ids per document); special-token strings in a corpus are plain text."""
+    from .tokenizer import Tokenizer
+
+    fast = _native(tok)
+    if fast is not None:
         # the C kernel's batch entry point, joined once (not one numpy array per line)
         try:
-            ids, offsets = fast.kernel.encode_batch(docs, 1, 2)  # all ids in one buffer + int64 offsets
+            ids, offsets = fast.kernel.encode_batch(docs, max(1, int(threads)), 2)  # ids + int64 offsets
         except UnicodeEncodeError:  # a lone surrogate (JSON records can hold one): the library's error
             fast.encode_texts(docs)
             raise
         return np.frombuffer(ids, dtype=np.uint32), np.diff(np.frombuffer(offsets, dtype=np.int64))
+    docs = [d.decode("utf-8") if isinstance(d, bytes) else d for d in docs]
     if isinstance(tok, Tokenizer):
         encoded = tok.encode_batch(docs, num_threads=1, allowed_special=(), disallowed_special=(), as_array=True)
     else:
@@ -382,29 +407,7 @@ def _pool_map(workers: int, tokenizer):
 def _kernel_releases_gil(tok) -> bool:
     """Units of this tokenizer are encoded by the C kernel, which releases the GIL: threads beat processes
     (no fork, no pickling of results; one unit's Python part overlaps another's kernel)."""
-    from .encode.native import NativeBPE
-    from .tokenizer import Tokenizer
-
-    return isinstance(tok, Tokenizer) and isinstance(tok._fast, NativeBPE)
-
-
-def _thread_map(workers: int):
-    """An ordered ``map`` over a thread pool with a bounded number of units in flight."""
-
-    def run(fn, units):
-        from concurrent.futures import ThreadPoolExecutor
-
-        units = list(units)
-        with ThreadPoolExecutor(max(1, min(workers, len(units)))) as pool:
-            pending: deque = deque()
-            for u in units:
-                pending.append(pool.submit(fn, u))
-                if len(pending) >= 2 * workers:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-
-    return run
+    return _native(tok) is not None
 
 
 def _shareable(tokenizer, tok):
@@ -425,11 +428,44 @@ def _warm(tokenizer) -> None:
 class _EncodeTask:
     """``encode_unit`` with its settings bound (picklable, unlike a lambda)."""
 
-    def __init__(self, tokenizer, documents, eos_id, dtype):
+    def __init__(self, tokenizer, documents, eos_id, dtype, threads: int = 1):
         self.tokenizer, self.documents, self.eos_id, self.dtype = tokenizer, documents, eos_id, dtype
+        self.threads = threads
 
     def __call__(self, unit: Unit) -> np.ndarray:
-        return encode_unit(unit, self.tokenizer, self.documents, self.eos_id, self.dtype)
+        return encode_unit(unit, self.tokenizer, self.documents, self.eos_id, self.dtype, self.threads)
+
+    def read(self, unit: Unit) -> list:
+        tok = _tokenizer(self.tokenizer)
+        return _documents(unit, self.documents, native=_native(tok) is not None)
+
+    def encode(self, docs: list) -> np.ndarray:
+        return _unit_ids(_tokenizer(self.tokenizer), docs, self.eos_id, self.dtype, self.threads)
+
+
+def _native_map(workers: int):
+    """An ordered ``map`` for a tokenizer the C kernel encodes: units one after another, each on ``workers``
+    kernel threads (the kernel's thread pool keeps its caches warm across calls; a Python thread per unit would
+    start each call with a cold cache). With more than one worker the next unit is read and cut into lines
+    while this one encodes (the kernel runs without the GIL)."""
+
+    def run(task: _EncodeTask, units):
+        from concurrent.futures import ThreadPoolExecutor
+
+        units = list(units)
+        if workers <= 1 or len(units) < 2:
+            for u in units:
+                yield task(u)
+            return
+        with ThreadPoolExecutor(1) as reader:
+            ahead = reader.submit(task.read, units[0])
+            for i in range(len(units)):
+                docs = ahead.result()
+                if i + 1 < len(units):
+                    ahead = reader.submit(task.read, units[i + 1])
+                yield task.encode(docs)
+
+    return run
 
 
 # ---------------------------------------------------------------------------------- driver
@@ -516,14 +552,15 @@ def _encode_locked(out_dir, tokenizer, tok, inputs, input_info, settings, tok_in
     done = manifest["shards"]
     start_unit, skip = (done[-1]["end"] if done else (0, 0))
     todo = units[start_unit:]
-    ref = tokenizer
-    if map_fn is None and (workers or os.cpu_count() or 1) > 1 and _kernel_releases_gil(tok):
-        ref = tok  # threads share it
-        map_fn = _thread_map(workers or os.cpu_count() or 1)
+    ref, threads = tokenizer, 1
+    n_workers = workers or os.cpu_count() or 1
+    if map_fn is None and _kernel_releases_gil(tok):
+        ref, threads = tok, n_workers  # the kernel's own threads, in this process
+        map_fn = _native_map(n_workers)
     elif map_fn is None:
         ref = _shareable(tokenizer, tok)
-        map_fn = _pool_map(workers or os.cpu_count() or 1, ref)
-    task = _EncodeTask(ref, documents, eos_id, dtype)
+        map_fn = _pool_map(n_workers, ref)
+    task = _EncodeTask(ref, documents, eos_id, dtype, threads)
 
     buffer: list[np.ndarray] = []
     buffered = 0
