@@ -419,15 +419,22 @@ def _write_manifest(out_dir: Path, manifest: dict) -> None:
 
 
 def _write_shard(out_dir: Path, k: int, tokens: np.ndarray) -> tuple[str, str]:
-    """(file name, SHA-256) of shard ``k``."""
+    """(file name, SHA-256) of shard ``k``: the bytes ``np.save`` writes, hashed from memory (not read back)."""
+    import io
+
     from .io.atomic import atomic_path
 
     name = shard_name(k)
+    tokens = np.ascontiguousarray(tokens)
+    head = io.BytesIO()
+    np.lib.format.write_array_header_1_0(head, np.lib.format.header_data_from_array_1_0(tokens))
+    digest = hashlib.sha256(head.getvalue())
+    digest.update(tokens.view(np.uint8))
     with atomic_path(out_dir / name) as tmp:
         with open(tmp, "wb") as f:
-            np.save(f, tokens, allow_pickle=False)
-        digest = file_sha256(tmp)
-    return name, digest
+            f.write(head.getvalue())
+            tokens.tofile(f)
+    return name, digest.hexdigest()
 
 
 # ---------------------------------------------------------------------------------- executors
