@@ -275,12 +275,20 @@ def _digest_compiled(digest, compiled) -> None:
     digest.update(json.dumps(np.flatnonzero(lens == 0).tolist()).encode())  # ids no token has
     digest.update(lens[lens > 0].tobytes())
     digest.update(sec["blob"])
-    parts = np.frombuffer(sec["merges"], dtype=np.uint32).astype(np.int64)  # left, right, left, right, ...
+    parts = np.frombuffer(sec["merges"], dtype=np.uint32)  # left, right, left, right, ...
     part_lens = lens[parts]
     digest.update(part_lens.tobytes())
-    # every part's bytes back to back: position j of part p is blob[off[p] + j]
+    if not len(parts):
+        return
+    # every part's bytes back to back, gathered from blob: positions rise by one within a part and jump to
+    # the next part's start at its first byte (a cumulative sum of steps, no per-part Python)
+    starts = off[parts]
+    index = np.int32 if len(blob) < 1 << 31 else np.int64
+    step = np.ones(int(part_lens.sum()), dtype=index)
     firsts = np.cumsum(part_lens) - part_lens
-    digest.update(blob[np.arange(int(part_lens.sum())) + np.repeat(off[parts] - firsts, part_lens)].tobytes())
+    step[firsts[1:]] = starts[1:] - (starts[:-1] + part_lens[:-1]) + 1
+    step[0] = starts[0]
+    digest.update(blob[np.cumsum(step, dtype=index)].tobytes())
 
 
 def choose_dtype(n_vocab: int, dtype: str = "auto") -> str:
