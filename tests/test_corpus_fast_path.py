@@ -213,6 +213,16 @@ def test_fingerprint_from_compiled_vocabulary_equals_full_tables(cl100k_path, tm
     assert corpus_mod._n_vocab(hot) == fast_n == hot.n_vocab == 100259
     other = read_tiktoken(cl100k_path, pattern="cl100k", special_tokens={"<|endoftext|>": 100257})
     assert corpus_mod._tokenizer_fingerprint(other, other) != fast_print
+    # kept in the derived cache: a later load reads it; a damaged entry is ignored and computed again
+    (memo,) = [p for p in (tmp_path / "cache").glob("fingerprint-*.npy")
+               if np.load(p).tobytes().hex() == fast_print]
+    again = read_tiktoken(cl100k_path, pattern="cl100k", special_tokens=specials)
+    assert corpus_mod._tokenizer_fingerprint(again, again) == fast_print
+    memo.write_bytes(b"not an array")
+    again = read_tiktoken(cl100k_path, pattern="cl100k", special_tokens=specials)
+    assert corpus_mod._tokenizer_fingerprint(again, again) == fast_print
+    np.save(memo, np.zeros(32, dtype=np.uint8))  # proof that the entry is what a load reads (used as is)
+    assert corpus_mod._tokenizer_fingerprint(again, again) == "00" * 32
 
 
 def test_shard_bytes_are_np_save_and_hash_matches(tmp_path):

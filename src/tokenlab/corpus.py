@@ -239,14 +239,14 @@ def _tokenizer_fingerprint(tokenizer, tok) -> str:
     from .tokenizer import Tokenizer
 
     if type(tok) is Tokenizer:  # its content, without to_dict's base64 + JSON of every token (~1 s for cl100k)
-        digest = hashlib.sha256(json.dumps(
+        header = json.dumps(
             {"format": "tokenlab-fingerprint-1", "pretokenizer": tok.pretokenizer.to_dict(),
              "ignore_merges": tok.ignore_merges, "any_split": tok.any_split, "special_tokens": tok.special_tokens},
-            sort_keys=True, default=str).encode())
+            sort_keys=True, default=str).encode()
+        digest = hashlib.sha256(header)
         compiled = tok.__dict__.get("_compiled")
         if compiled is not None and not {"vocab", "merges", "id_to_bytes"} & tok.__dict__.keys():
-            _digest_compiled(digest, compiled)  # the same bytes, without building vocab and merges
-            return digest.hexdigest()
+            return _compiled_fingerprint(digest, header, compiled)
         from itertools import chain
 
         table = tok.id_to_bytes  # bytes of each id (None where no token has it)
@@ -262,6 +262,22 @@ def _tokenizer_fingerprint(tokenizer, tok) -> str:
     if to_dict is None:
         raise InvalidInputError("pass the tokenizer as a file path (this object cannot be fingerprinted)")
     return hashlib.sha256(json.dumps(to_dict(), sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _compiled_fingerprint(digest, header: bytes, compiled) -> str:
+    """The fingerprint of a tokenizer over a compiled vocabulary, kept in the derived cache under its compiled
+    key (which names the tables: source file digest, load arguments, builder) and the header: a later run reads
+    32 bytes instead of hashing the tables again."""
+    from .io.derived_cache import load_array, save_array
+
+    memo = hashlib.sha256(b"encode-corpus fingerprint\0" + str(compiled.meta.get("key")).encode() + b"\0"
+                          + header).hexdigest()
+    cached = load_array("fingerprint", memo)
+    if cached is not None and cached.dtype == np.uint8 and cached.shape == (32,):
+        return cached.tobytes().hex()
+    _digest_compiled(digest, compiled)  # the same bytes as the full path, without building vocab and merges
+    save_array("fingerprint", memo, np.frombuffer(digest.digest(), dtype=np.uint8))
+    return digest.hexdigest()
 
 
 def _digest_compiled(digest, compiled) -> None:
