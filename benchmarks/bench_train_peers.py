@@ -99,11 +99,10 @@ def stage(name, fn, *args):
 stage("hash + UTF-8 check inputs", C._hash_and_check, path)
 stage("fingerprint tokenizer", C._tokenizer_fingerprint, tok, tok)
 units = stage("plan units", C.plan_units, [path], "lines", C.DEFAULT_UNIT_BYTES)
-native = C._native(tok) is not None
 chunks = []
 for u in units:
-    docs = stage("read + cut lines", C._documents, u, "lines", native)
-    chunks.append(stage("encode (C kernel)", C._unit_ids, tok, docs, None, "uint32", 1))
+    data = stage("read units", C._read_unit, u)
+    chunks.append(stage("cut, check + encode lines (C)", C._encode_data, tok, u, data, "lines", None, "uint32", 1))
 out = Path(tempfile.mkdtemp())
 manifest = {"format": C.MANIFEST_FORMAT, "shards": [], "total_tokens": 0}
 stage("write shards + manifest", C._write_manifest, out, manifest)

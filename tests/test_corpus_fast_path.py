@@ -13,6 +13,7 @@ from tokenlab import InvalidInputError
 from tokenlab import corpus as corpus_mod
 from tokenlab.corpus import encode_corpus, load_shards
 from tokenlab.kernels import bpe as bpe_kernel
+from tokenlab.kernels import corpus as corpus_kernel
 from tokenlab.kernels import lines as line_kernel
 
 from adversarial import adversarial_text, random_code_point
@@ -122,17 +123,55 @@ def test_ids_equal_tiktoken_on_adversarial_lines(tmp_path, cl100k, cl100k_ref, w
 
 
 @pytest.mark.skipif(bpe_kernel is None, reason="needs the C encoder")
-def test_python_line_path_gives_the_same_shards(tmp_path, cl100k, monkeypatch):
-    """Without the _lines extension (no compiler at install time) the shards are the same, byte for byte."""
+def test_every_line_path_gives_the_same_shards(tmp_path, cl100k, monkeypatch):
+    """encode_lines (_corpus), the line cutter + encode_batch (_lines) and Python's decode + split (neither
+    extension built) write the same shards, byte for byte, with 1 and 2 workers."""
+    import tokenlab.kernels
+
     data = _adversarial_lines(3)
     path = tmp_path / "in.txt"
     path.write_bytes(data)
-    fast = encode_corpus([path], cl100k, tmp_path / "fast", unit_bytes=9_000, workers=1, progress=False)
-    import tokenlab.kernels
+    runs = []
+    for name, corpus_k, lines_k in [("corpus", tokenlab.kernels.corpus, tokenlab.kernels.lines),
+                                    ("lines", None, tokenlab.kernels.lines), ("python", None, None)]:
+        monkeypatch.setattr(tokenlab.kernels, "corpus", corpus_k)
+        monkeypatch.setattr(tokenlab.kernels, "lines", lines_k)
+        for workers in (1, 2):
+            m = encode_corpus([path], cl100k, tmp_path / f"{name}{workers}", unit_bytes=9_000, workers=workers,
+                              shard_tokens=3_000, progress=False)
+            runs.append(m)
+    assert all(m["shards"] == runs[0]["shards"] and m["inputs"] == runs[0]["inputs"] for m in runs)
 
-    monkeypatch.setattr(tokenlab.kernels, "lines", None)
-    slow = encode_corpus([path], cl100k, tmp_path / "slow", unit_bytes=9_000, workers=1, progress=False)
-    assert fast["shards"] == slow["shards"] and fast["inputs"] == slow["inputs"]
+
+needs_corpus = pytest.mark.skipif(corpus_kernel is None or bpe_kernel is None, reason="_corpus is not built")
+
+
+@needs_corpus
+def test_encode_lines_equals_lines_and_encode_batch(cl100k):
+    """The C line encoder against the line cutter + the encoder's batch call, on random and adversarial bytes,
+    at 1-3 threads: the same ids, the same line ends, the same invalid byte."""
+    encoder = cl100k._fast.kernel
+    rng = random.Random(11)
+    samples = [_random_bytes(rng) for _ in range(3000)]
+    samples += [_adversarial_lines(seed) for seed in (1, 2)]
+    samples += [b"", b"\n\n\r\n", b"x" * 70_000 + b"\n" + b"y\r\n" * 30_000, b"ok\n" * 40_000 + b"\xe2\x82"]
+    for data in samples:
+        try:
+            docs = line_kernel.lines(data)
+        except ValueError as exc:
+            for threads in (1, 2, 3):
+                with pytest.raises(ValueError) as info:
+                    corpus_kernel.encode_lines(encoder, data, threads)
+                assert str(info.value) == str(exc)
+            continue
+        # (Encoder.encode_batch([]) is not called: the raw kernel call does not handle an empty list)
+        want_ids, want_offsets = encoder.encode_batch(docs, 1, 2) if docs else (b"", bytes(8))
+        for threads in (1, 2, 3):
+            ids, ends = corpus_kernel.encode_lines(encoder, data, threads)
+            assert bytes(ids) == bytes(want_ids)
+            assert bytes(ends) == bytes(want_offsets)[8:]  # ids so far after each line
+    with pytest.raises(TypeError, match="Encoder"):
+        corpus_kernel.encode_lines(object(), b"abc", 1)
 
 
 def test_custom_regex_tokenizer_equals_tiktoken(tmp_path, cl100k, cl100k_ref):

@@ -102,14 +102,20 @@ def _tokenizer(tokenizer):
     return _TOKENIZERS[key]
 
 
-def _documents(unit: Unit, documents: str, native: bool = False) -> list:
-    """The unit's documents: strs, or with ``native`` (the C encoder reads them) for lines ASCII strs and the
-    UTF-8 bytes of other lines, cut and checked in one C pass (no decode, split and filter in Python)."""
+def _read_unit(unit: Unit) -> bytes:
     with open(unit.path, "rb") as f:
         f.seek(unit.start)
         data = f.read(unit.end - unit.start)
     if len(data) != unit.end - unit.start:
         raise InvalidInputError(f"{unit.path}: file changed while encoding (short read)")
+    return data
+
+
+def _documents(unit: Unit, documents: str, native: bool = False, data: bytes | None = None) -> list:
+    """The unit's documents: strs, or with ``native`` (the C encoder reads them) for lines ASCII strs and the
+    UTF-8 bytes of other lines, cut and checked in one C pass (no decode, split and filter in Python)."""
+    if data is None:
+        data = _read_unit(unit)
     if native and documents == "lines":
         from .kernels import lines as line_kernel
 
@@ -141,8 +147,28 @@ def encode_unit(unit: Unit, tokenizer, documents: str = "lines", eos_id: int | N
     ``tokenizer`` is a tokenizer object or a path (loaded once per process and cached). ``threads``: the C
     encoder's threads for this unit (the local driver's; a pool or cluster task keeps 1).
     """
-    tok = _tokenizer(tokenizer)
-    docs = _documents(unit, documents, native=_native(tok) is not None)
+    return _encode_data(_tokenizer(tokenizer), unit, _read_unit(unit), documents, eos_id, dtype, threads)
+
+
+def _encode_data(tok, unit: Unit, data: bytes, documents: str, eos_id: int | None, dtype: str,
+                 threads: int = 1) -> np.ndarray:
+    """``encode_unit`` on the unit's bytes. Lines for the C encoder go to ``_corpus.encode_lines`` (cut, checked
+    and encoded in C, no Python object per line) where it is built; else cut into documents here."""
+    fast = _native(tok)
+    if fast is not None and documents == "lines":
+        from .kernels import corpus as corpus_kernel
+
+        if corpus_kernel is not None:
+            try:
+                ids, ends = corpus_kernel.encode_lines(fast.kernel, data, max(1, int(threads)))
+            except (ValueError, TypeError):  # invalid UTF-8 (named below, as before) or another build's Encoder
+                pass
+            else:
+                flat = np.frombuffer(ids, dtype=np.uint32).astype(dtype, copy=False)
+                if eos_id is None:
+                    return flat
+                return np.insert(flat, np.frombuffer(ends, dtype=np.int64), eos_id)  # each line, then its eos
+    docs = _documents(unit, documents, native=fast is not None, data=data)
     return _unit_ids(tok, docs, eos_id, dtype, threads)
 
 
@@ -516,19 +542,19 @@ class _EncodeTask:
     def __call__(self, unit: Unit) -> np.ndarray:
         return encode_unit(unit, self.tokenizer, self.documents, self.eos_id, self.dtype, self.threads)
 
-    def read(self, unit: Unit) -> list:
-        tok = _tokenizer(self.tokenizer)
-        return _documents(unit, self.documents, native=_native(tok) is not None)
+    def read(self, unit: Unit) -> bytes:
+        return _read_unit(unit)
 
-    def encode(self, docs: list) -> np.ndarray:
-        return _unit_ids(_tokenizer(self.tokenizer), docs, self.eos_id, self.dtype, self.threads)
+    def encode(self, unit: Unit, data: bytes) -> np.ndarray:
+        return _encode_data(_tokenizer(self.tokenizer), unit, data, self.documents, self.eos_id, self.dtype,
+                            self.threads)
 
 
 def _native_map(workers: int):
     """An ordered ``map`` for a tokenizer the C kernel encodes: units one after another, each on ``workers``
     kernel threads (the kernel's thread pool keeps its caches warm across calls; a Python thread per unit would
-    start each call with a cold cache). With more than one worker the next unit is read and cut into lines
-    while this one encodes (the kernel runs without the GIL)."""
+    start each call with a cold cache). With more than one worker the next unit is read while this one encodes
+    (the kernel runs without the GIL)."""
 
     def run(task: _EncodeTask, units):
         units = list(units)
@@ -541,10 +567,10 @@ def _native_map(workers: int):
         with ThreadPoolExecutor(1) as reader:
             ahead = reader.submit(task.read, units[0])
             for i in range(len(units)):
-                docs = ahead.result()
+                data = ahead.result()
                 if i + 1 < len(units):
                     ahead = reader.submit(task.read, units[i + 1])
-                yield task.encode(docs)
+                yield task.encode(units[i], data)
 
     return run
 

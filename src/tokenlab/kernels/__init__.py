@@ -45,3 +45,10 @@ if os.environ.get("TOKENLAB_NO_NATIVE", "") in ("", "0"):
         from . import _lines as lines
     except ImportError:  # pragma: no cover - only where the extension could not be built
         lines = None
+
+corpus = None  # encode-corpus's line encoder (_corpus.c, built from _bpe.c): lines of a buffer, no object per line
+if os.environ.get("TOKENLAB_NO_NATIVE", "") in ("", "0"):
+    try:
+        from . import _corpus as corpus
+    except ImportError:  # pragma: no cover - only where the extension could not be built
+        corpus = None
