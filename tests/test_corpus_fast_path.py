@@ -155,6 +155,11 @@ def test_encode_lines_equals_lines_and_encode_batch(cl100k):
     samples = [_random_bytes(rng) for _ in range(3000)]
     samples += [_adversarial_lines(seed) for seed in (1, 2)]
     samples += [b"", b"\n\n\r\n", b"x" * 70_000 + b"\n" + b"y\r\n" * 30_000, b"ok\n" * 40_000 + b"\xe2\x82"]
+    # over 512 KB: threads take ~256 KB parts; two bad bytes in different parts report the first one
+    big = b"".join(_adversarial_lines(seed) for seed in range(4)) * 4
+    assert len(big) > 1_400_000
+    samples += [big, big[:600_000] + b"\xff" + big[600_000:1_200_000] + b"\xc3\x28" + big[1_200_000:],
+                b"\n" * 700_000 + b"z" * 600_000]
     for data in samples:
         try:
             docs = line_kernel.lines(data)

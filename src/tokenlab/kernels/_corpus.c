@@ -57,15 +57,31 @@ static void encode_part(LinePart *p) {
     p->n_ids = o;
 }
 
-static void *part_worker(void *arg) {
-    encode_part(arg);
+#define LINE_CHUNK (1 << 18) /* bytes per task for threads: small enough that a preempted thread holds up little */
+
+typedef struct {
+    LinePart *parts;
+    int64_t n_parts;
+    volatile int64_t *next; /* shared by all workers: the next part to take */
+    Cache *cache;
+} LineWorker;
+
+static void *line_worker(void *arg) {
+    LineWorker *w = arg;
+    for (;;) {
+        int64_t t = __sync_fetch_and_add(w->next, 1);
+        if (t >= w->n_parts) break;
+        w->parts[t].cache = w->cache;
+        encode_part(&w->parts[t]);
+    }
     return NULL;
 }
 
 /* encode_lines(encoder, data, num_threads) -> (ids, ends): the ids of every non-empty line of data back to
  * back (uint32 bytes) and after each line the number of ids so far (int64 bytes). ValueError("not valid UTF-8
  * at byte N") on the first invalid sequence; TypeError when encoder is not a tokenlab.kernels._bpe.Encoder
- * built from this module's source. */
+ * built from this module's source. With threads, the data is cut at line ends into ~256 KB parts that the
+ * threads take one at a time (each its own warm cache from the Encoder's pool). */
 static PyObject *py_encode_lines(PyObject *self, PyObject *args) {
     PyObject *enc_obj, *data_obj;
     int nthreads;
@@ -83,66 +99,87 @@ static PyObject *py_encode_lines(PyObject *self, PyObject *args) {
     int64_t n = view.len;
     if (nthreads < 1) nthreads = 1;
     if (nthreads > 64) nthreads = 64;
-    if (n < 65536) nthreads = 1;
-    LinePart parts[64];
-    memset(parts, 0, sizeof(parts));
-    /* parts of about n / nthreads bytes, each ending just after a line end */
-    int np = 0;
-    for (int64_t s = 0; s < n && np < nthreads; np++) {
-        int64_t e = np == nthreads - 1 ? n : s + (n - s) / (nthreads - np);
-        if (e < n) {
+    if (n < 2 * LINE_CHUNK) nthreads = 1;
+    /* the parts: one for a single thread, else ~LINE_CHUNK bytes each, every one ending just after a line end */
+    int64_t n_parts = 0, cap_parts = nthreads == 1 ? 1 : n / LINE_CHUNK + 2;
+    LinePart *parts = calloc(cap_parts, sizeof(LinePart));
+    PyObject *res = NULL;
+    if (!parts) { PyErr_NoMemory(); goto release; }
+    for (int64_t s = 0; s < n;) {
+        int64_t e = nthreads == 1 ? n : s + LINE_CHUNK;
+        if (e >= n) e = n;
+        else {
             const uint8_t *nl = memchr(b + e, '\n', n - e);
             e = nl ? nl - b + 1 : n;
         }
-        parts[np].start = s;
-        parts[np].end = e;
+        if (n_parts == cap_parts) { /* cannot happen (parts are >= LINE_CHUNK bytes but the last), kept safe */
+            LinePart *q = realloc(parts, 2 * cap_parts * sizeof(LinePart));
+            if (!q) { PyErr_NoMemory(); goto release; }
+            memset(q + cap_parts, 0, cap_parts * sizeof(LinePart));
+            parts = q;
+            cap_parts *= 2;
+        }
+        parts[n_parts].start = s;
+        parts[n_parts].end = e;
+        n_parts++;
         s = e;
     }
-    PyObject *res = NULL;
-    int owned = 1, pooled = 0;
-    uint32_t *obuf = NULL;
+    if (n_parts < nthreads) nthreads = n_parts > 0 ? (int)n_parts : 1;
+    int owned = 1, pooled = 0, ok = 1;
+    uint32_t *obuf = NULL, *shared = NULL;
     Cache *cache1 = NULL;
-    int ok = 1;
-    for (int t = 0; t < np; t++) {
+    LineWorker workers[64];
+    if (nthreads == 1) { /* the encoder's own warm cache and output buffer */
+        cache1 = take_cache(enc, &owned, &obuf, n + n_parts * OUT_SLACK);
+        if (!cache1) ok = 0;
+    } else {
+        shared = malloc((size_t)(n + n_parts * OUT_SLACK) * sizeof(uint32_t));
+        if (!shared) ok = 0;
+        pooled = __sync_bool_compare_and_swap(&enc->pool_busy, 0, 1);
+        for (int t = 0; t < nthreads; t++) {
+            workers[t].cache = NULL;
+            if (!ok) continue;
+            if (pooled) {
+                if (!enc->pool[t]) enc->pool[t] = new_cache();
+                workers[t].cache = enc->pool[t];
+            } else {
+                workers[t].cache = new_cache();
+            }
+            if (!workers[t].cache) ok = 0;
+        }
+    }
+    uint32_t *base = nthreads == 1 ? obuf : shared;
+    for (int64_t t = 0; t < n_parts; t++) { /* part t writes at its first byte's offset, plus the slack before it */
         parts[t].m = &enc->m;
         parts[t].b = b;
         parts[t].bad = -1;
-    }
-    if (np <= 1) { /* the encoder's own warm cache and output buffer */
-        cache1 = take_cache(enc, &owned, &obuf, n);
-        if (!cache1) ok = 0;
-        else if (np == 1) { parts[0].cache = cache1; parts[0].out = obuf; }
-    } else {
-        pooled = __sync_bool_compare_and_swap(&enc->pool_busy, 0, 1);
-        for (int t = 0; t < np && ok; t++) {
-            if (pooled) {
-                if (!enc->pool[t]) enc->pool[t] = new_cache();
-                parts[t].cache = enc->pool[t];
-            } else {
-                parts[t].cache = new_cache();
-            }
-            parts[t].out = malloc((size_t)(parts[t].end - parts[t].start + OUT_SLACK) * sizeof(uint32_t));
-            if (!parts[t].cache || !parts[t].out) ok = 0;
-        }
+        parts[t].out = base ? base + parts[t].start + t * OUT_SLACK : NULL;
     }
     if (ok) {
         Py_BEGIN_ALLOW_THREADS
-        if (np == 1) {
-            encode_part(&parts[0]);
-        } else if (np > 1) {
+        if (nthreads == 1) {
+            for (int64_t t = 0; t < n_parts; t++) {
+                parts[t].cache = cache1;
+                encode_part(&parts[t]);
+            }
+        } else {
             pthread_t tids[64];
             int started[64] = {0};
-            for (int t = 1; t < np; t++) started[t] = pthread_create(&tids[t], NULL, part_worker, &parts[t]) == 0;
-            encode_part(&parts[0]);
-            for (int t = 1; t < np; t++) {
-                if (started[t]) pthread_join(tids[t], NULL);
-                else encode_part(&parts[t]);
+            volatile int64_t next = 0;
+            for (int t = 0; t < nthreads; t++) {
+                workers[t].parts = parts;
+                workers[t].n_parts = n_parts;
+                workers[t].next = &next;
             }
+            for (int t = 1; t < nthreads; t++)
+                started[t] = pthread_create(&tids[t], NULL, line_worker, &workers[t]) == 0;
+            line_worker(&workers[0]); /* this thread works too; it also finishes what a failed start left */
+            for (int t = 1; t < nthreads; t++) if (started[t]) pthread_join(tids[t], NULL);
         }
         Py_END_ALLOW_THREADS
     }
     int64_t bad = -1, total_ids = 0, total_docs = 0;
-    for (int t = 0; t < np; t++) {
+    for (int64_t t = 0; t < n_parts; t++) {
         if (parts[t].failed) ok = 0;
         if (parts[t].bad >= 0 && (bad < 0 || parts[t].bad < bad)) bad = parts[t].bad;
         total_ids += parts[t].n_ids;
@@ -159,7 +196,7 @@ static PyObject *py_encode_lines(PyObject *self, PyObject *args) {
             char *dst = PyByteArray_AS_STRING(ids);
             int64_t *de = (int64_t *)PyByteArray_AS_STRING(ends);
             int64_t at = 0, d = 0;
-            for (int t = 0; t < np; t++) {
+            for (int64_t t = 0; t < n_parts; t++) {
                 memcpy(dst + at * 4, parts[t].out, parts[t].n_ids * 4);
                 for (int64_t j = 0; j < parts[t].n_docs; j++) de[d++] = at + parts[t].doc_ends[j];
                 at += parts[t].n_ids;
@@ -169,16 +206,16 @@ static PyObject *py_encode_lines(PyObject *self, PyObject *args) {
         Py_XDECREF(ids);
         Py_XDECREF(ends);
     }
-    for (int t = 0; t < np; t++) free(parts[t].doc_ends);
-    if (np <= 1) {
+    for (int64_t t = 0; t < n_parts; t++) free(parts[t].doc_ends);
+    if (nthreads == 1) {
         if (cache1) give_cache(enc, cache1, owned, obuf);
     } else {
-        for (int t = 0; t < np; t++) {
-            free(parts[t].out);
-            if (!pooled && parts[t].cache) free_cache(parts[t].cache);
-        }
+        free(shared);
         if (pooled) __sync_lock_release(&enc->pool_busy);
+        else for (int t = 0; t < nthreads; t++) free_cache(workers[t].cache);
     }
+release:
+    free(parts);
     PyBuffer_Release(&view);
     return res;
 }
