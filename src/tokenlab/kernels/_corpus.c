@@ -81,7 +81,7 @@ static void *line_worker(void *arg) {
  * back (uint32 bytes) and after each line the number of ids so far (int64 bytes). ValueError("not valid UTF-8
  * at byte N") on the first invalid sequence; TypeError when encoder is not a tokenlab.kernels._bpe.Encoder
  * built from this module's source. With threads, the data is cut at line ends into ~256 KB parts that the
- * threads take one at a time (each its own warm cache from the Encoder's pool). */
+ * threads take one at a time (this thread with the Encoder's own cache, the others with its pool's). */
 static PyObject *py_encode_lines(PyObject *self, PyObject *args) {
     PyObject *enc_obj, *data_obj;
     int nthreads;
@@ -126,17 +126,17 @@ static PyObject *py_encode_lines(PyObject *self, PyObject *args) {
     }
     if (n_parts < nthreads) nthreads = n_parts > 0 ? (int)n_parts : 1;
     int owned = 1, pooled = 0, ok = 1;
-    uint32_t *obuf = NULL, *shared = NULL;
+    uint32_t *obuf = NULL;
     Cache *cache1 = NULL;
     LineWorker workers[64];
-    if (nthreads == 1) { /* the encoder's own warm cache and output buffer */
-        cache1 = take_cache(enc, &owned, &obuf, n + n_parts * OUT_SLACK);
-        if (!cache1) ok = 0;
-    } else {
-        shared = malloc((size_t)(n + n_parts * OUT_SLACK) * sizeof(uint32_t));
-        if (!shared) ok = 0;
+    /* the encoder's own warm cache and output buffer (its pages already mapped): this thread's, and the base
+       of every part's output */
+    cache1 = take_cache(enc, &owned, &obuf, n + n_parts * OUT_SLACK);
+    if (!cache1) ok = 0;
+    if (nthreads > 1) {
         pooled = __sync_bool_compare_and_swap(&enc->pool_busy, 0, 1);
-        for (int t = 0; t < nthreads; t++) {
+        workers[0].cache = cache1;
+        for (int t = 1; t < nthreads; t++) {
             workers[t].cache = NULL;
             if (!ok) continue;
             if (pooled) {
@@ -148,7 +148,7 @@ static PyObject *py_encode_lines(PyObject *self, PyObject *args) {
             if (!workers[t].cache) ok = 0;
         }
     }
-    uint32_t *base = nthreads == 1 ? obuf : shared;
+    uint32_t *base = obuf;
     for (int64_t t = 0; t < n_parts; t++) { /* part t writes at its first byte's offset, plus the slack before it */
         parts[t].m = &enc->m;
         parts[t].b = b;
@@ -207,13 +207,11 @@ static PyObject *py_encode_lines(PyObject *self, PyObject *args) {
         Py_XDECREF(ends);
     }
     for (int64_t t = 0; t < n_parts; t++) free(parts[t].doc_ends);
-    if (nthreads == 1) {
-        if (cache1) give_cache(enc, cache1, owned, obuf);
-    } else {
-        free(shared);
+    if (nthreads > 1) {
         if (pooled) __sync_lock_release(&enc->pool_busy);
-        else for (int t = 0; t < nthreads; t++) free_cache(workers[t].cache);
+        else for (int t = 1; t < nthreads; t++) free_cache(workers[t].cache);
     }
+    if (cache1) give_cache(enc, cache1, owned, obuf);
 release:
     free(parts);
     PyBuffer_Release(&view);
