@@ -512,8 +512,8 @@ def _pool_map(workers: int, tokenizer):
 
 
 def _kernel_releases_gil(tok) -> bool:
-    """Units of this tokenizer are encoded by the C kernel, which releases the GIL: threads beat processes
-    (no fork, no pickling of results; one unit's Python part overlaps another's kernel)."""
+    """Units of this tokenizer are encoded by the C kernel, which releases the GIL and runs its own threads:
+    they beat a process pool (no fork, no pickling of results, warm caches across units)."""
     return _native(tok) is not None
 
 
@@ -609,8 +609,9 @@ def encode_corpus(
     """Encode text files into token shards under ``out_dir``; returns the manifest.
 
     ``documents``: ``"lines"`` (each non-empty line, without its line end) or ``"files"``.
-    ``map_fn(fn, units)`` must yield ``fn(unit)`` for each unit *in order*; the default runs a
-    process pool of ``workers`` (all cores by default). Give your own to run on Dask or Ray.
+    ``map_fn(fn, units)`` must yield ``fn(unit)`` for each unit *in order*; the default runs the C kernel's
+    ``workers`` threads in this process where it encodes the tokenizer, else a process pool of ``workers``
+    (all cores by default). Give your own to run on Dask or Ray.
     """
     if documents not in ("lines", "files", "records"):
         raise InvalidInputError(f"documents must be 'lines' or 'files', got {documents!r}")
