@@ -118,8 +118,12 @@ def test_ids_equal_tiktoken_on_adversarial_lines(tmp_path, cl100k, cl100k_ref, w
                       progress=False)
     assert m["complete"] and m["total_tokens"] == len(want)
     assert load_shards(tmp_path / "o").tolist() == want
+    # one unit of over 512 KB: with 2 workers the kernel's threads share it in ~256 KB parts
+    big = b"".join(_adversarial_lines(seed) for seed in range(10, 17))
+    assert len(big) > 600_000
+    path.write_bytes(big)
     encode_corpus([path], cl100k, tmp_path / "p", workers=workers, append_eos=False, progress=False)
-    assert load_shards(tmp_path / "p").tolist() == _tiktoken_ids(cl100k_ref, data, None)
+    assert load_shards(tmp_path / "p").tolist() == _tiktoken_ids(cl100k_ref, big, None)
 
 
 @pytest.mark.skipif(bpe_kernel is None, reason="needs the C encoder")
