@@ -24,6 +24,11 @@ setup(
                   depends=["src/tokenlab/kernels/_bpe.c", "src/tokenlab/kernels/_train.c"], optional=True),
         Extension("tokenlab.kernels._sp", ["src/tokenlab/kernels/_sp.c"], extra_compile_args=flags,
                   optional=True),
+        Extension("tokenlab.kernels._lines", ["src/tokenlab/kernels/_lines.c"], extra_compile_args=flags,
+                  depends=["src/tokenlab/kernels/_utf8.h"], optional=True),
+        # includes _bpe.c (encode-corpus: lines of a buffer encoded with an Encoder's own tables and caches)
+        Extension("tokenlab.kernels._corpus", ["src/tokenlab/kernels/_corpus.c"], extra_compile_args=flags,
+                  depends=["src/tokenlab/kernels/_bpe.c", "src/tokenlab/kernels/_utf8.h"], optional=True),
     ]
     # the encoder again with AVX-512BW, loaded at run time only where the CPU has it (kernels/__init__.py)
     + ([Extension("tokenlab.kernels._bpe_avx512", ["src/tokenlab/kernels/_bpe_avx512.c"],

@@ -14,7 +14,7 @@ A modest size so one run stays under ~2 minutes on 2 shared cores (bench_train.p
   ours writes uint32 .npy shards + manifest (inputs hashed and checked), gigatoken's ``encode_files``
   (``TextFileSource(separator="\\n")``) returns an in-memory awkward array. Ids are compared, not only counts.
 
-Run alone: ``python benchmarks/bench_train_peers.py [--threads 1 2] [--quick]``.
+Run alone: ``python benchmarks/bench_train_peers.py [--threads 1 2] [--quick] [--encode-only]``.
 """
 
 from __future__ import annotations
@@ -78,6 +78,36 @@ m = encode_corpus([path], tok, shards, workers=workers, append_eos=False, dtype=
                   overwrite=True)
 wall = time.perf_counter() - t
 json.dump({"wall": wall, "warmup": warm, "tokens": m["total_tokens"], "rss_mb": peak_mb()}, open(out_path, "w"))
+"""
+
+# the same run's steps one by one in a fresh process (cold kernel caches, as in the timed run), thread CPU
+# seconds per stage: what encode_corpus does for one input with one worker (its internals, in its order)
+_ENC_STAGES = r"""
+import json, sys, tempfile, time
+from pathlib import Path
+import numpy as np
+from tokenlab.cli.common import load
+from tokenlab import corpus as C
+path, out_path = sys.argv[1], sys.argv[2]
+tok = load("cl100k"); tok.encode("warm up " * 10)
+T = {}
+def stage(name, fn, *args):
+    t = time.thread_time()
+    r = fn(*args)
+    T[name] = T.get(name, 0.0) + time.thread_time() - t
+    return r
+stage("hash + UTF-8 check inputs", C._hash_and_check, path)
+stage("fingerprint tokenizer", C._tokenizer_fingerprint, tok, tok)
+units = stage("plan units", C.plan_units, [path], "lines", C.DEFAULT_UNIT_BYTES)
+chunks = []
+for u in units:
+    data = stage("read units", C._read_unit, u)
+    chunks.append(stage("cut, check + encode lines (C)", C._encode_data, tok, u, data, "lines", None, "uint32", 1))
+out = Path(tempfile.mkdtemp())
+manifest = {"format": C.MANIFEST_FORMAT, "shards": [], "total_tokens": 0}
+stage("write shards + manifest", C._write_manifest, out, manifest)
+stage("write shards + manifest", lambda: C._flush(out, manifest, np.concatenate(chunks), (len(units), 0)))
+json.dump(T, open(out_path, "w"))
 """
 
 _ENC_GIGA = _PEAK + r"""
@@ -178,6 +208,8 @@ def _encode_rows(threads: int, quick: bool) -> list[dict]:
         ids = os.path.join(tmp, "giga.npy")
         giga = _child(_ENC_GIGA, [str(sample), ids], threads)
         same_ids = np.array_equal(load_shards(os.path.join(tmp, "shards")), np.load(ids))
+    stages = _child(_ENC_STAGES, [str(sample)], 1)
+    stage_note = ", ".join(f"{k} {v:.3f}" for k, v in stages.items())
     return [{
         "task": f"encode-corpus {size_mb:.0f} MB lines, cl100k -> uint32 .npy shards",
         "ours_mb_s": round(size_mb / ours["wall"], 2), "peer": f"gigatoken encode_files (threads={threads})",
@@ -187,7 +219,8 @@ def _encode_rows(threads: int, quick: bool) -> list[dict]:
         "notes": (f"token counts equal: {ours['tokens'] == giga['tokens']} ({ours['tokens']} vs {giga['tokens']}), "
                   f"ids equal: {same_ids}; ours = {threads} worker(s), reads, checks, encodes and writes shards + "
                   f"manifest; gigatoken returns an in-memory array (no files); loading cl100k not timed "
-                  f"(ours {ours['warmup']:.1f}s, gigatoken {giga['warmup']:.1f}s)"),
+                  f"(ours {ours['warmup']:.1f}s, gigatoken {giga['warmup']:.1f}s); our stages, CPU s of 1 "
+                  f"thread in a fresh process: {stage_note}"),
     }]
 
 
@@ -202,14 +235,19 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, nargs="+", default=list(THREADS))
     parser.add_argument("--quick", action="store_true", help="4 MB / vocab 8k and 2 MB, not 24 MB / 32k and 10 MB")
+    parser.add_argument("--encode-only", action="store_true", help="only the encode-corpus rows (no training)")
     args = parser.parse_args(argv)
     rows = []
     for threads in args.threads:
-        rows += run(threads, quick=args.quick)
+        if args.encode_only:
+            OUT.mkdir(parents=True, exist_ok=True)
+            rows += _encode_rows(threads, args.quick)
+        else:
+            rows += run(threads, quick=args.quick)
     for row in rows:
         print(json.dumps(row))
-    (OUT / ("bench_train_peers_quick.json" if args.quick else "bench_train_peers.json")).write_text(
-        json.dumps(rows, indent=1))
+    name = "bench_train_peers" + ("_encode" if args.encode_only else "") + ("_quick" if args.quick else "")
+    (OUT / f"{name}.json").write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":

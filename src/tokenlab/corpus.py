@@ -102,12 +102,28 @@ def _tokenizer(tokenizer):
     return _TOKENIZERS[key]
 
 
-def _documents(unit: Unit, documents: str) -> list[str]:
+def _read_unit(unit: Unit) -> bytes:
     with open(unit.path, "rb") as f:
         f.seek(unit.start)
         data = f.read(unit.end - unit.start)
     if len(data) != unit.end - unit.start:
         raise InvalidInputError(f"{unit.path}: file changed while encoding (short read)")
+    return data
+
+
+def _documents(unit: Unit, documents: str, native: bool = False, data: bytes | None = None) -> list:
+    """The unit's documents: strs, or with ``native`` (the C encoder reads them) for lines ASCII strs and the
+    UTF-8 bytes of other lines, cut and checked in one C pass (no decode, split and filter in Python)."""
+    if data is None:
+        data = _read_unit(unit)
+    if native and documents == "lines":
+        from .kernels import lines as line_kernel
+
+        if line_kernel is not None:
+            try:
+                return line_kernel.lines(data)
+            except ValueError:  # invalid UTF-8: the decoder below names it as before
+                pass
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -125,35 +141,70 @@ def _documents(unit: Unit, documents: str) -> list[str]:
 
 
 def encode_unit(unit: Unit, tokenizer, documents: str = "lines", eos_id: int | None = None,
-                dtype: str = "uint32") -> np.ndarray:
+                dtype: str = "uint32", threads: int = 1) -> np.ndarray:
     """Token ids of one unit: each document's ids, followed by ``eos_id`` when given.
 
-    ``tokenizer`` is a tokenizer object or a path (loaded once per process and cached).
+    ``tokenizer`` is a tokenizer object or a path (loaded once per process and cached). ``threads``: the C
+    encoder's threads for this unit (the local driver's; a pool or cluster task keeps 1).
     """
-    tok = _tokenizer(tokenizer)
-    docs = _documents(unit, documents)
+    return _encode_data(_tokenizer(tokenizer), unit, _read_unit(unit), documents, eos_id, dtype, threads)
+
+
+def _encode_data(tok, unit: Unit, data: bytes, documents: str, eos_id: int | None, dtype: str,
+                 threads: int = 1) -> np.ndarray:
+    """``encode_unit`` on the unit's bytes. Lines for the C encoder go to ``_corpus.encode_lines`` (cut, checked
+    and encoded in C, no Python object per line) where it is built; else cut into documents here."""
+    fast = _native(tok)
+    if fast is not None and documents == "lines":
+        from .kernels import corpus as corpus_kernel
+
+        if corpus_kernel is not None:
+            try:
+                ids, ends = corpus_kernel.encode_lines(fast.kernel, data, max(1, int(threads)))
+            except (ValueError, TypeError):  # invalid UTF-8 (named below, as before) or another build's Encoder
+                pass
+            else:
+                flat = np.frombuffer(ids, dtype=np.uint32).astype(dtype, copy=False)
+                if eos_id is None:
+                    return flat
+                return np.insert(flat, np.frombuffer(ends, dtype=np.int64), eos_id)  # each line, then its eos
+    docs = _documents(unit, documents, native=fast is not None, data=data)
+    return _unit_ids(tok, docs, eos_id, dtype, threads)
+
+
+def _unit_ids(tok, docs: list, eos_id: int | None, dtype: str, threads: int = 1) -> np.ndarray:
     if not docs:
         return np.zeros(0, dtype=dtype)
-    flat, lengths = _encode_documents(tok, docs)
+    flat, lengths = _encode_documents(tok, docs, threads)
     if eos_id is None:
         return flat.astype(dtype, copy=False)
     return np.insert(flat.astype(dtype, copy=False), np.cumsum(lengths), eos_id)  # each document, then its eos
 
 
-def _encode_documents(tok, docs: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(all ids in one array, ids per document); special-token strings in a corpus are plain text."""
+def _native(tok):
+    """The tokenizer's C encoder when the kernel also pre-tokenizes (a NativeBPE state machine), else None.
+    Not a NativeRegexBPE: its kernel splits nothing itself, so its batch call would encode each line whole."""
     from .encode.native import NativeBPE
     from .tokenizer import Tokenizer
 
     fast = tok._fast if isinstance(tok, Tokenizer) else None
-    if isinstance(fast, NativeBPE):
+    return fast if type(fast) is NativeBPE else None
+
+
+def _encode_documents(tok, docs: list, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """(all ids in one array, ids per document); special-token strings in a corpus are plain text."""
+    from .tokenizer import Tokenizer
+
+    fast = _native(tok)
+    if fast is not None:
         # the C kernel's batch entry point, joined once (not one numpy array per line)
         try:
-            ids, offsets = fast.kernel.encode_batch(docs, 1, 2)  # all ids in one buffer + int64 offsets
+            ids, offsets = fast.kernel.encode_batch(docs, max(1, int(threads)), 2)  # ids + int64 offsets
         except UnicodeEncodeError:  # a lone surrogate (JSON records can hold one): the library's error
             fast.encode_texts(docs)
             raise
         return np.frombuffer(ids, dtype=np.uint32), np.diff(np.frombuffer(offsets, dtype=np.int64))
+    docs = [d.decode("utf-8") if isinstance(d, bytes) else d for d in docs]
     if isinstance(tok, Tokenizer):
         encoded = tok.encode_batch(docs, num_threads=1, allowed_special=(), disallowed_special=(), as_array=True)
     else:
@@ -164,7 +215,31 @@ def _encode_documents(tok, docs: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 # ---------------------------------------------------------------------------------- helpers
 def _hash_and_check(path: str) -> str:
-    """SHA-256 of a file; also proves it is valid UTF-8 before any output is written."""
+    """SHA-256 of a file; also proves it is valid UTF-8 before any output is written (one read: the C check
+    where built, else Python's incremental decoder)."""
+    from .kernels import lines as line_kernel
+
+    if line_kernel is None:
+        return _hash_and_check_python(path)
+    digest = hashlib.sha256()
+    carry = b""
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(1 << 22)
+            if not block:
+                break
+            digest.update(block)
+            data = carry + block if carry else block
+            ok = line_kernel.check_utf8(data)
+            if ok < 0:  # invalid: the decoder's pass names the reason and the byte, as before
+                return _hash_and_check_python(path)
+            carry = data[ok:]  # a sequence the block cut off
+    if carry:
+        return _hash_and_check_python(path)
+    return digest.hexdigest()
+
+
+def _hash_and_check_python(path: str) -> str:
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset = 0
@@ -190,10 +265,14 @@ def _tokenizer_fingerprint(tokenizer, tok) -> str:
     from .tokenizer import Tokenizer
 
     if type(tok) is Tokenizer:  # its content, without to_dict's base64 + JSON of every token (~1 s for cl100k)
-        digest = hashlib.sha256(json.dumps(
+        header = json.dumps(
             {"format": "tokenlab-fingerprint-1", "pretokenizer": tok.pretokenizer.to_dict(),
              "ignore_merges": tok.ignore_merges, "any_split": tok.any_split, "special_tokens": tok.special_tokens},
-            sort_keys=True, default=str).encode())
+            sort_keys=True, default=str).encode()
+        digest = hashlib.sha256(header)
+        compiled = tok.__dict__.get("_compiled")
+        if compiled is not None and not {"vocab", "merges", "id_to_bytes"} & tok.__dict__.keys():
+            return _compiled_fingerprint(digest, header, compiled)
         from itertools import chain
 
         table = tok.id_to_bytes  # bytes of each id (None where no token has it)
@@ -209,6 +288,49 @@ def _tokenizer_fingerprint(tokenizer, tok) -> str:
     if to_dict is None:
         raise InvalidInputError("pass the tokenizer as a file path (this object cannot be fingerprinted)")
     return hashlib.sha256(json.dumps(to_dict(), sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _compiled_fingerprint(digest, header: bytes, compiled) -> str:
+    """The fingerprint of a tokenizer over a compiled vocabulary, kept in the derived cache under its compiled
+    key (which names the tables: source file digest, load arguments, builder) and the header: a later run reads
+    32 bytes instead of hashing the tables again."""
+    from .io.derived_cache import load_array, save_array
+
+    memo = hashlib.sha256(b"encode-corpus fingerprint\0" + str(compiled.meta.get("key")).encode() + b"\0"
+                          + header).hexdigest()
+    cached = load_array("fingerprint", memo)
+    if cached is not None and cached.dtype == np.uint8 and cached.shape == (32,):
+        return cached.tobytes().hex()
+    _digest_compiled(digest, compiled)  # the same bytes as the full path, without building vocab and merges
+    save_array("fingerprint", memo, np.frombuffer(digest.digest(), dtype=np.uint8))
+    return digest.hexdigest()
+
+
+def _digest_compiled(digest, compiled) -> None:
+    """Feed ``digest`` what ``_tokenizer_fingerprint`` feeds for the tokenizer's tables, read from its compiled
+    vocabulary (token bytes in id order, specials included, and merges as id pairs): numpy over three arrays
+    instead of building ~100k-entry dicts and lists (~0.3 s for cl100k on a cold run)."""
+    sec = compiled.sections
+    off = np.frombuffer(sec["off"], dtype=np.uint64).astype(np.int64)
+    blob = np.frombuffer(sec["blob"], dtype=np.uint8)
+    lens = np.diff(off)
+    digest.update(json.dumps(np.flatnonzero(lens == 0).tolist()).encode())  # ids no token has
+    digest.update(lens[lens > 0].tobytes())
+    digest.update(sec["blob"])
+    parts = np.frombuffer(sec["merges"], dtype=np.uint32)  # left, right, left, right, ...
+    part_lens = lens[parts]
+    digest.update(part_lens.tobytes())
+    if not len(parts):
+        return
+    # every part's bytes back to back, gathered from blob: positions rise by one within a part and jump to
+    # the next part's start at its first byte (a cumulative sum of steps, no per-part Python)
+    starts = off[parts]
+    index = np.int32 if len(blob) < 1 << 31 else np.int64
+    step = np.ones(int(part_lens.sum()), dtype=index)
+    firsts = np.cumsum(part_lens) - part_lens
+    step[firsts[1:]] = starts[1:] - (starts[:-1] + part_lens[:-1]) + 1
+    step[0] = starts[0]
+    digest.update(blob[np.cumsum(step, dtype=index)].tobytes())
 
 
 def choose_dtype(n_vocab: int, dtype: str = "auto") -> str:
@@ -235,6 +357,9 @@ def _eos_id(tok, eos: str | None) -> int:
 
 
 def _n_vocab(tok) -> int:
+    compiled = getattr(tok, "__dict__", {}).get("_compiled")
+    if compiled is not None and "n_vocab" not in tok.__dict__:  # its id table spans every id, specials too
+        return len(compiled.sections["off"]) // 8 - 1
     n = getattr(tok, "n_vocab", None)
     return int(n) if n is not None else len(tok)
 
@@ -344,15 +469,22 @@ def _write_manifest(out_dir: Path, manifest: dict) -> None:
 
 
 def _write_shard(out_dir: Path, k: int, tokens: np.ndarray) -> tuple[str, str]:
-    """(file name, SHA-256) of shard ``k``."""
+    """(file name, SHA-256) of shard ``k``: the bytes ``np.save`` writes, hashed from memory (not read back)."""
+    import io
+
     from .io.atomic import atomic_path
 
     name = shard_name(k)
+    tokens = np.ascontiguousarray(tokens)
+    head = io.BytesIO()
+    np.lib.format.write_array_header_1_0(head, np.lib.format.header_data_from_array_1_0(tokens))
+    digest = hashlib.sha256(head.getvalue())
+    digest.update(tokens.view(np.uint8))
     with atomic_path(out_dir / name) as tmp:
         with open(tmp, "wb") as f:
-            np.save(f, tokens, allow_pickle=False)
-        digest = file_sha256(tmp)
-    return name, digest
+            f.write(head.getvalue())
+            tokens.tofile(f)
+    return name, digest.hexdigest()
 
 
 # ---------------------------------------------------------------------------------- executors
@@ -380,31 +512,9 @@ def _pool_map(workers: int, tokenizer):
 
 
 def _kernel_releases_gil(tok) -> bool:
-    """Units of this tokenizer are encoded by the C kernel, which releases the GIL: threads beat processes
-    (no fork, no pickling of results; one unit's Python part overlaps another's kernel)."""
-    from .encode.native import NativeBPE
-    from .tokenizer import Tokenizer
-
-    return isinstance(tok, Tokenizer) and isinstance(tok._fast, NativeBPE)
-
-
-def _thread_map(workers: int):
-    """An ordered ``map`` over a thread pool with a bounded number of units in flight."""
-
-    def run(fn, units):
-        from concurrent.futures import ThreadPoolExecutor
-
-        units = list(units)
-        with ThreadPoolExecutor(max(1, min(workers, len(units)))) as pool:
-            pending: deque = deque()
-            for u in units:
-                pending.append(pool.submit(fn, u))
-                if len(pending) >= 2 * workers:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-
-    return run
+    """Units of this tokenizer are encoded by the C kernel, which releases the GIL and runs its own threads:
+    they beat a process pool (no fork, no pickling of results, warm caches across units)."""
+    return _native(tok) is not None
 
 
 def _shareable(tokenizer, tok):
@@ -425,11 +535,58 @@ def _warm(tokenizer) -> None:
 class _EncodeTask:
     """``encode_unit`` with its settings bound (picklable, unlike a lambda)."""
 
-    def __init__(self, tokenizer, documents, eos_id, dtype):
+    def __init__(self, tokenizer, documents, eos_id, dtype, threads: int = 1):
         self.tokenizer, self.documents, self.eos_id, self.dtype = tokenizer, documents, eos_id, dtype
+        self.threads = threads
 
     def __call__(self, unit: Unit) -> np.ndarray:
-        return encode_unit(unit, self.tokenizer, self.documents, self.eos_id, self.dtype)
+        return encode_unit(unit, self.tokenizer, self.documents, self.eos_id, self.dtype, self.threads)
+
+    def read(self, unit: Unit) -> bytes:
+        return _read_unit(unit)
+
+    def encode(self, unit: Unit, data: bytes) -> np.ndarray:
+        return _encode_data(_tokenizer(self.tokenizer), unit, data, self.documents, self.eos_id, self.dtype,
+                            self.threads)
+
+
+def _native_map(workers: int):
+    """An ordered ``map`` for a tokenizer the C kernel encodes: units one after another, each on ``workers``
+    kernel threads (the kernel's thread pool keeps its caches warm across calls; a Python thread per unit would
+    start each call with a cold cache). With more than one worker the next unit is read while this one encodes
+    (the kernel runs without the GIL)."""
+
+    def run(task: _EncodeTask, units):
+        units = list(units)
+        if workers <= 1 or len(units) < 2:
+            for u in units:
+                yield task(u)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1) as reader:
+            ahead = reader.submit(task.read, units[0])
+            for i in range(len(units)):
+                data = ahead.result()
+                if i + 1 < len(units):
+                    ahead = reader.submit(task.read, units[i + 1])
+                yield task.encode(units[i], data)
+
+    return run
+
+
+class _NoBar:
+    def update(self, n=1) -> None:
+        pass
+
+
+def _progress(iterable, show: bool, **kw):
+    """A tqdm bar, or with ``show`` off a stand-in (tqdm's import alone costs ~0.1-0.2 s)."""
+    if show:
+        from tqdm.auto import tqdm
+
+        return tqdm(iterable, **kw)
+    return iterable if iterable is not None else contextlib.nullcontext(_NoBar())
 
 
 # ---------------------------------------------------------------------------------- driver
@@ -452,11 +609,10 @@ def encode_corpus(
     """Encode text files into token shards under ``out_dir``; returns the manifest.
 
     ``documents``: ``"lines"`` (each non-empty line, without its line end) or ``"files"``.
-    ``map_fn(fn, units)`` must yield ``fn(unit)`` for each unit *in order*; the default runs a
-    process pool of ``workers`` (all cores by default). Give your own to run on Dask or Ray.
+    ``map_fn(fn, units)`` must yield ``fn(unit)`` for each unit *in order*; the default runs the C kernel's
+    ``workers`` threads in this process where it encodes the tokenizer, else a process pool of ``workers``
+    (all cores by default). Give your own to run on Dask or Ray.
     """
-    from tqdm.auto import tqdm
-
     if documents not in ("lines", "files", "records"):
         raise InvalidInputError(f"documents must be 'lines' or 'files', got {documents!r}")
     if int(shard_tokens) < 1:
@@ -479,7 +635,7 @@ def encode_corpus(
     eos_id = _eos_id(tok, eos) if append_eos else None
 
     input_info = []
-    for path in tqdm(inputs, desc="checking inputs", unit="file", disable=not progress or len(inputs) < 2):
+    for path in _progress(inputs, progress and len(inputs) > 1, desc="checking inputs", unit="file"):
         st = os.stat(path)
         input_info.append({"path": os.path.abspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
                            "sha256": _hash_and_check(path)})
@@ -496,8 +652,6 @@ def encode_corpus(
 
 def _encode_locked(out_dir, tokenizer, tok, inputs, input_info, settings, tok_info, overwrite, *, units_args,
                    shard_tokens, workers, eos_id, dtype, progress, map_fn):
-    from tqdm.auto import tqdm
-
     documents, unit_bytes = units_args
     manifest = None if overwrite else read_manifest(out_dir)
     if manifest is not None:
@@ -516,19 +670,20 @@ def _encode_locked(out_dir, tokenizer, tok, inputs, input_info, settings, tok_in
     done = manifest["shards"]
     start_unit, skip = (done[-1]["end"] if done else (0, 0))
     todo = units[start_unit:]
-    ref = tokenizer
-    if map_fn is None and (workers or os.cpu_count() or 1) > 1 and _kernel_releases_gil(tok):
-        ref = tok  # threads share it
-        map_fn = _thread_map(workers or os.cpu_count() or 1)
+    ref, threads = tokenizer, 1
+    n_workers = workers or os.cpu_count() or 1
+    if map_fn is None and _kernel_releases_gil(tok):
+        ref, threads = tok, n_workers  # the kernel's own threads, in this process
+        map_fn = _native_map(n_workers)
     elif map_fn is None:
         ref = _shareable(tokenizer, tok)
-        map_fn = _pool_map(workers or os.cpu_count() or 1, ref)
-    task = _EncodeTask(ref, documents, eos_id, dtype)
+        map_fn = _pool_map(n_workers, ref)
+    task = _EncodeTask(ref, documents, eos_id, dtype, threads)
 
     buffer: list[np.ndarray] = []
     buffered = 0
     total_bytes = sum(u.end - u.start for u in todo)
-    with tqdm(total=total_bytes, desc="encoding", unit="B", unit_scale=True, disable=not progress) as bar:
+    with _progress(None, progress, total=total_bytes, desc="encoding", unit="B", unit_scale=True) as bar:
         results = map_fn(task, todo)
         for unit, ids in zip(todo, results):
             ids = np.asarray(ids, dtype=dtype)

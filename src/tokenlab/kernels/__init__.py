@@ -47,3 +47,17 @@ if os.environ.get("TOKENLAB_NO_NATIVE", "") in ("", "0"):
         from . import _sp as sp
     except ImportError:  # pragma: no cover - only where the extension could not be built
         sp = None
+
+lines = None  # encode-corpus's input side (_lines.c): lines of a buffer for the encoder, one-pass UTF-8 check
+if os.environ.get("TOKENLAB_NO_NATIVE", "") in ("", "0"):
+    try:
+        from . import _lines as lines
+    except ImportError:  # pragma: no cover - only where the extension could not be built
+        lines = None
+
+corpus = None  # encode-corpus's line encoder (_corpus.c, built from _bpe.c): lines of a buffer, no object per line
+if os.environ.get("TOKENLAB_NO_NATIVE", "") in ("", "0"):
+    try:
+        from . import _corpus as corpus
+    except ImportError:  # pragma: no cover - only where the extension could not be built
+        corpus = None

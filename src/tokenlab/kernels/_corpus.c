@@ -1,0 +1,230 @@
+/* encode-corpus's kernel: every line of a UTF-8 buffer encoded on its own, straight from the buffer.
+ *
+ * The encoder's batch call needs one Python object per line (a str or bytes); for short lines making them,
+ * and the call's per-object work, cost about as much as a fifth of the encoding. Here the lines are cut at
+ * "\n" (one trailing "\r" dropped, empty lines skipped), checked as UTF-8 and encoded in C with the GIL
+ * released, using the Encoder's own tables and warm caches: _bpe.c is compiled into this module from the same
+ * source (as _count.c does), and an Encoder made by tokenlab.kernels._bpe is accepted after checking its type
+ * name and size. A separate extension so that a change in _bpe.c's internals can only cost this module
+ * (encode-corpus then cuts lines with _lines and calls Encoder.encode_batch: same ids). */
+
+#include "_bpe.c"
+#include "_utf8.h"
+
+typedef struct {
+    const Model *m;
+    Cache *cache;
+    const uint8_t *b;
+    int64_t start, end;      /* this part of the buffer: whole lines */
+    uint32_t *out;           /* capacity end - start + OUT_SLACK ids */
+    int64_t n_ids;
+    int64_t *doc_ends;       /* ids so far after each document, grown as needed */
+    int64_t n_docs, cap_docs;
+    int64_t bad;             /* offset of the first invalid UTF-8 sequence, or -1 */
+    int failed;              /* out of memory */
+} LinePart;
+
+static void encode_part(LinePart *p) {
+    const uint8_t *b = p->b;
+    int64_t i = p->start, o = 0;
+    while (i < p->end) {
+        const uint8_t *nl = memchr(b + i, '\n', p->end - i);
+        int64_t e = nl ? nl - b : p->end, next = nl ? e + 1 : p->end;
+        if (e > i && b[e - 1] == '\r') e--;
+        int64_t len = e - i;
+        if (len > 0) {
+            if (!all_ascii(b + i, len)) {
+                Py_ssize_t r = check_utf8(b + i, len);
+                if (r != len) {
+                    p->bad = i + (r < 0 ? -r - 1 : r);
+                    return;
+                }
+            }
+            if (p->n_docs == p->cap_docs) {
+                int64_t cap = p->cap_docs ? 2 * p->cap_docs : 4096;
+                int64_t *d = realloc(p->doc_ends, cap * sizeof(int64_t));
+                if (!d) { p->failed = 1; return; }
+                p->doc_ends = d;
+                p->cap_docs = cap;
+            }
+            int64_t k = encode_text(p->m, p->cache, b + i, len, p->out + o);
+            if (k < 0) { p->failed = 1; return; }
+            o += k;
+            p->doc_ends[p->n_docs++] = o;
+        }
+        i = next;
+    }
+    p->n_ids = o;
+}
+
+#define LINE_CHUNK (1 << 18) /* bytes per task for threads: small enough that a preempted thread holds up little */
+
+typedef struct {
+    LinePart *parts;
+    int64_t n_parts;
+    volatile int64_t *next; /* shared by all workers: the next part to take */
+    Cache *cache;
+} LineWorker;
+
+static void *line_worker(void *arg) {
+    LineWorker *w = arg;
+    for (;;) {
+        int64_t t = __sync_fetch_and_add(w->next, 1);
+        if (t >= w->n_parts) break;
+        w->parts[t].cache = w->cache;
+        encode_part(&w->parts[t]);
+    }
+    return NULL;
+}
+
+/* encode_lines(encoder, data, num_threads) -> (ids, ends): the ids of every non-empty line of data back to
+ * back (uint32 bytes) and after each line the number of ids so far (int64 bytes). ValueError("not valid UTF-8
+ * at byte N") on the first invalid sequence; TypeError when encoder is not a tokenlab.kernels._bpe.Encoder
+ * built from this module's source. With threads, the data is cut at line ends into ~256 KB parts that the
+ * threads take one at a time (this thread with the Encoder's own cache, the others with its pool's). */
+static PyObject *py_encode_lines(PyObject *self, PyObject *args) {
+    PyObject *enc_obj, *data_obj;
+    int nthreads;
+    if (!PyArg_ParseTuple(args, "OOi", &enc_obj, &data_obj, &nthreads)) return NULL;
+    if (strcmp(Py_TYPE(enc_obj)->tp_name, "tokenlab.kernels._bpe.Encoder") != 0
+        || Py_TYPE(enc_obj)->tp_basicsize != (Py_ssize_t)sizeof(EncoderObject)) {
+        PyErr_SetString(PyExc_TypeError, "encode_lines: expected a tokenlab.kernels._bpe.Encoder of this build");
+        return NULL;
+    }
+    EncoderObject *enc = (EncoderObject *)enc_obj;
+    if (!enc->m.cls) { PyErr_SetString(PyExc_RuntimeError, "Encoder not initialised"); return NULL; }
+    Py_buffer view;
+    if (PyObject_GetBuffer(data_obj, &view, PyBUF_SIMPLE) < 0) return NULL;
+    const uint8_t *b = view.buf;
+    int64_t n = view.len;
+    if (nthreads < 1) nthreads = 1;
+    if (nthreads > 64) nthreads = 64;
+    if (n < 2 * LINE_CHUNK) nthreads = 1;
+    /* the parts: one for a single thread, else ~LINE_CHUNK bytes each, every one ending just after a line end */
+    int64_t n_parts = 0, cap_parts = nthreads == 1 ? 1 : n / LINE_CHUNK + 2;
+    LinePart *parts = calloc(cap_parts, sizeof(LinePart));
+    PyObject *res = NULL;
+    if (!parts) { PyErr_NoMemory(); goto release; }
+    for (int64_t s = 0; s < n;) {
+        int64_t e = nthreads == 1 ? n : s + LINE_CHUNK;
+        if (e >= n) e = n;
+        else {
+            const uint8_t *nl = memchr(b + e, '\n', n - e);
+            e = nl ? nl - b + 1 : n;
+        }
+        if (n_parts == cap_parts) { /* cannot happen (parts are >= LINE_CHUNK bytes but the last), kept safe */
+            LinePart *q = realloc(parts, 2 * cap_parts * sizeof(LinePart));
+            if (!q) { PyErr_NoMemory(); goto release; }
+            memset(q + cap_parts, 0, cap_parts * sizeof(LinePart));
+            parts = q;
+            cap_parts *= 2;
+        }
+        parts[n_parts].start = s;
+        parts[n_parts].end = e;
+        n_parts++;
+        s = e;
+    }
+    if (n_parts < nthreads) nthreads = n_parts > 0 ? (int)n_parts : 1;
+    int owned = 1, pooled = 0, ok = 1;
+    uint32_t *obuf = NULL;
+    Cache *cache1 = NULL;
+    LineWorker workers[64];
+    /* the encoder's own warm cache and output buffer (its pages already mapped): this thread's, and the base
+       of every part's output */
+    cache1 = take_cache(enc, &owned, &obuf, n + n_parts * OUT_SLACK);
+    if (!cache1) ok = 0;
+    if (nthreads > 1) {
+        pooled = __sync_bool_compare_and_swap(&enc->pool_busy, 0, 1);
+        workers[0].cache = cache1;
+        for (int t = 1; t < nthreads; t++) {
+            workers[t].cache = NULL;
+            if (!ok) continue;
+            if (pooled) {
+                if (!enc->pool[t]) enc->pool[t] = new_cache();
+                workers[t].cache = enc->pool[t];
+            } else {
+                workers[t].cache = new_cache();
+            }
+            if (!workers[t].cache) ok = 0;
+        }
+    }
+    uint32_t *base = obuf;
+    for (int64_t t = 0; t < n_parts; t++) { /* part t writes at its first byte's offset, plus the slack before it */
+        parts[t].m = &enc->m;
+        parts[t].b = b;
+        parts[t].bad = -1;
+        parts[t].out = base ? base + parts[t].start + t * OUT_SLACK : NULL;
+    }
+    if (ok) {
+        Py_BEGIN_ALLOW_THREADS
+        if (nthreads == 1) {
+            for (int64_t t = 0; t < n_parts; t++) {
+                parts[t].cache = cache1;
+                encode_part(&parts[t]);
+            }
+        } else {
+            pthread_t tids[64];
+            int started[64] = {0};
+            volatile int64_t next = 0;
+            for (int t = 0; t < nthreads; t++) {
+                workers[t].parts = parts;
+                workers[t].n_parts = n_parts;
+                workers[t].next = &next;
+            }
+            for (int t = 1; t < nthreads; t++)
+                started[t] = pthread_create(&tids[t], NULL, line_worker, &workers[t]) == 0;
+            line_worker(&workers[0]); /* this thread works too; it also finishes what a failed start left */
+            for (int t = 1; t < nthreads; t++) if (started[t]) pthread_join(tids[t], NULL);
+        }
+        Py_END_ALLOW_THREADS
+    }
+    int64_t bad = -1, total_ids = 0, total_docs = 0;
+    for (int64_t t = 0; t < n_parts; t++) {
+        if (parts[t].failed) ok = 0;
+        if (parts[t].bad >= 0 && (bad < 0 || parts[t].bad < bad)) bad = parts[t].bad;
+        total_ids += parts[t].n_ids;
+        total_docs += parts[t].n_docs;
+    }
+    if (!ok) {
+        PyErr_NoMemory();
+    } else if (bad >= 0) {
+        PyErr_Format(PyExc_ValueError, "not valid UTF-8 at byte %lld", (long long)bad);
+    } else {
+        PyObject *ids = PyByteArray_FromStringAndSize(NULL, total_ids * 4);
+        PyObject *ends = PyByteArray_FromStringAndSize(NULL, total_docs * 8);
+        if (ids && ends) {
+            char *dst = PyByteArray_AS_STRING(ids);
+            int64_t *de = (int64_t *)PyByteArray_AS_STRING(ends);
+            int64_t at = 0, d = 0;
+            for (int64_t t = 0; t < n_parts; t++) {
+                memcpy(dst + at * 4, parts[t].out, parts[t].n_ids * 4);
+                for (int64_t j = 0; j < parts[t].n_docs; j++) de[d++] = at + parts[t].doc_ends[j];
+                at += parts[t].n_ids;
+            }
+            res = PyTuple_Pack(2, ids, ends);
+        }
+        Py_XDECREF(ids);
+        Py_XDECREF(ends);
+    }
+    for (int64_t t = 0; t < n_parts; t++) free(parts[t].doc_ends);
+    if (nthreads > 1) {
+        if (pooled) __sync_lock_release(&enc->pool_busy);
+        else for (int t = 1; t < nthreads; t++) free_cache(workers[t].cache);
+    }
+    if (cache1) give_cache(enc, cache1, owned, obuf);
+release:
+    free(parts);
+    PyBuffer_Release(&view);
+    return res;
+}
+
+static PyMethodDef corpus_methods[] = {
+    {"encode_lines", py_encode_lines, METH_VARARGS,
+     "encode_lines(encoder, data, num_threads) -> (ids uint32 bytes, ids-so-far after each line, int64 bytes)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef corpus_module = {PyModuleDef_HEAD_INIT, "_corpus", "encode-corpus's line encoder", -1,
+                                           corpus_methods};
+
+PyMODINIT_FUNC PyInit__corpus(void) { return PyModule_Create(&corpus_module); }
