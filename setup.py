@@ -10,6 +10,7 @@ import platform
 from setuptools import Extension, setup
 
 flags = ["-O3", "-std=c99", "-fno-strict-aliasing"]
+AVX512 = ["-mavx512f", "-mavx512bw", "-mbmi", "-mbmi2", "-mlzcnt", "-mpopcnt"]
 if os.environ.get("TOKENLAB_NATIVE_ARCH"):  # opt-in: tune for this CPU (not portable to others)
     flags.append("-march=native")
 
@@ -32,7 +33,10 @@ setup(
     ]
     # the encoder again with AVX-512BW, loaded at run time only where the CPU has it (kernels/__init__.py)
     + ([Extension("tokenlab.kernels._bpe_avx512", ["src/tokenlab/kernels/_bpe_avx512.c"],
-                  extra_compile_args=flags + ["-mavx512f", "-mavx512bw", "-mbmi", "-mbmi2", "-mlzcnt", "-mpopcnt"],
-                  depends=["src/tokenlab/kernels/_bpe.c"], optional=True)]
+                  extra_compile_args=flags + AVX512, depends=["src/tokenlab/kernels/_bpe.c"], optional=True),
+        Extension("tokenlab.kernels._corpus_avx512", ["src/tokenlab/kernels/_corpus_avx512.c"],
+                  extra_compile_args=flags + AVX512, optional=True,
+                  depends=["src/tokenlab/kernels/_corpus.c", "src/tokenlab/kernels/_bpe.c",
+                           "src/tokenlab/kernels/_utf8.h"])]
        if platform.machine().lower() in ("x86_64", "amd64") else [])
 )

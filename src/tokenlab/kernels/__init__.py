@@ -58,6 +58,12 @@ if os.environ.get("TOKENLAB_NO_NATIVE", "") in ("", "0"):
 corpus = None  # encode-corpus's line encoder (_corpus.c, built from _bpe.c): lines of a buffer, no object per line
 if os.environ.get("TOKENLAB_NO_NATIVE", "") in ("", "0"):
     try:
-        from . import _corpus as corpus
+        if bpe is not None and bpe is not bpe_baseline:  # the same build of the encoder as ``bpe``
+            try:
+                from . import _corpus_avx512 as corpus
+            except ImportError:
+                from . import _corpus as corpus
+        else:
+            from . import _corpus as corpus
     except ImportError:  # pragma: no cover - only where the extension could not be built
         corpus = None

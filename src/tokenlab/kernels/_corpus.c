@@ -224,7 +224,12 @@ static PyMethodDef corpus_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef corpus_module = {PyModuleDef_HEAD_INIT, "_corpus", "encode-corpus's line encoder", -1,
-                                           corpus_methods};
+/* _corpus_avx512.c compiles this file again (with the AVX-512 encoder) under its own module name */
+#ifndef CORPUS_MODULE_NAME
+#define CORPUS_MODULE_NAME "_corpus"
+#define CORPUS_MODULE_INIT PyInit__corpus
+#endif
+static struct PyModuleDef corpus_module = {PyModuleDef_HEAD_INIT, CORPUS_MODULE_NAME, "encode-corpus's line encoder",
+                                           -1, corpus_methods};
 
-PyMODINIT_FUNC PyInit__corpus(void) { return PyModule_Create(&corpus_module); }
+PyMODINIT_FUNC CORPUS_MODULE_INIT(void) { return PyModule_Create(&corpus_module); }
