@@ -117,8 +117,34 @@ def machine_info() -> str:
     load = ""
     if hasattr(os, "getloadavg"):
         load = f", load average at start {os.getloadavg()[0]:.1f}"
-    return (f"{cpu}, {os.cpu_count()} logical CPUs{load}; Python {platform.python_version()}; "
+    return (f"{cpu}, {os.cpu_count()} logical CPUs{load}; {parallel_control()}; Python {platform.python_version()}; "
             + ", ".join(versions))
+
+
+def parallel_control(mb: int = 200) -> str:
+    """How much two threads get out of this machine right now, with no tokenizer involved: SHA-256 of 2 x ``mb``
+    MB serially vs on two threads (hashlib releases the GIL). On a shared VM this is the ceiling for every
+    2-thread row; a value near 1.0x means the second core was busy elsewhere during the run."""
+    import hashlib
+    import threading
+    import time
+
+    data = b"\x5a" * (mb << 20)
+
+    def digest():
+        hashlib.sha256(data).digest()
+
+    start = time.perf_counter()
+    digest()
+    digest()
+    serial = time.perf_counter() - start
+    start = time.perf_counter()
+    threads = [threading.Thread(target=digest) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return f"2-thread control (SHA-256, no tokenizer) {serial / (time.perf_counter() - start):.2f}x"
 
 
 def write_chart(rows: list[dict], path: str) -> None:

@@ -343,3 +343,16 @@ def test_short_pieces_of_many_ids_are_cached_exactly(o200k_pair, cl100k, cl100k_
         assert max(len(ref.encode_ordinary(p)) for p in pieces) > 9
         assert ours.encode_ordinary(text) == want
         assert ours.encode_ordinary(text) == want  # now every piece comes from the caches
+
+
+def test_raw_batch_call_on_empty_and_tiny_lists(cl100k):
+    """The kernel's own encode_batch (the Python wrappers return early on an empty list) with no texts, one empty
+    text and many tiny ones, repeatedly: an empty batch once ran a worker with no cache (a crash on the 2nd call)."""
+    k = cl100k._fast.kernel
+    for _ in range(3):
+        for threads in (1, 2, 3):
+            assert k.encode_batch([], threads, 1) == [] and k.encode_batch([], threads, 0) == []
+            ids, offs = k.encode_batch([], threads, 2)
+            assert bytes(ids) == b"" and np.frombuffer(offs, np.int64).tolist() == [0]
+            assert k.encode_batch([""], threads, 1) == [[]]
+            assert k.encode_batch(["a", ""] * 40_000, threads, 1) == [[64], []] * 40_000

@@ -16,7 +16,6 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <pthread.h>
-#include <sched.h>
 #include <sys/mman.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -1684,6 +1683,8 @@ typedef struct {
     int64_t n_groups;
     volatile char *done;    /* per group: its ids are in flat */
     volatile int failed;
+    pthread_mutex_t lock;   /* with wake: the calling thread sleeps until the group it needs next is done */
+    pthread_cond_t wake;
 } BatchJob;
 
 static void run_docs(BatchJob *job, Cache *cache, int64_t d0, int64_t d1) {
@@ -1700,7 +1701,10 @@ static int run_group(BatchJob *job, Cache *cache) {
     if (g >= job->n_groups || job->failed) return 0;
     int64_t d0 = g * job->group, d1 = d0 + job->group < job->n_docs ? d0 + job->group : job->n_docs;
     run_docs(job, cache, d0, d1);
+    pthread_mutex_lock(&job->lock);
     __atomic_store_n(&job->done[g], 1, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&job->wake);
+    pthread_mutex_unlock(&job->lock);
     return 1;
 }
 
@@ -1730,6 +1734,8 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
     PyObject *res = NULL;
     BatchJob job;
     memset(&job, 0, sizeof(job));
+    pthread_mutex_init(&job.lock, NULL);
+    pthread_cond_init(&job.wake, NULL);
     size_t cnt = nd ? (size_t)nd : 1;
     const uint8_t **data = calloc(cnt, sizeof(*data));
     int64_t *lens = calloc(cnt, sizeof(int64_t));
@@ -1811,8 +1817,12 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
         int ran;
         Py_BEGIN_ALLOW_THREADS
         ran = run_group(&job, cache1);
-        if (!ran) /* every group is taken: wait for the next one in order */
-            while (!__atomic_load_n(&job.done[built], __ATOMIC_ACQUIRE) && !job.failed) sched_yield();
+        if (!ran) { /* every group is taken: sleep until the next one in order is done */
+            pthread_mutex_lock(&job.lock);
+            while (!__atomic_load_n(&job.done[built], __ATOMIC_ACQUIRE) && !job.failed)
+                pthread_cond_wait(&job.wake, &job.lock);
+            pthread_mutex_unlock(&job.lock);
+        }
         Py_END_ALLOW_THREADS
     }
     if (!out_ok) job.failed = 1;  /* stop the workers early */
@@ -1852,6 +1862,8 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
         Py_XDECREF(offs);
     }
 done:
+    pthread_cond_destroy(&job.wake);
+    pthread_mutex_destroy(&job.lock);
     if (views && has_view) for (int64_t d = 0; d < nd; d++) if (has_view[d]) PyBuffer_Release(&views[d]);
     free(data); free(lens); free(starts); free(counts); free(views); free(has_view);
     if (cache1) give_cache(self, cache1, owned1, flat);
