@@ -41,6 +41,8 @@ typedef struct {
 typedef struct { uint64_t key; int32_t right, size; uint32_t joined, pad; } Cand;
 typedef struct { uint32_t tag, idx; } Slot;  /* word cache index: hash tag, entry + 1 (0 = empty) */
 typedef struct { uint64_t key; uint32_t joined, pad; } PairSlot;
+/* a double-array trie node: its children's base, its parent (-1: a free slot), and the piece ending here */
+typedef struct { int32_t base, check, id; float score; } DANode;
 
 static int reserve(void **p, size_t *cap, size_t need, size_t item) {
     if (need <= *cap) return 0;
@@ -93,10 +95,14 @@ typedef struct {
     Piece *pieces;
     uint32_t n_pieces;
     uint32_t *slots, mask;  /* piece index + 1 by hash of its bytes; 0 = empty */
-    uint64_t *tkeys;        /* trie transitions: (node << 8 | byte) + 1; 0 = empty */
-    int32_t *tchild, *node_piece;
+    DANode *da;             /* Unigram pieces as a double-array trie: child of s by byte c at da[s].base + c */
+    size_t da_cap;
     int32_t root_child[256]; /* the trie's first level as an array (-1: no piece starts with the byte) */
-    uint32_t tmask, n_nodes;
+    PyObject **id_objs;     /* one int object per id up to max_id: the output list shares them */
+    int32_t n_id_objs;
+    float *lat_best;        /* Unigram lattice scratch, reused between calls */
+    int32_t *lat_start, *lat_pid;
+    size_t lat_cap;
     PairSlot *pairs;        /* BPE joins: (left code << 32 | right code) + 1 -> piece index; key 0 = empty */
     uint32_t pmask;
     uint32_t *bmp_code;     /* symbol code of each code point below U+10000 (one load per character) */
@@ -140,42 +146,80 @@ static const Piece *find_piece(const SPModel *m, const uint8_t *s, size_t n) {
 }
 
 static inline int32_t trie_child(const SPModel *m, int32_t node, uint8_t c) {
-    uint64_t key = (((uint64_t)node << 8) | c) + 1;
-    for (uint32_t i = (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & m->tmask;; i = (i + 1) & m->tmask) {
-        uint64_t k = m->tkeys[i];
-        if (k == key) return m->tchild[i];
-        if (!k) return -1;
+    int32_t t = m->da[node].base + c;
+    return m->da[t].check == node ? t : -1;
+}
+
+typedef struct { const uint8_t *s; uint32_t len, idx; } SortedPiece;
+
+static int sorted_piece_cmp(const void *a, const void *b) {
+    const SortedPiece *x = a, *y = b;
+    int c = memcmp(x->s, y->s, x->len < y->len ? x->len : y->len);
+    if (c) return c;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static int da_reserve(SPModel *m, size_t need) {
+    if (need <= m->da_cap) return 0;
+    size_t cap = m->da_cap ? m->da_cap : 1024;
+    while (cap < need) cap *= 2;
+    DANode *d = realloc(m->da, cap * sizeof(DANode));
+    if (!d) return -1;
+    for (size_t k = m->da_cap; k < cap; k++) d[k].base = 0, d[k].check = -1, d[k].id = -1, d[k].score = 0.0f;
+    m->da = d;
+    m->da_cap = cap;
+    return 0;
+}
+
+/* place node s whose pieces are sp[lo:hi) (all sharing their first `depth` bytes): its own piece, then a base
+ * where every child's slot is free (first fit from the lowest free slot), then each child in turn */
+static int da_place(SPModel *m, const SortedPiece *sp, size_t lo, size_t hi, uint32_t depth, int32_t s,
+                    size_t *first_free) {
+    while (lo < hi && sp[lo].len == depth) {  /* a repeated piece string: the last index wins, as before */
+        m->da[s].id = m->pieces[sp[lo].idx].id;
+        m->da[s].score = m->pieces[sp[lo].idx].score;
+        lo++;
     }
+    if (lo == hi) return 0;
+    uint8_t labels[256];
+    size_t n_labels = 0;
+    for (size_t k = lo; k < hi; k++)
+        if (!n_labels || labels[n_labels - 1] != sp[k].s[depth]) labels[n_labels++] = sp[k].s[depth];
+    while (*first_free < m->da_cap && m->da[*first_free].check != -1) ++*first_free;
+    size_t b = *first_free > labels[0] ? *first_free - labels[0] : 1;
+    if (b < 1) b = 1;
+    for (;; b++) {
+        if (da_reserve(m, b + 257)) return -1;
+        size_t k = 0;
+        while (k < n_labels && m->da[b + labels[k]].check == -1) k++;
+        if (k == n_labels) break;
+    }
+    m->da[s].base = (int32_t)b;
+    for (size_t k = 0; k < n_labels; k++) m->da[b + labels[k]].check = s;
+    for (size_t k = lo; k < hi;) {
+        size_t e = k;
+        while (e < hi && sp[e].s[depth] == sp[k].s[depth]) e++;
+        if (da_place(m, sp, k, e, depth + 1, (int32_t)(b + sp[k].s[depth]), first_free)) return -1;
+        k = e;
+    }
+    return 0;
 }
 
 static int trie_build(SPModel *m) {
-    size_t total = 1;
-    for (uint32_t i = 0; i < m->n_pieces; i++) total += m->pieces[i].len;
-    uint32_t cap = 1;
-    while (cap < 2 * total) cap <<= 1;
-    m->tmask = cap - 1;
-    m->tkeys = calloc(cap, sizeof(uint64_t));
-    m->tchild = malloc(cap * sizeof(int32_t));
-    m->node_piece = malloc(total * sizeof(int32_t));
-    if (!m->tkeys || !m->tchild || !m->node_piece) return -1;
-    m->n_nodes = 1;
-    m->node_piece[0] = -1;
-    for (uint32_t p = 0; p < m->n_pieces; p++) {
-        const uint8_t *s = m->blob + m->pieces[p].off;
-        int32_t node = 0;
-        for (uint32_t k = 0; k < m->pieces[p].len; k++) {
-            uint64_t key = (((uint64_t)node << 8) | s[k]) + 1;
-            uint32_t i = (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & m->tmask;
-            while (m->tkeys[i] && m->tkeys[i] != key) i = (i + 1) & m->tmask;
-            if (!m->tkeys[i]) {
-                m->tkeys[i] = key;
-                m->tchild[i] = (int32_t)m->n_nodes;
-                m->node_piece[m->n_nodes++] = -1;
-            }
-            node = m->tchild[i];
-        }
-        m->node_piece[node] = (int32_t)p;
+    SortedPiece *sp = malloc(((size_t)m->n_pieces + 1) * sizeof(SortedPiece));
+    if (!sp || da_reserve(m, 2 * (size_t)m->n_pieces + 1024)) {
+        free(sp);
+        return -1;
     }
+    for (uint32_t p = 0; p < m->n_pieces; p++)
+        sp[p] = (SortedPiece){m->blob + m->pieces[p].off, m->pieces[p].len, p};
+    qsort(sp, m->n_pieces, sizeof(SortedPiece), sorted_piece_cmp);
+    m->da[0].check = -2;  /* the root: no free slot, nobody's child */
+    size_t first_free = 1;
+    int rc = da_place(m, sp, 0, m->n_pieces, 0, 0, &first_free);
+    free(sp);
+    if (rc) return -1;
     for (int c = 0; c < 256; c++) m->root_child[c] = trie_child(m, 0, (uint8_t)c);
     return 0;
 }
@@ -804,11 +848,23 @@ static inline float f32_add(double a, double b) { return (float)(a + b); }
 /* The exact lattice of sentencepiece's EncodeOptimized over t (a whole text, or a word whose start holds the
  * path score *here: word starts are node boundaries, so a word run alone from there is the whole-text run);
  * *here becomes the path score at the end. */
-static int unigram_text(const SPModel *m, const uint8_t *t, size_t n, Ints *out, float *here_io) {
-    float *best = malloc((n + 1) * sizeof(float));
-    int32_t *start = malloc((n + 1) * sizeof(int32_t)), *pid = malloc((n + 1) * sizeof(int32_t));
+static int lattice_reserve(SPModel *m, size_t n) {
+    if (n <= m->lat_cap) return 0;
+    size_t cap = m->lat_cap ? m->lat_cap : 1024;
+    while (cap < n) cap *= 2;
+    free(m->lat_best); free(m->lat_start); free(m->lat_pid);
+    m->lat_best = malloc(cap * sizeof(float));
+    m->lat_start = malloc(cap * sizeof(int32_t));
+    m->lat_pid = malloc(cap * sizeof(int32_t));
+    m->lat_cap = (m->lat_best && m->lat_start && m->lat_pid) ? cap : 0;
+    return m->lat_cap ? 0 : -1;
+}
+
+static int unigram_text(SPModel *m, const uint8_t *t, size_t n, Ints *out, float *here_io) {
+    if (lattice_reserve(m, n + 1)) return -1;
+    float *best = m->lat_best;
+    int32_t *start = m->lat_start, *pid = m->lat_pid;
     int rc = -1;
-    if (!best || !start || !pid) goto done;
     for (size_t k = 0; k <= n; k++) start[k] = -1, best[k] = 0.0f;
     start[0] = 0;
     best[0] = *here_io;
@@ -827,12 +883,12 @@ static int unigram_text(const SPModel *m, const uint8_t *t, size_t n, Ints *out,
         for (size_t p = i; p < n; p++) {
             node = p == i ? m->root_child[t[p]] : trie_child(m, node, t[p]);
             if (node < 0) break;
-            int32_t pi = m->node_piece[node];
-            if (pi < 0) continue;
+            const DANode *dn = &m->da[node];
+            if (dn->id < 0) continue;
             size_t j = p + 1;
             if (j == i + clen) has_single = 1;
             if (j > frontier) frontier = j;
-            double total = (double)m->pieces[pi].score + here;
+            double total = (double)dn->score + here;
             float rounded;
             if (start[j] != -1) {
                 double other = best[j];
@@ -844,7 +900,7 @@ static int unigram_text(const SPModel *m, const uint8_t *t, size_t n, Ints *out,
             }
             best[j] = rounded;
             start[j] = (int32_t)i;
-            pid[j] = m->pieces[pi].id;
+            pid[j] = dn->id;
         }
         if (!has_single) {
             size_t j = i + clen;
@@ -873,7 +929,6 @@ static int unigram_text(const SPModel *m, const uint8_t *t, size_t n, Ints *out,
     }
     rc = 0;
 done:
-    free(best); free(start); free(pid);
     return rc;
 }
 
@@ -906,11 +961,11 @@ static int unigram_word_double(const SPModel *m, const uint8_t *t, size_t n, Int
         for (size_t p = i; p < n; p++) {
             node = p == i ? m->root_child[t[p]] : trie_child(m, node, t[p]);
             if (node < 0) break;
-            int32_t pi = m->node_piece[node];
-            if (pi < 0) continue;
+            const DANode *dn = &m->da[node];
+            if (dn->id < 0) continue;
             size_t j = p + 1;
             if (j == i + clen) has_single = 1;
-            double total = (double)m->pieces[pi].score + here;
+            double total = (double)dn->score + here;
             if (start[j] != -1) {
                 if (total <= best[j]) {
                     if (total > second[j]) second[j] = total;
@@ -921,8 +976,8 @@ static int unigram_word_double(const SPModel *m, const uint8_t *t, size_t n, Int
             best[j] = total;
             start[j] = (int32_t)i;
             cnt[j] = cnt[i] + 1;
-            pid[j] = m->pieces[pi].id;
-            node_score[j] = m->pieces[pi].score;
+            pid[j] = dn->id;
+            node_score[j] = dn->score;
         }
         if (!has_single) {
             size_t j = i + clen;
@@ -1071,15 +1126,20 @@ static int unigram_words(SPModel *m, const uint8_t *t, size_t n, Ints *out) {
 
 /* ------------------------------------------------------------------ Python */
 static void SPModel_dealloc(SPModel *m) {
-    free(m->blob); free(m->pieces); free(m->slots); free(m->tkeys); free(m->tchild); free(m->node_piece);
+    free(m->blob); free(m->pieces); free(m->slots); free(m->da); free(m->lat_best); free(m->lat_start); free(m->lat_pid);
     free(m->pairs); free(m->bmp_code); free(m->ckeys); free(m->cvals);
     free(m->user); free(m->units); free(m->strings); free(m->norm_buf.p); free(m->ids_buf.p); free(m->tmp_buf.p);
     if (m->scratch) scratch_free(m->scratch);
     free(m->scratch);
     free(m->cache); free(m->cslots); free(m->cp_unit); free(m->cp_base); free(m->cache_keys.p); free(m->cache_ids.p);
     free(m->cache_sc);
+    if (m->id_objs)
+        for (int32_t k = 0; k < m->n_id_objs; k++) Py_XDECREF(m->id_objs[k]);
+    free(m->id_objs);
     Py_TYPE(m)->tp_free((PyObject *)m);
 }
+
+static int id_objs_build(SPModel *m);
 
 static int SPModel_init(SPModel *m, PyObject *args, PyObject *kw) {
     static char *names[] = {"model_type", "pieces", "ids", "scores", "user_defined", "byte_ids", "unk_id",
@@ -1240,6 +1300,10 @@ static int SPModel_init(SPModel *m, PyObject *args, PyObject *kw) {
             goto out;
         }
     }
+    if (id_objs_build(m)) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        goto out;
+    }
     rc = 0;
     goto out;
 bad_map:
@@ -1249,18 +1313,38 @@ out:
     return rc;
 }
 
-static PyObject *ids_to_list(const Ints *ids) {
+static PyObject *ids_to_list(const SPModel *m, const Ints *ids) {
     PyObject *list = PyList_New((Py_ssize_t)ids->n);
     if (!list) return NULL;
+    PyObject **items = ((PyListObject *)list)->ob_item, **objs = m->id_objs;
+    uint32_t n_objs = (uint32_t)m->n_id_objs;
     for (size_t k = 0; k < ids->n; k++) {
-        PyObject *v = PyLong_FromLong(ids->p[k]);
-        if (!v) {
+        uint32_t id = (uint32_t)ids->p[k];
+        PyObject *v;
+        if (id < n_objs) {
+            v = objs[id];
+            Py_INCREF(v);
+        } else if (!(v = PyLong_FromLong(ids->p[k]))) {
             Py_DECREF(list);
             return NULL;
         }
-        PyList_SET_ITEM(list, (Py_ssize_t)k, v);
+        items[k] = v;
     }
     return list;
+}
+
+/* one shared int object per id the model can emit (its pieces, bytes and unknown id) */
+static int id_objs_build(SPModel *m) {
+    int32_t top = m->unk_id;
+    for (uint32_t i = 0; i < m->n_pieces; i++) if (m->pieces[i].id > top) top = m->pieces[i].id;
+    if (m->byte_fallback) for (int b = 0; b < 256; b++) if (m->byte_ids[b] > top) top = m->byte_ids[b];
+    if (top < 0 || top > (1 << 24)) return 0;  /* odd ids: made one by one */
+    m->id_objs = calloc((size_t)top + 1, sizeof(PyObject *));
+    if (!m->id_objs) return -1;
+    m->n_id_objs = top + 1;  /* before filling: dealloc drops whatever was made */
+    for (int32_t k = 0; k <= top; k++)
+        if (!(m->id_objs[k] = PyLong_FromLong(k))) return -1;
+    return 0;
 }
 
 static int get_utf8(PyObject *text, const uint8_t **s, Py_ssize_t *n) {
@@ -1302,7 +1386,7 @@ static PyObject *SPModel_encode(SPModel *m, PyObject *text) {
     else if (rc == -2)
         PyErr_SetString(PyExc_ValueError, "precompiled_charsmap is invalid (replacement offset out of range)");
     else
-        res = ids_to_list(ids);
+        res = ids_to_list(m, ids);
     if (norm->cap > (1u << 24)) {  /* keep reused buffers, but not a huge text's */
         free(norm->p);
         memset(norm, 0, sizeof(*norm));
@@ -1310,6 +1394,10 @@ static PyObject *SPModel_encode(SPModel *m, PyObject *text) {
     if (ids->cap > (1u << 22)) {
         free(ids->p);
         memset(ids, 0, sizeof(*ids));
+    }
+    if (m->lat_cap > (1u << 20)) {
+        free(m->lat_best); free(m->lat_start); free(m->lat_pid);
+        m->lat_best = NULL, m->lat_start = m->lat_pid = NULL, m->lat_cap = 0;
     }
     if (m->tmp_buf.cap > (1u << 20)) {
         free(m->tmp_buf.p);
