@@ -126,6 +126,7 @@ typedef struct {
     uint32_t cache_n;
     Bytes cache_keys;
     Ints cache_ids;
+    Bytes uarena;           /* Unigram: the word cache's records (URec) */
     float *cache_sc;        /* Unigram: node scores of cached paths */
     size_t cache_sc_n, cache_sc_cap;
     long long hits, misses, exact;
@@ -937,7 +938,7 @@ done:
  * by at most 2^-7 while |scores| < 2^17), the float32 run picks this path whatever the score at the word
  * start, and its scores along the path are the float32 sums of the node scores: the word can be cached. */
 static int unigram_word_double(const SPModel *m, const uint8_t *t, size_t n, Ints *ids, float **sc,
-                               size_t *n_sc, float *lo, float *hi, float *ratio) {
+                               size_t *n_sc, double *lo, double *hi, double *ratio) {
     double *best = malloc((n + 1) * sizeof(double)), *second = malloc((n + 1) * sizeof(double));
     int32_t *start = malloc((n + 1) * sizeof(int32_t)), *pid = malloc((n + 1) * sizeof(int32_t));
     float *scores = NULL, *node_score = malloc((n + 1) * sizeof(float));
@@ -1037,72 +1038,163 @@ static int unigram_word_double(const SPModel *m, const uint8_t *t, size_t n, Int
     *sc = scores;
     scores = NULL;
     *n_sc = n_nodes;
-    *lo = (float)vlo;
-    *hi = (float)vhi;
-    *ratio = (float)(min_ratio * 0.999);  /* rounded down, never up */
+    *lo = vlo;
+    *hi = vhi;
+    *ratio = min_ratio * 0.999;  /* rounded down, never up */
     rc = 0;
 done:
     free(best); free(second); free(start); free(pid); free(scores); free(node_score); free(cnt); free(nchar);
     return rc;
 }
 
-/* A bound on float32 rounding inside a cached word that starts at path score `here`: every value the lattice
- * computes there (path scores and rivals) is below M = max(|here + lo|, |here + hi|) + the largest |score|, and
- * each float32 addition rounds by at most half an ulp of M. Both paths to a choice have at most cnt + nchar
- * additions, so a choice whose margin exceeds (cnt + nchar + 2) * ulp(M) (twice the bound) is float32's too. */
-static inline double word_ulp(const SPModel *m, float here, const CacheEntry *e) {
-    double a = fabs((double)here + e->lo), b = fabs((double)here + e->hi);
-    double big = (a > b ? a : b) + m->max_abs_score + 1.0;
-    int exp;
-    frexp(big, &exp);  /* big = f * 2^exp, f in [0.5, 1): ulp of a float32 there is 2^(exp - 24) */
-    return ldexp(1.0, exp - 24);
+/* The Unigram word cache: one record per word in one arena (header, key, ids, node scores), found through an
+ * open-addressing index of (hash tag, arena offset + 1): a hit reads the index slot and one record. */
+typedef struct {
+    double hmin, hmax;      /* the cached path holds when hmin < here < hmax (an empty range: never) */
+    uint32_t key_len, n_ids, n_sc, pad;
+} URec;
+
+#define UCACHE_MAX_BYTES (64u << 20)
+
+static inline size_t urec_size(uint32_t key_len, uint32_t n_ids, uint32_t n_sc) {
+    return (sizeof(URec) + ((key_len + 3u) & ~3u) + 4u * (size_t)(n_ids + n_sc) + 7u) & ~(size_t)7u;
+}
+static inline const uint8_t *urec_key(const URec *r) { return (const uint8_t *)(r + 1); }
+static inline const int32_t *urec_ids(const URec *r) {
+    return (const int32_t *)((const uint8_t *)(r + 1) + ((r->key_len + 3u) & ~3u));
+}
+static inline const float *urec_sc(const URec *r) { return (const float *)(urec_ids(r) + r->n_ids); }
+
+static inline int bytes_equal(const uint8_t *a, const uint8_t *b, size_t n) {
+    uint64_t x, y;
+    for (; n >= 8; a += 8, b += 8, n -= 8) {
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y) return 0;
+    }
+    for (; n; a++, b++, n--) if (*a != *b) return 0;
+    return 1;
+}
+
+static void ucache_clear(SPModel *m) {
+    if (m->cslots) memset(m->cslots, 0, ((size_t)m->cslot_mask + 1) * sizeof(Slot));
+    m->cache_n = 0;
+    m->uarena.n = 0;
+}
+
+static inline URec *ucache_lookup(SPModel *m, const uint8_t *w, size_t n, uint64_t h, Slot **slot) {
+    uint32_t tag = (uint32_t)(h >> 32) | 1;
+    for (uint32_t i = (uint32_t)h & m->cslot_mask;; i = (i + 1) & m->cslot_mask) {
+        Slot *sl = &m->cslots[i];
+        if (!sl->idx) {
+            *slot = sl;
+            return NULL;
+        }
+        if (sl->tag == tag) {
+            URec *r = (URec *)(m->uarena.p + sl->idx - 1);
+            if (r->key_len == n && bytes_equal(urec_key(r), w, n)) return r;
+        }
+    }
+}
+
+/* The range of path scores `here` at the word start for which the cached path is float32's path too.
+ * Every value the lattice computes in the word is below M = max(|here + lo|, |here + hi|) + the largest |score|
+ * (+1), and each float32 addition rounds by at most half an ulp of M. Both paths to a choice have at most
+ * cnt + nchar additions, so a choice whose margin exceeds (cnt + nchar + 2) * ulp(M) is float32's too: that is
+ * ratio > ulp(M) = 2^(e - 24) where M = f * 2^e, f in [0.5, 1), i.e. M < 2^E for the largest E with
+ * 2^(E - 24) < ratio. Scores must also stay inside +-100000 (sentencepiece re-bases there). lo <= 0 <= hi. */
+static void usable_range(const SPModel *m, double lo, double hi, double ratio, double *hmin, double *hmax) {
+    *hmin = INFINITY;
+    *hmax = -INFINITY;
+    if (!(ratio > 0.0) || !(ratio < 1e30)) return;
+    int e;
+    double f = frexp(ratio, &e);
+    int big_e = f == 0.5 ? e + 22 : e + 23;
+    double r = ldexp(1.0, big_e) - m->max_abs_score - 1.0;
+    r -= fabs(r) * 1e-9 + 1e-6;  /* inward, whatever the rounding of the sums above */
+    if (!(r > 0.0)) return;
+    double a = -r - lo, b = r - hi;
+    double c = -SCORE_RESET + 1.0 - lo, d = SCORE_RESET - 1.0 - hi;
+    *hmin = (a > c ? a : c) + 1e-6;
+    *hmax = (b < d ? b : d) - 1e-6;
+}
+
+/* a new record for word w (hash h, index slot `slot`); NULL when memory ran out or the arena was full
+ * (then it is emptied: bounded memory, whatever the words) */
+static URec *ucache_new(SPModel *m, const uint8_t *w, size_t n, uint64_t h, Slot *slot, uint32_t n_ids,
+                        uint32_t n_sc) {
+    size_t size = urec_size((uint32_t)n, n_ids, n_sc);
+    if (m->cache_n >= CACHE_MAX_ENTRIES || m->uarena.n + size > UCACHE_MAX_BYTES) {
+        ucache_clear(m);
+        return NULL;
+    }
+    if (BYTES_RESERVE(&m->uarena, size)) return NULL;
+    if (((size_t)m->cache_n + 1) * 2 > (size_t)m->cslot_mask + 1) {  /* grow the index at half load */
+        uint32_t mask = 2 * (m->cslot_mask + 1) - 1;
+        Slot *slots = calloc((size_t)mask + 1, sizeof(Slot));
+        if (!slots) return NULL;
+        for (size_t off = 0; off < m->uarena.n;) {
+            const URec *r = (const URec *)(m->uarena.p + off);
+            uint64_t hk = hash_bytes(urec_key(r), r->key_len);
+            uint32_t i = (uint32_t)hk & mask;
+            while (slots[i].idx) i = (i + 1) & mask;
+            slots[i].tag = (uint32_t)(hk >> 32) | 1;
+            slots[i].idx = (uint32_t)off + 1;
+            off += urec_size(r->key_len, r->n_ids, r->n_sc);
+        }
+        free(m->cslots);
+        m->cslots = slots;
+        m->cslot_mask = mask;
+        uint32_t i = (uint32_t)h & mask;
+        while (slots[i].idx) i = (i + 1) & mask;
+        slot = &slots[i];
+    }
+    URec *r = (URec *)(m->uarena.p + m->uarena.n);
+    memset(r, 0, size);
+    r->key_len = (uint32_t)n;
+    r->n_ids = n_ids;
+    r->n_sc = n_sc;
+    memcpy((uint8_t *)(r + 1), w, n);
+    slot->tag = (uint32_t)(h >> 32) | 1;
+    slot->idx = (uint32_t)m->uarena.n + 1;
+    m->uarena.n += size;
+    m->cache_n++;
+    return r;
 }
 
 /* one word of a Unigram text whose start holds the float32 path score *here */
 static int unigram_cached(SPModel *m, Ints *tmp, const uint8_t *w, size_t n, float *here, Ints *out) {
-    CacheEntry *e = NULL;
+    URec *r = NULL;
     if (n <= CACHE_MAX_WORD && m->cslots) {
         uint64_t h = hash_bytes(w, n);
         Slot *slot;
-        e = cache_lookup(m, w, n, h, &slot);
-        if (e) {
+        r = ucache_lookup(m, w, n, h, &slot);
+        if (r) {
             m->hits++;
         } else {
             /* a miss: work the word out in double precision and keep it */
             m->misses++;
             tmp->n = 0;
-            float *sc = NULL, lo, hi;
+            float *sc = NULL;
             size_t n_sc;
-            float ratio;
+            double lo, hi, ratio;
             if (unigram_word_double(m, w, n, tmp, &sc, &n_sc, &lo, &hi, &ratio)) return -1;
-            e = cache_new(m, w, n, h, slot, tmp->n);
-            if (e && reserve((void **)&m->cache_sc, &m->cache_sc_cap, m->cache_sc_n + n_sc, sizeof(float))) {
-                e->safe = 0;
-            } else if (e) {
-                e->n_ids = (uint32_t)tmp->n;
-                if (tmp->n) memcpy(m->cache_ids.p + m->cache_ids.n, tmp->p, tmp->n * sizeof(int32_t));
-                m->cache_ids.n += tmp->n;
-                e->sc_off = (uint32_t)m->cache_sc_n;
-                e->n_sc = (uint32_t)n_sc;
-                memcpy(m->cache_sc + m->cache_sc_n, sc, n_sc * sizeof(float));
-                m->cache_sc_n += n_sc;
-                e->lo = lo;
-                e->hi = hi;
-                e->ratio = ratio;
-                e->safe = ratio > 0.0f;
+            r = ucache_new(m, w, n, h, slot, (uint32_t)tmp->n, (uint32_t)n_sc);
+            if (r) {
+                usable_range(m, lo, hi, ratio, &r->hmin, &r->hmax);
+                if (tmp->n) memcpy((int32_t *)urec_ids(r), tmp->p, tmp->n * sizeof(int32_t));
+                memcpy((float *)urec_sc(r), sc, n_sc * sizeof(float));
             }
             free(sc);
         }
     }
-    /* the cached path holds if its choices are safe and no path score in the word can pass +-100000
-     * (sentencepiece re-bases there, which rounds differently): then replay the float32 sums along it */
-    if (e && e->safe && (double)*here + e->lo > -SCORE_RESET + 1.0 && (double)*here + e->hi < SCORE_RESET - 1.0 &&
-        (double)e->ratio > word_ulp(m, *here, e)) {
+    /* the cached path holds in its range: then replay the float32 sums along it */
+    if (r && (double)*here > r->hmin && (double)*here < r->hmax) {
         float p = *here;
-        const float *sc = m->cache_sc + e->sc_off;
-        for (uint32_t k = 0; k < e->n_sc; k++) p = (float)((double)sc[k] + (double)p);
+        const float *sc = urec_sc(r);
+        for (uint32_t k = 0; k < r->n_sc; k++) p = (float)((double)sc[k] + (double)p);
         *here = p;
-        return append_ids(m, m->cache_ids.p + e->ids_off, e->n_ids, out);
+        return append_ids(m, urec_ids(r), r->n_ids, out);
     }
     m->exact++;
     tmp->n = 0;
@@ -1110,14 +1202,26 @@ static int unigram_cached(SPModel *m, Ints *tmp, const uint8_t *w, size_t n, flo
     return append_ids(m, tmp->p, tmp->n, out);
 }
 
+/* the end of the word at t[pos:]: its run of U+2581, then up to the next U+2581 */
+static inline size_t word_end(const uint8_t *t, size_t pos, size_t n) {
+    size_t end = pos;
+    while (is_mark(t, end, n)) end += 3;
+    while (end < n) {
+        const uint8_t *q = memchr(t + end, 0xE2, n - end);
+        if (!q) return n;
+        end = (size_t)(q - t);
+        if (is_mark(t, end, n)) return end;
+        end++;
+    }
+    return n;
+}
+
 static int unigram_words(SPModel *m, const uint8_t *t, size_t n, Ints *out) {
     float here = 0.0f;
     if (!m->cache_words) return unigram_text(m, t, n, out, &here);
     int rc = 0;
     for (size_t pos = 0; pos < n && !rc;) {
-        size_t end = pos;
-        while (is_mark(t, end, n)) end += 3;
-        while (end < n && !is_mark(t, end, n)) end += utf8_len(t, end, n);
+        size_t end = word_end(t, pos, n);
         rc = unigram_cached(m, &m->tmp_buf, t + pos, end - pos, &here, out);
         pos = end;
     }
@@ -1132,7 +1236,7 @@ static void SPModel_dealloc(SPModel *m) {
     if (m->scratch) scratch_free(m->scratch);
     free(m->scratch);
     free(m->cache); free(m->cslots); free(m->cp_unit); free(m->cp_base); free(m->cache_keys.p); free(m->cache_ids.p);
-    free(m->cache_sc);
+    free(m->cache_sc); free(m->uarena.p);
     if (m->id_objs)
         for (int32_t k = 0; k < m->n_id_objs; k++) Py_XDECREF(m->id_objs[k]);
     free(m->id_objs);
@@ -1415,10 +1519,11 @@ static PyObject *SPModel_unsafe_words(SPModel *m, PyObject *unused) {
     (void)unused;
     PyObject *list = PyList_New(0);
     if (!list) return NULL;
-    for (uint32_t k = 0; k < m->cache_n; k++) {
-        const CacheEntry *e = &m->cache[k];
-        if (!m->unigram || e->safe) continue;
-        PyObject *b = PyBytes_FromStringAndSize((const char *)m->cache_keys.p + e->key_off, e->key_len);
+    for (size_t off = 0; m->unigram && off < m->uarena.n;) {
+        const URec *r = (const URec *)(m->uarena.p + off);
+        off += urec_size(r->key_len, r->n_ids, r->n_sc);
+        if (r->hmin < r->hmax) continue;
+        PyObject *b = PyBytes_FromStringAndSize((const char *)urec_key(r), r->key_len);
         if (!b || PyList_Append(list, b)) {
             Py_XDECREF(b);
             Py_DECREF(list);
