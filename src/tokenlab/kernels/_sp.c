@@ -113,6 +113,8 @@ typedef struct {
     uint8_t user_first[256];
     uint8_t plain_before_ascii[256]; /* ASCII bytes copied as they are when an ASCII byte (or the end) follows */
     uint8_t plain[256];
+    uint8_t space_unit[256]; /* ASCII bytes that normalize to one space: 1 always, 2 when an ASCII byte (or the end)
+                              * follows */
     int32_t *cp_base;       /* the same when an ASCII byte follows (CP_ANY if a key goes on with one) */
     int32_t *cp_unit;       /* with a map: CP_SAME, CP_ANY or the replacement of each code point below U+10000 */     /* bytes the normalizer copies as they are: no space, no user piece or map key starts */
     uint32_t *units;        /* character map: darts-clone units and NUL-terminated replacements */
@@ -460,6 +462,27 @@ static int normalize(const SPModel *m, const uint8_t *s, size_t n, Bytes *out) {
             out->n += end - pos;
             prev_space = 0;
             pos = end;
+            continue;
+        }
+        uint8_t su = m->space_unit[s[pos]];
+        if (su && (su == 1 || pos + 1 >= n || s[pos + 1] < 0x80)) {  /* a space: as the general path below does */
+            pos++;
+            if (leading) continue;
+            if (!any) {
+                any = 1;
+                if (m->add_dummy && !m->suffix && append_unit(m, out, (const uint8_t *)" ", 1)) return -1;
+            }
+            if (!prev_space) {
+                if (BYTES_RESERVE(out, 3)) return -1;
+                if (m->escape) {
+                    out->p[out->n++] = 0xE2;
+                    out->p[out->n++] = 0x96;
+                    out->p[out->n++] = 0x81;
+                } else {
+                    out->p[out->n++] = ' ';
+                }
+                prev_space = m->remove_extra;
+            }
             continue;
         }
         const uint8_t *u = s + pos;
@@ -1377,6 +1400,19 @@ static int SPModel_init(SPModel *m, PyObject *args, PyObject *kw) {
         for (int b = 0; b < 0x80; b++)
             m->plain_before_ascii[b] = b != ' ' && !m->user_first[b] &&
                                        (m->cp_unit[b] == CP_SAME || m->cp_base[b] == CP_SAME);
+    }
+    for (int b = 0; b < 0x80; b++) {
+        if (m->user_first[b]) continue;
+        if (!m->units) {
+            m->space_unit[b] = b == ' ';
+            continue;
+        }
+        int32_t v = m->cp_unit[b], vb = m->cp_base[b];
+        if ((v == CP_SAME && b == ' ') || (v >= 0 && v < m->n_strings && strcmp((const char *)m->strings + v, " ") == 0))
+            m->space_unit[b] = 1;
+        else if (v == CP_ANY && ((vb == CP_SAME && b == ' ') ||
+                                 (vb >= 0 && vb < m->n_strings && strcmp((const char *)m->strings + vb, " ") == 0)))
+            m->space_unit[b] = 2;
     }
     if (m->unigram) {
         /* the word cache's rounding bound assumes path scores below 2^17 near a word: refuse huge scores */
