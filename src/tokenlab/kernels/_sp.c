@@ -75,6 +75,24 @@ static inline uint64_t hash_bytes(const uint8_t *s, size_t n) {
     return h ^ (h >> 33);
 }
 
+/* hash_bytes(s, n) when 8 bytes past s[n] may be read (the normalized text's buffer keeps that slack) */
+static inline uint64_t hash_padded(const uint8_t *s, size_t n) {
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ ((uint64_t)n * 0xff51afd7ed558ccdull), v;
+    for (; n >= 8; s += 8, n -= 8) {
+        memcpy(&v, s, 8);
+        h = (h ^ v) * 0xc4ceb9fe1a85ec53ull;
+        h ^= h >> 31;
+    }
+    memcpy(&v, s, 8);
+    v = n ? v & (~0ull >> (64 - 8 * n)) : 0;  /* little-endian: the first n bytes, as hash_bytes reads them */
+    h = (h ^ v) * 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 33);
+}
+
 static inline size_t utf8_len(const uint8_t *s, size_t pos, size_t n) {
     uint8_t c = s[pos];
     size_t k = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
@@ -113,6 +131,8 @@ typedef struct {
     uint8_t user_first[256];
     uint8_t plain_before_ascii[256]; /* ASCII bytes copied as they are when an ASCII byte (or the end) follows */
     uint8_t plain[256];
+    uint8_t run_class[256];  /* 1: plain; 2: plain when an ASCII byte (or the end) follows; 0: neither */
+    uint64_t *same_bits, *base_bits; /* code points below U+10000 the map leaves alone (always / before ASCII) */
     uint8_t space_unit[256]; /* ASCII bytes that normalize to one space: 1 always, 2 when an ASCII byte (or the end)
                               * follows */
     int32_t *cp_base;       /* the same when an ASCII byte follows (CP_ANY if a key goes on with one) */
@@ -439,12 +459,16 @@ static int normalize(const SPModel *m, const uint8_t *s, size_t n, Bytes *out) {
         size_t end = pos;
         for (;;) {  /* a run of characters the map leaves alone, neither spaces nor user-defined starts */
             if (end >= n) break;
-            uint8_t c = s[end];
-            if (m->plain[c] || (m->plain_before_ascii[c] && (end + 1 >= n || s[end + 1] < 0x80))) {
+            uint8_t c = s[end], cls = m->run_class[c];
+            /* s[n] is the NUL Python keeps after UTF-8: an ASCII byte, as the end counts */
+            if ((cls & 1) || ((cls & 2) && s[end + 1] < 0x80)) {
                 end++;
-            } else if (m->cp_unit && c != ' ' && !m->user_first[c]) {
+            } else if (c >= 0xC0 && m->cp_unit && !m->user_first[c]) {
                 size_t k = utf8_len(s, end, n);
-                if (char_unit(m, s, end, n, k, bmp_code_point(s + end, k)) != CP_SAME) break;
+                uint32_t cp = bmp_code_point(s + end, k);
+                if (cp >= 0x10000) break;
+                uint64_t bit = 1ull << (cp & 63);
+                if (!(m->same_bits[cp >> 6] & bit) && !((m->base_bits[cp >> 6] & bit) && s[end + k] < 0x80)) break;
                 end += k;
             } else {
                 break;
@@ -535,6 +559,7 @@ static int normalize(const SPModel *m, const uint8_t *s, size_t n, Bytes *out) {
         }
         if (!m->remove_extra) prev_space = 0;
     }
+    if (BYTES_RESERVE(out, 8 + 3)) return -1;  /* 8 bytes of slack past the text for hash_padded */
     if (!any) return 0;
     if (m->remove_extra) {
         if (m->escape)
@@ -1189,7 +1214,7 @@ static URec *ucache_new(SPModel *m, const uint8_t *w, size_t n, uint64_t h, Slot
 static int unigram_cached(SPModel *m, Ints *tmp, const uint8_t *w, size_t n, float *here, Ints *out) {
     URec *r = NULL;
     if (n <= CACHE_MAX_WORD && m->cslots) {
-        uint64_t h = hash_bytes(w, n);
+        uint64_t h = hash_padded(w, n);
         Slot *slot;
         r = ucache_lookup(m, w, n, h, &slot);
         if (r) {
@@ -1259,7 +1284,7 @@ static void SPModel_dealloc(SPModel *m) {
     if (m->scratch) scratch_free(m->scratch);
     free(m->scratch);
     free(m->cache); free(m->cslots); free(m->cp_unit); free(m->cp_base); free(m->cache_keys.p); free(m->cache_ids.p);
-    free(m->cache_sc); free(m->uarena.p);
+    free(m->cache_sc); free(m->uarena.p); free(m->same_bits); free(m->base_bits);
     if (m->id_objs)
         for (int32_t k = 0; k < m->n_id_objs; k++) Py_XDECREF(m->id_objs[k]);
     free(m->id_objs);
@@ -1401,6 +1426,20 @@ static int SPModel_init(SPModel *m, PyObject *args, PyObject *kw) {
             m->plain_before_ascii[b] = b != ' ' && !m->user_first[b] &&
                                        (m->cp_unit[b] == CP_SAME || m->cp_base[b] == CP_SAME);
     }
+    for (int b = 0; b < 256; b++)
+        m->run_class[b] = m->plain[b] ? 1 : (b < 0x80 && m->units && m->plain_before_ascii[b]) ? 2 : 0;
+    if (m->units) {
+        m->same_bits = calloc(0x10000 / 64, sizeof(uint64_t));
+        m->base_bits = calloc(0x10000 / 64, sizeof(uint64_t));
+        if (!m->same_bits || !m->base_bits) {
+            PyErr_NoMemory();
+            goto out;
+        }
+        for (uint32_t cp = 0; cp < 0x10000; cp++) {
+            if (m->cp_unit[cp] == CP_SAME) m->same_bits[cp >> 6] |= 1ull << (cp & 63);
+            else if (m->cp_unit[cp] == CP_ANY && m->cp_base[cp] == CP_SAME) m->base_bits[cp >> 6] |= 1ull << (cp & 63);
+        }
+    }
     for (int b = 0; b < 0x80; b++) {
         if (m->user_first[b]) continue;
         if (!m->units) {
@@ -1501,11 +1540,14 @@ static PyObject *SPModel_normalize(SPModel *m, PyObject *text) {
     Py_ssize_t n;
     if (!m->blob) return PyErr_Format(PyExc_RuntimeError, "SPModel is not initialised");
     if (get_utf8(text, &s, &n)) return NULL;
-    Bytes out = {0};
-    int rc = normalize(m, s, (size_t)n, &out);
+    Bytes *out = &m->norm_buf;  /* reused, as encode does */
+    int rc = normalize(m, s, (size_t)n, out);
     PyObject *res = rc == -1 ? PyErr_NoMemory() : rc == -2 ? PyErr_Format(PyExc_ValueError, "bad charsmap value")
-                              : PyBytes_FromStringAndSize((const char *)out.p, (Py_ssize_t)out.n);
-    free(out.p);
+                              : PyBytes_FromStringAndSize((const char *)out->p, (Py_ssize_t)out->n);
+    if (out->cap > (1u << 24)) {
+        free(out->p);
+        memset(out, 0, sizeof(*out));
+    }
     return res;
 }
 
