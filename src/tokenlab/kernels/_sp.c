@@ -456,40 +456,8 @@ static int normalize(const SPModel *m, const uint8_t *s, size_t n, Bytes *out) {
     int leading = m->remove_extra, prev_space = m->remove_extra, any = 0;
     size_t pos = 0;
     while (pos < n) {
-        size_t end = pos;
-        for (;;) {  /* a run of characters the map leaves alone, neither spaces nor user-defined starts */
-            if (end >= n) break;
-            uint8_t c = s[end], cls = m->run_class[c];
-            /* s[n] is the NUL Python keeps after UTF-8: an ASCII byte, as the end counts */
-            if ((cls & 1) || ((cls & 2) && s[end + 1] < 0x80)) {
-                end++;
-            } else if (c >= 0xC0 && m->cp_unit && !m->user_first[c]) {
-                size_t k = utf8_len(s, end, n);
-                uint32_t cp = bmp_code_point(s + end, k);
-                if (cp >= 0x10000) break;
-                uint64_t bit = 1ull << (cp & 63);
-                if (!(m->same_bits[cp >> 6] & bit) && !((m->base_bits[cp >> 6] & bit) && s[end + k] < 0x80)) break;
-                end += k;
-            } else {
-                break;
-            }
-        }
-        if (end > pos) {
-            while (end < n && (s[end] & 0xC0) == 0x80) end++;
-            leading = 0;
-            if (!any) {
-                any = 1;
-                if (m->add_dummy && !m->suffix && append_unit(m, out, (const uint8_t *)" ", 1)) return -1;
-            }
-            if (BYTES_RESERVE(out, end - pos)) return -1;
-            memcpy(out->p + out->n, s + pos, end - pos);
-            out->n += end - pos;
-            prev_space = 0;
-            pos = end;
-            continue;
-        }
         uint8_t su = m->space_unit[s[pos]];
-        if (su && (su == 1 || pos + 1 >= n || s[pos + 1] < 0x80)) {  /* a space: as the general path below does */
+        if (su && (su == 1 || s[pos + 1] < 0x80)) {  /* spaces: as the general path below does */
             pos++;
             if (leading) continue;
             if (!any) {
@@ -507,6 +475,59 @@ static int normalize(const SPModel *m, const uint8_t *s, size_t n, Bytes *out) {
                 }
                 prev_space = m->remove_extra;
             }
+            if (prev_space)  /* the spaces right after it are dropped */
+                while (pos < n && (su = m->space_unit[s[pos]]) && (su == 1 || s[pos + 1] < 0x80)) pos++;
+            continue;
+        }
+        size_t end = pos;
+        /* a run of characters the map leaves alone, neither spaces nor user-defined starts. s[n] is the NUL
+         * Python keeps after UTF-8: read as an ASCII byte, as the end counts. First 8 ASCII bytes at a time: */
+        while (end + 8 <= n) {
+            uint64_t x;
+            memcpy(&x, s + end, 8);
+            if (x & 0x8080808080808080ull) break;
+            unsigned stop = 0;
+            for (int k = 0; k < 8; k++) stop |= (unsigned)(m->run_class[s[end + k]] == 0) << k;
+            if (s[end + 8] >= 0x80 && m->run_class[s[end + 7]] == 2) stop |= 0x80u;
+            if (stop) {
+                end += (size_t)__builtin_ctz(stop);
+                goto run_end;  /* an ASCII byte that ends the run */
+            }
+            end += 8;
+        }
+        for (;;) {
+            if (end >= n) break;
+            uint8_t c = s[end], cls = m->run_class[c];
+            if (cls & (1 | (s[end + 1] < 0x80) << 1)) {
+                end++;
+            } else if (c >= 0xC0 && m->cp_unit && !m->user_first[c]) {
+                size_t k = utf8_len(s, end, n);
+                uint32_t cp = bmp_code_point(s + end, k);
+                if (cp >= 0x10000) break;
+                uint64_t bit = 1ull << (cp & 63);
+                if (!(m->same_bits[cp >> 6] & bit) && !((m->base_bits[cp >> 6] & bit) && s[end + k] < 0x80)) break;
+                end += k;
+            } else {
+                break;
+            }
+        }
+    run_end:
+        if (end > pos) {
+            while (end < n && (s[end] & 0xC0) == 0x80) end++;
+            leading = 0;
+            if (!any) {
+                any = 1;
+                if (m->add_dummy && !m->suffix && append_unit(m, out, (const uint8_t *)" ", 1)) return -1;
+            }
+            size_t len = end - pos;
+            if (BYTES_RESERVE(out, len + 8)) return -1;
+            uint8_t *o = out->p + out->n;
+            const uint8_t *q = s + pos;
+            out->n += len;
+            for (; len >= 8; len -= 8, o += 8, q += 8) memcpy(o, q, 8);
+            while (len--) *o++ = *q++;
+            prev_space = 0;
+            pos = end;
             continue;
         }
         const uint8_t *u = s + pos;
