@@ -24,6 +24,9 @@
 #define CACHE_MAX_ENTRIES (1u << 18)
 #define CACHE_MAX_WORD 256
 #define CACHE_MAX_IDS (1u << 22)
+#ifndef SPLIT_CACHE
+#define SPLIT_CACHE 1
+#endif
 
 typedef struct { uint32_t off, len; int32_t id; float score; } Piece;
 typedef struct { uint8_t *p; size_t n, cap; } Bytes;
@@ -132,7 +135,9 @@ typedef struct {
     uint8_t plain_before_ascii[256]; /* ASCII bytes copied as they are when an ASCII byte (or the end) follows */
     uint8_t plain[256];
     uint8_t run_class[256];  /* 1: plain; 2: plain when an ASCII byte (or the end) follows; 0: neither */
-    uint64_t *same_bits, *base_bits; /* code points below U+10000 the map leaves alone (always / before ASCII) */
+    uint64_t *same_bits, *base_bits;
+    uint64_t *multi_bits;   /* Unigram: code points below U+10000 that some piece of two or more characters holds */
+    int astral_multi;       /* whether such a piece holds a code point beyond U+FFFF */ /* code points below U+10000 the map leaves alone (always / before ASCII) */
     uint8_t space_unit[256]; /* ASCII bytes that normalize to one space: 1 always, 2 when an ASCII byte (or the end)
                               * follows */
     int32_t *cp_base;       /* the same when an ASCII byte follows (CP_ANY if a key goes on with one) */
@@ -935,54 +940,52 @@ static int unigram_text(SPModel *m, const uint8_t *t, size_t n, Ints *out, float
     float *best = m->lat_best;
     int32_t *start = m->lat_start, *pid = m->lat_pid;
     int rc = -1;
-    for (size_t k = 0; k <= n; k++) start[k] = -1, best[k] = 0.0f;
+    /* positions up to `frontier` are set: best -inf and start -1 where no edge ends yet (set as edges reach
+     * them, not in a pass over the whole text first) */
     start[0] = 0;
     best[0] = *here_io;
     size_t frontier = 0;
+#define REACH(j) do { if ((j) > frontier) { \
+        for (size_t q = frontier + 1; q <= (j); q++) best[q] = -INFINITY, start[q] = -1; \
+        frontier = (j); } } while (0)
     for (size_t i = 0; i < n; i++) {
         if ((t[i] & 0xC0) == 0x80) continue;
         double here = best[i];
         if (!(here >= -SCORE_RESET && here <= SCORE_RESET)) {
-            for (size_t k = i; k <= frontier; k++)
-                if (k == i || start[k] != -1) best[k] = f32_add(best[k], -here);
+            for (size_t k = i; k <= frontier; k++) best[k] = f32_add(best[k], -here);  /* -inf stays */
             here = 0.0;
         }
         size_t clen = utf8_len(t, i, n);
         int has_single = 0;
-        int32_t node = 0;
-        for (size_t p = i; p < n; p++) {
-            node = p == i ? m->root_child[t[p]] : trie_child(m, node, t[p]);
-            if (node < 0) break;
+        int32_t node = m->root_child[t[i]];
+        for (size_t p = i; node >= 0;) {
             const DANode *dn = &m->da[node];
-            if (dn->id < 0) continue;
-            size_t j = p + 1;
-            if (j == i + clen) has_single = 1;
-            if (j > frontier) frontier = j;
-            double total = (double)dn->score + here;
-            float rounded;
-            if (start[j] != -1) {
-                double other = best[j];
-                if (total < other - 1e-6 * (fabs(other) + 1.0)) continue;
-                rounded = (float)total;
-                if (rounded <= other) continue;
-            } else {
-                rounded = (float)total;
+            if (dn->id >= 0) {
+                size_t j = p + 1;
+                has_single |= j == i + clen;
+                REACH(j);
+                float rounded = (float)((double)dn->score + here);
+                if (rounded > best[j]) {  /* ties keep the first */
+                    best[j] = rounded;
+                    start[j] = (int32_t)i;
+                    pid[j] = dn->id;
+                }
             }
-            best[j] = rounded;
-            start[j] = (int32_t)i;
-            pid[j] = dn->id;
+            if (++p >= n) break;
+            node = trie_child(m, node, t[p]);
         }
         if (!has_single) {
             size_t j = i + clen;
-            if (j > frontier) frontier = j;
+            REACH(j);
             float total = f32_add(m->unk_score, here);
-            if (start[j] == -1 || total > best[j]) {
+            if (total > best[j]) {
                 best[j] = total;
                 start[j] = (int32_t)i;
                 pid[j] = -1;
             }
         }
     }
+#undef REACH
     *here_io = best[n];
     /* backtrack: reuse best[] as scratch for the path's ends */
     size_t n_nodes = 0;
@@ -1231,9 +1234,12 @@ static URec *ucache_new(SPModel *m, const uint8_t *w, size_t n, uint64_t h, Slot
     return r;
 }
 
+static int unigram_split(SPModel *m, const uint8_t *t, size_t n, float *here, Ints *out, int cache);
+
 /* one word of a Unigram text whose start holds the float32 path score *here */
 static int unigram_cached(SPModel *m, Ints *tmp, const uint8_t *w, size_t n, float *here, Ints *out) {
     URec *r = NULL;
+    if (n > CACHE_MAX_WORD) return unigram_split(m, w, n, here, out, SPLIT_CACHE);
     if (n <= CACHE_MAX_WORD && m->cslots) {
         uint64_t h = hash_padded(w, n);
         Slot *slot;
@@ -1285,9 +1291,61 @@ static inline size_t word_end(const uint8_t *t, size_t pos, size_t n) {
     return n;
 }
 
+/* the code point of the character at s (k bytes, valid UTF-8) */
+static inline uint32_t code_point(const uint8_t *c, size_t k) {
+    return k == 1 ? c[0] : k == 2 ? (uint32_t)(c[0] & 0x1F) << 6 | (c[1] & 0x3F)
+         : k == 3 ? (uint32_t)(c[0] & 0x0F) << 12 | (uint32_t)(c[1] & 0x3F) << 6 | (c[2] & 0x3F)
+         : (uint32_t)(c[0] & 0x07) << 18 | (uint32_t)(c[1] & 0x3F) << 12 | (uint32_t)(c[2] & 0x3F) << 6 | (c[3] & 0x3F);
+}
+
+/* whether no piece of two or more characters holds this character: then no lattice edge crosses either side of
+ * it, both are node boundaries of every path, and its only edges are its own piece or the unknown piece */
+static inline int isolated(const SPModel *m, uint32_t cp) {
+    return cp < 0x10000 ? !(m->multi_bits[cp >> 6] >> (cp & 63) & 1) : !m->astral_multi;
+}
+
+/* Text between node boundaries (a long word, or a whole text whose pieces cross word starts) in parts: each
+ * isolated character on its own (its piece or the unknown piece, one float32 addition as the lattice makes it),
+ * the runs between them through the word cache when `cache` and short enough, else the exact lattice. */
+static int unigram_split(SPModel *m, const uint8_t *t, size_t n, float *here, Ints *out, int cache) {
+    size_t run = 0;
+    for (size_t i = 0; i <= n;) {
+        size_t k = i < n ? utf8_len(t, i, n) : 0;
+        if (i < n && !isolated(m, code_point(t + i, k))) {
+            i += k;
+            continue;
+        }
+        if (i > run) {  /* the run [run, i) */
+            int rc;
+            if (cache && i - run <= CACHE_MAX_WORD && m->cslots) {
+                rc = unigram_cached(m, &m->tmp_buf, t + run, i - run, here, out);
+            } else {
+                m->exact++;
+                rc = unigram_text(m, t + run, i - run, out, here);
+            }
+            if (rc) return rc;
+        }
+        if (i == n) break;
+        if (!(*here >= -SCORE_RESET && *here <= SCORE_RESET)) *here = 0.0f;  /* sentencepiece re-bases here */
+        int32_t node = m->root_child[t[i]];
+        for (size_t b = 1; b < k && node >= 0; b++) node = trie_child(m, node, t[i + b]);
+        if (node >= 0 && m->da[node].id >= 0) {
+            *here = f32_add(m->da[node].score, *here);
+            if (INTS_RESERVE(out, 1)) return -1;
+            out->p[out->n++] = m->da[node].id;
+        } else {
+            *here = f32_add(m->unk_score, *here);
+            if (emit_unknown(m, t + i, k, out)) return -1;
+        }
+        i += k;
+        run = i;
+    }
+    return 0;
+}
+
 static int unigram_words(SPModel *m, const uint8_t *t, size_t n, Ints *out) {
     float here = 0.0f;
-    if (!m->cache_words) return unigram_text(m, t, n, out, &here);
+    if (!m->cache_words) return unigram_split(m, t, n, &here, out, 0);
     int rc = 0;
     for (size_t pos = 0; pos < n && !rc;) {
         size_t end = word_end(t, pos, n);
@@ -1305,7 +1363,7 @@ static void SPModel_dealloc(SPModel *m) {
     if (m->scratch) scratch_free(m->scratch);
     free(m->scratch);
     free(m->cache); free(m->cslots); free(m->cp_unit); free(m->cp_base); free(m->cache_keys.p); free(m->cache_ids.p);
-    free(m->cache_sc); free(m->uarena.p); free(m->same_bits); free(m->base_bits);
+    free(m->cache_sc); free(m->uarena.p); free(m->same_bits); free(m->base_bits); free(m->multi_bits);
     if (m->id_objs)
         for (int32_t k = 0; k < m->n_id_objs; k++) Py_XDECREF(m->id_objs[k]);
     free(m->id_objs);
@@ -1484,9 +1542,22 @@ static int SPModel_init(SPModel *m, PyObject *args, PyObject *kw) {
         }
         m->cslot_mask = 4095;
         m->cslots = m->cache_words ? calloc(4096, sizeof(Slot)) : NULL;
-        if (trie_build(m) || (m->cache_words && !m->cslots)) {
+        m->multi_bits = calloc(0x10000 / 64, sizeof(uint64_t));
+        if (trie_build(m) || (m->cache_words && !m->cslots) || !m->multi_bits) {
             PyErr_NoMemory();
             goto out;
+        }
+        for (uint32_t i = 0; i < m->n_pieces; i++) {
+            const uint8_t *b = m->blob + m->pieces[i].off;
+            size_t len = m->pieces[i].len;
+            if (utf8_len(b, 0, len) == len) continue;  /* one character */
+            for (size_t k = 0; k < len;) {
+                size_t cl = utf8_len(b, k, len);
+                uint32_t cp = code_point(b + k, cl);
+                if (cp < 0x10000) m->multi_bits[cp >> 6] |= 1ull << (cp & 63);
+                else m->astral_multi = 1;
+                k += cl;
+            }
         }
     } else {
         if (pairs_build(m)) {
