@@ -1310,6 +1310,8 @@ static inline int isolated(const SPModel *m, uint32_t cp) {
 static int unigram_split(SPModel *m, const uint8_t *t, size_t n, float *here, Ints *out, int cache) {
     size_t run = 0;
     for (size_t i = 0; i <= n;) {
+        /* ASCII that longer pieces hold: most bytes of a long ASCII word */
+        while (i < n && t[i] < 0x80 && (m->multi_bits[t[i] >> 6] >> (t[i] & 63) & 1)) i++;
         size_t k = i < n ? utf8_len(t, i, n) : 0;
         if (i < n && !isolated(m, code_point(t + i, k))) {
             i += k;
