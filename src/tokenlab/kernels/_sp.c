@@ -918,7 +918,10 @@ static int bpe_text(SPModel *m, const uint8_t *t, size_t n, Ints *out) {
 }
 
 /* ------------------------------------------------------------------ Unigram */
-static inline float f32_add(double a, double b) { return (float)(a + b); }
+/* float32 addition, as sentencepiece adds path scores. Written in float: the sum of two floats rounded once
+ * to double and then to float equals the float sum (double has more than 2 * 24 + 2 bits: double rounding is
+ * innocuous for addition), so this is also what the double-precision bounds below assume. */
+static inline float f32_add(float a, float b) { return a + b; }
 
 /* The exact lattice of sentencepiece's EncodeOptimized over t (a whole text, or a word whose start holds the
  * path score *here: word starts are node boundaries, so a word run alone from there is the whole-text run);
@@ -950,10 +953,10 @@ static int unigram_text(SPModel *m, const uint8_t *t, size_t n, Ints *out, float
         frontier = (j); } } while (0)
     for (size_t i = 0; i < n; i++) {
         if ((t[i] & 0xC0) == 0x80) continue;
-        double here = best[i];
+        float here = best[i];
         if (!(here >= -SCORE_RESET && here <= SCORE_RESET)) {
-            for (size_t k = i; k <= frontier; k++) best[k] = f32_add(best[k], -here);  /* -inf stays */
-            here = 0.0;
+            for (size_t k = i; k <= frontier; k++) best[k] = best[k] - here;  /* -inf stays */
+            here = 0.0f;
         }
         size_t clen = utf8_len(t, i, n);
         int has_single = 0;
@@ -964,7 +967,7 @@ static int unigram_text(SPModel *m, const uint8_t *t, size_t n, Ints *out, float
                 size_t j = p + 1;
                 has_single |= j == i + clen;
                 REACH(j);
-                float rounded = (float)((double)dn->score + here);
+                float rounded = dn->score + here;
                 if (rounded > best[j]) {  /* ties keep the first */
                     best[j] = rounded;
                     start[j] = (int32_t)i;
@@ -977,7 +980,7 @@ static int unigram_text(SPModel *m, const uint8_t *t, size_t n, Ints *out, float
         if (!has_single) {
             size_t j = i + clen;
             REACH(j);
-            float total = f32_add(m->unk_score, here);
+            float total = m->unk_score + here;
             if (total > best[j]) {
                 best[j] = total;
                 start[j] = (int32_t)i;
@@ -1267,7 +1270,7 @@ static int unigram_cached(SPModel *m, Ints *tmp, const uint8_t *w, size_t n, flo
     if (r && (double)*here > r->hmin && (double)*here < r->hmax) {
         float p = *here;
         const float *sc = urec_sc(r);
-        for (uint32_t k = 0; k < r->n_sc; k++) p = (float)((double)sc[k] + (double)p);
+        for (uint32_t k = 0; k < r->n_sc; k++) p = sc[k] + p;
         *here = p;
         return append_ids(m, urec_ids(r), r->n_ids, out);
     }
