@@ -10,7 +10,7 @@ as every peer keeps its own state; this is how every bench module here times). T
 figure too: the first pass of a freshly loaded tokenizer, which pays for every new word. Per-stage: the
 SentencePiece normalizer alone (``normalize``), and how many words came from the cache.
 
-    python benchmarks/bench_models.py [--quick]
+    python benchmarks/bench_models.py [--quick] [--only sp-bpe|sp-unigram|wordpiece]
 """
 
 from __future__ import annotations
@@ -116,7 +116,8 @@ def _wordpiece_rows(corpora_docs, repeat: int) -> list[dict]:
     return rows
 
 
-def run(threads: int = 1, quick: bool = False) -> list[dict]:
+def run(threads: int = 1, quick: bool = False, only: str | None = None) -> list[dict]:
+    """All rows, or only those of one model family (``only``: "sp-bpe", "sp-unigram" or "wordpiece")."""
     import corpora
 
     budget, repeat = (60_000, 2) if quick else (300_000, 3)
@@ -128,24 +129,27 @@ def run(threads: int = 1, quick: bool = False) -> list[dict]:
         return [{"task": "sentencepiece models", "notes": "sentencepiece not installed"}]
     from tokenlab.io.sentencepiece import parse_sentencepiece, read_sentencepiece
 
-    path = _mistral_model()
-    if path:
-        rows += _sp_rows("sp-bpe mistral-v3", lambda: read_sentencepiece(path),
-                         spm.SentencePieceProcessor(model_file=path), docs, repeat)
-    else:
-        rows.append({"task": "sp-bpe mistral-v3", "notes": "mistral-common not installed"})
-    data = _train_unigram(budget * 2)
-    rows += _sp_rows("sp-unigram trained", lambda: parse_sentencepiece(data),
-                     spm.SentencePieceProcessor(model_proto=data), docs, repeat)
-    try:
-        rows += _wordpiece_rows(docs, repeat)
-    except ImportError as exc:
-        rows.append({"task": "wordpiece minilm", "notes": f"skipped: {exc}"})
+    if only in (None, "sp-bpe"):
+        path = _mistral_model()
+        if path:
+            rows += _sp_rows("sp-bpe mistral-v3", lambda: read_sentencepiece(path),
+                             spm.SentencePieceProcessor(model_file=path), docs, repeat)
+        else:
+            rows.append({"task": "sp-bpe mistral-v3", "notes": "mistral-common not installed"})
+    if only in (None, "sp-unigram"):
+        data = _train_unigram(budget * 2)
+        rows += _sp_rows("sp-unigram trained", lambda: parse_sentencepiece(data),
+                         spm.SentencePieceProcessor(model_proto=data), docs, repeat)
+    if only in (None, "wordpiece"):
+        try:
+            rows += _wordpiece_rows(docs, repeat)
+        except ImportError as exc:
+            rows.append({"task": "wordpiece minilm", "notes": f"skipped: {exc}"})
     return rows
 
-
 if __name__ == "__main__":
-    for row in run(1, quick="--quick" in sys.argv):
+    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
+    for row in run(1, quick="--quick" in sys.argv, only=only):
         if "ratio" not in row:
             print(f"{row['task']:36s} {row.get('notes', '')}")
             continue
