@@ -309,3 +309,22 @@ def test_unigram_long_words_are_cached_in_runs_and_pass_the_rebase(trained):
     assert tok._kernel.cache_info()[0] > hits  # its runs came from the cache
     long_text = " ".join(["xyz\U0001f916ab\u4e2d" * 3000, "\U0001f916" * 20000, "ab" * 20000])
     assert tok.encode_ordinary(long_text) == ref.encode(long_text)
+
+
+@needs_kernel
+def test_unigram_id_list_holds_one_reference_per_item(trained):
+    """The id list shares one int object per id and takes references a run at a time: every item's reference
+    is counted, and dropping the list gives them all back."""
+    import sys
+
+    tok = parse_sentencepiece(trained["unigram-nfkc-bytes"])
+    text = "x" * 500 + " abc abc \U0001f916\U0001f916 " + "x" * 300
+    first = tok.encode_ordinary(text)
+    counts = {id(o): (o, sys.getrefcount(o)) for o in first}
+    second = tok.encode_ordinary(text)
+    assert second == first
+    for obj, before in counts.values():
+        assert sys.getrefcount(obj) - before == sum(1 for o in second if o is obj)
+    del second
+    for obj, before in counts.values():
+        assert sys.getrefcount(obj) == before

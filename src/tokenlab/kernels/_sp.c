@@ -1594,18 +1594,39 @@ static PyObject *ids_to_list(const SPModel *m, const Ints *ids) {
     if (!list) return NULL;
     PyObject **items = ((PyListObject *)list)->ob_item, **objs = m->id_objs;
     uint32_t n_objs = (uint32_t)m->n_id_objs;
+#ifndef Py_GIL_DISABLED
+    /* a run of one id (a long run of one character) takes its references at once, not one by one */
+    PyObject *run = NULL;
+    Py_ssize_t run_n = 0;
+#endif
     for (size_t k = 0; k < ids->n; k++) {
         uint32_t id = (uint32_t)ids->p[k];
         PyObject *v;
         if (id < n_objs) {
             v = objs[id];
+#ifndef Py_GIL_DISABLED
+            if (v != run) {
+                if (run) Py_SET_REFCNT(run, Py_REFCNT(run) + run_n);
+                run = v;
+                run_n = 0;
+            }
+            run_n++;
+#else
             Py_INCREF(v);
+#endif
         } else if (!(v = PyLong_FromLong(ids->p[k]))) {
+#ifndef Py_GIL_DISABLED
+            if (run) Py_SET_REFCNT(run, Py_REFCNT(run) + run_n);
+#endif
+            for (size_t q = k; q < ids->n; q++) items[q] = NULL;  /* PyList_New left them NULL: keep it so */
             Py_DECREF(list);
             return NULL;
         }
         items[k] = v;
     }
+#ifndef Py_GIL_DISABLED
+    if (run) Py_SET_REFCNT(run, Py_REFCNT(run) + run_n);
+#endif
     return list;
 }
 
