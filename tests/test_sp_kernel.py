@@ -320,11 +320,16 @@ def test_unigram_id_list_holds_one_reference_per_item(trained):
     tok = parse_sentencepiece(trained["unigram-nfkc-bytes"])
     text = "x" * 500 + " abc abc \U0001f916\U0001f916 " + "x" * 300
     first = tok.encode_ordinary(text)
-    counts = {id(o): (o, sys.getrefcount(o)) for o in first}
+    objs = {id(o): o for o in first}
+
+    def refs() -> dict[int, int]:
+        return {key: sys.getrefcount(obj) for key, obj in objs.items()}
+
+    before = refs()
     second = tok.encode_ordinary(text)
     assert second == first
-    for obj, before in counts.values():
-        assert sys.getrefcount(obj) - before == sum(1 for o in second if o is obj)
+    during = refs()
+    for key, obj in objs.items():
+        assert during[key] - before[key] == sum(1 for o in second if o is obj)
     del second
-    for obj, before in counts.values():
-        assert sys.getrefcount(obj) == before
+    assert refs() == before
