@@ -320,7 +320,8 @@ def test_unigram_id_list_holds_one_reference_per_item(trained):
     tok = parse_sentencepiece(trained["unigram-nfkc-bytes"])
     text = "x" * 500 + " abc abc \U0001f916\U0001f916 " + "x" * 300
     first = tok.encode_ordinary(text)
-    objs = {id(o): o for o in first}
+    objs = {id(o): o for o in first if o > 256}  # small ints are shared with every other use of the value
+    assert any(first.count(o) > 100 for o in objs.values())
 
     def refs() -> dict[int, int]:
         return {key: sys.getrefcount(obj) for key, obj in objs.items()}
