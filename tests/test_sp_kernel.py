@@ -332,5 +332,5 @@ def test_unigram_id_list_holds_one_reference_per_item(trained):
     during = refs()
     for key, obj in objs.items():
         assert during[key] - before[key] == sum(1 for o in second if o is obj)
-    del second
+    del second, obj
     assert refs() == before
