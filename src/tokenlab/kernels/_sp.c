@@ -10,8 +10,9 @@
  *   - Unigram: the Viterbi of sentencepiece's EncodeOptimized, path scores rounded to float32 after
  *     every addition and re-based beyond +-100000, first candidate kept on ties;
  *   - unknown pieces become their bytes (byte fallback) or one unknown id per run.
- * Why it is fast: pieces in one open-addressing table (BPE) or a hashed byte trie (Unigram), no Python
- * objects until the id list, and a cache of whole words for BPE.
+ * Why it is fast: pieces in one open-addressing table (BPE) or a double-array trie (Unigram), no Python
+ * objects until the id list (one shared int object per id), and a cache of whole words: BPE ids; Unigram
+ * ids, node scores and the range of start scores where the float32 run takes the cached path.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -31,14 +32,10 @@
 typedef struct { uint32_t off, len; int32_t id; float score; } Piece;
 typedef struct { uint8_t *p; size_t n, cap; } Bytes;
 typedef struct { int32_t *p; size_t n, cap; } Ints;
-/* a cached word: its ids; for Unigram also the scores of its path's nodes, the range of its path scores
- * (lo, hi, relative to the word start) and whether every choice on the path wins by a safe margin */
+/* a cached BPE word: its ids (Unigram words are URec records in their own arena) */
 typedef struct {
     uint64_t hash;
-    uint32_t key_off, key_len, ids_off, n_ids, sc_off, n_sc;
-    float lo, hi;
-    float ratio;            /* Unigram: min over the path's choices of margin / (roundings + 2); <= 0: never safe */
-    int safe;
+    uint32_t key_off, key_len, ids_off, n_ids;
 } CacheEntry;
 /* a join candidate; key = (score order, left): the smallest key is the highest score, then the leftmost */
 typedef struct { uint64_t key; int32_t right, size; uint32_t joined, pad; } Cand;
@@ -135,9 +132,9 @@ typedef struct {
     uint8_t plain_before_ascii[256]; /* ASCII bytes copied as they are when an ASCII byte (or the end) follows */
     uint8_t plain[256];
     uint8_t run_class[256];  /* 1: plain; 2: plain when an ASCII byte (or the end) follows; 0: neither */
-    uint64_t *same_bits, *base_bits;
+    uint64_t *same_bits, *base_bits; /* code points below U+10000 the map leaves alone (always / before ASCII) */
     uint64_t *multi_bits;   /* Unigram: code points below U+10000 that some piece of two or more characters holds */
-    int astral_multi;       /* whether such a piece holds a code point beyond U+FFFF */ /* code points below U+10000 the map leaves alone (always / before ASCII) */
+    int astral_multi;       /* whether such a piece holds a code point beyond U+FFFF */
     uint8_t space_unit[256]; /* ASCII bytes that normalize to one space: 1 always, 2 when an ASCII byte (or the end)
                               * follows */
     int32_t *cp_base;       /* the same when an ASCII byte follows (CP_ANY if a key goes on with one) */
@@ -154,8 +151,6 @@ typedef struct {
     Bytes cache_keys;
     Ints cache_ids;
     Bytes uarena;           /* Unigram: the word cache's records (URec) */
-    float *cache_sc;        /* Unigram: node scores of cached paths */
-    size_t cache_sc_n, cache_sc_cap;
     long long hits, misses, exact;
     Bytes norm_buf;         /* reused between calls (the GIL is held): no page faults for big buffers */
     Ints ids_buf, tmp_buf;
@@ -796,7 +791,6 @@ static void cache_clear(SPModel *m) {
     m->cache_n = 0;
     m->cache_keys.n = 0;
     m->cache_ids.n = 0;
-    m->cache_sc_n = 0;
 }
 
 /* the cached entry of word w (hash h), or NULL with *slot where a new one would go */
@@ -818,8 +812,7 @@ static CacheEntry *cache_lookup(SPModel *m, const uint8_t *w, size_t n, uint64_t
 /* a new entry for word w with room for n_ids ids (the index grows at half load); NULL if the cache was
  * full (it is emptied) or memory ran out (the word is then just not cached) */
 static CacheEntry *cache_new(SPModel *m, const uint8_t *w, size_t n, uint64_t h, Slot *slot, size_t n_ids) {
-    if (m->cache_n >= CACHE_MAX_ENTRIES || m->cache_ids.n + n_ids > CACHE_MAX_IDS ||
-        m->cache_sc_n + n_ids > CACHE_MAX_IDS) {  /* bounded memory, whatever the words */
+    if (m->cache_n >= CACHE_MAX_ENTRIES || m->cache_ids.n + n_ids > CACHE_MAX_IDS) {  /* bounded memory */
         cache_clear(m);
         return NULL;
     }
@@ -1368,7 +1361,7 @@ static void SPModel_dealloc(SPModel *m) {
     if (m->scratch) scratch_free(m->scratch);
     free(m->scratch);
     free(m->cache); free(m->cslots); free(m->cp_unit); free(m->cp_base); free(m->cache_keys.p); free(m->cache_ids.p);
-    free(m->cache_sc); free(m->uarena.p); free(m->same_bits); free(m->base_bits); free(m->multi_bits);
+    free(m->uarena.p); free(m->same_bits); free(m->base_bits); free(m->multi_bits);
     if (m->id_objs)
         for (int32_t k = 0; k < m->n_id_objs; k++) Py_XDECREF(m->id_objs[k]);
     free(m->id_objs);
