@@ -1005,14 +1005,15 @@ done:
  * If every margin exceeds what float32 rounding can move a path score within the word (each addition rounds
  * by at most 2^-7 while |scores| < 2^17), the float32 run picks this path whatever the score at the word
  * start, and its scores along the path are the float32 sums of the node scores: the word can be cached. */
-static int unigram_word_double(const SPModel *m, const uint8_t *t, size_t n, Ints *ids, float **sc,
+static int unigram_word_double(const SPModel *m, const uint8_t *t, size_t n, Ints *ids, float *scores,
                                size_t *n_sc, double *lo, double *hi, double *ratio) {
-    double *best = malloc((n + 1) * sizeof(double)), *second = malloc((n + 1) * sizeof(double));
-    int32_t *start = malloc((n + 1) * sizeof(int32_t)), *pid = malloc((n + 1) * sizeof(int32_t));
-    float *scores = NULL, *node_score = malloc((n + 1) * sizeof(float));
-    int32_t *cnt = malloc((n + 1) * sizeof(int32_t)), *nchar = malloc((n + 1) * sizeof(int32_t));
+    /* words of the cache only (n <= CACHE_MAX_WORD): the lattice lives on the stack, no allocation per word */
+    double best[CACHE_MAX_WORD + 1], second[CACHE_MAX_WORD + 1];
+    int32_t start[CACHE_MAX_WORD + 1], pid[CACHE_MAX_WORD + 1], cnt[CACHE_MAX_WORD + 1], nchar[CACHE_MAX_WORD + 1];
+    int32_t ends[CACHE_MAX_WORD + 1];
+    float node_score[CACHE_MAX_WORD + 1];
     int rc = -1;
-    if (!best || !second || !start || !pid || !node_score || !cnt || !nchar) goto done;
+    if (n > CACHE_MAX_WORD) return -1;
     for (size_t k = 0; k <= n; k++) start[k] = -1, best[k] = 0.0, second[k] = -INFINITY;
     start[0] = 0;
     cnt[0] = 0;
@@ -1077,41 +1078,25 @@ static int unigram_word_double(const SPModel *m, const uint8_t *t, size_t n, Int
         n_nodes++;
     }
     if (min_ratio > 1e30) min_ratio = 1e30;
-    scores = malloc((n_nodes + 1) * sizeof(float));
-    int32_t *ends = malloc((n_nodes + 1) * sizeof(int32_t));
-    if (!scores || !ends) {
-        free(ends);
-        goto done;
-    }
     size_t k = n_nodes;
     for (size_t j = n; j > 0; j = (size_t)start[j]) ends[--k] = (int32_t)j;
     for (k = 0; k < n_nodes; k++) {
         size_t j = (size_t)ends[k];
         if (pid[j] >= 0) {
-            if (INTS_RESERVE(ids, 1)) {
-                free(ends);
-                goto done;
-            }
+            if (INTS_RESERVE(ids, 1)) goto done;
             ids->p[ids->n++] = pid[j];
             scores[k] = node_score[j];
         } else {
-            if (emit_unknown(m, t + start[j], j - (size_t)start[j], ids)) {
-                free(ends);
-                goto done;
-            }
+            if (emit_unknown(m, t + start[j], j - (size_t)start[j], ids)) goto done;
             scores[k] = m->unk_score;
         }
     }
-    free(ends);
-    *sc = scores;
-    scores = NULL;
     *n_sc = n_nodes;
     *lo = vlo;
     *hi = vhi;
     *ratio = min_ratio * 0.999;  /* rounded down, never up */
     rc = 0;
 done:
-    free(best); free(second); free(start); free(pid); free(scores); free(node_score); free(cnt); free(nchar);
     return rc;
 }
 
@@ -1246,17 +1231,16 @@ static int unigram_cached(SPModel *m, Ints *tmp, const uint8_t *w, size_t n, flo
             /* a miss: work the word out in double precision and keep it */
             m->misses++;
             tmp->n = 0;
-            float *sc = NULL;
+            float sc[CACHE_MAX_WORD + 1];
             size_t n_sc;
             double lo, hi, ratio;
-            if (unigram_word_double(m, w, n, tmp, &sc, &n_sc, &lo, &hi, &ratio)) return -1;
+            if (unigram_word_double(m, w, n, tmp, sc, &n_sc, &lo, &hi, &ratio)) return -1;
             r = ucache_new(m, w, n, h, slot, (uint32_t)tmp->n, (uint32_t)n_sc);
             if (r) {
                 usable_range(m, lo, hi, ratio, &r->hmin, &r->hmax);
                 if (tmp->n) memcpy((int32_t *)urec_ids(r), tmp->p, tmp->n * sizeof(int32_t));
                 memcpy((float *)urec_sc(r), sc, n_sc * sizeof(float));
             }
-            free(sc);
         }
     }
     /* the cached path holds in its range: then replay the float32 sums along it */
