@@ -856,7 +856,11 @@ static int append_ids(const SPModel *m, const int32_t *ids, size_t n_ids, Ints *
         n_ids--;
     }
     if (INTS_RESERVE(out, n_ids)) return -1;
-    if (n_ids) memcpy(out->p + out->n, ids, n_ids * sizeof(int32_t));
+    int32_t *o = out->p + out->n;
+    if (n_ids <= 8)
+        for (size_t k = 0; k < n_ids; k++) o[k] = ids[k];  /* most words: no call */
+    else
+        memcpy(o, ids, n_ids * sizeof(int32_t));
     out->n += n_ids;
     return 0;
 }
@@ -1257,18 +1261,39 @@ static int unigram_cached(SPModel *m, Ints *tmp, const uint8_t *w, size_t n, flo
     return append_ids(m, tmp->p, tmp->n, out);
 }
 
-/* the end of the word at t[pos:]: its run of U+2581, then up to the next U+2581 */
+/* the end of the word at t[pos:]: its run of U+2581, then up to the next U+2581. Reads 8 bytes at a time (the
+ * normalized text's buffer keeps 8 bytes of slack past its end) and finds the first 0xE2 byte by the
+ * zero-byte bit trick: the lowest flagged byte is a real zero (false flags only sit above a real one). */
 static inline size_t word_end(const uint8_t *t, size_t pos, size_t n) {
     size_t end = pos;
     while (is_mark(t, end, n)) end += 3;
     while (end < n) {
-        const uint8_t *q = memchr(t + end, 0xE2, n - end);
-        if (!q) return n;
-        end = (size_t)(q - t);
+        uint64_t x;
+        memcpy(&x, t + end, 8);
+        x ^= 0xE2E2E2E2E2E2E2E2ull;
+        uint64_t z = (x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull;
+        if (!z) {
+            end += 8;
+            continue;
+        }
+        end += (size_t)__builtin_ctzll(z) >> 3;
+        if (end >= n) break;
         if (is_mark(t, end, n)) return end;
         end++;
     }
     return n;
+}
+
+static int unigram_words(SPModel *m, const uint8_t *t, size_t n, Ints *out) {
+    float here = 0.0f;
+    if (!m->cache_words) return unigram_split(m, t, n, &here, out, 0);
+    int rc = 0;
+    for (size_t pos = 0; pos < n && !rc;) {
+        size_t end = word_end(t, pos, n);
+        rc = unigram_cached(m, &m->tmp_buf, t + pos, end - pos, &here, out);
+        pos = end;
+    }
+    return rc;
 }
 
 /* the code point of the character at s (k bytes, valid UTF-8) */
@@ -1323,18 +1348,6 @@ static int unigram_split(SPModel *m, const uint8_t *t, size_t n, float *here, In
         run = i;
     }
     return 0;
-}
-
-static int unigram_words(SPModel *m, const uint8_t *t, size_t n, Ints *out) {
-    float here = 0.0f;
-    if (!m->cache_words) return unigram_split(m, t, n, &here, out, 0);
-    int rc = 0;
-    for (size_t pos = 0; pos < n && !rc;) {
-        size_t end = word_end(t, pos, n);
-        rc = unigram_cached(m, &m->tmp_buf, t + pos, end - pos, &here, out);
-        pos = end;
-    }
-    return rc;
 }
 
 /* ------------------------------------------------------------------ Python */
