@@ -334,3 +334,30 @@ def test_unigram_id_list_holds_one_reference_per_item(trained):
         assert during[key] - before[key] == sum(1 for o in second if o is obj)
     del second, obj
     assert refs() == before
+
+
+@needs_kernel
+def test_unigram_large_vocabulary_kernel_equals_pure():
+    """A 30 000-piece Unigram model over Latin, Cyrillic and 3000 CJK characters (a deep, wide double-array
+    trie): the kernel's ids equal the pure-Python path's."""
+    import struct
+
+    from tokenlab.models.sentencepiece import NORMAL, UNKNOWN, SentencePieceTokenizer
+
+    rng = random.Random(5)
+    alphabet = "abcdefghijklmnopqrstuvwxyz" + "".join(map(chr, range(0x4E00, 0x4E00 + 3000))) + \
+        "".join(map(chr, range(0x430, 0x450)))
+    pieces, seen = [("<unk>", 0.0, UNKNOWN)], set()
+    while len(pieces) < 30_000:
+        piece = ("\u2581" if rng.random() < 0.5 else "") + "".join(rng.choice(alphabet)
+                                                                  for _ in range(rng.randrange(1, 9)))
+        if piece not in seen:
+            seen.add(piece)
+            score = struct.unpack("<f", struct.pack("<f", -rng.uniform(1, 20)))[0]  # float32, as in files
+            pieces.append((piece, score, NORMAL))
+    tok = SentencePieceTokenizer(pieces, "unigram")
+    assert tok._kernel is not None
+    for _ in range(30):
+        text = " ".join("".join(rng.choice(alphabet + "  .,!") for _ in range(rng.randrange(1, 12)))
+                        for _ in range(rng.randrange(1, 40)))
+        assert tok.encode_ordinary(text) == tok._encode_python(text), text

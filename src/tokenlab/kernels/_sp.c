@@ -183,22 +183,52 @@ static int sorted_piece_cmp(const void *a, const void *b) {
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-static int da_reserve(SPModel *m, size_t need) {
+/* Building the double array: free slots are kept in a doubly linked list (next/prev, -1 ends it), so a node's
+ * base is searched among free slots only, not slot by slot (first fit, as darts-clone does) */
+typedef struct { int32_t *next, *prev; int32_t head; size_t cap; } FreeList;
+
+static int da_reserve(SPModel *m, FreeList *fl, size_t need) {
     if (need <= m->da_cap) return 0;
-    size_t cap = m->da_cap ? m->da_cap : 1024;
+    size_t old = m->da_cap, cap = m->da_cap ? m->da_cap : 1024;
     while (cap < need) cap *= 2;
+    if (cap > (size_t)INT32_MAX) return -1;
     DANode *d = realloc(m->da, cap * sizeof(DANode));
     if (!d) return -1;
-    for (size_t k = m->da_cap; k < cap; k++) d[k].base = 0, d[k].check = -1, d[k].id = -1, d[k].score = 0.0f;
     m->da = d;
+    int32_t *nx = realloc(fl->next, cap * sizeof(int32_t)), *pv = nx ? realloc(fl->prev, cap * sizeof(int32_t)) : NULL;
+    if (nx) fl->next = nx;
+    if (!nx || !pv) return -1;
+    fl->prev = pv;
+    for (size_t k = old; k < cap; k++) d[k].base = 0, d[k].check = -1, d[k].id = -1, d[k].score = 0.0f;
+    /* append the new slots (slot 0, the root, is never free) to the end of the list */
+    int32_t tail = -1;
+    if (fl->head >= 0) {
+        tail = fl->head;
+        while (fl->next[tail] >= 0) tail = fl->next[tail];  /* only on growth: rare */
+    }
+    for (size_t k = old ? old : 1; k < cap; k++) {
+        fl->prev[k] = tail;
+        fl->next[k] = -1;
+        if (tail >= 0) fl->next[tail] = (int32_t)k;
+        else fl->head = (int32_t)k;
+        tail = (int32_t)k;
+    }
     m->da_cap = cap;
     return 0;
 }
 
+static void da_take(SPModel *m, FreeList *fl, size_t slot, int32_t parent) {
+    m->da[slot].check = parent;
+    int32_t nx = fl->next[slot], pv = fl->prev[slot];
+    if (pv >= 0) fl->next[pv] = nx;
+    else fl->head = nx;
+    if (nx >= 0) fl->prev[nx] = pv;
+}
+
 /* place node s whose pieces are sp[lo:hi) (all sharing their first `depth` bytes): its own piece, then a base
- * where every child's slot is free (first fit from the lowest free slot), then each child in turn */
-static int da_place(SPModel *m, const SortedPiece *sp, size_t lo, size_t hi, uint32_t depth, int32_t s,
-                    size_t *first_free) {
+ * where every child's slot is free (first fit over the free slots), then each child in turn */
+static int da_place(SPModel *m, FreeList *fl, const SortedPiece *sp, size_t lo, size_t hi, uint32_t depth,
+                    int32_t s) {
     while (lo < hi && sp[lo].len == depth) {  /* a repeated piece string: the last index wins, as before */
         m->da[s].id = m->pieces[sp[lo].idx].id;
         m->da[s].score = m->pieces[sp[lo].idx].score;
@@ -209,21 +239,27 @@ static int da_place(SPModel *m, const SortedPiece *sp, size_t lo, size_t hi, uin
     size_t n_labels = 0;
     for (size_t k = lo; k < hi; k++)
         if (!n_labels || labels[n_labels - 1] != sp[k].s[depth]) labels[n_labels++] = sp[k].s[depth];
-    while (*first_free < m->da_cap && m->da[*first_free].check != -1) ++*first_free;
-    size_t b = *first_free > labels[0] ? *first_free - labels[0] : 1;
-    if (b < 1) b = 1;
-    for (;; b++) {
-        if (da_reserve(m, b + 257)) return -1;
-        size_t k = 0;
+    size_t b = 0;
+    for (int32_t f = fl->head;; f = fl->next[f]) {
+        if (f < 0) {  /* no fit among the free slots: past the end */
+            b = m->da_cap > labels[0] ? m->da_cap - labels[0] : 1;
+            if (b < 1) b = 1;
+            if (da_reserve(m, fl, b + 257)) return -1;
+            break;
+        }
+        if ((size_t)f <= labels[0]) continue;
+        b = (size_t)f - labels[0];
+        if (da_reserve(m, fl, b + 257)) return -1;
+        size_t k = 1;
         while (k < n_labels && m->da[b + labels[k]].check == -1) k++;
         if (k == n_labels) break;
     }
     m->da[s].base = (int32_t)b;
-    for (size_t k = 0; k < n_labels; k++) m->da[b + labels[k]].check = s;
+    for (size_t k = 0; k < n_labels; k++) da_take(m, fl, b + labels[k], s);
     for (size_t k = lo; k < hi;) {
         size_t e = k;
         while (e < hi && sp[e].s[depth] == sp[k].s[depth]) e++;
-        if (da_place(m, sp, k, e, depth + 1, (int32_t)(b + sp[k].s[depth]), first_free)) return -1;
+        if (da_place(m, fl, sp, k, e, depth + 1, (int32_t)(b + sp[k].s[depth]))) return -1;
         k = e;
     }
     return 0;
@@ -231,20 +267,19 @@ static int da_place(SPModel *m, const SortedPiece *sp, size_t lo, size_t hi, uin
 
 static int trie_build(SPModel *m) {
     SortedPiece *sp = malloc(((size_t)m->n_pieces + 1) * sizeof(SortedPiece));
-    if (!sp || da_reserve(m, 2 * (size_t)m->n_pieces + 1024)) {
-        free(sp);
-        return -1;
-    }
+    FreeList fl = {NULL, NULL, -1, 0};
+    int rc = -1;
+    if (!sp || da_reserve(m, &fl, 2 * (size_t)m->n_pieces + 1024)) goto done;
     for (uint32_t p = 0; p < m->n_pieces; p++)
         sp[p] = (SortedPiece){m->blob + m->pieces[p].off, m->pieces[p].len, p};
     qsort(sp, m->n_pieces, sizeof(SortedPiece), sorted_piece_cmp);
-    m->da[0].check = -2;  /* the root: no free slot, nobody's child */
-    size_t first_free = 1;
-    int rc = da_place(m, sp, 0, m->n_pieces, 0, 0, &first_free);
-    free(sp);
-    if (rc) return -1;
+    m->da[0].check = -2;  /* the root: not free, nobody's child */
+    if (da_place(m, &fl, sp, 0, m->n_pieces, 0, 0)) goto done;
     for (int c = 0; c < 256; c++) m->root_child[c] = trie_child(m, 0, (uint8_t)c);
-    return 0;
+    rc = 0;
+done:
+    free(sp); free(fl.next); free(fl.prev);
+    return rc;
 }
 
 /* Codes of BPE symbols: a piece's index, n_pieces + k for the k-th character that is no piece but part of
