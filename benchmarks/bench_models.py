@@ -10,7 +10,10 @@ as every peer keeps its own state; this is how every bench module here times). T
 figure too: the first pass of a freshly loaded tokenizer, which pays for every new word. Per-stage: the
 SentencePiece normalizer alone (``normalize``), and how many words came from the cache.
 
-    python benchmarks/bench_models.py [--quick]
+    python benchmarks/bench_models.py [--quick] [--only sp-bpe|sp-unigram|wordpiece] [--cpu] [--repeat N]
+
+``--cpu`` times with this process's CPU time instead of the wall clock: on a box shared with other jobs the
+wall clock of either side moves by tens of percent between runs, CPU time much less (one thread each side).
 """
 
 from __future__ import annotations
@@ -27,12 +30,16 @@ THREADS = (1,)
 CORPORA = ("code", "multilingual", "adversarial")
 
 
+REPEAT = 0  # --repeat N: passes per measurement (default 3, 2 with --quick)
+CLOCK = time.perf_counter  # --cpu: time.process_time, this process's CPU time (other jobs on a shared box)
+
+
 def _best(fn, docs, repeat: int) -> tuple[float, list]:
     best, out = float("inf"), None
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = CLOCK()
         out = [fn(d) for d in docs]
-        best = min(best, time.perf_counter() - start)
+        best = min(best, CLOCK() - start)
     return best, out
 
 
@@ -116,10 +123,12 @@ def _wordpiece_rows(corpora_docs, repeat: int) -> list[dict]:
     return rows
 
 
-def run(threads: int = 1, quick: bool = False) -> list[dict]:
+def run(threads: int = 1, quick: bool = False, only: str | None = None) -> list[dict]:
+    """All rows, or only those of one model family (``only``: "sp-bpe", "sp-unigram" or "wordpiece")."""
     import corpora
 
     budget, repeat = (60_000, 2) if quick else (300_000, 3)
+    repeat = REPEAT or repeat
     docs = {name: corpora.build(name, budget) for name in CORPORA}
     rows: list[dict] = []
     try:
@@ -128,24 +137,31 @@ def run(threads: int = 1, quick: bool = False) -> list[dict]:
         return [{"task": "sentencepiece models", "notes": "sentencepiece not installed"}]
     from tokenlab.io.sentencepiece import parse_sentencepiece, read_sentencepiece
 
-    path = _mistral_model()
-    if path:
-        rows += _sp_rows("sp-bpe mistral-v3", lambda: read_sentencepiece(path),
-                         spm.SentencePieceProcessor(model_file=path), docs, repeat)
-    else:
-        rows.append({"task": "sp-bpe mistral-v3", "notes": "mistral-common not installed"})
-    data = _train_unigram(budget * 2)
-    rows += _sp_rows("sp-unigram trained", lambda: parse_sentencepiece(data),
-                     spm.SentencePieceProcessor(model_proto=data), docs, repeat)
-    try:
-        rows += _wordpiece_rows(docs, repeat)
-    except ImportError as exc:
-        rows.append({"task": "wordpiece minilm", "notes": f"skipped: {exc}"})
+    if only in (None, "sp-bpe"):
+        path = _mistral_model()
+        if path:
+            rows += _sp_rows("sp-bpe mistral-v3", lambda: read_sentencepiece(path),
+                             spm.SentencePieceProcessor(model_file=path), docs, repeat)
+        else:
+            rows.append({"task": "sp-bpe mistral-v3", "notes": "mistral-common not installed"})
+    if only in (None, "sp-unigram"):
+        data = _train_unigram(budget * 2)
+        rows += _sp_rows("sp-unigram trained", lambda: parse_sentencepiece(data),
+                         spm.SentencePieceProcessor(model_proto=data), docs, repeat)
+    if only in (None, "wordpiece"):
+        try:
+            rows += _wordpiece_rows(docs, repeat)
+        except ImportError as exc:
+            rows.append({"task": "wordpiece minilm", "notes": f"skipped: {exc}"})
     return rows
 
-
 if __name__ == "__main__":
-    for row in run(1, quick="--quick" in sys.argv):
+    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
+    if "--cpu" in sys.argv:
+        CLOCK = time.process_time
+    if "--repeat" in sys.argv:
+        REPEAT = int(sys.argv[sys.argv.index("--repeat") + 1])
+    for row in run(1, quick="--quick" in sys.argv, only=only):
         if "ratio" not in row:
             print(f"{row['task']:36s} {row.get('notes', '')}")
             continue

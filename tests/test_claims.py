@@ -209,6 +209,11 @@ REGISTRY: list[Claim] = [
           MEASURED,
           "benchmarks/bench_models.py"),
     Claim("docs/performance.md", "re:(asks ≥ 3x sentencepiece and ≥ 2x BertTokenizerFast)", CITED, "issue 10 item 3"),
+    Claim("docs/performance.md", "double has more than 2 × 24 + 2 bits", CITED,
+          "Figueroa, 'When is double rounding innocuous?', SIGNUM Newsletter 1995"),
+    Claim("docs/performance.md", "re:(code — normalize 32 %|copy of the ids\\) 19 %|Python freeing it 4 %"
+          "|^40 %, cutting words 8 %|lattice 42 %, cutting at isolated|normalize 11 %\\.)", BY_HAND,
+          "perf record of warm passes of benchmarks/bench_models.py's Unigram rows, stage functions out of line"),
     Claim("docs/architecture.md", "roughly 0.1 MB/s", BY_HAND, "pipeline encode of DeepSeek V4 / BERT files"),
     Claim("docs/sentencepiece.md", "scores 0.1 × (UTF-8 length − 1)", SETTING, "src/tokenlab/models/sentencepiece.py"),
 ]

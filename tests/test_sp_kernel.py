@@ -236,3 +236,128 @@ def test_scores_that_are_not_float32_stay_on_the_pure_path():
     tok = SentencePieceTokenizer([("<unk>", 0.0, UNKNOWN), ("a", -0.1, NORMAL), ("\u2581", -1.0, NORMAL)], "unigram")
     assert tok._kernel is None  # -0.1 is no float32: the kernel would round it
     assert tok.encode_ordinary("a a") == tok._encode_python("a a")
+
+
+# ---- Unigram paths: isolated characters, runs of long words through the cache, space runs, ASCII chunks ----
+UNIGRAM_TRAINED = [name for name, config in TRAINED.items() if config["model_type"] == "unigram"]
+
+
+def _block_sampler(rng: random.Random) -> str:
+    """One code point from a random 256-code-point block of planes 0-3 and 14 (unassigned ones too), no
+    surrogates."""
+    plane = rng.choice([0, 0, 0, 1, 2, 3, 14])
+    cp = (plane << 16) | (rng.randrange(256) << 8) | rng.randrange(256)
+    return chr(cp) if not 0xD800 <= cp < 0xE000 else "\ufffd"
+
+
+def _unigram_fuzz_docs(rng: random.Random, lines: list[str]) -> list[str]:
+    """Text the Unigram kernel splits its own ways: long words (past the 256-byte word cache limit) mixing
+    letters, CJK, emoji, combining marks and characters from every block; runs of mixed whitespace; ASCII
+    letters followed by combining marks at every offset of an 8-byte chunk; digit runs."""
+    marks = "\u0301\u0308\u0327\u20dd\u302a"
+    docs = []
+    for _ in range(120):
+        parts = []
+        for _ in range(rng.randrange(1, 30)):
+            kind = rng.randrange(7)
+            if kind == 0:  # a long word without spaces
+                parts.append("".join(rng.choice(["ab", "x", "\u4e2d", "\U0001f916", "é", _block_sampler(rng),
+                                                 rng.choice(lines)[:8].replace(" ", "")])
+                                     for _ in range(rng.randrange(50, 400))))
+            elif kind == 1:  # whitespace runs
+                parts.append("".join(rng.choice(" \t\n\r\u3000\u00a0") for _ in range(rng.randrange(1, 12))))
+            elif kind == 2:  # ASCII, then a combining mark at some offset of an 8-byte chunk
+                parts.append("abcdefghijklmnop"[:rng.randrange(1, 17)] + rng.choice(marks))
+            elif kind == 3:
+                parts.append(_block_sampler(rng) * rng.randrange(1, 5))
+            elif kind == 4:
+                parts.append(rng.choice("0123456789") * rng.randrange(1, 40))
+            elif kind == 5:
+                parts.append(rng.choice(lines))
+            else:
+                parts.append(" ")
+        docs.append("".join(parts))
+    return docs
+
+
+@needs_kernel
+@pytest.mark.parametrize("name", UNIGRAM_TRAINED)
+def test_unigram_kernel_fuzz_equals_sentencepiece(name, trained):
+    """Ids equal sentencepiece's on text built for the kernel's Unigram paths, twice (the second pass from
+    the word cache), and the normalizer equals the pure-Python one."""
+    data = trained[name]
+    tok, ref = parse_sentencepiece(data), spm.SentencePieceProcessor(model_proto=data)
+    docs = _unigram_fuzz_docs(random.Random(name), multilingual_lines())
+    want = [ref.encode(d) for d in docs]
+    for attempt in range(2):
+        for k, (doc, ids) in enumerate(zip(docs, want)):
+            assert tok.encode_ordinary(doc) == ids, f"pass {attempt}, doc {k}: {doc[:60]!r}"
+    for doc in docs[:40]:
+        assert tok._kernel.normalize(doc) == tok.normalize(doc).encode("utf-8")
+
+
+@needs_kernel
+def test_unigram_long_words_are_cached_in_runs_and_pass_the_rebase(trained):
+    """A long word is cut at characters no longer piece holds: the runs between come from the word cache on
+    a second pass, and a path score past -100000 inside such words (sentencepiece re-bases there) matches."""
+    data = trained["unigram-nfkc-bytes"]
+    tok, ref = parse_sentencepiece(data), spm.SentencePieceProcessor(model_proto=data)
+    word = "".join(f"abc{k % 7}de\U0001f916" for k in range(200))  # ~2 KB, the emoji in no longer piece
+    assert tok.encode_ordinary(word) == ref.encode(word)
+    hits = tok._kernel.cache_info()[0]
+    assert tok.encode_ordinary(word) == ref.encode(word)
+    assert tok._kernel.cache_info()[0] > hits  # its runs came from the cache
+    long_text = " ".join(["xyz\U0001f916ab\u4e2d" * 3000, "\U0001f916" * 20000, "ab" * 20000])
+    assert tok.encode_ordinary(long_text) == ref.encode(long_text)
+
+
+@needs_kernel
+def test_unigram_id_list_holds_one_reference_per_item(trained):
+    """The id list shares one int object per id and takes references a run at a time: every item's reference
+    is counted, and dropping the list gives them all back."""
+    import sys
+
+    tok = parse_sentencepiece(trained["unigram-nfkc-bytes"])
+    text = "x" * 500 + " abc abc \U0001f916\U0001f916 " + "x" * 300
+    first = tok.encode_ordinary(text)
+    objs = {id(o): o for o in first if o > 256}  # small ints are shared with every other use of the value
+    assert any(first.count(o) > 100 for o in objs.values())
+
+    def refs() -> dict[int, int]:
+        return {key: sys.getrefcount(obj) for key, obj in objs.items()}
+
+    before = refs()
+    second = tok.encode_ordinary(text)
+    assert second == first
+    during = refs()
+    for key, obj in objs.items():
+        assert during[key] - before[key] == sum(1 for o in second if o is obj)
+    del second, obj
+    assert refs() == before
+
+
+@needs_kernel
+def test_unigram_large_vocabulary_kernel_equals_pure():
+    """A 30 000-piece Unigram model over Latin, Cyrillic and 3000 CJK characters (a deep, wide double-array
+    trie): the kernel's ids equal the pure-Python path's."""
+    import struct
+
+    from tokenlab.models.sentencepiece import NORMAL, UNKNOWN, SentencePieceTokenizer
+
+    rng = random.Random(5)
+    alphabet = "abcdefghijklmnopqrstuvwxyz" + "".join(map(chr, range(0x4E00, 0x4E00 + 3000))) + \
+        "".join(map(chr, range(0x430, 0x450)))
+    pieces, seen = [("<unk>", 0.0, UNKNOWN)], set()
+    while len(pieces) < 30_000:
+        piece = ("\u2581" if rng.random() < 0.5 else "") + "".join(rng.choice(alphabet)
+                                                                  for _ in range(rng.randrange(1, 9)))
+        if piece not in seen:
+            seen.add(piece)
+            score = struct.unpack("<f", struct.pack("<f", -rng.uniform(1, 20)))[0]  # float32, as in files
+            pieces.append((piece, score, NORMAL))
+    tok = SentencePieceTokenizer(pieces, "unigram")
+    assert tok._kernel is not None
+    for _ in range(30):
+        text = " ".join("".join(rng.choice(alphabet + "  .,!") for _ in range(rng.randrange(1, 12)))
+                        for _ in range(rng.randrange(1, 40)))
+        assert tok.encode_ordinary(text) == tok._encode_python(text), text

@@ -10,8 +10,9 @@
  *   - Unigram: the Viterbi of sentencepiece's EncodeOptimized, path scores rounded to float32 after
  *     every addition and re-based beyond +-100000, first candidate kept on ties;
  *   - unknown pieces become their bytes (byte fallback) or one unknown id per run.
- * Why it is fast: pieces in one open-addressing table (BPE) or a hashed byte trie (Unigram), no Python
- * objects until the id list, and a cache of whole words for BPE.
+ * Why it is fast: pieces in one open-addressing table (BPE) or a double-array trie (Unigram), no Python
+ * objects until the id list (one shared int object per id), and a cache of whole words: BPE ids; Unigram
+ * ids, node scores and the range of start scores where the float32 run takes the cached path.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -24,23 +25,24 @@
 #define CACHE_MAX_ENTRIES (1u << 18)
 #define CACHE_MAX_WORD 256
 #define CACHE_MAX_IDS (1u << 22)
+#ifndef SPLIT_CACHE
+#define SPLIT_CACHE 1
+#endif
 
 typedef struct { uint32_t off, len; int32_t id; float score; } Piece;
 typedef struct { uint8_t *p; size_t n, cap; } Bytes;
 typedef struct { int32_t *p; size_t n, cap; } Ints;
-/* a cached word: its ids; for Unigram also the scores of its path's nodes, the range of its path scores
- * (lo, hi, relative to the word start) and whether every choice on the path wins by a safe margin */
+/* a cached BPE word: its ids (Unigram words are URec records in their own arena) */
 typedef struct {
     uint64_t hash;
-    uint32_t key_off, key_len, ids_off, n_ids, sc_off, n_sc;
-    float lo, hi;
-    float ratio;            /* Unigram: min over the path's choices of margin / (roundings + 2); <= 0: never safe */
-    int safe;
+    uint32_t key_off, key_len, ids_off, n_ids;
 } CacheEntry;
 /* a join candidate; key = (score order, left): the smallest key is the highest score, then the leftmost */
 typedef struct { uint64_t key; int32_t right, size; uint32_t joined, pad; } Cand;
 typedef struct { uint32_t tag, idx; } Slot;  /* word cache index: hash tag, entry + 1 (0 = empty) */
 typedef struct { uint64_t key; uint32_t joined, pad; } PairSlot;
+/* a double-array trie node: its children's base, its parent (-1: a free slot), and the piece ending here */
+typedef struct { int32_t base, check, id; float score; } DANode;
 
 static int reserve(void **p, size_t *cap, size_t need, size_t item) {
     if (need <= *cap) return 0;
@@ -73,6 +75,24 @@ static inline uint64_t hash_bytes(const uint8_t *s, size_t n) {
     return h ^ (h >> 33);
 }
 
+/* hash_bytes(s, n) when 8 bytes past s[n] may be read (the normalized text's buffer keeps that slack) */
+static inline uint64_t hash_padded(const uint8_t *s, size_t n) {
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ ((uint64_t)n * 0xff51afd7ed558ccdull), v;
+    for (; n >= 8; s += 8, n -= 8) {
+        memcpy(&v, s, 8);
+        h = (h ^ v) * 0xc4ceb9fe1a85ec53ull;
+        h ^= h >> 31;
+    }
+    memcpy(&v, s, 8);
+    v = n ? v & (~0ull >> (64 - 8 * n)) : 0;  /* little-endian: the first n bytes, as hash_bytes reads them */
+    h = (h ^ v) * 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 33);
+}
+
 static inline size_t utf8_len(const uint8_t *s, size_t pos, size_t n) {
     uint8_t c = s[pos];
     size_t k = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
@@ -93,10 +113,14 @@ typedef struct {
     Piece *pieces;
     uint32_t n_pieces;
     uint32_t *slots, mask;  /* piece index + 1 by hash of its bytes; 0 = empty */
-    uint64_t *tkeys;        /* trie transitions: (node << 8 | byte) + 1; 0 = empty */
-    int32_t *tchild, *node_piece;
+    DANode *da;             /* Unigram pieces as a double-array trie: child of s by byte c at da[s].base + c */
+    size_t da_cap;
     int32_t root_child[256]; /* the trie's first level as an array (-1: no piece starts with the byte) */
-    uint32_t tmask, n_nodes;
+    PyObject **id_objs;     /* one int object per id up to max_id: the output list shares them */
+    int32_t n_id_objs;
+    float *lat_best;        /* Unigram lattice scratch, reused between calls */
+    int32_t *lat_start, *lat_pid;
+    size_t lat_cap;
     PairSlot *pairs;        /* BPE joins: (left code << 32 | right code) + 1 -> piece index; key 0 = empty */
     uint32_t pmask;
     uint32_t *bmp_code;     /* symbol code of each code point below U+10000 (one load per character) */
@@ -107,6 +131,12 @@ typedef struct {
     uint8_t user_first[256];
     uint8_t plain_before_ascii[256]; /* ASCII bytes copied as they are when an ASCII byte (or the end) follows */
     uint8_t plain[256];
+    uint8_t run_class[256];  /* 1: plain; 2: plain when an ASCII byte (or the end) follows; 0: neither */
+    uint64_t *same_bits, *base_bits; /* code points below U+10000 the map leaves alone (always / before ASCII) */
+    uint64_t *multi_bits;   /* Unigram: code points below U+10000 that some piece of two or more characters holds */
+    int astral_multi;       /* whether such a piece holds a code point beyond U+FFFF */
+    uint8_t space_unit[256]; /* ASCII bytes that normalize to one space: 1 always, 2 when an ASCII byte (or the end)
+                              * follows */
     int32_t *cp_base;       /* the same when an ASCII byte follows (CP_ANY if a key goes on with one) */
     int32_t *cp_unit;       /* with a map: CP_SAME, CP_ANY or the replacement of each code point below U+10000 */     /* bytes the normalizer copies as they are: no space, no user piece or map key starts */
     uint32_t *units;        /* character map: darts-clone units and NUL-terminated replacements */
@@ -120,8 +150,7 @@ typedef struct {
     uint32_t cache_n;
     Bytes cache_keys;
     Ints cache_ids;
-    float *cache_sc;        /* Unigram: node scores of cached paths */
-    size_t cache_sc_n, cache_sc_cap;
+    Bytes uarena;           /* Unigram: the word cache's records (URec) */
     long long hits, misses, exact;
     Bytes norm_buf;         /* reused between calls (the GIL is held): no page faults for big buffers */
     Ints ids_buf, tmp_buf;
@@ -140,44 +169,117 @@ static const Piece *find_piece(const SPModel *m, const uint8_t *s, size_t n) {
 }
 
 static inline int32_t trie_child(const SPModel *m, int32_t node, uint8_t c) {
-    uint64_t key = (((uint64_t)node << 8) | c) + 1;
-    for (uint32_t i = (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & m->tmask;; i = (i + 1) & m->tmask) {
-        uint64_t k = m->tkeys[i];
-        if (k == key) return m->tchild[i];
-        if (!k) return -1;
+    int32_t t = m->da[node].base + c;
+    return m->da[t].check == node ? t : -1;
+}
+
+typedef struct { const uint8_t *s; uint32_t len, idx; } SortedPiece;
+
+static int sorted_piece_cmp(const void *a, const void *b) {
+    const SortedPiece *x = a, *y = b;
+    int c = memcmp(x->s, y->s, x->len < y->len ? x->len : y->len);
+    if (c) return c;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Building the double array: free slots are kept in a doubly linked list (next/prev, -1 ends it), so a node's
+ * base is searched among free slots only, not slot by slot (first fit, as darts-clone does) */
+typedef struct { int32_t *next, *prev; int32_t head; size_t cap; } FreeList;
+
+static int da_reserve(SPModel *m, FreeList *fl, size_t need) {
+    if (need <= m->da_cap) return 0;
+    size_t old = m->da_cap, cap = m->da_cap ? m->da_cap : 1024;
+    while (cap < need) cap *= 2;
+    if (cap > (size_t)INT32_MAX) return -1;
+    DANode *d = realloc(m->da, cap * sizeof(DANode));
+    if (!d) return -1;
+    m->da = d;
+    int32_t *nx = realloc(fl->next, cap * sizeof(int32_t)), *pv = nx ? realloc(fl->prev, cap * sizeof(int32_t)) : NULL;
+    if (nx) fl->next = nx;
+    if (!nx || !pv) return -1;
+    fl->prev = pv;
+    for (size_t k = old; k < cap; k++) d[k].base = 0, d[k].check = -1, d[k].id = -1, d[k].score = 0.0f;
+    /* append the new slots (slot 0, the root, is never free) to the end of the list */
+    int32_t tail = -1;
+    if (fl->head >= 0) {
+        tail = fl->head;
+        while (fl->next[tail] >= 0) tail = fl->next[tail];  /* only on growth: rare */
     }
+    for (size_t k = old ? old : 1; k < cap; k++) {
+        fl->prev[k] = tail;
+        fl->next[k] = -1;
+        if (tail >= 0) fl->next[tail] = (int32_t)k;
+        else fl->head = (int32_t)k;
+        tail = (int32_t)k;
+    }
+    m->da_cap = cap;
+    return 0;
+}
+
+static void da_take(SPModel *m, FreeList *fl, size_t slot, int32_t parent) {
+    m->da[slot].check = parent;
+    int32_t nx = fl->next[slot], pv = fl->prev[slot];
+    if (pv >= 0) fl->next[pv] = nx;
+    else fl->head = nx;
+    if (nx >= 0) fl->prev[nx] = pv;
+}
+
+/* place node s whose pieces are sp[lo:hi) (all sharing their first `depth` bytes): its own piece, then a base
+ * where every child's slot is free (first fit over the free slots), then each child in turn */
+static int da_place(SPModel *m, FreeList *fl, const SortedPiece *sp, size_t lo, size_t hi, uint32_t depth,
+                    int32_t s) {
+    while (lo < hi && sp[lo].len == depth) {  /* a repeated piece string: the last index wins, as before */
+        m->da[s].id = m->pieces[sp[lo].idx].id;
+        m->da[s].score = m->pieces[sp[lo].idx].score;
+        lo++;
+    }
+    if (lo == hi) return 0;
+    uint8_t labels[256];
+    size_t n_labels = 0;
+    for (size_t k = lo; k < hi; k++)
+        if (!n_labels || labels[n_labels - 1] != sp[k].s[depth]) labels[n_labels++] = sp[k].s[depth];
+    size_t b = 0;
+    for (int32_t f = fl->head;; f = fl->next[f]) {
+        if (f < 0) {  /* no fit among the free slots: past the end */
+            b = m->da_cap > labels[0] ? m->da_cap - labels[0] : 1;
+            if (b < 1) b = 1;
+            if (da_reserve(m, fl, b + 257)) return -1;
+            break;
+        }
+        if ((size_t)f <= labels[0]) continue;
+        b = (size_t)f - labels[0];
+        if (da_reserve(m, fl, b + 257)) return -1;
+        size_t k = 1;
+        while (k < n_labels && m->da[b + labels[k]].check == -1) k++;
+        if (k == n_labels) break;
+    }
+    m->da[s].base = (int32_t)b;
+    for (size_t k = 0; k < n_labels; k++) da_take(m, fl, b + labels[k], s);
+    for (size_t k = lo; k < hi;) {
+        size_t e = k;
+        while (e < hi && sp[e].s[depth] == sp[k].s[depth]) e++;
+        if (da_place(m, fl, sp, k, e, depth + 1, (int32_t)(b + sp[k].s[depth]))) return -1;
+        k = e;
+    }
+    return 0;
 }
 
 static int trie_build(SPModel *m) {
-    size_t total = 1;
-    for (uint32_t i = 0; i < m->n_pieces; i++) total += m->pieces[i].len;
-    uint32_t cap = 1;
-    while (cap < 2 * total) cap <<= 1;
-    m->tmask = cap - 1;
-    m->tkeys = calloc(cap, sizeof(uint64_t));
-    m->tchild = malloc(cap * sizeof(int32_t));
-    m->node_piece = malloc(total * sizeof(int32_t));
-    if (!m->tkeys || !m->tchild || !m->node_piece) return -1;
-    m->n_nodes = 1;
-    m->node_piece[0] = -1;
-    for (uint32_t p = 0; p < m->n_pieces; p++) {
-        const uint8_t *s = m->blob + m->pieces[p].off;
-        int32_t node = 0;
-        for (uint32_t k = 0; k < m->pieces[p].len; k++) {
-            uint64_t key = (((uint64_t)node << 8) | s[k]) + 1;
-            uint32_t i = (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & m->tmask;
-            while (m->tkeys[i] && m->tkeys[i] != key) i = (i + 1) & m->tmask;
-            if (!m->tkeys[i]) {
-                m->tkeys[i] = key;
-                m->tchild[i] = (int32_t)m->n_nodes;
-                m->node_piece[m->n_nodes++] = -1;
-            }
-            node = m->tchild[i];
-        }
-        m->node_piece[node] = (int32_t)p;
-    }
+    SortedPiece *sp = malloc(((size_t)m->n_pieces + 1) * sizeof(SortedPiece));
+    FreeList fl = {NULL, NULL, -1, 0};
+    int rc = -1;
+    if (!sp || da_reserve(m, &fl, 2 * (size_t)m->n_pieces + 1024)) goto done;
+    for (uint32_t p = 0; p < m->n_pieces; p++)
+        sp[p] = (SortedPiece){m->blob + m->pieces[p].off, m->pieces[p].len, p};
+    qsort(sp, m->n_pieces, sizeof(SortedPiece), sorted_piece_cmp);
+    m->da[0].check = -2;  /* the root: not free, nobody's child */
+    if (da_place(m, &fl, sp, 0, m->n_pieces, 0, 0)) goto done;
     for (int c = 0; c < 256; c++) m->root_child[c] = trie_child(m, 0, (uint8_t)c);
-    return 0;
+    rc = 0;
+done:
+    free(sp); free(fl.next); free(fl.prev);
+    return rc;
 }
 
 /* Codes of BPE symbols: a piece's index, n_pieces + k for the k-th character that is no piece but part of
@@ -389,20 +491,62 @@ static int normalize(const SPModel *m, const uint8_t *s, size_t n, Bytes *out) {
     int leading = m->remove_extra, prev_space = m->remove_extra, any = 0;
     size_t pos = 0;
     while (pos < n) {
+        uint8_t su = m->space_unit[s[pos]];
+        if (su && (su == 1 || s[pos + 1] < 0x80)) {  /* spaces: as the general path below does */
+            pos++;
+            if (leading) continue;
+            if (!any) {
+                any = 1;
+                if (m->add_dummy && !m->suffix && append_unit(m, out, (const uint8_t *)" ", 1)) return -1;
+            }
+            if (!prev_space) {
+                if (BYTES_RESERVE(out, 3)) return -1;
+                if (m->escape) {
+                    out->p[out->n++] = 0xE2;
+                    out->p[out->n++] = 0x96;
+                    out->p[out->n++] = 0x81;
+                } else {
+                    out->p[out->n++] = ' ';
+                }
+                prev_space = m->remove_extra;
+            }
+            if (prev_space)  /* the spaces right after it are dropped */
+                while (pos < n && (su = m->space_unit[s[pos]]) && (su == 1 || s[pos + 1] < 0x80)) pos++;
+            continue;
+        }
         size_t end = pos;
-        for (;;) {  /* a run of characters the map leaves alone, neither spaces nor user-defined starts */
+        /* a run of characters the map leaves alone, neither spaces nor user-defined starts. s[n] is the NUL
+         * Python keeps after UTF-8: read as an ASCII byte, as the end counts. First 8 ASCII bytes at a time: */
+        while (end + 8 <= n) {
+            uint64_t x;
+            memcpy(&x, s + end, 8);
+            if (x & 0x8080808080808080ull) break;
+            unsigned stop = 0;
+            for (int k = 0; k < 8; k++) stop |= (unsigned)(m->run_class[s[end + k]] == 0) << k;
+            if (s[end + 8] >= 0x80 && m->run_class[s[end + 7]] == 2) stop |= 0x80u;
+            if (stop) {
+                end += (size_t)__builtin_ctz(stop);
+                goto run_end;  /* an ASCII byte that ends the run */
+            }
+            end += 8;
+        }
+        for (;;) {
             if (end >= n) break;
-            uint8_t c = s[end];
-            if (m->plain[c] || (m->plain_before_ascii[c] && (end + 1 >= n || s[end + 1] < 0x80))) {
+            uint8_t c = s[end], cls = m->run_class[c];
+            if (cls & (1 | (s[end + 1] < 0x80) << 1)) {
                 end++;
-            } else if (m->cp_unit && c != ' ' && !m->user_first[c]) {
+            } else if (c >= 0xC0 && m->cp_unit && !m->user_first[c]) {
                 size_t k = utf8_len(s, end, n);
-                if (char_unit(m, s, end, n, k, bmp_code_point(s + end, k)) != CP_SAME) break;
+                uint32_t cp = bmp_code_point(s + end, k);
+                if (cp >= 0x10000) break;
+                uint64_t bit = 1ull << (cp & 63);
+                if (!(m->same_bits[cp >> 6] & bit) && !((m->base_bits[cp >> 6] & bit) && s[end + k] < 0x80)) break;
                 end += k;
             } else {
                 break;
             }
         }
+    run_end:
         if (end > pos) {
             while (end < n && (s[end] & 0xC0) == 0x80) end++;
             leading = 0;
@@ -410,9 +554,13 @@ static int normalize(const SPModel *m, const uint8_t *s, size_t n, Bytes *out) {
                 any = 1;
                 if (m->add_dummy && !m->suffix && append_unit(m, out, (const uint8_t *)" ", 1)) return -1;
             }
-            if (BYTES_RESERVE(out, end - pos)) return -1;
-            memcpy(out->p + out->n, s + pos, end - pos);
-            out->n += end - pos;
+            size_t len = end - pos;
+            if (BYTES_RESERVE(out, len + 8)) return -1;
+            uint8_t *o = out->p + out->n;
+            const uint8_t *q = s + pos;
+            out->n += len;
+            for (; len >= 8; len -= 8, o += 8, q += 8) memcpy(o, q, 8);
+            while (len--) *o++ = *q++;
             prev_space = 0;
             pos = end;
             continue;
@@ -467,6 +615,7 @@ static int normalize(const SPModel *m, const uint8_t *s, size_t n, Bytes *out) {
         }
         if (!m->remove_extra) prev_space = 0;
     }
+    if (BYTES_RESERVE(out, 8 + 3)) return -1;  /* 8 bytes of slack past the text for hash_padded */
     if (!any) return 0;
     if (m->remove_extra) {
         if (m->escape)
@@ -677,7 +826,6 @@ static void cache_clear(SPModel *m) {
     m->cache_n = 0;
     m->cache_keys.n = 0;
     m->cache_ids.n = 0;
-    m->cache_sc_n = 0;
 }
 
 /* the cached entry of word w (hash h), or NULL with *slot where a new one would go */
@@ -699,8 +847,7 @@ static CacheEntry *cache_lookup(SPModel *m, const uint8_t *w, size_t n, uint64_t
 /* a new entry for word w with room for n_ids ids (the index grows at half load); NULL if the cache was
  * full (it is emptied) or memory ran out (the word is then just not cached) */
 static CacheEntry *cache_new(SPModel *m, const uint8_t *w, size_t n, uint64_t h, Slot *slot, size_t n_ids) {
-    if (m->cache_n >= CACHE_MAX_ENTRIES || m->cache_ids.n + n_ids > CACHE_MAX_IDS ||
-        m->cache_sc_n + n_ids > CACHE_MAX_IDS) {  /* bounded memory, whatever the words */
+    if (m->cache_n >= CACHE_MAX_ENTRIES || m->cache_ids.n + n_ids > CACHE_MAX_IDS) {  /* bounded memory */
         cache_clear(m);
         return NULL;
     }
@@ -744,7 +891,11 @@ static int append_ids(const SPModel *m, const int32_t *ids, size_t n_ids, Ints *
         n_ids--;
     }
     if (INTS_RESERVE(out, n_ids)) return -1;
-    if (n_ids) memcpy(out->p + out->n, ids, n_ids * sizeof(int32_t));
+    int32_t *o = out->p + out->n;
+    if (n_ids <= 8)
+        for (size_t k = 0; k < n_ids; k++) o[k] = ids[k];  /* most words: no call */
+    else
+        memcpy(o, ids, n_ids * sizeof(int32_t));
     out->n += n_ids;
     return 0;
 }
@@ -799,64 +950,77 @@ static int bpe_text(SPModel *m, const uint8_t *t, size_t n, Ints *out) {
 }
 
 /* ------------------------------------------------------------------ Unigram */
-static inline float f32_add(double a, double b) { return (float)(a + b); }
+/* float32 addition, as sentencepiece adds path scores. Written in float: the sum of two floats rounded once
+ * to double and then to float equals the float sum (double has more than 2 * 24 + 2 bits: double rounding is
+ * innocuous for addition), so this is also what the double-precision bounds below assume. */
+static inline float f32_add(float a, float b) { return a + b; }
 
 /* The exact lattice of sentencepiece's EncodeOptimized over t (a whole text, or a word whose start holds the
  * path score *here: word starts are node boundaries, so a word run alone from there is the whole-text run);
  * *here becomes the path score at the end. */
-static int unigram_text(const SPModel *m, const uint8_t *t, size_t n, Ints *out, float *here_io) {
-    float *best = malloc((n + 1) * sizeof(float));
-    int32_t *start = malloc((n + 1) * sizeof(int32_t)), *pid = malloc((n + 1) * sizeof(int32_t));
+static int lattice_reserve(SPModel *m, size_t n) {
+    if (n <= m->lat_cap) return 0;
+    size_t cap = m->lat_cap ? m->lat_cap : 1024;
+    while (cap < n) cap *= 2;
+    free(m->lat_best); free(m->lat_start); free(m->lat_pid);
+    m->lat_best = malloc(cap * sizeof(float));
+    m->lat_start = malloc(cap * sizeof(int32_t));
+    m->lat_pid = malloc(cap * sizeof(int32_t));
+    m->lat_cap = (m->lat_best && m->lat_start && m->lat_pid) ? cap : 0;
+    return m->lat_cap ? 0 : -1;
+}
+
+static int unigram_text(SPModel *m, const uint8_t *t, size_t n, Ints *out, float *here_io) {
+    if (lattice_reserve(m, n + 1)) return -1;
+    float *best = m->lat_best;
+    int32_t *start = m->lat_start, *pid = m->lat_pid;
     int rc = -1;
-    if (!best || !start || !pid) goto done;
-    for (size_t k = 0; k <= n; k++) start[k] = -1, best[k] = 0.0f;
+    /* positions up to `frontier` are set: best -inf and start -1 where no edge ends yet (set as edges reach
+     * them, not in a pass over the whole text first) */
     start[0] = 0;
     best[0] = *here_io;
     size_t frontier = 0;
+#define REACH(j) do { if ((j) > frontier) { \
+        for (size_t q = frontier + 1; q <= (j); q++) best[q] = -INFINITY, start[q] = -1; \
+        frontier = (j); } } while (0)
     for (size_t i = 0; i < n; i++) {
         if ((t[i] & 0xC0) == 0x80) continue;
-        double here = best[i];
+        float here = best[i];
         if (!(here >= -SCORE_RESET && here <= SCORE_RESET)) {
-            for (size_t k = i; k <= frontier; k++)
-                if (k == i || start[k] != -1) best[k] = f32_add(best[k], -here);
-            here = 0.0;
+            for (size_t k = i; k <= frontier; k++) best[k] = best[k] - here;  /* -inf stays */
+            here = 0.0f;
         }
         size_t clen = utf8_len(t, i, n);
         int has_single = 0;
-        int32_t node = 0;
-        for (size_t p = i; p < n; p++) {
-            node = p == i ? m->root_child[t[p]] : trie_child(m, node, t[p]);
-            if (node < 0) break;
-            int32_t pi = m->node_piece[node];
-            if (pi < 0) continue;
-            size_t j = p + 1;
-            if (j == i + clen) has_single = 1;
-            if (j > frontier) frontier = j;
-            double total = (double)m->pieces[pi].score + here;
-            float rounded;
-            if (start[j] != -1) {
-                double other = best[j];
-                if (total < other - 1e-6 * (fabs(other) + 1.0)) continue;
-                rounded = (float)total;
-                if (rounded <= other) continue;
-            } else {
-                rounded = (float)total;
+        int32_t node = m->root_child[t[i]];
+        for (size_t p = i; node >= 0;) {
+            const DANode *dn = &m->da[node];
+            if (dn->id >= 0) {
+                size_t j = p + 1;
+                has_single |= j == i + clen;
+                REACH(j);
+                float rounded = dn->score + here;
+                if (rounded > best[j]) {  /* ties keep the first */
+                    best[j] = rounded;
+                    start[j] = (int32_t)i;
+                    pid[j] = dn->id;
+                }
             }
-            best[j] = rounded;
-            start[j] = (int32_t)i;
-            pid[j] = m->pieces[pi].id;
+            if (++p >= n) break;
+            node = trie_child(m, node, t[p]);
         }
         if (!has_single) {
             size_t j = i + clen;
-            if (j > frontier) frontier = j;
-            float total = f32_add(m->unk_score, here);
-            if (start[j] == -1 || total > best[j]) {
+            REACH(j);
+            float total = m->unk_score + here;
+            if (total > best[j]) {
                 best[j] = total;
                 start[j] = (int32_t)i;
                 pid[j] = -1;
             }
         }
     }
+#undef REACH
     *here_io = best[n];
     /* backtrack: reuse best[] as scratch for the path's ends */
     size_t n_nodes = 0;
@@ -873,7 +1037,6 @@ static int unigram_text(const SPModel *m, const uint8_t *t, size_t n, Ints *out,
     }
     rc = 0;
 done:
-    free(best); free(start); free(pid);
     return rc;
 }
 
@@ -881,14 +1044,15 @@ done:
  * If every margin exceeds what float32 rounding can move a path score within the word (each addition rounds
  * by at most 2^-7 while |scores| < 2^17), the float32 run picks this path whatever the score at the word
  * start, and its scores along the path are the float32 sums of the node scores: the word can be cached. */
-static int unigram_word_double(const SPModel *m, const uint8_t *t, size_t n, Ints *ids, float **sc,
-                               size_t *n_sc, float *lo, float *hi, float *ratio) {
-    double *best = malloc((n + 1) * sizeof(double)), *second = malloc((n + 1) * sizeof(double));
-    int32_t *start = malloc((n + 1) * sizeof(int32_t)), *pid = malloc((n + 1) * sizeof(int32_t));
-    float *scores = NULL, *node_score = malloc((n + 1) * sizeof(float));
-    int32_t *cnt = malloc((n + 1) * sizeof(int32_t)), *nchar = malloc((n + 1) * sizeof(int32_t));
+static int unigram_word_double(const SPModel *m, const uint8_t *t, size_t n, Ints *ids, float *scores,
+                               size_t *n_sc, double *lo, double *hi, double *ratio) {
+    /* words of the cache only (n <= CACHE_MAX_WORD): the lattice lives on the stack, no allocation per word */
+    double best[CACHE_MAX_WORD + 1], second[CACHE_MAX_WORD + 1];
+    int32_t start[CACHE_MAX_WORD + 1], pid[CACHE_MAX_WORD + 1], cnt[CACHE_MAX_WORD + 1], nchar[CACHE_MAX_WORD + 1];
+    int32_t ends[CACHE_MAX_WORD + 1];
+    float node_score[CACHE_MAX_WORD + 1];
     int rc = -1;
-    if (!best || !second || !start || !pid || !node_score || !cnt || !nchar) goto done;
+    if (n > CACHE_MAX_WORD) return -1;
     for (size_t k = 0; k <= n; k++) start[k] = -1, best[k] = 0.0, second[k] = -INFINITY;
     start[0] = 0;
     cnt[0] = 0;
@@ -906,11 +1070,11 @@ static int unigram_word_double(const SPModel *m, const uint8_t *t, size_t n, Int
         for (size_t p = i; p < n; p++) {
             node = p == i ? m->root_child[t[p]] : trie_child(m, node, t[p]);
             if (node < 0) break;
-            int32_t pi = m->node_piece[node];
-            if (pi < 0) continue;
+            const DANode *dn = &m->da[node];
+            if (dn->id < 0) continue;
             size_t j = p + 1;
             if (j == i + clen) has_single = 1;
-            double total = (double)m->pieces[pi].score + here;
+            double total = (double)dn->score + here;
             if (start[j] != -1) {
                 if (total <= best[j]) {
                     if (total > second[j]) second[j] = total;
@@ -921,8 +1085,8 @@ static int unigram_word_double(const SPModel *m, const uint8_t *t, size_t n, Int
             best[j] = total;
             start[j] = (int32_t)i;
             cnt[j] = cnt[i] + 1;
-            pid[j] = m->pieces[pi].id;
-            node_score[j] = m->pieces[pi].score;
+            pid[j] = dn->id;
+            node_score[j] = dn->score;
         }
         if (!has_single) {
             size_t j = i + clen;
@@ -953,101 +1117,178 @@ static int unigram_word_double(const SPModel *m, const uint8_t *t, size_t n, Int
         n_nodes++;
     }
     if (min_ratio > 1e30) min_ratio = 1e30;
-    scores = malloc((n_nodes + 1) * sizeof(float));
-    int32_t *ends = malloc((n_nodes + 1) * sizeof(int32_t));
-    if (!scores || !ends) {
-        free(ends);
-        goto done;
-    }
     size_t k = n_nodes;
     for (size_t j = n; j > 0; j = (size_t)start[j]) ends[--k] = (int32_t)j;
     for (k = 0; k < n_nodes; k++) {
         size_t j = (size_t)ends[k];
         if (pid[j] >= 0) {
-            if (INTS_RESERVE(ids, 1)) {
-                free(ends);
-                goto done;
-            }
+            if (INTS_RESERVE(ids, 1)) goto done;
             ids->p[ids->n++] = pid[j];
             scores[k] = node_score[j];
         } else {
-            if (emit_unknown(m, t + start[j], j - (size_t)start[j], ids)) {
-                free(ends);
-                goto done;
-            }
+            if (emit_unknown(m, t + start[j], j - (size_t)start[j], ids)) goto done;
             scores[k] = m->unk_score;
         }
     }
-    free(ends);
-    *sc = scores;
-    scores = NULL;
     *n_sc = n_nodes;
-    *lo = (float)vlo;
-    *hi = (float)vhi;
-    *ratio = (float)(min_ratio * 0.999);  /* rounded down, never up */
+    *lo = vlo;
+    *hi = vhi;
+    *ratio = min_ratio * 0.999;  /* rounded down, never up */
     rc = 0;
 done:
-    free(best); free(second); free(start); free(pid); free(scores); free(node_score); free(cnt); free(nchar);
     return rc;
 }
 
-/* A bound on float32 rounding inside a cached word that starts at path score `here`: every value the lattice
- * computes there (path scores and rivals) is below M = max(|here + lo|, |here + hi|) + the largest |score|, and
- * each float32 addition rounds by at most half an ulp of M. Both paths to a choice have at most cnt + nchar
- * additions, so a choice whose margin exceeds (cnt + nchar + 2) * ulp(M) (twice the bound) is float32's too. */
-static inline double word_ulp(const SPModel *m, float here, const CacheEntry *e) {
-    double a = fabs((double)here + e->lo), b = fabs((double)here + e->hi);
-    double big = (a > b ? a : b) + m->max_abs_score + 1.0;
-    int exp;
-    frexp(big, &exp);  /* big = f * 2^exp, f in [0.5, 1): ulp of a float32 there is 2^(exp - 24) */
-    return ldexp(1.0, exp - 24);
+/* The Unigram word cache: one record per word in one arena (header, key, ids, node scores), found through an
+ * open-addressing index of (hash tag, arena offset + 1): a hit reads the index slot and one record. */
+typedef struct {
+    double hmin, hmax;      /* the cached path holds when hmin < here < hmax (an empty range: never) */
+    uint32_t key_len, n_ids, n_sc, pad;
+} URec;
+
+#define UCACHE_MAX_BYTES (64u << 20)
+
+static inline size_t urec_size(uint32_t key_len, uint32_t n_ids, uint32_t n_sc) {
+    return (sizeof(URec) + ((key_len + 3u) & ~3u) + 4u * (size_t)(n_ids + n_sc) + 7u) & ~(size_t)7u;
 }
+static inline const uint8_t *urec_key(const URec *r) { return (const uint8_t *)(r + 1); }
+static inline const int32_t *urec_ids(const URec *r) {
+    return (const int32_t *)((const uint8_t *)(r + 1) + ((r->key_len + 3u) & ~3u));
+}
+static inline const float *urec_sc(const URec *r) { return (const float *)(urec_ids(r) + r->n_ids); }
+
+static inline int bytes_equal(const uint8_t *a, const uint8_t *b, size_t n) {
+    uint64_t x, y;
+    for (; n >= 8; a += 8, b += 8, n -= 8) {
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y) return 0;
+    }
+    for (; n; a++, b++, n--) if (*a != *b) return 0;
+    return 1;
+}
+
+static void ucache_clear(SPModel *m) {
+    if (m->cslots) memset(m->cslots, 0, ((size_t)m->cslot_mask + 1) * sizeof(Slot));
+    m->cache_n = 0;
+    m->uarena.n = 0;
+}
+
+static inline URec *ucache_lookup(SPModel *m, const uint8_t *w, size_t n, uint64_t h, Slot **slot) {
+    uint32_t tag = (uint32_t)(h >> 32) | 1;
+    for (uint32_t i = (uint32_t)h & m->cslot_mask;; i = (i + 1) & m->cslot_mask) {
+        Slot *sl = &m->cslots[i];
+        if (!sl->idx) {
+            *slot = sl;
+            return NULL;
+        }
+        if (sl->tag == tag) {
+            URec *r = (URec *)(m->uarena.p + sl->idx - 1);
+            if (r->key_len == n && bytes_equal(urec_key(r), w, n)) return r;
+        }
+    }
+}
+
+/* The range of path scores `here` at the word start for which the cached path is float32's path too.
+ * Every value the lattice computes in the word is below M = max(|here + lo|, |here + hi|) + the largest |score|
+ * (+1), and each float32 addition rounds by at most half an ulp of M. Both paths to a choice have at most
+ * cnt + nchar additions, so a choice whose margin exceeds (cnt + nchar + 2) * ulp(M) is float32's too: that is
+ * ratio > ulp(M) = 2^(e - 24) where M = f * 2^e, f in [0.5, 1), i.e. M < 2^E for the largest E with
+ * 2^(E - 24) < ratio. Scores must also stay inside +-100000 (sentencepiece re-bases there). lo <= 0 <= hi. */
+static void usable_range(const SPModel *m, double lo, double hi, double ratio, double *hmin, double *hmax) {
+    *hmin = INFINITY;
+    *hmax = -INFINITY;
+    if (!(ratio > 0.0) || !(ratio < 1e30)) return;
+    int e;
+    double f = frexp(ratio, &e);
+    int big_e = f == 0.5 ? e + 22 : e + 23;
+    double r = ldexp(1.0, big_e) - m->max_abs_score - 1.0;
+    r -= fabs(r) * 1e-9 + 1e-6;  /* inward, whatever the rounding of the sums above */
+    if (!(r > 0.0)) return;
+    double a = -r - lo, b = r - hi;
+    double c = -SCORE_RESET + 1.0 - lo, d = SCORE_RESET - 1.0 - hi;
+    *hmin = (a > c ? a : c) + 1e-6;
+    *hmax = (b < d ? b : d) - 1e-6;
+}
+
+/* a new record for word w (hash h, index slot `slot`); NULL when memory ran out or the arena was full
+ * (then it is emptied: bounded memory, whatever the words) */
+static URec *ucache_new(SPModel *m, const uint8_t *w, size_t n, uint64_t h, Slot *slot, uint32_t n_ids,
+                        uint32_t n_sc) {
+    size_t size = urec_size((uint32_t)n, n_ids, n_sc);
+    if (m->cache_n >= CACHE_MAX_ENTRIES || m->uarena.n + size > UCACHE_MAX_BYTES) {
+        ucache_clear(m);
+        return NULL;
+    }
+    if (BYTES_RESERVE(&m->uarena, size)) return NULL;
+    if (((size_t)m->cache_n + 1) * 2 > (size_t)m->cslot_mask + 1) {  /* grow the index at half load */
+        uint32_t mask = 2 * (m->cslot_mask + 1) - 1;
+        Slot *slots = calloc((size_t)mask + 1, sizeof(Slot));
+        if (!slots) return NULL;
+        for (size_t off = 0; off < m->uarena.n;) {
+            const URec *r = (const URec *)(m->uarena.p + off);
+            uint64_t hk = hash_bytes(urec_key(r), r->key_len);
+            uint32_t i = (uint32_t)hk & mask;
+            while (slots[i].idx) i = (i + 1) & mask;
+            slots[i].tag = (uint32_t)(hk >> 32) | 1;
+            slots[i].idx = (uint32_t)off + 1;
+            off += urec_size(r->key_len, r->n_ids, r->n_sc);
+        }
+        free(m->cslots);
+        m->cslots = slots;
+        m->cslot_mask = mask;
+        uint32_t i = (uint32_t)h & mask;
+        while (slots[i].idx) i = (i + 1) & mask;
+        slot = &slots[i];
+    }
+    URec *r = (URec *)(m->uarena.p + m->uarena.n);
+    memset(r, 0, size);
+    r->key_len = (uint32_t)n;
+    r->n_ids = n_ids;
+    r->n_sc = n_sc;
+    memcpy((uint8_t *)(r + 1), w, n);
+    slot->tag = (uint32_t)(h >> 32) | 1;
+    slot->idx = (uint32_t)m->uarena.n + 1;
+    m->uarena.n += size;
+    m->cache_n++;
+    return r;
+}
+
+static int unigram_split(SPModel *m, const uint8_t *t, size_t n, float *here, Ints *out, int cache);
 
 /* one word of a Unigram text whose start holds the float32 path score *here */
 static int unigram_cached(SPModel *m, Ints *tmp, const uint8_t *w, size_t n, float *here, Ints *out) {
-    CacheEntry *e = NULL;
+    URec *r = NULL;
+    if (n > CACHE_MAX_WORD) return unigram_split(m, w, n, here, out, SPLIT_CACHE);
     if (n <= CACHE_MAX_WORD && m->cslots) {
-        uint64_t h = hash_bytes(w, n);
+        uint64_t h = hash_padded(w, n);
         Slot *slot;
-        e = cache_lookup(m, w, n, h, &slot);
-        if (e) {
+        r = ucache_lookup(m, w, n, h, &slot);
+        if (r) {
             m->hits++;
         } else {
             /* a miss: work the word out in double precision and keep it */
             m->misses++;
             tmp->n = 0;
-            float *sc = NULL, lo, hi;
+            float sc[CACHE_MAX_WORD + 1];
             size_t n_sc;
-            float ratio;
-            if (unigram_word_double(m, w, n, tmp, &sc, &n_sc, &lo, &hi, &ratio)) return -1;
-            e = cache_new(m, w, n, h, slot, tmp->n);
-            if (e && reserve((void **)&m->cache_sc, &m->cache_sc_cap, m->cache_sc_n + n_sc, sizeof(float))) {
-                e->safe = 0;
-            } else if (e) {
-                e->n_ids = (uint32_t)tmp->n;
-                if (tmp->n) memcpy(m->cache_ids.p + m->cache_ids.n, tmp->p, tmp->n * sizeof(int32_t));
-                m->cache_ids.n += tmp->n;
-                e->sc_off = (uint32_t)m->cache_sc_n;
-                e->n_sc = (uint32_t)n_sc;
-                memcpy(m->cache_sc + m->cache_sc_n, sc, n_sc * sizeof(float));
-                m->cache_sc_n += n_sc;
-                e->lo = lo;
-                e->hi = hi;
-                e->ratio = ratio;
-                e->safe = ratio > 0.0f;
+            double lo, hi, ratio;
+            if (unigram_word_double(m, w, n, tmp, sc, &n_sc, &lo, &hi, &ratio)) return -1;
+            r = ucache_new(m, w, n, h, slot, (uint32_t)tmp->n, (uint32_t)n_sc);
+            if (r) {
+                usable_range(m, lo, hi, ratio, &r->hmin, &r->hmax);
+                if (tmp->n) memcpy((int32_t *)urec_ids(r), tmp->p, tmp->n * sizeof(int32_t));
+                memcpy((float *)urec_sc(r), sc, n_sc * sizeof(float));
             }
-            free(sc);
         }
     }
-    /* the cached path holds if its choices are safe and no path score in the word can pass +-100000
-     * (sentencepiece re-bases there, which rounds differently): then replay the float32 sums along it */
-    if (e && e->safe && (double)*here + e->lo > -SCORE_RESET + 1.0 && (double)*here + e->hi < SCORE_RESET - 1.0 &&
-        (double)e->ratio > word_ulp(m, *here, e)) {
+    /* the cached path holds in its range: then replay the float32 sums along it */
+    if (r && (double)*here > r->hmin && (double)*here < r->hmax) {
         float p = *here;
-        const float *sc = m->cache_sc + e->sc_off;
-        for (uint32_t k = 0; k < e->n_sc; k++) p = (float)((double)sc[k] + (double)p);
+        const float *sc = urec_sc(r);
+        for (uint32_t k = 0; k < r->n_sc; k++) p = sc[k] + p;
         *here = p;
-        return append_ids(m, m->cache_ids.p + e->ids_off, e->n_ids, out);
+        return append_ids(m, urec_ids(r), r->n_ids, out);
     }
     m->exact++;
     tmp->n = 0;
@@ -1055,31 +1296,111 @@ static int unigram_cached(SPModel *m, Ints *tmp, const uint8_t *w, size_t n, flo
     return append_ids(m, tmp->p, tmp->n, out);
 }
 
+/* the end of the word at t[pos:]: its run of U+2581, then up to the next U+2581. Reads 8 bytes at a time (the
+ * normalized text's buffer keeps 8 bytes of slack past its end) and finds the first 0xE2 byte by the
+ * zero-byte bit trick: the lowest flagged byte is a real zero (false flags only sit above a real one). */
+static inline size_t word_end(const uint8_t *t, size_t pos, size_t n) {
+    size_t end = pos;
+    while (is_mark(t, end, n)) end += 3;
+    while (end < n) {
+        uint64_t x;
+        memcpy(&x, t + end, 8);
+        x ^= 0xE2E2E2E2E2E2E2E2ull;
+        uint64_t z = (x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull;
+        if (!z) {
+            end += 8;
+            continue;
+        }
+        end += (size_t)__builtin_ctzll(z) >> 3;
+        if (end >= n) break;
+        if (is_mark(t, end, n)) return end;
+        end++;
+    }
+    return n;
+}
+
 static int unigram_words(SPModel *m, const uint8_t *t, size_t n, Ints *out) {
     float here = 0.0f;
-    if (!m->cache_words) return unigram_text(m, t, n, out, &here);
+    if (!m->cache_words) return unigram_split(m, t, n, &here, out, 0);
     int rc = 0;
     for (size_t pos = 0; pos < n && !rc;) {
-        size_t end = pos;
-        while (is_mark(t, end, n)) end += 3;
-        while (end < n && !is_mark(t, end, n)) end += utf8_len(t, end, n);
+        size_t end = word_end(t, pos, n);
         rc = unigram_cached(m, &m->tmp_buf, t + pos, end - pos, &here, out);
         pos = end;
     }
     return rc;
 }
 
+/* the code point of the character at s (k bytes, valid UTF-8) */
+static inline uint32_t code_point(const uint8_t *c, size_t k) {
+    return k == 1 ? c[0] : k == 2 ? (uint32_t)(c[0] & 0x1F) << 6 | (c[1] & 0x3F)
+         : k == 3 ? (uint32_t)(c[0] & 0x0F) << 12 | (uint32_t)(c[1] & 0x3F) << 6 | (c[2] & 0x3F)
+         : (uint32_t)(c[0] & 0x07) << 18 | (uint32_t)(c[1] & 0x3F) << 12 | (uint32_t)(c[2] & 0x3F) << 6 | (c[3] & 0x3F);
+}
+
+/* whether no piece of two or more characters holds this character: then no lattice edge crosses either side of
+ * it, both are node boundaries of every path, and its only edges are its own piece or the unknown piece */
+static inline int isolated(const SPModel *m, uint32_t cp) {
+    return cp < 0x10000 ? !(m->multi_bits[cp >> 6] >> (cp & 63) & 1) : !m->astral_multi;
+}
+
+/* Text between node boundaries (a long word, or a whole text whose pieces cross word starts) in parts: each
+ * isolated character on its own (its piece or the unknown piece, one float32 addition as the lattice makes it),
+ * the runs between them through the word cache when `cache` and short enough, else the exact lattice. */
+static int unigram_split(SPModel *m, const uint8_t *t, size_t n, float *here, Ints *out, int cache) {
+    size_t run = 0;
+    for (size_t i = 0; i <= n;) {
+        /* ASCII that longer pieces hold: most bytes of a long ASCII word */
+        while (i < n && t[i] < 0x80 && (m->multi_bits[t[i] >> 6] >> (t[i] & 63) & 1)) i++;
+        size_t k = i < n ? utf8_len(t, i, n) : 0;
+        if (i < n && !isolated(m, code_point(t + i, k))) {
+            i += k;
+            continue;
+        }
+        if (i > run) {  /* the run [run, i) */
+            int rc;
+            if (cache && i - run <= CACHE_MAX_WORD && m->cslots) {
+                rc = unigram_cached(m, &m->tmp_buf, t + run, i - run, here, out);
+            } else {
+                m->exact++;
+                rc = unigram_text(m, t + run, i - run, out, here);
+            }
+            if (rc) return rc;
+        }
+        if (i == n) break;
+        if (!(*here >= -SCORE_RESET && *here <= SCORE_RESET)) *here = 0.0f;  /* sentencepiece re-bases here */
+        int32_t node = m->root_child[t[i]];
+        for (size_t b = 1; b < k && node >= 0; b++) node = trie_child(m, node, t[i + b]);
+        if (node >= 0 && m->da[node].id >= 0) {
+            *here = f32_add(m->da[node].score, *here);
+            if (INTS_RESERVE(out, 1)) return -1;
+            out->p[out->n++] = m->da[node].id;
+        } else {
+            *here = f32_add(m->unk_score, *here);
+            if (emit_unknown(m, t + i, k, out)) return -1;
+        }
+        i += k;
+        run = i;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------ Python */
 static void SPModel_dealloc(SPModel *m) {
-    free(m->blob); free(m->pieces); free(m->slots); free(m->tkeys); free(m->tchild); free(m->node_piece);
+    free(m->blob); free(m->pieces); free(m->slots); free(m->da); free(m->lat_best); free(m->lat_start); free(m->lat_pid);
     free(m->pairs); free(m->bmp_code); free(m->ckeys); free(m->cvals);
     free(m->user); free(m->units); free(m->strings); free(m->norm_buf.p); free(m->ids_buf.p); free(m->tmp_buf.p);
     if (m->scratch) scratch_free(m->scratch);
     free(m->scratch);
     free(m->cache); free(m->cslots); free(m->cp_unit); free(m->cp_base); free(m->cache_keys.p); free(m->cache_ids.p);
-    free(m->cache_sc);
+    free(m->uarena.p); free(m->same_bits); free(m->base_bits); free(m->multi_bits);
+    if (m->id_objs)
+        for (int32_t k = 0; k < m->n_id_objs; k++) Py_XDECREF(m->id_objs[k]);
+    free(m->id_objs);
     Py_TYPE(m)->tp_free((PyObject *)m);
 }
+
+static int id_objs_build(SPModel *m);
 
 static int SPModel_init(SPModel *m, PyObject *args, PyObject *kw) {
     static char *names[] = {"model_type", "pieces", "ids", "scores", "user_defined", "byte_ids", "unk_id",
@@ -1214,6 +1535,33 @@ static int SPModel_init(SPModel *m, PyObject *args, PyObject *kw) {
             m->plain_before_ascii[b] = b != ' ' && !m->user_first[b] &&
                                        (m->cp_unit[b] == CP_SAME || m->cp_base[b] == CP_SAME);
     }
+    for (int b = 0; b < 256; b++)
+        m->run_class[b] = m->plain[b] ? 1 : (b < 0x80 && m->units && m->plain_before_ascii[b]) ? 2 : 0;
+    if (m->units) {
+        m->same_bits = calloc(0x10000 / 64, sizeof(uint64_t));
+        m->base_bits = calloc(0x10000 / 64, sizeof(uint64_t));
+        if (!m->same_bits || !m->base_bits) {
+            PyErr_NoMemory();
+            goto out;
+        }
+        for (uint32_t cp = 0; cp < 0x10000; cp++) {
+            if (m->cp_unit[cp] == CP_SAME) m->same_bits[cp >> 6] |= 1ull << (cp & 63);
+            else if (m->cp_unit[cp] == CP_ANY && m->cp_base[cp] == CP_SAME) m->base_bits[cp >> 6] |= 1ull << (cp & 63);
+        }
+    }
+    for (int b = 0; b < 0x80; b++) {
+        if (m->user_first[b]) continue;
+        if (!m->units) {
+            m->space_unit[b] = b == ' ';
+            continue;
+        }
+        int32_t v = m->cp_unit[b], vb = m->cp_base[b];
+        if ((v == CP_SAME && b == ' ') || (v >= 0 && v < m->n_strings && strcmp((const char *)m->strings + v, " ") == 0))
+            m->space_unit[b] = 1;
+        else if (v == CP_ANY && ((vb == CP_SAME && b == ' ') ||
+                                 (vb >= 0 && vb < m->n_strings && strcmp((const char *)m->strings + vb, " ") == 0)))
+            m->space_unit[b] = 2;
+    }
     if (m->unigram) {
         /* the word cache's rounding bound assumes path scores below 2^17 near a word: refuse huge scores */
         if (fabsf(m->unk_score) > 1000.0f) m->cache_words = 0;
@@ -1224,9 +1572,22 @@ static int SPModel_init(SPModel *m, PyObject *args, PyObject *kw) {
         }
         m->cslot_mask = 4095;
         m->cslots = m->cache_words ? calloc(4096, sizeof(Slot)) : NULL;
-        if (trie_build(m) || (m->cache_words && !m->cslots)) {
+        m->multi_bits = calloc(0x10000 / 64, sizeof(uint64_t));
+        if (trie_build(m) || (m->cache_words && !m->cslots) || !m->multi_bits) {
             PyErr_NoMemory();
             goto out;
+        }
+        for (uint32_t i = 0; i < m->n_pieces; i++) {
+            const uint8_t *b = m->blob + m->pieces[i].off;
+            size_t len = m->pieces[i].len;
+            if (utf8_len(b, 0, len) == len) continue;  /* one character */
+            for (size_t k = 0; k < len;) {
+                size_t cl = utf8_len(b, k, len);
+                uint32_t cp = code_point(b + k, cl);
+                if (cp < 0x10000) m->multi_bits[cp >> 6] |= 1ull << (cp & 63);
+                else m->astral_multi = 1;
+                k += cl;
+            }
         }
     } else {
         if (pairs_build(m)) {
@@ -1240,6 +1601,10 @@ static int SPModel_init(SPModel *m, PyObject *args, PyObject *kw) {
             goto out;
         }
     }
+    if (id_objs_build(m)) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        goto out;
+    }
     rc = 0;
     goto out;
 bad_map:
@@ -1249,18 +1614,59 @@ out:
     return rc;
 }
 
-static PyObject *ids_to_list(const Ints *ids) {
+static PyObject *ids_to_list(const SPModel *m, const Ints *ids) {
     PyObject *list = PyList_New((Py_ssize_t)ids->n);
     if (!list) return NULL;
+    PyObject **items = ((PyListObject *)list)->ob_item, **objs = m->id_objs;
+    uint32_t n_objs = (uint32_t)m->n_id_objs;
+#ifndef Py_GIL_DISABLED
+    /* a run of one id (a long run of one character) takes its references at once, not one by one */
+    PyObject *run = NULL;
+    Py_ssize_t run_n = 0;
+#endif
     for (size_t k = 0; k < ids->n; k++) {
-        PyObject *v = PyLong_FromLong(ids->p[k]);
-        if (!v) {
+        uint32_t id = (uint32_t)ids->p[k];
+        PyObject *v;
+        if (id < n_objs) {
+            v = objs[id];
+#ifndef Py_GIL_DISABLED
+            if (v != run) {
+                if (run) Py_SET_REFCNT(run, Py_REFCNT(run) + run_n);
+                run = v;
+                run_n = 0;
+            }
+            run_n++;
+#else
+            Py_INCREF(v);
+#endif
+        } else if (!(v = PyLong_FromLong(ids->p[k]))) {
+#ifndef Py_GIL_DISABLED
+            if (run) Py_SET_REFCNT(run, Py_REFCNT(run) + run_n);
+#endif
+            for (size_t q = k; q < ids->n; q++) items[q] = NULL;  /* PyList_New left them NULL: keep it so */
             Py_DECREF(list);
             return NULL;
         }
-        PyList_SET_ITEM(list, (Py_ssize_t)k, v);
+        items[k] = v;
     }
+#ifndef Py_GIL_DISABLED
+    if (run) Py_SET_REFCNT(run, Py_REFCNT(run) + run_n);
+#endif
     return list;
+}
+
+/* one shared int object per id the model can emit (its pieces, bytes and unknown id) */
+static int id_objs_build(SPModel *m) {
+    int32_t top = m->unk_id;
+    for (uint32_t i = 0; i < m->n_pieces; i++) if (m->pieces[i].id > top) top = m->pieces[i].id;
+    if (m->byte_fallback) for (int b = 0; b < 256; b++) if (m->byte_ids[b] > top) top = m->byte_ids[b];
+    if (top < 0 || top > (1 << 24)) return 0;  /* odd ids: made one by one */
+    m->id_objs = calloc((size_t)top + 1, sizeof(PyObject *));
+    if (!m->id_objs) return -1;
+    m->n_id_objs = top + 1;  /* before filling: dealloc drops whatever was made */
+    for (int32_t k = 0; k <= top; k++)
+        if (!(m->id_objs[k] = PyLong_FromLong(k))) return -1;
+    return 0;
 }
 
 static int get_utf8(PyObject *text, const uint8_t **s, Py_ssize_t *n) {
@@ -1277,11 +1683,14 @@ static PyObject *SPModel_normalize(SPModel *m, PyObject *text) {
     Py_ssize_t n;
     if (!m->blob) return PyErr_Format(PyExc_RuntimeError, "SPModel is not initialised");
     if (get_utf8(text, &s, &n)) return NULL;
-    Bytes out = {0};
-    int rc = normalize(m, s, (size_t)n, &out);
+    Bytes *out = &m->norm_buf;  /* reused, as encode does */
+    int rc = normalize(m, s, (size_t)n, out);
     PyObject *res = rc == -1 ? PyErr_NoMemory() : rc == -2 ? PyErr_Format(PyExc_ValueError, "bad charsmap value")
-                              : PyBytes_FromStringAndSize((const char *)out.p, (Py_ssize_t)out.n);
-    free(out.p);
+                              : PyBytes_FromStringAndSize((const char *)out->p, (Py_ssize_t)out->n);
+    if (out->cap > (1u << 24)) {
+        free(out->p);
+        memset(out, 0, sizeof(*out));
+    }
     return res;
 }
 
@@ -1302,7 +1711,7 @@ static PyObject *SPModel_encode(SPModel *m, PyObject *text) {
     else if (rc == -2)
         PyErr_SetString(PyExc_ValueError, "precompiled_charsmap is invalid (replacement offset out of range)");
     else
-        res = ids_to_list(ids);
+        res = ids_to_list(m, ids);
     if (norm->cap > (1u << 24)) {  /* keep reused buffers, but not a huge text's */
         free(norm->p);
         memset(norm, 0, sizeof(*norm));
@@ -1310,6 +1719,10 @@ static PyObject *SPModel_encode(SPModel *m, PyObject *text) {
     if (ids->cap > (1u << 22)) {
         free(ids->p);
         memset(ids, 0, sizeof(*ids));
+    }
+    if (m->lat_cap > (1u << 20)) {
+        free(m->lat_best); free(m->lat_start); free(m->lat_pid);
+        m->lat_best = NULL, m->lat_start = m->lat_pid = NULL, m->lat_cap = 0;
     }
     if (m->tmp_buf.cap > (1u << 20)) {
         free(m->tmp_buf.p);
@@ -1327,10 +1740,11 @@ static PyObject *SPModel_unsafe_words(SPModel *m, PyObject *unused) {
     (void)unused;
     PyObject *list = PyList_New(0);
     if (!list) return NULL;
-    for (uint32_t k = 0; k < m->cache_n; k++) {
-        const CacheEntry *e = &m->cache[k];
-        if (!m->unigram || e->safe) continue;
-        PyObject *b = PyBytes_FromStringAndSize((const char *)m->cache_keys.p + e->key_off, e->key_len);
+    for (size_t off = 0; m->unigram && off < m->uarena.n;) {
+        const URec *r = (const URec *)(m->uarena.p + off);
+        off += urec_size(r->key_len, r->n_ids, r->n_sc);
+        if (r->hmin < r->hmax) continue;
+        PyObject *b = PyBytes_FromStringAndSize((const char *)urec_key(r), r->key_len);
         if (!b || PyList_Append(list, b)) {
             Py_XDECREF(b);
             Py_DECREF(list);
