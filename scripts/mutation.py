@@ -26,6 +26,7 @@ import tomllib
 ROOT = Path(__file__).resolve().parent.parent
 
 AUDIT = "tests/test_audit_regressions.py"
+KILLS = "tests/test_mutation_kills.py"
 # module (under src/tokenlab) -> the tests that check it (pytest arguments). Core modules first.
 MODULE_TESTS: dict[str, list[str]] = {
     "specials.py": ["tests/test_tokenizer.py", "tests/test_roundtrip.py", "tests/test_mutation_kills.py"],
@@ -34,7 +35,7 @@ MODULE_TESTS: dict[str, list[str]] = {
     "encode/stochastic.py": ["tests/test_stochastic.py", "tests/test_mutation_kills.py",
                              f"{AUDIT}::test_dropout_law_sums_to_one",
                              f"{AUDIT}::test_bpe_dropout_whole_token_shortcut_follows_the_law"],
-    "byte_tokenizer.py": ["tests/test_byte_tokenizer.py", "tests/test_mutation_kills.py",
+    "byte_tokenizer.py": ["tests/test_byte_tokenizer.py",
                           f"{AUDIT}::test_control_byte_set_equals_reference",
                           f"{AUDIT}::test_every_control_byte_raises_under_error_policy",
                           f"{AUDIT}::test_decode_skip_special_drops_padding_like_reference"],
@@ -43,7 +44,13 @@ MODULE_TESTS: dict[str, list[str]] = {
     "encode/lattice.py": ["tests/test_methods.py", "tests/test_unigram.py"],
     "evaluate/metrics.py": ["tests/test_metrics.py"],
     "train/bpe.py": ["tests/test_train.py", "tests/test_train_fast.py"],
-    "pretokenize.py": ["tests/test_pretokenize.py", "tests/test_fast_encode.py"],
+    # test_fast_encode.py also reaches pretokenize.py but loads cl100k and the compiled paths for every mutant
+    "pretokenize.py": ["tests/test_pretokenize.py", "tests/test_unicode_pinning.py", "tests/test_reliability_regex.py",
+                       *(f"{KILLS}::{name}" for name in ("test_pretokenizer_equals_hf_isolated_split",
+                                                        "test_pretokenizer_settings_round_trip_and_errors",
+                                                        "test_runaway_pattern_error_says_what_to_do",
+                                                        "test_classes_used_lists_each_class_once_in_order",
+                                                        "test_stand_ins_computed_afresh_follow_the_definition"))],
     "models/sentencepiece.py": ["tests/test_sentencepiece.py"],
     "models/unigram.py": ["tests/test_unigram.py"],
     "models/wordpiece.py": ["tests/test_wordpiece.py", "tests/test_mutation_kills.py"],
@@ -74,7 +81,8 @@ def scratch_pyproject(module: str, tests: list[str]) -> str:
     config = dict(base)
     config["only_mutate"] = [f"src/tokenlab/{module}"]
     config["pytest_add_cli_args_test_selection"] = tests
-    config["also_copy"] = sorted(set(config.get("also_copy", [])) | {"benchmarks"})  # tests import its harness
+    # tests import benchmarks' harness, and some load generator scripts (scripts/make_unicode_classes.py)
+    config["also_copy"] = sorted(set(config.get("also_copy", [])) | {"benchmarks", "scripts"})
     lines = ["", "[tool.mutmut]"] + [f"{k} = {toml_value(v)}" for k, v in config.items()]
     return text.rstrip("\n") + "\n" + "\n".join(lines) + "\n"
 
@@ -89,6 +97,7 @@ def run_module(module: str, max_children: int, python: str, only: list[str] | No
     shutil.copytree(ROOT / "src", work / "src", ignore=ignore)
     shutil.copytree(ROOT / "tests", work / "tests", ignore=ignore)
     shutil.copytree(ROOT / "benchmarks", work / "benchmarks", ignore=shutil.ignore_patterns("__pycache__", "out"))
+    shutil.copytree(ROOT / "scripts", work / "scripts", ignore=ignore)
     (work / "pyproject.toml").write_text(scratch_pyproject(module, tests), encoding="utf-8")
     env = dict(os.environ, CI="true", TQDM_DISABLE="1")
     env.pop("PYTHONPATH", None)  # mutmut puts mutants/src first on sys.path itself

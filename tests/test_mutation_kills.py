@@ -867,3 +867,136 @@ def test_heal_prompt_arguments_and_tokenizers_without_a_table():
         vocab_bytes(object())
     with pytest.raises(InvalidInputError, match=r"^tokenizer has no ordinary tokens$"):
         TokenIndex(ById(0))
+
+
+# ---------------------------------------------------------------- pretokenize.py
+def _hf_isolated_split(pattern: str, split_digits: int | None, text: str) -> list[str]:
+    """HF ``tokenizers``' pieces for the same steps: digit runs isolated, then the pattern's matches isolated
+    (gaps kept as pieces), as the tokenizer.json export writes them."""
+    from tokenizers import Regex, pre_tokenizers
+
+    steps = []
+    if split_digits:
+        steps.append(pre_tokenizers.Split(Regex(rf"\p{{N}}{{1,{split_digits}}}"), behavior="isolated"))
+    if pattern is not None:
+        steps.append(pre_tokenizers.Split(Regex(pattern), behavior="isolated"))
+    if not steps:
+        return [text] if text else []
+    return [piece for piece, _ in pre_tokenizers.Sequence(steps).pre_tokenize_str(text)]
+
+
+PRETOKENIZER_TEXTS = ["", "x", "ab, cd!", "Hello world 12345 and 6x78 ok", "  a1b22c333d4444 ", "naïve café 2024!!",
+                      "日本語テキスト123です", "a\nb\r\n\tc", "1234567890", "no digits here"]
+
+
+@pytest.mark.parametrize("pattern", [r"\p{L}+", r"(\p{L})+|\d", r"[a-z]+|\s+", r"\S+", r"(x)|(y)", "gpt2", None])
+@pytest.mark.parametrize("split_digits", [None, 1, 3])
+def test_pretokenizer_equals_hf_isolated_split(pattern, split_digits):
+    """Custom patterns (with capture groups and with gaps the pattern does not match), named patterns and the
+    digit splitter give HF's pieces, so nothing is dropped and ids equal the exported tokenizer.json's."""
+    from tokenlab.pretokenize import PATTERNS, PreTokenizer
+
+    pre = PreTokenizer(pattern, split_digits)
+    hf_pattern = PATTERNS.get(pattern, pattern) if pattern is not None else None
+    for text in PRETOKENIZER_TEXTS:
+        assert pre.split(text) == _hf_isolated_split(hf_pattern, split_digits, text), (pattern, split_digits, text)
+
+
+def test_pretokenizer_settings_round_trip_and_errors():
+    from tokenlab.pretokenize import PreTokenizer, get_pretokenizer
+
+    for pattern, digits in [("gpt2", None), ("cl100k", 3), (r"\S+|\s+", 1), (None, 2), (None, None)]:
+        pre = PreTokenizer(pattern, digits)
+        again = PreTokenizer.from_dict(pre.to_dict())
+        assert (again.pattern, again.split_digits) == (pattern, digits)
+        assert again.split("a 12345 b") == pre.split("a 12345 b")
+    for digits in (1, 32):
+        assert PreTokenizer(None, digits).split("x" + "7" * 40) == ["x", "7" * digits] + [
+            "7" * min(digits, 40 - k) for k in range(digits, 40, digits)]
+    for digits in (0, 33, -1):
+        with pytest.raises(InvalidInputError, match=rf"^split_digits must be between 1 and 32, got {digits}$"):
+            PreTokenizer("gpt2", digits)
+    with pytest.raises(InvalidInputError, match=r"^invalid pre-tokenizer pattern '\(': missing \) at position 1$"):
+        PreTokenizer("(")
+    assert get_pretokenizer(None).split("a 1") == ["a 1"]
+    assert get_pretokenizer("none", 1).split("a 12") == ["a ", "1", "2"]
+    assert get_pretokenizer(None, 2).split("a 123") == ["a ", "12", "3"]
+    assert get_pretokenizer("gpt2", 1).split("ab 12") == ["ab", " ", "1", "2"]
+    pre = PreTokenizer("o200k")
+    assert get_pretokenizer(pre) is pre
+
+
+def test_runaway_pattern_error_says_what_to_do(monkeypatch):
+    from tokenlab import pretokenize
+
+    monkeypatch.setattr(pretokenize, "REGEX_TIMEOUT_BASE", 0.05)
+    text = "a" * 40 + "!"
+    for pattern in (r"(a|aa)+$", r"(?:a|aa)+$"):  # with a group (match objects) and without (findall)
+        limit = pretokenize.regex_timeout(len(text))
+        message = (f"^pre-tokenizer pattern {re.escape(repr(pattern))} took over {limit:.1f} s on a 41-character "
+                   r"text \(catastrophic backtracking\); use a simpler pattern, e\.g\. without nested or "
+                   r"overlapping repetition$")
+        with pytest.raises(InvalidInputError, match=message):
+            pretokenize.PreTokenizer(pattern).split(text)
+
+
+def test_classes_used_lists_each_class_once_in_order():
+    from tokenlab.pretokenize import classes_used
+
+    pattern = r"\pL+\p{ Lu }\s\P{N}[\p{^L}\d]\w\b\S\\p{Han}\p{Latin}\p{Unknown}\x41"
+    assert classes_used(pattern) == ["L", "Lu", "s", "N", "d", "w", "Latin"]
+
+
+def test_stand_ins_computed_afresh_follow_the_definition(monkeypatch):
+    """With the module's caches emptied, every stand-in is a code point that ``regex`` puts in exactly the classes
+    tiktoken's table (data/regex_properties.json) puts the original in, far from ASCII; code points without a
+    stand-in are classified alike by both. Probed on a grid, every stand-in key and every range boundary."""
+    import bisect
+    import json
+    from importlib.resources import files
+
+    import regex
+
+    from tokenlab import pretokenize as pt
+
+    monkeypatch.setattr(pt, "_PINNED", None)
+    monkeypatch.setattr(pt, "_MEMBERSHIP", {})
+    monkeypatch.setattr(pt, "_STAND_INS", {})
+    table = json.loads(files("tokenlab").joinpath("data/regex_properties.json").read_text(encoding="utf-8"))["classes"]
+    # o200k's classes include one code point (U+0295) that moved between two of them: Ll to tiktoken, Lo to regex
+    cases = [(pt.CL100K_PATTERN, ["L", "N", "s"]),
+             (pt.O200K_PATTERN, ["L", "N", "Lu", "Lt", "Lm", "Lo", "M", "Ll", "s"]),
+             (r"\d+|\w+|\s+", ["d", "w", "s"]),
+             (r"\p{Lu}\p{M}+|\p{Han}|\p{Nd}", ["Lu", "M", "Han", "Nd"])]
+    for pattern, names in cases:
+        assert pt.classes_used(pattern) == names
+        starts = {n: [lo for lo, _ in table[n]] for n in names}
+        ends = {n: [hi for _, hi in table[n]] for n in names}
+        ours = {n: regex.compile(rf"\{n}" if n in "sdw" else rf"\p{{{n}}}") for n in names}
+
+        def pinned_sig(cp, starts=starts, ends=ends, names=names):
+            return tuple(bool((k := bisect.bisect_right(starts[n], cp) - 1) >= 0 and cp <= ends[n][k]) for n in names)
+
+        def regex_sig(cp, ours=ours, names=names):
+            return tuple(bool(ours[n].fullmatch(chr(cp))) for n in names)
+
+        mapping, lowest = pt.stand_ins(pattern)
+        assert mapping and lowest == min(mapping)
+        probes = set(range(0, 0x110000, 97)) | set(mapping)
+        probes |= {cp + d for n in names for lo, hi in table[n] for cp in (lo, hi) for d in (-1, 0, 1)}
+        for cp in sorted(p for p in probes if 0 <= p <= 0x10FFFF and not 0xD800 <= p < 0xE000):
+            if cp in mapping:
+                proxy = mapping[cp]
+                assert pinned_sig(cp) != regex_sig(cp), hex(cp)  # a stand-in only where the two disagree
+                assert regex_sig(proxy) == pinned_sig(cp) == pinned_sig(proxy), (hex(cp), hex(proxy))
+                assert proxy >= 0x3000 and not 0xD800 <= proxy < 0xE000
+            else:
+                assert pinned_sig(cp) == regex_sig(cp), hex(cp)
+        text = "a " + "".join(chr(cp) for cp in sorted(mapping)[:50]) + " 1"
+        assert pt.pinned_view(pattern, text) == text.translate(mapping)
+        assert pt.pinned_view(pattern, "plain ascii") is None and pt.pinned_view(pattern, "") is None
+    mapping, _ = pt.stand_ins(pt.CL100K_PATTERN)
+    text = "".join(f"{chr(cp)}'s a{chr(cp)} 12{chr(cp)}\n" for cp in sorted(mapping)[::700])
+    pieces = pt.PreTokenizer("cl100k").split(text)
+    view_pieces = regex.findall(pt.CL100K_PATTERN, text.translate(mapping))
+    assert "".join(pieces) == text and [len(p) for p in pieces] == [len(p) for p in view_pieces]
