@@ -54,7 +54,9 @@ MODULE_TESTS: dict[str, list[str]] = {
                                                              "test_summary_row_equals_the_separate_metrics",
                                                              "test_metric_errors_say_what_is_wrong",
                                                              "test_char_script_and_token_category_follow_unicode",
-                                                             "test_number_splits_with_a_prefix_follow_the_definition"))],
+                                                             "test_number_splits_with_a_prefix_follow_the_definition",
+                                                             "test_number_splits_default_range_and_a_prefix_cut_into_"
+                                                             "bytes"))],
     "train/bpe.py": ["tests/test_train.py", "tests/test_train_fast.py"],
     # test_fast_encode.py also reaches pretokenize.py but loads cl100k and the compiled paths for every mutant
     "pretokenize.py": ["tests/test_pretokenize.py", "tests/test_unicode_pinning.py", "tests/test_reliability_regex.py",

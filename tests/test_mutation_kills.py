@@ -1201,15 +1201,17 @@ def test_fertility_from_hf_offsets_follows_the_definition():
     from tokenlab.evaluate.metrics import Encoder, continued_words, fertility, word_stats
     from tokenlab.io import to_hf_json_str
 
-    tok = _metrics_tok([(b"a", b"b"), (b"b", b" "), (b"c", b"d")])
+    tok = _metrics_tok([(b"b", b" "), (b"c", b"d"), (b"a", b"b")])  # "ab ab" -> a | "b " | a | b
     hf = tokenizers.Tokenizer.from_str(to_hf_json_str(tok))
     assert Encoder(hf).token_bytes is None
-    counts = []
+    counts, alone = [], []
     for text in METRIC_TEXTS:
         spans = hf.encode(text, add_special_tokens=False).offsets
         words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
         counts += [sum(a < e and b > s for a, b in spans) for s, e in words]
+        alone += [len(hf.encode(text[s:e], add_special_tokens=False).ids) for s, e in words]
     assert any(c > 1 for c in counts) and any(c == 1 for c in counts)
+    assert counts != alone  # in context differs from word by word, so the offsets are really used
     assert word_stats(hf, METRIC_TEXTS) == {"words": len(counts), "fertility": pytest.approx(sum(counts) / len(counts)),
                                             "continued_words": pytest.approx(sum(c > 1 for c in counts) / len(counts))}
     assert fertility(hf, METRIC_TEXTS) == pytest.approx(sum(counts) / len(counts))
@@ -1221,8 +1223,8 @@ def test_fertility_by_bytes_follows_the_definition():
     ``token_bytes`` fails, each word is encoded on its own."""
     from tokenlab.evaluate.metrics import word_stats
 
-    tok = _metrics_tok([(b"a", b"b"), (b"b", b" "), (b"\xc3", b"\xa9"), (b"\xc3\xa9", b"l")])
-    counts = []
+    tok = _metrics_tok([(b"b", b" "), (b"a", b"b"), (b"\xc3", b"\xa9"), (b"\xc3\xa9", b"l")])
+    counts, alone = [], []
     for text in METRIC_TEXTS:
         ids = tok.encode_ordinary(text)
         ends = np.cumsum([len(tok.token_bytes(i)) for i in ids]).tolist()
@@ -1230,6 +1232,8 @@ def test_fertility_by_bytes_follows_the_definition():
         for m in re.finditer(r"\S+", text):
             s, e = len(text[:m.start()].encode()), len(text[:m.end()].encode())
             counts.append(sum(a < e and b > s for a, b in spans))
+            alone.append(len(tok.encode_ordinary(m.group())))
+    assert counts != alone  # in context differs from word by word, so the byte alignment is really used
     assert word_stats(tok, METRIC_TEXTS) == {"words": len(counts),
                                              "fertility": pytest.approx(sum(counts) / len(counts)),
                                              "continued_words": pytest.approx(sum(c > 1 for c in counts) / len(counts))}
@@ -1273,6 +1277,10 @@ def test_summary_row_equals_the_separate_metrics():
                    "continued_words": pytest.approx(words["continued_words"]),
                    "renyi": pytest.approx(renyi_efficiency(ids, 1.5)),
                    "vocab_used": pytest.approx(vocab_utilisation(tok, METRIC_TEXTS))}
+    from tokenlab.evaluate.metrics import language_completeness
+
+    done = language_completeness(tok, {"en": ["ab é"], "xx": [" ", "\n"], "ru": ["да"]})
+    assert done["en"] == 1.0 and done["ru"] == 0.0 and math.isnan(done["xx"])
     assert summarize(tok, METRIC_TEXTS)["renyi"] == pytest.approx(renyi_efficiency(ids))  # alpha 2.5 by default
     assert summarize(tok, "abab c") == summarize(tok, ["abab c"])
     by_char = SimpleNamespace(name="c", encode=lambda t: [ord(c) for c in t])
@@ -1365,3 +1373,18 @@ def test_empty_batch_has_the_batch_dtypes_and_width():
             ids, mask = tok.encode_batch([], max_length=max_length, padding=padding)
             assert ids.shape == mask.shape == (0, width)
             assert ids.dtype == full_ids.dtype == np.uint8 and mask.dtype == full_mask.dtype == np.bool_
+
+
+def test_number_splits_default_range_and_a_prefix_cut_into_bytes():
+    """Without ``numbers`` the numbers 0..9999 are tested; a prefix whose character the vocabulary holds only as
+    partial UTF-8 bytes adds no digits to any pattern (and does not fail)."""
+    from tokenlab.evaluate.metrics import number_split_consistency
+
+    tok = _metrics_tok([(b"1", b"2")])
+    r = number_split_consistency(tok)
+    # one token per digit, except "12": a number is one token when it is a single digit or exactly "12"
+    assert r["single_token"] == pytest.approx(11 / 10_000)
+    agree = 10 + sum("12" not in str(n) for n in range(10, 10_000))
+    assert r["consistency"] == pytest.approx(agree / 10_000)
+    assert r["patterns"] == {1: (1,), 2: (1, 1), 3: (1, 1, 1), 4: (1, 1, 1, 1)}
+    assert number_split_consistency(tok, [5, 12, 7], prefix="é") == number_split_consistency(tok, [5, 12, 7])
