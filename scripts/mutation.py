@@ -26,6 +26,7 @@ import tomllib
 ROOT = Path(__file__).resolve().parent.parent
 
 AUDIT = "tests/test_audit_regressions.py"
+KILLS = "tests/test_mutation_kills.py"
 # module (under src/tokenlab) -> the tests that check it (pytest arguments). Core modules first.
 MODULE_TESTS: dict[str, list[str]] = {
     "specials.py": ["tests/test_tokenizer.py", "tests/test_roundtrip.py", "tests/test_mutation_kills.py"],
@@ -34,16 +35,36 @@ MODULE_TESTS: dict[str, list[str]] = {
     "encode/stochastic.py": ["tests/test_stochastic.py", "tests/test_mutation_kills.py",
                              f"{AUDIT}::test_dropout_law_sums_to_one",
                              f"{AUDIT}::test_bpe_dropout_whole_token_shortcut_follows_the_law"],
-    "byte_tokenizer.py": ["tests/test_byte_tokenizer.py", "tests/test_mutation_kills.py",
+    "byte_tokenizer.py": ["tests/test_byte_tokenizer.py",
+                          *(f"{KILLS}::{name}" for name in ("test_byte_tokenizer_errors_say_what_is_wrong",
+                                                           "test_chat_template_errors_name_the_field",
+                                                           "test_chat_policies_touch_user_text_only",
+                                                           "test_truncated_padded_batches_are_single_encodes",
+                                                           "test_empty_batch_has_the_batch_dtypes_and_width")),
                           f"{AUDIT}::test_control_byte_set_equals_reference",
                           f"{AUDIT}::test_every_control_byte_raises_under_error_policy",
                           f"{AUDIT}::test_decode_skip_special_drops_padding_like_reference"],
     "transfer/healing.py": ["tests/test_healing.py", "tests/test_mutation_kills.py"],
     "encode/methods.py": ["tests/test_methods.py"],
     "encode/lattice.py": ["tests/test_methods.py", "tests/test_unigram.py"],
-    "evaluate/metrics.py": ["tests/test_metrics.py"],
+    "evaluate/metrics.py": ["tests/test_metrics.py",
+                            *(f"{KILLS}::{name}" for name in ("test_encoder_adapters_and_their_errors",
+                                                             "test_fertility_from_hf_offsets_follows_the_definition",
+                                                             "test_fertility_by_bytes_follows_the_definition",
+                                                             "test_summary_row_equals_the_separate_metrics",
+                                                             "test_metric_errors_say_what_is_wrong",
+                                                             "test_char_script_and_token_category_follow_unicode",
+                                                             "test_number_splits_with_a_prefix_follow_the_definition",
+                                                             "test_number_splits_default_range_and_a_prefix_cut_into_"
+                                                             "bytes"))],
     "train/bpe.py": ["tests/test_train.py", "tests/test_train_fast.py"],
-    "pretokenize.py": ["tests/test_pretokenize.py", "tests/test_fast_encode.py"],
+    # test_fast_encode.py also reaches pretokenize.py but loads cl100k and the compiled paths for every mutant
+    "pretokenize.py": ["tests/test_pretokenize.py", "tests/test_unicode_pinning.py", "tests/test_reliability_regex.py",
+                       *(f"{KILLS}::{name}" for name in ("test_pretokenizer_equals_hf_isolated_split",
+                                                        "test_pretokenizer_settings_round_trip_and_errors",
+                                                        "test_runaway_pattern_error_says_what_to_do",
+                                                        "test_classes_used_lists_each_class_once_in_order",
+                                                        "test_stand_ins_computed_afresh_follow_the_definition"))],
     "models/sentencepiece.py": ["tests/test_sentencepiece.py"],
     "models/unigram.py": ["tests/test_unigram.py"],
     "models/wordpiece.py": ["tests/test_wordpiece.py", "tests/test_mutation_kills.py"],
@@ -74,7 +95,8 @@ def scratch_pyproject(module: str, tests: list[str]) -> str:
     config = dict(base)
     config["only_mutate"] = [f"src/tokenlab/{module}"]
     config["pytest_add_cli_args_test_selection"] = tests
-    config["also_copy"] = sorted(set(config.get("also_copy", [])) | {"benchmarks"})  # tests import its harness
+    # tests import benchmarks' harness, and some load generator scripts (scripts/make_unicode_classes.py)
+    config["also_copy"] = sorted(set(config.get("also_copy", [])) | {"benchmarks", "scripts"})
     lines = ["", "[tool.mutmut]"] + [f"{k} = {toml_value(v)}" for k, v in config.items()]
     return text.rstrip("\n") + "\n" + "\n".join(lines) + "\n"
 
@@ -89,8 +111,11 @@ def run_module(module: str, max_children: int, python: str, only: list[str] | No
     shutil.copytree(ROOT / "src", work / "src", ignore=ignore)
     shutil.copytree(ROOT / "tests", work / "tests", ignore=ignore)
     shutil.copytree(ROOT / "benchmarks", work / "benchmarks", ignore=shutil.ignore_patterns("__pycache__", "out"))
+    shutil.copytree(ROOT / "scripts", work / "scripts", ignore=ignore)
     (work / "pyproject.toml").write_text(scratch_pyproject(module, tests), encoding="utf-8")
-    env = dict(os.environ, CI="true", TQDM_DISABLE="1")
+    # one OpenMP/MKL thread: mutmut forks each mutant's process from one that already ran the tests, and a child
+    # that inherits torch's OpenMP pool (the byte tokenizer's reference returns torch tensors) hangs in it
+    env = dict(os.environ, CI="true", TQDM_DISABLE="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     env.pop("PYTHONPATH", None)  # mutmut puts mutants/src first on sys.path itself
     print(f"== {module}: tests {' '.join(tests)}", flush=True)
     # only: fnmatch patterns over mutant names (e.g. "*[05]" for every mutant whose number ends in 0 or 5): a sample

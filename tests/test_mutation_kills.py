@@ -3,7 +3,9 @@ relies on that the other tests left open (default arguments, which occurrence an
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -867,3 +869,527 @@ def test_heal_prompt_arguments_and_tokenizers_without_a_table():
         vocab_bytes(object())
     with pytest.raises(InvalidInputError, match=r"^tokenizer has no ordinary tokens$"):
         TokenIndex(ById(0))
+
+
+# ---------------------------------------------------------------- pretokenize.py
+def _hf_isolated_split(pattern: str, split_digits: int | None, text: str) -> list[str]:
+    """HF ``tokenizers``' pieces for the same steps: digit runs isolated, then the pattern's matches isolated
+    (gaps kept as pieces), as the tokenizer.json export writes them."""
+    from tokenizers import Regex, pre_tokenizers
+
+    steps = []
+    if split_digits:
+        steps.append(pre_tokenizers.Split(Regex(rf"\p{{N}}{{1,{split_digits}}}"), behavior="isolated"))
+    if pattern is not None:
+        steps.append(pre_tokenizers.Split(Regex(pattern), behavior="isolated"))
+    if not steps:
+        return [text] if text else []
+    return [piece for piece, _ in pre_tokenizers.Sequence(steps).pre_tokenize_str(text)]
+
+
+PRETOKENIZER_TEXTS = ["", "x", "ab, cd!", "Hello world 12345 and 6x78 ok", "  a1b22c333d4444 ", "naïve café 2024!!",
+                      "日本語テキスト123です", "a\nb\r\n\tc", "1234567890", "no digits here", "x 1", "x 123", "ab1"]
+
+
+@pytest.mark.parametrize("pattern", [r"\p{L}+", r"(\p{L})+|\d", r"[a-z]+|\s+", r"\S+", r"(x)|(y)", "gpt2", None])
+@pytest.mark.parametrize("split_digits", [None, 1, 3])
+def test_pretokenizer_equals_hf_isolated_split(pattern, split_digits):
+    """Custom patterns (with capture groups and with gaps the pattern does not match), named patterns and the
+    digit splitter give HF's pieces, so nothing is dropped and ids equal the exported tokenizer.json's."""
+    from tokenlab.pretokenize import PATTERNS, PreTokenizer
+
+    pre = PreTokenizer(pattern, split_digits)
+    hf_pattern = PATTERNS.get(pattern, pattern) if pattern is not None else None
+    for text in PRETOKENIZER_TEXTS:
+        assert pre.split(text) == _hf_isolated_split(hf_pattern, split_digits, text), (pattern, split_digits, text)
+
+
+def test_pretokenizer_settings_round_trip_and_errors():
+    from tokenlab.pretokenize import PreTokenizer, get_pretokenizer
+
+    for pattern, digits in [("gpt2", None), ("cl100k", 3), (r"\S+|\s+", 1), (None, 2), (None, None)]:
+        pre = PreTokenizer(pattern, digits)
+        again = PreTokenizer.from_dict(pre.to_dict())
+        assert (again.pattern, again.split_digits) == (pattern, digits)
+        assert again.split("a 12345 b") == pre.split("a 12345 b")
+    for digits in (1, 32):
+        assert PreTokenizer(None, digits).split("x" + "7" * 40) == ["x", "7" * digits] + [
+            "7" * min(digits, 40 - k) for k in range(digits, 40, digits)]
+    for digits in (0, 33, -1):
+        with pytest.raises(InvalidInputError, match=rf"^split_digits must be between 1 and 32, got {digits}$"):
+            PreTokenizer("gpt2", digits)
+    with pytest.raises(InvalidInputError, match=r"^invalid pre-tokenizer pattern '\(': missing \) at position 1$"):
+        PreTokenizer("(")
+    assert get_pretokenizer(None).split("a 1") == ["a 1"]
+    assert get_pretokenizer("none", 1).split("a 12") == ["a ", "1", "2"]
+    assert get_pretokenizer(None, 2).split("a 123") == ["a ", "12", "3"]
+    assert get_pretokenizer("gpt2", 1).split("ab 12") == ["ab", " ", "1", "2"]
+    pre = PreTokenizer("o200k")
+    assert get_pretokenizer(pre) is pre
+    # both spellings of "no pattern" resolve to the same pre-tokenizer (equal objects, equal saved settings)
+    assert get_pretokenizer("none") == get_pretokenizer(None) == PreTokenizer(None)
+    assert get_pretokenizer("none", 3).to_dict() == PreTokenizer(None, 3).to_dict() == {"pattern": None,
+                                                                                        "split_digits": 3}
+
+
+def test_runaway_pattern_error_says_what_to_do(monkeypatch):
+    from tokenlab import pretokenize
+
+    monkeypatch.setattr(pretokenize, "REGEX_TIMEOUT_BASE", 0.05)
+    text = "a" * 60 + "!"  # minutes of backtracking without the limit
+    for pattern in (r"(a|aa)+$", r"(?:a|aa)+$"):  # with a group (match objects) and without (findall)
+        limit = pretokenize.regex_timeout(len(text))
+        message = (f"^pre-tokenizer pattern {re.escape(repr(pattern))} took over {limit:.1f} s on a 61-character "
+                   r"text \(catastrophic backtracking\); use a simpler pattern, e\.g\. without nested or "
+                   r"overlapping repetition$")
+        with pytest.raises(InvalidInputError, match=message):
+            pretokenize.PreTokenizer(pattern).split(text)
+
+
+def test_classes_used_lists_each_class_once_in_order():
+    from tokenlab.pretokenize import classes_used
+
+    pattern = r"\pL+\p{ Lu }\s\P{N}[\p{^L}\d]\w\b\S\\p{Han}\p{Latin}\p{Unknown}\x41"
+    assert classes_used(pattern) == ["L", "Lu", "s", "N", "d", "w", "Latin"]
+
+
+def test_stand_ins_computed_afresh_follow_the_definition(monkeypatch):
+    """With the module's caches emptied, every stand-in is a code point that ``regex`` puts in exactly the classes
+    tiktoken's table (data/regex_properties.json) puts the original in, far from ASCII; code points without a
+    stand-in are classified alike by both. Probed on a grid, every stand-in key and every range boundary."""
+    import bisect
+    import json
+    from importlib.resources import files
+
+    import regex
+
+    from tokenlab import pretokenize as pt
+
+    monkeypatch.setattr(pt, "_PINNED", None)
+    monkeypatch.setattr(pt, "_MEMBERSHIP", {})
+    monkeypatch.setattr(pt, "_STAND_INS", {})
+    table = json.loads(files("tokenlab").joinpath("data/regex_properties.json").read_text(encoding="utf-8"))["classes"]
+    # o200k's classes include one code point (U+0295) that moved between two of them: Ll to tiktoken, Lo to regex
+    cases = [(pt.CL100K_PATTERN, ["L", "N", "s"]),
+             (pt.O200K_PATTERN, ["L", "N", "Lu", "Lt", "Lm", "Lo", "M", "Ll", "s"]),
+             (r"\d+|\w+|\s+", ["d", "w", "s"]),
+             (r"\p{Lu}\p{M}+|\p{Han}|\p{Nd}", ["Lu", "M", "Han", "Nd"]), (r"\p{C}+|\p{L}+", ["C", "L"])]
+    for pattern, names in cases:
+        assert pt.classes_used(pattern) == names
+        starts = {n: [lo for lo, _ in table[n]] for n in names}
+        ends = {n: [hi for _, hi in table[n]] for n in names}
+        ours = {n: regex.compile(rf"\{n}" if n in "sdw" else rf"\p{{{n}}}") for n in names}
+
+        def pinned_sig(cp, starts=starts, ends=ends, names=names):
+            return tuple(bool((k := bisect.bisect_right(starts[n], cp) - 1) >= 0 and cp <= ends[n][k]) for n in names)
+
+        def regex_sig(cp, ours=ours, names=names):
+            return tuple(bool(ours[n].fullmatch(chr(cp))) for n in names)
+
+        mapping, lowest = pt.stand_ins(pattern)
+        assert mapping and lowest == min(mapping)
+        assert not any(0xD800 <= cp < 0xE000 for cp in mapping)  # lone surrogates (tiktoken never sees them) stay
+        probes = set(range(0, 0x110000, 97)) | set(mapping)
+        probes |= {cp + d for n in names for lo, hi in table[n] for cp in (lo, hi) for d in (-1, 0, 1)}
+        for cp in sorted(p for p in probes if 0 <= p <= 0x10FFFF and not 0xD800 <= p < 0xE000):
+            if cp in mapping:
+                proxy = mapping[cp]
+                assert pinned_sig(cp) != regex_sig(cp), hex(cp)  # a stand-in only where the two disagree
+                assert regex_sig(proxy) == pinned_sig(cp) == pinned_sig(proxy), (hex(cp), hex(proxy))
+                assert proxy >= 0x3000 and not 0xD800 <= proxy < 0xE000
+            else:
+                assert pinned_sig(cp) == regex_sig(cp), hex(cp)
+        text = "a " + "".join(chr(cp) for cp in sorted(mapping)[:50]) + " 1"
+        assert pt.pinned_view(pattern, text) == text.translate(mapping)
+        assert pt.pinned_view(pattern, "plain ascii") is None and pt.pinned_view(pattern, "") is None
+    mapping, _ = pt.stand_ins(pt.CL100K_PATTERN)
+    text = "".join(f"{chr(cp)}'s a{chr(cp)} 12{chr(cp)}\n" for cp in sorted(mapping)[::700])
+    pieces = pt.PreTokenizer("cl100k").split(text)
+    view_pieces = regex.findall(pt.CL100K_PATTERN, text.translate(mapping))
+    assert "".join(pieces) == text and [len(p) for p in pieces] == [len(p) for p in view_pieces]
+
+
+# ---------------------------------------------------------------- byte_tokenizer.py
+def _byte_tokenizers():
+    from tokenlab.byte_tokenizer import ByteTokenizer
+
+    native, joined = ByteTokenizer(), ByteTokenizer()
+    joined._native = False  # the numpy path, used where numba is absent
+    return native, joined
+
+
+def test_byte_tokenizer_errors_say_what_is_wrong():
+    from tokenlab.byte_tokenizer import ByteTokenizer
+
+    tok = ByteTokenizer()
+    cases = [
+        (lambda: ByteTokenizer(on_control="drop"), "on_control must be one of keep, error, picture; got 'drop'"),
+        (lambda: tok.encode("a", on_control="x"), "on_control must be one of keep, error, picture; got 'x'"),
+        (lambda: tok.decode([[1, 2]]), "expected a 1-D sequence of ids, got shape (1, 2)"),
+        (lambda: tok.decode([1.5]), "ids must be integers, got float64"),
+        (lambda: tok.decode([7, -1, 300]), "id -1 at position 1 is not a byte (0..255)"),
+        (lambda: tok.token_bytes(256), "id 256 is not a byte (0..255)"),
+        (lambda: tok.token_bytes(-1), "id -1 is not a byte (0..255)"),
+        (lambda: tok.encode("a", max_length=1), "max_length=1 leaves no room: need at least 2"),
+        (lambda: tok.encode("a", add_special_tokens=False, max_length=0),
+         "max_length=0 leaves no room: need at least 1"),
+        (lambda: tok.encode_batch(["a"], max_length=True), "max_length must be an integer, got True"),
+        (lambda: tok.encode_batch(["a"], padding="max_length"), "padding='max_length' needs max_length"),
+        (lambda: tok.encode_batch(["a"], padding_side="middle"),
+         "padding_side must be one of right, left; got 'middle'"),
+        (lambda: tok.encode(b"a"), "text must be str, got bytes"),
+        (lambda: ByteTokenizer(on_control="error").encode("a\udc80"),
+         "text cannot be encoded as UTF-8 (surrogates not allowed at character 1, '\\udc80')"),
+        (lambda: tok.decode([0xC3], errors="strict"), "ids are not valid UTF-8 (unexpected end of data at byte 0)"),
+    ]
+    for call, message in cases:
+        with pytest.raises(InvalidInputError) as info:
+            call()
+        assert str(info.value) == message
+    assert [tok.token_bytes(i) for i in range(256)] == [bytes([i]) for i in range(256)]
+
+
+def test_chat_template_errors_name_the_field():
+    from tokenlab.byte_tokenizer import ByteTokenizer
+
+    tok = ByteTokenizer()
+    call = {"type": "function", "function": {"name": "f", "arguments": {}}}
+    cases = [
+        ("text", None, "messages must be a list, got str"),
+        (["x"], None, "messages[0] must be an object, got str"),
+        ([{"content": "no role"}], None, "messages[0] has no 'role'"),
+        ([{"role": 3}], None, "messages[0].role must be a string, got int"),
+        ([{"role": "user", "content": ["list"]}], None, "messages[0].content must be a string, got list"),
+        ([{"role": "assistant", "thinking": 5}], None, "messages[0].thinking must be a string, got int"),
+        ([{"role": "user"}, {"role": "assistant", "tool_calls": "f()"}], None,
+         "messages[1].tool_calls must be a list, got str"),
+        ([{"role": "assistant", "tool_calls": [{"function": {"name": "f", "arguments": {}}}]}], None,
+         "messages[0].tool_calls[0] has no 'type'"),
+        ([{"role": "assistant", "tool_calls": [{"type": 1, "function": {"name": "f", "arguments": {}}}]}], None,
+         "messages[0].tool_calls[0].type must be a string, got int"),
+        ([{"role": "assistant", "tool_calls": [{"type": "function"}]}], None,
+         "messages[0].tool_calls[0] has no 'function'"),
+        ([{"role": "assistant", "tool_calls": [{"type": "function", "function": {"arguments": {}}}]}], None,
+         "messages[0].tool_calls[0].function has no 'name'"),
+        ([{"role": "assistant", "tool_calls": [{"type": "function", "function": {"name": "f"}}]}], None,
+         "messages[0].tool_calls[0].function has no 'arguments'"),
+        ([{"role": "assistant", "tool_calls": [{"type": "function", "function": {"name": 2, "arguments": {}}}]}],
+         None, "messages[0].tool_calls[0].function.name must be a string, got int"),
+        ([{"role": "assistant", "tool_calls": [{"type": "function", "function": {"name": "f", "arguments": {1j}}}]}],
+         None, "messages[0].tool_calls[0]: arguments are not JSON-serialisable (Object of type set is not JSON "
+               "serializable)"),
+        ([], "x", "tools must be a list, got str"),
+        ([], ["x"], "tools[0] must be an object, got str"),
+        ([], [{}], "tools[0] has no 'function'"),
+        ([], [{"function": {"parameters": {}}}], "tools[0].function has no 'name'"),
+        ([], [{"function": {"name": 1}}], "tools[0].function.name must be a string, got int"),
+        ([], [{"function": {"name": "f", "parameters": {"type": "object"}}}],
+         "tools[0].function.parameters has no 'properties'"),
+        ([], [{"function": {"name": "f", "parameters": {"properties": ["a"]}}}],
+         "tools[0].function.parameters.properties must be an object"),
+        ([], [{"function": {"name": "f", "parameters": {"properties": {"a": {}}}}}],
+         "tools[0] argument 'a' has no 'description'"),
+        ([], [{"function": {"name": "f", "parameters": {"properties": {"a": {"description": 3}}}}}],
+         "tools[0] argument 'a' description must be a string, got int"),
+        ([], [{"function": {"name": "f", "parameters": {"properties": {"a": {"description": "d"}}}}}, "y"],
+         "tools[1] must be an object, got str"),
+    ]
+    for messages, tools, message in cases:
+        with pytest.raises(InvalidInputError) as info:
+            tok.apply_chat_template(messages, tools=tools)
+        assert str(info.value) == message, (messages, tools)
+    strict = ByteTokenizer(on_control="error")
+    with pytest.raises(InvalidInputError) as info:
+        strict.apply_chat_template([{"role": "us\x01er"}])
+    assert str(info.value) == ("messages[0].role contains control byte 0x01 (MESSAGE_START) at character 2; use "
+                               "on_control='picture' to make it visible text or 'keep' to pass it through")
+    with pytest.raises(InvalidInputError, match=r"^messages\[0\]\.tool_calls\[0\]\.type contains control byte 0x1B"):
+        strict.apply_chat_template([{"role": "assistant", "tool_calls": [dict(call, type="fu\x1bnc")]}])
+
+
+def test_chat_policies_touch_user_text_only():
+    """The template's own control bytes stay under every policy; user text (including a DEL that JSON leaves
+    unescaped in tool-call arguments) follows the policy; ``reasoning_content`` is read like ``thinking``."""
+    from tokenlab.byte_tokenizer import ByteTokenizer
+
+    keep = ByteTokenizer()
+    chat = [{"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "ok", "tool_calls": [
+                {"type": "function", "function": {"name": "f", "arguments": {"a": "x\x7fy"}}}]}]
+    text = keep.apply_chat_template(chat)
+    assert '\x1afunction f({"a": "x\x7fy"})\x1b' in text
+    assert keep.encode_chat(chat) == list(text.encode())
+    pictured = text.replace("x\x7fy", "x\u2421y")
+    assert ByteTokenizer(on_control="picture").apply_chat_template(chat) == pictured
+    assert ByteTokenizer(on_control="picture").encode_chat(chat) == list(pictured.encode())
+    with pytest.raises(InvalidInputError, match=r"^messages\[1\]\.tool_calls\[0\] contains control byte 0x7F "
+                                                r"\(control byte\) at character 8;"):
+        ByteTokenizer(on_control="error").encode_chat(chat)
+    clean = chat[:1] + [{"role": "assistant", "content": "ok"}]
+    for policy in ("error", "picture"):
+        assert ByteTokenizer(on_control=policy).encode_chat(clean) == list(keep.apply_chat_template(clean).encode())
+    thinking = [{"role": "assistant", "content": "yo", "thinking": "hm"}]
+    reasoning = [{"role": "assistant", "content": "yo", "reasoning_content": "hm"}]
+    assert keep.apply_chat_template(reasoning) == keep.apply_chat_template(thinking)
+    assert keep.apply_chat_template(thinking) == "\x01assistant\n\x12hm\x13yo\x17\n"
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+@pytest.mark.parametrize("add_special", [True, False])
+def test_truncated_padded_batches_are_single_encodes(side, add_special):
+    """Each row of a batch is the text's own ``encode`` with the same ``max_length`` (EOS kept last after a cut),
+    padded with 0x00 on the chosen side; on the compiled and the numpy path."""
+    texts = ["", "a", "hello world", "ü🤖 x", "\x02inner bos", "0123456789abcdef"]
+    for tok in _byte_tokenizers():
+        for max_length, padding in [(None, "longest"), (4, "longest"), (7, "max_length"), (40, "max_length")]:
+            ids, mask = tok.encode_batch(texts, add_special, max_length=max_length, padding=padding,
+                                         padding_side=side)
+            rows = [tok.encode(t, add_special, max_length=max_length) for t in texts]
+            width = max_length if padding == "max_length" else max(map(len, rows))
+            assert ids.shape == mask.shape == (len(texts), width)
+            for row, got, got_mask in zip(rows, ids.tolist(), mask.tolist()):
+                pad = [0] * (width - len(row))
+                assert got == (row + pad if side == "right" else pad + row), (tok._native, max_length, row)
+                real = [True] * len(row)
+                assert got_mask == (real + [False] * len(pad) if side == "right" else [False] * len(pad) + real)
+
+
+# ---------------------------------------------------------------- evaluate/metrics.py
+def _metrics_tok(merges=()):
+    """Byte-level BPE over the 256 bytes plus one token per merge (as test_metrics.tiny)."""
+    from tokenlab.tokenizer import Tokenizer
+
+    vocab = {bytes([i]): i for i in range(256)}
+    for a, b in merges:
+        vocab[a + b] = len(vocab)
+    return Tokenizer(vocab, list(merges), pretokenizer=None)
+
+
+METRIC_TEXTS = ["abab c", "ab  ab\tcd\n", "héllo wörld ab", "  ", "x", "日本 語ab"]
+
+
+def test_encoder_adapters_and_their_errors():
+    from types import SimpleNamespace
+
+    from tokenlab.evaluate.metrics import Encoder, as_encoder, compression
+
+    tok = _metrics_tok([(b"a", b"b")])
+    enc = Encoder(tok)
+    assert enc.name == (tok.name or "Tokenizer") and Encoder(tok, name="mine").name == "mine"
+    assert enc.token_bytes(256) == b"ab" and enc.vocab_ids == sorted(tok.vocab.values())
+    assert as_encoder(enc) is enc and as_encoder(tok, "n").name == "n" and as_encoder(tok, "n").model is tok
+    both = SimpleNamespace(name="", encode_ordinary=lambda t: [1] * len(t), encode=lambda t: [0])
+    assert Encoder(both).name == "SimpleNamespace" and Encoder(both).encode("abc") == [1, 1, 1]
+    assert Encoder(both).token_bytes is None and Encoder(both).vocab_ids is None
+
+    def by_char(text):
+        return [ord(c) for c in text]
+
+    assert Encoder(by_char).name == "function" and Encoder(by_char).encode("hé") == [104, 233]
+    assert Encoder(lambda t: np.array([5, 6], dtype=np.int32)).encode("x") == [5, 6]
+    assert compression(by_char, ["ab", "é"])["chars_per_token"] == 1.0
+    with pytest.raises(InvalidInputError, match=r"^cannot evaluate int: it has no encode\(\) and is not callable$"):
+        Encoder(3)
+    with pytest.raises(InvalidInputError, match=r"^texts must be strings$"):
+        compression(tok, ["a", 3])
+    with pytest.raises(InvalidInputError, match=r"^function: this metric needs a byte-level vocabulary$"):
+        Encoder(by_char).vocab_tokens()
+    with pytest.raises(InvalidInputError, match=r"^str_keys: this metric needs a byte-level vocabulary$"):
+        Encoder(SimpleNamespace(name="str_keys", encode=by_char, vocab={"a": 0})).vocab_tokens()
+
+
+def test_fertility_from_hf_offsets_follows_the_definition():
+    """An HF ``tokenizers.Tokenizer`` reports character offsets and has no ``token_bytes``: a word's count is the
+    number of tokens whose span overlaps it (a token across two words counts for both)."""
+    import tokenizers
+
+    from tokenlab.evaluate.metrics import Encoder, continued_words, fertility, word_stats
+    from tokenlab.io import to_hf_json_str
+
+    tok = _metrics_tok([(b"b", b" "), (b"c", b"d"), (b"a", b"b")])  # "ab ab" -> a | "b " | a | b
+    hf = tokenizers.Tokenizer.from_str(to_hf_json_str(tok))
+    assert Encoder(hf).token_bytes is None
+    counts, alone = [], []
+    for text in METRIC_TEXTS:
+        spans = hf.encode(text, add_special_tokens=False).offsets
+        words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+        counts += [sum(a < e and b > s for a, b in spans) for s, e in words]
+        alone += [len(hf.encode(text[s:e], add_special_tokens=False).ids) for s, e in words]
+    assert any(c > 1 for c in counts) and any(c == 1 for c in counts)
+    assert counts != alone  # in context differs from word by word, so the offsets are really used
+    assert word_stats(hf, METRIC_TEXTS) == {"words": len(counts), "fertility": pytest.approx(sum(counts) / len(counts)),
+                                            "continued_words": pytest.approx(sum(c > 1 for c in counts) / len(counts))}
+    assert fertility(hf, METRIC_TEXTS) == pytest.approx(sum(counts) / len(counts))
+    assert continued_words(hf, METRIC_TEXTS) == pytest.approx(sum(c > 1 for c in counts) / len(counts))
+
+
+def test_fertility_by_bytes_follows_the_definition():
+    """With ``token_bytes`` a word's count is the number of tokens whose bytes overlap the word's bytes; when
+    ``token_bytes`` fails, each word is encoded on its own."""
+    from tokenlab.evaluate.metrics import word_stats
+
+    tok = _metrics_tok([(b"b", b" "), (b"a", b"b"), (b"\xc3", b"\xa9"), (b"\xc3\xa9", b"l")])
+    counts, alone = [], []
+    for text in METRIC_TEXTS:
+        ids = tok.encode_ordinary(text)
+        ends = np.cumsum([len(tok.token_bytes(i)) for i in ids]).tolist()
+        spans = list(zip([0] + ends[:-1], ends))
+        for m in re.finditer(r"\S+", text):
+            s, e = len(text[:m.start()].encode()), len(text[:m.end()].encode())
+            counts.append(sum(a < e and b > s for a, b in spans))
+            alone.append(len(tok.encode_ordinary(m.group())))
+    assert counts != alone  # in context differs from word by word, so the byte alignment is really used
+    assert word_stats(tok, METRIC_TEXTS) == {"words": len(counts),
+                                             "fertility": pytest.approx(sum(counts) / len(counts)),
+                                             "continued_words": pytest.approx(sum(c > 1 for c in counts) / len(counts))}
+
+    class Unknown:  # token_bytes fails: every word is encoded on its own (here one id per character)
+        def encode(self, text):
+            return [ord(c) for c in text]
+
+        def token_bytes(self, i):
+            raise KeyError(i)
+
+    words = [w for t in METRIC_TEXTS for w in t.split()]
+    assert word_stats(Unknown(), METRIC_TEXTS) == {"words": len(words),
+                                                   "fertility": pytest.approx(sum(map(len, words)) / len(words)),
+                                                   "continued_words": pytest.approx(
+                                                       sum(len(w) > 1 for w in words) / len(words))}
+    empty = word_stats(tok, ["", "  \n"])
+    assert empty["words"] == 0 and math.isnan(empty["fertility"]) and math.isnan(empty["continued_words"])
+
+
+def test_summary_row_equals_the_separate_metrics():
+    from types import SimpleNamespace
+
+    from tokenlab.evaluate.metrics import (
+        compression,
+        corpus_ids,
+        renyi_efficiency,
+        summarize,
+        summarize_with_ids,
+        vocab_utilisation,
+        word_stats,
+    )
+
+    tok = _metrics_tok([(b"a", b"b"), (b"b", b" "), (b"\xc3", b"\xa9")])
+    row, ids = summarize_with_ids(tok, METRIC_TEXTS, alpha=1.5)
+    assert ids == corpus_ids(tok, METRIC_TEXTS) == [tok.encode_ordinary(t) for t in METRIC_TEXTS]
+    comp, words = compression(tok, METRIC_TEXTS), word_stats(tok, METRIC_TEXTS)
+    assert row == {"tokens": comp["tokens"], "bytes_per_token": pytest.approx(comp["bytes_per_token"]),
+                   "chars_per_token": pytest.approx(comp["chars_per_token"]),
+                   "fertility": pytest.approx(words["fertility"]),
+                   "continued_words": pytest.approx(words["continued_words"]),
+                   "renyi": pytest.approx(renyi_efficiency(ids, 1.5)),
+                   "vocab_used": pytest.approx(vocab_utilisation(tok, METRIC_TEXTS))}
+    from tokenlab.evaluate.metrics import language_completeness
+
+    done = language_completeness(tok, {"en": ["ab é"], "xx": [" ", "\n"], "ru": ["да"]})
+    assert done["en"] == 1.0 and done["ru"] == 0.0 and math.isnan(done["xx"])
+    assert summarize(tok, METRIC_TEXTS)["renyi"] == pytest.approx(renyi_efficiency(ids))  # alpha 2.5 by default
+    assert summarize(tok, "abab c") == summarize(tok, ["abab c"])
+    by_char = SimpleNamespace(name="c", encode=lambda t: [ord(c) for c in t])
+    assert "vocab_used" not in summarize(by_char, ["ab"])
+    empty = summarize(tok, ["", ""])
+    assert empty["tokens"] == 0 and all(math.isnan(empty[k]) for k in empty if k not in ("tokens", "vocab_used"))
+    assert empty["vocab_used"] == 0.0
+    none = compression(tok, [""])
+    assert none["tokens"] == 0 and math.isnan(none["bytes_per_token"]) and math.isnan(none["chars_per_token"])
+
+
+def test_metric_errors_say_what_is_wrong():
+    from tokenlab.evaluate.metrics import (
+        number_split_consistency,
+        renyi_efficiency,
+        token_length_distribution,
+        token_premiums,
+        vocab_utilisation,
+    )
+
+    tok = _metrics_tok()
+
+    def by_char(text):
+        return [ord(c) for c in text]
+
+    cases = [
+        (lambda: token_premiums(tok, {"xx": ["a"]}), "reference language 'en' is not in the parallel data"),
+        (lambda: token_premiums(tok, {"en": ["a"], "de": ["a", "b"]}),
+         "parallel data must have the same number of sentences in every language"),
+        (lambda: token_premiums(tok, {"en": [""], "de": ["a"]}), "the reference language encodes to no tokens"),
+        (lambda: renyi_efficiency([]), "no tokens to measure"),
+        (lambda: renyi_efficiency([[], []]), "no tokens to measure"),
+        (lambda: renyi_efficiency([1, 2], alpha=-0.5), "alpha must be >= 0"),
+        (lambda: vocab_utilisation(by_char, ["x"]), "function: vocabulary utilisation needs a tokenizer with a vocab"),
+        (lambda: token_length_distribution(by_char, ["x"]), "function: token lengths need token_bytes()"),
+        (lambda: number_split_consistency(by_char, [1]), "function: number splitting needs token_bytes()"),
+        (lambda: number_split_consistency(tok, []), "no numbers to test"),
+    ]
+    for call, message in cases:
+        with pytest.raises(InvalidInputError) as info:
+            call()
+        assert str(info.value) == message
+    assert math.isnan(renyi_efficiency([4, 4, 4]))  # one distinct token: log2(V) = 0
+    assert renyi_efficiency([4, 4, 4], alpha=0, vocab_size=8) == pytest.approx(0.0)  # H_0 = log2(1)
+    assert renyi_efficiency([np.int64(1), np.int64(2)], alpha=2) == pytest.approx(1.0)
+
+
+def test_char_script_and_token_category_follow_unicode(monkeypatch):
+    """Scripts and categories from the Unicode data (the module's cache emptied first, so nothing is reused)."""
+    from tokenlab.evaluate import metrics
+
+    monkeypatch.setattr(metrics, "_script_cache", {})
+    expected = {"a": "Latin", "я": "Cyrillic", "α": "Greek", "日": "Han", "অ": "Bengali", "ა": "Georgian",
+                "Ꭰ": "Other script", "\u0301": "Other script", "ᐁ": "Other script", "1": None, " ": None, "!": None,
+                "€": None, "１": None}
+    for _ in range(2):  # the second round is answered from the cache
+        assert {ch: metrics.char_script(ch) for ch in expected} == expected
+    cases = {"１２": "digits", "1 2": "digits", "1a": "Latin", "½": "symbols/other", "12!": "symbols/other",
+             "\u0301": "Other script", "Ꭰa": "mixed scripts", " \t": "whitespace", "": "symbols/other",
+             "\xe6\x97": None}
+    for text, want in cases.items():
+        token = text.encode("latin-1") if want is None else text.encode()
+        assert metrics.token_category(token) == (want or "partial UTF-8"), text
+
+
+def test_number_splits_with_a_prefix_follow_the_definition():
+    from tokenlab.evaluate.metrics import number_split_consistency
+
+    tok = _metrics_tok([(b" ", b"1"), (b"2", b"3"), (b" 1", b"23")])
+    numbers = list(range(0, 200, 7)) + [123, 1234, 5123]
+    r = number_split_consistency(tok, numbers, prefix=" ")
+    patterns: dict[int, Counter] = {}
+    single = 0
+    for n in numbers:  # the digit count of each token that holds digits (the prefix's own token holds none)
+        pieces = [tok.token_bytes(i) for i in tok.encode_ordinary(" " + str(n))]
+        pattern = tuple(k for k in (sum(c.isdigit() for c in p.decode()) for p in pieces) if k)
+        patterns.setdefault(len(str(n)), Counter())[pattern] += 1
+        single += len(pattern) == 1
+    assert 0 < single < len(numbers)
+    assert r["consistency"] == pytest.approx(sum(c.most_common(1)[0][1] for c in patterns.values()) / len(numbers))
+    assert r["single_token"] == pytest.approx(single / len(numbers))
+    assert r["patterns"] == {d: c.most_common(1)[0][0] for d, c in sorted(patterns.items())}
+
+
+def test_empty_batch_has_the_batch_dtypes_and_width():
+    """No texts: a (0, width) batch with the same dtypes as any other batch; width max_length when padding to it."""
+    for tok in _byte_tokenizers():
+        full_ids, full_mask = tok.encode_batch(["a"])
+        for padding, max_length, width in [("longest", None, 0), ("longest", 6, 0), ("max_length", 6, 6)]:
+            ids, mask = tok.encode_batch([], max_length=max_length, padding=padding)
+            assert ids.shape == mask.shape == (0, width)
+            assert ids.dtype == full_ids.dtype == np.uint8 and mask.dtype == full_mask.dtype == np.bool_
+
+
+def test_number_splits_default_range_and_a_prefix_cut_into_bytes():
+    """Without ``numbers`` the numbers 0..9999 are tested; a prefix whose character the vocabulary holds only as
+    partial UTF-8 bytes adds no digits to any pattern (and does not fail)."""
+    from tokenlab.evaluate.metrics import number_split_consistency
+
+    tok = _metrics_tok([(b"1", b"2")])
+    r = number_split_consistency(tok)
+    # one token per digit, except "12": a number is one token when it is a single digit or exactly "12"
+    assert r["single_token"] == pytest.approx(11 / 10_000)
+    agree = 10 + sum("12" not in str(n) for n in range(10, 10_000))
+    assert r["consistency"] == pytest.approx(agree / 10_000)
+    assert r["patterns"] == {1: (1,), 2: (1, 1), 3: (1, 1, 1), 4: (1, 1, 1, 1)}
+    assert number_split_consistency(tok, [5, 12, 7], prefix="é") == number_split_consistency(tok, [5, 12, 7])
