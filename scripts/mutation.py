@@ -45,7 +45,10 @@ MODULE_TESTS: dict[str, list[str]] = {
     "train/bpe.py": ["tests/test_train.py", "tests/test_train_fast.py"],
     "pretokenize.py": ["tests/test_pretokenize.py", "tests/test_fast_encode.py"],
     "models/sentencepiece.py": ["tests/test_sentencepiece.py"],
-    "models/unigram.py": ["tests/test_unigram.py"],
+    # test_unigram.py trains a model in its fixtures (~10 s per mutant): its sentencepiece comparison only, and the
+    # brute-force checks of test_mutation_kills_sp.py
+    "models/unigram.py": ["tests/test_mutation_kills_sp.py",
+                          "tests/test_unigram.py::test_viterbi_equals_sentencepiece_on_its_own_model"],
     "models/wordpiece.py": ["tests/test_wordpiece.py", "tests/test_mutation_kills.py"],
     # all of test_reference_ids.py costs ~18 s per mutant (cl100k and HF exports): only its known-file test; the
     # audit's test_write_tiktoken_loads_in_tiktoken derives all of cl100k's merges per mutant and is left out
@@ -54,7 +57,11 @@ MODULE_TESTS: dict[str, list[str]] = {
                             "tests/test_reliability_readers.py::test_tiktoken_damage_is_reported",
                             f"{AUDIT}::test_write_tiktoken_ranks_are_ids"],
     "io/hf_json.py": ["tests/test_reference_ids.py", "tests/test_hf_metaspace.py"],
-    "io/sentencepiece.py": ["tests/test_sentencepiece.py"],
+    # all of test_sentencepiece.py trains nine models per mutant: its hand-written model, one mistral-common file,
+    # and the checks against sentencepiece and its protobuf module in test_mutation_kills_sp.py
+    "io/sentencepiece.py": ["tests/test_mutation_kills_sp.py",
+                            "tests/test_sentencepiece.py::test_unreachable_piece_of_a_hand_written_model",
+                            "tests/test_sentencepiece.py::test_mistral_models_equal_sentencepiece[tokenizer.model.v1]"],
     "io/validate.py": ["tests/test_reliability_readers.py", "tests/test_mutation_kills.py"],
 }
 

@@ -1,0 +1,657 @@
+"""Checks written for mutants that survived `scripts/mutation.sh` on the Unigram and SentencePiece modules and the
+BPE trainer (see docs/testing.md, "Mutation testing"). Each compares with a definition computed here by brute
+force, or with the sentencepiece library itself, never with constants taken from the implementation."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from tokenlab.errors import FormatError, InvalidInputError
+from tokenlab.models.unigram import (
+    UnigramModel,
+    encode_unigram_sample,
+    encode_viterbi,
+    load_unigram,
+    quantize,
+    unigram_for,
+    unigram_from_bpe,
+)
+
+# ---------------------------------------------------------------------------------------------- Unigram model
+# A hand vocabulary over all 256 bytes plus a few longer pieces; scores are not dyadic, so no two segmentations
+# of the texts below tie.
+EXTRA = {b"ab": -2.1, b"abc": -3.3, b"bc": -1.7, b"cd": -2.9, b"bcd": -3.9, b"abcd": -6.1, b" a": -1.3, b"dd": -2.2}
+BYTE_SCORE = -4.05
+
+
+def hand_model(pretokenizer=None, specials=None, name="hand") -> UnigramModel:
+    vocab = {bytes([b]): b for b in range(256)}
+    scores = {bytes([b]): BYTE_SCORE - b / 1000 for b in range(256)}
+    for k, (piece, score) in enumerate(EXTRA.items()):
+        vocab[piece] = 256 + k
+        scores[piece] = score
+    return UnigramModel(vocab, scores, pretokenizer, special_tokens=specials, name=name)
+
+
+def all_segmentations(model: UnigramModel, data: bytes):
+    """Every split of ``data`` into pieces of ``model`` (brute force)."""
+    if not data:
+        yield []
+        return
+    for k in range(1, len(data) + 1):
+        head = data[:k]
+        if head in model.vocab:
+            for rest in all_segmentations(model, data[k:]):
+                yield [model.vocab[head], *rest]
+
+
+def segmentation_score(model: UnigramModel, ids) -> float:
+    by_id = {i: model.scores[t] for t, i in model.vocab.items()}
+    return sum(by_id[i] for i in ids)
+
+
+def best_by_brute_force(model, data: bytes) -> list[int]:
+    return max(all_segmentations(model, data), key=lambda ids: segmentation_score(model, ids))
+
+
+TEXTS = ["abcd", "abc abcd", "bcdd ab", "xabcdab", "dddd", "a", "cab bcd abcdabcd", "é漢"]
+
+
+def test_quantize_is_the_nearest_multiple_of_the_quantum():
+    quantum = 2.0 ** -10
+    rng = random.Random(3)
+    for x in [rng.uniform(-30, 0) for _ in range(200)] + [0.0, -quantum * 0.49, -quantum * 0.51]:
+        q = quantize(x)
+        assert (q / quantum).is_integer()
+        assert abs(q - x) <= quantum / 2 + 1e-15
+
+
+def test_viterbi_is_the_brute_force_best_segmentation():
+    model = hand_model()
+    for text in TEXTS:
+        want = best_by_brute_force(model, text.encode())
+        assert model.encode(text) == want, text
+        assert model.encode_ordinary(text) == want, text
+        assert model.encode_piece(text.encode()) == want  # second call: from the cache
+        assert model.score(want) == pytest.approx(segmentation_score(model, want))
+    arr = model.encode("abcd", as_array=True)
+    assert isinstance(arr, np.ndarray) and arr.dtype == np.uint32 and arr.tolist() == model.encode("abcd")
+
+
+def test_pretokenizer_splits_before_the_lattice():
+    model = hand_model("gpt2")
+    pre = model.pretokenizer.split("ab abcd")
+    assert pre == ["ab", " abcd"]
+    assert model.encode("ab abcd") == [i for p in pre for i in best_by_brute_force(model, p.encode())]
+
+
+def test_tables_follow_the_vocab_and_specials():
+    model = hand_model(specials={"<s>": 300})
+    assert model.n_vocab == 301 and len(model) == 256 + len(EXTRA) + 1
+    assert model.byte_ids == [model.vocab[bytes([b])] for b in range(256)]
+    table = model.score_by_id
+    assert len(table) == 301
+    for t, i in model.vocab.items():
+        assert table[i] == model.scores[t]
+    assert table[300] == -math.inf and table[270] == -math.inf  # the special and the unused id
+    assert repr(model) == ("UnigramModel(name='hand', pieces=264, specials=1, pretokenizer="
+                           f"{model.pretokenizer.name})")
+    # specials: an error in text unless allowed; encode_ordinary reads them as text
+    assert model.encode("ab<s>", allowed_special="all") == best_by_brute_force(model, b"ab") + [300]
+    assert model.encode("ab<s>", disallowed_special=()) == best_by_brute_force(model, b"ab<s>")
+    assert model.encode_ordinary("ab<s>") == best_by_brute_force(model, b"ab<s>")
+    with pytest.raises(Exception, match="special token"):
+        model.encode("ab<s>")
+    assert hand_model().special_tokens == {} and hand_model().name == "hand"
+    # scores for pieces outside the vocab are dropped
+    vocab = {bytes([b]): b for b in range(256)}
+    scores = {bytes([b]): -1.0 for b in range(256)} | {b"zz": -1.0}
+    assert b"zz" not in UnigramModel(vocab, scores, None).scores
+
+
+def test_constructor_refuses_broken_vocabularies():
+    vocab = {bytes([b]): b for b in range(256)}
+    scores = {t: -1.0 for t in vocab}
+    with pytest.raises(FormatError, match="^vocab has two pieces with the same id$"):
+        UnigramModel(vocab | {b"ab": 3}, scores | {b"ab": -1.0}, None)
+    with pytest.raises(FormatError, match="^special token ids collide with piece ids$"):
+        UnigramModel(vocab, scores, None, special_tokens={"<s>": 7})
+    short = {t: i for t, i in vocab.items() if t not in (b"A", b"B")}
+    with pytest.raises(FormatError, match=r"^unigram vocab lacks 2 single-byte pieces \(e\.g\. byte 65\); "
+                                          "byte fallback needs all 256$"):
+        UnigramModel(short, scores, None)
+    for bad in (math.inf, math.nan, -math.inf):
+        with pytest.raises(FormatError, match=r"^1 pieces have no finite score \(e\.g\. b'ab'\)$"):
+            UnigramModel(vocab | {b"ab": 300}, scores | {b"ab": bad}, None)
+    with pytest.raises(FormatError, match=r"^1 pieces have no finite score \(e\.g\. b'ab'\)$"):
+        UnigramModel(vocab | {b"ab": 300}, scores, None)  # no score at all
+
+
+def exact_law(model, data: bytes, alpha: float, nbest_size: int) -> dict[tuple, float]:
+    """P(seg) proportional to exp(alpha * score(seg)) over all segmentations or the nbest_size best."""
+    segs = sorted((tuple(s) for s in all_segmentations(model, data)), key=lambda s: -segmentation_score(model, s))
+    if nbest_size > 0:
+        segs = segs[:nbest_size]
+    weights = [math.exp(alpha * segmentation_score(model, s)) for s in segs]
+    z = sum(weights)
+    return {s: w / z for s, w in zip(segs, weights)}
+
+
+@pytest.mark.parametrize("alpha,nbest_size", [(0.5, 3), (1.3, 4), (0.0, 2), (0.7, -1), (2.0, -1)])
+def test_sampling_follows_the_law(alpha, nbest_size):
+    model = hand_model()
+    data = b"abcd"
+    law = exact_law(model, data, alpha, nbest_size)
+    rng = random.Random(11)
+    n = 4000
+    seen = Counter(tuple(model.sample(data.decode(), alpha=alpha, nbest_size=nbest_size, rng=rng)) for _ in range(n))
+    assert set(seen) <= set(law)
+    for s, p in law.items():
+        assert abs(seen[s] - n * p) <= 5 * (n * p * (1 - p)) ** 0.5 + 3, (s, seen[s], n * p)
+
+
+def test_sampling_tables_are_kept_apart_per_setting():
+    """The same model samples with several settings in turn; each keeps its own law."""
+    model = hand_model()
+    data = b"abcd"
+    for alpha, nbest_size in [(0.0, 3), (3.0, 3), (0.0, -1), (3.0, -1), (0.0, 3)]:
+        law = exact_law(model, data, alpha, nbest_size)
+        seen = Counter(tuple(model.sample("abcd", alpha=alpha, nbest_size=nbest_size, seed=k)) for k in range(1500))
+        assert set(seen) <= set(law)
+        top = max(law, key=law.get)
+        assert abs(seen[top] / 1500 - law[top]) < 0.06, (alpha, nbest_size)
+
+
+def test_sample_arguments():
+    model = hand_model(specials={"<s>": 300})
+    assert model.sample("abcd abc", nbest_size=1, seed=5) == model.encode("abcd abc")
+    assert model.sample("abcd", seed=4) == model.sample("abcd", rng=random.Random(4))
+    assert model.sample("ab<s>", allowed_special="all", seed=1)[-1] == 300
+    assert model.sample("ab<s>", disallowed_special=(), nbest_size=1) == best_by_brute_force(model, b"ab<s>")
+    with pytest.raises(Exception, match="special token"):
+        model.sample("ab<s>")
+    for kwargs, message in [({"alpha": -0.5}, "^alpha must be >= 0, got -0.5$"),
+                            ({"alpha": math.nan}, "^alpha must be >= 0, got nan$"),
+                            ({"alpha": "x"}, "^alpha must be a number, got 'x'$"),
+                            ({"alpha": None}, "^alpha must be a number, got None$"),
+                            ({"nbest_size": 0}, r"^nbest_size must be -1 \(all\) or >= 1, got 0$"),
+                            ({"nbest_size": -2}, r"^nbest_size must be -1 \(all\) or >= 1, got -2$"),
+                            ({"nbest_size": 2.5}, "^nbest_size must be an integer, got 2.5$"),
+                            ({"nbest_size": [1]}, r"^nbest_size must be a number, got \[1\]$")]:
+        with pytest.raises(InvalidInputError, match=message):
+            model.sample("ab", **kwargs)
+    # integral floats and numeric strings are accepted as their value
+    assert model.sample("abcd", nbest_size=2.0, seed=3) == model.sample("abcd", nbest_size=2, seed=3)
+    assert model.sample("abcd", nbest_size="2", alpha="0.5", seed=3) == model.sample("abcd", nbest_size=2, alpha=0.5,
+                                                                                      seed=3)
+
+
+def test_file_round_trip_and_errors(tmp_path):
+    model = hand_model("gpt2", specials={"<s>": 300}, name="uni")
+    d = model.to_dict()
+    assert d["format"] == "unigram" and d["name"] == "uni" and d["special_tokens"] == {"<s>": 300}
+    assert [p[1] for p in d["pieces"]] == sorted(model.vocab.values())
+    path = tmp_path / "u.json"
+    path.write_text(json.dumps(d))
+    again = load_unigram(path)
+    assert again.vocab == model.vocab and again.scores == model.scores and again.name == "uni"
+    assert again.special_tokens == {"<s>": 300} and again.pretokenizer.to_dict() == model.pretokenizer.to_dict()
+    assert UnigramModel.load(path).encode("abcd ab") == model.encode("abcd ab")
+    assert again.encode("x <s>", allowed_special="all") == model.encode("x <s>", allowed_special="all")
+    bare = {k: v for k, v in d.items() if k not in ("name", "special_tokens", "pretokenizer", "version")}
+    plain = UnigramModel.from_dict(bare)
+    assert plain.name == "" and plain.special_tokens == {} and plain.pretokenizer.split("ab cd") == ["ab cd"]
+    with pytest.raises(FormatError, match='^not a tokenlab unigram file \\(missing "format": "unigram"\\)$'):
+        UnigramModel.from_dict({"format": "bpe"})
+    with pytest.raises(FormatError, match="^not a tokenlab unigram file"):
+        UnigramModel.from_dict([])
+    with pytest.raises(FormatError, match="^unigram file version 2 is newer than this tokenlab supports$"):
+        UnigramModel.from_dict(d | {"version": 2})
+    assert UnigramModel.from_dict(d | {"version": 1}).vocab == model.vocab
+    for broken in ({"pieces": [["QQ==", 0]]}, {"pieces": [["!!", 0, 0.0]]}, {"pieces": [["QQ==", "x", 0.0]]},
+                   {"pieces": None}, {}):
+        with pytest.raises(FormatError, match="^corrupt unigram file: "):
+            UnigramModel.from_dict({"format": "unigram", **broken})
+    with pytest.raises(FormatError, match="byte fallback needs all 256"):
+        UnigramModel.from_dict({"format": "unigram", "pieces": [["QQ==", 0, 0.0]]})
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(b"{\xff")
+    with pytest.raises(FormatError, match=f"^{bad}: corrupt JSON"):
+        load_unigram(bad)
+    bad.write_text("{")
+    with pytest.raises(FormatError, match=f"^{bad}: corrupt JSON"):
+        load_unigram(bad)
+
+
+def test_unigram_files_are_a_registered_format(tmp_path):
+    from tokenlab.io import JSON_FORMATS, load_tokenizer
+
+    assert JSON_FORMATS["unigram"] == "tokenlab.models.unigram:load_unigram"
+    path = tmp_path / "u.json"
+    path.write_text(json.dumps(hand_model().to_dict()))
+    assert isinstance(load_tokenizer(path), UnigramModel)
+
+
+@pytest.fixture(scope="module")
+def small_bpe():
+    from tokenlab.train.bpe import train_bpe
+
+    corpus = ["the cat sat on the mat, the end. " * 5, "a bat and a hat: that is that. " * 4]
+    return train_bpe(corpus, vocab_size=280, special_tokens=["<|end|>"], name="tiny")
+
+
+def test_unigram_from_bpe_is_add_smoothing_frequencies(small_bpe):
+    docs = ["the cat and the hat", "that mat", "ünïcode"]
+    for smoothing in (1.0, 0.25):
+        model = unigram_from_bpe(small_bpe, docs, smoothing)
+        counts = Counter(i for doc in docs for i in small_bpe.encode_ordinary(doc))
+        total = sum(counts.values()) + smoothing * len(small_bpe.vocab)
+        for t, i in small_bpe.vocab.items():
+            want = math.log((counts[i] + smoothing) / total)
+            assert abs(model.scores[t] - want) <= 2.0 ** -11
+        assert model.vocab == small_bpe.vocab and model.special_tokens == small_bpe.special_tokens
+        assert model.name == "tiny+unigram"
+        assert model.pretokenizer.to_dict() == small_bpe.pretokenizer.to_dict()
+    with pytest.raises(InvalidInputError, match="^smoothing must be > 0, got 0.0$"):
+        unigram_from_bpe(small_bpe, docs, 0)
+    with pytest.raises(InvalidInputError, match="^smoothing must be > 0, got nan$"):
+        unigram_from_bpe(small_bpe, docs, math.nan)
+    with pytest.raises(InvalidInputError, match="^corpus items must be str, got bytes$"):
+        unigram_from_bpe(small_bpe, [b"x"])
+
+
+def test_unigram_for_and_the_encode_methods(small_bpe, tmp_path):
+    model = hand_model()
+    assert unigram_for(model, "x") is model
+    with pytest.raises(InvalidInputError, match="^a Unigram model has its own scores; drop the corpus option$"):
+        unigram_for(model, "x", corpus="c.txt")
+    text = "the cat sat"
+    own = unigram_for(small_bpe, text)
+    assert own.scores == unigram_from_bpe(small_bpe, [text]).scores
+    assert unigram_for(small_bpe, text, smoothing=0.5).scores == unigram_from_bpe(small_bpe, [text], 0.5).scores
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("the hat that\n", encoding="utf-8")
+    b.write_text("on the mat\n", encoding="utf-8")
+    from_a = unigram_for(small_bpe, text, corpus=a)
+    assert from_a.scores == unigram_from_bpe(small_bpe, ["the hat that\n"]).scores
+    assert unigram_for(small_bpe, "other", corpus=str(a)) is from_a  # cached per corpus and smoothing
+    assert unigram_for(small_bpe, text, corpus=a, smoothing=2.0) is not from_a
+    assert unigram_for(small_bpe, text, corpus=a, smoothing=2.0).scores == unigram_from_bpe(
+        small_bpe, ["the hat that\n"], 2.0).scores
+    both = unigram_for(small_bpe, text, corpus=[a, b])
+    assert both.scores == unigram_from_bpe(small_bpe, ["the hat that\n", "on the mat\n"]).scores
+    # the method functions pass every option on
+    special = "the<|end|>cat"
+    want = unigram_from_bpe(small_bpe, ["the hat that\n"], 2.0).encode(special, allowed_special="all")
+    assert encode_viterbi(small_bpe, special, allowed_special="all", corpus=a, smoothing=2.0) == want
+    assert encode_viterbi(small_bpe, special, disallowed_special=()) == unigram_from_bpe(
+        small_bpe, [special]).encode(special, disallowed_special=())
+    with pytest.raises(Exception, match="special token"):
+        encode_viterbi(small_bpe, special)
+    ref = unigram_from_bpe(small_bpe, ["the hat that\n"], 2.0)
+    got = encode_unigram_sample(small_bpe, special, allowed_special="all", alpha=0.3, nbest_size=3, seed=7,
+                                corpus=a, smoothing=2.0)
+    assert got == ref.sample(special, alpha=0.3, nbest_size=3, seed=7, allowed_special="all")
+    assert encode_unigram_sample(small_bpe, special, rng=random.Random(2), disallowed_special=()) == unigram_from_bpe(
+        small_bpe, [special]).sample(special, rng=random.Random(2), disallowed_special=())
+    with pytest.raises(Exception, match="special token"):
+        encode_unigram_sample(small_bpe, special)
+    for k in range(5):
+        assert encode_unigram_sample(small_bpe, text, seed=k) == own.sample(text, seed=k)
+        assert encode_unigram_sample(small_bpe, text, seed=k, alpha=0.1, nbest_size=-1) == own.sample(
+            text, alpha=0.1, nbest_size=-1, seed=k)
+
+
+def test_module_defaults_match_the_documented_ones():
+    """sample's documented defaults (alpha 0.1, all segmentations) hold for the function and the method."""
+    model = hand_model()
+    for k in range(5):
+        assert model.sample("abcd ab", seed=k) == model.sample("abcd ab", alpha=0.1, nbest_size=-1, seed=k)
+
+
+def _flip_tokenizer():
+    """A BPE vocabulary where "abc" splits as ab|c or a|bc depending on the corpus counts and the smoothing."""
+    from tokenlab.tokenizer import Tokenizer
+
+    vocab = {bytes([b]): b for b in range(256)} | {b"ab": 256, b"bc": 257}
+    return Tokenizer(vocab, [(b"a", b"b"), (b"b", b"c")], pretokenizer=None, special_tokens={"<e>": 258}, name="flip")
+
+
+FLIP_CORPUS = "ab " * 10 + "bc " * 5 + "a"  # ab: 10, bc: 5, a: 1, c: 0
+
+
+def _viterbi_by_definition(tok, corpus: str, smoothing: float, text: str) -> list[int]:
+    """Add-smoothing log-probabilities of the corpus's BPE token counts, best segmentation by brute force."""
+    counts = Counter(tok.encode_ordinary(corpus))
+    total = sum(counts.values()) + smoothing * len(tok.vocab)
+    score = {i: math.log((counts[i] + smoothing) / total) for i in tok.vocab.values()}
+
+    def segs(data: bytes):
+        if not data:
+            yield []
+        for k in range(1, len(data) + 1):
+            if data[:k] in tok.vocab:
+                for rest in segs(data[k:]):
+                    yield [tok.vocab[data[:k]], *rest]
+    return max(segs(text.encode()), key=lambda ids: sum(score[i] for i in ids))
+
+
+def test_viterbi_methods_use_the_corpus_and_smoothing_they_are_given(tmp_path):
+    tok = _flip_tokenizer()
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(FLIP_CORPUS, encoding="utf-8")
+    # (10 + s)(0 + s) against (1 + s)(5 + s): a|bc for s = 1, ab|c for s = 2 and s = 10
+    by_s = {s: _viterbi_by_definition(tok, FLIP_CORPUS, s, "abc") for s in (1.0, 2.0, 10.0)}
+    assert by_s[1.0] == [97, 257] and by_s[2.0] == by_s[10.0] == [256, 99]
+    for s in (1.0, 2.0, 10.0):
+        assert encode_viterbi(tok, "abc", corpus=corpus, smoothing=s) == by_s[s]
+        assert encode_unigram_sample(tok, "abc", corpus=corpus, smoothing=s, nbest_size=1, seed=0) == by_s[s]
+        # a large alpha concentrates the law on the best segmentation
+        assert encode_unigram_sample(tok, "abc", corpus=corpus, smoothing=s, alpha=800.0, seed=1) == by_s[s]
+    assert encode_viterbi(tok, "abc", corpus=corpus) == by_s[1.0]  # the documented default smoothing: add-one
+    assert encode_unigram_sample(tok, "abc", corpus=corpus, nbest_size=1) == by_s[1.0]
+    # without a corpus the text itself is counted
+    text = FLIP_CORPUS + " abc"
+    want = _viterbi_by_definition(tok, text, 10.0, text)
+    assert encode_viterbi(tok, text, smoothing=10.0) == want
+    assert encode_unigram_sample(tok, text, smoothing=10.0, nbest_size=1) == want
+    # nbest_size and alpha are passed on: nbest_size=1 and a huge alpha always give Viterbi; alpha 0 does not
+    for k in range(20):
+        assert encode_unigram_sample(tok, "abc", corpus=corpus, nbest_size=1, alpha=0.0, seed=k) == by_s[1.0]
+    drawn = {tuple(encode_unigram_sample(tok, "abc", corpus=corpus, alpha=0.0, nbest_size=2, seed=k))
+             for k in range(40)}
+    assert drawn == {(97, 257), (256, 99)}  # uniform over the two best
+    with pytest.raises(InvalidInputError, match="^smoothing must be a number, got 'x'$"):
+        unigram_from_bpe(tok, ["abc"], "x")
+
+
+def test_high_alpha_sampling_stays_finite_on_long_pieces():
+    """P(seg) ~ P^alpha with a large alpha on a long, improbable piece: the weights are taken relative to the
+    best segmentation, so none underflows and the draw is the Viterbi one."""
+    model = hand_model()
+    text = "zqxjzqxjzqxjzqxj"  # 16 byte pieces, score about -65
+    best = model.encode(text)
+    for nbest_size in (2, 5, -1):
+        for k in range(5):
+            assert model.sample(text, alpha=60.0, nbest_size=nbest_size, seed=k) == best
+    # a pretoken with one segmentation: every nbest_size gives it
+    for nbest_size in (1, 2, 7, -1):
+        assert model.sample("z", nbest_size=nbest_size, seed=3) == model.encode("z") == [ord("z")]
+
+
+def test_hf_export_of_a_hand_model_gives_the_same_ids(tmp_path):
+    tokenizers = pytest.importorskip("tokenizers")
+    model = hand_model("gpt2", specials={"<s>": 256 + len(EXTRA)})  # contiguous ids, as HF's Unigram needs
+    path = tmp_path / "tokenizer.json"
+    model.save_hf(path)
+    hf = tokenizers.Tokenizer.from_file(str(path))
+    assert json.loads(path.read_text(encoding="utf-8")) == json.loads(json.dumps(model.to_hf_dict()))
+    for text in TEXTS + ["abcd<s>ab cd", " a a abcd\n\tdd"]:
+        ids = model.encode(text, allowed_special="all")
+        assert hf.encode(text, add_special_tokens=False).ids == ids, text
+        assert hf.decode(ids, skip_special_tokens=False) == text
+
+
+# ------------------------------------------------------------------------------------ SentencePiece .model reader
+def _proto(pieces=None, model_type=1, trainer=None, normalizer=None) -> bytes:
+    """A ModelProto made with sentencepiece's own protobuf module."""
+    pb = pytest.importorskip("sentencepiece.sentencepiece_model_pb2")
+    m = pb.ModelProto()
+    for piece, score, kind in pieces or SMALL_PIECES:
+        p = m.pieces.add()
+        p.piece, p.score, p.type = piece, score, kind
+    m.trainer_spec.model_type = model_type
+    for k, v in (trainer or {}).items():
+        setattr(m.trainer_spec, k, v)
+    for k, v in (normalizer or {}).items():
+        setattr(m.normalizer_spec, k, v)
+    return m.SerializeToString()
+
+
+SMALL_PIECES = [("<unk>", 0.0, 2), ("<s>", 0.0, 3), ("\u2581", -1.5, 1), ("a", -1.0, 1), ("b", -1.25, 1),
+                ("ab", -0.75, 1), ("\u2581ab", -0.5, 1), ("c", -2.5, 1), ("bc", -1.75, 1), ("<sep>", 0.0, 4)]
+
+
+def _spm(data: bytes):
+    spm = pytest.importorskip("sentencepiece")
+    return spm.SentencePieceProcessor(model_proto=data)
+
+
+SP_TEXTS = ["ab", "abc ab", "  ab  c ", "cab<sep>ab", "xyz ab", "a b c", "", " ", "abab\u2581ab", "bc\tab\nab"]
+
+
+@pytest.mark.parametrize("model_type", [1, 2])
+@pytest.mark.parametrize("trainer,normalizer", [
+    ({}, {}),
+    ({"treat_whitespace_as_suffix": True}, {}),
+    ({}, {"add_dummy_prefix": False}),
+    ({}, {"remove_extra_whitespaces": False}),
+    ({}, {"escape_whitespaces": False}),
+    ({"unk_surface": "<?>"}, {"name": "identity"}),
+])
+def test_reader_follows_the_proto_fields_like_sentencepiece(model_type, trainer, normalizer):
+    from tokenlab.io.sentencepiece import parse_sentencepiece
+
+    pb = pytest.importorskip("sentencepiece.sentencepiece_model_pb2")
+    data = _proto(model_type=model_type, trainer=trainer, normalizer=normalizer)
+    ref, proto = _spm(data), pb.ModelProto.FromString(data)
+    ours = parse_sentencepiece(data, name="m")
+    assert ours.model_type == {1: "unigram", 2: "bpe"}[model_type] and ours.name == "m"
+    assert ours.treat_whitespace_as_suffix == proto.trainer_spec.treat_whitespace_as_suffix
+    assert ours.add_dummy_prefix == proto.normalizer_spec.add_dummy_prefix
+    assert ours.remove_extra_whitespaces == proto.normalizer_spec.remove_extra_whitespaces
+    assert ours.escape_whitespaces == proto.normalizer_spec.escape_whitespaces
+    assert ours.unk_surface == proto.trainer_spec.unk_surface and ours.byte_fallback is False
+    assert ours.normalizer_name == proto.normalizer_spec.name
+    assert [(p, s, t) for p, s, t in ours.pieces] == [(p.piece, p.score, p.type) for p in proto.pieces]
+    for text in SP_TEXTS:
+        ids = ref.encode(text)
+        assert ours.encode_ordinary(text) == ids, text
+        assert ours.decode(ids) == ref.decode(ids), text
+
+
+def test_reader_takes_byte_fallback_and_the_character_map():
+    from tokenlab.io.sentencepiece import parse_sentencepiece
+
+    spm = pytest.importorskip("sentencepiece")
+    pb = pytest.importorskip("sentencepiece.sentencepiece_model_pb2")
+    import io
+
+    buf = io.BytesIO()
+    lines = ["ｆｕｌｌ width ① text", "abc abd abe", "Ünïcödé text here"] * 20
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(lines), model_writer=buf, vocab_size=300,
+                                   byte_fallback=True, minloglevel=2, num_threads=1, hard_vocab_limit=False)
+    data = buf.getvalue()
+    proto = pb.ModelProto.FromString(data)
+    ours = parse_sentencepiece(data)
+    assert ours.byte_fallback is True and len(ours.byte_to_id) == 256
+    assert ours.precompiled_charsmap == proto.normalizer_spec.precompiled_charsmap != b""
+    assert ours.normalizer_name == proto.normalizer_spec.name == "nmt_nfkc"
+    ref = spm.SentencePieceProcessor(model_proto=data)
+    for text in ["ｆｕｌｌ ①", "漢字 and ﬁ", "Ünïcödé", "x\u3000y"]:
+        assert ours.encode_ordinary(text) == ref.encode(text), text
+
+
+def _key(number: int, wire: int) -> bytes:
+    key, out = number << 3 | wire, bytearray()
+    while True:
+        out.append((key & 0x7F) | (0x80 if key > 0x7F else 0))
+        key >>= 7
+        if not key:
+            return bytes(out)
+
+
+def _sentencepiece_refuses(data: bytes) -> bool:
+    spm = pytest.importorskip("sentencepiece")
+    try:
+        spm.SentencePieceProcessor(model_proto=data)
+    except Exception:  # sentencepiece raises RuntimeError (or OSError) for a model it cannot parse
+        return True
+    return False
+
+
+def test_reader_skips_unknown_fields_of_every_wire_type_as_protobuf_does():
+    from tokenlab.io.sentencepiece import parse_sentencepiece
+
+    base = _proto()
+    ref = _spm(base)
+    extras = [_key(99, 0) + b"\xff\xff\x03",  # a three-byte varint
+              _key(98, 1) + bytes(range(8)),  # fixed64
+              _key(97, 5) + b"\x01\x02\x03\x04",  # fixed32
+              _key(96, 2) + b"\x03xyz",
+              _key(2, 2) + b"\x00",  # an empty trainer spec after the real one: fields merge, nothing changes
+              ]
+    for extra in extras:
+        data = base + extra
+        assert not _sentencepiece_refuses(data)
+        ours = parse_sentencepiece(data)
+        for text in SP_TEXTS:
+            assert ours.encode_ordinary(text) == ref.encode(text)
+    # unknown fields inside a piece, the trainer spec and the normalizer spec are skipped too
+    pieces = bytearray(base)
+    inner = _key(1, 2) + b"\x03abc" + _key(2, 5) + b"\x00\x00\x80\xbf" + _key(3, 0) + b"\x01" + _key(50, 0) + b"\x07"
+    data = _key(1, 2) + bytes([len(inner)]) + inner + bytes(pieces)
+    assert not _sentencepiece_refuses(data)
+    ours = parse_sentencepiece(data)
+    assert ours.pieces[0] == ("abc", -1.0, 1)
+    trainer = _key(3, 0) + b"\x02" + _key(60, 5) + b"\x00\x00\x00\x00" + _key(35, 0) + b"\x00"
+    data = base + _key(2, 2) + bytes([len(trainer)]) + trainer
+    assert parse_sentencepiece(data).model_type == "bpe"
+
+
+def test_piece_defaults_and_the_last_value_of_a_repeated_field_win_as_in_protobuf():
+    from tokenlab.io.sentencepiece import parse_sentencepiece
+
+    pb = pytest.importorskip("sentencepiece.sentencepiece_model_pb2")
+    base = _proto()
+    no_score = _key(1, 2) + b"\x02xy"  # a piece with only its text: score 0, type NORMAL
+    twice = _key(1, 2) + b"\x02zz" + _key(1, 2) + b"\x02zw" + _key(3, 0) + b"\x01" + _key(3, 0) + b"\x04"
+    data = base + _key(1, 2) + bytes([len(no_score)]) + no_score + _key(1, 2) + bytes([len(twice)]) + twice
+    proto = pb.ModelProto.FromString(data)
+    ours = parse_sentencepiece(data)
+    assert ours.pieces == [(p.piece, p.score, p.type) for p in proto.pieces]
+    assert ours.pieces[-2:] == [("xy", 0.0, 1), ("zw", 0.0, 4)]
+    # no trainer spec: the proto's default model type (unigram); no normalizer spec: its defaults
+    pieces_only = b"".join(chunk for chunk in _split_top(base) if chunk[0] == 0x0A)
+    proto = pb.ModelProto.FromString(pieces_only)
+    ours = parse_sentencepiece(pieces_only)
+    assert ours.model_type == "unigram" == {1: "unigram"}[proto.trainer_spec.model_type]
+    assert ours.add_dummy_prefix and ours.remove_extra_whitespaces and ours.escape_whitespaces
+    assert ours.unk_surface == proto.trainer_spec.unk_surface and ours.precompiled_charsmap == b""
+    assert not ours.byte_fallback and not ours.treat_whitespace_as_suffix and ours.normalizer_name == ""
+    ref = _spm(pieces_only)
+    for text in SP_TEXTS:
+        assert ours.encode_ordinary(text) == ref.encode(text)
+    assert ours.decode([0]) == ref.decode([0])
+
+
+def _split_top(data: bytes) -> list[bytes]:
+    """The top-level fields of a message, each as its own bytes (all length-delimited here)."""
+    from tokenlab.io.sentencepiece import _varint
+
+    out, i = [], 0
+    while i < len(data):
+        start = i
+        _, i = _varint(data, i)
+        size, i = _varint(data, i)
+        i += size
+        out.append(data[start:i])
+    return out
+
+
+def test_damaged_protos_are_refused_like_protobuf():
+    from tokenlab.io.sentencepiece import parse_sentencepiece
+
+    base = _proto()
+    cases = [
+        (base + _key(1, 0) + b"\x01", "^model: field 1 has wire type 0, expected 2$"),
+        (base + _key(3, 5) + b"\x00\x00\x00\x00", "^model: field 3 has wire type 5, expected 2$"),
+        (base + _key(1, 2) + b"\x02" + _key(2, 0) + b"\x01", r"^pieces\[10\]: field 2 has wire type 0, expected 5$"),
+        (base + _key(2, 2) + b"\x02" + _key(3, 2) + b"\x00", "^trainer_spec: field 3 has wire type 2, expected 0$"),
+        (base + _key(3, 2) + b"\x02" + _key(1, 0) + b"\x00", "^normalizer_spec: field 1 has wire type 0, expected 2$"),
+        (base + b"\x00\x00", "^model: field number 0 is invalid$"),
+        (base + _key(1, 2) + b"\x02" + b"\x00\x00", r"^pieces\[10\]: field number 0 is invalid$"),
+        (base + _key(5, 3), "^unsupported protobuf wire type 3$"),
+        (base + _key(5, 4), "^unsupported protobuf wire type 4$"),
+        (base + _key(5, 6), "^unsupported protobuf wire type 6$"),
+        (base + _key(5, 0) + b"\x80", "^truncated varint$"),
+        (base + _key(5, 0) + b"\xff" * 10 + b"\x01", "^truncated varint$"),  # 11 bytes: more than 64 bits
+        (base + _key(5, 1) + b"\x00" * 7, "^truncated protobuf field$"),
+        (base + _key(5, 5) + b"\x00" * 3, "^truncated protobuf field$"),
+        (base + _key(5, 2) + b"\x05abcd", "^truncated protobuf field$"),
+        (base + _key(1, 2) + b"\x01" + _key(2, 5), "^truncated protobuf field$"),
+        (base + _key(1, 2) + b"\x03" + _key(1, 2) + b"\x01", "^truncated protobuf field$"),
+        (base + _key(1, 2) + b"\x02" + _key(3, 0) + b"\x01", r"^piece 10 has no text$"),
+        (base + _key(1, 2) + b"\x04" + _key(1, 2) + b"\x02\xc3\x28", "^sentencepiece model has a piece that is not "
+                                                                          "UTF-8$"),
+        (_key(2, 2) + b"\x02" + _key(3, 0) + b"\x01", r"^not a sentencepiece model \(no pieces\)$"),
+        (b"", r"^not a sentencepiece model \(no pieces\)$"),
+    ]
+    refused = []
+    for data, message in cases:
+        with pytest.raises(FormatError, match=message):
+            parse_sentencepiece(data)
+        refused.append(_sentencepiece_refuses(data))
+    # sentencepiece (protobuf-lite) refuses the same damage, except that it skips a known field with the wrong
+    # wire type at the top level, the trainer or normalizer spec (this reader is stricter there), and loads a
+    # piece without text or a file without pieces (then fails at encode time)
+    assert refused == [False, False, True, False, False] + [True] * 13 + [False, True, False]
+    # a varint of exactly ten bytes (64 bits) is still read
+    ours = parse_sentencepiece(base + _key(5, 0) + b"\xff" * 9 + b"\x01")
+    assert ours.pieces == parse_sentencepiece(base).pieces
+
+
+def test_unknown_model_types_are_refused():
+    from tokenlab.io.sentencepiece import parse_sentencepiece
+
+    pieces = b"".join(chunk for chunk in _split_top(_proto()) if chunk[0] == 0x0A)
+    for model_type, name in [(3, "'word'"), (4, "'char'"), (9, "'unknown'")]:
+        data = pieces + _key(2, 2) + b"\x02" + _key(3, 0) + bytes([model_type])
+        with pytest.raises(FormatError, match=f"^sentencepiece model type {name} is not supported"):
+            parse_sentencepiece(data)
+
+
+def test_varint_reads_what_protobuf_writes():
+    from tokenlab.io.sentencepiece import _varint
+
+    rng = random.Random(5)
+    for value in [0, 1, 127, 128, 300, 2 ** 32 - 1, 2 ** 63, 2 ** 64 - 1] + [rng.getrandbits(64) for _ in range(50)]:
+        n, out = value, bytearray()
+        while True:
+            out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+            n >>= 7
+            if not n:
+                break
+        encoded = b"zz" + bytes(out) + b"tail"
+        assert _varint(encoded, 2) == (value, 2 + len(out))
+
+
+def test_sniffing_model_files():
+    from tokenlab.io.sentencepiece import looks_like_sentencepiece
+
+    data = _proto()
+    assert looks_like_sentencepiece(data[:16]) and looks_like_sentencepiece(data[:4])
+    assert looks_like_sentencepiece(b"\x0a\x03\x0a\x01a")  # smallest: a piece holding a text field
+    for head in (b"", b"\x0a\x03\x0a", data[:3], b"\x0b" + data[1:16], b"\x0a\x02\x0a\x00",
+                 b"\x0a\x05\x12\x01a\x00", b"\x0a\x80", b"\x0a\x05", b'{"a": 1}', b"\x0a\xff\xff\xff"):
+        assert not looks_like_sentencepiece(head), head
+
+
+def test_read_sentencepiece_names_the_file(tmp_path):
+    from tokenlab.io.sentencepiece import read_sentencepiece
+
+    path = tmp_path / "m.model"
+    path.write_bytes(_proto())
+    tok = read_sentencepiece(str(path))
+    assert tok.name == "m.model" and tok.encode_ordinary("abc ab") == _spm(_proto()).encode("abc ab")
+    with pytest.raises(FormatError, match=f"^{tmp_path / 'none.model'}: no such file$"):
+        read_sentencepiece(tmp_path / "none.model")
+    path.write_bytes(_proto() + _key(5, 3))
+    with pytest.raises(FormatError, match=f"^{path}: unsupported protobuf wire type 3$"):
+        read_sentencepiece(path)
