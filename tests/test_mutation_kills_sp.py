@@ -515,7 +515,8 @@ def test_reader_skips_unknown_fields_of_every_wire_type_as_protobuf_does():
             assert ours.encode_ordinary(text) == ref.encode(text)
     # unknown fields inside a piece, the trainer spec and the normalizer spec are skipped too
     pieces = bytearray(base)
-    inner = _key(1, 2) + b"\x03abc" + _key(2, 5) + b"\x00\x00\x80\xbf" + _key(3, 0) + b"\x01" + _key(50, 0) + b"\x07"
+    inner = (_key(1, 2) + b"\x03abc" + _key(2, 5) + b"\x00\x00\x80\xbf" + _key(3, 0) + b"\x01" + _key(50, 0) + b"\x07"
+             + _key(51, 2) + b"\x02zz" + _key(52, 5) + b"\x00\x00\x00\x40")
     data = _key(1, 2) + bytes([len(inner)]) + inner + bytes(pieces)
     assert not _sentencepiece_refuses(data)
     ours = parse_sentencepiece(data)
@@ -639,7 +640,8 @@ def test_sniffing_model_files():
     assert looks_like_sentencepiece(data[:16]) and looks_like_sentencepiece(data[:4])
     assert looks_like_sentencepiece(b"\x0a\x03\x0a\x01a")  # smallest: a piece holding a text field
     for head in (b"", b"\x0a\x03\x0a", data[:3], b"\x0b" + data[1:16], b"\x0a\x02\x0a\x00",
-                 b"\x0a\x05\x12\x01a\x00", b"\x0a\x80", b"\x0a\x05", b'{"a": 1}', b"\x0a\xff\xff\xff"):
+                 b"\x0a\x05\x12\x01a\x00", b"\x0a\x80", b"\x0a\x05", b'{"a": 1}', b"\x0a\xff\xff\xff",
+                 b"\x0a\x80\x80\x01"):  # the size's varint fills the head: nothing follows it
         assert not looks_like_sentencepiece(head), head
 
 
@@ -655,3 +657,255 @@ def test_read_sentencepiece_names_the_file(tmp_path):
     path.write_bytes(_proto() + _key(5, 3))
     with pytest.raises(FormatError, match=f"^{path}: unsupported protobuf wire type 3$"):
         read_sentencepiece(path)
+
+
+def test_damaged_names_load_with_replacement_like_sentencepiece():
+    """A trainer spec's unk_surface and a normalizer name that are not UTF-8: sentencepiece loads the model and
+    decodes the unknown piece to those bytes; here they read with U+FFFD for each bad byte."""
+    from tokenlab.io.sentencepiece import parse_sentencepiece
+    from tokenlab.models.sentencepiece import SentencePieceTokenizer
+
+    pieces = b"".join(chunk for chunk in _split_top(_proto()) if chunk[0] == 0x0A)
+    trainer = _key(3, 0) + b"\x01" + _key(44, 2) + b"\x03\xffa\xfe"
+    normalizer = _key(1, 2) + b"\x03n\xffm"
+    data = pieces + _key(2, 2) + bytes([len(trainer)]) + trainer + _key(3, 2) + bytes([len(normalizer)]) + normalizer
+    ref = _spm(data)
+    ours = parse_sentencepiece(data)
+    assert ours.decode([0]) == ref.decode([0], out_type=bytes).decode("utf-8", "replace") == "\ufffda\ufffd"
+    assert ours.normalizer_name == b"n\xffm".decode("utf-8", "replace")
+    assert ours.encode_ordinary("xab c") == ref.encode("xab c")
+    # without a file name the reader leaves the name empty, as the model's constructor does
+    assert parse_sentencepiece(data).name == SentencePieceTokenizer(SMALL_PIECES, "unigram").name
+
+
+# ------------------------------------------------------------------- SentencePiece model: the pure-Python path
+BASES = {
+    "unigram-nfkc-bytes": {"model_type": "unigram", "byte_fallback": True},
+    "bpe-nfkc": {"model_type": "bpe"},
+    "unigram-identity-user": {"model_type": "unigram", "normalization_rule_name": "identity",
+                              "user_defined_symbols": ["<sep>", "ab", "\u2581the", "x\u2581y"]},
+    "bpe-identity-user-bytes": {"model_type": "bpe", "normalization_rule_name": "identity", "byte_fallback": True,
+                                "user_defined_symbols": ["<sep>", "[M]", "ab"]},
+    "bpe-nfkc-cf-suffix": {"model_type": "bpe", "normalization_rule_name": "nmt_nfkc_cf",
+                           "treat_whitespace_as_suffix": True},
+}
+# normalizer and trainer flags flipped after training: sentencepiece encodes with them as set
+FLAGS = [{}, {"add_dummy_prefix": False}, {"remove_extra_whitespaces": False}, {"escape_whitespaces": False},
+         {"add_dummy_prefix": False, "remove_extra_whitespaces": False}, {"treat_whitespace_as_suffix": True},
+         {"treat_whitespace_as_suffix": True, "remove_extra_whitespaces": False}]
+
+
+@pytest.fixture(scope="module")
+def sp_protos():
+    spm = pytest.importorskip("sentencepiece")
+    pb = pytest.importorskip("sentencepiece.sentencepiece_model_pb2")
+    import io
+
+    from adversarial_text import adversarial_document, multilingual_lines
+
+    rng = random.Random(2)
+    lines = multilingual_lines() + [adversarial_document(rng, 150) for _ in range(4)]
+    lines += ["the cat sat on the mat, the end", "Größe ｆｕｌｌ ① 東京 ﬁne ＡＢＣ", "x y xy x  y ab<sep>ab"] * 10
+    out = {}
+    for name, config in BASES.items():
+        buf = io.BytesIO()
+        spm.SentencePieceTrainer.train(sentence_iterator=iter(lines), model_writer=buf, vocab_size=900,
+                                       character_coverage=0.98, minloglevel=2, num_threads=1,
+                                       hard_vocab_limit=False, **config)
+        for k, flags in enumerate(FLAGS):
+            m = pb.ModelProto.FromString(buf.getvalue())
+            for flag, value in flags.items():
+                setattr(m.trainer_spec if flag == "treat_whitespace_as_suffix" else m.normalizer_spec, flag, value)
+            out[f"{name}/{k}"] = m.SerializeToString()
+    return out
+
+
+@pytest.fixture(scope="module")
+def sp_texts():
+    from adversarial_text import adversarial_document, multilingual_lines
+
+    rng = random.Random(8)
+    docs = [adversarial_document(rng, rng.randrange(5, 120)) for _ in range(40)]
+    docs += multilingual_lines()[:12]
+    docs += ["", " ", "   ", "a", " a", "a ", "  a  b  ", "\u2581", "a\u2581b", "\u2581\u2581x ", "x y", "x\u2581y",
+             "ab<sep>ab", "<sep>", " <sep> ", "the  the\tthe\n", "[M]x[M]", "ＡＢＣ ① ﬁ", "Größe", "\u3000a\u3000",
+             "e\u0301 \U0001F600\u200d\U0001F600", "xyz" * 20, "a" * 30 + " " * 5 + "b", "\ufeff\u00a0 x"]
+    return docs
+
+
+def test_pure_path_normalizes_encodes_and_decodes_like_sentencepiece(sp_protos, sp_texts):
+    from tokenlab.io.sentencepiece import parse_sentencepiece
+
+    for name, data in sp_protos.items():
+        ref, ours = _spm(data), parse_sentencepiece(data)
+        for text in sp_texts:
+            want = ref.encode(text)
+            assert ours.normalize(text) == ref.normalize(text), (name, text)
+            assert ours._encode_python(text) == want, (name, text)
+            assert ours.decode(want) == ref.decode(want), (name, text)
+            assert ours.pieces_of(want) == [ref.id_to_piece(i) for i in want]
+
+
+def test_token_bytes_and_vocab_follow_the_pieces(sp_protos):
+    from tokenlab.io.sentencepiece import parse_sentencepiece
+
+    for name in ("unigram-nfkc-bytes/0", "bpe-identity-user-bytes/0", "bpe-nfkc/0"):
+        data = sp_protos[name]
+        ref, ours = _spm(data), parse_sentencepiece(data)
+        vocab = ours.vocab
+        for i in range(ref.get_piece_size()):
+            piece = ref.id_to_piece(i)
+            if ref.is_byte(i):
+                byte = int(piece[3:5], 16)
+                assert ours.token_bytes(i) == bytes([byte])
+                assert vocab.get(bytes([byte])) in (i, ours.piece_to_id.get(chr(byte).replace(" ", "\u2581")))
+            elif ref.is_unknown(i):
+                assert ours.token_bytes(i) == ours.unk_surface.encode() and ours.unk_id == i
+            elif ref.is_control(i):
+                assert ours.special_tokens[piece] == i
+            else:
+                assert ours.token_bytes(i) == piece.replace("\u2581", " ").encode()
+                assert vocab[piece.replace("\u2581", " ").encode()] == i
+        assert ours.n_vocab == ref.get_piece_size()
+        assert all(ours.token_bytes(i) == b for b, i in vocab.items())
+        assert not any(ref.is_control(i) or ref.is_unknown(i) for i in vocab.values())
+
+
+def test_json_round_trip_keeps_every_setting(sp_protos, sp_texts, tmp_path):
+    from tokenlab.io import load_tokenizer, save_tokenizer
+    from tokenlab.io.sentencepiece import parse_sentencepiece
+    from tokenlab.models.sentencepiece import SentencePieceTokenizer
+
+    for name in ("unigram-nfkc-bytes/3", "bpe-identity-user-bytes/4", "bpe-nfkc-cf-suffix/6", "unigram-nfkc-bytes/1"):
+        ours = parse_sentencepiece(sp_protos[name], name=name)
+        path = tmp_path / "sp.json"
+        save_tokenizer(ours, path)
+        again = load_tokenizer(path)
+        assert isinstance(again, SentencePieceTokenizer) and again.to_dict() == ours.to_dict()
+        assert again.name == name and again.precompiled_charsmap == ours.precompiled_charsmap
+        for attr in ("model_type", "byte_fallback", "add_dummy_prefix", "remove_extra_whitespaces",
+                     "escape_whitespaces", "treat_whitespace_as_suffix", "normalizer_name", "unk_surface", "pieces"):
+            assert getattr(again, attr) == getattr(ours, attr), attr
+        ref = _spm(sp_protos[name])
+        for text in sp_texts[:30]:
+            assert again._encode_python(text) == ref.encode(text)
+    d = parse_sentencepiece(sp_protos["bpe-nfkc/0"]).to_dict()
+    for key in ("normalizer_name", "precompiled_charsmap", "unk_surface", "name"):
+        d.pop(key)
+    bare = SentencePieceTokenizer.from_dict(d)
+    assert bare.normalizer_name == "" and bare.precompiled_charsmap == b"" and bare.name == ""
+    assert bare.unk_surface == _spm(_proto()).decode([0])  # sentencepiece's default " ⁇ "
+
+
+def test_constructor_refuses_what_sentencepiece_refuses():
+    from tokenlab.models.sentencepiece import SentencePieceTokenizer
+
+    ok = list(SMALL_PIECES)
+    cases = [
+        (ok + [("", 0.0, 1)], r"^piece 10 is empty$"),
+        (ok + [("q", math.inf, 1)], r"^pieces\[10\]\.score: inf is NaN or infinite$"),
+        (ok + [("q", math.nan, 1)], r"^pieces\[10\]\.score: nan is NaN or infinite$"),
+        (ok + [("ab", 0.0, 3)], r"^pieces\[10\]: 'ab' is also piece 5$"),
+        (ok + [("<0xZZ>", 0.0, 6)], r"^byte piece '<0xZZ>' is not of the form <0xNN>$"),
+        (ok + [("<0x0a>", 0.0, 6)], r"^byte piece '<0x0a>' is not of the form <0xNN>$"),
+        (ok + [("<u2>", 0.0, 2)], r"^pieces\[10\]: a second unknown piece \(the first is 0\)$"),
+        (ok + [("q", 0.0, 7)], r"^piece 10 has unknown type 7$"),
+        (ok[1:], r"^sentencepiece model has no unknown piece$"),
+        ([ok[0], ("<0x41>", 0.0, 6), ("a", 0.0, 1)], r"^trainer_spec\.byte_fallback: byte pieces are present but "
+                                                     r"byte_fallback is off \(truncated file\?\)$"),
+        ([ok[0], ok[1]], r"^pieces: no normal pieces \(truncated file\?\)$"),
+    ]
+    for pieces, message in cases:
+        with pytest.raises(FormatError, match=message):
+            SentencePieceTokenizer(pieces, "bpe")
+        proto_pieces = [(p, s, t) for p, s, t in pieces if math.isfinite(s) and t in (1, 2, 3, 4, 5, 6)]
+        if message.startswith(("^piece 10 is empty", "^pieces\\[10\\]:", "^sentencepiece model has no")):
+            assert _sentencepiece_refuses(_proto(pieces=proto_pieces, model_type=2)), message
+    with pytest.raises(FormatError, match=r"^byte_fallback needs 256 <0xNN> pieces, found 1$"):
+        SentencePieceTokenizer([ok[0], ("<0x41>", 0.0, 6), ("a", 0.0, 1)], "bpe", byte_fallback=True)
+    with pytest.raises(FormatError, match=r"^sentencepiece model type 'word' is not supported \(bpe, unigram\)$"):
+        SentencePieceTokenizer(ok, "word")
+    # user-defined, unused and normal pieces are what the encoder may produce; control pieces are specials
+    tok = SentencePieceTokenizer(ok + [("zz", -9.0, 5)], "unigram", name="n")
+    assert tok.user_defined == ["<sep>"] and tok.special_tokens == {"<s>": 1} and tok.unk_id == 0
+    assert tok.piece_to_id == {p: i for i, (p, _, t) in enumerate(ok + [("zz", -9.0, 5)]) if t in (1, 4, 5)}
+    assert tok.name == "n" and tok.merges == ()
+    assert repr(tok) == "SentencePieceTokenizer(unigram, pieces=11, byte_fallback=False, normalizer='identity')"
+
+
+def test_hand_models_with_unused_pieces_and_ties_equal_sentencepiece():
+    """Unused pieces (BPE resegments them, Unigram never uses them), tied scores, user symbols inside words."""
+    from tokenlab.io.sentencepiece import parse_sentencepiece
+
+    rng = random.Random(4)
+    alphabet = ["a", "b", "c", "\u2581", "é"]
+    texts = ["".join(rng.choice(["a", "b", "c", " ", "  ", "é", "x", "<u>", "ab"]) for _ in range(rng.randrange(0, 25)))
+             for _ in range(60)]
+    for trial in range(40):
+        pieces = [("<unk>", 0.0, 2), ("<s>", 0.0, 3), ("<u>", 0.0, 4)]
+        seen = {p for p, _, _ in pieces}
+        for ch in alphabet[:rng.randrange(2, 6)]:
+            pieces.append((ch, -float(rng.randrange(1, 6)), 1))
+            seen.add(ch)
+        for _ in range(rng.randrange(2, 14)):
+            p = "".join(rng.choice(alphabet) for _ in range(rng.randrange(2, 5)))
+            if p not in seen:
+                seen.add(p)
+                pieces.append((p, -float(rng.randrange(0, 8)) / 2, 5 if rng.random() < 0.25 else 1))
+        model_type = 1 + trial % 2
+        data = _proto(pieces=pieces, model_type=model_type,
+                      normalizer={"name": "identity", "add_dummy_prefix": rng.random() < 0.7,
+                                  "remove_extra_whitespaces": rng.random() < 0.5})
+        ref, ours = _spm(data), parse_sentencepiece(data)
+        for text in texts:
+            want = ref.encode(text)
+            assert ours._encode_python(text) == want, (pieces, model_type, text)
+            assert ours.encode_ordinary(text) == want, (pieces, model_type, text)
+            assert ours.decode(want) == ref.decode(want), (pieces, text)
+
+
+def test_encode_token_text_and_healing_start():
+    from tokenlab.io.sentencepiece import parse_sentencepiece
+
+    plain = SMALL_PIECES[:-1]  # no user-defined symbol: those can move text, and healing_start gives up
+    data = _proto(pieces=plain, model_type=2, normalizer={"name": "identity", "remove_extra_whitespaces": False})
+    ours = parse_sentencepiece(data)
+    ref = _spm(data)
+    # a token's own text inside a normalized text: no dummy prefix, spaces as "▁"
+    for text in ["ab", " ab", "abc", "c ab", "b"]:
+        assert ours.encode_token_text(text) == ref.encode("x" + text)[2:], text
+    uni = parse_sentencepiece(_proto(model_type=1, normalizer={"name": "identity"}))
+    assert uni.encode_token_text(" ab") == [uni.piece_to_id["\u2581ab"]]
+    # healing: the bytes before the last word (its spaces included), counted with the dummy "▁" as a space
+    for prompt in ["ab ab", "ab  abc", "c", "ab ", "", "a b\nc"]:
+        start = ours.healing_start(prompt)
+        spelled = (" " + prompt if prompt else prompt).encode()
+        words = [k for k in range(len(spelled)) if spelled[k:k + 1] == b" " and (k == 0 or spelled[k - 1:k] != b" ")]
+        assert start == (words[-1] if words else 0), prompt
+    no_prefix = parse_sentencepiece(_proto(pieces=plain, model_type=2, normalizer={
+        "name": "identity", "add_dummy_prefix": False, "remove_extra_whitespaces": False}))
+    assert no_prefix.healing_start("ab abc") == 2
+    assert no_prefix.healing_start("abc") == 0
+    assert ours.healing_start("ab <s> c") is None  # a special token in the prompt
+    keep = {"name": "identity", "remove_extra_whitespaces": False}
+    for model_type, trainer, normalizer, pieces in [
+            (2, {}, {"name": "identity"}, plain),  # extra spaces removed
+            (1, {}, keep, plain),  # unigram: no word boundary
+            (2, {"treat_whitespace_as_suffix": True}, keep, plain),
+            (2, {}, keep | {"escape_whitespaces": False}, plain),
+            (2, {}, keep, SMALL_PIECES)]:  # a user-defined symbol
+        tok = parse_sentencepiece(_proto(pieces=pieces, model_type=model_type, trainer=trainer,
+                                         normalizer=normalizer))
+        assert tok.healing_start("ab c") is None, (model_type, trainer, normalizer)
+
+
+def test_pieces_of_refuses_unknown_ids():
+    from tokenlab.io.sentencepiece import parse_sentencepiece
+
+    ours = parse_sentencepiece(_proto())
+    assert ours.pieces_of([0, np.int64(3), 9]) == ["<unk>", "a", "<sep>"]
+    for bad in (10, -1, 2.0, "1"):
+        with pytest.raises(InvalidInputError, match=f"^unknown token id {bad!r}$"):
+            ours.pieces_of([bad])
+    with pytest.raises(InvalidInputError, match="^text must be str, got bytes$"):
+        ours.normalize(b"ab")
