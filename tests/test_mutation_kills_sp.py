@@ -712,7 +712,7 @@ def sp_protos():
         spm.SentencePieceTrainer.train(sentence_iterator=iter(lines), model_writer=buf, vocab_size=900,
                                        character_coverage=0.98, minloglevel=2, num_threads=1,
                                        hard_vocab_limit=False, **config)
-        for k, flags in enumerate(FLAGS):
+        for k, flags in enumerate(FLAGS if name in ("unigram-nfkc-bytes", "bpe-identity-user-bytes") else FLAGS[:2]):
             m = pb.ModelProto.FromString(buf.getvalue())
             for flag, value in flags.items():
                 setattr(m.trainer_spec if flag == "treat_whitespace_as_suffix" else m.normalizer_spec, flag, value)
@@ -725,8 +725,8 @@ def sp_texts():
     from adversarial_text import adversarial_document, multilingual_lines
 
     rng = random.Random(8)
-    docs = [adversarial_document(rng, rng.randrange(5, 120)) for _ in range(40)]
-    docs += multilingual_lines()[:12]
+    docs = [adversarial_document(rng, rng.randrange(5, 120)) for _ in range(16)]
+    docs += multilingual_lines()[:6]
     docs += ["", " ", "   ", "a", " a", "a ", "  a  b  ", "\u2581", "a\u2581b", "\u2581\u2581x ", "x y", "x\u2581y",
              "ab<sep>ab", "<sep>", " <sep> ", "the  the\tthe\n", "[M]x[M]", "ＡＢＣ ① ﬁ", "Größe", "\u3000a\u3000",
              "e\u0301 \U0001F600\u200d\U0001F600", "xyz" * 20, "a" * 30 + " " * 5 + "b", "\ufeff\u00a0 x"]
@@ -776,7 +776,7 @@ def test_json_round_trip_keeps_every_setting(sp_protos, sp_texts, tmp_path):
     from tokenlab.io.sentencepiece import parse_sentencepiece
     from tokenlab.models.sentencepiece import SentencePieceTokenizer
 
-    for name in ("unigram-nfkc-bytes/3", "bpe-identity-user-bytes/4", "bpe-nfkc-cf-suffix/6", "unigram-nfkc-bytes/1"):
+    for name in ("unigram-nfkc-bytes/3", "bpe-identity-user-bytes/4", "bpe-nfkc-cf-suffix/1", "unigram-nfkc-bytes/6"):
         ours = parse_sentencepiece(sp_protos[name], name=name)
         path = tmp_path / "sp.json"
         save_tokenizer(ours, path)
@@ -909,3 +909,230 @@ def test_pieces_of_refuses_unknown_ids():
             ours.pieces_of([bad])
     with pytest.raises(InvalidInputError, match="^text must be str, got bytes$"):
         ours.normalize(b"ab")
+
+
+def test_charsmap_graphemes_follow_hf_precompiled(sp_protos, sp_texts):
+    """CharsMap.normalize_graphemes is HF's Precompiled normalizer on the same map."""
+    from tokenizers import normalizers
+
+    from tokenlab.io.sentencepiece import parse_sentencepiece
+
+    for name in ("unigram-nfkc-bytes/0", "bpe-nfkc-cf-suffix/0"):
+        ours = parse_sentencepiece(sp_protos[name])
+        hf = normalizers.Precompiled(ours.precompiled_charsmap)
+        for text in sp_texts + ["ｶﾞ ﾊﾟ ①②", "e\u0301\u0301\u0301 x", "\u1100\u1161\u11a8 Å Å", "ﬀ\u0301", "ǅ"]:
+            assert ours._trie.normalize_graphemes(text) == hf.normalize_str(text), (name, text)
+
+
+def test_unigram_token_text_is_its_viterbi_segmentation():
+    """encode_token_text on a Unigram model is the lattice's best path (BPE joins bc first: a|bc)."""
+    from tokenlab.io.sentencepiece import parse_sentencepiece
+
+    pieces = [("<unk>", 0.0, 2), ("\u2581", -3.0, 1), ("a", -3.0, 1), ("b", -3.0, 1), ("c", -0.1, 1),
+              ("ab", -0.5, 1), ("bc", -0.4, 1)]
+    normalizer = {"name": "identity", "add_dummy_prefix": False}
+    uni = parse_sentencepiece(_proto(pieces=pieces, model_type=1, normalizer=normalizer))
+    bpe = parse_sentencepiece(_proto(pieces=pieces, model_type=2, normalizer=normalizer))
+    for tok, model_type in ((uni, 1), (bpe, 2)):
+        ref = _spm(_proto(pieces=pieces, model_type=model_type, normalizer=normalizer))
+        for text in ("abc", "ab c", "cab", "bcab"):
+            assert tok.encode_token_text(text) == ref.encode(text), (model_type, text)
+    assert uni.encode_token_text("abc") != bpe.encode_token_text("abc")
+
+
+def test_a_fresh_tokenizer_pickles():
+    import pickle
+
+    from tokenlab.io.sentencepiece import parse_sentencepiece
+
+    tok = parse_sentencepiece(_proto())  # nothing encoded yet: no compiled tables to drop
+    again = pickle.loads(pickle.dumps(tok))
+    assert again.encode_ordinary("abc ab") == _spm(_proto()).encode("abc ab")
+    tok.encode_ordinary("warm")
+    assert pickle.loads(pickle.dumps(tok)).encode_ordinary("ab cab") == _spm(_proto()).encode("ab cab")
+
+
+def test_hf_export_of_hand_bpe_models_equals_sentencepiece(tmp_path):
+    """tokenizer.json of a SentencePiece BPE model: HF tokenizers gives sentencepiece's ids and decodes, with
+    unknown runs fused into one unknown id (no byte fallback) and with byte fallback."""
+    tokenizers = pytest.importorskip("tokenizers")
+    from tokenlab.io.sentencepiece import parse_sentencepiece
+
+    keep = {"name": "identity", "remove_extra_whitespaces": False}
+    plain = SMALL_PIECES[:-1]
+    with_bytes = plain + [(f"<0x{b:02X}>", 0.0, 6) for b in range(256)]
+    texts = ["abc ab", "xyz ab", "ab  xq c", "  abab c", "日本 ab", "a\u2581b", ""]
+    for pieces, trainer, normalizer in [(plain, {}, keep), (plain, {}, keep | {"add_dummy_prefix": False}),
+                                        (with_bytes, {"byte_fallback": True}, keep)]:
+        data = _proto(pieces=pieces, model_type=2, trainer=trainer, normalizer=normalizer)
+        ref, ours = _spm(data), parse_sentencepiece(data)
+        path = tmp_path / "tokenizer.json"
+        ours.save_hf(path)
+        hf = tokenizers.Tokenizer.from_file(str(path))
+        for text in texts:
+            want = ref.encode(text)
+            assert hf.encode(text, add_special_tokens=False).ids == want, (trainer, normalizer, text)
+            if ours.unk_id not in want:  # HF skips the unknown token (special) on decode; sentencepiece shows " ⁇ "
+                assert hf.decode(want) == ref.decode(want), (trainer, normalizer, text)
+    for normalizer in ({"name": "identity"}, keep | {"escape_whitespaces": False}):
+        tok = parse_sentencepiece(_proto(pieces=plain, model_type=2, normalizer=normalizer))
+        with pytest.raises(FormatError, match="^only SentencePiece BPE models with the identity normalizer and kept "
+                                              "extra spaces can be written as tokenizer.json$"):
+            tok.to_hf_dict()
+    with pytest.raises(FormatError, match="^only SentencePiece BPE models"):
+        parse_sentencepiece(_proto(pieces=plain, model_type=1, normalizer=keep)).to_hf_dict()
+
+
+# ------------------------------------------------------------------------------------------------ BPE trainer
+def _hf_merges(docs, vocab_size, specials=(), min_frequency=0, pattern=None):
+    """HF tokenizers' BpeTrainer merges (as byte pairs) with a byte-level pre-tokenizer."""
+    tokenizers = pytest.importorskip("tokenizers")
+    from tokenizers import Regex, models, pre_tokenizers, trainers
+
+    from tokenlab.io.hf_json import from_byte_level, to_oniguruma
+
+    hf = tokenizers.Tokenizer(models.BPE())
+    if pattern is None:
+        hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    else:
+        hf.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.Split(Regex(to_oniguruma(pattern)), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    hf.train_from_iterator(docs, trainers.BpeTrainer(
+        vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=list(specials),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    merges = json.loads(hf.to_str())["model"]["merges"]
+    return [tuple(from_byte_level(x) for x in (m.split(" ") if isinstance(m, str) else m)) for m in merges]
+
+
+TRAIN_DOCS = ["the cat sat on the mat; the hat is that.\n" * 3, "aaabdaaabac " * 4, "x" * 40 + " yyy zz zz",
+              "Größe ｆｕｌｌ 東京 東京 🤖🤖 ab ab ab", "def f(a, b):\n    return a + b\n" * 2, "12345 123 12 1"]
+
+
+def test_hf_byte_order_is_the_sorted_byte_level_alphabet():
+    pytest.importorskip("tokenizers")
+    from tokenizers import pre_tokenizers
+
+    from tokenlab.io.hf_json import bytes_to_unicode
+    from tokenlab.train.bpe import _hf_byte_order
+
+    table = bytes_to_unicode()
+    by_char = {c: b for b, c in table.items()}
+    order = [by_char[c] for c in sorted(pre_tokenizers.ByteLevel.alphabet())]
+    pos = _hf_byte_order()
+    assert sorted(range(256), key=pos.__getitem__) == order
+
+
+def test_reference_trainer_takes_the_most_frequent_pair_with_hf_ties():
+    """BPETrainer, step by step: the pair it merges has the highest count of a full recount, the smallest HF keys
+    among equals, and the merged words are the left-to-right, non-overlapping replacement."""
+    from tokenlab.pretokenize import PreTokenizer
+    from tokenlab.train.bpe import BPETrainer, _hf_byte_order, count_pretokens
+
+    counts = count_pretokens(TRAIN_DOCS, PreTokenizer("gpt2"), workers=1)
+    trainer = BPETrainer(counts)
+    key = _hf_byte_order()
+    merged = 0
+    while True:
+        recount = Counter()
+        for w, c in zip(trainer.words, trainer.counts):
+            for p in zip(w, w[1:]):
+                recount[p] += c
+        live = {p: c for p, c in trainer.pair_counts.items() if c}
+        assert live == dict(recount)
+        got = trainer.best_pair()
+        if not recount:
+            assert got is None
+            break
+        pair, count = got
+        top = max(recount.values())
+        assert count == recount[pair] == top
+        assert (key[pair[0]], key[pair[1]]) == min((key[a], key[b]) for (a, b), c in recount.items() if c == top)
+        before = [list(w) for w in trainer.words]
+        new = trainer.merge(pair)
+        key.append(new)
+        assert new == 256 + merged and trainer.token_bytes[new] == trainer.token_bytes[pair[0]] + \
+            trainer.token_bytes[pair[1]]
+        for old, w in zip(before, trainer.words):
+            want, i = [], 0
+            while i < len(old):
+                if old[i:i + 2] == list(pair):
+                    want.append(new)
+                    i += 2
+                else:
+                    want.append(old[i])
+                    i += 1
+            assert w == want
+        merged += 1
+    assert trainer.merges and len(trainer.merges) == merged
+
+
+def test_small_trainings_equal_hf():
+    from tokenlab.pretokenize import PATTERNS
+    from tokenlab.train.bpe import train_bpe
+
+    for vocab_size, specials, min_frequency, pattern in [(300, (), 0, None), (290, ("<s>", "</s>"), 2, None),
+                                                         (10 ** 6, (), 0, None), (320, ("<s>",), 0, "cl100k")]:
+        tok = train_bpe(TRAIN_DOCS, vocab_size, pretokenizer=pattern or "gpt2", special_tokens=specials,
+                        min_frequency=min_frequency, workers=1)
+        want = _hf_merges(TRAIN_DOCS, vocab_size, specials, min_frequency, PATTERNS.get(pattern))
+        assert tok.merges == want, (vocab_size, specials, min_frequency)
+        assert [tok.special_tokens[s] for s in specials] == list(range(256 + len(want), 256 + len(want)
+                                                                       + len(specials)))
+        assert len(tok) == min(vocab_size, 256 + len(want) + len(specials))
+        assert all(tok.vocab[a + b] == 256 + k for k, (a, b) in enumerate(want))
+
+
+def test_counting_paths_equal_a_plain_count():
+    from tokenlab.pretokenize import PreTokenizer
+    from tokenlab.train.bpe import CountTask, count_pretokens
+
+    docs = TRAIN_DOCS * 3
+    for pattern in ("gpt2", "cl100k", r"\w+|\W+"):
+        pre = PreTokenizer(pattern)
+        want = Counter()
+        for doc in docs:
+            want.update(p.encode("utf-8") for p in pre.split(doc))
+        assert count_pretokens(docs, pre, workers=1) == want
+        assert count_pretokens(docs, pre, workers=1, native=False) == want
+        assert count_pretokens(docs, pre, workers=2, batch_chars=100) == want
+        assert count_pretokens(docs, pre, workers=2, batch_chars=100, native=False) == want
+        batches: list[int] = []
+
+        def map_fn(fn, parts, batches=batches):
+            for part in parts:
+                batches.append(len(part))
+                yield fn(part)
+        assert count_pretokens(docs, pre, batch_chars=150, map_fn=map_fn) == want
+        assert len(batches) > 3 and sum(batches) == len(docs)
+        assert CountTask(pre)(docs) == want
+    assert count_pretokens([], PreTokenizer("gpt2"), workers=2) == Counter()
+    assert count_pretokens(["", ""], PreTokenizer("gpt2"), workers=2) == Counter()
+
+
+def test_training_arguments_are_checked():
+    from tokenlab.pretokenize import PreTokenizer
+    from tokenlab.train.bpe import count_pretokens, train_bpe, train_from_counts
+
+    with pytest.raises(InvalidInputError, match=r"^vocab_size 257 is below 256 bytes \+ 2 specials$"):
+        train_bpe(["ab"], 257, special_tokens=["<a>", "<b>"])
+    with pytest.raises(InvalidInputError, match=r"^vocab_size 257 is below 256 bytes \+ 2 specials$"):
+        train_from_counts({b"ab": 1}, 257, PreTokenizer(None), ["<a>", "<b>", "<a>"])
+    assert len(train_bpe(["ab"], 258, special_tokens=["<a>", "<b>", "<a>"])) == 258  # repeats count once
+    for bad in ("", None, 3):
+        with pytest.raises(InvalidInputError, match=f"^special token {bad!r} must be a non-empty string$"):
+            train_bpe(["ab"], 300, special_tokens=["<a>", bad])
+    with pytest.raises(InvalidInputError, match=r"^vocab_size 2147483649 is too large \(ids must fit in 31 bits: "
+                                                r"at most 2147483648\)$"):
+        train_bpe(["ab"], 2 ** 31 + 1)
+    with pytest.raises(InvalidInputError, match="^corpus items must be str, got bytes$"):
+        count_pretokens(["ok", b"x"], PreTokenizer("gpt2"), workers=1)
+    with pytest.raises(InvalidInputError, match=r"^corpus contains text that is not valid Unicode \(lone "
+                                                r"surrogates\)$"):
+        count_pretokens(["bad \ud800"], PreTokenizer(r"\w+|\W+"), workers=1)
+    with pytest.raises(InvalidInputError, match=r"^corpus contains text that is not valid Unicode \(lone "
+                                                r"surrogates\)$"):
+        count_pretokens(["bad \ud800"], PreTokenizer("gpt2"), workers=1)
+    with pytest.raises(InvalidInputError, match=r"^no native pre-tokenizer for '.+' \(needs the C kernel or numba, "
+                                                r"and a named pattern\)$"):
+        count_pretokens(["abc"], PreTokenizer(r"\w+|\W+"), workers=1, native=True)
