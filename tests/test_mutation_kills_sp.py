@@ -983,6 +983,123 @@ def test_hf_export_of_hand_bpe_models_equals_sentencepiece(tmp_path):
         parse_sentencepiece(_proto(pieces=plain, model_type=1, normalizer=keep)).to_hf_dict()
 
 
+def test_constructor_defaults_are_sentencepiece_defaults():
+    pb = pytest.importorskip("sentencepiece.sentencepiece_model_pb2")
+    from tokenlab.models.sentencepiece import SentencePieceTokenizer
+
+    spec, trainer = pb.NormalizerSpec(), pb.TrainerSpec()
+    tok = SentencePieceTokenizer(SMALL_PIECES)
+    assert tok.add_dummy_prefix == spec.add_dummy_prefix
+    assert tok.remove_extra_whitespaces == spec.remove_extra_whitespaces
+    assert tok.escape_whitespaces == spec.escape_whitespaces
+    assert tok.byte_fallback == trainer.byte_fallback
+    assert tok.treat_whitespace_as_suffix == trainer.treat_whitespace_as_suffix
+    assert tok.unk_surface == trainer.unk_surface
+
+
+def test_long_texts_rebase_path_scores_like_sentencepiece(sp_protos):
+    """Past a path score of 100000 sentencepiece re-bases its float32 path scores; the pure path does the same,
+    also across unknown characters (a model without byte fallback)."""
+    from tokenlab.io.sentencepiece import parse_sentencepiece
+
+    from adversarial_text import multilingual_lines
+
+    lines = multilingual_lines()
+    text = " ".join(lines) * 10 + " ⸘⸘ ꙮ ".join(lines[:5])
+    for name in ("unigram-nfkc-bytes/2", "unigram-identity-user/0"):
+        ref, ours = _spm(sp_protos[name]), parse_sentencepiece(sp_protos[name])
+        want = ref.encode(text)
+        assert -sum(ref.get_score(i) for i in want) > 100_000
+        assert ours._encode_python(text) == want, name
+
+
+def test_lattice_keeps_a_path_better_by_less_than_a_millionth():
+    """a + b beats ab by 2**-20 (about 1e-6, exact in float32): sentencepiece takes a|b, and so must the lattice,
+    though a|b arrives after ab for the same end."""
+    from tokenlab.io.sentencepiece import parse_sentencepiece
+
+    pieces = [("<unk>", 0.0, 2), ("\u2581", -9.0, 1), ("a", -1.0, 1), ("b", -1.0 + 2.0 ** -20, 1), ("ab", -2.0, 1)]
+    data = _proto(pieces=pieces, model_type=1, normalizer={"name": "identity", "add_dummy_prefix": False})
+    ref, ours = _spm(data), parse_sentencepiece(data)
+    assert ref.encode("ab") == [2, 3]
+    for text in ("ab", "abab", "aab"):
+        assert ours._encode_python(text) == ref.encode(text), text
+
+
+def test_rebase_early_in_the_text_with_huge_scores():
+    """Scores of tens of thousands pass the 100000 re-base after two characters: every stored score up to the
+    frontier is re-based, also those of nodes that start at position 1."""
+    from tokenlab.io.sentencepiece import parse_sentencepiece
+
+    pieces = [("<unk>", 0.0, 2), ("\u2581", -70000.0, 1), ("a", -30000.0, 1), ("b", -90000.0, 1),
+              ("c", -90000.0, 1), ("cc", -7.0, 1), ("aab", -150007.0, 1), ("ba", -80002.0, 1), ("bb", -80001.0, 1),
+              ("bc", -110005.0, 1)]
+    data = _proto(pieces=pieces, model_type=1, normalizer={"name": "identity", "add_dummy_prefix": False})
+    ref, ours = _spm(data), parse_sentencepiece(data)
+    for text in ("cbccc", "abcbc", "ccbaab", "bbcc"):
+        assert ours._encode_python(text) == ref.encode(text), text
+
+
+def _charsmap(sp_protos) -> bytes:
+    from tokenlab.io.sentencepiece import parse_sentencepiece
+
+    return parse_sentencepiece(sp_protos["unigram-nfkc-bytes/0"]).precompiled_charsmap
+
+
+def test_damaged_character_maps_are_refused(sp_protos):
+    import struct as st
+
+    from tokenlab.models.sentencepiece import CharsMap
+
+    blob = _charsmap(sp_protos)
+    size = st.unpack("<I", blob[:4])[0]
+    units = list(st.unpack(f"<{size // 4}I", blob[4:4 + size]))
+    strings = blob[4 + size:]
+    cases = [(blob[:3], r"^precompiled_charsmap is truncated$"),
+             (st.pack("<I", size + 1) + blob[4:], r"^precompiled_charsmap has a corrupt trie size$"),
+             (st.pack("<I", len(blob)) + blob[4:], r"^precompiled_charsmap has a corrupt trie size$"),
+             (blob[:4 + size], r"^precompiled_charsmap is invalid \(empty trie or unterminated strings\)$"),
+             (blob[:-1] + b"x", r"^precompiled_charsmap is invalid \(empty trie or unterminated strings\)$"),
+             (st.pack("<I", 0) + strings, r"^precompiled_charsmap is invalid \(empty trie or unterminated strings\)$")]
+    # the root's offset pointing past the end of the trie
+    far = list(units)
+    far[0] = (far[0] & 0x3FF) | (len(units) + 7) << 10
+    cases.append((blob[:4] + st.pack(f"<{len(far)}I", *far) + strings,
+                  r"^precompiled_charsmap is invalid \(a node points outside the trie\)$"))
+    # a leaf's value past the strings: find a key with a value, and move its value out of range
+    trie = CharsMap(blob)
+    length, value = trie._walk("①".encode(), 0, shortest=False)
+    assert length and trie._string(value) == "1"
+    value_units = [k for k, u in enumerate(units) if u == (1 << 31) | value]  # a value unit has bit 31 set
+    assert value_units
+    for k in value_units:
+        bad = list(units)
+        bad[k] = (1 << 31) | (len(strings) + 5)
+        try:
+            CharsMap(blob[:4] + st.pack(f"<{len(bad)}I", *bad) + strings)
+        except Exception as exc:
+            if "a value lies outside the strings" in str(exc):
+                break
+    else:
+        pytest.fail("no damaged value was refused")
+    # a value exactly one past the strings (an odd count of string bytes)
+    odd = strings + (b"\x00" if len(strings) % 2 == 0 else b"")
+    bad = list(units)
+    bad[value_units[0]] = (1 << 31) | len(odd)
+    cases.append((blob[:4] + st.pack(f"<{len(bad)}I", *bad) + odd,
+                  r"^precompiled_charsmap is invalid \(a value lies outside the strings\)$"))
+    for data, message in cases:
+        with pytest.raises(FormatError, match=message):
+            CharsMap(data)
+    # a replacement that is not UTF-8 is refused when it is used
+    bad_strings = bytearray(strings)
+    bad_strings[value] = 0xFF
+    broken = CharsMap(blob[:4 + size] + bytes(bad_strings))
+    message = rf"^precompiled_charsmap is invalid \(replacement at {value} is not UTF-8\)$"
+    with pytest.raises(FormatError, match=message):
+        broken.longest_match("①".encode(), 0)
+
+
 # ------------------------------------------------------------------------------------------------ BPE trainer
 def _hf_merges(docs, vocab_size, specials=(), min_frequency=0, pattern=None):
     """HF tokenizers' BpeTrainer merges (as byte pairs) with a byte-level pre-tokenizer."""
