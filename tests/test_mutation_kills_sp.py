@@ -1253,3 +1253,179 @@ def test_training_arguments_are_checked():
     with pytest.raises(InvalidInputError, match=r"^no native pre-tokenizer for '.+' \(needs the C kernel or numba, "
                                                 r"and a named pattern\)$"):
         count_pretokens(["abc"], PreTokenizer(r"\w+|\W+"), workers=1, native=True)
+
+
+def _plain_count(docs, pre) -> Counter:
+    want = Counter()
+    for doc in docs:
+        want.update(p.encode("utf-8") for p in pre.split(doc))
+    return want
+
+
+def test_counting_falls_back_to_the_regex(monkeypatch):
+    """A compiled counter that fails to build, or that gives up on a batch (returns None), leaves the regex."""
+    import tokenlab.train.bpe as bpe
+    from tokenlab.pretokenize import PreTokenizer
+
+    pre = PreTokenizer("gpt2", split_digits=2)
+    docs = TRAIN_DOCS
+    want = _plain_count(docs, pre)
+
+    def broken(_pre):
+        raise RuntimeError("kernel changed shape")
+    monkeypatch.setattr(bpe, "c_counter", broken)
+    monkeypatch.setattr("tokenlab.train._count.native_counter", broken)
+    assert bpe._make_counter(pre)(docs) == want
+    monkeypatch.undo()
+    compiled = bpe.c_counter(pre)
+    assert compiled is not None and compiled(docs) == want
+    probe_only = lambda batch: compiled(batch) if batch == [bpe._PROBE] else None  # noqa: E731
+    monkeypatch.setattr(bpe, "c_counter", lambda _pre: probe_only)
+    assert bpe._make_counter(pre)(docs) == want
+
+
+def test_compiled_counting_without_the_count_kernel(monkeypatch):
+    """Without _count.c the encoder's split is counted by _train.c: same table."""
+    import tokenlab.kernels
+    from tokenlab.pretokenize import PreTokenizer
+    from tokenlab.train.bpe import c_counter
+
+    if tokenlab.kernels.train is None:
+        pytest.skip("the C kernels are not built")
+    monkeypatch.setattr(tokenlab.kernels, "count", None)
+    for pattern in ("gpt2", "o200k"):
+        pre = PreTokenizer(pattern)
+        counter = c_counter(pre)
+        assert counter is not None
+        docs = TRAIN_DOCS + ["", "x"]
+        assert counter(docs) == _plain_count(docs, pre)
+
+
+def test_count_task_builds_its_counter_once_per_setting():
+    from tokenlab.pretokenize import PreTokenizer
+    from tokenlab.train.bpe import _TASK_COUNTERS, CountTask
+
+    pattern = rf"\w+|[^\w{random.Random().randrange(10**9)}]+|\d"  # a setting no other test used
+    pre = PreTokenizer(pattern)
+    task = CountTask(pre)
+    assert task(["ab cd ab"]) == {b"ab": 2, b" ": 2, b"cd": 1}
+    assert sum(1 for key in _TASK_COUNTERS if key[0] == pattern) == 1
+    assert task(["x y"]) == {b"x": 1, b" ": 1, b"y": 1}
+
+
+def test_counting_progress_is_shown_in_characters(capsys):
+    from tokenlab.pretokenize import PreTokenizer
+    from tokenlab.train.bpe import count_pretokens
+
+    docs = ["abc def " * 300] * 4  # 9600 characters
+    pre = PreTokenizer("gpt2")
+    for kwargs in ({"workers": 1}, {"workers": 2, "batch_chars": 3000}, {"map_fn": lambda fn, parts: map(fn, parts)}):
+        assert count_pretokens(docs, pre, progress=True, **kwargs) == _plain_count(docs, pre)
+        err = capsys.readouterr().err
+        assert "pre-tokenizing: 9.60kchar" in err, (kwargs, err)
+        assert count_pretokens(docs, pre, progress=False, **kwargs) == _plain_count(docs, pre)
+        assert capsys.readouterr().err == ""
+
+
+def test_compiled_counting_runs_in_threads_not_processes(monkeypatch):
+    import threading
+
+    import tokenlab.train.bpe as bpe
+    from tokenlab.pretokenize import PreTokenizer
+
+    pre = PreTokenizer("gpt2")
+    if bpe.c_counter(pre) is None:
+        pytest.skip("the C kernels are not built")
+    seen = set()
+    count_batch = bpe._count_batch
+
+    def recording(batch):
+        seen.add(threading.get_ident())
+        return count_batch(batch)
+    monkeypatch.setattr(bpe, "_count_batch", recording)
+    monkeypatch.setattr(bpe, "_pool", lambda *a, **k: pytest.fail("a process pool was started"))
+    docs = ["abc def " * 50] * 8
+    assert bpe.count_pretokens(docs, pre, workers=2, batch_chars=400) == _plain_count(docs, pre)
+    assert seen - {threading.get_ident()}  # batches were counted in worker threads
+
+
+def test_default_workers_are_the_cores(monkeypatch):
+    import os
+
+    from tokenlab.train.bpe import default_workers
+
+    for cores, want in ((1, 1), (2, 2), (8, 8), (None, 1)):
+        monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
+        assert default_workers() == want
+
+
+def test_merge_progress_bar_follows_the_loop(monkeypatch):
+    import numpy as np
+
+    import tokenlab.train.bpe as bpe
+
+    bars = []
+
+    class Bar:
+        def __init__(self, total=None, desc=None, unit=None, **kwargs):
+            self.total, self.desc, self.unit, self.n = total, desc, unit, 0
+            bars.append(self)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def update(self, k):
+            self.n += k
+
+    monkeypatch.setattr(bpe, "tqdm", Bar)
+
+    def kernel(steps, counter):
+        assert counter.dtype == np.int64
+        for _ in range(steps):
+            counter[0] += 1
+        return "done"
+    assert bpe._run_with_progress(kernel, (7,), 7, progress=True) == "done"
+    assert [(b.total, b.desc, b.unit, b.n) for b in bars] == [(7, "merging", "merge", 7)]
+    assert bpe._run_with_progress(kernel, (3,), 3, progress=False) == "done" and len(bars) == 1
+
+    def failing(counter):
+        raise ValueError("bad table")
+    with pytest.raises(ValueError, match="^bad table$"):
+        bpe._run_with_progress(failing, (), 1, progress=True)
+    # the real merge loop moves the bar to the number of merges
+    bars.clear()
+    tok = bpe.train_bpe(TRAIN_DOCS, 300, workers=1, progress=True)
+    merging = [b for b in bars if b.desc == "merging"]
+    assert len(merging) == 1 and merging[0].n == len(tok.merges) == 300 - 256 and merging[0].total == 44
+
+
+def test_train_bpe_passes_its_settings_on():
+    from tokenlab.pretokenize import PreTokenizer
+    from tokenlab.tokenizer import Tokenizer
+    from tokenlab.train.bpe import train_bpe
+
+    docs = ["12345 67890 112233 " * 20, "abc 123 abc"]
+    tok = train_bpe(docs, 320, workers=1, split_digits=1)
+    pre = PreTokenizer("gpt2", split_digits=1)
+    assert tok.pretokenizer.split("a 12345") == pre.split("a 12345")
+    assert not any(sum(48 <= c <= 57 for c in t) > 1 for t in tok.vocab)  # digits stay apart
+    assert train_bpe(docs, 300, workers=1).name == Tokenizer({bytes([b]): b for b in range(256)}, []).name
+    assert train_bpe(docs, 300, workers=1, name="mine").name == "mine"
+
+
+def test_pure_python_merge_loop_without_c_or_numba(monkeypatch):
+    import tokenlab.kernels
+    from tokenlab.pretokenize import PreTokenizer
+    from tokenlab.train import _native
+    from tokenlab.train.bpe import count_pretokens, train_from_counts
+
+    pre = PreTokenizer("gpt2")
+    counts = count_pretokens(TRAIN_DOCS, pre, workers=1)
+    want = train_from_counts(counts, 300, pre)
+    monkeypatch.setattr(tokenlab.kernels, "train", None)
+    monkeypatch.setattr(_native, "HAVE_NUMBA", False)
+    got = train_from_counts(counts, 300, pre)
+    assert got.merges == want.merges == _hf_merges(TRAIN_DOCS, 300)
