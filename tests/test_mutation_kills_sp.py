@@ -1313,9 +1313,14 @@ def test_count_task_builds_its_counter_once_per_setting():
     assert task(["x y"]) == {b"x": 1, b" ": 1, b"y": 1}
 
 
-def test_counting_progress_is_shown_in_characters(capsys):
+def test_counting_progress_is_shown_in_characters(capsys, monkeypatch):
+    from tqdm.std import tqdm
+
     from tokenlab.pretokenize import PreTokenizer
     from tokenlab.train.bpe import count_pretokens
+
+    # no tqdm monitor thread: a thread left running makes a later fork (process pools, mutmut) hang on its lock
+    monkeypatch.setattr(tqdm, "monitor_interval", 0)
 
     docs = ["abc def " * 300] * 4  # 9600 characters
     pre = PreTokenizer("gpt2")
