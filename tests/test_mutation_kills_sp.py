@@ -1273,8 +1273,12 @@ def test_counting_falls_back_to_the_regex(monkeypatch):
 
     def broken(_pre):
         raise RuntimeError("kernel changed shape")
+    import sys
+    import types
+
     monkeypatch.setattr(bpe, "c_counter", broken)
-    monkeypatch.setattr("tokenlab.train._count.native_counter", broken)
+    # the numba counter, replaced without importing numba (its thread pool must not outlive the test)
+    monkeypatch.setitem(sys.modules, "tokenlab.train._count", types.SimpleNamespace(native_counter=broken))
     assert bpe._make_counter(pre)(docs) == want
     monkeypatch.undo()
     compiled = bpe.c_counter(pre)
@@ -1373,7 +1377,7 @@ def test_merge_progress_bar_follows_the_loop(monkeypatch):
 
     class Bar:
         def __init__(self, total=None, desc=None, unit=None, **kwargs):
-            self.total, self.desc, self.unit, self.n = total, desc, unit, 0
+            self.total, self.desc, self.unit, self.n, self.seen = total, desc, unit, 0, []
             bars.append(self)
 
         def __enter__(self):
@@ -1384,6 +1388,7 @@ def test_merge_progress_bar_follows_the_loop(monkeypatch):
 
         def update(self, k):
             self.n += k
+            self.seen.append(self.n)
 
     monkeypatch.setattr(bpe, "tqdm", Bar)
 
@@ -1396,10 +1401,22 @@ def test_merge_progress_bar_follows_the_loop(monkeypatch):
     assert [(b.total, b.desc, b.unit, b.n) for b in bars] == [(7, "merging", "merge", 7)]
     assert bpe._run_with_progress(kernel, (3,), 3, progress=False) == "done" and len(bars) == 1
 
+    def slow(steps, counter):  # the bar is polled while the loop runs
+        import time
+
+        for _ in range(steps):
+            counter[0] += 1
+            time.sleep(0.06)
+        return "slow"
+    assert bpe._run_with_progress(slow, (6,), 6, progress=True) == "slow" and bars[-1].n == 6
+    assert len(bars[-1].seen) > 2 and bars[-1].seen == sorted(bars[-1].seen) and max(bars[-1].seen) == 6
+    bars.clear()
+
     def failing(counter):
         raise ValueError("bad table")
     with pytest.raises(ValueError, match="^bad table$"):
         bpe._run_with_progress(failing, (), 1, progress=True)
+    bars.clear()
     # the real merge loop moves the bar to the number of merges
     bars.clear()
     tok = bpe.train_bpe(TRAIN_DOCS, 300, workers=1, progress=True)
