@@ -496,7 +496,7 @@ def _sentencepiece_refuses(data: bytes) -> bool:
     return False
 
 
-def test_reader_skips_unknown_fields_of_every_wire_type_as_protobuf_does():
+def test_reader_skips_unknown_fields_of_every_wire_type_like_sentencepiece():
     from tokenlab.io.sentencepiece import parse_sentencepiece
 
     base = _proto()
@@ -566,7 +566,7 @@ def _split_top(data: bytes) -> list[bytes]:
     return out
 
 
-def test_damaged_protos_are_refused_like_protobuf():
+def test_damaged_protos_are_refused_like_sentencepiece():
     from tokenlab.io.sentencepiece import parse_sentencepiece
 
     base = _proto()
