@@ -57,7 +57,23 @@ MODULE_TESTS: dict[str, list[str]] = {
                                                              "test_number_splits_with_a_prefix_follow_the_definition",
                                                              "test_number_splits_default_range_and_a_prefix_cut_into_"
                                                              "bytes"))],
-    "train/bpe.py": ["tests/test_train.py", "tests/test_train_fast.py"],
+    # without test_python_fallback_equals_numba (18 s, the numba loop of _native.py) and the 8 s recount test,
+    # which test_mutation_kills_sp.py repeats on a small corpus; test_progress_bar_runs_the_loop_in_a_thread fails
+    # under mutmut's TQDM_DISABLE=1 (tqdm reads it for the merging bar)
+    "train/bpe.py": ["tests/test_mutation_kills_sp.py", "tests/test_train.py::test_hand_worked_example",
+                     "tests/test_train.py::test_min_frequency_stops_training",
+                     "tests/test_train.py::test_merges_equal_hf_bpe_trainer",
+                     "tests/test_train.py::test_bad_training_arguments",
+                     "tests/test_train_fast.py::test_merges_and_vocab_equal_hf",
+                     "tests/test_train_fast.py::test_special_token_text_in_corpus_like_hf",
+                     "tests/test_train_fast.py::test_parallel_counting_equals_serial",
+                     "tests/test_train_fast.py::test_compiled_counting_equals_regex_counting",
+                     "tests/test_train_fast.py::test_compiled_counting_errors_and_fallbacks",
+                     "tests/test_train_fast.py::test_parallel_training_equals_serial",
+                     "tests/test_train_fast.py::test_hand_worked_counts_and_tie_break",
+                     "tests/test_train_fast.py::test_bad_corpus_items_in_the_parallel_path",
+                     "tests/test_train_fast.py::test_native_flag_without_numba",
+                     "tests/test_train_fast.py::test_without_numba_installed_gives_the_same_tokenizer"],
     # test_fast_encode.py also reaches pretokenize.py but loads cl100k and the compiled paths for every mutant
     "pretokenize.py": ["tests/test_pretokenize.py", "tests/test_unicode_pinning.py", "tests/test_reliability_regex.py",
                        *(f"{KILLS}::{name}" for name in ("test_pretokenizer_equals_hf_isolated_split",
@@ -65,8 +81,21 @@ MODULE_TESTS: dict[str, list[str]] = {
                                                         "test_runaway_pattern_error_says_what_to_do",
                                                         "test_classes_used_lists_each_class_once_in_order",
                                                         "test_stand_ins_computed_afresh_follow_the_definition"))],
-    "models/sentencepiece.py": ["tests/test_sentencepiece.py"],
-    "models/unigram.py": ["tests/test_unigram.py"],
+    # the pure-Python path (the compiled _sp kernel takes encode_ordinary where it can): test_mutation_kills_sp.py
+    # compares it with sentencepiece, test_random_models_kernel_equals_pure with the kernel; decode and HF export
+    # against sentencepiece and HF. test_sentencepiece.py, the rest of test_sp_kernel.py and
+    # test_hf_unigram_with_precompiled_normalizer train large models per mutant
+    "models/sentencepiece.py": [
+        "tests/test_mutation_kills_sp.py", "tests/test_sp_decode.py",
+        "tests/test_sp_kernel.py::test_random_models_kernel_equals_pure",
+        "tests/test_sp_kernel.py::test_models_the_kernel_cannot_follow_use_the_pure_path",
+        "tests/test_sp_kernel.py::test_scores_that_are_not_float32_stay_on_the_pure_path",
+        "tests/test_hf_metaspace.py::test_exported_sentencepiece_model_equals_sentencepiece_in_hf[tokenizer.model.v1]",
+        "tests/test_hf_metaspace.py::test_user_defined_symbols_follow_hf_legacy_spacing"],
+    # test_unigram.py trains a model in its fixtures (~10 s per mutant): its sentencepiece comparison only, and the
+    # brute-force checks of test_mutation_kills_sp.py
+    "models/unigram.py": ["tests/test_mutation_kills_sp.py",
+                          "tests/test_unigram.py::test_viterbi_equals_sentencepiece_on_its_own_model"],
     "models/wordpiece.py": ["tests/test_wordpiece.py", "tests/test_mutation_kills.py"],
     # all of test_reference_ids.py costs ~18 s per mutant (cl100k and HF exports): only its known-file test; the
     # audit's test_write_tiktoken_loads_in_tiktoken derives all of cl100k's merges per mutant and is left out
@@ -75,7 +104,11 @@ MODULE_TESTS: dict[str, list[str]] = {
                             "tests/test_reliability_readers.py::test_tiktoken_damage_is_reported",
                             f"{AUDIT}::test_write_tiktoken_ranks_are_ids"],
     "io/hf_json.py": ["tests/test_reference_ids.py", "tests/test_hf_metaspace.py"],
-    "io/sentencepiece.py": ["tests/test_sentencepiece.py"],
+    # all of test_sentencepiece.py trains nine models per mutant: its hand-written model, one mistral-common file,
+    # and the checks against sentencepiece and its protobuf module in test_mutation_kills_sp.py
+    "io/sentencepiece.py": ["tests/test_mutation_kills_sp.py",
+                            "tests/test_sentencepiece.py::test_unreachable_piece_of_a_hand_written_model",
+                            "tests/test_sentencepiece.py::test_mistral_models_equal_sentencepiece[tokenizer.model.v1]"],
     "io/validate.py": ["tests/test_reliability_readers.py", "tests/test_mutation_kills.py"],
 }
 
@@ -84,7 +117,7 @@ def toml_value(value) -> str:
     return json.dumps(value)  # lists of strings and strings: JSON spelling is valid TOML
 
 
-def scratch_pyproject(module: str, tests: list[str]) -> str:
+def scratch_pyproject(module: str, tests: list[str], timeout_multiplier: float | None = None) -> str:
     """The project's pyproject.toml with [tool.mutmut] narrowed to one module and its tests."""
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     base = tomllib.loads(text).get("tool", {}).get("mutmut", {})
@@ -97,11 +130,14 @@ def scratch_pyproject(module: str, tests: list[str]) -> str:
     config["pytest_add_cli_args_test_selection"] = tests
     # tests import benchmarks' harness, and some load generator scripts (scripts/make_unicode_classes.py)
     config["also_copy"] = sorted(set(config.get("also_copy", [])) | {"benchmarks", "scripts"})
+    if timeout_multiplier is not None:  # mutmut's CPU limit is 2 * multiplier * (the tests' time + 1 s)
+        config["timeout_multiplier"] = timeout_multiplier
     lines = ["", "[tool.mutmut]"] + [f"{k} = {toml_value(v)}" for k, v in config.items()]
     return text.rstrip("\n") + "\n" + "\n".join(lines) + "\n"
 
 
-def run_module(module: str, max_children: int, python: str, only: list[str] | None = None) -> dict:
+def run_module(module: str, max_children: int, python: str, only: list[str] | None = None,
+               timeout_multiplier: float | None = None) -> dict:
     tests = MODULE_TESTS[module]
     work = ROOT / ".mutation" / module.replace("/", "__").removesuffix(".py")
     if work.exists():
@@ -112,7 +148,7 @@ def run_module(module: str, max_children: int, python: str, only: list[str] | No
     shutil.copytree(ROOT / "tests", work / "tests", ignore=ignore)
     shutil.copytree(ROOT / "benchmarks", work / "benchmarks", ignore=shutil.ignore_patterns("__pycache__", "out"))
     shutil.copytree(ROOT / "scripts", work / "scripts", ignore=ignore)
-    (work / "pyproject.toml").write_text(scratch_pyproject(module, tests), encoding="utf-8")
+    (work / "pyproject.toml").write_text(scratch_pyproject(module, tests, timeout_multiplier), encoding="utf-8")
     # one OpenMP/MKL thread: mutmut forks each mutant's process from one that already ran the tests, and a child
     # that inherits torch's OpenMP pool (the byte tokenizer's reference returns torch tensors) hangs in it
     env = dict(os.environ, CI="true", TQDM_DISABLE="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
@@ -147,6 +183,9 @@ def main() -> int:
     parser.add_argument("--only", action="append", metavar="GLOB",
                         help="run only mutants whose name matches (repeatable), e.g. '*[05]' samples one in five")
     parser.add_argument("--python", default=sys.executable)
+    parser.add_argument("--timeout-multiplier", type=float, metavar="X",
+                        help="mutmut's timeout_multiplier (default 15): a mutant that loops forever is stopped after "
+                             "2X times its tests' CPU time; 3 keeps infinite loops in slow tests from taking minutes")
     args = parser.parse_args()
     if args.list:
         for module, tests in MODULE_TESTS.items():
@@ -158,7 +197,7 @@ def main() -> int:
     summary_path = ROOT / ".mutation" / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     for module in args.modules or list(MODULE_TESTS):
-        summary[module] = run_module(module, args.max_children, args.python, args.only)
+        summary[module] = run_module(module, args.max_children, args.python, args.only, args.timeout_multiplier)
         summary_path.write_text(json.dumps(summary, indent=1))
     return 0
 
