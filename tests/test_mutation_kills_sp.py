@@ -1451,3 +1451,19 @@ def test_pure_python_merge_loop_without_c_or_numba(monkeypatch):
     monkeypatch.setattr(_native, "HAVE_NUMBA", False)
     got = train_from_counts(counts, 300, pre)
     assert got.merges == want.merges == _hf_merges(TRAIN_DOCS, 300)
+
+
+def test_hf_export_refuses_special_ids_hf_would_renumber(tmp_path):
+    """HF's Unigram numbers added tokens right after the pieces: a special token with a gap before its id would get
+    another id from HF (264 where ours is 300), so the export refuses it instead of writing a file that disagrees."""
+    tokenizers = pytest.importorskip("tokenizers")
+    n = 256 + len(EXTRA)
+    with pytest.raises(FormatError, match=rf"ids right after its {n} pieces \({n}..{n}\); this tokenizer's are "
+                                          rf"\[{n + 36}\]"):
+        hand_model("gpt2", specials={"<s>": n + 36}).save_hf(tmp_path / "gap.json")
+    assert not (tmp_path / "gap.json").exists()
+    model = hand_model("gpt2", specials={"<s>": n, "</s>": n + 1})
+    model.save_hf(tmp_path / "ok.json")
+    hf = tokenizers.Tokenizer.from_file(str(tmp_path / "ok.json"))
+    for text in ["abcd<s>ab</s>cd", "</s><s>"]:
+        assert hf.encode(text, add_special_tokens=False).ids == model.encode(text, allowed_special="all")

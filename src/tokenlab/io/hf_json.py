@@ -105,6 +105,12 @@ def unigram_to_hf_dict(tok) -> dict:
     order = sorted(tok.vocab.items(), key=lambda kv: kv[1])
     if [i for _, i in order] != list(range(len(order))):
         raise FormatError("HF Unigram needs piece ids 0..n-1 without gaps")
+    # HF numbers added tokens that are not pieces from n on, whatever id the file gives them
+    extra = sorted(i for t, i in tok.special_tokens.items() if i >= len(order))
+    if extra != list(range(len(order), len(order) + len(extra))):
+        raise FormatError(f"HF Unigram gives special tokens the ids right after its {len(order)} pieces "
+                          f"({len(order)}..{len(order) + len(extra) - 1}); this tokenizer's are {extra}, so HF "
+                          "would encode them with other ids")
     d = to_hf_dict(tok)
     d["model"] = {"type": "Unigram", "unk_id": None, "byte_fallback": False,
                   "vocab": [[to_byte_level(t), tok.scores[t]] for t, _ in order]}
