@@ -134,7 +134,8 @@ def test_hand_worked_counts_and_tie_break():
     assert hf_train(docs, 256 + 3, "whitespace")[0] == tok.merges
 
 
-def test_progress_bar_runs_the_loop_in_a_thread(real_docs, capsys):
+def test_progress_bar_runs_the_loop_in_a_thread(real_docs, capsys, monkeypatch):
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)  # tqdm turns every bar off where it is set (mutmut sets it)
     tok = train_bpe(real_docs[:20], vocab_size=600, progress=True, workers=1)
     quiet = train_bpe(real_docs[:20], vocab_size=600, progress=False, workers=1)
     assert tok.merges == quiet.merges
