@@ -496,7 +496,7 @@ def _run_with_progress(kernel, args, total: int, progress: bool):
             out["error"] = exc
 
     thread = threading.Thread(target=work, daemon=True)
-    with tqdm(total=total, desc="merging", unit="merge") as bar:
+    with tqdm(total=total, desc="merging", unit="merge", disable=False) as bar:  # asked for: not TQDM_DISABLE
         thread.start()
         while thread.is_alive():
             thread.join(0.1)
