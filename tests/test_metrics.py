@@ -230,3 +230,20 @@ def test_summary_on_real_code_matches_tiktoken(cl100k, cl100k_ref):
     used = {i for d in docs for i in cl100k_ref.encode_ordinary(d)}
     assert row["vocab_used"] == pytest.approx(len(used) / 100_256)
     assert 1.0 < row["fertility"] < 5.0 and 0 < row["continued_words"] < 1
+
+
+def test_digits_of_every_script_are_digits_not_that_script():
+    """char_script gives letters (and marks) a script; digits, whatever script Unicode files them under
+    (Arabic-Indic, Devanagari, Thai, fullwidth), are "digits", as the docstring says."""
+    import unicodedata
+
+    from tokenlab.evaluate.metrics import char_script, token_category
+
+    digits = [chr(c) for c in range(0x80, 0x10000) if unicodedata.category(chr(c)) == "Nd"]
+    assert len(digits) > 300
+    for d in digits:
+        assert char_script(d) is None, (hex(ord(d)), unicodedata.name(d, "?"))
+        assert token_category((d * 2).encode()) == "digits", hex(ord(d))
+    for letter, script in [("ب", "Arabic"), ("क", "Devanagari"), ("ก", "Thai"), ("Ａ", "Latin")]:
+        assert char_script(letter) == script and token_category(letter.encode()) == script
+    assert token_category("٣ب".encode()) == "Arabic"  # a digit beside letters: the letters' script

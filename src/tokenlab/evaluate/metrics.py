@@ -274,11 +274,9 @@ def char_script(ch: str) -> str | None:
     """Unicode script of a letter (None for digits, punctuation, spaces, symbols)."""
     hit = _script_cache.get(ch)
     if hit is None and ch not in _script_cache:
-        m = _SCRIPT_RE.match(ch)
-        if m:
-            hit = m.lastgroup
-        elif unicodedata.category(ch)[0] in "LM":
-            hit = "Other script"
+        if unicodedata.category(ch)[0] in "LM":  # digits and punctuation have scripts too (Arabic-Indic digits)
+            m = _SCRIPT_RE.match(ch)
+            hit = m.lastgroup if m else "Other script"
         _script_cache[ch] = hit
     return hit
 
