@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from functools import partial
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -24,12 +23,10 @@ OUTSIDE_PATTERN = r"""(?:\p{Lu}\p{Ll})+|\p{Lu}?\p{Ll}+|\p{Lu}+|\p{N}{1,4}| ?[^\s
 
 
 def _best(fn, docs, repeat: int) -> tuple[float, list]:
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn(docs)
-        best = min(best, time.perf_counter() - start)
-    return best, out
+    """Best wall time of ``repeat`` calls of ``fn(docs)`` and the last result (bench_encode's timer)."""
+    from bench_encode import _best_time
+
+    return _best_time(partial(fn, docs), repeat)
 
 
 def _encode_all(tok, docs: list[str]) -> list:

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -154,15 +155,6 @@ def _checksum(batches) -> int:
     return crc
 
 
-def _best(fn, docs, repeat):
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn(docs)
-        best = min(best, time.perf_counter() - start)
-    return best, out
-
-
 def pin_to_threads(threads: int) -> None:
     """Let this process run on ``threads`` CPUs only. A library's own thread pool can ignore RAYON_NUM_THREADS:
     fastokens' encode_batch_flat used ~1.9 cores of CPU time per second of wall time in a "1 thread" run (measured
@@ -174,7 +166,7 @@ def pin_to_threads(threads: int) -> None:
 
 
 def child(lib: str, name: str, tmp: str, budget: int, repeat: int) -> dict:
-    from bench_encode import peak_rss_mb
+    from bench_encode import _best_time, peak_rss_mb
 
     pin_to_threads(int(os.environ.get("BENCH_THREADS", "1")))
     start = time.perf_counter()
@@ -187,10 +179,10 @@ def child(lib: str, name: str, tmp: str, budget: int, repeat: int) -> dict:
         docs = build(corpus, budget)
         n_bytes = sum(len(d.encode("utf-8")) for d in docs)
         list_fn(docs[:3])  # tables / caches / JIT, not timed
-        secs, ids = _best(list_fn, docs, repeat)
+        secs, ids = _best_time(partial(list_fn, docs), repeat)
         row = {"bytes": n_bytes, "list_s": secs, "checksum": _checksum(ids)}
         if np_fn is not None:
-            secs, arrs = _best(np_fn, docs, repeat)
+            secs, arrs = _best_time(partial(np_fn, docs), repeat)
             row["numpy_s"] = secs
             row["numpy_checksum"] = _checksum(arrs)
         if tok is not None and getattr(tok._fast, "kernel", None) is not None:
