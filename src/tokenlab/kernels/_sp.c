@@ -57,17 +57,7 @@ static int reserve(void **p, size_t *cap, size_t need, size_t item) {
 #define BYTES_RESERVE(b, extra) reserve((void **)&(b)->p, &(b)->cap, (b)->n + (extra), 1)
 #define INTS_RESERVE(b, extra) reserve((void **)&(b)->p, &(b)->cap, (b)->n + (extra), sizeof(int32_t))
 
-static inline uint64_t hash_bytes(const uint8_t *s, size_t n) {
-    /* eight bytes per multiply, then murmur3's finalizer */
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ ((uint64_t)n * 0xff51afd7ed558ccdull), v;
-    for (; n >= 8; s += 8, n -= 8) {
-        memcpy(&v, s, 8);
-        h = (h ^ v) * 0xc4ceb9fe1a85ec53ull;
-        h ^= h >> 31;
-    }
-    v = 0;
-    memcpy(&v, s, n);
-    h = (h ^ v) * 0xc4ceb9fe1a85ec53ull;
+static inline uint64_t mix64(uint64_t h) {
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdull;
     h ^= h >> 33;
@@ -75,22 +65,31 @@ static inline uint64_t hash_bytes(const uint8_t *s, size_t n) {
     return h ^ (h >> 33);
 }
 
-/* hash_bytes(s, n) when 8 bytes past s[n] may be read (the normalized text's buffer keeps that slack) */
-static inline uint64_t hash_padded(const uint8_t *s, size_t n) {
+/* the whole eight-byte words of s[0..n), one multiply each; the hashes below add the last n % 8 bytes and
+   murmur3's finalizer (mix64) */
+static inline uint64_t hash_words(const uint8_t *s, size_t n) {
     uint64_t h = 0x9E3779B97F4A7C15ull ^ ((uint64_t)n * 0xff51afd7ed558ccdull), v;
     for (; n >= 8; s += 8, n -= 8) {
         memcpy(&v, s, 8);
         h = (h ^ v) * 0xc4ceb9fe1a85ec53ull;
         h ^= h >> 31;
     }
-    memcpy(&v, s, 8);
-    v = n ? v & (~0ull >> (64 - 8 * n)) : 0;  /* little-endian: the first n bytes, as hash_bytes reads them */
-    h = (h ^ v) * 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    return h ^ (h >> 33);
+    return h;
+}
+
+static inline uint64_t hash_bytes(const uint8_t *s, size_t n) {
+    uint64_t h = hash_words(s, n), v = 0;
+    memcpy(&v, s + (n & ~(size_t)7), n & 7);
+    return mix64((h ^ v) * 0xc4ceb9fe1a85ec53ull);
+}
+
+/* hash_bytes(s, n) when 8 bytes past s[n] may be read (the normalized text's buffer keeps that slack) */
+static inline uint64_t hash_padded(const uint8_t *s, size_t n) {
+    uint64_t h = hash_words(s, n), v;
+    size_t r = n & 7;
+    memcpy(&v, s + (n & ~(size_t)7), 8);
+    v = r ? v & (~0ull >> (64 - 8 * r)) : 0;  /* little-endian: the first r bytes, as hash_bytes reads them */
+    return mix64((h ^ v) * 0xc4ceb9fe1a85ec53ull);
 }
 
 static inline size_t utf8_len(const uint8_t *s, size_t pos, size_t n) {
@@ -285,14 +284,6 @@ done:
 /* Codes of BPE symbols: a piece's index, n_pieces + k for the k-th character that is no piece but part of
  * one, NO_CODE for any other character (it joins nothing). */
 #define NO_CODE 0xFFFFFFFFu
-
-static inline uint64_t mix64(uint64_t h) {
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    return h ^ (h >> 33);
-}
 
 static inline uint64_t char_key(const uint8_t *s, size_t len) {
     uint64_t k = (uint64_t)len << 32;
