@@ -356,3 +356,24 @@ def test_raw_batch_call_on_empty_and_tiny_lists(cl100k):
             assert bytes(ids) == b"" and np.frombuffer(offs, np.int64).tolist() == [0]
             assert k.encode_batch([""], threads, 1) == [[]]
             assert k.encode_batch(["a", ""] * 40_000, threads, 1) == [[64], []] * 40_000
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_long_pieces_merge_like_python_in_both_semantics(seed, real_docs):
+    """Pieces over 256 bytes take the queue + heap merge: random words over small alphabets (many equal ranks,
+    stale queue entries), in both merge semantics, equal the pure-Python merge and tiktoken-style ranks."""
+    import random
+
+    from tokenlab import train_bpe
+
+    rng = random.Random(seed)
+    tok = train_bpe(real_docs[:60], vocab_size=600, pretokenizer="whitespace")
+    texts = []
+    for alphabet in ("ab", "abc", "aeiou", "the", "中文", "é", "xyz\u0301"):
+        for n in (257, 700, 3000):
+            texts.append("".join(rng.choice(alphabet) for _ in range(n)))
+            texts.append(alphabet * (n // len(alphabet)))
+    for t in (tok, dataclasses.replace(tok, ignore_merges=True, any_split=True)):
+        c = native.NativeBPE(t, t._fast.pattern)
+        for text in texts:
+            assert c.encode_bytes(text, as_list=True) == _python_ids(t, text), (text[:12], len(text))

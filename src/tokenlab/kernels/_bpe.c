@@ -39,7 +39,7 @@
 
 #define NO_RANK 0x7FFFFFFFu
 #define SMALL 256          /* pieces up to this many bytes merge in place */
-#define CACHE_BITS 15       /* the piece table starts at 2^15 entries (2 MB) */
+#define CACHE_BITS 17       /* the piece table starts at 2^17 entries (8 MB) */
 #define CACHE_KEY 24       /* longest piece the cache holds (bytes) */
 #define CACHE_IDS 9        /* most ids a cached piece may have */
 #define GOLDEN 0x9E3779B97F4A7C15ull
@@ -1040,51 +1040,83 @@ static inline uint64_t heap_pop(uint64_t *heap, int64_t *hn) {
     return top;
 }
 
-/* same merges as bpe_small in O(n log n): a (rank, position) heap over a linked list of parts.
-   A popped entry is used only if the pair now at that position still has that rank. Returns -1
-   when memory runs out. */
-static int64_t bpe_long(const Model *m, const uint8_t *b, int64_t s, int64_t e, uint32_t *out) {
-    int64_t n = e - s;
-    int64_t *sym = malloc(n * sizeof(int64_t));
-    int64_t *nxt = malloc((n + 1) * sizeof(int64_t));
-    int64_t *prv = malloc(n * sizeof(int64_t));
-    uint64_t *heap = malloc((3 * n + 1) * sizeof(uint64_t));
-    if (!sym || !nxt || !prv || !heap) { free(sym); free(nxt); free(prv); free(heap); return -1; }
-    for (int64_t t = 0; t < n; t++) { sym[t] = m->byte_ids[b[s + t]]; nxt[t] = t + 1; prv[t] = t - 1; }
-    nxt[n] = n;
-    int64_t hn = 0;
-    for (int64_t t = 0; t + 1 < n; t++) {
-        uint64_t r = m->pair2[(b[s + t] << 8) | b[s + t + 1]] >> 32;
-        if (r != NO_RANK) heap_push(heap, &hn, (r << 32) | (uint64_t)t);
+/* stable sort of (rank << 32 | position) keys by rank (LSD radix, 11 bits a pass): positions stay in order
+   within a rank, so the result is sorted by the whole key */
+static void sort_by_rank(uint64_t *keys, uint64_t *tmp, int64_t n, uint32_t max_rank) {
+    int64_t count[2048];
+    for (int shift = 32; shift < 64 && (max_rank >> (shift - 32)) != 0; shift += 11) {
+        memset(count, 0, sizeof(count));
+        for (int64_t t = 0; t < n; t++) count[(keys[t] >> shift) & 2047]++;
+        int64_t sum = 0;
+        for (int d = 0; d < 2048; d++) { int64_t c = count[d]; count[d] = sum; sum += c; }
+        for (int64_t t = 0; t < n; t++) tmp[count[(keys[t] >> shift) & 2047]++] = keys[t];
+        memcpy(keys, tmp, n * sizeof(uint64_t));
     }
-    while (hn > 0) {
-        uint64_t key = heap_pop(heap, &hn);
-        uint64_t r = key >> 32;
-        int64_t i = (int64_t)(key & 0xFFFFFFFFu);
-        if (sym[i] < 0) continue;
-        int64_t j = nxt[i];
-        if (j >= n) continue;
-        uint64_t v = merge_value(m, b, s + i, s + nxt[j], (uint32_t)sym[i], (uint32_t)sym[j]);
-        if ((v >> 32) != r) continue;
-        sym[i] = (int64_t)(v & 0xFFFFFFFFu);
-        sym[j] = -1;
-        int64_t k = nxt[j];
+}
+
+/* same merges as bpe_small in O(n log n), for long pieces: the parts form a linked list; the first pairs (byte
+   pairs, from pair2) are sorted once into a queue, and pairs made by merges go to a heap, so the heap holds only
+   those; the smaller head of the two merges next. rank[i]/merged[i] hold the pair starting at part i now; a
+   queued (rank, i) is stale when rank[i] has changed (a rank names one token, so equal ranks are the same
+   merge). Returns -1 when memory runs out. */
+static int64_t bpe_long(const Model *m, const uint8_t *b, int64_t s, int64_t e, uint32_t *out) {
+    const uint32_t NONE = UINT32_MAX;
+    int64_t n = e - s;
+    uint32_t *sym = malloc(n * sizeof(uint32_t)), *nxt = malloc((n + 1) * sizeof(uint32_t));
+    uint32_t *prv = malloc(n * sizeof(uint32_t)), *rank = malloc(n * sizeof(uint32_t));
+    uint32_t *merged = malloc(n * sizeof(uint32_t));
+    uint64_t *queue = malloc(n * sizeof(uint64_t)), *heap = malloc((2 * n + 1) * sizeof(uint64_t));
+    int64_t result = -1;
+    if (!sym || !nxt || !prv || !rank || !merged || !queue || !heap) goto done;
+    int64_t nq = 0, hn = 0;
+    uint32_t max_rank = 0;
+    for (int64_t t = 0; t < n; t++) {
+        sym[t] = m->byte_ids[b[s + t]]; nxt[t] = (uint32_t)(t + 1); prv[t] = (uint32_t)(t - 1);
+        uint64_t v = t + 1 < n ? m->pair2[(b[s + t] << 8) | b[s + t + 1]] : (uint64_t)NO_RANK << 32;
+        rank[t] = (uint32_t)(v >> 32);
+        merged[t] = (uint32_t)v;
+        if (rank[t] != NO_RANK) {
+            queue[nq++] = ((uint64_t)rank[t] << 32) | (uint64_t)t;
+            if (rank[t] > max_rank) max_rank = rank[t];
+        }
+    }
+    prv[0] = NONE;
+    nxt[n] = (uint32_t)n;
+    sort_by_rank(queue, heap, nq, max_rank); /* the heap's memory is free until the first merge */
+    int64_t qi = 0;
+    for (;;) {
+        uint64_t key;
+        if (hn > 0 && (qi >= nq || heap[0] < queue[qi])) key = heap_pop(heap, &hn);
+        else if (qi < nq) key = queue[qi++];
+        else break;
+        uint32_t r = (uint32_t)(key >> 32), i = (uint32_t)key;
+        if (rank[i] != r || sym[i] == NONE) continue;
+        uint32_t j = nxt[i], k = nxt[j];
+        sym[i] = merged[i];
+        sym[j] = NONE;
         nxt[i] = k;
         if (k < n) {
             prv[k] = i;
-            uint64_t v2 = merge_value(m, b, s + i, s + nxt[k], (uint32_t)sym[i], (uint32_t)sym[k]);
-            if ((v2 >> 32) != NO_RANK) heap_push(heap, &hn, ((v2 >> 32) << 32) | (uint64_t)i);
+            uint64_t v = merge_value(m, b, s + i, s + nxt[k], sym[i], sym[k]);
+            rank[i] = (uint32_t)(v >> 32);
+            merged[i] = (uint32_t)v;
+            if (rank[i] != NO_RANK) heap_push(heap, &hn, ((uint64_t)rank[i] << 32) | i);
+        } else {
+            rank[i] = NO_RANK;
         }
-        int64_t p = prv[i];
-        if (p >= 0) {
-            uint64_t v2 = merge_value(m, b, s + p, s + k, (uint32_t)sym[p], (uint32_t)sym[i]);
-            if ((v2 >> 32) != NO_RANK) heap_push(heap, &hn, ((v2 >> 32) << 32) | (uint64_t)p);
+        uint32_t p = prv[i];
+        if (p != NONE) {
+            uint64_t v = merge_value(m, b, s + p, s + k, sym[p], sym[i]);
+            rank[p] = (uint32_t)(v >> 32);
+            merged[p] = (uint32_t)v;
+            if (rank[p] != NO_RANK) heap_push(heap, &hn, ((uint64_t)rank[p] << 32) | p);
         }
     }
-    int64_t o = 0;
-    for (int64_t i = 0; i < n; i = nxt[i]) out[o++] = (uint32_t)sym[i];
-    free(sym); free(nxt); free(prv); free(heap);
-    return o;
+    result = 0;
+    for (uint32_t i = 0; i < n; i = nxt[i]) out[result++] = sym[i];
+done:
+    free(sym); free(nxt); free(prv); free(rank); free(merged); free(queue); free(heap);
+    return result;
 }
 
 /* ------------------------------------------------------------------ pieces and documents */
