@@ -39,7 +39,7 @@
 
 #define NO_RANK 0x7FFFFFFFu
 #define SMALL 256          /* pieces up to this many bytes merge in place */
-#define CACHE_BITS 17       /* the piece table starts at 2^17 entries (8 MB) */
+#define CACHE_BITS 15       /* the piece table starts at 2^15 entries (2 MB) */
 #define CACHE_KEY 24       /* longest piece the cache holds (bytes) */
 #define CACHE_IDS 9        /* most ids a cached piece may have */
 #define GOLDEN 0x9E3779B97F4A7C15ull
@@ -68,6 +68,8 @@ typedef struct {
    k0 = bytes 0..7, k1 = bytes 8..14 | length << 56 | number of ids << 60 */
 typedef struct { uint64_t k0, k1; uint32_t ids[HOT_IDS]; } HEntry;
 #define HOT_NIDS_SHIFT 60
+#define HOT_MARK (1ull << 63)  /* k1 of a slot taken by no piece of <= 4 ids: never equals a key */
+enum { HOT_NONE, HOT_EMPTY, HOT_TAKEN }; /* a piece's hot slot: none (over 15 bytes), never written, written */
 
 /* a piece of > CACHE_KEY bytes: its bytes and ids live in the cache's arenas */
 typedef struct { uint64_t h; uint32_t len, nids; uint64_t boff, ioff; } LEntry; /* h 0 = empty */
@@ -1242,18 +1244,21 @@ static void long_put(Cache *c, const uint8_t *p, int64_t n, uint64_t h, const ui
 
 /* ids of a piece the hot cache missed: whole token (ignore_merges), the piece tables, else BPE */
 static inline int64_t encode_piece_slow(const Model *m, Cache *cache, const uint8_t *b, int64_t s, int64_t e,
-                                        int64_t bend, uint32_t *out) {
+                                        int64_t bend, int hot, uint32_t *out) {
     int64_t n = e - s;
     if (n == 1) { out[0] = m->byte_ids[b[s]]; return 1; }
     if (n <= CACHE_KEY) {
         uint64_t w[3];
         piece_words(b + s, n, bend - s, w);
         uint64_t h = big_hash(w, n);
-        CEntry *ce = big_slot(cache, w, n, h);
-        if (ce->klen) {
-            int k = ce->nids;
-            for (int t = 0; t < k; t++) out[t] = ce->ids[t];
-            return k;
+        CEntry *ce = NULL;
+        if (hot != HOT_EMPTY) { /* an empty hot slot means the piece is in no table (see encode_piece) */
+            ce = big_slot(cache, w, n, h);
+            if (ce->klen) {
+                int k = ce->nids;
+                for (int t = 0; t < k; t++) out[t] = ce->ids[t];
+                return k;
+            }
         }
         const VEntry *v = m->ignore_merges && n <= m->max_len ? vt_get(m, b + s, n) : NULL;
         int64_t k;
@@ -1274,7 +1279,7 @@ static inline int64_t encode_piece_slow(const Model *m, Cache *cache, const uint
             k = bpe_small(m, b, s, e, out);
             if (k > CACHE_IDS) { long_put(cache, b + s, n, lh, out, k); return k; }
         }
-        if (k > 0 && k <= CACHE_IDS && big_reserve(cache)) {
+        if (k > 0 && k <= CACHE_IDS && !(hot != HOT_NONE && k <= HOT_IDS) && big_reserve(cache)) {
             ce = big_slot(cache, w, n, h);
             ce->k[0] = w[0]; ce->k[1] = w[1]; ce->k[2] = w[2];
             ce->klen = (uint8_t)n;
@@ -1329,20 +1334,42 @@ static inline HotKey hot_key(Cache *cache, const uint8_t *b, int64_t s, int64_t 
     return hk;
 }
 
-/* ids of the piece b[s:e) into out; returns how many, or -1 when memory runs out. bend: end of the buffer */
+/* remember a hot entry pushed out of its slot in the piece table, so its piece is not merged again */
+static inline void hot_evict(Cache *cache, const HEntry *he) {
+    uint64_t k1 = he->k1 & ~(7ull << HOT_NIDS_SHIFT);
+    int64_t n = (int64_t)(k1 >> 56), k = (int64_t)(he->k1 >> HOT_NIDS_SHIFT);
+    if (n < 1 || n > 15 || !big_reserve(cache)) return;
+    uint64_t w[3] = {he->k0, k1 & ~(0xFFull << 56), 0};
+    CEntry *ce = big_slot(cache, w, n, big_hash(w, n));
+    if (ce->klen) return;
+    ce->k[0] = w[0]; ce->k[1] = w[1]; ce->k[2] = 0;
+    ce->klen = (uint8_t)n;
+    ce->nids = (uint8_t)k;
+    memcpy(ce->ids, he->ids, k * sizeof(uint32_t));
+    cache->bcount++;
+}
+
+/* ids of the piece b[s:e) into out; returns how many, or -1 when memory runs out. bend: end of the buffer.
+   A short piece of <= 4 ids lives in its hot slot only; the piece table gets it when another piece takes the
+   slot, and holds short pieces of 5-9 ids (their empty slot is then marked taken). So a piece whose slot was
+   never written is in no table: a cold pass skips the table probe (a cache miss per new piece). */
 static inline int64_t encode_piece(const Model *m, Cache *cache, const uint8_t *b, int64_t s, int64_t e,
                                    int64_t bend, HotKey hk, uint32_t *out) {
     HEntry *he = hk.he;
-    if (!he) return encode_piece_slow(m, cache, b, s, e, bend, out);
+    if (!he) return encode_piece_slow(m, cache, b, s, e, bend, HOT_NONE, out);
     if (he->k0 == hk.k0 && (he->k1 & ~(7ull << HOT_NIDS_SHIFT)) == hk.k1) { /* all four slots copied */
         memcpy(out, he->ids, sizeof(he->ids));
         return (int64_t)(he->k1 >> HOT_NIDS_SHIFT);
     }
-    int64_t k = encode_piece_slow(m, cache, b, s, e, bend, out);
+    int empty = he->k1 == 0;
+    int64_t k = encode_piece_slow(m, cache, b, s, e, bend, empty ? HOT_EMPTY : HOT_TAKEN, out);
     if (k > 0 && k <= HOT_IDS) {
+        if (!empty && he->k1 != HOT_MARK) hot_evict(cache, he);
         he->k0 = hk.k0;
         he->k1 = hk.k1 | ((uint64_t)k << HOT_NIDS_SHIFT);
         memcpy(he->ids, out, k * sizeof(uint32_t));
+    } else if (empty && k > HOT_IDS) {
+        he->k1 = HOT_MARK;
     }
     return k;
 }
