@@ -72,6 +72,29 @@ def build(name: str, budget: int) -> list[str]:
     return {"code": code, "multilingual": multilingual, "adversarial": adversarial}[name](budget)
 
 
+def held_out(name: str, budget: int, size: int) -> list[str]:
+    """About ``size`` bytes of the same kind of text as ``build(name, budget)`` that shares no document with it
+    (code: the next standard-library modules; multilingual: catalogues and help topics it left out; adversarial:
+    other seeds of the same generator, without its fixed long runs). Used to warm a cache on text the timed
+    pass never sees."""
+    taken = set(build(name, budget))
+    if name == "adversarial":
+        docs, seed = [], 0
+        while sum(len(d.encode()) for d in docs) < size:
+            docs.append(adversarial_held_out(seed))
+            seed += 1
+        return docs
+    pool = build(name, budget + 4 * size)
+    return _take([d for d in pool if d not in taken], size)
+
+
+def adversarial_held_out(seed: int) -> str:
+    sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+    from adversarial import adversarial_text
+
+    return adversarial_text(900_000 + seed, 20_000).replace("<|", "< |")
+
+
 def n_languages() -> int:
     import django
 
