@@ -1737,7 +1737,8 @@ typedef struct {
     uint32_t *flat;
     int64_t n_docs;
     int64_t *counts;        /* ids per doc */
-    volatile int64_t next;  /* next group to take */
+    int nthreads;
+    volatile uint64_t span[64]; /* per thread: the groups [lo, hi) of its region not taken yet, as lo << 32 | hi */
     int64_t group;          /* docs per group */
     int64_t n_groups;
     volatile char *done;    /* per group: its ids are in flat */
@@ -1754,10 +1755,34 @@ static void run_docs(BatchJob *job, Cache *cache, int64_t d0, int64_t d1) {
     }
 }
 
-/* takes the next group and encodes it; 0 when none is left */
-static int run_group(BatchJob *job, Cache *cache) {
-    int64_t g = __sync_fetch_and_add(&job->next, 1);
-    if (g >= job->n_groups || job->failed) return 0;
+/* the next group for thread t: the front of its own region, else the back of the region with most left; -1 when
+   none is left. Thread t gets the same documents on every call with the same batch (up to the stolen tail), so
+   its cache is warm for them: with a shared queue each call dealt documents out anew, and every thread met
+   pieces only the other had seen (a multilingual batch, one language per document, needed ~4 calls to settle) */
+static int64_t take_group(BatchJob *job, int t) {
+    for (;;) {
+        uint64_t sp = job->span[t], lo = sp >> 32, hi = sp & 0xFFFFFFFFu;
+        if (lo < hi) {
+            if (__sync_bool_compare_and_swap(&job->span[t], sp, sp + (1ull << 32))) return (int64_t)lo;
+            continue;
+        }
+        int best = -1;
+        uint64_t most = 0;
+        for (int u = 0; u < job->nthreads; u++) {
+            uint64_t su = job->span[u], left = (su & 0xFFFFFFFFu) - (su >> 32);
+            if ((su >> 32) < (su & 0xFFFFFFFFu) && left > most) { most = left; best = u; }
+        }
+        if (best < 0) return -1;
+        uint64_t su = job->span[best];
+        if ((su >> 32) < (su & 0xFFFFFFFFu) && __sync_bool_compare_and_swap(&job->span[best], su, su - 1))
+            return (int64_t)(su & 0xFFFFFFFFu) - 1;
+    }
+}
+
+/* takes thread t's next group and encodes it; 0 when none is left */
+static int run_group(BatchJob *job, Cache *cache, int t) {
+    int64_t g = job->failed ? -1 : take_group(job, t);
+    if (g < 0) return 0;
     int64_t d0 = g * job->group, d1 = d0 + job->group < job->n_docs ? d0 + job->group : job->n_docs;
     run_docs(job, cache, d0, d1);
     pthread_mutex_lock(&job->lock);
@@ -1767,11 +1792,11 @@ static int run_group(BatchJob *job, Cache *cache) {
     return 1;
 }
 
-typedef struct { BatchJob *job; Cache *cache; } Worker;
+typedef struct { BatchJob *job; Cache *cache; int t; } Worker;
 
 static void *batch_worker(void *arg) {
     Worker *w = arg;
-    while (run_group(w->job, w->cache)) {}
+    while (run_group(w->job, w->cache, w->t)) {}
     return NULL;
 }
 
@@ -1843,6 +1868,7 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
         pooled = __sync_bool_compare_and_swap(&self->pool_busy, 0, 1);
         for (int t = 1; t < nthreads; t++) {
             workers[t].job = &job;
+            workers[t].t = t;
             if (pooled) {
                 if (!self->pool[t]) self->pool[t] = new_cache();
                 workers[t].cache = self->pool[t];
@@ -1851,6 +1877,15 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
             }
             if (!workers[t].cache) { nthreads = t; break; }  /* fewer threads, same result */
         }
+    }
+    /* the groups in nthreads contiguous regions (set before any worker starts; the caller's region is the first,
+       so it builds results in order as it encodes) */
+    job.nthreads = nthreads;
+    for (int t = 0; t < nthreads; t++) {
+        uint64_t lo = (uint64_t)(job.n_groups * t / nthreads), hi = (uint64_t)(job.n_groups * (t + 1) / nthreads);
+        job.span[t] = (lo << 32) | hi;
+    }
+    if (nthreads > 1) {
         for (int t = 1; t < nthreads; t++) {
             if (pthread_create(&tids[t], NULL, batch_worker, &workers[t]) != 0) break;
             started = t;
@@ -1875,7 +1910,7 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
         if (job.failed) break;
         int ran;
         Py_BEGIN_ALLOW_THREADS
-        ran = run_group(&job, cache1);
+        ran = run_group(&job, cache1, 0);
         if (!ran) { /* every group is taken: sleep until the next one in order is done */
             pthread_mutex_lock(&job.lock);
             while (!__atomic_load_n(&job.done[built], __ATOMIC_ACQUIRE) && !job.failed)
