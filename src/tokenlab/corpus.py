@@ -468,23 +468,49 @@ def _write_manifest(out_dir: Path, manifest: dict) -> None:
     atomic_write_text(out_dir / MANIFEST, json.dumps(manifest, indent=1) + "\n")
 
 
-def _write_shard(out_dir: Path, k: int, tokens: np.ndarray) -> tuple[str, str]:
-    """(file name, SHA-256) of shard ``k``: the bytes ``np.save`` writes, hashed from memory (not read back)."""
+def _write_shard(out_dir: Path, k: int, tokens, hash_aside: bool = False) -> tuple[str, str]:
+    """(file name, SHA-256) of shard ``k``: the bytes ``np.save`` writes of ``tokens`` (an array, or a list of
+    arrays of one dtype written back to back: no concatenated copy), hashed from memory, not read back. With
+    ``hash_aside`` the hash runs in a second thread while this one writes (both release the GIL)."""
     import io
 
     from .io.atomic import atomic_path
 
+    pieces = [np.ascontiguousarray(t) for t in (tokens if isinstance(tokens, (list, tuple)) else [tokens])]
+    if not pieces:
+        raise ValueError("_write_shard: no arrays")
+    dtype = pieces[0].dtype
+    if any(p.dtype != dtype or p.ndim != 1 for p in pieces):
+        raise ValueError("_write_shard: arrays of one dtype and one dimension expected")
     name = shard_name(k)
-    tokens = np.ascontiguousarray(tokens)
+    n = sum(len(p) for p in pieces)
     head = io.BytesIO()
-    np.lib.format.write_array_header_1_0(head, np.lib.format.header_data_from_array_1_0(tokens))
-    digest = hashlib.sha256(head.getvalue())
-    digest.update(tokens.view(np.uint8))
-    with atomic_path(out_dir / name) as tmp:
-        with open(tmp, "wb") as f:
-            f.write(head.getvalue())
-            tokens.tofile(f)
-    return name, digest.hexdigest()
+    np.lib.format.write_array_header_1_0(head, {"descr": np.lib.format.dtype_to_descr(dtype),
+                                               "fortran_order": False, "shape": (n,)})
+    views = [head.getvalue()] + [p.view(np.uint8) for p in pieces if len(p)]
+
+    def digest_of() -> str:
+        digest = hashlib.sha256()
+        for v in views:
+            digest.update(v)
+        return digest.hexdigest()
+
+    hashed: list = []
+    aside = None
+    if hash_aside and n * dtype.itemsize >= 1 << 20:
+        import threading
+
+        aside = threading.Thread(target=lambda: hashed.append(digest_of()), daemon=True)
+        aside.start()
+    try:
+        with atomic_path(out_dir / name) as tmp:
+            with open(tmp, "wb") as f:
+                for v in views:
+                    f.write(v)
+    finally:
+        if aside is not None:
+            aside.join()
+    return name, (hashed[0] if hashed else digest_of())
 
 
 # ---------------------------------------------------------------------------------- executors
@@ -562,17 +588,41 @@ def _native_map(workers: int):
             for u in units:
                 yield task(u)
             return
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(1) as reader:
-            ahead = reader.submit(task.read, units[0])
-            for i in range(len(units)):
-                data = ahead.result()
-                if i + 1 < len(units):
-                    ahead = reader.submit(task.read, units[i + 1])
-                yield task.encode(units[i], data)
+        for unit, data in zip(units, _read_ahead(task.read, units)):
+            yield task.encode(unit, data)
 
     return run
+
+
+def _read_ahead(read: Callable, items: list) -> Iterable:
+    """``read(item)`` for each item in order, the next one read in a thread while the caller uses this one
+    (a plain thread per item: concurrent.futures' import alone costs a few ms of a short run)."""
+    import threading
+
+    def start(item):
+        box: list = []
+
+        def work():
+            try:
+                box.append((True, read(item)))
+            except BaseException as exc:  # handed to the caller
+                box.append((False, exc))
+
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        return thread, box
+
+    ahead = start(items[0]) if items else None
+    for i in range(len(items)):
+        thread, box = ahead
+        thread.join()
+        ahead = start(items[i + 1]) if i + 1 < len(items) else None
+        ok, value = box[0]
+        if not ok:
+            if ahead is not None:
+                ahead[0].join()
+            raise value
+        yield value
 
 
 class _NoBar:
@@ -679,6 +729,7 @@ def _encode_locked(out_dir, tokenizer, tok, inputs, input_info, settings, tok_in
         ref = _shareable(tokenizer, tok)
         map_fn = _pool_map(n_workers, ref)
     task = _EncodeTask(ref, documents, eos_id, dtype, threads)
+    aside = threads > 1  # a shard's hash beside its write: the kernel's threads are idle then
 
     buffer: list[np.ndarray] = []
     buffered = 0
@@ -694,17 +745,18 @@ def _encode_locked(out_dir, tokenizer, tok, inputs, input_info, settings, tok_in
                 take = int(shard_tokens) - buffered
                 buffer.append(ids[:take])
                 offset_in_unit += take
-                _flush(out_dir, manifest, np.concatenate(buffer), (unit.index, offset_in_unit))
+                _flush(out_dir, manifest, buffer, (unit.index, offset_in_unit), aside)
                 ids = ids[take:]
                 buffer, buffered = [], 0
             if len(ids):
                 buffer.append(ids)
                 buffered += len(ids)
             bar.update(unit.end - unit.start)
+    manifest["complete"] = True  # written with the last shard's entry (one manifest write, not two)
     if buffered:
-        _flush(out_dir, manifest, np.concatenate(buffer), (len(units), 0))
-    manifest["complete"] = True
-    _write_manifest(out_dir, manifest)
+        _flush(out_dir, manifest, buffer, (len(units), 0), aside)
+    else:
+        _write_manifest(out_dir, manifest)
     return manifest
 
 
@@ -713,11 +765,23 @@ STAGED = "documents.staged.jsonl"
 
 def _needs_staging(inputs: list[str]) -> bool:
     """Inputs that cannot be cut into byte ranges (JSONL, Parquet, datasets, compressed) or a sample."""
+    import sys
+
+    if f"{__package__}.corpus_io" not in sys.modules and all(_plain_text_file(p) for p in inputs):
+        return False  # no options were set (they live in corpus_io) and no reader is needed: skip its import
     from .corpus_io import _compression, current_options, detect_format
 
     if current_options().sample_bytes is not None:
         return True
     return any(detect_format(p) != "text" or _compression(Path(p)) for p in inputs)
+
+
+_NOT_TEXT_SUFFIXES = (".gz", ".zst", ".zstd", ".jsonl", ".ndjson", ".json", ".parquet", ".pq", ".tsv")
+
+
+def _plain_text_file(path: str) -> bool:
+    """A regular file that ``corpus_io.detect_format`` calls text, uncompressed (judged by its name alone)."""
+    return os.path.isfile(path) and not os.path.basename(path).lower().endswith(_NOT_TEXT_SUFFIXES)
 
 
 def _stage_documents(inputs: list[str], documents: str, out_dir: Path) -> str:
@@ -764,11 +828,13 @@ def _stage_documents(inputs: list[str], documents: str, out_dir: Path) -> str:
     return str(target)
 
 
-def _flush(out_dir: Path, manifest: dict, tokens: np.ndarray, end: tuple[int, int]) -> None:
+def _flush(out_dir: Path, manifest: dict, tokens, end: tuple[int, int], hash_aside: bool = False) -> None:
+    """Write the next shard (``tokens``: an array or a list of arrays, see ``_write_shard``) and record it."""
     k = len(manifest["shards"])
-    name, digest = _write_shard(out_dir, k, tokens)
-    manifest["shards"].append({"file": name, "tokens": int(len(tokens)), "end": list(end), "sha256": digest})
-    manifest["total_tokens"] = int(manifest["total_tokens"]) + int(len(tokens))
+    name, digest = _write_shard(out_dir, k, tokens, hash_aside)
+    n = sum(map(len, tokens)) if isinstance(tokens, (list, tuple)) else len(tokens)
+    manifest["shards"].append({"file": name, "tokens": int(n), "end": list(end), "sha256": digest})
+    manifest["total_tokens"] = int(manifest["total_tokens"]) + int(n)
     _write_manifest(out_dir, manifest)
 
 

@@ -1,0 +1,92 @@
+"""encode-corpus's short-run paths: shards written from a list of arrays (no concatenated copy, optionally hashed
+in a second thread), the read-ahead thread, the name-only text check that skips importing corpus_io. Each must
+give what the plain path gives."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import numpy as np
+import pytest
+
+from tokenlab import corpus as corpus_mod
+
+
+def _np_save_bytes(tokens: np.ndarray) -> bytes:
+    want = io.BytesIO()
+    np.save(want, tokens, allow_pickle=False)
+    return want.getvalue()
+
+
+@pytest.mark.parametrize("aside", [False, True])
+@pytest.mark.parametrize("dtype", ["uint16", "uint32"])
+def test_shard_from_pieces_is_np_save_of_their_concatenation(tmp_path, dtype, aside):
+    rng = np.random.default_rng(3)
+    whole = rng.integers(0, 60_000, size=700_003).astype(dtype)  # > 1 MB as uint32: the hash runs aside
+    cuts = [0, 1, 1, 5000, 350_000, 700_003]  # an empty piece too
+    pieces = [whole[a:b] for a, b in zip(cuts, cuts[1:])]
+    name, digest = corpus_mod._write_shard(tmp_path, 3, pieces, hash_aside=aside)
+    want = _np_save_bytes(whole)
+    assert name == "shard-000003.npy"
+    assert (tmp_path / name).read_bytes() == want
+    assert digest == hashlib.sha256(want).hexdigest() == corpus_mod.file_sha256(tmp_path / name)
+    # a single array, a list of one, and strided pieces give the same bytes
+    for tokens in (whole, [whole], [whole[::1], whole[:0]]):
+        assert corpus_mod._write_shard(tmp_path, 4, tokens, hash_aside=aside)[1] == digest
+    strided = [whole[::2], whole[1::2]]
+    _, d2 = corpus_mod._write_shard(tmp_path, 5, strided, hash_aside=aside)
+    assert d2 == hashlib.sha256(_np_save_bytes(np.concatenate(strided))).hexdigest()
+
+
+def test_shard_pieces_must_share_a_dtype(tmp_path):
+    with pytest.raises(ValueError, match="one dtype"):
+        corpus_mod._write_shard(tmp_path, 0, [np.zeros(3, np.uint16), np.zeros(3, np.uint32)])
+    with pytest.raises(ValueError, match="no arrays"):
+        corpus_mod._write_shard(tmp_path, 0, [])
+    assert not list(tmp_path.iterdir())
+
+
+def test_flush_records_the_pieces_total(tmp_path):
+    manifest = {"format": corpus_mod.MANIFEST_FORMAT, "shards": [], "total_tokens": 5}
+    pieces = [np.arange(10, dtype=np.uint32), np.arange(7, dtype=np.uint32)]
+    corpus_mod._flush(tmp_path, manifest, pieces, (2, 7), hash_aside=True)
+    (shard,) = manifest["shards"]
+    assert shard["tokens"] == 17 and manifest["total_tokens"] == 22 and shard["end"] == [2, 7]
+    assert corpus_mod.read_manifest(tmp_path)["shards"] == [shard]
+    assert np.load(tmp_path / shard["file"]).tolist() == list(range(10)) + list(range(7))
+
+
+def test_read_ahead_keeps_order_and_raises_in_place():
+    seen = []
+
+    def read(x):
+        seen.append(x)
+        if x == 3:
+            raise OSError("unit 3 unreadable")
+        return x * 10
+
+    assert list(corpus_mod._read_ahead(read, [0, 1, 2])) == [0, 10, 20]
+    assert list(corpus_mod._read_ahead(read, [])) == []
+    got = []
+    with pytest.raises(OSError, match="unit 3"):
+        for value in corpus_mod._read_ahead(read, [1, 2, 3, 4]):
+            got.append(value)
+    assert got == [10, 20]  # the error comes where unit 3's data would
+
+
+@pytest.mark.parametrize("name", ["a.txt", "b", "c.TXT", "d.json", "e.JSONL", "f.ndjson", "g.parquet", "h.pq",
+                                  "i.tsv", "j.txt.gz", "k.zst", "l.jsonl.zstd", "m.tar", "n.json.txt", ".json"])
+def test_plain_text_name_check_agrees_with_detect_format(tmp_path, name):
+    from pathlib import Path
+
+    from tokenlab.corpus_io import _compression, detect_format
+
+    path = tmp_path / name
+    path.write_bytes(b"x\n")
+    full = detect_format(path) == "text" and not _compression(Path(path))
+    if corpus_mod._plain_text_file(str(path)):  # the shortcut may only say "plain text" when detection agrees
+        assert full
+    assert corpus_mod._plain_text_file(str(path)) == full or name == ".json"  # pathlib: ".json" has no suffix
+    assert not corpus_mod._plain_text_file(str(tmp_path))  # a directory goes the full way
+    assert not corpus_mod._plain_text_file(str(tmp_path / "missing.txt"))
