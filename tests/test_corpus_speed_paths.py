@@ -90,3 +90,42 @@ def test_plain_text_name_check_agrees_with_detect_format(tmp_path, name):
     assert corpus_mod._plain_text_file(str(path)) == full or name == ".json"  # pathlib: ".json" has no suffix
     assert not corpus_mod._plain_text_file(str(tmp_path))  # a directory goes the full way
     assert not corpus_mod._plain_text_file(str(tmp_path / "missing.txt"))
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 7, 64, 1 << 20])
+def test_hash_and_check_in_small_blocks_equals_the_decoder(tmp_path, monkeypatch, block):
+    """The check reads one reused block at a time: sequences cut at any block edge, errors named as before."""
+    from tokenlab import InvalidInputError
+    from tokenlab.kernels import lines as line_kernel
+
+    if line_kernel is None:
+        pytest.skip("the _lines extension is not built")
+    monkeypatch.setattr(corpus_mod, "CHECK_BLOCK", block)
+    text = "a\u00e9\u20ac\U0001f600\n" * 50 + "end"
+    good = tmp_path / "good.txt"
+    good.write_bytes(text.encode())
+    assert corpus_mod._hash_and_check(str(good)) == hashlib.sha256(text.encode()).hexdigest()
+    for tail in (b"\xe2\x82", b"\xff\n", b"\xf0\x28\x8c\x28"):
+        bad = tmp_path / "bad.txt"
+        bad.write_bytes(text.encode() + tail + b"more\n")
+        with pytest.raises(InvalidInputError) as want:
+            corpus_mod._hash_and_check_python(str(bad))
+        with pytest.raises(InvalidInputError) as got:
+            corpus_mod._hash_and_check(str(bad))
+        assert str(got.value) == str(want.value)
+
+
+def test_unit_buffers_read_what_read_unit_reads(tmp_path):
+    from tokenlab import InvalidInputError
+
+    path = tmp_path / "in.txt"
+    path.write_bytes(b"".join(b"line %d \xc3\xa9\n" % i for i in range(5000)))
+    units = corpus_mod.plan_units([str(path)], "lines", 7_000)
+    assert len(units) > 5
+    for count in (1, 2):
+        buffers = corpus_mod._UnitBuffers(count)
+        for unit in units + units[::-1]:  # smaller and larger units reuse (or replace) the buffers
+            assert bytes(buffers.read(unit)) == corpus_mod._read_unit(unit)
+    path.write_bytes(b"short\n")
+    with pytest.raises(InvalidInputError, match="file changed while encoding"):
+        corpus_mod._UnitBuffers(1).read(units[-1])

@@ -111,6 +111,34 @@ def _read_unit(unit: Unit) -> bytes:
     return data
 
 
+class _UnitBuffers:
+    """Units read one after another into ``count`` reused buffers (their pages are mapped once, not once per
+    unit); ``read`` returns a view of the unit's bytes, valid until the buffer comes round again."""
+
+    def __init__(self, count: int = 1):
+        self._bufs = [bytearray() for _ in range(max(1, count))]
+        self._next = 0
+
+    def read(self, unit: Unit) -> memoryview:
+        n = unit.end - unit.start
+        k = self._next
+        self._next = (k + 1) % len(self._bufs)
+        if len(self._bufs[k]) < n:
+            self._bufs[k] = bytearray(n)
+        view = memoryview(self._bufs[k])[:n]
+        got = 0
+        with open(unit.path, "rb", buffering=0) as f:
+            f.seek(unit.start)
+            while got < n:
+                step = f.readinto(view[got:])
+                if not step:
+                    break
+                got += step
+        if got != n:
+            raise InvalidInputError(f"{unit.path}: file changed while encoding (short read)")
+        return view
+
+
 def _documents(unit: Unit, documents: str, native: bool = False, data: bytes | None = None) -> list:
     """The unit's documents: strs, or with ``native`` (the C encoder reads them) for lines ASCII strs and the
     UTF-8 bytes of other lines, cut and checked in one C pass (no decode, split and filter in Python)."""
@@ -168,7 +196,7 @@ def _encode_data(tok, unit: Unit, data: bytes, documents: str, eos_id: int | Non
                 if eos_id is None:
                     return flat
                 return np.insert(flat, np.frombuffer(ends, dtype=np.int64), eos_id)  # each line, then its eos
-    docs = _documents(unit, documents, native=fast is not None, data=data)
+    docs = _documents(unit, documents, native=fast is not None, data=bytes(data))  # (a reused buffer's view)
     return _unit_ids(tok, docs, eos_id, dtype, threads)
 
 
@@ -223,20 +251,26 @@ def _hash_and_check(path: str) -> str:
         return _hash_and_check_python(path)
     digest = hashlib.sha256()
     carry = b""
-    with open(path, "rb") as f:
+    buf = bytearray(CHECK_BLOCK)  # one reused block: its pages are mapped once and it stays in cache
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as f:
         while True:
-            block = f.read(1 << 22)
-            if not block:
+            got = f.readinto(buf)
+            if not got:
                 break
+            block = view[:got]
             digest.update(block)
             data = carry + block if carry else block
             ok = line_kernel.check_utf8(data)
             if ok < 0:  # invalid: the decoder's pass names the reason and the byte, as before
                 return _hash_and_check_python(path)
-            carry = data[ok:]  # a sequence the block cut off
+            carry = bytes(data[ok:])  # a sequence the block cut off
     if carry:
         return _hash_and_check_python(path)
     return digest.hexdigest()
+
+
+CHECK_BLOCK = 1 << 20
 
 
 def _hash_and_check_python(path: str) -> str:
@@ -585,10 +619,12 @@ def _native_map(workers: int):
     def run(task: _EncodeTask, units):
         units = list(units)
         if workers <= 1 or len(units) < 2:
+            buffers = _UnitBuffers(1)
             for u in units:
-                yield task(u)
+                yield task.encode(u, buffers.read(u))
             return
-        for unit, data in zip(units, _read_ahead(task.read, units)):
+        buffers = _UnitBuffers(2)  # one being encoded, one being read
+        for unit, data in zip(units, _read_ahead(buffers.read, units)):
             yield task.encode(unit, data)
 
     return run
