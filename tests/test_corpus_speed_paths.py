@@ -129,3 +129,28 @@ def test_unit_buffers_read_what_read_unit_reads(tmp_path):
     path.write_bytes(b"short\n")
     with pytest.raises(InvalidInputError, match="file changed while encoding"):
         corpus_mod._UnitBuffers(1).read(units[-1])
+
+
+def test_encode_lines_parts_shrinking_towards_the_end_give_the_same_ids(cl100k):
+    """With threads the buffer is cut into ~256 KB parts, then smaller ones (down to 32 KB) near its end; the ids
+    are written in place and moved together: any thread count gives the one-thread result."""
+    from tokenlab.kernels import corpus as corpus_kernel
+
+    if corpus_kernel is None or getattr(cl100k, "_fast", None) is None:
+        pytest.skip("_corpus is not built")
+    encoder = cl100k._fast.kernel
+    rng = np.random.default_rng(5)
+    words = [b"alpha", b"beta", b" gamma", b"\xc3\xa9t\xc3\xa9", b"\xe4\xb8\xad\xe6\x96\x87", b"  ", b"42", b"!?"]
+    lines = [b"".join(words[i] for i in rng.integers(0, len(words), size=rng.integers(0, 40)))
+             for _ in range(60_000)]
+    data = b"\n".join(lines) + b"\n"
+    head = data[: data.index(b"\n", 700_000) + 1]
+    cases = [data, data[:-1], b"x" * 1_000_000 + b"\n" + head, data + b"y" * 300_000,
+             b"\n" * 600_000, b"a\r\n" * 300_000]
+    for blob in cases:
+        want_ids, want_ends = corpus_kernel.encode_lines(encoder, blob, 1)
+        for threads in (2, 3, 5):
+            ids, ends = corpus_kernel.encode_lines(encoder, blob, threads)
+            assert bytes(ids) == bytes(want_ids) and bytes(ends) == bytes(want_ends)
+    ids, ends = corpus_kernel.encode_lines(encoder, data, 2)
+    assert isinstance(ids, bytearray) and len(ids) == 4 * np.frombuffer(ends, dtype=np.int64)[-1]
