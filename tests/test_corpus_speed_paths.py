@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 
 import numpy as np
 import pytest
 
+from tokenlab import InvalidInputError
 from tokenlab import corpus as corpus_mod
+from tokenlab.corpus import encode_corpus
 
 
 def _np_save_bytes(tokens: np.ndarray) -> bytes:
@@ -154,3 +157,77 @@ def test_encode_lines_parts_shrinking_towards_the_end_give_the_same_ids(cl100k):
             assert bytes(ids) == bytes(want_ids) and bytes(ends) == bytes(want_ends)
     ids, ends = corpus_kernel.encode_lines(encoder, data, 2)
     assert isinstance(ids, bytearray) and len(ids) == 4 * np.frombuffer(ends, dtype=np.int64)[-1]
+
+
+def _native_or_skip(tok):
+    if not corpus_mod._kernel_releases_gil(tok):
+        pytest.skip("the C kernel does not encode this tokenizer here")
+
+
+def _lines_file(path, n, seed):
+    rng = np.random.default_rng(seed)
+    words = ["the", " cat", "\u00e9t\u00e9", " \u4e2d\u6587", "42", " ", "!!", "\U0001f600"]
+    text = "\n".join("".join(words[i] for i in rng.integers(0, len(words), size=rng.integers(0, 30)))
+                     for _ in range(n)) + "\n"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_inputs_checked_beside_the_encoding_give_the_same_run(tmp_path, cl100k):
+    """2 workers check and hash the inputs in a thread while the units encode: manifest and shards are byte for
+    byte those of the 1-worker run (which checks first), over several shards and inputs."""
+    _native_or_skip(cl100k)
+    inputs = [_lines_file(tmp_path / f"in{k}.txt", 3000, k) for k in range(3)]
+    outs = {}
+    for workers in (1, 2):
+        out = tmp_path / f"o{workers}"
+        m = encode_corpus(inputs, cl100k, out, workers=workers, unit_bytes=9_000, shard_tokens=7_000,
+                          progress=False)
+        assert m["complete"] and len(m["shards"]) > 3
+        outs[workers] = {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+    assert outs[1] == outs[2]
+    # a resumed run (the manifest exists) checks first and finds everything done
+    again = encode_corpus(inputs, cl100k, tmp_path / "o2", workers=2, unit_bytes=9_000, shard_tokens=7_000,
+                          progress=False)
+    assert again == json.loads(outs[2]["manifest.json"])
+
+
+@pytest.mark.parametrize("fresh", [True, False])
+def test_bad_input_found_beside_the_encoding_leaves_the_output_as_it_was(tmp_path, cl100k, fresh):
+    """The check of the last input fails after the first inputs' units are encoded (shard_tokens small): nothing
+    is written; a new directory is removed again, an old run's output (overwrite=True) stays untouched."""
+    _native_or_skip(cl100k)
+    good = _lines_file(tmp_path / "good.txt", 4000, 1)
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(good.read_bytes()[:50_000] + b"broken \xff\xfe line\n")
+    out = tmp_path / "o"
+    before = {}
+    if not fresh:
+        encode_corpus([good], cl100k, out, workers=1, shard_tokens=5_000, progress=False)
+        before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(InvalidInputError) as want:
+        corpus_mod._hash_and_check_python(str(bad))
+    with pytest.raises(InvalidInputError) as got:
+        encode_corpus([good, bad], cl100k, out, workers=2, unit_bytes=20_000, shard_tokens=500, overwrite=True,
+                      progress=False)
+    assert str(got.value) == str(want.value)
+    if fresh:
+        assert not out.exists()
+    else:
+        assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_input_check_aside_equals_the_check_at_once(tmp_path):
+    from tokenlab.kernels import lines as line_kernel
+
+    if line_kernel is None:
+        pytest.skip("the _lines extension is not built")
+    inputs = [str(_lines_file(tmp_path / f"in{k}.txt", 500, k)) for k in range(2)]
+    now = corpus_mod._InputCheck(inputs, aside=False)
+    aside = corpus_mod._InputCheck(inputs, aside=True)
+    assert aside.result() == now.result() and not aside.failed
+    (tmp_path / "in1.txt").write_bytes(b"ok\n\xc3\x28\n")
+    failing = corpus_mod._InputCheck(inputs, aside=True)
+    with pytest.raises(InvalidInputError, match=r"in1.txt: not valid UTF-8 \(invalid continuation byte near byte 3"):
+        failing.result()
+    assert failing.failed

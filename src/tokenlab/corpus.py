@@ -720,39 +720,103 @@ def encode_corpus(
     dtype = choose_dtype(_n_vocab(tok), dtype)
     eos_id = _eos_id(tok, eos) if append_eos else None
 
-    input_info = []
-    for path in _progress(inputs, progress and len(inputs) > 1, desc="checking inputs", unit="file"):
-        st = os.stat(path)
-        input_info.append({"path": os.path.abspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
-                           "sha256": _hash_and_check(path)})
+    # with the kernel's threads the inputs are checked beside the encoding (nothing is written into out_dir
+    # before the check has passed); else first, as a pool or cluster run needs them checked before it starts
+    aside = (map_fn is None and documents == "lines" and (workers or os.cpu_count() or 1) > 1
+             and _kernel_releases_gil(tok))
+    check = _InputCheck(inputs, aside, progress)
     settings = {"documents": documents, "append_eos": append_eos, "eos_id": eos_id, "dtype": dtype,
                 "shard_tokens": int(shard_tokens), "unit_bytes": int(unit_bytes)}
     tok_info = {"sha256": _tokenizer_fingerprint(tokenizer, tok), "n_vocab": _n_vocab(tok),
                 "path": os.path.abspath(tokenizer) if isinstance(tokenizer, (str, os.PathLike)) else None}
 
-    with locked(out_dir):
-        return _encode_locked(out_dir, tokenizer, tok, inputs, input_info, settings, tok_info, overwrite, units_args=(
-            documents, unit_bytes), shard_tokens=shard_tokens, workers=workers, eos_id=eos_id, dtype=dtype,
-            progress=progress, map_fn=map_fn)
+    created, lock_existed = not out_dir.exists(), (out_dir / LOCK).exists()
+    try:
+        with locked(out_dir):
+            return _encode_locked(out_dir, tokenizer, tok, inputs, check, settings, tok_info, overwrite, units_args=(
+                documents, unit_bytes), shard_tokens=shard_tokens, workers=workers, eos_id=eos_id, dtype=dtype,
+                progress=progress, map_fn=map_fn)
+    except BaseException:
+        if check.failed:  # a bad input leaves nothing behind: only the lock (and directory) this run made
+            with contextlib.suppress(OSError):
+                if not lock_existed:
+                    (out_dir / LOCK).unlink()
+                if created:
+                    out_dir.rmdir()
+        raise
 
 
-def _encode_locked(out_dir, tokenizer, tok, inputs, input_info, settings, tok_info, overwrite, *, units_args,
+class _InputCheck:
+    """The inputs' size, mtime, SHA-256 and UTF-8 check (the manifest's ``inputs``): done at once, or with
+    ``aside`` in a thread while the units are encoded; ``result()`` waits for it and raises its error."""
+
+    def __init__(self, inputs: list[str], aside: bool, progress: bool = False):
+        self.aside, self._info, self._error, self._thread = aside, None, None, None
+        if aside:
+            import threading
+
+            self._thread = threading.Thread(target=self._run_aside, args=(inputs,), daemon=True)
+            self._thread.start()
+        else:
+            self._info = self._run(inputs, progress)
+
+    @staticmethod
+    def _run(inputs: list[str], progress: bool = False) -> list[dict]:
+        info = []
+        for path in _progress(inputs, progress and len(inputs) > 1, desc="checking inputs", unit="file"):
+            st = os.stat(path)
+            info.append({"path": os.path.abspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+                         "sha256": _hash_and_check(path)})
+        return info
+
+    def _run_aside(self, inputs: list[str]) -> None:
+        try:
+            self._info = self._run(inputs)
+        except BaseException as exc:  # raised by result()
+            self._error = exc
+
+    @property
+    def failed(self) -> bool:
+        return self._thread is None and self._error is not None
+
+    def result(self) -> list[dict]:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            raise self._error
+        return self._info
+
+
+def _encode_locked(out_dir, tokenizer, tok, inputs, check, settings, tok_info, overwrite, *, units_args,
                    shard_tokens, workers, eos_id, dtype, progress, map_fn):
     documents, unit_bytes = units_args
     manifest = None if overwrite else read_manifest(out_dir)
+    pending = manifest is None  # old shards removed and the first manifest written once the inputs checked out
     if manifest is not None:
-        _check_resumable(manifest, input_info, tok_info, settings, out_dir)
+        _check_resumable(manifest, check.result(), tok_info, settings, out_dir)
         if manifest.get("complete"):
             return manifest
     else:
-        _remove_old_shards(out_dir)
-        manifest = {"format": MANIFEST_FORMAT, "version": 1, "tokenizer": tok_info, "inputs": input_info,
+        manifest = {"format": MANIFEST_FORMAT, "version": 1, "tokenizer": tok_info, "inputs": None,
                     "settings": settings, "shards": [], "total_tokens": 0, "complete": False}
     out_dir.mkdir(parents=True, exist_ok=True)
 
     units = plan_units(inputs, documents, unit_bytes)
     manifest["units"] = len(units)
-    _write_manifest(out_dir, manifest)
+
+    def ready(write: bool = True) -> None:
+        """Before anything is written into out_dir (the inputs' check may still run beside the encoding)."""
+        nonlocal pending
+        if pending:
+            manifest["inputs"] = check.result()
+            _remove_old_shards(out_dir)
+            pending = False
+        if write:
+            _write_manifest(out_dir, manifest)
+
+    if not check.aside:
+        ready()
     done = manifest["shards"]
     start_unit, skip = (done[-1]["end"] if done else (0, 0))
     todo = units[start_unit:]
@@ -772,22 +836,30 @@ def _encode_locked(out_dir, tokenizer, tok, inputs, input_info, settings, tok_in
     total_bytes = sum(u.end - u.start for u in todo)
     with _progress(None, progress, total=total_bytes, desc="encoding", unit="B", unit_scale=True) as bar:
         results = map_fn(task, todo)
-        for unit, ids in zip(todo, results):
-            ids = np.asarray(ids, dtype=dtype)
-            if unit.index == start_unit and skip:
-                ids = ids[skip:]
-            offset_in_unit = skip if unit.index == start_unit else 0
-            while buffered + len(ids) >= shard_tokens:
-                take = int(shard_tokens) - buffered
-                buffer.append(ids[:take])
-                offset_in_unit += take
-                _flush(out_dir, manifest, buffer, (unit.index, offset_in_unit), aside)
-                ids = ids[take:]
-                buffer, buffered = [], 0
-            if len(ids):
-                buffer.append(ids)
-                buffered += len(ids)
-            bar.update(unit.end - unit.start)
+        try:
+            for unit, ids in zip(todo, results):
+                ids = np.asarray(ids, dtype=dtype)
+                if unit.index == start_unit and skip:
+                    ids = ids[skip:]
+                offset_in_unit = skip if unit.index == start_unit else 0
+                while buffered + len(ids) >= shard_tokens:
+                    take = int(shard_tokens) - buffered
+                    buffer.append(ids[:take])
+                    offset_in_unit += take
+                    if pending:
+                        ready()
+                    _flush(out_dir, manifest, buffer, (unit.index, offset_in_unit), aside)
+                    ids = ids[take:]
+                    buffer, buffered = [], 0
+                if len(ids):
+                    buffer.append(ids)
+                    buffered += len(ids)
+                bar.update(unit.end - unit.start)
+        except InvalidInputError:
+            check.result()  # an invalid input the encoder met first: named by the check, as before
+            raise
+    if pending:
+        ready(write=not buffered)  # the last shard's flush writes the manifest
     manifest["complete"] = True  # written with the last shard's entry (one manifest write, not two)
     if buffered:
         _flush(out_dir, manifest, buffer, (len(units), 0), aside)
