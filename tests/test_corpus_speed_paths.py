@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 
 import numpy as np
 import pytest
@@ -217,17 +218,51 @@ def test_bad_input_found_beside_the_encoding_leaves_the_output_as_it_was(tmp_pat
         assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
-def test_input_check_aside_equals_the_check_at_once(tmp_path):
+def test_input_check_aside_and_along_equal_the_check_at_once(tmp_path):
     from tokenlab.kernels import lines as line_kernel
 
     if line_kernel is None:
         pytest.skip("the _lines extension is not built")
     inputs = [str(_lines_file(tmp_path / f"in{k}.txt", 500, k)) for k in range(2)]
-    now = corpus_mod._InputCheck(inputs, aside=False)
-    aside = corpus_mod._InputCheck(inputs, aside=True)
-    assert aside.result() == now.result() and not aside.failed
+    inputs.append(inputs[0])  # the same file twice: two inputs, each hashed whole
+    (tmp_path / "empty.txt").write_bytes(b"")
+    inputs.append(str(tmp_path / "empty.txt"))
+    now = corpus_mod._InputCheck(inputs, "now").result()
+    assert corpus_mod._InputCheck(inputs, "aside").result() == now
+    units = corpus_mod.plan_units(inputs, "lines", 3_000)
+    for fed in (units, units[:4], units[2:], units[::2], units[::-1], []):  # out-of-order units are read again
+        along = corpus_mod._InputCheck(inputs, "along")
+        for unit in fed:
+            along.feed(unit, corpus_mod._read_unit(unit))
+        assert along.result() == now and not along.failed
     (tmp_path / "in1.txt").write_bytes(b"ok\n\xc3\x28\n")
-    failing = corpus_mod._InputCheck(inputs, aside=True)
-    with pytest.raises(InvalidInputError, match=r"in1.txt: not valid UTF-8 \(invalid continuation byte near byte 3"):
-        failing.result()
-    assert failing.failed
+    for mode in ("aside", "along"):
+        failing = corpus_mod._InputCheck(inputs, mode)
+        with pytest.raises(InvalidInputError, match=r"in1.txt: not valid UTF-8 \(invalid continuation byte near"):
+            failing.result()
+        assert failing.failed
+
+
+def test_one_worker_hashes_inputs_along_the_encoding(tmp_path, cl100k, monkeypatch):
+    """1 worker: no separate read of the inputs (each unit's bytes are hashed after it encoded); the manifest
+    equals the one of a run that checks first (a map_fn forces that path)."""
+    _native_or_skip(cl100k)
+    inputs = [_lines_file(tmp_path / f"in{k}.txt", 2000, k) for k in range(2)]
+    reads = []
+    real = corpus_mod._hash_and_check
+
+    def spy(path, digest=None, start=0):
+        reads.append((os.path.basename(path), start, os.path.getsize(path)))
+        return real(path, digest, start)
+
+    monkeypatch.setattr(corpus_mod, "_hash_and_check", spy)
+    for shard_tokens in (10**9, 4_000):  # one shard at the end; a first shard before the inputs were all encoded
+        kw = dict(workers=1, unit_bytes=5_000, shard_tokens=shard_tokens, progress=False)
+        reads.clear()
+        m_along = encode_corpus(inputs, cl100k, tmp_path / f"a{shard_tokens}", **kw)
+        if shard_tokens > 10**6:
+            assert reads and all(start == size for _, start, size in reads)  # only the (empty) rest is read
+        else:  # the first shard needs the check done: the rest of the inputs is read then
+            assert reads[0][0] == "in0.txt" and 0 < reads[0][1] < reads[0][2] and reads[1][1] == 0
+        m_now = encode_corpus(inputs, cl100k, tmp_path / f"b{shard_tokens}", map_fn=lambda fn, us: map(fn, us), **kw)
+        assert m_along == m_now

@@ -242,18 +242,21 @@ def _encode_documents(tok, docs: list, threads: int = 1) -> tuple[np.ndarray, np
 
 
 # ---------------------------------------------------------------------------------- helpers
-def _hash_and_check(path: str) -> str:
+def _hash_and_check(path: str, digest=None, start: int = 0) -> str:
     """SHA-256 of a file; also proves it is valid UTF-8 before any output is written (one read: the C check
-    where built, else Python's incremental decoder)."""
+    where built, else Python's incremental decoder). ``digest`` and ``start``: the file's first ``start`` bytes
+    are already hashed into ``digest`` (and known valid; ``start`` is at a character boundary)."""
     from .kernels import lines as line_kernel
 
     if line_kernel is None:
         return _hash_and_check_python(path)
-    digest = hashlib.sha256()
+    if digest is None:
+        digest = hashlib.sha256()
     carry = b""
     buf = bytearray(CHECK_BLOCK)  # one reused block: its pages are mapped once and it stays in cache
     view = memoryview(buf)
     with open(path, "rb", buffering=0) as f:
+        f.seek(start)
         while True:
             got = f.readinto(buf)
             if not got:
@@ -610,7 +613,7 @@ class _EncodeTask:
                             self.threads)
 
 
-def _native_map(workers: int):
+def _native_map(workers: int, check: _InputCheck | None = None):
     """An ordered ``map`` for a tokenizer the C kernel encodes: units one after another, each on ``workers``
     kernel threads (the kernel's thread pool keeps its caches warm across calls; a Python thread per unit would
     start each call with a cold cache). With more than one worker the next unit is read while this one encodes
@@ -621,7 +624,11 @@ def _native_map(workers: int):
         if workers <= 1 or len(units) < 2:
             buffers = _UnitBuffers(1)
             for u in units:
-                yield task.encode(u, buffers.read(u))
+                data = buffers.read(u)
+                ids = task.encode(u, data)
+                if check is not None:
+                    check.feed(u, data)  # hashed while in cache, before the buffer is read over
+                yield ids
             return
         buffers = _UnitBuffers(2)  # one being encoded, one being read
         for unit, data in zip(units, _read_ahead(buffers.read, units)):
@@ -722,9 +729,10 @@ def encode_corpus(
 
     # with the kernel's threads the inputs are checked beside the encoding (nothing is written into out_dir
     # before the check has passed); else first, as a pool or cluster run needs them checked before it starts
-    aside = (map_fn is None and documents == "lines" and (workers or os.cpu_count() or 1) > 1
-             and _kernel_releases_gil(tok))
-    check = _InputCheck(inputs, aside, progress)
+    mode = "now"
+    if map_fn is None and documents == "lines" and _kernel_releases_gil(tok):
+        mode = "aside" if (workers or os.cpu_count() or 1) > 1 else "along"
+    check = _InputCheck(inputs, mode, progress)
     settings = {"documents": documents, "append_eos": append_eos, "eos_id": eos_id, "dtype": dtype,
                 "shard_tokens": int(shard_tokens), "unit_bytes": int(unit_bytes)}
     tok_info = {"sha256": _tokenizer_fingerprint(tokenizer, tok), "n_vocab": _n_vocab(tok),
@@ -747,33 +755,58 @@ def encode_corpus(
 
 
 class _InputCheck:
-    """The inputs' size, mtime, SHA-256 and UTF-8 check (the manifest's ``inputs``): done at once, or with
-    ``aside`` in a thread while the units are encoded; ``result()`` waits for it and raises its error."""
+    """The inputs' size, mtime, SHA-256 and UTF-8 check (the manifest's ``inputs``). ``mode``: ``"now"`` (done
+    at once), ``"aside"`` (in a thread while the units are encoded) or ``"along"`` (each unit's bytes hashed as
+    they are encoded, in order: the encoder checks their UTF-8 itself; what no unit covered is read at the
+    end). ``result()`` finishes the check and raises its error."""
 
-    def __init__(self, inputs: list[str], aside: bool, progress: bool = False):
-        self.aside, self._info, self._error, self._thread = aside, None, None, None
-        if aside:
+    def __init__(self, inputs: list[str], mode: str = "now", progress: bool = False):
+        self.mode, self._info, self._error, self._thread = mode, None, None, None
+        self._inputs = list(inputs)
+        if mode == "aside":
             import threading
 
-            self._thread = threading.Thread(target=self._run_aside, args=(inputs,), daemon=True)
+            self._thread = threading.Thread(target=self._run_aside, daemon=True)
             self._thread.start()
+        elif mode == "along":
+            self._stats = [os.stat(p) for p in self._inputs]
+            self._digests = [hashlib.sha256() for _ in self._inputs]
+            self._done = [0] * len(self._inputs)  # bytes hashed from the start of each input
+            self._at = 0
         else:
-            self._info = self._run(inputs, progress)
+            self._info = self._run(self._inputs, progress)
+
+    @property
+    def deferred(self) -> bool:
+        return self.mode != "now"
 
     @staticmethod
     def _run(inputs: list[str], progress: bool = False) -> list[dict]:
         info = []
         for path in _progress(inputs, progress and len(inputs) > 1, desc="checking inputs", unit="file"):
             st = os.stat(path)
-            info.append({"path": os.path.abspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
-                         "sha256": _hash_and_check(path)})
+            info.append(_input_entry(path, st, _hash_and_check(path)))
         return info
 
-    def _run_aside(self, inputs: list[str]) -> None:
+    def _run_aside(self) -> None:
         try:
-            self._info = self._run(inputs)
+            self._info = self._run(self._inputs)
         except BaseException as exc:  # raised by result()
             self._error = exc
+
+    def feed(self, unit: Unit, data) -> None:
+        """``along``: the bytes of ``unit`` (just encoded, so valid UTF-8), in unit order. Only a unit that starts
+        where its input's hashed part ends counts; anything else is left for ``result()`` to read."""
+        if self.mode != "along" or self._info is not None or self._error is not None:
+            return
+        at = self._at
+        while at < len(self._inputs) and not (self._inputs[at] == unit.path and self._done[at] == unit.start):
+            at += 1
+        if at == len(self._inputs):
+            return
+        self._at = at
+        self._digests[at].update(data)
+        self._done[at] = unit.end
 
     @property
     def failed(self) -> bool:
@@ -783,9 +816,19 @@ class _InputCheck:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+        if self.mode == "along" and self._info is None and self._error is None:
+            try:
+                self._info = [_input_entry(path, st, _hash_and_check(path, digest, done)) for path, st, digest, done
+                              in zip(self._inputs, self._stats, self._digests, self._done)]
+            except BaseException as exc:
+                self._error = exc
         if self._error is not None:
             raise self._error
         return self._info
+
+
+def _input_entry(path: str, st: os.stat_result, sha256: str) -> dict:
+    return {"path": os.path.abspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha256}
 
 
 def _encode_locked(out_dir, tokenizer, tok, inputs, check, settings, tok_info, overwrite, *, units_args,
@@ -815,7 +858,7 @@ def _encode_locked(out_dir, tokenizer, tok, inputs, check, settings, tok_info, o
         if write:
             _write_manifest(out_dir, manifest)
 
-    if not check.aside:
+    if not check.deferred:
         ready()
     done = manifest["shards"]
     start_unit, skip = (done[-1]["end"] if done else (0, 0))
@@ -824,7 +867,7 @@ def _encode_locked(out_dir, tokenizer, tok, inputs, check, settings, tok_info, o
     n_workers = workers or os.cpu_count() or 1
     if map_fn is None and _kernel_releases_gil(tok):
         ref, threads = tok, n_workers  # the kernel's own threads, in this process
-        map_fn = _native_map(n_workers)
+        map_fn = _native_map(n_workers, check)
     elif map_fn is None:
         ref = _shareable(tokenizer, tok)
         map_fn = _pool_map(n_workers, ref)
