@@ -253,10 +253,11 @@ def _hash_and_check(path: str, digest=None, start: int = 0) -> str:
     if digest is None:
         digest = hashlib.sha256()
     carry = b""
-    buf = bytearray(CHECK_BLOCK)  # one reused block: its pages are mapped once and it stays in cache
-    view = memoryview(buf)
     with open(path, "rb", buffering=0) as f:
         f.seek(start)
+        # one reused block (its pages mapped once, it stays in cache), no larger than what is left to read
+        buf = bytearray(max(1, min(CHECK_BLOCK, os.fstat(f.fileno()).st_size - start)))
+        view = memoryview(buf)
         while True:
             got = f.readinto(buf)
             if not got:
