@@ -116,7 +116,7 @@ class _UnitBuffers:
     unit); ``read`` returns a view of the unit's bytes, valid until the buffer comes round again."""
 
     def __init__(self, count: int = 1):
-        self._bufs = [bytearray() for _ in range(max(1, count))]
+        self._bufs = [np.empty(0, dtype=np.uint8) for _ in range(max(1, count))]
         self._next = 0
 
     def read(self, unit: Unit) -> memoryview:
@@ -124,7 +124,7 @@ class _UnitBuffers:
         k = self._next
         self._next = (k + 1) % len(self._bufs)
         if len(self._bufs[k]) < n:
-            self._bufs[k] = bytearray(n)
+            self._bufs[k] = np.empty(n, dtype=np.uint8)  # not zero-filled: the read maps each page once
         view = memoryview(self._bufs[k])[:n]
         got = 0
         with open(unit.path, "rb", buffering=0) as f:
