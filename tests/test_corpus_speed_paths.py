@@ -193,10 +193,12 @@ def test_inputs_checked_beside_the_encoding_give_the_same_run(tmp_path, cl100k):
     assert again == json.loads(outs[2]["manifest.json"])
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("fresh", [True, False])
-def test_bad_input_found_beside_the_encoding_leaves_the_output_as_it_was(tmp_path, cl100k, fresh):
-    """The check of the last input fails after the first inputs' units are encoded (shard_tokens small): nothing
-    is written; a new directory is removed again, an old run's output (overwrite=True) stays untouched."""
+def test_bad_input_found_beside_the_encoding_leaves_the_output_as_it_was(tmp_path, cl100k, fresh, workers):
+    """The check of the last input fails after the first inputs' units are encoded (shard_tokens small; 2 workers
+    check beside the encoding, 1 worker along it): nothing is written; a new directory is removed again, an old
+    run's output (overwrite=True) stays untouched."""
     _native_or_skip(cl100k)
     good = _lines_file(tmp_path / "good.txt", 4000, 1)
     bad = tmp_path / "bad.txt"
@@ -209,8 +211,8 @@ def test_bad_input_found_beside_the_encoding_leaves_the_output_as_it_was(tmp_pat
     with pytest.raises(InvalidInputError) as want:
         corpus_mod._hash_and_check_python(str(bad))
     with pytest.raises(InvalidInputError) as got:
-        encode_corpus([good, bad], cl100k, out, workers=2, unit_bytes=20_000, shard_tokens=500, overwrite=True,
-                      progress=False)
+        encode_corpus([good, bad], cl100k, out, workers=workers, unit_bytes=20_000, shard_tokens=500,
+                      overwrite=True, progress=False)
     assert str(got.value) == str(want.value)
     if fresh:
         assert not out.exists()
@@ -266,3 +268,18 @@ def test_one_worker_hashes_inputs_along_the_encoding(tmp_path, cl100k, monkeypat
             assert reads[0][0] == "in0.txt" and 0 < reads[0][1] < reads[0][2] and reads[1][1] == 0
         m_now = encode_corpus(inputs, cl100k, tmp_path / f"b{shard_tokens}", map_fn=lambda fn, us: map(fn, us), **kw)
         assert m_along == m_now
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_bad_line_met_by_the_encoder_first_is_named_by_the_check(tmp_path, cl100k, workers):
+    """One shard at the end: the encoder meets the invalid line before any check finished; the error is still the
+    check's (file, reason, "near byte"), and nothing is left behind."""
+    _native_or_skip(cl100k)
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"fine line\n" * 30_000 + b"broken \xc3\x28 line\n" + b"more\n" * 10)
+    with pytest.raises(InvalidInputError) as want:
+        corpus_mod._hash_and_check_python(str(bad))
+    with pytest.raises(InvalidInputError) as got:
+        encode_corpus([bad], cl100k, tmp_path / "o", workers=workers, unit_bytes=50_000, progress=False)
+    assert str(got.value) == str(want.value) and "near byte 300007" in str(got.value)
+    assert not (tmp_path / "o").exists()
