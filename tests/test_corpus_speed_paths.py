@@ -280,6 +280,6 @@ def test_bad_line_met_by_the_encoder_first_is_named_by_the_check(tmp_path, cl100
     with pytest.raises(InvalidInputError) as want:
         corpus_mod._hash_and_check_python(str(bad))
     with pytest.raises(InvalidInputError) as got:
-        encode_corpus([bad], cl100k, tmp_path / "o", workers=workers, unit_bytes=50_000, progress=False)
+        encode_corpus([bad], cl100k, tmp_path / "o" / "deeper", workers=workers, unit_bytes=50_000, progress=False)
     assert str(got.value) == str(want.value) and "near byte 300007" in str(got.value)
-    assert not (tmp_path / "o").exists()
+    assert not (tmp_path / "o").exists()  # the directories the run made are removed again

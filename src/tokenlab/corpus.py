@@ -739,19 +739,20 @@ def encode_corpus(
     tok_info = {"sha256": _tokenizer_fingerprint(tokenizer, tok), "n_vocab": _n_vocab(tok),
                 "path": os.path.abspath(tokenizer) if isinstance(tokenizer, (str, os.PathLike)) else None}
 
-    created, lock_existed = not out_dir.exists(), (out_dir / LOCK).exists()
+    created = [d for d in (out_dir, *out_dir.parents) if not d.exists()]  # deepest first: what locked() makes
+    lock_existed = (out_dir / LOCK).exists()
     try:
         with locked(out_dir):
             return _encode_locked(out_dir, tokenizer, tok, inputs, check, settings, tok_info, overwrite, units_args=(
                 documents, unit_bytes), shard_tokens=shard_tokens, workers=workers, eos_id=eos_id, dtype=dtype,
                 progress=progress, map_fn=map_fn)
     except BaseException:
-        if check.failed:  # a bad input leaves nothing behind: only the lock (and directory) this run made
+        if check.failed:  # a bad input leaves nothing behind: only the lock (and directories) this run made
             with contextlib.suppress(OSError):
                 if not lock_existed:
                     (out_dir / LOCK).unlink()
-                if created:
-                    out_dir.rmdir()
+                for d in created:
+                    d.rmdir()
         raise
 
 
