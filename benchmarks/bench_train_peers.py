@@ -81,11 +81,12 @@ json.dump({"wall": wall, "warmup": warm, "tokens": m["total_tokens"], "rss_mb": 
 """
 
 # the same run's steps one by one in a fresh process (cold kernel caches, as in the timed run), thread CPU
-# seconds per stage: what encode_corpus does for one input with one worker (its internals, in its order)
+# seconds per stage: what encode_corpus does for one input with one worker (its internals, in its order: units
+# read into one reused buffer, encoded, then hashed along for the manifest; the shard written from the unit
+# arrays)
 _ENC_STAGES = r"""
 import json, sys, tempfile, time
 from pathlib import Path
-import numpy as np
 from tokenlab.cli.common import load
 from tokenlab import corpus as C
 path, out_path = sys.argv[1], sys.argv[2]
@@ -96,17 +97,19 @@ def stage(name, fn, *args):
     r = fn(*args)
     T[name] = T.get(name, 0.0) + time.thread_time() - t
     return r
-stage("hash + UTF-8 check inputs", C._hash_and_check, path)
+check = stage("hash inputs (along the units)", C._InputCheck, [path], "along")
 stage("fingerprint tokenizer", C._tokenizer_fingerprint, tok, tok)
 units = stage("plan units", C.plan_units, [path], "lines", C.DEFAULT_UNIT_BYTES)
+buffers = C._UnitBuffers(1)
 chunks = []
 for u in units:
-    data = stage("read units", C._read_unit, u)
+    data = stage("read units", buffers.read, u)
     chunks.append(stage("cut, check + encode lines (C)", C._encode_data, tok, u, data, "lines", None, "uint32", 1))
+    stage("hash inputs (along the units)", check.feed, u, data)
+info = stage("hash inputs (along the units)", check.result)
 out = Path(tempfile.mkdtemp())
-manifest = {"format": C.MANIFEST_FORMAT, "shards": [], "total_tokens": 0}
-stage("write shards + manifest", C._write_manifest, out, manifest)
-stage("write shards + manifest", lambda: C._flush(out, manifest, np.concatenate(chunks), (len(units), 0)))
+manifest = {"format": C.MANIFEST_FORMAT, "inputs": info, "shards": [], "total_tokens": 0, "complete": True}
+stage("write shards + manifest", C._flush, out, manifest, chunks, (len(units), 0))
 json.dump(T, open(out_path, "w"))
 """
 

@@ -111,6 +111,34 @@ def _read_unit(unit: Unit) -> bytes:
     return data
 
 
+class _UnitBuffers:
+    """Units read one after another into ``count`` reused buffers (their pages are mapped once, not once per
+    unit); ``read`` returns a view of the unit's bytes, valid until the buffer comes round again."""
+
+    def __init__(self, count: int = 1):
+        self._bufs = [np.empty(0, dtype=np.uint8) for _ in range(max(1, count))]
+        self._next = 0
+
+    def read(self, unit: Unit) -> memoryview:
+        n = unit.end - unit.start
+        k = self._next
+        self._next = (k + 1) % len(self._bufs)
+        if len(self._bufs[k]) < n:
+            self._bufs[k] = np.empty(n, dtype=np.uint8)  # not zero-filled: the read maps each page once
+        view = memoryview(self._bufs[k])[:n]
+        got = 0
+        with open(unit.path, "rb", buffering=0) as f:
+            f.seek(unit.start)
+            while got < n:
+                step = f.readinto(view[got:])
+                if not step:
+                    break
+                got += step
+        if got != n:
+            raise InvalidInputError(f"{unit.path}: file changed while encoding (short read)")
+        return view
+
+
 def _documents(unit: Unit, documents: str, native: bool = False, data: bytes | None = None) -> list:
     """The unit's documents: strs, or with ``native`` (the C encoder reads them) for lines ASCII strs and the
     UTF-8 bytes of other lines, cut and checked in one C pass (no decode, split and filter in Python)."""
@@ -168,7 +196,7 @@ def _encode_data(tok, unit: Unit, data: bytes, documents: str, eos_id: int | Non
                 if eos_id is None:
                     return flat
                 return np.insert(flat, np.frombuffer(ends, dtype=np.int64), eos_id)  # each line, then its eos
-    docs = _documents(unit, documents, native=fast is not None, data=data)
+    docs = _documents(unit, documents, native=fast is not None, data=bytes(data))  # (a reused buffer's view)
     return _unit_ids(tok, docs, eos_id, dtype, threads)
 
 
@@ -214,29 +242,39 @@ def _encode_documents(tok, docs: list, threads: int = 1) -> tuple[np.ndarray, np
 
 
 # ---------------------------------------------------------------------------------- helpers
-def _hash_and_check(path: str) -> str:
+def _hash_and_check(path: str, digest=None, start: int = 0) -> str:
     """SHA-256 of a file; also proves it is valid UTF-8 before any output is written (one read: the C check
-    where built, else Python's incremental decoder)."""
+    where built, else Python's incremental decoder). ``digest`` and ``start``: the file's first ``start`` bytes
+    are already hashed into ``digest`` (and known valid; ``start`` is at a character boundary)."""
     from .kernels import lines as line_kernel
 
     if line_kernel is None:
         return _hash_and_check_python(path)
-    digest = hashlib.sha256()
+    if digest is None:
+        digest = hashlib.sha256()
     carry = b""
-    with open(path, "rb") as f:
+    with open(path, "rb", buffering=0) as f:
+        f.seek(start)
+        # one reused block (its pages mapped once, it stays in cache), no larger than what is left to read
+        buf = bytearray(max(1, min(CHECK_BLOCK, os.fstat(f.fileno()).st_size - start)))
+        view = memoryview(buf)
         while True:
-            block = f.read(1 << 22)
-            if not block:
+            got = f.readinto(buf)
+            if not got:
                 break
+            block = view[:got]
             digest.update(block)
             data = carry + block if carry else block
             ok = line_kernel.check_utf8(data)
             if ok < 0:  # invalid: the decoder's pass names the reason and the byte, as before
                 return _hash_and_check_python(path)
-            carry = data[ok:]  # a sequence the block cut off
+            carry = bytes(data[ok:])  # a sequence the block cut off
     if carry:
         return _hash_and_check_python(path)
     return digest.hexdigest()
+
+
+CHECK_BLOCK = 1 << 20
 
 
 def _hash_and_check_python(path: str) -> str:
@@ -468,23 +506,49 @@ def _write_manifest(out_dir: Path, manifest: dict) -> None:
     atomic_write_text(out_dir / MANIFEST, json.dumps(manifest, indent=1) + "\n")
 
 
-def _write_shard(out_dir: Path, k: int, tokens: np.ndarray) -> tuple[str, str]:
-    """(file name, SHA-256) of shard ``k``: the bytes ``np.save`` writes, hashed from memory (not read back)."""
+def _write_shard(out_dir: Path, k: int, tokens, hash_aside: bool = False) -> tuple[str, str]:
+    """(file name, SHA-256) of shard ``k``: the bytes ``np.save`` writes of ``tokens`` (an array, or a list of
+    arrays of one dtype written back to back: no concatenated copy), hashed from memory, not read back. With
+    ``hash_aside`` the hash runs in a second thread while this one writes (both release the GIL)."""
     import io
 
     from .io.atomic import atomic_path
 
+    pieces = [np.ascontiguousarray(t) for t in (tokens if isinstance(tokens, (list, tuple)) else [tokens])]
+    if not pieces:
+        raise ValueError("_write_shard: no arrays")
+    dtype = pieces[0].dtype
+    if any(p.dtype != dtype or p.ndim != 1 for p in pieces):
+        raise ValueError("_write_shard: arrays of one dtype and one dimension expected")
     name = shard_name(k)
-    tokens = np.ascontiguousarray(tokens)
+    n = sum(len(p) for p in pieces)
     head = io.BytesIO()
-    np.lib.format.write_array_header_1_0(head, np.lib.format.header_data_from_array_1_0(tokens))
-    digest = hashlib.sha256(head.getvalue())
-    digest.update(tokens.view(np.uint8))
-    with atomic_path(out_dir / name) as tmp:
-        with open(tmp, "wb") as f:
-            f.write(head.getvalue())
-            tokens.tofile(f)
-    return name, digest.hexdigest()
+    np.lib.format.write_array_header_1_0(head, {"descr": np.lib.format.dtype_to_descr(dtype),
+                                               "fortran_order": False, "shape": (n,)})
+    views = [head.getvalue()] + [p.view(np.uint8) for p in pieces if len(p)]
+
+    def digest_of() -> str:
+        digest = hashlib.sha256()
+        for v in views:
+            digest.update(v)
+        return digest.hexdigest()
+
+    hashed: list = []
+    aside = None
+    if hash_aside and n * dtype.itemsize >= 1 << 20:
+        import threading
+
+        aside = threading.Thread(target=lambda: hashed.append(digest_of()), daemon=True)
+        aside.start()
+    try:
+        with atomic_path(out_dir / name) as tmp:
+            with open(tmp, "wb") as f:
+                for v in views:
+                    f.write(v)
+    finally:
+        if aside is not None:
+            aside.join()
+    return name, (hashed[0] if hashed else digest_of())
 
 
 # ---------------------------------------------------------------------------------- executors
@@ -550,7 +614,7 @@ class _EncodeTask:
                             self.threads)
 
 
-def _native_map(workers: int):
+def _native_map(workers: int, check: _InputCheck | None = None):
     """An ordered ``map`` for a tokenizer the C kernel encodes: units one after another, each on ``workers``
     kernel threads (the kernel's thread pool keeps its caches warm across calls; a Python thread per unit would
     start each call with a cold cache). With more than one worker the next unit is read while this one encodes
@@ -559,20 +623,50 @@ def _native_map(workers: int):
     def run(task: _EncodeTask, units):
         units = list(units)
         if workers <= 1 or len(units) < 2:
+            buffers = _UnitBuffers(1)
             for u in units:
-                yield task(u)
+                data = buffers.read(u)
+                ids = task.encode(u, data)
+                if check is not None:
+                    check.feed(u, data)  # hashed while in cache, before the buffer is read over
+                yield ids
             return
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(1) as reader:
-            ahead = reader.submit(task.read, units[0])
-            for i in range(len(units)):
-                data = ahead.result()
-                if i + 1 < len(units):
-                    ahead = reader.submit(task.read, units[i + 1])
-                yield task.encode(units[i], data)
+        buffers = _UnitBuffers(2)  # one being encoded, one being read
+        for unit, data in zip(units, _read_ahead(buffers.read, units)):
+            yield task.encode(unit, data)
 
     return run
+
+
+def _read_ahead(read: Callable, items: list) -> Iterable:
+    """``read(item)`` for each item in order, the next one read in a thread while the caller uses this one
+    (a plain thread per item: concurrent.futures' import alone costs a few ms of a short run)."""
+    import threading
+
+    def start(item):
+        box: list = []
+
+        def work():
+            try:
+                box.append((True, read(item)))
+            except BaseException as exc:  # handed to the caller
+                box.append((False, exc))
+
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        return thread, box
+
+    ahead = start(items[0]) if items else None
+    for i in range(len(items)):
+        thread, box = ahead
+        thread.join()
+        ahead = start(items[i + 1]) if i + 1 < len(items) else None
+        ok, value = box[0]
+        if not ok:
+            if ahead is not None:
+                ahead[0].join()
+            raise value
+        yield value
 
 
 class _NoBar:
@@ -634,39 +728,140 @@ def encode_corpus(
     dtype = choose_dtype(_n_vocab(tok), dtype)
     eos_id = _eos_id(tok, eos) if append_eos else None
 
-    input_info = []
-    for path in _progress(inputs, progress and len(inputs) > 1, desc="checking inputs", unit="file"):
-        st = os.stat(path)
-        input_info.append({"path": os.path.abspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
-                           "sha256": _hash_and_check(path)})
+    # with the kernel's threads the inputs are checked beside the encoding (nothing is written into out_dir
+    # before the check has passed); else first, as a pool or cluster run needs them checked before it starts
+    mode = "now"
+    if map_fn is None and documents == "lines" and _kernel_releases_gil(tok):
+        mode = "aside" if (workers or os.cpu_count() or 1) > 1 else "along"
+    check = _InputCheck(inputs, mode, progress)
     settings = {"documents": documents, "append_eos": append_eos, "eos_id": eos_id, "dtype": dtype,
                 "shard_tokens": int(shard_tokens), "unit_bytes": int(unit_bytes)}
     tok_info = {"sha256": _tokenizer_fingerprint(tokenizer, tok), "n_vocab": _n_vocab(tok),
                 "path": os.path.abspath(tokenizer) if isinstance(tokenizer, (str, os.PathLike)) else None}
 
-    with locked(out_dir):
-        return _encode_locked(out_dir, tokenizer, tok, inputs, input_info, settings, tok_info, overwrite, units_args=(
-            documents, unit_bytes), shard_tokens=shard_tokens, workers=workers, eos_id=eos_id, dtype=dtype,
-            progress=progress, map_fn=map_fn)
+    created = [d for d in (out_dir, *out_dir.parents) if not d.exists()]  # deepest first: what locked() makes
+    lock_existed = (out_dir / LOCK).exists()
+    try:
+        with locked(out_dir):
+            return _encode_locked(out_dir, tokenizer, tok, inputs, check, settings, tok_info, overwrite, units_args=(
+                documents, unit_bytes), shard_tokens=shard_tokens, workers=workers, eos_id=eos_id, dtype=dtype,
+                progress=progress, map_fn=map_fn)
+    except BaseException:
+        if check.failed:  # a bad input leaves nothing behind: only the lock (and directories) this run made
+            with contextlib.suppress(OSError):
+                if not lock_existed:
+                    (out_dir / LOCK).unlink()
+                for d in created:
+                    d.rmdir()
+        raise
 
 
-def _encode_locked(out_dir, tokenizer, tok, inputs, input_info, settings, tok_info, overwrite, *, units_args,
+class _InputCheck:
+    """The inputs' size, mtime, SHA-256 and UTF-8 check (the manifest's ``inputs``). ``mode``: ``"now"`` (done
+    at once), ``"aside"`` (in a thread while the units are encoded) or ``"along"`` (each unit's bytes hashed as
+    they are encoded, in order: the encoder checks their UTF-8 itself; what no unit covered is read at the
+    end). ``result()`` finishes the check and raises its error."""
+
+    def __init__(self, inputs: list[str], mode: str = "now", progress: bool = False):
+        self.mode, self._info, self._error, self._thread = mode, None, None, None
+        self._inputs = list(inputs)
+        if mode == "aside":
+            import threading
+
+            self._thread = threading.Thread(target=self._run_aside, daemon=True)
+            self._thread.start()
+        elif mode == "along":
+            self._stats = [os.stat(p) for p in self._inputs]
+            self._digests = [hashlib.sha256() for _ in self._inputs]
+            self._done = [0] * len(self._inputs)  # bytes hashed from the start of each input
+            self._at = 0
+        else:
+            self._info = self._run(self._inputs, progress)
+
+    @property
+    def deferred(self) -> bool:
+        return self.mode != "now"
+
+    @staticmethod
+    def _run(inputs: list[str], progress: bool = False) -> list[dict]:
+        info = []
+        for path in _progress(inputs, progress and len(inputs) > 1, desc="checking inputs", unit="file"):
+            st = os.stat(path)
+            info.append(_input_entry(path, st, _hash_and_check(path)))
+        return info
+
+    def _run_aside(self) -> None:
+        try:
+            self._info = self._run(self._inputs)
+        except BaseException as exc:  # raised by result()
+            self._error = exc
+
+    def feed(self, unit: Unit, data) -> None:
+        """``along``: the bytes of ``unit`` (just encoded, so valid UTF-8), in unit order. Only a unit that starts
+        where its input's hashed part ends counts; anything else is left for ``result()`` to read."""
+        if self.mode != "along" or self._info is not None or self._error is not None:
+            return
+        at = self._at
+        while at < len(self._inputs) and not (self._inputs[at] == unit.path and self._done[at] == unit.start):
+            at += 1
+        if at == len(self._inputs):
+            return
+        self._at = at
+        self._digests[at].update(data)
+        self._done[at] = unit.end
+
+    @property
+    def failed(self) -> bool:
+        return self._thread is None and self._error is not None
+
+    def result(self) -> list[dict]:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self.mode == "along" and self._info is None and self._error is None:
+            try:
+                self._info = [_input_entry(path, st, _hash_and_check(path, digest, done)) for path, st, digest, done
+                              in zip(self._inputs, self._stats, self._digests, self._done)]
+            except BaseException as exc:
+                self._error = exc
+        if self._error is not None:
+            raise self._error
+        return self._info
+
+
+def _input_entry(path: str, st: os.stat_result, sha256: str) -> dict:
+    return {"path": os.path.abspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha256}
+
+
+def _encode_locked(out_dir, tokenizer, tok, inputs, check, settings, tok_info, overwrite, *, units_args,
                    shard_tokens, workers, eos_id, dtype, progress, map_fn):
     documents, unit_bytes = units_args
     manifest = None if overwrite else read_manifest(out_dir)
+    pending = manifest is None  # old shards removed and the first manifest written once the inputs checked out
     if manifest is not None:
-        _check_resumable(manifest, input_info, tok_info, settings, out_dir)
+        _check_resumable(manifest, check.result(), tok_info, settings, out_dir)
         if manifest.get("complete"):
             return manifest
     else:
-        _remove_old_shards(out_dir)
-        manifest = {"format": MANIFEST_FORMAT, "version": 1, "tokenizer": tok_info, "inputs": input_info,
+        manifest = {"format": MANIFEST_FORMAT, "version": 1, "tokenizer": tok_info, "inputs": None,
                     "settings": settings, "shards": [], "total_tokens": 0, "complete": False}
     out_dir.mkdir(parents=True, exist_ok=True)
 
     units = plan_units(inputs, documents, unit_bytes)
     manifest["units"] = len(units)
-    _write_manifest(out_dir, manifest)
+
+    def ready(write: bool = True) -> None:
+        """Before anything is written into out_dir (the inputs' check may still run beside the encoding)."""
+        nonlocal pending
+        if pending:
+            manifest["inputs"] = check.result()
+            _remove_old_shards(out_dir)
+            pending = False
+        if write:
+            _write_manifest(out_dir, manifest)
+
+    if not check.deferred:
+        ready()
     done = manifest["shards"]
     start_unit, skip = (done[-1]["end"] if done else (0, 0))
     todo = units[start_unit:]
@@ -674,37 +869,47 @@ def _encode_locked(out_dir, tokenizer, tok, inputs, input_info, settings, tok_in
     n_workers = workers or os.cpu_count() or 1
     if map_fn is None and _kernel_releases_gil(tok):
         ref, threads = tok, n_workers  # the kernel's own threads, in this process
-        map_fn = _native_map(n_workers)
+        map_fn = _native_map(n_workers, check)
     elif map_fn is None:
         ref = _shareable(tokenizer, tok)
         map_fn = _pool_map(n_workers, ref)
     task = _EncodeTask(ref, documents, eos_id, dtype, threads)
+    aside = threads > 1  # a shard's hash beside its write: the kernel's threads are idle then
 
     buffer: list[np.ndarray] = []
     buffered = 0
     total_bytes = sum(u.end - u.start for u in todo)
     with _progress(None, progress, total=total_bytes, desc="encoding", unit="B", unit_scale=True) as bar:
         results = map_fn(task, todo)
-        for unit, ids in zip(todo, results):
-            ids = np.asarray(ids, dtype=dtype)
-            if unit.index == start_unit and skip:
-                ids = ids[skip:]
-            offset_in_unit = skip if unit.index == start_unit else 0
-            while buffered + len(ids) >= shard_tokens:
-                take = int(shard_tokens) - buffered
-                buffer.append(ids[:take])
-                offset_in_unit += take
-                _flush(out_dir, manifest, np.concatenate(buffer), (unit.index, offset_in_unit))
-                ids = ids[take:]
-                buffer, buffered = [], 0
-            if len(ids):
-                buffer.append(ids)
-                buffered += len(ids)
-            bar.update(unit.end - unit.start)
+        try:
+            for unit, ids in zip(todo, results):
+                ids = np.asarray(ids, dtype=dtype)
+                if unit.index == start_unit and skip:
+                    ids = ids[skip:]
+                offset_in_unit = skip if unit.index == start_unit else 0
+                while buffered + len(ids) >= shard_tokens:
+                    take = int(shard_tokens) - buffered
+                    buffer.append(ids[:take])
+                    offset_in_unit += take
+                    if pending:
+                        ready()
+                    _flush(out_dir, manifest, buffer, (unit.index, offset_in_unit), aside)
+                    ids = ids[take:]
+                    buffer, buffered = [], 0
+                if len(ids):
+                    buffer.append(ids)
+                    buffered += len(ids)
+                bar.update(unit.end - unit.start)
+        except InvalidInputError:
+            check.result()  # an invalid input the encoder met first: named by the check, as before
+            raise
+    if pending:
+        ready(write=not buffered)  # the last shard's flush writes the manifest
+    manifest["complete"] = True  # written with the last shard's entry (one manifest write, not two)
     if buffered:
-        _flush(out_dir, manifest, np.concatenate(buffer), (len(units), 0))
-    manifest["complete"] = True
-    _write_manifest(out_dir, manifest)
+        _flush(out_dir, manifest, buffer, (len(units), 0), aside)
+    else:
+        _write_manifest(out_dir, manifest)
     return manifest
 
 
@@ -713,11 +918,23 @@ STAGED = "documents.staged.jsonl"
 
 def _needs_staging(inputs: list[str]) -> bool:
     """Inputs that cannot be cut into byte ranges (JSONL, Parquet, datasets, compressed) or a sample."""
+    import sys
+
+    if f"{__package__}.corpus_io" not in sys.modules and all(_plain_text_file(p) for p in inputs):
+        return False  # no options were set (they live in corpus_io) and no reader is needed: skip its import
     from .corpus_io import _compression, current_options, detect_format
 
     if current_options().sample_bytes is not None:
         return True
     return any(detect_format(p) != "text" or _compression(Path(p)) for p in inputs)
+
+
+_NOT_TEXT_SUFFIXES = (".gz", ".zst", ".zstd", ".jsonl", ".ndjson", ".json", ".parquet", ".pq", ".tsv")
+
+
+def _plain_text_file(path: str) -> bool:
+    """A regular file that ``corpus_io.detect_format`` calls text, uncompressed (judged by its name alone)."""
+    return os.path.isfile(path) and not os.path.basename(path).lower().endswith(_NOT_TEXT_SUFFIXES)
 
 
 def _stage_documents(inputs: list[str], documents: str, out_dir: Path) -> str:
@@ -764,11 +981,13 @@ def _stage_documents(inputs: list[str], documents: str, out_dir: Path) -> str:
     return str(target)
 
 
-def _flush(out_dir: Path, manifest: dict, tokens: np.ndarray, end: tuple[int, int]) -> None:
+def _flush(out_dir: Path, manifest: dict, tokens, end: tuple[int, int], hash_aside: bool = False) -> None:
+    """Write the next shard (``tokens``: an array or a list of arrays, see ``_write_shard``) and record it."""
     k = len(manifest["shards"])
-    name, digest = _write_shard(out_dir, k, tokens)
-    manifest["shards"].append({"file": name, "tokens": int(len(tokens)), "end": list(end), "sha256": digest})
-    manifest["total_tokens"] = int(manifest["total_tokens"]) + int(len(tokens))
+    name, digest = _write_shard(out_dir, k, tokens, hash_aside)
+    n = sum(map(len, tokens)) if isinstance(tokens, (list, tuple)) else len(tokens)
+    manifest["shards"].append({"file": name, "tokens": int(n), "end": list(end), "sha256": digest})
+    manifest["total_tokens"] = int(manifest["total_tokens"]) + int(n)
     _write_manifest(out_dir, manifest)
 
 

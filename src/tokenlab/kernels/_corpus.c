@@ -58,6 +58,14 @@ static void encode_part(LinePart *p) {
 }
 
 #define LINE_CHUNK (1 << 18) /* bytes per task for threads: small enough that a preempted thread holds up little */
+#define LINE_CHUNK_MIN (1 << 15) /* the last parts shrink to this: threads finish a call nearly together */
+
+/* the next part's size with threads: LINE_CHUNK, shrinking towards the end of the buffer (a part of at most an
+   eighth of what is left per thread) so that no thread is left with a long last part while the others idle */
+static int64_t part_bytes(int64_t left, int nthreads) {
+    int64_t size = left / (4 * (int64_t)nthreads);
+    return size > LINE_CHUNK ? LINE_CHUNK : size < LINE_CHUNK_MIN ? LINE_CHUNK_MIN : size;
+}
 
 typedef struct {
     LinePart *parts;
@@ -78,10 +86,12 @@ static void *line_worker(void *arg) {
 }
 
 /* encode_lines(encoder, data, num_threads) -> (ids, ends): the ids of every non-empty line of data back to
- * back (uint32 bytes) and after each line the number of ids so far (int64 bytes). ValueError("not valid UTF-8
- * at byte N") on the first invalid sequence; TypeError when encoder is not a tokenlab.kernels._bpe.Encoder
- * built from this module's source. With threads, the data is cut at line ends into ~256 KB parts that the
- * threads take one at a time (this thread with the Encoder's own cache, the others with its pool's). */
+ * back (a uint32 bytearray) and after each line the number of ids so far (int64 bytes). ValueError("not valid
+ * UTF-8 at byte N") on the first invalid sequence; TypeError when encoder is not a tokenlab.kernels._bpe.Encoder
+ * built from this module's source. With threads, the data is cut at line ends into parts of ~256 KB, smaller
+ * towards the end, that the threads take one at a time (this thread with the Encoder's own cache, the others
+ * with its pool's). The ids are written straight into the returned bytearray (each part at its first byte's
+ * offset, then moved together and the array shrunk in place: no copy of the whole output). */
 static PyObject *py_encode_lines(PyObject *self, PyObject *args) {
     PyObject *enc_obj, *data_obj;
     int nthreads;
@@ -101,18 +111,18 @@ static PyObject *py_encode_lines(PyObject *self, PyObject *args) {
     if (nthreads > 64) nthreads = 64;
     if (n < 2 * LINE_CHUNK) nthreads = 1;
     /* the parts: one for a single thread, else ~LINE_CHUNK bytes each, every one ending just after a line end */
-    int64_t n_parts = 0, cap_parts = nthreads == 1 ? 1 : n / LINE_CHUNK + 2;
+    int64_t n_parts = 0, cap_parts = nthreads == 1 ? 1 : n / LINE_CHUNK_MIN + 2;
     LinePart *parts = calloc(cap_parts, sizeof(LinePart));
     PyObject *res = NULL;
     if (!parts) { PyErr_NoMemory(); goto release; }
     for (int64_t s = 0; s < n;) {
-        int64_t e = nthreads == 1 ? n : s + LINE_CHUNK;
+        int64_t e = nthreads == 1 ? n : s + part_bytes(n - s, nthreads);
         if (e >= n) e = n;
         else {
             const uint8_t *nl = memchr(b + e, '\n', n - e);
             e = nl ? nl - b + 1 : n;
         }
-        if (n_parts == cap_parts) { /* cannot happen (parts are >= LINE_CHUNK bytes but the last), kept safe */
+        if (n_parts == cap_parts) { /* cannot happen (parts are >= LINE_CHUNK_MIN bytes but the last), kept safe */
             LinePart *q = realloc(parts, 2 * cap_parts * sizeof(LinePart));
             if (!q) { PyErr_NoMemory(); goto release; }
             memset(q + cap_parts, 0, cap_parts * sizeof(LinePart));
@@ -129,9 +139,11 @@ static PyObject *py_encode_lines(PyObject *self, PyObject *args) {
     uint32_t *obuf = NULL;
     Cache *cache1 = NULL;
     LineWorker workers[64];
-    /* the encoder's own warm cache and output buffer (its pages already mapped): this thread's, and the base
-       of every part's output */
-    cache1 = take_cache(enc, &owned, &obuf, n + n_parts * OUT_SLACK);
+    /* the output: room for every part's ids at its first byte's offset (pages are mapped only where written) */
+    PyObject *ids = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)((n + n_parts * OUT_SLACK) * 4));
+    if (!ids) goto release;
+    /* the encoder's own warm cache: this thread's (its output buffer is not used) */
+    cache1 = take_cache(enc, &owned, &obuf, 0);
     if (!cache1) ok = 0;
     if (nthreads > 1) {
         pooled = __sync_bool_compare_and_swap(&enc->pool_busy, 0, 1);
@@ -148,7 +160,7 @@ static PyObject *py_encode_lines(PyObject *self, PyObject *args) {
             if (!workers[t].cache) ok = 0;
         }
     }
-    uint32_t *base = obuf;
+    uint32_t *base = (uint32_t *)PyByteArray_AS_STRING(ids);
     for (int64_t t = 0; t < n_parts; t++) { /* part t writes at its first byte's offset, plus the slack before it */
         parts[t].m = &enc->m;
         parts[t].b = b;
@@ -190,22 +202,22 @@ static PyObject *py_encode_lines(PyObject *self, PyObject *args) {
     } else if (bad >= 0) {
         PyErr_Format(PyExc_ValueError, "not valid UTF-8 at byte %lld", (long long)bad);
     } else {
-        PyObject *ids = PyByteArray_FromStringAndSize(NULL, total_ids * 4);
         PyObject *ends = PyByteArray_FromStringAndSize(NULL, total_docs * 8);
-        if (ids && ends) {
-            char *dst = PyByteArray_AS_STRING(ids);
+        if (ends) {
             int64_t *de = (int64_t *)PyByteArray_AS_STRING(ends);
             int64_t at = 0, d = 0;
-            for (int64_t t = 0; t < n_parts; t++) {
-                memcpy(dst + at * 4, parts[t].out, parts[t].n_ids * 4);
+            for (int64_t t = 0; t < n_parts; t++) { /* parts move down, in order: a move never overwrites ids
+                                                      not yet moved (part t starts at or after where it goes) */
+                if (parts[t].out != base + at) memmove(base + at, parts[t].out, parts[t].n_ids * 4);
                 for (int64_t j = 0; j < parts[t].n_docs; j++) de[d++] = at + parts[t].doc_ends[j];
                 at += parts[t].n_ids;
             }
-            res = PyTuple_Pack(2, ids, ends);
+            /* shrinking a large bytearray reallocs in place (mremap for an mmap'd block): no copy */
+            if (PyByteArray_Resize(ids, (Py_ssize_t)(total_ids * 4)) == 0) res = PyTuple_Pack(2, ids, ends);
+            Py_DECREF(ends);
         }
-        Py_XDECREF(ids);
-        Py_XDECREF(ends);
     }
+    Py_DECREF(ids);
     for (int64_t t = 0; t < n_parts; t++) free(parts[t].doc_ends);
     if (nthreads > 1) {
         if (pooled) __sync_lock_release(&enc->pool_busy);
