@@ -44,7 +44,8 @@ MODULE_TESTS: dict[str, list[str]] = {
                           f"{AUDIT}::test_control_byte_set_equals_reference",
                           f"{AUDIT}::test_every_control_byte_raises_under_error_policy",
                           f"{AUDIT}::test_decode_skip_special_drops_padding_like_reference"],
-    "transfer/healing.py": ["tests/test_healing.py", "tests/test_mutation_kills.py"],
+    "transfer/healing.py": ["tests/test_healing.py", "tests/test_mutation_kills.py",
+                            "tests/test_mutation_kills_methods.py"],
     "encode/methods.py": ["tests/test_methods.py", "tests/test_mutation_kills_methods.py"],
     # test_unigram.py trains a model in its fixtures (~10 s per mutant): its sentencepiece comparison only; the
     # lattice functions are checked against brute force over every segmentation in test_mutation_kills_methods.py

@@ -565,3 +565,111 @@ def test_every_bound_method_equals_its_function_through_the_cli_loader(trained, 
         MethodTokenizer(trained, method).save(path)
         assert load_tokenizer(path).encode(text) == fn(trained, text)
     assert list(itertools.islice(segmentations(vocab_index(trained), b"abc"), 1))  # a generator
+
+
+# ---------------------------------------------------------------------------------------------- transfer/healing.py
+def _apostrophe_tok() -> Tokenizer:
+    vocab = {bytes([b]): b for b in range(256)}
+    vocab[b"'s"] = 256
+    vocab[b"ab"] = 257
+    return Tokenizer(vocab, [(b"'", b"s"), (b"a", b"b")], pretokenizer="cl100k")
+
+
+class _Delegate:
+    """A tokenizer by duck typing: encode, token_bytes and vocab of a Tokenizer, plus what a test adds."""
+
+    def __init__(self, tok, **attrs):
+        self.vocab, self.special_tokens = tok.vocab, tok.special_tokens
+        self.encode, self.token_bytes = tok.encode, tok.token_bytes
+        self.__dict__.update(attrs)
+
+
+def test_heal_prompt_extends_the_tail_back_to_the_first_piece():
+    """'s' is the pieces "'s" "'" (cl100k): the apostrophe piece regroups with the one before it, and that is the
+    first piece, so the whole prompt is the unstable tail."""
+    from tokenlab.transfer.healing import _backoff_start, heal_prompt
+
+    tok = _apostrophe_tok()
+    assert tok.pretokenizer.split("'s'") == ["'s", "'"]
+    plan = heal_prompt(tok, "'s'")
+    assert plan.prompt_ids == [] and plan.removed == b"'s'" and plan.removed_ids == tok.encode("'s'")
+    assert _backoff_start(tok, "'s'") == 0
+    assert _backoff_start(tok, "") == 0  # an empty prompt: the tail starts at its only offset
+    plan = heal_prompt(tok, "ab 's'")  # " '" starts with a space but "ab" is not whitespace: stop there
+    assert tok.pretokenizer.split("ab 's'") == ["ab", " '", "s", "'"]
+    assert plan.prompt_ids == [257] and plan.removed == b" 's'"
+
+
+def test_heal_prompt_backoff_larger_than_the_prompt_removes_every_token():
+    from tokenlab.transfer.healing import heal_prompt
+
+    tok = _apostrophe_tok()
+    for backoff in (3, 10):
+        plan = heal_prompt(tok, "ab", backoff=backoff)
+        assert plan.prompt_ids == [] and plan.removed_ids == [257] and plan.removed == b"ab"
+        plan = heal_prompt(tok, "abab", backoff=backoff)
+        assert plan.prompt_ids == [] and plan.removed_ids == [257, 257] and plan.removed == b"abab"
+    plan = heal_prompt(tok, "abab", backoff=1)
+    assert plan.prompt_ids == [257] and plan.removed == b"ab"
+    plan = heal_prompt(tok, "abab", backoff=0)
+    assert plan.prompt_ids == [257, 257] and plan.removed == b""
+
+
+def test_heal_prompt_asks_the_tokenizer_first_and_backs_off_one_token_without_a_pretokenizer():
+    from tokenlab.transfer.healing import heal_prompt
+
+    tok = _apostrophe_tok()
+    prompt = "ab ab ab"  # pieces "ab" " ab" " ab"; tokens ab, " ", ab, " ", ab (no " ab" token)
+    ids = tok.encode(prompt)
+    assert heal_prompt(tok, prompt).removed == b" ab"  # the pre-tokenizer's answer: the last piece
+    # a tokenizer's own healing_start wins (counted in bytes)
+    own = _Delegate(tok, pretokenizer=tok.pretokenizer, healing_start=lambda p: 2)
+    plan = heal_prompt(own, prompt)
+    assert plan.prompt_ids == ids[:1] and plan.removed == b" ab ab"
+    # healing_start answering None: the pre-tokenizer decides
+    unsure = _Delegate(tok, pretokenizer=tok.pretokenizer, healing_start=lambda p: None)
+    assert heal_prompt(unsure, prompt).removed == b" ab"
+    # neither healing_start nor a pre-tokenizer: exactly one token backs off
+    bare = _Delegate(tok)
+    plan = heal_prompt(bare, prompt)
+    assert plan.prompt_ids == ids[:-1] and plan.removed == b"ab"
+    odd = _Delegate(tok, pretokenizer=object())  # something without split
+    assert heal_prompt(odd, prompt).removed == b"ab"
+
+
+def test_token_index_of_a_tokenizer_that_cannot_be_weakly_referenced():
+    from tokenlab.transfer.healing import token_index
+
+    class Slotted:
+        __slots__ = ("vocab", "special_tokens")
+
+        def __init__(self):
+            self.vocab = {b"a": 0, b"ab": 1, b"b": 2}
+            self.special_tokens = {}
+
+    tok = Slotted()
+    index = token_index(tok)
+    assert sorted(index.extending(b"a").tolist()) == [0, 1]
+    assert index.id_bytes == [b"a", b"ab", b"b"]
+
+    class Unhashable(Slotted):
+        __slots__ = ("__weakref__",)
+        __hash__ = None
+
+    assert sorted(token_index(Unhashable()).extending(b"b").tolist()) == [2]
+
+
+def test_healing_plan_refuses_an_id_just_past_the_table():
+    from tokenlab.transfer.healing import HealingPlan, TokenIndex
+
+    class Vocab:
+        vocab = {b"a": 0, b"ab": 1, b"b": 2}
+        special_tokens = {"<s>": 3}
+
+    index = TokenIndex(Vocab())
+    assert index.size == 4
+    plan = HealingPlan(prompt_ids=[], removed_ids=[], removed=b"ab", index=index)
+    for bad in (3, 4, 5):
+        with pytest.raises(InvalidInputError, match=rf"^generated token {bad} does not match the healed prefix b'ab'$"):
+            plan.remaining([bad])
+    assert plan.remaining([0]) == b"b"
