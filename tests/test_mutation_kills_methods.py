@@ -41,7 +41,7 @@ from tokenlab.encode.methods import (
     vocab_index,
 )
 from tokenlab.encode.stochastic import encode_bpe_dropout, encode_stochastok
-from tokenlab.errors import FormatError, InvalidInputError
+from tokenlab.errors import FormatError, InvalidInputError, SpecialTokenError
 from tokenlab.models.unigram import encode_unigram_sample, encode_viterbi, unigram_from_bpe
 
 
@@ -673,3 +673,19 @@ def test_healing_plan_refuses_an_id_just_past_the_table():
         with pytest.raises(InvalidInputError, match=rf"^generated token {bad} does not match the healed prefix b'ab'$"):
             plan.remaining([bad])
     assert plan.remaining([0]) == b"b"
+
+
+def test_heal_prompt_never_removes_a_special_token():
+    from tokenlab.transfer.healing import heal_prompt
+
+    base = _apostrophe_tok()
+    tok = Tokenizer(base.vocab, base.merges, pretokenizer="cl100k", special_tokens={"<s>": 300})
+    plan = heal_prompt(tok, "<s>ab", allowed_special="all")  # the last piece "ab" goes, the special stays
+    assert plan.prompt_ids == [300] and plan.removed_ids == [257] and plan.removed == b"ab"
+    plan = heal_prompt(tok, "ab<s>", allowed_special="all")  # the prompt ends in the special: nothing goes
+    assert plan.prompt_ids == [257, 300] and plan.removed_ids == [] and plan.removed == b""
+    for backoff in (1, 2):
+        plan = heal_prompt(tok, "ab<s>", allowed_special="all", backoff=backoff)
+        assert plan.prompt_ids == [257, 300] and plan.removed == b""
+    with pytest.raises(SpecialTokenError):  # encode's contract: special text must be allowed
+        heal_prompt(tok, "ab<s>")
