@@ -438,6 +438,11 @@ def test_bound_stochastic_methods_draw_one_seeded_stream(trained, small_text):
         assert [fresh.encode(text), fresh.encode(text)] == [first, second]
         assert bound.options == options  # the seed stays in the options (and the saved file)
         assert trained.decode(first) == text
+    # without a seed: an unseeded generator, still one stream
+    for method, options in (("stochastok", {"p": 0.5}), ("bpe-dropout", {"p": 0.5}), ("unigram-sample", {})):
+        bound = MethodTokenizer(trained, method, **options)
+        ids = bound.encode(text)
+        assert trained.decode(ids) == text and bound.options == options
     # methods without a generator pass their seed on every call: the same ids each time
     bound = MethodTokenizer(trained, "pathpiece", tie_break="random", seed=4)
     assert bound.encode(text) == bound.encode(text) == encode_pathpiece(trained, text, tie_break="random", seed=4)
@@ -461,7 +466,9 @@ def test_method_file_format(trained, tmp_path):
     assert "größe.txt" in path.read_text(encoding="utf-8")
     assert MethodTokenizer(trained, "viterbi", corpus=str(corpus)).to_hf_dict()["model"]["type"] == "Unigram"
     MethodTokenizer(trained, "greedy").save_hf(path)
-    assert json.loads(path.read_text(encoding="utf-8"))["model"]["type"] == "WordPiece"
+    written = path.read_text(encoding="utf-8")
+    assert json.loads(written)["model"]["type"] == "WordPiece"
+    assert r"\u0120" not in written and '"Ġ' in written  # byte-level "Ġ" (space) as UTF-8, not an escape
 
 
 def test_method_files_that_are_damaged_are_refused(trained, tmp_path):
