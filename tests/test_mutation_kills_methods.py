@@ -29,6 +29,7 @@ from tokenlab.encode.methods import (
     encode_longest_token,
     encode_merge,
     encode_pathpiece,
+    encode_with,
     load_method_tokenizer,
     longest_prefix_piece,
     longest_suffix_piece,
@@ -37,6 +38,7 @@ from tokenlab.encode.methods import (
     method_registry,
     method_tokenizer_from_dict,
     pathpiece_piece,
+    pathpiece_table,
     segmentations,
     vocab_index,
 )
@@ -267,6 +269,11 @@ def test_pathpiece_tie_break_laws_on_a_hand_case():
     assert_follows(Counter(tuple(pathpiece_piece(idx, b"abcdef", rng)) for _ in range(n)), random_law, n)
     assert_follows(Counter(tuple(pathpiece_piece(idx, b"abcdef", rng, "random")) for _ in range(n)), random_law, n)
     assert_follows(Counter(tuple(pathpiece_piece(idx, b"abcdef", rng, "uniform")) for _ in range(n)), uniform, n)
+    # pathpiece_table's default weights: every optimal last token equally likely (the "random" law)
+    table = pathpiece_table(idx, b"abcdef")
+    assert_follows(Counter(tuple(lattice.draw(table, rng)) for _ in range(n)), random_law, n)
+    assert_follows(Counter(tuple(lattice.draw(pathpiece_table(idx, b"abcdef", True), rng)) for _ in range(n)),
+                   uniform, n)
     # encode_pathpiece draws from random.Random(seed): over many seeds, the same laws
     for mode, law in (("random", random_law), ("uniform", uniform)):
         seen = Counter(tuple(encode_pathpiece(tok, "abcdef", tie_break=mode, seed=s)) for s in range(n))
@@ -344,6 +351,16 @@ def test_longest_token_follows_its_recursive_definition_on_random_vocabularies()
         tok = hand_tok(*sorted(extra))
         data = bytes(rng.choice(b"abc") for _ in range(rng.randrange(1, 14)))
         assert longest_token_piece(vocab_index(tok), data) == reference(tok.vocab, data)
+
+
+def test_encode_with_follows_the_encode_contract_for_specials():
+    tok = hand_tok(*SIX, specials={"<s>": 900})
+    piece = vocab_index(tok)
+    with pytest.raises(SpecialTokenError):  # special text is refused by default, as in encode
+        encode_with(tok, "ab<s>", lambda d: longest_prefix_piece(piece, d))
+    assert encode_with(tok, "ab<s>", lambda d: longest_prefix_piece(piece, d), allowed_special="all") == [
+        tok.vocab[b"ab"], 900]
+    assert encode_with(tok, "ab<s>", lambda d: [len(d)], disallowed_special=()) == [5]
 
 
 def test_encode_errors_say_what_is_wrong():
