@@ -157,6 +157,7 @@ def test_forward_is_the_log_partition_function_of_every_prefix():
             continue
         for alpha in (1.0, 0.5, 2.0):
             fwd = lattice.forward(edges, scores, alpha) if alpha != 1.0 else lattice.forward(edges, scores)
+            assert len(fwd) == len(data) + 1  # one entry per position
             for j in range(len(data) + 1):
                 segs = all_segs(vocab, data[:j])
                 want = math.log(sum(math.exp(alpha * seg_score(vocab, scores, s)) for s in segs)) if segs else NEG_INF
@@ -221,6 +222,23 @@ def test_sampling_follows_the_exact_law():
     assert all(3 not in s for s in seen)
     law = exact_law({t: i for t, i in vocab.items() if i != 3}, scores, b"abab", 1.0)
     assert_follows(seen, law, n)
+
+
+def test_sampling_long_pieces_with_low_scores():
+    """Path scores far below exp's range (-800 here): the weights are taken relative to the best one, so the law
+    still holds: each "ab" block is "ab" or "a" "b" with probability 1/2, independently."""
+    vocab = {b"a": 0, b"b": 1, b"ab": 2}
+    scores = [-20.0, -20.0, -40.0]
+    blocks = 20
+    edges = VocabIndex(vocab).lattice(b"ab" * blocks)
+    rng = random.Random(9)
+    n = 2000
+    draws = [lattice.sample(edges, scores, 1.0, rng) for _ in range(n)]
+    for k in (0, -1):  # the first and the last block
+        whole = sum(d[k] == 2 for d in draws)
+        assert abs(whole - n / 2) < 5 * (n / 4) ** 0.5
+    mean_tokens = sum(map(len, draws)) / n  # 20 + Binomial(20, 1/2) tokens: mean 30, variance 5
+    assert abs(mean_tokens - 30) < 5 * (5 / n) ** 0.5
 
 
 def test_nbest_lists_the_k_best_segmentations_in_order():
