@@ -138,6 +138,12 @@ def test_viterbi_is_the_best_path_with_longer_last_tokens_on_ties():
         want = max(optimal, key=lambda s: [len(t) for t in reversed(s)])
         assert lattice.viterbi(edges, scores) == [vocab[t] for t in want]
     assert ties > 10
+    # a piece scored -inf (the Unigram trainer masks a piece this way to price its removal) is never taken, even
+    # where it is the first edge of a position
+    idx = VocabIndex({b"a": 0, b"b": 1, b"ab": 2, b"abb": 3})
+    assert lattice.viterbi(idx.lattice(b"ab"), [-1.0, -1.0, NEG_INF, -1.0]) == [0, 1]
+    assert lattice.viterbi(idx.lattice(b"abb"), [-1.0, -1.0, -5.0, NEG_INF]) == [0, 1, 1]
+    assert lattice.viterbi(idx.lattice(b"abb"), [-1.0, -1.0, -0.5, NEG_INF]) == [2, 1]
     assert lattice.viterbi([[]], []) == []
 
 
