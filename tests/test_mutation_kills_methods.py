@@ -670,8 +670,8 @@ def test_heal_prompt_asks_the_tokenizer_first_and_backs_off_one_token_without_a_
     prompt = "ab ab ab"  # pieces "ab" " ab" " ab"; tokens ab, " ", ab, " ", ab (no " ab" token)
     ids = tok.encode(prompt)
     assert heal_prompt(tok, prompt).removed == b" ab"  # the pre-tokenizer's answer: the last piece
-    # a tokenizer's own healing_start wins (counted in bytes)
-    own = _Delegate(tok, pretokenizer=tok.pretokenizer, healing_start=lambda p: 2)
+    # a tokenizer's own healing_start wins (counted in bytes); it is asked about this prompt
+    own = _Delegate(tok, pretokenizer=tok.pretokenizer, healing_start=lambda p: len(p.encode()) - 6)
     plan = heal_prompt(own, prompt)
     assert plan.prompt_ids == ids[:1] and plan.removed == b" ab ab"
     # healing_start answering None: the pre-tokenizer decides
@@ -737,3 +737,20 @@ def test_heal_prompt_never_removes_a_special_token():
         assert plan.prompt_ids == [257, 300] and plan.removed == b""
     with pytest.raises(SpecialTokenError):  # encode's contract: special text must be allowed
         heal_prompt(tok, "ab<s>")
+
+
+def test_token_index_edge_cases():
+    from tokenlab.transfer.healing import TokenIndex, vocab_bytes
+
+    class OnlyVocab:  # no special_tokens attribute at all
+        vocab = {b"aX": 0, b"aXY": 1, b"aY": 2, b"aZ": 3, b"a": 4, b"X": 5}
+
+    assert vocab_bytes(OnlyVocab()) == [b"aX", b"aXY", b"aY", b"aZ", b"a", b"X"]
+    index = TokenIndex(OnlyVocab())
+    # prefixes ending in "X" (0x58): only the tokens that really start with them
+    assert sorted(index.extending(b"aX").tolist()) == [0, 1]
+    assert sorted(index.extending(b"X").tolist()) == [5]
+    assert sorted(index.extending(b"a").tolist()) == [0, 1, 2, 3, 4]
+    # prefixes_of is proper by default: a token equal to the whole data is left out
+    assert index.prefixes_of(b"aX") == [(1, 4)]
+    assert index.prefixes_of(b"aX", proper=False) == [(1, 4), (2, 0)]
