@@ -754,3 +754,14 @@ def test_token_index_edge_cases():
     # prefixes_of is proper by default: a token equal to the whole data is left out
     assert index.prefixes_of(b"aX") == [(1, 4)]
     assert index.prefixes_of(b"aX", proper=False) == [(1, 4), (2, 0)]
+
+
+def test_heal_prompt_removes_token_zero_like_any_other():
+    from tokenlab.transfer.healing import heal_prompt
+
+    tok = _apostrophe_tok()  # byte 0 is token 0
+    plan = heal_prompt(tok, "ab\x00", backoff=1)
+    assert plan.prompt_ids == [257] and plan.removed_ids == [0] and plan.removed == b"\x00"
+    plan = heal_prompt(tok, "ab \x00")  # the last piece " \x00" (a space and token 0) goes
+    assert tok.pretokenizer.split("ab \x00") == ["ab", " \x00"]
+    assert plan.prompt_ids == [257] and plan.removed_ids == [32, 0]
