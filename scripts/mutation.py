@@ -48,8 +48,8 @@ MODULE_TESTS: dict[str, list[str]] = {
                             "tests/test_mutation_kills_methods.py"],
     "encode/methods.py": ["tests/test_methods.py", "tests/test_mutation_kills_methods.py"],
     # the lattice functions are checked against brute force over every segmentation in test_mutation_kills_methods.py;
-    # test_unigram.py trains models (~10 s per mutant), and its sentencepiece comparison crashed every mutant's
-    # process that reached it (segfault: sentencepiece's trainer in a forked child)
+    # test_unigram.py trains models (~10 s per mutant), and its sentencepiece comparison (which trains a
+    # sentencepiece model) crashed the forked test process (segfault) of every surviving mutant that reached it
     "encode/lattice.py": ["tests/test_methods.py", "tests/test_mutation_kills_methods.py"],
     "evaluate/metrics.py": ["tests/test_metrics.py",
                             *(f"{KILLS}::{name}" for name in ("test_encoder_adapters_and_their_errors",
