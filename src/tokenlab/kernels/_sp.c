@@ -840,10 +840,81 @@ static int cand_pop(const SPModel *m, Scratch *sc, uint64_t *key) {
     return 1;
 }
 
-/* sort init's keys: generated left to right, they only need a stable sort by score order (LSD radix sort
- * over the bytes of the score order that vary) */
+#define FEW_SCORES 64
+
+/* the index of score order hi among vals (a FEW_SCORES-entry table by hash in slots, 0 = empty); a new one is
+ * added while fewer than FEW_SCORES are known, else -1 */
+static inline int score_index(uint8_t *slots, uint32_t *vals, int *n_vals, uint32_t hi) {
+    for (uint32_t i = (hi * 0x9E3779B1u) >> 24;; i = (i + 1) & 255) {
+        if (!slots[i]) {
+            if (*n_vals == FEW_SCORES) return -1;
+            vals[*n_vals] = hi;
+            slots[i] = (uint8_t)++*n_vals;
+            return *n_vals - 1;
+        }
+        if (vals[slots[i] - 1] == hi) return slots[i] - 1;
+    }
+}
+
+/* init's keys sorted: generated left to right, they only need a stable sort by score order. Mostly a word's
+ * first pairs have a few scores: one counting pass and one scatter by the rank of the score (equal scores in
+ * a row kept in registers). Else an LSD radix sort over the bytes of the score order that vary. */
 static int sort_init(Scratch *sc) {
     size_t n = sc->init.n;
+    if (n < 2) return 0;
+    uint64_t *p = sc->init.p;
+    uint8_t slots[256] = {0};
+    uint32_t vals[FEW_SCORES];
+    size_t start[FEW_SCORES] = {0};
+    int n_vals = 0, idx = score_index(slots, vals, &n_vals, (uint32_t)(p[0] >> 32));
+    uint32_t cur = (uint32_t)(p[0] >> 32);
+    size_t run = 0, i;
+    for (i = 0; i < n; i++) {
+        uint32_t hi = (uint32_t)(p[i] >> 32);
+        if (hi != cur) {
+            start[idx] += run;
+            idx = score_index(slots, vals, &n_vals, hi);
+            if (idx < 0) break;
+            cur = hi, run = 0;
+        }
+        run++;
+    }
+    if (i == n) {
+        if (n_vals == 1) return 0;  /* one score: already sorted */
+        start[idx] += run;
+        int order[FEW_SCORES];
+        for (int a = 0; a < n_vals; a++) {  /* insertion sort of the few scores */
+            int b = a;
+            for (; b > 0 && vals[order[b - 1]] > vals[a]; b--) order[b] = order[b - 1];
+            order[b] = a;
+        }
+        size_t at = 0;
+        for (int a = 0; a < n_vals; a++) {  /* counts -> where each score's keys start */
+            size_t c = start[order[a]];
+            start[order[a]] = at;
+            at += c;
+        }
+        if (reserve((void **)&sc->tmp.p, &sc->tmp.cap, n, sizeof(uint64_t))) return -1;
+        uint64_t *t = sc->tmp.p;
+        cur = (uint32_t)(p[0] >> 32);
+        idx = score_index(slots, vals, &n_vals, cur);
+        at = start[idx];
+        for (i = 0; i < n; i++) {
+            uint32_t hi = (uint32_t)(p[i] >> 32);
+            if (hi != cur) {
+                start[idx] = at;
+                idx = score_index(slots, vals, &n_vals, hi);
+                at = start[idx];
+                cur = hi;
+            }
+            t[at++] = p[i];
+        }
+        Keys swap = sc->init;
+        sc->init = sc->tmp;
+        sc->init.n = n;
+        sc->tmp = swap;
+        return 0;
+    }
     uint32_t all = ~0u, any = 0;
     for (size_t i = 0; i < n; i++) {
         uint32_t hi = (uint32_t)(sc->init.p[i] >> 32);
