@@ -21,7 +21,7 @@ from conftest import mistral_params, mistral_sentencepiece_models
 spm = pytest.importorskip("sentencepiece")
 needs_kernel = pytest.mark.skipif(kernels.sp is None, reason="the _sp extension is not built")
 
-RADIX_MIN = 512  # _sp.c: words of more symbols take the long-word queue
+RADIX_MIN = 128  # _sp.c: words of more symbols take the long-word queue
 PURE_MAX = 12_000  # the pure-Python path is checked on words up to this many characters (it is slow beyond)
 
 TRAINED = {
@@ -173,7 +173,7 @@ def test_merge_info_counts_long_words_only():
 
     tok = SentencePieceTokenizer([("<unk>", 0.0, UNKNOWN), ("x", -1.0, NORMAL), ("xx", -2.0, NORMAL),
                                   ("\u2581", -3.0, NORMAL)], "bpe")
-    assert tok.encode_ordinary("x" * RADIX_MIN) == tok._encode_python("x" * RADIX_MIN)  # 1 + 512 symbols
+    assert tok.encode_ordinary("x" * RADIX_MIN) == tok._encode_python("x" * RADIX_MIN)  # 1 + RADIX_MIN symbols
     assert tok._kernel.merge_info()["long_words"] == 1
     tok.encode_ordinary("x" * (RADIX_MIN - 2))
     info = tok._kernel.merge_info()
