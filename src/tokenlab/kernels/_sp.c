@@ -644,6 +644,8 @@ typedef struct {
     int32_t *start, *len, *prev, *next;
     uint32_t *code;
     uint8_t *frozen;
+    uint64_t *rkey;   /* the key of the pair a symbol starts (UINT64_MAX: it joins nothing), kept current */
+    uint32_t *rjoin;  /* and the piece that pair joins into: a key is checked without the join table */
     size_t cap;
     Keys heap;       /* binary min-heap: the queue of a word of up to RADIX_MIN symbols; for longer words only
                       * the keys below `last` (a join may score higher than the one just made) */
@@ -668,6 +670,7 @@ typedef struct {
 
 static void scratch_free(Scratch *sc) {
     free(sc->start); free(sc->len); free(sc->prev); free(sc->next); free(sc->code); free(sc->frozen);
+    free(sc->rkey); free(sc->rjoin);
     free(sc->heap.p); free(sc->init.p); free(sc->tmp.p);
     for (int k = 0; k < 65; k++) free(sc->bucket[k].p);
     for (int r = 0; r < RUNS; r++) free(sc->run[r].p);
@@ -683,6 +686,8 @@ static int scratch_reserve(Scratch *sc, size_t n) {
     a = realloc(sc->next, cap * 4); if (!a) return -1; sc->next = a;
     uint32_t *c = realloc(sc->code, cap * 4); if (!c) return -1; sc->code = c;
     uint8_t *f = realloc(sc->frozen, cap); if (!f) return -1; sc->frozen = f;
+    c = realloc(sc->rjoin, cap * 4); if (!c) return -1; sc->rjoin = c;
+    uint64_t *k = realloc(sc->rkey, cap * 8); if (!k) return -1; sc->rkey = k;
     sc->cap = cap;
     return 0;
 }
@@ -744,13 +749,23 @@ static inline uint32_t pair_code(const SPModel *m, const Scratch *sc, int32_t le
     return joined;
 }
 
+/* the pair (left, right) is now adjacent: its key (UINT64_MAX if it joins nothing) into rkey[left], its piece
+ * into rjoin[left] */
+static inline uint64_t pair_set(const SPModel *m, Scratch *sc, int32_t left, int32_t right) {
+    float score;
+    uint32_t joined = pair_code(m, sc, left, right, &score);
+    uint64_t key = joined == NO_CODE ? UINT64_MAX : cand_key(score, left);
+    sc->rkey[left] = key;
+    sc->rjoin[left] = joined;
+    return key;
+}
+
 /* the piece the pair at key's left symbol joins into when the key is not stale, else NO_CODE */
 static inline uint32_t key_join(const SPModel *m, const Scratch *sc, uint64_t key) {
     int32_t left = (int32_t)(uint32_t)key;
-    if (!sc->len[left]) return NO_CODE;  /* joined into the symbol before it */
-    float score;
-    uint32_t joined = pair_code(m, sc, left, sc->next[left], &score);
-    return joined != NO_CODE && cand_key(score, left) == key ? joined : NO_CODE;
+    (void)m;
+    /* len 0: joined into the symbol before it */
+    return sc->len[left] && sc->rkey[left] == key ? sc->rjoin[left] : NO_CODE;
 }
 
 static inline int radix_bucket(uint64_t key, uint64_t last) {
@@ -765,9 +780,9 @@ static inline int radix_add(Scratch *sc, int k, uint64_t key) {
 
 /* queue the pair (left, right) if it joins into a piece */
 static int cand_push(const SPModel *m, Scratch *sc, int32_t left, int32_t right) {
-    float score;
-    if (pair_code(m, sc, left, right, &score) == NO_CODE) return 0;
-    uint64_t key = cand_key(score, left);
+    if (left < 0) return 0;
+    uint64_t key = pair_set(m, sc, left, right);
+    if (key == UINT64_MAX) return 0;
     if (!sc->radix) return heap_push(&sc->heap, key);
     int fit = -1, free_run = -1;  /* the run of the largest last key not above this one, else an empty run */
     for (int r = 0; r < sc->n_runs; r++) {
@@ -997,8 +1012,8 @@ static int bpe_word(const SPModel *m, Scratch *sc, const uint8_t *w, size_t n, I
     Keys *first = sc->radix ? &sc->init : &sc->heap;  /* every adjacent pair's key, left to right */
     if (reserve((void **)&first->p, &first->cap, (size_t)nsym, sizeof(uint64_t))) return -1;
     for (int32_t k = 0; k + 1 < nsym; k++) {
-        float score;
-        if (pair_code(m, sc, k, k + 1, &score) != NO_CODE) first->p[first->n++] = cand_key(score, k);
+        uint64_t key = pair_set(m, sc, k, k + 1);
+        if (key != UINT64_MAX) first->p[first->n++] = key;
     }
     if (sc->radix) {
         sc->taken[0]++;
