@@ -123,6 +123,8 @@ typedef struct {
     PairSlot *pairs;        /* BPE joins: (left code << 32 | right code) + 1 -> piece index; key 0 = empty */
     uint32_t pmask;
     uint32_t *bmp_code;     /* symbol code of each code point below U+10000 (one load per character) */
+    uint32_t *ascii_join;   /* the piece two ASCII characters join into (a << 7 | b), or NO_CODE: a word's first
+                             * pairs without the join table's cache misses */
     uint64_t *ckeys;        /* characters that are no piece but part of one: (len << 32 | bytes) + 1 */
     uint32_t *cvals, cmask, n_chars;
     Piece *user;            /* user-defined pieces, longest first */
@@ -361,6 +363,12 @@ static int pairs_build(SPModel *m) {
              u[2] = (uint8_t)(0x80 | (cp & 0x3F));
         m->bmp_code[cp] = symbol_code(m, u, len, 0);
     }
+    if (!(m->ascii_join = malloc(128 * 128 * sizeof(uint32_t)))) return -1;
+    for (uint32_t a = 0; a < 128; a++)
+        for (uint32_t b = 0; b < 128; b++) {
+            uint32_t ca = m->bmp_code[a], cb = m->bmp_code[b];
+            m->ascii_join[a << 7 | b] = ca == NO_CODE || cb == NO_CODE ? NO_CODE : pair_find(m, ca, cb);
+        }
     return 0;
 }
 
@@ -951,6 +959,20 @@ static int sort_init(Scratch *sc) {
     return 0;
 }
 
+/* pair_code of a word's first pairs: two ASCII characters (not user-defined pieces) from ascii_join */
+static inline uint32_t first_join(const SPModel *m, const Scratch *sc, const uint8_t *w, int32_t left, int32_t right,
+                                  float *score) {
+    if (right >= 0 && !sc->frozen[left] && !sc->frozen[right]) {
+        uint8_t a = w[sc->start[left]], b = w[sc->start[right]];
+        if ((a | b) < 0x80) {  /* a symbol starting with an ASCII byte is that one character */
+            uint32_t joined = m->ascii_join[a << 7 | b];
+            if (joined != NO_CODE) *score = m->pieces[joined].score;
+            return joined;
+        }
+    }
+    return pair_code(m, sc, left, right, score);
+}
+
 #define SCAN_MAX 24
 #ifndef RADIX_MIN
 #define RADIX_MIN 128  /* words of more symbols take the long-word queue (faster from ~100 symbols, measured) */
@@ -988,7 +1010,7 @@ static int bpe_word(const SPModel *m, Scratch *sc, const uint8_t *w, size_t n, I
          * highest score, then leftmost. */
         float score[SCAN_MAX];
         uint32_t joined[SCAN_MAX];
-        for (int32_t k = 0; k < nsym; k++) joined[k] = pair_code(m, sc, k, k + 1 < nsym ? k + 1 : -1, &score[k]);
+        for (int32_t k = 0; k < nsym; k++) joined[k] = first_join(m, sc, w, k, k + 1 < nsym ? k + 1 : -1, &score[k]);
         for (;;) {
             int32_t bestk = -1;
             for (int32_t k = 0; k >= 0; k = sc->next[k])
@@ -1012,7 +1034,11 @@ static int bpe_word(const SPModel *m, Scratch *sc, const uint8_t *w, size_t n, I
     Keys *first = sc->radix ? &sc->init : &sc->heap;  /* every adjacent pair's key, left to right */
     if (reserve((void **)&first->p, &first->cap, (size_t)nsym, sizeof(uint64_t))) return -1;
     for (int32_t k = 0; k + 1 < nsym; k++) {
-        uint64_t key = pair_set(m, sc, k, k + 1);
+        float score;
+        uint32_t joined = first_join(m, sc, w, k, k + 1, &score);
+        uint64_t key = joined == NO_CODE ? UINT64_MAX : cand_key(score, k);
+        sc->rkey[k] = key;
+        sc->rjoin[k] = joined;
         if (key != UINT64_MAX) first->p[first->n++] = key;
     }
     if (sc->radix) {
@@ -1622,7 +1648,7 @@ static int unigram_split(SPModel *m, const uint8_t *t, size_t n, float *here, In
 /* ------------------------------------------------------------------ Python */
 static void SPModel_dealloc(SPModel *m) {
     free(m->blob); free(m->pieces); free(m->slots); free(m->da); free(m->lat_best); free(m->lat_start); free(m->lat_pid);
-    free(m->pairs); free(m->bmp_code); free(m->ckeys); free(m->cvals);
+    free(m->pairs); free(m->bmp_code); free(m->ascii_join); free(m->ckeys); free(m->cvals);
     free(m->user); free(m->units); free(m->strings); free(m->norm_buf.p); free(m->ids_buf.p); free(m->tmp_buf.p);
     if (m->scratch) scratch_free(m->scratch);
     free(m->scratch);
