@@ -125,6 +125,8 @@ typedef struct {
     uint32_t *bmp_code;     /* symbol code of each code point below U+10000 (one load per character) */
     uint32_t *ascii_join;   /* the piece two ASCII characters join into (a << 7 | b), or NO_CODE: a word's first
                              * pairs without the join table's cache misses */
+    uint64_t *astral_bits;  /* by hash of the code point, the characters beyond U+FFFF some piece holds: any
+                             * other one is no symbol code without hashing its bytes (random code points) */
     uint64_t *ckeys;        /* characters that are no piece but part of one: (len << 32 | bytes) + 1 */
     uint32_t *cvals, cmask, n_chars;
     Piece *user;            /* user-defined pieces, longest first */
@@ -323,6 +325,15 @@ static uint32_t symbol_code(const SPModel *m, const uint8_t *s, size_t len, int 
     return utf8_len(s, 0, len) == len ? char_code(m, s, len, insert) : NO_CODE;
 }
 
+#define ASTRAL_BITS 65536
+
+/* a 4-byte UTF-8 character's bit in astral_bits */
+static inline uint32_t astral_hash(const uint8_t *c) {
+    uint32_t cp = (uint32_t)(c[0] & 0x07) << 18 | (uint32_t)(c[1] & 0x3F) << 12 | (uint32_t)(c[2] & 0x3F) << 6
+                  | (c[3] & 0x3F);
+    return (cp * 0x9E3779B1u) >> 16;
+}
+
 /* every split of every piece into two symbols: what BPE may join, without hashing bytes while encoding */
 static int pairs_build(SPModel *m) {
     size_t splits = 0;
@@ -362,6 +373,16 @@ static int pairs_build(SPModel *m) {
         else u[0] = (uint8_t)(0xE0 | cp >> 12), u[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F)),
              u[2] = (uint8_t)(0x80 | (cp & 0x3F));
         m->bmp_code[cp] = symbol_code(m, u, len, 0);
+    }
+    if (!(m->astral_bits = calloc(ASTRAL_BITS / 64, sizeof(uint64_t)))) return -1;
+    for (uint32_t p = 0; p < m->n_pieces; p++) {
+        const uint8_t *c = m->blob + m->pieces[p].off;
+        size_t len = m->pieces[p].len;
+        for (size_t k = 0; k < len; k += utf8_len(c, k, len))
+            if (c[k] >= 0xF0 && k + 4 <= len) {
+                uint32_t h = astral_hash(c + k);
+                m->astral_bits[h / 64] |= 1ull << (h % 64);
+            }
     }
     if (!(m->ascii_join = malloc(128 * 128 * sizeof(uint32_t)))) return -1;
     for (uint32_t a = 0; a < 128; a++)
@@ -993,7 +1014,13 @@ static int bpe_word(const SPModel *m, Scratch *sc, const uint8_t *w, size_t n, I
             uint32_t cp = k == 1 ? c[0] : k == 2 ? (uint32_t)(c[0] & 0x1F) << 6 | (c[1] & 0x3F)
                         : k == 3 ? (uint32_t)(c[0] & 0x0F) << 12 | (uint32_t)(c[1] & 0x3F) << 6 | (c[2] & 0x3F)
                         : 0x10000;
-            sc->code[nsym] = cp < 0x10000 ? m->bmp_code[cp] : symbol_code(m, c, k, 0);
+            if (cp < 0x10000) {
+                sc->code[nsym] = m->bmp_code[cp];
+            } else {  /* a character beyond U+FFFF: mostly in no piece */
+                uint32_t h = k == 4 ? astral_hash(c) : 0;
+                sc->code[nsym] = k == 4 && !(m->astral_bits[h / 64] >> (h % 64) & 1) ? NO_CODE
+                                 : symbol_code(m, c, k, 0);
+            }
         }
         sc->start[nsym] = (int32_t)pos;
         sc->len[nsym] = (int32_t)k;
@@ -1648,7 +1675,7 @@ static int unigram_split(SPModel *m, const uint8_t *t, size_t n, float *here, In
 /* ------------------------------------------------------------------ Python */
 static void SPModel_dealloc(SPModel *m) {
     free(m->blob); free(m->pieces); free(m->slots); free(m->da); free(m->lat_best); free(m->lat_start); free(m->lat_pid);
-    free(m->pairs); free(m->bmp_code); free(m->ascii_join); free(m->ckeys); free(m->cvals);
+    free(m->pairs); free(m->bmp_code); free(m->ascii_join); free(m->astral_bits); free(m->ckeys); free(m->cvals);
     free(m->user); free(m->units); free(m->strings); free(m->norm_buf.p); free(m->ids_buf.p); free(m->tmp_buf.p);
     if (m->scratch) scratch_free(m->scratch);
     free(m->scratch);
