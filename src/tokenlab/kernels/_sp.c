@@ -12,7 +12,9 @@
  *   - unknown pieces become their bytes (byte fallback) or one unknown id per run.
  * Why it is fast: pieces in one open-addressing table (BPE) or a double-array trie (Unigram), no Python
  * objects until the id list (one shared int object per id), and a cache of whole words: BPE ids; Unigram
- * ids, node scores and the range of start scores where the float32 run takes the cached path.
+ * ids, node scores and the range of start scores where the float32 run takes the cached path. A BPE word of
+ * thousands of symbols (nothing splits a 100 KB word without spaces) queues its joins as 8-byte keys: the
+ * first pairs radix-sorted, then ascending runs and a radix heap, no binary heap's cache misses per join.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -37,8 +39,6 @@ typedef struct {
     uint64_t hash;
     uint32_t key_off, key_len, ids_off, n_ids;
 } CacheEntry;
-/* a join candidate; key = (score order, left): the smallest key is the highest score, then the leftmost */
-typedef struct { uint64_t key; int32_t right, size; uint32_t joined, pad; } Cand;
 typedef struct { uint32_t tag, idx; } Slot;  /* word cache index: hash tag, entry + 1 (0 = empty) */
 typedef struct { uint64_t key; uint32_t joined, pad; } PairSlot;
 /* a double-array trie node: its children's base, its parent (-1: a free slot), and the piece ending here */
@@ -123,6 +123,10 @@ typedef struct {
     PairSlot *pairs;        /* BPE joins: (left code << 32 | right code) + 1 -> piece index; key 0 = empty */
     uint32_t pmask;
     uint32_t *bmp_code;     /* symbol code of each code point below U+10000 (one load per character) */
+    uint32_t *ascii_join;   /* the piece two ASCII characters join into (a << 7 | b), or NO_CODE: a word's first
+                             * pairs without the join table's cache misses */
+    uint64_t *astral_bits;  /* by hash of the code point, the characters beyond U+FFFF some piece holds: any
+                             * other one is no symbol code without hashing its bytes (random code points) */
     uint64_t *ckeys;        /* characters that are no piece but part of one: (len << 32 | bytes) + 1 */
     uint32_t *cvals, cmask, n_chars;
     Piece *user;            /* user-defined pieces, longest first */
@@ -321,6 +325,15 @@ static uint32_t symbol_code(const SPModel *m, const uint8_t *s, size_t len, int 
     return utf8_len(s, 0, len) == len ? char_code(m, s, len, insert) : NO_CODE;
 }
 
+#define ASTRAL_BITS 65536
+
+/* a 4-byte UTF-8 character's bit in astral_bits */
+static inline uint32_t astral_hash(const uint8_t *c) {
+    uint32_t cp = (uint32_t)(c[0] & 0x07) << 18 | (uint32_t)(c[1] & 0x3F) << 12 | (uint32_t)(c[2] & 0x3F) << 6
+                  | (c[3] & 0x3F);
+    return (cp * 0x9E3779B1u) >> 16;
+}
+
 /* every split of every piece into two symbols: what BPE may join, without hashing bytes while encoding */
 static int pairs_build(SPModel *m) {
     size_t splits = 0;
@@ -361,6 +374,22 @@ static int pairs_build(SPModel *m) {
              u[2] = (uint8_t)(0x80 | (cp & 0x3F));
         m->bmp_code[cp] = symbol_code(m, u, len, 0);
     }
+    if (!(m->astral_bits = calloc(ASTRAL_BITS / 64, sizeof(uint64_t)))) return -1;
+    for (uint32_t p = 0; p < m->n_pieces; p++) {
+        const uint8_t *c = m->blob + m->pieces[p].off;
+        size_t len = m->pieces[p].len;
+        for (size_t k = 0; k < len; k += utf8_len(c, k, len))
+            if (c[k] >= 0xF0 && k + 4 <= len) {
+                uint32_t h = astral_hash(c + k);
+                m->astral_bits[h / 64] |= 1ull << (h % 64);
+            }
+    }
+    if (!(m->ascii_join = malloc(128 * 128 * sizeof(uint32_t)))) return -1;
+    for (uint32_t a = 0; a < 128; a++)
+        for (uint32_t b = 0; b < 128; b++) {
+            uint32_t ca = m->bmp_code[a], cb = m->bmp_code[b];
+            m->ascii_join[a << 7 | b] = ca == NO_CODE || cb == NO_CODE ? NO_CODE : pair_find(m, ca, cb);
+        }
     return 0;
 }
 
@@ -632,18 +661,48 @@ static int emit_unknown(const SPModel *m, const uint8_t *s, size_t len, Ints *ou
 }
 
 /* ------------------------------------------------------------------ BPE */
+/* A join candidate is one 64-bit key: the joined piece's score order (ascending as the score descends) over the
+ * left symbol's index, so the smallest key is the highest score, then the leftmost. A key is checked when it
+ * is taken: the pair now at its left symbol must join into a piece of the same score (else the key is stale:
+ * a side was joined elsewhere since). Taking a key whose pair changed but still scores the same is the same
+ * step as taking the key that pair was queued with: both are the smallest key, and equal. */
+typedef struct { uint64_t *p; size_t n, cap; } Keys;
+#define RUNS 8
+
 typedef struct {
     int32_t *start, *len, *prev, *next;
     uint32_t *code;
     uint8_t *frozen;
+    uint64_t *rkey;   /* the key of the pair a symbol starts (UINT64_MAX: it joins nothing), kept current */
+    uint32_t *rjoin;  /* and the piece that pair joins into: a key is checked without the join table */
     size_t cap;
-    Cand *heap;
-    size_t heap_n, heap_cap;
+    Keys heap;       /* binary min-heap: the queue of a word of up to RADIX_MIN symbols; for longer words only
+                      * the keys below `last` (a join may score higher than the one just made) */
+    /* words of more than RADIX_MIN symbols: the first pairs' keys sorted (init, read from init_at), and a
+     * radix heap (Ahuja, Mehlhorn, Orlin, Tarjan 1990) of the keys queued while joining: bucket k > 0 holds
+     * keys whose highest bit differing from `last` (the smallest key taken from it) is bit k - 1, bucket 0
+     * keys equal to it. Appends are sequential and stale keys are dropped when their bucket is spread, so a
+     * word of 100 000 symbols does not pay a binary heap's cache misses on every pop. */
+    int radix;
+    Keys init, tmp;
+    size_t init_at;
+    uint64_t last, nonempty;  /* nonempty: bit k - 1 set when bucket k > 0 holds a key */
+    Keys bucket[65];
+    /* before the radix heap, keys queued while joining go to ascending runs (read from run_at): joins made
+     * left to right queue their neighbours left to right, one run per score, each key taken in O(1) */
+    Keys run[RUNS];
+    size_t run_at[RUNS];
+    int n_runs;  /* runs started in this word */
+    long long taken[5];  /* merge_info(): words of more than RADIX_MIN symbols, keys taken from init, the runs,
+                          * the binary heap and the radix heap in them */
 } Scratch;
 
 static void scratch_free(Scratch *sc) {
     free(sc->start); free(sc->len); free(sc->prev); free(sc->next); free(sc->code); free(sc->frozen);
-    free(sc->heap);
+    free(sc->rkey); free(sc->rjoin);
+    free(sc->heap.p); free(sc->init.p); free(sc->tmp.p);
+    for (int k = 0; k < 65; k++) free(sc->bucket[k].p);
+    for (int r = 0; r < RUNS; r++) free(sc->run[r].p);
 }
 
 static int scratch_reserve(Scratch *sc, size_t n) {
@@ -656,7 +715,15 @@ static int scratch_reserve(Scratch *sc, size_t n) {
     a = realloc(sc->next, cap * 4); if (!a) return -1; sc->next = a;
     uint32_t *c = realloc(sc->code, cap * 4); if (!c) return -1; sc->code = c;
     uint8_t *f = realloc(sc->frozen, cap); if (!f) return -1; sc->frozen = f;
+    c = realloc(sc->rjoin, cap * 4); if (!c) return -1; sc->rjoin = c;
+    uint64_t *k = realloc(sc->rkey, cap * 8); if (!k) return -1; sc->rkey = k;
     sc->cap = cap;
+    return 0;
+}
+
+static inline int keys_add(Keys *k, uint64_t key) {
+    if (k->n == k->cap && reserve((void **)&k->p, &k->cap, k->n + 1, sizeof(uint64_t))) return -1;
+    k->p[k->n++] = key;
     return 0;
 }
 
@@ -668,51 +735,38 @@ static inline uint64_t cand_key(float score, int32_t left) {
     return ((uint64_t)~u << 32) | (uint32_t)left;
 }
 
-static void sift_down(Cand *h, size_t n, size_t i) {
-    Cand x = h[i];
+static void sift_down(uint64_t *h, size_t n, size_t i) {
+    uint64_t x = h[i];
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= n) break;
-        if (c + 1 < n && h[c + 1].key < h[c].key) c++;
-        if (h[c].key >= x.key) break;
+        if (c + 1 < n && h[c + 1] < h[c]) c++;
+        if (h[c] >= x) break;
         h[i] = h[c];
         i = c;
     }
     h[i] = x;
 }
 
-static int heap_push(Scratch *sc, Cand c) {
-    if (reserve((void **)&sc->heap, &sc->heap_cap, sc->heap_n + 1, sizeof(Cand))) return -1;
-    size_t i = sc->heap_n++;
+static int heap_push(Keys *h, uint64_t key) {
+    if (keys_add(h, key)) return -1;
+    size_t i = h->n - 1;
     while (i) {
         size_t parent = (i - 1) / 2;
-        if (sc->heap[parent].key <= c.key) break;
-        sc->heap[i] = sc->heap[parent];
+        if (h->p[parent] <= key) break;
+        h->p[i] = h->p[parent];
         i = parent;
     }
-    sc->heap[i] = c;
+    h->p[i] = key;
     return 0;
 }
 
-static Cand heap_pop(Scratch *sc) {
-    Cand top = sc->heap[0];
-    sc->heap[0] = sc->heap[--sc->heap_n];
-    if (sc->heap_n) sift_down(sc->heap, sc->heap_n, 0);
+static uint64_t heap_pop(Keys *h) {
+    uint64_t top = h->p[0];
+    h->p[0] = h->p[--h->n];
+    if (h->n) sift_down(h->p, h->n, 0);
     return top;
 }
-
-static int bpe_push(const SPModel *m, Scratch *sc, const uint8_t *w, int32_t left, int32_t right) {
-    if (left < 0 || right < 0 || sc->frozen[left] || sc->frozen[right]) return 0;
-    uint32_t a = sc->code[left], b = sc->code[right];
-    if (a == NO_CODE || b == NO_CODE) return 0;
-    uint32_t joined = pair_find(m, a, b);
-    if (joined == NO_CODE) return 0;
-    Cand c = {cand_key(m->pieces[joined].score, left), right, sc->len[left] + sc->len[right], joined, 0};
-    (void)w;
-    return heap_push(sc, c);
-}
-
-#define SCAN_MAX 24
 
 /* the piece two adjacent symbols join into (its score in *score), or NO_CODE */
 static inline uint32_t pair_code(const SPModel *m, const Scratch *sc, int32_t left, int32_t right, float *score) {
@@ -723,6 +777,227 @@ static inline uint32_t pair_code(const SPModel *m, const Scratch *sc, int32_t le
     if (joined != NO_CODE) *score = m->pieces[joined].score;
     return joined;
 }
+
+/* the pair (left, right) is now adjacent: its key (UINT64_MAX if it joins nothing) into rkey[left], its piece
+ * into rjoin[left] */
+static inline uint64_t pair_set(const SPModel *m, Scratch *sc, int32_t left, int32_t right) {
+    float score;
+    uint32_t joined = pair_code(m, sc, left, right, &score);
+    uint64_t key = joined == NO_CODE ? UINT64_MAX : cand_key(score, left);
+    sc->rkey[left] = key;
+    sc->rjoin[left] = joined;
+    return key;
+}
+
+/* the piece the pair at key's left symbol joins into when the key is not stale, else NO_CODE */
+static inline uint32_t key_join(const SPModel *m, const Scratch *sc, uint64_t key) {
+    int32_t left = (int32_t)(uint32_t)key;
+    (void)m;
+    /* len 0: joined into the symbol before it */
+    return sc->len[left] && sc->rkey[left] == key ? sc->rjoin[left] : NO_CODE;
+}
+
+static inline int radix_bucket(uint64_t key, uint64_t last) {
+    return key == last ? 0 : 64 - __builtin_clzll(key ^ last);
+}
+
+static inline int radix_add(Scratch *sc, int k, uint64_t key) {
+    if (keys_add(&sc->bucket[k], key)) return -1;
+    if (k) sc->nonempty |= 1ull << (k - 1);
+    return 0;
+}
+
+/* queue the pair (left, right) if it joins into a piece */
+static int cand_push(const SPModel *m, Scratch *sc, int32_t left, int32_t right) {
+    if (left < 0) return 0;
+    uint64_t key = pair_set(m, sc, left, right);
+    if (key == UINT64_MAX) return 0;
+    if (!sc->radix) return heap_push(&sc->heap, key);
+    int fit = -1, free_run = -1;  /* the run of the largest last key not above this one, else an empty run */
+    for (int r = 0; r < sc->n_runs; r++) {
+        const Keys *run = &sc->run[r];
+        if (sc->run_at[r] == run->n) {
+            if (free_run < 0) free_run = r;
+        } else if (run->p[run->n - 1] <= key && (fit < 0 || run->p[run->n - 1] > sc->run[fit].p[sc->run[fit].n - 1])) {
+            fit = r;
+        }
+    }
+    if (fit < 0 && free_run < 0 && sc->n_runs < RUNS) free_run = sc->n_runs++;
+    if (fit < 0 && free_run >= 0) {
+        fit = free_run;
+        sc->run[fit].n = sc->run_at[fit] = 0;
+    }
+    if (fit >= 0) return keys_add(&sc->run[fit], key);
+    if (key < sc->last) return heap_push(&sc->heap, key);
+    return radix_add(sc, radix_bucket(key, sc->last), key);
+}
+
+/* make bucket 0 hold the radix heap's smallest key (`last`): spread the lowest non-empty bucket over the lower
+ * ones around its smallest live key, dropping stale keys. 0 when the radix heap is empty, -1 out of memory. */
+static int radix_settle(const SPModel *m, Scratch *sc) {
+    while (!sc->bucket[0].n) {
+        if (!sc->nonempty) return 0;
+        int k = __builtin_ctzll(sc->nonempty) + 1;
+        sc->nonempty &= ~(1ull << (k - 1));
+        uint64_t *p = sc->bucket[k].p, min = UINT64_MAX;
+        size_t n = sc->bucket[k].n, live = 0;
+        sc->bucket[k].n = 0;
+        for (size_t i = 0; i < n; i++)
+            if (key_join(m, sc, p[i]) != NO_CODE) {
+                if (p[i] < min) min = p[i];
+                p[live++] = p[i];
+            }
+        if (!live) continue;
+        sc->last = min;
+        for (size_t i = 0; i < live; i++)  /* each to a lower bucket: it differs from min below bit k - 1 */
+            if (radix_add(sc, radix_bucket(p[i], min), p[i])) return -1;
+    }
+    return 1;
+}
+
+/* the smallest queued key into *key: 1, or 0 when the queue is empty, -1 out of memory */
+static int cand_pop(const SPModel *m, Scratch *sc, uint64_t *key) {
+    if (!sc->radix) {
+        if (!sc->heap.n) return 0;
+        *key = heap_pop(&sc->heap);
+        return 1;
+    }
+    int from = -1;  /* 0: init, 1: the binary heap, 2: the radix heap, 3 + r: run r */
+    uint64_t best = UINT64_MAX;  /* no key: the left symbol's index is below 2^31 */
+    if (sc->init_at < sc->init.n) best = sc->init.p[sc->init_at], from = 0;
+    for (int r = 0; r < sc->n_runs; r++)
+        if (sc->run_at[r] < sc->run[r].n && sc->run[r].p[sc->run_at[r]] < best)
+            best = sc->run[r].p[sc->run_at[r]], from = 3 + r;
+    if (sc->heap.n) {  /* its keys are below every key of the radix heap */
+        if (sc->heap.p[0] < best) from = 1;
+    } else {
+        int rc = radix_settle(m, sc);
+        if (rc < 0) return -1;
+        if (rc && sc->last < best) best = sc->last, from = 2;
+    }
+    if (from < 0) return 0;
+    sc->taken[from == 0 ? 1 : from == 1 ? 3 : from == 2 ? 4 : 2]++;
+    if (from == 0) *key = sc->init.p[sc->init_at++];
+    else if (from == 1) *key = heap_pop(&sc->heap);
+    else if (from == 2) *key = sc->bucket[0].p[--sc->bucket[0].n];
+    else *key = sc->run[from - 3].p[sc->run_at[from - 3]++];
+    return 1;
+}
+
+#define FEW_SCORES 64
+
+/* the index of score order hi among vals (a FEW_SCORES-entry table by hash in slots, 0 = empty); a new one is
+ * added while fewer than FEW_SCORES are known, else -1 */
+static inline int score_index(uint8_t *slots, uint32_t *vals, int *n_vals, uint32_t hi) {
+    for (uint32_t i = (hi * 0x9E3779B1u) >> 24;; i = (i + 1) & 255) {
+        if (!slots[i]) {
+            if (*n_vals == FEW_SCORES) return -1;
+            vals[*n_vals] = hi;
+            slots[i] = (uint8_t)++*n_vals;
+            return *n_vals - 1;
+        }
+        if (vals[slots[i] - 1] == hi) return slots[i] - 1;
+    }
+}
+
+/* init's keys sorted: generated left to right, they only need a stable sort by score order. Mostly a word's
+ * first pairs have a few scores: one counting pass and one scatter by the rank of the score (equal scores in
+ * a row kept in registers). Else an LSD radix sort over the bytes of the score order that vary. */
+static int sort_init(Scratch *sc) {
+    size_t n = sc->init.n;
+    if (n < 2) return 0;
+    uint64_t *p = sc->init.p;
+    uint8_t slots[256] = {0};
+    uint32_t vals[FEW_SCORES] = {0};
+    size_t start[FEW_SCORES] = {0};
+    int n_vals = 0, idx = score_index(slots, vals, &n_vals, (uint32_t)(p[0] >> 32));
+    uint32_t cur = (uint32_t)(p[0] >> 32);
+    size_t run = 0, i;
+    for (i = 0; i < n; i++) {
+        uint32_t hi = (uint32_t)(p[i] >> 32);
+        if (hi != cur) {
+            start[idx] += run;
+            idx = score_index(slots, vals, &n_vals, hi);
+            if (idx < 0) break;
+            cur = hi, run = 0;
+        }
+        run++;
+    }
+    if (i == n) {
+        if (n_vals == 1) return 0;  /* one score: already sorted */
+        start[idx] += run;
+        int order[FEW_SCORES];
+        for (int a = 0; a < n_vals; a++) {  /* insertion sort of the few scores */
+            int b = a;
+            for (; b > 0 && vals[order[b - 1]] > vals[a]; b--) order[b] = order[b - 1];
+            order[b] = a;
+        }
+        size_t at = 0;
+        for (int a = 0; a < n_vals; a++) {  /* counts -> where each score's keys start */
+            size_t c = start[order[a]];
+            start[order[a]] = at;
+            at += c;
+        }
+        if (reserve((void **)&sc->tmp.p, &sc->tmp.cap, n, sizeof(uint64_t))) return -1;
+        uint64_t *t = sc->tmp.p;
+        cur = (uint32_t)(p[0] >> 32);
+        idx = score_index(slots, vals, &n_vals, cur);
+        at = start[idx];
+        for (i = 0; i < n; i++) {
+            uint32_t hi = (uint32_t)(p[i] >> 32);
+            if (hi != cur) {
+                start[idx] = at;
+                idx = score_index(slots, vals, &n_vals, hi);
+                at = start[idx];
+                cur = hi;
+            }
+            t[at++] = p[i];
+        }
+        Keys swap = sc->init;
+        sc->init = sc->tmp;
+        sc->init.n = n;
+        sc->tmp = swap;
+        return 0;
+    }
+    uint32_t all = ~0u, any = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t hi = (uint32_t)(sc->init.p[i] >> 32);
+        all &= hi;
+        any |= hi;
+    }
+    for (int shift = 32; shift < 64; shift += 8) {
+        if (!(((all ^ any) >> (shift - 32)) & 0xFF)) continue;
+        if (reserve((void **)&sc->tmp.p, &sc->tmp.cap, n, sizeof(uint64_t))) return -1;
+        size_t count[257] = {0};
+        for (size_t i = 0; i < n; i++) count[((sc->init.p[i] >> shift) & 0xFF) + 1]++;
+        for (int d = 0; d < 256; d++) count[d + 1] += count[d];
+        for (size_t i = 0; i < n; i++) sc->tmp.p[count[(sc->init.p[i] >> shift) & 0xFF]++] = sc->init.p[i];
+        Keys t = sc->init;
+        sc->init = sc->tmp;
+        sc->init.n = n;
+        sc->tmp = t;
+    }
+    return 0;
+}
+
+/* pair_code of a word's first pairs: two ASCII characters (not user-defined pieces) from ascii_join */
+static inline uint32_t first_join(const SPModel *m, const Scratch *sc, const uint8_t *w, int32_t left, int32_t right,
+                                  float *score) {
+    if (right >= 0 && !sc->frozen[left] && !sc->frozen[right]) {
+        uint8_t a = w[sc->start[left]], b = w[sc->start[right]];
+        if ((a | b) < 0x80) {  /* a symbol starting with an ASCII byte is that one character */
+            uint32_t joined = m->ascii_join[a << 7 | b];
+            if (joined != NO_CODE) *score = m->pieces[joined].score;
+            return joined;
+        }
+    }
+    return pair_code(m, sc, left, right, score);
+}
+
+#define SCAN_MAX 24
+#ifndef RADIX_MIN
+#define RADIX_MIN 128  /* words of more symbols take the long-word queue (faster from ~100 symbols, measured) */
+#endif
 
 /* ids of one word (or a whole text) by score-ordered joins, appended to out */
 static int bpe_word(const SPModel *m, Scratch *sc, const uint8_t *w, size_t n, Ints *out) {
@@ -739,7 +1014,13 @@ static int bpe_word(const SPModel *m, Scratch *sc, const uint8_t *w, size_t n, I
             uint32_t cp = k == 1 ? c[0] : k == 2 ? (uint32_t)(c[0] & 0x1F) << 6 | (c[1] & 0x3F)
                         : k == 3 ? (uint32_t)(c[0] & 0x0F) << 12 | (uint32_t)(c[1] & 0x3F) << 6 | (c[2] & 0x3F)
                         : 0x10000;
-            sc->code[nsym] = cp < 0x10000 ? m->bmp_code[cp] : symbol_code(m, c, k, 0);
+            if (cp < 0x10000) {
+                sc->code[nsym] = m->bmp_code[cp];
+            } else {  /* a character beyond U+FFFF: mostly in no piece */
+                uint32_t h = k == 4 ? astral_hash(c) : 0;
+                sc->code[nsym] = k == 4 && !(m->astral_bits[h / 64] >> (h % 64) & 1) ? NO_CODE
+                                 : symbol_code(m, c, k, 0);
+            }
         }
         sc->start[nsym] = (int32_t)pos;
         sc->len[nsym] = (int32_t)k;
@@ -756,7 +1037,7 @@ static int bpe_word(const SPModel *m, Scratch *sc, const uint8_t *w, size_t n, I
          * highest score, then leftmost. */
         float score[SCAN_MAX];
         uint32_t joined[SCAN_MAX];
-        for (int32_t k = 0; k < nsym; k++) joined[k] = pair_code(m, sc, k, k + 1 < nsym ? k + 1 : -1, &score[k]);
+        for (int32_t k = 0; k < nsym; k++) joined[k] = first_join(m, sc, w, k, k + 1 < nsym ? k + 1 : -1, &score[k]);
         for (;;) {
             int32_t bestk = -1;
             for (int32_t k = 0; k >= 0; k = sc->next[k])
@@ -774,29 +1055,41 @@ static int bpe_word(const SPModel *m, Scratch *sc, const uint8_t *w, size_t n, I
         }
         goto emit;
     }
-    if (reserve((void **)&sc->heap, &sc->heap_cap, (size_t)nsym, sizeof(Cand))) return -1;
-    sc->heap_n = 0;
-    for (int32_t k = 0; k + 1 < nsym; k++) {  /* every adjacent pair, then one heapify */
+    sc->radix = nsym > RADIX_MIN;
+    sc->heap.n = sc->init.n = sc->init_at = 0;
+    sc->last = sc->nonempty = 0;
+    Keys *first = sc->radix ? &sc->init : &sc->heap;  /* every adjacent pair's key, left to right */
+    if (reserve((void **)&first->p, &first->cap, (size_t)nsym, sizeof(uint64_t))) return -1;
+    for (int32_t k = 0; k + 1 < nsym; k++) {
         float score;
-        uint32_t joined = pair_code(m, sc, k, k + 1, &score);
-        if (joined != NO_CODE) {
-            Cand c = {cand_key(score, k), k + 1, sc->len[k] + sc->len[k + 1], joined, 0};
-            sc->heap[sc->heap_n++] = c;
-        }
+        uint32_t joined = first_join(m, sc, w, k, k + 1, &score);
+        uint64_t key = joined == NO_CODE ? UINT64_MAX : cand_key(score, k);
+        sc->rkey[k] = key;
+        sc->rjoin[k] = joined;
+        if (key != UINT64_MAX) first->p[first->n++] = key;
     }
-    for (size_t i = sc->heap_n / 2; i-- > 0;) sift_down(sc->heap, sc->heap_n, i);
-    while (sc->heap_n) {
-        Cand c = heap_pop(sc);
-        int32_t left = (int32_t)(uint32_t)c.key;
-        int32_t a = sc->len[left], b = sc->len[c.right];
-        if (!a || !b || a + b != c.size || sc->next[left] != c.right) continue;
-        sc->len[left] = a + b;
-        sc->len[c.right] = 0;
-        sc->code[left] = c.joined;
-        int32_t after = sc->next[c.right];
+    if (sc->radix) {
+        sc->taken[0]++;
+        for (int k = 0; k < 65; k++) sc->bucket[k].n = 0;
+        sc->n_runs = 0;
+        if (sort_init(sc)) return -1;
+    } else {
+        for (size_t i = sc->heap.n / 2; i-- > 0;) sift_down(sc->heap.p, sc->heap.n, i);  /* heapify */
+    }
+    for (;;) {
+        uint64_t key;
+        int got = cand_pop(m, sc, &key);
+        if (got < 0) return -1;
+        if (!got) break;
+        uint32_t joined = key_join(m, sc, key);
+        if (joined == NO_CODE) continue;  /* stale */
+        int32_t left = (int32_t)(uint32_t)key, right = sc->next[left], after = sc->next[right];
+        sc->len[left] += sc->len[right];
+        sc->len[right] = 0;
+        sc->code[left] = joined;
         sc->next[left] = after;
         if (after >= 0) sc->prev[after] = left;
-        if (bpe_push(m, sc, w, sc->prev[left], left) || bpe_push(m, sc, w, left, after)) return -1;
+        if (cand_push(m, sc, sc->prev[left], left) || cand_push(m, sc, left, after)) return -1;
     }
 emit:
     for (int32_t s = 0; s >= 0; s = sc->next[s]) {
@@ -934,8 +1227,11 @@ static int bpe_text(SPModel *m, const uint8_t *t, size_t n, Ints *out) {
         }
     }
     if (sc->cap > (1u << 20)) {  /* a huge word: give its scratch back */
+        long long taken[5];
+        memcpy(taken, sc->taken, sizeof(taken));
         scratch_free(sc);
         memset(sc, 0, sizeof(*sc));
+        memcpy(sc->taken, taken, sizeof(taken));
     }
     return rc;
 }
@@ -1379,7 +1675,7 @@ static int unigram_split(SPModel *m, const uint8_t *t, size_t n, float *here, In
 /* ------------------------------------------------------------------ Python */
 static void SPModel_dealloc(SPModel *m) {
     free(m->blob); free(m->pieces); free(m->slots); free(m->da); free(m->lat_best); free(m->lat_start); free(m->lat_pid);
-    free(m->pairs); free(m->bmp_code); free(m->ckeys); free(m->cvals);
+    free(m->pairs); free(m->bmp_code); free(m->ascii_join); free(m->astral_bits); free(m->ckeys); free(m->cvals);
     free(m->user); free(m->units); free(m->strings); free(m->norm_buf.p); free(m->ids_buf.p); free(m->tmp_buf.p);
     if (m->scratch) scratch_free(m->scratch);
     free(m->scratch);
@@ -1727,6 +2023,14 @@ static PyObject *SPModel_cache_info(SPModel *m, PyObject *unused) {
     return Py_BuildValue("LLIL", m->hits, m->misses, m->cache_n, m->exact);
 }
 
+static PyObject *SPModel_merge_info(SPModel *m, PyObject *unused) {
+    (void)unused;
+    static const long long none[5] = {0};
+    const long long *t = m->scratch ? ((Scratch *)m->scratch)->taken : none;
+    return Py_BuildValue("{sLsLsLsLsL}", "long_words", t[0], "from_first_pairs", t[1], "from_runs", t[2],
+                         "from_heap", t[3], "from_radix_heap", t[4]);
+}
+
 static PyObject *SPModel_unsafe_words(SPModel *m, PyObject *unused) {
     (void)unused;
     PyObject *list = PyList_New(0);
@@ -1752,6 +2056,8 @@ static PyMethodDef SPModel_methods[] = {
     {"encode", (PyCFunction)SPModel_encode, METH_O, "encode(text): ids of one text (normalized here)"},
     {"normalize", (PyCFunction)SPModel_normalize, METH_O, "normalize(text): the normalized text as UTF-8"},
     {"cache_info", (PyCFunction)SPModel_cache_info, METH_NOARGS, "cache_info(): (hits, misses, words cached, words run exactly)"},
+    {"merge_info", (PyCFunction)SPModel_merge_info, METH_NOARGS,
+     "merge_info(): BPE words of more than RADIX_MIN symbols, and where the join keys taken in them came from"},
     {NULL, NULL, 0, NULL},
 };
 
