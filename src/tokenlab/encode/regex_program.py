@@ -338,6 +338,11 @@ def _property_ranges() -> dict:
 
 @lru_cache(maxsize=256)
 def _membership(atom: tuple) -> np.ndarray:
+    if atom[0] == "set":  # a nested class
+        return _class_array(atom[1])
+    if atom[0] == "op":  # a set operation on two classes
+        a, b = _class_array(atom[2]), _class_array(atom[3])
+        return a & b if atom[1] == "&&" else (a & ~b if atom[1] == "--" else a ^ b)
     member = np.zeros(N_CP, dtype=bool)
     if atom[0] == "range":
         member[atom[1]:atom[2] + 1] = True
@@ -536,6 +541,62 @@ class _WideParser(_Parser):
         if isinstance(kind, int):
             return ("look", kind, body)
         return body
+
+    def _class(self, ci: bool):
+        """``[...]`` with nested classes and Rust's set operations (``&&`` ``--`` ``~~``: equal precedence, left to
+        right, looser than union), as fancy-regex reads them."""
+        self.i += 1
+        negated = self._peek() == "^"
+        if negated:
+            self.i += 1
+            if ci:
+                raise Unsupported("negated class under (?i)")
+        atoms = self._class_union(ci, first=True)
+        while self.s.startswith(("&&", "--", "~~"), self.i):
+            op = self.s[self.i:self.i + 2]
+            self.i += 2
+            right = self._class_union(ci, first=False)
+            atoms = frozenset({("op", op, (atoms, False), (right, False))})
+        if self._peek() != "]":
+            raise Unsupported("unclosed class")
+        self.i += 1
+        return (atoms, negated)
+
+    def _class_union(self, ci: bool, first: bool) -> frozenset:
+        atoms: set = set()
+        while True:
+            c = self._peek()
+            if not c:
+                raise Unsupported("unclosed class")
+            if (c == "]" and not first) or self.s.startswith(("&&", "--", "~~"), self.i):
+                break
+            first = False
+            if c == "[":
+                if self._peek(1) == ":":
+                    raise Unsupported("POSIX class")
+                atoms.add(("set", self._class(ci)))
+                continue
+            start = self.i
+            lo_atoms = self._class_member(False)
+            if not (self._peek() == "-" and self._peek(1) not in ("]", "", "-")):
+                if ci:  # a member on its own: read again, case-folded
+                    self.i = start
+                    atoms |= self._class_member(ci)
+                else:
+                    atoms |= lo_atoms
+                continue
+            self.i += 1
+            hi_atoms = self._class_member(ci=False)
+            lo_c, hi_c = _single(lo_atoms), _single(hi_atoms)
+            if ci and not (hi_c < 128):
+                raise Unsupported("non-ASCII range under (?i)")
+            if hi_c < lo_c:
+                raise Unsupported("reversed range")
+            for cp in range(lo_c, hi_c + 1) if ci else ():
+                atoms |= _literal(chr(cp), True)
+            if not ci:
+                atoms.add(("range", lo_c, hi_c))
+        return frozenset(atoms)
 
     def _wquantifier(self) -> tuple[int, int, int]:
         if self._peek() not in ("?", "*", "+", "{"):
