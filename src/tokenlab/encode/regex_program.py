@@ -449,9 +449,12 @@ def _class_tables(arrays: list[np.ndarray], unions: tuple = ()) -> tuple[np.ndar
 # backtracking VM (leftmost-first, as fancy-regex): prog = [VM_MAGIC, n_instructions, whole-pattern first-char
 # row or -1, 0] + instructions. Class rows past the pattern's own classes are unions (first-char sets).
 VM_MAGIC = -1
-OP_RUN, OP_SPLIT, OP_GUARD, OP_JMP, OP_ASSERT, OP_LOOK, OP_ATOMIC, OP_SUCCEED = range(1, 9)
+OP_RUN, OP_SPLIT, OP_GUARD, OP_JMP, OP_ASSERT, OP_LOOK, OP_ATOMIC, OP_SUCCEED, OP_ALT, OP_ALTPC = range(1, 11)
 # RUN cls lo hi mode: a class run; SPLIT a b: try a, then b; GUARD row b: the next char in row? try on, then b :
-# go to b; JMP a; ASSERT kind cls; LOOK flags n_back body next; ATOMIC body next; SUCCEED: the (sub)match ends
+# go to b; JMP a; ASSERT kind cls; LOOK flags n_back body next; ATOMIC body next; SUCCEED: the (sub)match ends;
+# ALT n k, then n x ALTPC start row: alternatives tried in order, only those whose first-char row (-1: any, as for
+# a nullable one) holds the next char (the kernel turns the rows into a table per class id; k numbers the ALTs)
+MAX_ALT = 64
 GREEDY, LAZY, POSSESSIVE_MODE = 0, 1, 2
 A_START, A_END, A_WORD, A_NOT_WORD = 0, 1, 2, 3
 LOOK_NEGATIVE, LOOK_BEHIND = 1, 2
@@ -683,6 +686,7 @@ class _VmCompiler:
         self.by_bits: dict[bytes, int] = {}
         self.arrays: list[np.ndarray] = []
         self.unions: dict[frozenset, int] = {}
+        self.n_alt = 0
 
     def compile(self, root) -> Program:
         if _nullable(root):
@@ -701,6 +705,8 @@ class _VmCompiler:
         for ins in self.code:  # union rows follow the classes
             if ins[0] == OP_GUARD:
                 ins[1] += n_cls
+            elif ins[0] == OP_ALTPC and ins[2] >= 0:
+                ins[2] += n_cls
         prog = [VM_MAGIC, len(self.code), n_cls + whole, 0] + [x for ins in self.code for x in ins]
         return Program(cid=cid, masks=masks.reshape(-1), prog=np.asarray(prog, dtype=np.int32))
 
@@ -751,6 +757,18 @@ class _VmCompiler:
         elif kind == "cat":
             for x in n[1]:
                 self._node(x)
+        elif kind == "alt" and len(n[1]) <= MAX_ALT:
+            self._emit(OP_ALT, len(n[1]), self.n_alt)
+            self.n_alt += 1
+            slots = [self._emit(OP_ALTPC, 0, -1 if _nullable(alt) else self._union(_first(alt))) for alt in n[1]]
+            jumps = []
+            for k, alt in enumerate(n[1]):
+                self.code[slots[k]][1] = len(self.code)
+                self._node(alt)
+                if k < len(n[1]) - 1:
+                    jumps.append(self._emit(OP_JMP))
+            for at in jumps:
+                self.code[at][1] = len(self.code)
         elif kind == "alt":
             jumps = []
             for alt in n[1][:-1]:

@@ -1974,6 +1974,7 @@ typedef struct {
     int32_t n_insn, first_row; /* whole-pattern first-char row of masks, or -1 */
     struct RxFrame *st;      /* the VM's backtracking stack (malloc'd, grown on demand; rx_free) */
     int64_t cap;
+    uint64_t (*alt_tab)[257]; /* per ALT: per class id (256: end of text) the alternatives that may match */
 } RxProgram;
 
 static inline int rx_in(const RxProgram *p, int32_t cls, const uint8_t *b, int64_t i, int *w) {
@@ -2061,12 +2062,14 @@ static int64_t rx_next(RxProgram *p, const uint8_t *b, int64_t i, int64_t end, i
 #define RXV_LOOK 6
 #define RXV_ATOMIC 7
 #define RXV_SUCCEED 8
+#define RXV_ALT 9          /* n k, then n ALTPC (start, first-char row or -1): ordered choice by a table */
+#define RXV_ALTPC 10
 #define RXV_LAZY 1
 #define RXV_POSSESSIVE 2
 #define RXV_MAX_FRAMES (1 << 21)
 #define RXV_MAX_DEPTH 64
 
-enum { RXF_JUMP, RXF_GREEDY, RXF_LAZY };
+enum { RXF_JUMP, RXF_GREEDY, RXF_LAZY, RXF_ALT };
 typedef struct RxFrame { int64_t pos, aux; int32_t pc, kind; } RxFrame;
 
 static inline int64_t back_cp(const uint8_t *b, int64_t q) { /* q > 0 */
@@ -2163,6 +2166,15 @@ static int64_t rxv_run(RxProgram *p, int32_t pc, int64_t pos, int64_t sp0, int d
             pc = x[2];
             continue;
         }
+        case RXV_ALT: { /* the first alternative the next char allows; an entry for the others */
+            uint64_t m = p->alt_tab[x[2]][pos < end ? p->cid[b[pos] < 0x80 ? b[pos] : cp_at(b, pos, &w)] : 256];
+            if (!m) goto fail;
+            int k = __builtin_ctzll(m);
+            m &= m - 1;
+            if (m) RXV_PUSH(RXF_ALT, pc, pos, (int64_t)m);
+            pc = code[5 * (int64_t)(pc + 1 + k) + 1];
+            continue;
+        }
         case RXV_SUCCEED:
             return pos;
         default:
@@ -2173,6 +2185,15 @@ static int64_t rxv_run(RxProgram *p, int32_t pc, int64_t pos, int64_t sp0, int d
             if (sp == sp0) return -1;
             RxFrame *f = &p->st[sp - 1];
             if (f->kind == RXF_JUMP) { pc = f->pc; pos = f->pos; sp--; break; }
+            if (f->kind == RXF_ALT) {
+                uint64_t m = (uint64_t)f->aux;
+                int k = __builtin_ctzll(m);
+                m &= m - 1;
+                pc = code[5 * (int64_t)(f->pc + 1 + k) + 1];
+                pos = f->pos;
+                if (m) f->aux = (int64_t)m; else sp--;
+                break;
+            }
             if (--*budget < 0) return -2;
             if (f->kind == RXF_GREEDY) { /* give back one code point */
                 int64_t q = back_cp(b, f->pos);
@@ -2213,6 +2234,7 @@ static int rxv_check(const int32_t *prog, int64_t n_prog, int64_t n_rows) {
     if (n_prog < 4 || prog[1] < 1 || 4 + 5 * (int64_t)prog[1] != n_prog || prog[2] < -1 || prog[2] >= n_rows)
         return 0;
     int64_t n = prog[1];
+    int32_t n_alt = 0;
     const int32_t *code = prog + 4;
     if (code[5 * (n - 1)] != RXV_SUCCEED) return 0;
 #define PC_OK(t) ((t) >= 0 && (t) < n)
@@ -2229,6 +2251,14 @@ static int rxv_check(const int32_t *prog, int64_t n_prog, int64_t n_rows) {
         case RXV_LOOK: ok = x[1] >= 0 && x[1] <= 3 && x[2] >= 0 && PC_OK(x[3]) && PC_OK(x[4]); break;
         case RXV_ATOMIC: ok = PC_OK(x[1]) && PC_OK(x[2]); break;
         case RXV_SUCCEED: ok = 1; break;
+        case RXV_ALT:
+            ok = x[1] >= 2 && x[1] <= 64 && x[2] == n_alt++ && t + x[1] < n;
+            for (int32_t k = 1; ok && k <= x[1]; k++) {
+                const int32_t *y = x + 5 * k;
+                ok = y[0] == RXV_ALTPC && PC_OK(y[1]) && y[2] >= -1 && y[2] < n_rows;
+            }
+            break;
+        case RXV_ALTPC: ok = 1; break; /* checked with its ALT; never run (the matcher stops on one) */
         default: ok = 0;
         }
         if (!ok) return 0;
@@ -2238,9 +2268,32 @@ static int rxv_check(const int32_t *prog, int64_t n_prog, int64_t n_rows) {
     return 1;
 }
 
+/* the ALT tables: bit k of alt_tab[a][id] when alternative k of the a-th ALT may start with class id */
+static int rxv_alt_tables(RxProgram *p) {
+    int32_t n_alt = 0;
+    for (int32_t t = 0; t < p->n_insn; t++) n_alt += p->code[5 * t] == RXV_ALT;
+    if (!n_alt) return 0;
+    p->alt_tab = calloc((size_t)n_alt, sizeof(*p->alt_tab));
+    if (!p->alt_tab) return -1;
+    for (int32_t t = 0; t < p->n_insn; t++) {
+        const int32_t *x = p->code + 5 * t;
+        if (x[0] != RXV_ALT) continue;
+        uint64_t *tab = p->alt_tab[x[2]];
+        for (int32_t k = 0; k < x[1]; k++) {
+            int32_t row = x[5 * (k + 1) + 2];
+            for (int id = 0; id < 256; id++)
+                if (row < 0 || ((p->masks[4 * row + (id >> 6)] >> (id & 63)) & 1)) tab[id] |= 1ull << k;
+            if (row < 0) tab[256] |= 1ull << k;
+        }
+    }
+    return 0;
+}
+
 static void rx_free(RxProgram *p, Py_buffer views[3]) {
     free(p->st);
     p->st = NULL;
+    free(p->alt_tab);
+    p->alt_tab = NULL;
     for (int t = 0; t < 3; t++) PyBuffer_Release(&views[t]);
 }
 
@@ -2258,6 +2311,7 @@ static int rx_program(PyObject *o_cid, PyObject *o_masks, PyObject *o_prog, Py_b
     p->vm = 0;
     p->st = NULL;
     p->cap = 0;
+    p->alt_tab = NULL;
     if (n_prog >= 1 && prog[0] == -1 && views[2].len % 4 == 0) { /* a general VM program */
         if (views[0].len != N_CP || views[1].len % 32 != 0 || !rxv_check(prog, n_prog, n_classes)) {
             for (int t = 0; t < 3; t++) PyBuffer_Release(&views[t]);
@@ -2271,6 +2325,11 @@ static int rx_program(PyObject *o_cid, PyObject *o_masks, PyObject *o_prog, Py_b
         p->code = prog + 4;
         p->n_insn = prog[1];
         p->first_row = prog[2];
+        if (rxv_alt_tables(p) < 0) {
+            for (int t = 0; t < 3; t++) PyBuffer_Release(&views[t]);
+            PyErr_NoMemory();
+            return -1;
+        }
         return 0;
     }
     int ok = views[0].len == N_CP && views[1].len % 32 == 0 && views[2].len % 4 == 0 && n_prog >= 2 &&
