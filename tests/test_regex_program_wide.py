@@ -154,6 +154,18 @@ def test_case_folding_is_rusts_simple_folding(kernel, cl100k):
             cl100k, pattern).encode_ordinary(text)
 
 
+def test_alternation_over_64_alternatives_keeps_guards(kernel, cl100k, texts):
+    """An ALT table holds 64 alternatives; a longer alternation is a chain of GUARD/SPLIT instructions."""
+    words = ("the of and to in is that for it as was with be by on not he this are or his from at which but have an"
+             " they you were her she there been one all we their has would when if so no will more can out up what"
+             " about into than them could only other new some time like go see way").split()
+    pattern = "|".join(" ?" + w for w in words) + r"""|\p{L}+|\p{N}|\s+|[\s\S]"""
+    assert pattern.count("|") + 1 > 64
+    prog = compile_vm(pattern)
+    assert 3 in prog.prog[4::5].tolist() and 9 not in prog.prog[4::5].tolist()  # GUARD, no ALT
+    _check(kernel, cl100k, pattern, texts[::2] + [" the theory of the one", "thereafter there"], name="words")
+
+
 def test_bloom_nested_class_follows_fancy_regex(kernel, cl100k, texts):
     """``[^(\\s|[.,!?…])]``: a nested class to fancy-regex (``regex`` V0 reads ``[`` as a literal)."""
     _check(kernel, cl100k, BLOOM, texts, split_oracle=False, name="bloom")
