@@ -235,6 +235,13 @@ def test_malformed_programs_are_rejected(kernel):
             kernel.split_regex("abc", prog.cid, prog.masks, broken)
     with pytest.raises(ValueError):
         kernel.split_regex("abc", prog.cid, prog.masks, np.asarray([-1], dtype=np.int32))
+    at = int(prog.prog[3])  # the ALT tables: a bit for an alternative the ALT does not have, a misplaced table
+    assert at > 0
+    for k, bad in ((at + 1, -1), (3, at - 1), (3, 0)):
+        broken = prog.prog.copy()
+        broken[k] = bad
+        with pytest.raises(ValueError, match="tables do not fit"):
+            kernel.split_regex("abc", prog.cid, prog.masks, broken)
 
 
 # ---------------------------------------------------------------- random patterns in the widened grammar

@@ -447,7 +447,8 @@ def _class_tables(arrays: list[np.ndarray], unions: tuple = ()) -> tuple[np.ndar
 # any depth, atomic groups, lookahead and fixed-width lookbehind of any body, ^ \A $ \z \b \B, (?i) groups and a
 # leading (?i). The pattern becomes instructions of five int32 each — (op, a, b, c, d) — for the kernel's
 # backtracking VM (leftmost-first, as fancy-regex): prog = [VM_MAGIC, n_instructions, whole-pattern first-char
-# row or -1, 0] + instructions. Class rows past the pattern's own classes are unions (first-char sets).
+# row or -1, offset of the ALT tables or 0] + instructions + the ALT tables (uint64, see _alt_tables). Class rows
+# past the pattern's own classes are unions (first-char sets).
 VM_MAGIC = -1
 OP_RUN, OP_SPLIT, OP_GUARD, OP_JMP, OP_ASSERT, OP_LOOK, OP_ATOMIC, OP_SUCCEED, OP_ALT, OP_ALTPC = range(1, 11)
 # RUN cls lo hi mode: a class run; SPLIT a b: try a, then b; GUARD row b: the next char in row? try on, then b :
@@ -708,7 +709,31 @@ class _VmCompiler:
             elif ins[0] == OP_ALTPC and ins[2] >= 0:
                 ins[2] += n_cls
         prog = [VM_MAGIC, len(self.code), n_cls + whole, 0] + [x for ins in self.code for x in ins]
-        return Program(cid=cid, masks=masks.reshape(-1), prog=np.asarray(prog, dtype=np.int32))
+        tables = self._alt_tables(masks)
+        if len(tables):
+            prog += [0] * (len(prog) % 2)  # the tables are uint64: start them on an even index
+            prog[3] = len(prog)
+        out = np.concatenate([np.asarray(prog, dtype=np.int32), tables.view(np.int32)])
+        return Program(cid=cid, masks=masks.reshape(-1), prog=out)
+
+    def _alt_tables(self, masks: np.ndarray) -> np.ndarray:
+        """Per ALT (in code order), 257 uint64: bit k of entry id when its alternative k may start with class id
+        (entry 256: at the end of text, only the nullable ones)."""
+        has = np.unpackbits(masks.astype("<u8").view(np.uint8), axis=1, bitorder="little").astype(bool)  # [row, id]
+        tables = []
+        for t, ins in enumerate(self.code):
+            if ins[0] != OP_ALT:
+                continue
+            tab = np.zeros(257, dtype=np.uint64)
+            for k in range(ins[1]):
+                row = self.code[t + 1 + k][2]
+                bit = np.uint64(1 << k)
+                if row < 0:
+                    tab |= bit
+                else:
+                    tab[:256][has[row]] |= bit
+            tables.append(tab)
+        return np.concatenate(tables) if tables else np.zeros(0, dtype=np.uint64)
 
     # classes: every spec gets an index, equal sets share one
     def _classes(self, n) -> None:

@@ -1974,7 +1974,8 @@ typedef struct {
     int32_t n_insn, first_row; /* whole-pattern first-char row of masks, or -1 */
     struct RxFrame *st;      /* the VM's backtracking stack (malloc'd, grown on demand; rx_free) */
     int64_t cap;
-    uint64_t (*alt_tab)[257]; /* per ALT: per class id (256: end of text) the alternatives that may match */
+    const uint64_t (*alt_tab)[257]; /* per ALT: per class id (256: end of text) the alternatives that may match
+                                (compiled with the program, checked by rxv_check) */
 } RxProgram;
 
 static inline int rx_in(const RxProgram *p, int32_t cls, const uint8_t *b, int64_t i, int *w) {
@@ -2231,7 +2232,7 @@ static int64_t rxv_next(RxProgram *p, const uint8_t *b, int64_t i, int64_t end, 
 
 /* a VM program's instructions refer only to its classes and instructions */
 static int rxv_check(const int32_t *prog, int64_t n_prog, int64_t n_rows) {
-    if (n_prog < 4 || prog[1] < 1 || 4 + 5 * (int64_t)prog[1] != n_prog || prog[2] < -1 || prog[2] >= n_rows)
+    if (n_prog < 4 || prog[1] < 1 || 4 + 5 * (int64_t)prog[1] > n_prog || prog[2] < -1 || prog[2] >= n_rows)
         return 0;
     int64_t n = prog[1];
     int32_t n_alt = 0;
@@ -2265,35 +2266,26 @@ static int rxv_check(const int32_t *prog, int64_t n_prog, int64_t n_rows) {
     }
 #undef PC_OK
 #undef ROW_OK
-    return 1;
-}
-
-/* the ALT tables: bit k of alt_tab[a][id] when alternative k of the a-th ALT may start with class id */
-static int rxv_alt_tables(RxProgram *p) {
-    int32_t n_alt = 0;
-    for (int32_t t = 0; t < p->n_insn; t++) n_alt += p->code[5 * t] == RXV_ALT;
-    if (!n_alt) return 0;
-    p->alt_tab = calloc((size_t)n_alt, sizeof(*p->alt_tab));
-    if (!p->alt_tab) return -1;
-    for (int32_t t = 0; t < p->n_insn; t++) {
-        const int32_t *x = p->code + 5 * t;
-        if (x[0] != RXV_ALT) continue;
-        uint64_t *tab = p->alt_tab[x[2]];
-        for (int32_t k = 0; k < x[1]; k++) {
-            int32_t row = x[5 * (k + 1) + 2];
-            for (int id = 0; id < 256; id++)
-                if (row < 0 || ((p->masks[4 * row + (id >> 6)] >> (id & 63)) & 1)) tab[id] |= 1ull << k;
-            if (row < 0) tab[256] |= 1ull << k;
-        }
+    /* the ALT tables: after the instructions, 257 uint64 per ALT, each entry naming only its alternatives */
+    int64_t at = prog[3];
+    if (!n_alt) return at == 0 && n_prog == 4 + 5 * n;
+    if (at < 4 + 5 * n || at % 2 || n_prog != at + 514 * (int64_t)n_alt || ((uintptr_t)(prog + at) & 7)) return 0;
+    const uint64_t *tab = (const uint64_t *)(prog + at);
+    int32_t a = 0;
+    for (int64_t t = 0; t < n; t++) {
+        if (code[5 * t] != RXV_ALT) continue;
+        uint64_t allowed = code[5 * t + 1] == 64 ? ~0ull : (1ull << code[5 * t + 1]) - 1, bad = 0;
+        for (int id = 0; id < 257; id++) bad |= tab[257 * a + id] & ~allowed;
+        if (bad) return 0;
+        a++;
     }
-    return 0;
+    return 1;
 }
 
 static void rx_free(RxProgram *p, Py_buffer views[3]) {
     free(p->st);
     p->st = NULL;
-    free(p->alt_tab);
-    p->alt_tab = NULL;
+
     for (int t = 0; t < 3; t++) PyBuffer_Release(&views[t]);
 }
 
@@ -2325,11 +2317,7 @@ static int rx_program(PyObject *o_cid, PyObject *o_masks, PyObject *o_prog, Py_b
         p->code = prog + 4;
         p->n_insn = prog[1];
         p->first_row = prog[2];
-        if (rxv_alt_tables(p) < 0) {
-            for (int t = 0; t < 3; t++) PyBuffer_Release(&views[t]);
-            PyErr_NoMemory();
-            return -1;
-        }
+        p->alt_tab = prog[3] ? (const uint64_t (*)[257])(prog + prog[3]) : NULL;
         return 0;
     }
     int ok = views[0].len == N_CP && views[1].len % 32 == 0 && views[2].len % 4 == 0 && n_prog >= 2 &&
