@@ -458,6 +458,7 @@ OP_RUN, OP_SPLIT, OP_GUARD, OP_JMP, OP_ASSERT, OP_LOOK, OP_ATOMIC, OP_SUCCEED, O
 MAX_ALT = 64
 GREEDY, LAZY, POSSESSIVE_MODE = 0, 1, 2
 A_START, A_END, A_WORD, A_NOT_WORD = 0, 1, 2, 3
+A_NEXT_IN, A_NEXT_NOT_IN, A_PREV_IN, A_PREV_NOT_IN = 4, 5, 6, 7  # one-class lookarounds, without a nested match
 LOOK_NEGATIVE, LOOK_BEHIND = 1, 2
 MAX_INSTRUCTIONS = 20_000
 _MODES = {"": GREEDY, "?": LAZY, "+": POSSESSIVE_MODE}
@@ -812,6 +813,10 @@ class _VmCompiler:
         elif kind == "look":
             flags, body = n[1], n[2]
             back = 0
+            if body[0] == "cls":  # (?=c) (?!c) (?<=c) (?<!c): one char tested in place
+                kind = (A_PREV_IN if flags & LOOK_BEHIND else A_NEXT_IN) + (flags & LOOK_NEGATIVE)
+                self._emit(OP_ASSERT, kind, self._cls(body[1]))
+                return
             if flags & LOOK_BEHIND:
                 back = _width(body)
                 if back is None:

@@ -2092,24 +2092,25 @@ static int rxv_push(RxProgram *p, int64_t sp, int32_t kind, int32_t pc, int64_t 
     return 0;
 }
 
-#define RXV_PUSH(kind, to, at, aux) do { if (rxv_push(p, sp, kind, to, at, aux) < 0) return -2; sp++; } while (0)
+#define RXV_PUSH(kind, to, at, aux) do { if (rxv_push(p, sp, kind, to, at, aux) < 0) RXV_RETURN(-2); sp++; } while (0)
 
 /* end of a match of the program from pc at pos (entries above sp0 are this match's), -1: none, -2: budget */
 static int64_t rxv_run(RxProgram *p, int32_t pc, int64_t pos, int64_t sp0, int depth, const uint8_t *b,
                        int64_t end, int64_t *budget) {
     if (depth > RXV_MAX_DEPTH) return -2;
     const int32_t *code = p->code;
-    int64_t sp = sp0;
+    int64_t sp = sp0, bud = *budget; /* the budget in a register; written back on return and around nested runs */
     int w;
+#define RXV_RETURN(v) do { *budget = bud; return (v); } while (0)
     for (;;) {
         const int32_t *x = code + 5 * (int64_t)pc;
-        if (--*budget < 0) return -2;
+        if (--bud < 0) RXV_RETURN(-2);
         switch (x[0]) {
         case RXV_RUN: {
             int32_t cls = x[1];
             int64_t lo = x[2], hi = x[3], q = pos, count = 0;
             while (count < lo && q < end && rx_in(p, cls, b, q, &w)) { q += w; count++; }
-            if (count < lo) { *budget -= q - pos; goto fail; }
+            if (count < lo) { bud -= q - pos; goto fail; }
             int64_t qlo = q;
             int last = code[5 * (int64_t)(pc + 1)] == RXV_SUCCEED; /* nothing after it can fail */
             if (x[4] == RXV_LAZY) {
@@ -2118,7 +2119,7 @@ static int64_t rxv_run(RxProgram *p, int32_t pc, int64_t pos, int64_t sp0, int d
                 while (count < hi && q < end && rx_in(p, cls, b, q, &w)) { q += w; count++; }
                 if (x[4] != RXV_POSSESSIVE && q > qlo && !last) RXV_PUSH(RXF_GREEDY, pc + 1, q, qlo);
             }
-            *budget -= q - pos;
+            bud -= q - pos;
             pos = q;
             pc++;
             continue;
@@ -2136,12 +2137,16 @@ static int64_t rxv_run(RxProgram *p, int32_t pc, int64_t pos, int64_t sp0, int d
             continue;
         case RXV_ASSERT: {
             int ok;
-            if (x[1] == 0) ok = pos == 0;
-            else if (x[1] == 1) ok = pos == end;
-            else {
+            switch (x[1]) {
+            case 0: ok = pos == 0; break;
+            case 1: ok = pos == end; break;
+            case 4: case 5: ok = (pos < end && rx_in(p, x[2], b, pos, &w)) == (x[1] == 4); break;
+            case 6: case 7: ok = (pos > 0 && rx_in(p, x[2], b, back_cp(b, pos), &w)) == (x[1] == 6); break;
+            default: {
                 int before = pos > 0 && rx_in(p, x[2], b, back_cp(b, pos), &w);
                 int after = pos < end && rx_in(p, x[2], b, pos, &w);
                 ok = (before != after) == (x[1] == 2);
+            }
             }
             if (!ok) goto fail;
             pc++;
@@ -2152,16 +2157,20 @@ static int64_t rxv_run(RxProgram *p, int32_t pc, int64_t pos, int64_t sp0, int d
             int32_t k = 0;
             for (; k < x[2] && s > 0; k++) s = back_cp(b, s);
             if (k == x[2]) {
+                *budget = bud;
                 r = rxv_run(p, x[3], s, sp, depth + 1, b, end, budget);
-                if (r == -2) return -2;
+                bud = *budget;
+                if (r == -2) RXV_RETURN(-2);
             }
             if ((r >= 0) == ((x[1] & 1) != 0)) goto fail;
             pc = x[4];
             continue;
         }
         case RXV_ATOMIC: {
+            *budget = bud;
             int64_t r = rxv_run(p, x[1], pos, sp, depth + 1, b, end, budget);
-            if (r == -2) return -2;
+            bud = *budget;
+            if (r == -2) RXV_RETURN(-2);
             if (r < 0) goto fail;
             pos = r;
             pc = x[2];
@@ -2177,13 +2186,13 @@ static int64_t rxv_run(RxProgram *p, int32_t pc, int64_t pos, int64_t sp0, int d
             continue;
         }
         case RXV_SUCCEED:
-            return pos;
+            RXV_RETURN(pos);
         default:
-            return -2;
+            RXV_RETURN(-2);
         }
     fail:
         for (;;) {
-            if (sp == sp0) return -1;
+            if (sp == sp0) RXV_RETURN(-1);
             RxFrame *f = &p->st[sp - 1];
             if (f->kind == RXF_JUMP) { pc = f->pc; pos = f->pos; sp--; break; }
             if (f->kind == RXF_ALT) {
@@ -2195,7 +2204,7 @@ static int64_t rxv_run(RxProgram *p, int32_t pc, int64_t pos, int64_t sp0, int d
                 if (m) f->aux = (int64_t)m; else sp--;
                 break;
             }
-            if (--*budget < 0) return -2;
+            if (--bud < 0) RXV_RETURN(-2);
             if (f->kind == RXF_GREEDY) { /* give back one code point */
                 int64_t q = back_cp(b, f->pos);
                 pc = f->pc;
@@ -2214,6 +2223,7 @@ static int64_t rxv_run(RxProgram *p, int32_t pc, int64_t pos, int64_t sp0, int d
         }
     }
 }
+#undef RXV_RETURN
 
 static int64_t rxv_next(RxProgram *p, const uint8_t *b, int64_t i, int64_t end, int64_t *budget) {
     for (int64_t j = i; j < end;) {
@@ -2248,7 +2258,7 @@ static int rxv_check(const int32_t *prog, int64_t n_prog, int64_t n_rows) {
         case RXV_SPLIT: ok = PC_OK(x[1]) && PC_OK(x[2]); break;
         case RXV_GUARD: ok = ROW_OK(x[1]) && PC_OK(x[2]) && t + 1 < n; break;
         case RXV_JMP: ok = PC_OK(x[1]); break;
-        case RXV_ASSERT: ok = x[1] >= 0 && x[1] <= 3 && ROW_OK(x[2]) && t + 1 < n; break;
+        case RXV_ASSERT: ok = x[1] >= 0 && x[1] <= 7 && ROW_OK(x[2]) && t + 1 < n; break;
         case RXV_LOOK: ok = x[1] >= 0 && x[1] <= 3 && x[2] >= 0 && PC_OK(x[3]) && PC_OK(x[4]); break;
         case RXV_ATOMIC: ok = PC_OK(x[1]) && PC_OK(x[2]); break;
         case RXV_SUCCEED: ok = 1; break;
