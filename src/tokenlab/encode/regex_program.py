@@ -8,6 +8,12 @@ ending an alternative (o200k's ``...(?i:'s|'t|...)?``) — and refuses anything 
 (None: the ``regex`` module splits instead). Classes are tiktoken's, probed into ``data/regex_properties.json``; each
 code point gets a per-pattern class id, and each class is a 256-bit set of ids. The kernel's matcher backtracks like
 fancy-regex and gives up on a step budget (the caller then uses the ``regex`` module with its time limit).
+
+Patterns outside that subset go to `compile_vm`: a program for the kernel's general backtracking VM (nested and
+quantified groups, lazy and possessive quantifiers, atomic groups, lookahead and fixed-width lookbehind, anchors,
+``\b``, nested classes with set operations), on the same class tables. Still refused (the ``regex`` module splits):
+backreferences, variable-width lookbehind, properties or negated classes under ``(?i)``, non-ASCII case folding,
+other inline flags, patterns or loop bodies that can match the empty string.
 """
 
 from __future__ import annotations
