@@ -2052,7 +2052,9 @@ static int64_t rx_next(RxProgram *p, const uint8_t *b, int64_t i, int64_t end, i
    five-int instructions run by a backtracking matcher with an explicit stack (leftmost-first: the first way to
    match in priority order wins, as in fancy-regex). Class runs are single instructions, and a greedy run leaves
    one stack entry that gives back a code point at a time, so the common pattern shapes cost what rx_items costs.
-   Lookarounds and atomic groups run their body as a nested match (its stack entries are then dropped). Every
+   An ALT picks the alternatives the next char can start from a per-class-id table, so a failed alternative
+   costs nothing. One-class lookarounds are assertions tested in place; other lookarounds and atomic groups run
+   their body as a nested match (its stack entries are then dropped). Every
    instruction and every char scanned counts against the budget; stack growth past RXV_MAX_FRAMES also returns
    -2 (the caller then splits with the regex module). */
 #define RXV_RUN 1
