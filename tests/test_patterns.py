@@ -117,7 +117,7 @@ def test_random_custom_pattern_takes_the_regex_kernel_path(seed, cl100k, texts, 
 
 
 def test_pattern_outside_the_subset_splits_with_pinned_regex(cl100k, texts, monkeypatch):
-    pattern = r"""(?:\p{Lu}\p{Ll})+|\p{L}+?x|\p{N}{1,3}|\s+(?!\S)|[\s\S]"""  # a quantified group, a lazy run
+    pattern = r"""(\p{L})\1+|\p{L}+?x|\p{N}{1,3}|\s+(?!\S)|[\s\S]"""  # a backreference
     assert compile_program(pattern) is None
     ours, ref = _pair(cl100k, pattern, "outside")
     assert isinstance(ours._fast, native.NativeRegexBPE) and ours._fast.program is None
@@ -151,11 +151,17 @@ def test_backtracking_budget_falls_back_to_the_regex_module(cl100k):
     assert ours.encode_ordinary(text) == ref.encode_ordinary(text)
 
 
-@pytest.mark.parametrize("pattern", [r"\p{L}+?", r"(a)\1", r"(?<=a)b", r"(?:ab)+", r"\bword", r"a|", r"x*",
-                                     r"[[:alpha:]]", r"\p{Greek}", r"(?i:\p{Lu})", r"[\p{L}--\p{Lu}]", r"(?m)^a",
-                                     r"(?:ab)?x", r"a(?:b(?:c)?)?"])
+@pytest.mark.parametrize("pattern", [r"(a)\1", r"a|", r"x*", r"[[:alpha:]]", r"\p{Greek}", r"(?i:\p{Lu})",
+                                     r"(?m)^a", r"(?<=a+)b"])
 def test_outside_the_subset_is_refused(pattern):
     assert compile_program(pattern) is None
+
+
+@pytest.mark.parametrize("pattern", [r"\p{L}+?", r"(?<=a)b", r"(?:ab)+", r"\bword", r"(?:ab)?x", r"a(?:b(?:c)?)?",
+                                     r"[\p{L}--\p{Lu}]"])
+def test_outside_the_item_subset_compiles_for_the_vm(pattern):
+    prog = compile_program(pattern)
+    assert prog is not None and prog.prog[0] == -1  # the general VM's program (tests/test_regex_program_wide.py)
 
 
 def test_compiled_paths_equal_named_pattern(cl100k, texts):

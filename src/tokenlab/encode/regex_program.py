@@ -8,6 +8,12 @@ ending an alternative (o200k's ``...(?i:'s|'t|...)?``) — and refuses anything 
 (None: the ``regex`` module splits instead). Classes are tiktoken's, probed into ``data/regex_properties.json``; each
 code point gets a per-pattern class id, and each class is a 256-bit set of ids. The kernel's matcher backtracks like
 fancy-regex and gives up on a step budget (the caller then uses the ``regex`` module with its time limit).
+
+Patterns outside that subset go to `compile_vm`: a program for the kernel's general backtracking VM (nested and
+quantified groups, lazy and possessive quantifiers, atomic groups, lookahead and fixed-width lookbehind, anchors,
+``\b``, nested classes with set operations), on the same class tables. Still refused (the ``regex`` module splits):
+backreferences, variable-width lookbehind, properties or negated classes under ``(?i)``, non-ASCII case folding,
+other inline flags, patterns or loop bodies that can match the empty string.
 """
 
 from __future__ import annotations
@@ -40,12 +46,13 @@ class Program:
 
 @lru_cache(maxsize=16)  # a program holds a 1.1 MB class-id table
 def compile_program(pattern: str) -> Program | None:
-    """The kernel program for ``pattern``, or None when it is outside the subset."""
+    """The kernel program for ``pattern``: the item subset's when it fits (the faster matcher), else the general
+    VM's (`compile_vm`); None when neither takes it."""
     try:
         alts = _expand(_Parser(pattern).parse())
         return _assemble(alts)
     except Unsupported:
-        return None
+        return compile_vm(pattern)
 
 
 # ---------------------------------------------------------------- parsing
@@ -337,6 +344,11 @@ def _property_ranges() -> dict:
 
 @lru_cache(maxsize=256)
 def _membership(atom: tuple) -> np.ndarray:
+    if atom[0] == "set":  # a nested class
+        return _class_array(atom[1])
+    if atom[0] == "op":  # a set operation on two classes
+        a, b = _class_array(atom[2]), _class_array(atom[3])
+        return a & b if atom[1] == "&&" else (a & ~b if atom[1] == "--" else a ^ b)
     member = np.zeros(N_CP, dtype=bool)
     if atom[0] == "range":
         member[atom[1]:atom[2] + 1] = True
@@ -401,6 +413,14 @@ def _assemble(alts: list[list]) -> Program:
             else:
                 items.append((k, t[2], t[3], POSSESSIVE if t[4] else 0))
         heads.append((first, len(alt)))
+    cid, masks = _class_tables(arrays)
+    prog = [n_top, len(heads)] + [x for h in heads for x in h] + [x for it in items for x in it]
+    return Program(cid=cid, masks=masks.reshape(-1), prog=np.asarray(prog, dtype=np.int32))
+
+
+def _class_tables(arrays: list[np.ndarray], unions: tuple = ()) -> tuple[np.ndarray, np.ndarray]:
+    """(cid, masks): a class id per code point and, per class (then per union of classes, by index), the
+    256-bit set of class ids in it."""
     if not arrays:
         arrays.append(np.zeros(N_CP, dtype=bool))
     if len(arrays) > 64:
@@ -420,5 +440,431 @@ def _assemble(alts: list[list]) -> Program:
         for k in range(len(arrays)):
             if sig >> k & 1:
                 masks[k, ident >> 6] |= np.uint64(1 << (ident & 63))
-    prog = [n_top, len(heads)] + [x for h in heads for x in h] + [x for it in items for x in it]
-    return Program(cid=cid, masks=masks.reshape(-1), prog=np.asarray(prog, dtype=np.int32))
+    for union in unions:
+        row = np.zeros(4, dtype=np.uint64)
+        for k in union:
+            row |= masks[k]
+        masks = np.vstack([masks, row[None, :]])
+    return cid, masks
+
+
+# ---------------------------------------------------------------- the general program (a backtracking VM)
+# Anything the item subset above refuses: nested and quantified groups (greedy, lazy, possessive), alternation at
+# any depth, atomic groups, lookahead and fixed-width lookbehind of any body, ^ \A $ \z \b \B, (?i) groups and a
+# leading (?i). The pattern becomes instructions of five int32 each — (op, a, b, c, d) — for the kernel's
+# backtracking VM (leftmost-first, as fancy-regex): prog = [VM_MAGIC, n_instructions, whole-pattern first-char
+# row or -1, offset of the ALT tables or 0] + instructions + the ALT tables (uint64, see _alt_tables). Class rows
+# past the pattern's own classes are unions (first-char sets).
+VM_MAGIC = -1
+OP_RUN, OP_SPLIT, OP_GUARD, OP_JMP, OP_ASSERT, OP_LOOK, OP_ATOMIC, OP_SUCCEED, OP_ALT, OP_ALTPC = range(1, 11)
+# RUN cls lo hi mode: a class run; SPLIT a b: try a, then b; GUARD row b: the next char in row? try on, then b :
+# go to b; JMP a; ASSERT kind cls; LOOK flags n_back body next; ATOMIC body next; SUCCEED: the (sub)match ends;
+# ALT n k, then n x ALTPC start row: alternatives tried in order, only those whose first-char row (-1: any, as for
+# a nullable one) holds the next char (the kernel turns the rows into a table per class id; k numbers the ALTs)
+MAX_ALT = 64
+GREEDY, LAZY, POSSESSIVE_MODE = 0, 1, 2
+A_START, A_END, A_WORD, A_NOT_WORD = 0, 1, 2, 3
+A_NEXT_IN, A_NEXT_NOT_IN, A_PREV_IN, A_PREV_NOT_IN = 4, 5, 6, 7  # one-class lookarounds, without a nested match
+LOOK_NEGATIVE, LOOK_BEHIND = 1, 2
+MAX_INSTRUCTIONS = 20_000
+_MODES = {"": GREEDY, "?": LAZY, "+": POSSESSIVE_MODE}
+_WORD = (frozenset({("prop", "w", False)}), False)
+
+
+@lru_cache(maxsize=16)
+def compile_vm(pattern: str) -> Program | None:
+    """The pattern as a general VM program (even where the item subset would do), or None outside it."""
+    try:
+        return _VmCompiler().compile(_WideParser(pattern).parse())
+    except (Unsupported, RecursionError):
+        return None
+
+
+# AST: ("cls", spec) | ("cat", [n]) | ("alt", [n]) | ("rep", n, lo, hi, mode) | ("look", flags, n)
+#      | ("atomic", n) | ("assert", kind)
+class _WideParser(_Parser):
+    def parse(self):
+        node = self._alt(False)
+        if self.i != len(self.s):
+            raise Unsupported("unbalanced )")
+        return node
+
+    def _alt(self, ci: bool):
+        while self.s.startswith("(?i)", self.i):  # a flag at the start of a group: the whole group
+            self.i += 4
+            ci = True
+        alts = [self._seq(ci)]
+        while self._peek() == "|":
+            self.i += 1
+            alts.append(self._seq(ci))
+        return alts[0] if len(alts) == 1 else ("alt", alts)
+
+    def _seq(self, ci: bool):
+        items = []
+        while self.i < len(self.s) and self._peek() not in "|)":
+            items.append(self._wterm(ci))
+        return items[0] if len(items) == 1 else ("cat", items)
+
+    def _wterm(self, ci: bool):
+        c, e = self._peek(), self._peek(1)
+        if c in "^$" or (c == "\\" and e in "AzbB"):
+            self.i += 1 if c in "^$" else 2
+            kind = {"^": A_START, "A": A_START, "$": A_END, "z": A_END, "b": A_WORD, "B": A_NOT_WORD}[
+                c if c in "^$" else e]
+            node = ("assert", kind)
+        elif c == "(":
+            node = self._wgroup(ci)
+        elif c in "*+?{":
+            raise Unsupported(c)
+        else:
+            node = ("cls", self._atom(ci))
+        lo, hi, mode = self._wquantifier()
+        if (lo, hi, mode) == (1, 1, GREEDY):
+            return node
+        if node[0] in ("assert", "look"):
+            raise Unsupported("quantified assertion")
+        return ("rep", node, lo, hi, mode)
+
+    def _wgroup(self, ci: bool):
+        s, i = self.s, self.i
+        kinds = (("(?:", "group"), ("(?i:", "ci"), ("(?=", 0), ("(?!", LOOK_NEGATIVE), ("(?<=", LOOK_BEHIND),
+                 ("(?<!", LOOK_BEHIND | LOOK_NEGATIVE), ("(?>", "atomic"))
+        prefix, kind = next(((p, k) for p, k in kinds if s.startswith(p, i)), ("", None))
+        self.i += len(prefix)
+        if kind is None:
+            kind = "group"
+            if s.startswith(("(?P<", "(?<"), i):  # a named group: the whole match is the piece, as for (...)
+                j = s.find(">", i)
+                name = s[s.index("<", i) + 1:j] if j > 0 else ""
+                if not name.isidentifier():
+                    raise Unsupported("group name")
+                self.i = j + 1
+            elif s.startswith("(?", i):
+                raise Unsupported("group kind")
+            else:
+                self.i += 1
+        body = self._alt(ci or kind == "ci")
+        if self._peek() != ")":
+            raise Unsupported("unclosed group")
+        self.i += 1
+        if kind == "atomic":
+            return ("atomic", body)
+        if isinstance(kind, int):
+            return ("look", kind, body)
+        return body
+
+    def _class(self, ci: bool):
+        """``[...]`` with nested classes and Rust's set operations (``&&`` ``--`` ``~~``: equal precedence, left to
+        right, looser than union), as fancy-regex reads them."""
+        self.i += 1
+        negated = self._peek() == "^"
+        if negated:
+            self.i += 1
+            if ci:
+                raise Unsupported("negated class under (?i)")
+        atoms = self._class_union(ci, first=True)
+        while self.s.startswith(("&&", "--", "~~"), self.i):
+            op = self.s[self.i:self.i + 2]
+            self.i += 2
+            right = self._class_union(ci, first=False)
+            atoms = frozenset({("op", op, (atoms, False), (right, False))})
+        if self._peek() != "]":
+            raise Unsupported("unclosed class")
+        self.i += 1
+        return (atoms, negated)
+
+    def _class_union(self, ci: bool, first: bool) -> frozenset:
+        atoms: set = set()
+        while True:
+            c = self._peek()
+            if not c:
+                raise Unsupported("unclosed class")
+            if (c == "]" and not first) or self.s.startswith(("&&", "--", "~~"), self.i):
+                break
+            first = False
+            if c == "[":
+                if self._peek(1) == ":":
+                    raise Unsupported("POSIX class")
+                atoms.add(("set", self._class(ci)))
+                continue
+            start = self.i
+            lo_atoms = self._class_member(False)
+            if not (self._peek() == "-" and self._peek(1) not in ("]", "", "-")):
+                if ci:  # a member on its own: read again, case-folded
+                    self.i = start
+                    atoms |= self._class_member(ci)
+                else:
+                    atoms |= lo_atoms
+                continue
+            self.i += 1
+            hi_atoms = self._class_member(ci=False)
+            lo_c, hi_c = _single(lo_atoms), _single(hi_atoms)
+            if ci and not (hi_c < 128):
+                raise Unsupported("non-ASCII range under (?i)")
+            if hi_c < lo_c:
+                raise Unsupported("reversed range")
+            for cp in range(lo_c, hi_c + 1) if ci else ():
+                atoms |= _literal(chr(cp), True)
+            if not ci:
+                atoms.add(("range", lo_c, hi_c))
+        return frozenset(atoms)
+
+    def _wquantifier(self) -> tuple[int, int, int]:
+        if self._peek() not in ("?", "*", "+", "{"):
+            return 1, 1, GREEDY
+        c = self._peek()
+        if c == "{":
+            j = self.s.find("}", self.i)
+            body = self.s[self.i + 1:j] if j > 0 else ""
+            parts = body.split(",")
+            if j < 0 or len(parts) > 2 or not parts[0].isdigit() or (len(parts) == 2 and parts[1]
+                                                                      and not parts[1].isdigit()):
+                raise Unsupported("quantifier")
+            lo = int(parts[0])
+            hi = lo if len(parts) == 1 else (int(parts[1]) if parts[1] else UNBOUNDED)
+            if hi < lo or lo > 1000 or (hi != UNBOUNDED and hi > 1000):
+                raise Unsupported("quantifier bounds")
+            self.i = j + 1
+        else:
+            lo, hi = {"?": (0, 1), "*": (0, UNBOUNDED), "+": (1, UNBOUNDED)}[c]
+            self.i += 1
+        mode = _MODES.get(self._peek(), GREEDY)
+        if self._peek() in ("?", "+"):
+            self.i += 1
+        return lo, hi, mode
+
+
+def _nullable(n) -> bool:
+    kind = n[0]
+    if kind == "cls":
+        return False
+    if kind == "cat":
+        return all(_nullable(x) for x in n[1])
+    if kind == "alt":
+        return any(_nullable(x) for x in n[1])
+    if kind == "rep":
+        return n[2] == 0 or _nullable(n[1])
+    if kind == "atomic":
+        return _nullable(n[1])
+    return True  # look, assert
+
+
+def _first(n) -> set:
+    """Class specs a match of n can start with (assertions consume nothing)."""
+    kind = n[0]
+    if kind == "cls":
+        return {n[1]}
+    if kind == "cat":
+        out: set = set()
+        for x in n[1]:
+            out |= _first(x)
+            if not _nullable(x):
+                break
+        return out
+    if kind == "alt":
+        return set().union(*(_first(x) for x in n[1]))
+    if kind in ("rep", "atomic"):
+        return _first(n[1]) if kind == "atomic" or n[3] > 0 else set()
+    return set()
+
+
+def _width(n) -> int | None:
+    """The number of code points every match of n has, None when it varies."""
+    kind = n[0]
+    if kind == "cls":
+        return 1
+    if kind in ("look", "assert"):
+        return 0
+    if kind == "atomic":
+        return _width(n[1])
+    if kind == "cat":
+        ws = [_width(x) for x in n[1]]
+        return None if None in ws else sum(ws)
+    if kind == "alt":
+        ws = {_width(x) for x in n[1]}
+        return ws.pop() if len(ws) == 1 else None
+    w = _width(n[1])  # rep
+    return None if w is None or n[2] != n[3] else w * n[2]
+
+
+class _VmCompiler:
+    def __init__(self):
+        self.code: list[list[int]] = []
+        self.by_spelling: dict = {}
+        self.by_bits: dict[bytes, int] = {}
+        self.arrays: list[np.ndarray] = []
+        self.unions: dict[frozenset, int] = {}
+        self.n_alt = 0
+
+    def compile(self, root) -> Program:
+        if _nullable(root):
+            raise Unsupported("the pattern can match the empty string")
+        self._classes(root)
+        self._node(root)
+        self._emit(OP_SUCCEED)
+        whole = self._union(_first(root))
+        # a jump to SUCCEED is SUCCEED (the matcher then sees a run ends the match: no backtracking entry)
+        for ins in self.code:
+            if ins[0] == OP_JMP and self.code[ins[1]][0] == OP_SUCCEED:
+                ins[:] = [OP_SUCCEED, 0, 0, 0, 0]
+        n_cls = len(self.arrays)
+        unions = sorted(self.unions, key=self.unions.get)
+        cid, masks = _class_tables(self.arrays, tuple(unions))
+        for ins in self.code:  # union rows follow the classes
+            if ins[0] == OP_GUARD:
+                ins[1] += n_cls
+            elif ins[0] == OP_ALTPC and ins[2] >= 0:
+                ins[2] += n_cls
+        prog = [VM_MAGIC, len(self.code), n_cls + whole, 0] + [x for ins in self.code for x in ins]
+        tables = self._alt_tables(masks)
+        if len(tables):
+            prog += [0] * (len(prog) % 2)  # the tables are uint64: start them on an even index
+            prog[3] = len(prog)
+        out = np.concatenate([np.asarray(prog, dtype=np.int32), tables.view(np.int32)])
+        return Program(cid=cid, masks=masks.reshape(-1), prog=out)
+
+    def _alt_tables(self, masks: np.ndarray) -> np.ndarray:
+        """Per ALT (in code order), 257 uint64: bit k of entry id when its alternative k may start with class id
+        (entry 256: at the end of text, only the nullable ones)."""
+        has = np.unpackbits(masks.astype("<u8").view(np.uint8), axis=1, bitorder="little").astype(bool)  # [row, id]
+        tables = []
+        for t, ins in enumerate(self.code):
+            if ins[0] != OP_ALT:
+                continue
+            tab = np.zeros(257, dtype=np.uint64)
+            for k in range(ins[1]):
+                row = self.code[t + 1 + k][2]
+                bit = np.uint64(1 << k)
+                if row < 0:
+                    tab |= bit
+                else:
+                    tab[:256][has[row]] |= bit
+            tables.append(tab)
+        return np.concatenate(tables) if tables else np.zeros(0, dtype=np.uint64)
+
+    # classes: every spec gets an index, equal sets share one
+    def _classes(self, n) -> None:
+        kind = n[0]
+        if kind == "cls":
+            self._cls(n[1])
+        elif kind == "assert":
+            if n[1] in (A_WORD, A_NOT_WORD):
+                self._cls(_WORD)
+        elif kind in ("cat", "alt"):
+            for x in n[1]:
+                self._classes(x)
+        else:
+            self._classes(n[-1] if kind in ("look", "atomic") else n[1])
+
+    def _cls(self, spec) -> int:
+        k = self.by_spelling.get(spec)
+        if k is None:
+            arr = _class_array(spec)
+            key = np.packbits(arr).tobytes()
+            k = self.by_bits.get(key)
+            if k is None:
+                k = self.by_bits[key] = len(self.arrays)
+                self.arrays.append(arr)
+                if len(self.arrays) > 64:
+                    raise Unsupported("more than 64 classes")
+            self.by_spelling[spec] = k
+        return k
+
+    def _union(self, specs: set) -> int:
+        key = frozenset(self._cls(s) for s in specs)
+        if key not in self.unions:
+            self.unions[key] = len(self.unions)
+        return self.unions[key]
+
+    def _emit(self, op: int, a: int = 0, b: int = 0, c: int = 0, d: int = 0) -> int:
+        if len(self.code) >= MAX_INSTRUCTIONS:
+            raise Unsupported("program too long")
+        self.code.append([op, a, b, c, d])
+        return len(self.code) - 1
+
+    def _node(self, n) -> None:
+        kind = n[0]
+        if kind == "cls":
+            self._emit(OP_RUN, self._cls(n[1]), 1, 1, GREEDY)
+        elif kind == "cat":
+            for x in n[1]:
+                self._node(x)
+        elif kind == "alt" and len(n[1]) <= MAX_ALT:
+            self._emit(OP_ALT, len(n[1]), self.n_alt)
+            self.n_alt += 1
+            slots = [self._emit(OP_ALTPC, 0, -1 if _nullable(alt) else self._union(_first(alt))) for alt in n[1]]
+            jumps = []
+            for k, alt in enumerate(n[1]):
+                self.code[slots[k]][1] = len(self.code)
+                self._node(alt)
+                if k < len(n[1]) - 1:
+                    jumps.append(self._emit(OP_JMP))
+            for at in jumps:
+                self.code[at][1] = len(self.code)
+        elif kind == "alt":
+            jumps = []
+            for alt in n[1][:-1]:
+                if _nullable(alt):
+                    at = self._emit(OP_SPLIT, len(self.code) + 1)
+                else:  # skip an alternative whose first char cannot be the next one without a backtrack entry
+                    at = self._emit(OP_GUARD, self._union(_first(alt)))
+                self._node(alt)
+                jumps.append(self._emit(OP_JMP))
+                self.code[at][2] = len(self.code)
+            self._node(n[1][-1])
+            for at in jumps:
+                self.code[at][1] = len(self.code)
+        elif kind == "rep":
+            self._rep(*n[1:])
+        elif kind == "look":
+            flags, body = n[1], n[2]
+            back = 0
+            if body[0] == "cls":  # (?=c) (?!c) (?<=c) (?<!c): one char tested in place
+                kind = (A_PREV_IN if flags & LOOK_BEHIND else A_NEXT_IN) + (flags & LOOK_NEGATIVE)
+                self._emit(OP_ASSERT, kind, self._cls(body[1]))
+                return
+            if flags & LOOK_BEHIND:
+                back = _width(body)
+                if back is None:
+                    raise Unsupported("variable-width lookbehind")
+            self._sub(OP_LOOK, body, flags, back)
+        elif kind == "atomic":
+            self._sub(OP_ATOMIC, n[1])
+        else:
+            self._emit(OP_ASSERT, n[1], self._cls(_WORD) if n[1] in (A_WORD, A_NOT_WORD) else 0)
+
+    def _sub(self, op: int, body, *args) -> None:
+        """LOOK flags n_back body next / ATOMIC body next: the body is its own program ending in SUCCEED."""
+        at = self._emit(op, *args)
+        k = len(args) + 1
+        self.code[at][k] = len(self.code)
+        self._node(body)
+        self._emit(OP_SUCCEED)
+        self.code[at][k + 1] = len(self.code)
+
+    def _rep(self, body, lo: int, hi: int, mode: int) -> None:
+        if body[0] == "cls":
+            self._emit(OP_RUN, self._cls(body[1]), lo, hi, mode)
+            return
+        if mode == POSSESSIVE_MODE:  # X{m,n}+ is (?>X{m,n})
+            self._sub(OP_ATOMIC, ("rep", body, lo, hi, GREEDY))
+            return
+        if _nullable(body):
+            raise Unsupported("a repeated group that can match the empty string")
+        for _ in range(lo):
+            self._node(body)
+        if hi == UNBOUNDED:
+            top = self._emit(OP_SPLIT)
+            self._node(body)
+            self._emit(OP_JMP, top)
+            self._order(top, top + 1, len(self.code), mode)
+            return
+        splits = []
+        for _ in range(hi - lo):  # X{0,k} as (?:X(?:X...)?)?: any failed copy ends the repetition
+            splits.append(self._emit(OP_SPLIT))
+            self._node(body)
+        for at in splits:
+            self._order(at, at + 1, len(self.code), mode)
+
+    def _order(self, at: int, more: int, done: int, mode: int) -> None:
+        self.code[at][1:3] = [more, done] if mode == GREEDY else [done, more]

@@ -2071,6 +2071,13 @@ typedef struct {
     uint64_t first[RX_FIRST_MAX][4]; /* per top-level alternative: the class ids a match can start with */
     uint64_t any_first;      /* alternatives the first-char test cannot rule out (lookahead, $ or an optional
                                 group before their first required item; index >= RX_FIRST_MAX) */
+    int vm;                  /* a general VM program (prog[0] == -1): the fields below */
+    const int32_t *code;     /* 5 int32 per instruction: op, a, b, c, d */
+    int32_t n_insn, first_row; /* whole-pattern first-char row of masks, or -1 */
+    struct RxFrame *st;      /* the VM's backtracking stack (malloc'd, grown on demand; rx_free) */
+    int64_t cap;
+    const uint64_t (*alt_tab)[257]; /* per ALT: per class id (256: end of text) the alternatives that may match
+                                (compiled with the program, checked by rxv_check) */
 } RxProgram;
 
 static inline int rx_in(const RxProgram *p, int32_t cls, const uint8_t *b, int64_t i, int *w) {
@@ -2118,7 +2125,10 @@ static int64_t rx_items(const RxProgram *p, const int32_t *items, int k, int n, 
 
 /* end of the piece at i: the first alternative that matches (non-empty), else the unmatched text up to the next
    position where one does (a piece of its own, as tokenlab's isolated regex split keeps it); -2: budget spent */
-static int64_t rx_next(const RxProgram *p, const uint8_t *b, int64_t i, int64_t end, int64_t *budget) {
+static int64_t rxv_next(RxProgram *p, const uint8_t *b, int64_t i, int64_t end, int64_t *budget);
+
+static int64_t rx_next(RxProgram *p, const uint8_t *b, int64_t i, int64_t end, int64_t *budget) {
+    if (p->vm) return rxv_next(p, b, i, end, budget);
     int32_t n_alts = p->prog[0];
     const int32_t *items = p->prog + 2 + 2 * p->prog[1];
     for (int64_t j = i; j < end;) {
@@ -2138,6 +2148,261 @@ static int64_t rx_next(const RxProgram *p, const uint8_t *b, int64_t i, int64_t 
     return end;
 }
 
+/* ------------------------------------------------------------------ the general regex VM
+   Any other pattern regex_program.compile_vm accepts: nested and quantified groups (greedy, lazy, possessive),
+   alternation at any depth, atomic groups, lookahead and fixed-width lookbehind, ^ $ \A \z \b \B. A program of
+   five-int instructions run by a backtracking matcher with an explicit stack (leftmost-first: the first way to
+   match in priority order wins, as in fancy-regex). Class runs are single instructions, and a greedy run leaves
+   one stack entry that gives back a code point at a time, so the common pattern shapes cost what rx_items costs.
+   An ALT picks the alternatives the next char can start from a per-class-id table, so a failed alternative
+   costs nothing. One-class lookarounds are assertions tested in place; other lookarounds and atomic groups run
+   their body as a nested match (its stack entries are then dropped). Every
+   instruction and every char scanned counts against the budget; stack growth past RXV_MAX_FRAMES also returns
+   -2 (the caller then splits with the regex module). */
+#define RXV_RUN 1
+#define RXV_SPLIT 2
+#define RXV_GUARD 3
+#define RXV_JMP 4
+#define RXV_ASSERT 5
+#define RXV_LOOK 6
+#define RXV_ATOMIC 7
+#define RXV_SUCCEED 8
+#define RXV_ALT 9          /* n k, then n ALTPC (start, first-char row or -1): ordered choice by a table */
+#define RXV_ALTPC 10
+#define RXV_LAZY 1
+#define RXV_POSSESSIVE 2
+#define RXV_MAX_FRAMES (1 << 21)
+#define RXV_MAX_DEPTH 64
+
+enum { RXF_JUMP, RXF_GREEDY, RXF_LAZY, RXF_ALT };
+typedef struct RxFrame { int64_t pos, aux; int32_t pc, kind; } RxFrame;
+
+static inline int64_t back_cp(const uint8_t *b, int64_t q) { /* q > 0 */
+    do q--; while (q > 0 && (b[q] & 0xC0) == 0x80);
+    return q;
+}
+
+static int rxv_push(RxProgram *p, int64_t sp, int32_t kind, int32_t pc, int64_t pos, int64_t aux) {
+    if (sp >= p->cap) {
+        if (p->cap >= RXV_MAX_FRAMES) return -1;
+        int64_t cap = p->cap ? 2 * p->cap : 256;
+        RxFrame *st = realloc(p->st, (size_t)cap * sizeof(RxFrame));
+        if (!st) return -1;
+        p->st = st;
+        p->cap = cap;
+    }
+    RxFrame *f = &p->st[sp];
+    f->pos = pos; f->aux = aux; f->pc = pc; f->kind = kind;
+    return 0;
+}
+
+#define RXV_PUSH(kind, to, at, aux) do { if (rxv_push(p, sp, kind, to, at, aux) < 0) RXV_RETURN(-2); sp++; } while (0)
+
+/* end of a match of the program from pc at pos (entries above sp0 are this match's), -1: none, -2: budget */
+static int64_t rxv_run(RxProgram *p, int32_t pc, int64_t pos, int64_t sp0, int depth, const uint8_t *b,
+                       int64_t end, int64_t *budget) {
+    if (depth > RXV_MAX_DEPTH) return -2;
+    const int32_t *code = p->code;
+    int64_t sp = sp0, bud = *budget; /* the budget in a register; written back on return and around nested runs */
+    int w;
+#define RXV_RETURN(v) do { *budget = bud; return (v); } while (0)
+    for (;;) {
+        const int32_t *x = code + 5 * (int64_t)pc;
+        if (--bud < 0) RXV_RETURN(-2);
+        switch (x[0]) {
+        case RXV_RUN: {
+            int32_t cls = x[1];
+            int64_t lo = x[2], hi = x[3], q = pos, count = 0;
+            while (count < lo && q < end && rx_in(p, cls, b, q, &w)) { q += w; count++; }
+            if (count < lo) { bud -= q - pos; goto fail; }
+            int64_t qlo = q;
+            int last = code[5 * (int64_t)(pc + 1)] == RXV_SUCCEED; /* nothing after it can fail */
+            if (x[4] == RXV_LAZY) {
+                if (hi > lo && !last) RXV_PUSH(RXF_LAZY, pc, q, hi - lo);
+            } else {
+                while (count < hi && q < end && rx_in(p, cls, b, q, &w)) { q += w; count++; }
+                if (x[4] != RXV_POSSESSIVE && q > qlo && !last) RXV_PUSH(RXF_GREEDY, pc + 1, q, qlo);
+            }
+            bud -= q - pos;
+            pos = q;
+            pc++;
+            continue;
+        }
+        case RXV_SPLIT:
+            RXV_PUSH(RXF_JUMP, x[2], pos, 0);
+            pc = x[1];
+            continue;
+        case RXV_GUARD: /* an alternative that cannot start with the next char is skipped without an entry */
+            if (pos < end && rx_in(p, x[1], b, pos, &w)) { RXV_PUSH(RXF_JUMP, x[2], pos, 0); pc++; }
+            else pc = x[2];
+            continue;
+        case RXV_JMP:
+            pc = x[1];
+            continue;
+        case RXV_ASSERT: {
+            int ok;
+            switch (x[1]) {
+            case 0: ok = pos == 0; break;
+            case 1: ok = pos == end; break;
+            case 4: case 5: ok = (pos < end && rx_in(p, x[2], b, pos, &w)) == (x[1] == 4); break;
+            case 6: case 7: ok = (pos > 0 && rx_in(p, x[2], b, back_cp(b, pos), &w)) == (x[1] == 6); break;
+            default: {
+                int before = pos > 0 && rx_in(p, x[2], b, back_cp(b, pos), &w);
+                int after = pos < end && rx_in(p, x[2], b, pos, &w);
+                ok = (before != after) == (x[1] == 2);
+            }
+            }
+            if (!ok) goto fail;
+            pc++;
+            continue;
+        }
+        case RXV_LOOK: { /* flags (1: negative, 2: behind), code points to step back, body, next */
+            int64_t s = pos, r = -1;
+            int32_t k = 0;
+            for (; k < x[2] && s > 0; k++) s = back_cp(b, s);
+            if (k == x[2]) {
+                *budget = bud;
+                r = rxv_run(p, x[3], s, sp, depth + 1, b, end, budget);
+                bud = *budget;
+                if (r == -2) RXV_RETURN(-2);
+            }
+            if ((r >= 0) == ((x[1] & 1) != 0)) goto fail;
+            pc = x[4];
+            continue;
+        }
+        case RXV_ATOMIC: {
+            *budget = bud;
+            int64_t r = rxv_run(p, x[1], pos, sp, depth + 1, b, end, budget);
+            bud = *budget;
+            if (r == -2) RXV_RETURN(-2);
+            if (r < 0) goto fail;
+            pos = r;
+            pc = x[2];
+            continue;
+        }
+        case RXV_ALT: { /* the first alternative the next char allows; an entry for the others */
+            uint64_t m = p->alt_tab[x[2]][pos < end ? p->cid[b[pos] < 0x80 ? b[pos] : cp_at(b, pos, &w)] : 256];
+            if (!m) goto fail;
+            int k = __builtin_ctzll(m);
+            m &= m - 1;
+            if (m) RXV_PUSH(RXF_ALT, pc, pos, (int64_t)m);
+            pc = code[5 * (int64_t)(pc + 1 + k) + 1];
+            continue;
+        }
+        case RXV_SUCCEED:
+            RXV_RETURN(pos);
+        default:
+            RXV_RETURN(-2);
+        }
+    fail:
+        for (;;) {
+            if (sp == sp0) RXV_RETURN(-1);
+            RxFrame *f = &p->st[sp - 1];
+            if (f->kind == RXF_JUMP) { pc = f->pc; pos = f->pos; sp--; break; }
+            if (f->kind == RXF_ALT) {
+                uint64_t m = (uint64_t)f->aux;
+                int k = __builtin_ctzll(m);
+                m &= m - 1;
+                pc = code[5 * (int64_t)(f->pc + 1 + k) + 1];
+                pos = f->pos;
+                if (m) f->aux = (int64_t)m; else sp--;
+                break;
+            }
+            if (--bud < 0) RXV_RETURN(-2);
+            if (f->kind == RXF_GREEDY) { /* give back one code point */
+                int64_t q = back_cp(b, f->pos);
+                pc = f->pc;
+                pos = q;
+                if (q <= f->aux) sp--; else f->pos = q;
+                break;
+            }
+            int64_t q = f->pos; /* RXF_LAZY: take one more */
+            if (q < end && rx_in(p, code[5 * (int64_t)f->pc + 1], b, q, &w)) {
+                pos = q + w;
+                pc = f->pc + 1;
+                if (--f->aux == 0) sp--; else f->pos = pos;
+                break;
+            }
+            sp--;
+        }
+    }
+}
+#undef RXV_RETURN
+
+static int64_t rxv_next(RxProgram *p, const uint8_t *b, int64_t i, int64_t end, int64_t *budget) {
+    for (int64_t j = i; j < end;) {
+        int w;
+        uint32_t c = b[j] < 0x80 ? (w = 1, b[j]) : cp_at(b, j, &w);
+        uint32_t id = p->cid[c];
+        if (p->first_row < 0 || ((p->masks[4 * p->first_row + (id >> 6)] >> (id & 63)) & 1)) {
+            int64_t r = rxv_run(p, 0, j, 0, 0, b, end, budget);
+            if (r == -2) return -2;
+            if (r > j) return j == i ? r : j;
+        }
+        j += w;
+    }
+    return end;
+}
+
+/* a VM program's instructions refer only to its classes and instructions */
+static int rxv_check(const int32_t *prog, int64_t n_prog, int64_t n_rows) {
+    if (n_prog < 4 || prog[1] < 1 || 4 + 5 * (int64_t)prog[1] > n_prog || prog[2] < -1 || prog[2] >= n_rows)
+        return 0;
+    int64_t n = prog[1];
+    int32_t n_alt = 0;
+    const int32_t *code = prog + 4;
+    if (code[5 * (n - 1)] != RXV_SUCCEED) return 0;
+#define PC_OK(t) ((t) >= 0 && (t) < n)
+#define ROW_OK(r) ((r) >= 0 && (r) < n_rows)
+    for (int64_t t = 0; t < n; t++) {
+        const int32_t *x = code + 5 * t;
+        int ok;
+        switch (x[0]) {
+        case RXV_RUN: ok = ROW_OK(x[1]) && x[2] >= 0 && x[3] >= x[2] && x[4] >= 0 && x[4] <= 2 && t + 1 < n; break;
+        case RXV_SPLIT: ok = PC_OK(x[1]) && PC_OK(x[2]); break;
+        case RXV_GUARD: ok = ROW_OK(x[1]) && PC_OK(x[2]) && t + 1 < n; break;
+        case RXV_JMP: ok = PC_OK(x[1]); break;
+        case RXV_ASSERT: ok = x[1] >= 0 && x[1] <= 7 && ROW_OK(x[2]) && t + 1 < n; break;
+        case RXV_LOOK: ok = x[1] >= 0 && x[1] <= 3 && x[2] >= 0 && PC_OK(x[3]) && PC_OK(x[4]); break;
+        case RXV_ATOMIC: ok = PC_OK(x[1]) && PC_OK(x[2]); break;
+        case RXV_SUCCEED: ok = 1; break;
+        case RXV_ALT:
+            ok = x[1] >= 2 && x[1] <= 64 && x[2] == n_alt++ && t + x[1] < n;
+            for (int32_t k = 1; ok && k <= x[1]; k++) {
+                const int32_t *y = x + 5 * k;
+                ok = y[0] == RXV_ALTPC && PC_OK(y[1]) && y[2] >= -1 && y[2] < n_rows;
+            }
+            break;
+        case RXV_ALTPC: ok = 1; break; /* checked with its ALT; never run (the matcher stops on one) */
+        default: ok = 0;
+        }
+        if (!ok) return 0;
+    }
+#undef PC_OK
+#undef ROW_OK
+    /* the ALT tables: after the instructions, 257 uint64 per ALT, each entry naming only its alternatives */
+    int64_t at = prog[3];
+    if (!n_alt) return at == 0 && n_prog == 4 + 5 * n;
+    if (at < 4 + 5 * n || at % 2 || n_prog != at + 514 * (int64_t)n_alt || ((uintptr_t)(prog + at) & 7)) return 0;
+    const uint64_t *tab = (const uint64_t *)(prog + at);
+    int32_t a = 0;
+    for (int64_t t = 0; t < n; t++) {
+        if (code[5 * t] != RXV_ALT) continue;
+        uint64_t allowed = code[5 * t + 1] == 64 ? ~0ull : (1ull << code[5 * t + 1]) - 1, bad = 0;
+        for (int id = 0; id < 257; id++) bad |= tab[257 * a + id] & ~allowed;
+        if (bad) return 0;
+        a++;
+    }
+    return 1;
+}
+
+static void rx_free(RxProgram *p, Py_buffer views[3]) {
+    free(p->st);
+    p->st = NULL;
+
+    for (int t = 0; t < 3; t++) PyBuffer_Release(&views[t]);
+}
+
 static int rx_program(PyObject *o_cid, PyObject *o_masks, PyObject *o_prog, Py_buffer views[3], RxProgram *p) {
     PyObject *objs[3] = {o_cid, o_masks, o_prog};
     const char *names[3] = {"cid", "masks", "prog"};
@@ -2149,6 +2414,26 @@ static int rx_program(PyObject *o_cid, PyObject *o_masks, PyObject *o_prog, Py_b
     }
     const int32_t *prog = views[2].buf;
     int64_t n_prog = views[2].len / 4, n_classes = views[1].len / 32;
+    p->vm = 0;
+    p->st = NULL;
+    p->cap = 0;
+    p->alt_tab = NULL;
+    if (n_prog >= 1 && prog[0] == -1 && views[2].len % 4 == 0) { /* a general VM program */
+        if (views[0].len != N_CP || views[1].len % 32 != 0 || !rxv_check(prog, n_prog, n_classes)) {
+            for (int t = 0; t < 3; t++) PyBuffer_Release(&views[t]);
+            PyErr_SetString(PyExc_ValueError, "regex program: tables do not fit");
+            return -1;
+        }
+        p->vm = 1;
+        p->cid = views[0].buf;
+        p->masks = views[1].buf;
+        p->prog = prog;
+        p->code = prog + 4;
+        p->n_insn = prog[1];
+        p->first_row = prog[2];
+        p->alt_tab = prog[3] ? (const uint64_t (*)[257])(prog + prog[3]) : NULL;
+        return 0;
+    }
     int ok = views[0].len == N_CP && views[1].len % 32 == 0 && views[2].len % 4 == 0 && n_prog >= 2 &&
              prog[0] >= 1 && prog[1] >= prog[0] && 2 + 2 * (int64_t)prog[1] <= n_prog;
     if (ok) {
@@ -2232,7 +2517,7 @@ static PyObject *Encoder_encode_regex(EncoderObject *self, PyObject *args) {
 done:
     if (has_view) PyBuffer_Release(&view);
 out:
-    for (int t = 0; t < 3; t++) PyBuffer_Release(&views[t]);
+    rx_free(&p, views);
     return res;
 }
 
@@ -2261,7 +2546,7 @@ static PyObject *Encoder_split_regex(EncoderObject *self, PyObject *args) {
         }
         if (has_view) PyBuffer_Release(&view);
     }
-    for (int t = 0; t < 3; t++) PyBuffer_Release(&views[t]);
+    rx_free(&p, views);
     return list;
 }
 
