@@ -60,7 +60,8 @@ MODULE_TESTS: dict[str, list[str]] = {
     # without test_python_fallback_equals_numba (18 s, the numba loop of _native.py) and the 8 s recount test,
     # which test_mutation_kills_sp.py repeats on a small corpus; test_progress_bar_runs_the_loop_in_a_thread fails
     # under mutmut's TQDM_DISABLE=1 (tqdm reads it for the merging bar)
-    "train/bpe.py": ["tests/test_mutation_kills_sp.py", "tests/test_train.py::test_hand_worked_example",
+    "train/bpe.py": ["tests/test_mutation_kills_sp.py", "tests/test_mutation_kills_io_train.py",
+                     "tests/test_train.py::test_hand_worked_example",
                      "tests/test_train.py::test_min_frequency_stops_training",
                      "tests/test_train.py::test_merges_equal_hf_bpe_trainer",
                      "tests/test_train.py::test_bad_training_arguments",
@@ -103,7 +104,13 @@ MODULE_TESTS: dict[str, list[str]] = {
                             "tests/test_reference_ids.py::test_known_tiktoken_file_loads_with_its_pattern_and_specials",
                             "tests/test_reliability_readers.py::test_tiktoken_damage_is_reported",
                             f"{AUDIT}::test_write_tiktoken_ranks_are_ids"],
-    "io/hf_json.py": ["tests/test_reference_ids.py", "tests/test_hf_metaspace.py"],
+    # all of test_reference_ids.py and test_hf_metaspace.py cost ~70 s per mutant (cl100k, Mistral files): the
+    # checks against HF tokenizers in test_mutation_kills_io_train.py, two HF-trained / exported files, the damage
+    "io/hf_json.py": ["tests/test_mutation_kills_io_train.py",
+                      "tests/test_reference_ids.py::test_reads_real_hf_tokenizer_json_from_hf_trainer",
+                      "tests/test_reference_ids.py::test_exported_trained_tokenizer_in_hf_tokenizers",
+                      "tests/test_reliability_readers.py::test_hf_byte_level_bad_ids",
+                      "tests/test_reliability_readers.py::test_metaspace_tokenizer_json_is_checked"],
     # all of test_sentencepiece.py trains nine models per mutant: its hand-written model, one mistral-common file,
     # and the checks against sentencepiece and its protobuf module in test_mutation_kills_sp.py
     "io/sentencepiece.py": ["tests/test_mutation_kills_sp.py",
@@ -151,7 +158,9 @@ def run_module(module: str, max_children: int, python: str, only: list[str] | No
     (work / "pyproject.toml").write_text(scratch_pyproject(module, tests, timeout_multiplier), encoding="utf-8")
     # one OpenMP/MKL thread: mutmut forks each mutant's process from one that already ran the tests, and a child
     # that inherits torch's OpenMP pool (the byte tokenizer's reference returns torch tensors) hangs in it
-    env = dict(os.environ, CI="true", TQDM_DISABLE="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    # TOKENLAB_MUTATION: tests/conftest.py gives tqdm a lock of each process's own (see there)
+    env = dict(os.environ, CI="true", TQDM_DISABLE="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               TOKENLAB_MUTATION="1")
     env.pop("PYTHONPATH", None)  # mutmut puts mutants/src first on sys.path itself
     print(f"== {module}: tests {' '.join(tests)}", flush=True)
     # only: fnmatch patterns over mutant names (e.g. "*[05]" for every mutant whose number ends in 0 or 5): a sample
