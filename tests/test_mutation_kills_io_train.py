@@ -256,6 +256,69 @@ def test_an_interrupted_merge_progress_leaves_no_thread_that_blocks_exit(monkeyp
         t.join(5)
 
 
+def test_merge_progress_is_shown_when_asked_for_off_a_terminal(capsys, monkeypatch):
+    """``progress=True`` shows the merging bar also where stderr is not a terminal (a log file, CI, capsys), as
+    the pre-tokenizing bar does; ``progress=False`` shows nothing."""
+    from tqdm.std import tqdm
+
+    from tokenlab.train.bpe import train_bpe
+
+    monkeypatch.setattr(tqdm, "monitor_interval", 0)  # no monitor thread (a later fork would inherit its lock)
+    tok = train_bpe(TRAIN_DOCS, 300, workers=1, progress=True)
+    err = capsys.readouterr().err
+    assert "merging" in err and f"{len(tok.merges)}/{300 - 256}" in err and "pre-tokenizing" in err
+    train_bpe(TRAIN_DOCS, 300, workers=1, progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_a_process_pool_has_as_many_processes_as_workers(monkeypatch):
+    import os
+
+    from tokenlab.pretokenize import PreTokenizer
+    from tokenlab.train import bpe
+
+    sizes = []
+    real_pool = bpe._pool
+
+    def recording(workers, initializer, initargs):
+        pool = real_pool(workers, initializer, initargs)
+        sizes.append(pool._processes)
+        return pool
+    monkeypatch.setattr(bpe, "_pool", recording)
+    monkeypatch.setattr(os, "cpu_count", lambda: 5)  # a pool of "all cores" would have 5
+    pre = PreTokenizer(r"\w+|\W+")  # the regex counter: processes
+    docs = ["abc def " * 30] * 6
+    assert bpe.count_pretokens(docs, pre, workers=2, batch_chars=100) == _plain_count(docs, pre)
+    assert sizes == [2]
+
+
+def test_merge_tables_are_sized_by_the_pairs_there_are(monkeypatch):
+    """Every merge removes a symbol, so a run makes at most as many merges as the words have pairs: the loop is
+    asked for that many (not for a vocab_size of 10**9), and a corpus whose node count does not fit the loop's int32
+    node ids is refused."""
+    from tokenlab.pretokenize import PreTokenizer
+    from tokenlab.train import bpe
+
+    asked = []
+    real = bpe._run_with_progress
+
+    def recording(kernel, args, total, progress):
+        asked.append((args[5], total))
+        return real(kernel, args, total, progress)
+    monkeypatch.setattr(bpe, "_run_with_progress", recording)
+    counts = {b"abcab": 3, b"x": 9, b"bc": 2, b"\xff\xfe": 1}
+    pairs = sum(len(w) - 1 for w in counts)
+    for vocab_size, specials, want in ((10**9, [], pairs), (256 + 3, [], 3), (256 + 3, ["<s>"], 2)):
+        tok = bpe.train_from_counts(counts, vocab_size, PreTokenizer("gpt2"), special_tokens=specials)
+        assert asked[-1] == (want, want) and len(tok.merges) <= want
+
+    class Huge:  # a word as long as the int32 node ids allow (only its length is real: nothing is allocated)
+        def __len__(self):
+            return 2**31 - 1
+    with pytest.raises(InvalidInputError, match=r"^too many distinct pretoken bytes for the trainer \(over 2\*\*31\)$"):
+        bpe.train_from_counts({Huge(): 1}, 300, PreTokenizer("gpt2"))
+
+
 # ---------------------------------------------------------------------------------------------- io/hf_json.py
 
 HF_TEXTS = ["Hello world, it's 2024-06-01: 1234567 apples.", "  spaces\tand\nnewlines\r\n", "Größe 東京 🤖 ｆｕｌｌ",
@@ -780,3 +843,54 @@ def test_unigram_export_is_the_file_hf_writes():
     gap.scores = dict(gap.scores) | {b"zz": -20.0}
     with pytest.raises(FormatError, match=r"^HF Unigram needs piece ids 0..n-1 without gaps$"):
         unigram_to_hf_dict(gap)
+
+
+# ---------------------------------------------------------------------------------------------- pretokenize.py
+
+
+def test_stand_ins_are_the_highest_code_points_in_the_same_classes(monkeypatch):
+    """A code point on which ``regex`` and tiktoken's table (data/regex_properties.json) disagree gets as stand-in
+    the highest code point from U+3000 up (no surrogate) that both put in exactly the classes the table puts the
+    original in: as far as can be from ASCII and the scripts patterns name literally. Computed here from the table
+    and ``regex`` directly, with the module's caches emptied; its class tables are boolean (one byte a code point,
+    and they stay cached)."""
+    from importlib.resources import files
+
+    import numpy as np
+    import regex
+
+    from tokenlab import pretokenize as pt
+
+    monkeypatch.setattr(pt, "_PINNED", None)
+    monkeypatch.setattr(pt, "_MEMBERSHIP", {})
+    monkeypatch.setattr(pt, "_STAND_INS", {})
+    table = json.loads(files("tokenlab").joinpath("data/regex_properties.json").read_text(encoding="utf-8"))["classes"]
+    cps = np.arange(0x110000, dtype=np.uint32)
+    cps[0xD800:0xE000] = ord("a")
+    everything = cps.tobytes().decode("utf-32-le")
+    surrogate = (np.arange(0x110000) >= 0xD800) & (np.arange(0x110000) < 0xE000)
+    for pattern, names in [(pt.CL100K_PATTERN, ["L", "N", "s"]), (r"\p{Lu}\p{M}+|\p{Han}|\p{Nd}",
+                                                                   ["Lu", "M", "Han", "Nd"])]:
+        pinned = np.zeros(0x110000, dtype=np.int64)
+        ours = np.zeros(0x110000, dtype=np.int64)
+        for k, n in enumerate(names):
+            for lo, hi in table[n]:
+                pinned[lo:hi + 1] |= 1 << k
+            rx = regex.compile(rf"\{n}" if n in "sdw" else rf"\p{{{n}}}")
+            hits = np.array([m.start() for m in rx.finditer(everything)], dtype=np.int64)
+            ours[hits] |= 1 << k
+        ours[surrogate] = pinned[surrogate] = 0
+        stable = (pinned == ours) & ~surrogate
+        stable[:0x3000] = False
+        want = {}
+        highest: dict[int, int | None] = {}  # classes -> the highest stable code point regex puts in them
+        for cp in np.flatnonzero(pinned != ours).tolist():
+            sig = int(pinned[cp])
+            if sig not in highest:
+                same = np.flatnonzero(stable & (ours == sig))
+                highest[sig] = int(same[-1]) if len(same) else None
+            if highest[sig] is not None:
+                want[cp] = highest[sig]
+        mapping, lowest = pt.stand_ins(pattern)
+        assert mapping == want and lowest == min(want)
+        assert all(pt._membership(n, p).dtype == np.bool_ for n in names for p in (True, False))

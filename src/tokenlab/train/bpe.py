@@ -424,7 +424,7 @@ def train_from_counts(word_counts: dict[bytes, int], vocab_size: int, pretokeniz
     if n_new < 0:
         raise InvalidInputError(f"vocab_size {vocab_size} is below 256 bytes + {len(special_tokens)} specials")
     _check_vocab_size(vocab_size)
-    words = [w for w in word_counts if len(w) > 1]  # a single byte has no pair to merge
+    words = [w for w in word_counts if w]  # an empty word has no node (a one-byte word is a node with no pair)
     lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
     n_nodes = int(lengths.sum())
     # every merge removes at least one symbol, so no run can add more tokens than there are pairs: the
