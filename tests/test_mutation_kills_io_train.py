@@ -376,11 +376,16 @@ def test_hf_export_is_the_file_hf_writes_and_encodes_alike(pattern, split_digits
 
     tok = _trained(pattern, split_digits)
     d = to_hf_dict(tok)
-    assert d == _hf_reference_json(tok, tokenizers)
+    ref = _hf_reference_json(tok, tokenizers)
+    assert d == ref
+    assert list(d["model"]["vocab"]) == list(ref["model"]["vocab"])  # in id order, as HF writes it
     path = tmp_path / "tokenizer.json"
     write_hf_json(tok, path)
     text = path.read_text(encoding="utf-8")
     assert "\\u" not in text and "Ġ" in text  # UTF-8 as HF writes it, not \\u escapes
+    # pretty-printed, one vocab entry a line, as HF's Tokenizer.save writes it (readable diffs)
+    tokenizers.Tokenizer.from_str(json.dumps(ref)).save(str(tmp_path / "hf.json"))
+    assert text.count("\n") > len(tok.vocab) and (tmp_path / "hf.json").read_text().count("\n") > len(tok.vocab)
     assert json.loads(text) == d
     hf = tokenizers.Tokenizer.from_file(str(path))
     back = read_hf_json(path)
@@ -837,6 +842,11 @@ def test_unigram_export_is_the_file_hf_writes():
         assert got == want
         assert [t for t, _ in got_vocab] == [t for t, _ in want_vocab]
         assert [s for _, s in got_vocab] == pytest.approx([s for _, s in want_vocab])  # HF keeps f64 scores
+    n = 256 + len(EXTRA)
+    with pytest.raises(FormatError, match=rf"^HF Unigram gives special tokens the ids right after its {n} pieces "
+                                          rf"\({n}..{n + 1}\); this tokenizer's are \[{n}, {n + 2}\], so HF would "
+                                          r"encode them with other ids$"):
+        unigram_to_hf_dict(hand_model("gpt2", specials={"<s>": n, "</s>": n + 2}))
     gap = hand_model("gpt2")
     gap.vocab = dict(gap.vocab)
     gap.vocab[b"zz"] = len(gap.vocab) + 5
@@ -894,3 +904,37 @@ def test_stand_ins_are_the_highest_code_points_in_the_same_classes(monkeypatch):
         mapping, lowest = pt.stand_ins(pattern)
         assert mapping == want and lowest == min(want)
         assert all(pt._membership(n, p).dtype == np.bool_ for n in names for p in (True, False))
+
+
+# ---------------------------------------------------------------------------------------------- models/sentencepiece.py
+
+
+def _sp_pair(pieces):
+    from test_mutation_kills_sp import _proto, _spm
+
+    from tokenlab.io.sentencepiece import parse_sentencepiece
+
+    data = _proto(pieces=pieces, model_type=1, normalizer={"name": "identity", "add_dummy_prefix": False})
+    return _spm(data), parse_sentencepiece(data)
+
+
+def test_float32_path_ties_round_from_zero_like_sentencepiece():
+    """sentencepiece's float32 path scores start at 0: a + b = -1 + -(1 - 2**-24) rounds to -2.0 exactly, a tie
+    with ab (-2.0), and the first candidate, ab, stays. (Started from 1.0, a + b would be -0.99999994 against
+    ab's -1.0, and a|b would win.)"""
+    ref, ours = _sp_pair([("<unk>", 0.0, 2), ("\u2581", -9.0, 1), ("a", -1.0, 1), ("b", -(1.0 - 2.0 ** -24), 1),
+                          ("ab", -2.0, 1)])
+    assert ref.encode("ab") == [4]
+    for text in ("ab", "abab", "aab", "bab"):
+        assert ours._encode_python(text) == ref.encode(text), text
+
+
+def test_a_path_score_of_exactly_100000_is_not_rebased():
+    """sentencepiece re-bases float32 path scores only once one passes +-100000, not at exactly 100000. After z
+    (+100000) the sums keep 100000's float32 spacing (2**-7): a + b and ab both round to 100000, a tie that ab
+    (first) keeps; re-based to 0 they would be -2/1024 against -3/1024, and a|b would win."""
+    ref, ours = _sp_pair([("<unk>", 0.0, 2), ("\u2581", -9.0, 1), ("z", 100000.0, 1), ("a", -1 / 1024, 1),
+                          ("b", -1 / 1024, 1), ("ab", -3 / 1024, 1)])
+    assert ref.encode("zab") == [2, 5]
+    for text in ("zab", "zabab", "ab"):
+        assert ours._encode_python(text) == ref.encode(text), text
