@@ -972,6 +972,10 @@ def test_more_tokenizer_json_errors_and_limits():
 
     hf, base = _hf_gpt2_file(tokenizers)
     d = copy.deepcopy(base)
+    d["added_tokens"][0]["id"] = d["model"]["vocab"]["a"]  # one id for two tokens
+    with pytest.raises(FormatError, match=r"^f.json: added_tokens: special '<s>' has the id 65 of the token 'a'$"):
+        from_hf_dict(d, name="f.json")
+    d = copy.deepcopy(base)
     d["model"] = [1]
     with pytest.raises(FormatError, match=r"^f.json: model: expected an object, got list"):
         from_hf_dict(d, name="f.json")
