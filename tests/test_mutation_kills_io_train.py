@@ -218,6 +218,55 @@ def test_native_false_runs_the_plain_python_merge_loop(monkeypatch):
     assert train_from_counts(counts, 300, pre, native=False).merges == _hf_merges(TRAIN_DOCS, 300)
 
 
+def test_the_merge_loop_is_c_then_numba_then_python(monkeypatch):
+    """Which merge loop runs (the module's contract): the C loop when it is built, unless ``native=False``; else the
+    numba-compiled loop when numba is there (``native=None`` or ``True``); else, or with ``native=False``, the plain
+    Python loop (without numba ``train_merges`` is that plain function itself); ``native=True`` without either is an
+    error. Every one gives HF's merges."""
+    import tokenlab.kernels
+    from tokenlab.pretokenize import PreTokenizer
+    from tokenlab.train import _native, bpe
+
+    if tokenlab.kernels.train is None:
+        pytest.skip("the C kernels are not built")
+    pre = PreTokenizer("gpt2")
+    counts = bpe.count_pretokens(TRAIN_DOCS, pre, workers=1)
+    want = _hf_merges(TRAIN_DOCS, 300)
+    ran: list[str] = []
+    c_kernels = tokenlab.kernels.train
+    c_loop = bpe._c_train_merges
+    python_loop = getattr(_native.train_merges, "py_func", _native.train_merges)
+
+    def recording_c(*args):
+        ran.append("c")
+        return c_loop(*args)
+
+    class CompiledLoop:  # stands in for the numba dispatcher (runs the same Python, without compiling)
+        def __call__(self, *args):
+            ran.append("train_merges")
+            return python_loop(*args)
+
+        @staticmethod
+        def py_func(*args):
+            ran.append("python")
+            return python_loop(*args)
+    monkeypatch.setattr(bpe, "_c_train_merges", recording_c)
+    monkeypatch.setattr(_native, "train_merges", CompiledLoop())
+    monkeypatch.setattr(_native, "HAVE_NUMBA", True)
+    cases = [(True, True, None, "c"), (True, True, True, "c"), (True, True, False, "python"),
+             (False, True, None, "train_merges"), (False, True, True, "train_merges"), (False, True, False, "python"),
+             (False, False, None, "train_merges"), (False, False, False, "train_merges")]
+    for c_built, numba, native, loop in cases:
+        monkeypatch.setattr(tokenlab.kernels, "train", c_kernels if c_built else None)
+        monkeypatch.setattr(_native, "HAVE_NUMBA", numba)
+        ran.clear()
+        assert bpe.train_from_counts(counts, 300, pre, native=native).merges == want
+        assert ran == [loop], (c_built, numba, native)
+    with pytest.raises(InvalidInputError, match=r"^native=True needs the C kernel or numba \(pip install "
+                                                r"'tokenlab\[fast\]'\)$"):
+        bpe.train_from_counts(counts, 300, pre, native=True)
+
+
 def test_an_interrupted_merge_progress_leaves_no_thread_that_blocks_exit(monkeypatch):
     """With a progress bar the merge loop runs in a thread. If the caller is interrupted (Ctrl-C while the bar
     polls), that thread must not keep the interpreter from exiting: it is a daemon thread."""
