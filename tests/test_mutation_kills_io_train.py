@@ -950,7 +950,8 @@ def test_stand_ins_are_the_highest_code_points_in_the_same_classes(monkeypatch):
     everything = cps.tobytes().decode("utf-32-le")
     surrogate = (np.arange(0x110000) >= 0xD800) & (np.arange(0x110000) < 0xE000)
     for pattern, names in [(pt.CL100K_PATTERN, ["L", "N", "s"]), (r"\p{Lu}\p{M}+|\p{Han}|\p{Nd}",
-                                                                   ["Lu", "M", "Han", "Nd"])]:
+                                                                   ["Lu", "M", "Han", "Nd"]),
+                           (r"\p{C}+|\p{L}+", ["C", "L"])]:
         pinned = np.zeros(0x110000, dtype=np.int64)
         ours = np.zeros(0x110000, dtype=np.int64)
         for k, n in enumerate(names):
@@ -973,7 +974,10 @@ def test_stand_ins_are_the_highest_code_points_in_the_same_classes(monkeypatch):
                 want[cp] = highest[sig]
         mapping, lowest = pt.stand_ins(pattern)
         assert mapping == want and lowest == min(want)
-        assert all(pt._membership(n, p).dtype == np.bool_ for n in names for p in (True, False))
+        for k, n in enumerate(names):  # the class tables themselves: one bool a code point
+            for source, bits in ((True, pinned), (False, ours)):
+                member = pt._membership(n, source)
+                assert member.dtype == np.bool_ and np.array_equal(member, (bits >> k) & 1 == 1), (n, source)
 
 
 # ---------------------------------------------------------------------------------------------- models/sentencepiece.py
