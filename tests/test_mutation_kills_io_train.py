@@ -925,6 +925,87 @@ def test_unigram_export_is_the_file_hf_writes():
         unigram_to_hf_dict(gap)
 
 
+def test_more_tokenizer_json_errors_and_limits():
+    tokenizers = _hf_module()
+    import copy
+
+    from tokenlab.errors import FormatError
+    from tokenlab.io.hf_json import _special_path, from_hf_dict
+    from tokenlab.pipeline import PipelineTokenizer
+    from tokenlab.tokenizer import Tokenizer
+
+    hf, base = _hf_gpt2_file(tokenizers)
+    d = copy.deepcopy(base)
+    d["added_tokens"][0]["id"] = d["model"]["vocab"]["a"]  # one id for two tokens
+    with pytest.raises(FormatError, match=r"^f.json: added_tokens: special '<s>' has the id 65 of the token 'a'$"):
+        from_hf_dict(d, name="f.json")
+    d = copy.deepcopy(base)
+    d["model"] = [1]
+    with pytest.raises(FormatError, match=r"^f.json: model: expected an object, got list"):
+        from_hf_dict(d, name="f.json")
+    # the pipeline's errors carry the file name when there is one, and nothing before them otherwise
+    d = copy.deepcopy(base)
+    d["model"]["type"] = "Foo"
+    with pytest.raises(FormatError, match=r"^model 'Foo' is not supported$"):
+        from_hf_dict(d)
+    with pytest.raises(FormatError, match=r"^f.json: model 'Foo' is not supported$"):
+        from_hf_dict(d, name="f.json")
+    d = copy.deepcopy(base)
+    d["pre_tokenizer"] = {"type": "Sequence"}
+    with pytest.raises(FormatError, match=r"^corrupt tokenizer.json: KeyError\('pretokenizers'\)$"):
+        _special_path(d)
+    d = copy.deepcopy(base)
+    d["model"]["merges"] = "a b"
+    with pytest.raises(FormatError, match=r"^g: model.merges: expected a list, got str"):
+        _special_path(d, "g")
+    for bad in ["a  b", "a b c", "x" * 200]:
+        d = copy.deepcopy(base)
+        d["model"]["merges"] = [bad]
+        body = f"expected 'left right' or [left, right], got {bad!r}"[:120]  # one line of at most 120 characters
+        with pytest.raises(FormatError, match=r"^g: model.merges\[0\]: (.*)$") as info:
+            _special_path(d, "g")
+        assert str(info.value) == f"g: model.merges[0]: {body}"
+    # a non-special added token without "normalized" is normalized (HF's default for it): the pipeline's
+    d = copy.deepcopy(base)
+    d["added_tokens"].append({"id": len(d["model"]["vocab"]), "content": "hello", "single_word": False,
+                              "lstrip": False, "rstrip": False, "special": False})
+    with pytest.raises(FormatError, match="^normalized added tokens$"):
+        _special_path(d)
+    # a sparse id (a gap of a million) is within the bound for a file of this size, as HF reads it
+    d = copy.deepcopy(base)
+    d["model"]["vocab"]["zzz"] = (1 << 20) + 100
+    ours = from_hf_dict(d)
+    assert type(ours) is Tokenizer and ours.vocab[b"zzz"] == (1 << 20) + 100
+    assert tokenizers.Tokenizer.from_str(json.dumps(d)).token_to_id("zzz") == (1 << 20) + 100
+    # ignore_merges is read: a whole-vocabulary piece stays whole, as in HF
+    d = copy.deepcopy(base)
+    d["model"]["vocab"]["Ġhello"] = len(d["model"]["vocab"])
+    for ignore in (False, True):
+        d["model"]["ignore_merges"] = ignore
+        ours = from_hf_dict(d)
+        ref = tokenizers.Tokenizer.from_str(json.dumps(d))
+        assert type(ours) is Tokenizer and ours.ignore_merges is ignore
+        for t in ["say hello", " hello hello"]:
+            assert ours.encode(t) == ref.encode(t).ids
+        assert (d["model"]["vocab"]["Ġhello"] in ours.encode(" hello")) is ignore
+    assert not isinstance(ours, PipelineTokenizer)
+
+
+def test_unigram_tokenizer_json_reads_back_with_hf_ids():
+    """A Unigram tokenizer.json (its vocab a list of [piece, score]) passes the id checks and reads with HF's ids."""
+    tokenizers = _hf_module()
+    from test_mutation_kills_sp import EXTRA, hand_model
+
+    from tokenlab.io.hf_json import from_hf_dict
+
+    model = hand_model("gpt2", specials={"<s>": 256 + len(EXTRA)})
+    d = model.to_hf_dict()
+    ours = from_hf_dict(d)
+    ref = tokenizers.Tokenizer.from_str(json.dumps(d))
+    for t in HF_TEXTS:
+        assert ours.encode(t, allowed_special="all") == ref.encode(t, add_special_tokens=False).ids
+
+
 # ---------------------------------------------------------------------------------------------- pretokenize.py
 
 
@@ -1017,83 +1098,3 @@ def test_a_path_score_of_exactly_100000_is_not_rebased():
     for text in ("zab", "zabab", "ab"):
         assert ours._encode_python(text) == ref.encode(text), text
 
-
-def test_more_tokenizer_json_errors_and_limits():
-    tokenizers = _hf_module()
-    import copy
-
-    from tokenlab.errors import FormatError
-    from tokenlab.io.hf_json import _special_path, from_hf_dict
-    from tokenlab.pipeline import PipelineTokenizer
-    from tokenlab.tokenizer import Tokenizer
-
-    hf, base = _hf_gpt2_file(tokenizers)
-    d = copy.deepcopy(base)
-    d["added_tokens"][0]["id"] = d["model"]["vocab"]["a"]  # one id for two tokens
-    with pytest.raises(FormatError, match=r"^f.json: added_tokens: special '<s>' has the id 65 of the token 'a'$"):
-        from_hf_dict(d, name="f.json")
-    d = copy.deepcopy(base)
-    d["model"] = [1]
-    with pytest.raises(FormatError, match=r"^f.json: model: expected an object, got list"):
-        from_hf_dict(d, name="f.json")
-    # the pipeline's errors carry the file name when there is one, and nothing before them otherwise
-    d = copy.deepcopy(base)
-    d["model"]["type"] = "Foo"
-    with pytest.raises(FormatError, match=r"^model 'Foo' is not supported$"):
-        from_hf_dict(d)
-    with pytest.raises(FormatError, match=r"^f.json: model 'Foo' is not supported$"):
-        from_hf_dict(d, name="f.json")
-    d = copy.deepcopy(base)
-    d["pre_tokenizer"] = {"type": "Sequence"}
-    with pytest.raises(FormatError, match=r"^corrupt tokenizer.json: KeyError\('pretokenizers'\)$"):
-        _special_path(d)
-    d = copy.deepcopy(base)
-    d["model"]["merges"] = "a b"
-    with pytest.raises(FormatError, match=r"^g: model.merges: expected a list, got str"):
-        _special_path(d, "g")
-    for bad in ["a  b", "a b c", "x" * 200]:
-        d = copy.deepcopy(base)
-        d["model"]["merges"] = [bad]
-        body = f"expected 'left right' or [left, right], got {bad!r}"[:120]  # one line of at most 120 characters
-        with pytest.raises(FormatError, match=r"^g: model.merges\[0\]: (.*)$") as info:
-            _special_path(d, "g")
-        assert str(info.value) == f"g: model.merges[0]: {body}"
-    # a non-special added token without "normalized" is normalized (HF's default for it): the pipeline's
-    d = copy.deepcopy(base)
-    d["added_tokens"].append({"id": len(d["model"]["vocab"]), "content": "hello", "single_word": False,
-                              "lstrip": False, "rstrip": False, "special": False})
-    with pytest.raises(FormatError, match="^normalized added tokens$"):
-        _special_path(d)
-    # a sparse id (a gap of a million) is within the bound for a file of this size, as HF reads it
-    d = copy.deepcopy(base)
-    d["model"]["vocab"]["zzz"] = (1 << 20) + 100
-    ours = from_hf_dict(d)
-    assert type(ours) is Tokenizer and ours.vocab[b"zzz"] == (1 << 20) + 100
-    assert tokenizers.Tokenizer.from_str(json.dumps(d)).token_to_id("zzz") == (1 << 20) + 100
-    # ignore_merges is read: a whole-vocabulary piece stays whole, as in HF
-    d = copy.deepcopy(base)
-    d["model"]["vocab"]["Ġhello"] = len(d["model"]["vocab"])
-    for ignore in (False, True):
-        d["model"]["ignore_merges"] = ignore
-        ours = from_hf_dict(d)
-        ref = tokenizers.Tokenizer.from_str(json.dumps(d))
-        assert type(ours) is Tokenizer and ours.ignore_merges is ignore
-        for t in ["say hello", " hello hello"]:
-            assert ours.encode(t) == ref.encode(t).ids
-        assert (d["model"]["vocab"]["Ġhello"] in ours.encode(" hello")) is ignore
-    assert not isinstance(ours, PipelineTokenizer)
-
-
-def test_unigram_tokenizer_json_reads_back_with_hf_ids():
-    """A Unigram tokenizer.json (its vocab a list of [piece, score]) passes the id checks and reads with HF's ids."""
-    tokenizers = _hf_module()
-    from test_mutation_kills_sp import EXTRA, hand_model
-
-    from tokenlab.io.hf_json import from_hf_dict
-
-    model = hand_model("gpt2", specials={"<s>": 256 + len(EXTRA)})
-    d = model.to_hf_dict()
-    ours = from_hf_dict(d)
-    ref = tokenizers.Tokenizer.from_str(json.dumps(d))
-    for t in HF_TEXTS:
-        assert ours.encode(t, allowed_special="all") == ref.encode(t, add_special_tokens=False).ids
