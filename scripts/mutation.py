@@ -64,7 +64,8 @@ MODULE_TESTS: dict[str, list[str]] = {
     # without test_python_fallback_equals_numba (18 s, the numba loop of _native.py) and the 8 s recount test,
     # which test_mutation_kills_sp.py repeats on a small corpus; test_progress_bar_runs_the_loop_in_a_thread fails
     # under mutmut's TQDM_DISABLE=1 (tqdm reads it for the merging bar)
-    "train/bpe.py": ["tests/test_mutation_kills_sp.py", "tests/test_train.py::test_hand_worked_example",
+    "train/bpe.py": ["tests/test_mutation_kills_sp.py", "tests/test_mutation_kills_io_train.py",
+                     "tests/test_train.py::test_hand_worked_example",
                      "tests/test_train.py::test_min_frequency_stops_training",
                      "tests/test_train.py::test_merges_equal_hf_bpe_trainer",
                      "tests/test_train.py::test_bad_training_arguments",
@@ -80,6 +81,8 @@ MODULE_TESTS: dict[str, list[str]] = {
                      "tests/test_train_fast.py::test_without_numba_installed_gives_the_same_tokenizer"],
     # test_fast_encode.py also reaches pretokenize.py but loads cl100k and the compiled paths for every mutant
     "pretokenize.py": ["tests/test_pretokenize.py", "tests/test_unicode_pinning.py", "tests/test_reliability_regex.py",
+                       "tests/test_mutation_kills_io_train.py::"
+                       "test_stand_ins_are_the_highest_code_points_in_the_same_classes",
                        *(f"{KILLS}::{name}" for name in ("test_pretokenizer_equals_hf_isolated_split",
                                                         "test_pretokenizer_settings_round_trip_and_errors",
                                                         "test_runaway_pattern_error_says_what_to_do",
@@ -91,6 +94,8 @@ MODULE_TESTS: dict[str, list[str]] = {
     # test_hf_unigram_with_precompiled_normalizer train large models per mutant
     "models/sentencepiece.py": [
         "tests/test_mutation_kills_sp.py", "tests/test_sp_decode.py",
+        "tests/test_mutation_kills_io_train.py::test_float32_path_ties_round_from_zero_like_sentencepiece",
+        "tests/test_mutation_kills_io_train.py::test_a_path_score_of_exactly_100000_is_not_rebased",
         "tests/test_sp_kernel.py::test_random_models_kernel_equals_pure",
         "tests/test_sp_kernel.py::test_models_the_kernel_cannot_follow_use_the_pure_path",
         "tests/test_sp_kernel.py::test_scores_that_are_not_float32_stay_on_the_pure_path",
@@ -107,7 +112,13 @@ MODULE_TESTS: dict[str, list[str]] = {
                             "tests/test_reference_ids.py::test_known_tiktoken_file_loads_with_its_pattern_and_specials",
                             "tests/test_reliability_readers.py::test_tiktoken_damage_is_reported",
                             f"{AUDIT}::test_write_tiktoken_ranks_are_ids"],
-    "io/hf_json.py": ["tests/test_reference_ids.py", "tests/test_hf_metaspace.py"],
+    # all of test_reference_ids.py and test_hf_metaspace.py cost ~70 s per mutant (cl100k, Mistral files): the
+    # checks against HF tokenizers in test_mutation_kills_io_train.py, two HF-trained / exported files, the damage
+    "io/hf_json.py": ["tests/test_mutation_kills_io_train.py",
+                      "tests/test_reference_ids.py::test_reads_real_hf_tokenizer_json_from_hf_trainer",
+                      "tests/test_reference_ids.py::test_exported_trained_tokenizer_in_hf_tokenizers",
+                      "tests/test_reliability_readers.py::test_hf_byte_level_bad_ids",
+                      "tests/test_reliability_readers.py::test_metaspace_tokenizer_json_is_checked"],
     # all of test_sentencepiece.py trains nine models per mutant: its hand-written model, one mistral-common file,
     # and the checks against sentencepiece and its protobuf module in test_mutation_kills_sp.py
     "io/sentencepiece.py": ["tests/test_mutation_kills_sp.py",
@@ -155,7 +166,9 @@ def run_module(module: str, max_children: int, python: str, only: list[str] | No
     (work / "pyproject.toml").write_text(scratch_pyproject(module, tests, timeout_multiplier), encoding="utf-8")
     # one OpenMP/MKL thread: mutmut forks each mutant's process from one that already ran the tests, and a child
     # that inherits torch's OpenMP pool (the byte tokenizer's reference returns torch tensors) hangs in it
-    env = dict(os.environ, CI="true", TQDM_DISABLE="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    # TOKENLAB_MUTATION: tests/conftest.py gives tqdm a lock of each process's own (see there)
+    env = dict(os.environ, CI="true", TQDM_DISABLE="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               TOKENLAB_MUTATION="1")
     env.pop("PYTHONPATH", None)  # mutmut puts mutants/src first on sys.path itself
     print(f"== {module}: tests {' '.join(tests)}", flush=True)
     # only: fnmatch patterns over mutant names (e.g. "*[05]" for every mutant whose number ends in 0 or 5): a sample

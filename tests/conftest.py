@@ -17,6 +17,17 @@ settings.register_profile("ci", derandomize=True, database=None, print_blob=True
 settings.register_profile("dev", max_examples=200, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
+# scripts/mutation.py sets TOKENLAB_MUTATION: mutmut forks every mutant's test process from one that already ran
+# the tests, so tqdm's default lock (a multiprocessing semaphore, created there) is shared by all of them. A mutant
+# stopped while holding it (a timeout inside a progress bar) left every later mutant waiting on it forever, each
+# then counted as a timeout. A lock of each process's own keeps one mutant's end from stalling the next.
+if os.environ.get("TOKENLAB_MUTATION"):
+    import threading
+
+    from tqdm.std import tqdm as _tqdm
+
+    _tqdm.set_lock(threading.RLock())
+
 # Caches that tokenlab and the libraries it is compared against keep under $HOME (tokenlab's Unicode class
 # table, HF hub / datasets, matplotlib's font cache, anything XDG) go to one temp dir for the whole run, and
 # nothing is fetched from the HF hub; the previous values come back when the run ends.

@@ -233,7 +233,7 @@ def _pinned_table() -> dict[str, list[tuple[int, int]]]:
 
 
 _PINNED: dict[str, list[tuple[int, int]]] | None = None
-_MEMBERSHIP: dict[tuple[str, str], object] = {}
+_MEMBERSHIP: dict[tuple[str, bool], object] = {}
 _STAND_INS: dict[str, tuple[dict[int, int], int]] = {}
 
 
@@ -242,20 +242,20 @@ def classes_used(pattern: str) -> list[str]:
     table = _pinned_table()
     out: list[str] = []
     for m in _PROPERTY.finditer(pattern):
-        name = m.group(1) or m.group(2) or _SHORTHANDS.get(m.group(3) or "")
+        name = m.group(1) or m.group(2) or _SHORTHANDS.get(m.group(3))  # None for any other escape
         if name and name in table and name not in out:
             out.append(name)
     return out
 
 
-def _membership(name: str, source: str):
-    """Boolean array over all code points: is it in class ``name`` for tiktoken ("pinned") or ``regex``?"""
+def _membership(name: str, pinned: bool):
+    """Boolean array over all code points: is it in class ``name`` for tiktoken (``pinned``) or for ``regex``?"""
     import numpy as np
 
-    key = (name, source)
+    key = (name, pinned)
     if key not in _MEMBERSHIP:
         member = np.zeros(_MAX_CODE_POINT + 1, dtype=bool)
-        if source == "pinned":
+        if pinned:
             for lo, hi in _pinned_table()[name]:
                 member[lo:hi + 1] = True
         else:
@@ -283,8 +283,8 @@ def stand_ins(pattern: str) -> tuple[dict[int, int], int]:
         pinned = np.zeros(_MAX_CODE_POINT + 1, dtype=np.uint32)
         ours = np.zeros(_MAX_CODE_POINT + 1, dtype=np.uint32)
         for k, name in enumerate(names):
-            pinned |= _membership(name, "pinned").astype(np.uint32) << k
-            ours |= _membership(name, "regex").astype(np.uint32) << k
+            pinned |= _membership(name, True).astype(np.uint32) << k
+            ours |= _membership(name, False).astype(np.uint32) << k
         differ = np.flatnonzero(pinned != ours)
         stable = pinned == ours
         stable[0xD800:0xE000] = False

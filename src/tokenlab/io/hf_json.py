@@ -7,7 +7,7 @@ import re
 
 from ..errors import FormatError
 from ..pipeline.byte_map import bytes_to_unicode, unicode_to_bytes  # noqa: F401 - re-exported
-from ..pretokenize import GPT2_PATTERN, PATTERNS, PreTokenizer
+from ..pretokenize import PATTERNS, PreTokenizer
 from .atomic import atomic_write_text
 
 
@@ -72,7 +72,11 @@ def to_hf_dict(tok) -> dict:
         # in the model's vocab too: HF renumbers an added token that is not, after the vocab's size, so a
         # special id before or between ordinary ids (cl100k's 100257, a tokenizer extended after its
         # specials) would change
-        vocab.setdefault(s, i)
+        if vocab.setdefault(s, i) != i:
+            # HF gives an added token that is in the model's vocab that entry's id: it would encode the special
+            # token as the ordinary one and could not decode its id
+            raise FormatError(f"special token {s!r} (id {i}) has the text of ordinary token {vocab[s]}; HF would "
+                              "give it that id, so the export would change ids")
     merges = [f"{to_byte_level(a)} {to_byte_level(b)}" for a, b in tok.merges]
     return {
         "version": "1.0",
@@ -189,8 +193,6 @@ def _parse_pretokenizer(node) -> PreTokenizer:
             raise FormatError(f"pre-tokenizer {kind!r} is not supported")
     if not saw_byte_level:
         raise FormatError("not a byte-level tokenizer (no ByteLevel pre-tokenizer)")
-    if pattern == GPT2_PATTERN:
-        pattern = "gpt2"
     return PreTokenizer(pattern, split_digits)
 
 
@@ -300,23 +302,17 @@ def _special_path(d: dict, name: str = ""):
             raise FormatError(f"normalizer {d['normalizer'].get('type')!r} is not supported")
         if model.get("continuing_subword_prefix") or model.get("end_of_word_suffix"):
             raise FormatError("BPE with subword prefix/suffix is not byte-level")
-        if model.get("dropout") or model.get("byte_fallback") or model.get("unk_token") is not None:
-            raise FormatError("BPE with dropout/byte_fallback/unk_token is not the compiled byte-level BPE")
+        if model.get("dropout") or model.get("unk_token") is not None:  # byte_fallback: Metaspace, above
+            raise FormatError("BPE with dropout/unk_token is not the compiled byte-level BPE")
         if (d.get("decoder") or {}).get("type", "ByteLevel") != "ByteLevel":
             raise FormatError("decoder other than ByteLevel")
         pre = _parse_pretokenizer(d.get("pre_tokenizer"))
         if any(not a.get("special", True) and a.get("normalized", True) for a in d.get("added_tokens", [])):
             raise FormatError("normalized added tokens")
-        by_content, by_id, specials = _validated(d, name)
+        by_content, _, specials = _validated(d, name)  # ignore_merges is true, false or null: checked there
         special_ids = set(specials.values())
-        vocab = {}
-        for s, i in by_content.items():
-            if i in special_ids:
-                continue
-            b = from_byte_level(s)
-            if b in vocab:
-                raise fail(name, "model.vocab", f"tokens {by_id[vocab[b]]!r} and {s!r} are the same bytes")
-            vocab[b] = i
+        # distinct strings are distinct bytes: the byte-level alphabet is one character per byte
+        vocab = {from_byte_level(s): i for s, i in by_content.items() if i not in special_ids}
         merges = []
         for n, m in enumerate(check_type(model.get("merges", []), list, name, "model.merges", "a list")):
             parts = m.split(" ") if isinstance(m, str) else m
@@ -326,8 +322,6 @@ def _special_path(d: dict, name: str = ""):
         if len(set(merges)) != len(merges):  # HF keeps the last rank of a repeated merge: so do we
             last = {m: r for r, m in enumerate(merges)}
             merges = [m for r, m in enumerate(merges) if last[m] == r]
-        check_type(model.get("ignore_merges", False), (bool, type(None)), name, "model.ignore_merges",
-                   "true or false")
         tok = Tokenizer(vocab=vocab, merges=merges, pretokenizer=pre, special_tokens=specials,
                         ignore_merges=bool(model.get("ignore_merges", False)), name=name)
         if d.get("post_processor") is not None:  # templates / offset trimming, for encode_full and batch_encode

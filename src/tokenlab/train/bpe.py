@@ -37,7 +37,7 @@ def _encode_counts(counts: Counter) -> dict[bytes, int]:
     out: dict[bytes, int] = {}
     for piece, c in counts.items():
         try:
-            key = piece.encode("utf-8")
+            key = piece.encode()  # UTF-8
         except UnicodeEncodeError:
             raise InvalidInputError("corpus contains text that is not valid Unicode (lone surrogates)") from None
         out[key] = out.get(key, 0) + c
@@ -118,7 +118,7 @@ def c_counter(pretokenizer: PreTokenizer):
         pattern, split_digits = native.pattern, int(pretokenizer.split_digits or 0)
 
         def pieces(data: bytes, datas: list[bytes]):
-            doc_ends = np.cumsum(np.fromiter(map(len, datas), dtype=np.int64, count=len(datas)))
+            doc_ends = np.cumsum(np.fromiter(map(len, datas), dtype=np.int64))
             return ccount.count_text(table, data, doc_ends, pattern, split_digits)
     else:  # Encoder.split's lists of ends, counted by _train.c
         split = native.kernel.split
@@ -134,7 +134,7 @@ def c_counter(pretokenizer: PreTokenizer):
             return count_split(data, cuts)
 
     def count(docs: list[str]) -> dict[bytes, int]:
-        datas = [doc.encode("utf-8") for doc in docs]  # a lone surrogate raises UnicodeEncodeError
+        datas = [doc.encode() for doc in docs]  # UTF-8; a lone surrogate raises UnicodeEncodeError
         data = b"".join(datas)
         starts, lengths, counts = (np.frombuffer(x, dtype=np.int64).tolist() for x in pieces(data, datas))
         return {data[s:s + n]: c for s, n, c in zip(starts, lengths, counts)}
@@ -230,7 +230,7 @@ def count_pretokens(corpus: Iterable[str], pretokenizer: PreTokenizer, progress:
             submit = lambda batch: executor.submit(_count_batch, batch)
             collect = lambda job: job.result()
         else:
-            _count_batch(["warm up"])
+            _count_batch([_PROBE])  # fills the pre-tokenizer's caches (class stand-ins) once, before the fork
             executor = _pool(workers, _init_worker, (pretokenizer, native))
             submit = lambda batch: executor.apply_async(_count_batch, (batch,))
             collect = lambda job: job.get()
@@ -338,16 +338,14 @@ class BPETrainer:
             n = len(w)
             i = 0
             out = []
-            changed = False
             while i < n:
                 if i < n - 1 and w[i] == a and w[i + 1] == b:
                     out.append(new)
                     i += 2
-                    changed = True
                 else:
                     out.append(w[i])
                     i += 1
-            if not changed:
+            if len(out) == n:  # the pair no longer occurs here (an earlier merge took a part of it)
                 continue
             c = self.counts[wi]
             for p in zip(w, w[1:]):
@@ -426,7 +424,7 @@ def train_from_counts(word_counts: dict[bytes, int], vocab_size: int, pretokeniz
     if n_new < 0:
         raise InvalidInputError(f"vocab_size {vocab_size} is below 256 bytes + {len(special_tokens)} specials")
     _check_vocab_size(vocab_size)
-    words = [w for w in word_counts if len(w) > 1]  # a single byte has no pair to merge
+    words = [w for w in word_counts if w]  # an empty word has no node (a one-byte word is a node with no pair)
     lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
     n_nodes = int(lengths.sum())
     # every merge removes at least one symbol, so no run can add more tokens than there are pairs: the
