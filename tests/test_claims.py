@@ -154,8 +154,8 @@ REGISTRY: list[Claim] = [
     Claim("docs/testing.md", "re:(`models/sentencepiece.py` \\(91\\.1%|on its sample \\(87\\.7%\\))", MEASURED,
           "scripts/mutation.sh"),
     Claim("docs/testing.md", "re:(\\d+ of \\d+ killed \\(\\d+\\.\\d%\\)|\\(first sample 98\\.2%|"
-                             "`train/bpe.py` \\(98\\.0%, then 100%|`io/hf_json.py` \\(98\\.9%|^\\(98\\.9%\\);)", MEASURED,
-          "scripts/mutation.sh"),
+                             "`train/bpe.py` \\(98\\.0%, then 100%|`io/hf_json.py` \\(98\\.9%|^\\(98\\.9%\\);)",
+          MEASURED, "scripts/mutation.sh"),
     # ---- docs/transfer.md
     Claim("docs/transfer.md", "every `s_o ≤ 0`", SETTING, "src/tokenlab/transfer/embeddings.py"),
     Claim("docs/transfer.md", "20,000 random cuts", TEST,
