@@ -1891,34 +1891,14 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
             started = t;
         }
     }
-    /* numpy output (as_list 2): one buffer of all ids back to back, and nd + 1 int64 offsets into it. Each group
-       is copied in as soon as it and those before it are done, overlapping the other threads' encoding; the
-       buffer is sized for the most ids the texts can give (one per byte) and shrunk at the end: only the pages
-       written are ever touched */
-    PyObject *ids_buf = NULL, *offs_buf = NULL;
-    int64_t at = 0;
-    if (as_list == 2) {
-        int64_t most = 0;
-        for (int64_t d = 0; d < nd; d++) most += lens[d];
-        ids_buf = PyByteArray_FromStringAndSize(NULL, (most ? most : 1) * 4);
-        offs_buf = PyByteArray_FromStringAndSize(NULL, (nd + 1) * 8);
-    } else {
-        res = PyList_New(nd);
-    }
-    int out_ok = as_list == 2 ? ids_buf != NULL && offs_buf != NULL : res != NULL;
+    /* numpy output (as_list 2) is copied once all counts are known, into a buffer of the exact size: a larger
+       one would be fresh memory whose pages fault in on every call */
+    if (as_list != 2) res = PyList_New(nd);
+    int out_ok = as_list == 2 || res != NULL;
     int64_t built = 0;      /* groups whose docs are in the result */
     while (out_ok && built < job.n_groups) {
         if (__atomic_load_n(&job.done[built], __ATOMIC_ACQUIRE)) {
             int64_t d0 = built * job.group, d1 = d0 + job.group < nd ? d0 + job.group : nd;
-            if (as_list == 2) {
-                char *dst = PyByteArray_AS_STRING(ids_buf);
-                int64_t *o = (int64_t *)PyByteArray_AS_STRING(offs_buf);
-                for (int64_t d = d0; d < d1; d++) {
-                    o[d] = at;
-                    memcpy(dst + at * 4, flat + starts[d], counts[d] * 4);
-                    at += counts[d];
-                }
-            }
             for (int64_t d = d0; d < d1 && out_ok && as_list != 2; d++) {
                 PyObject *v = doc_output(self, flat + starts[d], counts[d], as_list);
                 if (!v) out_ok = 0;
@@ -1953,15 +1933,27 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
     if (job.failed || !out_ok) {
         if (out_ok) PyErr_NoMemory();
         Py_CLEAR(res);
-        Py_XDECREF(ids_buf);
-        Py_XDECREF(offs_buf);
         goto done;
     }
-    if (as_list == 2) {
-        ((int64_t *)PyByteArray_AS_STRING(offs_buf))[nd] = at;
-        if (PyByteArray_Resize(ids_buf, at * 4) == 0) res = PyTuple_Pack(2, ids_buf, offs_buf);
-        Py_DECREF(ids_buf);
-        Py_DECREF(offs_buf);
+    if (as_list == 2) { /* one buffer of all ids back to back, and nd + 1 int64 offsets into it */
+        int64_t k = 0;
+        for (int64_t d = 0; d < nd; d++) k += counts[d];
+        PyObject *ids = PyByteArray_FromStringAndSize(NULL, k * 4);
+        PyObject *offs = PyByteArray_FromStringAndSize(NULL, (nd + 1) * 8);
+        if (ids && offs) {
+            char *dst = PyByteArray_AS_STRING(ids);
+            int64_t *o = (int64_t *)PyByteArray_AS_STRING(offs);
+            int64_t at = 0;
+            for (int64_t d = 0; d < nd; d++) {
+                o[d] = at;
+                memcpy(dst + at * 4, flat + starts[d], counts[d] * 4);
+                at += counts[d];
+            }
+            o[nd] = at;
+            res = PyTuple_Pack(2, ids, offs);
+        }
+        Py_XDECREF(ids);
+        Py_XDECREF(offs);
     }
 done:
     pthread_cond_destroy(&job.wake);
