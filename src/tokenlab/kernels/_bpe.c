@@ -1741,7 +1741,8 @@ typedef struct {
     volatile uint64_t span[64]; /* per thread: the groups [lo, hi) of its region not taken yet, as lo << 32 | hi */
     int64_t group;          /* docs per group */
     int64_t n_groups;
-    volatile char *done;    /* per group: its ids are in flat */
+    int64_t *fin;           /* groups whose ids are in flat, in the order they were finished... */
+    volatile int64_t nfin;  /* ...and how many (written under lock, read with acquire) */
     volatile int failed;
     pthread_mutex_t lock;   /* with wake: the calling thread sleeps until the group it needs next is done */
     pthread_cond_t wake;
@@ -1786,7 +1787,8 @@ static int run_group(BatchJob *job, Cache *cache, int t) {
     int64_t d0 = g * job->group, d1 = d0 + job->group < job->n_docs ? d0 + job->group : job->n_docs;
     run_docs(job, cache, d0, d1);
     pthread_mutex_lock(&job->lock);
-    __atomic_store_n(&job->done[g], 1, __ATOMIC_RELEASE);
+    job->fin[job->nfin] = g;
+    __atomic_store_n(&job->nfin, job->nfin + 1, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&job->wake);
     pthread_mutex_unlock(&job->lock);
     return 1;
@@ -1858,8 +1860,8 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
         job.group = 65536 / avg + 1;
         job.n_groups = (nd + job.group - 1) / job.group;
     }
-    job.done = calloc(job.n_groups ? job.n_groups : 1, 1);
-    if (!job.done) { PyErr_NoMemory(); goto done; }
+    job.fin = calloc(job.n_groups ? job.n_groups : 1, sizeof(int64_t));
+    if (!job.fin) { PyErr_NoMemory(); goto done; }
     pthread_t tids[64];
     Worker workers[64];
     int started = 0, pooled = 0;
@@ -1895,25 +1897,27 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
        one would be fresh memory whose pages fault in on every call */
     if (as_list != 2) res = PyList_New(nd);
     int out_ok = as_list == 2 || res != NULL;
-    int64_t built = 0;      /* groups whose docs are in the result */
+    int64_t built = 0;      /* finished groups whose docs are in the result */
     while (out_ok && built < job.n_groups) {
-        if (__atomic_load_n(&job.done[built], __ATOMIC_ACQUIRE)) {
-            int64_t d0 = built * job.group, d1 = d0 + job.group < nd ? d0 + job.group : nd;
+        /* lists are made for groups in the order they finish, not in document order: the other threads'
+           groups are made into lists while this thread still has groups to encode, not all after them */
+        if (built < __atomic_load_n(&job.nfin, __ATOMIC_ACQUIRE)) {
+            int64_t g = job.fin[built++];
+            int64_t d0 = g * job.group, d1 = d0 + job.group < nd ? d0 + job.group : nd;
             for (int64_t d = d0; d < d1 && out_ok && as_list != 2; d++) {
                 PyObject *v = doc_output(self, flat + starts[d], counts[d], as_list);
                 if (!v) out_ok = 0;
                 else PyList_SET_ITEM(res, d, v);
             }
-            built++;
             continue;
         }
         if (job.failed) break;
         int ran;
         Py_BEGIN_ALLOW_THREADS
         ran = run_group(&job, cache1, 0);
-        if (!ran) { /* every group is taken: sleep until the next one in order is done */
+        if (!ran) { /* every group is taken: sleep until another one is finished */
             pthread_mutex_lock(&job.lock);
-            while (!__atomic_load_n(&job.done[built], __ATOMIC_ACQUIRE) && !job.failed)
+            while (__atomic_load_n(&job.nfin, __ATOMIC_ACQUIRE) == built && !job.failed)
                 pthread_cond_wait(&job.wake, &job.lock);
             pthread_mutex_unlock(&job.lock);
         }
@@ -1929,7 +1933,7 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
         if (pooled) __sync_lock_release(&self->pool_busy);
         else for (int t = 1; t < nthreads; t++) free_cache(workers[t].cache);
     }
-    free((void *)job.done);
+    free(job.fin);
     if (job.failed || !out_ok) {
         if (out_ok) PyErr_NoMemory();
         Py_CLEAR(res);
