@@ -32,6 +32,10 @@ _LITERAL_ESCAPES = {"r": "\r", "n": "\n", "t": "\t", "f": "\f", "v": "\v", "a": 
 _FOLD_EXTRA = {"s": "\u017f", "k": "\u212a"}  # simple case folding beyond ASCII for ASCII letters
 
 
+_SIMPLE_QUANTIFIERS = {"?": (0, 1), "*": (0, UNBOUNDED), "+": (1, UNBOUNDED)}
+_QUANTIFIER_STARTS = ("?", "*", "+", "{")
+
+
 class Unsupported(Exception):
     """The pattern is outside the compiled subset."""
 
@@ -115,7 +119,7 @@ class _Parser:
             if self._peek() != ")":
                 raise Unsupported("lookahead of more than one class")
             self.i += 1
-            if self._peek() in ("?", "*", "+", "{"):
+            if self._peek() in _QUANTIFIER_STARTS:
                 raise Unsupported("quantified lookahead")
             return ("look", cls, negative)
         elif s.startswith("(?", self.i):
@@ -130,35 +134,34 @@ class _Parser:
         if self._peek() == "?" and self._peek(1) != "?":  # (...)? : kept only where it ends an alternative
             self.i += 2 if self._peek(1) == "+" else 1  # possessive or not: nothing after it to backtrack for
             return ("optgroup", alts)
-        if self._peek() in ("?", "*", "+", "{"):
+        if self._peek() in _QUANTIFIER_STARTS:
             raise Unsupported("quantified group")
         return ("group", alts)
 
-    def _quantifier(self) -> tuple[int, int, bool]:
+    def _counts(self) -> tuple[int, int]:
+        """(min, max) of the quantifier ``? * + {m} {m,} {m,n}`` at the cursor, which it steps past."""
         c = self._peek()
-        if c == "?":
-            lo, hi = 0, 1
+        if c != "{":
             self.i += 1
-        elif c == "*":
-            lo, hi = 0, UNBOUNDED
-            self.i += 1
-        elif c == "+":
-            lo, hi = 1, UNBOUNDED
-            self.i += 1
-        elif c == "{":
-            j = self.s.find("}", self.i)
-            body = self.s[self.i + 1:j] if j > 0 else ""
-            parts = body.split(",")
-            if j < 0 or len(parts) > 2 or not parts[0].isdigit() or (len(parts) == 2 and parts[1]
-                                                                      and not parts[1].isdigit()):
-                raise Unsupported("quantifier")
-            lo = int(parts[0])
-            hi = lo if len(parts) == 1 else (int(parts[1]) if parts[1] else UNBOUNDED)
-            if hi < lo or hi > 100_000:
-                raise Unsupported("quantifier bounds")
-            self.i = j + 1
-        else:
+            return _SIMPLE_QUANTIFIERS[c]
+        j = self.s.find("}", self.i)
+        body = self.s[self.i + 1:j] if j > 0 else ""
+        parts = body.split(",")
+        if j < 0 or len(parts) > 2 or not parts[0].isdigit() or (len(parts) == 2 and parts[1]
+                                                                  and not parts[1].isdigit()):
+            raise Unsupported("quantifier")
+        lo = int(parts[0])
+        hi = lo if len(parts) == 1 else (int(parts[1]) if parts[1] else UNBOUNDED)
+        self.i = j + 1
+        return lo, hi
+
+    def _quantifier(self) -> tuple[int, int, bool]:
+        if self._peek() not in _QUANTIFIER_STARTS:
             return 1, 1, False
+        counted = self._peek() == "{"
+        lo, hi = self._counts()
+        if counted and (hi < lo or hi > 100_000):
+            raise Unsupported("quantifier bounds")
         if self._peek() == "?":
             raise Unsupported("lazy quantifier")
         if self._peek() == "+":
@@ -610,24 +613,12 @@ class _WideParser(_Parser):
         return frozenset(atoms)
 
     def _wquantifier(self) -> tuple[int, int, int]:
-        if self._peek() not in ("?", "*", "+", "{"):
+        if self._peek() not in _QUANTIFIER_STARTS:
             return 1, 1, GREEDY
-        c = self._peek()
-        if c == "{":
-            j = self.s.find("}", self.i)
-            body = self.s[self.i + 1:j] if j > 0 else ""
-            parts = body.split(",")
-            if j < 0 or len(parts) > 2 or not parts[0].isdigit() or (len(parts) == 2 and parts[1]
-                                                                      and not parts[1].isdigit()):
-                raise Unsupported("quantifier")
-            lo = int(parts[0])
-            hi = lo if len(parts) == 1 else (int(parts[1]) if parts[1] else UNBOUNDED)
-            if hi < lo or lo > 1000 or (hi != UNBOUNDED and hi > 1000):
-                raise Unsupported("quantifier bounds")
-            self.i = j + 1
-        else:
-            lo, hi = {"?": (0, 1), "*": (0, UNBOUNDED), "+": (1, UNBOUNDED)}[c]
-            self.i += 1
+        counted = self._peek() == "{"
+        lo, hi = self._counts()
+        if counted and (hi < lo or lo > 1000 or (hi != UNBOUNDED and hi > 1000)):
+            raise Unsupported("quantifier bounds")
         mode = _MODES.get(self._peek(), GREEDY)
         if self._peek() in ("?", "+"):
             self.i += 1
