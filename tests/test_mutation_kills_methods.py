@@ -84,6 +84,17 @@ def lattice_or_none(idx: VocabIndex, data: bytes):
         return None
 
 
+def reachable_cases(seed: int, count: int, p_drop: float):
+    """Of ``count`` random cases (random_case, with letters dropped at rate ``p_drop``), those whose text has a
+    lattice: (vocab, scores, data, edges)."""
+    rng = random.Random(seed)
+    for _ in range(count):
+        vocab, scores, data = random_case(rng, drop_letters=rng.random() < p_drop)
+        edges = lattice_or_none(VocabIndex(vocab), data)
+        if edges is not None:
+            yield vocab, scores, data, edges
+
+
 def seg_score(vocab, scores, seg) -> float:
     return sum(scores[vocab[t]] for t in seg)
 
@@ -124,13 +135,8 @@ def test_lattice_names_the_byte_it_cannot_reach():
 
 def test_viterbi_is_the_best_path_with_longer_last_tokens_on_ties():
     """Among the best-scoring segmentations: the longest last token, then the longest one before it, ..."""
-    rng = random.Random(1)
     ties = 0
-    for _ in range(400):
-        vocab, scores, data = random_case(rng, drop_letters=rng.random() < 0.3)
-        edges = lattice_or_none(VocabIndex(vocab), data)
-        if edges is None:
-            continue
+    for vocab, scores, data, edges in reachable_cases(1, 400, 0.3):
         segs = all_segs(vocab, data)
         best = max(seg_score(vocab, scores, s) for s in segs)
         optimal = [s for s in segs if seg_score(vocab, scores, s) == best]
@@ -155,12 +161,7 @@ def test_logsumexp():
 
 
 def test_forward_is_the_log_partition_function_of_every_prefix():
-    rng = random.Random(2)
-    for _ in range(200):
-        vocab, scores, data = random_case(rng, drop_letters=rng.random() < 0.3)
-        edges = lattice_or_none(VocabIndex(vocab), data)
-        if edges is None:
-            continue
+    for vocab, scores, data, edges in reachable_cases(2, 200, 0.3):
         for alpha in (1.0, 0.5, 2.0):
             fwd = lattice.forward(edges, scores, alpha) if alpha != 1.0 else lattice.forward(edges, scores)
             assert len(fwd) == len(data) + 1  # one entry per position
@@ -171,13 +172,8 @@ def test_forward_is_the_log_partition_function_of_every_prefix():
 
 
 def test_expected_counts_are_the_posterior_token_counts():
-    rng = random.Random(3)
     dead_ends = 0
-    for _ in range(300):
-        vocab, scores, data = random_case(rng, drop_letters=rng.random() < 0.5)
-        edges = lattice_or_none(VocabIndex(vocab), data)
-        if edges is None:
-            continue
+    for vocab, scores, data, edges in reachable_cases(3, 300, 0.5):
         segs = all_segs(vocab, data)
         z = sum(math.exp(seg_score(vocab, scores, s)) for s in segs)
         want = Counter({99: 0.25})  # counts already there are added to
@@ -249,12 +245,7 @@ def test_sampling_long_pieces_with_low_scores():
 
 def test_nbest_lists_the_k_best_segmentations_in_order():
     """Best first; equal scores ordered like Viterbi's ties (longer last token, then the one before it)."""
-    rng = random.Random(4)
-    for _ in range(300):
-        vocab, scores, data = random_case(rng, drop_letters=rng.random() < 0.3)
-        edges = lattice_or_none(VocabIndex(vocab), data)
-        if edges is None:
-            continue
+    for vocab, scores, data, edges in reachable_cases(4, 300, 0.3):
         segs = all_segs(vocab, data)
         ranked = sorted(segs, key=lambda s: (-seg_score(vocab, scores, s), [-len(t) for t in reversed(s)]))
         for k in (1, 2, 3, 7, 1000):

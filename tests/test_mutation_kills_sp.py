@@ -1103,24 +1103,12 @@ def test_damaged_character_maps_are_refused(sp_protos):
 # ------------------------------------------------------------------------------------------------ BPE trainer
 def _hf_merges(docs, vocab_size, specials=(), min_frequency=0, pattern=None):
     """HF tokenizers' BpeTrainer merges (as byte pairs) with a byte-level pre-tokenizer."""
-    tokenizers = pytest.importorskip("tokenizers")
-    from tokenizers import Regex, models, pre_tokenizers, trainers
+    pytest.importorskip("tokenizers")
+    from test_train import hf_merges
 
-    from tokenlab.io.hf_json import from_byte_level, to_oniguruma
+    from tokenlab.io.hf_json import from_byte_level
 
-    hf = tokenizers.Tokenizer(models.BPE())
-    if pattern is None:
-        hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    else:
-        hf.pre_tokenizer = pre_tokenizers.Sequence([
-            pre_tokenizers.Split(Regex(to_oniguruma(pattern)), behavior="isolated"),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
-    hf.train_from_iterator(docs, trainers.BpeTrainer(
-        vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=list(specials),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
-    merges = json.loads(hf.to_str())["model"]["merges"]
-    return [tuple(from_byte_level(x) for x in (m.split(" ") if isinstance(m, str) else m)) for m in merges]
-
+    return [tuple(from_byte_level(x) for x in m) for m in hf_merges(docs, vocab_size, pattern, specials, min_frequency)]
 
 TRAIN_DOCS = ["the cat sat on the mat; the hat is that.\n" * 3, "aaabdaaabac " * 4, "x" * 40 + " yyy zz zz",
               "Größe ｆｕｌｌ 東京 東京 🤖🤖 ab ab ab", "def f(a, b):\n    return a + b\n" * 2, "12345 123 12 1"]
