@@ -1200,6 +1200,19 @@ static int big_reserve(Cache *c) {
     return 1;
 }
 
+/* put a piece of <= CACHE_IDS ids in the piece table (w: its bytes as piece_words gives them, h: big_hash);
+   nothing when it is there already or memory runs out (a cache: the piece is merged again next time) */
+static inline void big_put(Cache *c, const uint64_t w[3], int64_t n, uint64_t h, const uint32_t *ids, int64_t k) {
+    if (!big_reserve(c)) return;
+    CEntry *ce = big_slot(c, w, n, h);
+    if (ce->klen) return;
+    ce->k[0] = w[0]; ce->k[1] = w[1]; ce->k[2] = w[2];
+    ce->klen = (uint8_t)n;
+    ce->nids = (uint8_t)k;
+    memcpy(ce->ids, ids, k * sizeof(uint32_t));
+    c->bcount++;
+}
+
 static inline LEntry *long_slot(const Cache *c, const uint8_t *p, int64_t n, uint64_t h) {
     uint64_t mask = (1u << LONG_BITS) - 1, slot = (h * GOLDEN) >> (64 - LONG_BITS);
     for (;;) {
@@ -1251,9 +1264,8 @@ static inline int64_t encode_piece_slow(const Model *m, Cache *cache, const uint
         uint64_t w[3];
         piece_words(b + s, n, bend - s, w);
         uint64_t h = big_hash(w, n);
-        CEntry *ce = NULL;
         if (hot != HOT_EMPTY) { /* an empty hot slot means the piece is in no table (see encode_piece) */
-            ce = big_slot(cache, w, n, h);
+            const CEntry *ce = big_slot(cache, w, n, h);
             if (ce->klen) {
                 int k = ce->nids;
                 for (int t = 0; t < k; t++) out[t] = ce->ids[t];
@@ -1279,14 +1291,7 @@ static inline int64_t encode_piece_slow(const Model *m, Cache *cache, const uint
             k = bpe_small(m, b, s, e, out);
             if (k > CACHE_IDS) { long_put(cache, b + s, n, lh, out, k); return k; }
         }
-        if (k > 0 && k <= CACHE_IDS && !(hot != HOT_NONE && k <= HOT_IDS) && big_reserve(cache)) {
-            ce = big_slot(cache, w, n, h);
-            ce->k[0] = w[0]; ce->k[1] = w[1]; ce->k[2] = w[2];
-            ce->klen = (uint8_t)n;
-            ce->nids = (uint8_t)k;
-            memcpy(ce->ids, out, k * sizeof(uint32_t));
-            cache->bcount++;
-        }
+        if (k > 0 && k <= CACHE_IDS && !(hot != HOT_NONE && k <= HOT_IDS)) big_put(cache, w, n, h, out, k);
         return k;
     }
     if (m->ignore_merges && n <= m->max_len) {
@@ -1338,15 +1343,9 @@ static inline HotKey hot_key(Cache *cache, const uint8_t *b, int64_t s, int64_t 
 static inline void hot_evict(Cache *cache, const HEntry *he) {
     uint64_t k1 = he->k1 & ~(7ull << HOT_NIDS_SHIFT);
     int64_t n = (int64_t)(k1 >> 56), k = (int64_t)(he->k1 >> HOT_NIDS_SHIFT);
-    if (n < 1 || n > 15 || !big_reserve(cache)) return;
+    if (n < 1 || n > 15) return;
     uint64_t w[3] = {he->k0, k1 & ~(0xFFull << 56), 0};
-    CEntry *ce = big_slot(cache, w, n, big_hash(w, n));
-    if (ce->klen) return;
-    ce->k[0] = w[0]; ce->k[1] = w[1]; ce->k[2] = 0;
-    ce->klen = (uint8_t)n;
-    ce->nids = (uint8_t)k;
-    memcpy(ce->ids, he->ids, k * sizeof(uint32_t));
-    cache->bcount++;
+    big_put(cache, w, n, big_hash(w, n), he->ids, k);
 }
 
 /* ids of the piece b[s:e) into out; returns how many, or -1 when memory runs out. bend: end of the buffer.
