@@ -96,6 +96,9 @@ typedef struct {
     uint32_t n_vocab;
     int64_t max_len;         /* longest ordinary token: longer joins never merge */
     VEntry *vt; uint64_t vmask; int vshift;
+    uint64_t *vbits; int vbshift; /* one bit per vkey hash, set for every token: a join that is no token (most
+                                     of those a merge tries) is answered from this, small enough to stay cached,
+                                     instead of a probe of vt that misses the cache */
     PEntry *pt; uint64_t pmask; int pshift;
     uint32_t byte_ids[256];
     uint64_t *pair2;         /* merge_value of every byte pair (b0 << 8 | b1): a BPE's first step, 512 KB */
@@ -945,8 +948,8 @@ static inline uint64_t vkey(const uint8_t *p, int64_t n) {
     return hash_bytes(p, n) | (1ull << 63);
 }
 
-static inline const VEntry *vt_get(const Model *m, const uint8_t *p, int64_t n) {
-    uint64_t key = vkey(p, n);
+/* the entry for key = vkey(p, n) */
+static inline const VEntry *vt_find(const Model *m, uint64_t key, const uint8_t *p, int64_t n) {
     uint64_t slot = (key * GOLDEN) >> m->vshift;
     for (;;) {
         const VEntry *e = &m->vt[slot];
@@ -959,6 +962,21 @@ static inline const VEntry *vt_get(const Model *m, const uint8_t *p, int64_t n) 
         }
         slot = (slot + 1) & m->vmask;
     }
+}
+
+static inline const VEntry *vt_get(const Model *m, const uint8_t *p, int64_t n) {
+    return vt_find(m, vkey(p, n), p, n);
+}
+
+static inline int vt_maybe(const Model *m, uint64_t key) {
+    uint64_t h = (key * 0xD6E8FEB86659FD93ull) >> m->vbshift;
+    return (m->vbits[h >> 6] >> (h & 63)) & 1;
+}
+
+/* vt_get for byte strings that are mostly not tokens: the filter first */
+static inline const VEntry *vt_get_rare(const Model *m, const uint8_t *p, int64_t n) {
+    uint64_t key = vkey(p, n);
+    return vt_maybe(m, key) ? vt_find(m, key, p, n) : NULL;
 }
 
 static inline const PEntry *pt_get(const Model *m, uint32_t left, uint32_t right) {
@@ -977,7 +995,7 @@ static inline uint64_t merge_value(const Model *m, const uint8_t *b, int64_t a, 
                                    uint32_t right) {
     if (m->any_split) {
         if (c - a > m->max_len) return (uint64_t)NO_RANK << 32;
-        const VEntry *e = vt_get(m, b + a, c - a);
+        const VEntry *e = vt_get_rare(m, b + a, c - a);
         if (e && e->rank != NO_RANK) return ((uint64_t)e->rank << 32) | e->id;
     } else {
         const PEntry *e = pt_get(m, left, right);
@@ -1269,27 +1287,26 @@ static inline int64_t encode_piece_slow(const Model *m, Cache *cache, const uint
             if (ce->klen) {
                 int k = ce->nids;
                 for (int t = 0; t < k; t++) out[t] = ce->ids[t];
-                return k;
-            }
-        }
-        const VEntry *v = m->ignore_merges && n <= m->max_len ? vt_get(m, b + s, n) : NULL;
-        int64_t k;
-        if (v) { out[0] = v->id; k = 1; }
-        else {
-            /* a piece of more ids than a table entry holds (rare bytes, each its own token) is kept in the
-               long-piece cache instead, so it is merged once, not on every occurrence */
-            uint64_t lh = 0;
-            LEntry *le = NULL;
-            if (n > CACHE_IDS) {
-                lh = hash_bytes(b + s, n);
-                le = long_slot(cache, b + s, n, lh);
+                if (k) return k;
+                /* 0 ids: a piece of more ids than an entry holds (rare bytes, each its own token), kept in the
+                   long-piece cache; the mark spares every other piece a probe there (a cache miss) */
+                LEntry *le = long_slot(cache, b + s, n, hash_bytes(b + s, n));
                 if (le->h) {
                     memcpy(out, cache->lids + le->ioff, le->nids * sizeof(uint32_t));
                     return le->nids;
                 }
             }
+        }
+        const VEntry *v = m->ignore_merges && n <= m->max_len ? vt_get_rare(m, b + s, n) : NULL;
+        int64_t k;
+        if (v) { out[0] = v->id; k = 1; }
+        else {
             k = bpe_small(m, b, s, e, out);
-            if (k > CACHE_IDS) { long_put(cache, b + s, n, lh, out, k); return k; }
+            if (k > CACHE_IDS) {
+                long_put(cache, b + s, n, hash_bytes(b + s, n), out, k);
+                big_put(cache, w, n, h, out, 0);
+                return k;
+            }
         }
         if (k > 0 && k <= CACHE_IDS && !(hot != HOT_NONE && k <= HOT_IDS)) big_put(cache, w, n, h, out, k);
         return k;
@@ -1448,6 +1465,7 @@ static int table_shift(uint64_t cap) {
 static void model_free(Model *m) {
     free(m->cls); free(m->blob); free(m->off); free(m->ok); free(m->pair2);
     if (m->vt) table_free(m->vt, (m->vmask + 1) * sizeof(VEntry));
+    free(m->vbits);
     if (m->pt) table_free(m->pt, (m->pmask + 1) * sizeof(PEntry));
     memset(m, 0, sizeof(*m));
 }
@@ -1517,6 +1535,11 @@ static int Encoder_init(EncoderObject *self, PyObject *args, PyObject *kw) {
         if (!m->vt) { PyErr_NoMemory(); goto done; }
         m->vmask = cap - 1;
         m->vshift = table_shift(cap);
+        uint64_t nbits = 1 << 12;  /* 16 bits a token: ~6 % of joins that are no token pass the filter */
+        while (nbits < 16 * (uint64_t)nv) nbits <<= 1;
+        m->vbits = calloc(nbits / 64, sizeof(uint64_t));
+        if (!m->vbits) { PyErr_NoMemory(); goto done; }
+        m->vbshift = table_shift(nbits);
         const uint32_t *pid = ids.buf, *prk = ranks.buf;
         for (int64_t t = 0; t < nv; t++) {
             uint32_t id = pid[t];
@@ -1534,6 +1557,8 @@ static int Encoder_init(EncoderObject *self, PyObject *args, PyObject *kw) {
                 slot = (slot + 1) & m->vmask;
             }
             m->vt[slot].key = key;
+            uint64_t h = (key * 0xD6E8FEB86659FD93ull) >> m->vbshift;
+            m->vbits[h >> 6] |= 1ull << (h & 63);
             m->vt[slot].id = id;
             m->vt[slot].rank = prk[t];
         }
