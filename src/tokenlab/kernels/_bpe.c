@@ -1022,9 +1022,9 @@ static int64_t bpe_small(const Model *m, const uint8_t *b, int64_t s, int64_t e,
         }
         if (bi < 0) break;
         sym[bi] = (uint32_t)(best & 0xFFFFFFFFu);
-        memmove(&sym[bi + 1], &sym[bi + 2], (n - bi - 2) * sizeof(uint32_t));
-        memmove(&pos[bi + 1], &pos[bi + 2], (n - bi - 1) * sizeof(int64_t));
-        if (n - bi - 3 > 0) memmove(&val[bi + 1], &val[bi + 2], (n - bi - 3) * sizeof(uint64_t));
+        /* shift the tails left by one in place: short moves, cheaper inline than a memmove call */
+        for (int64_t t = bi + 1; t + 1 < n; t++) { sym[t] = sym[t + 1]; pos[t] = pos[t + 1]; val[t] = val[t + 1]; }
+        pos[n - 1] = pos[n];
         n--;
         if (bi > 0) val[bi - 1] = merge_value(m, b, pos[bi - 1], pos[bi + 1], sym[bi - 1], sym[bi]);
         if (bi < n - 1) val[bi] = merge_value(m, b, pos[bi], pos[bi + 2], sym[bi], sym[bi + 1]);
@@ -1033,30 +1033,40 @@ static int64_t bpe_small(const Model *m, const uint8_t *b, int64_t s, int64_t e,
     return n;
 }
 
+/* a 4-ary min-heap of keys: half the levels of a binary one, and a node's four children share a cache line
+   (children of i at 4i+1..4i+4) */
 static inline void heap_push(uint64_t *heap, int64_t *hn, uint64_t key) {
     int64_t i = (*hn)++;
-    heap[i] = key;
     while (i > 0) {
-        int64_t p = (i - 1) >> 1;
-        if (heap[p] <= heap[i]) break;
-        uint64_t t = heap[p]; heap[p] = heap[i]; heap[i] = t;
+        int64_t p = (i - 1) >> 2;
+        if (heap[p] <= key) break;
+        heap[i] = heap[p];
         i = p;
     }
+    heap[i] = key;
 }
 
 static inline uint64_t heap_pop(uint64_t *heap, int64_t *hn) {
     uint64_t top = heap[0];
     int64_t n = --(*hn);
-    heap[0] = heap[n];
+    uint64_t key = heap[n];
     int64_t i = 0;
     for (;;) {
-        int64_t a = 2 * i + 1;
+        int64_t a = 4 * i + 1;
         if (a >= n) break;
-        int64_t c = (a + 1 < n && heap[a + 1] < heap[a]) ? a + 1 : a;
-        if (heap[i] <= heap[c]) break;
-        uint64_t t = heap[i]; heap[i] = heap[c]; heap[c] = t;
+        int64_t c = a;
+        uint64_t cv = heap[a];
+        int64_t last = a + 4 < n ? a + 4 : n;
+        for (int64_t t = a + 1; t < last; t++) {
+            uint64_t v = heap[t];
+            c = v < cv ? t : c;
+            cv = v < cv ? v : cv;
+        }
+        if (key <= cv) break;
+        heap[i] = cv;
         i = c;
     }
+    heap[i] = key;
     return top;
 }
 
