@@ -979,6 +979,21 @@ static inline const VEntry *vt_get_rare(const Model *m, const uint8_t *p, int64_
     return vt_maybe(m, key) ? vt_find(m, key, p, n) : NULL;
 }
 
+/* vkey of p[0:n) where 8 bytes past every byte of p can be read (a zero-padded copy): masked 8-byte loads
+   instead of a jump on n per byte string */
+static inline uint64_t vkey_padded(const uint8_t *p, int64_t n) {
+    if (n <= 7) return ((uint64_t)n << 56) | (load8(p) & (~0ull >> (64 - 8 * n)));
+    uint64_t h = (uint64_t)n * GOLDEN;
+    int64_t t = 0;
+    for (; t + 8 <= n; t += 8) {
+        h = (h ^ load8(p + t)) * GOLDEN;
+        h ^= h >> 29;
+    }
+    if (t < n) h = (h ^ (load8(p + t) & (~0ull >> (64 - 8 * (n - t))))) * GOLDEN;
+    h = mix64(h);
+    return (h ? h : 1) | (1ull << 63);
+}
+
 static inline const PEntry *pt_get(const Model *m, uint32_t left, uint32_t right) {
     uint64_t key = ((uint64_t)left << 32) | right;
     uint64_t slot = (mix64(key) * GOLDEN) >> m->pshift;
@@ -1004,13 +1019,24 @@ static inline uint64_t merge_value(const Model *m, const uint8_t *b, int64_t a, 
     return (uint64_t)NO_RANK << 32;
 }
 
+/* merge_value for tiktoken-style ranks on a zero-padded copy of the piece */
+static inline uint64_t join_value(const Model *m, const uint8_t *p, int64_t n) {
+    if (n > m->max_len) return (uint64_t)NO_RANK << 32;
+    uint64_t key = vkey_padded(p, n);
+    const VEntry *e = vt_maybe(m, key) ? vt_find(m, key, p, n) : NULL;
+    return e && e->rank != NO_RANK ? ((uint64_t)e->rank << 32) | e->id : (uint64_t)NO_RANK << 32;
+}
+
 /* ------------------------------------------------------------------ BPE merge */
 static int64_t bpe_small(const Model *m, const uint8_t *b, int64_t s, int64_t e, uint32_t *out) {
     int64_t pos[SMALL + 1];
     uint32_t sym[SMALL];
     uint64_t val[SMALL];
+    uint8_t pad[SMALL + 8]; /* the piece, zero-padded: keys come from whole 8-byte loads */
     int64_t n = e - s;
     const uint64_t none = (uint64_t)NO_RANK << 32;
+    memcpy(pad, b + s, n);
+    memset(pad + n, 0, 8);
     for (int64_t t = 0; t < n; t++) { sym[t] = m->byte_ids[b[s + t]]; pos[t] = s + t; }
     pos[n] = e;
     for (int64_t t = 0; t + 1 < n; t++) val[t] = m->pair2[(b[s + t] << 8) | b[s + t + 1]];
@@ -1026,8 +1052,13 @@ static int64_t bpe_small(const Model *m, const uint8_t *b, int64_t s, int64_t e,
         for (int64_t t = bi + 1; t + 1 < n; t++) { sym[t] = sym[t + 1]; pos[t] = pos[t + 1]; val[t] = val[t + 1]; }
         pos[n - 1] = pos[n];
         n--;
-        if (bi > 0) val[bi - 1] = merge_value(m, b, pos[bi - 1], pos[bi + 1], sym[bi - 1], sym[bi]);
-        if (bi < n - 1) val[bi] = merge_value(m, b, pos[bi], pos[bi + 2], sym[bi], sym[bi + 1]);
+        if (m->any_split) {
+            if (bi > 0) val[bi - 1] = join_value(m, pad + pos[bi - 1] - s, pos[bi + 1] - pos[bi - 1]);
+            if (bi < n - 1) val[bi] = join_value(m, pad + pos[bi] - s, pos[bi + 2] - pos[bi]);
+        } else {
+            if (bi > 0) val[bi - 1] = merge_value(m, b, pos[bi - 1], pos[bi + 1], sym[bi - 1], sym[bi]);
+            if (bi < n - 1) val[bi] = merge_value(m, b, pos[bi], pos[bi + 2], sym[bi], sym[bi + 1]);
+        }
     }
     memcpy(out, sym, n * sizeof(uint32_t));
     return n;
