@@ -1338,7 +1338,11 @@ static inline int64_t encode_piece_slow(const Model *m, Cache *cache, const uint
                 }
             }
         }
-        const VEntry *v = m->ignore_merges && n <= m->max_len ? vt_get_rare(m, b + s, n) : NULL;
+        const VEntry *v = NULL;
+        if (m->ignore_merges && n <= m->max_len) { /* w is the piece zero-padded to 24 bytes */
+            uint64_t key = vkey_padded((const uint8_t *)w, n);
+            if (vt_maybe(m, key)) v = vt_find(m, key, b + s, n);
+        }
         int64_t k;
         if (v) { out[0] = v->id; k = 1; }
         else {
