@@ -1245,11 +1245,14 @@ static int big_reserve(Cache *c) {
         c->bcount = 0;
         return 1;
     }
-    CEntry *old = c->big, *nb = table_alloc(2 * cap * sizeof(CEntry));
+    /* four times the size while that stays within the largest: a growth costs fresh pages (the kernel zeroes
+       them) and a rehash, so fewer, larger steps cost less in all */
+    int grow = cap * 4 <= (1ull << BIG_MAX_BITS) ? 2 : 1;
+    CEntry *old = c->big, *nb = table_alloc((cap << grow) * sizeof(CEntry));
     if (!nb) return 0;
     c->big = nb;
-    c->bmask = 2 * cap - 1;
-    c->bshift -= 1;
+    c->bmask = (cap << grow) - 1;
+    c->bshift -= grow;
     for (uint64_t t = 0; t < cap; t++) {
         if (!old[t].klen) continue;
         CEntry *dst = big_slot(c, old[t].k, old[t].klen, big_hash(old[t].k, old[t].klen));
