@@ -131,11 +131,17 @@ json.dump({"wall": wall, "warmup": warm, "tokens": n, "rss_mb": rss}, open(out_p
 
 
 def _child(script: str, args: list[str], threads: int) -> dict:
+    """Run one measurement in a fresh process pinned to ``threads`` CPUs (as bench_peers does): gigatoken's
+    encode_files spreads one call over three threads even with RAYON_NUM_THREADS=1 (per-thread CPU time from
+    /proc/self/task, measured by hand), so an unpinned "1 thread" row let it use the second core."""
+    from bench_peers import pin_to_threads
+
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads), TOKENIZERS_PARALLELISM="true",
                NUMBA_NUM_THREADS=str(threads))
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "result.json")
-        subprocess.run([sys.executable, "-c", script, *args, out], check=True, env=env, stdout=subprocess.DEVNULL)
+        subprocess.run([sys.executable, "-c", script, *args, out], check=True, env=env, stdout=subprocess.DEVNULL,
+                       preexec_fn=lambda: pin_to_threads(threads))
         return json.load(open(out))
 
 
