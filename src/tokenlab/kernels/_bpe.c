@@ -1359,11 +1359,12 @@ static inline int64_t encode_piece_slow(const Model *m, Cache *cache, const uint
         if (k > 0 && k <= CACHE_IDS && !(hot != HOT_NONE && k <= HOT_IDS)) big_put(cache, w, n, h, out, k);
         return k;
     }
+    uint64_t h = hash_bytes(b + s, n);
     if (m->ignore_merges && n <= m->max_len) {
-        const VEntry *v = vt_get(m, b + s, n);
+        uint64_t key = h | (1ull << 63); /* vkey of a piece over 7 bytes: one hash serves both tables */
+        const VEntry *v = vt_maybe(m, key) ? vt_find(m, key, b + s, n) : NULL;
         if (v) { out[0] = v->id; return 1; }
     }
-    uint64_t h = hash_bytes(b + s, n);
     LEntry *le = long_slot(cache, b + s, n, h);
     if (le->h) {
         memcpy(out, cache->lids + le->ioff, le->nids * sizeof(uint32_t));
