@@ -100,6 +100,7 @@ typedef struct {
                                      of those a merge tries) is answered from this, small enough to stay cached,
                                      instead of a probe of vt that misses the cache */
     PEntry *pt; uint64_t pmask; int pshift;
+    uint64_t *pbits; int pbshift; /* the same kind of filter over the merge pairs */
     uint32_t byte_ids[256];
     uint64_t *pair2;         /* merge_value of every byte pair (b0 << 8 | b1): a BPE's first step, 512 KB */
     int pattern, split_digits, ignore_merges, any_split;
@@ -995,8 +996,10 @@ static inline uint64_t vkey_padded(const uint8_t *p, int64_t n) {
 }
 
 static inline const PEntry *pt_get(const Model *m, uint32_t left, uint32_t right) {
-    uint64_t key = ((uint64_t)left << 32) | right;
-    uint64_t slot = (mix64(key) * GOLDEN) >> m->pshift;
+    uint64_t key = ((uint64_t)left << 32) | right, mk = mix64(key);
+    uint64_t h = (mk * 0xD6E8FEB86659FD93ull) >> m->pbshift;
+    if (!((m->pbits[h >> 6] >> (h & 63)) & 1)) return NULL;
+    uint64_t slot = (mk * GOLDEN) >> m->pshift;
     for (;;) {
         const PEntry *e = &m->pt[slot];
         if (e->key == key) return e;
@@ -1516,6 +1519,7 @@ static void model_free(Model *m) {
     if (m->vt) table_free(m->vt, (m->vmask + 1) * sizeof(VEntry));
     free(m->vbits);
     if (m->pt) table_free(m->pt, (m->pmask + 1) * sizeof(PEntry));
+    free(m->pbits);
     memset(m, 0, sizeof(*m));
 }
 
@@ -1621,6 +1625,11 @@ static int Encoder_init(EncoderObject *self, PyObject *args, PyObject *kw) {
         m->pmask = cap - 1;
         memset(m->pt, 0xFF, cap * sizeof(PEntry));
         m->pshift = table_shift(cap);
+        uint64_t nbits = 1 << 12;
+        while (nbits < 16 * (uint64_t)np_) nbits <<= 1;
+        m->pbits = calloc(nbits / 64, sizeof(uint64_t));
+        if (!m->pbits) { PyErr_NoMemory(); goto done; }
+        m->pbshift = table_shift(nbits);
         const uint32_t *q = pairs.buf;
         for (int64_t t = 0; t < np_; t++) {
             uint64_t key = ((uint64_t)q[4 * t] << 32) | q[4 * t + 1];
@@ -1628,6 +1637,8 @@ static int Encoder_init(EncoderObject *self, PyObject *args, PyObject *kw) {
             while (m->pt[slot].key != UINT64_MAX && m->pt[slot].key != key) slot = (slot + 1) & m->pmask;
             if (m->pt[slot].key == key) continue; /* first (lowest-rank) entry wins */
             m->pt[slot].key = key;
+            uint64_t h = (mix64(key) * 0xD6E8FEB86659FD93ull) >> m->pbshift;
+            m->pbits[h >> 6] |= 1ull << (h & 63);
             m->pt[slot].rank = q[4 * t + 2];
             m->pt[slot].merged = q[4 * t + 3];
         }
