@@ -377,3 +377,53 @@ def test_long_pieces_merge_like_python_in_both_semantics(seed, real_docs):
         c = native.NativeBPE(t, t._fast.pattern)
         for text in texts:
             assert c.encode_bytes(text, as_list=True) == _python_ids(t, text), (text[:12], len(text))
+
+
+def _crafted_ranks(seed: int) -> tuple[dict[bytes, int], str]:
+    """A small tiktoken-style vocabulary over a few 2- and 3-byte characters, with byte strings cut from random
+    text at random byte offsets (so tokens that hold part of a character next to other bytes are common), ranked
+    in a random order: in some vocabularies a character's bytes always merge into its token first, in others a
+    token across its edge ranks below that (the kernel must then merge from bytes)."""
+    import random
+
+    rng = random.Random(seed)
+    alphabet = "aé中ж語ß €" if seed % 2 else "bΩ日ñ本ф "
+    text = "".join(rng.choice(alphabet) for _ in range(400)).encode("utf-8")
+    tokens = {bytes([b]) for b in range(256)} | {c.encode("utf-8") for c in alphabet}
+    for c in alphabet:  # the heads of 3-byte characters, as BPE would make them
+        if len(c.encode("utf-8")) == 3:
+            tokens.add(c.encode("utf-8")[:2])
+    for _ in range(rng.randint(20, 160)):
+        i = rng.randrange(len(text) - 8)
+        tokens.add(text[i:i + rng.randint(2, 7)])
+    order = sorted(tokens)
+    rng.shuffle(order)
+    byte_first = rng.random() < 0.5  # bytes first, as real files do, or anywhere in the order
+    if byte_first:
+        order = [t for t in order if len(t) == 1] + [t for t in order if len(t) > 1]
+    return {t: r for r, t in enumerate(order)}, alphabet
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_characters_merged_first_only_where_no_token_crosses_them(seed):
+    """The kernel starts BPE from a character's token where no token holding part of the character and other
+    bytes ranks below the character's own merges (build_char_tokens in _bpe.c); elsewhere it merges from bytes.
+    On vocabularies made to have both kinds of character, ids equal tiktoken's."""
+    import random
+
+    import tiktoken
+
+    from tokenlab.io.tiktoken_file import tokenizer_from_ranks
+    from tokenlab.pretokenize import PATTERNS as REGEX
+
+    ranks, alphabet = _crafted_ranks(seed)
+    ref = tiktoken.Encoding(f"crafted{seed}", pat_str=REGEX["cl100k"], mergeable_ranks=ranks, special_tokens={})
+    rng = random.Random(1000 + seed)
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 80))) for _ in range(300)]
+    for pattern in ("cl100k", r"\S+|\s+"):
+        tok = tokenizer_from_ranks(ranks, pattern, {})
+        assert type(tok._fast).__name__ in ("NativeBPE", "NativeRegexBPE")  # the C kernel merges
+        want = ref if pattern == "cl100k" else tiktoken.Encoding(f"crafted{seed}s", pat_str=pattern,
+                                                                  mergeable_ranks=ranks, special_tokens={})
+        for text in texts:
+            assert tok.encode_ordinary(text) == want.encode_ordinary(text), (pattern, text)

@@ -103,6 +103,8 @@ typedef struct {
     uint64_t *pbits; int pbshift; /* the same kind of filter over the merge pairs */
     uint32_t byte_ids[256];
     uint64_t *pair2;         /* merge_value of every byte pair (b0 << 8 | b1): a BPE's first step, 512 KB */
+    uint32_t *char_tok;      /* per BMP code point: the token its UTF-8 bytes always merge into first, or
+                                UINT32_MAX (see build_char_tokens); NULL unless any_split */
     int pattern, split_digits, ignore_merges, any_split;
     int ascii_blocks;        /* the class table's ASCII part is the one ascii_masks assumes */
 } Model;
@@ -1040,9 +1042,36 @@ static int64_t bpe_small(const Model *m, const uint8_t *b, int64_t s, int64_t e,
     const uint64_t none = (uint64_t)NO_RANK << 32;
     memcpy(pad, b + s, n);
     memset(pad + n, 0, 8);
-    for (int64_t t = 0; t < n; t++) { sym[t] = m->byte_ids[b[s + t]]; pos[t] = s + t; }
-    pos[n] = e;
-    for (int64_t t = 0; t + 1 < n; t++) val[t] = m->pair2[(b[s + t] << 8) | b[s + t + 1]];
+    if (m->char_tok) {
+        /* a character whose bytes always merge into one token before any of them merges with a neighbour
+           starts as that token: the same merges after, fewer parts and lookups (see build_char_tokens) */
+        int64_t np = 0;
+        for (int64_t t = 0; t < n;) {
+            const uint8_t *q = b + s + t;
+            if (q[0] >= 0xC2 && q[0] < 0xF0) {
+                int w = q[0] < 0xE0 ? 2 : 3;
+                if (t + w <= n && (q[1] & 0xC0) == 0x80 && (w == 2 || (q[2] & 0xC0) == 0x80)) {
+                    uint32_t cp = w == 2 ? ((uint32_t)(q[0] & 0x1F) << 6) | (q[1] & 0x3F)
+                                         : ((uint32_t)(q[0] & 0x0F) << 12) | ((uint32_t)(q[1] & 0x3F) << 6) | (q[2] & 0x3F);
+                    uint32_t id = m->char_tok[cp];
+                    if (id != UINT32_MAX) { sym[np] = id; pos[np++] = s + t; t += w; continue; }
+                }
+            }
+            sym[np] = m->byte_ids[q[0]];
+            pos[np++] = s + t;
+            t++;
+        }
+        pos[np] = e;
+        for (int64_t t = 0; t + 1 < np; t++) {
+            int64_t a = pos[t], mid = pos[t + 1], c = pos[t + 2];
+            val[t] = mid - a == 1 && c - mid == 1 ? m->pair2[(b[a] << 8) | b[mid]] : join_value(m, pad + a - s, c - a);
+        }
+        n = np;
+    } else {
+        for (int64_t t = 0; t < n; t++) { sym[t] = m->byte_ids[b[s + t]]; pos[t] = s + t; }
+        pos[n] = e;
+        for (int64_t t = 0; t + 1 < n; t++) val[t] = m->pair2[(b[s + t] << 8) | b[s + t + 1]];
+    }
     while (n > 1) {
         uint64_t best = none;
         int64_t bi = -1;
@@ -1514,8 +1543,124 @@ static int table_shift(uint64_t cap) {
     return 64 - bits;
 }
 
+/* char_tok for tiktoken-style ranks (a join merges when its bytes are a token, lowest rank first). A BMP character
+   c whose own BPE ends in one token T (the largest rank among its merges: r) starts BPE as T when every token
+   that holds any of c's bytes together with other bytes ranks above r: a part of c can then never merge outward
+   while c is incomplete (c's next merge, <= r, is always there and lower), and no join holding T ranks below r
+   either, so every merge outside c happens in the same order as from c's bytes (a pair can only become
+   available earlier, never at a different rank). Tokens that cannot be a substring of valid UTF-8 never match a
+   join and are skipped; pieces are valid UTF-8 (text is checked on the way in). Tested against tiktoken and
+   against vocabularies built to make characters unsafe. Returns 0 when out of memory. */
+static int build_char_tokens(Model *m) {
+    if (!m->any_split) return 1;
+    uint32_t pre1[256], suf1[256];
+    uint32_t *pre2 = malloc(65536 * sizeof(uint32_t)), *suf2 = malloc(65536 * sizeof(uint32_t));
+    uint32_t *contain = malloc(65536 * sizeof(uint32_t));
+    m->char_tok = malloc(65536 * sizeof(uint32_t));
+    if (!pre2 || !suf2 || !contain || !m->char_tok) {
+        free(pre2); free(suf2); free(contain); free(m->char_tok); m->char_tok = NULL;
+        return 0;
+    }
+    memset(pre1, 0xFF, sizeof(pre1)); memset(suf1, 0xFF, sizeof(suf1));
+    memset(pre2, 0xFF, 65536 * sizeof(uint32_t)); memset(suf2, 0xFF, 65536 * sizeof(uint32_t));
+    memset(contain, 0xFF, 65536 * sizeof(uint32_t)); memset(m->char_tok, 0xFF, 65536 * sizeof(uint32_t));
+#define LOWER(slot, r) do { if ((r) < (slot)) (slot) = (r); } while (0)
+    for (uint64_t slot = 0; slot <= m->vmask; slot++) { /* every token with a rank, by its bytes */
+        const VEntry *v = &m->vt[slot];
+        if (!v->key || v->rank == NO_RANK) continue;
+        const uint8_t *p = m->blob + m->off[v->id];
+        int64_t len = (int64_t)(m->off[v->id + 1] - m->off[v->id]), i = 0;
+        uint32_t r = v->rank;
+        while (i < len && i < 3 && (p[i] & 0xC0) == 0x80) i++;
+        int64_t lead = i; /* continuation bytes first: the tail of a character cut in front */
+        if (lead == len) continue; /* within one character */
+        int valid = 1;
+        uint32_t cps[64];
+        int ncp = 0, over = 0;
+        while (i < len) {
+            uint8_t c0 = p[i];
+            int w = c0 < 0x80 ? 1 : c0 < 0xC2 ? 0 : c0 < 0xE0 ? 2 : c0 < 0xF0 ? 3 : c0 < 0xF5 ? 4 : 0;
+            if (!w) { valid = 0; break; }
+            if (i + w > len) { /* a character cut at the end: its head */
+                for (int64_t t = i + 1; t < len; t++) if ((p[t] & 0xC0) != 0x80) valid = 0;
+                break;
+            }
+            for (int t = 1; t < w; t++) if ((p[i + t] & 0xC0) != 0x80) valid = 0;
+            if (!valid) break;
+            if (w == 2 || w == 3) {
+                uint32_t cp = w == 2 ? ((uint32_t)(c0 & 0x1F) << 6) | (p[i + 1] & 0x3F)
+                                     : ((uint32_t)(c0 & 0x0F) << 12) | ((uint32_t)(p[i + 1] & 0x3F) << 6) | (p[i + 2] & 0x3F);
+                if (len > w) { if (ncp < 64) cps[ncp++] = cp; else over = 1; }
+            }
+            i += w;
+        }
+        if (!valid) continue; /* no substring of valid UTF-8 */
+        if (over) { /* more characters than the buffer: count them again (rare: long tokens) */
+            for (int64_t t = lead; t < len;) {
+                uint8_t c0 = p[t];
+                int w = c0 < 0x80 ? 1 : c0 < 0xE0 ? 2 : c0 < 0xF0 ? 3 : 4;
+                if (t + w > len) break;
+                if (w == 2) LOWER(contain[((uint32_t)(c0 & 0x1F) << 6) | (p[t + 1] & 0x3F)], r);
+                if (w == 3) LOWER(contain[((uint32_t)(c0 & 0x0F) << 12) | ((uint32_t)(p[t + 1] & 0x3F) << 6)
+                                          | (p[t + 2] & 0x3F)], r);
+                t += w;
+            }
+        } else {
+            for (int t = 0; t < ncp; t++) LOWER(contain[cps[t]], r);
+        }
+        if (lead == 1) LOWER(suf1[p[0]], r);
+        if (lead == 2) LOWER(suf2[((uint32_t)p[0] << 8) | p[1]], r);
+        int64_t head = len - i; /* bytes of a character cut at the end (0 if none) */
+        if (head > 0 && i > 0) {
+            if (head == 1) LOWER(pre1[p[i]], r);
+            if (head == 2) LOWER(pre2[((uint32_t)p[i] << 8) | p[i + 1]], r);
+        }
+    }
+#undef LOWER
+    for (uint32_t cp = 0x80; cp < 0x10000; cp++) {
+        if (cp >= 0xD800 && cp < 0xE000) continue;
+        uint8_t q[8] = {0};
+        int w;
+        if (cp < 0x800) { q[0] = 0xC0 | (cp >> 6); q[1] = 0x80 | (cp & 0x3F); w = 2; }
+        else { q[0] = 0xE0 | (cp >> 12); q[1] = 0x80 | ((cp >> 6) & 0x3F); q[2] = 0x80 | (cp & 0x3F); w = 3; }
+        const VEntry *whole = vt_get(m, q, w);
+        if (!whole || whole->rank == NO_RANK) continue;
+        /* the character's own BPE: must end in that one token; r = its largest merge rank */
+        uint32_t part[3] = {m->byte_ids[q[0]], m->byte_ids[q[1]], w == 3 ? m->byte_ids[q[2]] : 0};
+        int at[4] = {0, 1, 2, 3}, np = w;
+        at[w] = w;
+        uint32_t r = 0;
+        while (np > 1) {
+            uint32_t best = NO_RANK, bid = 0;
+            int bi = -1;
+            for (int t = 0; t + 1 < np; t++) {
+                const VEntry *j = vt_get(m, q + at[t], at[t + 2] - at[t]);
+                if (j && j->rank < best) { best = j->rank; bid = j->id; bi = t; }
+            }
+            if (bi < 0) break;
+            if (best > r) r = best;
+            part[bi] = bid;
+            for (int t = bi + 1; t + 1 < np; t++) { part[t] = part[t + 1]; at[t] = at[t + 1]; }
+            at[np - 1] = at[np];
+            np--;
+        }
+        if (np != 1 || part[0] != whole->id) continue;
+        uint32_t lim = contain[cp];
+        if (pre1[q[0]] < lim) lim = pre1[q[0]];
+        if (suf1[q[w - 1]] < lim) lim = suf1[q[w - 1]];
+        if (w == 3) {
+            uint32_t a = pre2[((uint32_t)q[0] << 8) | q[1]], c = suf2[((uint32_t)q[1] << 8) | q[2]];
+            if (a < lim) lim = a;
+            if (c < lim) lim = c;
+        }
+        if (r < lim) m->char_tok[cp] = whole->id;
+    }
+    free(pre2); free(suf2); free(contain);
+    return 1;
+}
+
 static void model_free(Model *m) {
-    free(m->cls); free(m->blob); free(m->off); free(m->ok); free(m->pair2);
+    free(m->cls); free(m->blob); free(m->off); free(m->ok); free(m->pair2); free(m->char_tok);
     if (m->vt) table_free(m->vt, (m->vmask + 1) * sizeof(VEntry));
     free(m->vbits);
     if (m->pt) table_free(m->pt, (m->pmask + 1) * sizeof(PEntry));
@@ -1662,6 +1807,7 @@ static int Encoder_init(EncoderObject *self, PyObject *args, PyObject *kw) {
         uint8_t two[2] = {(uint8_t)(c >> 8), (uint8_t)c};
         m->pair2[c] = merge_value(m, two, 0, 2, m->byte_ids[two[0]], m->byte_ids[two[1]]);
     }
+    if (!build_char_tokens(m)) { PyErr_NoMemory(); goto done; }
     free_ints(self);
     self->ints = calloc(m->n_vocab ? m->n_vocab : 1, sizeof(PyObject *));
     if (!self->ints) { PyErr_NoMemory(); goto done; }
