@@ -125,6 +125,17 @@ MODULE_TESTS: dict[str, list[str]] = {
                             "tests/test_sentencepiece.py::test_unreachable_piece_of_a_hand_written_model",
                             "tests/test_sentencepiece.py::test_mistral_models_equal_sentencepiece[tokenizer.model.v1]"],
     "io/validate.py": ["tests/test_reliability_readers.py", "tests/test_mutation_kills.py"],
+    # readers and writers first run in session 7 (tests/test_mutation_kills_readers.py compares with mistral-common,
+    # HF tokenizers and transformers on small hand-made files)
+    "io/tekken.py": ["tests/test_reliability_readers.py::test_tekken_huge_declared_sizes_are_refused_quickly",
+                     "tests/test_reliability_readers.py::test_tekken_bad_entries",
+                     *(f"tests/test_mutation_kills_readers.py::test_tekken_{name}" for name in (
+                         "files_equal_mistral_common", "vocab_size_argument_equals_mistral_common",
+                         "sizes_past_the_file_are_refused_like_mistral_common", "errors_name_the_file_and_the_field"))],
+    "io/tokenlab_json.py": ["tests/test_reliability_readers.py",
+                            "tests/test_tokenizer.py::test_native_save_load_round_trip",
+                            "tests/test_tokenizer.py::test_corrupt_native_files",
+                            "tests/test_tokenizer.py::test_truncated_file_is_format_error"],
 }
 
 
