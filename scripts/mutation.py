@@ -135,7 +135,15 @@ MODULE_TESTS: dict[str, list[str]] = {
     "io/tokenlab_json.py": ["tests/test_reliability_readers.py",
                             "tests/test_tokenizer.py::test_native_save_load_round_trip",
                             "tests/test_tokenizer.py::test_corrupt_native_files",
-                            "tests/test_tokenizer.py::test_truncated_file_is_format_error"],
+                            "tests/test_tokenizer.py::test_truncated_file_is_format_error",
+                            *(f"tests/test_mutation_kills_readers.py::test_tokenlab_json_{name}" for name in (
+                                "fields_follow_the_format_and_read_back", "defaults_and_other_format_names",
+                                "errors_name_the_file_and_the_field"))],
+    "io/wordpiece_vocab.py": ["tests/test_mutation_kills.py::test_wordpiece_vocab_txt_ids_equal_hf_read_file",
+                              "tests/test_mutation_kills.py::test_wordpiece_vocab_txt_errors_name_the_file_and_lines",
+                              "tests/test_reliability_readers.py::test_wordpiece_vocab_txt_duplicates_are_refused",
+                              "tests/test_wordpiece.py::test_bad_vocab_files",
+                              "tests/test_wordpiece.py::test_ids_equal_hf_bert"],
 }
 
 

@@ -333,3 +333,502 @@ def test_tokenlab_json_errors_name_the_file_and_the_field(tmp_path):
     # a check of the Tokenizer itself, reported under "tokenizer"
     refused(lambda d: d["vocab"].pop(7) and None,
             "tokenizer: vocab lacks 1 single-byte tokens (e.g. byte 7); byte-level BPE needs all 256")
+
+
+# ---------------------------------------------------------------------------------------------- io/compiled_vocab.py
+@pytest.fixture
+def compiled_cache(tmp_path, monkeypatch):
+    """An empty cache directory, and the kernel present (the compiled vocabulary is only made for it)."""
+    from tokenlab.kernels import bpe as kernel
+
+    if kernel is None:
+        pytest.skip("the compiled vocabulary is only made for the C kernel")
+    d = tmp_path / "cache"
+    monkeypatch.setenv("TOKENLAB_CACHE_DIR", str(d))
+    return d
+
+
+def _counted(build, calls):
+    def run():
+        calls.append(1)
+        return build()
+    return run
+
+
+def _compiled_texts():
+    import random
+
+    from adversarial_text import adversarial_document
+
+    return [*HAND_TEXTS, *TEKKEN_TEXTS, adversarial_document(random.Random(5), 3000), "", "abcd" * 500]
+
+
+@pytest.mark.parametrize("any_split", [True, False])
+def test_compiled_vocabulary_hit_equals_the_built_tokenizer(compiled_cache, any_split):
+    """The second load of the same key comes from the file (no build) and equals the built tokenizer: ids, decodes,
+    vocab, merges, specials, switches, name; with ``any_split`` off the kernel reads the pair table instead."""
+    from tokenlab.io import compiled_vocab as cv
+    from tokenlab.io.tiktoken_file import merges_from_ranks
+    from tokenlab.pretokenize import PreTokenizer
+    from tokenlab.tokenizer import Tokenizer
+
+    ranks = _tekken_ranks()
+    pre, specials = PreTokenizer("cl100k", split_digits=2), {"<|end|>": 300, "<pad>": 280}
+
+    def build():
+        return Tokenizer(vocab=dict(ranks), merges=merges_from_ranks(ranks), pretokenizer=pre,
+                         special_tokens=dict(specials), ignore_merges=True, any_split=any_split, name="hand")
+
+    key = cv.compiled_key("digest", pre, specials, True, any_split)
+    calls: list = []
+    cold = cv.compiled_tokenizer(key, pre, specials, "hand", _counted(build, calls))
+    assert calls == [1] and [p.name for p in compiled_cache.glob("compiled-*")] == [f"compiled-{key[:40]}.bin"]
+    hot = cv.compiled_tokenizer(key, pre, specials, "hand", _counted(build, calls))
+    assert calls == [1] and "_compiled" in hot.__dict__ and "vocab" not in hot.__dict__
+    for text in _compiled_texts():
+        ids = hot.encode(text, disallowed_special=())
+        assert ids == cold.encode(text, disallowed_special=()), text[:40]
+        assert hot.decode(ids) == cold.decode(ids) == text
+    assert hot.encode("<pad>x<|end|>", allowed_special="all") == [280, ranks[b"x"], 300]
+    assert (hot.vocab, hot.merges, hot.special_tokens, hot.pretokenizer, hot.ignore_merges, hot.any_split,
+            hot.name) == (cold.vocab, cold.merges, specials, pre, True, any_split, "hand")
+
+
+def test_compiled_vocabulary_file_follows_the_layout(compiled_cache):
+    """The file is what the module docstring defines: magic, version, CRC-32 of the rest, section count, one u64
+    length per section, each section padded to 8 bytes; the metadata names the key and the kernel settings; the
+    sections are the kernel's tables (``native_tables``) and the merges as id pairs."""
+    import struct
+    import zlib
+
+    from tokenlab.encode.native import native_eligible, native_tables
+    from tokenlab.io import compiled_vocab as cv
+    from tokenlab.io.tiktoken_file import merges_from_ranks
+    from tokenlab.pretokenize import PreTokenizer
+    from tokenlab.tokenizer import Tokenizer
+
+    ranks = _tekken_ranks()
+    pre = PreTokenizer("o200k")
+    tok = Tokenizer(vocab=dict(ranks), merges=merges_from_ranks(ranks), pretokenizer=pre, ignore_merges=False,
+                    any_split=False)
+    key = "k" * 64
+    cv.compiled_tokenizer(key, pre, {}, "", lambda: tok)
+    data = (compiled_cache / f"compiled-{'k' * 40}.bin").read_bytes()
+    magic, version, crc, count = struct.unpack_from("<8sIII", data)
+    assert (magic, version, count) == (b"TLCVOCAB", 1, 9) and crc == zlib.crc32(data[20:])
+    lengths = struct.unpack_from("<9Q", data, 20)
+    sections, pos = [], 20 + 72
+    for n in lengths:
+        sections.append(data[pos : pos + n])
+        assert data[pos + n : pos + n + (-n % 8)] == bytes(-n % 8)
+        pos += n + (-n % 8)
+    assert pos == len(data)
+    pid = native_eligible(tok)
+    assert json.loads(sections[0]) == {"key": key, "pattern": pid, "split_digits": 0, "ignore_merges": False,
+                                       "any_split": False}
+    tables = native_tables(tok, pid)
+    for name, got in zip(cv.SECTIONS[1:-1], sections[1:-1]):
+        assert got == memoryview(tables[name]).cast("B").tobytes(), name
+    flat = struct.unpack(f"<{len(sections[-1]) // 4}I", sections[-1])
+    assert list(zip(flat[::2], flat[1::2])) == [(ranks[a], ranks[b]) for a, b in tok.merges]
+    compiled = cv.parse_compiled(data, key)
+    assert compiled.vocab() == ranks and compiled.merges() == tok.merges
+    assert compiled.kernel_tables()["pattern"] == pid and compiled.kernel_tables()["any_split"] is False
+
+
+def _assemble(meta: bytes, rest: list[bytes], *, magic=b"TLCVOCAB", version=1, count=9, crc=None) -> bytes:
+    import struct
+    import zlib
+
+    parts = [meta, *rest]
+    lengths = struct.pack(f"<{len(parts)}Q", *(len(p) for p in parts))
+    body = b"".join(p + bytes(-len(p) % 8) for p in parts)
+    crc = zlib.crc32(lengths + body) if crc is None else crc
+    return struct.pack("<8sIII", magic, version, crc, count) + lengths + body
+
+
+def test_compiled_vocabulary_damage_is_never_read():
+    """Each check of ``parse_compiled``: a file that fails one (with every other part valid) is None."""
+    from tokenlab.io import compiled_vocab as cv
+
+    rest = [b"c" * 9, b"b" * 16, b"o", b"", b"r" * 3, b"y", b"p" * 5, b"m" * 8]
+    meta = json.dumps({"key": "K", "pattern": 1}).encode()
+    good = _assemble(meta, rest)
+    got = cv.parse_compiled(good, "K")
+    assert got.meta == {"key": "K", "pattern": 1}
+    assert {k: bytes(v) for k, v in got.sections.items()} == dict(zip(cv.SECTIONS[1:], rest))
+    assert cv.parse_compiled(good[:20 + 72], "K") is None
+    assert cv.parse_compiled(good[:20 + 71], "K") is None
+    head_only = _assemble(b"", [b""] * 8)  # every section empty: the header alone, a valid size
+    assert len(head_only) == 20 + 72 and cv.parse_compiled(head_only, "K") is None  # meta is not JSON
+    bad = {"magic": _assemble(meta, rest, magic=b"TLCVOCAX"), "version": _assemble(meta, rest, version=2),
+           "count": _assemble(meta, rest, count=8), "crc": _assemble(meta, rest, crc=1),
+           "extra byte": good + b"\0", "one byte short": good[:-1],
+           "key": _assemble(json.dumps({"key": "L"}).encode(), rest),
+           "no key": _assemble(b"{}", rest), "not an object": _assemble(b'["K"]', rest),
+           "not JSON": _assemble(b"{key", rest), "not UTF-8": _assemble(b"\xff", rest)}
+    for what, data in bad.items():
+        assert cv.parse_compiled(data, "K") is None, what
+    one_pad = _assemble(meta, [b"c" * 8, *rest[1:]])  # a section of 8 needs no padding
+    assert bytes(cv.parse_compiled(one_pad, "K").sections["blob"]) == rest[1]
+
+
+def test_compiled_vocabulary_cache_failures_fall_back_to_building(compiled_cache, monkeypatch):
+    """An unwritable directory or a failed rename: no file, no temp file left, False; a file the kernel refuses
+    is rebuilt; no kernel, or a tokenizer the kernel cannot take (a pattern with no state machine): built, never
+    written."""
+    from tokenlab.encode import native
+    from tokenlab.io import compiled_vocab as cv
+    from tokenlab.io.tiktoken_file import merges_from_ranks
+    from tokenlab.pretokenize import PreTokenizer
+    from tokenlab.tokenizer import Tokenizer
+
+    ranks = _tekken_ranks()
+    pre = PreTokenizer("cl100k")
+
+    def build(pattern=pre):
+        return Tokenizer(vocab=dict(ranks), merges=merges_from_ranks(ranks), pretokenizer=pattern,
+                         ignore_merges=True, any_split=True)
+
+    tables = native.native_tables(build(), native.native_eligible(build()))
+    assert cv.write_compiled("a" * 64, tables, [1, 2]) is True
+    assert cv.read_compiled("a" * 64).merges() == [(b"\x01", b"\x02")]
+    assert cv.read_compiled("b" * 64) is None
+
+    def refuse(*a, **k):
+        raise PermissionError("read-only")
+
+    with monkeypatch.context() as mp:
+        mp.setattr(cv.os, "replace", refuse)
+        assert cv.write_compiled("c" * 64, tables, []) is False
+    assert [p.name for p in compiled_cache.glob("compiled-*")] == [f"compiled-{'a' * 40}.bin"]
+    blocker = compiled_cache / "file"
+    blocker.write_text("not a directory")
+    with monkeypatch.context() as mp:
+        mp.setenv("TOKENLAB_CACHE_DIR", str(blocker / "sub"))
+        assert cv.write_compiled("d" * 64, tables, []) is False
+        calls: list = []
+        for n in (1, 2):  # nothing could be written: each load builds
+            tok = cv.compiled_tokenizer("d" * 64, pre, {}, "", _counted(build, calls))
+            assert calls == [1] * n and tok.encode("xuvw 12") == build().encode("xuvw 12")
+
+    # a file whose tables the kernel refuses: built again and rewritten
+    calls = []
+    key = "e" * 64
+    broken = dict(tables, off=tables["off"][:-3])
+    assert cv.write_compiled(key, broken, [])
+    tok = cv.compiled_tokenizer(key, pre, {}, "", _counted(build, calls))
+    assert calls == [1] and tok.encode("abcd xuvw") == build().encode("abcd xuvw")
+    assert cv.compiled_tokenizer(key, pre, {}, "", _counted(build, calls)).encode("xuvw") == tok.encode("xuvw")
+    assert calls == [1]  # the rewritten file is read
+
+    # a pattern the kernel has no state machine for: built, nothing written
+    custom = PreTokenizer(r"\S+|\s+")
+    calls = []
+    for _ in range(2):
+        cv.compiled_tokenizer("f" * 64, custom, {}, "", _counted(lambda: build(custom), calls))
+    assert calls == [1, 1] and not (compiled_cache / f"compiled-{'f' * 40}.bin").exists()
+
+    # no kernel: build() as is, nothing written
+    import tokenlab.kernels as kernels
+
+    monkeypatch.setattr(kernels, "bpe", None)
+    calls = []
+    made = cv.compiled_tokenizer("g" * 64, pre, {}, "", _counted(build, calls))
+    assert calls == [1] and "_fast" not in made.__dict__
+    assert not (compiled_cache / f"compiled-{'g' * 40}.bin").exists()
+    assert not list(compiled_cache.glob("*.tmp"))
+
+
+def test_compiled_key_covers_every_load_argument(compiled_cache):
+    """A key per load: any change in the source digest, pre-tokenizer, specials, switches or extra bytes gives
+    another key; the same arguments (specials in any order) give the same key, so a second load is a hit."""
+    import hashlib
+    import os
+
+    from tokenlab.io import compiled_vocab as cv
+    from tokenlab.pretokenize import PreTokenizer
+
+    pre = PreTokenizer("cl100k")
+    base = ("d", pre, {"<a>": 300, "<b>": 301}, True, True)
+    keys = {cv.compiled_key(*base),
+            cv.compiled_key("e", *base[1:]),
+            cv.compiled_key("d", PreTokenizer("o200k"), *base[2:]),
+            cv.compiled_key("d", PreTokenizer("cl100k", split_digits=1), *base[2:]),
+            cv.compiled_key("d", pre, {"<a>": 300}, True, True),
+            cv.compiled_key("d", pre, {"<a>": 300, "<b>": 302}, True, True),
+            cv.compiled_key("d", pre, {"<a>": 300, "<c>": 301}, True, True),
+            cv.compiled_key(*base[:3], False, True),
+            cv.compiled_key(*base[:4], False),
+            cv.compiled_key(*base, extra=b"x")}
+    assert len(keys) == 10 and all(re.fullmatch("[0-9a-f]{64}", k) for k in keys)
+    assert cv.compiled_key(*base) == cv.compiled_key("d", PreTokenizer("cl100k"), {"<b>": 301, "<a>": 300}, True,
+                                                     True)
+    assert cv.compiled_key(*base) == cv.compiled_key(*base, extra=b"")
+    assert cv.cache_path("0123456789" * 7) == os.path.join(str(compiled_cache), f"compiled-{'0123456789' * 4}.bin")
+    classes = os.path.join(os.path.dirname(cv.__file__), "..", "data", "unicode_classes.json")
+    with open(classes, "rb") as f:
+        assert cv._class_table_digest() == hashlib.sha256(f.read()).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------- io/hf_metaspace.py
+META_ATOMS = [" ", "  ", "a", "b", "c", "h", "e", "l", "o", "hello", "hell", "é", "É", "\n", "\t", "<s>", "</s>",
+              "▁", "_", "🤖", "ﬁ", "A", "HELLO", "x y", "\u3000", "<x>", "ab", "ca", "Ca", "CA", "\u0301", "Å"]
+
+
+def _meta_texts(seed: int = 0, n: int = 150) -> list[str]:
+    import random
+
+    rng = random.Random(seed)
+    return ["", " ", "hello", " hello", "hello  a", "a\nb", "<s>hello</s> a<x>b"] + [
+        "".join(rng.choice(META_ATOMS) for _ in range(rng.randrange(1, 9))) for _ in range(n)]
+
+
+def _meta_json(**edits) -> dict:
+    from reliability_util import metaspace_json
+
+    d = metaspace_json()
+    d["model"]["vocab"].update({"_": len(d["model"]["vocab"]), "▁c": len(d["model"]["vocab"]) + 1})
+    d["model"]["merges"].append("▁ c")
+    for key, value in edits.items():
+        if key in ("fuse_unk", "byte_fallback", "ignore_merges", "unk_token", "merges"):
+            d["model"][key] = value
+        else:
+            d[key] = value
+    return d
+
+
+def _added(content: str, i: int, special: bool, normalized: bool = False) -> dict:
+    return {"id": i, "content": content, "special": special, "normalized": normalized, "single_word": False,
+            "lstrip": False, "rstrip": False}
+
+
+_META_PREFIX = {"type": "Prepend", "prepend": "▁"}
+_META_SPACES = {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}
+_FUSED = {"type": "Sequence", "decoders": [{"type": "Replace", "pattern": {"String": "▁"}, "content": " "},
+                                           {"type": "ByteFallback"}, {"type": "Fuse"},
+                                           {"type": "Strip", "content": " ", "start": 1, "stop": 0}]}
+
+
+def _metaspace(scheme="always", split=True, replacement="▁", **extra) -> dict:
+    return {"type": "Metaspace", "replacement": replacement, "prepend_scheme": scheme, "split": split, **extra}
+
+
+def _meta_cases() -> dict[str, dict]:
+    seq = {"type": "Sequence", "normalizers": [_META_PREFIX, _META_SPACES]}
+    metaspace_decoder = {"type": "Sequence", "decoders": [{"type": "ByteFallback"}, _metaspace()]}
+    specials = [_added("<unk>", 0, True), _added("<s>", 1, True), _added("</s>", 2, True)]
+    n = len(_meta_json()["model"]["vocab"])  # HF numbers added tokens after the vocab
+    cases = {
+        "llama": _meta_json(),
+        # a normalized added token is found in the normalized text (HF also normalizes its content, which the
+        # reader does not: "hel" is the same either way), the others in the raw text
+        "added tokens": _meta_json(added_tokens=[*specials, _added("<x>", n, False),
+                                                 _added("hel", n + 1, False, normalized=True),
+                                                 _added("Ca", n + 2, False, normalized=False)],
+                                   normalizer={"type": "Lowercase"}, pre_tokenizer=_metaspace(),
+                                   decoder=metaspace_decoder),
+        "no fuse, no byte fallback": _meta_json(fuse_unk=False, byte_fallback=False),
+        "ignore merges": _meta_json(ignore_merges=True),
+        "merge lists": _meta_json(merges=[m.split(" ") for m in _meta_json()["model"]["merges"]]),
+        "lowercase nfkc": _meta_json(normalizer={"type": "Sequence", "normalizers": [
+            {"type": "NFKC"}, {"type": "Lowercase"}, _META_PREFIX, _META_SPACES]}),
+        "nfd regex": _meta_json(normalizer={"type": "Sequence", "normalizers": [
+            {"type": "NFD"}, {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "},
+            {"type": "Sequence", "normalizers": [_META_PREFIX, _META_SPACES]}]}),
+        "nfc nfkd one step": _meta_json(normalizer={"type": "Sequence", "normalizers": [{"type": "NFKD"},
+                                                                                       {"type": "NFC"}]}),
+        "only prepend": _meta_json(normalizer=_META_PREFIX, decoder={"type": "Sequence", "decoders": [
+            {"type": "Replace", "pattern": {"String": "▁"}, "content": " "}, {"type": "ByteFallback"},
+            {"type": "Fuse"}]}),
+        "strip at start 0": _meta_json(normalizer=seq, decoder={"type": "Sequence", "decoders": [
+            {"type": "Replace", "pattern": {"String": "▁"}, "content": " "}, {"type": "ByteFallback"},
+            {"type": "Fuse"}, {"type": "Strip", "content": " ", "start": 0, "stop": 0}]}),
+        "strip of another char": _meta_json(normalizer=seq, decoder={"type": "Sequence", "decoders": [
+            {"type": "Replace", "pattern": {"String": "▁"}, "content": " "}, {"type": "ByteFallback"},
+            {"type": "Fuse"}, {"type": "Strip", "content": "h", "start": 1, "stop": 0}]}),
+        "legacy add_prefix_space": _meta_json(normalizer=None, pre_tokenizer={
+            "type": "Metaspace", "replacement": "▁", "add_prefix_space": True},
+            decoder={"type": "Metaspace", "replacement": "▁", "add_prefix_space": True}),
+        "t5": _meta_json(normalizer=None, pre_tokenizer={"type": "Sequence", "pretokenizers": [
+            {"type": "WhitespaceSplit"}, _metaspace()]}, decoder=metaspace_decoder),
+        "replacement _": _meta_json(normalizer=None, pre_tokenizer=_metaspace("first", False, "_"),
+                                    decoder={"type": "Sequence", "decoders": [
+                                        {"type": "ByteFallback"}, _metaspace("first", False, "_")]}),
+    }
+    cases["metaspace defaults"] = _meta_json(normalizer=None, pre_tokenizer={"type": "Metaspace", "replacement": "▁"},
+                                             decoder={"type": "Metaspace", "replacement": "▁"})
+    for scheme in ("always", "first", "never"):
+        for split in (True, False):
+            cases[f"metaspace {scheme} {split}"] = _meta_json(
+                normalizer=None, pre_tokenizer=_metaspace(scheme, split),
+                decoder={"type": "Sequence", "decoders": [{"type": "ByteFallback"}, _metaspace(scheme, split)]})
+    return cases
+
+
+def _assert_same_as_hf(ours, hf, texts):
+    for text in texts:
+        ids = hf.encode(text, add_special_tokens=False).ids
+        assert ours.encode(text, allowed_special="all") == ids, text
+        assert ours.decode(ids) == hf.decode(ids, skip_special_tokens=False), text
+
+
+@pytest.mark.parametrize("case", list(_meta_cases()))
+def test_metaspace_files_equal_hf_and_export_back(case):
+    """Llama-style BPE files HF writes or reads (every normalizer, Metaspace setting, decoder and added-token form
+    the reader takes): ids and decodes equal HF's; the export loads in HF with the same ids and decodes."""
+    tokenizers = pytest.importorskip("tokenizers")
+    from tokenlab.io.hf_json import from_hf_dict as read_any
+    from tokenlab.io.hf_metaspace import from_hf_dict, is_metaspace_bpe, to_hf_dict
+    from tokenlab.models.metaspace_bpe import MetaspaceBPE
+
+    d = _meta_cases()[case]
+    hf = tokenizers.Tokenizer.from_str(json.dumps(d))
+    assert is_metaspace_bpe(d)
+    ours = from_hf_dict(d, name="meta")
+    assert isinstance(ours, MetaspaceBPE) and ours.name == "meta"
+    assert isinstance(read_any(d), MetaspaceBPE)
+    texts = _meta_texts()
+    _assert_same_as_hf(ours, hf, texts)
+    exported = to_hf_dict(ours)
+    again = tokenizers.Tokenizer.from_str(json.dumps(exported))
+    for text in texts:
+        ids = hf.encode(text, add_special_tokens=False).ids
+        assert again.encode(text, add_special_tokens=False).ids == ids, text
+        assert again.decode(ids, skip_special_tokens=False) == hf.decode(ids, skip_special_tokens=False), text
+    back = from_hf_dict(exported)
+    _assert_same_as_hf(back, hf, texts[:40])
+    assert to_hf_dict(back) == exported
+
+
+@pytest.mark.parametrize("byte_fallback", [False, True])
+def test_metaspace_unigram_files_equal_hf_and_export_back(byte_fallback):
+    """HF Unigram files (T5 / XLM-R style): scores, unk_id (or none), byte fallback, WhitespaceSplit + Metaspace."""
+    tokenizers = pytest.importorskip("tokenizers")
+    from tokenizers import decoders, models, normalizers, pre_tokenizers
+
+    from tokenlab.io.hf_metaspace import from_hf_dict, to_hf_dict
+    from tokenlab.models.metaspace_bpe import MetaspaceUnigram
+
+    pieces = [("<unk>", 0.0), ("<s>", 0.0), ("▁", -2.0), ("a", -3.0), ("b", -3.5), ("h", -4.0), ("e", -4.0),
+              ("l", -4.0), ("o", -4.0), ("▁a", -2.5), ("▁hello", -3.0), ("hell", -3.2), ("he", -3.1),
+              ("ll", -3.3), ("▁he", -3.4), ("lo", -3.3), ("c", -5.0)]
+    if byte_fallback:
+        pieces += [(f"<0x{b:02X}>", -10.0) for b in range(256)]
+    for unk_id in (0, 4):
+        hf = tokenizers.Tokenizer(models.Unigram(pieces, unk_id=unk_id, byte_fallback=byte_fallback))
+        hf.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Replace(" ", " ")])
+        hf.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Metaspace()])
+        hf.decoder = decoders.Sequence([decoders.ByteFallback(), decoders.Metaspace()]) if byte_fallback else (
+            decoders.Metaspace())
+        hf.add_special_tokens(["<s>"])
+        d = json.loads(hf.to_str())
+        ours = from_hf_dict(d)
+        assert isinstance(ours, MetaspaceUnigram) and ours.unk_id == unk_id
+        texts = _meta_texts(1)
+        _assert_same_as_hf(ours, hf, texts)
+        exported = to_hf_dict(ours)
+        again = tokenizers.Tokenizer.from_str(json.dumps(exported))
+        for text in texts:
+            assert again.encode(text, add_special_tokens=False).ids == hf.encode(text, add_special_tokens=False).ids
+        assert exported["model"] == {"type": "Unigram", "unk_id": unk_id, "byte_fallback": byte_fallback,
+                                     "vocab": [list(p) for p in pieces]}
+
+
+def test_metaspace_file_kinds_are_told_apart():
+    """Unigram and BPE over "▁" characters (byte fallback, a Metaspace step, "▁" anywhere in the normalizer,
+    pre-tokenizer or decoder) are this reader's; byte-level BPE and other models are not."""
+    from tokenlab.io.hf_metaspace import is_metaspace_bpe
+
+    plain = {"model": {"type": "BPE", "vocab": {}, "merges": []}, "normalizer": None, "pre_tokenizer": None,
+             "decoder": {"type": "ByteLevel"}}
+    assert not is_metaspace_bpe(plain)
+    assert not is_metaspace_bpe({**plain, "model": {"vocab": {}}})  # no type: BPE
+    assert is_metaspace_bpe({**plain, "model": {"vocab": {}, "byte_fallback": True}})
+    assert is_metaspace_bpe({"model": {"type": "Unigram"}})
+    assert not is_metaspace_bpe({**plain, "model": {"type": "WordPiece", "byte_fallback": True}})
+    assert not is_metaspace_bpe({})
+    assert not is_metaspace_bpe({"model": None})
+    for key, value in [("normalizer", _META_SPACES), ("pre_tokenizer", _metaspace()),
+                       ("decoder", {"type": "Metaspace", "replacement": "_"}),
+                       ("decoder", {"type": "Strip", "content": "▁"})]:
+        assert is_metaspace_bpe({**plain, key: value}), (key, value)
+        assert not is_metaspace_bpe({**plain, "model": {"type": "WordLevel"}, key: value})
+
+
+def test_metaspace_reader_errors_say_what_is_wrong():
+    from tokenlab.io.hf_metaspace import from_hf_dict, to_hf_dict
+
+    def refused(message, name="", **edits):
+        d = _meta_json()
+        for key, value in edits.items():
+            if key.startswith("model_"):
+                d["model"][key[6:]] = value
+            else:
+                d[key] = value
+        with _raises(FormatError, message):
+            from_hf_dict(d, name=name)
+
+    refused("normalizer: expected an object, got str", normalizer="NFKC")
+    refused("normalizer.normalizers: expected a list", normalizer={"type": "Sequence", "normalizers": {}})
+    refused("pre_tokenizer.pretokenizers: expected a list", pre_tokenizer={"type": "Sequence"})
+    refused("decoder.decoders: expected a list", decoder={"type": "Sequence", "decoders": "x"})
+    refused("pre_tokenizer: expected an object, got list", pre_tokenizer=[_metaspace()])
+    refused("normalizer 'Replace': pattern must be a string, got 5",
+            normalizer={"type": "Replace", "pattern": {"String": 5}, "content": "▁"})
+    refused("normalizer 'Replace': pattern must be a string, got 5",
+            normalizer={"type": "Replace", "pattern": {"Regex": 5}, "content": "▁"})
+    refused("normalizer 'Replace': pattern must be a string, got None",
+            normalizer={"type": "Replace", "content": "▁"})
+    refused("normalizer 'Replace': content must be a string, got None",
+            normalizer={"type": "Replace", "pattern": {"String": " "}})
+    refused("normalizer 'Prepend': prepend must be a string, got 3", normalizer={"type": "Prepend", "prepend": 3})
+    long = "x" * 300
+    refused(f"normalizer 'Precompiled': precompiled_charsmap must be a string, got {[long]!r}"[:160],
+            normalizer={"type": "Precompiled", "precompiled_charsmap": [long]})
+    refused("normalizer 'Strip' is not supported", normalizer={"type": "Strip", "strip_left": True})
+    refused("normalizer None is not supported", normalizer={"normalizers": []})
+    refused("pre-tokenizer ['Whitespace'] is not supported with a Metaspace model",
+            pre_tokenizer={"type": "Whitespace"})
+    refused("pre-tokenizer ['WhitespaceSplit', 'Metaspace', 'Metaspace'] is not supported with a Metaspace model",
+            pre_tokenizer={"type": "Sequence", "pretokenizers": [{"type": "WhitespaceSplit"}, _metaspace(),
+                                                                 _metaspace()]})
+    refused("pre-tokenizer ['Metaspace', 'WhitespaceSplit'] is not supported with a Metaspace model",
+            pre_tokenizer={"type": "Sequence", "pretokenizers": [_metaspace(), {"type": "WhitespaceSplit"}]})
+    refused("Metaspace prepend_scheme 'sometimes' is not supported", pre_tokenizer=_metaspace("sometimes"))
+    refused("pre_tokenizer: Metaspace replacement must be one character, got '__'",
+            pre_tokenizer=_metaspace(replacement="__"))
+    refused("pre_tokenizer: Metaspace replacement must be one character, got ''",
+            pre_tokenizer=_metaspace(replacement=""))
+    refused("pre_tokenizer: Metaspace replacement must be one character, got 5",
+            pre_tokenizer=_metaspace(replacement=5))
+    refused("BPE dropout in tokenizer.json is not supported (use tokenlab's bpe-dropout method)", model_dropout=0.1)
+    refused("BPE with subword prefix/suffix is not supported", model_continuing_subword_prefix="##")
+    refused("BPE with subword prefix/suffix is not supported", model_end_of_word_suffix="</w>")
+    for merges in (["▁ a b"], [["▁"]], [["▁", 1]], [("▁", "a", "b")]):
+        refused("model.merges: expected 'left right' or [left, right] entries", model_merges=merges)
+    refused("f.json: added_tokens: expected a list, got dict {'a': 1}", name="f.json", added_tokens={"a": 1})
+    refused("f.json: added_tokens[1]: expected an object, got str 'x'", name="f.json",
+            added_tokens=[_added("<unk>", 0, True), "x"])
+    refused("f.json: added_tokens: '<s>' is listed twice", name="f.json",
+            added_tokens=[_added("<s>", 1, True), _added("<s>", 1, True)])
+    refused("f.json: model.vocab: expected an object {token: id}, got list []", name="f.json", model_vocab=[])
+    refused("added_tokens: special '<z>' has the id 5 of the token '<0x02>'", added_tokens=[_added("<z>", 5, True)])
+    d = _meta_json()
+    n = len(d["model"]["vocab"])
+    refused(f"model.vocab['a']: {4 * (n + 3) + (1 << 20)} is too large (at most {4 * (n + 3) + (1 << 20) - 1} for "
+            "this file)", model_vocab={**d["model"]["vocab"], "a": 4 * (n + 3) + (1 << 20)})
+    big = 4 * (n + 4) + (1 << 20)  # id_limit of the vocab and the four added tokens
+    refused(f"added_tokens['<z>']: {big} is too large (at most {big - 1} for this file)",
+            added_tokens=[*d["added_tokens"], _added("<z>", big, True)])
+
+    unigram = {"model": {"type": "Unigram", "vocab": [["<unk>", 0.0], ["▁", -1.0], ["a", -2.0]], "unk_id": 0},
+               "pre_tokenizer": _metaspace()}
+    for bad in (True, "0", -1, 3, 1.0):
+        with _raises(FormatError, f"model.unk_id: {bad!r} is not the index of a piece"):
+            from_hf_dict({**unigram, "model": {**unigram["model"], "unk_id": bad}})
+    assert from_hf_dict({**unigram, "model": {**unigram["model"], "unk_id": 2}}).unk_id == 2
+    tok = from_hf_dict(unigram)
+    tok.token_to_id["b"] = 4  # a gap at 3
+    with _raises(FormatError, "HF Unigram needs piece ids 0..n-1 without gaps"):
+        to_hf_dict(tok)

@@ -104,7 +104,12 @@ class MetaspaceBPE(ModelBase):
 
     def _token_bytes_of(self, token: str) -> bytes:
         m = _BYTE_TOKEN.fullmatch(token)
-        return bytes([int(m.group(1), 16)]) if m and self.byte_fallback else token.replace(SPACE, " ").encode()
+        return bytes([int(m.group(1), 16)]) if m and self.byte_fallback else token.replace(self._space, " ").encode()
+
+    @property
+    def _space(self) -> str:
+        """The character that stands for a space in tokens: the Metaspace replacement (HF's decoder maps it back)."""
+        return self.metaspace["replacement"] if self.metaspace else SPACE
 
     def _id_to_bytes_table(self):
         size = max(self.token_to_id.values(), default=-1) + 1
@@ -274,7 +279,7 @@ class MetaspaceBPE(ModelBase):
         table, shown_as_text = self.id_to_bytes, self._byte_ids if self.byte_fallback and not self.byte_decoder else ()
         data = b"".join(self._id_to_token[i].encode() if i in shown_as_text else table[i] for i in ids)
         if self.strip_decoded == "fused" or (self.strip_decoded == "first_token" and ids
-                                             and self._id_to_token[ids[0]].startswith(SPACE)):
+                                             and self._id_to_token[ids[0]].startswith(self._space)):
             return data[1:] if data.startswith(b" ") else data
         return data
 
