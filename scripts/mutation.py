@@ -143,7 +143,23 @@ MODULE_TESTS: dict[str, list[str]] = {
                               "tests/test_mutation_kills.py::test_wordpiece_vocab_txt_errors_name_the_file_and_lines",
                               "tests/test_reliability_readers.py::test_wordpiece_vocab_txt_duplicates_are_refused",
                               "tests/test_wordpiece.py::test_bad_vocab_files",
-                              "tests/test_wordpiece.py::test_ids_equal_hf_bert"],
+                              "tests/test_wordpiece.py::test_ids_equal_hf_bert",
+                              "tests/test_mutation_kills_readers.py::test_vocab_txt_is_read_as_utf8_under_any_locale"],
+    # test_compiled_vocab.py loads cl100k in every test (seconds per mutant): the hand-made rank tables of
+    # test_mutation_kills_readers.py instead
+    "io/compiled_vocab.py": [f"tests/test_mutation_kills_readers.py::test_compiled_{name}" for name in (
+        "vocabulary_hit_equals_the_built_tokenizer", "vocabulary_file_follows_the_layout",
+        "vocabulary_damage_is_never_read", "vocabulary_cache_failures_fall_back_to_building",
+        "key_covers_every_load_argument")],
+    # all of test_hf_metaspace.py costs ~20 s per mutant (Mistral files, trained models): its fast tests and the
+    # hand-made files of test_mutation_kills_readers.py, checked against HF tokenizers
+    "io/hf_metaspace.py": ["tests/test_reliability_readers.py::test_metaspace_tokenizer_json_is_checked",
+                           "tests/test_hf_metaspace.py::test_parts_beyond_the_metaspace_model_go_to_the_pipeline",
+                           "tests/test_hf_metaspace.py::test_unknown_characters_without_unk_token_are_dropped_like_hf",
+                           "tests/test_hf_metaspace.py::test_hf_trained_sentencepiece_bpe[first-False]",
+                           *(f"tests/test_mutation_kills_readers.py::test_metaspace_{name}" for name in (
+                               "files_equal_hf_and_export_back", "unigram_files_equal_hf_and_export_back",
+                               "file_kinds_are_told_apart", "reader_errors_say_what_is_wrong"))],
 }
 
 

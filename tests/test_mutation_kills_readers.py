@@ -265,6 +265,8 @@ def test_tokenlab_json_defaults_and_other_format_names():
     with _raises(FormatError, 'f.json: format: not a tokenlab-superword tokenizer file (missing "format": '
                  '"tokenlab-superword")'):
         bpe_fields(d, "f.json", "tokenlab-superword")
+    with _raises(FormatError, 'format: not a tokenlab tokenizer file (missing "format": "tokenlab")'):
+        bpe_fields(sw)  # no file named by default
 
 
 def test_tokenlab_json_errors_name_the_file_and_the_field(tmp_path):
@@ -285,6 +287,8 @@ def test_tokenlab_json_errors_name_the_file_and_the_field(tmp_path):
             load_tokenizer(path, format="tokenlab")
         with _raises(FormatError, message):  # no file name: no prefix
             tokenizer_from_dict(d)
+        with _raises(FormatError, f"where.json: {message}"):  # the name given (load_tokenizer adds it anyway)
+            tokenizer_from_dict(d, "where.json")
 
     refused(lambda d: [], 'format: not a tokenlab tokenizer file (missing "format": "tokenlab")')
     refused(lambda d: d.update(format="tokenlab-superword"),
@@ -832,3 +836,26 @@ def test_metaspace_reader_errors_say_what_is_wrong():
     tok.token_to_id["b"] = 4  # a gap at 3
     with _raises(FormatError, "HF Unigram needs piece ids 0..n-1 without gaps"):
         to_hf_dict(tok)
+
+
+# ---------------------------------------------------------------------------------------------- io/wordpiece_vocab.py
+def test_vocab_txt_is_read_as_utf8_under_any_locale(tmp_path):
+    """vocab.txt is UTF-8 whatever the locale says (a process under LC_CTYPE=C reads the same ids), with the line
+    endings transformers' ``load_vocab`` (BERT's reference reader) takes: \\r\\n, \\n and a lone \\r."""
+    import locale
+
+    from transformers.models.bert.tokenization_bert import load_vocab
+
+    from tokenlab.io.wordpiece_vocab import read_vocab_txt
+
+    path = tmp_path / "vocab.txt"
+    path.write_bytes("[UNK]\r\nnaïve\n##ß\rcafé\n中\n".encode())
+    want = dict(load_vocab(str(path)))
+    assert len(want) == 5
+    old = locale.setlocale(locale.LC_CTYPE)
+    try:
+        locale.setlocale(locale.LC_CTYPE, "C")
+        got = read_vocab_txt(path)
+    finally:
+        locale.setlocale(locale.LC_CTYPE, old)
+    assert got == want
