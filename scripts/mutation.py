@@ -150,7 +150,8 @@ MODULE_TESTS: dict[str, list[str]] = {
     "io/compiled_vocab.py": [f"tests/test_mutation_kills_readers.py::test_compiled_{name}" for name in (
         "vocabulary_hit_equals_the_built_tokenizer", "vocabulary_file_follows_the_layout",
         "vocabulary_damage_is_never_read", "vocabulary_cache_failures_fall_back_to_building",
-        "key_covers_every_load_argument")],
+        "key_covers_every_load_argument", "tokenizers_run_on_the_kernel_of_their_tables")] + [
+        "tests/test_mutation_kills_readers.py::test_builder_stamp_follows_the_table_builder_and_the_kernel"],
     # all of test_hf_metaspace.py costs ~20 s per mutant (Mistral files, trained models): its fast tests and the
     # hand-made files of test_mutation_kills_readers.py, checked against HF tokenizers
     "io/hf_metaspace.py": ["tests/test_reliability_readers.py::test_metaspace_tokenizer_json_is_checked",

@@ -859,3 +859,80 @@ def test_vocab_txt_is_read_as_utf8_under_any_locale(tmp_path):
     finally:
         locale.setlocale(locale.LC_CTYPE, old)
     assert got == want
+
+
+def test_compiled_tokenizers_run_on_the_kernel_of_their_tables(compiled_cache, monkeypatch):
+    """A cold load builds the kernel's tables once (the file is written from them, and the tokenizer keeps that
+    kernel); a hit builds the kernel from the file's buffers and never calls ``native_tables``."""
+    from tokenlab.encode import native
+    from tokenlab.io import compiled_vocab as cv
+    from tokenlab.io.tiktoken_file import merges_from_ranks
+    from tokenlab.pretokenize import PreTokenizer
+    from tokenlab.tokenizer import Tokenizer
+
+    calls: list = []
+    real = native.native_tables
+    monkeypatch.setattr(native, "native_tables", lambda *a, **k: calls.append(1) or real(*a, **k))
+    ranks = _tekken_ranks()
+    pre = PreTokenizer("cl100k")
+
+    def build():
+        return Tokenizer(vocab=dict(ranks), merges=merges_from_ranks(ranks), pretokenizer=pre, ignore_merges=True,
+                         any_split=True)
+
+    want = build()._encode_ordinary_python("xuvw abcd 12")
+    for n in range(2):  # cold, then hot
+        tok = cv.compiled_tokenizer("h" * 64, pre, {}, "", build)
+        assert isinstance(tok.__dict__.get("_fast"), native.NativeBPE), n
+        assert tok.encode_ordinary("xuvw abcd 12") == want
+        assert calls == [1], n
+
+
+def test_builder_stamp_follows_the_table_builder_and_the_kernel(monkeypatch, tmp_path):
+    """The stamp changes when the table builder's source (compiled_vocab.py, encode/native.py) or the kernel
+    binary's size or mtime changes; an unreadable source is named instead, and no kernel is no error."""
+    import builtins
+    import io
+    import os
+
+    import tokenlab.kernels as kernels
+    from tokenlab.io import compiled_vocab as cv
+
+    base = cv._builder_stamp()
+    assert base == cv._builder_stamp() and re.fullmatch("[0-9a-f]{64}", base)
+    real_open = builtins.open
+    here = os.path.dirname(os.path.dirname(os.path.abspath(cv.__file__)))
+    sources = [os.path.abspath(cv.__file__), os.path.join(here, "encode", "native.py")]
+
+    def opened(changed, fail=False):
+        def fake(path, *a, **k):
+            if os.path.abspath(str(path)) == changed:
+                if fail:
+                    raise PermissionError(path)
+                with real_open(path, *a, **k) as f:
+                    return io.BytesIO(f.read() + b"\n# changed\n")
+            return real_open(path, *a, **k)
+        return fake
+
+    stamps = {base}
+    for source in sources:
+        for fail in (False, True):
+            with monkeypatch.context() as mp:
+                mp.setattr(builtins, "open", opened(source, fail))
+                stamps.add(cv._builder_stamp())
+    assert len(stamps) == 5
+    fake_kernel = tmp_path / "bpe.so"
+    fake_kernel.write_bytes(b"k" * 10)
+    os.utime(fake_kernel, ns=(10**18, 10**18))
+    with monkeypatch.context() as mp:
+        mp.setattr(kernels.bpe, "__file__", str(fake_kernel))
+        first = cv._builder_stamp()
+        os.utime(fake_kernel, ns=(10**18, 10**18 + 1))
+        later = cv._builder_stamp()
+        fake_kernel.write_bytes(b"k" * 11)
+        os.utime(fake_kernel, ns=(10**18, 10**18 + 1))
+        bigger = cv._builder_stamp()
+    assert len({first, later, bigger} | stamps) == 8
+    with monkeypatch.context() as mp:
+        mp.setattr(kernels, "bpe", None)
+        assert re.fullmatch("[0-9a-f]{64}", cv._builder_stamp())
