@@ -936,3 +936,124 @@ def test_builder_stamp_follows_the_table_builder_and_the_kernel(monkeypatch, tmp
     with monkeypatch.context() as mp:
         mp.setattr(kernels, "bpe", None)
         assert re.fullmatch("[0-9a-f]{64}", cv._builder_stamp())
+
+
+# ---------------------------------------------------------------------------------------------- io/hf_dir.py
+HF_ROLES = ["<s>", "</s>", "<pad>", "<unk>"]
+
+
+def _roles_tokenizer():
+    from reliability_util import small_tokenizer
+
+    base = small_tokenizer()
+    n = len(base.vocab)
+    return small_tokenizer(specials={t: n + k for k, t in enumerate(HF_ROLES)})
+
+
+def _auto_tokenizer(directory, monkeypatch):
+    transformers = pytest.importorskip("transformers")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return transformers.AutoTokenizer.from_pretrained(str(directory))
+
+
+@pytest.mark.parametrize("add", [(True, True), (True, False), (False, True)])
+def test_hf_dir_loads_in_transformers_with_roles_and_template(tmp_path, monkeypatch, add):
+    """transformers' AutoTokenizer reads the directory: the four roles and their ids, bos/eos added to single texts
+    and pairs (type ids 0 then 1), the length limit, the chat template, no clean-up of decoded spaces; the
+    config's added tokens are tokenizer.json's."""
+    from tokenlab.io.hf_dir import write_hf_dir
+
+    tok = _roles_tokenizer()
+    add_bos, add_eos = add
+    template = "{% for m in messages %}<s>{{ m['content'] }}</s>{% endfor %}"
+    out = tmp_path / "dir"
+    written = write_hf_dir(tok, out, bos="<s>", eos="</s>", pad="<pad>", unk="<unk>", chat_template=template,
+                           add_bos=add_bos, add_eos=add_eos, model_max_length=64)
+    assert written == [out / "tokenizer.json", out / "tokenizer_config.json", out / "special_tokens_map.json"]
+    hf = _auto_tokenizer(out, monkeypatch)
+    ids = {t: tok.special_tokens[t] for t in HF_ROLES}
+    assert (hf.bos_token, hf.eos_token, hf.pad_token, hf.unk_token) == tuple(HF_ROLES)
+    assert (hf.bos_token_id, hf.eos_token_id, hf.pad_token_id, hf.unk_token_id) == tuple(ids.values())
+    assert hf.model_max_length == 64
+    # the reference: transformers' Llama tokenizer makes its own post-processor from add_bos_token / add_eos_token
+    from transformers import LlamaTokenizerFast
+
+    ref = LlamaTokenizerFast(tokenizer_file=str(out / "tokenizer.json"), bos_token="<s>", eos_token="</s>",
+                             unk_token="<unk>", pad_token="<pad>", add_bos_token=add_bos, add_eos_token=add_eos)
+    head, tail = [ids["<s>"]] * add_bos, [ids["</s>"]] * add_eos
+    for a, b in [("hello the world", "hell o"), ("in , the", " , world")]:
+        one = hf(a)
+        assert one["input_ids"] == [*head, *tok.encode(a), *tail] == ref(a)["input_ids"]
+        pair = hf(a, b, return_token_type_ids=True)
+        first, second = [*head, *tok.encode(a), *tail], [*head, *tok.encode(b), *tail]
+        assert pair["input_ids"] == first + second
+        assert pair["token_type_ids"] == [0] * len(first) + [1] * len(second)
+        assert pair == ref(a, b, return_token_type_ids=True)
+        assert hf.decode(tok.encode(a)) == a  # no clean-up: " ," stays
+    assert hf.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False) == "<s>hi</s>"
+    config = json.loads((out / "tokenizer_config.json").read_text(encoding="utf-8"))
+    tj = json.loads((out / "tokenizer.json").read_text(encoding="utf-8"))
+    assert config["added_tokens_decoder"] == {str(a["id"]): {k: a[k] for k in ("content", "lstrip", "normalized",
+                                                                               "rstrip", "single_word", "special")}
+                                              for a in tj["added_tokens"]}
+    assert {v["content"] for v in config["added_tokens_decoder"].values()} == set(HF_ROLES)
+    assert (config.get("add_bos_token", False), config.get("add_eos_token", False)) == add
+    assert json.loads((out / "special_tokens_map.json").read_text(encoding="utf-8")) == {
+        f"{role}_token": t for role, t in zip(("bos", "eos", "pad", "unk"), HF_ROLES)}
+
+
+def test_hf_dir_without_options_is_the_plain_tokenizer(tmp_path, monkeypatch):
+    """No roles: no post-processor, transformers' own default length limit, nothing named; a Metaspace model writes
+    its own tokenizer.json."""
+    from transformers.tokenization_utils_base import VERY_LARGE_INTEGER
+
+    from tokenlab.io.hf_dir import hf_dir_files, write_hf_dir
+    from tokenlab.io.hf_json import to_hf_dict
+    from tokenlab.io.hf_metaspace import from_hf_dict
+
+    tok = _roles_tokenizer()
+    out = tmp_path / "plain"
+    out.mkdir()  # an existing directory is fine
+    write_hf_dir(tok, out)
+    hf = _auto_tokenizer(out, monkeypatch)
+    assert hf("hello the world")["input_ids"] == tok.encode("hello the world")
+    assert (hf.bos_token, hf.pad_token, hf.model_max_length) == (None, None, VERY_LARGE_INTEGER)
+    files = hf_dir_files(tok)
+    assert files["tokenizer.json"] == to_hf_dict(tok) and files["special_tokens_map.json"] == {}
+    assert files["tokenizer_config.json"]["clean_up_tokenization_spaces"] is False
+    assert files["tokenizer_config.json"]["tokenizer_class"] == "PreTrainedTokenizerFast"
+    assert not {"add_bos_token", "add_eos_token", "chat_template"} & set(files["tokenizer_config.json"])
+    meta = from_hf_dict(_meta_json())
+    assert hf_dir_files(meta)["tokenizer.json"] == meta.to_hf_dict()
+    assert hf_dir_files(tok, chat_template="")["tokenizer_config.json"]["chat_template"] == ""
+
+
+def test_hf_dir_refusals_write_nothing(tmp_path):
+    from reliability_util import small_tokenizer
+
+    from tokenlab.io.hf_dir import hf_dir_files, write_hf_dir
+
+    tok = _roles_tokenizer()
+    out = tmp_path / "dir"
+    with _raises(FormatError, "--pad '<missing>' is not a special token of this tokenizer (its special tokens: "
+                 "</s>, <pad>, <s>, <unk>); train or convert it with that special token first"):
+        write_hf_dir(tok, out, bos="<s>", pad="<missing>")
+    many = small_tokenizer(specials={f"<t{k}>": 300 + k for k in range(10)})
+    with _raises(FormatError, "--unk 'x' is not a special token of this tokenizer (its special tokens: <t0>, <t1>, "
+                 "<t2>, <t3>, <t4>, <t5>, <t6>, <t7>); train or convert it with that special token first"):
+        hf_dir_files(many, unk="x")
+    with _raises(FormatError, "--eos 'x' is not a special token of this tokenizer (its special tokens: none); "
+                 "train or convert it with that special token first"):
+        hf_dir_files(small_tokenizer(specials={}), eos="x")
+    with _raises(FormatError, "adding a bos token to every text needs --bos"):
+        write_hf_dir(tok, out, eos="</s>", add_bos=True)
+    with _raises(FormatError, "adding a eos token to every text needs --eos"):
+        write_hf_dir(tok, out, bos="<s>", add_eos=True)
+    with _raises(FormatError, "list cannot be written as an HF tokenizer directory"):
+        write_hf_dir([], out)
+    assert not out.exists()
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with _raises(FormatError, f"{blocker} exists and is not a directory"):
+        write_hf_dir(tok, blocker)
+    assert blocker.read_text() == "x"
