@@ -1029,9 +1029,9 @@ def test_hf_dir_without_options_is_the_plain_tokenizer(tmp_path, monkeypatch):
 
 
 def test_hf_dir_refusals_write_nothing(tmp_path):
-    from reliability_util import small_tokenizer
-
     from tokenlab.io.hf_dir import hf_dir_files, write_hf_dir
+
+    from reliability_util import small_tokenizer
 
     tok = _roles_tokenizer()
     out = tmp_path / "dir"
