@@ -164,6 +164,7 @@ MODULE_TESTS: dict[str, list[str]] = {
     "io/hf_dir.py": [f"tests/test_mutation_kills_readers.py::test_hf_dir_{name}" for name in (
         "loads_in_transformers_with_roles_and_template", "without_options_is_the_plain_tokenizer",
         "refusals_write_nothing")],
+    "io/atomic.py": ["tests/test_reliability_outputs.py"],
 }
 
 

@@ -1057,3 +1057,137 @@ def test_hf_dir_refusals_write_nothing(tmp_path):
     with _raises(FormatError, f"{blocker} exists and is not a directory"):
         write_hf_dir(tok, blocker)
     assert blocker.read_text() == "x"
+
+
+# ---------------------------------------------------------------------------------------------- io/atomic.py
+def test_atomic_write_new_files_directories_and_errors(tmp_path):
+    """A new file gets the mode any new file gets (0o666 less the umask, not mkstemp's 0o600) in a directory made on
+    the way; a directory or a FIFO put at the target while writing is still refused at the rename; the texts name
+    the path."""
+    import os
+    import stat
+
+    from tokenlab.errors import InvalidInputError
+    from tokenlab.io.atomic import atomic_path, atomic_write_bytes, atomic_write_text, resolve_target
+
+    mask = os.umask(0o027)
+    try:
+        deep = tmp_path / "a" / "b" / "out.txt"
+        atomic_write_text(deep, "naïve ✓")
+        assert deep.read_bytes() == "naïve ✓".encode() and stat.S_IMODE(os.stat(deep).st_mode) == 0o640
+    finally:
+        os.umask(mask)
+    assert resolve_target(tmp_path / "none.txt") == (tmp_path / "none.txt", None)
+    path, st = resolve_target(deep)
+    assert path == deep and st.st_size == len("naïve ✓".encode())
+    atomic_write_bytes(deep, b"\x00\xff")
+    assert deep.read_bytes() == b"\x00\xff"
+    target = tmp_path / "racy.txt"
+    with pytest.raises(InvalidInputError, match=f"^{re.escape(str(target))}: is a directory; give a file name$"):
+        with atomic_path(target) as tmp:
+            tmp.write_text("x")
+            target.mkdir()  # appears while writing
+    assert sorted(os.listdir(tmp_path)) == ["a", "racy.txt"] and not os.listdir(target)  # no temp file left
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(InvalidInputError, match=f"^{re.escape(str(fifo))}: is a FIFO; outputs are written to "
+                       "regular files only$"):
+        atomic_write_text(fifo, "x")
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "a" / "b")
+    with pytest.raises(InvalidInputError, match="is a directory"):
+        atomic_write_text(link, "x")
+    with pytest.raises(InvalidInputError, match="^/dev/null: is a device; outputs"):
+        resolve_target("/dev/null")
+
+
+def test_atomic_sigterm_unwinds_only_where_it_may(tmp_path):
+    """SIGTERM inside the block raises (exit status 143), removes the temp file and puts the old handler back; a
+    handler someone installed is left alone, and so is SIGTERM outside the main thread."""
+    import os
+    import signal
+    import threading
+
+    from tokenlab.io.atomic import atomic_path
+
+    path = tmp_path / "out.txt"
+    path.write_text("old")
+    before = signal.getsignal(signal.SIGTERM)
+    assert before in (signal.SIG_DFL, None) or callable(before)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(signal, "getsignal", lambda s: signal.SIG_DFL)  # as in a CLI process
+        with pytest.raises(SystemExit) as info:
+            with atomic_path(path) as tmp:
+                tmp.write_text("half")
+                os.kill(os.getpid(), signal.SIGTERM)
+        assert info.value.code == 128 + signal.SIGTERM
+    assert path.read_text() == "old" and os.listdir(tmp_path) == ["out.txt"]
+    assert signal.getsignal(signal.SIGTERM) == before
+
+    seen = []
+    mine = signal.signal(signal.SIGTERM, lambda s, f: seen.append(s))
+    try:
+        with atomic_path(path) as tmp:
+            tmp.write_text("new")
+            os.kill(os.getpid(), signal.SIGTERM)
+        assert seen == [signal.SIGTERM] and path.read_text() == "new"
+    finally:
+        signal.signal(signal.SIGTERM, mine)
+
+    errors = []
+
+    def write():
+        try:
+            with atomic_path(tmp_path / "thread.txt") as tmp:
+                tmp.write_text("t")
+        except BaseException as exc:  # signal.signal outside the main thread raises ValueError
+            errors.append(exc)
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    thread.join()
+    assert not errors and (tmp_path / "thread.txt").read_text() == "t"
+
+
+def test_atomic_stale_temps_and_liveness(tmp_path, monkeypatch):
+    import os
+
+    from tokenlab.io import atomic
+
+    assert atomic._alive(os.getpid()) and atomic._alive(os.getppid())
+    assert atomic._alive(10**30)  # not a pid the OS takes: kept
+    monkeypatch.setattr(atomic.os, "kill", lambda pid, sig: (_ for _ in ()).throw(PermissionError()))
+    assert atomic._alive(12345)  # another user's process
+    monkeypatch.setattr(atomic.os, "kill", lambda pid, sig: (_ for _ in ()).throw(ProcessLookupError()))
+    assert not atomic._alive(12345)
+    for name in (".a.txt.tokenlab-12345-x.tmp", ".b.tokenlab-99-yz.tmp", "c.tokenlab-1-x.tmp", ".d.tokenlab-x-1.tmp",
+                 ".e.tokenlab-7-a.b.tmp"):
+        (tmp_path / name).write_text("x")
+    assert atomic.remove_stale_temps(tmp_path) == 2
+    assert sorted(os.listdir(tmp_path)) == [".d.tokenlab-x-1.tmp", ".e.tokenlab-7-a.b.tmp", "c.tokenlab-1-x.tmp"]
+    assert atomic.remove_stale_temps(tmp_path / "missing") == 0
+    (tmp_path / ".f.tokenlab-5-q.tmp").mkdir()  # cannot be unlinked: skipped, not counted
+    assert atomic.remove_stale_temps(tmp_path) == 0
+
+
+def test_atomic_keeps_owner_and_warns_about_hard_links(tmp_path, capfd):
+    """An existing file keeps its owner where the process may set it (root), and a file with other names is
+    replaced with a one-line warning that counts them."""
+    import os
+
+    from tokenlab.io.atomic import atomic_write_text
+
+    path = tmp_path / "out.txt"
+    path.write_text("old")
+    os.link(path, tmp_path / "b.txt")
+    os.link(path, tmp_path / "c.txt")
+    atomic_write_text(path, "new")
+    assert capfd.readouterr().err == f"warning: {path} had 2 other hard link(s); they keep the old content\n"
+    atomic_write_text(path, "newer")  # now the only name: no warning
+    assert capfd.readouterr().err == "" and path.read_text() == "newer"
+    if os.getuid() != 0:  # setting another owner needs root; the rest above is checked everywhere
+        return
+    os.chown(path, 4321, 8765)
+    atomic_write_text(path, "owned")
+    st = os.stat(path)
+    assert (st.st_uid, st.st_gid) == (4321, 8765) and path.read_text() == "owned"
