@@ -6,6 +6,7 @@ transformers) on small hand-made files, or pins an error text to the rule the re
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 
@@ -577,7 +578,8 @@ def test_compiled_key_covers_every_load_argument(compiled_cache):
 
 # ---------------------------------------------------------------------------------------------- io/hf_metaspace.py
 META_ATOMS = [" ", "  ", "a", "b", "c", "h", "e", "l", "o", "hello", "hell", "é", "É", "\n", "\t", "<s>", "</s>",
-              "▁", "_", "🤖", "ﬁ", "A", "HELLO", "x y", "\u3000", "<x>", "ab", "ca", "Ca", "CA", "\u0301", "Å"]
+              "▁", "_", "🤖", "ﬁ", "A", "HELLO", "x y", "\u3000", "<x>", "ab", "ca", "Ca", "CA", "\u0301", "Å", "l.",
+              "lo", "①", "Ｈ"]
 
 
 def _meta_texts(seed: int = 0, n: int = 150) -> list[str]:
@@ -616,6 +618,21 @@ _FUSED = {"type": "Sequence", "decoders": [{"type": "Replace", "pattern": {"Stri
 
 def _metaspace(scheme="always", split=True, replacement="▁", **extra) -> dict:
     return {"type": "Metaspace", "replacement": replacement, "prepend_scheme": scheme, "split": split, **extra}
+
+
+@functools.lru_cache(maxsize=1)
+def _nfkc_charsmap() -> str:
+    """sentencepiece's nmt_nfkc character map (base64, as tokenizer.json holds it), from a tiny trained model."""
+    import io
+
+    spm = pytest.importorskip("sentencepiece")
+    from tokenlab.io.sentencepiece import parse_sentencepiece
+
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(["hello world ① Ｈｅｌｌｏ"] * 20), model_writer=buf,
+                                   vocab_size=30, minloglevel=2, normalization_rule_name="nmt_nfkc",
+                                   hard_vocab_limit=False)
+    return base64.b64encode(parse_sentencepiece(buf.getvalue()).precompiled_charsmap).decode()
 
 
 def _meta_cases() -> dict[str, dict]:
@@ -660,6 +677,13 @@ def _meta_cases() -> dict[str, dict]:
                                     decoder={"type": "Sequence", "decoders": [
                                         {"type": "ByteFallback"}, _metaspace("first", False, "_")]}),
     }
+    cases["precompiled"] = _meta_json(normalizer={"type": "Sequence", "normalizers": [
+        {"type": "Precompiled", "precompiled_charsmap": _nfkc_charsmap()}, _META_PREFIX, _META_SPACES]})
+    cases["replace a dot"] = _meta_json(normalizer={"type": "Sequence", "normalizers": [
+        {"type": "Replace", "pattern": {"String": "l."}, "content": "L"}, _META_PREFIX, _META_SPACES]})
+    cases["metaspace decoder after a normalizer"] = _meta_json(normalizer=seq, decoder=metaspace_decoder)
+    cases["no byte decoder"] = _meta_json(decoder={"type": "Sequence", "decoders": [
+        {"type": "Replace", "pattern": {"String": "▁"}, "content": " "}, {"type": "Fuse"}]})
     cases["metaspace defaults"] = _meta_json(normalizer=None, pre_tokenizer={"type": "Metaspace", "replacement": "▁"},
                                              decoder={"type": "Metaspace", "replacement": "▁"})
     for scheme in ("always", "first", "never"):
@@ -696,10 +720,12 @@ def test_metaspace_files_equal_hf_and_export_back(case):
     _assert_same_as_hf(ours, hf, texts)
     exported = to_hf_dict(ours)
     again = tokenizers.Tokenizer.from_str(json.dumps(exported))
+    assert json.loads(again.to_str()) == exported  # what HF itself writes for the parts it read
     for text in texts:
         ids = hf.encode(text, add_special_tokens=False).ids
         assert again.encode(text, add_special_tokens=False).ids == ids, text
-        assert again.decode(ids, skip_special_tokens=False) == hf.decode(ids, skip_special_tokens=False), text
+        for skip in (False, True):
+            assert again.decode(ids, skip_special_tokens=skip) == hf.decode(ids, skip_special_tokens=skip), text
     back = from_hf_dict(exported)
     _assert_same_as_hf(back, hf, texts[:40])
     assert to_hf_dict(back) == exported
@@ -726,6 +752,7 @@ def test_metaspace_unigram_files_equal_hf_and_export_back(byte_fallback):
         hf.decoder = decoders.Sequence([decoders.ByteFallback(), decoders.Metaspace()]) if byte_fallback else (
             decoders.Metaspace())
         hf.add_special_tokens(["<s>"])
+        hf.add_tokens([tokenizers.AddedToken("<x>", normalized=False)])
         d = json.loads(hf.to_str())
         ours = from_hf_dict(d)
         assert isinstance(ours, MetaspaceUnigram) and ours.unk_id == unk_id
@@ -733,10 +760,22 @@ def test_metaspace_unigram_files_equal_hf_and_export_back(byte_fallback):
         _assert_same_as_hf(ours, hf, texts)
         exported = to_hf_dict(ours)
         again = tokenizers.Tokenizer.from_str(json.dumps(exported))
+        assert json.loads(again.to_str()) == exported
         for text in texts:
             assert again.encode(text, add_special_tokens=False).ids == hf.encode(text, add_special_tokens=False).ids
         assert exported["model"] == {"type": "Unigram", "unk_id": unk_id, "byte_fallback": byte_fallback,
                                      "vocab": [list(p) for p in pieces]}
+    # byte pieces with no ByteFallback decoder: HF shows them as text
+    hf.decoder = decoders.Metaspace()
+    _assert_same_as_hf(from_hf_dict(json.loads(hf.to_str())), hf, _meta_texts(2, 60))
+    # no unknown piece: texts of known characters only (HF refuses an unknown one)
+    hf = tokenizers.Tokenizer(models.Unigram(pieces, unk_id=None, byte_fallback=byte_fallback))
+    hf.pre_tokenizer, hf.decoder = pre_tokenizers.Metaspace(), decoders.Metaspace()
+    ours = from_hf_dict(json.loads(hf.to_str()))
+    assert ours.unk_id is None
+    _assert_same_as_hf(ours, hf, ["hello a", "a  b c hell", "ohell", ""])
+    with _raises(FormatError, "u.json: added_tokens: '<s>' is listed twice"):
+        from_hf_dict({**d, "added_tokens": [_added("<s>", 1, True)] * 2}, name="u.json")
 
 
 def test_metaspace_file_kinds_are_told_apart():
@@ -1191,3 +1230,18 @@ def test_atomic_keeps_owner_and_warns_about_hard_links(tmp_path, capfd):
     atomic_write_text(path, "owned")
     st = os.stat(path)
     assert (st.st_uid, st.st_gid) == (4321, 8765) and path.read_text() == "owned"
+
+
+def test_metaspace_precompiled_step_without_a_map_normalizes_nothing():
+    """A Precompiled step with no character map (null or empty) is read as no step: the ids are HF's for the same
+    file without it (HF itself refuses such a step)."""
+    tokenizers = pytest.importorskip("tokenizers")
+    from tokenlab.io.hf_metaspace import from_hf_dict
+
+    plain = _meta_json()
+    hf = tokenizers.Tokenizer.from_str(json.dumps(plain))
+    for charsmap in (None, ""):
+        steps = [{"type": "Precompiled", "precompiled_charsmap": charsmap}, *plain["normalizer"]["normalizers"]]
+        ours = from_hf_dict(_meta_json(normalizer={"type": "Sequence", "normalizers": steps}))
+        assert ours.normalizers == from_hf_dict(plain).normalizers
+        _assert_same_as_hf(ours, hf, _meta_texts(3, 40))

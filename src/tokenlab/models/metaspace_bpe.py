@@ -112,8 +112,12 @@ class MetaspaceBPE(ModelBase):
         return self.metaspace["replacement"] if self.metaspace else SPACE
 
     def _id_to_bytes_table(self):
-        size = max(self.token_to_id.values(), default=-1) + 1
+        # added tokens outside the model's vocab (a Unigram file's, numbered after its pieces) decode to their text
+        outside = {i: t for t, (i, _) in self.added_tokens.items() if t not in self.token_to_id}
+        size = max([*self.token_to_id.values(), *outside], default=-1) + 1
         table: list[bytes | None] = [None] * size
+        for i, token in outside.items():
+            table[i] = token.encode()
         for token, i in self.token_to_id.items():
             table[i] = self._token_bytes_of(token)
         return table
@@ -289,7 +293,10 @@ class MetaspaceBPE(ModelBase):
 
     @cached_property
     def _id_to_token(self) -> dict[int, str]:
-        return {i: t for t, i in self.token_to_id.items()}
+        table = {i: t for t, i in self.token_to_id.items()}
+        for t, i in [*self.special_tokens.items(), *((t, i) for t, (i, _) in self.added_tokens.items())]:
+            table.setdefault(i, t)  # specials and added tokens outside the model's vocab (Unigram files)
+        return table
 
     # ------------------------------------------------------------------ files
     def to_hf_dict(self) -> dict:
