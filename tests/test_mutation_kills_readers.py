@@ -774,6 +774,9 @@ def test_metaspace_unigram_files_equal_hf_and_export_back(byte_fallback):
     ours = from_hf_dict(json.loads(hf.to_str()))
     assert ours.unk_id is None
     _assert_same_as_hf(ours, hf, ["hello a", "a  b c hell", "ohell", ""])
+    # a special numbered after the pieces, first in the ids: the first-token strip looks it up (was a KeyError)
+    hf.add_special_tokens(["<mask>"])
+    _assert_same_as_hf(from_hf_dict(json.loads(hf.to_str())), hf, ["<mask> a", "<mask>", "a<mask>hell"])
     with _raises(FormatError, "u.json: added_tokens: '<s>' is listed twice"):
         from_hf_dict({**d, "added_tokens": [_added("<s>", 1, True)] * 2}, name="u.json")
 
