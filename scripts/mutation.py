@@ -164,7 +164,7 @@ MODULE_TESTS: dict[str, list[str]] = {
                                "precompiled_step_without_a_map_normalizes_nothing"))],
     "io/hf_dir.py": [f"tests/test_mutation_kills_readers.py::test_hf_dir_{name}" for name in (
         "loads_in_transformers_with_roles_and_template", "without_options_is_the_plain_tokenizer",
-        "refusals_write_nothing")],
+        "refusals_write_nothing", "adds_one_role_without_naming_the_other")],
     "io/atomic.py": ["tests/test_reliability_outputs.py"],
 }
 

@@ -594,10 +594,14 @@ def _meta_json(**edits) -> dict:
     from reliability_util import metaspace_json
 
     d = metaspace_json()
-    d["model"]["vocab"].update({"_": len(d["model"]["vocab"]), "▁c": len(d["model"]["vocab"]) + 1})
-    d["model"]["merges"].append("▁ c")
+    vocab = d["model"]["vocab"]
+    for token in ["_", "▁c", "o▁", "\t", "\t\t"]:
+        vocab[token] = len(vocab)
+    # "o ▁" first: it joins two words where the Metaspace pre-tokenizer does not split them; "\t \t" has a
+    # merge string that only splits at the space
+    d["model"]["merges"] = ["o ▁", *d["model"]["merges"], "▁ c", "\t \t"]
     for key, value in edits.items():
-        if key in ("fuse_unk", "byte_fallback", "ignore_merges", "unk_token", "merges"):
+        if key in ("fuse_unk", "byte_fallback", "ignore_merges", "unk_token", "merges", "vocab"):
             d["model"][key] = value
         else:
             d[key] = value
@@ -650,7 +654,8 @@ def _meta_cases() -> dict[str, dict]:
                                    normalizer={"type": "Lowercase"}, pre_tokenizer=_metaspace(),
                                    decoder=metaspace_decoder),
         "no fuse, no byte fallback": _meta_json(fuse_unk=False, byte_fallback=False),
-        "ignore merges": _meta_json(ignore_merges=True),
+        "ignore merges": _meta_json(ignore_merges=True, vocab={**_meta_json()["model"]["vocab"], "▁ab": 400}),
+        "fuse, no byte fallback": _meta_json(fuse_unk=True, byte_fallback=False),
         "merge lists": _meta_json(merges=[m.split(" ") for m in _meta_json()["model"]["merges"]]),
         "lowercase nfkc": _meta_json(normalizer={"type": "Sequence", "normalizers": [
             {"type": "NFKC"}, {"type": "Lowercase"}, _META_PREFIX, _META_SPACES]}),
@@ -714,13 +719,16 @@ def test_metaspace_files_equal_hf_and_export_back(case):
     hf = tokenizers.Tokenizer.from_str(json.dumps(d))
     assert is_metaspace_bpe(d)
     ours = from_hf_dict(d, name="meta")
-    assert isinstance(ours, MetaspaceBPE) and ours.name == "meta"
+    assert isinstance(ours, MetaspaceBPE) and ours.name == "meta" and from_hf_dict(d).name == ""
+    assert ours.strip_decoded in ("none", "fused", "first_token")  # MetaspaceBPE's three decode modes
     assert isinstance(read_any(d), MetaspaceBPE)
     texts = _meta_texts()
     _assert_same_as_hf(ours, hf, texts)
     exported = to_hf_dict(ours)
     again = tokenizers.Tokenizer.from_str(json.dumps(exported))
     assert json.loads(again.to_str()) == exported  # what HF itself writes for the parts it read
+    if d.get("normalizer") is None:
+        assert exported["normalizer"] is None
     for text in texts:
         ids = hf.encode(text, add_special_tokens=False).ids
         assert again.encode(text, add_special_tokens=False).ids == ids, text
@@ -754,8 +762,8 @@ def test_metaspace_unigram_files_equal_hf_and_export_back(byte_fallback):
         hf.add_special_tokens(["<s>"])
         hf.add_tokens([tokenizers.AddedToken("<x>", normalized=False)])
         d = json.loads(hf.to_str())
-        ours = from_hf_dict(d)
-        assert isinstance(ours, MetaspaceUnigram) and ours.unk_id == unk_id
+        ours = from_hf_dict(d, name="u.json")
+        assert isinstance(ours, MetaspaceUnigram) and ours.unk_id == unk_id and ours.name == "u.json"
         texts = _meta_texts(1)
         _assert_same_as_hf(ours, hf, texts)
         exported = to_hf_dict(ours)
@@ -841,7 +849,11 @@ def test_metaspace_reader_errors_say_what_is_wrong():
                                                                  _metaspace()]})
     refused("pre-tokenizer ['Metaspace', 'WhitespaceSplit'] is not supported with a Metaspace model",
             pre_tokenizer={"type": "Sequence", "pretokenizers": [_metaspace(), {"type": "WhitespaceSplit"}]})
+    refused("pre-tokenizer ['Metaspace', 'Metaspace'] is not supported with a Metaspace model",
+            pre_tokenizer={"type": "Sequence", "pretokenizers": [_metaspace(), _metaspace()]})
     refused("Metaspace prepend_scheme 'sometimes' is not supported", pre_tokenizer=_metaspace("sometimes"))
+    refused(f"pre_tokenizer: Metaspace replacement must be one character, got {'x' * 200!r}"[:160],
+            pre_tokenizer=_metaspace(replacement="x" * 200))
     refused("pre_tokenizer: Metaspace replacement must be one character, got '__'",
             pre_tokenizer=_metaspace(replacement="__"))
     refused("pre_tokenizer: Metaspace replacement must be one character, got ''",
@@ -862,8 +874,11 @@ def test_metaspace_reader_errors_say_what_is_wrong():
     refused("added_tokens: special '<z>' has the id 5 of the token '<0x02>'", added_tokens=[_added("<z>", 5, True)])
     d = _meta_json()
     n = len(d["model"]["vocab"])
-    refused(f"model.vocab['a']: {4 * (n + 3) + (1 << 20)} is too large (at most {4 * (n + 3) + (1 << 20) - 1} for "
-            "this file)", model_vocab={**d["model"]["vocab"], "a": 4 * (n + 3) + (1 << 20)})
+    refused(f"f.json: model.vocab['a']: {4 * (n + 3) + (1 << 20)} is too large (at most "
+            f"{4 * (n + 3) + (1 << 20) - 1} for this file)", name="f.json",
+            model_vocab={**d["model"]["vocab"], "a": 4 * (n + 3) + (1 << 20)})
+    refused("f.json: added_tokens: special '<z>' has the id 5 of the token '<0x02>'", name="f.json",
+            added_tokens=[_added("<z>", 5, True)])
     big = 4 * (n + 4) + (1 << 20)  # id_limit of the vocab and the four added tokens
     refused(f"added_tokens['<z>']: {big} is too large (at most {big - 1} for this file)",
             added_tokens=[*d["added_tokens"], _added("<z>", big, True)])
@@ -1039,6 +1054,10 @@ def test_hf_dir_loads_in_transformers_with_roles_and_template(tmp_path, monkeypa
                                                                                "rstrip", "single_word", "special")}
                                               for a in tj["added_tokens"]}
     assert {v["content"] for v in config["added_tokens_decoder"].values()} == set(HF_ROLES)
+    import tokenizers
+
+    rewritten = json.loads(tokenizers.Tokenizer.from_file(str(out / "tokenizer.json")).to_str())
+    assert rewritten["post_processor"] == tj["post_processor"]  # spelled as HF writes it
     assert (config.get("add_bos_token", False), config.get("add_eos_token", False)) == add
     assert json.loads((out / "special_tokens_map.json").read_text(encoding="utf-8")) == {
         f"{role}_token": t for role, t in zip(("bos", "eos", "pad", "unk"), HF_ROLES)}
@@ -1248,3 +1267,77 @@ def test_metaspace_precompiled_step_without_a_map_normalizes_nothing():
         ours = from_hf_dict(_meta_json(normalizer={"type": "Sequence", "normalizers": steps}))
         assert ours.normalizers == from_hf_dict(plain).normalizers
         _assert_same_as_hf(ours, hf, _meta_texts(3, 40))
+
+
+def test_metaspace_fields_hf_fills_or_used_to_write_read_as_hf_reads_them():
+    """Spellings HF no longer reads or always fills in, each read as the file HF writes today: a legacy
+    ``add_prefix_space`` (false is prepend_scheme "never"), a Metaspace without ``replacement`` ("▁"), a Strip
+    decoder without ``start`` (0) or ``content`` (" "), and added tokens without their flags (special, not
+    normalized, as the reader's docstring says)."""
+    tokenizers = pytest.importorskip("tokenizers")
+    from tokenlab.io.hf_metaspace import from_hf_dict
+
+    def legacy(flag):
+        return {"type": "Metaspace", "replacement": "▁", "add_prefix_space": flag}
+
+    strip = {"type": "Strip", "content": " ", "start": 1, "stop": 0}
+    replace = {"type": "Replace", "pattern": {"String": "▁"}, "content": " "}
+    specials = [_added("<unk>", 0, True), _added("<s>", 1, True), _added("</s>", 2, True)]
+    bare = [{k: v for k, v in a.items() if k not in ("special", "normalized")} for a in specials]
+    pairs = [
+        (dict(normalizer=None, pre_tokenizer=legacy(False), decoder=legacy(False)),
+         dict(normalizer=None, pre_tokenizer=_metaspace("never"), decoder=_metaspace("never"))),
+        (dict(normalizer=None, pre_tokenizer=legacy(True), decoder=legacy(True)),
+         dict(normalizer=None, pre_tokenizer=_metaspace(), decoder=_metaspace())),
+        (dict(normalizer=None, pre_tokenizer={"type": "Metaspace", "prepend_scheme": "first"}),
+         dict(normalizer=None, pre_tokenizer=_metaspace("first"))),
+        (dict(decoder={"type": "Sequence", "decoders": [replace, {"type": "ByteFallback"}, {"type": "Fuse"},
+                                                       {k: v for k, v in strip.items() if k != "start"}]}),
+         dict(decoder={"type": "Sequence", "decoders": [replace, {"type": "ByteFallback"}, {"type": "Fuse"},
+                                                       {**strip, "start": 0}]})),
+        (dict(decoder={"type": "Sequence", "decoders": [replace, {"type": "ByteFallback"}, {"type": "Fuse"},
+                                                       {k: v for k, v in strip.items() if k != "content"}]}),
+         dict(decoder={"type": "Sequence", "decoders": [replace, {"type": "ByteFallback"}, {"type": "Fuse"},
+                                                       strip]})),
+        (dict(added_tokens=bare), dict(added_tokens=specials)),
+    ]
+    n = len(_meta_json()["model"]["vocab"])
+    lower = dict(normalizer={"type": "Lowercase"}, pre_tokenizer=_metaspace(), decoder=_metaspace())
+    no_flag = {k: v for k, v in _added("ca", n, False).items() if k != "normalized"}
+    pairs.append(({**lower, "added_tokens": [*specials, no_flag]},
+                  {**lower, "added_tokens": [*specials, _added("ca", n, False, normalized=False)]}))
+    for ours_edits, hf_edits in pairs:
+        ours = from_hf_dict(_meta_json(**ours_edits))
+        hf = tokenizers.Tokenizer.from_str(json.dumps(_meta_json(**hf_edits)))
+        _assert_same_as_hf(ours, hf, _meta_texts(4, 60))
+        added = hf.get_added_tokens_decoder()
+        assert ours.special_tokens == {a.content: i for i, a in added.items() if a.special}
+        assert ours.added_tokens == {a.content: (i, a.normalized) for i, a in added.items() if not a.special}
+
+
+def test_hf_dir_adds_one_role_without_naming_the_other(tmp_path, monkeypatch):
+    """add_eos with only --eos (no bos named), add_bos with only --bos; a tokenizer.json without added tokens has no
+    special tokens to name."""
+    from tokenlab.io.hf_dir import hf_dir_files, write_hf_dir
+
+    tok = _roles_tokenizer()
+    text = "hello the world"
+    for role, token, flag in (("eos", "</s>", "add_eos"), ("bos", "<s>", "add_bos")):
+        out = tmp_path / role
+        write_hf_dir(tok, out, **{role: token, flag: True})
+        hf = _auto_tokenizer(out, monkeypatch)
+        ids = tok.encode(text)
+        want = [*ids, tok.special_tokens[token]] if role == "eos" else [tok.special_tokens[token], *ids]
+        assert hf(text)["input_ids"] == want
+        config = json.loads((out / "tokenizer_config.json").read_text(encoding="utf-8"))
+        assert config[f"{role}_token"] == token and config[f"{flag}_token"] is True
+
+    class Bare:  # a model whose tokenizer.json lists no added tokens at all
+        def to_hf_dict(self):
+            return {"model": {"type": "BPE", "vocab": {}, "merges": []}}
+
+    files = hf_dir_files(Bare())
+    assert files["tokenizer_config.json"]["added_tokens_decoder"] == {}
+    with _raises(FormatError, "--pad '<pad>' is not a special token of this tokenizer (its special tokens: none); "
+                 "train or convert it with that special token first"):
+        hf_dir_files(Bare(), pad="<pad>")
