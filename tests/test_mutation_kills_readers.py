@@ -586,7 +586,7 @@ def _meta_texts(seed: int = 0, n: int = 150) -> list[str]:
     import random
 
     rng = random.Random(seed)
-    return ["", " ", "hello", " hello", "hello  a", "a\nb", "<s>hello</s> a<x>b"] + [
+    return ["", " ", "hello", " hello", "hello  a", "a\nb", "<s>hello</s> a<x>b", "ab", "Cab"] + [
         "".join(rng.choice(META_ATOMS) for _ in range(rng.randrange(1, 9))) for _ in range(n)]
 
 
