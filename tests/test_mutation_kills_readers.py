@@ -1158,8 +1158,13 @@ def test_atomic_write_new_files_directories_and_errors(tmp_path):
     link.symlink_to(tmp_path / "a" / "b")
     with pytest.raises(InvalidInputError, match="is a directory"):
         atomic_write_text(link, "x")
-    with pytest.raises(InvalidInputError, match="^/dev/null: is a device; outputs"):
-        resolve_target("/dev/null")
+    if os.getuid() == 0:  # a device node of our own (root may make one): refused, never replaced
+        node = tmp_path / "null"
+        os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        with pytest.raises(InvalidInputError, match=f"^{re.escape(str(node))}: is a device; outputs are written "
+                           "to regular files only$"):
+            atomic_write_text(node, "x")
+        assert stat.S_ISCHR(os.stat(node).st_mode)
 
 
 def test_atomic_sigterm_unwinds_only_where_it_may(tmp_path):
@@ -1215,12 +1220,22 @@ def test_atomic_stale_temps_and_liveness(tmp_path, monkeypatch):
 
     from tokenlab.io import atomic
 
-    assert atomic._alive(os.getpid()) and atomic._alive(os.getppid())
-    assert atomic._alive(10**30)  # not a pid the OS takes: kept
-    monkeypatch.setattr(atomic.os, "kill", lambda pid, sig: (_ for _ in ()).throw(PermissionError()))
-    assert atomic._alive(12345)  # another user's process
-    monkeypatch.setattr(atomic.os, "kill", lambda pid, sig: (_ for _ in ()).throw(ProcessLookupError()))
-    assert not atomic._alive(12345)
+    # os.kill is always a stand-in here: a mutant must never signal a real process (signal 1 would hang up the
+    # test runner); the stand-in records what would be sent
+    sent = []
+    monkeypatch.setattr(atomic.os, "kill", lambda pid, sig: sent.append((pid, sig)))
+    assert atomic._alive(os.getpid()) and sent == []  # this process: no signal at all
+    assert atomic._alive(4321) and sent == [(4321, 0)]  # signal 0 only asks whether the process exists
+
+    def raising(exc):
+        def kill(pid, sig):
+            raise exc
+        return kill
+
+    for exc, alive in ((PermissionError(), True), (OverflowError(), True), (ValueError(), True),
+                       (ProcessLookupError(), False)):
+        monkeypatch.setattr(atomic.os, "kill", raising(exc))
+        assert atomic._alive(12345) is alive, exc
     for name in (".a.txt.tokenlab-12345-x.tmp", ".b.tokenlab-99-yz.tmp", "c.tokenlab-1-x.tmp", ".d.tokenlab-x-1.tmp",
                  ".e.tokenlab-7-a.b.tmp"):
         (tmp_path / name).write_text("x")
