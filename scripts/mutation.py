@@ -171,7 +171,10 @@ MODULE_TESTS: dict[str, list[str]] = {
     # sends signal 1 hangs up mutmut itself)
     "io/atomic.py": [f"tests/test_reliability_outputs.py::test_{name}" for name in (
         "directories_and_fifos_are_refused", "symlink_is_followed_and_kept", "existing_mode_is_kept",
-        "hard_link_is_reported", "failed_block_leaves_nothing", "sigterm_removes_the_temp_file")],
+        "hard_link_is_reported", "failed_block_leaves_nothing", "sigterm_removes_the_temp_file")] + [
+        f"tests/test_mutation_kills_readers.py::test_atomic_{name}" for name in (
+            "write_new_files_directories_and_errors", "sigterm_unwinds_only_where_it_may",
+            "stale_temps_and_liveness", "keeps_owner_and_warns_about_hard_links")],
 }
 
 

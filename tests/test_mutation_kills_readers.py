@@ -1136,6 +1136,10 @@ def test_atomic_write_new_files_directories_and_errors(tmp_path):
         deep = tmp_path / "a" / "b" / "out.txt"
         atomic_write_text(deep, "naïve ✓")
         assert deep.read_bytes() == "naïve ✓".encode() and stat.S_IMODE(os.stat(deep).st_mode) == 0o640
+        os.umask(0o002)
+        atomic_write_text(tmp_path / "open.txt", "x")
+        assert stat.S_IMODE(os.stat(tmp_path / "open.txt").st_mode) == 0o664
+        os.remove(tmp_path / "open.txt")
     finally:
         os.umask(mask)
     assert resolve_target(tmp_path / "none.txt") == (tmp_path / "none.txt", None)
@@ -1154,6 +1158,18 @@ def test_atomic_write_new_files_directories_and_errors(tmp_path):
     with pytest.raises(InvalidInputError, match=f"^{re.escape(str(fifo))}: is a FIFO; outputs are written to "
                        "regular files only$"):
         atomic_write_text(fifo, "x")
+    import socket
+
+    sock_path = tmp_path / "sock"
+    sock = socket.socket(socket.AF_UNIX)
+    try:
+        sock.bind(str(sock_path))
+        with pytest.raises(InvalidInputError, match=f"^{re.escape(str(sock_path))}: is not a regular file; outputs "
+                           "are written to regular files only$"):
+            atomic_write_text(sock_path, "x")
+    finally:
+        sock.close()
+        sock_path.unlink()
     link = tmp_path / "link"
     link.symlink_to(tmp_path / "a" / "b")
     with pytest.raises(InvalidInputError, match="is a directory"):
@@ -1236,12 +1252,21 @@ def test_atomic_stale_temps_and_liveness(tmp_path, monkeypatch):
                        (ProcessLookupError(), False)):
         monkeypatch.setattr(atomic.os, "kill", raising(exc))
         assert atomic._alive(12345) is alive, exc
+    dead = {12345, 99}
+
+    def kill(pid, sig):  # only the pids in `dead` are gone
+        if pid in dead:
+            raise ProcessLookupError(pid)
+
+    monkeypatch.setattr(atomic.os, "kill", kill)
     for name in (".a.txt.tokenlab-12345-x.tmp", ".b.tokenlab-99-yz.tmp", "c.tokenlab-1-x.tmp", ".d.tokenlab-x-1.tmp",
-                 ".e.tokenlab-7-a.b.tmp"):
+                 ".e.tokenlab-7-a.b.tmp", ".g.tokenlab-4242-q.tmp"):
         (tmp_path / name).write_text("x")
     assert atomic.remove_stale_temps(tmp_path) == 2
-    assert sorted(os.listdir(tmp_path)) == [".d.tokenlab-x-1.tmp", ".e.tokenlab-7-a.b.tmp", "c.tokenlab-1-x.tmp"]
+    assert sorted(os.listdir(tmp_path)) == [".d.tokenlab-x-1.tmp", ".e.tokenlab-7-a.b.tmp", ".g.tokenlab-4242-q.tmp",
+                                            "c.tokenlab-1-x.tmp"]
     assert atomic.remove_stale_temps(tmp_path / "missing") == 0
+    dead.add(5)
     (tmp_path / ".f.tokenlab-5-q.tmp").mkdir()  # cannot be unlinked: skipped, not counted
     assert atomic.remove_stale_temps(tmp_path) == 0
 
@@ -1267,6 +1292,18 @@ def test_atomic_keeps_owner_and_warns_about_hard_links(tmp_path, capfd):
     atomic_write_text(path, "owned")
     st = os.stat(path)
     assert (st.st_uid, st.st_gid) == (4321, 8765) and path.read_text() == "owned"
+    # a set-group-ID directory of another group gives new files its group: a file of this process's own group keeps
+    # that group (it was given the directory's)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chown(shared, 0, 4444)
+    os.chmod(shared, 0o2775)
+    mine = shared / "mine.txt"
+    mine.write_text("old")
+    os.chown(mine, os.getuid(), os.getgid())
+    atomic_write_text(mine, "new")
+    st = os.stat(mine)
+    assert (st.st_uid, st.st_gid) == (os.getuid(), os.getgid()) and mine.read_text() == "new"
 
 
 def test_metaspace_precompiled_step_without_a_map_normalizes_nothing():
