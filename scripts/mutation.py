@@ -125,6 +125,56 @@ MODULE_TESTS: dict[str, list[str]] = {
                             "tests/test_sentencepiece.py::test_unreachable_piece_of_a_hand_written_model",
                             "tests/test_sentencepiece.py::test_mistral_models_equal_sentencepiece[tokenizer.model.v1]"],
     "io/validate.py": ["tests/test_reliability_readers.py", "tests/test_mutation_kills.py"],
+    # readers and writers first run in session 7 (tests/test_mutation_kills_readers.py compares with mistral-common,
+    # HF tokenizers and transformers on small hand-made files)
+    "io/tekken.py": ["tests/test_reliability_readers.py::test_tekken_huge_declared_sizes_are_refused_quickly",
+                     "tests/test_reliability_readers.py::test_tekken_bad_entries",
+                     *(f"tests/test_mutation_kills_readers.py::test_tekken_{name}" for name in (
+                         "files_equal_mistral_common", "vocab_size_argument_equals_mistral_common",
+                         "sizes_past_the_file_are_refused_like_mistral_common", "errors_name_the_file_and_the_field"))],
+    "io/tokenlab_json.py": ["tests/test_reliability_readers.py",
+                            "tests/test_tokenizer.py::test_native_save_load_round_trip",
+                            "tests/test_tokenizer.py::test_corrupt_native_files",
+                            "tests/test_tokenizer.py::test_truncated_file_is_format_error",
+                            *(f"tests/test_mutation_kills_readers.py::test_tokenlab_json_{name}" for name in (
+                                "fields_follow_the_format_and_read_back", "defaults_and_other_format_names",
+                                "errors_name_the_file_and_the_field"))],
+    "io/wordpiece_vocab.py": ["tests/test_mutation_kills.py::test_wordpiece_vocab_txt_ids_equal_hf_read_file",
+                              "tests/test_mutation_kills.py::test_wordpiece_vocab_txt_errors_name_the_file_and_lines",
+                              "tests/test_reliability_readers.py::test_wordpiece_vocab_txt_duplicates_are_refused",
+                              "tests/test_wordpiece.py::test_bad_vocab_files",
+                              "tests/test_wordpiece.py::test_ids_equal_hf_bert",
+                              "tests/test_mutation_kills_readers.py::test_vocab_txt_is_read_as_utf8_under_any_locale"],
+    # test_compiled_vocab.py loads cl100k in every test (seconds per mutant): the hand-made rank tables of
+    # test_mutation_kills_readers.py instead
+    "io/compiled_vocab.py": [f"tests/test_mutation_kills_readers.py::test_compiled_{name}" for name in (
+        "vocabulary_hit_equals_the_built_tokenizer", "vocabulary_file_follows_the_layout",
+        "vocabulary_damage_is_never_read", "vocabulary_cache_failures_fall_back_to_building",
+        "key_covers_every_load_argument", "tokenizers_run_on_the_kernel_of_their_tables")] + [
+        "tests/test_mutation_kills_readers.py::test_builder_stamp_follows_the_table_builder_and_the_kernel"],
+    # all of test_hf_metaspace.py costs ~20 s per mutant (Mistral files, trained models): its fast tests and the
+    # hand-made files of test_mutation_kills_readers.py, checked against HF tokenizers
+    "io/hf_metaspace.py": ["tests/test_reliability_readers.py::test_metaspace_tokenizer_json_is_checked",
+                           "tests/test_hf_metaspace.py::test_parts_beyond_the_metaspace_model_go_to_the_pipeline",
+                           "tests/test_hf_metaspace.py::test_unknown_characters_without_unk_token_are_dropped_like_hf",
+                           "tests/test_hf_metaspace.py::test_hf_trained_sentencepiece_bpe[first-False]",
+                           *(f"tests/test_mutation_kills_readers.py::test_metaspace_{name}" for name in (
+                               "files_equal_hf_and_export_back", "unigram_files_equal_hf_and_export_back",
+                               "file_kinds_are_told_apart", "reader_errors_say_what_is_wrong",
+                               "precompiled_step_without_a_map_normalizes_nothing",
+                               "fields_hf_fills_or_used_to_write_read_as_hf_reads_them"))],
+    "io/hf_dir.py": [f"tests/test_mutation_kills_readers.py::test_hf_dir_{name}" for name in (
+        "loads_in_transformers_with_roles_and_template", "without_options_is_the_plain_tokenizer",
+        "refusals_write_nothing", "adds_one_role_without_naming_the_other")],
+    # not test_device_nodes_are_refused_not_replaced (a mutant would replace the machine's /dev/null as root) nor
+    # test_stale_temp_files_of_dead_processes_are_removed (it asks os.kill about the parent process: a mutant that
+    # sends signal 1 hangs up mutmut itself)
+    "io/atomic.py": [f"tests/test_reliability_outputs.py::test_{name}" for name in (
+        "directories_and_fifos_are_refused", "symlink_is_followed_and_kept", "existing_mode_is_kept",
+        "hard_link_is_reported", "failed_block_leaves_nothing", "sigterm_removes_the_temp_file")] + [
+        f"tests/test_mutation_kills_readers.py::test_atomic_{name}" for name in (
+            "write_new_files_directories_and_errors", "sigterm_unwinds_only_where_it_may",
+            "stale_temps_and_liveness", "keeps_owner_and_warns_about_hard_links")],
 }
 
 

@@ -150,7 +150,8 @@ def _copy_metadata(tmp: str, st: os.stat_result | None) -> None:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; new outputs look like any other file
         return
     os.chmod(tmp, stat.S_IMODE(st.st_mode))
-    if hasattr(os, "chown") and (st.st_uid, st.st_gid) != (os.getuid(), os.getgid()):
+    made = os.stat(tmp)  # its owner: this process's user, and its group or a set-group-ID directory's group
+    if hasattr(os, "chown") and (st.st_uid, st.st_gid) != (made.st_uid, made.st_gid):
         try:
             os.chown(tmp, st.st_uid, st.st_gid)
         except OSError:

@@ -46,10 +46,13 @@ def hf_dir_files(tok, *, bos: str | None = None, eos: str | None = None, pad: st
         if flag and role not in named:
             raise FormatError(f"adding a {role} token to every text needs --{role}")
     if add_bos or add_eos:
-        head = [{"SpecialToken": {"id": bos, "type_id": 0}}] if add_bos else []
-        tail = [{"SpecialToken": {"id": eos, "type_id": 0}}] if add_eos else []
-        single = [*head, {"Sequence": {"id": "A", "type_id": 0}}, *tail]
-        pair = [*single, *head, {"Sequence": {"id": "B", "type_id": 1}}, *tail]
+        def around(sequence: str, type_id: int) -> list[dict]:  # the second text's bos/eos have its type id
+            head = [{"SpecialToken": {"id": bos, "type_id": type_id}}] if add_bos else []
+            tail = [{"SpecialToken": {"id": eos, "type_id": type_id}}] if add_eos else []
+            return [*head, {"Sequence": {"id": sequence, "type_id": type_id}}, *tail]
+
+        single = around("A", 0)
+        pair = [*single, *around("B", 1)]
         specials = {t: {"id": t, "ids": [ids[t]], "tokens": [t]}
                     for t in ((bos,) if add_bos else ()) + ((eos,) if add_eos else ())}
         tokenizer["post_processor"] = {"type": "TemplateProcessing", "single": single, "pair": pair,

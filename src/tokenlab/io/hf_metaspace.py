@@ -53,7 +53,7 @@ def _normalizer_steps(spec) -> list[dict]:
         elif kind == "Precompiled" and step.get("precompiled_charsmap"):
             _string_fields(step, "precompiled_charsmap")
         if kind == "Replace":
-            pattern = step.get("pattern", {})
+            pattern = step["pattern"]  # a dict holding a string: checked above
             if "String" in pattern:
                 out.append({"type": "Replace", "pattern": pattern["String"], "content": step["content"]})
             else:
@@ -119,9 +119,7 @@ def from_hf_dict(d: dict, name: str = "") -> MetaspaceBPE:
     merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
     if any(len(m) != 2 or not all(isinstance(x, str) for x in m) for m in merges):
         raise FormatError("model.merges: expected 'left right' or [left, right] entries")
-    specials, added, vocab = _checked_tables(d, name)
-    for content, i in [*specials.items(), *((c, i) for c, (i, _) in added.items())]:
-        vocab.setdefault(content, i)
+    specials, added, vocab = _checked_tables(d, name)  # vocab holds the added tokens and specials too
     return MetaspaceBPE(vocab, merges, normalizers=_normalizer_steps(d.get("normalizer")),
                         metaspace=_metaspace(d.get("pre_tokenizer")), byte_fallback=bool(model.get("byte_fallback")),
                         unk_token=model.get("unk_token"), fuse_unk=bool(model.get("fuse_unk")),
@@ -132,7 +130,8 @@ def from_hf_dict(d: dict, name: str = "") -> MetaspaceBPE:
 
 def _checked_tables(d: dict, name: str, vocab: dict | None = None):
     """(specials, non-special added tokens, vocab with the added tokens) with ids checked: non-negative,
-    bounded, unique; an added token may share an id only with the vocab token of the same text."""
+    bounded, unique; an added token may share an id only with the vocab token of the same text. An added token
+    without the flags HF writes for each is special and not normalized."""
     from .validate import check_ids, check_specials, check_type, fail, id_limit
 
     added_list = check_type(d.get("added_tokens") or [], list, name, "added_tokens", "a list")

@@ -28,23 +28,21 @@ def read_tekken(path, vocab_size: int | None = None):
     entries = check_type(d.get("vocab"), list, where, "vocab", "a list")
     n_special = check_int(cfg.get("default_num_special_tokens"), where, "config.default_num_special_tokens",
                           high=MAX_SPECIALS + 1)
-    if vocab_size is None:
-        total = check_int(cfg.get("default_vocab_size"), where, "config.default_vocab_size",
-                          high=n_special + len(entries) + 1)
-    else:
-        total = check_int(vocab_size, where, "vocab_size", high=n_special + len(entries) + 1)
+    size_field = "config.default_vocab_size" if vocab_size is None else "vocab_size"
+    total = check_int(cfg.get("default_vocab_size") if vocab_size is None else vocab_size, where, size_field,
+                      high=n_special + len(entries) + 1)
     inner = total - n_special
     if inner < 256:
-        raise fail(where, "config.default_vocab_size", f"{total} leaves {inner} ordinary tokens "
-                   f"after {n_special} specials (byte-level needs at least 256)")
+        raise fail(where, size_field, f"{total} leaves {inner} ordinary tokens after {n_special} specials "
+                   "(byte-level needs at least 256)")
     pattern = check_str(cfg.get("pattern"), where, "config.pattern", nonempty=True)
     ranks: dict[bytes, int] = {}
     for n, entry in enumerate(entries[:inner]):
         check_type(entry, dict, where, f"vocab[{n}]", "an object {rank, token_bytes}")
         rank = check_int(entry.get("rank"), where, f"vocab[{n}].rank", high=inner)
+        text = check_str(entry.get("token_bytes"), where, f"vocab[{n}].token_bytes")
         try:
-            token = base64.b64decode(check_str(entry.get("token_bytes"), where, f"vocab[{n}].token_bytes"),
-                                     validate=True)
+            token = base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError):
             raise fail(where, f"vocab[{n}].token_bytes", "not base64") from None
         if token in ranks:
@@ -52,12 +50,14 @@ def read_tekken(path, vocab_size: int | None = None):
         ranks[token] = rank
     if len(set(ranks.values())) != inner:
         raise fail(where, "vocab", f"ranks of the first {inner} entries are not 0..{inner - 1}")
-    special_list = check_type(d.get("special_tokens") or [], list, where, "special_tokens", "a list")
+    listed = d.get("special_tokens")
+    special_list = check_type([] if listed is None else listed, list, where, "special_tokens", "a list")
     names = []
     for n, t in enumerate(special_list):
         check_type(t, dict, where, f"special_tokens[{n}]", "an object")
         names.append(check_str(t.get("token_str"), where, f"special_tokens[{n}].token_str", nonempty=True))
-    names = names or list(LEGACY_SPECIALS)
+    if listed is None:  # no list at all (an empty one is no specials, only fillers, as mistral-common reads it)
+        names = list(LEGACY_SPECIALS)
     names += [f"<SPECIAL_{i}>" for i in range(len(names), n_special)]
     names = names[:n_special]
     if len(set(names)) != len(names):

@@ -32,7 +32,7 @@ def bpe_to_dict(tok, format_name: str = "tokenlab", name: str | None = None) -> 
     v = tok.vocab
     out["vocab"] = [[_b64(t), i] for t, i in order]
     out["merges"] = [[v[a], v[b]] for a, b in tok.merges]
-    out["special_tokens"] = tok.special_tokens
+    out["special_tokens"] = dict(tok.special_tokens)  # a copy: editing the dict must not change the tokenizer
     return out
 
 

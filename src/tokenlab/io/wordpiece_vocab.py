@@ -18,8 +18,8 @@ def read_vocab_txt(path) -> dict[str, int]:
     if lines and lines[-1] == "":
         lines.pop()
     vocab: dict[str, int] = {}
-    for i, line in enumerate(lines):
-        tok = line.rstrip("\r")
+    # read_text reads \r\n and a lone \r as \n, as transformers' load_vocab does: no line holds a \r
+    for i, tok in enumerate(lines):
         if tok in vocab:  # HF keeps the last line, BERT's reference the last too: refuse rather than guess
             raise FormatError(f"{path}: line {i + 1}: token {tok!r} is also on line {vocab[tok] + 1}")
         vocab[tok] = i

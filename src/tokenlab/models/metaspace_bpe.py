@@ -104,11 +104,20 @@ class MetaspaceBPE(ModelBase):
 
     def _token_bytes_of(self, token: str) -> bytes:
         m = _BYTE_TOKEN.fullmatch(token)
-        return bytes([int(m.group(1), 16)]) if m and self.byte_fallback else token.replace(SPACE, " ").encode()
+        return bytes([int(m.group(1), 16)]) if m and self.byte_fallback else token.replace(self._space, " ").encode()
+
+    @property
+    def _space(self) -> str:
+        """The character that stands for a space in tokens: the Metaspace replacement (HF's decoder maps it back)."""
+        return self.metaspace["replacement"] if self.metaspace else SPACE
 
     def _id_to_bytes_table(self):
-        size = max(self.token_to_id.values(), default=-1) + 1
+        # added tokens outside the model's vocab (a Unigram file's, numbered after its pieces) decode to their text
+        outside = {i: t for t, (i, _) in self.added_tokens.items() if t not in self.token_to_id}
+        size = max([*self.token_to_id.values(), *outside], default=-1) + 1
         table: list[bytes | None] = [None] * size
+        for i, token in outside.items():
+            table[i] = token.encode()
         for token, i in self.token_to_id.items():
             table[i] = self._token_bytes_of(token)
         return table
@@ -274,7 +283,7 @@ class MetaspaceBPE(ModelBase):
         table, shown_as_text = self.id_to_bytes, self._byte_ids if self.byte_fallback and not self.byte_decoder else ()
         data = b"".join(self._id_to_token[i].encode() if i in shown_as_text else table[i] for i in ids)
         if self.strip_decoded == "fused" or (self.strip_decoded == "first_token" and ids
-                                             and self._id_to_token[ids[0]].startswith(SPACE)):
+                                             and self._id_to_token[ids[0]].startswith(self._space)):
             return data[1:] if data.startswith(b" ") else data
         return data
 
@@ -284,7 +293,10 @@ class MetaspaceBPE(ModelBase):
 
     @cached_property
     def _id_to_token(self) -> dict[int, str]:
-        return {i: t for t, i in self.token_to_id.items()}
+        table = {i: t for t, i in self.token_to_id.items()}
+        for t, i in [*self.special_tokens.items(), *((t, i) for t, (i, _) in self.added_tokens.items())]:
+            table.setdefault(i, t)  # specials and added tokens outside the model's vocab (Unigram files)
+        return table
 
     # ------------------------------------------------------------------ files
     def to_hf_dict(self) -> dict:
