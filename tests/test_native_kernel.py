@@ -420,6 +420,8 @@ def test_characters_merged_first_only_where_no_token_crosses_them(seed):
     ref = tiktoken.Encoding(f"crafted{seed}", pat_str=REGEX["cl100k"], mergeable_ranks=ranks, special_tokens={})
     rng = random.Random(1000 + seed)
     texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 80))) for _ in range(300)]
+    # and words over 256 bytes, which merge with a heap (bpe_long), not in place
+    texts += ["".join(rng.choice(alphabet.replace(" ", "")) for _ in range(rng.randint(90, 400))) for _ in range(20)]
     for pattern in ("cl100k", r"\S+|\s+"):
         tok = tokenizer_from_ranks(ranks, pattern, {})
         assert type(tok._fast).__name__ in ("NativeBPE", "NativeRegexBPE")  # the C kernel merges

@@ -1163,9 +1163,35 @@ static int64_t bpe_long(const Model *m, const uint8_t *b, int64_t s, int64_t e, 
     if (!sym || !nxt || !prv || !rank || !merged || !queue || !heap) goto done;
     int64_t nq = 0, hn = 0;
     uint32_t max_rank = 0;
-    for (int64_t t = 0; t < n; t++) {
-        sym[t] = m->byte_ids[b[s + t]]; nxt[t] = (uint32_t)(t + 1); prv[t] = (uint32_t)(t - 1);
-        uint64_t v = t + 1 < n ? m->pair2[(b[s + t] << 8) | b[s + t + 1]] : (uint64_t)NO_RANK << 32;
+    /* the parts: bytes, or whole characters where char_tok allows (as in bpe_small); parts start at t */
+    uint32_t last = NONE;
+    for (int64_t t = 0; t < n;) {
+        int64_t w = 1;
+        sym[t] = m->byte_ids[b[s + t]];
+        const uint8_t *q = b + s + t;
+        if (m->char_tok && q[0] >= 0xC2 && q[0] < 0xF0) {
+            int cw = q[0] < 0xE0 ? 2 : 3;
+            if (t + cw <= n && (q[1] & 0xC0) == 0x80 && (cw == 2 || (q[2] & 0xC0) == 0x80)) {
+                uint32_t cp = cw == 2 ? ((uint32_t)(q[0] & 0x1F) << 6) | (q[1] & 0x3F)
+                                      : ((uint32_t)(q[0] & 0x0F) << 12) | ((uint32_t)(q[1] & 0x3F) << 6) | (q[2] & 0x3F);
+                uint32_t id = m->char_tok[cp];
+                if (id != UINT32_MAX) { sym[t] = id; w = cw; }
+            }
+        }
+        prv[t] = last;
+        if (last != NONE) nxt[last] = (uint32_t)t;
+        last = (uint32_t)t;
+        t += w;
+    }
+    nxt[last] = (uint32_t)n;
+    nxt[n] = (uint32_t)n;
+    for (uint32_t t = 0; t < n; t = nxt[t]) {
+        uint32_t j = nxt[t];
+        uint64_t v = (uint64_t)NO_RANK << 32;
+        if (j < n) {
+            uint32_t k = nxt[j];
+            v = j - t == 1 && k - j == 1 ? m->pair2[(b[s + t] << 8) | b[s + j]] : merge_value(m, b, s + t, s + k, sym[t], sym[j]);
+        }
         rank[t] = (uint32_t)(v >> 32);
         merged[t] = (uint32_t)v;
         if (rank[t] != NO_RANK) {
@@ -1173,8 +1199,6 @@ static int64_t bpe_long(const Model *m, const uint8_t *b, int64_t s, int64_t e, 
             if (rank[t] > max_rank) max_rank = rank[t];
         }
     }
-    prv[0] = NONE;
-    nxt[n] = (uint32_t)n;
     sort_by_rank(queue, heap, nq, max_rank); /* the heap's memory is free until the first merge */
     int64_t qi = 0;
     for (;;) {
