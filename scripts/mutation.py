@@ -125,6 +125,10 @@ MODULE_TESTS: dict[str, list[str]] = {
                             "tests/test_sentencepiece.py::test_unreachable_piece_of_a_hand_written_model",
                             "tests/test_sentencepiece.py::test_mistral_models_equal_sentencepiece[tokenizer.model.v1]"],
     "io/validate.py": ["tests/test_reliability_readers.py", "tests/test_mutation_kills.py"],
+    # each component read from the JSON HF writes and compared with HF running it (test_mutation_kills_pipeline.py,
+    # no training), and test_pipeline_components.py's per-component test (a small HF-trained BPE per component)
+    "pipeline/pre_tokenizers.py": ["tests/test_mutation_kills_pipeline.py",
+                                   "tests/test_pipeline_components.py::test_pre_tokenizer"],
 }
 
 

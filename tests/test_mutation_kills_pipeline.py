@@ -1,0 +1,230 @@
+"""Tests written for mutants of the pipeline's pre-tokenizers (pipeline/pre_tokenizers.py) that the rest of the
+suite let survive (see docs/testing.md, "Mutation testing"). Each component is built from the JSON HF ``tokenizers``
+writes for it and compared with HF running that same component: pieces and offsets (``pre_tokenize_str``), the
+JSON written back, the defaults HF's constructors use for a missing field, and the errors for damaged fields."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from hf_pipeline_helpers import ATOMS, sample_texts
+
+from tokenlab.errors import FormatError
+from tokenlab.pipeline import pre_tokenizers as ours_pt
+
+tokenizers = pytest.importorskip("tokenizers")
+from tokenizers import Regex, Tokenizer, models  # noqa: E402
+from tokenizers import pre_tokenizers as pt  # noqa: E402
+
+BEHAVIORS = ("removed", "isolated", "merged_with_previous", "merged_with_next", "contiguous")
+# characters each component treats specially: spaces of every kind, the Metaspace mark, digits of several scripts,
+# punctuation and symbols, Han / Hiragana / Katakana / U+30FC (one script for UnicodeScripts), combining marks
+EXTRA_ATOMS = [" ", "  ", "   ", "\u2581", "\u2581\u2581", "e", "ee", "1", "12", "٣٤", "½", "!", ".", ",", "-",
+               "'", "a.b", "日", "ひ", "カ", "ー", "ｰ", "\u0301", "\u3000", "\t\t", "x y", "\x85", "\u2029", "_"]
+
+
+def _texts() -> list[str]:
+    rng = random.Random(15)
+    atoms = ATOMS + EXTRA_ATOMS
+    made = ["".join(rng.choice(atoms) for _ in range(rng.randrange(1, 7))) for _ in range(150)]
+    edges = ["", " ", "  ", "\u2581", " a", "a ", " a ", "a  b", "\u2581a b", "ab\u2581 c", "1 22 333", "e.e,e",
+             "ée 日本語カタカナーabc ひらがな", "  leading and trailing  ", "x", "\U0010ffff a", "aé日\U0001f916"]
+    return sample_texts(seed=15, n_adversarial=60)[::2] + made + edges
+
+
+TEXTS = _texts()
+
+
+def hf_json(pre) -> dict:
+    """The pre_tokenizer object HF writes into tokenizer.json for ``pre``."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre
+    return json.loads(tok.to_str())["pre_tokenizer"]
+
+
+def hf_from_json(d: dict):
+    """HF's pre-tokenizer read from tokenizer.json holding ``d``."""
+    tok = Tokenizer(models.BPE())
+    base = json.loads(tok.to_str())
+    base["pre_tokenizer"] = d
+    return Tokenizer.from_str(json.dumps(base)).pre_tokenizer
+
+
+def assert_pieces_equal(ours, hf, texts=TEXTS) -> None:
+    for text in texts:
+        assert ours.pre_tokenize_str(text) == hf.pre_tokenize_str(text), text
+
+
+COMPONENTS = {
+    **{f"Split-{b}": pt.Split(Regex(r"\p{L}+|\d| ?[^\s\p{L}\p{N}]+"), behavior=b) for b in BEHAVIORS},
+    **{f"Split-{b}-invert": pt.Split(Regex(r"\s+|\d"), behavior=b, invert=True) for b in BEHAVIORS},
+    **{f"SplitString-{b}": pt.Split(".", behavior=b) for b in BEHAVIORS},  # a literal dot, not "any character"
+    **{f"SplitEmpty-{b}": pt.Split("", behavior=b) for b in BEHAVIORS},
+    **{f"SplitEmptyRegex-{b}": pt.Split(Regex(""), behavior=b, invert=True) for b in BEHAVIORS},
+    "SplitSpaceStar": pt.Split(Regex(r"\s*"), behavior="merged_with_next"),
+    "SplitOptional": pt.Split(Regex(r"x?"), behavior="merged_with_previous", invert=True),
+    **{f"ByteLevel-{a}-{r}-{t}": pt.ByteLevel(add_prefix_space=a, use_regex=r, trim_offsets=t)
+       for a in (False, True) for r in (False, True) for t in (False, True)},
+    **{f"Metaspace-{s}-{sp}": pt.Metaspace(prepend_scheme=s, split=sp)
+       for s in ("always", "first", "never") for sp in (False, True)},
+    "MetaspaceUnderscore": pt.Metaspace(replacement="_", prepend_scheme="first"),
+    "Whitespace": pt.Whitespace(), "WhitespaceSplit": pt.WhitespaceSplit(),
+    **{f"Punctuation-{b}": pt.Punctuation(b) for b in BEHAVIORS},
+    "Digits": pt.Digits(individual_digits=False), "DigitsOne": pt.Digits(individual_digits=True),
+    "Bert": pt.BertPreTokenizer(), "UnicodeScripts": pt.UnicodeScripts(),
+    "CharDelimiterSplit": pt.CharDelimiterSplit("e"), "CharDelimiterSpace": pt.CharDelimiterSplit(" "),
+    **{f"FixedLength-{k}": pt.FixedLength(k) for k in (1, 2, 3, 5, 7)},
+    # "first" after a split: only the piece at the start of the text gets the mark
+    "Sequence-first": pt.Sequence([pt.Split(" ", "isolated"), pt.Metaspace(prepend_scheme="first")]),
+    "Sequence-first-merged": pt.Sequence([pt.Split(Regex(r"\d+"), "merged_with_next"),
+                                          pt.Metaspace(prepend_scheme="first", split=False)]),
+    "Sequence-mixed": pt.Sequence([pt.WhitespaceSplit(), pt.Digits(True), pt.Punctuation("contiguous"),
+                                   pt.ByteLevel(add_prefix_space=False, use_regex=False)]),
+}
+
+
+@pytest.mark.parametrize("name", list(COMPONENTS))
+def test_components_read_from_hf_json_split_like_hf(name):
+    """Pieces and offsets of every component equal HF's, and the JSON we write back is HF's."""
+    hf = COMPONENTS[name]
+    d = hf_json(hf)
+    ours = ours_pt.pre_tokenizer_from_dict(d)
+    assert type(ours).__name__ == d["type"]
+    assert ours.to_dict() == d
+    assert_pieces_equal(ours, hf)
+
+
+def test_empty_split_pattern_cuts_every_character_like_hf():
+    """HF compiles a Split pattern as a regex (a String escaped first): an empty pattern matches the empty string
+    at every position, so each character is a piece (an earlier reading kept the text whole)."""
+    for kind in ("String", "Regex"):
+        for behavior in ("Isolated", "Removed", "MergedWithNext", "MergedWithPrevious", "Contiguous"):
+            for invert in (False, True):
+                d = {"type": "Split", "pattern": {kind: ""}, "behavior": behavior, "invert": invert}
+                assert_pieces_equal(ours_pt.pre_tokenizer_from_dict(d), hf_from_json(d), TEXTS[::3])
+
+
+def test_split_patterns_that_match_empty_follow_onigurumas_iteration():
+    """Oniguruma (HF) skips an empty match where the previous match ends; Python's regex does not."""
+    for pattern in (r"a*", r"\s*", r"x?", r"\d*"):
+        for behavior in ("Isolated", "MergedWithNext", "MergedWithPrevious", "Contiguous", "Removed"):
+            for invert in (False, True):
+                d = {"type": "Split", "pattern": {"Regex": pattern}, "behavior": behavior, "invert": invert}
+                texts = ["baac", "aaa", "  x  ", "a1 22", *TEXTS[::5]]
+                assert_pieces_equal(ours_pt.pre_tokenizer_from_dict(d), hf_from_json(d), texts)
+
+
+@pytest.mark.parametrize("missing, hf", [
+    ({"type": "ByteLevel"}, pt.ByteLevel()),
+    ({"type": "ByteLevel", "add_prefix_space": False}, pt.ByteLevel(add_prefix_space=False)),
+    ({"type": "ByteLevel", "use_regex": False}, pt.ByteLevel(use_regex=False)),
+    ({"type": "ByteLevel", "trim_offsets": False}, pt.ByteLevel(trim_offsets=False)),
+    ({"type": "Metaspace"}, pt.Metaspace()),
+    ({"type": "Metaspace", "replacement": "_"}, pt.Metaspace(replacement="_")),
+    ({"type": "Metaspace", "split": False}, pt.Metaspace(split=False)),
+    ({"type": "Metaspace", "prepend_scheme": "first"}, pt.Metaspace(prepend_scheme="first")),
+    ({"type": "Punctuation"}, pt.Punctuation()),
+    ({"type": "Digits"}, pt.Digits()),
+    ({"type": "FixedLength"}, pt.FixedLength()),
+    ({"type": "Split", "pattern": {"Regex": r"\d"}}, pt.Split(Regex(r"\d"), "isolated")),
+    ({"type": "Split", "pattern": {"String": " "}, "behavior": "Removed"}, pt.Split(" ", "removed")),
+])
+def test_missing_fields_take_hfs_constructor_defaults(missing, hf):
+    """HF's file parser requires most fields; we read a missing one as HF's Python constructor's default (a Split
+    without a behaviour as Isolated, the default of HF's Punctuation)."""
+    ours = ours_pt.pre_tokenizer_from_dict(missing)
+    assert ours.to_dict() == hf_json(hf)
+    assert_pieces_equal(ours, hf, TEXTS[::2])
+
+
+@pytest.mark.parametrize("legacy, scheme", [(True, "always"), (False, "never"), (None, "always")])
+def test_metaspace_files_before_prepend_scheme_read_like_hf(legacy, scheme):
+    """Files written before tokenizers 0.19 hold ``add_prefix_space`` instead of ``prepend_scheme`` (false:
+    "never", as those versions read it; tokenizers 0.23 refuses that file); a file with neither reads as
+    "always"."""
+    d = {"type": "Metaspace", "replacement": "\u2581"}
+    if legacy is not None:
+        d["add_prefix_space"] = legacy
+    if legacy is not False:
+        assert hf_from_json(d).prepend_scheme == scheme
+    ours = ours_pt.pre_tokenizer_from_dict(d)
+    assert ours.to_dict() == hf_json(pt.Metaspace(prepend_scheme=scheme))
+    assert_pieces_equal(ours, pt.Metaspace(prepend_scheme=scheme))
+
+
+def test_both_behavior_spellings_are_read_and_written_as_hfs():
+    for behavior in BEHAVIORS:
+        json_name = hf_json(pt.Punctuation(behavior))["behavior"]
+        for spelling in (behavior, json_name):
+            assert ours_pt.Punctuation(spelling).to_dict()["behavior"] == json_name
+            split = ours_pt.Split({"String": "e"}, spelling)
+            assert split.to_dict() == hf_json(pt.Split("e", behavior))
+            assert_pieces_equal(split, pt.Split("e", behavior), TEXTS[::4])
+
+
+def test_added_token_pieces_are_left_alone():
+    """A piece already made a token (an added token) is neither split nor mapped to byte-level characters."""
+    from tokenlab.pipeline.normalized import NormalizedString
+
+    for pre in (ours_pt.ByteLevel(add_prefix_space=True), ours_pt.Metaspace(), ours_pt.Whitespace(),
+                ours_pt.FixedLength(1), ours_pt.Sequence([ours_pt.Digits(True), ours_pt.ByteLevel(False)])):
+        added = ours_pt.Piece(NormalizedString("é 12 x", origin=3), token_id=7)
+        plain = ours_pt.Piece(NormalizedString("a é1", origin=9))
+        pts = ours_pt.PreTokenizedString([ours_pt.Piece(NormalizedString("")), added, plain])
+        pre.pre_tokenize(pts)
+        assert pts.pieces[0] is added and added.normalized.text == "é 12 x" and added.token_id == 7
+        assert added.normalized.spans == [(i, i + 1) for i in range(3, 9)]
+        want = [(text, (a + 9, b + 9)) for text, (a, b) in pre.pre_tokenize_str("a é1")]
+        assert [(p.normalized.text, p.normalized.original_span()) for p in pts.pieces[1:]] == want
+        assert all(p.token_id is None and p.normalized.text for p in pts.pieces[1:])
+
+
+def test_byte_level_characters_keep_the_span_of_their_character():
+    """Every UTF-8 byte of a character becomes one byte-level character with that character's span (HF's
+    transform), on all-ASCII text (a fast path) and mixed text."""
+    from tokenlab.pipeline.byte_map import bytes_to_unicode
+    from tokenlab.pipeline.normalized import NormalizedString
+
+    table = bytes_to_unicode()
+    for text in ("plain ascii ~\x7f", "aé日\U0001f916z", "\x00\x80", ""):
+        n = NormalizedString(text, origin=0)
+        ours_pt.to_byte_level(n)
+        want_text = "".join(table[b] for b in text.encode("utf-8"))
+        want_spans = [(i, i + 1) for i, ch in enumerate(text) for _ in ch.encode("utf-8")]
+        assert (n.text, n.spans) == (want_text, want_spans)
+    hf = pt.ByteLevel(add_prefix_space=False, use_regex=False)
+    assert_pieces_equal(ours_pt.ByteLevel(add_prefix_space=False, use_regex=False), hf)
+
+
+def test_pre_tokenizer_errors_say_what_is_wrong():
+    cases = [
+        (lambda: ours_pt.pre_tokenizer_from_dict([]), "pre_tokenizer must be an object, got list"),
+        (lambda: ours_pt.pre_tokenizer_from_dict({"type": "Haiku"}), "pre-tokenizer 'Haiku' is not supported"),
+        (lambda: ours_pt.pre_tokenizer_from_dict({}), "pre-tokenizer None is not supported"),
+        (lambda: ours_pt.pre_tokenizer_from_dict({"type": "Split"}), "pre-tokenizer 'Split' lacks field 'pattern'"),
+        (lambda: ours_pt.pre_tokenizer_from_dict({"type": "CharDelimiterSplit"}),
+         "pre-tokenizer 'CharDelimiterSplit' lacks field 'delimiter'"),
+        (lambda: ours_pt.pre_tokenizer_from_dict({"type": "Sequence"}),
+         "pre-tokenizer 'Sequence' lacks field 'pretokenizers'"),
+        (lambda: ours_pt.Punctuation("Sideways"), "unknown split behavior 'Sideways'"),
+        (lambda: ours_pt.Split({"Regex": "("}, "Isolated"), "Split regex '(' does not compile: "),
+        (lambda: ours_pt.Metaspace("__"), "Metaspace replacement must be one character, got '__'"),
+        (lambda: ours_pt.Metaspace("", "always"), "Metaspace replacement must be one character, got ''"),
+        (lambda: ours_pt.Metaspace("_", "sometimes"), "Metaspace prepend_scheme 'sometimes' is not supported"),
+        (lambda: ours_pt.CharDelimiterSplit("ab"), "CharDelimiterSplit delimiter must be one character, got 'ab'"),
+        (lambda: ours_pt.FixedLength(0), "FixedLength length must be >= 1, got 0"),
+    ]
+    for pattern in ("a", {"Regex": "a", "String": "a"}, {"Glob": "a"}, {"Regex": None}, {"String": 3}, {}):
+        cases.append((lambda p=pattern: ours_pt.Split(p, "Isolated"),
+                      f"Split pattern must be {{'String': ...}} or {{'Regex': ...}}, got {pattern!r}"))
+    for make, message in cases:
+        with pytest.raises(FormatError) as info:
+            make()
+        assert str(info.value).startswith(message), (str(info.value), message)
+    assert ours_pt.pre_tokenizer_from_dict(None) is None
+    assert ours_pt.FixedLength(1).length == 1
+    with pytest.raises(NotImplementedError):
+        ours_pt.PreTokenizer().pre_tokenize(ours_pt.PreTokenizedString([]))
+    assert ours_pt.PreTokenizer().to_dict() == {"type": ""}
