@@ -228,3 +228,171 @@ def test_pre_tokenizer_errors_say_what_is_wrong():
     with pytest.raises(NotImplementedError):
         ours_pt.PreTokenizer().pre_tokenize(ours_pt.PreTokenizedString([]))
     assert ours_pt.PreTokenizer().to_dict() == {"type": ""}
+
+
+# ---------------------------------------------------------------------------------------------- normalizers
+def _charsmap(rule: str) -> str:
+    """The base64 character map sentencepiece builds for a normalization rule (from a tiny training run)."""
+    import base64
+    import io
+
+    spm = pytest.importorskip("sentencepiece")
+    from tokenlab.io.sentencepiece import parse_sentencepiece
+
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(["hello world ab abc"] * 20), model_writer=buf,
+                                   vocab_size=30, minloglevel=2, hard_vocab_limit=False,
+                                   normalization_rule_name=rule, num_threads=1)
+    return base64.b64encode(parse_sentencepiece(buf.getvalue()).precompiled_charsmap).decode("ascii")
+
+
+def hf_norm_json(norm) -> dict:
+    tok = Tokenizer(models.BPE())
+    tok.normalizer = norm
+    return json.loads(tok.to_str())["normalizer"]
+
+
+# text that every normalizer changes somewhere: case, accents and compatibility forms, CJK, controls, spaces
+NORM_EXTRA = ["ÅÉÎ ÕÜ", "ﬁ ｶﾞ ① ½ Ǆǅ", "İstanbul ΣΑΣ ß", "a\x00b\x01c\x7f\x85\u200b\ufeff", "\t x \n\r\u3000\u00a0",
+              "e\u0301\u0301 a\u0308", "日本語 中文 한국어", "\U0001f916\u200d", "  both ends  ", "\u2581x", "abc",
+              "a\u0323\u0302", "ǰ\u0301"]
+NORM_TEXTS = TEXTS[::2] + NORM_EXTRA
+
+
+def _hf_normalizers():
+    from tokenizers import normalizers as hn
+
+    comps = {name: getattr(hn, name)() for name in ("NFC", "NFD", "NFKC", "NFKD", "Lowercase", "StripAccents",
+                                                   "Nmt", "ByteLevel")}
+    comps.update({f"Strip-{a}-{b}": hn.Strip(left=a, right=b) for a in (False, True) for b in (False, True)})
+    comps.update({f"Bert-{c}-{h}-{s}-{low}": hn.BertNormalizer(clean_text=c, handle_chinese_chars=h,
+                                                               strip_accents=s, lowercase=low)
+                  for c in (False, True) for h in (False, True) for s in (None, False, True) for low in (False, True)})
+    comps.update({
+        "ReplaceString": hn.Replace(".", "<dot>"), "ReplaceRegex": hn.Replace(Regex(r"\s+"), "_"),
+        "ReplaceDelete": hn.Replace(Regex(r"[aeiou]"), ""), "ReplaceLonger": hn.Replace("a", "aaa"),
+        "ReplaceEmptyString": hn.Replace("", "-"), "ReplaceEmptyRegex": hn.Replace(Regex(""), "+"),
+        "ReplaceStar": hn.Replace(Regex(r"a*"), "-"),
+        "Prepend": hn.Prepend("\u2581"), "PrependLong": hn.Prepend("ab"),
+        "Sequence": hn.Sequence([hn.NFKD(), hn.StripAccents(), hn.Lowercase(), hn.Replace(" ", "\u2581")]),
+    })
+    return comps
+
+
+NORMALIZERS = _hf_normalizers()
+
+
+def _offsets_tokenizer(norm):
+    """An HF tokenizer whose every normalized character is an unknown token of its own: its offsets are the
+    original span of each normalized character."""
+    tok = Tokenizer(models.WordLevel({"[UNK]": 0}, unk_token="[UNK]"))
+    tok.normalizer = norm
+    tok.pre_tokenizer = pt.Split(Regex(r"[\s\S]"), "isolated")
+    return tok
+
+
+def _assert_normalizer_equals_hf(ours, hf, texts=NORM_TEXTS) -> None:
+    from tokenlab.pipeline import PipelineTokenizer
+
+    for text in texts:
+        assert ours.normalize_str(text) == hf.normalize_str(text), text
+    ref = _offsets_tokenizer(hf)
+    pipe = PipelineTokenizer.from_hf_dict(json.loads(ref.to_str()))
+    assert type(pipe.normalizer) is type(ours)
+    for text in texts:
+        assert pipe.encode_full(text).offsets == ref.encode(text).offsets, text
+
+
+@pytest.mark.parametrize("name", list(NORMALIZERS))
+def test_normalizers_read_from_hf_json_normalize_like_hf(name):
+    """Text and the original span of every normalized character equal HF's; the JSON we write back is HF's."""
+    from tokenlab.pipeline.normalizers import normalizer_from_dict
+
+    hf = NORMALIZERS[name]
+    d = hf_norm_json(hf)
+    ours = normalizer_from_dict(d)
+    assert ours.to_dict() == d
+    _assert_normalizer_equals_hf(ours, hf)
+
+
+@pytest.mark.parametrize("rule", ["nmt_nfkc", "nmt_nfkc_cf", "nfkc_cf"])
+def test_precompiled_normalizer_equals_hf(rule):
+    from tokenizers import normalizers as hn
+
+    from tokenlab.pipeline.normalizers import normalizer_from_dict
+
+    charsmap = _charsmap(rule)
+    d = {"type": "Precompiled", "precompiled_charsmap": charsmap}
+    ours = normalizer_from_dict(d)
+    assert ours.to_dict() == d
+    texts = NORM_TEXTS + ["ｶﾞｷﾞ ﾊﾟ", "\u1100\u1161\u11a8", "ﬀ\u0301", "A\u030a\u0323" * 3, "①②③④⑤⑥"]
+    _assert_normalizer_equals_hf(ours, hn.Precompiled(base64_decode(charsmap)), texts)
+
+
+def base64_decode(text: str) -> bytes:
+    import base64
+
+    return base64.b64decode(text)
+
+
+@pytest.mark.parametrize("missing, make", [
+    ({"type": "Strip"}, lambda hn: hn.Strip()),
+    ({"type": "Strip", "strip_left": False}, lambda hn: hn.Strip(left=False)),
+    ({"type": "Strip", "strip_right": False}, lambda hn: hn.Strip(right=False)),
+    ({"type": "BertNormalizer"}, lambda hn: hn.BertNormalizer()),
+    ({"type": "BertNormalizer", "clean_text": False}, lambda hn: hn.BertNormalizer(clean_text=False)),
+    ({"type": "BertNormalizer", "handle_chinese_chars": False},
+     lambda hn: hn.BertNormalizer(handle_chinese_chars=False)),
+    ({"type": "BertNormalizer", "lowercase": False}, lambda hn: hn.BertNormalizer(lowercase=False)),
+])
+def test_missing_normalizer_fields_take_hfs_constructor_defaults(missing, make):
+    from tokenizers import normalizers as hn
+
+    from tokenlab.pipeline.normalizers import normalizer_from_dict
+
+    hf = make(hn)
+    ours = normalizer_from_dict(missing)
+    assert ours.to_dict() == hf_norm_json(hf)
+    _assert_normalizer_equals_hf(ours, hf, NORM_TEXTS[::2])
+
+
+def test_an_empty_charsmap_normalizes_nothing():
+    from tokenlab.pipeline.normalizers import normalizer_from_dict
+
+    for d in ({"type": "Precompiled", "precompiled_charsmap": ""}, {"type": "Precompiled"},
+              {"type": "Precompiled", "precompiled_charsmap": None}):
+        ours = normalizer_from_dict(d)
+        assert ours.to_dict() == {"type": "Precompiled", "precompiled_charsmap": ""}
+        for text in NORM_TEXTS:
+            assert ours.normalize_str(text) == text
+
+
+def test_normalizer_errors_say_what_is_wrong():
+    from tokenlab.pipeline import normalizers as ours_n
+
+    cases = [
+        (lambda: ours_n.normalizer_from_dict([]), "normalizer must be an object, got list"),
+        (lambda: ours_n.normalizer_from_dict({"type": "Frob"}), "normalizer 'Frob' is not supported"),
+        (lambda: ours_n.normalizer_from_dict({}), "normalizer None is not supported"),
+        (lambda: ours_n.normalizer_from_dict({"type": "Replace", "pattern": {"String": "a"}}),
+         "normalizer 'Replace' lacks field 'content'"),
+        (lambda: ours_n.normalizer_from_dict({"type": "Replace", "content": "a"}),
+         "normalizer 'Replace' lacks field 'pattern'"),
+        (lambda: ours_n.normalizer_from_dict({"type": "Prepend"}), "normalizer 'Prepend' lacks field 'prepend'"),
+        (lambda: ours_n.normalizer_from_dict({"type": "Sequence"}),
+         "normalizer 'Sequence' lacks field 'normalizers'"),
+        (lambda: ours_n.Replace({"String": "a"}, 3), "Replace content and pattern must be strings, got 3, "),
+        (lambda: ours_n.Replace({"Regex": None}, "x"), "Replace content and pattern must be strings, got 'x', "),
+        (lambda: ours_n.Precompiled("not base64!"), "Precompiled normalizer: precompiled_charsmap is not base64"),
+    ]
+    for pattern in ("a", {"Regex": "a", "String": "a"}, {"Glob": "a"}, {}):
+        cases.append((lambda p=pattern: ours_n.Replace(p, "x"),
+                      f"Replace pattern must be {{'String': ...}} or {{'Regex': ...}}, got {pattern!r}"))
+    for make, message in cases:
+        with pytest.raises(FormatError) as info:
+            make()
+        assert str(info.value).startswith(message), (str(info.value), message)
+    assert ours_n.normalizer_from_dict(None) is None
+    with pytest.raises(NotImplementedError):
+        ours_n.Normalizer().normalize(None)
+    assert ours_n.Normalizer().to_dict() == {"type": ""}
