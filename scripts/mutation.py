@@ -129,6 +129,11 @@ MODULE_TESTS: dict[str, list[str]] = {
     # no training), and test_pipeline_components.py's per-component test (a small HF-trained BPE per component)
     "pipeline/pre_tokenizers.py": ["tests/test_mutation_kills_pipeline.py",
                                    "tests/test_pipeline_components.py::test_pre_tokenizer"],
+    # text, offsets, JSON and defaults against HF for each normalizer (Precompiled on sentencepiece's own maps)
+    "pipeline/normalizers.py": ["tests/test_mutation_kills_pipeline.py",
+                                "tests/test_pipeline_components.py::test_normalizer"],
+    "pipeline/decoders.py": ["tests/test_mutation_kills_pipeline.py",
+                             "tests/test_pipeline_components.py::test_decoder"],
 }
 
 
