@@ -139,6 +139,21 @@ def test_missing_fields_take_hfs_constructor_defaults(missing, hf):
     assert_pieces_equal(ours, hf, TEXTS[::2])
 
 
+@pytest.mark.parametrize("ours, hf", [
+    (lambda: ours_pt.ByteLevel(), lambda: pt.ByteLevel()),
+    (lambda: ours_pt.Metaspace(), lambda: pt.Metaspace()),
+    (lambda: ours_pt.Split({"Regex": r"\d|\s"}), lambda: pt.Split(Regex(r"\d|\s"), "isolated")),
+    (lambda: ours_pt.Punctuation(), lambda: pt.Punctuation()),
+    (lambda: ours_pt.Digits(), lambda: pt.Digits()),
+    (lambda: ours_pt.FixedLength(), lambda: pt.FixedLength()),
+])
+def test_constructor_defaults_are_hfs(ours, hf):
+    """Our constructors' defaults are HF's (a Split's behaviour: Isolated, as Punctuation's)."""
+    ours, hf = ours(), hf()
+    assert ours.to_dict() == hf_json(hf)
+    assert_pieces_equal(ours, hf, TEXTS[::2])
+
+
 @pytest.mark.parametrize("legacy, scheme", [(True, "always"), (False, "never"), (None, "always")])
 def test_metaspace_files_before_prepend_scheme_read_like_hf(legacy, scheme):
     """Files written before tokenizers 0.19 hold ``add_prefix_space`` instead of ``prepend_scheme`` (false:
@@ -529,3 +544,21 @@ def test_decoder_errors_say_what_is_wrong():
         {"type": "Fuse"}, {"type": "Sequence", "decoders": [{"type": "ByteFallback"}]}]})
     assert [type(d).__name__ for d in ours_d.walk(seq)] == ["Sequence", "Fuse", "Sequence", "ByteFallback"]
     assert list(ours_d.walk(None)) == []
+
+
+def test_normalizer_and_decoder_constructor_defaults_are_hfs():
+    from tokenizers import decoders as hd
+    from tokenizers import normalizers as hn
+
+    from tokenlab.pipeline import decoders as ours_d
+    from tokenlab.pipeline import normalizers as ours_n
+
+    for ours, hf in ((ours_n.Strip(), hn.Strip()), (ours_n.BertNormalizer(), hn.BertNormalizer())):
+        assert ours.to_dict() == hf_norm_json(hf)
+        _assert_normalizer_equals_hf(ours, hf, NORM_TEXTS[::2])
+    for ours, hf in ((ours_d.ByteLevel(), hd.ByteLevel()), (ours_d.Metaspace(), hd.Metaspace()),
+                     (ours_d.WordPiece(), hd.WordPiece()), (ours_d.Strip(), hd.Strip()),
+                     (ours_d.BPEDecoder(), hd.BPEDecoder()), (ours_d.CTC(), hd.CTC())):
+        assert ours.to_dict() == hf_dec_json(hf)
+        for tokens in TOKEN_LISTS[::3]:
+            assert ours.decode(tokens) == hf.decode(tokens), tokens
