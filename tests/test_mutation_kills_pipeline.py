@@ -562,3 +562,43 @@ def test_normalizer_and_decoder_constructor_defaults_are_hfs():
         assert ours.to_dict() == hf_dec_json(hf)
         for tokens in TOKEN_LISTS[::3]:
             assert ours.decode(tokens) == hf.decode(tokens), tokens
+
+
+# ---------------------------------------------------------------------------------------------- pretokenize.py
+def test_regex_time_limit_is_a_base_plus_a_share_per_character():
+    """The stated rule (pretokenize.py): REGEX_TIMEOUT_BASE seconds per split call plus REGEX_TIMEOUT_PER_CHAR per
+    character, so a long text of a linear custom pattern is never cut short."""
+    from tokenlab import pretokenize
+
+    base, per_char = pretokenize.REGEX_TIMEOUT_BASE, pretokenize.REGEX_TIMEOUT_PER_CHAR
+    assert base > 0 and per_char > 0
+    for n in (0, 1, 1000, 10**6, 10**8):
+        assert pretokenize.regex_timeout(n) == pytest.approx(base + n * per_char)
+
+
+def test_runaway_error_names_the_first_80_characters_of_the_pattern():
+    from tokenlab import pretokenize
+
+    pattern = "".join(chr(0x61 + k % 26) for k in range(100))
+    message = str(pretokenize._runaway(pattern, 2.25, 7))
+    assert message.startswith(f"pre-tokenizer pattern {pattern[:80]!r} took over 2.2 s on a 7-character text")
+    assert str(pretokenize._runaway(None, 2.0, 1)).startswith("pre-tokenizer pattern 'None' took over 2.0 s")
+
+
+def test_a_runaway_after_findall_left_gaps_names_the_pattern(monkeypatch):
+    """A custom pattern without groups whose matches leave gaps goes from findall to the match-by-match path;
+    if that one runs out of time, the error still names the pattern."""
+    from tokenlab import pretokenize
+    from tokenlab.errors import InvalidInputError
+
+    calls = []
+
+    def out_of_time(rx, text, timeout=None):
+        calls.append(text)
+        raise TimeoutError
+
+    monkeypatch.setattr(pretokenize, "_isolate", out_of_time)
+    pattern = r"[a-z]+"
+    with pytest.raises(InvalidInputError, match=r"^pre-tokenizer pattern '\[a-z\]\+' took over .* 9-character"):
+        pretokenize.PreTokenizer(pattern).split("ab, cd ef")
+    assert calls == ["ab, cd ef"]
