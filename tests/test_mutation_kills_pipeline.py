@@ -10,6 +10,7 @@ import random
 
 import pytest
 from hf_pipeline_helpers import ATOMS, sample_texts
+from test_unicode_pinning import pairs  # noqa: F401 - the fixture (tokenlab and tiktoken on the same patterns)
 
 from tokenlab.errors import FormatError
 from tokenlab.pipeline import pre_tokenizers as ours_pt
@@ -602,3 +603,33 @@ def test_a_runaway_after_findall_left_gaps_names_the_pattern(monkeypatch):
     with pytest.raises(InvalidInputError, match=r"^pre-tokenizer pattern '\[a-z\]\+' took over .* 9-character"):
         pretokenize.PreTokenizer(pattern).split("ab, cd ef")
     assert calls == ["ab, cd ef"]
+
+
+def test_a_runaway_in_a_digit_split_chunk_names_the_pattern(monkeypatch):
+    """With split_digits, a custom pattern runs on each chunk between digit runs; a runaway there names the
+    pattern too."""
+    from tokenlab import pretokenize
+    from tokenlab.errors import InvalidInputError
+
+    monkeypatch.setattr(pretokenize, "REGEX_TIMEOUT_BASE", 0.05)
+    pattern = r"(?:a|aa)+$"  # minutes of backtracking on 60 a's and a "!" without the limit
+    text = "1" + "a" * 60 + "!"
+    with pytest.raises(InvalidInputError, match=r"^pre-tokenizer pattern '\(\?:a\|aa\)\+\$' took over .* 61-char"):
+        pretokenize.PreTokenizer(pattern, split_digits=1).split(text)
+
+
+def test_text_whose_highest_code_point_is_the_lowest_with_a_stand_in_is_pinned(pairs):  # noqa: F811
+    """The stand-in comparison is strict: a text whose highest code point is exactly the lowest one with a
+    stand-in still needs it. Compared with tiktoken on cl100k's ranks (as in test_unicode_pinning.py)."""
+    from test_unicode_pinning import PATTERNS
+
+    from tokenlab.pretokenize import pinned_view, stand_ins
+
+    for name, pattern in PATTERNS.items():
+        mapping, lowest = stand_ins(pattern)
+        assert lowest == min(mapping) > 0x7F
+        c = chr(lowest)
+        assert pinned_view(pattern, c) == chr(mapping[lowest]) and pinned_view(pattern, "a1 " + c) is not None
+        ours, ref = pairs[name]
+        for text in (c, c + "'s", "x" + c + "'s", c * 3 + " 12", "'s" + c + "x", " " + c + "\n" + c):
+            assert ours.encode_ordinary(text) == ref.encode_ordinary(text), (name, text)
