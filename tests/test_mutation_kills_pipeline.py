@@ -633,3 +633,17 @@ def test_text_whose_highest_code_point_is_the_lowest_with_a_stand_in_is_pinned(p
         ours, ref = pairs[name]
         for text in (c, c + "'s", "x" + c + "'s", c * 3 + " 12", "'s" + c + "x", " " + c + "\n" + c):
             assert ours.encode_ordinary(text) == ref.encode_ordinary(text), (name, text)
+
+
+def test_a_pattern_without_unicode_classes_needs_no_stand_ins(monkeypatch):
+    """stand_ins' stated result for a pattern with no class regex and tiktoken disagree on (here: no class at all)
+    is ({}, 0), computed afresh (the module caches it); such a pattern splits new code points unchanged."""
+    from tokenlab import pretokenize
+
+    monkeypatch.setattr(pretokenize, "_STAND_INS", {})
+    pattern = r"[a-z]+|[0-9]?y|(?:ab)+|[^a-z]"
+    text = "ab\U00019087 c1y"
+    assert pretokenize.classes_used(pattern) == []
+    assert pretokenize.stand_ins(pattern) == ({}, 0)
+    assert pretokenize.pinned_view(pattern, text) is None
+    assert pretokenize.PreTokenizer(pattern).split(text) == ["ab", "\U00019087", " ", "c", "1y"]
