@@ -341,7 +341,8 @@ def test_precompiled_normalizer_equals_hf(rule):
     d = {"type": "Precompiled", "precompiled_charsmap": charsmap}
     ours = normalizer_from_dict(d)
     assert ours.to_dict() == d
-    texts = NORM_TEXTS + ["ｶﾞｷﾞ ﾊﾟ", "\u1100\u1161\u11a8", "ﬀ\u0301", "A\u030a\u0323" * 3, "①②③④⑤⑥"]
+    # "ｶﾞ" alone: one 6-byte cluster, mapped character by character, with nothing else in the text that changes
+    texts = NORM_TEXTS + ["ｶﾞｷﾞ ﾊﾟ", "ｶﾞ", "ﾊﾟﾊﾟ", "\u1100\u1161\u11a8", "ﬀ\u0301", "A\u030a\u0323" * 3, "①②③④⑤⑥"]
     _assert_normalizer_equals_hf(ours, hn.Precompiled(base64_decode(charsmap)), texts)
 
 
@@ -647,3 +648,37 @@ def test_a_pattern_without_unicode_classes_needs_no_stand_ins(monkeypatch):
     assert pretokenize.stand_ins(pattern) == ({}, 0)
     assert pretokenize.pinned_view(pattern, text) is None
     assert pretokenize.PreTokenizer(pattern).split(text) == ["ab", "\U00019087", " ", "c", "1y"]
+
+
+def test_replace_errors_show_at_most_200_characters():
+    """A Replace with a huge non-string field names it in a message cut at 200 characters (normalizer and decoder)."""
+    from tokenlab.pipeline import decoders as ours_d
+    from tokenlab.pipeline import normalizers as ours_n
+
+    for make in (ours_n.Replace, ours_d.Replace):
+        for pattern, content in (({"Regex": None}, "x" * 300), ({"String": 5}, "y" * 150), ({"String": "a"}, None)):
+            with pytest.raises(FormatError) as info:
+                make(pattern, content)
+            want = f"Replace content and pattern must be strings, got {content!r}, {pattern!r}"
+            assert str(info.value) == want[:200] and (len(want) > 200) == (len(str(info.value)) < len(want))
+
+
+def test_a_charsmap_that_is_not_strict_base64_is_refused_like_hf():
+    """HF refuses a precompiled_charsmap with a character outside base64's alphabet (it panics); a lenient
+    decoder would skip that character and read the map."""
+    from tokenlab.pipeline.normalizers import normalizer_from_dict
+
+    charsmap = _charsmap("nmt_nfkc")
+    for bad in (charsmap[:8] + "*" + charsmap[8:], " " + charsmap, charsmap[:40] + "\n" + charsmap[40:]):
+        d = {"type": "Precompiled", "precompiled_charsmap": bad}
+        tok = Tokenizer(models.BPE())
+        base = json.loads(tok.to_str())
+        base["normalizer"] = d
+        try:
+            Tokenizer.from_str(json.dumps(base))
+        except BaseException as exc:  # noqa: BLE001 - a pyo3 PanicException is not an Exception
+            assert "Precompiled" in str(exc)[:200] or "string" in str(exc)[:200]
+        else:
+            raise AssertionError("HF read a charsmap that is not base64")
+        with pytest.raises(FormatError, match="^Precompiled normalizer: precompiled_charsmap is not base64$"):
+            normalizer_from_dict(d)
