@@ -423,7 +423,8 @@ DECODER_TOKENS = ["\u2581", "\u2581a", "a\u2581b", "\u2581\u2581", "ab", "##ab",
                   "a</w>b", "<0x41>", "<0xE6>", "<0x97>", "<0xA5>", "<0xC3>", "<0xFF>", "<0x0A>", "<0xZZ>", "<0x4>",
                   "<0x41", "<0X41>", "<0x41><0x42>", "\u0120", "\u010a", "\u00c3\u00a9", "\u0120\u00e6\u0139\u00a5",
                   "é", "日", " ", "  ", "e", "ee", "<pad>", "|", "a|b", " .", ".", " n't", "'s", " 's", " do not",
-                  " ?", " !", " ,", " ' ", "x ", " x", "", "a a", "\U0001f916"]
+                  " ?", " !", " ,", " ' ", "x ", " x", "", "a a", "\U0001f916", " 'm", "'m", " 've", "'ve", " 're",
+                  "'re", "a.b", "a+", ".*"]
 
 
 def _token_lists(n: int, seed: int) -> list[list[str]]:
@@ -447,6 +448,7 @@ def _hf_decoders():
         "BPEDecoder": hd.BPEDecoder(), "BPEDecoderE": hd.BPEDecoder(suffix="e"),
         "CTC": hd.CTC(), "CTCNoCleanup": hd.CTC(cleanup=False), "CTCCustom": hd.CTC("a", "e"),
         "ReplaceString": hd.Replace("\u2581", " "), "ReplaceRegex": hd.Replace(Regex(r"a+|\s"), "_"),
+        "ReplaceStringDot": hd.Replace(".", "<dot>"), "ReplaceStringPlus": hd.Replace("a+", "-"),
         "ReplaceEmpty": hd.Replace("", "-"), "ReplaceEmptyRegex": hd.Replace(Regex(""), "-"),
         "ReplaceStar": hd.Replace(Regex("a*"), "-"), "ReplaceDelete": hd.Replace("a", ""),
         "Sequence": hd.Sequence([hd.Replace("\u2581", " "), hd.ByteFallback(), hd.Fuse(), hd.Strip(" ", 1, 0)]),
@@ -682,3 +684,39 @@ def test_a_charsmap_that_is_not_strict_base64_is_refused_like_hf():
             raise AssertionError("HF read a charsmap that is not base64")
         with pytest.raises(FormatError, match="^Precompiled normalizer: precompiled_charsmap is not base64$"):
             normalizer_from_dict(d)
+
+
+def test_byte_level_decoder_flags_are_read_and_written_like_hf():
+    """HF's ByteLevel decoder keeps its three flags from the file (its Python constructor ignores them)."""
+    from tokenlab.pipeline.decoders import decoder_from_dict
+
+    for a in (False, True):
+        for t in (False, True):
+            for r in (False, True):
+                d = {"type": "ByteLevel", "add_prefix_space": a, "trim_offsets": t, "use_regex": r}
+                tok = Tokenizer(models.BPE())
+                base = json.loads(tok.to_str())
+                base["decoder"] = d
+                hf = Tokenizer.from_str(json.dumps(base))
+                ours = decoder_from_dict(d)
+                assert ours.to_dict() == json.loads(hf.to_str())["decoder"] == d
+                for tokens in TOKEN_LISTS[::5]:
+                    assert ours.decode(tokens) == hf.decoder.decode(tokens), tokens
+
+
+def test_byte_level_decoder_takes_other_tokens_as_their_utf8_bytes():
+    """A token outside the byte-level alphabet stands for its own UTF-8 bytes, a lone surrogate for its three
+    (as `PipelineTokenizer._token_bytes_of`); the joined bytes decode with replacement characters."""
+    from tokenlab.pipeline.decoders import ByteLevel
+
+    for tokens in (["x\ud800"], ["\u0120a", "\udfff", "\u00c3\u00a9"], ["é\ud83d", "\ude00"]):
+        table = _byte_level_table()
+        data = b"".join(bytes(table[c] for c in t) if all(c in table for c in t) else t.encode("utf-8", "surrogatepass")
+                        for t in tokens)
+        assert ByteLevel().decode(tokens) == data.decode("utf-8", "replace"), tokens
+
+
+def _byte_level_table() -> dict[str, int]:
+    from tokenlab.pipeline.byte_map import unicode_to_bytes
+
+    return unicode_to_bytes()
