@@ -175,7 +175,23 @@ MODULE_TESTS: dict[str, list[str]] = {
         f"tests/test_mutation_kills_readers.py::test_atomic_{name}" for name in (
             "write_new_files_directories_and_errors", "sigterm_unwinds_only_where_it_may",
             "stale_temps_and_liveness", "keeps_owner_and_warns_about_hard_links")],
+    # each component read from the JSON HF writes and compared with HF running it, no training (~3 s per mutant);
+    # test_pipeline_components.py's per-component tests (an HF-trained BPE each) add ~5 s per mutant
+    "pipeline/pre_tokenizers.py": ["tests/test_mutation_kills_pipeline.py"],
+    # text, offsets, JSON and defaults against HF for each normalizer (Precompiled on sentencepiece's own maps)
+    "pipeline/normalizers.py": ["tests/test_mutation_kills_pipeline.py"],
+    "pipeline/decoders.py": ["tests/test_mutation_kills_pipeline.py"],
 }
+# session 7: the time limit's rule, the runaway error's pattern text, a runaway on the match-by-match path and in
+# a digit chunk, the text whose highest code point is the lowest with a stand-in (against tiktoken)
+MODULE_TESTS["pretokenize.py"] += [
+    f"tests/test_mutation_kills_pipeline.py::{name}"
+    for name in ("test_regex_time_limit_is_a_base_plus_a_share_per_character",
+                 "test_runaway_error_names_the_first_80_characters_of_the_pattern",
+                 "test_a_runaway_after_findall_left_gaps_names_the_pattern",
+                 "test_a_runaway_in_a_digit_split_chunk_names_the_pattern",
+                 "test_text_whose_highest_code_point_is_the_lowest_with_a_stand_in_is_pinned",
+                 "test_a_pattern_without_unicode_classes_needs_no_stand_ins")]
 
 
 def toml_value(value) -> str:

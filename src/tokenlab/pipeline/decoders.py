@@ -8,7 +8,9 @@ import re
 import regex
 
 from ..errors import FormatError
+from . import hf_unicode
 from .fields import sequence_items
+from .normalized import regex_matches
 
 
 class Decoder:
@@ -190,12 +192,13 @@ class Replace(Decoder):
             raise FormatError(f"Replace content and pattern must be strings, got {content!r}, {pattern!r}"[:200])
         self.pattern, self.content = dict(pattern), content
         kind, value = next(iter(self.pattern.items()))
-        self._regex = regex.compile(regex.escape(value) if kind == "String" else value) if value else None
+        # HF's matches (Oniguruma, its classes; a String is an escaped regex): an empty pattern matches the empty
+        # string at every position, and an empty match where the previous match ends is skipped
+        self._regex = regex.compile(regex.escape(value)) if kind == "String" else hf_unicode.HFRegex(value)
 
     def decode_chain(self, tokens: list[str]) -> list[str]:
-        if self._regex is None:
-            return tokens
-        return [self._regex.sub(lambda _: self.content, t) for t in tokens]
+        return ["".join(self.content if hit else t[a:b] for a, b, hit in regex_matches(self._regex, t))
+                for t in tokens]
 
     def to_dict(self) -> dict:
         return {"type": "Replace", "pattern": self.pattern, "content": self.content}

@@ -237,6 +237,8 @@ def regex_matches(pattern, text: str) -> list[tuple[int, int, bool]]:
     prev = 0
     for m in pattern.finditer(text):
         s, e = m.span()
+        if s == e and out and out[-1][2] and out[-1][1] == s:
+            continue  # Oniguruma (HF) skips an empty match where the previous match ends; Python's regex keeps it
         if prev != s:
             out.append((prev, s, False))
         out.append((s, e, True))

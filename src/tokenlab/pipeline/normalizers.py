@@ -114,13 +114,12 @@ class Replace(Normalizer):
         self.pattern = dict(pattern)
         self.content = content
         kind, value = next(iter(self.pattern.items()))
-        if not value:
-            self._regex = None
-        else:
-            self._regex = regex.compile(regex.escape(value)) if kind == "String" else hf_unicode.HFRegex(value)
+        # HF compiles a String as an escaped regex, so an empty pattern of either kind matches the empty string
+        # at every position: the content goes between every two characters and at both ends
+        self._regex = regex.compile(regex.escape(value)) if kind == "String" else hf_unicode.HFRegex(value)
 
     def normalize(self, s: NormalizedString) -> None:
-        if self._regex is None or not s.text:
+        if not s.text:
             return
         matches = [(a, b) for a, b, hit in regex_matches(self._regex, s.text) if hit]
         s.replace(matches, self.content)

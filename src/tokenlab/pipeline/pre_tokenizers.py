@@ -109,19 +109,19 @@ class Split(PreTokenizer):
     type_name = "Split"
 
     def __init__(self, pattern: dict, behavior: str = "Isolated", invert: bool = False):
-        if not isinstance(pattern, dict) or len(pattern) != 1 or next(iter(pattern)) not in ("String", "Regex"):
+        if (not isinstance(pattern, dict) or len(pattern) != 1 or next(iter(pattern)) not in ("String", "Regex")
+                or not isinstance(next(iter(pattern.values())), str)):
             raise FormatError(f"Split pattern must be {{'String': ...}} or {{'Regex': ...}}, got {pattern!r}")
         self.pattern = dict(pattern)
         self.behavior = _behavior(behavior)
         self.invert = bool(invert)
         kind, value = next(iter(self.pattern.items()))
-        self._regex = (regex.compile(regex.escape(value)) if kind == "String" else _compile(value)) if value else None
+        # HF compiles a String as an escaped regex, so an empty pattern of either kind matches the empty string
+        # at every position: each character becomes its own piece
+        self._regex = regex.compile(regex.escape(value)) if kind == "String" else _compile(value)
 
     def _split(self, n: NormalizedString) -> list[NormalizedString]:
-        if self._regex is None:  # HF: an empty string pattern matches nothing
-            matches = [(0, len(n.text), False)]
-        else:
-            matches = regex_matches(self._regex, n.text)
+        matches = regex_matches(self._regex, n.text)
         if self.invert:
             matches = invert(matches)
         return n.split(matches, self.behavior)
