@@ -51,7 +51,7 @@ MODULE_TESTS: dict[str, list[str]] = {
     # test_unigram.py trains models (~10 s per mutant), and its sentencepiece comparison (which trains a
     # sentencepiece model) crashed the forked test process (segfault) of every surviving mutant that reached it
     "encode/lattice.py": ["tests/test_methods.py", "tests/test_mutation_kills_methods.py"],
-    "evaluate/metrics.py": ["tests/test_metrics.py",
+    "evaluate/metrics.py": ["tests/test_metrics.py", "tests/test_mutation_kills_metrics.py",
                             *(f"{KILLS}::{name}" for name in ("test_encoder_adapters_and_their_errors",
                                                              "test_fertility_from_hf_offsets_follows_the_definition",
                                                              "test_fertility_by_bytes_follows_the_definition",

@@ -59,7 +59,8 @@ class Encoder:
     def vocab_tokens(self) -> dict[int, bytes]:
         """Ordinary token id -> bytes (needs a tokenizer with a byte vocabulary)."""
         vocab = getattr(self.model, "vocab", None)
-        if not isinstance(vocab, Mapping) or not all(isinstance(k, bytes) for k in list(vocab)[:10]):
+        # every key, not a sample: a str key among bytes would be measured in characters, not bytes
+        if not isinstance(vocab, Mapping) or not all(isinstance(k, bytes) for k in vocab):
             raise InvalidInputError(f"{self.name}: this metric needs a byte-level vocabulary")
         return {i: t for t, i in vocab.items()}
 
