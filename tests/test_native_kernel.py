@@ -429,3 +429,15 @@ def test_characters_merged_first_only_where_no_token_crosses_them(seed):
                                                                   mergeable_ranks=ranks, special_tokens={})
         for text in texts:
             assert tok.encode_ordinary(text) == want.encode_ordinary(text), (pattern, text)
+
+
+def test_runs_of_spaces_of_every_length_equal_tiktoken(cl100k, cl100k_ref, o200k_pair):
+    """Runs of spaces over 15 bytes (deep indentation) have their ids cached by length (sp_ids in _bpe.c): each
+    length from 0 to 300, twice in a text and again in a second text (the second time from the cache), ids equal
+    tiktoken's; tabs and newlines mixed in are other pieces."""
+    docs = ["\n".join(" " * n + "x = 1" for n in range(301)), "\n".join(" " * n + "y" for n in range(300, -1, -1)),
+            " " * 129 + "a", "\t" + " " * 40 + "\n" + " " * 17 + "\t" + " " * 128 + "b" + " " * 130]
+    for ours, ref in ((cl100k, cl100k_ref), o200k_pair):
+        tok = dataclasses.replace(ours)  # a fresh encoder: empty caches
+        for doc in docs + docs:
+            assert tok.encode_ordinary(doc) == ref.encode_ordinary(doc)

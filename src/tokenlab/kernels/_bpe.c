@@ -77,6 +77,7 @@ typedef struct { uint64_t h; uint32_t len, nids; uint64_t boff, ioff; } LEntry; 
 #define BIG_MAX_BITS 20     /* the piece table grows to 2^20 entries (64 MB), then starts over */
 #define LONG_BITS 16        /* the long-piece table: 2^16 slots (2 MB), half used at most: pieces over 24 bytes, and
                                shorter ones of more ids than the piece table holds */
+#define SPACE_MAX 128       /* longest run of spaces with a slot of its own in the cache */
 #define LONG_ARENA (32u << 20) /* bytes of long pieces kept before the long table starts over */
 
 typedef struct {
@@ -86,6 +87,10 @@ typedef struct {
     LEntry *lt; int64_t lcount;  /* long pieces: hash -> bytes + ids in the arenas below */
     uint8_t *lbytes; uint64_t lbsize, lbcap;
     uint32_t *lids; uint64_t lisize, licap;
+    /* runs of spaces over 15 bytes (deep indentation in code) have no hot slot: their ids by length, <= 4 ids
+       (sp_n 0: not known yet), instead of a probe of the piece table per run */
+    uint8_t sp_n[SPACE_MAX + 1];
+    uint32_t sp_ids[SPACE_MAX + 1][HOT_IDS];
 } Cache;
 
 typedef struct {
@@ -1470,6 +1475,15 @@ static inline void hot_evict(Cache *cache, const HEntry *he) {
     big_put(cache, w, n, big_hash(w, n), he->ids, k);
 }
 
+static inline int all_spaces(const uint8_t *p, int64_t n) {
+    int64_t t = 0;
+    for (; t + 8 <= n; t += 8)
+        if (load8(p + t) != 0x2020202020202020ull) return 0;
+    for (; t < n; t++)
+        if (p[t] != ' ') return 0;
+    return 1;
+}
+
 /* ids of the piece b[s:e) into out; returns how many, or -1 when memory runs out. bend: end of the buffer.
    A short piece of <= 4 ids lives in its hot slot only; the piece table gets it when another piece takes the
    slot, and holds short pieces of 5-9 ids (their empty slot is then marked taken). So a piece whose slot was
@@ -1477,7 +1491,23 @@ static inline void hot_evict(Cache *cache, const HEntry *he) {
 static inline int64_t encode_piece(const Model *m, Cache *cache, const uint8_t *b, int64_t s, int64_t e,
                                    int64_t bend, HotKey hk, uint32_t *out) {
     HEntry *he = hk.he;
-    if (!he) return encode_piece_slow(m, cache, b, s, e, bend, HOT_NONE, out);
+    if (!he) {
+        int64_t n = e - s;
+        if (n <= SPACE_MAX && b[s] == ' ' && all_spaces(b + s, n)) {
+            int k = cache->sp_n[n];
+            if (k) {
+                for (int t = 0; t < k; t++) out[t] = cache->sp_ids[n][t];
+                return k;
+            }
+            int64_t got = encode_piece_slow(m, cache, b, s, e, bend, HOT_NONE, out);
+            if (got > 0 && got <= HOT_IDS) {
+                memcpy(cache->sp_ids[n], out, got * sizeof(uint32_t));
+                cache->sp_n[n] = (uint8_t)got;
+            }
+            return got;
+        }
+        return encode_piece_slow(m, cache, b, s, e, bend, HOT_NONE, out);
+    }
     if (he->k0 == hk.k0 && (he->k1 & ~(7ull << HOT_NIDS_SHIFT)) == hk.k1) { /* all four slots copied */
         memcpy(out, he->ids, sizeof(he->ids));
         return (int64_t)(he->k1 >> HOT_NIDS_SHIFT);
