@@ -135,7 +135,8 @@ REGISTRY: list[Claim] = [
           "\\(\\+5-8 % on a cold|~45 % of the pass|got ~10-20 % slower)", BY_HAND,
           "session 6 kernel A/B runs, thread CPU time"),
     Claim("docs/performance.md", "re:(lookups per piece, 58 % of them|~6 % of non-tokens pass it|15-19 % / ~12 % less "
-          "CPU, o200k code ~4 %|on non-Latin text: ~5 % less|multilingual pass, ~8 % less|about 1 % of the pieces of|from ~5.4 % to ~3.4 %|lookup; ~7 % less"
+          "CPU, o200k code ~4 %|on non-Latin text: ~5 % less|multilingual pass, ~8 % less|about 1 % of the pieces of"
+          "|from ~5.4 % to ~3.4 %|lookup; ~7 % less"
           "|was ~8-12 % of a warmed|^  ~6 % less on Qwen3.5|long-piece table \\(~2 %\\))", BY_HAND,
           "session 7 kernel A/B runs (thread CPU time) and perf"),
     Claim("docs/performance.md", "tokens of ≤ 7 bytes", SETTING, "src/tokenlab/encode/fast.py"),
