@@ -1,0 +1,227 @@
+"""Tests written for mutants of models/metaspace_bpe.py (the Llama / T5 style models HF tokenizer.json files
+build) that the rest of the suite let survive (see docs/testing.md, "Mutation testing"). Each compares with HF
+``tokenizers`` on small hand-made files, or with a definition written out here."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_mutation_kills_readers import _meta_cases, _meta_json, _meta_texts, _metaspace
+
+from tokenlab.errors import InvalidInputError
+
+tokenizers = pytest.importorskip("tokenizers")
+
+
+def _hf(d: dict):
+    return tokenizers.Tokenizer.from_str(json.dumps(d))
+
+
+def _same_as_hf(ours, hf, texts, *, ordinary: bool = False):
+    for text in texts:
+        ids = hf.encode(text, add_special_tokens=False).ids
+        got = ours.encode_ordinary(text) if ordinary else ours.encode(text, allowed_special="all")
+        assert list(got) == ids, text
+        assert ours.decode(ids) == hf.decode(ids, skip_special_tokens=False), text
+
+
+def _unigram_hf(byte_fallback: bool, unk_id=0):
+    from tokenizers import decoders, models, pre_tokenizers
+
+    pieces = [("<unk>", 0.0), ("<s>", 0.0), ("▁", -2.0), ("a", -3.0), ("b", -3.5), ("h", -4.0), ("e", -4.0),
+              ("l", -4.0), ("o", -4.0), ("▁a", -2.5), ("▁hello", -3.0), ("hell", -3.2), ("he", -3.1),
+              ("ll", -3.3), ("▁he", -3.4), ("lo", -3.3), ("c", -5.0)]
+    if byte_fallback:
+        pieces += [(f"<0x{b:02X}>", -10.0) for b in range(256)]
+    hf = tokenizers.Tokenizer(models.Unigram(pieces, unk_id=unk_id, byte_fallback=byte_fallback))
+    hf.pre_tokenizer = pre_tokenizers.Metaspace()
+    hf.decoder = decoders.Sequence([decoders.ByteFallback(), decoders.Metaspace()]) if byte_fallback else (
+        decoders.Metaspace())
+    hf.add_tokens([tokenizers.AddedToken("<x>", normalized=False)])
+    return hf
+
+
+@pytest.mark.parametrize("case", ["llama", "added tokens", "no fuse, no byte fallback", "ignore merges",
+                                  "no byte decoder", "replacement _", "metaspace first True", "t5"])
+def test_saved_models_load_back_with_every_field(case, tmp_path):
+    """The tokenlab JSON format keeps every field: the file loads back (by its format name, as every command
+    loads it) into a model with HF's ids and decodes, and the same fields."""
+    from tokenlab.io import load_tokenizer
+    from tokenlab.io.hf_metaspace import from_hf_dict
+    from tokenlab.models.metaspace_bpe import MetaspaceBPE, load_metaspace_bpe
+
+    d = _meta_cases()[case]
+    hf, ours = _hf(d), from_hf_dict(d, name="m")
+    path = tmp_path / "m.json"
+    ours.save(path)
+    for back in (load_tokenizer(path), load_metaspace_bpe(path), MetaspaceBPE.from_dict(json.loads(path.read_text()))):
+        assert type(back) is MetaspaceBPE and back.name == "m"
+        assert back.to_dict() == ours.to_dict()
+        _same_as_hf(back, hf, _meta_texts(3, 80))
+        for field in ("byte_fallback", "fuse_unk", "ignore_merges", "byte_decoder", "added_tokens", "metaspace",
+                      "strip_decoded", "special_tokens", "unk_token"):
+            assert getattr(back, field) == getattr(ours, field), field
+
+
+@pytest.mark.parametrize("byte_fallback", [False, True])
+def test_saved_unigram_models_load_back(byte_fallback, tmp_path):
+    from tokenlab.io import load_tokenizer
+    from tokenlab.io.hf_metaspace import from_hf_dict
+    from tokenlab.models.metaspace_bpe import MetaspaceUnigram, load_metaspace_unigram
+
+    hf = _unigram_hf(byte_fallback)
+    ours = from_hf_dict(json.loads(hf.to_str()), name="u")
+    path = tmp_path / "u.json"
+    ours.save(path)
+    for back in (load_tokenizer(path), load_metaspace_unigram(path)):
+        assert type(back) is MetaspaceUnigram and back.name == "u"
+        assert back.to_dict() == ours.to_dict() and back.scores == ours.scores
+        _same_as_hf(back, hf, _meta_texts(4, 80) + ["hello <x> abc", "日本 hello"])
+
+
+def test_module_functions_read_and_write_hf_files():
+    """metaspace_bpe's own from_hf_dict / to_hf_dict / is_metaspace_bpe are the reader's."""
+    from tokenlab.io import hf_metaspace
+    from tokenlab.io.hf_json import from_hf_dict as read_any
+    from tokenlab.models import metaspace_bpe
+
+    d = _meta_cases()["added tokens"]
+    assert metaspace_bpe.is_metaspace_bpe(d) and not metaspace_bpe.is_metaspace_bpe({"model": {"type": "WordPiece"}})
+    ours = metaspace_bpe.from_hf_dict(d, name="n")
+    assert ours.name == "n" and metaspace_bpe.from_hf_dict(d).name == ""
+    _same_as_hf(ours, _hf(d), _meta_texts(5, 60))
+    exported = metaspace_bpe.to_hf_dict(ours)
+    assert exported == hf_metaspace.to_hf_dict(ours) == ours.to_hf_dict()
+    _same_as_hf(ours, _hf(exported), _meta_texts(6, 60))
+    # read through hf_json, the model keeps the file it came from
+    assert read_any(d).to_hf_dict() is d
+
+
+@pytest.mark.parametrize("case", ["metaspace first True", "metaspace first False", "metaspace always True",
+                                  "llama", "added tokens"])
+def test_encode_ordinary_is_the_start_of_the_input(case):
+    """encode_ordinary encodes text at the very start of the input: the "first" scheme prepends its "▁"."""
+    from tokenlab.io.hf_metaspace import from_hf_dict
+
+    d = _meta_cases()[case]
+    d["added_tokens"] = [a for a in d["added_tokens"] if a["special"]]
+    texts = ["hello", "a b", "hello hello", "ab", "h"]
+    _same_as_hf(from_hf_dict(d), _hf(d), texts, ordinary=True)
+
+
+def _model_ids(hf, text: str) -> list[int]:
+    return [t.id for t in hf.model.tokenize(text)]
+
+
+@pytest.mark.parametrize("case", ["llama", "replacement _", "ignore merges", "no fuse, no byte fallback"])
+def test_encode_token_text_is_the_model_alone(case):
+    """A token's own text runs through the BPE model alone (HF's ``model.tokenize``), spaces as the
+    replacement character."""
+    from tokenlab.io.hf_metaspace import from_hf_dict
+
+    d = _meta_cases()[case]
+    hf, ours = _hf(d), from_hf_dict(d)
+    replacement = (ours.metaspace or {}).get("replacement", "▁")
+    texts = [t for t in d["model"]["vocab"] if not t.startswith("<")] + ["hello", " hello", "a b", "x y", "é🤖"]
+    for text in texts:
+        assert ours.encode_token_text(text) == _model_ids(hf, text.replace(" ", replacement)), text
+
+
+def _last_word_bytes(spelled: str) -> int:
+    """Bytes before the last word: a word is a run of spaces and the characters up to the next space."""
+    starts = [k for k, ch in enumerate(spelled) if ch == " " and (k == 0 or spelled[k - 1] != " ")]
+    if not starts and spelled:
+        return 0
+    return len(spelled[:starts[-1]].encode()) if starts else 0
+
+
+def test_healing_start_is_where_the_last_word_starts():
+    """Bytes before the prompt's last word, counted in the text its tokens spell (the prepended "▁" a space);
+    None where words are not encoded apart (a piece spans a word start, normalizers that move text, added
+    tokens, a special token in the prompt)."""
+    from reliability_util import metaspace_json
+
+    from tokenlab.io.hf_metaspace import from_hf_dict
+
+    prompts = ["hello", "hello a", "a  b", "ab hell", "", "é 🤖 x", " a", "a ", "hello\nab"]
+    plain = from_hf_dict(metaspace_json())  # no piece spans a word start
+    metaspace = from_hf_dict(_meta_json(normalizer=None, pre_tokenizer=_metaspace("always", True),
+                                        decoder={"type": "Metaspace", "replacement": "▁"}))  # "o▁" is a piece
+    first = from_hf_dict(_meta_json(normalizer=None, pre_tokenizer=_metaspace("first", True, "_"),
+                                    decoder={"type": "Metaspace", "replacement": "_"}))
+    for prompt in prompts:
+        with_space = " " + prompt if prompt else prompt
+        assert plain.healing_start(prompt) == _last_word_bytes(with_space), prompt
+        assert metaspace.healing_start(prompt) == _last_word_bytes(
+            prompt if prompt.startswith(" ") else with_space), prompt
+        assert first.healing_start(prompt) == _last_word_bytes(
+            prompt.replace("_", " ") if prompt.startswith(" ") else with_space.replace("_", " ")), prompt
+        # a token boundary of the prompt's own ids (counted in the bytes the tokens spell)
+        for tok in (plain, metaspace):
+            ends, at = {0}, 0
+            for i in tok.encode(prompt):
+                at += len(tok.id_to_bytes[i])
+                ends.add(at)
+            assert tok.healing_start(prompt) in ends, prompt
+    cases = _meta_cases()
+    unsure = [from_hf_dict(cases["llama"]),  # "o▁" spans a word start and nothing splits the words
+              from_hf_dict(cases["added tokens"]),
+              from_hf_dict(cases["lowercase nfkc"]),
+              from_hf_dict(cases["replace a dot"]),  # a two-character Replace
+              from_hf_dict(cases["metaspace always False"])]  # no split and "o▁"
+    for tok in unsure:
+        assert tok.healing_start("hello a") is None
+    assert plain.healing_start("hello <s> a") is None and plain.healing_start("hello a") == 6
+    replace = metaspace_json()
+    replace["normalizer"]["normalizers"].insert(0, {"type": "Replace", "pattern": {"String": "x"}, "content": "a"})
+    assert from_hf_dict(replace).healing_start("hello xa") == 6  # a one-character Replace keeps words in place
+
+
+def test_regex_replacements_are_literal_and_time_limited(monkeypatch):
+    """A ReplaceRegex step inserts its content as it is (HF does not expand groups), under the pre-tokenizer's
+    time limit: a runaway pattern is an error naming the pattern's first 80 characters."""
+    from tokenlab import pretokenize
+    from tokenlab.io.hf_metaspace import from_hf_dict
+
+    d = _meta_json(normalizer={"type": "Sequence", "normalizers": [
+        {"type": "Replace", "pattern": {"Regex": "(l+)"}, "content": "\\1$1h"},
+        {"type": "Prepend", "prepend": "▁"}, {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}]})
+    _same_as_hf(from_hf_dict(d), _hf(d), ["hello", "all lll", "l"])
+    runaway = "(a|aa)+$" + "|x" * 40
+    d = _meta_json(normalizer={"type": "Replace", "pattern": {"Regex": runaway}, "content": "b"})
+    ours = from_hf_dict(d)
+    calls = []
+
+    def tiny(n):
+        calls.append(n)
+        return 0.01
+
+    monkeypatch.setattr(pretokenize, "regex_timeout", tiny)
+    text = "a" * 60 + "c"
+    with pytest.raises(InvalidInputError) as err:
+        ours.encode(text)
+    assert str(err.value) == (f"normalizer pattern {runaway[:80]!r} timed out (catastrophic backtracking)")
+    assert calls == [len(text)]
+
+
+def test_added_tokens_split_the_text_where_they_occur():
+    """Text around added tokens (at the start, the end, back to back, alone) is encoded as HF does."""
+    from tokenlab.io.hf_metaspace import from_hf_dict
+
+    d = _meta_cases()["added tokens"]
+    texts = ["<x>", "<x><x>", "a<x>", "<x>a", "hel", "helhel", "Ca", "aCa", "a<x>hel b", "<x> hel<x>"]
+    _same_as_hf(from_hf_dict(d), _hf(d), texts)
+
+
+@pytest.mark.parametrize("byte_fallback", [False, True])
+def test_unigram_unknowns_and_scores_like_hf(byte_fallback):
+    """Unknown characters score the lowest score minus 10 and a run of them is one unknown token; byte fallback
+    spells an unknown piece in bytes only when the model has it."""
+    from tokenlab.io.hf_metaspace import from_hf_dict
+
+    hf = _unigram_hf(byte_fallback)
+    ours = from_hf_dict(json.loads(hf.to_str()))
+    texts = ["zz", "hello", "<unk>a", "a<unk>", "zz<unk>zz", "hézzo", "日本 hello", "a z b", "ab", "hellozhello",
+             "<unk><unk>", "z"]
+    _same_as_hf(ours, hf, texts)
