@@ -174,7 +174,8 @@ MODULE_TESTS: dict[str, list[str]] = {
                                     "files_equal_hf_and_export_back", "unigram_files_equal_hf_and_export_back",
                                     "file_kinds_are_told_apart", "reader_errors_say_what_is_wrong",
                                     "precompiled_step_without_a_map_normalizes_nothing",
-                                    "fields_hf_fills_or_used_to_write_read_as_hf_reads_them"))],
+                                    "fields_hf_fills_or_used_to_write_read_as_hf_reads_them")),
+                                "tests/test_mutation_kills_spbpe.py"],
     "io/hf_dir.py": [f"tests/test_mutation_kills_readers.py::test_hf_dir_{name}" for name in (
         "loads_in_transformers_with_roles_and_template", "without_options_is_the_plain_tokenizer",
         "refusals_write_nothing", "adds_one_role_without_naming_the_other")],

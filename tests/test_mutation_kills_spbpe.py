@@ -140,9 +140,9 @@ def test_healing_start_is_where_the_last_word_starts():
     """Bytes before the prompt's last word, counted in the text its tokens spell (the prepended "▁" a space);
     None where words are not encoded apart (a piece spans a word start, normalizers that move text, added
     tokens, a special token in the prompt)."""
-    from reliability_util import metaspace_json
-
     from tokenlab.io.hf_metaspace import from_hf_dict
+
+    from reliability_util import metaspace_json
 
     prompts = ["hello", "hello a", "a  b", "ab hell", "", "é 🤖 x", " a", "a ", "hello\nab"]
     plain = from_hf_dict(metaspace_json())  # no piece spans a word start
