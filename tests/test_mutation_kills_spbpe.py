@@ -225,3 +225,17 @@ def test_unigram_unknowns_and_scores_like_hf(byte_fallback):
     texts = ["zz", "hello", "<unk>a", "a<unk>", "zz<unk>zz", "hézzo", "日本 hello", "a z b", "ab", "hellozhello",
              "<unk><unk>", "z"]
     _same_as_hf(ours, hf, texts)
+
+
+@pytest.mark.parametrize("case", ["metaspace always False", "metaspace always True", "metaspace never True",
+                                  "metaspace first False", "llama", "t5"])
+def test_no_empty_word_reaches_the_model(case):
+    """A vocabulary may hold the empty string, and with ignore_merges a word that is in the vocabulary is one
+    token: HF never hands the model an empty word (empty text, a word cut before its first character)."""
+    from tokenlab.io.hf_metaspace import from_hf_dict
+
+    d = _meta_cases()[case]
+    d["model"]["vocab"][""] = len(d["model"]["vocab"])
+    d["model"]["ignore_merges"] = True
+    texts = ["", " ", "a", " a", "▁a", "▁", "a b", "a  b ", "\t", "hello▁▁a"]
+    _same_as_hf(from_hf_dict(d), _hf(d), texts + _meta_texts(7, 40))
