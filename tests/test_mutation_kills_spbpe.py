@@ -239,3 +239,84 @@ def test_no_empty_word_reaches_the_model(case):
     d["model"]["ignore_merges"] = True
     texts = ["", " ", "a", " a", "▁a", "▁", "a b", "a  b ", "\t", "hello▁▁a"]
     _same_as_hf(from_hf_dict(d), _hf(d), texts + _meta_texts(7, 40))
+
+
+def test_ids_past_the_vocabulary_are_refused():
+    """Decoding knows exactly the file's ids: one past the highest is unknown, and an empty vocabulary has none."""
+    from tokenlab.io.hf_metaspace import from_hf_dict
+
+    d = _meta_json()
+    ours = from_hf_dict(d)
+    top = max(d["model"]["vocab"].values())
+    assert ours.decode([top]) == _hf(d).decode([top])
+    for bad in (top + 1, top + 2, -1):
+        with pytest.raises(InvalidInputError, match=rf"unknown token id\(s\): \[{bad}\]"):
+            ours.decode([bad])
+    d["model"].update(vocab={}, merges=[], unk_token=None, byte_fallback=False)
+    d["added_tokens"] = []
+    empty, hf = from_hf_dict(d), _hf(d)
+    assert empty.encode("ab c") == hf.encode("ab c").ids == [] and empty.decode([]) == hf.decode([]) == ""
+    with pytest.raises(InvalidInputError, match=r"unknown token id\(s\): \[0\]"):
+        empty.decode([0])
+
+
+def test_text_that_is_not_a_string_is_refused_with_its_type():
+    from tokenlab.io.hf_metaspace import from_hf_dict
+
+    for case in ("llama", "added tokens"):
+        ours = from_hf_dict(_meta_cases()[case])
+        for bad, kind in ((b"ab", "bytes"), (None, "NoneType"), (3, "int")):
+            with pytest.raises(InvalidInputError, match=rf"^text must be str, got {kind}$"):
+                ours.encode_ordinary(bad)
+
+
+@pytest.mark.parametrize("normalized", [True, False])
+def test_added_tokens_of_one_kind_only(normalized):
+    """Files whose added tokens are all matched in the normalized text, or all in the raw text."""
+    from test_mutation_kills_readers import _added
+
+    from tokenlab.io.hf_metaspace import from_hf_dict
+    from tokenlab.models.metaspace_bpe import MetaspaceBPE
+
+    n = len(_meta_json()["model"]["vocab"])
+    specials = [_added("<unk>", 0, True), _added("<s>", 1, True), _added("</s>", 2, True)]
+    d = _meta_json(added_tokens=[*specials, _added("hel", n, False, normalized=normalized),
+                                 _added("ab", n + 1, False, normalized=normalized)],
+                   normalizer={"type": "Lowercase"}, pre_tokenizer=_metaspace(),
+                   decoder={"type": "Sequence", "decoders": [{"type": "ByteFallback"}, _metaspace()]})
+    texts = ["hello", "ab", "hel hel", "xabx", "<s>hel", "h el", "a b", "habel", "HEL", "AB"]
+    ours = from_hf_dict(d)
+    assert type(ours) is MetaspaceBPE and set(ours.added_tokens) == {"hel", "ab"}
+    _same_as_hf(ours, _hf(d), texts + _meta_texts(8, 40))
+
+
+def test_added_tokens_the_normalizer_changes_go_to_the_pipeline():
+    """HF matches a normalized added token by its normalized content ("hel" becomes "▁hel" after a Prepend):
+    such a file is read onto the pipeline, with HF's ids; the Metaspace reader refuses it."""
+    from test_mutation_kills_readers import _added
+
+    from tokenlab.errors import FormatError
+    from tokenlab.io.hf_json import from_hf_dict as read_any
+    from tokenlab.io.hf_metaspace import from_hf_dict
+    from tokenlab.pipeline import PipelineTokenizer
+
+    n = len(_meta_json()["model"]["vocab"])
+    specials = [_added("<unk>", 0, True), _added("<s>", 1, True), _added("</s>", 2, True)]
+    for extra in ([_added("hel", n, False, normalized=True)],
+                  [_added("Ab", n, False, normalized=True), _added("<x>", n + 1, False)]):
+        for normalizer in (None, {"type": "Lowercase"}):
+            d = _meta_json(added_tokens=[*specials, *extra])
+            if normalizer:
+                d["normalizer"]["normalizers"].insert(0, normalizer)
+            with pytest.raises(FormatError, match="is matched after the normalizer as '▁"):
+                from_hf_dict(d)
+            ours = read_any(d)
+            assert isinstance(ours, PipelineTokenizer)
+            _same_as_hf(ours, _hf(d), ["hello", "hel hel", "Ab ab", "xabx <x>", "a hel"] + _meta_texts(9, 60))
+    hf = _unigram_hf(False)
+    hf.normalizer = tokenizers.normalizers.Prepend("▁")
+    hf.add_tokens([tokenizers.AddedToken("hel", normalized=True)])
+    d = json.loads(hf.to_str())
+    with pytest.raises(FormatError, match="is matched after the normalizer"):
+        from_hf_dict(d)
+    _same_as_hf(read_any(d), hf, ["hello", "a hel", "hel"])
