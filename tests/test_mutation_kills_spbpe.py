@@ -320,3 +320,19 @@ def test_added_tokens_the_normalizer_changes_go_to_the_pipeline():
     with pytest.raises(FormatError, match="is matched after the normalizer"):
         from_hf_dict(d)
     _same_as_hf(read_any(d), hf, ["hello", "a hel", "hel"])
+
+
+@pytest.mark.parametrize("split", [True, False])
+def test_first_scheme_prepends_only_at_the_start_around_added_tokens(split):
+    """With the "first" scheme, only text at the very start of the input gets the "▁": not the text after an
+    added token matched in the raw text, nor after one matched in the normalized text."""
+    from tokenlab.io.hf_metaspace import from_hf_dict
+
+    d = _meta_cases()["added tokens"]
+    d["pre_tokenizer"] = _metaspace("first", split)
+    d["decoder"] = {"type": "Sequence", "decoders": [{"type": "ByteFallback"}, _metaspace("first", split)]}
+    texts = ["a", "<x>a", "a<x>a", "hel a", "a hel a", "helhel a", "Ca a", "a Ca a", "<x>hel a", "hel<x>a",
+             "Cahel a", "<s>a", "a<s>a", "<x>", "hel"]
+    ours = from_hf_dict(d)
+    _same_as_hf(ours, _hf(d), texts + _meta_texts(10, 80))
+    _same_as_hf(ours, _hf(d), [t for t in texts if "<s>" not in t], ordinary=True)  # no special: ordinary
