@@ -336,3 +336,21 @@ def test_first_scheme_prepends_only_at_the_start_around_added_tokens(split):
     ours = from_hf_dict(d)
     _same_as_hf(ours, _hf(d), texts + _meta_texts(10, 80))
     _same_as_hf(ours, _hf(d), [t for t in texts if "<s>" not in t], ordinary=True)  # no special: ordinary
+
+
+@pytest.mark.parametrize("pattern", ["^", "x*", "$"])
+def test_no_empty_text_around_added_tokens_is_normalized(pattern):
+    """HF normalizes only the non-empty text between added tokens: a normalizer whose regex matches the empty
+    string would otherwise add text where an added token starts or ends the input, or two touch."""
+    from test_mutation_kills_readers import _added
+
+    from tokenlab.io.hf_metaspace import from_hf_dict
+
+    n = len(_meta_json()["model"]["vocab"])
+    d = _meta_cases()["added tokens"]
+    d["added_tokens"] = [_added("<unk>", 0, True), _added("<s>", 1, True), _added("</s>", 2, True),
+                         _added("<x>", n, False), _added("Ca", n + 1, False)]
+    d["normalizer"] = {"type": "Sequence", "normalizers": [
+        {"type": "Lowercase"}, {"type": "Replace", "pattern": {"Regex": pattern}, "content": "e"}]}
+    texts = ["", "a", "<x>", "a<x>", "<x>a", "<x><x>", "Ca", "aCa", "Ca<x>", "<x>Ca b", "<s><x>", "a<x>b<x>"]
+    _same_as_hf(from_hf_dict(d), _hf(d), texts)
