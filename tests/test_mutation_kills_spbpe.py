@@ -354,3 +354,38 @@ def test_no_empty_text_around_added_tokens_is_normalized(pattern):
         {"type": "Lowercase"}, {"type": "Replace", "pattern": {"Regex": pattern}, "content": "e"}]}
     texts = ["", "a", "<x>", "a<x>", "<x>a", "<x><x>", "Ca", "aCa", "Ca<x>", "<x>Ca b", "<s><x>", "a<x>b<x>"]
     _same_as_hf(from_hf_dict(d), _hf(d), texts)
+
+
+def _unigram_from_pieces(pieces, unk_id=0, byte_fallback=False, scheme="always"):
+    from tokenizers import decoders, models, pre_tokenizers
+
+    hf = tokenizers.Tokenizer(models.Unigram(pieces, unk_id=unk_id, byte_fallback=byte_fallback))
+    hf.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme=scheme)
+    hf.decoder = decoders.Metaspace(prepend_scheme=scheme)
+    return hf
+
+
+@pytest.mark.parametrize("score", [9.5, 9.9, 10.1, 10.5, 10.9, 11.1])
+def test_unigram_unknown_score_is_the_lowest_minus_10(score):
+    """"ac" as one piece (the lowest score) or "a" and an unknown "c" (score of "a" + the lowest - 10): which
+    path wins moves with "a"'s score around 10, as in HF."""
+    from tokenlab.io.hf_metaspace import from_hf_dict
+
+    hf = _unigram_from_pieces([("<unk>", 0.0), ("▁", -1.0), ("a", score), ("ac", -3.0), ("b", 1.0)],
+                              scheme="never")
+    ours = from_hf_dict(json.loads(hf.to_str()))
+    _same_as_hf(ours, hf, ["ac", "acac", "bac", "ac b", "acc"])
+
+
+@pytest.mark.parametrize("scheme", ["never", "always"])
+def test_unigram_words_that_start_with_unknown_characters(scheme):
+    """A word whose first characters are unknown: the run is one unknown token, as in HF; with byte pieces but
+    no byte fallback the unknown characters are still the unknown token."""
+    from tokenlab.io.hf_metaspace import from_hf_dict
+
+    pieces = [("<unk>", 0.0), ("▁", -2.0), ("a", -3.0), ("b", -3.5), ("ab", -4.0)]
+    bytes_ = [(f"<0x{b:02X}>", -10.0) for b in range(256)]
+    for extra, fallback in (([], False), (bytes_, False), (bytes_, True)):
+        hf = _unigram_from_pieces(pieces + extra, byte_fallback=fallback, scheme=scheme)
+        ours = from_hf_dict(json.loads(hf.to_str()))
+        _same_as_hf(ours, hf, ["zz", "zab", "z a", "éz", "zz b", "日本", "a z", "<unk>z"])
