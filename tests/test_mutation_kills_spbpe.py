@@ -389,3 +389,14 @@ def test_unigram_words_that_start_with_unknown_characters(scheme):
         hf = _unigram_from_pieces(pieces + extra, byte_fallback=fallback, scheme=scheme)
         ours = from_hf_dict(json.loads(hf.to_str()))
         _same_as_hf(ours, hf, ["zz", "zab", "z a", "éz", "zz b", "日本", "a z", "<unk>z"])
+
+
+def test_an_empty_unigram_file_loads_like_hf():
+    """HF writes and reads a Unigram model without pieces; it encodes empty text to nothing."""
+    from tokenizers import models
+
+    from tokenlab.io.hf_metaspace import from_hf_dict
+
+    hf = tokenizers.Tokenizer(models.Unigram([], unk_id=None))
+    ours = from_hf_dict(json.loads(hf.to_str()))
+    assert ours.encode("") == hf.encode("").ids == [] and ours.decode([]) == hf.decode([]) == ""
