@@ -400,3 +400,67 @@ def test_an_empty_unigram_file_loads_like_hf():
     hf = tokenizers.Tokenizer(models.Unigram([], unk_id=None))
     ours = from_hf_dict(json.loads(hf.to_str()))
     assert ours.encode("") == hf.encode("").ids == [] and ours.decode([]) == hf.decode([]) == ""
+
+
+def test_built_by_hand_with_the_defaults_is_the_plain_hf_file():
+    """A model built with only a vocabulary and merges is the plain HF BPE file: no byte fallback (byte tokens
+    are text), no fused unknowns, merges not skipped, nothing stripped in decode, no name."""
+    from tokenlab.io.hf_metaspace import from_hf_dict
+    from tokenlab.models.metaspace_bpe import MetaspaceBPE
+
+    d = _meta_json(byte_fallback=False, fuse_unk=False, ignore_merges=False, normalizer=None, pre_tokenizer=None,
+                   decoder={"type": "Sequence", "decoders": [
+                       {"type": "Replace", "pattern": {"String": "▁"}, "content": " "}, {"type": "Fuse"}]},
+                   added_tokens=[])
+    d["model"]["vocab"]["▁ab"] = len(d["model"]["vocab"])
+    vocab, merges = d["model"]["vocab"], [tuple(m.split(" ")) for m in d["model"]["merges"]]
+    by_hand = MetaspaceBPE(vocab, merges, unk_token="<unk>")
+    assert by_hand.to_dict() == from_hf_dict(d).to_dict()
+    texts = ["▁ab", "zz▁a", "▁hello▁ab", "▁<0x41>", "日本", "a"]
+    _same_as_hf(by_hand, _hf(d), texts)
+    assert by_hand.pretokenizer.split("a b\nc") == ["a b\nc"]  # no pre-tokenizer of its own: one piece
+    # byte fallback given without a decoder setting: the byte tokens decode to their bytes (HF's ByteFallback)
+    d = _meta_json(normalizer=None, pre_tokenizer=None, decoder={"type": "Sequence", "decoders": [
+        {"type": "Replace", "pattern": {"String": "▁"}, "content": " "}, {"type": "ByteFallback"}, {"type": "Fuse"}]},
+        added_tokens=[])
+    by_hand = MetaspaceBPE(d["model"]["vocab"], [tuple(m.split(" ")) for m in d["model"]["merges"]],
+                           unk_token="<unk>", fuse_unk=True, byte_fallback=True)
+    assert by_hand.byte_decoder
+    _same_as_hf(by_hand, _hf(d), ["日本▁a", "é", "zz"])
+
+
+def test_bad_models_say_what_is_wrong():
+    from tokenlab.errors import FormatError
+    from tokenlab.models.metaspace_bpe import MetaspaceBPE
+
+    bytes_ = {f"<0x{b:02X}>": b + 3 for b in range(256)}
+    for args, kwargs, message in [
+            (({"a": -1}, []), {}, "vocab['a']: -1 is negative"),
+            (({"a": 0, "b": 0}, []), {}, "vocab: id 0 is used by two tokens ('a' and 'b')"),
+            (({"a": 0}, []), {"unk_token": "<u>"}, "unk_token '<u>' is not in the vocabulary"),
+            (({"a": 0, "<0x41>": 1}, []), {"byte_fallback": True},
+             "model.byte_fallback needs all 256 <0xNN> tokens, found 1"),
+            (({"a": 0, "b": 1}, [("a", "b")]), {}, "merge 'a' + 'b' refers to a token missing from the vocabulary"),
+            (({"b": 1, "ab": 2}, [("a", "b")]), {}, "merge 'a' + 'b' refers to a token missing from the vocabulary"),
+            (({"a": 0, "ab": 2}, [("a", "b")]), {}, "merge 'a' + 'b' refers to a token missing from the vocabulary"),
+            (({"a": 0}, []), {"normalizers": [{"type": "NFKX"}]}, "normalizer 'NFKX' is not supported")]:
+        with pytest.raises(FormatError) as err:
+            MetaspaceBPE(*args, **kwargs)
+        assert str(err.value) == message
+    # byte fallback with no byte token at all, or all 256: accepted (HF gives the unknown token / the bytes)
+    for vocab in ({"<unk>": 0, "a": 1}, {"<unk>": 0, "a": 1, "<x>": 2, **bytes_}):
+        from tokenizers import models
+
+        hf = tokenizers.Tokenizer(models.BPE(vocab, [], unk_token="<unk>", byte_fallback=True))
+        ours = MetaspaceBPE(vocab, [], unk_token="<unk>", byte_fallback=True)
+        for text in ("a", "é", "aza"):
+            assert ours.encode(text) == hf.encode(text).ids, (len(vocab), text)
+
+
+def test_whitespace_split_with_the_first_scheme_like_hf():
+    from tokenlab.io.hf_metaspace import from_hf_dict
+
+    d = _meta_cases()["t5"]
+    d["pre_tokenizer"]["pretokenizers"][1] = _metaspace("first", True)
+    d["decoder"] = {"type": "Sequence", "decoders": [{"type": "ByteFallback"}, _metaspace("first", True)]}
+    _same_as_hf(from_hf_dict(d), _hf(d), ["a b", "hello hello a", " a  b", "ab", "a\tb\nc"] + _meta_texts(11, 60))
