@@ -464,3 +464,39 @@ def test_whitespace_split_with_the_first_scheme_like_hf():
     d["pre_tokenizer"]["pretokenizers"][1] = _metaspace("first", True)
     d["decoder"] = {"type": "Sequence", "decoders": [{"type": "ByteFallback"}, _metaspace("first", True)]}
     _same_as_hf(from_hf_dict(d), _hf(d), ["a b", "hello hello a", " a  b", "ab", "a\tb\nc"] + _meta_texts(11, 60))
+
+
+def test_saved_unigram_keeps_normalizer_specials_and_byte_decoder(tmp_path):
+    """A Unigram file with a normalizer, a special token and byte pieces shown as text (no ByteFallback decoder)
+    saves and loads back with HF's ids and decodes; a saved file without a name loads without one."""
+    from tokenizers import decoders, normalizers
+
+    from tokenlab.io.hf_metaspace import from_hf_dict
+    from tokenlab.models.metaspace_bpe import MetaspaceBPE, MetaspaceUnigram
+
+    hf = _unigram_hf(True)
+    hf.normalizer = normalizers.Lowercase()
+    hf.decoder = decoders.Metaspace()
+    hf.add_special_tokens(["<s>"])
+    ours = from_hf_dict(json.loads(hf.to_str()))
+    assert not ours.byte_decoder and ours.special_tokens
+    d = ours.to_dict()
+    back = MetaspaceUnigram.from_dict(json.loads(json.dumps(d)))
+    _same_as_hf(back, hf, ["Hello <s>日本", "HELL a", "<s>", "zz"] + _meta_texts(12, 60))
+    for cls, model in ((MetaspaceUnigram, d), (MetaspaceBPE, from_hf_dict(_meta_json()).to_dict())):
+        del model["name"]
+        assert cls.from_dict(model).name == from_hf_dict(_meta_json()).name
+
+
+def test_healing_gives_up_on_normalizers_that_move_text():
+    """Lowercase or a Replace of more than one character can change where words start: no healing start."""
+    from tokenlab.io.hf_metaspace import from_hf_dict
+
+    from reliability_util import metaspace_json
+
+    for step in ({"type": "Lowercase"}, {"type": "NFKC"},
+                 {"type": "Replace", "pattern": {"String": "ab"}, "content": "c"}):
+        d = metaspace_json()
+        d["normalizer"]["normalizers"].insert(0, step)
+        assert from_hf_dict(d).healing_start("hello a") is None, step
+    assert from_hf_dict(metaspace_json()).healing_start("hello a") == 6
