@@ -500,3 +500,16 @@ def test_healing_gives_up_on_normalizers_that_move_text():
         d["normalizer"]["normalizers"].insert(0, step)
         assert from_hf_dict(d).healing_start("hello a") is None, step
     assert from_hf_dict(metaspace_json()).healing_start("hello a") == 6
+
+
+def test_the_longest_added_token_wins_where_two_start():
+    from test_mutation_kills_readers import _added
+
+    from tokenlab.io.hf_metaspace import from_hf_dict
+
+    n = len(_meta_json()["model"]["vocab"])
+    contents = ["<a", "<abc", "<ab"]
+    for order in ((0, 1, 2), (2, 1, 0), (1, 0, 2)):
+        d = _meta_json(added_tokens=[_added("<unk>", 0, True), *(
+            _added(contents[k], n + i, False) for i, k in enumerate(order))])
+        _same_as_hf(from_hf_dict(d), _hf(d), ["<abcd", "<ab", "<a<abc", "a <ab c", "<abc<a"])
