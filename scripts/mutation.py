@@ -163,6 +163,19 @@ MODULE_TESTS: dict[str, list[str]] = {
                                "file_kinds_are_told_apart", "reader_errors_say_what_is_wrong",
                                "precompiled_step_without_a_map_normalizes_nothing",
                                "fields_hf_fills_or_used_to_write_read_as_hf_reads_them"))],
+    # the SentencePiece-style BPE / Unigram models those files build: the same fast tests as io/hf_metaspace.py
+    # (hand-made files against HF tokenizers), not all of test_hf_metaspace.py (~20 s per mutant)
+    "models/metaspace_bpe.py": ["tests/test_reliability_readers.py::test_metaspace_tokenizer_json_is_checked",
+                                "tests/test_hf_metaspace.py::test_parts_beyond_the_metaspace_model_go_to_the_pipeline",
+                                "tests/test_hf_metaspace.py::test_unknown_characters_without_unk_token_are_dropped_"
+                                "like_hf",
+                                "tests/test_hf_metaspace.py::test_hf_trained_sentencepiece_bpe[first-False]",
+                                *(f"tests/test_mutation_kills_readers.py::test_metaspace_{name}" for name in (
+                                    "files_equal_hf_and_export_back", "unigram_files_equal_hf_and_export_back",
+                                    "file_kinds_are_told_apart", "reader_errors_say_what_is_wrong",
+                                    "precompiled_step_without_a_map_normalizes_nothing",
+                                    "fields_hf_fills_or_used_to_write_read_as_hf_reads_them")),
+                                "tests/test_mutation_kills_spbpe.py"],
     "io/hf_dir.py": [f"tests/test_mutation_kills_readers.py::test_hf_dir_{name}" for name in (
         "loads_in_transformers_with_roles_and_template", "without_options_is_the_plain_tokenizer",
         "refusals_write_nothing", "adds_one_role_without_naming_the_other")],

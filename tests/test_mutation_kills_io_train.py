@@ -1098,3 +1098,59 @@ def test_a_path_score_of_exactly_100000_is_not_rebased():
     for text in ("zab", "zabab", "ab"):
         assert ours._encode_python(text) == ref.encode(text), text
 
+
+
+def _hf_byte_bpe_with_split(pattern):
+    """An HF-trained byte-level BPE (trained without a Split, so it has merges across characters) whose
+    pre-tokenizer is then a Split of ``pattern`` before ByteLevel: the tokenizer.json HF itself writes."""
+    from tokenizers import Tokenizer as HFTokenizer
+    from tokenizers import decoders, models, pre_tokenizers, trainers
+
+    from adversarial_text import snippets
+
+    hf = HFTokenizer(models.BPE())
+    hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    hf.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=600, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False)
+    hf.train_from_iterator(["hello world, the cat sat on the mat 123 4567", *snippets(3, 200)], trainer)
+    hf.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Split(pattern, "isolated"),
+                                                pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    return hf
+
+
+@pytest.mark.parametrize("kind", ["Regex", "String"])
+def test_split_with_an_empty_pattern_splits_every_character_like_hf(kind):
+    from tokenizers import Regex
+
+    from tokenlab.io.hf_json import from_hf_dict
+
+    from adversarial_text import snippets
+
+    hf = _hf_byte_bpe_with_split(Regex("") if kind == "Regex" else "")
+    d = json.loads(hf.to_str())
+    assert d["pre_tokenizer"]["pretokenizers"][0]["pattern"] == {kind: ""}
+    ours = from_hf_dict(d)
+    texts = ["hello world", "the cat sat on the mat", "  two  spaces\n\nand lines\t123 4567", "",
+             "héllo wörld 😀 日本語 👩‍👩‍👧", *snippets(11, 60)]
+    for text in texts:
+        want = hf.encode(text).ids
+        assert list(ours.encode(text)) == want, text
+        assert ours.decode(want) == hf.decode(want), text
+        assert len(want) >= len(text)  # every character its own piece: no merge crosses two characters
+
+
+def test_an_empty_tokenlab_pattern_exports_as_no_split():
+    """tokenlab's empty pattern keeps the text whole; HF's empty Split would split every character."""
+    from tokenizers import Tokenizer as HFTokenizer
+
+    from tokenlab.io.hf_json import from_hf_dict, to_hf_dict
+    from tokenlab.pretokenize import PreTokenizer
+    from tokenlab.tokenizer import Tokenizer
+
+    whole = from_hf_dict(json.loads(_hf_byte_bpe_with_split("x").to_str()))
+    tok = Tokenizer(vocab=whole.vocab, merges=whole.merges, pretokenizer=PreTokenizer(""))
+    hf = HFTokenizer.from_str(json.dumps(to_hf_dict(tok)))
+    for text in ["hello world", "the cat sat on the mat 123", "héllo 😀"]:
+        assert hf.encode(text).ids == list(tok.encode(text)), text
+    assert len(tok.encode("hello world")) < len("hello world")  # merged across characters: kept whole

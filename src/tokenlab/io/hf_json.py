@@ -41,7 +41,7 @@ def _split_steps(pre: PreTokenizer) -> list[dict]:
     if pre.split_digits:
         steps.append({"type": "Split", "pattern": {"Regex": rf"\p{{N}}{{1,{pre.split_digits}}}"},
                       "behavior": "Isolated", "invert": False})
-    if pre.regex_str is not None:
+    if pre.regex_str:  # an empty pattern keeps the text whole here; an empty HF Split would split every character
         steps.append({"type": "Split", "pattern": {"Regex": to_oniguruma(pre.regex_str)}, "behavior": "Isolated",
                       "invert": False})
     return steps
@@ -172,6 +172,8 @@ def _parse_pretokenizer(node) -> PreTokenizer:
             rx = (st.get("pattern") or {}).get("Regex")
             if rx is None:
                 raise FormatError("Split with a plain string pattern is not supported")
+            if rx == "":  # HF splits every character there; tokenlab's empty pattern keeps the text whole
+                raise FormatError("Split with an empty pattern is not supported (the pipeline reads it)")
             if st.get("behavior") != "Isolated" or st.get("invert"):
                 raise FormatError(f"Split behavior {st.get('behavior')!r} is not supported (Isolated only)")
             import regex as _re

@@ -120,12 +120,22 @@ def from_hf_dict(d: dict, name: str = "") -> MetaspaceBPE:
     if any(len(m) != 2 or not all(isinstance(x, str) for x in m) for m in merges):
         raise FormatError("model.merges: expected 'left right' or [left, right] entries")
     specials, added, vocab = _checked_tables(d, name)  # vocab holds the added tokens and specials too
-    return MetaspaceBPE(vocab, merges, normalizers=_normalizer_steps(d.get("normalizer")),
+    return _added_as_hf_matches(MetaspaceBPE(vocab, merges, normalizers=_normalizer_steps(d.get("normalizer")),
                         metaspace=_metaspace(d.get("pre_tokenizer")), byte_fallback=bool(model.get("byte_fallback")),
                         unk_token=model.get("unk_token"), fuse_unk=bool(model.get("fuse_unk")),
                         ignore_merges=bool(model.get("ignore_merges")), special_tokens=specials,
                         strip_decoded=_strip_mode(d.get("decoder")), added_tokens=added,
-                        byte_decoder=_has_byte_decoder(d.get("decoder")), name=name)
+                        byte_decoder=_has_byte_decoder(d.get("decoder")), name=name))
+
+
+def _added_as_hf_matches(tok: MetaspaceBPE) -> MetaspaceBPE:
+    """HF matches a normalized added token by its content run through the normalizer ("hel" is "▁hel" after a
+    Prepend); the model matches the content as written, so such a file goes to the pipeline (`io.hf_json`)."""
+    for token, (_, normalized) in tok.added_tokens.items():
+        if normalized and tok.normalize(token) != token:
+            raise FormatError(f"added token {token!r} is matched after the normalizer as "
+                              f"{tok.normalize(token)!r}; the pipeline reads such files")
+    return tok
 
 
 def _checked_tables(d: dict, name: str, vocab: dict | None = None):
@@ -166,12 +176,13 @@ def _unigram_from_hf_dict(d: dict, name: str) -> MetaspaceUnigram:
                                or not 0 <= unk_id < len(pieces)):
         raise FormatError(f"model.unk_id: {unk_id!r} is not the index of a piece")
     specials, added, _ = _checked_tables(d, name, vocab=vocab)
-    return MetaspaceUnigram(vocab, dict(pieces), normalizers=_normalizer_steps(d.get("normalizer")),
+    tok = MetaspaceUnigram(vocab, dict(pieces), normalizers=_normalizer_steps(d.get("normalizer")),
                             metaspace=_metaspace(d.get("pre_tokenizer")),
                             byte_fallback=bool(model.get("byte_fallback")),
                             unk_token=pieces[unk_id][0] if unk_id is not None else None, fuse_unk=True,
                             special_tokens=specials, strip_decoded=_strip_mode(d.get("decoder")),
                             added_tokens=added, byte_decoder=_has_byte_decoder(d.get("decoder")), name=name)
+    return _added_as_hf_matches(tok)
 
 
 def to_hf_dict(tok: MetaspaceBPE) -> dict:

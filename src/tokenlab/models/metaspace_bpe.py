@@ -179,6 +179,8 @@ class MetaspaceBPE(ModelBase):
         if meta is None:
             return [text] if text else []
         if meta.get("whitespace_split"):  # words without their whitespace, each then given its "▁"
+            # HF's "first" scheme prepends only to the word at the start of the text, not one after whitespace
+            first = first and not text[:1].isspace()
             return [w for k, word in enumerate(text.split()) for w in self._metaspace_words(word, first and k == 0)]
         return self._metaspace_words(text, first)
 
