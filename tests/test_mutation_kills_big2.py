@@ -121,3 +121,101 @@ def test_batch_argument_errors_say_what_is_wrong():
         with pytest.raises(InvalidInputError) as info:
             call()
         assert str(info.value) == message
+
+
+# ---- models/sentencepiece.py ----
+
+def _sp_proto(pieces, model_type=2, trainer=None, normalizer=None) -> bytes:
+    """A ModelProto made with sentencepiece's own protobuf module."""
+    pb = pytest.importorskip("sentencepiece.sentencepiece_model_pb2")
+    m = pb.ModelProto()
+    for piece, score, kind in pieces:
+        p = m.pieces.add()
+        p.piece, p.score, p.type = piece, score, kind
+    m.trainer_spec.model_type = model_type
+    for k, v in (trainer or {}).items():
+        setattr(m.trainer_spec, k, v)
+    for k, v in (normalizer or {}).items():
+        setattr(m.normalizer_spec, k, v)
+    return m.SerializeToString()
+
+
+def _both(data: bytes):
+    spm = pytest.importorskip("sentencepiece")
+    from tokenlab.io.sentencepiece import parse_sentencepiece
+
+    return spm.SentencePieceProcessor(model_proto=data), parse_sentencepiece(data)
+
+
+PIECES = [("<unk>", 0.0, 2), ("<s>", 0.0, 3), ("\u2581", -1.5, 1), ("a", -1.0, 1), ("b", -1.25, 1),
+          ("ab", -0.75, 1), ("\u2581ab", -0.5, 1), ("X", -2.0, 1), ("c", -2.5, 1), ("<sep>", 0.0, 4)]
+
+
+def test_extra_space_removal_strips_only_spaces_like_sentencepiece():
+    for model_type in (1, 2):
+        ref, ours = _both(_sp_proto(PIECES[:-1], model_type, normalizer={"name": "identity"}))  # no user symbol
+        for text in ["XXab", "X ab", "  XX  X ", "XX", " X", "ab  X"]:
+            assert ours.normalize(text) == ref.normalize(text), text
+            assert ours._encode_python(text) == ref.encode(text), text
+
+
+def test_token_text_of_a_model_that_keeps_spaces_like_sentencepiece():
+    pieces = [("<unk>", 0.0, 2), ("a", -1.0, 1), ("b", -1.0, 1), (" ", -1.0, 1), ("a ", -0.5, 1),
+              ("a b", -0.25, 1), ("\u2581", -3.0, 1)]
+    keep = {"name": "identity", "escape_whitespaces": False, "add_dummy_prefix": False,
+            "remove_extra_whitespaces": False}
+    for model_type in (1, 2):
+        ref, ours = _both(_sp_proto(pieces, model_type, normalizer=keep))
+        for text in ["a b", "a  b", "ba b", " a"]:
+            assert ours.encode_token_text(text) == ref.encode(text), text
+
+
+def test_json_round_trip_keeps_the_unknown_surface():
+    from tokenlab.models.sentencepiece import SentencePieceTokenizer
+
+    ref, ours = _both(_sp_proto(PIECES, 2, trainer={"unk_surface": "<?>"}, normalizer={"name": "identity"}))
+    again = SentencePieceTokenizer.from_dict(ours.to_dict())
+    ids = ref.encode("ab \u00e9 ab")
+    assert ours.unk_id in ids
+    assert again.decode(ids) == ours.decode(ids) == ref.decode(ids)
+
+
+def test_hf_export_skips_control_pieces_and_splits_user_symbols_anywhere():
+    tokenizers = pytest.importorskip("tokenizers")
+    import json
+
+    keep = {"name": "identity", "remove_extra_whitespaces": False}
+    ref, ours = _both(_sp_proto(PIECES, 2, normalizer=keep))
+    hf = tokenizers.Tokenizer.from_str(json.dumps(ours.to_hf_dict(), ensure_ascii=False))
+    s = ours.special_tokens["<s>"]
+    for ids in ([s, *ref.encode("ab ab")], [*ref.encode("ab"), s, *ref.encode(" ab b")], [s]):
+        assert hf.decode(ids, skip_special_tokens=True) == ref.decode(ids), ids
+    for text in ["cab<sep>ab", "<sep>x", "a <sep> b", "x<sep>", "<sep><sep>"]:
+        want = ref.encode(text, out_type=str).count("<sep>")
+        assert hf.encode(text, add_special_tokens=False).tokens.count("<sep>") == want, text
+
+
+def test_charsmap_takes_the_shortest_key_of_a_short_cluster_like_hf():
+    """HF's Precompiled replaces a cluster under 6 bytes by its shortest matching key: "ª" + a combining
+    mark becomes "a" there (the longest key would give the accented letter)."""
+    spm = pytest.importorskip("sentencepiece")
+    normalizers = pytest.importorskip("tokenizers.normalizers")
+    import io
+
+    from tokenlab.io.sentencepiece import parse_sentencepiece
+
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(["the cat sat on the mat", "ª ｆｕｌｌ ①"] * 20),
+                                   model_writer=buf, vocab_size=30, minloglevel=2, hard_vocab_limit=False,
+                                   normalization_rule_name="nmt_nfkc", num_threads=1)
+    ours = parse_sentencepiece(buf.getvalue())
+    hf = normalizers.Precompiled(ours.precompiled_charsmap)
+    for text in ["\u00aa\u0300", "x\u00aa\u0301y", "\u00aa\u0308 \u00ba\u0301", "\u00b2\u0301"]:
+        assert ours._trie.normalize_graphemes(text) == hf.normalize_str(text), text
+    assert ours._trie.normalize_graphemes("\u00aa\u0300") != unicodedata_nfkc("\u00aa\u0300")
+
+
+def unicodedata_nfkc(text: str) -> str:
+    import unicodedata
+
+    return unicodedata.normalize("NFKC", text)
