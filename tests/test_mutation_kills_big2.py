@@ -219,3 +219,16 @@ def unicodedata_nfkc(text: str) -> str:
     import unicodedata
 
     return unicodedata.normalize("NFKC", text)
+
+
+def test_hf_export_never_takes_a_whole_word_that_bpe_cannot_reach():
+    """sentencepiece BPE reaches a piece only through joins of two pieces; "▁abc" here has no such split."""
+    tokenizers = pytest.importorskip("tokenizers")
+    import json
+
+    pieces = [("<unk>", 0.0, 2), ("\u2581", -1.0, 1), ("a", -1.0, 1), ("b", -1.0, 1), ("c", -1.0, 1),
+              ("\u2581abc", 0.0, 1), ("bc", -3.0, 1)]
+    ref, ours = _both(_sp_proto(pieces, 2, normalizer={"name": "identity", "remove_extra_whitespaces": False}))
+    hf = tokenizers.Tokenizer.from_str(json.dumps(ours.to_hf_dict(), ensure_ascii=False))
+    for text in ["abc", "abc abc", "a bc", "cab"]:
+        assert hf.encode(text, add_special_tokens=False).ids == ref.encode(text) == ours.encode(text), text
