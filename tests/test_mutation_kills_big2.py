@@ -235,7 +235,9 @@ def test_hand_made_character_maps_walk_like_hf_precompiled():
     for c in b"ab":
         units[256 ^ c] = c | (1 << 8) | (1 << 10)  # label c, has a value, which sits at offset 1
         units[(256 ^ c) ^ 1] = 1 << 31  # value 0: the string "Z"
-    extended = _charsmap_blob(units, b"Z\x00")
+    units[256 ^ ord("d")] = ord("d") | (1 << 8) | (1 << 10) | (1 << 9)  # a child in the extended form too
+    units[(256 ^ ord("d")) ^ 256] = (1 << 31) | 2  # value 2: the string "Y"
+    extended = _charsmap_blob(units, b"Z\x00Y\x00")
     size = 600
     edge = [0] * size
     edge[0] = 1 << 10
@@ -244,7 +246,7 @@ def test_hand_made_character_maps_walk_like_hf_precompiled():
     edge[1 ^ ord("a")] = ord("a") | (((1 ^ ord("a")) ^ (size ^ ord("b"))) << 10)  # "a" then "b" walks to 600
     for blob in (extended, _charsmap_blob(edge, b"Z\x00")):
         ours, hf = CharsMap(blob), normalizers.Precompiled(blob)
-        for text in ["a", "xay", "b c", "abc", "cab", "ab", "ba"]:
+        for text in ["a", "xay", "b c", "abc", "cab", "ab", "ba", "d", "adc", "dd"]:
             assert ours.normalize_graphemes(text) == hf.normalize_str(text), text
     assert CharsMap(_charsmap_blob(edge, b"Z\x00")).longest_match(b"abc", 0) == (0, "")
 
