@@ -1,0 +1,264 @@
+"""Tests written for the mutants of byte_tokenizer.py and models/sentencepiece.py that survived the runs over the
+mutants outside their first samples (docs/testing.md): each checks the documented contract or a definition."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tokenlab import byte_tokenizer
+from tokenlab.byte_tokenizer import ByteTokenizer, visualize_control_bytes
+from tokenlab.errors import InvalidInputError
+
+
+def _joined() -> ByteTokenizer:
+    tok = ByteTokenizer()
+    tok._native = False  # the numpy path
+    return tok
+
+
+def test_visualising_ids_that_are_not_utf8_replaces_them():
+    data = [0xFF, 2, 104, 0xC3, 3]
+    want = bytes(data).decode("utf-8", errors="replace").translate({2: 0x2402, 3: 0x2403})
+    assert visualize_control_bytes(data) == want
+
+
+def test_decode_bytes_takes_byte_255_from_wide_integer_ids():
+    for dtype in (np.int64, np.int32, np.uint16):
+        ids = np.array([255, 0, 254, 1], dtype=dtype)
+        assert ByteTokenizer().decode_bytes(ids) == bytes(ids.tolist())
+    assert ByteTokenizer().decode_bytes([255]) == bytes([255])
+
+
+def test_control_byte_error_in_a_single_text_names_the_text():
+    with pytest.raises(InvalidInputError) as info:
+        ByteTokenizer(on_control="error").encode("ab\x01c")
+    assert str(info.value) == ("text contains control byte 0x01 (MESSAGE_START) at character 2; use "
+                               "on_control='picture' to make it visible text or 'keep' to pass it through")
+
+
+def test_empty_text_passes_every_policy():
+    for policy in ("keep", "error", "picture"):
+        tok = ByteTokenizer(on_control=policy)
+        assert tok.encode("") == [byte_tokenizer.BOS_ID, byte_tokenizer.EOS_ID]
+        assert tok.encode_batch([""], add_special_tokens=False)[0].shape == (1, 0)
+        assert tok.apply_chat_template([{"role": "user", "content": ""}]) == "\x01user\n\x0e\x0f\x17\n"
+
+
+def test_encode_chat_follows_its_own_policy_and_array_option():
+    messages = [{"role": "user", "content": "a\x07b"}]
+    keep = ByteTokenizer()
+    with pytest.raises(InvalidInputError, match="messages\\[0\\].content contains control byte 0x07"):
+        keep.encode_chat(messages, on_control="error")
+    pictured = keep.encode_chat(messages, on_control="picture")
+    assert pictured == list(keep.apply_chat_template(messages, on_control="picture").encode())
+    assert bytes(pictured).decode().count("\u2407") == 1
+    assert ByteTokenizer(on_control="error").encode_chat(messages, on_control="keep") == list(
+        keep.apply_chat_template(messages).encode())
+    arr = keep.encode_chat(messages, as_array=True)
+    assert isinstance(arr, np.ndarray) and arr.dtype == np.uint8
+    assert arr.tolist() == keep.encode_chat(messages)
+    assert keep.encode_chat(messages) == list(keep.apply_chat_template(messages).encode())
+    assert isinstance(keep.encode_chat(messages), list)
+
+
+def test_tool_argument_name_errors_name_the_argument():
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"properties": {
+        "a\x01": {"description": "d"}}}}}]
+    with pytest.raises(InvalidInputError) as info:
+        ByteTokenizer(on_control="error").apply_chat_template([], tools=tools)
+    assert str(info.value).startswith("tools[0] argument name contains control byte 0x01")
+    tools[0]["function"]["parameters"]["properties"] = {3: {"description": "d"}}
+    with pytest.raises(InvalidInputError) as info:
+        ByteTokenizer().apply_chat_template([], tools=tools)
+    assert str(info.value) == "tools[0] argument name must be a string, got int"
+
+
+def test_numpy_batch_with_bos_in_a_text_after_one_two_byte_character():
+    """Rows found from character counts: one 2-byte character before a text holding 0x02."""
+    tok = _joined()
+    for texts in (["é", "a\x02b"], ["x", "é", "\x02", "yz"], ["é\x02", "q"]):
+        ids, mask = tok.encode_batch(texts)
+        for row, text in enumerate(texts):
+            want = tok.encode(text)
+            assert ids[row][mask[row]].tolist() == want
+
+
+def test_batch_error_on_the_first_text_is_reported():
+    for tok in (ByteTokenizer(), _joined()):
+        with pytest.raises(InvalidInputError, match="text 0 cannot be encoded as UTF-8"):
+            tok.encode_batch(["\udc80", "ok"])
+        with pytest.raises(InvalidInputError, match="text 0 is int, not str"):
+            tok.encode_batch([7, "ok"])
+
+
+def test_native_filler_is_looked_up_afresh(monkeypatch):
+    """The compiled filler is chosen when numba is there, also when no batch has run yet in the process."""
+    pytest.importorskip("numba")
+    from tokenlab import _byte_batch
+
+    if not _byte_batch.HAVE_NATIVE:
+        pytest.skip("the compiled batch filler needs CPython")
+
+    def joined_path(*args):
+        raise AssertionError("the numpy path ran")
+
+    monkeypatch.setattr(byte_tokenizer, "_FILL", False)
+    monkeypatch.setattr(byte_tokenizer, "_encode_batch_joined", joined_path)
+    ids, mask = ByteTokenizer().encode_batch(["hé", "a"])
+    assert ids.tolist() == [list(b"\x02h\xc3\xa9\x03"), list(b"\x02a\x03\x00\x00")]
+    assert byte_tokenizer._native_fill() is _byte_batch.fill_padded
+
+
+def test_batch_argument_errors_say_what_is_wrong():
+    tok = ByteTokenizer()
+    cases = [
+        (lambda: tok.encode_batch(["a"], padding="shortest"),
+         "padding must be one of longest, max_length; got 'shortest'"),
+        (lambda: tok.encode_batch("one text"), "encode_batch takes a list of texts, got a single string"),
+    ]
+    for call, message in cases:
+        with pytest.raises(InvalidInputError) as info:
+            call()
+        assert str(info.value) == message
+
+
+# ---- models/sentencepiece.py ----
+
+def _sp_proto(pieces, model_type=2, trainer=None, normalizer=None) -> bytes:
+    """A ModelProto made with sentencepiece's own protobuf module."""
+    pb = pytest.importorskip("sentencepiece.sentencepiece_model_pb2")
+    m = pb.ModelProto()
+    for piece, score, kind in pieces:
+        p = m.pieces.add()
+        p.piece, p.score, p.type = piece, score, kind
+    m.trainer_spec.model_type = model_type
+    for k, v in (trainer or {}).items():
+        setattr(m.trainer_spec, k, v)
+    for k, v in (normalizer or {}).items():
+        setattr(m.normalizer_spec, k, v)
+    return m.SerializeToString()
+
+
+def _both(data: bytes):
+    spm = pytest.importorskip("sentencepiece")
+    from tokenlab.io.sentencepiece import parse_sentencepiece
+
+    return spm.SentencePieceProcessor(model_proto=data), parse_sentencepiece(data)
+
+
+PIECES = [("<unk>", 0.0, 2), ("<s>", 0.0, 3), ("\u2581", -1.5, 1), ("a", -1.0, 1), ("b", -1.25, 1),
+          ("ab", -0.75, 1), ("\u2581ab", -0.5, 1), ("X", -2.0, 1), ("c", -2.5, 1), ("<sep>", 0.0, 4)]
+
+
+def test_extra_space_removal_strips_only_spaces_like_sentencepiece():
+    for model_type in (1, 2):
+        ref, ours = _both(_sp_proto(PIECES[:-1], model_type, normalizer={"name": "identity"}))  # no user symbol
+        for text in ["XXab", "X ab", "  XX  X ", "XX", " X", "ab  X"]:
+            assert ours.normalize(text) == ref.normalize(text), text
+            assert ours._encode_python(text) == ref.encode(text), text
+
+
+def test_token_text_of_a_model_that_keeps_spaces_like_sentencepiece():
+    pieces = [("<unk>", 0.0, 2), ("a", -1.0, 1), ("b", -1.0, 1), (" ", -1.0, 1), ("a ", -0.5, 1),
+              ("a b", -0.25, 1), ("\u2581", -3.0, 1)]
+    keep = {"name": "identity", "escape_whitespaces": False, "add_dummy_prefix": False,
+            "remove_extra_whitespaces": False}
+    for model_type in (1, 2):
+        ref, ours = _both(_sp_proto(pieces, model_type, normalizer=keep))
+        for text in ["a b", "a  b", "ba b", " a"]:
+            assert ours.encode_token_text(text) == ref.encode(text), text
+
+
+def test_json_round_trip_keeps_the_unknown_surface():
+    from tokenlab.models.sentencepiece import SentencePieceTokenizer
+
+    ref, ours = _both(_sp_proto(PIECES, 2, trainer={"unk_surface": "<?>"}, normalizer={"name": "identity"}))
+    again = SentencePieceTokenizer.from_dict(ours.to_dict())
+    ids = ref.encode("ab \u00e9 ab")
+    assert ours.unk_id in ids
+    assert again.decode(ids) == ours.decode(ids) == ref.decode(ids)
+
+
+def test_hf_export_skips_control_pieces_and_splits_user_symbols_anywhere():
+    tokenizers = pytest.importorskip("tokenizers")
+    import json
+
+    keep = {"name": "identity", "remove_extra_whitespaces": False}
+    ref, ours = _both(_sp_proto(PIECES, 2, normalizer=keep))
+    hf = tokenizers.Tokenizer.from_str(json.dumps(ours.to_hf_dict(), ensure_ascii=False))
+    s = ours.special_tokens["<s>"]
+    for ids in ([s, *ref.encode("ab ab")], [*ref.encode("ab"), s, *ref.encode(" ab b")], [s]):
+        assert hf.decode(ids, skip_special_tokens=True) == ref.decode(ids), ids
+    for text in ["cab<sep>ab", "<sep>x", "a <sep> b", "x<sep>", "<sep><sep>"]:
+        want = ref.encode(text, out_type=str).count("<sep>")
+        assert hf.encode(text, add_special_tokens=False).tokens.count("<sep>") == want, text
+
+
+def test_charsmap_takes_the_shortest_key_of_a_short_cluster_like_hf():
+    """HF's Precompiled replaces a cluster under 6 bytes by its shortest matching key: "ª" + a combining
+    mark becomes "a" there (the longest key would give the accented letter)."""
+    spm = pytest.importorskip("sentencepiece")
+    normalizers = pytest.importorskip("tokenizers.normalizers")
+    import io
+
+    from tokenlab.io.sentencepiece import parse_sentencepiece
+
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(["the cat sat on the mat", "ª ｆｕｌｌ ①"] * 20),
+                                   model_writer=buf, vocab_size=30, minloglevel=2, hard_vocab_limit=False,
+                                   normalization_rule_name="nmt_nfkc", num_threads=1)
+    ours = parse_sentencepiece(buf.getvalue())
+    hf = normalizers.Precompiled(ours.precompiled_charsmap)
+    for text in ["\u00aa\u0300", "x\u00aa\u0301y", "\u00aa\u0308 \u00ba\u0301", "\u00b2\u0301"]:
+        assert ours._trie.normalize_graphemes(text) == hf.normalize_str(text), text
+    # sentencepiece's own normalizer takes the longest key: "ª" + grave is "à" there
+    ref = spm.SentencePieceProcessor(model_proto=buf.getvalue())
+    for text in ["\u00aa\u0300", "x\u00aa\u0301y", "\u00aa\u0308 \u00ba\u0301", "\u00b2\u0301"]:
+        assert ours.normalize(text) == ref.normalize(text), text
+
+
+def _charsmap_blob(units: list[int], strings: bytes) -> bytes:
+    import struct
+
+    return struct.pack("<I", 4 * len(units)) + struct.pack(f"<{len(units)}I", *units) + strings
+
+
+def test_hand_made_character_maps_walk_like_hf_precompiled():
+    """A root in darts-clone's extended offset form (bit 9: the offset is shifted by 8 more), and a walk that
+    reaches the node just past the array (it stops there: no key)."""
+    normalizers = pytest.importorskip("tokenizers.normalizers")
+    from tokenlab.models.sentencepiece import CharsMap
+
+    units = [0] * 1024
+    units[0] = (1 << 10) | (1 << 9)  # children at offset 1 << 8
+    for c in b"ab":
+        units[256 ^ c] = c | (1 << 8) | (1 << 10)  # label c, has a value, which sits at offset 1
+        units[(256 ^ c) ^ 1] = 1 << 31  # value 0: the string "Z"
+    units[256 ^ ord("d")] = ord("d") | (1 << 8) | (1 << 10) | (1 << 9)  # a child in the extended form too
+    units[(256 ^ ord("d")) ^ 256] = (1 << 31) | 2  # value 2: the string "Y"
+    extended = _charsmap_blob(units, b"Z\x00Y\x00")
+    size = 600
+    edge = [0] * size
+    edge[0] = 1 << 10
+    edge[1 ^ ord("c")] = ord("c") | (1 << 8) | (1 << 10)
+    edge[(1 ^ ord("c")) ^ 1] = 1 << 31
+    edge[1 ^ ord("a")] = ord("a") | (((1 ^ ord("a")) ^ (size ^ ord("b"))) << 10)  # "a" then "b" walks to 600
+    for blob in (extended, _charsmap_blob(edge, b"Z\x00")):
+        ours, hf = CharsMap(blob), normalizers.Precompiled(blob)
+        for text in ["a", "xay", "b c", "abc", "cab", "ab", "ba", "d", "adc", "dd"]:
+            assert ours.normalize_graphemes(text) == hf.normalize_str(text), text
+    assert CharsMap(_charsmap_blob(edge, b"Z\x00")).longest_match(b"abc", 0) == (0, "")
+
+
+def test_hf_export_never_takes_a_whole_word_that_bpe_cannot_reach():
+    """sentencepiece BPE reaches a piece only through joins of two pieces; "▁abc" here has no such split."""
+    tokenizers = pytest.importorskip("tokenizers")
+    import json
+
+    pieces = [("<unk>", 0.0, 2), ("\u2581", -1.0, 1), ("a", -1.0, 1), ("b", -1.0, 1), ("c", -1.0, 1),
+              ("\u2581abc", 0.0, 1), ("bc", -3.0, 1)]
+    ref, ours = _both(_sp_proto(pieces, 2, normalizer={"name": "identity", "remove_extra_whitespaces": False}))
+    hf = tokenizers.Tokenizer.from_str(json.dumps(ours.to_hf_dict(), ensure_ascii=False))
+    for text in ["abc", "abc abc", "a bc", "cab"]:
+        assert hf.encode(text, add_special_tokens=False).ids == ref.encode(text) == ours.encode(text), text
