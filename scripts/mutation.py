@@ -193,6 +193,9 @@ MODULE_TESTS["pretokenize.py"] += [
                  "test_text_whose_highest_code_point_is_the_lowest_with_a_stand_in_is_pinned",
                  "test_a_pattern_without_unicode_classes_needs_no_stand_ins")]
 
+# session 7, mut-big1: the mutants of train/bpe.py and io/hf_json.py outside their '*[05]' samples
+MODULE_TESTS["train/bpe.py"] += ["tests/test_mutation_kills_big1.py"]
+
 
 def toml_value(value) -> str:
     return json.dumps(value)  # lists of strings and strings: JSON spelling is valid TOML
