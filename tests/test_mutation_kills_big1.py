@@ -337,3 +337,55 @@ def test_counting_shows_no_progress_unless_asked(capsys):
         assert capsys.readouterr().err == ""
         count_pretokens(TRAIN_DOCS, pre, workers=1, progress=True)
         assert "pre-tokenizing" in capsys.readouterr().err
+
+
+def test_without_the_c_counter_the_numba_counter_is_asked_for(monkeypatch):
+    """Where the C kernels cannot count (not built), the numba state machine (``train/_count.native_counter``)
+    is asked for with the pre-tokenizer and used (after the probe check). A stand-in that counts like the regex
+    replaces it here: compiling the real one costs ~18 s (``test_train_fast.py`` compares it with the regex)."""
+    import sys
+    import types
+
+    from tokenlab.pretokenize import PreTokenizer
+    from tokenlab.train import bpe
+
+    monkeypatch.setattr(bpe, "c_counter", lambda pre: None)
+    asked, used = [], []
+
+    def native_counter(pre):
+        asked.append(pre)
+
+        def count(docs):
+            used.append(len(docs))
+            return {k: v for k, v in _plain_count(docs, pre).items()}
+        return count
+    monkeypatch.setitem(sys.modules, "tokenlab.train._count", types.SimpleNamespace(native_counter=native_counter))
+    pre = PreTokenizer("gpt2", 3)
+    counter = bpe._make_counter(pre)
+    assert asked == [pre] and used == [1]  # built for this pre-tokenizer, checked on the probe
+    assert getattr(counter, "releases_gil", False)
+    assert counter(TRAIN_DOCS) == _plain_count(TRAIN_DOCS, pre) and used == [1, len(TRAIN_DOCS)]
+
+
+def test_a_thread_pool_has_as_many_threads_as_workers(monkeypatch):
+    """The compiled counter runs in a pool of ``workers`` threads (not Python's default size)."""
+    import concurrent.futures
+    import os
+
+    from tokenlab.pretokenize import PreTokenizer
+    from tokenlab.train import bpe
+
+    sizes = []
+    real = concurrent.futures.ThreadPoolExecutor
+
+    def recording(*args, **kwargs):
+        executor = real(*args, **kwargs)
+        sizes.append(executor._max_workers)
+        return executor
+    monkeypatch.setattr(concurrent.futures, "ThreadPoolExecutor", recording)
+    monkeypatch.setattr(os, "cpu_count", lambda: 7)
+    pre = PreTokenizer("gpt2")
+    docs = ["abc def " * 30] * 9
+    for workers in (2, 3):
+        assert bpe.count_pretokens(docs, pre, workers=workers, batch_chars=100) == _plain_count(docs, pre)
+    assert sizes == [2, 3]
