@@ -389,3 +389,27 @@ def test_a_thread_pool_has_as_many_threads_as_workers(monkeypatch):
     for workers in (2, 3):
         assert bpe.count_pretokens(docs, pre, workers=workers, batch_chars=100) == _plain_count(docs, pre)
     assert sizes == [2, 3]
+
+
+def test_the_c_counter_is_only_for_the_named_state_machines(monkeypatch):
+    """``c_counter`` is None for a pattern with no state machine of the counting kernel (a custom regex, no
+    pattern, the cl100k family's parameterised ids); for the named ones it counts like the regex, and
+    ``_make_counter`` then counts with it alone, never with the regex."""
+    from tokenlab.pretokenize import PreTokenizer
+    from tokenlab.train import bpe
+
+    if bpe.c_counter(PreTokenizer("gpt2")) is None:
+        pytest.skip("the C kernels are not built")
+    qwen = (r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
+            r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+    for pattern in (r"\w+|\W+", None, qwen):
+        assert bpe.c_counter(PreTokenizer(pattern)) is None
+    pre = PreTokenizer("gpt2")
+    want = _plain_count(TRAIN_DOCS, pre)
+    regex_calls = []
+    real_split = PreTokenizer.split
+    monkeypatch.setattr(PreTokenizer, "split", lambda self, text: regex_calls.append(text) or real_split(self, text))
+    counter = bpe._make_counter(pre)
+    regex_calls.clear()  # the probe check ran the regex once
+    assert counter(TRAIN_DOCS) == want
+    assert regex_calls == []
