@@ -413,3 +413,46 @@ def test_the_c_counter_is_only_for_the_named_state_machines(monkeypatch):
     regex_calls.clear()  # the probe check ran the regex once
     assert counter(TRAIN_DOCS) == want
     assert regex_calls == []
+
+
+# ---------------------------------------------------------------------------------------------- io/hf_json.py
+
+
+def test_byte_level_pre_tokenizer_splits_like_hf():
+    """``byte_level_pre_tokenizer`` (the pipeline component for a tokenlab pre-tokenizer) gives HF's pieces and
+    offsets for the Split + ByteLevel sequence the export writes."""
+    tokenizers = pytest.importorskip("tokenizers")
+    import json
+
+    from tokenlab.io.hf_json import byte_level_pre_tokenizer, to_hf_dict
+    from tokenlab.pretokenize import PreTokenizer
+    from tokenlab.tokenizer import Tokenizer
+
+    text = "Hello, World! It's 2024-06-01:\n\n  x=3.14159 Größe 東京 🤖 don't   end "
+    for pattern, digits in (("gpt2", None), ("cl100k", 3), (r"\w+|\W+", 1)):
+        pre = PreTokenizer(pattern, digits)
+        tok = Tokenizer(vocab={bytes([b]): b for b in range(256)}, merges=[], pretokenizer=pre)
+        hf = tokenizers.Tokenizer.from_str(json.dumps(to_hf_dict(tok)))
+        assert byte_level_pre_tokenizer(pre).pre_tokenize_str(text) == hf.pre_tokenizer.pre_tokenize_str(text)
+
+
+def test_read_hf_json_names_the_file_and_takes_the_pipeline_when_asked(tmp_path):
+    """``read_hf_json(path)``: the tokenizer's name and every error name the file; ``pipeline=True`` returns the
+    component pipeline, with the same ids."""
+    from tokenlab.errors import FormatError
+    from tokenlab.io.hf_json import read_hf_json, write_hf_json
+    from tokenlab.train.bpe import train_bpe
+
+    tok = train_bpe(TRAIN_DOCS, 300, workers=1)
+    path = tmp_path / "tokenizer.json"
+    write_hf_json(tok, path)
+    fast = read_hf_json(path)
+    assert fast.name == str(path)
+    piped = read_hf_json(path, pipeline=True)
+    assert type(piped) is not type(fast) and type(piped).__name__ == "PipelineTokenizer"
+    text = "the cat sat on the mat; Größe 12345"
+    assert piped.encode(text) == list(fast.encode(text)) == list(tok.encode(text))
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"model": {"type": "BPE", "vocab": {"a": -1}, "merges": []}}', encoding="utf-8")
+    with pytest.raises(FormatError, match=f"^{bad}"):
+        read_hf_json(bad)
