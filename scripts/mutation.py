@@ -196,7 +196,8 @@ MODULE_TESTS["pretokenize.py"] += [
 # session 7, mut-big1: the mutants of train/bpe.py and io/hf_json.py outside their '*[05]' samples
 MODULE_TESTS["train/bpe.py"] += ["tests/test_mutation_kills_big1.py"]
 MODULE_TESTS["io/hf_json.py"] += [f"tests/test_mutation_kills_big1.py::test_{name}" for name in (
-    "byte_level_pre_tokenizer_splits_like_hf", "read_hf_json_names_the_file_and_takes_the_pipeline_when_asked")]
+    "byte_level_pre_tokenizer_splits_like_hf", "read_hf_json_names_the_file_and_takes_the_pipeline_when_asked",
+    "metaspace_files_read_by_path_are_named_after_the_file")]
 
 
 def toml_value(value) -> str:

@@ -456,3 +456,18 @@ def test_read_hf_json_names_the_file_and_takes_the_pipeline_when_asked(tmp_path)
     bad.write_text('{"model": {"type": "BPE", "vocab": {"a": -1}, "merges": []}}', encoding="utf-8")
     with pytest.raises(FormatError, match=f"^{bad}"):
         read_hf_json(bad)
+
+
+def test_metaspace_files_read_by_path_are_named_after_the_file(tmp_path):
+    """A Llama-style (Metaspace) tokenizer.json takes its own model, named after the file like the others."""
+    import json
+
+    from tokenlab.io.hf_json import from_hf_dict, read_hf_json
+
+    from reliability_util import metaspace_json
+
+    path = tmp_path / "tokenizer.json"
+    path.write_text(json.dumps(metaspace_json()), encoding="utf-8")
+    tok = read_hf_json(path)
+    assert type(tok).__name__ != "PipelineTokenizer" and tok.name == str(path)
+    assert from_hf_dict(metaspace_json(), name="llama").name == "llama"
