@@ -471,3 +471,21 @@ def test_metaspace_files_read_by_path_are_named_after_the_file(tmp_path):
     tok = read_hf_json(path)
     assert type(tok).__name__ != "PipelineTokenizer" and tok.name == str(path)
     assert from_hf_dict(metaspace_json(), name="llama").name == "llama"
+
+
+def test_a_byte_level_file_without_added_tokens_takes_the_compiled_path():
+    """A byte-level BPE tokenizer.json with no ``added_tokens`` field (HF reads it as an empty list) is the
+    compiled ``Tokenizer``, with HF's ids."""
+    tokenizers = pytest.importorskip("tokenizers")
+    import json
+
+    from tokenlab.io.hf_json import from_hf_dict, to_hf_dict
+    from tokenlab.train.bpe import train_bpe
+
+    d = to_hf_dict(train_bpe(TRAIN_DOCS, 300, workers=1))
+    del d["added_tokens"]
+    tok = from_hf_dict(d)
+    assert type(tok).__name__ == "Tokenizer"
+    hf = tokenizers.Tokenizer.from_str(json.dumps(d))
+    text = "the cat sat on the mat; Größe 東京 12345"
+    assert list(tok.encode(text)) == hf.encode(text).ids
