@@ -489,3 +489,25 @@ def test_a_byte_level_file_without_added_tokens_takes_the_compiled_path():
     hf = tokenizers.Tokenizer.from_str(json.dumps(d))
     text = "the cat sat on the mat; Größe 東京 12345"
     assert list(tok.encode(text)) == hf.encode(text).ids
+
+
+def test_a_missing_ignore_merges_reads_as_false_like_hf():
+    """Without ``ignore_merges`` in the model, HF follows the merges (a word that is a token is not taken whole);
+    so does the reader. The vocabulary holds ``abc``, but the merges of ``abc`` end at ``a`` + ``bc``."""
+    tokenizers = pytest.importorskip("tokenizers")
+    import json
+
+    from tokenlab.io.hf_json import from_hf_dict, to_hf_dict
+    from tokenlab.pretokenize import PreTokenizer
+    from tokenlab.tokenizer import Tokenizer
+
+    vocab = {bytes([b]): b for b in range(256)}
+    for t in (b"bc", b"ab", b"abc"):
+        vocab[t] = len(vocab)
+    tok = Tokenizer(vocab=vocab, merges=[(b"b", b"c"), (b"a", b"b"), (b"ab", b"c")], pretokenizer=PreTokenizer("gpt2"))
+    d = to_hf_dict(tok)
+    del d["model"]["ignore_merges"]
+    hf = tokenizers.Tokenizer.from_str(json.dumps(d))
+    for text in ("abc", "abc ab bc xabc"):
+        assert list(from_hf_dict(d).encode(text)) == hf.encode(text).ids
+    assert hf.encode("abc").ids == [vocab[b"a"], vocab[b"bc"]]
