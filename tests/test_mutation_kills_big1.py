@@ -511,3 +511,26 @@ def test_a_missing_ignore_merges_reads_as_false_like_hf():
     for text in ("abc", "abc ab bc xabc"):
         assert list(from_hf_dict(d).encode(text)) == hf.encode(text).ids
     assert hf.encode("abc").ids == [vocab[b"a"], vocab[b"bc"]]
+
+
+def test_flags_of_the_normalizer_and_post_processor_are_checked_and_the_post_processor_is_kept():
+    """A boolean field holding a number or a string is refused in every component (HF refuses it), the normalizer
+    and post-processor included; a byte-level file with a post-processor stays on the compiled path and keeps it.
+    A pipeline tokenizer is named after the file too."""
+    from tokenlab.errors import FormatError
+    from tokenlab.io.hf_json import from_hf_dict, to_hf_dict
+    from tokenlab.train.bpe import train_bpe
+
+    base = to_hf_dict(train_bpe(TRAIN_DOCS, 300, workers=1))
+    post = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
+    with_post = dict(base, post_processor=post)
+    tok = from_hf_dict(with_post, name="f.json")
+    assert type(tok).__name__ == "Tokenizer" and tok._hf_post_processor == post and tok.name == "f.json"
+    assert from_hf_dict(with_post, name="f.json", pipeline=True).name == "f.json"
+    bad_post = dict(base, post_processor=dict(post, trim_offsets=1))
+    bad_norm = dict(base, normalizer={"type": "BertNormalizer", "clean_text": True, "handle_chinese_chars": True,
+                                      "strip_accents": None, "lowercase": "yes"})
+    for d, field in ((bad_post, "post_processor.trim_offsets"), (bad_norm, "normalizer.lowercase")):
+        with pytest.raises(FormatError, match="must be true or false") as err:
+            from_hf_dict(d, name="f.json")
+        assert field in str(err.value)
