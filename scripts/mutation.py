@@ -199,7 +199,8 @@ MODULE_TESTS["io/hf_json.py"] += [f"tests/test_mutation_kills_big1.py::test_{nam
     "byte_level_pre_tokenizer_splits_like_hf", "read_hf_json_names_the_file_and_takes_the_pipeline_when_asked",
     "metaspace_files_read_by_path_are_named_after_the_file",
     "a_byte_level_file_without_added_tokens_takes_the_compiled_path", "a_missing_ignore_merges_reads_as_false_like_hf",
-    "flags_of_the_normalizer_and_post_processor_are_checked_and_the_post_processor_is_kept")]
+    "flags_of_the_normalizer_and_post_processor_are_checked_and_the_post_processor_is_kept",
+    "top_level_and_vocab_id_errors_name_the_file_and_the_field")]
 
 
 def toml_value(value) -> str:

@@ -534,3 +534,15 @@ def test_flags_of_the_normalizer_and_post_processor_are_checked_and_the_post_pro
         with pytest.raises(FormatError, match="must be true or false") as err:
             from_hf_dict(d, name="f.json")
         assert field in str(err.value)
+
+
+def test_top_level_and_vocab_id_errors_name_the_file_and_the_field():
+    from tokenlab.errors import FormatError
+    from tokenlab.io.hf_json import from_hf_dict
+
+    with pytest.raises(FormatError) as err:
+        from_hf_dict([], name="f.json")
+    assert "f.json" in str(err.value) and "tokenizer.json" in str(err.value)
+    with pytest.raises(FormatError) as err:
+        from_hf_dict({"model": {"type": "BPE", "vocab": {"a": -1}, "merges": []}}, name="f.json")
+    assert "f.json" in str(err.value) and "model.vocab" in str(err.value)
