@@ -208,6 +208,15 @@ MODULE_TESTS["pretokenize.py"] += [
                  "test_text_whose_highest_code_point_is_the_lowest_with_a_stand_in_is_pinned",
                  "test_a_pattern_without_unicode_classes_needs_no_stand_ins")]
 
+# session 7, mut-big1: the mutants of train/bpe.py and io/hf_json.py outside their '*[05]' samples
+MODULE_TESTS["train/bpe.py"] += ["tests/test_mutation_kills_big1.py"]
+MODULE_TESTS["io/hf_json.py"] += [f"tests/test_mutation_kills_big1.py::test_{name}" for name in (
+    "byte_level_pre_tokenizer_splits_like_hf", "read_hf_json_names_the_file_and_takes_the_pipeline_when_asked",
+    "metaspace_files_read_by_path_are_named_after_the_file",
+    "a_byte_level_file_without_added_tokens_takes_the_compiled_path", "a_missing_ignore_merges_reads_as_false_like_hf",
+    "flags_of_the_normalizer_and_post_processor_are_checked_and_the_post_processor_is_kept",
+    "top_level_and_vocab_id_errors_name_the_file_and_the_field")]
+
 
 def toml_value(value) -> str:
     return json.dumps(value)  # lists of strings and strings: JSON spelling is valid TOML

@@ -186,6 +186,7 @@ def _batches(corpus: Iterable[str], batch_chars: int, bar):
 
 
 def default_workers() -> int:
+    """All cores, at most 16."""
     return max(1, min(os.cpu_count() or 1, 16))
 
 
@@ -194,8 +195,9 @@ def count_pretokens(corpus: Iterable[str], pretokenizer: PreTokenizer, progress:
                     map_fn=None) -> Counter:
     """Pretoken (as UTF-8 bytes) -> frequency over the corpus.
 
-    With ``workers > 1`` the corpus is cut into batches of about ``batch_chars`` characters and
-    counted in worker processes; a corpus that fits in one batch is counted here (no pool start-up).
+    With ``workers > 1`` the corpus is cut into batches of about ``batch_chars`` characters (a batch ends with
+    the document that brings it to ``batch_chars`` or more) and counted in worker processes; a corpus that fits
+    in one batch is counted here (no pool start-up).
     ``native``: None = compiled splitting when available, False = always ``PreTokenizer.split``.
     ``map_fn(fn, batches)``: run the counting elsewhere, e.g. ``tokenlab.corpus.dask_map(client)`` or
     ``ray_map()``; it must yield ``fn(batch)`` in batch order (then the counts, and their order, which
