@@ -1618,6 +1618,12 @@ static int build_char_tokens(Model *m) {
     memset(pre1, 0xFF, sizeof(pre1)); memset(suf1, 0xFF, sizeof(suf1));
     memset(pre2, 0xFF, 65536 * sizeof(uint32_t)); memset(suf2, 0xFF, 65536 * sizeof(uint32_t));
     memset(contain, 0xFF, 65536 * sizeof(uint32_t)); memset(m->char_tok, 0xFF, 65536 * sizeof(uint32_t));
+    uint32_t *singles = malloc(65536 * sizeof(uint32_t)); /* code points whose bytes are a token */
+    int64_t nsingles = 0;
+    if (!singles) {
+        free(pre2); free(suf2); free(contain); free(m->char_tok); m->char_tok = NULL;
+        return 0;
+    }
 #define LOWER(slot, r) do { if ((r) < (slot)) (slot) = (r); } while (0)
     for (uint64_t slot = 0; slot <= m->vmask; slot++) { /* every token with a rank, by its bytes */
         const VEntry *v = &m->vt[slot];
@@ -1628,6 +1634,13 @@ static int build_char_tokens(Model *m) {
         while (i < len && i < 3 && (p[i] & 0xC0) == 0x80) i++;
         int64_t lead = i; /* continuation bytes first: the tail of a character cut in front */
         if (lead == len) continue; /* within one character */
+        if (lead == 0 && (len == 2 || len == 3) && (p[0] >= 0xC2 && p[0] < (len == 2 ? 0xE0 : 0xF0))
+            && (p[0] >= 0xE0) == (len == 3) && (p[1] & 0xC0) == 0x80 && (len == 2 || (p[2] & 0xC0) == 0x80)) {
+            uint32_t cp = len == 2 ? ((uint32_t)(p[0] & 0x1F) << 6) | (p[1] & 0x3F)
+                                   : ((uint32_t)(p[0] & 0x0F) << 12) | ((uint32_t)(p[1] & 0x3F) << 6) | (p[2] & 0x3F);
+            if (len == 2 || cp >= 0x800) singles[nsingles++] = cp; /* one character, shortest form */
+            continue;
+        }
         int valid = 1;
         uint32_t cps[64];
         int ncp = 0, over = 0;
@@ -1671,7 +1684,8 @@ static int build_char_tokens(Model *m) {
         }
     }
 #undef LOWER
-    for (uint32_t cp = 0x80; cp < 0x10000; cp++) {
+    for (int64_t si = 0; si < nsingles; si++) {
+        uint32_t cp = singles[si];
         if (cp >= 0xD800 && cp < 0xE000) continue;
         uint8_t q[8] = {0};
         int w;
@@ -1709,7 +1723,7 @@ static int build_char_tokens(Model *m) {
         }
         if (r < lim) m->char_tok[cp] = whole->id;
     }
-    free(pre2); free(suf2); free(contain);
+    free(pre2); free(suf2); free(contain); free(singles);
     return 1;
 }
 
