@@ -262,3 +262,30 @@ def test_hf_export_never_takes_a_whole_word_that_bpe_cannot_reach():
     hf = tokenizers.Tokenizer.from_str(json.dumps(ours.to_hf_dict(), ensure_ascii=False))
     for text in ["abc", "abc abc", "a bc", "cab"]:
         assert hf.encode(text, add_special_tokens=False).ids == ref.encode(text) == ours.encode(text), text
+
+
+def test_unused_pieces_joined_from_unused_pieces_split_back_like_sentencepiece():
+    """bpe_model.cc resegments an unused piece into the two it was joined from, recursively: "abc" (unused) from
+    "ab" (unused) + "c", and "xbc" (unused) from "x" + "bc" (unused)."""
+    pieces = [("<unk>", 0.0, 2), ("a", -1.0, 1), ("b", -1.0, 1), ("c", -1.0, 1), ("ab", -0.5, 5), ("abc", -0.25, 5),
+              ("bc", -0.3, 5), ("x", -1.0, 1), ("xbc", -0.1, 5), ("\u2581", -3.0, 1)]
+    keep = {"name": "identity", "remove_extra_whitespaces": False, "add_dummy_prefix": False}
+    ref, ours = _both(_sp_proto(pieces, 2, normalizer=keep))
+    for text in ["abc", "xbc", "ab", "cab", "xbcabc", "bcx"]:
+        assert ours._encode_python(text) == ref.encode(text), text
+
+
+def test_a_value_under_an_extended_offset_node_is_checked_when_the_map_loads():
+    """A root and a child in darts-clone's extended offset form (bit 9): the value below them points past the
+    strings, so the map is refused, as sentencepiece refuses it."""
+    from tokenlab.errors import FormatError
+    from tokenlab.models.sentencepiece import CharsMap
+
+    units = [0] * 1024
+    units[0] = (1 << 10) | (1 << 9)
+    units[256 ^ ord("d")] = ord("d") | (1 << 8) | (1 << 10) | (1 << 9)
+    units[(256 ^ ord("d")) ^ 256] = (1 << 31) | 99  # value 99: past the 4 bytes of strings
+    with pytest.raises(FormatError, match="a value lies outside the strings"):
+        CharsMap(_charsmap_blob(units, b"Z\x00Y\x00"))
+    units[(256 ^ ord("d")) ^ 256] = (1 << 31) | 2
+    assert CharsMap(_charsmap_blob(units, b"Z\x00Y\x00")).normalize_graphemes("d") == "Y"
