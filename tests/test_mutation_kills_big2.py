@@ -268,7 +268,7 @@ def test_unused_pieces_joined_from_unused_pieces_split_back_like_sentencepiece()
     """bpe_model.cc resegments an unused piece into the two it was joined from, recursively: "abc" (unused) from
     "ab" (unused) + "c", and "xbc" (unused) from "x" + "bc" (unused)."""
     pieces = [("<unk>", 0.0, 2), ("a", -1.0, 1), ("b", -1.0, 1), ("c", -1.0, 1), ("ab", -0.5, 5), ("abc", -0.25, 5),
-              ("bc", -0.3, 5), ("x", -1.0, 1), ("xbc", -0.1, 5), ("\u2581", -3.0, 1)]
+              ("bc", -0.6, 5), ("x", -1.0, 1), ("xbc", -0.1, 5), ("\u2581", -3.0, 1)]
     keep = {"name": "identity", "remove_extra_whitespaces": False, "add_dummy_prefix": False}
     ref, ours = _both(_sp_proto(pieces, 2, normalizer=keep))
     for text in ["abc", "xbc", "ab", "cab", "xbcabc", "bcx"]:
@@ -285,7 +285,18 @@ def test_a_value_under_an_extended_offset_node_is_checked_when_the_map_loads():
     units[0] = (1 << 10) | (1 << 9)
     units[256 ^ ord("d")] = ord("d") | (1 << 8) | (1 << 10) | (1 << 9)
     units[(256 ^ ord("d")) ^ 256] = (1 << 31) | 99  # value 99: past the 4 bytes of strings
+    spm = pytest.importorskip("sentencepiece")
+    pieces = [("<unk>", 0.0, 2), ("d", -1.0, 1), ("Y", -1.0, 1), ("\u2581", -3.0, 1)]
+
+    def proto(blob):
+        return _sp_proto(pieces, 2, normalizer={"name": "hand_made", "precompiled_charsmap": blob})
+
+    blob = _charsmap_blob(units, b"Z\x00Y\x00")
     with pytest.raises(FormatError, match="a value lies outside the strings"):
-        CharsMap(_charsmap_blob(units, b"Z\x00Y\x00"))
+        CharsMap(blob)
+    with pytest.raises(RuntimeError, match="precompiled_charsmap is invalid"):
+        spm.SentencePieceProcessor(model_proto=proto(blob))
     units[(256 ^ ord("d")) ^ 256] = (1 << 31) | 2
-    assert CharsMap(_charsmap_blob(units, b"Z\x00Y\x00")).normalize_graphemes("d") == "Y"
+    blob = _charsmap_blob(units, b"Z\x00Y\x00")
+    assert CharsMap(blob).normalize_graphemes("d") == "Y"
+    assert spm.SentencePieceProcessor(model_proto=proto(blob)).normalize("d") == "\u2581Y"
