@@ -300,3 +300,35 @@ def test_a_value_under_an_extended_offset_node_is_checked_when_the_map_loads():
     blob = _charsmap_blob(units, b"Z\x00Y\x00")
     assert CharsMap(blob).normalize_graphemes("d") == "Y"
     assert spm.SentencePieceProcessor(model_proto=proto(blob)).normalize("d") == "\u2581Y"
+
+
+def test_best_segmentation_by_default_keeps_double_paths_like_hf_unigram():
+    """The default arithmetic is HF Unigram's (doubles): "ab" at -0.3000000005 loses to "a" + "b" there, and wins
+    in float32 (sentencepiece's)."""
+    tokenizers = pytest.importorskip("tokenizers")
+    from tokenlab.models.sentencepiece import best_segmentation
+
+    vocab = [("<unk>", 0.0), ("a", -0.1), ("b", -0.2), ("ab", -0.3000000005), ("c", -1.0), ("bc", -1.1),
+             ("abc", -1.5), ("ca", -0.9)]
+    hf = tokenizers.Tokenizer(tokenizers.models.Unigram(vocab, unk_id=0, byte_fallback=False))
+    scores = dict(vocab[1:])
+    for text in ["ab", "abc", "cab", "xab", "abxxc", "bcab", "cabcab", "x", "aab"]:
+        got, want = best_segmentation(text, scores, 3, -10.0), hf.encode(text)
+        assert [p for p, _ in got] == want.tokens, text  # HF names an unknown run by its text
+        assert [known for _, known in got] == [i != 0 for i in want.ids], text
+    assert best_segmentation("ab", scores, 3, -10.0, float32_paths=True) == [("ab", True)]
+
+
+def test_charsmap_size_errors_say_which_part_is_wrong():
+    import struct
+
+    from tokenlab.errors import FormatError
+    from tokenlab.models.sentencepiece import CharsMap
+
+    cases = [(b"\x00\x00\x00", "is truncated"),  # no room for the trie size
+             (struct.pack("<I", 0), "empty trie or unterminated strings"),  # a size and nothing else
+             (struct.pack("<I", 8) + b"\x00" * 4, "corrupt trie size"),  # a trie longer than the blob
+             (struct.pack("<I", 6) + b"\x00" * 8, "corrupt trie size")]  # not whole units
+    for blob, message in cases:
+        with pytest.raises(FormatError, match=message):
+            CharsMap(blob)
