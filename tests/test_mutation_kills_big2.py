@@ -332,3 +332,23 @@ def test_charsmap_size_errors_say_which_part_is_wrong():
     for blob, message in cases:
         with pytest.raises(FormatError, match=message):
             CharsMap(blob)
+
+
+def test_normalizer_with_user_symbols_and_kept_spaces_like_sentencepiece():
+    """The full normalizer path (a user symbol; no character map): a symbol with inner spaces stays whole, extra
+    spaces go before "X" too, and trailing spaces are stripped without escaping."""
+    pieces = [*PIECES, ("x  y", 0.0, 4), (" z", 0.0, 4), ("w ", 0.0, 4)]
+    for normalizer in ({"name": "identity"}, {"name": "identity", "escape_whitespaces": False},
+                       {"name": "identity", "escape_whitespaces": False, "add_dummy_prefix": False}):
+        for model_type in (1, 2):
+            ref, ours = _both(_sp_proto(pieces, model_type, normalizer=normalizer))
+            for text in ["a X", "X  X", "aX", "abX  ", "x  y X", " x  yX", "Xa<sep>X", "ab X X",
+                         " z", "  zw  w", "a  z", "w  w ", "w  zb"]:
+                assert ours.normalize(text) == ref.normalize(text), (normalizer, text)
+                assert ours._encode_python(text) == ref.encode(text), (normalizer, text)
+
+
+def test_text_that_is_not_utf8_is_refused_with_where():
+    ref, ours = _both(_sp_proto(PIECES, 2, normalizer={"name": "identity"}))
+    with pytest.raises(InvalidInputError, match=r"^text is not valid UTF-8 \(surrogates not allowed at character 1\)$"):
+        ours.normalize("a\ud800b")
