@@ -352,3 +352,11 @@ def test_text_that_is_not_utf8_is_refused_with_where():
     ref, ours = _both(_sp_proto(PIECES, 2, normalizer={"name": "identity"}))
     with pytest.raises(InvalidInputError, match=r"^text is not valid UTF-8 \(surrogates not allowed at character 1\)$"):
         ours.normalize("a\ud800b")
+
+
+def test_control_tokens_before_the_first_piece_keep_the_dummy_prefix_rule_like_sentencepiece():
+    for normalizer in ({"name": "identity"}, {"name": "identity", "remove_extra_whitespaces": False}):
+        ref, ours = _both(_sp_proto(PIECES, 2, normalizer=normalizer))
+        s = ours.special_tokens["<s>"]
+        for ids in ([s, *ref.encode("ab b")], [s, s, *ref.encode(" ab")], [s, *ref.encode("  X")]):
+            assert ours.decode(ids).replace("<s>", "") == ref.decode(ids), ids
