@@ -360,3 +360,27 @@ def test_control_tokens_before_the_first_piece_keep_the_dummy_prefix_rule_like_s
         s = ours.special_tokens["<s>"]
         for ids in ([s, *ref.encode("ab b")], [s, s, *ref.encode(" ab")], [s, *ref.encode("  X")]):
             assert ours.decode(ids).replace("<s>", "") == ref.decode(ids), ids
+
+
+def test_suffix_models_split_words_after_the_space_mark_like_sentencepiece():
+    """treat_whitespace_as_suffix: "▁" ends a word, so a piece with "▁" before another character spans words
+    (no word cache then), and one with "▁" last does not."""
+    keep = {"name": "identity"}
+    base = [("<unk>", 0.0, 2), ("a", -1.0, 1), ("b", -1.0, 1), ("\u2581", -1.0, 1)]
+    for extra in ([("\u2581a", -0.1, 1)], [("b\u2581", -0.2, 1), ("ab", -0.3, 1), ("ab\u2581", -0.1, 1)]):
+        for model_type in (1, 2):
+            ref, ours = _both(_sp_proto(base + extra, model_type, trainer={"treat_whitespace_as_suffix": True},
+                                        normalizer=keep))
+            for text in ["b a", "ab ab", "a a b", "ba ab"]:
+                assert ours._encode_python(text) == ref.encode(text), (extra, text)
+
+
+def test_decode_errors_argument_is_passed_on():
+    from tokenlab.models.sentencepiece import SentencePieceTokenizer
+
+    pieces = [("<unk>", 0.0, 2), *((f"<0x{b:02X}>", 0.0, 6) for b in range(256)), ("a", -1.0, 1)]
+    tok = SentencePieceTokenizer(pieces, "bpe", byte_fallback=True)
+    ids = [tok.byte_to_id[0xFF], tok.piece_to_id["a"]]
+    with pytest.raises(InvalidInputError, match="ids decode to invalid UTF-8"):
+        tok.decode(ids, errors="strict")
+    assert tok.decode(ids, errors="ignore") == "a"
