@@ -1029,6 +1029,21 @@ static inline uint64_t merge_value(const Model *m, const uint8_t *b, int64_t a, 
     return (uint64_t)NO_RANK << 32;
 }
 
+/* the code point of the 2- or 3-byte UTF-8 character at p (w: its length, bytes already checked) */
+static inline uint32_t bmp_cp(const uint8_t *p, int w) {
+    return w == 2 ? ((uint32_t)(p[0] & 0x1F) << 6) | (p[1] & 0x3F)
+                  : ((uint32_t)(p[0] & 0x0F) << 12) | ((uint32_t)(p[1] & 0x3F) << 6) | (p[2] & 0x3F);
+}
+
+/* char_tok's token for the character at q (avail bytes of the piece from q), its length in *w; UINT32_MAX when
+   the character does not start as a token (see build_char_tokens) */
+static inline uint32_t char_token_at(const Model *m, const uint8_t *q, int64_t avail, int *w) {
+    if (q[0] < 0xC2 || q[0] >= 0xF0) return UINT32_MAX;
+    *w = q[0] < 0xE0 ? 2 : 3;
+    if (avail < *w || (q[1] & 0xC0) != 0x80 || (*w == 3 && (q[2] & 0xC0) != 0x80)) return UINT32_MAX;
+    return m->char_tok[bmp_cp(q, *w)];
+}
+
 /* merge_value for tiktoken-style ranks on a zero-padded copy of the piece */
 static inline uint64_t join_value(const Model *m, const uint8_t *p, int64_t n) {
     if (n > m->max_len) return (uint64_t)NO_RANK << 32;
@@ -1053,15 +1068,9 @@ static int64_t bpe_small(const Model *m, const uint8_t *b, int64_t s, int64_t e,
         int64_t np = 0;
         for (int64_t t = 0; t < n;) {
             const uint8_t *q = b + s + t;
-            if (q[0] >= 0xC2 && q[0] < 0xF0) {
-                int w = q[0] < 0xE0 ? 2 : 3;
-                if (t + w <= n && (q[1] & 0xC0) == 0x80 && (w == 2 || (q[2] & 0xC0) == 0x80)) {
-                    uint32_t cp = w == 2 ? ((uint32_t)(q[0] & 0x1F) << 6) | (q[1] & 0x3F)
-                                         : ((uint32_t)(q[0] & 0x0F) << 12) | ((uint32_t)(q[1] & 0x3F) << 6) | (q[2] & 0x3F);
-                    uint32_t id = m->char_tok[cp];
-                    if (id != UINT32_MAX) { sym[np] = id; pos[np++] = s + t; t += w; continue; }
-                }
-            }
+            int w;
+            uint32_t id = char_token_at(m, q, n - t, &w);
+            if (id != UINT32_MAX) { sym[np] = id; pos[np++] = s + t; t += w; continue; }
             sym[np] = m->byte_ids[q[0]];
             pos[np++] = s + t;
             t++;
@@ -1171,18 +1180,10 @@ static int64_t bpe_long(const Model *m, const uint8_t *b, int64_t s, int64_t e, 
     /* the parts: bytes, or whole characters where char_tok allows (as in bpe_small); parts start at t */
     uint32_t last = NONE;
     for (int64_t t = 0; t < n;) {
-        int64_t w = 1;
-        sym[t] = m->byte_ids[b[s + t]];
-        const uint8_t *q = b + s + t;
-        if (m->char_tok && q[0] >= 0xC2 && q[0] < 0xF0) {
-            int cw = q[0] < 0xE0 ? 2 : 3;
-            if (t + cw <= n && (q[1] & 0xC0) == 0x80 && (cw == 2 || (q[2] & 0xC0) == 0x80)) {
-                uint32_t cp = cw == 2 ? ((uint32_t)(q[0] & 0x1F) << 6) | (q[1] & 0x3F)
-                                      : ((uint32_t)(q[0] & 0x0F) << 12) | ((uint32_t)(q[1] & 0x3F) << 6) | (q[2] & 0x3F);
-                uint32_t id = m->char_tok[cp];
-                if (id != UINT32_MAX) { sym[t] = id; w = cw; }
-            }
-        }
+        int w = 1, cw;
+        uint32_t id = m->char_tok ? char_token_at(m, b + s + t, n - t, &cw) : UINT32_MAX;
+        if (id != UINT32_MAX) { sym[t] = id; w = cw; }
+        else sym[t] = m->byte_ids[b[s + t]];
         prv[t] = last;
         if (last != NONE) nxt[last] = (uint32_t)t;
         last = (uint32_t)t;
@@ -1636,15 +1637,12 @@ static int build_char_tokens(Model *m) {
         if (lead == len) continue; /* within one character */
         if (lead == 0 && (len == 2 || len == 3) && (p[0] >= 0xC2 && p[0] < (len == 2 ? 0xE0 : 0xF0))
             && (p[0] >= 0xE0) == (len == 3) && (p[1] & 0xC0) == 0x80 && (len == 2 || (p[2] & 0xC0) == 0x80)) {
-            uint32_t cp = len == 2 ? ((uint32_t)(p[0] & 0x1F) << 6) | (p[1] & 0x3F)
-                                   : ((uint32_t)(p[0] & 0x0F) << 12) | ((uint32_t)(p[1] & 0x3F) << 6) | (p[2] & 0x3F);
+            uint32_t cp = bmp_cp(p, (int)len);
             if (len == 2 || cp >= 0x800) singles[nsingles++] = cp; /* one character, shortest form */
             continue;
         }
         int valid = 1;
-        uint32_t cps[64];
-        int ncp = 0, over = 0;
-        while (i < len) {
+        while (i < len) { /* check the token can be a substring of valid UTF-8 */
             uint8_t c0 = p[i];
             int w = c0 < 0x80 ? 1 : c0 < 0xC2 ? 0 : c0 < 0xE0 ? 2 : c0 < 0xF0 ? 3 : c0 < 0xF5 ? 4 : 0;
             if (!w) { valid = 0; break; }
@@ -1654,26 +1652,16 @@ static int build_char_tokens(Model *m) {
             }
             for (int t = 1; t < w; t++) if ((p[i + t] & 0xC0) != 0x80) valid = 0;
             if (!valid) break;
-            if (w == 2 || w == 3) {
-                uint32_t cp = w == 2 ? ((uint32_t)(c0 & 0x1F) << 6) | (p[i + 1] & 0x3F)
-                                     : ((uint32_t)(c0 & 0x0F) << 12) | ((uint32_t)(p[i + 1] & 0x3F) << 6) | (p[i + 2] & 0x3F);
-                if (len > w) { if (ncp < 64) cps[ncp++] = cp; else over = 1; }
-            }
             i += w;
         }
         if (!valid) continue; /* no substring of valid UTF-8 */
-        if (over) { /* more characters than the buffer: count them again (rare: long tokens) */
-            for (int64_t t = lead; t < len;) {
-                uint8_t c0 = p[t];
-                int w = c0 < 0x80 ? 1 : c0 < 0xE0 ? 2 : c0 < 0xF0 ? 3 : 4;
-                if (t + w > len) break;
-                if (w == 2) LOWER(contain[((uint32_t)(c0 & 0x1F) << 6) | (p[t + 1] & 0x3F)], r);
-                if (w == 3) LOWER(contain[((uint32_t)(c0 & 0x0F) << 12) | ((uint32_t)(p[t + 1] & 0x3F) << 6)
-                                          | (p[t + 2] & 0x3F)], r);
-                t += w;
-            }
-        } else {
-            for (int t = 0; t < ncp; t++) LOWER(contain[cps[t]], r);
+        /* its whole BMP characters (the token holds other bytes too: single characters were taken above) */
+        for (int64_t t = lead; t < len;) {
+            uint8_t c0 = p[t];
+            int w = c0 < 0x80 ? 1 : c0 < 0xE0 ? 2 : c0 < 0xF0 ? 3 : 4;
+            if (t + w > len) break;
+            if (w == 2 || w == 3) LOWER(contain[bmp_cp(p + t, w)], r);
+            t += w;
         }
         if (lead == 1) LOWER(suf1[p[0]], r);
         if (lead == 2) LOWER(suf2[((uint32_t)p[0] << 8) | p[1]], r);
