@@ -34,6 +34,8 @@ def check_special(special_tokens: dict[str, int], text: str, allowed_special: Sp
     """The allowed specials; raises :class:`SpecialTokenError` naming the first disallowed one in ``text``."""
     if not isinstance(text, str):
         raise InvalidInputError(f"text must be str, got {type(text).__name__}")
+    if not allowed_special and not disallowed_special:  # encode_ordinary: every special is ordinary text
+        return set()
     if not allowed_special and disallowed_special == "all":  # the default, kept cheap for short texts
         # a long text: one regex scan for all of them (~1.4 GB/s on code, measured by hand) instead of one `in`
         # per special token (a third of `encode` on code for cl100k's five); a short one: the `in`s cost less

@@ -1901,6 +1901,7 @@ out:
     return rc;
 }
 
+/* the ids as a list the cycle collector does not track (why: `ids_to_list` in _bpe.c) */
 static PyObject *ids_to_list(const SPModel *m, const Ints *ids) {
     PyObject *list = PyList_New((Py_ssize_t)ids->n);
     if (!list) return NULL;
@@ -1939,6 +1940,7 @@ static PyObject *ids_to_list(const SPModel *m, const Ints *ids) {
 #ifndef Py_GIL_DISABLED
     if (run) Py_SET_REFCNT(run, Py_REFCNT(run) + run_n);
 #endif
+    PyObject_GC_UnTrack(list);  /* only ints: no cycle to find, and no collector pass over every id (see _bpe.c) */
     return list;
 }
 
