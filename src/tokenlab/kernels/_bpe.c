@@ -39,7 +39,8 @@
 
 #define NO_RANK 0x7FFFFFFFu
 #define SMALL 256          /* pieces up to this many bytes merge in place */
-#define CACHE_BITS 15       /* the piece table starts at 2^15 entries (2 MB) */
+#define CACHE_BITS 17       /* the piece table starts at 2^17 entries (8 MB, touched a huge page at a time): multilingual
+                               text outgrew 2^15 within a few MB, and each growth zeroed fresh pages */
 #define CACHE_KEY 24       /* longest piece the cache holds (bytes) */
 #define CACHE_IDS 9        /* most ids a cached piece may have */
 #define GOLDEN 0x9E3779B97F4A7C15ull
