@@ -1785,7 +1785,7 @@ static int Encoder_init(EncoderObject *self, PyObject *args, PyObject *kw) {
     {
         int64_t nv = ids.len / 4;
         uint64_t cap = 16;
-        while (cap < 2 * (uint64_t)nv) cap <<= 1;
+        while (cap * 5 < 8 * (uint64_t)nv) cap <<= 1;  /* load <= 5/8: Qwen's 151k tokens in 4 MB, not 8 */
         m->vt = table_alloc(cap * sizeof(VEntry)); /* zeroed; huge pages: a cache miss's page walk is short */
         if (!m->vt) { PyErr_NoMemory(); goto done; }
         m->vmask = cap - 1;
