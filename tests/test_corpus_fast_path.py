@@ -183,6 +183,29 @@ def test_encode_lines_equals_lines_and_encode_batch(cl100k):
         corpus_kernel.encode_lines(object(), b"abc", 1)
 
 
+def test_encode_lines_refuses_an_encoder_from_another_bpe_source(cl100k):
+    """_corpus compiles _bpe.c into itself and reads the Encoder's structs: an Encoder made from another version
+    of _bpe.c (a stale .so next to a rebuilt one) is refused, not read with the wrong layout. The first field
+    after the object header holds setup.py's hash of _bpe.c; here it is changed by hand."""
+    import ctypes
+    import sys
+
+
+    encoder = cl100k._fast.kernel
+    want = corpus_kernel.encode_lines(encoder, b"hello world\n", 1)
+    field = ctypes.c_uint64.from_address(id(encoder) + sys.getsizeof(object()))
+    own = field.value
+    assert own != 0  # built by setup.py, which names the source
+    field.value = own ^ 1
+    try:
+        with pytest.raises(TypeError, match="this build"):
+            corpus_kernel.encode_lines(encoder, b"hello world\n", 1)
+    finally:
+        field.value = own
+    got = corpus_kernel.encode_lines(encoder, b"hello world\n", 1)
+    assert bytes(got[0]) == bytes(want[0])
+
+
 def test_custom_regex_tokenizer_equals_tiktoken(tmp_path, cl100k, cl100k_ref):
     """A pattern the kernel has no state machine for (its lines must still be pre-tokenized, not encoded whole)."""
     import tiktoken

@@ -115,8 +115,13 @@ typedef struct {
     int ascii_blocks;        /* the class table's ASCII part is the one ascii_masks assumes */
 } Model;
 
+#ifndef BPE_SOURCE_ID
+#define BPE_SOURCE_ID 0ull /* setup.py defines it from this file's text */
+#endif
+
 typedef struct {
     PyObject_HEAD
+    uint64_t source_id;      /* BPE_SOURCE_ID of the build that made it, first so that any build can read it */
     Model m;
     Cache *cache;           /* the calling thread's cache for single-text calls */
     uint32_t *obuf;          /* and its reusable output buffer */
@@ -1731,6 +1736,12 @@ static void model_free(Model *m) {
    byte_ids: uint32[256]; pairs: uint32[4 * n] (left, right, rank, merged) or empty. */
 static void free_ints(EncoderObject *self);
 
+static PyObject *Encoder_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
+    EncoderObject *self = (EncoderObject *)PyType_GenericNew(type, args, kw);
+    if (self) self->source_id = BPE_SOURCE_ID;
+    return (PyObject *)self;
+}
+
 static int Encoder_init(EncoderObject *self, PyObject *args, PyObject *kw) {
     PyObject *o_cls, *o_blob, *o_off, *o_ids, *o_ranks, *o_bytes, *o_pairs;
     int pattern, split_digits, ignore_merges, any_split;
@@ -2975,7 +2986,7 @@ static PyTypeObject EncoderType = {
     .tp_basicsize = sizeof(EncoderObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "Compiled byte-level BPE tables for one tokenizer",
-    .tp_new = PyType_GenericNew,
+    .tp_new = Encoder_new,
     .tp_init = (initproc)Encoder_init,
     .tp_dealloc = (destructor)Encoder_dealloc,
     .tp_methods = Encoder_methods,

@@ -5,7 +5,8 @@
  * "\n" (one trailing "\r" dropped, empty lines skipped), checked as UTF-8 and encoded in C with the GIL
  * released, using the Encoder's own tables and warm caches: _bpe.c is compiled into this module from the same
  * source (as _count.c does), and an Encoder made by tokenlab.kernels._bpe is accepted after checking its type
- * name and size. A separate extension so that a change in _bpe.c's internals can only cost this module
+ * name, size and source id (setup.py's hash of _bpe.c). A separate extension so that a change in _bpe.c's
+ * internals can only cost this module
  * (encode-corpus then cuts lines with _lines and calls Encoder.encode_batch: same ids). */
 
 #include "_bpe.c"
@@ -97,7 +98,8 @@ static PyObject *py_encode_lines(PyObject *self, PyObject *args) {
     int nthreads;
     if (!PyArg_ParseTuple(args, "OOi", &enc_obj, &data_obj, &nthreads)) return NULL;
     if (strcmp(Py_TYPE(enc_obj)->tp_name, "tokenlab.kernels._bpe.Encoder") != 0
-        || Py_TYPE(enc_obj)->tp_basicsize != (Py_ssize_t)sizeof(EncoderObject)) {
+        || Py_TYPE(enc_obj)->tp_basicsize != (Py_ssize_t)sizeof(EncoderObject)
+        || ((EncoderObject *)enc_obj)->source_id != BPE_SOURCE_ID) {  /* the same _bpe.c, not just the same size */
         PyErr_SetString(PyExc_TypeError, "encode_lines: expected a tokenlab.kernels._bpe.Encoder of this build");
         return NULL;
     }
