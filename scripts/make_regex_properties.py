@@ -1,8 +1,9 @@
 """Regenerate src/tokenlab/data/regex_properties.json: the Unicode classes custom pre-tokenizer patterns use,
 probed from tiktoken's regex engine (see make_unicode_classes.py for the probe).
 
-tokenlab rewrites ``\\p{L}``, ``\\s``, ... in a custom pattern into these explicit ranges before compiling it
-with the installed ``regex`` (whose Unicode version is newer), so its splits follow tiktoken's tables.
+The kernel's regex programs read these classes (``encode/regex_program.py``); the ``regex`` module's split maps the
+code points it classifies differently to stand-ins (``pretokenize.stand_ins``), so both follow tiktoken's tables,
+and under ``(?i)`` its case-folded classes (``case_insensitive``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,18 @@ def main() -> int:
     classes["s"] = ranges(probe(r"\s"))
     classes["d"] = ranges(probe(r"\d"))
     classes["w"] = ranges(probe(r"\w"))
-    data = {"source": f"tiktoken {tiktoken.__version__} regex engine", "classes": classes}
+    # under (?i) tiktoken's engine widens a class to its simple case-folding closure (\p{Lu} then holds "a"; its
+    # negation is the complement of the closure): stored where it differs from the class itself
+    case_insensitive = {}
+    for name in PROPERTIES + ["s", "d", "w"]:
+        plain = rf"\p{{{name}}}" if name in PROPERTIES else "\\" + name
+        folded = ranges(probe(f"(?i:{plain})"))
+        if folded != classes[name]:
+            case_insensitive[name] = folded
+    # and what (?i) makes of ASCII letters (K for k, long s for s; not the dotted I the regex module adds to i)
+    case_insensitive["ascii"] = ranges(probe("(?i:[a-z])"))
+    data = {"source": f"tiktoken {tiktoken.__version__} regex engine", "classes": classes,
+            "case_insensitive": case_insensitive}
     path = Path(__file__).resolve().parents[1] / "src" / "tokenlab" / "data" / "regex_properties.json"
     path.write_text(json.dumps(data, separators=(",", ":")) + "\n", encoding="utf-8")
     print(f"wrote {path} ({path.stat().st_size} bytes)", file=sys.stderr)

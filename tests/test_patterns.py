@@ -151,7 +151,7 @@ def test_backtracking_budget_falls_back_to_the_regex_module(cl100k):
     assert ours.encode_ordinary(text) == ref.encode_ordinary(text)
 
 
-@pytest.mark.parametrize("pattern", [r"(a)\1", r"a|", r"x*", r"[[:alpha:]]", r"\p{Greek}", r"(?i:\p{Lu})",
+@pytest.mark.parametrize("pattern", [r"(a)\1", r"a|", r"x*", r"[[:alpha:]]", r"\p{Greek}", r"(?i:\u00e9)",
                                      r"(?m)^a", r"(?<=a+)b"])
 def test_outside_the_subset_is_refused(pattern):
     assert compile_program(pattern) is None
@@ -291,3 +291,37 @@ def test_program_matcher_splits_random_patterns_as_the_regex_module(seed, cl100k
             pos += len(piece.encode("utf-8"))
             ends.append(pos)
         assert list(kernel.split_regex(t, prog.cid, prog.masks, prog.prog)) == ends, (pattern, t[:80])
+
+
+# characters whose case folding is not one-to-one or not ASCII (Kelvin sign, long s, Greek sigmas and iota
+# subscript, title-case digraphs, Cherokee, dotted/dotless i), letters of scripts newer than some engines' tables
+_CASED = ("aAzZkK\u212asS\u017f\u00df\u1e9e\u01c4\u01c5\u01c6\u01c7\u01c8\u01c9\u03a3\u03c3\u03c2\u0345"
+          "\u03b9\u0399\u1fbe\u1fbc\u1fb3\u13a0\uab70\u0130\u0131\ufb00\u24b6\u24d0\u0390\u1fd3\u01f0\u00b5"
+          "\u039c\u03bc\ua7cb\u0264\U00010d50\U00010d70\U0001e900\U0001e922 '1!\n\u0301")
+
+
+@pytest.mark.parametrize("pattern", [
+    r"(?i:\p{Lu})+|\p{Ll}+|\s+|[^\s]",
+    r"(?i:[\p{Lu}])+|\s+|[^\s]",
+    r"(?i)\p{Lu}+|\s+|.",
+    r"(?i:\p{Lt})+|\p{L}|\s+|.",
+    r"(?i:\P{Lu})+|\s+|[\s\S]",
+    r"(?i:[^\p{Ll}\s])+|\s+|[\s\S]",
+    r"(?i:[^a-z])+|[a-zA-Z]+|[\s\S]",
+    r"\p{Lu}(?i:\p{Ll}+)|\p{L}+|\s+|[\s\S]",
+    r"(?i:\p{M}|\p{Mn})+|\p{L}+|[\s\S]",
+    r"(?i:\p{L}\p{Ll})+|\w+|[\s\S]",
+    r"(?i:\p{Lu}\p{Ll})+|(?i:[^\p{L}\s])+?!|\b\p{Ll}+|[\s\S]",  # quantified groups, lazy, \b: the general VM
+])
+def test_case_insensitive_classes_equal_tiktoken(pattern, cl100k):
+    """Under (?i) tiktoken's engine widens a class to its case-folding closure (``(?i)\\p{Lu}`` holds "a"; the
+    negation is the closure's complement). The kernel's programs read tiktoken's closures (probed into
+    data/regex_properties.json), and the pure path's ``regex`` gets the pattern spelled with them as explicit
+    ranges: both give tiktoken's ids on text crowded with the characters case folding treats specially."""
+    ours, ref = _pair(cl100k, pattern, "case-insensitive")
+    assert isinstance(ours._fast, native.NativeRegexBPE) and ours._fast.program is not None, pattern
+    assert ours.pretokenizer._spelled is not None  # the pure path's regex, with tiktoken's folded classes
+    rng = random.Random(len(pattern))
+    texts = ["".join(rng.choice(_CASED) for _ in range(rng.randrange(1, 40))) for _ in range(400)]
+    texts.append(_CASED)
+    _check_equal(ours, ref, texts, python_too=150)

@@ -87,11 +87,30 @@ class PreTokenizer:
     @cached_property
     def _compiled(self):
         rx = self.regex_str
-        return regex.compile(rx) if rx else None
+        return regex.compile(self._spelled or rx) if rx else None
+
+    @cached_property
+    def _spelled(self) -> str | None:
+        """A custom pattern with an ``i`` flag, spelled with tiktoken's classes as explicit ranges, case folding
+        included (`encode.regex_program.explicit_pattern`): the ``regex`` module folds ``\\p{Lu}`` and ``i``
+        otherwise, in ways stand-ins cannot mend. None for every other pattern (classes pinned by stand-ins)."""
+        rx = self.regex_str
+        if not rx or self.pattern in PATTERNS or not _CASE_FLAG.search(rx):
+            return None
+        from .encode.regex_program import explicit_pattern
+
+        return explicit_pattern(rx)
 
     @cached_property
     def _digits(self):
-        return regex.compile(rf"\p{{N}}{{1,{self.split_digits}}}") if self.split_digits else None
+        if not self.split_digits:
+            return None
+        digits = rf"\p{{N}}{{1,{self.split_digits}}}"
+        if self._spelled:
+            from .encode.regex_program import explicit_pattern
+
+            digits = explicit_pattern(digits)
+        return regex.compile(digits)
 
     def split(self, text: str) -> list[str]:
         """Pieces in order; their concatenation is always ``text``. Unicode classes follow tiktoken's tables
@@ -109,7 +128,10 @@ class PreTokenizer:
 
     @cached_property
     def _class_key(self) -> str:
-        """The regex text whose classes decide the stand-ins (the pattern and the digit splitter)."""
+        """The regex text whose classes decide the stand-ins (the pattern and the digit splitter); empty for a
+        spelled-out pattern, whose explicit ranges read the text as it is."""
+        if self._spelled:
+            return ""
         return (self.regex_str or "") + (r"\p{N}" if self.split_digits else "")
 
     def _split(self, text: str) -> list[str]:
@@ -218,6 +240,7 @@ def get_pretokenizer(spec: str | PreTokenizer | None, split_digits: int | None =
 
 _MAX_CODE_POINT = 0x10FFFF
 _SHORTHANDS = {"s": "s", "S": "s", "d": "d", "D": "d", "w": "w", "W": "w", "b": "w", "B": "w"}
+_CASE_FLAG = regex.compile(r"\(\?[a-zA-Z]*i[a-zA-Z]*[:)]")  # an inline flag group that turns on (?i)
 _PROPERTY = regex.compile(r"\\[pP](?:\{\s*\^?\s*([A-Za-z_&]+)\s*\}|([A-Za-z]))|\\([sSdDwWbB])|\\.")
 
 

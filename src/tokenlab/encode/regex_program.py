@@ -12,7 +12,8 @@ fancy-regex and gives up on a step budget (the caller then uses the ``regex`` mo
 Patterns outside that subset go to `compile_vm`: a program for the kernel's general backtracking VM (nested and
 quantified groups, lazy and possessive quantifiers, atomic groups, lookahead and fixed-width lookbehind, anchors,
 ``\b``, nested classes with set operations), on the same class tables. Still refused (the ``regex`` module splits):
-backreferences, variable-width lookbehind, properties or negated classes under ``(?i)``, non-ASCII case folding,
+backreferences, variable-width lookbehind, non-ASCII literals and ranges under ``(?i)`` (its properties are tiktoken's
+case-folded classes),
 other inline flags, patterns or loop bodies that can match the empty string.
 """
 
@@ -206,8 +207,8 @@ class _Parser:
                 name, negated = name[1:].strip(), not negated
             if name not in _PROPERTIES:
                 raise Unsupported(f"property {name}")
-            if ci:
-                raise Unsupported("property under (?i)")
+            if ci and f"ci:{name}" in _property_ranges():
+                name = f"ci:{name}"
             return (frozenset({("prop", name, negated)}), False)
         if e in "sSdDwW":
             self.i += 2
@@ -236,10 +237,8 @@ class _Parser:
     def _class(self, ci: bool):
         self.i += 1
         negated = self._peek() == "^"
-        if negated:
+        if negated:  # under (?i): the complement of the case-folded members, as fancy-regex reads it
             self.i += 1
-            if ci:
-                raise Unsupported("negated class under (?i)")
         atoms: set = set()
         first = True
         while True:
@@ -340,9 +339,13 @@ def _expand(alts: list) -> list[list]:
 # ---------------------------------------------------------------- tables
 @lru_cache(maxsize=1)
 def _property_ranges() -> dict:
+    """Class name -> ranges; ``ci:NAME`` is NAME under ``(?i)`` where that differs (its simple case-folding
+    closure: tiktoken's ``(?i)\\p{Lu}`` holds "a", and ``(?i)\\P{Lu}`` is the closure's complement)."""
     from .unicode_table import _probed
 
-    return _probed()
+    table = dict(_probed())
+    table.update({f"ci:{name}": ranges for name, ranges in _probed("case_insensitive").items()})
+    return table
 
 
 @lru_cache(maxsize=256)
@@ -561,10 +564,8 @@ class _WideParser(_Parser):
         right, looser than union), as fancy-regex reads them."""
         self.i += 1
         negated = self._peek() == "^"
-        if negated:
+        if negated:  # under (?i): the complement of the case-folded members, as fancy-regex reads it
             self.i += 1
-            if ci:
-                raise Unsupported("negated class under (?i)")
         atoms = self._class_union(ci, first=True)
         while self.s.startswith(("&&", "--", "~~"), self.i):
             op = self.s[self.i:self.i + 2]
@@ -859,3 +860,50 @@ class _VmCompiler:
 
     def _order(self, at: int, more: int, done: int, mode: int) -> None:
         self.code[at][1:3] = [more, done] if mode == GREEDY else [done, more]
+
+
+# ---------------------------------------------------------------- the regex module's spelling
+def _ranges_of(member: np.ndarray) -> list[tuple[int, int]]:
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], member.view(np.int8), [0]))))
+    return [(int(lo), int(hi) - 1) for lo, hi in zip(edges[::2], edges[1::2])]
+
+
+def _spelled_class(member: np.ndarray) -> str:
+    ranges = _ranges_of(member)
+    if not ranges:
+        return "(?!)"
+    return "[" + "".join(f"\\U{lo:08x}" + (f"-\\U{hi:08x}" if hi > lo else "") for lo, hi in ranges) + "]"
+
+
+def _spell(n) -> str:
+    kind = n[0]
+    if kind == "cls":
+        return _spelled_class(_class_array(n[1]))
+    if kind == "cat":
+        return "".join(_spell(x) for x in n[1])
+    if kind == "alt":
+        return "(?:" + "|".join(_spell(x) for x in n[1]) + ")"
+    if kind == "rep":
+        _, body, lo, hi, mode = n
+        counts = f"{{{lo},}}" if hi == UNBOUNDED else f"{{{lo},{hi}}}"
+        return f"(?:{_spell(body)}){counts}" + {GREEDY: "", LAZY: "?", POSSESSIVE_MODE: "+"}[mode]
+    if kind == "look":
+        prefix = {0: "(?=", LOOK_NEGATIVE: "(?!", LOOK_BEHIND: "(?<=", LOOK_BEHIND | LOOK_NEGATIVE: "(?<!"}[n[1]]
+        return prefix + _spell(n[2]) + ")"
+    if kind == "atomic":
+        return "(?>" + _spell(n[1]) + ")"
+    word = _spelled_class(_class_array(_WORD))  # kind == "assert"
+    return {A_START: r"\A", A_END: r"\Z", A_WORD: f"(?:(?<={word})(?!{word})|(?<!{word})(?={word}))",
+            A_NOT_WORD: f"(?:(?<={word})(?={word})|(?<!{word})(?!{word}))"}[n[1]]
+
+
+@lru_cache(maxsize=16)
+def explicit_pattern(pattern: str) -> str | None:
+    """The pattern for the ``regex`` module with every class spelled as tiktoken's explicit code point ranges and
+    no flags: ``(?i)`` already folded into the classes as tiktoken folds them (the ``regex`` module folds
+    ``\\p{Lu}`` to every cased letter and ``i`` to ``İ``; stand-ins cannot mend that, since ASCII letters stay
+    themselves). None outside the parser's subset."""
+    try:
+        return _spell(_WideParser(pattern).parse())
+    except (Unsupported, RecursionError):
+        return None

@@ -68,13 +68,13 @@ def build_class_table() -> np.ndarray:
     return table
 
 
-def _probed() -> dict:
-    """tiktoken's general categories, probed into data/regex_properties.json."""
+def _probed(part: str = "classes") -> dict:
+    """tiktoken's general categories, probed into data/regex_properties.json (``part="case_insensitive"``: the
+    ones ``(?i)`` widens, as that engine widens them)."""
     import json
     from importlib.resources import files
 
-    return json.loads(files("tokenlab").joinpath("data/regex_properties.json").read_text(encoding="utf-8"))[
-        "classes"]
+    return json.loads(files("tokenlab").joinpath("data/regex_properties.json").read_text(encoding="utf-8"))[part]
 
 
 _HF_BITS = {LETTER: ("L",), NUMBER: ("N",), SPACE: ("\\s",), UPPERISH: ("Lu", "Lt", "Lm", "Lo", "M"),
