@@ -325,3 +325,22 @@ def test_case_insensitive_classes_equal_tiktoken(pattern, cl100k):
     texts = ["".join(rng.choice(_CASED) for _ in range(rng.randrange(1, 40))) for _ in range(400)]
     texts.append(_CASED)
     _check_equal(ours, ref, texts, python_too=150)
+
+
+def test_case_insensitive_pattern_with_digit_chunks_equals_tiktoken_per_chunk(cl100k):
+    """split_digits with a spelled-out (?i) pattern: digit runs are cut by tiktoken's \\p{N} first (the chunks of
+    a pattern-less pre-tokenizer), then each chunk splits as tiktoken splits it."""
+    pattern = r"(?i:\p{Lu})+|\p{N}+|\s+|[\s\S]"
+    ours = Tokenizer(vocab=cl100k.vocab, merges=cl100k.merges, pretokenizer=PreTokenizer(pattern, split_digits=2),
+                     ignore_merges=True, any_split=True)
+    assert ours.pretokenizer._spelled is not None
+    ref = tiktoken.Encoding("ci-digits", pat_str=pattern, mergeable_ranks=dict(cl100k.vocab), special_tokens={})
+    chunker = PreTokenizer(None, split_digits=2)
+    rng = random.Random(5)
+    # Arabic-Indic, math, Roman digits, and digits newer than tiktoken's tables (not \p{N} to it)
+    alphabet = _CASED + "0123456789\u0663\u0664\U0001d7ce\u2167\u00b2\U00011de0\U00011de5\U00016ff4 "
+    for _ in range(300):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 40)))
+        want = [i for chunk in chunker.split(text) for i in ref.encode_ordinary(chunk)]
+        assert ours.encode_ordinary(text) == want, text
+        assert ours._encode_ordinary_python(text) == want, text
