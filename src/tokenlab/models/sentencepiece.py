@@ -339,8 +339,9 @@ class SentencePieceTokenizer(ModelBase):
         suffix = self.treat_whitespace_as_suffix
         return None if pieces_span_word_starts(self.piece_to_id, suffix=suffix) else word_regex(suffix=suffix)
 
-    def _bpe(self, text: str) -> list[str]:
-        """Pieces of one normalized text (bpe_model.cc: highest-scoring join first, leftmost on ties)."""
+    def _bpe(self, text: str) -> list:
+        """Pieces of one normalized text (bpe_model.cc: highest-scoring join first, leftmost on ties); an unused
+        piece sentencepiece cannot split back comes as (piece, False), as `_fallback` reads unknown pieces."""
         symbols: list[str] = []
         frozen: list[bool] = []
         i = 0
@@ -350,8 +351,8 @@ class SentencePieceTokenizer(ModelBase):
             frozen.append(match is not None)
             i += len(symbols[-1])
         n = len(symbols)
-        if n < 2:
-            return symbols
+        if not n:
+            return symbols  # one symbol still goes through _resegment: an unused character is unknown
         prev = list(range(-1, n - 1))
         nxt = list(range(1, n + 1))
         nxt[-1] = -1
@@ -384,17 +385,22 @@ class SentencePieceTokenizer(ModelBase):
                 prev[nxt[right]] = left
             push(prev[left], left)
             push(left, nxt[left])
-        out: list[str] = []
+        out: list = []
         for piece in symbols:
             if piece:
                 self._resegment(piece, undo, out)
         return out
 
-    def _resegment(self, piece: str, undo: dict[str, tuple[str, str]], out: list[str]) -> None:
-        """An unused piece is split back into the pieces it was joined from (bpe_model.cc resegment)."""
+    def _resegment(self, piece: str, undo: dict[str, tuple[str, str]], out: list) -> None:
+        """An unused piece is split back into the pieces it was joined from (bpe_model.cc resegment); one that
+        was never joined (a single character) is unknown, as sentencepiece encodes it: ``<unk>``, or its bytes
+        with byte fallback."""
         pid = self.piece_to_id.get(piece)
-        if pid is None or self.pieces[pid][2] != UNUSED or piece not in undo:
+        if pid is None or self.pieces[pid][2] != UNUSED:
             out.append(piece)
+            return
+        if piece not in undo:
+            out.append((piece, False))
             return
         left, right = undo[piece]
         self._resegment(left, undo, out)
