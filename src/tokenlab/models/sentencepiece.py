@@ -641,7 +641,8 @@ def best_segmentation(text: str, scores: dict[str, float], longest: int, unk_sco
 
 def _validate_double_array(units: np.ndarray, n_strings: int) -> None:
     """Walk every node of the darts-clone trie (breadth first, vectorised): each child and value unit must lie
-    inside the array and each value inside the strings, as sentencepiece checks before it uses the map."""
+    inside the array and each value inside the strings, as sentencepiece checks before it uses the map. A unit is
+    walked once, so a cycle ends the walk; only one back to the root (whose unit then is a child) is refused."""
     size = len(units)
     offset = lambda u: (u >> 10) << ((u & (1 << 9)) >> 6)  # noqa: E731
     labels = np.arange(1, 256, dtype=np.int64)
@@ -665,7 +666,8 @@ def _validate_double_array(units: np.ndarray, n_strings: int) -> None:
         if (nxt[leaf] >= size).any() or ((units[nxt[leaf] % size] & ((1 << 31) - 1)) >= n_strings).any():
             raise FormatError("precompiled_charsmap is invalid (a value lies outside the strings)")
         bases = nxt
-    raise FormatError("precompiled_charsmap is invalid (the trie has a cycle)")
+    if len(bases):  # every unit was found, the root too: the walk came back to it
+        raise FormatError("precompiled_charsmap is invalid (the trie has a cycle)")
 
 
 class CharsMap:
