@@ -351,8 +351,8 @@ class SentencePieceTokenizer(ModelBase):
             frozen.append(match is not None)
             i += len(symbols[-1])
         n = len(symbols)
-        if not n:
-            return symbols  # one symbol still goes through _resegment: an unused character is unknown
+        if n < 1:  # one symbol still goes through _resegment: an unused character is unknown
+            return symbols
         prev = list(range(-1, n - 1))
         nxt = list(range(1, n + 1))
         nxt[-1] = -1
