@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_mutation_kills_sp import _proto as _sp_proto  # a ModelProto made with sentencepiece's protobuf module
 
 from tokenlab import byte_tokenizer
 from tokenlab.byte_tokenizer import ByteTokenizer, visualize_control_bytes
@@ -124,21 +125,6 @@ def test_batch_argument_errors_say_what_is_wrong():
 
 
 # ---- models/sentencepiece.py ----
-
-def _sp_proto(pieces, model_type=2, trainer=None, normalizer=None) -> bytes:
-    """A ModelProto made with sentencepiece's own protobuf module."""
-    pb = pytest.importorskip("sentencepiece.sentencepiece_model_pb2")
-    m = pb.ModelProto()
-    for piece, score, kind in pieces:
-        p = m.pieces.add()
-        p.piece, p.score, p.type = piece, score, kind
-    m.trainer_spec.model_type = model_type
-    for k, v in (trainer or {}).items():
-        setattr(m.trainer_spec, k, v)
-    for k, v in (normalizer or {}).items():
-        setattr(m.normalizer_spec, k, v)
-    return m.SerializeToString()
-
 
 def _both(data: bytes):
     spm = pytest.importorskip("sentencepiece")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from test_mutation_kills_sp import _proto as model_proto  # a ModelProto made with sentencepiece's protobuf module
 
 from tokenlab import kernels
 from tokenlab.models.sentencepiece import BYTE, CONTROL, NORMAL, UNKNOWN, UNUSED, USER_DEFINED
@@ -29,16 +30,7 @@ NORMALIZERS = [{"name": "identity"}, {"name": "identity", "add_dummy_prefix": Fa
 
 
 def _proto(pieces, model_type, byte_fallback=False, normalizer=None) -> bytes:
-    pb = pytest.importorskip("sentencepiece.sentencepiece_model_pb2")
-    m = pb.ModelProto()
-    for piece, score, kind in pieces:
-        p = m.pieces.add()
-        p.piece, p.score, p.type = piece, score, kind
-    m.trainer_spec.model_type = model_type
-    m.trainer_spec.byte_fallback = byte_fallback
-    for k, v in (normalizer or {}).items():
-        setattr(m.normalizer_spec, k, v)
-    return m.SerializeToString()
+    return model_proto(pieces, model_type, trainer={"byte_fallback": byte_fallback}, normalizer=normalizer)
 
 
 def _both(data: bytes):
