@@ -484,6 +484,7 @@ class SentencePieceTokenizer(ModelBase):
     def to_hf_dict(self) -> dict:
         """An HF tokenizer.json (as transformers converts Llama/Mistral models): Prepend + Replace normalizer,
         BPE over characters whose merges are every split of every piece, ranked by the piece's score."""
+        self._refuse_unused_in_hf()
         if (self.model_type != "bpe" or self._trie is not None or self.remove_extra_whitespaces
                 or self.treat_whitespace_as_suffix or not self.escape_whitespaces):
             raise FormatError("only SentencePiece BPE models with the identity normalizer and kept extra spaces "
@@ -520,6 +521,14 @@ class SentencePieceTokenizer(ModelBase):
                       "byte_fallback": self.byte_fallback, "ignore_merges": False, "vocab": vocab,
                       "merges": [[a, b] for _, _, a, b in scored]},
         }
+
+    def _refuse_unused_in_hf(self) -> None:
+        """HF's BPE has no unused pieces: it would give their ids, which sentencepiece never does (it splits an
+        unused piece back into the two it was joined from, and an unused character is unknown)."""
+        unused = [piece for piece, _, kind in self.pieces if kind == UNUSED]
+        if unused:
+            raise FormatError(f"SentencePiece models with unused pieces ({len(unused)}, the first {unused[0]!r}) "
+                              "cannot be written as tokenizer.json: HF's BPE would give their ids")
 
     def save_hf(self, path) -> None:
         import json
