@@ -102,7 +102,7 @@ MODULE_TESTS: dict[str, list[str]] = {
         "tests/test_sp_kernel.py::test_scores_that_are_not_float32_stay_on_the_pure_path",
         "tests/test_hf_metaspace.py::test_exported_sentencepiece_model_equals_sentencepiece_in_hf[tokenizer.model.v1]",
         "tests/test_hf_metaspace.py::test_user_defined_symbols_follow_hf_legacy_spacing",
-        "tests/test_mutation_kills_big2.py"],
+        "tests/test_mutation_kills_big2.py", "tests/test_sp_unused.py"],
     # test_unigram.py trains a model in its fixtures (~10 s per mutant): its sentencepiece comparison only, and the
     # brute-force checks of test_mutation_kills_sp.py
     "models/unigram.py": ["tests/test_mutation_kills_sp.py",

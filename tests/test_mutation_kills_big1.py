@@ -9,7 +9,7 @@ import multiprocessing
 from collections import Counter
 
 import pytest
-from test_mutation_kills_sp import TRAIN_DOCS
+from test_mutation_kills_sp import TRAIN_DOCS, _count_threads
 
 from tokenlab.errors import InvalidInputError
 
@@ -305,14 +305,7 @@ def test_one_worker_counts_every_batch_in_the_calling_thread(monkeypatch):
     from tokenlab.pretokenize import PreTokenizer
     from tokenlab.train import bpe
 
-    threads = []
-    real = bpe._count_batch
-
-    def recording(batch):
-        threads.append(threading.get_ident())
-        return real(batch)
-    monkeypatch.setattr(bpe, "_count_batch", recording)
-    monkeypatch.setattr(bpe, "_pool", lambda *a, **k: pytest.fail("a process pool was started"))
+    threads = _count_threads(monkeypatch)
     docs = ["abc def " * 20] * 8
     for pattern in ("gpt2", r"\w+|\W+"):  # the compiled counter (threads) and the regex one (processes)
         pre = PreTokenizer(pattern)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_mutation_kills_sp import _proto as _sp_proto  # a ModelProto made with sentencepiece's protobuf module
 
 from tokenlab import byte_tokenizer
 from tokenlab.byte_tokenizer import ByteTokenizer, visualize_control_bytes
@@ -124,21 +125,6 @@ def test_batch_argument_errors_say_what_is_wrong():
 
 
 # ---- models/sentencepiece.py ----
-
-def _sp_proto(pieces, model_type=2, trainer=None, normalizer=None) -> bytes:
-    """A ModelProto made with sentencepiece's own protobuf module."""
-    pb = pytest.importorskip("sentencepiece.sentencepiece_model_pb2")
-    m = pb.ModelProto()
-    for piece, score, kind in pieces:
-        p = m.pieces.add()
-        p.piece, p.score, p.type = piece, score, kind
-    m.trainer_spec.model_type = model_type
-    for k, v in (trainer or {}).items():
-        setattr(m.trainer_spec, k, v)
-    for k, v in (normalizer or {}).items():
-        setattr(m.normalizer_spec, k, v)
-    return m.SerializeToString()
-
 
 def _both(data: bytes):
     spm = pytest.importorskip("sentencepiece")
@@ -384,3 +370,119 @@ def test_decode_errors_argument_is_passed_on():
     with pytest.raises(InvalidInputError, match="ids decode to invalid UTF-8"):
         tok.decode(ids, errors="strict")
     assert tok.decode(ids, errors="ignore") == "a"
+
+
+# ---- models/sentencepiece.py, session 8: the survivors explained before, now checked against sentencepiece ----
+MAP_PIECES = [("<unk>", 0.0, 2), ("a", -1.0, 1), ("b", -1.0, 1), ("Q", -1.0, 1), ("Z", -1.0, 1), ("\u2581", -3.0, 1)]
+
+
+def _map_model(units, strings):
+    """sentencepiece and tokenlab reading a BPE model whose character map is the hand-made darts-clone array."""
+    blob = _charsmap_blob(units, strings)
+    return blob, _sp_proto(MAP_PIECES, 2, normalizer={"name": "hand_made", "precompiled_charsmap": blob})
+
+
+def test_charsmap_units_at_the_array_end_are_refused_like_sentencepiece():
+    """A root whose children would start exactly at the array's end, and a key whose value unit is exactly the
+    one past the last: sentencepiece refuses both maps, and so does tokenlab, each with its reason."""
+    spm = pytest.importorskip("sentencepiece")
+    from tokenlab.errors import FormatError
+    from tokenlab.models.sentencepiece import CharsMap
+
+    root_at_end = [512 << 10] + [0] * 511  # 512 units, children from unit 512 on
+    size = 1024
+    value_at_end = [0] * size
+    value_at_end[0] = (1 << 10) | (1 << 9)  # root offset 256 (extended form); as a value, 1536: inside the strings
+    child = 256 ^ ord("a")
+    value_at_end[child] = ord("a") | (1 << 8) | ((child ^ size) << 10)  # "a" has a value, at unit 1024
+    for units, strings, reason in [(root_at_end, b"Z\x00", "a node points outside the trie"),
+                                   (value_at_end, b"Z\x00" + b"\x00" * 2000, "a value lies outside the strings")]:
+        blob, proto = _map_model(units, strings)
+        with pytest.raises(FormatError) as info:
+            CharsMap(blob)
+        assert str(info.value) == f"precompiled_charsmap is invalid ({reason})"
+        with pytest.raises(RuntimeError, match="precompiled_charsmap is invalid"):
+            spm.SentencePieceProcessor(model_proto=proto)
+
+
+def test_charsmap_children_at_unit_0_and_a_loop_read_like_sentencepiece():
+    """Two maps sentencepiece reads: the children of "a" start at unit 0 (base 0 is inside the array), and "a"
+    leads back to the root's children, so "a", "aa", "aaa", ... are all keys (a loop darts-clone never builds)."""
+    from tokenlab.io.sentencepiece import parse_sentencepiece
+
+    base_0 = [0] * 256
+    base_0[0] = 1 << 10  # root offset 1
+    base_0[1 ^ ord("a")] = ord("a") | ((1 ^ ord("a")) << 10)  # "a": no value, children from unit 0
+    base_0[ord("b")] = ord("b") | (1 << 8) | ((ord("b") ^ 200) << 10)  # "ab" has the value at unit 200
+    base_0[200] = 1 << 31  # value 0: "Q"
+    loop = [0] * 512
+    loop[0] = 256 << 10  # root offset 256
+    loop[256] = 1 << 31  # value 0: "Z"
+    child = 256 ^ ord("a")
+    loop[child] = ord("a") | (1 << 8) | ((child ^ 256) << 10)  # "a": value and children back at the root's
+    for units, strings in [(base_0, b"Q\x00"), (loop, b"Z\x00")]:
+        blob, proto = _map_model(units, strings)
+        spm = pytest.importorskip("sentencepiece")
+        ref, ours = spm.SentencePieceProcessor(model_proto=proto), parse_sentencepiece(proto)
+        for text in ["a", "ab", "aab", "abab", "bab", "aaab a", "ba"]:
+            assert ours.normalize(text) == ref.normalize(text), text
+            assert ours.encode(text) == ref.encode(text), text
+    assert ref.normalize("aaab") == "\u2581Zb"  # the longest key of the loop, "aaa"
+
+
+def test_charsmap_walk_is_refused_as_a_cycle_only_when_it_comes_back_to_the_root():
+    """A map without keys in which one path visits every unit sentencepiece reads (its units lie inside the
+    array); tokenlab's walk takes as many rounds as there are units there and must read it too. When the path
+    also comes back to the root unit, the walk would never end: that map is refused (sentencepiece refuses it
+    too, for its root's label and its size)."""
+    spm = pytest.importorskip("sentencepiece")
+    from tokenlab.errors import FormatError
+    from tokenlab.io.sentencepiece import parse_sentencepiece
+    from tokenlab.models.sentencepiece import CharsMap
+
+    chain = [2 << 10] + [0] * 255  # root offset 2; unit k is the only child of base (k + 1) % 256
+    for k in range(1, 256):
+        chain[k] = (k ^ (k + 1) % 256) | ((k ^ ((k + 2) % 256 if k < 255 else 255)) << 10)
+    blob, proto = _map_model(chain, b"\x00")
+    ref, ours = spm.SentencePieceProcessor(model_proto=proto), parse_sentencepiece(proto)
+    for text in ["a", "ab ba", "\x01\x02\xff"]:
+        assert ours.normalize(text) == ref.normalize(text), text
+    back_to_root = [1, 1]  # root offset 0 and label 1: unit 1 (label 1) is its child, and unit 0 is unit 1's
+    blob, proto = _map_model(back_to_root, b"\x00")
+    with pytest.raises(FormatError) as info:
+        CharsMap(blob)
+    assert str(info.value) == "precompiled_charsmap is invalid (the trie has a cycle)"
+    with pytest.raises(RuntimeError):
+        spm.SentencePieceProcessor(model_proto=proto)
+
+
+def test_a_path_score_of_exactly_minus_100000_is_not_rebased():
+    """sentencepiece re-bases float32 path scores once one passes -100000, not at exactly -100000: after z
+    (-100000) a + b and ab all round to -100000, a tie ab (first) keeps; re-based to 0, a|b would win."""
+    pieces = [("<unk>", 0.0, 2), ("\u2581", -9.0, 1), ("z", -100000.0, 1), ("a", -1 / 1024, 1), ("b", -1 / 1024, 1),
+              ("ab", -3 / 1024, 1)]
+    ref, ours = _both(_sp_proto(pieces, 1, normalizer={"name": "identity", "add_dummy_prefix": False}))
+    assert ref.encode("zab") == [2, 5]
+    for text in ("zab", "zabab", "zzab", "ab"):
+        assert ours._encode_python(text) == ref.encode(text), text
+        assert ours.encode(text) == ref.encode(text), text
+
+
+def test_info_on_a_sentencepiece_model_shows_no_pre_tokenizer(tmp_path):
+    """sentencepiece encodes the whole normalized text: the model's pre-tokenizer is "none" (one piece), which
+    `tokenlab info` reports, with sentencepiece's piece count."""
+    import json
+
+    from click.testing import CliRunner
+
+    from tokenlab.cli import main
+
+    ref, ours = _both(_sp_proto(PIECES, 2, normalizer={"name": "identity"}))
+    assert ours.pretokenizer.split("ab X\u2581a b") == ["ab X\u2581a b"]
+    path = tmp_path / "m.model"
+    path.write_bytes(_sp_proto(PIECES, 2, normalizer={"name": "identity"}))
+    result = CliRunner().invoke(main, ["info", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.output)
+    assert (info["pretokenizer"], info["split_digits"]) == ("none", None)
+    assert info["vocab_size"] == ref.get_piece_size()

@@ -1324,6 +1324,23 @@ def test_counting_progress_is_shown_in_characters(capsys, monkeypatch):
         assert capsys.readouterr().err == ""
 
 
+def _count_threads(monkeypatch) -> list[int]:
+    """The thread of each `_count_batch` call from now on, in order; starting a process pool fails the test."""
+    import threading
+
+    import tokenlab.train.bpe as bpe
+
+    threads: list[int] = []
+    count_batch = bpe._count_batch
+
+    def recording(batch):
+        threads.append(threading.get_ident())
+        return count_batch(batch)
+    monkeypatch.setattr(bpe, "_count_batch", recording)
+    monkeypatch.setattr(bpe, "_pool", lambda *a, **k: pytest.fail("a process pool was started"))
+    return threads
+
+
 def test_compiled_counting_runs_in_threads_not_processes(monkeypatch):
     import threading
 
@@ -1333,17 +1350,10 @@ def test_compiled_counting_runs_in_threads_not_processes(monkeypatch):
     pre = PreTokenizer("gpt2")
     if bpe.c_counter(pre) is None:
         pytest.skip("the C kernels are not built")
-    seen = set()
-    count_batch = bpe._count_batch
-
-    def recording(batch):
-        seen.add(threading.get_ident())
-        return count_batch(batch)
-    monkeypatch.setattr(bpe, "_count_batch", recording)
-    monkeypatch.setattr(bpe, "_pool", lambda *a, **k: pytest.fail("a process pool was started"))
+    threads = _count_threads(monkeypatch)
     docs = ["abc def " * 50] * 8
     assert bpe.count_pretokens(docs, pre, workers=2, batch_chars=400) == _plain_count(docs, pre)
-    assert seen - {threading.get_ident()}  # batches were counted in worker threads
+    assert set(threads) - {threading.get_ident()}  # batches were counted in worker threads
 
 
 def test_default_workers_are_the_cores(monkeypatch):

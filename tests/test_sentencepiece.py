@@ -166,6 +166,30 @@ def test_random_text_equals_sentencepiece(trained, text):
         assert ours.encode_ordinary(text) == ref.encode(text)
 
 
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_trained_models_with_unused_pieces_equal_sentencepiece(name, trained, texts):
+    """As a vocabulary restriction leaves a model: a seeded sixth of the normal pieces, single characters among
+    them, marked unused. sentencepiece's BPE splits an unused piece back into the two it was joined from (an unused
+    character is unknown: <unk> or its bytes); Unigram leaves unused pieces out. Both tokenlab paths must agree."""
+    import random
+
+    pb = pytest.importorskip("sentencepiece.sentencepiece_model_pb2")
+    from tokenlab.models.sentencepiece import NORMAL, UNUSED
+
+    proto = pb.ModelProto.FromString(trained[name])
+    rng = random.Random(name)
+    normal = [p for p in proto.pieces if p.type == NORMAL]
+    singles = [p for p in normal if len(p.piece) == 1]
+    for p in rng.sample(normal, len(normal) // 6) + rng.sample(singles, min(8, len(singles))):
+        p.type = UNUSED
+    data = proto.SerializeToString()
+    ours, ref = parse_sentencepiece(data), spm.SentencePieceProcessor(model_proto=data)
+    sample = [text for k, text in enumerate(texts) if k % 5 == 0 or len(text) < 200]
+    _assert_same(ours, ref, sample)
+    for text in sample[:60]:
+        assert ours._encode_python(text) == ref.encode(text), text[:80]
+
+
 _CACHE: dict = {}
 
 

@@ -339,8 +339,9 @@ class SentencePieceTokenizer(ModelBase):
         suffix = self.treat_whitespace_as_suffix
         return None if pieces_span_word_starts(self.piece_to_id, suffix=suffix) else word_regex(suffix=suffix)
 
-    def _bpe(self, text: str) -> list[str]:
-        """Pieces of one normalized text (bpe_model.cc: highest-scoring join first, leftmost on ties)."""
+    def _bpe(self, text: str) -> list:
+        """Pieces of one normalized text (bpe_model.cc: highest-scoring join first, leftmost on ties); an unused
+        piece sentencepiece cannot split back comes as (piece, False), as `_fallback` reads unknown pieces."""
         symbols: list[str] = []
         frozen: list[bool] = []
         i = 0
@@ -350,7 +351,7 @@ class SentencePieceTokenizer(ModelBase):
             frozen.append(match is not None)
             i += len(symbols[-1])
         n = len(symbols)
-        if n < 2:
+        if n < 1:  # one symbol still goes through _resegment: an unused character is unknown
             return symbols
         prev = list(range(-1, n - 1))
         nxt = list(range(1, n + 1))
@@ -384,17 +385,22 @@ class SentencePieceTokenizer(ModelBase):
                 prev[nxt[right]] = left
             push(prev[left], left)
             push(left, nxt[left])
-        out: list[str] = []
+        out: list = []
         for piece in symbols:
             if piece:
                 self._resegment(piece, undo, out)
         return out
 
-    def _resegment(self, piece: str, undo: dict[str, tuple[str, str]], out: list[str]) -> None:
-        """An unused piece is split back into the pieces it was joined from (bpe_model.cc resegment)."""
+    def _resegment(self, piece: str, undo: dict[str, tuple[str, str]], out: list) -> None:
+        """An unused piece is split back into the pieces it was joined from (bpe_model.cc resegment); one that
+        was never joined (a single character) is unknown, as sentencepiece encodes it: ``<unk>``, or its bytes
+        with byte fallback."""
         pid = self.piece_to_id.get(piece)
-        if pid is None or self.pieces[pid][2] != UNUSED or piece not in undo:
+        if pid is None or self.pieces[pid][2] != UNUSED:
             out.append(piece)
+            return
+        if piece not in undo:
+            out.append((piece, False))
             return
         left, right = undo[piece]
         self._resegment(left, undo, out)
@@ -478,6 +484,7 @@ class SentencePieceTokenizer(ModelBase):
     def to_hf_dict(self) -> dict:
         """An HF tokenizer.json (as transformers converts Llama/Mistral models): Prepend + Replace normalizer,
         BPE over characters whose merges are every split of every piece, ranked by the piece's score."""
+        self._refuse_unused_in_hf()
         if (self.model_type != "bpe" or self._trie is not None or self.remove_extra_whitespaces
                 or self.treat_whitespace_as_suffix or not self.escape_whitespaces):
             raise FormatError("only SentencePiece BPE models with the identity normalizer and kept extra spaces "
@@ -514,6 +521,14 @@ class SentencePieceTokenizer(ModelBase):
                       "byte_fallback": self.byte_fallback, "ignore_merges": False, "vocab": vocab,
                       "merges": [[a, b] for _, _, a, b in scored]},
         }
+
+    def _refuse_unused_in_hf(self) -> None:
+        """HF's BPE has no unused pieces: it would give their ids, which sentencepiece never does (it splits an
+        unused piece back into the two it was joined from, and an unused character is unknown)."""
+        unused = [piece for piece, _, kind in self.pieces if kind == UNUSED]
+        if unused:
+            raise FormatError(f"SentencePiece models with unused pieces ({len(unused)}, the first {unused[0]!r}) "
+                              "cannot be written as tokenizer.json: HF's BPE would give their ids")
 
     def save_hf(self, path) -> None:
         import json
@@ -635,7 +650,8 @@ def best_segmentation(text: str, scores: dict[str, float], longest: int, unk_sco
 
 def _validate_double_array(units: np.ndarray, n_strings: int) -> None:
     """Walk every node of the darts-clone trie (breadth first, vectorised): each child and value unit must lie
-    inside the array and each value inside the strings, as sentencepiece checks before it uses the map."""
+    inside the array and each value inside the strings, as sentencepiece checks before it uses the map. A unit is
+    walked once, so a cycle ends the walk; only one back to the root (whose unit then is a child) is refused."""
     size = len(units)
     offset = lambda u: (u >> 10) << ((u & (1 << 9)) >> 6)  # noqa: E731
     labels = np.arange(1, 256, dtype=np.int64)
@@ -659,7 +675,8 @@ def _validate_double_array(units: np.ndarray, n_strings: int) -> None:
         if (nxt[leaf] >= size).any() or ((units[nxt[leaf] % size] & ((1 << 31) - 1)) >= n_strings).any():
             raise FormatError("precompiled_charsmap is invalid (a value lies outside the strings)")
         bases = nxt
-    raise FormatError("precompiled_charsmap is invalid (the trie has a cycle)")
+    if len(bases):  # every unit was found, the root too: the walk came back to it
+        raise FormatError("precompiled_charsmap is invalid (the trie has a cycle)")
 
 
 class CharsMap:
