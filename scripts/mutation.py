@@ -207,6 +207,11 @@ MODULE_TESTS["pretokenize.py"] += [
                  "test_a_runaway_in_a_digit_split_chunk_names_the_pattern",
                  "test_text_whose_highest_code_point_is_the_lowest_with_a_stand_in_is_pinned",
                  "test_a_pattern_without_unicode_classes_needs_no_stand_ins")]
+# session 8: custom (?i) patterns spelled out with tiktoken's folded classes (both paths against tiktoken)
+MODULE_TESTS["pretokenize.py"] += [
+    f"tests/test_patterns.py::{name}"
+    for name in ("test_case_insensitive_classes_equal_tiktoken",
+                 "test_case_insensitive_pattern_with_digit_chunks_equals_tiktoken_per_chunk")]
 
 # session 7, mut-big1: the mutants of train/bpe.py and io/hf_json.py outside their '*[05]' samples
 MODULE_TESTS["train/bpe.py"] += ["tests/test_mutation_kills_big1.py"]
