@@ -566,11 +566,11 @@ def _pool_map(workers: int, tokenizer):
         with _pool(min(workers, len(units)), _warm, (tokenizer,)) as pool:
             pending: deque = deque()
             for u in units:
-                pending.append(pool.apply_async(fn, (u,)))
+                pending.append(pool.submit(fn, u))
                 if len(pending) >= 2 * workers:
-                    yield pending.popleft().get()
+                    yield pending.popleft().result()
             while pending:
-                yield pending.popleft().get()
+                yield pending.popleft().result()
 
     return run
 
