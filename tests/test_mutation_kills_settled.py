@@ -335,7 +335,8 @@ def test_a_unigram_piece_without_a_score_is_refused(tmp_path):
     with pytest.raises(FormatError) as info:
         load_tokenizer(path)
     assert str(info.value) == f"{path}: scores: piece '▁ab' has no score (1 without one)"
-    d["scores"] = {}
+    del d["scores"]["a"], d["scores"]["▁a"]  # the first named is the first by id (▁a is 1, a is 3), not by text
     path.write_text(json.dumps(d), encoding="utf-8")
-    with pytest.raises(FormatError, match=r"^.*u\.json: scores: piece '<unk>' has no score \(7 without one\)$"):
+    with pytest.raises(FormatError) as info:
         load_tokenizer(path)
+    assert str(info.value) == f"{path}: scores: piece '▁a' has no score (3 without one)"
