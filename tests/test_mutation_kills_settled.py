@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import re
 import signal
 import threading
 from collections import Counter
@@ -340,3 +341,91 @@ def test_a_unigram_piece_without_a_score_is_refused(tmp_path):
     with pytest.raises(FormatError) as info:
         load_tokenizer(path)
     assert str(info.value) == f"{path}: scores: piece '▁a' has no score (3 without one)"
+
+
+def _added(entries):
+    return [{"id": i, "content": c, "single_word": False, "lstrip": False, "rstrip": False, "normalized": False,
+             "special": special} for i, c, special in entries]
+
+
+def _models_for_added_tokens():
+    """A WordLevel (the pipeline), a Metaspace Unigram (its own reader) and a byte-level BPE (the compiled path),
+    each with 3 or 4 vocab entries (one of them maybe far from the rest)."""
+    yield "wordlevel", lambda far: _file({"type": "WordLevel", "vocab": {"a": 0, "b": 1, "[UNK]": 2, **far},
+                                          "unk_token": "[UNK]"})
+    meta = {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": True}
+
+    def unigram(far):
+        pieces = [["[UNK]", 0.0], ["▁a", -1.0], ["▁b", -1.5]] + [[t, -3.0] for t in far]
+        return {**_file({"type": "Unigram", "unk_id": 0, "vocab": pieces, "byte_fallback": False}, meta),
+                "decoder": dict(meta)}
+    yield "unigram", unigram
+
+    def byte_level(far):
+        vocab = {"a": 0, "b": 1, "Ġ": 2, **far}
+        return {**_file({"type": "BPE", "vocab": vocab, "merges": [], "ignore_merges": False},
+                        {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}),
+                "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True}}
+    yield "byte-level", byte_level
+
+
+def test_added_token_ids_hf_would_renumber_are_refused_and_the_rest_read_with_hfs_ids():
+    """HF does not read an added token's id: one in the vocab takes the vocab's id, any other the next id after the
+    vocab in list order. Random added-token lists (out of order, with gaps, some in the vocab, special or not): a
+    file whose ids HF keeps reads with HF's ids; one HF would renumber is refused, naming the token, its id and HF's."""
+    import random
+
+    tokenizers = pytest.importorskip("tokenizers")
+    from tokenlab.io.hf_json import from_hf_dict
+
+    rng = random.Random(15)
+    seen = Counter()
+    for kind, make in _models_for_added_tokens():
+        for _ in range(40):
+            far = {"zz": rng.choice([3, 9])} if rng.random() < 0.3 else {}
+            base = make(far)
+            in_vocab = {e[0]: i for i, e in enumerate(base["model"]["vocab"])} if kind == "unigram" else \
+                base["model"]["vocab"]
+            names = [f"<t{k}>" for k in range(rng.randint(1, 4))]
+            if rng.random() < 0.4:
+                names.append(rng.choice(sorted(in_vocab)))
+            rng.shuffle(names)
+            ids = list(range(len(in_vocab), len(in_vocab) + len(names)))
+            if rng.random() < 0.6:  # out of order or with a gap
+                ids = [rng.randint(0, len(in_vocab) + 6) for _ in names] if rng.random() < 0.5 else ids[::-1]
+            ids = [in_vocab[c] if c in in_vocab and rng.random() < 0.7 else i for c, i in zip(names, ids)]
+            if len(set(ids)) < len(ids):
+                continue
+            d = {**base, "added_tokens": _added((i, c, rng.random() < 0.5) for i, c in zip(ids, names))}
+            hf = tokenizers.Tokenizer.from_str(json.dumps(d))
+            hf_ids = [hf.token_to_id(c) for c in names]
+            try:
+                tok = from_hf_dict(d)
+            except FormatError as exc:
+                assert ids != hf_ids, (kind, names, ids, str(exc))  # refused only where HF does not keep the ids
+                first = next(k for k, (i, h) in enumerate(zip(ids, hf_ids)) if i != h)
+                want = (f"added_tokens: {names[first]!r} has the id {ids[first]}, but HF numbers it "
+                        f"{hf_ids[first]} (an added token not in the vocab gets the next id after the vocab, in list "
+                        "order)")
+                shared = re.fullmatch(r"added_tokens: special '.*' has the id \d+ of the token '.*'", str(exc))
+                assert str(exc) == want or shared, (kind, names, ids, str(exc))  # a shared id is refused first
+                seen["refused" if str(exc) == want else "shared"] += 1
+                continue
+            assert ids == hf_ids, (kind, names, ids, hf_ids)
+            text = " ".join(names)
+            assert tok.encode(text, allowed_special="all") == hf.encode(text).ids, (kind, names, ids)
+            seen["read"] += 1
+    assert seen["read"] > 20 and seen["refused"] > 20, seen
+
+
+def test_an_added_token_hf_would_renumber_is_refused_with_the_file_named():
+    from tokenlab.io.hf_json import from_hf_dict
+
+    d = _file({"type": "WordLevel", "vocab": {"a": 0, "b": 1, "[UNK]": 2}, "unk_token": "[UNK]"},
+              added=_added([(4, "<b>", True), (3, "<a>", False)]))
+    with pytest.raises(FormatError) as info:
+        from_hf_dict(d, name="t.json")
+    assert str(info.value) == ("t.json: added_tokens: '<b>' has the id 4, but HF numbers it 3 (an added token not in "
+                               "the vocab gets the next id after the vocab, in list order)")
+    d["added_tokens"] = _added([(1, "b", True), (3, "<a>", False), (4, "<b>", True)])  # a vocab token keeps its id
+    assert from_hf_dict(d).encode("b <a> <b>", allowed_special="all") == [1, 3, 4]

@@ -273,7 +273,31 @@ def _validated(d, name: str):
             raise fail(name, "added_tokens", f"{a.get('content')!r} is listed twice")
         pairs[a.get("content")] = a.get("id")
     specials = check_specials(pairs, name, "added_tokens", limit=limit, taken=by_id, allow_same=by_content)
+    _check_added_ids_as_hf(model.get("vocab"), specials, name)
     return by_content, by_id, specials
+
+
+def _check_added_ids_as_hf(vocab, added: dict[str, int], name: str) -> None:
+    """HF does not read an added token's id: one in the vocab takes the vocab's id, any other the next id after
+    the vocab (its size, or one more than the largest added id when that is past it), in list order. A file whose
+    ids differ would give other ids here than in HF: refused."""
+    from .validate import fail
+
+    if isinstance(vocab, list):  # Unigram: [piece, score] pairs, numbered in order (the first of a repeated piece)
+        if not all(isinstance(e, list) and e and isinstance(e[0], str) for e in vocab):
+            return  # the model's reader names the damage
+        vocab = {e[0]: i for i, e in reversed(list(enumerate(vocab)))}
+    if not isinstance(vocab, dict):
+        return
+    size, top = len(vocab), None
+    for content, i in added.items():
+        want = vocab.get(content)
+        if want is None:
+            want = size if top is None or (top < size and size) else top + 1
+        if i != want:
+            raise fail(name, "added_tokens", f"{content!r} has the id {i}, but HF numbers it {want} (an added token "
+                                             "not in the vocab gets the next id after the vocab, in list order)")
+        top = want if top is None else max(top, want)
 
 
 def _needs_pipeline(d: dict) -> str | None:
