@@ -429,3 +429,23 @@ def test_an_added_token_hf_would_renumber_is_refused_with_the_file_named():
                                "the vocab gets the next id after the vocab, in list order)")
     d["added_tokens"] = _added([(1, "b", True), (3, "<a>", False), (4, "<b>", True)])  # a vocab token keeps its id
     assert from_hf_dict(d).encode("b <a> <b>", allowed_special="all") == [1, 3, 4]
+
+
+def test_a_damaged_unigram_vocab_is_refused_as_corrupt_before_its_added_ids_are_checked():
+    """The added-id check numbers a Unigram file's pieces; entries that are not [piece, score] pairs are left to the
+    model's reader, which refuses the file as corrupt (as HF does), not the check (or a crash in it)."""
+    tokenizers = pytest.importorskip("tokenizers")
+    from tokenlab.io.hf_json import from_hf_dict
+
+    for bad, why in (([], "not enough values to unpack (expected 2, got 0)"),
+                     (["x"], "not enough values to unpack (expected 2, got 1)"),
+                     (["x", -1.0, 3], "too many values to unpack (expected 2)"),
+                     (None, "cannot unpack non-iterable NoneType object")):
+        d = _unigram_file()
+        d["model"]["vocab"].append(bad)
+        d["added_tokens"] = _added([(7, "<x>", True)])
+        with pytest.raises(BaseException):  # noqa: B017 - HF's error type is its own
+            tokenizers.Tokenizer.from_str(json.dumps(d))
+        with pytest.raises(FormatError) as info:
+            from_hf_dict(d, name="u.json")
+        assert str(info.value).startswith("u.json: model 'Unigram' is corrupt (") and why in str(info.value), bad

@@ -284,7 +284,7 @@ def _check_added_ids_as_hf(vocab, added: dict[str, int], name: str) -> None:
     from .validate import fail
 
     if isinstance(vocab, list):  # Unigram: [piece, score] pairs, numbered in order (the first of a repeated piece)
-        if not all(isinstance(e, list) and e and isinstance(e[0], str) for e in vocab):
+        if not all(isinstance(e, list) and len(e) == 2 and isinstance(e[0], str) for e in vocab):
             return  # the model's reader names the damage
         vocab = {e[0]: i for i, e in reversed(list(enumerate(vocab)))}
     if not isinstance(vocab, dict):
