@@ -449,3 +449,26 @@ def test_a_damaged_unigram_vocab_is_refused_as_corrupt_before_its_added_ids_are_
         with pytest.raises(FormatError) as info:
             from_hf_dict(d, name="u.json")
         assert str(info.value).startswith("u.json: model 'Unigram' is corrupt (") and why in str(info.value), bad
+
+
+def _encode_or_die(unit):
+    """A unit of work for the corpus pool: done in the test's process, a worker that gets it is killed outright."""
+    if os.getpid() != _STATE["parent"]:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return unit * unit
+
+
+def test_a_dead_encoding_worker_fails_the_corpus_run_with_a_clear_error():
+    """``encode_corpus``'s process pool (``corpus._pool_map``, the same ``_pool``) ends with one clear error when a
+    worker dies, instead of waiting for its unit for ever; a pool whose workers live returns the units in order."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("the stand-in reaches the workers by fork")
+    from tokenlab.corpus import _pool_map
+
+    _STATE["parent"] = os.getpid()  # counted here (a pool not started) it would not die, and the test would fail
+    out = _within(60, lambda: list(_pool_map(2, None)(_encode_or_die, [1, 2, 3])))
+    assert isinstance(out.get("error"), TokenlabError), out
+    assert str(out["error"]) == ("an encoding worker process died (killed, out of memory, or it failed to start: see "
+                                 "its error above); workers=1 (--workers 1) encodes in this process")
+    out = _within(60, lambda: list(_pool_map(2, None)(abs, [-1, 2, -3, 4, -5])))
+    assert out.get("value") == [1, 2, 3, 4, 5], out
