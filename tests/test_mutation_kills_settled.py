@@ -1,7 +1,8 @@
 """Tests for mutants docs/testing.md had left "explained, not shown equivalent" (session 8): counting inside a
-daemon process seen by mutmut's per-test coverage, a process pool whose worker dies, the counting kernel's pattern
-ids, the trainer's node bound, tokenizer.json models without a type (against HF ``tokenizers``), sparse vocab ids,
-the "corrupt tokenizer.json" error, and a Unigram piece without a score."""
+daemon process seen by mutmut's per-test coverage, a process pool whose worker dies (training's and encode-corpus'),
+the counting kernel's pattern ids, the trainer's node bound, tokenizer.json models without a type and added-token
+ids HF renumbers (both against HF ``tokenizers``), sparse vocab ids, the "corrupt tokenizer.json" error, and a
+Unigram piece without a score."""
 
 from __future__ import annotations
 
