@@ -232,7 +232,7 @@ MODULE_TESTS["io/hf_json.py"] += [f"{SETTLED}::test_{name}" for name in (
     "an_exception_inside_a_component_is_a_corrupt_file_error_naming_the_file",
     "added_token_ids_hf_would_renumber_are_refused_and_the_rest_read_with_hfs_ids",
     "an_added_token_hf_would_renumber_is_refused_with_the_file_named",
-    "a_damaged_unigram_vocab_is_refused_as_corrupt_before_its_added_ids_are_checked")]
+    "unigram_vocab_entries_hf_refuses_are_refused_naming_the_entry")]
 for _module in ("io/hf_metaspace.py", "models/metaspace_bpe.py"):
     MODULE_TESTS[_module] += [f"{SETTLED}::test_a_unigram_piece_without_a_score_is_refused"]
 

@@ -432,25 +432,35 @@ def test_an_added_token_hf_would_renumber_is_refused_with_the_file_named():
     assert from_hf_dict(d).encode("b <a> <b>", allowed_special="all") == [1, 3, 4]
 
 
-def test_a_damaged_unigram_vocab_is_refused_as_corrupt_before_its_added_ids_are_checked():
-    """The added-id check numbers a Unigram file's pieces; entries that are not [piece, score] pairs are left to the
-    model's reader, which refuses the file as corrupt (as HF does), not the check (or a crash in it)."""
+def test_unigram_vocab_entries_hf_refuses_are_refused_naming_the_entry():
+    """A Unigram vocab holds [piece, score] pairs, a string and a finite number: HF refuses a file with any other
+    entry (a number or null for the piece, a string, boolean or null for the score, a wrong length, NaN or an
+    infinity, which are not JSON), and so does tokenlab, naming the entry, before its added ids are checked. An
+    integer score is a number for both."""
     tokenizers = pytest.importorskip("tokenizers")
     from tokenlab.io.hf_json import from_hf_dict
 
-    for bad, why in (([], "not enough values to unpack (expected 2, got 0)"),
-                     (["x"], "not enough values to unpack (expected 2, got 1)"),
-                     (["x", -1.0, 3], "too many values to unpack (expected 2)"),
-                     (None, "cannot unpack non-iterable NoneType object")):
+    def with_entry(entry):
         d = _unigram_file()
-        d["model"]["vocab"].append(bad)
-        d["added_tokens"] = _added([(7, "<x>", True)])
+        d["model"]["vocab"].append(entry)
+        d["added_tokens"] = _added([(9, "<x>", True)])  # an id HF would not give: refused only after the entries
+        return d
+    for bad in ([], ["x"], ["x", -1.0, 3], None, "ab", [5, -1.0], [None, -1.0], ["z", True], ["z", None],
+                ["z", "1.0"], ["z", float("nan")], ["z", float("inf")], ["z", float("-inf")]):
         with pytest.raises(BaseException):  # noqa: B017 - HF's error type is its own
-            tokenizers.Tokenizer.from_str(json.dumps(d))
+            tokenizers.Tokenizer.from_str(json.dumps(with_entry(bad)))
         with pytest.raises(FormatError) as info:
-            from_hf_dict(d, name="u.json")
-        assert str(info.value).startswith("u.json: model 'Unigram' is corrupt (") and why in str(info.value), bad
-
+            from_hf_dict(with_entry(bad), name="u.json")
+        assert str(info.value) == f"u.json: model.vocab[7]: expected [piece, score] (a string, a number), got {bad!r}"
+    long = ["x" * 200, "-1.0"]  # the message is one line of at most 120 characters after the file and the field
+    with pytest.raises(FormatError) as info:
+        from_hf_dict(with_entry(long), name="u.json")
+    assert str(info.value) == "u.json: model.vocab[7]: " + (f"expected [piece, score] (a string, a number), got "
+                                                            f"{long!r}"[:120])
+    d = with_entry(["z", -2])
+    d["added_tokens"] = _added([(8, "<x>", True)])
+    hf = tokenizers.Tokenizer.from_str(json.dumps(d))
+    assert from_hf_dict(d).encode("z a <x>", allowed_special="all") == hf.encode("z a <x>").ids
 
 def _encode_or_die(unit):
     """A unit of work for the corpus pool: done in the test's process, a worker that gets it is killed outright."""

@@ -273,8 +273,24 @@ def _validated(d, name: str):
             raise fail(name, "added_tokens", f"{a.get('content')!r} is listed twice")
         pairs[a.get("content")] = a.get("id")
     specials = check_specials(pairs, name, "added_tokens", limit=limit, taken=by_id, allow_same=by_content)
+    _check_unigram_pieces(model.get("vocab"), name)
     _check_added_ids_as_hf(model.get("vocab"), specials, name)
     return by_content, by_id, specials
+
+
+def _check_unigram_pieces(vocab, name: str) -> None:
+    """A Unigram vocab (a list) holds [piece, score] pairs: a string and a finite number, as HF's parser requires
+    (it refuses a number for the piece, a string or a boolean for the score, NaN and infinities)."""
+    import math
+
+    from .validate import fail
+
+    if not isinstance(vocab, list):
+        return
+    for n, entry in enumerate(vocab):
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)
+                and (type(entry[1]) is int or type(entry[1]) is float and math.isfinite(entry[1]))):
+            raise fail(name, f"model.vocab[{n}]", f"expected [piece, score] (a string, a number), got {entry!r}"[:120])
 
 
 def _check_added_ids_as_hf(vocab, added: dict[str, int], name: str) -> None:
@@ -283,10 +299,8 @@ def _check_added_ids_as_hf(vocab, added: dict[str, int], name: str) -> None:
     ids differ would give other ids here than in HF: refused."""
     from .validate import fail
 
-    if isinstance(vocab, list):  # Unigram: [piece, score] pairs, numbered in order (the first of a repeated piece)
-        if not all(isinstance(e, list) and len(e) == 2 and isinstance(e[0], str) for e in vocab):
-            return  # the model's reader names the damage
-        vocab = {e[0]: i for i, e in reversed(list(enumerate(vocab)))}
+    if isinstance(vocab, list):  # Unigram: [piece, score] pairs (checked), numbered in order (the first of a repeat)
+        vocab = {piece: i for i, (piece, _) in reversed(list(enumerate(vocab)))}
     if not isinstance(vocab, dict):
         return
     size, top = len(vocab), None
