@@ -222,6 +222,25 @@ MODULE_TESTS["io/hf_json.py"] += [f"tests/test_mutation_kills_big1.py::test_{nam
     "flags_of_the_normalizer_and_post_processor_are_checked_and_the_post_processor_is_kept",
     "top_level_and_vocab_id_errors_name_the_file_and_the_field")]
 
+# session 8, mut8: the survivors left "explained, not shown equivalent" (tests/test_mutation_kills_settled.py)
+SETTLED = "tests/test_mutation_kills_settled.py"
+MODULE_TESTS["train/bpe.py"] += [f"{SETTLED}::test_{name}" for name in (
+    "counting_in_a_process_flagged_daemon_stays_in_that_process",
+    "a_dead_worker_fails_the_count_with_a_clear_error_instead_of_hanging",
+    "the_process_pool_runs_its_initializer_with_its_arguments_in_each_worker",
+    "the_cl100k_family_pattern_with_id_6_counts_through_the_regex",
+    "the_largest_node_count_the_int32_ids_hold_passes_the_size_check")]
+MODULE_TESTS["io/hf_json.py"] += [f"{SETTLED}::test_{name}" for name in (
+    "models_without_a_type_or_a_required_field_are_read_as_hf_reads_them",
+    "the_untyped_model_errors_say_what_is_missing",
+    "a_sparse_vocab_id_within_the_bound_that_counts_the_added_tokens_reads_like_hf",
+    "an_exception_inside_a_component_is_a_corrupt_file_error_naming_the_file",
+    "added_token_ids_hf_would_renumber_are_refused_and_the_rest_read_with_hfs_ids",
+    "an_added_token_hf_would_renumber_is_refused_with_the_file_named",
+    "unigram_vocab_entries_hf_refuses_are_refused_naming_the_entry")]
+for _module in ("io/hf_metaspace.py", "models/metaspace_bpe.py"):
+    MODULE_TESTS[_module] += [f"{SETTLED}::test_a_unigram_piece_without_a_score_is_refused"]
+
 
 def toml_value(value) -> str:
     return json.dumps(value)  # lists of strings and strings: JSON spelling is valid TOML

@@ -103,10 +103,9 @@ def test_the_process_pool_forks_where_fork_exists_whatever_the_default(monkeypat
     pool = bpe._pool(1, None, ())
     try:
         assert asked == ["fork"]
-        assert pool._ctx.get_start_method() == "fork"
+        assert pool._mp_context.get_start_method() == "fork"
     finally:
-        pool.terminate()
-        pool.join()
+        pool.shutdown()
     # a platform without fork: get_context("fork") fails there, as on Windows
     monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
 
@@ -121,8 +120,7 @@ def test_the_process_pool_forks_where_fork_exists_whatever_the_default(monkeypat
     try:
         assert asked == ["spawn"]
     finally:
-        pool.terminate()
-        pool.join()
+        pool.shutdown()
 
 
 def _words_and_recount(trainer):

@@ -331,7 +331,7 @@ def test_a_process_pool_has_as_many_processes_as_workers(monkeypatch):
 
     def recording(workers, initializer, initargs):
         pool = real_pool(workers, initializer, initargs)
-        sizes.append(pool._processes)
+        sizes.append(pool._max_workers)
         return pool
     monkeypatch.setattr(bpe, "_pool", recording)
     monkeypatch.setattr(os, "cpu_count", lambda: 5)  # a pool of "all cores" would have 5

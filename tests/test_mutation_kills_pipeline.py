@@ -463,6 +463,13 @@ def _hf_decoders():
 DECODERS = _hf_decoders()
 
 
+def assert_decodes_like_hf(ours, hf, token_lists=None) -> None:
+    """Our decoder's text equals HF's decoder's (``hf``: a decoder object) for each token list (default: every
+    third of TOKEN_LISTS)."""
+    for tokens in TOKEN_LISTS[::3] if token_lists is None else token_lists:
+        assert ours.decode(tokens) == hf.decode(tokens), tokens
+
+
 def hf_dec_json(dec) -> dict:
     tok = Tokenizer(models.BPE())
     tok.decoder = dec
@@ -488,8 +495,7 @@ def test_decoders_read_from_hf_json_decode_like_hf(name):
         for length in range(8):
             left = d["content"] * max(0, length - d["start"] - d["stop"])
             assert ours.decode_chain([d["content"] * length, "b"]) == [left, "b"]
-    for tokens in lists:
-        assert ours.decode(tokens) == hf.decode(tokens), tokens
+    assert_decodes_like_hf(ours, hf, lists)
 
 
 @pytest.mark.parametrize("missing, make", [
@@ -513,8 +519,7 @@ def test_missing_decoder_fields_take_hfs_constructor_defaults(missing, make):
     hf = make(hd)
     ours = decoder_from_dict(missing)
     assert ours.to_dict() == hf_dec_json(hf)
-    for tokens in TOKEN_LISTS[::3]:
-        assert ours.decode(tokens) == hf.decode(tokens), tokens
+    assert_decodes_like_hf(ours, hf)
 
 
 def test_decoder_errors_say_what_is_wrong():
@@ -564,8 +569,7 @@ def test_normalizer_and_decoder_constructor_defaults_are_hfs():
                      (ours_d.WordPiece(), hd.WordPiece()), (ours_d.Strip(), hd.Strip()),
                      (ours_d.BPEDecoder(), hd.BPEDecoder()), (ours_d.CTC(), hd.CTC())):
         assert ours.to_dict() == hf_dec_json(hf)
-        for tokens in TOKEN_LISTS[::3]:
-            assert ours.decode(tokens) == hf.decode(tokens), tokens
+        assert_decodes_like_hf(ours, hf)
 
 
 # ---------------------------------------------------------------------------------------------- pretokenize.py
@@ -700,8 +704,7 @@ def test_byte_level_decoder_flags_are_read_and_written_like_hf():
                 hf = Tokenizer.from_str(json.dumps(base))
                 ours = decoder_from_dict(d)
                 assert ours.to_dict() == json.loads(hf.to_str())["decoder"] == d
-                for tokens in TOKEN_LISTS[::5]:
-                    assert ours.decode(tokens) == hf.decoder.decode(tokens), tokens
+                assert_decodes_like_hf(ours, hf.decoder, TOKEN_LISTS[::5])
 
 
 def test_byte_level_decoder_takes_other_tokens_as_their_utf8_bytes():

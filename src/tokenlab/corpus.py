@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import FormatError, InvalidInputError
+from .errors import FormatError, InvalidInputError, TokenlabError
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "tokenlab-shards"
@@ -563,14 +563,20 @@ def _pool_map(workers: int, tokenizer):
             for u in units:
                 yield fn(u)
             return
-        with _pool(min(workers, len(units)), _warm, (tokenizer,)) as pool:
-            pending: deque = deque()
-            for u in units:
-                pending.append(pool.apply_async(fn, (u,)))
-                if len(pending) >= 2 * workers:
-                    yield pending.popleft().get()
-            while pending:
-                yield pending.popleft().get()
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            with _pool(min(workers, len(units)), _warm, (tokenizer,)) as pool:
+                pending: deque = deque()
+                for u in units:
+                    pending.append(pool.submit(fn, u))
+                    if len(pending) >= 2 * workers:
+                        yield pending.popleft().result()
+                while pending:
+                    yield pending.popleft().result()
+        except BrokenProcessPool:  # a worker killed (out of memory) or unable to start: fail, never hang
+            raise TokenlabError("an encoding worker process died (killed, out of memory, or it failed to start: "
+                                "see its error above); workers=1 (--workers 1) encodes in this process") from None
 
     return run
 

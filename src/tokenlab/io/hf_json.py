@@ -273,7 +273,45 @@ def _validated(d, name: str):
             raise fail(name, "added_tokens", f"{a.get('content')!r} is listed twice")
         pairs[a.get("content")] = a.get("id")
     specials = check_specials(pairs, name, "added_tokens", limit=limit, taken=by_id, allow_same=by_content)
+    _check_unigram_pieces(model.get("vocab"), name)
+    _check_added_ids_as_hf(model.get("vocab"), specials, name)
     return by_content, by_id, specials
+
+
+def _check_unigram_pieces(vocab, name: str) -> None:
+    """A Unigram vocab (a list) holds [piece, score] pairs: a string and a finite number, as HF's parser requires
+    (it refuses a number for the piece, a string or a boolean for the score, NaN and infinities)."""
+    import math
+
+    from .validate import fail
+
+    if not isinstance(vocab, list):
+        return
+    for n, entry in enumerate(vocab):
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)
+                and (type(entry[1]) is int or type(entry[1]) is float and math.isfinite(entry[1]))):
+            raise fail(name, f"model.vocab[{n}]", f"expected [piece, score] (a string, a number), got {entry!r}"[:120])
+
+
+def _check_added_ids_as_hf(vocab, added: dict[str, int], name: str) -> None:
+    """HF does not read an added token's id: one in the vocab takes the vocab's id, any other the next id after
+    the vocab (its size, or one more than the largest added id when that is past it), in list order. A file whose
+    ids differ would give other ids here than in HF: refused."""
+    from .validate import fail
+
+    if isinstance(vocab, list):  # Unigram: [piece, score] pairs (checked), numbered in order (the first of a repeat)
+        vocab = {piece: i for i, (piece, _) in reversed(list(enumerate(vocab)))}
+    if not isinstance(vocab, dict):
+        return
+    size, top = len(vocab), None
+    for content, i in added.items():
+        want = vocab.get(content)
+        if want is None:
+            want = size if top is None or (top < size and size) else top + 1
+        if i != want:
+            raise fail(name, "added_tokens", f"{content!r} has the id {i}, but HF numbers it {want} (an added token "
+                                             "not in the vocab gets the next id after the vocab, in list order)")
+        top = want if top is None else max(top, want)
 
 
 def _needs_pipeline(d: dict) -> str | None:

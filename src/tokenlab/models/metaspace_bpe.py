@@ -362,6 +362,9 @@ class MetaspaceUnigram(MetaspaceBPE):
     def __init__(self, vocab: dict[str, int], scores: dict[str, float], **kwargs):
         super().__init__(vocab, [], **kwargs)
         self.scores = {str(t): float(v) for t, v in scores.items() if t in self.token_to_id}
+        missing = sorted((t for t in self.token_to_id if t not in self.scores), key=self.token_to_id.__getitem__)
+        if missing:  # a piece without a score could never be chosen here, yet HF would read the export's default
+            raise FormatError(f"scores: piece {missing[0]!r} has no score ({len(missing)} without one)")
         self._longest = max(map(len, self.token_to_id), default=1)
         self._unk_score = min(self.scores.values(), default=0.0) - 10.0
 

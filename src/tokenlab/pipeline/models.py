@@ -404,21 +404,40 @@ class Unigram(Model):
 _MODELS = {"BPE": BPE, "WordPiece": WordPiece, "WordLevel": WordLevel, "Unigram": Unigram}
 
 
+# the fields HF's parser requires of each model, and their JSON types: a missing or null one is an error there
+_REQUIRED = {"BPE": {"vocab": dict, "merges": list},
+             "WordPiece": {"vocab": dict, "unk_token": str, "continuing_subword_prefix": str,
+                           "max_input_chars_per_word": int},
+             "WordLevel": {"vocab": dict, "unk_token": str},
+             "Unigram": {"vocab": list}}
+
+
+def _missing_field(d: dict, kind: str) -> str | None:
+    """The first field a ``kind`` model needs that ``d`` lacks (or holds with another type), else None."""
+    return next((key for key, kind_of in _REQUIRED[kind].items() if not isinstance(d.get(key), kind_of)), None)
+
+
+def _untyped_kind(d: dict) -> str:
+    """HF reads a model without ``type`` as the first of BPE, WordPiece, WordLevel, Unigram whose fields it has."""
+    for kind in ("BPE", "WordPiece", "WordLevel", "Unigram"):
+        if _missing_field(d, kind) is None:
+            return kind
+    raise FormatError("model has no type and is none of HF's: BPE needs vocab and merges, WordPiece vocab, unk_token, "
+                      "continuing_subword_prefix and max_input_chars_per_word, WordLevel vocab and unk_token, "
+                      "Unigram a vocab list")
+
+
 def model_from_dict(d: dict, seed: int | None = None) -> Model:
     if not isinstance(d, dict):
         raise FormatError(f"model must be an object, got {type(d).__name__}")
     kind = d.get("type")
     if kind is None:  # old files: the fields tell the kind
-        if "merges" in d:
-            kind = "BPE"
-        elif isinstance(d.get("vocab"), list):
-            kind = "Unigram"
-        elif "max_input_chars_per_word" in d or "continuing_subword_prefix" in d:
-            kind = "WordPiece"
-        else:
-            kind = "WordLevel"
+        kind = _untyped_kind(d)
     if kind not in _MODELS:
         raise FormatError(f"model {kind!r} is not supported")
+    missing = _missing_field(d, kind) if kind in ("WordPiece", "WordLevel") else None
+    if missing:  # HF has no defaults for these
+        raise FormatError(f"model {kind!r} needs the field {missing!r}")
     try:
         if kind == "BPE":
             return BPE.from_dict(d, seed=seed)

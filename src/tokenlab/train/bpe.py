@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from tqdm.auto import tqdm
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, TokenlabError
 from ..pretokenize import PreTokenizer, get_pretokenizer
 
 
@@ -223,29 +223,29 @@ def count_pretokens(corpus: Iterable[str], pretokenizer: PreTokenizer, progress:
             return total
         import itertools
         from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
 
         if getattr(_WORKER_COUNT, "releases_gil", False):
             # the compiled counter releases the GIL: threads, no pickling of text or tables
-            from concurrent.futures import ThreadPoolExecutor
-
             executor = ThreadPoolExecutor(workers)
-            submit = lambda batch: executor.submit(_count_batch, batch)
-            collect = lambda job: job.result()
         else:
             _count_batch([_PROBE])  # fills the pre-tokenizer's caches (class stand-ins) once, before the fork
             executor = _pool(workers, _init_worker, (pretokenizer, native))
-            submit = lambda batch: executor.apply_async(_count_batch, (batch,))
-            collect = lambda job: job.get()
-        with executor:
-            # a bounded window of batches in flight, collected in order: memory stays flat and the
-            # word order (which fixes the result in HF's rare tie cases) does not depend on timing
-            pending: deque = deque()
-            for batch in itertools.chain([first, second], batches):
-                pending.append(submit(batch))
-                if len(pending) >= 2 * workers:
-                    total.update(collect(pending.popleft()))
-            while pending:
-                total.update(collect(pending.popleft()))
+        try:
+            with executor:
+                # a bounded window of batches in flight, collected in order: memory stays flat and the
+                # word order (which fixes the result in HF's rare tie cases) does not depend on timing
+                pending: deque = deque()
+                for batch in itertools.chain([first, second], batches):
+                    pending.append(executor.submit(_count_batch, batch))
+                    if len(pending) >= 2 * workers:
+                        total.update(pending.popleft().result())
+                while pending:
+                    total.update(pending.popleft().result())
+        except BrokenProcessPool:
+            raise TokenlabError("a pre-tokenizing worker process died (killed, out of memory, or it failed to "
+                                "start: see its error above); workers=1 counts in this process") from None
     return total
 
 
@@ -267,10 +267,15 @@ def _in_daemon_process() -> bool:
 
 
 def _pool(workers: int, initializer, initargs):
+    """A ``concurrent.futures`` process pool, forked where ``fork`` exists (the workers inherit the loaded kernels
+    and caches). A worker that dies (killed, or its initializer fails) breaks it and every waiting job raises
+    ``BrokenProcessPool``, where ``multiprocessing.Pool`` would start new workers for ever while the job waits."""
     import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
 
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    return mp.get_context(method).Pool(workers, initializer=initializer, initargs=initargs)
+    return ProcessPoolExecutor(workers, mp_context=mp.get_context(method), initializer=initializer,
+                               initargs=initargs)
 
 
 def heap_entry(tie_key, pair, count):
