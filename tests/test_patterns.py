@@ -344,3 +344,16 @@ def test_case_insensitive_pattern_with_digit_chunks_equals_tiktoken_per_chunk(cl
         want = [i for chunk in chunker.split(text) for i in ref.encode_ordinary(chunk)]
         assert ours.encode_ordinary(text) == want, text
         assert ours._encode_ordinary_python(text) == want, text
+
+
+@pytest.mark.parametrize("pattern,spelled", [(LLAMA3_PATTERN, False), (QWEN_PATTERN, False), (CASED_VARIANT, False),
+                                             (r"(?i:[sdmt]|ll|ve|re)|\p{L}+|[\s\S]", False),
+                                             (r"(?i:ing)|\p{L}+|[\s\S]", True), (r"(?i:\p{Ll})|[\s\S]", True),
+                                             (r"(?i:[^a-c])|[\s\S]", True), (r"(?i:\w)|[\s\S]", True)])
+def test_only_patterns_whose_case_folding_differs_are_spelled_out(pattern, spelled, cl100k):
+    """(?i) over letters both engines fold alike (Llama-3's contractions) keeps the fast stand-in split; a class
+    or an i under (?i) takes the spelled-out pattern. Either way the pure path equals tiktoken."""
+    ours, ref = _pair(cl100k, pattern, "spelled")
+    assert (ours.pretokenizer._spelled is not None) == spelled
+    for text in ["It's ING, Iİı i\u0130NG 'S 'LL \u212a \u017f", _CASED, "TIME LIMIT iS İT"]:
+        assert ours._encode_ordinary_python(text) == ref.encode_ordinary(text), text

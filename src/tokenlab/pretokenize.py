@@ -91,9 +91,10 @@ class PreTokenizer:
 
     @cached_property
     def _spelled(self) -> str | None:
-        """A custom pattern with an ``i`` flag, spelled with tiktoken's classes as explicit ranges, case folding
-        included (`encode.regex_program.explicit_pattern`): the ``regex`` module folds ``\\p{Lu}`` and ``i``
-        otherwise, in ways stand-ins cannot mend. None for every other pattern (classes pinned by stand-ins)."""
+        """A custom pattern in which ``(?i)`` reaches a class or the letter i, spelled with tiktoken's classes as
+        explicit ranges, case folding included (`encode.regex_program.explicit_pattern`): the ``regex`` module
+        folds ``\\p{Lu}`` and ``i`` otherwise, in ways stand-ins cannot mend. None for every other pattern (classes
+        pinned by stand-ins, ~5x faster in ``regex`` than a spelled-out pattern)."""
         rx = self.regex_str
         if not rx or self.pattern in PATTERNS or not _CASE_FLAG.search(rx):
             return None
@@ -109,7 +110,7 @@ class PreTokenizer:
         if self._spelled:
             from .encode.regex_program import explicit_pattern
 
-            digits = explicit_pattern(digits)
+            digits = explicit_pattern(digits, only_if_folded=False)
         return regex.compile(digits)
 
     def split(self, text: str) -> list[str]:
