@@ -35,13 +35,10 @@ CLOCK = time.perf_counter  # --cpu: time.process_time, this process's CPU time (
 
 
 def _best(fn, docs, repeat: int) -> tuple[float, list]:
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        out = None  # the previous pass's ids are freed here, outside the timed pass (for both libraries)
-        start = CLOCK()
-        out = [fn(d) for d in docs]
-        best = min(best, CLOCK() - start)
-    return best, out
+    """Best of ``repeat`` passes of ``fn`` over ``docs`` on CLOCK (bench_encode's timer)."""
+    from bench_encode import _best_time
+
+    return _best_time(lambda: [fn(d) for d in docs], repeat, clock=CLOCK)
 
 
 def _mistral_model() -> str | None:

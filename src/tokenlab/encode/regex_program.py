@@ -881,10 +881,10 @@ def _ranges_of(member: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _spelled_class(member: np.ndarray) -> str:
+    from ..pipeline.hf_unicode import _ranges_text  # the same spelling pin_regex gives HF's classes
+
     ranges = _ranges_of(member)
-    if not ranges:
-        return "(?!)"
-    return "[" + "".join(f"\\U{lo:08x}" + (f"-\\U{hi:08x}" if hi > lo else "") for lo, hi in ranges) + "]"
+    return "[" + _ranges_text(ranges) + "]" if ranges else "(?!)"
 
 
 def _spell(n) -> str:
@@ -904,9 +904,12 @@ def _spell(n) -> str:
         return prefix + _spell(n[2]) + ")"
     if kind == "atomic":
         return "(?>" + _spell(n[1]) + ")"
-    word = _spelled_class(_class_array(_WORD))  # kind == "assert"
-    return {A_START: r"\A", A_END: r"\Z", A_WORD: f"(?:(?<={word})(?!{word})|(?<!{word})(?={word}))",
-            A_NOT_WORD: f"(?:(?<={word})(?={word})|(?<!{word})(?!{word}))"}[n[1]]
+    if n[1] in (A_START, A_END):  # kind == "assert"
+        return r"\A" if n[1] == A_START else r"\Z"
+    word = _spelled_class(_class_array(_WORD))  # \b and \B on tiktoken's \w
+    if n[1] == A_WORD:
+        return f"(?:(?<={word})(?!{word})|(?<!{word})(?={word}))"
+    return f"(?:(?<={word})(?={word})|(?<!{word})(?!{word}))"
 
 
 @lru_cache(maxsize=16)
