@@ -239,7 +239,7 @@ def test_cli_encode_corpus_and_resume(tmp_path, corpus_files, tok_path, hf_refer
     want = expected_ids(hf_reference, corpus_files, trained.special_tokens["<|endoftext|>"])
     assert load_shards(out).tolist() == want
     again = runner.invoke(main, args)
-    assert again.exit_code == 0 and f"{len(want)} tokens" in again.output
+    assert again.exit_code == 0 and f"{len(want)} tokens" in again.output, again.output
 
 
 @pytest.mark.parametrize("extra, message", [

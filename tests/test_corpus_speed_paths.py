@@ -61,8 +61,9 @@ def test_flush_records_the_pieces_total(tmp_path):
     assert np.load(tmp_path / shard["file"]).tolist() == list(range(10)) + list(range(7))
 
 
-def test_read_ahead_keeps_order_and_raises_in_place():
-    seen = []
+def test_overlapped_steps_keep_order_and_raise_in_place():
+    """While item i is used, the helper finishes item i-1 and reads item i+1; errors come where their item would."""
+    seen, done = [], []
 
     def read(x):
         seen.append(x)
@@ -70,13 +71,27 @@ def test_read_ahead_keeps_order_and_raises_in_place():
             raise OSError("unit 3 unreadable")
         return x * 10
 
-    assert list(corpus_mod._read_ahead(read, [0, 1, 2])) == [0, 10, 20]
-    assert list(corpus_mod._read_ahead(read, [])) == []
+    def finish(x, data):
+        done.append((x, data))
+        if x == 5:
+            raise RuntimeError("hash of unit 5 failed")
+
+    assert list(corpus_mod._overlapped([0, 1, 2], read, finish)) == [(0, 0), (1, 10), (2, 20)]
+    assert done == [(0, 0), (1, 10), (2, 20)]  # in order, each after the caller used it
+    done.clear()
+    assert list(corpus_mod._overlapped([], read, finish)) == [] and list(
+        corpus_mod._overlapped([7], read, finish)) == [(7, 70)]
+    assert done == [(7, 70)]
     got = []
     with pytest.raises(OSError, match="unit 3"):
-        for value in corpus_mod._read_ahead(read, [1, 2, 3, 4]):
-            got.append(value)
-    assert got == [10, 20]  # the error comes where unit 3's data would
+        for item, _ in corpus_mod._overlapped([1, 2, 3, 4], read, finish):
+            got.append(item)
+    assert got == [1, 2]  # the error comes where unit 3's data would
+    got.clear()
+    with pytest.raises(RuntimeError, match="unit 5"):
+        for item, _ in corpus_mod._overlapped([5, 6, 8], read, finish):
+            got.append(item)
+    assert got == [5, 6]  # unit 5 is finished while unit 6 is used
 
 
 @pytest.mark.parametrize("name", ["a.txt", "b", "c.TXT", "d.json", "e.JSONL", "f.ndjson", "g.parquet", "h.pq",
@@ -220,7 +235,7 @@ def test_bad_input_found_beside_the_encoding_leaves_the_output_as_it_was(tmp_pat
         assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
-def test_input_check_aside_and_along_equal_the_check_at_once(tmp_path):
+def test_input_check_along_equals_the_check_at_once(tmp_path):
     from tokenlab.kernels import lines as line_kernel
 
     if line_kernel is None:
@@ -230,7 +245,6 @@ def test_input_check_aside_and_along_equal_the_check_at_once(tmp_path):
     (tmp_path / "empty.txt").write_bytes(b"")
     inputs.append(str(tmp_path / "empty.txt"))
     now = corpus_mod._InputCheck(inputs, "now").result()
-    assert corpus_mod._InputCheck(inputs, "aside").result() == now
     units = corpus_mod.plan_units(inputs, "lines", 3_000)
     for fed in (units, units[:4], units[2:], units[::2], units[::-1], []):  # out-of-order units are read again
         along = corpus_mod._InputCheck(inputs, "along")
@@ -238,16 +252,17 @@ def test_input_check_aside_and_along_equal_the_check_at_once(tmp_path):
             along.feed(unit, corpus_mod._read_unit(unit))
         assert along.result() == now and not along.failed
     (tmp_path / "in1.txt").write_bytes(b"ok\n\xc3\x28\n")
-    for mode in ("aside", "along"):
-        failing = corpus_mod._InputCheck(inputs, mode)
-        with pytest.raises(InvalidInputError, match=r"in1.txt: not valid UTF-8 \(invalid continuation byte near"):
-            failing.result()
-        assert failing.failed
+    failing = corpus_mod._InputCheck(inputs, "along")
+    with pytest.raises(InvalidInputError, match=r"in1.txt: not valid UTF-8 \(invalid continuation byte near"):
+        failing.result()
+    assert failing.failed
 
 
-def test_one_worker_hashes_inputs_along_the_encoding(tmp_path, cl100k, monkeypatch):
-    """1 worker: no separate read of the inputs (each unit's bytes are hashed after it encoded); the manifest
-    equals the one of a run that checks first (a map_fn forces that path)."""
+@pytest.mark.parametrize("workers", [1, 2])
+def test_workers_hash_inputs_along_the_encoding(tmp_path, cl100k, monkeypatch, workers):
+    """No separate read of the inputs (each unit's bytes are hashed after it encoded: by this thread with 1
+    worker, by the helper that reads the next unit with 2); the manifest equals the one of a run that checks
+    first (a map_fn forces that path)."""
     _native_or_skip(cl100k)
     inputs = [_lines_file(tmp_path / f"in{k}.txt", 2000, k) for k in range(2)]
     reads = []
@@ -259,7 +274,7 @@ def test_one_worker_hashes_inputs_along_the_encoding(tmp_path, cl100k, monkeypat
 
     monkeypatch.setattr(corpus_mod, "_hash_and_check", spy)
     for shard_tokens in (10**9, 4_000):  # one shard at the end; a first shard before the inputs were all encoded
-        kw = dict(workers=1, unit_bytes=5_000, shard_tokens=shard_tokens, progress=False)
+        kw = dict(workers=workers, unit_bytes=5_000, shard_tokens=shard_tokens, progress=False)
         reads.clear()
         m_along = encode_corpus(inputs, cl100k, tmp_path / f"a{shard_tokens}", **kw)
         if shard_tokens > 10**6:

@@ -623,8 +623,15 @@ class _EncodeTask:
 def _native_map(workers: int, check: _InputCheck | None = None):
     """An ordered ``map`` for a tokenizer the C kernel encodes: units one after another, each on ``workers``
     kernel threads (the kernel's thread pool keeps its caches warm across calls; a Python thread per unit would
-    start each call with a cold cache). With more than one worker the next unit is read while this one encodes
-    (the kernel runs without the GIL)."""
+    start each call with a cold cache). ``check`` (mode ``"along"``) hashes each unit's bytes once it encoded
+    (so they are valid UTF-8). With more than one worker that hash and the next unit's read run in one helper
+    thread while this unit encodes (the kernel runs without the GIL, and the helper's work ends long before it:
+    a hash thread running all along, and a reader started per unit, held the GIL when this thread needed it and
+    delayed the first unit of a 10 MB run by 5-20 ms)."""
+
+    def feed(unit, data) -> None:
+        if check is not None:
+            check.feed(unit, data)  # hashed while in cache, before the buffer is read over
 
     def run(task: _EncodeTask, units):
         units = list(units)
@@ -633,28 +640,41 @@ def _native_map(workers: int, check: _InputCheck | None = None):
             for u in units:
                 data = buffers.read(u)
                 ids = task.encode(u, data)
-                if check is not None:
-                    check.feed(u, data)  # hashed while in cache, before the buffer is read over
+                feed(u, data)
                 yield ids
             return
-        buffers = _UnitBuffers(2)  # one being encoded, one being read
-        for unit, data in zip(units, _read_ahead(buffers.read, units)):
-            yield task.encode(unit, data)
+        buffers = _UnitBuffers(3)  # one being encoded, the last one being hashed, the next one being read
+        steps = _overlapped(units, buffers.read, feed)
+        ready = None
+        try:  # closed at once on an error: its helper is joined before the caller reads the check
+            for unit, data in steps:
+                ids = task.encode(unit, data)
+                if ready is not None:
+                    yield ready
+                ready = ids  # handed on after the next step, so the last one comes after every unit's hash
+        finally:
+            steps.close()
+        if ready is not None:
+            yield ready
 
     return run
 
 
-def _read_ahead(read: Callable, items: list) -> Iterable:
-    """``read(item)`` for each item in order, the next one read in a thread while the caller uses this one
+def _overlapped(items: list, read: Callable, done: Callable) -> Iterable:
+    """``(item, read(item))`` in order, and ``done(item, data)`` for each once the caller is through with it:
+    while the caller uses item i, one helper thread calls ``done`` for item i-1 and then reads item i+1 (the
+    last item is done when the caller asks past it). An error in either is raised where that item would come
     (a plain thread per item: concurrent.futures' import alone costs a few ms of a short run)."""
     import threading
 
-    def start(item):
+    def start(prev, item):
         box: list = []
 
         def work():
             try:
-                box.append((True, read(item)))
+                if prev is not None:
+                    done(*prev)
+                box.append((True, read(item) if item is not None else None))
             except BaseException as exc:  # handed to the caller
                 box.append((False, exc))
 
@@ -662,17 +682,23 @@ def _read_ahead(read: Callable, items: list) -> Iterable:
         thread.start()
         return thread, box
 
-    ahead = start(items[0]) if items else None
-    for i in range(len(items)):
-        thread, box = ahead
-        thread.join()
-        ahead = start(items[i + 1]) if i + 1 < len(items) else None
-        ok, value = box[0]
-        if not ok:
-            if ahead is not None:
-                ahead[0].join()
-            raise value
-        yield value
+    if not items:
+        return
+    data, prev = read(items[0]), None
+    for i, item in enumerate(items):
+        nxt = items[i + 1] if i + 1 < len(items) else None
+        helper = start(prev, nxt) if prev is not None or nxt is not None else None
+        try:
+            yield item, data
+        finally:
+            if helper is not None:
+                helper[0].join()
+        prev = (item, data)
+        if helper is not None:
+            ok, data = helper[1][0]
+            if not ok:
+                raise data
+    done(*prev)
 
 
 class _NoBar:
@@ -734,11 +760,9 @@ def encode_corpus(
     dtype = choose_dtype(_n_vocab(tok), dtype)
     eos_id = _eos_id(tok, eos) if append_eos else None
 
-    # with the kernel's threads the inputs are checked beside the encoding (nothing is written into out_dir
-    # before the check has passed); else first, as a pool or cluster run needs them checked before it starts
-    mode = "now"
-    if map_fn is None and documents == "lines" and _kernel_releases_gil(tok):
-        mode = "aside" if (workers or os.cpu_count() or 1) > 1 else "along"
+    # with the C kernel each unit's bytes are hashed once encoded (nothing is written into out_dir before the
+    # check has passed); else first, as a pool or cluster run needs them checked before it starts
+    mode = "along" if map_fn is None and documents == "lines" and _kernel_releases_gil(tok) else "now"
     check = _InputCheck(inputs, mode, progress)
     settings = {"documents": documents, "append_eos": append_eos, "eos_id": eos_id, "dtype": dtype,
                 "shard_tokens": int(shard_tokens), "unit_bytes": int(unit_bytes)}
@@ -764,19 +788,16 @@ def encode_corpus(
 
 class _InputCheck:
     """The inputs' size, mtime, SHA-256 and UTF-8 check (the manifest's ``inputs``). ``mode``: ``"now"`` (done
-    at once), ``"aside"`` (in a thread while the units are encoded) or ``"along"`` (each unit's bytes hashed as
-    they are encoded, in order: the encoder checks their UTF-8 itself; what no unit covered is read at the
-    end). ``result()`` finishes the check and raises its error."""
+    at once) or ``"along"`` (each unit's bytes hashed once encoded, in order: the encoder checks their UTF-8
+    itself; what no unit covered is read at the end). ``result()`` finishes the check and raises its error."""
 
     def __init__(self, inputs: list[str], mode: str = "now", progress: bool = False):
-        self.mode, self._info, self._error, self._thread = mode, None, None, None
+        self.mode, self._info, self._error = mode, None, None
         self._inputs = list(inputs)
-        if mode == "aside":
+        if mode == "along":
             import threading
 
-            self._thread = threading.Thread(target=self._run_aside, daemon=True)
-            self._thread.start()
-        elif mode == "along":
+            self._lock = threading.Lock()  # feed (a helper thread) and result (the caller) one at a time
             self._stats = [os.stat(p) for p in self._inputs]
             self._digests = [hashlib.sha256() for _ in self._inputs]
             self._done = [0] * len(self._inputs)  # bytes hashed from the start of each input
@@ -796,16 +817,16 @@ class _InputCheck:
             info.append(_input_entry(path, st, _hash_and_check(path)))
         return info
 
-    def _run_aside(self) -> None:
-        try:
-            self._info = self._run(self._inputs)
-        except BaseException as exc:  # raised by result()
-            self._error = exc
-
     def feed(self, unit: Unit, data) -> None:
         """``along``: the bytes of ``unit`` (just encoded, so valid UTF-8), in unit order. Only a unit that starts
         where its input's hashed part ends counts; anything else is left for ``result()`` to read."""
-        if self.mode != "along" or self._info is not None or self._error is not None:
+        if self.mode != "along":
+            return
+        with self._lock:
+            self._feed(unit, data)
+
+    def _feed(self, unit: Unit, data) -> None:
+        if self._info is not None or self._error is not None:  # result() came first: it read the rest itself
             return
         at = self._at
         while at < len(self._inputs) and not (self._inputs[at] == unit.path and self._done[at] == unit.start):
@@ -818,18 +839,17 @@ class _InputCheck:
 
     @property
     def failed(self) -> bool:
-        return self._thread is None and self._error is not None
+        return self._error is not None
 
     def result(self) -> list[dict]:
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-        if self.mode == "along" and self._info is None and self._error is None:
-            try:
-                self._info = [_input_entry(path, st, _hash_and_check(path, digest, done)) for path, st, digest, done
-                              in zip(self._inputs, self._stats, self._digests, self._done)]
-            except BaseException as exc:
-                self._error = exc
+        if self.mode == "along":
+            with self._lock:
+                if self._info is None and self._error is None:
+                    try:
+                        self._info = [_input_entry(path, st, _hash_and_check(path, digest, done)) for path, st,
+                                      digest, done in zip(self._inputs, self._stats, self._digests, self._done)]
+                    except BaseException as exc:
+                        self._error = exc
         if self._error is not None:
             raise self._error
         return self._info
