@@ -643,7 +643,7 @@ def _native_map(workers: int, check: _InputCheck | None = None):
                 feed(u, data)
                 yield ids
             return
-        buffers = _UnitBuffers(3)  # one being encoded, the last one being hashed, the next one being read
+        buffers = _UnitBuffers(2)  # one being encoded; the helper hashes the last unit in the other, then reads
         steps = _overlapped(units, buffers.read, feed)
         ready = None
         try:  # closed at once on an error: its helper is joined before the caller reads the check
