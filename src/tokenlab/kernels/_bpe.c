@@ -21,6 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #if defined(__AVX512BW__)
 #include <immintrin.h>
 #elif defined(__SSE2__)
@@ -1940,11 +1943,42 @@ static int text_bytes(PyObject *obj, const uint8_t **data, Py_ssize_t *n, Py_buf
     return 0;
 }
 
+/* Keeping freed memory for the next batch's lists (glibc only).
+ *
+ * A list of ids gets its item array from malloc. glibc returns a free heap top of over 128 KB to the kernel and
+ * maps blocks of over 128 KB afresh, until a large free moves both thresholds up (history decides when). So a
+ * loop that frees one batch's lists and encodes the next could fault every page of the new lists in again: ~1700
+ * faults, ~1.2 ms per 4 MB of code, all on the calling thread, which alone makes lists (2-thread list passes took
+ * 6.6 ms instead of 5.4; measured by hand in the benchmark's child processes). The first call that builds lists
+ * sets the thresholds where glibc's own adjustment stops (blocks up to 32 MB from the heap, up to 64 MB of free
+ * top kept): a process that encodes to lists keeps up to that much freed memory for reuse. TOKENLAB_MALLOPT=0
+ * leaves malloc as it is. */
+static int malloc_kept = -1; /* -1: not decided yet; 0: left alone; 1: thresholds set */
+
+static inline void keep_freed_memory(void) {
+    if (malloc_kept >= 0) return;
+    const char *env = getenv("TOKENLAB_MALLOPT");
+    malloc_kept = 0;
+#ifdef __GLIBC__
+    if (!(env && strcmp(env, "0") == 0))
+        malloc_kept = mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1 && mallopt(M_TRIM_THRESHOLD, 64 << 20) == 1;
+#else
+    (void)env;
+#endif
+}
+
+/* malloc_kept() -> bool: whether this module set glibc's thresholds (for tests) */
+static PyObject *py_malloc_kept(PyObject *self, PyObject *noargs) {
+    (void)self; (void)noargs;
+    return PyBool_FromLong(malloc_kept == 1);
+}
+
 /* The list of k ids, not tracked by the cycle collector: it holds only ints, so it cannot be part of a cycle
    when it is returned, and every collector pass over a tracked list visits each of its items (a list encode of
    2 MB of text spent 23 % of its time there, all on the calling thread). A caller who later stores an object
    that refers back to the list makes a cycle the collector cannot free (as for any untracked object). */
 static PyObject *ids_to_list(EncoderObject *self, const uint32_t *ids, int64_t k) {
+    keep_freed_memory();
     PyObject *list = PyList_New(k);
     if (!list) return NULL;
     PyObject **ints = self->ints;
@@ -3005,6 +3039,7 @@ static PyObject *cpu_has_avx512(PyObject *self, PyObject *noargs) {
 
 static PyMethodDef bpe_functions[] = {
     {"cpu_has_avx512", cpu_has_avx512, METH_NOARGS, "whether this CPU runs the AVX-512 build of the kernel"},
+    {"malloc_kept", py_malloc_kept, METH_NOARGS, "whether building lists set glibc's malloc thresholds"},
     {NULL, NULL, 0, NULL},
 };
 
