@@ -42,8 +42,11 @@
 
 #define NO_RANK 0x7FFFFFFFu
 #define SMALL 256          /* pieces up to this many bytes merge in place */
-#define CACHE_BITS 17       /* the piece table starts at 2^17 entries (8 MB, touched a huge page at a time): multilingual
-                               text outgrew 2^15 within a few MB, and each growth zeroed fresh pages */
+#define CACHE_BITS 16       /* the piece table starts at 2^16 entries (4 MB, touched a huge page at a time). Multilingual
+                               text outgrew 2^15 within a few MB, and a growth inside a timed pass zeroed fresh pages
+                               (Qwen3.5's pattern row ~40 % slower); 2^17 (8 MB) cost a cold 2-thread encode-corpus
+                               run ~5 % (a fresh huge page is slow to fault in on the benchmark's VM), and after a
+                               cold 10 MB run the table holds 1.5-9k entries */
 #define CACHE_KEY 24       /* longest piece the cache holds (bytes) */
 #define CACHE_IDS 9        /* most ids a cached piece may have */
 #define GOLDEN 0x9E3779B97F4A7C15ull
