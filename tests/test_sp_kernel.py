@@ -191,6 +191,18 @@ def test_wordpiece_chunked_equals_pipeline_and_hf(wordpiece_pair, texts):
     assert tok._chunks, "chunks are cached"
 
 
+def random_piece_texts(rng: random.Random, alphabet: str, count: int, longest: int):
+    """Up to ``count`` distinct random strings of 1 to ``longest`` characters of ``alphabet``, drawn lazily: a
+    caller that draws a piece's score and type between them gets the same random sequence as an inline loop."""
+    seen = set()
+    for _ in range(count):
+        piece = "".join(rng.choice(alphabet) for _ in range(rng.randrange(1, longest + 1)))
+        if piece in seen:
+            continue
+        seen.add(piece)
+        yield piece
+
+
 def _random_model(rng: random.Random):
     """A small random SentencePiece model over a few characters (ties, "▁" runs, unknowns, user symbols)."""
     import struct
@@ -201,12 +213,7 @@ def _random_model(rng: random.Random):
     pieces = [("<unk>", 0.0, UNKNOWN), ("<s>", 0.0, CONTROL)]
     if byte_fallback:
         pieces += [(f"<0x{b:02X}>", 0.0, BYTE) for b in range(256)]
-    seen = set()
-    for _ in range(rng.randrange(3, 40)):
-        piece = "".join(rng.choice("ab\u2581c\u00e9\u4e2d") for _ in range(rng.randrange(1, 5)))
-        if piece in seen:
-            continue
-        seen.add(piece)
+    for piece in random_piece_texts(rng, "ab\u2581c\u00e9\u4e2d", rng.randrange(3, 40), 4):
         score = rng.choice([-1.0, -2.0, -0.5, float(rng.randrange(-20, 0)),
                             struct.unpack("<f", struct.pack("<f", rng.uniform(-10, 0)))[0]])  # float32, as in files
         pieces.append((piece, score, USER_DEFINED if kind == "bpe" and rng.random() < 0.08 else NORMAL))

@@ -12,6 +12,7 @@ import random
 
 import pytest
 from test_mutation_kills_sp import _proto as model_proto  # a ModelProto made with sentencepiece's protobuf module
+from test_sp_kernel import random_piece_texts
 
 from tokenlab import kernels
 from tokenlab.models.sentencepiece import BYTE, CONTROL, NORMAL, UNKNOWN, UNUSED, USER_DEFINED
@@ -76,12 +77,7 @@ def test_unused_pieces_encode_like_sentencepiece(model_type, byte_fallback):
 def _random_model(rng: random.Random):
     model_type, byte_fallback = rng.choice([BPE, UNIGRAM]), rng.random() < 0.5
     pieces = [("<unk>", 0.0, UNKNOWN), ("<s>", 0.0, CONTROL)] + (BYTE_PIECES if byte_fallback else [])
-    seen = set()
-    for _ in range(rng.randrange(3, 30)):
-        piece = "".join(rng.choice("ab\u2581c\u00e9") for _ in range(rng.randrange(1, 4)))
-        if piece in seen:
-            continue
-        seen.add(piece)
+    for piece in random_piece_texts(rng, "ab\u2581c\u00e9", rng.randrange(3, 30), 3):
         kind = rng.choices([NORMAL, UNUSED, USER_DEFINED], [0.6, 0.35, 0.05 if model_type == BPE else 0.0])[0]
         pieces.append((piece, rng.choice([-1.0, -2.0, -0.5, -0.25, float(rng.randrange(-20, 0))]), kind))
     if not any(kind == NORMAL for _, _, kind in pieces):
