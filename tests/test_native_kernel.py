@@ -160,7 +160,6 @@ def o200k_pair(tmp_path_factory):
     bpe_openai = pytest.importorskip("bpe_openai")
     import base64
     import gzip
-    import os
 
     import tiktoken
 
@@ -483,7 +482,6 @@ def test_id_lists_are_left_to_reference_counting(cl100k, cl100k_ref, adversarial
     """The kernel's lists hold only ints, so it leaves them out of the cycle collector (whose passes over every
     item cost ~23 % of a list encode): still ordinary lists that compare, grow and free as any other."""
     import gc
-    import sys
 
     docs = adversarial_docs[:4]
     batch = cl100k.encode_batch(docs, num_threads=2, disallowed_special=())

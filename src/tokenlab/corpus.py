@@ -667,14 +667,14 @@ def _overlapped(items: list, read: Callable, done: Callable) -> Iterable:
     (a plain thread per item: concurrent.futures' import alone costs a few ms of a short run)."""
     import threading
 
-    def start(prev, item):
+    def start(prev, nxt: int):
         box: list = []
 
         def work():
             try:
                 if prev is not None:
                     done(*prev)
-                box.append((True, read(item) if item is not None else None))
+                box.append((True, read(items[nxt]) if nxt < len(items) else None))
             except BaseException as exc:  # handed to the caller
                 box.append((False, exc))
 
@@ -686,8 +686,7 @@ def _overlapped(items: list, read: Callable, done: Callable) -> Iterable:
         return
     data, prev = read(items[0]), None
     for i, item in enumerate(items):
-        nxt = items[i + 1] if i + 1 < len(items) else None
-        helper = start(prev, nxt) if prev is not None or nxt is not None else None
+        helper = start(prev, i + 1) if prev is not None or i + 1 < len(items) else None
         try:
             yield item, data
         finally:
