@@ -159,6 +159,11 @@ def test_encode_lines_equals_lines_and_encode_batch(cl100k):
     samples = [_random_bytes(rng) for _ in range(3000)]
     samples += [_adversarial_lines(seed) for seed in (1, 2)]
     samples += [b"", b"\n\n\r\n", b"x" * 70_000 + b"\n" + b"y\r\n" * 30_000, b"ok\n" * 40_000 + b"\xe2\x82"]
+    # lines are found 64 bytes at a time: a last line without a newline ending on a block edge (or not), a
+    # non-ASCII or invalid byte in a line's last block, a line spanning several blocks
+    for size in (63, 64, 65, 127, 128, 4096, 4097):
+        samples += [b"a" * size, b"ab\n" + b"c" * (size - 3), b"\xc3\xa9" * (size // 2) + b"\r", b"q" * size + b"\xff",
+                    b"\n" * size + b"d" * size, (b"w " * size)[:size] + b"\n" + b"\xe4\xb8\xad" * size]
     # over 512 KB: threads take ~256 KB parts; two bad bytes in different parts report the first one
     big = b"".join(_adversarial_lines(seed) for seed in range(4)) * 4
     assert len(big) > 1_400_000

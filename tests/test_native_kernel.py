@@ -273,6 +273,92 @@ def test_ascii_blocks_equal_the_regex_and_tiktoken(pattern, alphabet, cl100k, cl
         assert tok.encode_ordinary(text) == ref.encode_ordinary(text), repr(text)
 
 
+@pytest.mark.parametrize("pattern", ["cl100k", "o200k", "qwen", "llama3"])
+@pytest.mark.parametrize("alphabet", BLOCK_ALPHABETS)
+def test_short_texts_and_lines_equal_the_regex_and_tiktoken(pattern, alphabet, cl100k, cl100k_ref, o200k_pair):
+    """A text's last < 64 bytes (all of a short text, most lines of a corpus) are decided as one block padded
+    with newlines, and its last piece by the state machine where it holds whitespace: short texts ending in
+    spaces, tabs, a lone "\r", punctuation, a digit run or half a contraction must split as the regex does, as
+    one text and as lines of encode_lines."""
+    import random
+
+    import tiktoken
+
+    from tokenlab import Tokenizer
+    from tokenlab.kernels import corpus as corpus_kernel
+    from tokenlab.pretokenize import PreTokenizer
+
+    if pattern in ("qwen", "llama3"):
+        rx = _block_pattern(pattern)
+        tok = Tokenizer(vocab=cl100k.vocab, merges=cl100k.merges, pretokenizer=PreTokenizer(rx), ignore_merges=True,
+                        any_split=True)
+        ref = tiktoken.Encoding(pattern, pat_str=rx, mergeable_ranks=dict(cl100k.vocab), special_tokens={})
+    else:
+        tok, ref = (cl100k, cl100k_ref) if pattern == "cl100k" else o200k_pair
+    rng = random.Random("short" + alphabet + pattern)
+    kernel_split = tok._fast.kernel.split
+    lines = []
+    for _ in range(400):
+        runs = [rng.choice(alphabet) * (rng.randint(1, 9) if rng.random() < 0.1 else 1) for _ in range(80)]
+        text = "".join(runs)[: rng.randint(1, 70)]
+        assert kernel_split(text) == _reference_ends(text, pattern), repr(text)
+        assert tok.encode_ordinary(text) == ref.encode_ordinary(text), repr(text)
+        lines.append(text.replace("\n", ""))
+    data = "\n".join(lines).encode("utf-8")
+    want = [ref.encode_ordinary(line.removesuffix("\r")) for line in lines if line.removesuffix("\r")]
+    ids, ends = corpus_kernel.encode_lines(tok._fast.kernel, data, 1)
+    ids, ends = np.frombuffer(ids, np.uint32).tolist(), np.frombuffer(ends, np.int64).tolist()
+    assert [ids[a:b] for a, b in zip([0] + ends[:-1], ends)] == want
+
+
+@pytest.mark.parametrize("pattern", ["cl100k", "o200k"])
+def test_encode_lines_of_mixed_lengths_equal_tiktoken(pattern, cl100k, cl100k_ref, o200k_pair, real_docs,
+                                                      adversarial_docs):
+    """encode_lines finds line ends 64 bytes at a time, batches the pieces of many short lines, reads a line's
+    last block in place (the bytes after its newline masked) and sends lines of 512+ bytes to encode_text:
+    lines around each of those sizes (63-65, 511-513 bytes, past the 4 KB scan window), with lone and trailing
+    "\r", empty lines, non-ASCII and ASCII, with and without a last newline, must encode as tiktoken encodes
+    each line, with 1 and 2 threads."""
+    import itertools
+    import random
+
+    from tokenlab.kernels import corpus as corpus_kernel
+
+    if corpus_kernel is None:
+        pytest.fail("the _corpus extension is not built")
+    tok, ref = (cl100k, cl100k_ref) if pattern == "cl100k" else o200k_pair
+    rng = random.Random(pattern)
+    pool = real_docs[::7] + adversarial_docs
+    lines = []
+    for _ in range(2500):
+        src = rng.choice(pool)
+        n = rng.choice([rng.randint(1, 70), rng.randint(62, 66), rng.randint(508, 516), rng.randint(4090, 4200),
+                        rng.randint(1, 2000)])
+        at = rng.randrange(max(1, len(src) - n))
+        line = src[at:at + n].replace("\n", rng.choice([" ", "", "\r"]))
+        if rng.random() < 0.1:
+            line += "\r"
+        if rng.random() < 0.05:
+            line = ""
+        lines.append(line)
+    builds = [(corpus_kernel, tok._fast.kernel)]
+    if _other_build() is not None:  # the SSE2 build finds line ends with other instructions
+        from tokenlab.kernels import _corpus
+
+        builds.append((_corpus, native.NativeBPE.from_tables(native.native_tables(tok, tok._fast.pattern),
+                                                             _other_build()).kernel))
+    for (module, encoder), end in itertools.product(builds, ("", "\n")):
+        data = ("\n".join(lines) + end).encode("utf-8")
+        want = [ref.encode_ordinary(line.removesuffix("\r")) for line in lines if line.removesuffix("\r")]
+        for threads in (1, 2):
+            ids, ends = module.encode_lines(encoder, data, threads)
+            ids, ends = np.frombuffer(ids, np.uint32).tolist(), np.frombuffer(ends, np.int64).tolist()
+            got = [ids[a:b] for a, b in zip([0] + ends[:-1], ends)]
+            assert len(got) == len(want)
+            bad = [i for i, (g, w) in enumerate(zip(got, want)) if g != w]
+            assert not bad, (threads, [x for x in lines if x.removesuffix("\r")][bad[0]][:200])
+
+
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_batch_output_forms_equal_single_texts_across_groups(cl100k, real_docs, adversarial_docs, threads):
     """encode_batch hands finished groups (~64 KB of text each) to the result while other groups still encode:

@@ -865,8 +865,51 @@ static inline uint64_t o200k_starts(const uint8_t *p, const AsciiMasks *k) {
     return (starts & ~k->CONT) | 1;
 }
 
-/* phase A: piece ends from i (a piece start) on, at most max of them, within [i, ce); returns how many */
-static inline int fill_ends(const Model *m, const uint8_t *b, int64_t i, int64_t ce, int64_t *ends, int max) {
+/* The last < 64 bytes of a text [i, ce) (a line, a short document) as one block padded with newlines: a text's
+   piece that ends before ce ends there whatever follows ce, as long as the next char is not \S (the only
+   assertion in these patterns is "(?!\S)", true at the end of a text and before a newline alike), so the padded
+   block's starts below ce are the text's. Its last piece runs on into the padding; it ends at ce too unless it
+   holds whitespace ("\s*[\r\n]+" over "\r " stops at the "\r" when nothing follows), which the caller then
+   finishes with the state machine from the last end written. Writes at most ce - i ends and returns how many;
+   0 when the block is not pure ASCII, the masks cannot decide it, or it is one piece holding whitespace (the
+   caller goes piece by piece). Most lines of a corpus are shorter than 64 bytes: each went piece by piece. */
+static inline int64_t tail_block(const uint8_t *b, int64_t i, int64_t ce, int64_t bend, int kind, int group,
+                                 int64_t *ends) {
+    int64_t len = ce - i;
+    uint64_t in = (1ull << len) - 1;
+    uint8_t pad[64];
+    const uint8_t *p = pad;
+    AsciiMasks k;
+    if (bend - i >= 64 && (b[ce] == '\n' || b[ce] == '\r')) {
+        /* a line of a larger buffer, a newline after it: its block read in place, the masks past ce made
+           newlines (the bytes there are read only as an apostrophe's next ones, and the first is a newline) */
+        p = b + i;
+        ascii_masks(p, &k);
+        if (k.HI & in) return 0;
+        k.L &= in; k.UP &= in; k.D &= in; k.SP &= in; k.SO &= in; k.HI = 0;
+        k.NL = (k.NL & in) | ~in;
+        k.P = ~(k.L | k.D | k.NL | k.SP | k.SO);
+    } else {
+        memcpy(pad, b + i, (size_t)len);
+        memset(pad + len, '\n', (size_t)(64 - len));
+        ascii_masks(pad, &k);
+        if (k.HI) return 0;
+    }
+    uint64_t st = kind == P_CL100K ? cl100k_starts(p, &k, group) : o200k_starts(p, &k);
+    if (!st) return 0;
+    st &= in;
+    int last = 63 - __builtin_clzll(st);   /* bit 0 is always set: the block starts a piece */
+    int64_t n = 0;
+    for (uint64_t rest = st & ~1ull; rest; rest &= rest - 1) ends[n++] = i + __builtin_ctzll(rest);
+    if (!((k.SP | k.SO | k.NL) & in & (~0ull << last))) ends[n++] = ce;  /* the last piece ends at ce */
+    else if (n == 0) return 0;  /* the whole tail is that piece: the state machine from i */
+    return n;
+}
+
+/* phase A: piece ends from i (a piece start) on, at most max of them, within [i, ce); returns how many.
+   b[0:bend) may be read (bend >= ce). */
+static inline int fill_ends(const Model *m, const uint8_t *b, int64_t i, int64_t ce, int64_t bend, int64_t *ends,
+                            int max) {
     const uint8_t *tab = m->cls;
     int np = 0;
     int pat = m->pattern, backoff = 0, group = 3, kind = pat;
@@ -907,6 +950,16 @@ static inline int fill_ends(const Model *m, const uint8_t *b, int64_t i, int64_t
                     while (i < stop && np < max) { i = next_piece(tab, b, i, ce, pat); ends[np++] = i; }
                     continue;
                 }
+            } else if (max - np > ce - i) {
+                int64_t got = tail_block(b, i, ce, bend, kind, group, ends + np);
+                if (got) {
+                    np += (int)got;
+                    i = ends[np - 1];
+                    while (i < ce && np < max) { i = next_piece(tab, b, i, ce, pat); ends[np++] = i; }
+                    continue;
+                }
+            } else if (np > 0) {
+                break;  /* the tail's pieces may not fit: end the batch here */
             }
             i = next_piece(tab, b, i, ce, pat);
             ends[np++] = i;
@@ -1501,7 +1554,7 @@ static inline int all_spaces(const uint8_t *p, int64_t n) {
    A short piece of <= 4 ids lives in its hot slot only; the piece table gets it when another piece takes the
    slot, and holds short pieces of 5-9 ids (their empty slot is then marked taken). So a piece whose slot was
    never written is in no table: a cold pass skips the table probe (a cache miss per new piece). */
-static inline int64_t encode_piece(const Model *m, Cache *cache, const uint8_t *b, int64_t s, int64_t e,
+static inline __attribute__((always_inline)) int64_t encode_piece(const Model *m, Cache *cache, const uint8_t *b, int64_t s, int64_t e,
                                    int64_t bend, HotKey hk, uint32_t *out) {
     HEntry *he = hk.he;
     if (!he) {
@@ -1555,7 +1608,7 @@ static int64_t encode_text(const Model *m, Cache *cache, const uint8_t *b, int64
         while (i < ce) {
             int64_t ends[PIECE_BATCH];
             HotKey keys[PIECE_BATCH];
-            int np = fill_ends(m, b, i, ce, ends, PIECE_BATCH);
+            int np = fill_ends(m, b, i, ce, n, ends, PIECE_BATCH);
             int64_t s = i;
             for (int t = 0; t < np; t++) {
                 keys[t] = hot_key(cache, b, s, ends[t], n);
@@ -2326,7 +2379,7 @@ static PyObject *Encoder_split(EncoderObject *self, PyObject *args) {
         int64_t ce = chunk_end(m->cls, b, i, n, m->split_digits);
         while (list && i < ce) {
             int64_t ends[PIECE_BATCH];
-            int np = fill_ends(m, b, i, ce, ends, PIECE_BATCH);
+            int np = fill_ends(m, b, i, ce, n, ends, PIECE_BATCH);
             for (int t = 0; t < np; t++) {
                 PyObject *v = PyLong_FromLongLong(ends[t]);
                 if (!v || PyList_Append(list, v) < 0) { Py_XDECREF(v); Py_CLEAR(list); break; }
@@ -2979,7 +3032,7 @@ static PyObject *Encoder_stage_times(EncoderObject *self, PyObject *args) {
                 int64_t ce = chunk_end(m->cls, b, i, n, m->split_digits);
                 while (i < ce) {
                     int64_t ends[PIECE_BATCH];
-                    int np = fill_ends(m, b, i, ce, ends, PIECE_BATCH);
+                    int np = fill_ends(m, b, i, ce, n, ends, PIECE_BATCH);
                     pieces += np;
                     i = ends[np - 1];
                 }

@@ -16,6 +16,7 @@ typedef struct {
     const Model *m;
     Cache *cache;
     const uint8_t *b;
+    int64_t n;               /* the buffer's length (a line's last block is read in place up to it) */
     int64_t start, end;      /* this part of the buffer: whole lines */
     uint32_t *out;           /* capacity end - start + OUT_SLACK ids */
     int64_t n_ids;
@@ -25,7 +26,198 @@ typedef struct {
     int failed;              /* out of memory */
 } LinePart;
 
+/* masks of the newlines and of the non-ASCII bytes of p[0..64) */
+static inline void line_masks(const uint8_t *p, uint64_t *nl, uint64_t *hi) {
+#if defined(__AVX512BW__)
+    __m512i x = _mm512_loadu_si512((const void *)p);
+    *nl = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('\n'));
+    *hi = _mm512_movepi8_mask(x);
+#elif defined(__SSE2__)
+    uint64_t a = 0, h = 0;
+    for (int q = 0; q < 4; q++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(p + 16 * q));
+        a |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('\n'))) << (16 * q);
+        h |= (uint64_t)(uint16_t)_mm_movemask_epi8(x) << (16 * q);
+    }
+    *nl = a;
+    *hi = h;
+#else
+    uint64_t a = 0, h = 0;
+    for (int t = 0; t < 64; t++) {
+        a |= (uint64_t)(p[t] == '\n') << t;
+        h |= (uint64_t)(p[t] >> 7) << t;
+    }
+    *nl = a;
+    *hi = h;
+#endif
+}
+
+#define SCAN_BYTES 4096 /* a scan call reads this far ahead at most: the lines are still in L1 when encoded */
+
+/* where the line scan of a part stands: bytes before `at` are scanned; the line being scanned began at `line`
+   and holds a non-ASCII byte already when `hi` */
+typedef struct { int64_t at, line; int hi; } LineScan;
+
+/* line [s, e) (its '\n' or the part's end at e) into the scan's output unless it is empty; 0 on invalid UTF-8 */
+static inline int take_line(LinePart *p, int64_t s, int64_t e, int hi, int64_t *ls, int64_t *le, int *n) {
+    const uint8_t *b = p->b;
+    if (e > s && b[e - 1] == '\r') e--;
+    if (e == s) return 1;
+    if (hi) {
+        Py_ssize_t r = check_utf8(b + s, e - s);
+        if (r != e - s) {
+            p->bad = s + (r < 0 ? -r - 1 : r);
+            return 0;
+        }
+    }
+    ls[*n] = s;
+    le[*n] = e;
+    ++*n;
+    return 1;
+}
+
+/* The part's next non-empty lines, at most max of them, into [ls[j], le[j]) (cut at '\n', one trailing '\r'
+   dropped), each checked as UTF-8 where it holds a non-ASCII byte; returns how many, 0 at the part's end or
+   on invalid UTF-8 (p->bad set). The newlines and non-ASCII bytes of 64 bytes at a time come from two
+   compares, so a line costs a bit scan, not a memchr and an ASCII check of its own. */
+static int scan_lines(LinePart *p, LineScan *sc, int64_t *ls, int64_t *le, int max) {
+    const uint8_t *b = p->b;
+    int n = 0;
+    int64_t stop = sc->at + SCAN_BYTES;
+    while (n < max && (n == 0 || sc->at < stop)) {
+        int64_t B = sc->at;
+        if (B >= p->end) {  /* scanned to the end: a last line without a newline ends there */
+            if (sc->line >= p->end) break;
+            int64_t s = sc->line;
+            sc->line = p->end + 1;
+            if (!take_line(p, s, p->end, sc->hi, ls, le, &n)) return 0;
+            continue;
+        }
+        uint64_t nl, hi;
+        int64_t width = p->end - B < 64 ? p->end - B : 64;
+        if (width == 64) {
+            line_masks(b + B, &nl, &hi);
+        } else {
+            nl = hi = 0;
+            for (int t = 0; t < width; t++) {
+                nl |= (uint64_t)(b[B + t] == '\n') << t;
+                hi |= (uint64_t)(b[B + t] >> 7) << t;
+            }
+        }
+        int stopped = 0;
+        while (nl) {
+            int t = __builtin_ctzll(nl);
+            nl &= nl - 1;
+            int64_t s = sc->line, from = s > B ? s - B : 0;
+            int line_hi = sc->hi || ((hi & (t ? ~0ull >> (64 - t) : 0) & (~0ull << from)) != 0);
+            sc->line = B + t + 1;
+            sc->hi = 0;
+            if (!take_line(p, s, B + t, line_hi, ls, le, &n)) return 0;
+            if (n == max) { stopped = 1; break; }
+        }
+        if (stopped) {
+            sc->at = sc->line;
+            break;
+        }
+        if (sc->line < B + width && (hi & (~0ull << (sc->line > B ? sc->line - B : 0)))) sc->hi = 1;
+        sc->at = B + width;
+    }
+    return n;
+}
+
+/* Lines are short (a corpus line averages a few dozen bytes, some nine pieces), so a batch of piece ends spans
+   many lines: the hot-cache lines of a whole batch are requested before its first probe, as encode_text does
+   within one long text, not a few pieces ahead at each line's start. A line's pieces are added while a full
+   block's worth of slots (64) is left; a line longer than that goes on in the next batch. */
+#define LINE_BATCH 192
+#define LONG_LINE 512   /* a line this long goes to encode_text: batching gains nothing there (and cost ~10%) */
+#define SCAN_LINES 256
+
+/* out of line, as encode_text has it: inlined into the loop below it made long lines ~20% slower */
+static __attribute__((noinline)) int line_ends(const Model *m, const uint8_t *b, int64_t i, int64_t ce, int64_t bend,
+                                               int64_t *ends, int max) {
+    return fill_ends(m, b, i, ce, bend, ends, max);
+}
+
+static inline int push_doc_end(LinePart *p, int64_t o) {
+    if (p->n_docs == p->cap_docs) {
+        int64_t cap = p->cap_docs ? 2 * p->cap_docs : 4096;
+        int64_t *d = realloc(p->doc_ends, cap * sizeof(int64_t));
+        if (!d) { p->failed = 1; return 0; }
+        p->doc_ends = d;
+        p->cap_docs = cap;
+    }
+    p->doc_ends[p->n_docs++] = o;
+    return 1;
+}
+
+static void encode_part_batched(LinePart *p) {
+    const Model *m = p->m;
+    Cache *cache = p->cache;
+    const uint8_t *b = p->b;
+    int64_t ends[LINE_BATCH], starts[LINE_BATCH], ls_[SCAN_LINES], le_[SCAN_LINES];
+    HotKey keys[LINE_BATCH];
+    uint8_t closes[LINE_BATCH];   /* piece t is its line's last */
+    LineScan sc = {p->start, p->start, 0};
+    int n_lines = 0, next = 0;
+    int64_t ls = 0, le = 0, o = 0;
+    for (;;) {
+        int np = 0;
+        int64_t long_s = -1, long_e = 0;   /* a long line, encoded on its own after this batch */
+        while (np <= LINE_BATCH - 64) {
+            if (ls == le) {
+                if (next == n_lines) {
+                    n_lines = scan_lines(p, &sc, ls_, le_, SCAN_LINES);
+                    next = 0;
+                    if (!n_lines) break;
+                }
+                if (le_[next] - ls_[next] >= LONG_LINE) {
+                    long_s = ls_[next];
+                    long_e = le_[next++];
+                    break;
+                }
+                ls = ls_[next];
+                le = le_[next++];
+            }
+            int got = line_ends(m, b, ls, le, p->n, ends + np, LINE_BATCH - np);
+            for (int t = np; t < np + got; t++) {
+                starts[t] = ls;
+                ls = ends[t];
+                closes[t] = 0;
+            }
+            np += got;
+            if (ls == le) closes[np - 1] = 1;
+        }
+        if (p->bad >= 0) return;
+        for (int t = 0; t < np; t++) {
+            keys[t] = hot_key(cache, b, starts[t], ends[t], p->n);
+            if (t < PREFETCH_AHEAD && keys[t].he) __builtin_prefetch(keys[t].he);
+        }
+        for (int t = 0; t < np; t++) {
+            if (t + PREFETCH_AHEAD < np && keys[t + PREFETCH_AHEAD].he)
+                __builtin_prefetch(keys[t + PREFETCH_AHEAD].he);
+            int64_t k = encode_piece(m, cache, b, starts[t], ends[t], p->n, keys[t], p->out + o);
+            if (k < 0) { p->failed = 1; return; }
+            o += k;
+            if (closes[t] && !push_doc_end(p, o)) return;
+        }
+        if (long_s >= 0) {
+            int64_t k = encode_text(m, cache, b + long_s, long_e - long_s, p->out + o);
+            if (k < 0) { p->failed = 1; return; }
+            o += k;
+            if (!push_doc_end(p, o)) return;
+        } else if (!np) {
+            break;
+        }
+    }
+    p->n_ids = o;
+}
+
 static void encode_part(LinePart *p) {
+    if (p->m->pattern != P_NONE && p->m->split_digits <= 0) { /* no chunks: pieces straight from the lines */
+        encode_part_batched(p);
+        return;
+    }
     const uint8_t *b = p->b;
     int64_t i = p->start, o = 0;
     while (i < p->end) {
@@ -166,6 +358,7 @@ static PyObject *py_encode_lines(PyObject *self, PyObject *args) {
     for (int64_t t = 0; t < n_parts; t++) { /* part t writes at its first byte's offset, plus the slack before it */
         parts[t].m = &enc->m;
         parts[t].b = b;
+        parts[t].n = n;
         parts[t].bad = -1;
         parts[t].out = base ? base + parts[t].start + t * OUT_SLACK : NULL;
     }
