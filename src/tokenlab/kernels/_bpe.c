@@ -2006,7 +2006,8 @@ static int text_bytes(PyObject *obj, const uint8_t **data, Py_ssize_t *n, Py_buf
  * loop that frees one batch's lists and encodes the next could fault every page of the new lists in again: ~1700
  * faults, ~1.2 ms per 4 MB of code, all on the calling thread, which alone makes lists (2-thread list passes took
  * 6.6 ms instead of 5.4; measured by hand in the benchmark's child processes). The first call that builds lists
- * sets the thresholds where glibc's own adjustment stops (blocks up to 32 MB from the heap, up to 64 MB of free
+ * (or one buffer of a 1-thread batch's ids, whose block is sized for the most ids the texts can give) sets the
+ * thresholds where glibc's own adjustment stops (blocks up to 32 MB from the heap, up to 64 MB of free
  * top kept): a process that encodes to lists keeps up to that much freed memory for reuse. TOKENLAB_MALLOPT=0
  * leaves malloc as it is. */
 static int malloc_kept = -1; /* -1: not decided yet; 0: left alone; 1: thresholds set */
@@ -2243,6 +2244,33 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
     /* the calling thread encodes too, with the encoder's own warm cache and output buffer (no fresh pages to
        fault in); between its groups it turns finished groups into the result (that part needs the GIL), so
        building lists overlaps the other threads' encoding instead of following it */
+    if (as_list == 2 && nthreads == 1) {
+        /* one thread, one buffer of all ids: each text's ids go straight to their place in the result (sized for
+           the most ids the texts can give, then shrunk in place; pages past the ids are never touched) */
+        cache1 = take_cache(self, &owned1, &flat, 0);
+        if (!cache1) { flat = NULL; PyErr_NoMemory(); goto done; }
+        keep_freed_memory();  /* else that larger block could be mapped afresh, and faulted in, on every call */
+        PyObject *ids = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(total + OUT_SLACK) * 4);
+        PyObject *offs = ids ? PyByteArray_FromStringAndSize(NULL, (nd + 1) * 8) : NULL;
+        if (ids && offs) {
+            uint32_t *dst = (uint32_t *)PyByteArray_AS_STRING(ids);
+            int64_t *o = (int64_t *)PyByteArray_AS_STRING(offs);
+            int64_t at = 0, k = 0;
+            Py_BEGIN_ALLOW_THREADS
+            for (int64_t d = 0; d < nd && k >= 0; d++) {
+                o[d] = at;
+                k = encode_text(&self->m, cache1, data[d], lens[d], dst + at);
+                at += k;
+            }
+            Py_END_ALLOW_THREADS
+            o[nd] = at;
+            if (k < 0) PyErr_NoMemory();
+            else if (PyByteArray_Resize(ids, (Py_ssize_t)(at * 4)) == 0) res = PyTuple_Pack(2, ids, offs);
+        }
+        Py_XDECREF(ids);
+        Py_XDECREF(offs);
+        goto done;
+    }
     cache1 = take_cache(self, &owned1, &flat, total);
     if (!cache1) { flat = NULL; PyErr_NoMemory(); goto done; }
     job.m = &self->m; job.data = data; job.lens = lens; job.starts = starts; job.flat = flat;
