@@ -55,7 +55,7 @@ class NativeBPE:
     def encode_texts(self, texts: list[str], to_bytes=None, num_threads: int = 1, as_list: bool = True) -> list:
         """Ids per text; the kernel reads each str's UTF-8 directly and runs POSIX threads."""
         try:
-            out = self.kernel.encode_batch(texts, int(num_threads), 1 if as_list else 2)
+            out = self.kernel.encode_batch(texts, int(num_threads), 1 if as_list else 3)
         except UnicodeEncodeError:
             for t in texts:
                 utf8(t)
@@ -64,8 +64,9 @@ class NativeBPE:
             return out
         import numpy as np
 
-        ids, offsets = np.frombuffer(out[0], dtype=np.uint32), np.frombuffer(out[1], dtype=np.int64).tolist()
-        return [ids[a:b] for a, b in zip(offsets[:-1], offsets[1:])]  # views of one buffer
+        # views of one buffer: each text's ids where the kernel's threads wrote them (no copy to close the gaps)
+        ids, bounds = np.frombuffer(out[0], dtype=np.uint32), np.frombuffer(out[1], dtype=np.int64).tolist()
+        return [ids[a:b] for a, b in zip(bounds[0::2], bounds[1::2])]
 
     def split_ends(self, data):
         import numpy as np

@@ -2201,7 +2201,10 @@ static PyObject *doc_output(EncoderObject *self, const uint32_t *ids, int64_t k,
     return as_list ? ids_to_list(self, ids, k) : PyByteArray_FromStringAndSize((const char *)ids, k * 4);
 }
 
-/* encode_batch(texts, num_threads, as_list=True): ids per text, as lists or uint32 bytearrays */
+/* encode_batch(texts, num_threads, as_list=1): ids per text. as_list 1: a list of lists; 0: a list of uint32
+   bytearrays; 2: (uint32 bytearray of all ids back to back, int64 bytearray of nd + 1 offsets); 3: (uint32
+   bytearray, int64 bytearray of a (start, end) pair per text): with threads, each text's ids stay where its thread
+   wrote them, gaps between (the numpy API's views; no copy of the ids into place) */
 static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
     PyObject *seq;
     int nthreads, as_list = 1;
@@ -2227,6 +2230,7 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
     int owned1 = 1;
     Cache *cache1 = NULL;
     int64_t total = 0;
+    PyObject *spaced = NULL;  /* as_list 3: the result buffer, each text's ids at its own offset (gaps between) */
     if (!data || !lens || !starts || !counts || !views || !has_view) { PyErr_NoMemory(); goto done; }
     for (int64_t d = 0; d < nd; d++) {
         Py_ssize_t n;
@@ -2244,26 +2248,28 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
     /* the calling thread encodes too, with the encoder's own warm cache and output buffer (no fresh pages to
        fault in); between its groups it turns finished groups into the result (that part needs the GIL), so
        building lists overlaps the other threads' encoding instead of following it */
-    if (as_list == 2 && nthreads == 1) {
+    if (as_list >= 2 && nthreads == 1) {
         /* one thread, one buffer of all ids: each text's ids go straight to their place in the result (sized for
            the most ids the texts can give, then shrunk in place; pages past the ids are never touched) */
         cache1 = take_cache(self, &owned1, &flat, 0);
         if (!cache1) { flat = NULL; PyErr_NoMemory(); goto done; }
         keep_freed_memory();  /* else that larger block could be mapped afresh, and faulted in, on every call */
         PyObject *ids = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(total + OUT_SLACK) * 4);
-        PyObject *offs = ids ? PyByteArray_FromStringAndSize(NULL, (nd + 1) * 8) : NULL;
+        int pairs = as_list == 3;  /* (start, end) per text, else nd + 1 offsets */
+        PyObject *offs = ids ? PyByteArray_FromStringAndSize(NULL, (pairs ? 2 * nd : nd + 1) * 8) : NULL;
         if (ids && offs) {
             uint32_t *dst = (uint32_t *)PyByteArray_AS_STRING(ids);
             int64_t *o = (int64_t *)PyByteArray_AS_STRING(offs);
             int64_t at = 0, k = 0;
             Py_BEGIN_ALLOW_THREADS
             for (int64_t d = 0; d < nd && k >= 0; d++) {
-                o[d] = at;
+                o[pairs ? 2 * d : d] = at;
                 k = encode_text(&self->m, cache1, data[d], lens[d], dst + at);
                 at += k;
+                if (pairs) o[2 * d + 1] = at;
             }
             Py_END_ALLOW_THREADS
-            o[nd] = at;
+            if (!pairs) o[nd] = at;
             if (k < 0) PyErr_NoMemory();
             else if (PyByteArray_Resize(ids, (Py_ssize_t)(at * 4)) == 0) res = PyTuple_Pack(2, ids, offs);
         }
@@ -2271,9 +2277,15 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
         Py_XDECREF(offs);
         goto done;
     }
-    cache1 = take_cache(self, &owned1, &flat, total);
+    cache1 = take_cache(self, &owned1, &flat, as_list == 3 ? 0 : total);
     if (!cache1) { flat = NULL; PyErr_NoMemory(); goto done; }
     job.m = &self->m; job.data = data; job.lens = lens; job.starts = starts; job.flat = flat;
+    if (as_list == 3) {
+        keep_freed_memory();
+        spaced = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(total + OUT_SLACK) * 4);
+        if (!spaced) goto done;
+        job.flat = (uint32_t *)PyByteArray_AS_STRING(spaced);
+    }
     job.n_docs = nd; job.counts = counts;
     {
         /* groups of ~64 KB of text, so threads balance and a thread's cache stays warm */
@@ -2316,8 +2328,8 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
     }
     /* numpy output (as_list 2) is copied once all counts are known, into a buffer of the exact size: a larger
        one would be fresh memory whose pages fault in on every call */
-    if (as_list != 2) res = PyList_New(nd);
-    int out_ok = as_list == 2 || res != NULL;
+    if (as_list < 2) res = PyList_New(nd);
+    int out_ok = as_list >= 2 || res != NULL;
     int64_t built = 0;      /* finished groups whose docs are in the result */
     while (out_ok && built < job.n_groups) {
         /* lists are made for groups in the order they finish, not in document order: the other threads'
@@ -2325,7 +2337,7 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
         if (built < __atomic_load_n(&job.nfin, __ATOMIC_ACQUIRE)) {
             int64_t g = job.fin[built++];
             int64_t d0 = g * job.group, d1 = d0 + job.group < nd ? d0 + job.group : nd;
-            for (int64_t d = d0; d < d1 && out_ok && as_list != 2; d++) {
+            for (int64_t d = d0; d < d1 && out_ok && as_list < 2; d++) {
                 PyObject *v = doc_output(self, flat + starts[d], counts[d], as_list);
                 if (!v) out_ok = 0;
                 else PyList_SET_ITEM(res, d, v);
@@ -2360,7 +2372,19 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
         Py_CLEAR(res);
         goto done;
     }
-    if (as_list == 2) { /* one buffer of all ids back to back, and nd + 1 int64 offsets into it */
+    if (as_list == 3) { /* the ids where the threads wrote them, with (start, end) per text: no copy */
+        PyObject *offs = PyByteArray_FromStringAndSize(NULL, 2 * nd * 8);
+        if (offs) {
+            int64_t *o = (int64_t *)PyByteArray_AS_STRING(offs);
+            int64_t last = 0;
+            for (int64_t d = 0; d < nd; d++) {
+                o[2 * d] = starts[d];
+                o[2 * d + 1] = last = starts[d] + counts[d];
+            }
+            if (PyByteArray_Resize(spaced, (Py_ssize_t)(last * 4)) == 0) res = PyTuple_Pack(2, spaced, offs);
+            Py_DECREF(offs);
+        }
+    } else if (as_list == 2) { /* one buffer of all ids back to back, and nd + 1 int64 offsets into it */
         int64_t k = 0;
         for (int64_t d = 0; d < nd; d++) k += counts[d];
         PyObject *ids = PyByteArray_FromStringAndSize(NULL, k * 4);
@@ -2381,6 +2405,7 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
         Py_XDECREF(offs);
     }
 done:
+    Py_XDECREF(spaced);
     pthread_cond_destroy(&job.wake);
     pthread_mutex_destroy(&job.lock);
     if (views && has_view) for (int64_t d = 0; d < nd; d++) if (has_view[d]) PyBuffer_Release(&views[d]);
