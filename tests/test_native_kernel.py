@@ -375,14 +375,20 @@ def test_batch_output_forms_equal_single_texts_across_groups(cl100k, real_docs, 
     ids, offs = np.frombuffer(ids, np.uint32), np.frombuffer(offs, np.int64)
     assert offs[0] == 0 and offs[-1] == len(ids) == sum(map(len, want))
     assert [ids[a:b].tolist() for a, b in zip(offs[:-1], offs[1:])] == want
-    # (start, end) per doc in one buffer, gaps left where threads wrote ids at their docs' own offsets
-    ids, bounds = k.encode_batch(docs, threads, 3)
-    ids, bounds = np.frombuffer(ids, np.uint32), np.frombuffer(bounds, np.int64)
-    starts, ends = bounds[0::2], bounds[1::2]
-    assert len(starts) == len(docs) and (starts[1:] >= ends[:-1]).all() and ends[-1] == len(ids)
-    assert [ids[a:b].tolist() for a, b in zip(starts, ends)] == want
-    arrays = cl100k.encode_batch(docs, num_threads=threads, disallowed_special=(), as_array=True)
-    assert [a.dtype for a in arrays] == [np.uint32] * len(docs) and [a.tolist() for a in arrays] == want
+    # (start, end) per doc in one buffer: with threads, gaps are left between long docs (ids where the threads
+    # wrote them), not between short ones (their gaps would share pages with the ids: copied together)
+    long_docs = [d * 4 for d in real_docs[:40] if len(d) > 4000] + [""]
+    for batch, gapped in ((docs, False), (long_docs, threads > 1)):
+        assert (sum(len(d.encode()) for d in batch) / len(batch) > 8192) == (batch is long_docs)
+        want = [cl100k.encode_ordinary(d) for d in batch]
+        ids, bounds = k.encode_batch(batch, threads, 3)
+        ids, bounds = np.frombuffer(ids, np.uint32), np.frombuffer(bounds, np.int64)
+        starts, ends = bounds[0::2], bounds[1::2]
+        assert len(starts) == len(batch) and (starts[1:] >= ends[:-1]).all() and ends[-1] == len(ids)
+        assert (starts[1:] > ends[:-1]).any() == gapped
+        assert [ids[a:b].tolist() for a, b in zip(starts, ends)] == want
+        arrays = cl100k.encode_batch(batch, num_threads=threads, disallowed_special=(), as_array=True)
+        assert [a.dtype for a in arrays] == [np.uint32] * len(batch) and [a.tolist() for a in arrays] == want
 
 
 def _other_build():

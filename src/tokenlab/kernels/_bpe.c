@@ -2201,10 +2201,12 @@ static PyObject *doc_output(EncoderObject *self, const uint32_t *ids, int64_t k,
     return as_list ? ids_to_list(self, ids, k) : PyByteArray_FromStringAndSize((const char *)ids, k * 4);
 }
 
+#define GAPPED_TEXT 8192  /* as_list 3 with threads leaves gaps between texts of this many bytes on average */
+
 /* encode_batch(texts, num_threads, as_list=1): ids per text. as_list 1: a list of lists; 0: a list of uint32
    bytearrays; 2: (uint32 bytearray of all ids back to back, int64 bytearray of nd + 1 offsets); 3: (uint32
-   bytearray, int64 bytearray of a (start, end) pair per text): with threads, each text's ids stay where its thread
-   wrote them, gaps between (the numpy API's views; no copy of the ids into place) */
+   bytearray, int64 bytearray of a (start, end) pair per text): with threads and long texts, each text's ids stay
+   where its thread wrote them, gaps between (the numpy API's views; no copy of the ids into place) */
 static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
     PyObject *seq;
     int nthreads, as_list = 1;
@@ -2277,10 +2279,13 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
         Py_XDECREF(offs);
         goto done;
     }
-    cache1 = take_cache(self, &owned1, &flat, as_list == 3 ? 0 : total);
+    cache1 = take_cache(self, &owned1, &flat, as_list == 3 && total / nd >= GAPPED_TEXT ? 0 : total);
     if (!cache1) { flat = NULL; PyErr_NoMemory(); goto done; }
     job.m = &self->m; job.data = data; job.lens = lens; job.starts = starts; job.flat = flat;
-    if (as_list == 3) {
+    /* gaps only between long texts: a text's room is 4 bytes per byte of it, its ids take about a quarter, so
+       between short texts the gaps would share pages with the ids and hold ~4x their memory; there the ids are
+       copied together as for as_list 2 */
+    if (as_list == 3 && total / nd >= GAPPED_TEXT) {
         keep_freed_memory();
         spaced = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(total + OUT_SLACK) * 4);
         if (!spaced) goto done;
@@ -2372,7 +2377,7 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
         Py_CLEAR(res);
         goto done;
     }
-    if (as_list == 3) { /* the ids where the threads wrote them, with (start, end) per text: no copy */
+    if (spaced) { /* the ids where the threads wrote them, with (start, end) per text: no copy */
         PyObject *offs = PyByteArray_FromStringAndSize(NULL, 2 * nd * 8);
         if (offs) {
             int64_t *o = (int64_t *)PyByteArray_AS_STRING(offs);
@@ -2384,21 +2389,23 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
             if (PyByteArray_Resize(spaced, (Py_ssize_t)(last * 4)) == 0) res = PyTuple_Pack(2, spaced, offs);
             Py_DECREF(offs);
         }
-    } else if (as_list == 2) { /* one buffer of all ids back to back, and nd + 1 int64 offsets into it */
+    } else if (as_list >= 2) { /* one buffer of all ids back to back, and nd + 1 offsets or nd (start, end) pairs */
+        int pairs = as_list == 3;
         int64_t k = 0;
         for (int64_t d = 0; d < nd; d++) k += counts[d];
         PyObject *ids = PyByteArray_FromStringAndSize(NULL, k * 4);
-        PyObject *offs = PyByteArray_FromStringAndSize(NULL, (nd + 1) * 8);
+        PyObject *offs = PyByteArray_FromStringAndSize(NULL, (pairs ? 2 * nd : nd + 1) * 8);
         if (ids && offs) {
             char *dst = PyByteArray_AS_STRING(ids);
             int64_t *o = (int64_t *)PyByteArray_AS_STRING(offs);
             int64_t at = 0;
             for (int64_t d = 0; d < nd; d++) {
-                o[d] = at;
+                o[pairs ? 2 * d : d] = at;
                 memcpy(dst + at * 4, flat + starts[d], counts[d] * 4);
                 at += counts[d];
+                if (pairs) o[2 * d + 1] = at;
             }
-            o[nd] = at;
+            if (!pairs) o[nd] = at;
             res = PyTuple_Pack(2, ids, offs);
         }
         Py_XDECREF(ids);
