@@ -212,7 +212,9 @@ class Tokenizer(TokenizerBase):
         the collector will not free. With glibc, the first call that builds lists (or a 1-thread ``as_array``
         batch) raises malloc's trim and mmap thresholds (to 64 and 32 MB), so the memory of freed results is
         reused by the next batch instead of being faulted in again; ``TOKENLAB_MALLOPT=0`` in the environment
-        leaves malloc as it is.
+        leaves malloc as it is. With ``as_array`` the compiled path returns views of one buffer of the batch's ids
+        (with threads and long texts, gaps left between texts: no copy into place), so one array kept alive keeps
+        that buffer: ``.copy()`` an array to keep it alone.
         """
         texts = list(texts)
         fast = self._fast
