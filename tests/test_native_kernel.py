@@ -80,6 +80,15 @@ def test_c_equals_numba_and_python_for_every_pattern(pattern, split_digits, real
         assert batch == [_python_ids(t, x) for x in texts]
         arrays = c.encode_texts(texts, num_threads=1, as_list=False)
         assert [a.tolist() for a in arrays] == batch and all(a.dtype == np.uint32 for a in arrays)
+        # encode-corpus's line encoder: the pieces of many lines batched (a pattern, no digit chunks), or one
+        # encode_text per line (digit chunks, or no pattern)
+        from tokenlab.kernels import corpus as corpus_kernel
+
+        joined = "\n".join(texts)
+        want = [_python_ids(t, line.removesuffix("\r")) for line in joined.split("\n") if line.removesuffix("\r")]
+        ids, ends = corpus_kernel.encode_lines(c.kernel, joined.encode("utf-8"), 1)
+        ids, ends = np.frombuffer(ids, np.uint32).tolist(), np.frombuffer(ends, np.int64).tolist()
+        assert [ids[a:b] for a, b in zip([0] + ends[:-1], ends)] == want
 
 
 @pytest.mark.parametrize("pattern", ["cl100k", "o200k", "gpt2", "tekken", "whitespace"])

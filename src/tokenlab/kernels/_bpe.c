@@ -1554,8 +1554,9 @@ static inline int all_spaces(const uint8_t *p, int64_t n) {
    A short piece of <= 4 ids lives in its hot slot only; the piece table gets it when another piece takes the
    slot, and holds short pieces of 5-9 ids (their empty slot is then marked taken). So a piece whose slot was
    never written is in no table: a cold pass skips the table probe (a cache miss per new piece). */
-static inline __attribute__((always_inline)) int64_t encode_piece(const Model *m, Cache *cache, const uint8_t *b, int64_t s, int64_t e,
-                                   int64_t bend, HotKey hk, uint32_t *out) {
+static inline __attribute__((always_inline)) int64_t encode_piece(const Model *m, Cache *cache, const uint8_t *b,
+                                                                  int64_t s, int64_t e, int64_t bend, HotKey hk,
+                                                                  uint32_t *out) {
     HEntry *he = hk.he;
     if (!he) {
         int64_t n = e - s;
@@ -2203,6 +2204,19 @@ static PyObject *doc_output(EncoderObject *self, const uint32_t *ids, int64_t k,
 
 #define GAPPED_TEXT 8192  /* as_list 3 with threads leaves gaps between texts of this many bytes on average */
 
+/* where each text's ids lie, as int64s: nd + 1 offsets (as_list 2; the first 0 already, for no texts) or nd
+   (start, end) pairs (as_list 3); put_bounds fills in text d's [a, b) */
+static PyObject *new_bounds(int64_t nd, int pairs) {
+    PyObject *offs = PyByteArray_FromStringAndSize(NULL, (pairs ? 2 * nd : nd + 1) * 8);
+    if (offs && !pairs) ((int64_t *)PyByteArray_AS_STRING(offs))[0] = 0;
+    return offs;
+}
+
+static inline void put_bounds(int64_t *o, int64_t d, int64_t a, int64_t b, int pairs) {
+    if (pairs) { o[2 * d] = a; o[2 * d + 1] = b; }
+    else { o[d] = a; o[d + 1] = b; }
+}
+
 /* encode_batch(texts, num_threads, as_list=1): ids per text. as_list 1: a list of lists; 0: a list of uint32
    bytearrays; 2: (uint32 bytearray of all ids back to back, int64 bytearray of nd + 1 offsets); 3: (uint32
    bytearray, int64 bytearray of a (start, end) pair per text): with threads and long texts, each text's ids stay
@@ -2257,21 +2271,19 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
         if (!cache1) { flat = NULL; PyErr_NoMemory(); goto done; }
         keep_freed_memory();  /* else that larger block could be mapped afresh, and faulted in, on every call */
         PyObject *ids = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(total + OUT_SLACK) * 4);
-        int pairs = as_list == 3;  /* (start, end) per text, else nd + 1 offsets */
-        PyObject *offs = ids ? PyByteArray_FromStringAndSize(NULL, (pairs ? 2 * nd : nd + 1) * 8) : NULL;
+        int pairs = as_list == 3;
+        PyObject *offs = ids ? new_bounds(nd, pairs) : NULL;
         if (ids && offs) {
             uint32_t *dst = (uint32_t *)PyByteArray_AS_STRING(ids);
             int64_t *o = (int64_t *)PyByteArray_AS_STRING(offs);
             int64_t at = 0, k = 0;
             Py_BEGIN_ALLOW_THREADS
             for (int64_t d = 0; d < nd && k >= 0; d++) {
-                o[pairs ? 2 * d : d] = at;
                 k = encode_text(&self->m, cache1, data[d], lens[d], dst + at);
+                put_bounds(o, d, at, at + k, pairs);
                 at += k;
-                if (pairs) o[2 * d + 1] = at;
             }
             Py_END_ALLOW_THREADS
-            if (!pairs) o[nd] = at;
             if (k < 0) PyErr_NoMemory();
             else if (PyByteArray_Resize(ids, (Py_ssize_t)(at * 4)) == 0) res = PyTuple_Pack(2, ids, offs);
         }
@@ -2279,13 +2291,14 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
         Py_XDECREF(offs);
         goto done;
     }
-    cache1 = take_cache(self, &owned1, &flat, as_list == 3 && total / nd >= GAPPED_TEXT ? 0 : total);
-    if (!cache1) { flat = NULL; PyErr_NoMemory(); goto done; }
-    job.m = &self->m; job.data = data; job.lens = lens; job.starts = starts; job.flat = flat;
     /* gaps only between long texts: a text's room is 4 bytes per byte of it, its ids take about a quarter, so
        between short texts the gaps would share pages with the ids and hold ~4x their memory; there the ids are
        copied together as for as_list 2 */
-    if (as_list == 3 && total / nd >= GAPPED_TEXT) {
+    int gapped = as_list == 3 && total / nd >= GAPPED_TEXT;
+    cache1 = take_cache(self, &owned1, &flat, gapped ? 0 : total);
+    if (!cache1) { flat = NULL; PyErr_NoMemory(); goto done; }
+    job.m = &self->m; job.data = data; job.lens = lens; job.starts = starts; job.flat = flat;
+    if (gapped) {
         keep_freed_memory();
         spaced = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(total + OUT_SLACK) * 4);
         if (!spaced) goto done;
@@ -2331,8 +2344,8 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
             started = t;
         }
     }
-    /* numpy output (as_list 2) is copied once all counts are known, into a buffer of the exact size: a larger
-       one would be fresh memory whose pages fault in on every call */
+    /* numpy output (as_list 2, and 3 between short texts) is copied once all counts are known, into a buffer of
+       the exact size; between long texts (as_list 3) the ids stay where the threads wrote them */
     if (as_list < 2) res = PyList_New(nd);
     int out_ok = as_list >= 2 || res != NULL;
     int64_t built = 0;      /* finished groups whose docs are in the result */
@@ -2378,14 +2391,11 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
         goto done;
     }
     if (spaced) { /* the ids where the threads wrote them, with (start, end) per text: no copy */
-        PyObject *offs = PyByteArray_FromStringAndSize(NULL, 2 * nd * 8);
+        PyObject *offs = new_bounds(nd, 1);
         if (offs) {
             int64_t *o = (int64_t *)PyByteArray_AS_STRING(offs);
-            int64_t last = 0;
-            for (int64_t d = 0; d < nd; d++) {
-                o[2 * d] = starts[d];
-                o[2 * d + 1] = last = starts[d] + counts[d];
-            }
+            for (int64_t d = 0; d < nd; d++) put_bounds(o, d, starts[d], starts[d] + counts[d], 1);
+            int64_t last = starts[nd - 1] + counts[nd - 1];  /* texts lie in order */
             if (PyByteArray_Resize(spaced, (Py_ssize_t)(last * 4)) == 0) res = PyTuple_Pack(2, spaced, offs);
             Py_DECREF(offs);
         }
@@ -2394,18 +2404,16 @@ static PyObject *Encoder_encode_batch(EncoderObject *self, PyObject *args) {
         int64_t k = 0;
         for (int64_t d = 0; d < nd; d++) k += counts[d];
         PyObject *ids = PyByteArray_FromStringAndSize(NULL, k * 4);
-        PyObject *offs = PyByteArray_FromStringAndSize(NULL, (pairs ? 2 * nd : nd + 1) * 8);
+        PyObject *offs = new_bounds(nd, pairs);
         if (ids && offs) {
             char *dst = PyByteArray_AS_STRING(ids);
             int64_t *o = (int64_t *)PyByteArray_AS_STRING(offs);
             int64_t at = 0;
             for (int64_t d = 0; d < nd; d++) {
-                o[pairs ? 2 * d : d] = at;
                 memcpy(dst + at * 4, flat + starts[d], counts[d] * 4);
+                put_bounds(o, d, at, at + counts[d], pairs);
                 at += counts[d];
-                if (pairs) o[2 * d + 1] = at;
             }
-            if (!pairs) o[nd] = at;
             res = PyTuple_Pack(2, ids, offs);
         }
         Py_XDECREF(ids);
@@ -3155,7 +3163,7 @@ static PyObject *cpu_has_avx512(PyObject *self, PyObject *noargs) {
 
 static PyMethodDef bpe_functions[] = {
     {"cpu_has_avx512", cpu_has_avx512, METH_NOARGS, "whether this CPU runs the AVX-512 build of the kernel"},
-    {"malloc_kept", py_malloc_kept, METH_NOARGS, "whether building lists set glibc's malloc thresholds"},
+    {"malloc_kept", py_malloc_kept, METH_NOARGS, "whether building results set glibc's malloc thresholds"},
     {NULL, NULL, 0, NULL},
 };
 
