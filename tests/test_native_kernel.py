@@ -250,13 +250,9 @@ def _reference_ends(text: str, pattern: str) -> list[int]:
     return ends
 
 
-@pytest.mark.parametrize("pattern", ["cl100k", "o200k", "qwen", "llama3"])
-@pytest.mark.parametrize("alphabet", BLOCK_ALPHABETS)
-def test_ascii_blocks_equal_the_regex_and_tiktoken(pattern, alphabet, cl100k, cl100k_ref, o200k_pair):
-    """(The cl100k family, e.g. Qwen's single digits and Llama-3's original whitespace tail, takes the cl100k
-    block rules with its own digit groups.)"""
-    import random
-
+def _block_pair(pattern: str, cl100k, cl100k_ref, o200k_pair):
+    """(our tokenizer, tiktoken's) for a block-rule pattern: cl100k's and o200k's own, or Qwen's and Llama-3's
+    regex over cl100k's ranks."""
     import tiktoken
 
     from tokenlab import Tokenizer
@@ -266,10 +262,19 @@ def test_ascii_blocks_equal_the_regex_and_tiktoken(pattern, alphabet, cl100k, cl
         rx = _block_pattern(pattern)
         tok = Tokenizer(vocab=cl100k.vocab, merges=cl100k.merges, pretokenizer=PreTokenizer(rx), ignore_merges=True,
                         any_split=True)
-        ref = tiktoken.Encoding(pattern, pat_str=rx, mergeable_ranks=dict(cl100k.vocab), special_tokens={})
-        assert type(tok._fast) is native.NativeBPE  # a state machine (the cl100k family), not the regex path
-    else:
-        tok, ref = (cl100k, cl100k_ref) if pattern == "cl100k" else o200k_pair
+        return tok, tiktoken.Encoding(pattern, pat_str=rx, mergeable_ranks=dict(cl100k.vocab), special_tokens={})
+    return (cl100k, cl100k_ref) if pattern == "cl100k" else o200k_pair
+
+
+@pytest.mark.parametrize("pattern", ["cl100k", "o200k", "qwen", "llama3"])
+@pytest.mark.parametrize("alphabet", BLOCK_ALPHABETS)
+def test_ascii_blocks_equal_the_regex_and_tiktoken(pattern, alphabet, cl100k, cl100k_ref, o200k_pair):
+    """(The cl100k family, e.g. Qwen's single digits and Llama-3's original whitespace tail, takes the cl100k
+    block rules with its own digit groups.)"""
+    import random
+
+    tok, ref = _block_pair(pattern, cl100k, cl100k_ref, o200k_pair)
+    assert type(tok._fast) is native.NativeBPE  # a state machine (the cl100k family), not the regex path
     rng = random.Random(alphabet + pattern)
     kernel_split = tok._fast.kernel.split
     for trial in range(300):
@@ -291,19 +296,9 @@ def test_short_texts_and_lines_equal_the_regex_and_tiktoken(pattern, alphabet, c
     one text and as lines of encode_lines."""
     import random
 
-    import tiktoken
-
-    from tokenlab import Tokenizer
     from tokenlab.kernels import corpus as corpus_kernel
-    from tokenlab.pretokenize import PreTokenizer
 
-    if pattern in ("qwen", "llama3"):
-        rx = _block_pattern(pattern)
-        tok = Tokenizer(vocab=cl100k.vocab, merges=cl100k.merges, pretokenizer=PreTokenizer(rx), ignore_merges=True,
-                        any_split=True)
-        ref = tiktoken.Encoding(pattern, pat_str=rx, mergeable_ranks=dict(cl100k.vocab), special_tokens={})
-    else:
-        tok, ref = (cl100k, cl100k_ref) if pattern == "cl100k" else o200k_pair
+    tok, ref = _block_pair(pattern, cl100k, cl100k_ref, o200k_pair)
     rng = random.Random("short" + alphabet + pattern)
     kernel_split = tok._fast.kernel.split
     lines = []
@@ -335,7 +330,7 @@ def test_encode_lines_of_mixed_lengths_equal_tiktoken(pattern, cl100k, cl100k_re
 
     if corpus_kernel is None:
         pytest.fail("the _corpus extension is not built")
-    tok, ref = (cl100k, cl100k_ref) if pattern == "cl100k" else o200k_pair
+    tok, ref = _block_pair(pattern, cl100k, cl100k_ref, o200k_pair)
     rng = random.Random(pattern)
     pool = real_docs[::7] + adversarial_docs
     lines = []
@@ -411,19 +406,12 @@ def _other_build():
 
 @pytest.mark.skipif(_other_build() is None, reason="one kernel build here (no AVX-512BW CPU, or not x86-64)")
 @pytest.mark.parametrize("pattern", ["cl100k", "o200k", "qwen", "llama3"])
-def test_avx512_build_equals_the_sse2_build(pattern, cl100k, o200k_pair, adversarial_docs, real_docs):
+def test_avx512_build_equals_the_sse2_build(pattern, cl100k, cl100k_ref, o200k_pair, adversarial_docs, real_docs):
     """The AVX-512 build computes the block masks with other instructions: its piece ends and ids must be the
     SSE2 build's on block-rule fuzz text, adversarial text and real text."""
     import random
 
-    from tokenlab import Tokenizer
-    from tokenlab.pretokenize import PreTokenizer
-
-    if pattern in ("qwen", "llama3"):
-        tok = Tokenizer(vocab=cl100k.vocab, merges=cl100k.merges, pretokenizer=PreTokenizer(_block_pattern(pattern)),
-                        ignore_merges=True, any_split=True)
-    else:
-        tok = cl100k if pattern == "cl100k" else o200k_pair[0]
+    tok, _ = _block_pair(pattern, cl100k, cl100k_ref, o200k_pair)
     assert kernel.AVX512 == 1 and _other_build().AVX512 == 0
     fast = tok._fast.kernel
     slow = native.NativeBPE.from_tables(native.native_tables(tok, tok._fast.pattern),
